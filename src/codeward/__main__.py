@@ -1,0 +1,5 @@
+"""Allow ``python -m codeward``."""
+
+from codeward.cli import main
+
+raise SystemExit(main())

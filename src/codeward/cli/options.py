@@ -1,0 +1,95 @@
+"""Options shared by the interactive session and ``exec`` (DESIGN §6), built from the CLI spec."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from codeward.cli.spec import APPROVAL_MODES, COMMON_OPTIONS
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the command line says about a run; merged with the config files by ``load_config``."""
+
+    approval_mode: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    profile: str | None = None
+    config: tuple[str, ...] = field(default_factory=tuple)
+    cd: Path | None = None
+    allow_network: bool = False
+
+    def over(self, outer: RunOptions | None) -> RunOptions:
+        """These options on top of ``outer`` (the group's): set values here win, ``-c`` flags add up."""
+        if outer is None:
+            return self
+        return replace(
+            outer,
+            approval_mode=self.approval_mode or outer.approval_mode,
+            model=self.model or outer.model,
+            provider=self.provider or outer.provider,
+            profile=self.profile or outer.profile,
+            config=(*outer.config, *self.config),
+            cd=self.cd or outer.cd,
+            allow_network=self.allow_network or outer.allow_network,
+        )
+
+    def workdir(self) -> Path:
+        return (self.cd or Path.cwd()).resolve()
+
+    def overrides(self) -> Any:
+        from codeward.config.load import ConfigOverrides
+
+        return ConfigOverrides(
+            profile=self.profile,
+            dotted=self.config,
+            provider=self.provider,
+            model=self.model,
+            approval_mode=self.approval_mode,
+            allow_network=self.allow_network,
+        )
+
+
+def _existing_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    if not p.is_dir():
+        raise click.BadParameter(f"{value}: no such directory", ctx=ctx, param=param)
+    return p.resolve()
+
+
+def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a command with the options of :data:`codeward.cli.spec.COMMON_OPTIONS`."""
+    for flags, dest, metavar, help_ in reversed(COMMON_OPTIONS):
+        kwargs: dict[str, Any] = {"help": help_}
+        if metavar is None:
+            kwargs["is_flag"] = True
+        else:
+            kwargs["metavar"] = metavar
+        if dest == "approval_mode":
+            kwargs["type"] = click.Choice(APPROVAL_MODES)
+        elif dest == "config_flags":
+            kwargs["multiple"] = True
+        elif dest == "cd":
+            kwargs["callback"] = _existing_dir
+        f = click.option(*flags, dest, **kwargs)(f)
+    return f
+
+
+def options_from_params(params: dict[str, Any]) -> RunOptions:
+    """Pop the common options out of a command's keyword arguments."""
+    return RunOptions(
+        approval_mode=params.pop("approval_mode", None),
+        model=params.pop("model", None),
+        provider=params.pop("provider", None),
+        profile=params.pop("profile", None),
+        config=tuple(params.pop("config_flags", ()) or ()),
+        cd=params.pop("cd", None),
+        allow_network=bool(params.pop("allow_network", False)),
+    )

@@ -1,0 +1,104 @@
+"""Typed settings. The loader validates raw TOML into these; the rest of the program reads only these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from codeward.cli.spec import APPROVAL_MODES
+
+WIRE_APIS: tuple[str, ...] = ("chat", "responses")
+
+
+def mode_rank(mode: str) -> int:
+    """How much a mode lets happen without asking: suggest 0 < auto-edit 1 < full-auto 2."""
+    return APPROVAL_MODES.index(mode)
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One model endpoint, in the seed guide's form (``baseURL``, ``envKey``, ...)."""
+
+    id: str
+    name: str
+    base_url: str
+    env_key: str | None = None
+    wire_api: str = "chat"
+    headers: dict[str, str] = field(default_factory=dict)
+    query_params: dict[str, str] = field(default_factory=dict)
+    key_command: tuple[str, ...] | None = None
+    key_command_timeout_ms: int = 10_000
+    requires_key: bool = True
+    request_max_retries: int = 4
+    stream_max_retries: int = 3
+    stream_idle_timeout_ms: int = 120_000
+    connect_timeout_ms: int = 10_000
+    builtin: bool = False
+
+
+@dataclass(frozen=True)
+class PolicyEntry:
+    """A pattern from a policy list and where it came from (``AGENTS.md:14``, a config path)."""
+
+    pattern: str
+    source: str
+    user_owned: bool = True
+
+
+@dataclass
+class PolicyConfig:
+    disallow_commands: list[PolicyEntry] = field(default_factory=list)
+    allow_commands: list[PolicyEntry] = field(default_factory=list)
+    allow_directories: list[PolicyEntry] = field(default_factory=list)
+    disallow_directories: list[PolicyEntry] = field(default_factory=list)
+
+
+@dataclass
+class SandboxConfig:
+    network: bool = False
+    allowed_domains: list[str] = field(default_factory=list)
+    env_passthrough: list[str] = field(default_factory=list)
+    writable_roots: list[str] = field(default_factory=list)
+    timeout_ms: int = 120_000
+    output_cap_bytes: int = 256 * 1024
+    max_file_size_bytes: int = 1024 * 1024 * 1024
+    max_processes: int = 512
+    tier: str = "auto"
+    unsafe_allow_unsandboxed: bool = False
+
+
+@dataclass
+class PrivacyConfig:
+    redact_pii: bool = False
+    rules: list[str] = field(default_factory=list)
+    allowlist: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AuditConfig:
+    enabled: bool = True
+    dir: str | None = None
+
+
+@dataclass
+class HistoryConfig:
+    persistence: str = "save-all"
+
+
+@dataclass
+class Config:
+    provider: str = "openai"
+    model: str = "gpt-5"
+    approval_mode: str = "suggest"
+    max_steps: int = 60
+    providers: dict[str, ProviderConfig] = field(default_factory=dict)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
+    notices: list[str] = field(default_factory=list)
+    """Warnings found while loading (for example a repository config key that was ignored)."""
+
+    @property
+    def provider_config(self) -> ProviderConfig:
+        return self.providers[self.provider]

@@ -1,0 +1,164 @@
+"""The workspace: its root, the paths inside it the agent may touch, and the ones it must not change.
+
+Every tool that takes a path goes through :meth:`Workspace.resolve`, so ``..``, absolute paths and
+symlinks cannot lead outside the root. Protected paths (DESIGN §3) are defined here once and used by
+both the patch approval logic and the sandbox's read-only binds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from codeward.errors import CodewardError
+
+AGENTS_FILE = "AGENTS.md"
+IGNORE_FILES = (".codewardignore", ".codexignore")
+PROTECTED_DIRS = (".git", ".codeward")
+PROTECTED_NAMES = (AGENTS_FILE, *IGNORE_FILES)
+
+
+class PathError(CodewardError):
+    """A path a tool was given cannot be used (outside the workspace, through a symlink, ...)."""
+
+
+def find_repo_root(cwd: Path) -> Path:
+    """The nearest ancestor holding ``.git`` (a directory or a pointer file); else ``cwd`` itself."""
+    start = cwd.resolve()
+    d = start
+    while True:
+        if (d / ".git").exists():
+            return d
+        if d.parent == d:
+            return start
+        d = d.parent
+
+
+def is_protected(rel: str | PurePosixPath) -> bool:
+    """True for paths that ask for approval before any change and are read-only to commands."""
+    parts = PurePosixPath(rel).parts
+    if any(p in PROTECTED_DIRS for p in parts):
+        return True
+    return bool(parts) and parts[-1] in PROTECTED_NAMES
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A repository (or directory) root plus the directory the user started in."""
+
+    root: Path
+    cwd: Path
+
+    @classmethod
+    def discover(cls, cwd: Path) -> Workspace:
+        cwd = cwd.resolve()
+        return cls(root=find_repo_root(cwd), cwd=cwd)
+
+    def rel(self, path: Path) -> str:
+        """Workspace-relative POSIX form of an absolute path inside the root."""
+        r = path.relative_to(self.root).as_posix()
+        return "" if r == "." else r
+
+    def resolve(self, path: str, *, base: Path | None = None, must_exist: bool = False) -> Path:
+        """Map a tool's path argument to an absolute path inside the root, or raise PathError.
+
+        Relative paths are taken from ``base`` (default: the cwd). Symlinks are followed for the
+        check, so a link inside the workspace that points outside is refused. The returned path is
+        the lexical one (not resolved), so the caller still sees names, not link targets.
+        """
+        if not isinstance(path, str) or not path.strip():
+            raise PathError("path must be a non-empty string")
+        if "\x00" in path:
+            raise PathError(f"{path!r}: path contains a NUL byte")
+        p = Path(path)
+        if not p.is_absolute():
+            p = (base or self.cwd) / p
+        lexical = Path(os.path.normpath(p))
+        root = self.root
+        if lexical != root and root not in lexical.parents:
+            raise PathError(f"{path}: outside the workspace {root}; use a path inside it")
+        real = _resolve_existing_prefix(lexical)
+        real_root = root.resolve()
+        if real != real_root and real_root not in real.parents:
+            raise PathError(f"{path}: a symlink leads outside the workspace ({real}); refused")
+        if must_exist and not lexical.exists():
+            raise PathError(f"{path}: no such file or directory")
+        return lexical
+
+    def agents_files(self, home: Path) -> list[Path]:
+        """AGENTS.md files in instruction order: the global one, then root down to the cwd."""
+        files: list[Path] = []
+        g = home / AGENTS_FILE
+        if g.is_file():
+            files.append(g)
+        chain = [self.cwd, *self.cwd.parents]
+        dirs = [d for d in chain if d == self.root or self.root in d.parents]
+        for d in reversed(dirs):
+            f = d / AGENTS_FILE
+            if f.is_file():
+                files.append(f)
+        return files
+
+    def protected_paths(self) -> Iterator[Path]:
+        """Every protected path that exists under the root, plus the root-level ones that do not.
+
+        Missing root-level names are included so the sandbox can stop a command from creating
+        them; a ``.git`` pointer file also yields the directory it names.
+        """
+        seen: set[Path] = set()
+        for name in (*PROTECTED_DIRS, *PROTECTED_NAMES):
+            p = self.root / name
+            seen.add(p)
+            yield p
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            d = Path(dirpath)
+            for name in list(dirnames):
+                if name in PROTECTED_DIRS:
+                    p = d / name
+                    if p not in seen:
+                        seen.add(p)
+                        yield p
+                    dirnames.remove(name)  # do not descend into .git
+            for name in filenames:
+                p = d / name
+                if name in PROTECTED_NAMES or name in PROTECTED_DIRS:
+                    if p not in seen:
+                        seen.add(p)
+                        yield p
+                    if name == ".git":
+                        target = git_pointer_target(p)
+                        if target is not None and target not in seen:
+                            seen.add(target)
+                            yield target
+
+
+def git_pointer_target(pointer: Path) -> Path | None:
+    """The directory a ``.git`` pointer file names (``gitdir: PATH``), if it can be read."""
+    try:
+        text = pointer.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("gitdir:"):
+            target = Path(line[len("gitdir:") :].strip())
+            if not target.is_absolute():
+                target = pointer.parent / target
+            return Path(os.path.normpath(target))
+    return None
+
+
+def _resolve_existing_prefix(p: Path) -> Path:
+    """Resolve symlinks in the longest existing prefix of ``p``; keep the rest lexically."""
+    missing: list[str] = []
+    cur = p
+    while not cur.exists() and not cur.is_symlink():
+        if cur.parent == cur:
+            break
+        missing.append(cur.name)
+        cur = cur.parent
+    real = cur.resolve()
+    for name in reversed(missing):
+        real = real / name
+    return real
