@@ -1,0 +1,1 @@
+"""The privacy gate: ignore rules, secret scanning, redaction, PII and the egress ledger."""

@@ -1,0 +1,252 @@
+"""Ignore rules: which paths the agent may never read or write (DESIGN §3).
+
+Sources, in two layers:
+
+* the user's layer: built-in defaults (hold with no file at all) and ``$CODEWARD_HOME/ignore``,
+  where a ``!pattern`` may re-allow a built-in default (it is the user's own file);
+* the repository's layer: ``.codewardignore`` and ``.codexignore`` in any directory (patterns
+  relative to that directory, deeper files win), plus ``disallow_directories``.
+
+A path is blocked when either layer blocks it, so a repository can add rules but never un-ignore a
+user or built-in rule (principle 2). As in git, a path inside an ignored directory stays ignored
+whatever a later ``!`` says. ``.gitignore`` only hides paths from listings; it is not a boundary.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import pathspec
+
+from codeward.workspace import IGNORE_FILES, Workspace
+
+BUILTIN_PATTERNS: tuple[str, ...] = (
+    ".env",
+    ".env.*",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_rsa*",
+    "id_ed25519*",
+    ".ssh/",
+    ".aws/",
+    ".netrc",
+    ".git-credentials",
+    "secrets/",
+    "credentials/",
+    "*.tfstate*",
+)
+
+SKIP_DIRS = frozenset({".git"})
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """One pattern and where it was written, for refusal messages."""
+
+    pattern: str
+    source: str
+    line: int | None = None
+    user_owned: bool = True
+
+    def describe(self) -> str:
+        if self.source == "built-in":
+            return f"built-in rule '{self.pattern}'"
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"rule '{self.pattern}' ({where})"
+
+    def how_to_allow(self) -> str:
+        if self.source == "built-in":
+            return f"to allow it, add '!{self.pattern}' to your own $CODEWARD_HOME/ignore"
+        if self.source.endswith("config.toml") or self.source.endswith("AGENTS.md") or ":" in self.source:
+            return f"to allow it, remove '{self.pattern}' from {self.source.split(':')[0]}"
+        return f"to allow it, remove the pattern from {self.source}"
+
+
+class _Layer:
+    """Patterns of one owner, each file's patterns anchored at the directory holding it."""
+
+    def __init__(self) -> None:
+        self._groups: list[tuple[str, pathspec.GitIgnoreSpec, list[IgnoreRule]]] = []
+
+    def add(self, base: str, lines: Sequence[tuple[str, IgnoreRule]]) -> None:
+        """``base`` is the directory (workspace-relative, '' for root) the patterns are relative to."""
+        if not lines:
+            return
+        spec = pathspec.GitIgnoreSpec.from_lines([text for text, _ in lines])
+        self._groups.append((base, spec, [rule for _, rule in lines]))
+
+    def check(self, rel: str, is_dir: bool) -> IgnoreRule | bool | None:
+        """The rule that ignores ``rel``; False when a negation re-allowed it; None when nothing matched.
+
+        Groups are consulted in order and the last one with a match decides (deeper files come
+        later, as in git).
+        """
+        verdict: IgnoreRule | bool | None = None
+        for base, spec, rules in self._groups:
+            if base:
+                if not (rel == base or rel.startswith(base + "/")):
+                    continue
+                sub = rel[len(base) + 1 :]
+            else:
+                sub = rel
+            if not sub:
+                continue
+            res = spec.check_file(sub + "/" if is_dir else sub)
+            if res.include is None:
+                continue
+            verdict = rules[res.index] if res.include else False
+        return verdict
+
+
+class IgnoreMatcher:
+    """Answers "may the agent see this path?" and lists what the sandbox must mask."""
+
+    def __init__(self, workspace: Workspace, user: _Layer, repo: _Layer, listing_hidden: pathspec.GitIgnoreSpec | None):
+        self.workspace = workspace
+        self._user = user
+        self._repo = repo
+        self._listing = listing_hidden
+
+    def _check_one(self, rel: str, is_dir: bool) -> IgnoreRule | None:
+        for layer in (self._user, self._repo):
+            v = layer.check(rel, is_dir)
+            if isinstance(v, IgnoreRule):
+                return v
+        return None
+
+    def match(self, rel: str | PurePosixPath, *, is_dir: bool | None = None) -> IgnoreRule | None:
+        """The rule that blocks the workspace-relative path ``rel`` (or one of its parents), else None."""
+        rel = PurePosixPath(rel).as_posix().strip("/")
+        if rel in ("", "."):
+            return None
+        if is_dir is None:
+            is_dir = (self.workspace.root / rel).is_dir()
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            rule = self._check_one("/".join(parts[:i]), True)
+            if rule is not None:
+                return rule
+        return self._check_one(rel, is_dir)
+
+    def match_path(self, path: Path) -> IgnoreRule | None:
+        """:meth:`match` for an absolute path inside the workspace; outside paths are not ours to judge."""
+        try:
+            rel = path.relative_to(self.workspace.root)
+        except ValueError:
+            return None
+        return self.match(rel.as_posix())
+
+    def hidden_from_listing(self, rel: str, is_dir: bool) -> bool:
+        """True for ``.git`` and paths in ``.gitignore``: left out of listings and grep, still readable."""
+        parts = PurePosixPath(rel).parts
+        if any(p in SKIP_DIRS for p in parts):
+            return True
+        if self._listing is None:
+            return False
+        return self._listing.match_file(rel + "/" if is_dir else rel)
+
+    def blocked_paths(self, *, limit: int | None = None) -> Iterable[tuple[Path, IgnoreRule]]:
+        """The topmost blocked paths under the root with their rules (a blocked directory is not entered)."""
+        count = 0
+        root = self.workspace.root
+        for dirpath, dirnames, filenames in os.walk(root):
+            d = Path(dirpath)
+            rel_dir = d.relative_to(root).as_posix()
+            rel_dir = "" if rel_dir == "." else rel_dir
+            keep = []
+            for name in sorted(dirnames):
+                if name in SKIP_DIRS:
+                    continue
+                rel = f"{rel_dir}/{name}" if rel_dir else name
+                rule = self._check_one(rel, True)
+                if rule is not None:
+                    yield d / name, rule
+                    count += 1
+                else:
+                    keep.append(name)
+            dirnames[:] = keep
+            for name in sorted(filenames):
+                rel = f"{rel_dir}/{name}" if rel_dir else name
+                rule = self._check_one(rel, (d / name).is_dir())
+                if rule is not None:
+                    yield d / name, rule
+                    count += 1
+            if limit is not None and count >= limit:
+                return
+
+    def masked_paths(self) -> list[Path]:
+        """Absolute paths the sandbox must hide from commands."""
+        return [p for p, _ in self.blocked_paths()]
+
+
+def _read_patterns(path: Path, source: str, user_owned: bool) -> list[tuple[str, IgnoreRule]]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    out = []
+    for i, raw in enumerate(text.splitlines(), 1):
+        line = raw.rstrip("\r")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        out.append((line, IgnoreRule(line.strip(), source, i, user_owned)))
+    return out
+
+
+def _repo_ignore_files(root: Path) -> list[Path]:
+    """Every .codewardignore / .codexignore under the root, shallow first (deeper files win)."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(n for n in dirnames if n not in SKIP_DIRS)
+        for name in IGNORE_FILES:
+            if name in filenames:
+                found.append(Path(dirpath) / name)
+    found.sort(key=lambda p: (len(p.relative_to(root).parts), str(p)))
+    return found
+
+
+def load_ignore(
+    workspace: Workspace,
+    home: Path,
+    disallow_directories: Sequence[tuple[str, str, bool]] = (),
+) -> IgnoreMatcher:
+    """Build the matcher for ``workspace``.
+
+    ``disallow_directories`` holds ``(pattern, source, user_owned)`` triples from AGENTS.md and the
+    config; each is treated as a directory pattern anchored at the root (``data/customers/``).
+    """
+    user = _Layer()
+    user_lines = [(p, IgnoreRule(p, "built-in")) for p in BUILTIN_PATTERNS]
+    global_file = home / "ignore"
+    user_lines += _read_patterns(global_file, str(global_file), True)
+    user.add("", user_lines)
+
+    repo = _Layer()
+    root = workspace.root
+    for f in _repo_ignore_files(root):
+        base = f.parent.relative_to(root).as_posix()
+        repo.add("" if base == "." else base, _read_patterns(f, f.relative_to(root).as_posix(), False))
+
+    dir_lines: list[tuple[str, IgnoreRule]] = []
+    for pattern, source, owned in disallow_directories:
+        p = pattern.strip().strip("/")
+        if not p or p.startswith("!"):
+            continue
+        dir_lines.append(("/" + p + "/", IgnoreRule(pattern, source, None, owned)))
+        dir_lines.append(("/" + p, IgnoreRule(pattern, source, None, owned)))
+    # disallow_directories can never be negated by ignore files: they sit in both layers' tail
+    user.add("", [(t, r) for t, r in dir_lines if r.user_owned])
+    repo.add("", [(t, r) for t, r in dir_lines if not r.user_owned])
+
+    listing: pathspec.GitIgnoreSpec | None = None
+    gitignore = root / ".gitignore"
+    if gitignore.is_file():
+        listing = pathspec.GitIgnoreSpec.from_lines(
+            gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+        )
+    return IgnoreMatcher(workspace, user, repo, listing)
