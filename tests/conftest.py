@@ -57,3 +57,13 @@ def git_repo(tmp_path: Path) -> Path:
     git("add", "README.md")
     git("commit", "-q", "-m", "init")
     return repo
+
+
+@pytest.fixture
+def model_server():
+    """A scripted OpenAI-compatible server on loopback (both wire APIs); records every request."""
+    from tests.support.model_server import ModelServer
+
+    server = ModelServer()
+    yield server
+    server.close()

@@ -1,0 +1,106 @@
+"""The one door out (DESIGN principle 1).
+
+Every request body passes :meth:`Gate.prepare`: each text leaf is scanned and its secrets replaced
+by placeholders, the body is serialised once, and a ledger entry (host, size, SHA-256, files carried,
+redactions per rule) is made for it. Only the :class:`GatedPayload` this returns can be sent by the
+provider client. If scanning fails for any reason, nothing is sent (fail closed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from codeward.errors import CodewardError
+from codeward.privacy.ledger import LedgerEntry
+
+# Keys whose string values are protocol structure, not content: never scanned, never changed.
+STRUCTURAL_KEYS = frozenset(
+    {"model", "role", "type", "tool_choice", "call_id", "tool_call_id", "id", "name", "status", "object"}
+)
+
+
+class GateError(CodewardError):
+    """The gate could not vouch for a payload, so it was not sent."""
+
+
+@dataclass
+class GatedPayload:
+    """Bytes the gate has passed, with their ledger entry; the only thing the client will send."""
+
+    body: bytes
+    entry: LedgerEntry
+    attempts: int = 1
+
+
+class _Redactor:
+    """What the gate needs of :class:`codeward.privacy.redact.Redactor`."""
+
+    def redact(self, text: str, *, path: str | None = None) -> Any: ...
+
+    def restore(self, text: str) -> str: ...
+
+
+@dataclass
+class Gate:
+    """Scans and redacts outbound bodies for one session; remembers per-text results."""
+
+    redactor: _Redactor
+    host: str
+    url: str
+    on_egress: Callable[[LedgerEntry], None] | None = None
+    _cache: dict[str, tuple[str, dict[str, int]]] = field(default_factory=dict)
+
+    def redact_text(self, text: str) -> tuple[str, dict[str, int]]:
+        """Redact one text (cached: history is re-sent every turn but scanned once)."""
+        hit = self._cache.get(text)
+        if hit is not None:
+            return hit
+        try:
+            r = self.redactor.redact(text)
+        except Exception as e:  # fail closed: an unscannable text is never sent
+            raise GateError(f"request not sent: the secret scanner failed ({type(e).__name__}: {e})") from None
+        result = (r.text, dict(r.counts))
+        self._cache[text] = result
+        return result
+
+    def _walk(self, value: Any, counts: dict[str, int], key: str | None = None) -> Any:
+        if isinstance(value, str):
+            if key in STRUCTURAL_KEYS or not value:
+                return value
+            text, c = self.redact_text(value)
+            for rule, n in c.items():
+                counts[rule] = counts.get(rule, 0) + n
+            return text
+        if isinstance(value, dict):
+            return {k: self._walk(v, counts, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._walk(v, counts, key) for v in value]
+        return value
+
+    def prepare(self, body: dict[str, Any], *, files: Iterable[str] = ()) -> GatedPayload:
+        """Redact ``body``, serialise it and record the ledger entry; the result may be sent."""
+        counts: dict[str, int] = {}
+        clean = self._walk(body, counts)
+        try:
+            data = json.dumps(clean, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        except (TypeError, ValueError) as e:
+            raise GateError(f"request not sent: the body could not be serialised ({e})") from None
+        entry = LedgerEntry(
+            host=self.host,
+            url=self.url,
+            bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            files=tuple(sorted(set(files))),
+            redactions=counts,
+        )
+        if self.on_egress is not None:
+            self.on_egress(entry)
+        return GatedPayload(body=data, entry=entry)
+
+    def restore(self, text: str) -> str:
+        """Put real values back for this session's placeholders (used for patch content only)."""
+        return self.redactor.restore(text)

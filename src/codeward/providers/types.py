@@ -1,0 +1,110 @@
+"""Provider-neutral conversation and stream types.
+
+The agent speaks only these; ``chat.py`` and ``responses.py`` translate them to and from the two
+wire formats, so the loop never cares which API a provider uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A function tool offered to the model (name, description, JSON-schema parameters)."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    call_id: str
+    name: str
+    arguments: str
+    """The raw JSON text of the arguments, exactly as the model produced it."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """A plain text message in the conversation."""
+
+    role: Literal["system", "developer", "user", "assistant"]
+    text: str
+    files: tuple[str, ...] = ()
+    """Workspace files whose content this text carries (for the egress ledger)."""
+
+
+@dataclass(frozen=True)
+class AssistantTurn:
+    """What the model answered in one response: text and/or tool calls."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    reasoning: str = ""
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    call_id: str
+    name: str
+    output: str
+    files: tuple[str, ...] = ()
+
+
+Item = Message | AssistantTurn | ToolResult
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.cached_input_tokens + other.cached_input_tokens,
+            self.output_tokens + other.output_tokens,
+        )
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "output_tokens": self.output_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One request to the model, before it is put on the wire."""
+
+    model: str
+    instructions: str
+    items: tuple[Item, ...]
+    tools: tuple[ToolSpec, ...] = ()
+
+
+# ---- stream events, produced while a response arrives -------------------------------------
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Completed:
+    turn: AssistantTurn
+    usage: Usage = field(default_factory=Usage)
+
+
+StreamEvent = TextDelta | ReasoningDelta | Completed

@@ -1,0 +1,44 @@
+"""What both wire formats share: the stream-parser protocol and its errors."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from codeward.errors import ProviderError
+from codeward.providers.types import Completed, ModelRequest, StreamEvent
+
+
+class StreamBroken(ProviderError):
+    """The response stream ended early or could not be read; the request may be retried."""
+
+
+class MalformedStream(ProviderError):
+    """The provider sent something that is not the wire format; retrying will not help."""
+
+
+class WireParser(Protocol):
+    def feed(self, event: str, data: str) -> list[StreamEvent]: ...
+
+    def finish(self) -> Completed: ...
+
+
+class WireFormat(Protocol):
+    """One of the two OpenAI-compatible APIs: where to POST, how to build the body, how to read it."""
+
+    path: str
+
+    def build(self, request: ModelRequest, *, stream: bool = True) -> dict[str, Any]: ...
+
+    def parser(self) -> WireParser: ...
+
+    def parse_body(self, body: dict[str, Any]) -> Completed: ...
+
+
+def load_json(data: str, what: str) -> Any:
+    import json
+
+    try:
+        return json.loads(data)
+    except ValueError:
+        shown = data if len(data) < 120 else data[:117] + "..."
+        raise MalformedStream(f"malformed stream: {what} is not JSON: {shown!r}") from None
