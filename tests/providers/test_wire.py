@@ -114,9 +114,9 @@ def test_responses_parser_function_call_and_usage():
 
 def test_responses_parser_failed_event_and_missing_completion():
     p = ResponsesFormat().parser()
-    with pytest.raises(StreamBroken, match="response.failed"):
+    with pytest.raises(StreamBroken, match=r"response\.failed"):
         p.feed("", json.dumps({"type": "response.failed", "response": {"error": {"message": "overloaded"}}}))
     p2 = ResponsesFormat().parser()
     p2.feed("", json.dumps({"type": "response.output_text.delta", "delta": "hi"}))
-    with pytest.raises(StreamBroken, match="before response.completed"):
+    with pytest.raises(StreamBroken, match=r"before response\.completed"):
         p2.finish()

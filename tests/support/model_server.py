@@ -345,7 +345,8 @@ class ModelServer:
 
 
 def main(argv: list[str]) -> None:
-    steps = json.load(open(argv[1]))
+    with open(argv[1]) as f:
+        steps = json.load(f)
     server = ModelServer(steps)
     with open(argv[2], "w") as f:
         f.write(str(server.port))
