@@ -1,0 +1,128 @@
+"""``codeward exec``: run one task headless, for scripts and CI (DESIGN §6, §7).
+
+With no terminal to ask, "ask" means declined: the model is told and the event stream shows
+``status: "declined"``. Exit codes: 0 the task completed, 1 it failed, 2 usage or config error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from codeward.cli.options import RunOptions, common_options, options_from_params
+from codeward.errors import EXIT_FAILED, EXIT_OK, UsageError
+
+
+def read_prompt(prompt: str | None) -> str:
+    """PROMPT, or stdin when PROMPT is "-" or absent and stdin is piped; both: stdin is appended."""
+    piped = not sys.stdin.isatty()
+    if prompt == "-":
+        text = sys.stdin.read()
+    elif prompt is None:
+        if not piped:
+            raise UsageError("no prompt: give it as an argument or on standard input (codeward exec - < task.txt)")
+        text = sys.stdin.read()
+    else:
+        text = prompt
+        if piped:
+            extra = sys.stdin.read()
+            if extra.strip():
+                text = f"{prompt}\n\n<stdin>\n{extra}\n</stdin>"
+    if not text.strip():
+        raise UsageError("the prompt is empty")
+    return text
+
+
+@click.command("exec", context_settings={"help_option_names": ["-h", "--help"]})
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print events as JSON lines on stdout.")
+@click.option(
+    "-o",
+    "--output-last-message",
+    "last_message",
+    type=click.Path(dir_okay=False),
+    help="Write the final message to FILE.",
+)
+@click.option("--audit-log", type=click.Path(dir_okay=False), help="Also write the audit records to FILE.")
+@click.option("--dry-run", is_flag=True, help="Print the first request as it would be sent (after the gate) and exit.")
+@click.argument("prompt", required=False)
+@click.pass_context
+def command(
+    ctx: click.Context,
+    as_json: bool,
+    last_message: str | None,
+    audit_log: str | None,
+    dry_run: bool,
+    prompt: str | None,
+    **params: Any,
+) -> int:
+    """Run a task without a terminal UI. PROMPT may be "-" to read it from standard input."""
+    from codeward.agent.approvals import NoTerminalApprover
+    from codeward.agent.events import EventBus, JsonlSink
+    from codeward.agent.session import build_session
+    from codeward.fsutil import atomic_write_text
+    from codeward.ui.progress import ProgressSink
+
+    opts = options_from_params(params).over(ctx.obj if isinstance(ctx.obj, RunOptions) else None)
+    text = read_prompt(prompt)
+    events = EventBus()
+    events.add(JsonlSink(sys.stdout) if as_json else ProgressSink(sys.stderr))
+    audits: list[Any] = []
+
+    def attach_audit(config: Any, session_id: str) -> None:
+        from codeward.audit import open_session_audit
+
+        sink = open_session_audit(config, session_id, extra=Path(audit_log) if audit_log else None)
+        if sink is not None:
+            events.add(sink)
+            audits.append(sink)
+
+    session = build_session(
+        opts.workdir(),
+        opts.overrides(),
+        events=events,
+        approver=NoTerminalApprover,
+        need_key=not dry_run,
+        on_config=attach_audit,
+    )
+    for notice in session.notices:
+        click.echo(f"codeward: note: {notice}", err=True)
+    events.emit({"type": "thread.started", "thread_id": session.session_id})
+    status = "failed"
+    try:
+        if dry_run:
+            return _dry_run(session, text)
+        result = session.agent.run_turn(text)
+        status = result.status
+        if result.status == "completed":
+            final, _ = session.gate.redact_text(result.final_message)
+            if last_message:
+                atomic_write_text(Path(last_message), final + ("\n" if final and not final.endswith("\n") else ""))
+            if not as_json and final:
+                click.echo(final)
+            return EXIT_OK
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        events.emit({"type": "session.ended", "status": status, "usage": session.agent.total_usage.to_json()})
+        for sink in audits:
+            sink.close()
+
+
+def _dry_run(session: Any, text: str) -> int:
+    from codeward.providers.types import Message
+
+    session.agent.items.append(Message("user", text))
+    payload = session.agent.prepare()
+    entry = payload.entry
+    click.echo(f"POST {entry.url}", err=True)
+    click.echo(f"{entry.summary()}; sha256 {entry.sha256}; files: {', '.join(entry.files) or 'none'}", err=True)
+    click.echo("(dry run: nothing was sent)", err=True)
+    sys.stdout.buffer.write(payload.body + b"\n")
+    sys.stdout.flush()
+    return EXIT_OK

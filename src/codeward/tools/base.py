@@ -1,0 +1,166 @@
+"""What every tool shares: its context, its result, argument checking and dispatch.
+
+A tool never crashes the loop: bad arguments, refused paths and failures all become a result text
+the model can read and act on (DESIGN §5: "tool errors go back to the model as results").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from codeward.errors import CodewardError
+from codeward.providers.types import ToolCall, ToolSpec
+
+if TYPE_CHECKING:
+    from codeward.agent.approvals import Approver
+    from codeward.agent.events import EventBus, ItemIds
+    from codeward.config.model import Config
+    from codeward.policy import Policy
+    from codeward.privacy.gate import Gate
+    from codeward.privacy.ignore import IgnoreMatcher
+    from codeward.sandbox import Sandbox
+    from codeward.workspace import Workspace
+
+
+class ToolError(CodewardError):
+    """A refusal or failure to report to the model as the tool's result."""
+
+
+@dataclass
+class ToolOutput:
+    text: str
+    files: tuple[str, ...] = ()
+    """Workspace files whose content the text carries (for the ledger)."""
+    withheld: tuple[str, ...] = ()
+    """Paths the ignore rules kept out of this result (for the privacy line)."""
+
+
+@dataclass
+class ToolContext:
+    """Everything a tool may use; built once per session by the agent."""
+
+    workspace: Workspace
+    config: Config
+    ignore: IgnoreMatcher
+    policy: Policy
+    approver: Approver
+    events: EventBus
+    gate: Gate
+    ids: ItemIds
+    mode: str
+    home: Any
+    sandbox_factory: Callable[[], Sandbox]
+    session_allow: set[str] = field(default_factory=set)
+    """Command texts and edit paths the user approved with "always" in this session."""
+    plan_item_id: str | None = None
+    last_plan: dict[str, Any] | None = None
+    _sandbox: Sandbox | None = None
+
+    def sandbox(self) -> Sandbox:
+        if self._sandbox is None:
+            self._sandbox = self.sandbox_factory()
+        return self._sandbox
+
+    def reload_ignore(self) -> None:
+        """Re-read ignore files (after a patch changed one)."""
+        from codeward.privacy.ignore import load_ignore
+
+        disallow = [(e.pattern, e.source, e.user_owned) for e in self.policy.disallow_directories]
+        self.ignore = load_ignore(self.workspace, self.home, disallow)
+
+
+Handler = Callable[[dict[str, Any], ToolContext, ToolCall], ToolOutput]
+
+
+@dataclass(frozen=True)
+class Tool:
+    spec: ToolSpec
+    handler: Handler
+
+
+def check_args(spec: ToolSpec, raw: str) -> dict[str, Any]:
+    """Parse and check arguments against the tool's schema (types of known fields, required ones)."""
+    try:
+        args = json.loads(raw or "{}")
+    except ValueError as e:
+        raise ToolError(f"{spec.name}: arguments are not valid JSON ({e.msg} at position {e.pos})") from None
+    if not isinstance(args, dict):
+        raise ToolError(f"{spec.name}: arguments must be a JSON object")
+    props: dict[str, Any] = spec.parameters.get("properties", {})
+    for name in spec.parameters.get("required", []):
+        if name not in args:
+            raise ToolError(f"{spec.name}: missing required argument '{name}'")
+    for name, value in args.items():
+        if name not in props:
+            continue  # tolerate extra fields some models add
+        if not _type_ok(props[name], value):
+            raise ToolError(f"{spec.name}: argument '{name}' has the wrong type (expected {_describe(props[name])})")
+    return args
+
+
+def _type_ok(schema: dict[str, Any], value: Any) -> bool:
+    if "anyOf" in schema:
+        return any(_type_ok(s, value) for s in schema["anyOf"])
+    t = schema.get("type")
+    if value is None:
+        return False
+    checks: dict[str, Callable[[Any], bool]] = {
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "array": lambda v: isinstance(v, list),
+        "object": lambda v: isinstance(v, dict),
+    }
+    if t is None:
+        return True
+    if not checks.get(t, lambda v: True)(value):
+        return False
+    if t == "array" and "items" in schema:
+        return all(_type_ok(schema["items"], v) for v in value)
+    if "enum" in schema and value not in schema["enum"]:
+        return False
+    return True
+
+
+def _describe(schema: dict[str, Any]) -> str:
+    if "anyOf" in schema:
+        return " or ".join(_describe(s) for s in schema["anyOf"])
+    t = schema.get("type", "any")
+    if t == "array" and "items" in schema:
+        return f"array of {_describe(schema['items'])}"
+    return str(t)
+
+
+class ToolRegistry:
+    """Name -> tool; ``dispatch`` turns any failure into a result text."""
+
+    def __init__(self, tools: list[Tool]) -> None:
+        self._tools = {t.spec.name: t for t in tools}
+
+    @property
+    def specs(self) -> tuple[ToolSpec, ...]:
+        return tuple(t.spec for t in self._tools.values())
+
+    def dispatch(self, call: ToolCall, ctx: ToolContext) -> ToolOutput:
+        tool = self._tools.get(call.name)
+        if tool is None:
+            known = ", ".join(self._tools)
+            return ToolOutput(f"error: unknown tool '{call.name}'; available tools: {known}")
+        try:
+            args = check_args(tool.spec, call.arguments)
+            return tool.handler(args, ctx, call)
+        except CodewardError as e:
+            return ToolOutput(f"error: {e.message}")
+        except OSError as e:
+            return ToolOutput(f"error: {call.name}: {e.strerror or e}")
+        except Exception as e:  # a bug in a tool must not end the session; make it visible instead
+            if os.environ.get("CODEWARD_DEBUG"):
+                raise
+            msg = f"internal error in tool {call.name}: {type(e).__name__}: {e}"
+            ctx.events.emit({"type": "error", "message": msg})
+            return ToolOutput(f"error: {msg}")

@@ -1,0 +1,198 @@
+"""The read tools: ``read_file``, ``list_dir``, ``grep``. They never ask; the ignore rules filter them.
+
+An ignored path is invisible: ``read_file`` refuses it naming the rule, ``list_dir`` and ``grep``
+leave it out (and say how many entries they left out). Contents go back raw here; the gate redacts
+secrets when the result is sent, like every other outbound text.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+from typing import Any
+
+from codeward.privacy.ignore import IgnoreRule
+from codeward.providers.types import ToolCall
+from codeward.tools.base import ToolContext, ToolError, ToolOutput
+
+MAX_READ_LINES = 2000
+MAX_LINE_CHARS = 2000
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_LIST_ENTRIES = 1000
+MAX_GREP_MATCHES = 200
+MAX_GREP_FILE_BYTES = 2 * 1024 * 1024
+
+
+def blocked_message(rel: str, rule: IgnoreRule) -> str:
+    """The one-line refusal for an ignored path (DESIGN principle 4)."""
+    return f"{rel or '.'} is hidden by the {rule.describe()}: it cannot be read or changed; {rule.how_to_allow()}"
+
+
+def _check_visible(ctx: ToolContext, path: Path) -> str:
+    """Refuse an ignored path, also when it is reached through a symlink to an ignored target."""
+    rel = ctx.workspace.rel(path)
+    rule = ctx.ignore.match(rel)
+    if rule is None:
+        real = path.resolve()
+        if real != path:
+            rule = ctx.ignore.match_path(real)
+    if rule is not None:
+        raise ToolError(blocked_message(rel, rule))
+    return rel
+
+
+def _is_binary(head: bytes) -> bool:
+    return b"\x00" in head
+
+
+def read_file(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
+    path = ctx.workspace.resolve(args["path"], must_exist=True)
+    rel = _check_visible(ctx, path)
+    if path.is_dir():
+        raise ToolError(f"{rel}: is a directory; use list_dir")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ToolError(f"{rel}: file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit; read it with grep")
+    data = path.read_bytes()
+    if _is_binary(data[:8192]):
+        return ToolOutput(f"{rel}: binary file ({size} bytes); not shown")
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    offset = int(args.get("offset") or 1)
+    limit = int(args.get("limit") or MAX_READ_LINES)
+    if offset < 1 or limit < 1:
+        raise ToolError("read_file: offset and limit must be positive")
+    limit = min(limit, MAX_READ_LINES)
+    chunk = lines[offset - 1 : offset - 1 + limit]
+    if not chunk and lines:
+        raise ToolError(f"{rel}: offset {offset} is past the end of the file ({len(lines)} lines)")
+    out = []
+    for n, line in enumerate(chunk, offset):
+        if len(line) > MAX_LINE_CHARS:
+            line = line[:MAX_LINE_CHARS] + " [line truncated]"
+        out.append(f"{n:6}\t{line}")
+    end = offset + len(chunk) - 1
+    footer = ""
+    if end < len(lines):
+        footer = f"\n[lines {offset}-{end} of {len(lines)}; read more with offset={end + 1}]"
+    return ToolOutput("\n".join(out) + footer, files=(rel,))
+
+
+def list_dir(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
+    path = ctx.workspace.resolve(args.get("path") or ".", must_exist=True)
+    rel0 = _check_visible(ctx, path) if path != ctx.workspace.root else ""
+    if not path.is_dir():
+        raise ToolError(f"{rel0}: not a directory")
+    depth = max(1, min(int(args.get("depth") or 2), 6))
+    entries: list[str] = []
+    hidden = 0
+    truncated = False
+
+    def walk(d: Path, level: int, indent: str) -> None:
+        nonlocal hidden, truncated
+        try:
+            children = sorted(os.scandir(d), key=lambda e: (not e.is_dir(follow_symlinks=False), e.name))
+        except OSError as e:
+            entries.append(f"{indent}[cannot list: {e.strerror}]")
+            return
+        for child in children:
+            if len(entries) >= MAX_LIST_ENTRIES:
+                truncated = True
+                return
+            is_dir = child.is_dir(follow_symlinks=False)
+            rel = ctx.workspace.rel(Path(child.path))
+            if ctx.ignore.hidden_from_listing(rel, is_dir):
+                continue
+            if ctx.ignore.match(rel, is_dir=is_dir) is not None:
+                hidden += 1
+                continue
+            suffix = "/" if is_dir else ("@" if child.is_symlink() else "")
+            entries.append(f"{indent}{child.name}{suffix}")
+            if is_dir and level < depth:
+                walk(Path(child.path), level + 1, indent + "  ")
+
+    walk(path, 1, "")
+    head = f"{rel0 or '.'}/"
+    notes = []
+    if hidden:
+        notes.append(f"[{hidden} entr{'y' if hidden == 1 else 'ies'} hidden by ignore rules]")
+    if truncated:
+        notes.append(f"[listing cut at {MAX_LIST_ENTRIES} entries; list a subdirectory]")
+    return ToolOutput("\n".join([head, *entries, *notes]))
+
+
+def _compile(pattern: str) -> Any:
+    import re2
+
+    try:
+        return re2.compile(pattern)
+    except Exception as e:  # re2.error: bad pattern
+        raise ToolError(f"grep: invalid pattern {pattern!r}: {e}") from None
+
+
+def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
+    regex = _compile(args["pattern"])
+    start = ctx.workspace.resolve(args.get("path") or ".", must_exist=True)
+    if start != ctx.workspace.root:
+        _check_visible(ctx, start)
+    glob = args.get("glob")
+    matches: list[str] = []
+    files: set[str] = set()
+    hidden = 0
+
+    def candidates() -> Any:
+        nonlocal hidden
+        if start.is_file():
+            yield start
+            return
+        for dirpath, dirnames, filenames in os.walk(start):
+            d = Path(dirpath)
+            keep = []
+            for name in sorted(dirnames):
+                rel = ctx.workspace.rel(d / name)
+                if ctx.ignore.hidden_from_listing(rel, True):
+                    continue
+                if ctx.ignore.match(rel, is_dir=True) is not None:
+                    hidden += 1
+                    continue
+                keep.append(name)
+            dirnames[:] = keep
+            for name in sorted(filenames):
+                p = d / name
+                rel = ctx.workspace.rel(p)
+                if ctx.ignore.hidden_from_listing(rel, False):
+                    continue
+                if ctx.ignore.match(rel, is_dir=False) is not None:
+                    hidden += 1
+                    continue
+                yield p
+
+    done = False
+    for p in candidates():
+        if glob and not (fnmatch.fnmatch(p.name, glob) or fnmatch.fnmatch(ctx.workspace.rel(p), glob)):
+            continue
+        try:
+            if p.is_symlink() or not p.is_file() or p.stat().st_size > MAX_GREP_FILE_BYTES:
+                continue
+            data = p.read_bytes()
+        except OSError:
+            continue
+        if _is_binary(data[:8192]):
+            continue
+        rel = ctx.workspace.rel(p)
+        for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+            if regex.search(line):
+                shown = line if len(line) <= 300 else line[:300] + " [...]"
+                matches.append(f"{rel}:{n}: {shown}")
+                files.add(rel)
+                if len(matches) >= MAX_GREP_MATCHES:
+                    done = True
+                    break
+        if done:
+            break
+    out = matches or ["no matches"]
+    if done:
+        out.append(f"[stopped at {MAX_GREP_MATCHES} matches; narrow the pattern or path]")
+    if hidden:
+        out.append(f"[{hidden} path{'s' if hidden != 1 else ''} not searched: hidden by ignore rules]")
+    return ToolOutput("\n".join(out), files=tuple(sorted(files)))

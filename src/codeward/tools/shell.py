@@ -1,0 +1,134 @@
+"""``shell``: every command passes the policy, then runs in the OS sandbox (DESIGN §4, §8).
+
+The decision is reported as a ``decision`` event naming who decided (the mode, a rule with its
+source, or the user); the run is a ``command_execution`` item and a ``command.executed`` record.
+Output goes to the model raw (the gate redacts it on the way out) and to events already redacted.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import replace
+from typing import Any
+
+from codeward.agent.approvals import CommandRequest
+from codeward.errors import CodewardError
+from codeward.providers.types import ToolCall
+from codeward.tools.base import ToolContext, ToolError, ToolOutput
+from codeward.tools.read import blocked_message
+
+
+def _command_item(item_id: str, command: str, status: str, output: str = "", exit_code: int | None = None) -> dict:
+    return {
+        "id": item_id,
+        "type": "command_execution",
+        "command": command,
+        "aggregated_output": output,
+        "exit_code": exit_code,
+        "status": status,
+    }
+
+
+def decided_by(decision: Any, mode: str) -> str:
+    """Who made a policy decision, for events and the audit log."""
+    if decision.rule:
+        return f"rule:{decision.rule}" + (f" ({decision.source})" if decision.source else "")
+    if decision.decision == "allow":
+        return f"mode:{mode}"
+    return "policy"
+
+
+def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
+    from codeward.policy import decide_command
+
+    command = args["command"]
+    if isinstance(command, list):
+        if not command or not all(isinstance(a, str) for a in command):
+            raise ToolError("shell: command list must be a non-empty list of strings")
+        display = shlex.join(command)
+        argv = list(command)
+    else:
+        if not command.strip():
+            raise ToolError("shell: command is empty")
+        display = command
+        argv = ["bash", "-c", command]
+    workdir = ctx.workspace.resolve(args.get("workdir") or ".", must_exist=True)
+    if not workdir.is_dir():
+        raise ToolError(f"shell: workdir {args.get('workdir')} is not a directory")
+    rule = ctx.ignore.match_path(workdir)
+    if rule is not None:
+        raise ToolError(blocked_message(ctx.workspace.rel(workdir), rule))
+    limit_ms = ctx.config.sandbox.timeout_ms
+    timeout_ms = min(int(args.get("timeout_ms") or limit_ms), limit_ms)
+    if timeout_ms <= 0:
+        raise ToolError("shell: timeout_ms must be positive")
+
+    item_id = ctx.ids.next()
+    decision = decide_command(command, ctx.mode, ctx.policy)
+    event = {
+        "type": "decision",
+        "action": "command",
+        "target": display,
+        "decision": decision.decision,
+        "reason": decision.reason,
+        "rule": decision.rule,
+        "source": decision.source,
+    }
+    if decision.decision == "deny":
+        ctx.events.emit({**event, "decided_by": decided_by(decision, ctx.mode), "outcome": "denied"})
+        ctx.events.emit({"type": "item.completed", "item": _command_item(item_id, display, "declined")})
+        return ToolOutput(f"refused: {decision.reason}")
+    if decision.decision == "ask":
+        key = "cmd:" + display
+        if key in ctx.session_allow:
+            ctx.events.emit({**event, "decided_by": "user:always", "outcome": "allowed"})
+        else:
+            answer = ctx.approver.approve_command(CommandRequest(display, workdir, decision.reason))
+            outcome = "allowed" if answer.approved else "declined"
+            ctx.events.emit({**event, "decided_by": answer.decided_by, "outcome": outcome})
+            if not answer.approved:
+                ctx.events.emit({"type": "item.completed", "item": _command_item(item_id, display, "declined")})
+                return ToolOutput(answer.reason or "declined: the user did not approve this command")
+            if answer.always:
+                ctx.session_allow.add(key)
+    else:
+        ctx.events.emit({**event, "decided_by": decided_by(decision, ctx.mode), "outcome": "allowed"})
+
+    ctx.events.emit({"type": "item.started", "item": _command_item(item_id, display, "in_progress")})
+    try:
+        from codeward.sandbox import spec_for_workspace
+
+        sandbox = ctx.sandbox()
+        spec = spec_for_workspace(ctx.workspace, ctx.config, ignore=ctx.ignore)
+        spec = replace(spec, cwd=workdir, timeout_s=timeout_ms / 1000)
+        result = sandbox.run(argv, spec)
+    except CodewardError as e:
+        ctx.events.emit(
+            {"type": "item.completed", "item": _command_item(item_id, display, "failed", f"sandbox: {e.message}")}
+        )
+        return ToolOutput(f"error: the command did not run: {e.message}")
+
+    shown, _ = ctx.gate.redact_text(result.output)
+    status = "completed" if result.exit_code == 0 else "failed"
+    ctx.events.emit(
+        {"type": "item.completed", "item": _command_item(item_id, display, status, shown, result.exit_code)}
+    )
+    ctx.events.emit(
+        {
+            "type": "command.executed",
+            "argv": argv,
+            "cwd": ctx.workspace.rel(workdir) or ".",
+            "tier": result.tier,
+            "exit_code": result.exit_code,
+            "duration_ms": round(result.duration_ms, 1),
+            "timed_out": result.timed_out,
+        }
+    )
+    lines = [f"exit code: {result.exit_code if result.exit_code is not None else 'none (killed)'}"]
+    if result.output:
+        lines.append(result.output.rstrip("\n"))
+    if result.truncated:
+        lines.append(f"[output truncated to {ctx.config.sandbox.output_cap_bytes} bytes]")
+    if result.note:
+        lines.append(f"[{result.note}]")
+    return ToolOutput("\n".join(lines))
