@@ -122,9 +122,7 @@ def _type_ok(schema: dict[str, Any], value: Any) -> bool:
         return False
     if t == "array" and "items" in schema:
         return all(_type_ok(schema["items"], v) for v in value)
-    if "enum" in schema and value not in schema["enum"]:
-        return False
-    return True
+    return "enum" not in schema or value in schema["enum"]
 
 
 def _describe(schema: dict[str, Any]) -> str:

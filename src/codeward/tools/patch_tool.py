@@ -52,7 +52,7 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
     summary = [{"path": rel_of.get(c.path, c.path), "kind": c.kind} for c in changes]
 
     asks: list[str] = []
-    for path, rel in rel_of.items():
+    for rel in rel_of.values():
         d = decide_edit(rel, ctx.mode, ctx.policy)
         event = {
             "type": "decision",
