@@ -14,6 +14,7 @@ from pathlib import Path
 from codeward import __version__
 from codeward.agent.approvals import Approver
 from codeward.agent.events import EventBus, ItemIds
+from codeward.agent.history import SavedSession, SessionWriter
 from codeward.agent.instructions import build_preamble
 from codeward.agent.loop import Agent
 from codeward.config.home import codeward_home
@@ -42,10 +43,29 @@ class Session:
     sandbox_tier: str
     key_source: str
     notices: list[str] = field(default_factory=list)
+    writer: SessionWriter | None = None
 
     def set_mode(self, mode: str) -> None:
         self.ctx.mode = mode
         self.config.approval_mode = mode
+
+    def save(self) -> None:
+        """Write the conversation so far (redacted) unless persistence is off."""
+        if self.writer is not None:
+            self.writer.save(self.agent.items)
+
+    def clear(self) -> None:
+        """A new task: fresh context (and a marker in the saved session)."""
+        self.save()
+        self.agent.clear()
+        if self.writer is not None:
+            self.writer.mark_cleared()
+
+    def close(self) -> None:
+        self.save()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 def probe_sandbox_tier(config: Config) -> str:
@@ -68,6 +88,8 @@ def build_session(
     need_key: bool = True,
     session_id: str | None = None,
     on_config: Callable[[Config, str], None] | None = None,
+    resume: SavedSession | None = None,
+    persist: bool = True,
 ) -> Session:
     """Load everything for a run in ``cwd``.
 
@@ -82,7 +104,7 @@ def build_session(
     from codeward.sandbox import select_sandbox
 
     config = load_config(cwd, overrides)
-    sid = session_id or str(uuid.uuid4())
+    sid = resume.session_id if resume is not None else (session_id or str(uuid.uuid4()))
     if on_config is not None:
         on_config(config, sid)
     workspace = Workspace.discover(cwd)
@@ -158,6 +180,19 @@ def build_session(
         key_source=key.source,
         notices=[*config.notices, *pre.notices],
     )
+    if resume is not None:
+        # the saved conversation, behind today's preamble (AGENTS.md may have changed since)
+        agent.items = [agent.preamble, *resume.items[1:]] if resume.items else [agent.preamble]
+    if persist and config.history.persistence == "save-all":
+        session.writer = SessionWriter(
+            home,
+            sid,
+            {"cwd": str(workspace.cwd), "provider": provider.id, "model": config.model},
+            lambda text: gate.redact_text(text)[0],
+            path=resume.path if resume is not None else None,
+        )
+        if resume is not None:
+            session.writer.saved = len(agent.items)
     events.emit(
         {
             "type": "session.started",

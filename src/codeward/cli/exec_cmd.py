@@ -48,7 +48,8 @@ def read_prompt(prompt: str | None) -> str:
 )
 @click.option("--audit-log", type=click.Path(dir_okay=False), help="Also write the audit records to FILE.")
 @click.option("--dry-run", is_flag=True, help="Print the first request as it would be sent (after the gate) and exit.")
-@click.argument("prompt", required=False)
+@click.option("--last", is_flag=True, help="With 'resume': continue the most recent saved session.")
+@click.argument("words", nargs=-1)
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -56,18 +57,35 @@ def command(
     last_message: str | None,
     audit_log: str | None,
     dry_run: bool,
-    prompt: str | None,
+    last: bool,
+    words: tuple[str, ...],
     **params: Any,
 ) -> int:
-    """Run a task without a terminal UI. PROMPT may be "-" to read it from standard input."""
+    """Run a task without a terminal UI: codeward exec [OPTIONS] [PROMPT|-].
+
+    PROMPT "-" (or none, with piped input) reads it from standard input. To continue a saved
+    session: codeward exec resume --last [PROMPT] or codeward exec resume ID [PROMPT].
+    """
     from codeward.agent.approvals import NoTerminalApprover
     from codeward.agent.events import EventBus, JsonlSink
+    from codeward.agent.history import find_session
     from codeward.agent.session import build_session
+    from codeward.config.home import codeward_home
     from codeward.fsutil import atomic_write_text
     from codeward.ui.progress import ProgressSink
 
     opts = options_from_params(params).over(ctx.obj if isinstance(ctx.obj, RunOptions) else None)
-    text = read_prompt(prompt)
+    saved = None
+    if words and words[0] == "resume":
+        rest = list(words[1:])
+        ident = None if last else (rest.pop(0) if rest else None)
+        if ident is None and not last:
+            raise UsageError("exec resume: give a session ID or --last")
+        saved = find_session(codeward_home(), ident, last=last)
+        words = tuple(rest)
+    elif last:
+        raise UsageError("--last only goes with 'exec resume'")
+    text = read_prompt(" ".join(words) if words else None)
     events = EventBus()
     events.add(JsonlSink(sys.stdout) if as_json else ProgressSink(sys.stderr))
     audits: list[Any] = []
@@ -87,6 +105,8 @@ def command(
         approver=NoTerminalApprover,
         need_key=not dry_run,
         on_config=attach_audit,
+        resume=saved,
+        persist=not dry_run,
     )
     for notice in session.notices:
         click.echo(f"codeward: note: {notice}", err=True)
@@ -96,6 +116,7 @@ def command(
         if dry_run:
             return _dry_run(session, text)
         result = session.agent.run_turn(text)
+        session.save()
         status = result.status
         if result.status == "completed":
             final, _ = session.gate.redact_text(result.final_message)
@@ -109,6 +130,8 @@ def command(
         status = "interrupted"
         raise
     finally:
+        if not dry_run:
+            session.close()
         events.emit({"type": "session.ended", "status": status, "usage": session.agent.total_usage.to_json()})
         for sink in audits:
             sink.close()

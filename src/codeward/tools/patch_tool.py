@@ -8,6 +8,7 @@ applied whole or not at all.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from codeward.agent.approvals import EditRequest
@@ -24,11 +25,31 @@ def _sha(data: bytes | None) -> str | None:
     return hashlib.sha256(data).hexdigest() if data is not None else None
 
 
+PLACEHOLDER = re.compile(r"<secret:[A-Za-z0-9_.-]+:[0-9a-f]{8}>")
+
+
+def _refuse_unknown_placeholders(text: str, paths: list[str], read: Any) -> None:
+    """A placeholder left after restoring has no known value (from another session, or made up):
+    writing it would put placeholder text where a secret belongs, so the patch is refused, unless
+    the file already holds that literal text."""
+    left = set(PLACEHOLDER.findall(text))
+    if not left:
+        return
+    existing = b"".join(read(p) or b"" for p in paths).decode("utf-8", errors="replace")
+    unknown = sorted(p for p in left if p not in existing)
+    if unknown:
+        raise ToolError(
+            f"the patch uses {unknown[0]}, a placeholder whose value is not known in this session; "
+            "read the file again to get a current placeholder, or ask the user for the value"
+        )
+
+
 def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     from codeward.patch import apply_changes, parse_patch, plan_patch, unified_diff
     from codeward.policy import decide_edit
 
-    patch = parse_patch(ctx.gate.restore(args["input"]))
+    text = ctx.gate.restore(args["input"])
+    patch = parse_patch(text)
     ws = ctx.workspace
     rel_of: dict[str, str] = {}
     for path in patch.paths():
@@ -47,6 +68,7 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
             raise ToolError(f"{path}: is a directory")
         return p.read_bytes()
 
+    _refuse_unknown_placeholders(text, patch.paths(), read)
     changes = plan_patch(patch, read)
     item_id = ctx.ids.next()
     summary = [{"path": rel_of.get(c.path, c.path), "kind": c.kind} for c in changes]
