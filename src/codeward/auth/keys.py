@@ -6,19 +6,42 @@
 4. the provider's ``key_command`` (a secret manager such as ``op read``).
 
 The key is only ever handed to the provider client, which puts it in the Authorization header of
-requests to that provider's URL. Nothing here logs or prints it.
+requests to that provider's URL. Nothing here logs or prints it. Every key this process resolves is
+also remembered in :func:`known_secrets`, so the writers of files (the audit log) can scrub it
+should it ever reach them by some other road.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
+import threading
 from dataclasses import dataclass
 
 from codeward.config.model import ProviderConfig
 from codeward.errors import ConfigError
 
 KEYCHAIN_SERVICE = "codeward"
+MIN_SCRUB_LENGTH = 8
+"""Shorter values are not scrubbed by value: replacing every "x" in a log would destroy it."""
+
+_known: set[str] = set()
+_known_lock = threading.Lock()
+
+
+def remember_secret(value: str | None) -> None:
+    """Note a key this process holds, for :func:`known_secrets`."""
+    if value and len(value) >= MIN_SCRUB_LENGTH:
+        with _known_lock:
+            _known.add(value)
+
+
+def known_secrets() -> frozenset[str]:
+    """Every key resolved (or stored by ``login``) in this process."""
+    with _known_lock:
+        return frozenset(_known)
 
 
 @dataclass(frozen=True)
@@ -33,40 +56,58 @@ class KeyResult:
 
 def keychain_get(provider_id: str) -> tuple[str | None, str | None]:
     """(key, backend name) from the system keychain; (None, None) when there is no usable backend."""
-    try:
-        import keyring
-        import keyring.errors
-    except ImportError:
-        return None, None
-    try:
-        backend = keyring.get_keyring()
-        name = type(backend).__module__.rsplit(".", 1)[-1] + "." + type(backend).__name__
-        if "fail" in name.lower() or "null" in name.lower():
-            return None, None
-        value = keyring.get_password(KEYCHAIN_SERVICE, provider_id)
-    except Exception:  # no backend, locked keychain, D-Bus absent: fall through to the next source
-        return None, None
-    return (value or None), name
+    from codeward.auth import keychain
+
+    return keychain.read_key(provider_id)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def run_key_command(provider: ProviderConfig) -> str:
+    """Run the provider's secret-manager command and return the one line it prints.
+
+    It runs in its own process group so a timeout kills the whole tree: a shell script whose child
+    keeps the output pipe open cannot hold codeward past the timeout.
+    """
     argv = list(provider.key_command or ())
     timeout = provider.key_command_timeout_ms / 1000
     where = f"key_command of provider '{provider.id}' ({argv[0]})"
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
     except FileNotFoundError:
         raise ConfigError(
             f"{where}: program not found; install it or fix providers.{provider.id}.key_command"
         ) from None
-    except subprocess.TimeoutExpired:
-        raise ConfigError(f"{where}: no answer within {timeout:g}s; is the secret manager unlocked?") from None
     except OSError as e:
         raise ConfigError(f"{where}: cannot run it ({e.strerror})") from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        # a grandchild that left the group may still hold the pipe: stop waiting for it after 2 s
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=2)
+        raise ConfigError(
+            f"{where}: no answer within {timeout:g}s; is the secret manager unlocked? "
+            f"(raise providers.{provider.id}.key_command_timeout_ms if it needs longer)"
+        ) from None
+    finally:
+        if proc.poll() is None:  # interrupted: leave nothing running
+            _kill_group(proc)
+            proc.wait()
     if proc.returncode != 0:
-        err = (proc.stderr.strip().splitlines() or ["no error output"])[0][:200]
-        raise ConfigError(f"{where}: exited {proc.returncode}: {err}")
-    value = proc.stdout.strip()
+        lines = err.decode("utf-8", "replace").strip().splitlines() or ["no error output"]
+        raise ConfigError(f"{where}: exited {proc.returncode}: {lines[0][:200]}")
+    value = out.decode("utf-8", "replace").strip()
     if not value or "\n" in value:
         raise ConfigError(f"{where}: expected the key as one line on standard output")
     return value
@@ -74,11 +115,17 @@ def run_key_command(provider: ProviderConfig) -> str:
 
 def resolve_key(provider: ProviderConfig) -> KeyResult:
     """Find the key for ``provider``; KeyResult(None, "none") when there is none anywhere."""
+    result = _lookup(provider)
+    remember_secret(result.value)
+    return result
+
+
+def _lookup(provider: ProviderConfig) -> KeyResult:
     from codeward.auth.authfile import auth_path, read_keys
 
     if provider.env_key:
         value = os.environ.get(provider.env_key)
-        if value:
+        if value and value.strip():
             return KeyResult(value.strip(), f"env:{provider.env_key}")
     value, backend = keychain_get(provider.id)
     if value:
