@@ -1,1 +1,61 @@
-"""codeward.audit."""
+"""The tamper-evident audit log (DESIGN §7's events feed it; ``codeward logs`` reads it).
+
+Modules: :mod:`~codeward.audit.records` (record format and hash chain, pure),
+:mod:`~codeward.audit.scrub` (keeps keys and secrets out), :mod:`~codeward.audit.writer` (the
+sink that appends and fsyncs), :mod:`~codeward.audit.verify` (checks a log),
+:mod:`~codeward.audit.store` (where logs live, listing, ids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codeward.errors import UsageError
+
+if TYPE_CHECKING:
+    from codeward.audit.writer import AuditSink
+    from codeward.config.model import Config
+
+__all__ = ["open_session_audit"]
+
+
+def open_session_audit(config: Config, session_id: str, *, extra: Path | None = None) -> AuditSink | None:
+    """The audit sink for one session, or None when ``[audit] enabled = false`` and no ``extra`` file.
+
+    ``extra`` (``exec --audit-log FILE``) receives the same record lines as the session's log. The
+    scrubber knows every key the process resolves and uses the session's secret scanner.
+    """
+    from codeward.audit.scrub import Scrubber
+    from codeward.audit.store import logs_dir
+    from codeward.audit.writer import AuditSink
+    from codeward.auth.keys import known_secrets
+
+    if not config.audit.enabled and extra is None:
+        return None
+    if extra is not None:
+        extra = extra.expanduser().absolute()
+        if not extra.parent.is_dir():
+            raise UsageError(f"--audit-log {extra}: the directory {extra.parent} does not exist")
+        if extra.is_dir():
+            raise UsageError(f"--audit-log {extra}: is a directory; give a file name")
+    scrubber = Scrubber(known_secrets, _scan_function(config))
+    return AuditSink(
+        session_id,
+        logs_dir=logs_dir(config) if config.audit.enabled else None,
+        extra=extra,
+        scrubber=scrubber,
+    )
+
+
+def _scan_function(config: Config) -> Callable[[str], list[Any]]:
+    """The session's scanner as a text -> findings function (the same rules the gate uses)."""
+    from codeward.privacy.scanner import load_scanner
+
+    scanner = load_scanner(
+        rule_files=tuple(Path(p).expanduser() for p in config.privacy.rules),
+        redact_pii=config.privacy.redact_pii,
+        allowlist=tuple(config.privacy.allowlist),
+    )
+    return lambda text: scanner.scan(text)

@@ -1,0 +1,217 @@
+"""``codeward logs list | show ID | verify [ID|--all] | export`` (DESIGN §6).
+
+``verify`` exits 1 when any log was changed, had a record removed or reordered, or lacks its seal;
+0 when every log checked is intact. An id prefix is enough wherever an id is asked for, and
+``show``/``verify`` also take the path of a log file (``exec --audit-log`` copies, exports).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from codeward.errors import EXIT_FAILED, EXIT_OK, UsageError
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _logs_root() -> Path:
+    from codeward.audit.store import logs_dir
+    from codeward.config.load import load_config
+
+    return logs_dir(load_config(Path.cwd()))
+
+
+@click.group("logs", context_settings=CONTEXT)
+def command() -> None:
+    """List, show, verify and export the tamper-evident audit log."""
+
+
+@command.command("list", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def list_cmd(as_json: bool) -> int:
+    """Every session log: id, date, records, integrity status and how the session ended."""
+    from codeward.audit.store import list_logs
+    from codeward.audit.verify import verify_file
+
+    root = _logs_root()
+    rows = []
+    for lf in list_logs(root):
+        try:
+            res = verify_file(lf.path, lf.session_id)
+        except OSError as e:
+            rows.append({"session": lf.session_id, "date": lf.date, "start": None, "records": 0,
+                         "status": f"unreadable ({e.strerror})", "ended": None, "path": str(lf.path)})  # fmt: skip
+            continue
+        status = "ok" if res.ok else (res.problem.kind if res.problem else "?")
+        rows.append(
+            {
+                "session": lf.session_id,
+                "date": lf.date,
+                "start": res.first_ts,
+                "records": res.records,
+                "status": status,
+                "ended": res.end_status,
+                "path": str(lf.path),
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        click.echo(f"no audit logs under {root}")
+        return EXIT_OK
+    click.echo(f"{'SESSION':<38}{'DATE':<12}{'START':<10}{'RECORDS':>8}  {'STATUS':<11}ENDED")
+    for r in rows:
+        start = (r["start"] or "")[11:19]
+        click.echo(
+            f"{r['session']:<38}{r['date']:<12}{start:<10}{r['records']:>8}  {r['status']:<11}{r['ended'] or '-'}"
+        )
+    return EXIT_OK
+
+
+def _summary(rec: dict[str, Any]) -> str:
+    """One human line for a record's fields."""
+    kind = rec.get("type")
+    g = rec.get
+    if kind == "session.start":
+        parts = [f"{k}={g(k)}" for k in ("provider", "model", "approval_mode", "sandbox", "network") if g(k)]
+        return " ".join(parts) + (f" cwd={g('cwd')}" if g("cwd") else "")
+    if kind == "request.sent":
+        red = g("redactions") or {}
+        redacted = ", ".join(f"{k}×{v}" for k, v in red.items()) or "nothing redacted"
+        files = ", ".join(g("files") or []) or "no files"
+        return f"{g('bytes')} B to {g('host')} sha256 {str(g('sha256'))[:12]}; {files}; {redacted}"
+    if kind == "response":
+        usage = g("usage") or {}
+        calls = ", ".join(g("tool_calls") or []) or "no tool calls"
+        tokens = f"{usage.get('input_tokens', '?')} in / {usage.get('output_tokens', '?')} out"
+        return f"{calls}; {tokens}; {g('duration_ms')} ms"
+    if kind == "decision":
+        rule = f" rule {g('rule')!r} ({g('source')})" if g("rule") else ""
+        return f"{g('action')} {g('target')!r}: {g('decision')} by {g('decided_by')}{rule} -> {g('outcome')}"
+    if kind == "command":
+        argv = g("argv")
+        cmd = shlex.join(argv) if isinstance(argv, list) and all(isinstance(a, str) for a in argv) else str(argv)
+        timed = " timed out" if g("timed_out") else ""
+        return f"{cmd} [tier {g('tier')}] exit {g('exit_code')}{timed}, {g('duration_ms')} ms"
+    if kind == "file.change":
+        before, after = g("sha256_before"), g("sha256_after")
+        moved = f" (from {g('old_path')})" if g("old_path") else ""
+        return (
+            f"{g('kind')} {g('path')}{moved} {str(before)[:8] if before else '-'} -> {str(after)[:8] if after else '-'}"
+        )
+    if kind == "turn.failed":
+        err = g("error") or {}
+        return str(err.get("message") if isinstance(err, dict) else err)
+    if kind == "error":
+        return str(g("message"))
+    if kind == "session.end":
+        return f"status {g('status')}" + (f" ({g('reason')})" if g("reason") else "")
+    if kind == "seal":
+        return f"{g('records')} records sealed"
+    skip = {"seq", "ts", "sid", "type", "prev", "hash"}
+    return json.dumps({k: v for k, v in rec.items() if k not in skip}, ensure_ascii=False)
+
+
+@command.command("show", context_settings=CONTEXT)
+@click.argument("ref", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the records as a JSON array.")
+def show(ref: str, as_json: bool) -> int:
+    """One session's records, human-readable (ID: a session id, a unique prefix or a log file)."""
+    from codeward.audit.store import find_log, read_records
+    from codeward.audit.verify import verify_file
+
+    lf = find_log(_logs_root(), ref)
+    records = list(read_records(lf.path))
+    if as_json:
+        click.echo(json.dumps([rec if rec is not None else {"unparsable_line": n} for n, _, rec in records], indent=2))
+        return EXIT_OK
+    res = verify_file(lf.path, lf.session_id)
+    click.echo(f"session {res.session_id or lf.session_id}  {lf.path}")
+    for n, _, rec in records:
+        if rec is None:
+            click.echo(f"{'':>4}  line {n}: not a record")
+            continue
+        ts = str(rec.get("ts", ""))[11:23]
+        click.echo(f"{rec.get('seq', '?'):>4}  {ts:<12}  {rec.get('type', '?'):<13} {_summary(rec)}")
+    click.echo("integrity: ok" if res.ok else f"integrity: FAILED, {res.problem.message}")  # type: ignore[union-attr]
+    return EXIT_OK
+
+
+@command.command("verify", context_settings=CONTEXT)
+@click.argument("ref", metavar="[ID]", required=False)
+@click.option("--all", "all_", is_flag=True, help="Verify every session log (the default without ID).")
+def verify(ref: str | None, all_: bool) -> int:
+    """Check logs: OK per file, or the first bad record (line and why). Exit 1 on any problem."""
+    from codeward.audit.store import find_log, list_logs
+    from codeward.audit.verify import verify_file
+
+    if ref and all_:
+        raise UsageError("give an ID or --all, not both")
+    root = _logs_root()
+    logs = [find_log(root, ref)] if ref else list_logs(root)
+    if not logs:
+        click.echo(f"no audit logs under {root}")
+        return EXIT_OK
+    bad = 0
+    for lf in logs:
+        name = lf.session_id or str(lf.path)
+        try:
+            res = verify_file(lf.path, lf.session_id)
+        except OSError as e:
+            bad += 1
+            click.echo(f"FAIL  {name}: cannot read {lf.path} ({e.strerror})")
+            continue
+        if res.ok:
+            click.echo(f"OK    {name} ({res.records} records, sealed)")
+        else:
+            bad += 1
+            click.echo(f"FAIL  {name}: {res.problem.message}  [{res.problem.kind}] {lf.path}")  # type: ignore[union-attr]
+    if len(logs) > 1:
+        click.echo(f"{len(logs) - bad} of {len(logs)} logs intact")
+    return EXIT_FAILED if bad else EXIT_OK
+
+
+@command.command("export", context_settings=CONTEXT)
+@click.option("--since", metavar="DATE", help="Only records at or after DATE (2025-01-31 or 2025-01-31T14:00, UTC).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE (mode 0600) instead of stdout.")
+def export(since: str | None, output: str | None) -> int:
+    """Every record of every session as JSON lines, exactly as logged (for a SIEM)."""
+    from codeward.audit.store import list_logs, parse_since, read_records
+
+    cutoff = parse_since(since) if since else None
+    chunks: list[bytes] = []
+    for lf in list_logs(_logs_root()):
+        if cutoff is not None and lf.path.stat().st_mtime < _epoch(cutoff):
+            continue
+        for _, line, rec in read_records(lf.path):
+            if rec is None:
+                continue
+            if cutoff is not None and str(rec.get("ts", "")) < cutoff:
+                continue
+            chunks.append(line + b"\n")
+    data = b"".join(chunks)
+    if output:
+        from codeward.fsutil import atomic_write_bytes
+
+        atomic_write_bytes(Path(output), data, mode=0o600)
+        click.echo(f"wrote {len(chunks)} records to {output}", err=True)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return EXIT_OK
+
+
+def _epoch(cutoff: str) -> float:
+    """A ``--since`` prefix as a POSIX time (for skipping files last written before it)."""
+    from datetime import UTC, datetime
+
+    text = cutoff if "T" in cutoff else cutoff + "T00:00:00.000Z"
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
