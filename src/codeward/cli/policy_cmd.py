@@ -1,0 +1,76 @@
+"""``codeward policy check [--mode M] [-C DIR] [--json] -- COMMAND…``: what the policy would decide.
+
+One COMMAND argument is shell text (run with ``bash -c``); several are an argv. The answer is a
+query, so the exit code is 0 whatever the decision; 2 for usage or config errors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from codeward.cli.spec import APPROVAL_MODES
+
+
+def _existing_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    if not p.is_dir():
+        raise click.BadParameter(f"{value}: no such directory", ctx=ctx, param=param)
+    return p.resolve()
+
+
+@click.group(name="policy", context_settings={"help_option_names": ["-h", "--help"]})
+def command() -> None:
+    """Check commands against the approval mode and the AGENTS.md / config policy."""
+
+
+@command.command(
+    name="check",
+    context_settings={"help_option_names": ["-h", "--help"], "allow_interspersed_args": False},
+)
+@click.option("--mode", type=click.Choice(APPROVAL_MODES), help="Approval mode to judge under (default: configured).")
+@click.option("-C", "--cd", "cd", callback=_existing_dir, metavar="DIR", help="Judge as if run in DIR.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"decision","reason","rule","source"} as JSON.')
+@click.argument("words", nargs=-1, required=True, metavar="-- COMMAND…")
+@click.pass_context
+def check(ctx: click.Context, mode: str | None, cd: Path | None, as_json: bool, words: tuple[str, ...]) -> int:
+    """Print allow, ask or deny for COMMAND, the reason, the rule and where it was written.
+
+    One COMMAND argument is shell text; several are an argv. Exit code 0 whatever the decision.
+    """
+    from codeward.config.home import codeward_home
+    from codeward.config.load import load_config
+    from codeward.policy import decide_command, load_policy
+    from codeward.workspace import Workspace
+
+    opts = _run_options(ctx)
+    workdir = cd or (opts.cd if opts is not None and opts.cd else None) or Path.cwd()
+    overrides = opts.overrides() if opts is not None else None
+    config = load_config(workdir, overrides)
+    effective_mode = mode or config.approval_mode
+    workspace = Workspace.discover(workdir)
+    policy = load_policy(workspace, config, codeward_home())
+    target: str | list[str] = words[0] if len(words) == 1 else list(words)
+    decision = decide_command(target, effective_mode, policy)
+    if as_json:
+        click.echo(json.dumps(decision.to_json(), ensure_ascii=False))
+    else:
+        click.echo(f"decision: {decision.decision}")
+        click.echo(f"reason:   {decision.reason}")
+        click.echo(f"rule:     {decision.rule if decision.rule is not None else '-'}")
+        click.echo(f"source:   {decision.source if decision.source is not None else '-'}")
+        click.echo(f"mode:     {effective_mode}")
+    return 0
+
+
+def _run_options(ctx: click.Context) -> Any:
+    """The group's common options (``codeward -a full-auto -c k=v policy check …``), if any."""
+    from codeward.cli.options import RunOptions
+
+    obj = ctx.find_object(RunOptions)
+    return obj

@@ -1,0 +1,803 @@
+"""Every simple command a shell script would run, found before it runs.
+
+:func:`analyze_text` walks the tree-sitter-bash tree of a script and :func:`analyze_argv` starts
+from an argv; both produce an :class:`Analysis`:
+
+* ``commands``: each simple command with its argv (:class:`~codeward.policy.words.Tok`), found in
+  pipelines, ``&&``/``||``/``;`` lists, subshells, ``{ }`` groups, ``$(…)`` and backticks (also
+  inside strings and here-documents), process substitutions, loop and if bodies, function bodies,
+  and through wrappers (``sudo``, ``env``, ``xargs``, ``find -exec``, …, see
+  :mod:`codeward.policy.wrappers`) and nested shells (``bash -c``, ``eval``, ``bash <<EOF``,
+  ``echo … | sh``), recursively;
+* ``flows``: pairs (a, b) where the output of command a feeds command b: a later pipeline stage,
+  ``b <(a)``, ``b "$(a)"``, ``b <<< "$(a)"``;
+* ``uncertain``: reasons a command cannot be known before it runs (a program name in a variable,
+  a shell reading commands from a download, an assignment to ``PATH``, …) — such a script is
+  never allowed without asking;
+* ``fatal``: a reason to refuse outright (does not parse, nested too deep, too large).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from codeward.policy import shellparse as sp
+from codeward.policy.patterns import base_name
+from codeward.policy.words import Tok, toks_from_parts
+from codeward.policy.wrappers import (
+    ASSIGNMENT_RE,
+    POSIX_SHELLS,
+    Argv,
+    Script,
+    StdinScript,
+    unwrap,
+)
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+MAX_NESTING = 8
+MAX_CHAIN = 24
+MAX_COMMANDS = 2000
+MAX_FLOWS = 200_000
+
+# builtins that only change the shell's own state: an allow list does not need to name them
+EXEMPT_BUILTINS = frozenset(
+    {
+        "cd",
+        "pushd",
+        "popd",
+        "dirs",
+        "true",
+        "false",
+        ":",
+        "test",
+        "[",
+        "set",
+        "shift",
+        "wait",
+        "export",
+        "local",
+        "declare",
+        "typeset",
+        "readonly",
+        "unset",
+        "alias",
+        "unalias",
+        "trap",
+    }
+)
+DECLARATION_BUILTINS = frozenset({"export", "local", "declare", "typeset", "readonly"})
+
+# variables that change which program a name runs, or inject code into the shell or a runtime
+DANGEROUS_VARS = frozenset(
+    {
+        "PATH",
+        "BASH_ENV",
+        "ENV",
+        "PROMPT_COMMAND",
+        "PS0",
+        "PS4",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "BASH_LOADABLES_PATH",
+        "EXECIGNORE",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "PYTHONPATH",
+        "PYTHONSTARTUP",
+        "PYTHONHOME",
+        "PERL5OPT",
+        "PERL5LIB",
+        "PERLLIB",
+        "RUBYOPT",
+        "RUBYLIB",
+        "GIT_EXEC_PATH",
+        "GIT_SSH",
+        "GIT_SSH_COMMAND",
+        "GIT_EXTERNAL_DIFF",
+        "GIT_PAGER",
+        "GIT_EDITOR",
+        "GIT_ASKPASS",
+        "GIT_CONFIG_COUNT",
+        "GIT_CONFIG_PARAMETERS",
+        "PAGER",
+        "EDITOR",
+        "VISUAL",
+    }
+)
+DANGEROUS_PREFIXES = ("LD_", "DYLD_", "BASH_FUNC_", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")
+
+SHELL_KEYWORDS = frozenset(
+    {
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "do",
+        "done",
+        "case",
+        "esac",
+        "while",
+        "until",
+        "for",
+        "in",
+        "function",
+        "select",
+        "coproc",
+        "time",
+    }
+)
+
+
+def is_dangerous_var(name: str) -> bool:
+    name = name.split("[", 1)[0]
+    return name in DANGEROUS_VARS or name.startswith(DANGEROUS_PREFIXES)
+
+
+class Role(StrEnum):
+    PROGRAM = "program"  # a program run: must satisfy allow lists
+    TRANSPARENT = "transparent"  # a wrapper that only runs what it wraps (time, env, bash -c …)
+    EXEMPT = "exempt"  # a shell builtin that changes only the shell's state (cd, export …)
+    FUNCTION = "function"  # a call to a function defined in the same script (its body is checked)
+    UNRESOLVED = "unresolved"  # its program is only known at run time
+    SPECULATIVE = "speculative"  # a guess at what an unmodelled runner runs: only adds denials
+
+
+@dataclass
+class Cmd:
+    argv: tuple[Tok, ...]
+    role: Role
+    depth: int = 0
+    output: str | None = None  # what it prints, when known statically (echo/printf/cat of a heredoc)
+    func_body: tuple[int, ...] = ()
+
+    def display(self, limit: int = 120) -> str:
+        text = " ".join(t.shown() for t in self.argv)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class Analysis:
+    commands: list[Cmd] = field(default_factory=list)
+    flows: set[tuple[int, int]] = field(default_factory=set)
+    uncertain: list[str] = field(default_factory=list)
+    fatal: str | None = None
+    placeholders: dict[str, str] = field(default_factory=dict)
+
+    def show(self, text: str) -> str:
+        """``text`` with the stand-ins for run-time values put back as they were written."""
+        for ph, original in self.placeholders.items():
+            if ph in text:
+                text = text.replace(ph, original)
+        return text
+
+    def display(self, idx: int, limit: int = 80) -> str:
+        return self.show(self.commands[idx].display(limit))
+
+
+@dataclass(frozen=True)
+class Stdin:
+    """Where a command's standard input comes from, as far as the script says."""
+
+    kind: str = "none"  # none | text | file | pipe | unknown
+    text: str | None = None
+    holes: bool = False
+    producer: str = ""
+
+
+@dataclass(frozen=True)
+class Ctx:
+    depth: int = 0
+    chain: int = 0
+    stdin: Stdin = Stdin()
+    params: tuple[str, ...] | None = None
+    scope: int = 0
+    speculative: bool = False
+
+
+class _Fatal(Exception):
+    pass
+
+
+class _SpecAbort(Exception):
+    pass
+
+
+class Analyzer:
+    """Collects commands while walking; one instance per decision."""
+
+    def __init__(self) -> None:
+        self.result = Analysis()
+        self._collectors: list[list[int]] = []
+        self._functions: dict[tuple[int, str], tuple[int, ...]] = {}
+        self._scopes = 0
+        self._holes = 0
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def _new_scope(self) -> int:
+        self._scopes += 1
+        return self._scopes
+
+    def _push(self) -> list[int]:
+        c: list[int] = []
+        self._collectors.append(c)
+        return c
+
+    def _pop(self, c: list[int]) -> list[int]:
+        popped = self._collectors.pop()
+        assert popped is c
+        return c
+
+    def _add(self, cmd: Cmd, ctx: Ctx) -> int:
+        if len(self.result.commands) >= MAX_COMMANDS:
+            self._fatal(f"it runs more than {MAX_COMMANDS} commands, too many to check", ctx)
+        if ctx.speculative:
+            cmd.role = Role.SPECULATIVE
+        cmd.depth = ctx.depth
+        self.result.commands.append(cmd)
+        idx = len(self.result.commands) - 1
+        for c in self._collectors:
+            c.append(idx)
+        return idx
+
+    def _uncertain(self, msg: str, ctx: Ctx) -> None:
+        if ctx.speculative:
+            return
+        msg = self.result.show(msg)
+        if msg not in self.result.uncertain:
+            self.result.uncertain.append(msg)
+
+    def _fatal(self, msg: str, ctx: Ctx) -> None:
+        if ctx.speculative:
+            raise _SpecAbort
+        raise _Fatal(msg)
+
+    def _placeholder(self, text: str) -> str:
+        self._holes += 1
+        ph = "${__codeward_unknown_" + str(self._holes) + "}"
+        self.result.placeholders[ph] = self.result.show(text)
+        return ph
+
+    def _flow(self, sources: Sequence[int], targets: Sequence[int], ctx: Ctx) -> None:
+        flows = self.result.flows
+        for a in sources:
+            for b in targets:
+                if a != b:
+                    flows.add((a, b))
+        if len(flows) > MAX_FLOWS:
+            self._fatal("its pipelines are too large to check", ctx)
+
+    # -- entry points --------------------------------------------------------------------------
+
+    def run_text(self, text: str, what: str = "the command") -> None:
+        try:
+            try:
+                tree = sp.parse(text)
+            except sp.ShellSyntaxError as e:
+                raise _Fatal(f"{what} cannot be parsed as a shell script ({e})") from None
+            self.walk(tree.root_node, Ctx(scope=self._new_scope()))
+            self._finish()
+        except _Fatal as e:
+            self.result.fatal = str(e)
+        except RecursionError:
+            self.result.fatal = f"{what} is nested too deeply to check"
+
+    def run_tokens(self, toks: Sequence[Tok]) -> None:
+        try:
+            self.run_argv(toks, Ctx(scope=self._new_scope()))
+            self._finish()
+        except _Fatal as e:
+            self.result.fatal = str(e)
+        except RecursionError:
+            self.result.fatal = "the command is nested too deeply to check"
+
+    def _finish(self) -> None:
+        """Calls to functions defined in the script pass their input and output through the body."""
+        cmds = self.result.commands
+        flows = self.result.flows
+        for _ in range(4):
+            added = False
+            for idx, c in enumerate(cmds):
+                if not c.func_body:
+                    continue
+                ins = [a for a, b in flows if b == idx]
+                outs = [b for a, b in flows if a == idx]
+                for body in c.func_body:
+                    for a in ins:
+                        if (a, body) not in flows and a != body:
+                            flows.add((a, body))
+                            added = True
+                    for b in outs:
+                        if (body, b) not in flows and b != body:
+                            flows.add((body, b))
+                            added = True
+            if not added:
+                break
+
+    # -- the tree ------------------------------------------------------------------------------
+
+    def walk(self, node: Node, ctx: Ctx) -> None:
+        t = node.type
+        if t == "command":
+            self._command(node, ctx)
+        elif t == "pipeline":
+            self._pipeline([self._stage_fn(s) for s in self._stages(node)], ctx)
+        elif t == "redirected_statement":
+            self._redirected(node, ctx)
+        elif t == "function_definition":
+            self._function(node, ctx)
+        elif t == "variable_assignment":
+            self._assignment(node, ctx)
+        elif t == "declaration_command":
+            self._declaration(node, ctx)
+        elif t == "comment":
+            return
+        else:
+            if t == "for_statement":
+                var = node.child_by_field_name("variable")
+                if var is not None and is_dangerous_var(sp.node_text(var)):
+                    self._uncertain(_var_reason(sp.node_text(var)), ctx)
+            for c in node.named_children:
+                self.walk(c, ctx)
+
+    def _stages(self, node: Node) -> list[Node]:
+        out: list[Node] = []
+        for c in node.named_children:
+            if c.type == "pipeline":
+                out.extend(self._stages(c))
+            elif c.type != "comment":
+                out.append(c)
+        return out
+
+    def _stage_fn(self, node: Node) -> Callable[[Ctx], int | None]:
+        def run(ctx: Ctx) -> int | None:
+            if node.type == "command":
+                return self._command(node, ctx)
+            if node.type == "redirected_statement":
+                return self._redirected(node, ctx)
+            self.walk(node, ctx)
+            return None
+
+        return run
+
+    def _pipeline(self, stages: list[Callable[[Ctx], int | None]], ctx: Ctx) -> None:
+        sets: list[list[int]] = []
+        prev_top: int | None = None
+        for k, fn in enumerate(stages):
+            if k == 0:
+                sctx = ctx
+            else:
+                producer = self.result.commands[prev_top] if prev_top is not None else None
+                text = producer.output if producer is not None else None
+                shown = f"the output of `{producer.display(60)}`" if producer is not None else "a pipeline"
+                sctx = replace(ctx, stdin=Stdin("pipe", text=text, producer=shown))
+            coll = self._push()
+            prev_top = fn(sctx)
+            sets.append(self._pop(coll))
+        for i in range(len(sets)):
+            for j in range(i + 1, len(sets)):
+                self._flow(sets[i], sets[j], ctx)
+
+    def _redirected(self, node: Node, ctx: Ctx) -> int | None:
+        body = node.child_by_field_name("body")
+        redirects: list[Node] = []
+        continuation: Node | None = None
+        after: list[Node] = []
+        for c, f in sp.fields(node):
+            if f != "redirect":
+                continue
+            redirects.append(c)
+            if c.type == "heredoc_redirect":
+                # tree-sitter files the rest of the heredoc's line under the redirect
+                for hc, hf in sp.fields(c):
+                    if hc.type == "pipeline" and hf is None:
+                        continuation = hc
+                    elif hf == "redirect":
+                        redirects.append(hc)
+                    elif hf == "right" or (
+                        hc.is_named and hc.type not in ("heredoc_start", "heredoc_body", "heredoc_end")
+                    ):
+                        after.append(hc)
+
+        def core(sctx: Ctx) -> int | None:
+            return self._with_redirects(body, redirects, sctx)
+
+        top: int | None
+        if continuation is not None:
+            stages = [core, *[self._stage_fn(s) for s in self._stages(continuation)]]
+            self._pipeline(stages, ctx)
+            top = None
+        else:
+            top = core(ctx)
+        for a in after:
+            self.walk(a, ctx)
+        return top
+
+    def _with_redirects(self, body: Node | None, redirects: list[Node], ctx: Ctx) -> int | None:
+        stdin = ctx.stdin
+        extra: list[Node] = []
+        coll = self._push()
+        for r in redirects:
+            s = self._redirect_stdin(r, ctx)
+            if s is not None:
+                stdin = s
+            if r.type == "file_redirect":
+                extra.extend(sp.redirect_extra_args(r))
+            self._walk_redirect_words(r, ctx)
+        subs = self._pop(coll)
+        sctx = replace(ctx, stdin=stdin)
+        coll = self._push()
+        top: int | None = None
+        if body is None:
+            pass
+        elif body.type == "command":
+            top = self._command(body, sctx, extra_args=extra)
+        else:
+            self.walk(body, sctx)
+            for e in extra:
+                self.walk(e, sctx)
+        created = self._pop(coll)
+        self._flow(subs, created, ctx)
+        return top
+
+    def _walk_redirect_words(self, r: Node, ctx: Ctx) -> None:
+        for c, f in sp.fields(r):
+            if not c.is_named or c.type in ("pipeline", "heredoc_start", "heredoc_end"):
+                continue
+            if f in ("right", "redirect"):
+                continue
+            self.walk(c, ctx)
+
+    def _redirect_stdin(self, r: Node, ctx: Ctx) -> Stdin | None:
+        if r.type == "heredoc_redirect":
+            text, holes = sp.heredoc_text(r, self._placeholder)
+            return Stdin("text", text=text, holes=holes, producer="a here-document")
+        if r.type == "herestring_redirect":
+            word = [c for c in r.named_children]
+            if not word:
+                return None
+            parts = sp.group_parts(word, ctx.params)
+            text, holes = self._parts_text(parts)
+            return Stdin("text", text=text + "\n", holes=holes, producer="a here-string")
+        if r.type == "file_redirect":
+            op = sp.redirect_operator(r)
+            fd = sp.redirect_fd(r)
+            if op not in sp.STDIN_OPS or fd not in (None, "0"):
+                return None
+            dest = r.child_by_field_name("destination")
+            if dest is not None and dest.type == "process_substitution":
+                return Stdin("pipe", text=None, producer=f"`{sp.node_text(dest)[:60]}`")
+            if op == "<&" and dest is not None and sp.node_text(dest) in ("0", "-"):
+                return None
+            return Stdin("file")
+        return None
+
+    def _parts_text(self, parts: list) -> tuple[str, bool]:
+        out: list[str] = []
+        holes = False
+        for p in parts:
+            if isinstance(p, sp.Hole):
+                out.append(self._placeholder(p.text))
+                holes = True
+            else:
+                out.append(p.text)
+        return "".join(out), holes
+
+    def _function(self, node: Node, ctx: Ctx) -> None:
+        name_node = node.child_by_field_name("name")
+        body = node.child_by_field_name("body")
+        coll = self._push()
+        if body is not None:
+            fctx = replace(ctx, stdin=Stdin("unknown", producer="the function's caller"), params=None)
+            self.walk(body, fctx)
+        cmds = self._pop(coll)
+        if name_node is not None:
+            self._functions[(ctx.scope, sp.node_text(name_node))] = tuple(cmds)
+
+    def _assignment(self, node: Node, ctx: Ctx) -> None:
+        name = node.child_by_field_name("name")
+        if name is not None and is_dangerous_var(sp.node_text(name)):
+            self._uncertain(_var_reason(sp.node_text(name)), ctx)
+        for c, f in sp.fields(node):
+            if f == "value" or (c.is_named and f is None and c is not name):
+                self.walk(c, ctx)
+
+    def _declaration(self, node: Node, ctx: Ctx) -> None:
+        keyword = next((sp.node_text(c) for c in node.children if not c.is_named), "declare")
+        toks: list[Tok] = [Tok.lit(keyword)]
+        for c in node.named_children:
+            if c.type == "variable_assignment":
+                self._assignment(c, ctx)
+                parts = sp.spanned_parts(c, ctx.params, in_dquote=False)
+                toks.extend(toks_from_parts(parts, sp.node_text(c)))
+            else:
+                self.walk(c, ctx)
+                toks.extend(toks_from_parts(sp.word_parts(c, ctx.params), sp.node_text(c)))
+        self.run_argv(toks, ctx)
+
+    def _command(self, node: Node, ctx: Ctx, extra_args: Sequence[Node] = ()) -> int | None:
+        name_node = node.child_by_field_name("name")
+        arg_nodes: list[Node] = list(extra_args)
+        stdin = ctx.stdin
+        coll = self._push()
+        for c, f in sp.fields(node):
+            if c.type == "variable_assignment":
+                self._assignment(c, ctx)
+            elif f == "redirect" or c.type.endswith("_redirect"):
+                s = self._redirect_stdin(c, ctx)
+                if s is not None:
+                    stdin = s
+                if c.type == "file_redirect":
+                    arg_nodes.extend(sp.redirect_extra_args(c))
+                self._walk_redirect_words(c, ctx)
+            elif f == "argument":
+                arg_nodes.append(c)
+                self.walk(c, ctx)
+            elif c is name_node or (name_node is not None and c == name_node):
+                self.walk(c, ctx)
+        subs = self._pop(coll)
+        if name_node is None:
+            return None
+        toks: list[Tok] = []
+        toks.extend(toks_from_parts(sp.word_parts(name_node, ctx.params), sp.node_text(name_node)))
+        for group in sp.argument_groups(arg_nodes):
+            expanded = sp.positional_words(group[0], ctx.params) if len(group) == 1 else None
+            if expanded is not None:
+                toks.extend(Tok.lit(v) for v in expanded)
+                continue
+            toks.extend(toks_from_parts(sp.group_parts(group, ctx.params), sp.group_source(group)))
+        sctx = replace(ctx, stdin=stdin)
+        coll = self._push()
+        top = self.run_argv(toks, sctx)
+        created = self._pop(coll)
+        self._flow(subs, created, ctx)
+        if top is not None:
+            self.result.commands[top].output = _static_output(self.result.commands[top].argv, stdin)
+        return top
+
+    # -- argv level ----------------------------------------------------------------------------
+
+    def run_argv(self, toks: Sequence[Tok], ctx: Ctx) -> int | None:
+        if not toks:
+            return None
+        if ctx.chain > MAX_CHAIN:
+            self._fatal(f"it wraps commands in more than {MAX_CHAIN} levels of wrappers", ctx)
+        name = toks[0]
+        argv = tuple(toks)
+        if name.value is None:
+            idx = self._add(Cmd(argv, Role.UNRESOLVED), ctx)
+            self._uncertain(
+                f"the program `{_short(name.text)}` in `{self.result.commands[idx].display(60)}` is only known at run time",
+                ctx,
+            )
+            return idx
+        base = base_name(name.value)
+        role = Role.PROGRAM
+        func_body: tuple[int, ...] = ()
+        if base in EXEMPT_BUILTINS:
+            role = Role.EXEMPT
+        elif (ctx.scope, name.value) in self._functions:
+            role = Role.FUNCTION
+            func_body = self._functions[(ctx.scope, name.value)]
+        idx = self._add(Cmd(argv, role, func_body=func_body), ctx)
+        self._builtin_effects(base, argv, ctx)
+        un = unwrap(argv, base)
+        if un is None:
+            return idx
+        cmd = self.result.commands[idx]
+        if un.unknown:
+            self._uncertain(f"cannot tell what `{cmd.display(60)}` runs: {un.unknown}", ctx)
+            return idx
+        for a in un.assignments:
+            text = a.value if a.value is not None else a.prefix
+            var = text.split("=", 1)[0].rstrip("+")
+            if is_dangerous_var(var):
+                self._uncertain(_var_reason(var), ctx)
+        if un.lookup_only and cmd.role is Role.PROGRAM:
+            cmd.role = Role.EXEMPT
+        ran = False
+        inner_ctx = replace(ctx, chain=ctx.chain + 1)
+        for inner in un.inners:
+            if isinstance(inner, Argv):
+                self.run_argv(inner.toks, inner_ctx)
+                ran = True
+            elif isinstance(inner, Script):
+                ran = self._script(inner, inner_ctx, cmd) or ran
+            elif isinstance(inner, StdinScript):
+                ran = self._stdin_script(inner, inner_ctx, cmd) or ran
+        if un.transparent and ran and cmd.role is Role.PROGRAM:
+            cmd.role = Role.TRANSPARENT
+        for spec in un.speculative:
+            with contextlib.suppress(_SpecAbort):
+                self.run_argv(spec, replace(inner_ctx, speculative=True))
+        return idx
+
+    def _builtin_effects(self, base: str, argv: tuple[Tok, ...], ctx: Ctx) -> None:
+        if base in DECLARATION_BUILTINS:
+            for t in argv[1:]:
+                text = t.value if t.value is not None else t.prefix
+                if "=" in text:
+                    var = text.split("=", 1)[0].rstrip("+")
+                    if is_dangerous_var(var):
+                        self._uncertain(_var_reason(var), ctx)
+        elif base in ("read", "mapfile", "readarray", "getopts", "printf"):
+            for t in argv[1:]:
+                if t.value is not None and is_dangerous_var(t.value):
+                    self._uncertain(_var_reason(t.value), ctx)
+        elif base == "hash" and any(
+            t.value is not None and t.value.startswith("-") and "p" in t.value for t in argv[1:]
+        ):
+            self._uncertain("`hash -p` changes which file a command name runs", ctx)
+        elif base == "enable" and any(
+            t.value is not None and t.value.startswith("-") and "f" in t.value for t in argv[1:]
+        ):
+            self._uncertain("`enable -f` loads code into the shell", ctx)
+
+    def _join(self, parts: Sequence[Tok]) -> tuple[str, bool]:
+        out: list[str] = []
+        holes = False
+        for t in parts:
+            if t.value is not None:
+                out.append(t.value)
+            else:
+                out.append(self._placeholder(t.text))
+                holes = True
+        return " ".join(out), holes
+
+    def _script(self, inner: Script, ctx: Ctx, owner: Cmd) -> bool:
+        what = f"the script run by `{owner.display(40)}`"
+        if inner.interpreter != "sh":
+            self._uncertain(f"{what} is {inner.interpreter} code, which cannot be checked", ctx)
+            return False
+        text, holes = self._join(inner.parts)
+        params = None
+        if inner.params is not None and all(p.value is not None for p in inner.params):
+            params = tuple(p.value or "" for p in inner.params)
+        return self._nested(text, holes, ctx, params, what)
+
+    def _stdin_script(self, inner: StdinScript, ctx: Ctx, owner: Cmd) -> bool:
+        s = ctx.stdin
+        if s.kind in ("none", "file"):
+            return False  # reads the terminal or a script file: judged as a program
+        shell = owner.display(40)
+        if inner.interpreter != "sh":
+            self._uncertain(f"`{shell}` reads {inner.interpreter} code from its input, which cannot be checked", ctx)
+            return False
+        if s.kind in ("text", "pipe") and s.text is not None:
+            params = None
+            if inner.params is not None and all(p.value is not None for p in inner.params):
+                params = tuple(p.value or "" for p in inner.params)
+            return self._nested(s.text, s.holes, replace(ctx, stdin=Stdin()), params, f"the script fed to `{shell}`")
+        self._uncertain(
+            f"`{shell}` runs commands it reads from {s.producer or 'its input'}, which cannot be checked before it runs",
+            ctx,
+        )
+        return False
+
+    def _nested(self, text: str, holes: bool, ctx: Ctx, params: tuple[str, ...] | None, what: str) -> bool:
+        if ctx.depth + 1 > MAX_NESTING:
+            self._fatal(f"{what} nests shells or eval more than {MAX_NESTING} levels deep", ctx)
+        if holes:
+            self._uncertain(f"{what} is only partly known before it runs", ctx)
+        try:
+            tree = sp.parse(text)
+        except sp.ShellSyntaxError as e:
+            if holes:
+                return False
+            self._fatal(f"{what} cannot be parsed as a shell script ({e})", ctx)
+            return False
+        nctx = replace(ctx, depth=ctx.depth + 1, params=params, scope=self._new_scope())
+        self.walk(tree.root_node, nctx)
+        return True
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _var_reason(var: str) -> str:
+    if var.split("[", 1)[0] == "PATH":
+        return "it sets PATH, which changes which program a command name runs"
+    return f"it sets {var}, which can make a program run other code"
+
+
+def _static_output(argv: Sequence[Tok], stdin: Stdin) -> str | None:
+    """What ``echo``/``printf``/``cat`` print, when the script alone says so (for ``… | sh``)."""
+    if not argv or any(t.value is None for t in argv):
+        return None
+    vals = [t.value or "" for t in argv]
+    base = base_name(vals[0])
+    if base == "echo":
+        i = 1
+        newline = True
+        escapes = False
+        while i < len(vals) and len(vals[i]) > 1 and vals[i][0] == "-" and set(vals[i][1:]) <= set("neE"):
+            newline = newline and "n" not in vals[i]
+            if "e" in vals[i]:
+                escapes = True
+            if "E" in vals[i]:
+                escapes = False
+            i += 1
+        text = " ".join(vals[i:])
+        if escapes and "\\" in text:
+            return None
+        return text + ("\n" if newline else "")
+    if base == "printf" and len(vals) >= 2:
+        fmt = _printf_escapes(vals[1])
+        if fmt is None:
+            return None
+        args = vals[2:]
+        rest = fmt.replace("%%", "")
+        if "%" in rest:
+            if rest.count("%") != rest.count("%s"):
+                return None
+            if not args:
+                return fmt.replace("%s", "").replace("%%", "%")
+            per = fmt.count("%s") - fmt.count("%%s")
+            out = []
+            for k in range(0, len(args), max(per, 1)):
+                chunk = args[k : k + per] + [""] * max(0, per - len(args[k : k + per]))
+                piece = fmt
+                for a in chunk:
+                    piece = piece.replace("%s", a, 1)
+                out.append(piece.replace("%%", "%"))
+            return "".join(out)
+        return fmt.replace("%%", "%")
+    if base == "cat" and all(v == "-" for v in vals[1:]) and stdin.kind == "text" and not stdin.holes:
+        return stdin.text
+    return None
+
+
+def _printf_escapes(fmt: str) -> str | None:
+    out: list[str] = []
+    i = 0
+    table = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "r": "\r"}
+    while i < len(fmt):
+        c = fmt[i]
+        if c == "\\":
+            if i + 1 < len(fmt) and fmt[i + 1] in table:
+                out.append(table[fmt[i + 1]])
+                i += 2
+                continue
+            return None
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def analyze_text(text: str) -> Analysis:
+    """Analyse shell text (what ``bash -c TEXT`` would run)."""
+    a = Analyzer()
+    a.run_text(text)
+    return a.result
+
+
+def analyze_argv(argv: Sequence[str]) -> Analysis:
+    """Analyse an argv run without a shell (``["bash", "-c", "…"]`` still unwraps the script)."""
+    if not argv:
+        return Analysis(fatal="the command is empty: nothing to run")
+    if any(not isinstance(a, str) for a in argv):
+        return Analysis(fatal="every element of an argv command must be a string")
+    if any("\x00" in a for a in argv):
+        return Analysis(fatal="the command contains a NUL byte")
+    first = argv[0]
+    if first in SHELL_KEYWORDS or ASSIGNMENT_RE.match(first):
+        # the shell reading shlex.join(argv) would treat these specially; judge it the way it would
+        return analyze_text(shlex.join(argv))
+    a = Analyzer()
+    a.run_tokens([Tok.lit(x) for x in argv])
+    return a.result
+
+
+__all__ = ["POSIX_SHELLS", "Analysis", "Cmd", "Role", "analyze_argv", "analyze_text"]

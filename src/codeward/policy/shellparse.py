@@ -1,0 +1,363 @@
+"""tree-sitter-bash, made safe to base security decisions on.
+
+:func:`parse` returns a syntax tree or raises :class:`ShellSyntaxError`; :func:`word_parts` turns a
+word node into literal text and run-time holes. Three places where tree-sitter-bash reads text
+differently from bash are repaired here, because each one would hide a command:
+
+* a backslash-newline (line continuation) is treated by tree-sitter as a word break, so
+  ``r\\<newline>m -rf`` would read as ``r m -rf``; bash joins it into ``rm -rf``. We delete the
+  continuations bash deletes (not inside single quotes, ``$'…'``, comments or quoted here-documents)
+  and parse again.
+* after a redirection, further words are taken as extra redirect targets (``rm >/dev/null -rf /``);
+  bash passes them to the command. :func:`redirect_extra_args` hands them back.
+* two argument nodes that touch (``$"…"`` comes out as ``$`` + ``"…"``) are one word in bash;
+  :func:`argument_groups` glues them.
+
+tree_sitter is imported inside functions, so importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from codeward.policy.words import (
+    Hole,
+    Lit,
+    Part,
+    ansi_c_decode,
+    dquote_literal,
+    heredoc_literal,
+    unquoted_parts,
+)
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Tree
+
+MAX_SCRIPT_BYTES = 1_000_000
+
+_local = threading.local()
+
+
+class ShellSyntaxError(ValueError):
+    """The text is not a shell script tree-sitter-bash can read without error."""
+
+
+def _parser() -> Any:
+    p = getattr(_local, "parser", None)
+    if p is None:
+        import tree_sitter_bash
+        from tree_sitter import Language, Parser
+
+        p = Parser(Language(tree_sitter_bash.language()))
+        _local.parser = p
+    return p
+
+
+def encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def node_text(node: Node) -> str:
+    raw = node.text
+    return raw.decode("utf-8", "surrogatepass") if raw is not None else ""
+
+
+def parse(text: str) -> Tree:
+    """Parse ``text`` as bash; raise ShellSyntaxError naming the first error."""
+    if "\x00" in text:
+        raise ShellSyntaxError("it contains a NUL byte")
+    src = encode(text)
+    if len(src) > MAX_SCRIPT_BYTES:
+        raise ShellSyntaxError(f"it is longer than {MAX_SCRIPT_BYTES} bytes")
+    tree = _parser().parse(src)
+    if b"\\\n" in src:
+        fixed = _remove_line_continuations(src, tree)
+        if fixed != src:
+            src = fixed
+            tree = _parser().parse(src)
+    if tree.root_node.has_error:
+        raise ShellSyntaxError(_describe_error(tree.root_node, src))
+    return tree
+
+
+def _remove_line_continuations(src: bytes, tree: Tree) -> bytes:
+    root = tree.root_node
+    cut: list[int] = []
+    start = 0
+    while True:
+        i = src.find(b"\\\n", start)
+        if i < 0:
+            break
+        start = i + 2
+        # an even run of backslashes before the newline is escaped backslashes, not a continuation
+        k = i
+        while k > 0 and src[k - 1 : k] == b"\\":
+            k -= 1
+        if (i - k) % 2 == 1:
+            continue
+        node = root.descendant_for_byte_range(i, i + 1)
+        if node is None or _continuation_kept(node):
+            continue
+        cut.append(i)
+    if not cut:
+        return src
+    out = bytearray()
+    prev = 0
+    for i in cut:
+        out += src[prev:i]
+        prev = i + 2
+    out += src[prev:]
+    return bytes(out)
+
+
+def _continuation_kept(node: Node) -> bool:
+    """True where bash keeps a backslash-newline as text: '…', $'…', comments, quoted heredocs."""
+    n: Node | None = node
+    while n is not None:
+        if n.type in ("raw_string", "ansi_c_string", "comment"):
+            return True
+        if n.type == "heredoc_body":
+            return heredoc_is_quoted(n.parent)
+        n = n.parent
+    return False
+
+
+def _describe_error(root: Node, src: bytes) -> str:
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.type == "ERROR" or n.is_missing:
+            line = n.start_point[0] + 1
+            snippet = src[n.start_byte : n.start_byte + 30].decode("utf-8", "replace").split("\n")[0]
+            if n.is_missing:
+                return f"missing {n.type!r} at line {line}"
+            return f"syntax error at line {line} near {snippet!r}" if snippet else f"syntax error at line {line}"
+        if n.has_error:
+            stack.extend(reversed(n.children))
+    return "syntax error"
+
+
+# ------------------------------------------------------------------------------------------------
+# words
+
+EXPANSIONS = frozenset({"simple_expansion", "expansion", "command_substitution", "arithmetic_expansion"})
+
+
+def word_parts(node: Node, params: tuple[str, ...] | None = None, *, in_dquote: bool = False) -> list[Part]:
+    """Literal text and holes of one word node (``word``, ``string``, ``concatenation``, …).
+
+    ``params`` are the positional parameters ($0, $1, …) when they are known, as in the script of
+    ``sh -c 'script' arg0 arg1``; a plain ``$1`` or ``${1}`` then resolves to its value.
+    """
+    t = node.type
+    if t in ("word", "number", "file_descriptor", "brace_expression", "variable_name", "heredoc_start"):
+        return unquoted_parts(node_text(node))
+    if t == "raw_string":
+        return [Lit(node_text(node)[1:-1], True)]
+    if t == "ansi_c_string":
+        return [Lit(ansi_c_decode(node_text(node)[2:-1]), True)]
+    if t in ("string", "translated_string"):
+        return _string_parts(node, params)
+    if t in ("concatenation", "command_name"):
+        return spanned_parts(node, params, in_dquote=in_dquote)
+    if t in ("simple_expansion", "expansion"):
+        return [_param_part(node, params, in_dquote=in_dquote)]
+    if t == "command_substitution":
+        return [Hole(node_text(node), split=not in_dquote)]
+    if t == "arithmetic_expansion":
+        return [Hole(node_text(node), split=not in_dquote)]
+    if t == "process_substitution":
+        return [Hole(node_text(node), split=False, flaglike=False)]
+    if not node.is_named:
+        return unquoted_parts(node_text(node))
+    # anything else (arrays, extglobs, …) is only known at run time
+    return [Hole(node_text(node), split=True)]
+
+
+def spanned_parts(node: Node, params: tuple[str, ...] | None, *, in_dquote: bool) -> list[Part]:
+    """Children in order, with any text between them kept as unquoted text."""
+    src_start = node.start_byte
+    whole = node.text or b""
+    out: list[Part] = []
+    pos = src_start
+    for c in node.children:
+        if c.start_byte > pos:
+            out.extend(
+                unquoted_parts(whole[pos - src_start : c.start_byte - src_start].decode("utf-8", "surrogatepass"))
+            )
+        out.extend(word_parts(c, params, in_dquote=in_dquote))
+        pos = c.end_byte
+    if pos < node.end_byte:
+        out.extend(unquoted_parts(whole[pos - src_start :].decode("utf-8", "surrogatepass")))
+    return out
+
+
+def _string_parts(node: Node, params: tuple[str, ...] | None) -> list[Part]:
+    """A double-quoted string: literal gaps with double-quote escapes, expansions as holes."""
+    raw = node.text or b""
+    base = node.start_byte
+    # the content lies between the opening quote (after an optional '$') and the closing quote
+    open_len = 2 if raw.startswith(b'$"') else 1
+    lo = base + open_len
+    hi = node.end_byte - 1 if raw.endswith(b'"') and len(raw) > open_len else node.end_byte
+    out: list[Part] = []
+    pos = lo
+    for c in node.children:
+        if c.type not in EXPANSIONS:
+            continue
+        if c.start_byte > pos:
+            out.append(
+                Lit(dquote_literal(raw[pos - base : c.start_byte - base].decode("utf-8", "surrogatepass")), True)
+            )
+        if c.type in ("simple_expansion", "expansion"):
+            out.append(_param_part(c, params, in_dquote=True))
+        else:
+            out.append(Hole(node_text(c), split=False))
+        pos = c.end_byte
+    if hi > pos:
+        out.append(Lit(dquote_literal(raw[pos - base : hi - base].decode("utf-8", "surrogatepass")), True))
+    if not out:
+        out.append(Lit("", True))
+    return out
+
+
+def _param_part(node: Node, params: tuple[str, ...] | None, *, in_dquote: bool) -> Part:
+    text = node_text(node)
+    if params is not None:
+        name = None
+        if text.startswith("${") and text.endswith("}"):
+            name = text[2:-1]
+        elif text.startswith("$"):
+            name = text[1:]
+        if name is not None and name.isdigit():
+            idx = int(name)
+            value = params[idx] if idx < len(params) else ""
+            if in_dquote or (value and not any(ch.isspace() or ch in "*?[" for ch in value)):
+                return Lit(value, True)
+        if name == "#":
+            return Lit(str(max(len(params) - 1, 0)), True)
+    return Hole(text, split=not in_dquote)
+
+
+def positional_words(node: Node, params: tuple[str, ...] | None) -> list[str] | None:
+    """``"$@"`` / ``$@`` / ``$*`` as a whole word with known parameters: the words it becomes."""
+    if params is None:
+        return None
+    text = node_text(node)
+    if text in ('"$@"', '"${@}"'):
+        return list(params[1:])
+    if text in ("$@", "$*", "${@}", "${*}"):
+        rest = list(params[1:])
+        if all(v and not any(ch.isspace() or ch in "*?[" for ch in v) for v in rest):
+            return rest
+    if text in ('"$*"', '"${*}"'):
+        return [" ".join(params[1:])]
+    return None
+
+
+def argument_groups(nodes: list[Node]) -> list[list[Node]]:
+    """Group argument nodes that touch (no blank between them): bash reads them as one word."""
+    groups: list[list[Node]] = []
+    for n in sorted(nodes, key=lambda x: x.start_byte):
+        if groups and groups[-1][-1].end_byte == n.start_byte:
+            groups[-1].append(n)
+        else:
+            groups.append([n])
+    return groups
+
+
+def group_parts(group: list[Node], params: tuple[str, ...] | None) -> list[Part]:
+    out: list[Part] = []
+    for n in group:
+        out.extend(word_parts(n, params))
+    return out
+
+
+def group_source(group: list[Node]) -> str:
+    return "".join(node_text(n) for n in group)
+
+
+# ------------------------------------------------------------------------------------------------
+# redirections and here-documents
+
+STDIN_OPS = frozenset({"<", "<>", "<&"})
+
+
+def redirect_operator(node: Node) -> str:
+    for c in node.children:
+        if not c.is_named:
+            return node_text(c)
+    return ""
+
+
+def redirect_fd(node: Node) -> str | None:
+    d = node.child_by_field_name("descriptor")
+    return node_text(d) if d is not None else None
+
+
+def redirect_extra_args(node: Node) -> list[Node]:
+    """Words tree-sitter filed as extra targets of a file redirect; bash passes them as arguments."""
+    dests = [c for c, f in _fields(node) if f == "destination"]
+    return dests[1:]
+
+
+def _fields(node: Node) -> list[tuple[Node, str | None]]:
+    out = []
+    for i, c in enumerate(node.children):
+        out.append((c, node.field_name_for_child(i)))
+    return out
+
+
+def fields(node: Node) -> list[tuple[Node, str | None]]:
+    """Children with their field names (tree-sitter only offers this by index)."""
+    return _fields(node)
+
+
+def heredoc_is_quoted(redirect: Node | None) -> bool:
+    """A here-document whose delimiter is quoted (``<<'EOF'``, ``<<"EOF"``, ``<<\\EOF``) is literal."""
+    if redirect is None:
+        return False
+    for c in redirect.children:
+        if c.type == "heredoc_start":
+            t = node_text(c)
+            return any(q in t for q in "'\"\\")
+    return False
+
+
+def heredoc_strips_tabs(redirect: Node) -> bool:
+    return any(not c.is_named and node_text(c) == "<<-" for c in redirect.children)
+
+
+def heredoc_text(redirect: Node, placeholder: Any) -> tuple[str, bool]:
+    """The text a here-document feeds to its command, and whether parts are only known at run time.
+
+    Expansions in an unquoted here-document are replaced by ``placeholder(text)`` (so the text can
+    still be parsed as a script) and reported as unknown.
+    """
+    body = next((c for c in redirect.children if c.type == "heredoc_body"), None)
+    if body is None:
+        return "", False
+    raw = body.text or b""
+    if heredoc_is_quoted(redirect):
+        text = raw.decode("utf-8", "surrogatepass")
+        holes = False
+    else:
+        base = body.start_byte
+        pieces: list[str] = []
+        holes = False
+        pos = base
+        for c in body.children:
+            if c.type not in EXPANSIONS:
+                continue
+            if c.start_byte > pos:
+                pieces.append(heredoc_literal(raw[pos - base : c.start_byte - base].decode("utf-8", "surrogatepass")))
+            pieces.append(placeholder(node_text(c)))
+            holes = True
+            pos = c.end_byte
+        if body.end_byte > pos:
+            pieces.append(heredoc_literal(raw[pos - base :].decode("utf-8", "surrogatepass")))
+        text = "".join(pieces)
+    if heredoc_strips_tabs(redirect):
+        text = "\n".join(line.lstrip("\t") for line in text.split("\n"))
+    return text, holes
