@@ -1,0 +1,100 @@
+"""``codeward sandbox [--allow-network] [--writable DIR]… [-C DIR] [--dangerously-allow-unsandboxed] -- COMMAND…``
+
+Runs COMMAND under exactly the sandbox agent commands get (same spec builder, same tier choice),
+so a user can see what a model's command would be allowed to do. One COMMAND argument is shell
+text run with ``bash -c``; several are an argv. Output streams through; the exit code is the
+command's own (124 when it timed out), and 125 when no sandbox can be enforced here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_TIMEOUT = 124
+
+
+def _existing_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    if not p.is_dir():
+        raise click.BadParameter(f"{value}: no such directory", ctx=ctx, param=param)
+    return p.resolve()
+
+
+@click.command(
+    name="sandbox",
+    context_settings={"help_option_names": ["-h", "--help"], "allow_interspersed_args": False},
+)
+@click.option("--allow-network", is_flag=True, help="Let the command use the network.")
+@click.option(
+    "--writable",
+    "writable",
+    multiple=True,
+    metavar="DIR",
+    callback=lambda ctx, param, values: tuple(_existing_dir(ctx, param, v) for v in values),
+    help="Also let the command write in DIR. Repeatable.",
+)
+@click.option(
+    "-C", "--cd", "cd", callback=_existing_dir, metavar="DIR", help="Run in DIR (its repository is the workspace)."
+)
+@click.option("-c", "--config", "config_flags", multiple=True, metavar="KEY=VALUE", help="Override a config key.")
+@click.option("-p", "--profile", metavar="NAME", help="Use the [profiles.NAME] table of your config.toml.")
+@click.option(
+    "--dangerously-allow-unsandboxed",
+    "unsandboxed",
+    is_flag=True,
+    help="If no sandbox can be enforced here, run the command unconfined anyway (limits and env allowlist still apply).",
+)
+@click.argument("words", nargs=-1, required=True, metavar="-- COMMAND…")
+@click.pass_context
+def command(
+    ctx: click.Context,
+    allow_network: bool,
+    writable: tuple[Path, ...],
+    cd: Path | None,
+    config_flags: tuple[str, ...],
+    profile: str | None,
+    unsandboxed: bool,
+    words: tuple[str, ...],
+) -> int:
+    """Run COMMAND in the OS sandbox agent commands get, and exit with its exit code.
+
+    One COMMAND argument is shell text (run with bash -c); several are an argv.
+    """
+    from codeward.cli.options import RunOptions
+    from codeward.config.load import load_config
+    from codeward.sandbox import select_sandbox, spec_for_workspace
+    from codeward.workspace import Workspace
+
+    outer: Any = ctx.find_object(RunOptions)
+    mine = RunOptions(profile=profile, config=config_flags, cd=cd, allow_network=allow_network)
+    opts = mine.over(outer if isinstance(outer, RunOptions) else None)
+    workdir = opts.workdir()
+    cfg = load_config(workdir, opts.overrides())
+    for notice in cfg.notices:
+        click.echo(f"codeward: {notice}", err=True)
+    ws = Workspace.discover(workdir)
+    spec = spec_for_workspace(ws, cfg, writable=writable, network=True if opts.allow_network else None)
+    sandbox = select_sandbox(cfg.sandbox.tier, allow_unsandboxed=unsandboxed or cfg.sandbox.unsafe_allow_unsandboxed)
+    if sandbox.tier == "none":
+        click.echo("codeward: WARNING: no sandbox can be enforced here; running the command unconfined", err=True)
+    argv = ["bash", "-c", words[0]] if len(words) == 1 else list(words)
+
+    def show(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    result = sandbox.run(argv, spec, on_output=show)
+    if result.output and not result.output.endswith("\n"):
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    if result.note:
+        click.echo(f"codeward: {result.note}", err=True)
+    if result.timed_out or result.exit_code is None:
+        return EXIT_TIMEOUT
+    return result.exit_code

@@ -1,0 +1,278 @@
+"""Launcher run in the child as ``python -I -S -c <this file's text> SPEC_JSON -- ARGV...``.
+
+Standard library only, and it imports nothing from codeward: it runs with ``-I -S`` in a process
+that is about to be confined, so it must not read code the workspace could have changed. The
+parent reads this file once, when codeward starts, and passes its text with ``-c`` (not the path),
+for the same reason when codeward is installed editable inside a workspace.
+
+In order, before ``exec``: rlimits; when running as root, drop every capability (bounding set,
+ambient, permitted, effective, inheritable), so a root agent's command is root without powers;
+``PR_SET_NO_NEW_PRIVS``; the Landlock ruleset; the seccomp filter. Then, with ``supervise``, it
+becomes a child subreaper, forks the command and waits: when the command ends (or on SIGTERM) it
+kills every process left below it, so a double-forked ``setsid`` daemon does not outlive the run.
+A setup failure prints one ``codeward-launcher:`` line and exits 125: nothing runs unconfined.
+"""
+
+import base64
+import contextlib
+import ctypes
+import json
+import os
+import resource
+import signal
+import struct
+import sys
+import time
+
+SETUP_FAILED = 125
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+PR_SET_CHILD_SUBREAPER = 36
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+SYS_LANDLOCK_CREATE_RULESET = 444
+SYS_LANDLOCK_ADD_RULE = 445
+SYS_LANDLOCK_RESTRICT_SELF = 446
+LANDLOCK_RULE_PATH_BENEATH = 1
+LANDLOCK_RULE_NET_PORT = 2
+FILE_RIGHTS = 1 | 2 | 4 | (1 << 14) | (1 << 15)  # execute, write, read, truncate, ioctl_dev
+O_PATH = getattr(os, "O_PATH", 0o10000000)
+
+
+def fail(msg):
+    sys.stderr.write(f"codeward-launcher: {msg}\n")
+    sys.stderr.flush()
+    os._exit(SETUP_FAILED)
+
+
+def libc():
+    lib = ctypes.CDLL(None, use_errno=True)
+    lib.syscall.restype = ctypes.c_long
+    lib.prctl.restype = ctypes.c_int
+    return lib
+
+
+def check(rc, what):
+    if rc < 0:
+        err = ctypes.get_errno()
+        fail(f"{what} failed: {os.strerror(err)}")
+    return rc
+
+
+def count_own_processes(uid):
+    n = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat("/proc/" + name).st_uid == uid:
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
+def set_limits(spec):
+    lim = spec.get("rlimits") or {}
+    if "fsize" in lim:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (lim["fsize"], lim["fsize"]))
+    if "core" in lim:
+        resource.setrlimit(resource.RLIMIT_CORE, (lim["core"], lim["core"]))
+    if "nproc" in lim and hasattr(resource, "RLIMIT_NPROC"):
+        # Without a user namespace the count is per user, across the machine: allow this many more.
+        n = lim["nproc"]
+        if sys.platform.startswith("linux") and os.getuid() != 0:
+            n += count_own_processes(os.getuid())
+        _, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        if hard != resource.RLIM_INFINITY:
+            n = min(n, hard)
+        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+
+
+def drop_caps(lib):
+    """Root inside the Landlock tier keeps its uid but loses every capability, for good."""
+    cap = 0
+    while lib.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
+        cap += 1
+    if cap == 0:
+        fail(f"cannot drop the capability bounding set: {os.strerror(ctypes.get_errno())}")
+    lib.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = struct.pack("=Ii", LINUX_CAPABILITY_VERSION_3, 0)
+    data = b"\0" * 24
+    hbuf = ctypes.create_string_buffer(header, len(header))
+    dbuf = ctypes.create_string_buffer(data, len(data))
+    check(lib.capset(hbuf, dbuf), "capset")
+
+
+def open_rule_path(path, nofollow):
+    flags = O_PATH | os.O_CLOEXEC | (os.O_NOFOLLOW if nofollow else 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None, None
+    except OSError as e:
+        fail(f"cannot open {path} for a Landlock rule: {e.strerror}")
+    st = os.fstat(fd)
+    return fd, st
+
+
+def apply_landlock(lib, ll):
+    import stat as st_mod
+
+    # 24 bytes on every ABI: older kernels accept a longer struct whose extra fields are zero
+    attr = struct.pack("=QQQ", ll["handled_fs"], ll.get("handled_net", 0), ll.get("scoped", 0))
+    size = len(attr)
+    abuf = ctypes.create_string_buffer(attr, size)
+    rfd = check(lib.syscall(SYS_LANDLOCK_CREATE_RULESET, abuf, ctypes.c_size_t(size), 0), "landlock_create_ruleset")
+    for path, access, nofollow in ll["rules"]:
+        fd, st = open_rule_path(path, nofollow)
+        if fd is None:
+            continue
+        if st_mod.S_ISLNK(st.st_mode):
+            os.close(fd)
+            continue  # a link that appeared since the plan: it gets no rights of its own
+        if not st_mod.S_ISDIR(st.st_mode):
+            access &= FILE_RIGHTS
+        if access:
+            rule = struct.pack("=Qi", access, fd)
+            rbuf = ctypes.create_string_buffer(rule, len(rule))
+            check(lib.syscall(SYS_LANDLOCK_ADD_RULE, rfd, LANDLOCK_RULE_PATH_BENEATH, rbuf, 0), "landlock rule " + path)
+        os.close(fd)
+    for port, access in ll.get("net_ports", []):
+        rule = struct.pack("=QQ", access, port)
+        rbuf = ctypes.create_string_buffer(rule, len(rule))
+        check(lib.syscall(SYS_LANDLOCK_ADD_RULE, rfd, LANDLOCK_RULE_NET_PORT, rbuf, 0), "landlock port rule")
+    check(lib.syscall(SYS_LANDLOCK_RESTRICT_SELF, rfd, 0), "landlock_restrict_self")
+    os.close(rfd)
+
+
+def apply_seccomp(lib, blob):
+    n = len(blob) // 8
+    prog_buf = ctypes.create_string_buffer(blob, len(blob))
+    fprog = struct.pack("@HP", n, ctypes.addressof(prog_buf))  # struct sock_fprog, native alignment
+    fbuf = ctypes.create_string_buffer(fprog, len(fprog))
+    check(lib.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, fbuf, 0, 0), "seccomp")
+
+
+def descendants(root):
+    """Pids below ``root``, from a scan of /proc (works without CONFIG_PROC_CHILDREN)."""
+    parent = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        rest = data[data.rfind(b")") + 2 :].split()
+        if len(rest) > 1:
+            parent[int(name)] = int(rest[1])
+    out, frontier = [], [root]
+    while frontier:
+        p = frontier.pop()
+        for child, pp in parent.items():
+            if pp == p:
+                out.append(child)
+                frontier.append(child)
+    return out
+
+
+def reap_all(me):
+    """Kill and reap everything below this supervisor, including the orphans it adopted."""
+    for _ in range(500):
+        kids = descendants(me) if sys.platform.startswith("linux") else []
+        for pid in kids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        if not kids:
+            return
+        time.sleep(0.005)
+
+
+def supervise(argv, lib):
+    linux = sys.platform.startswith("linux")
+    if linux:
+        lib.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    child = os.fork()
+    if child == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        run(argv)
+    stopping = []
+
+    def on_term(signum, frame):
+        stopping.append(signum)
+        with contextlib.suppress(OSError):
+            os.kill(child, signal.SIGKILL)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+    status = None
+    while status is None:
+        try:
+            pid, st = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        if pid == child:
+            status = st
+    reap_all(os.getpid())
+    if status is None:
+        os._exit(SETUP_FAILED)
+    if os.WIFSIGNALED(status):
+        os._exit(128 + os.WTERMSIG(status))
+    os._exit(os.WEXITSTATUS(status))
+
+
+def run(argv):
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as e:
+        sys.stderr.write(f"{argv[0]}: {e.strerror}\n")
+        sys.stderr.flush()
+        os._exit(127 if e.errno == 2 else 126)
+
+
+def setup(spec):
+    linux = sys.platform.startswith("linux")
+    lib = libc()
+    set_limits(spec)
+    if linux and spec.get("drop_caps") and os.geteuid() == 0:
+        drop_caps(lib)
+    if linux and (spec.get("landlock") or spec.get("seccomp")):
+        check(lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    if spec.get("landlock"):
+        apply_landlock(lib, spec["landlock"])
+    if spec.get("seccomp"):
+        apply_seccomp(lib, base64.b64decode(spec["seccomp"]))
+    return lib
+
+
+def main(args):
+    if len(args) < 3 or args[1] != "--":
+        fail("usage: launcher SPEC_JSON -- ARGV...")
+    argv = args[2:]
+    try:
+        spec = json.loads(args[0])
+        lib = setup(spec)
+    except SystemExit:
+        raise
+    except BaseException as e:  # anything unexpected: refuse, never run the command half-confined
+        fail(f"setup failed: {type(e).__name__}: {e}")
+    if spec.get("supervise"):
+        supervise(argv, lib)
+    run(argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

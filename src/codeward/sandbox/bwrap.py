@@ -1,0 +1,296 @@
+"""Tier 1: bubblewrap. Mount namespace views, new user/pid/net/ipc/uts/cgroup namespaces, and the filter.
+
+The argv is built by a pure function (:func:`build_argv`) from the :class:`~codeward.sandbox.layout.Layout`,
+in this order, because later mounts cover earlier ones:
+
+1. ``--ro-bind / /``, a fresh ``/dev`` and ``/proc``;
+2. private, empty tmpfs dirs over ``/tmp``, ``/var/tmp``, ``/run``, the homes, ``/mnt``, ``/media``;
+3. toolchains under the homes bound back read-only;
+4. the workspace and ``--writable`` dirs bound read-write;
+5. protected paths bound read-only over themselves; missing ones get a read-only empty stub (a
+   file, or a directory for ``.git``/``.codeward``) so they cannot be created, removed afterwards;
+6. masked dirs become an empty mode-000 read-only tmpfs, masked files and sockets a mode-000 file.
+
+Then ``--cap-drop ALL`` (as root, bwrap would otherwise keep every capability inside the new user
+namespace), ``--disable-userns``, ``--clearenv`` with the allowlisted variables, ``--new-session``,
+``--die-with-parent`` and ``--seccomp FD``. Limits come from ``prlimit`` (util-linux) inside, or
+from ``ulimit`` in ``/bin/sh`` where there is no prlimit: no ``preexec_fn`` is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from codeward.errors import SandboxUnavailable
+from codeward.sandbox.layout import Layout, build_layout, interpreter_prefixes, stub_kind
+from codeward.sandbox.spec import CommandResult, SandboxSpec, is_within, validate_spec
+
+TMP_SIZE = 1 << 30
+HOME_SIZE = 256 << 20
+PRIVATE_SIZE = 64 << 20
+HIDDEN_SIZE = 4096
+ARGS_FD_THRESHOLD = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Stubs:
+    """Files bound over hidden and missing paths (made once per process, in a private directory)."""
+
+    hidden_file: Path  # mode 000: reading it fails with EACCES
+    empty_file: Path  # mode 444: a missing protected file looks empty and read-only
+    empty_dir: Path  # mode 555: a missing protected directory
+
+
+_stub_lock = threading.Lock()
+_stub_dir: Path | None = None
+# protected paths this process created as mount points, with how many runs still use them
+_stub_users: dict[Path, int] = {}
+
+
+def stubs() -> Stubs:
+    global _stub_dir
+    with _stub_lock:
+        if _stub_dir is None or not _stub_dir.is_dir():
+            _stub_dir = Path(tempfile.mkdtemp(prefix="codeward-stubs-"))
+        d = _stub_dir
+        s = Stubs(d / "hidden", d / "empty", d / "emptydir")
+        for path, mode, kind in ((s.hidden_file, 0o000, "f"), (s.empty_file, 0o444, "f"), (s.empty_dir, 0o555, "d")):
+            if not path.exists():
+                if kind == "f":
+                    path.touch()
+                else:
+                    path.mkdir()
+                os.chmod(path, mode)
+        return s
+
+
+def inner_limits(spec: SandboxSpec, prlimit: str | None) -> list[str]:
+    """The argv prefix that sets the hard limits inside the sandbox before the command runs."""
+    if prlimit:
+        return [
+            prlimit,
+            f"--fsize={spec.max_file_size}:{spec.max_file_size}",
+            f"--nproc={spec.max_processes}:{spec.max_processes}",
+            "--core=0:0",
+            "--",
+        ]
+    blocks = (spec.max_file_size + 511) // 512
+    script = (
+        f"ulimit -f {blocks} && ulimit -c 0 && {{ ulimit -u {spec.max_processes} 2>/dev/null || "
+        f"ulimit -p {spec.max_processes}; }} || {{ echo 'codeward-launcher: cannot set limits' >&2; exit 125; }}; "
+        'exec "$@"'
+    )
+    return ["/bin/sh", "-c", script, "codeward-sandbox"]
+
+
+def build_argv(
+    bwrap: str,
+    spec: SandboxSpec,
+    layout: Layout,
+    *,
+    stub: Stubs,
+    env: Mapping[str, str],
+    seccomp_fd: int,
+    command: Sequence[str],
+    share_net: bool,
+    binds_ro: Sequence[tuple[str, str]] = (),
+    status_fd: int | None = None,
+) -> list[str]:
+    """The full bwrap command line (pure: paths and decisions in, strings out)."""
+    a: list[str] = [bwrap]
+    if status_fd is not None:
+        a += ["--json-status-fd", str(status_fd)]
+    a += ["--new-session", "--die-with-parent", "--unshare-all", "--unshare-user", "--disable-userns"]
+    a += ["--cap-drop", "ALL"]
+    if share_net:
+        a.append("--share-net")
+    a += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for d in layout.private_dirs:
+        size = TMP_SIZE if str(d) in ("/tmp", "/var/tmp") else HOME_SIZE
+        perms = "1777" if str(d) in ("/tmp", "/var/tmp") else "0755"
+        a += ["--size", str(size), "--perms", perms, "--tmpfs", str(d)]
+    for p in layout.reexposed:
+        a += ["--ro-bind", str(p), str(p)]
+    for w in layout.writable:
+        a += ["--bind", str(w), str(w)]
+    for p in layout.readonly:
+        a += ["--ro-bind", str(p), str(p)]
+    for p in layout.missing_protected:
+        src = stub.empty_dir if stub_kind(p) == "dir" else stub.empty_file
+        a += ["--ro-bind", str(src), str(p)]
+    for d in layout.hidden_dirs:
+        a += ["--size", str(HIDDEN_SIZE), "--perms", "0000", "--tmpfs", str(d), "--remount-ro", str(d)]
+    for f in layout.hidden_files:
+        a += ["--ro-bind", str(stub.hidden_file), str(f)]
+    for src, dst in binds_ro:
+        a += ["--ro-bind", src, dst]
+    a.append("--clearenv")
+    for k, v in sorted(env.items()):
+        a += ["--setenv", k, v]
+    a += ["--chdir", str(spec.cwd), "--seccomp", str(seccomp_fd), "--", *command]
+    return a
+
+
+def _memfd(name: str, data: bytes) -> int:
+    """A sealed-enough in-memory file holding ``data``, positioned at 0, inheritable by the child."""
+    fd = os.memfd_create(name, 0)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _claim_stubs(paths: Sequence[Path]) -> list[Path]:
+    """Record which missing protected paths this run turns into mount points (bwrap creates them)."""
+    with _stub_lock:
+        for p in paths:
+            _stub_users[p] = _stub_users.get(p, 0) + 1
+    return list(paths)
+
+
+def _release_stubs(paths: Sequence[Path]) -> None:
+    """Remove the empty mount points bwrap left, unless another run of this process still uses them."""
+    with _stub_lock:
+        for p in paths:
+            n = _stub_users.get(p, 0) - 1
+            if n > 0:
+                _stub_users[p] = n
+                continue
+            _stub_users.pop(p, None)
+            with contextlib.suppress(OSError):
+                st = p.lstat()
+                if p.is_dir() and not p.is_symlink():
+                    if not any(p.iterdir()):
+                        p.rmdir()
+                elif p.is_file() and not p.is_symlink() and st.st_size == 0:
+                    p.unlink()
+
+
+class BwrapSandbox:
+    """Runs commands under bubblewrap with the seccomp filter."""
+
+    tier = "bwrap"
+
+    def __init__(self, bwrap: str, prlimit: str | None) -> None:
+        self.bwrap = bwrap
+        self.prlimit = prlimit
+
+    def run(
+        self,
+        argv: Sequence[str],
+        spec: SandboxSpec,
+        *,
+        on_output: Callable[[str], None] | None = None,
+    ) -> CommandResult:
+        from codeward.sandbox.env import child_env
+        from codeward.sandbox.landlock import proxy_env
+        from codeward.sandbox.notes import explain
+        from codeward.sandbox.protect import Tripwire
+        from codeward.sandbox.proxy import BRIDGE_PORT, BRIDGE_SOURCE, ConnectProxy, DomainPolicy
+        from codeward.sandbox.runner import run_process
+        from codeward.sandbox.seccomp import SeccompError, build_filter, policy_for
+
+        validate_spec(spec, argv)
+        if any(is_within(Path(self.bwrap).resolve(), w) for w in spec.writable_roots()):
+            raise SandboxUnavailable(f"sandbox: {self.bwrap} lies inside a writable directory; refusing to run it")
+        use_proxy = bool(spec.allowed_domains) and not spec.network
+        home = os.environ.get("HOME")
+        env = child_env(spec.env_passthrough, home=home if home and os.path.isabs(home) else "/", tmpdir="/tmp")
+        extra_visible = interpreter_prefixes() if use_proxy else []
+        layout = build_layout(spec, extra_visible=[Path(p) for p in extra_visible])
+        try:
+            bpf = build_filter(policy_for("bwrap", network=spec.network, proxy=use_proxy))
+        except SeccompError as e:
+            raise SandboxUnavailable(f"sandbox: {e}") from None
+        tripwire = Tripwire.take(spec.workspace, list(layout.linked_protected))
+        command = [*inner_limits(spec, self.prlimit), *argv]
+        proxy: ConnectProxy | None = None
+        private: Path | None = None
+        binds: list[tuple[str, str]] = []
+        fds: list[int] = []
+        claimed = _claim_stubs(layout.missing_protected)
+        restored: list[str] = []
+        try:
+            if use_proxy:
+                import sys
+
+                private = Path(tempfile.mkdtemp(prefix="codeward-proxy-"))
+                sock = private / "proxy.sock"
+                proxy = ConnectProxy(DomainPolicy(spec.allowed_domains), unix_path=str(sock)).start()
+                inner_sock = "/run/codeward-proxy.sock"
+                binds.append((str(sock), inner_sock))
+                py = os.path.realpath(sys.executable)
+                command = [
+                    py,
+                    "-I",
+                    "-S",
+                    "-c",
+                    BRIDGE_SOURCE,
+                    "127.0.0.1",
+                    str(BRIDGE_PORT),
+                    inner_sock,
+                    "--",
+                    *command,
+                ]
+                env.update(proxy_env(f"http://127.0.0.1:{BRIDGE_PORT}"))
+            bpf_fd = _memfd("codeward-seccomp", bpf)
+            status_fd = _memfd("codeward-bwrap-status", b"")
+            fds += [bpf_fd, status_fd]
+            full = build_argv(
+                self.bwrap,
+                spec,
+                layout,
+                stub=stubs(),
+                env=env,
+                seccomp_fd=bpf_fd,
+                command=command,
+                share_net=spec.network,
+                binds_ro=binds,
+                status_fd=status_fd,
+            )
+            if sum(len(x) + 1 for x in full) > ARGS_FD_THRESHOLD:
+                args_fd = _memfd("codeward-bwrap-args", b"".join(x.encode() + b"\0" for x in full[1:]))
+                fds.append(args_fd)
+                full = [self.bwrap, "--args", str(args_fd)]
+            raw = run_process(
+                full,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                cwd="/",
+                timeout_s=spec.timeout_s,
+                output_cap=spec.output_cap,
+                on_output=on_output,
+                pass_fds=fds,
+            )
+            os.lseek(status_fd, 0, os.SEEK_SET)
+            status = os.read(status_fd, 1 << 16)
+        finally:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            if proxy is not None:
+                proxy.stop()
+            if private is not None:
+                shutil.rmtree(private, ignore_errors=True)
+            _release_stubs(claimed)
+            restored = tripwire.restore()
+        if not raw.timed_out and b'"exit-code"' not in status:
+            # bwrap reports the command's exit only when the sandbox was set up and the command ran
+            lines = [ln for ln in raw.output.splitlines() if ln.startswith("bwrap: ")]
+            why = lines[0][len("bwrap: ") :] if lines else f"bwrap exited with {raw.returncode}"
+            raise SandboxUnavailable(f"sandbox: bubblewrap could not set up the sandbox: {why}")
+        note = explain(
+            exit_code=raw.returncode,
+            output=raw.output,
+            timed_out=raw.timed_out,
+            spec=spec,
+            tier=self.tier,
+            blocked_hosts=proxy.blocked if proxy else (),
+            restored=restored,
+        )
+        return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)

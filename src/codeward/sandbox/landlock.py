@@ -1,0 +1,325 @@
+"""Tier 2: Landlock + seccomp, applied in the child by the launcher, where bwrap or user namespaces are missing.
+
+Landlock is an allowlist of directory trees: rights granted to a directory hold for everything
+below it, and there is no "deny inside allow". So a path is hidden inside a granted tree by
+*freezing* the directories on the way to it: a frozen directory gets only the right to be listed
+(inside writable places) or nothing (system directories), and each of its other entries gets the
+tree's rights on its own. The price, stated in ``sandbox_status()``: in a frozen directory no entry
+can be added or removed (new files there would inherit the frozen rights). The workspace root is
+frozen whenever it directly holds an ignored file such as ``.env``.
+
+Protected paths in a frozen directory become read-only rules; elsewhere inside the workspace
+Landlock cannot make them read-only, so a :class:`~codeward.sandbox.protect.Tripwire` records them and
+puts them back after the command. Other gaps, shared with every Landlock-only design: no pid
+namespace, ``chmod``/``utime`` outside the workspace are not controlled (seccomp refuses setuid and
+setgid bits), and pathname unix sockets are only stopped because ``socket()`` is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codeward.errors import SandboxUnavailable
+from codeward.sandbox.spec import CommandResult, SandboxSpec, is_within, validate_spec
+
+# filesystem rights (linux/landlock.h)
+EXECUTE = 1 << 0
+WRITE_FILE = 1 << 1
+READ_FILE = 1 << 2
+READ_DIR = 1 << 3
+REMOVE_DIR = 1 << 4
+REMOVE_FILE = 1 << 5
+MAKE_CHAR = 1 << 6
+MAKE_DIR = 1 << 7
+MAKE_REG = 1 << 8
+MAKE_SOCK = 1 << 9
+MAKE_FIFO = 1 << 10
+MAKE_BLOCK = 1 << 11
+MAKE_SYM = 1 << 12
+REFER = 1 << 13
+TRUNCATE = 1 << 14
+IOCTL_DEV = 1 << 15
+# network rights and scopes
+BIND_TCP = 1 << 0
+CONNECT_TCP = 1 << 1
+SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0
+SCOPE_SIGNAL = 1 << 1
+
+SYS_LANDLOCK_CREATE_RULESET = 444
+LANDLOCK_CREATE_RULESET_VERSION = 1
+
+FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
+DEVICES: tuple[str, ...] = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+MAX_RULES = 20000
+
+
+def handled_fs(abi: int) -> int:
+    """Every filesystem right the kernel's ABI knows: all of them are restricted."""
+    rights = (1 << 13) - 1  # EXECUTE .. MAKE_SYM (ABI 1)
+    if abi >= 2:
+        rights |= REFER
+    if abi >= 3:
+        rights |= TRUNCATE
+    if abi >= 5:
+        rights |= IOCTL_DEV
+    return rights
+
+
+def ro_rights(abi: int) -> int:
+    return (EXECUTE | READ_FILE | READ_DIR) & handled_fs(abi)
+
+
+def probe_abi() -> tuple[int, str]:
+    """``(abi, "")`` when Landlock works here, else ``(0, why not)``."""
+    import errno
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return 0, "Landlock exists only on Linux"
+    lib = ctypes.CDLL(None, use_errno=True)
+    lib.syscall.restype = ctypes.c_long
+    rc = lib.syscall(SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), LANDLOCK_CREATE_RULESET_VERSION)
+    if rc >= 1:
+        return int(rc), ""
+    err = ctypes.get_errno()
+    if err == errno.ENOSYS:
+        return (
+            0,
+            "Landlock not supported by this kernel (needs Linux 5.13 or newer built with CONFIG_SECURITY_LANDLOCK)",
+        )
+    if err == errno.EOPNOTSUPP:
+        return 0, "Landlock is built into the kernel but not enabled (add landlock to the lsm= boot parameter)"
+    return 0, f"Landlock probe failed: {os.strerror(err)}"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Rights on a tree; ``inside_writable`` frozen dirs keep the right to be listed."""
+
+    path: Path
+    rights: int
+    inside_writable: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    path: Path
+    rights: int
+    nofollow: bool = False
+
+
+def _minimal(paths: Iterable[Path]) -> list[Path]:
+    """Drop paths that lie under another path of the set."""
+    ps = sorted(set(paths), key=lambda p: len(p.parts))
+    out: list[Path] = []
+    for p in ps:
+        if not any(is_within(p, q) for q in out):
+            out.append(p)
+    return out
+
+
+def plan_rules(
+    grants: Sequence[Grant],
+    hidden: Sequence[Path],
+    readonly: Sequence[Path],
+    *,
+    ro: int,
+    list_dir: int = READ_DIR,
+    scandir: Callable[[Path], list[tuple[Path, bool]]] | None = None,
+) -> list[Rule]:
+    """Turn grants minus hidden paths into Landlock rules by freezing the directories above each hidden path.
+
+    ``readonly`` paths that are entries of a frozen directory get ``ro`` instead of the grant's
+    rights. ``scandir(dir)`` lists ``(entry, is_symlink)``; the default reads the disk.
+    """
+    scan = scandir or _scan
+    ro_set = set(readonly)
+    rules: list[Rule] = []
+    for g in grants:
+        inner = _minimal(h for h in hidden if is_within(h, g.path) and h != g.path)
+        if not inner:
+            rules.append(Rule(g.path, g.rights))
+            continue
+        frozen: set[Path] = set()
+        for h in inner:
+            d = h.parent
+            while True:
+                frozen.add(d)
+                if d == g.path or d.parent == d:
+                    break
+                d = d.parent
+        hidden_set = set(inner)
+        for d in sorted(frozen, key=lambda p: (len(p.parts), str(p))):
+            if g.inside_writable and list_dir:
+                rules.append(Rule(d, list_dir, nofollow=d != g.path))
+            for entry, is_link in scan(d):
+                if entry in hidden_set or entry in frozen or is_link:
+                    continue
+                rights = ro if (g.inside_writable and entry in ro_set) else g.rights
+                rules.append(Rule(entry, rights, nofollow=True))
+        if len(rules) > MAX_RULES:
+            raise SandboxUnavailable(
+                f"sandbox: hiding ignored files under {g.path} needs more than {MAX_RULES} Landlock rules; "
+                "install bubblewrap"
+            )
+    return rules
+
+
+def _scan(d: Path) -> list[tuple[Path, bool]]:
+    try:
+        with os.scandir(d) as it:
+            return sorted((Path(e.path), e.is_symlink()) for e in it)
+    except OSError:
+        return []
+
+
+def build_landlock_spec(
+    spec: SandboxSpec,
+    *,
+    abi: int,
+    private: Path,
+    proxy_port: int | None,
+    layout: Any,
+) -> dict[str, Any]:
+    """The JSON the launcher applies: handled rights, rules, ports and scopes."""
+    fs = handled_fs(abi)
+    ro = ro_rights(abi)
+    rw = fs
+    hidden = [*map(Path, layout.private_dirs), *layout.hidden(), Path("/dev")]
+    grants = [Grant(Path("/"), ro)]
+    for p in layout.reexposed:
+        grants.append(Grant(p, ro))
+    for w in layout.writable:
+        grants.append(Grant(w, rw, inside_writable=True))
+    grants.append(Grant(private, rw, inside_writable=True))
+    # inside the writable roots, hidden paths are the spec's own; the private dirs they sit in are not
+    rules = plan_rules(
+        [g for g in grants if not g.inside_writable],
+        hidden,
+        [],
+        ro=ro,
+    )
+    writable_hidden = [h for h in layout.hidden() if any(is_within(h, w) for w in layout.writable)]
+    rules += plan_rules([g for g in grants if g.inside_writable], writable_hidden, layout.readonly, ro=ro)
+    for dev in DEVICES:
+        if os.path.exists(dev):
+            rules.append(Rule(Path(dev), (READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV) & fs))
+    out: dict[str, Any] = {
+        "handled_fs": fs,
+        "rules": [[str(r.path), r.rights, r.nofollow] for r in rules],
+    }
+    if abi >= 4 and not spec.network:
+        out["handled_net"] = BIND_TCP | CONNECT_TCP
+        if proxy_port is not None:
+            out["net_ports"] = [[proxy_port, CONNECT_TCP]]
+    if abi >= 6:
+        out["scoped"] = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
+    return out
+
+
+class LandlockSandbox:
+    """Runs commands through the launcher with Landlock rules and the seccomp filter."""
+
+    tier = "landlock"
+
+    def __init__(self, abi: int) -> None:
+        self.abi = abi
+
+    def run(
+        self,
+        argv: Sequence[str],
+        spec: SandboxSpec,
+        *,
+        on_output: Callable[[str], None] | None = None,
+    ) -> CommandResult:
+        from codeward.sandbox import launch
+        from codeward.sandbox.env import child_env
+        from codeward.sandbox.layout import build_layout
+        from codeward.sandbox.notes import explain
+        from codeward.sandbox.protect import Tripwire
+        from codeward.sandbox.proxy import ConnectProxy, DomainPolicy
+        from codeward.sandbox.runner import run_process
+        from codeward.sandbox.seccomp import SeccompError, build_filter, policy_for
+
+        validate_spec(spec, argv)
+        use_proxy = bool(spec.allowed_domains) and not spec.network
+        if use_proxy and self.abi < 4:
+            raise SandboxUnavailable(
+                f"sandbox: allowed_domains needs Landlock ABI 4 (TCP rules) or bubblewrap; this kernel has ABI {self.abi}"
+            )
+        python = launch.trusted_python(spec.writable_roots())
+        env = child_env(spec.env_passthrough)  # refuses credential names before anything starts
+        layout = build_layout(spec)
+        try:
+            bpf = build_filter(policy_for("landlock", network=spec.network, proxy=use_proxy))
+        except SeccompError as e:
+            raise SandboxUnavailable(f"sandbox: {e}") from None
+        tripwire = Tripwire.take(
+            spec.workspace, [*layout.readonly, *layout.missing_protected, *layout.linked_protected]
+        )
+        private = Path(tempfile.mkdtemp(prefix="codeward-sbx-"))
+        proxy: ConnectProxy | None = None
+        restored: list[str] = []
+        try:
+            (private / "tmp").mkdir()
+            (private / "home").mkdir()
+            env = child_env(spec.env_passthrough, home=str(private / "home"), tmpdir=str(private / "tmp"))
+            if use_proxy:
+                proxy = ConnectProxy(DomainPolicy(spec.allowed_domains)).start()
+                env.update(proxy_env(f"http://127.0.0.1:{proxy.port}"))
+            ll = build_landlock_spec(
+                spec, abi=self.abi, private=private, proxy_port=proxy.port if proxy else None, layout=layout
+            )
+            launcher_spec = {
+                "rlimits": {"fsize": spec.max_file_size, "nproc": spec.max_processes, "core": 0},
+                "drop_caps": True,
+                "landlock": ll,
+                "seccomp": base64.b64encode(bpf).decode("ascii"),
+                "supervise": True,
+            }
+            full = launch.launcher_argv(python, launcher_spec, argv)
+            raw = run_process(
+                full,
+                env=env,
+                cwd=str(spec.cwd),
+                timeout_s=spec.timeout_s,
+                output_cap=spec.output_cap,
+                on_output=on_output,
+                stop=lambda p: os.kill(p.pid, 15),
+            )
+        finally:
+            if proxy is not None:
+                proxy.stop()
+            restored = tripwire.restore()
+            shutil.rmtree(private, ignore_errors=True)
+        why = launch.setup_failure(raw.returncode, raw.output)
+        if why is not None:
+            raise SandboxUnavailable(f"sandbox: the Landlock launcher could not confine the command: {why}")
+        note = explain(
+            exit_code=raw.returncode,
+            output=raw.output,
+            timed_out=raw.timed_out,
+            spec=spec,
+            tier=self.tier,
+            blocked_hosts=proxy.blocked if proxy else (),
+            restored=restored,
+        )
+        return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)
+
+
+def proxy_env(url: str) -> dict[str, str]:
+    """Proxy variables in the spellings tools read (curl, pip, git, npm, requests)."""
+    env: dict[str, str] = {}
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        env[name] = url
+        env[name.lower()] = url
+    env["NO_PROXY"] = env["no_proxy"] = "localhost,127.0.0.1,::1"
+    return env

@@ -1,0 +1,62 @@
+"""Starting the stdlib-only launcher (``_launcher.py``) safely: a fixed copy of its code, a trusted Python.
+
+The launcher's text is read when this module is imported (at session start, before the model has
+done anything) and passed with ``-c``; the interpreter is this process's own real binary unless it
+lies inside a writable directory of the command (a ``.venv`` in the workspace), in which case the
+system ``python3`` is used; if neither is safe the tier refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from codeward.errors import SandboxUnavailable
+from codeward.sandbox.spec import is_within
+
+LAUNCHER_SOURCE: str = Path(__file__).with_name("_launcher.py").read_text(encoding="utf-8")
+LAUNCHER_MARK = "codeward-launcher:"
+SETUP_FAILED = 125
+
+
+def _prefix_of(binary: Path) -> Path:
+    """The installation a Python binary loads its standard library from (``/usr`` for /usr/bin/python3)."""
+    return binary.parent.parent
+
+
+def trusted_python(writable: Sequence[Path]) -> str:
+    """A Python binary whose code and standard library a command cannot have changed."""
+    candidates = [(Path(os.path.realpath(sys.executable)), Path(sys.base_prefix).resolve())]
+    for sys_py in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        p = Path(sys_py)
+        if p.exists():
+            real = Path(os.path.realpath(p))
+            candidates.append((real, _prefix_of(real)))
+    for binary, prefix in candidates:
+        if not binary.is_file():
+            continue
+        if any(is_within(binary, w) or is_within(prefix, w) for w in writable):
+            continue
+        return str(binary)
+    raise SandboxUnavailable(
+        "sandbox: every Python found lies inside a writable directory of the command, so the launcher could be "
+        "tampered with; run codeward from an interpreter outside the workspace"
+    )
+
+
+def launcher_argv(python: str, spec: dict[str, Any], argv: Sequence[str]) -> list[str]:
+    return [python, "-I", "-S", "-c", LAUNCHER_SOURCE, json.dumps(spec, separators=(",", ":")), "--", *argv]
+
+
+def setup_failure(exit_code: int | None, output: str) -> str | None:
+    """The launcher's own error line when it refused to start the command, else None."""
+    if exit_code != SETUP_FAILED:
+        return None
+    for line in output.splitlines():
+        if line.startswith(LAUNCHER_MARK):
+            return line[len(LAUNCHER_MARK) :].strip()
+    return None

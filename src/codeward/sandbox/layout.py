@@ -1,0 +1,262 @@
+"""What a command may see, computed once from the spec and the host, for every tier to enforce.
+
+The tiers differ in mechanism (mounts, Landlock rules, a Seatbelt profile) but not in intent, so
+the intent lives here: which host directories become private and empty, which tools under them
+are shown again read-only, what is writable, what stays read-only inside the writable places, and
+what is hidden outright. Everything is decided from ``lstat`` results, never by following a link
+the workspace could have planted.
+
+Hidden from every command, besides the spec's masked paths:
+
+* the home directories (``$HOME``, the account's home, ``/root``, ``/home``) — only the language
+  toolchains in :data:`TOOLCHAIN_DIRS` are shown again, read-only, minus the credential files in
+  :data:`TOOLCHAIN_SECRETS`;
+* the codeward home (keys, sessions, audit log);
+* ``/run`` (D-Bus, docker.sock, ``$XDG_RUNTIME_DIR``), the ssh-agent socket, and every listening
+  socket path the kernel reports in ``/proc/net/unix``;
+* the shared temp dirs ``/tmp`` and ``/var/tmp`` (a private one replaces them), ``/mnt``, ``/media``;
+* system secrets: ``/etc/shadow``, ``/etc/gshadow`` and the ssh host keys.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codeward.sandbox.spec import SandboxSpec, host_homes, is_within
+from codeward.workspace import PROTECTED_DIRS
+
+# Toolchains under a home directory that commands need (read-only). Documented in sandbox_status().
+TOOLCHAIN_DIRS: tuple[str, ...] = (
+    ".pyenv",
+    ".cargo",
+    ".rustup",
+    ".nvm",
+    ".volta",
+    ".rbenv",
+    ".asdf",
+    ".local/bin",
+    ".local/lib",
+    ".bun",
+    ".deno",
+    "go",
+    ".sdkman",
+    ".gem",
+    ".elan",
+    ".ghcup",
+    ".juliaup",
+    ".dotnet",
+)
+# Credential files that live inside those toolchains; hidden even though their directory is shown.
+TOOLCHAIN_SECRETS: tuple[str, ...] = (".cargo/credentials", ".cargo/credentials.toml", ".gem/credentials")
+
+# Host directories replaced by an empty private directory.
+PRIVATE_DIRS: tuple[str, ...] = ("/tmp", "/var/tmp", "/run", "/home", "/root", "/mnt", "/media")
+SYSTEM_SECRETS: tuple[str, ...] = (
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/security/opasswd",
+)
+SSH_HOST_KEY_DIR = "/etc/ssh"
+# Directories other accounts keep toolchains in that are fine to show (Homebrew on Linux).
+SHARED_TOOL_DIRS: tuple[str, ...] = ("/home/linuxbrew/.linuxbrew",)
+MAX_SOCKETS = 512
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The view of the filesystem a command gets, in the order a mount-based tier applies it."""
+
+    private_dirs: tuple[Path, ...]  # become empty and writable (private tmpfs)
+    reexposed: tuple[Path, ...]  # shown again read-only under the private dirs (toolchains)
+    writable: tuple[Path, ...]  # the workspace and --writable dirs
+    readonly: tuple[Path, ...]  # existing protected paths inside writable dirs
+    missing_protected: tuple[Path, ...]  # protected names that do not exist: must not be creatable
+    linked_protected: tuple[Path, ...]  # protected paths that are symlinks (their link can be swapped)
+    hidden_dirs: tuple[Path, ...]
+    hidden_files: tuple[Path, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def hidden(self) -> tuple[Path, ...]:
+        return (*self.hidden_dirs, *self.hidden_files)
+
+
+def _lstat(p: Path) -> os.stat_result | None:
+    try:
+        return p.lstat()
+    except OSError:
+        return None
+
+
+def _is_dir(p: Path) -> bool:
+    st = _lstat(p)
+    return st is not None and stat.S_ISDIR(st.st_mode)
+
+
+def listening_socket_paths(proc_net_unix: str = "/proc/net/unix") -> list[Path]:
+    """Pathname unix sockets the kernel knows in this network namespace (docker, D-Bus, agents)."""
+    out: list[Path] = []
+    try:
+        with open(proc_net_unix, encoding="utf-8", errors="replace") as f:
+            next(f, None)
+            for line in f:
+                parts = line.split(None, 7)
+                if len(parts) == 8 and parts[7].startswith("/"):
+                    p = Path(parts[7].rstrip("\n"))
+                    if p not in out:
+                        out.append(p)
+    except OSError:
+        return []
+    return out
+
+
+def ssh_host_keys(directory: str = SSH_HOST_KEY_DIR) -> list[Path]:
+    d = Path(directory)
+    try:
+        names = sorted(os.listdir(d))
+    except OSError:
+        return []
+    return [d / n for n in names if n.startswith("ssh_host_") and n.endswith("_key")]
+
+
+def interpreter_prefixes() -> list[Path]:
+    """Where this Python lives, so a helper run inside with it (the proxy bridge) can start."""
+    import sys
+
+    out = []
+    for p in (sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))):
+        path = Path(p).resolve()
+        if path not in out:
+            out.append(path)
+    return out
+
+
+def _under_any(p: Path, roots: Iterable[Path]) -> bool:
+    return any(is_within(p, r) for r in roots)
+
+
+def build_layout(
+    spec: SandboxSpec,
+    *,
+    homes: Iterable[Path] | None = None,
+    private_dirs: Iterable[str] = PRIVATE_DIRS,
+    extra_visible: Iterable[Path] = (),
+    sockets: Iterable[Path] | None = None,
+    system_secrets: Iterable[str] | None = None,
+) -> Layout:
+    """Decide the view for ``spec``. Parameters after ``spec`` exist for tests and for the proxy."""
+    homes = list(host_homes() if homes is None else homes)
+    writable = list(spec.writable_roots())
+    notes: list[str] = []
+
+    privates: list[Path] = []
+    for d in (*private_dirs, *(str(h) for h in homes)):
+        p = Path(d)
+        if _is_dir(p) and p not in privates:
+            privates.append(p)
+    privates.sort(key=lambda p: len(p.parts))
+    # a private dir must never swallow a writable root's ancestors' siblings we re-bind; binds come later
+
+    reexposed: list[Path] = []
+    for h in homes:
+        for name in TOOLCHAIN_DIRS:
+            p = h / name
+            if _is_dir(p) and p not in reexposed:
+                reexposed.append(p)
+    for d in SHARED_TOOL_DIRS:
+        p = Path(d)
+        if _is_dir(p):
+            reexposed.append(p)
+    for p in extra_visible:
+        if _under_any(p, privates) and not _under_any(p, reexposed) and p.exists():
+            reexposed.append(p)
+
+    readonly: list[Path] = []
+    missing: list[Path] = []
+    linked: list[Path] = []
+    for p in spec.protected:
+        if not _under_any(p, writable):
+            continue  # already read-only: everything outside the writable roots is
+        st = _lstat(p)
+        if st is None:
+            if _is_dir(p.parent):
+                missing.append(p)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            linked.append(p)
+            target = p.resolve()
+            if _under_any(target, writable) and target.exists() and target not in readonly:
+                readonly.append(target)
+            continue
+        if p not in readonly:
+            readonly.append(p)
+
+    hidden_dirs: list[Path] = []
+    hidden_files: list[Path] = []
+
+    def hide(p: Path) -> None:
+        st = _lstat(p)
+        if st is None or p in hidden_dirs or p in hidden_files:
+            return
+        if stat.S_ISLNK(st.st_mode):
+            # a masked symlink: hide what it points to when that is inside a writable root
+            target = p.resolve()
+            if target != p and _under_any(target, writable) and _lstat(target) is not None:
+                hide(target)
+            return
+        (hidden_dirs if stat.S_ISDIR(st.st_mode) else hidden_files).append(p)
+
+    def visible(p: Path) -> bool:
+        """True when ``p`` would otherwise be readable inside (not already under a private dir)."""
+        if _under_any(p, writable) or _under_any(p, reexposed):
+            return True
+        return not _under_any(p, privates)
+
+    for p in spec.masked:
+        hide(p)
+    home = spec.home_dir()
+    if visible(home):
+        hide(home)
+    for h in homes:
+        for name in TOOLCHAIN_SECRETS:
+            p = h / name
+            if visible(p):
+                hide(p)
+    for s in system_secrets if system_secrets is not None else (*SYSTEM_SECRETS, *map(str, ssh_host_keys())):
+        p = Path(s)
+        if visible(p):
+            hide(p)
+    sock_env = os.environ.get("SSH_AUTH_SOCK")
+    socks = list(listening_socket_paths() if sockets is None else sockets)
+    if sock_env and os.path.isabs(sock_env):
+        socks.append(Path(sock_env))
+    count = 0
+    for s in socks:
+        if count >= MAX_SOCKETS:
+            notes.append(f"more than {MAX_SOCKETS} socket paths; the rest stay hidden only by their directory")
+            break
+        st = _lstat(s)
+        if st is not None and stat.S_ISSOCK(st.st_mode) and visible(s):
+            hide(s)
+            count += 1
+    return Layout(
+        private_dirs=tuple(privates),
+        reexposed=tuple(reexposed),
+        writable=tuple(writable),
+        readonly=tuple(readonly),
+        missing_protected=tuple(missing),
+        linked_protected=tuple(linked),
+        hidden_dirs=tuple(hidden_dirs),
+        hidden_files=tuple(hidden_files),
+        notes=tuple(notes),
+    )
+
+
+def stub_kind(p: Path) -> str:
+    """``dir`` for protected directory names (``.git``, ``.codeward``), ``file`` for the rest."""
+    return "dir" if p.name in PROTECTED_DIRS else "file"

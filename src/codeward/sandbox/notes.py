@@ -1,0 +1,110 @@
+"""One line for the model when the sandbox is why a command failed (pure: text in, text out).
+
+The kernel's errors are terse (``Read-only file system``, ``Permission denied``, ``Address family
+not supported``); a model that sees them tends to retry the same thing or to ask for the sandbox
+to be turned off. The note says what was blocked, by which rule, and what the user can do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from codeward.sandbox.spec import SandboxSpec
+
+SIGXFSZ = 25
+SIGSYS = 31
+
+_NET = re.compile(
+    r"Could not resolve host|Temporary failure in name resolution|Name or service not known|"
+    r"Network is unreachable|Address family not supported|getaddrinfo failed|nodename nor servname|"
+    r"Failed to establish a new connection|Couldn't connect to server|No address associated with hostname|"
+    r"Could not resolve proxy|Name resolution|ENETUNREACH|EAI_AGAIN|ENOTFOUND",
+    re.IGNORECASE,
+)
+_ROFS = re.compile(r"Read-only file system|EROFS", re.IGNORECASE)
+_DENIED = re.compile(r"Permission denied|EACCES", re.IGNORECASE)
+_EPERM = re.compile(r"Operation not permitted|EPERM", re.IGNORECASE)
+_FSIZE = re.compile(r"File size limit exceeded", re.IGNORECASE)
+_FORK = re.compile(r"Cannot fork|fork: retry|Resource temporarily unavailable", re.IGNORECASE)
+
+
+def fmt_seconds(s: float) -> str:
+    return f"{s:g}"
+
+
+def _rel(p: Path, spec: SandboxSpec) -> str:
+    try:
+        r = p.relative_to(spec.workspace).as_posix()
+        return r or "."
+    except ValueError:
+        return str(p)
+
+
+def _mentioned(output: str, paths: Sequence[Path], spec: SandboxSpec) -> str | None:
+    """The first of ``paths`` the output names (by workspace-relative or absolute form)."""
+    for p in sorted(paths, key=lambda x: -len(str(x))):  # ".codewardignore" before ".codeward"
+        for form in (str(p), _rel(p, spec)):
+            if form and form != "." and form in output:
+                return _rel(p, spec)
+    return None
+
+
+def explain(
+    *,
+    exit_code: int | None,
+    output: str,
+    timed_out: bool,
+    spec: SandboxSpec,
+    tier: str,
+    blocked_hosts: Sequence[str] = (),
+    restored: Sequence[str] = (),
+) -> str | None:
+    """The note for a finished command, or None when nothing points at the sandbox."""
+    if timed_out:
+        return f"sandbox: command timed out after {fmt_seconds(spec.timeout_s)} s and was killed with all its processes"
+    if restored:
+        shown = ", ".join(restored[:5]) + (" ..." if len(restored) > 5 else "")
+        return f"sandbox: the command changed protected paths ({shown}); codeward put them back"
+    if blocked_hosts:
+        hosts = ", ".join(sorted(set(blocked_hosts))[:5])
+        return (
+            f"sandbox: blocked connection to {hosts}: not in [sandbox] allowed_domains; "
+            "ask the user to add it or to allow the network with --allow-network"
+        )
+    if exit_code in (None, 0):
+        return None
+    if exit_code == 128 + SIGXFSZ or _FSIZE.search(output):
+        return f"sandbox: file size limit ({spec.max_file_size} bytes) exceeded"
+    if exit_code == 128 + SIGSYS:
+        return "sandbox: the process was killed by the seccomp filter (a 32-bit or foreign-architecture system call)"
+    if not spec.network and _NET.search(output):
+        if spec.allowed_domains:
+            return (
+                "sandbox: network is off except HTTPS to "
+                + ", ".join(spec.allowed_domains)
+                + " through the proxy; ask the user to allow more with --allow-network"
+            )
+        return "sandbox: network is off; ask the user to allow it with --allow-network"
+    if _ROFS.search(output) or (tier == "landlock" and _DENIED.search(output)):
+        hit = _mentioned(output, spec.protected, spec)
+        if hit is not None:
+            extra = " (git commands that write, like commit, must be run by the user)" if ".git" in hit else ""
+            return f"sandbox: {hit} is read-only (protected path){extra}"
+    if _DENIED.search(output) or _ROFS.search(output):
+        hit = _mentioned(output, spec.masked, spec)
+        if hit is not None:
+            return f"sandbox: {hit} is hidden from commands (ignored file or disallowed directory)"
+    if _ROFS.search(output):
+        return "sandbox: only the workspace and the temp dir are writable (read-only file system elsewhere)"
+    if tier == "landlock" and _DENIED.search(output):
+        return (
+            "sandbox (landlock): access denied outside the workspace, or in a directory that holds ignored "
+            "or protected files (no entries can be added or removed there); install bubblewrap for finer rules"
+        )
+    if _FORK.search(output):
+        return f"sandbox: process limit ({spec.max_processes}) reached"
+    if _EPERM.search(output):
+        return "sandbox: an operation was blocked (ptrace, mount, namespaces, io_uring and kernel keyrings are off)"
+    return None

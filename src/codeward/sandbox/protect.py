@@ -1,0 +1,178 @@
+"""A tripwire for protected paths a tier cannot make read-only: record them, then put them back.
+
+Landlock grants rights to whole directory trees, so inside the writable workspace it cannot keep
+``AGENTS.md`` or ``.git/hooks`` read-only without also forbidding new files next to them. For those
+paths the Landlock tier records the security-relevant state before a command (content, mode, link
+target, or absence) and restores it after the whole process tree is dead, so a planted hook or an
+edited ignore file never outlives the command. bwrap uses the same for protected paths that are
+symlinks (a mount can protect the target, not the link).
+
+What is recorded for a protected directory: for ``.git`` directories (and the git dirs that
+``.git`` pointer files name) their ``config``, ``config.worktree``, ``commondir``, ``gitdir``,
+``info/attributes`` and everything under ``hooks/``; for any other directory (``.codeward``) all of
+it. Objects, refs and the index are left alone: they are data, not code or policy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from codeward.errors import CodewardError
+from codeward.fsutil import atomic_write_bytes
+
+GIT_FILES = ("config", "config.worktree", "commondir", "gitdir", "info/attributes")
+GIT_DIRS = ("hooks",)
+MAX_FILES = 5000
+MAX_BYTES = 64 * 1024 * 1024
+
+
+class TripwireTooLarge(CodewardError):
+    """The protected paths are too big to record; the tier refuses rather than run unprotected."""
+
+
+@dataclass(frozen=True)
+class _State:
+    kind: str  # "absent" | "file" | "link" | "dir" | "other"
+    mode: int = 0
+    data: bytes = b""
+    target: str = ""
+
+
+def _read_state(p: Path) -> _State:
+    try:
+        st = p.lstat()
+    except FileNotFoundError:
+        return _State("absent")
+    except OSError:
+        return _State("other")
+    mode = stat.S_IMODE(st.st_mode)
+    if stat.S_ISLNK(st.st_mode):
+        return _State("link", mode, target=os.readlink(p))
+    if stat.S_ISDIR(st.st_mode):
+        return _State("dir", mode)
+    if stat.S_ISREG(st.st_mode):
+        fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            return _State("file", mode, data=f.read())
+    return _State("other", mode)
+
+
+def _is_git_dir(p: Path) -> bool:
+    return p.name == ".git" or (p / "HEAD").is_file()
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every entry under ``root`` without following symlinks."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        d = Path(dirpath)
+        for n in dirnames:
+            yield d / n
+        for n in filenames:
+            yield d / n
+
+
+class Tripwire:
+    """Recorded state of a set of paths; :meth:`restore` undoes any change and reports it."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+        self.states: dict[Path, _State] = {}
+        self.trees: list[Path] = []  # directories whose new entries are removed on restore
+        self._bytes = 0
+
+    def _add(self, p: Path) -> None:
+        if p in self.states:
+            return
+        s = _read_state(p)
+        self._bytes += len(s.data)
+        if len(self.states) >= MAX_FILES or self._bytes > MAX_BYTES:
+            raise TripwireTooLarge(
+                f"sandbox: the protected paths under {self.workspace} are too large to guard in this tier "
+                f"(more than {MAX_FILES} files or {MAX_BYTES >> 20} MB); install bubblewrap"
+            )
+        self.states[p] = s
+
+    def _add_tree(self, d: Path) -> None:
+        self._add(d)
+        if self.states[d].kind != "dir":
+            return
+        self.trees.append(d)
+        for p in _walk(d):
+            self._add(p)
+
+    @classmethod
+    def take(cls, workspace: Path, paths: Sequence[Path]) -> Tripwire:
+        tw = cls(workspace)
+        for p in paths:
+            st = _read_state(p)
+            if st.kind != "dir":
+                tw._add(p)
+                continue
+            if _is_git_dir(p):
+                tw._add(p)
+                for name in GIT_FILES:
+                    tw._add(p / name)
+                for name in GIT_DIRS:
+                    tw._add_tree(p / name)
+            else:
+                tw._add_tree(p)
+        return tw
+
+    def _rel(self, p: Path) -> str:
+        try:
+            return p.relative_to(self.workspace).as_posix()
+        except ValueError:
+            return str(p)
+
+    def restore(self) -> list[str]:
+        """Put every recorded path back as it was; return the workspace-relative paths that changed."""
+        changed: list[str] = []
+        for tree in self.trees:
+            if not tree.is_dir() or tree.is_symlink():
+                continue
+            for p in sorted(_walk(tree), key=lambda x: -len(x.parts)):
+                if p not in self.states:
+                    _remove(p)
+                    changed.append(self._rel(p))
+        for p in sorted(self.states, key=lambda x: len(x.parts)):
+            want = self.states[p]
+            have = _read_state(p)
+            if have == want:
+                continue
+            changed.append(self._rel(p))
+            _put(p, want, have)
+        return sorted(set(changed))
+
+
+def _remove(p: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if p.is_symlink() or not p.is_dir():
+            p.unlink()
+        else:
+            shutil.rmtree(p)
+
+
+def _put(p: Path, want: _State, have: _State) -> None:
+    if want.kind == "absent":
+        _remove(p)
+        return
+    if want.kind == "other":
+        return  # a device or socket: nothing sensible to write back
+    if have.kind != want.kind and have.kind != "absent":
+        _remove(p)
+    if want.kind == "dir":
+        p.mkdir(parents=True, exist_ok=True)
+        os.chmod(p, want.mode)
+    elif want.kind == "link":
+        p.parent.mkdir(parents=True, exist_ok=True)
+        _remove(p)
+        os.symlink(want.target, p)
+    else:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(p, want.data, mode=want.mode)

@@ -1,0 +1,156 @@
+"""What a sandboxed command may touch, what came back, and the interface every tier implements.
+
+These types are plain data so the agent, the CLI and the tests can build and compare them without
+importing any tier. A :class:`SandboxSpec` is the whole policy of one command run; a tier turns it
+into mounts (bwrap), Landlock rules plus a seccomp filter, or a Seatbelt profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from codeward.errors import UsageError
+
+TIERS: tuple[str, ...] = ("bwrap", "landlock", "seatbelt", "none")
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """The confinement of one command.
+
+    ``workspace`` and ``writable`` are the only places a command may change. ``protected`` paths
+    stay read-only inside them (and cannot be created when missing); ``masked`` paths cannot be
+    read at all. ``allowed_domains`` with ``network=False`` routes HTTPS through a host-side proxy
+    that only lets those hosts through.
+    """
+
+    workspace: Path
+    cwd: Path
+    writable: tuple[Path, ...] = ()
+    network: bool = False
+    allowed_domains: tuple[str, ...] = ()
+    masked: tuple[Path, ...] = ()
+    protected: tuple[Path, ...] = ()
+    env_passthrough: tuple[str, ...] = ()
+    timeout_s: float = 120.0
+    output_cap: int = 256 * 1024
+    max_file_size: int = 1 << 30
+    max_processes: int = 512
+    codeward_home: Path | None = None
+
+    def writable_roots(self) -> tuple[Path, ...]:
+        """The workspace followed by the extra writable directories, without repeats."""
+        out: list[Path] = []
+        for p in (self.workspace, *self.writable):
+            if p not in out:
+                out.append(p)
+        return tuple(out)
+
+    def home_dir(self) -> Path:
+        """The codeward home to hide from commands (the configured one when not given)."""
+        if self.codeward_home is not None:
+            return self.codeward_home
+        from codeward.config.home import codeward_home
+
+        return codeward_home()
+
+
+@dataclass
+class CommandResult:
+    """How a command ended. ``note`` is one line for the model when the sandbox blocked something."""
+
+    exit_code: int | None
+    output: str
+    truncated: bool
+    timed_out: bool
+    duration_ms: float
+    tier: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class TierStatus:
+    """One tier as ``codeward doctor`` shows it: usable here or not, why, and what it cannot do."""
+
+    tier: str
+    available: bool
+    reason: str
+    gaps: tuple[str, ...] = ()
+    detail: str = ""
+
+
+class Sandbox(Protocol):
+    """A way to run a command confined by a :class:`SandboxSpec`."""
+
+    tier: str
+
+    def run(
+        self,
+        argv: Sequence[str],
+        spec: SandboxSpec,
+        *,
+        on_output: Callable[[str], None] | None = None,
+    ) -> CommandResult: ...
+
+
+def is_within(path: Path, root: Path) -> bool:
+    """True when ``path`` is ``root`` or lies below it (lexically; both should be resolved)."""
+    return path == root or root in path.parents
+
+
+def validate_spec(spec: SandboxSpec, argv: Sequence[str]) -> None:
+    """Refuse specs no tier should try to honour, with a message that says what to change.
+
+    Every tier calls this first, so a bad spec fails the same way whatever runs it.
+    """
+    if not argv or not all(isinstance(a, str) for a in argv):
+        raise UsageError("sandbox: the command is empty; give a program and its arguments")
+    if any("\x00" in a for a in argv):
+        raise UsageError("sandbox: a command argument contains a NUL byte")
+    roots = spec.writable_roots()
+    for r in roots:
+        if not r.is_absolute():
+            raise UsageError(f"sandbox: writable directory {r} must be an absolute path")
+        if r == Path("/"):
+            raise UsageError("sandbox: / cannot be writable; choose a project directory")
+        if not r.is_dir():
+            raise UsageError(f"sandbox: writable directory {r} does not exist or is not a directory")
+        if r.resolve() != r:
+            raise UsageError(f"sandbox: writable directory {r} must be given resolved (it leads to {r.resolve()})")
+    for home in host_homes():
+        for r in roots:
+            if is_within(home, r):
+                raise UsageError(
+                    f"sandbox: {r} contains the home directory {home}, whose keys and dotfiles commands must "
+                    "not see; run in a project directory instead"
+                )
+    if not spec.cwd.is_absolute() or not any(is_within(spec.cwd, r) for r in roots):
+        raise UsageError(f"sandbox: the working directory {spec.cwd} is outside the workspace {spec.workspace}")
+    if spec.timeout_s <= 0:
+        raise UsageError("sandbox: timeout must be positive")
+    if spec.output_cap < 1024:
+        raise UsageError("sandbox: output cap must be at least 1024 bytes")
+    if spec.max_processes < 1 or spec.max_file_size < 1:
+        raise UsageError("sandbox: process and file-size limits must be positive")
+
+
+def host_homes() -> list[Path]:
+    """The user's home directories: ``$HOME`` and the account's home from the password database."""
+    import os
+
+    out: list[Path] = []
+    env = os.environ.get("HOME")
+    if env and os.path.isabs(env):
+        out.append(Path(env).resolve())
+    try:
+        import pwd
+
+        pw = Path(pwd.getpwuid(os.getuid()).pw_dir).resolve()
+        if pw != Path("/") and pw not in out:
+            out.append(pw)
+    except (KeyError, ImportError):
+        pass
+    return [h for h in out if h != Path("/")]
