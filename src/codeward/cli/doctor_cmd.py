@@ -1,0 +1,40 @@
+"""``codeward doctor [--json]``: the security checklist (DESIGN §6).
+
+Exit 0 when no check fails (warnings allowed), 1 when any fails. ``--json`` prints an array of
+``{"check", "status", "detail", "fix"}`` objects, ``fix`` null on a pass.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from codeward.errors import EXIT_FAILED, EXIT_OK
+
+MARKS = {"pass": "✓ pass", "warn": "! warn", "fail": "✗ FAIL"}
+
+
+@click.command("doctor", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of checks.")
+@click.option(
+    "-C", "--cd", "cd", type=click.Path(file_okay=False, exists=True), help="Check the workspace containing DIR."
+)
+def command(as_json: bool, cd: str | None) -> int:
+    """Check this machine and workspace against the security checklist; each item pass / warn / fail + fix."""
+    from codeward.doctor import diagnose
+
+    results = diagnose(Path(cd).resolve() if cd else Path.cwd())
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
+    else:
+        width = max(len(r.check) for r in results) + 2
+        for r in results:
+            click.echo(f"{MARKS[r.status]}  {r.check.ljust(width)}{r.detail}")
+            if r.fix and r.status != "pass":
+                click.echo(f"{'':8}{'':{width}}fix: {r.fix}")
+        fails = sum(r.status == "fail" for r in results)
+        warns = sum(r.status == "warn" for r in results)
+        click.echo(f"\n{len(results)} checks: {fails} failed, {warns} warnings")
+    return EXIT_FAILED if any(r.status == "fail" for r in results) else EXIT_OK

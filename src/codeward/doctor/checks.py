@@ -1,0 +1,353 @@
+"""The checklist: one pure function per check, each turning a :class:`DoctorContext` into a result.
+
+The names are stable (scripts grep them): ``config``, ``approval-mode``, ``ignore-file``,
+``tracked-secrets``, ``auth-file``, ``key-source``, ``sandbox``, ``network``, ``agents-policy``,
+``provider-endpoint``, ``log-dir``, ``home-dir``, ``data-retention``, ``egress``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shlex
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from codeward.config.model import ProviderConfig
+from codeward.doctor.model import CheckResult, DoctorContext
+
+SHOWN = 5
+ENTERPRISE_SUFFIXES = (".internal", ".local", ".lan", ".corp", ".intranet", ".home.arpa", ".private")
+
+
+def _some(items: list[str], n: int = SHOWN) -> str:
+    more = f" and {len(items) - n} more" if len(items) > n else ""
+    return ", ".join(items[:n]) + more
+
+
+def check_config(ctx: DoctorContext) -> CheckResult:
+    if ctx.config_error:
+        return CheckResult(
+            "config",
+            "fail",
+            f"{ctx.config_error} (the other checks used the built-in defaults)",
+            "fix the file or key named above",
+        )
+    return CheckResult("config", "pass", f"configuration loaded (provider {ctx.config.provider})")
+
+
+def check_approval_mode(ctx: DoctorContext) -> CheckResult:
+    mode = ctx.config.approval_mode
+    if mode == "suggest":
+        return CheckResult("approval-mode", "pass", "suggest: every edit and command asks first")
+    if mode == "auto-edit":
+        return CheckResult("approval-mode", "pass", "auto-edit: edits are applied, commands ask first")
+    return CheckResult(
+        "approval-mode",
+        "warn",
+        "full-auto by default: commands run in the sandbox without asking",
+        'set approval_mode = "suggest" in config.toml and pass -a full-auto only for runs that need it',
+    )
+
+
+def check_ignore_file(ctx: DoctorContext) -> CheckResult:
+    name = "ignore-file"
+    uncovered = [c.path for c in ctx.credential_files if c.covered_by is None and c.kind != "databases"]
+    uncovered_db = [c.path for c in ctx.credential_files if c.covered_by is None and c.kind == "databases"]
+    fix_add = (
+        "add patterns for them to .codewardignore (codeward init writes the template; "
+        "codeward init --update adds the patterns an existing file lacks)"
+    )
+    partial = " (checked the first files only: the workspace is large)" if ctx.files_walked_limit_hit else ""
+    if uncovered:
+        return CheckResult(name, "fail", f"credential files the agent could read: {_some(uncovered)}{partial}", fix_add)
+    if not ctx.ignore_files:
+        covered = len(ctx.credential_files)
+        return CheckResult(
+            name,
+            "warn",
+            "no .codewardignore or .codexignore; only the built-in rules apply"
+            + (f" ({covered} credential files present, covered by them)" if covered else ""),
+            "run codeward init to write the full template (credentials, databases, business data, logs)",
+        )
+    if uncovered_db:
+        return CheckResult(
+            name, "warn", f"database files the agent could read: {_some(uncovered_db)}{partial}", fix_add
+        )
+    n = len(ctx.credential_files)
+    files = ", ".join(ctx.ignore_files[:3])
+    what = f"{n} credential file{'s' if n != 1 else ''} present, all hidden" if n else "no credential files present"
+    return CheckResult(name, "pass", f"{files}; {what}{partial}")
+
+
+def check_tracked_secrets(ctx: DoctorContext) -> CheckResult:
+    name = "tracked-secrets"
+    if not ctx.in_git:
+        return CheckResult(name, "pass", "not a git repository: nothing is tracked")
+    if ctx.tracked_error:
+        return CheckResult(name, "warn", f"could not check the git index: {ctx.tracked_error}", "make git work here")
+    if ctx.tracked:
+        shown = [f"{t.path} ({'; '.join(t.reasons)})" for t in ctx.tracked]
+        paths = " ".join(shlex.quote(t.path) for t in ctx.tracked[:20])
+        return CheckResult(
+            name,
+            "fail",
+            f"{len(ctx.tracked)} tracked file{'s' if len(ctx.tracked) != 1 else ''} with secrets: {_some(shown)}",
+            f"git rm --cached {paths} && git commit; then rotate those secrets: they stay in the git history "
+            "(rewrite it with git filter-repo if it was pushed)",
+        )
+    skipped = f", {ctx.tracked_skipped} skipped (binary or over 1 MiB)" if ctx.tracked_skipped else ""
+    return CheckResult(name, "pass", f"{ctx.tracked_scanned} tracked files scanned, no secrets{skipped}")
+
+
+def check_auth_file(ctx: DoctorContext) -> CheckResult:
+    fs = ctx.auth_file
+    if fs is None or not fs.exists:
+        where = fs.path if fs is not None else "auth.json"
+        return CheckResult("auth-file", "pass", f"no {where}: no key stored in a file")
+    if fs.problem:
+        return CheckResult("auth-file", "fail", fs.problem, fs.fix)
+    return CheckResult("auth-file", "pass", f"{fs.path} is mode {fs.mode:03o} ({len(fs.providers)} key(s))")
+
+
+def check_key_source(ctx: DoctorContext) -> CheckResult:
+    name = "key-source"
+    key, kc = ctx.key, ctx.keychain
+    if key is None:
+        return CheckResult(name, "warn", "could not tell where the key comes from", "run codeward auth status")
+    pid = key.provider
+    if key.source == "keychain":
+        return CheckResult(name, "pass", f"{pid}: {key.detail}")
+    if key.source in ("env", "command"):
+        return CheckResult(name, "pass", f"{pid}: {key.detail}")
+    if key.source == "file":
+        if key.problem:
+            return CheckResult(name, "warn", f"{pid}: {key.detail}: see the auth-file check", key.fix)
+        if kc is not None and not kc.usable:
+            return CheckResult(
+                name,
+                "warn",
+                f"{pid}: key in {key.detail} (no keychain backend here: {kc.reason})",
+                "keep the file at mode 0600, or use providers.ID.key_command with a secret manager",
+            )
+        return CheckResult(
+            name,
+            "warn",
+            f"{pid}: key in {key.detail} although a keychain is available",
+            f"codeward login --provider {pid} (moves it into the keychain and removes it from the file)",
+        )
+    if not key.requires_key:
+        return CheckResult(name, "pass", f"{pid}: no key needed")
+    return CheckResult(name, "warn", f"{pid}: {key.detail}", f"codeward login --provider {pid}")
+
+
+def check_sandbox(ctx: DoctorContext) -> CheckResult:
+    name = "sandbox"
+    sb = ctx.config.sandbox
+    if ctx.sandbox_error:
+        return CheckResult(name, "fail", f"cannot probe the sandbox: {ctx.sandbox_error}", "reinstall codeward")
+    if sb.tier == "none" or sb.unsafe_allow_unsandboxed:
+        why = '[sandbox] tier = "none"' if sb.tier == "none" else "[sandbox] unsafe_allow_unsandboxed = true"
+        return CheckResult(
+            name, "fail", f"{why}: commands may run unconfined", f"remove {why.split(':')[0]} from config.toml"
+        )
+    tiers = [t for t in ctx.sandbox if t.tier != "none"]
+    if sb.tier != "auto":
+        tiers = [t for t in tiers if t.tier == sb.tier]
+    best = next((t for t in tiers if t.available), None)
+    why_not = "; ".join(f"{t.tier}: {t.reason}" for t in tiers if not t.available)
+    if best is None:
+        return CheckResult(
+            name,
+            "fail",
+            f"no sandbox tier works here, so commands will be refused ({why_not or 'none known'})",
+            "install bubblewrap (apt-get install bubblewrap) and allow unprivileged user namespaces "
+            "(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0)",
+        )
+    if best.tier == "bwrap":
+        gaps = f"; gaps: {'; '.join(best.gaps)}" if best.gaps else ""
+        return CheckResult(name, "pass", f"bwrap: {best.reason}{gaps}")
+    gaps = "; ".join(best.gaps) or "weaker than bubblewrap"
+    detail = f"{best.tier} only ({best.reason}); gaps: {gaps}"
+    if why_not:
+        detail += f"; not available: {why_not}"
+    return CheckResult(name, "warn", detail, "install bubblewrap (apt-get install bubblewrap) for the strongest tier")
+
+
+def check_network(ctx: DoctorContext) -> CheckResult:
+    sb = ctx.config.sandbox
+    if sb.network:
+        return CheckResult(
+            "network",
+            "warn",
+            "[sandbox] network = true: every command may reach the network",
+            "set [sandbox] network = false and pass --allow-network only for runs that need it",
+        )
+    if sb.allowed_domains:
+        return CheckResult("network", "pass", "off, except HTTPS to: " + _some(list(sb.allowed_domains)))
+    return CheckResult("network", "pass", "off for commands by default")
+
+
+def check_agents_policy(ctx: DoctorContext) -> CheckResult:
+    name = "agents-policy"
+    if ctx.policy_error:
+        return CheckResult(name, "warn", f"could not read the policy: {ctx.policy_error}", "fix the file named above")
+    if not ctx.disallow:
+        return CheckResult(
+            name,
+            "warn",
+            "no disallow_commands in any AGENTS.md or config: only the approval mode stops risky commands",
+            "run codeward init (writes an AGENTS.md policy skeleton), or add [policy] disallow_commands",
+        )
+    sources = sorted({e.source.rsplit(":", 1)[0] for e in ctx.disallow})
+    return CheckResult(name, "pass", f"{len(ctx.disallow)} disallowed command patterns from {_some(sources, 3)}")
+
+
+def host_kind(host: str) -> str:
+    """``local`` (loopback), ``enterprise`` (private address or internal name) or ``public``."""
+    h = host.strip("[]").lower().rstrip(".")
+    if h == "localhost" or h.endswith(".localhost"):
+        return "local"
+    try:
+        ip = ipaddress.ip_address(h)
+    except ValueError:
+        if "." not in h or h.endswith(ENTERPRISE_SUFFIXES):
+            return "enterprise"
+        return "public"
+    if ip.is_loopback:
+        return "local"
+    if ip.is_private or ip.is_link_local:
+        return "enterprise"
+    return "public"
+
+
+def _endpoint(p: ProviderConfig) -> tuple[str, str, str]:
+    parts = urlsplit(p.base_url)
+    host = parts.hostname or ""
+    return parts.scheme, host, host_kind(host)
+
+
+def check_provider_endpoint(ctx: DoctorContext) -> CheckResult:
+    name = "provider-endpoint"
+    active = ctx.config.provider_config
+    scheme, _, kind = _endpoint(active)
+    if scheme != "https" and kind != "local":
+        return CheckResult(
+            name,
+            "fail",
+            f"{active.id}: {active.base_url} is plain HTTP to a {kind} host: code and key would cross the network unencrypted",
+            f"use an https:// URL in providers.{active.id}.baseURL",
+        )
+    others = []
+    for p in ctx.config.providers.values():
+        if p.id == active.id:
+            continue
+        s, _, k = _endpoint(p)
+        if s != "https" and k != "local":
+            others.append(f"{p.id} ({p.base_url})")
+    what = {
+        "local": "local (loopback): nothing leaves this machine",
+        "enterprise": "enterprise (private network)",
+        "public": "public: requests leave your network",
+    }[kind]
+    detail = f"{active.id}: {active.base_url}, {what}"
+    if others:
+        return CheckResult(
+            name,
+            "warn",
+            detail + f"; configured but unused providers with plain HTTP: {_some(others)}",
+            "use https:// URLs for providers on other hosts",
+        )
+    return CheckResult(name, "pass", detail)
+
+
+def check_log_dir(ctx: DoctorContext) -> CheckResult:
+    name = "log-dir"
+    if not ctx.config.audit.enabled:
+        return CheckResult(
+            name, "warn", "[audit] enabled = false: sessions are not recorded", "remove enabled = false from [audit]"
+        )
+    lp = ctx.logs
+    if lp is None or not lp.exists:
+        where = lp.path if lp is not None else "the log directory"
+        return CheckResult(name, "pass", f"{where} does not exist yet; it is created with mode 0700")
+    if lp.mode is not None and lp.mode & 0o077:
+        return CheckResult(
+            name,
+            "fail",
+            f"{lp.path} is mode {lp.mode:03o}: others can read the audit log",
+            f"chmod -R go-rwx {lp.path}",
+        )
+    if lp.loose_children:
+        return CheckResult(
+            name,
+            "fail",
+            f"audit files others can read: {_some(list(lp.loose_children))}",
+            f"chmod -R go-rwx {lp.path}",
+        )
+    return CheckResult(name, "pass", f"{lp.path} is mode {lp.mode:03o}" if lp.mode is not None else str(lp.path))
+
+
+def check_home_dir(ctx: DoctorContext) -> CheckResult:
+    hp = ctx.home_perm
+    if hp is None or not hp.exists:
+        return CheckResult("home-dir", "pass", f"{ctx.home} does not exist yet")
+    if hp.mode is not None and hp.mode & 0o077:
+        return CheckResult(
+            "home-dir",
+            "warn",
+            f"{hp.path} is mode {hp.mode:03o}: other users can list codeward's files",
+            f"chmod 700 {hp.path}",
+        )
+    return CheckResult("home-dir", "pass", f"{hp.path} is mode {hp.mode:03o}" if hp.mode is not None else str(hp.path))
+
+
+def check_data_retention(ctx: DoctorContext) -> CheckResult:
+    p = ctx.config.provider_config
+    _, _, kind = _endpoint(p)
+    if p.wire_api == "responses":
+        return CheckResult("data-retention", "pass", f"{p.id}: Responses API requests carry store: false")
+    where = (
+        "local endpoint: nothing is stored elsewhere" if kind == "local" else "retention follows the provider's policy"
+    )
+    return CheckResult("data-retention", "pass", f"{p.id}: Chat Completions has no storage flag; {where}")
+
+
+def check_egress(ctx: DoctorContext) -> CheckResult:
+    p = ctx.config.provider_config
+    parts = urlsplit(p.base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    notes = ["no telemetry, no update check, no web search"]
+    proxies = [
+        v
+        for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+        if ctx.env.get(v)
+    ]
+    if proxies:
+        notes.append(f"{', '.join(proxies)} ignored for provider requests")
+    if p.key_command:
+        notes.append(f"key_command runs {p.key_command[0]}, which may contact its own service")
+    return CheckResult(
+        "egress", "pass", f"codeward connects only to {parts.hostname}:{port} (the model endpoint); " + "; ".join(notes)
+    )
+
+
+CHECKS: tuple[Callable[[DoctorContext], CheckResult], ...] = (
+    check_config,
+    check_approval_mode,
+    check_ignore_file,
+    check_tracked_secrets,
+    check_auth_file,
+    check_key_source,
+    check_sandbox,
+    check_network,
+    check_agents_policy,
+    check_provider_endpoint,
+    check_log_dir,
+    check_home_dir,
+    check_data_retention,
+    check_egress,
+)
+
+
+def run_checks(ctx: DoctorContext) -> list[CheckResult]:
+    return [check(ctx) for check in CHECKS]

@@ -1,0 +1,324 @@
+"""Collect the facts ``doctor`` judges: config, workspace files, the git index, keys, sandbox, logs.
+
+This is the I/O side of the doctor; everything it finds goes into a :class:`DoctorContext`. Each
+probe catches its own failures and records them as a fact (``tracked_error``, ``sandbox_error``,
+...), so one broken probe turns into one failing check instead of a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path, PurePosixPath
+
+import pathspec
+
+from codeward.config.model import Config
+from codeward.doctor.model import CredentialFile, DoctorContext, PathPerm, SandboxTier, TrackedSecret
+from codeward.errors import CodewardError
+from codeward.workspace import IGNORE_FILES, Workspace
+
+WALK_LIMIT = 50_000
+SKIP_WALK = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache", ".ruff_cache"})
+MAX_BLOB = 1 << 20
+BATCH_BYTES = 32 << 20
+EXAMPLE_SUFFIXES = (".example", ".sample", ".template", ".dist", ".defaults")
+KIND_SECTIONS = ("credentials", "cloud", "databases")
+
+
+def gather(cwd: Path, *, env: Mapping[str, str] | None = None) -> DoctorContext:
+    from codeward.config.home import codeward_home
+    from codeward.config.load import load_config
+
+    env = dict(os.environ if env is None else env)
+    config_error = None
+    try:
+        config = load_config(cwd)
+    except CodewardError as e:
+        config_error = e.message
+        config = _default_config()
+    workspace = Workspace.discover(cwd)
+    home = codeward_home()
+    facts: dict[str, object] = {}
+    facts.update(_policy(workspace, config, home))
+    facts.update(_ignore(workspace, home, config, facts.get("_disallow_dirs", ())))  # type: ignore[arg-type]
+    facts.pop("_disallow_dirs", None)
+    facts.update(_tracked(workspace.root, config))
+    facts.update(_keys(config, env))
+    facts.update(_sandbox())
+    from codeward.audit.store import logs_dir
+
+    return DoctorContext(
+        config=config,
+        config_error=config_error,
+        root=workspace.root,
+        home=home,
+        env=env,
+        logs=_perm(logs_dir(config, home), walk=True),
+        home_perm=_perm(home, walk=False),
+        **facts,  # type: ignore[arg-type]
+    )
+
+
+def _default_config() -> Config:
+    """Built-in defaults, for checking the rest when the user's config cannot be loaded."""
+    from codeward.config.load import builtin_providers
+    from codeward.config.model import ProviderConfig
+
+    providers = {
+        pid: ProviderConfig(
+            id=pid,
+            name=t["name"],
+            base_url=t["base_url"],
+            env_key=t.get("env_key"),
+            wire_api=t["wire_api"],
+            requires_key=t["requires_key"],
+            builtin=True,
+        )
+        for pid, t in builtin_providers().items()
+    }
+    return Config(providers=providers)
+
+
+# -- policy ----------------------------------------------------------------------------------
+
+
+def _policy(workspace: Workspace, config: Config, home: Path) -> dict[str, object]:
+    try:
+        from codeward.policy import load_policy
+    except ImportError:
+        return {
+            "disallow": tuple(config.policy.disallow_commands),
+            "policy_error": "the policy engine is not installed; only config.toml was read",
+            "_disallow_dirs": tuple(config.policy.disallow_directories),
+        }
+    try:
+        policy = load_policy(workspace, config, home)
+    except CodewardError as e:
+        return {"policy_error": e.message, "_disallow_dirs": tuple(config.policy.disallow_directories)}
+    return {
+        "disallow": tuple(policy.disallow_commands),
+        "_disallow_dirs": tuple(getattr(policy, "disallow_directories", config.policy.disallow_directories)),
+    }
+
+
+# -- ignore coverage -----------------------------------------------------------------------------
+
+
+def _kind_specs() -> list[tuple[str, pathspec.GitIgnoreSpec]]:
+    from codeward.init_templates import ignore_sections
+    from codeward.privacy.ignore import BUILTIN_PATTERNS
+
+    sections = ignore_sections()
+    out = [("credentials", pathspec.GitIgnoreSpec.from_lines([*BUILTIN_PATTERNS, *sections.get("credentials", ())]))]
+    for kind in KIND_SECTIONS[1:]:
+        out.append((kind, pathspec.GitIgnoreSpec.from_lines(sections.get(kind, ()))))
+    return out
+
+
+def _walk(root: Path) -> Iterator[tuple[str, bool]]:
+    """(workspace-relative path, is_dir) for entries under ``root``, skipping VCS and tool dirs."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        d = Path(dirpath)
+        rel_dir = d.relative_to(root).as_posix()
+        rel_dir = "" if rel_dir == "." else rel_dir
+        dirnames[:] = sorted(n for n in dirnames if n not in SKIP_WALK)
+        for name in list(dirnames):
+            yield (f"{rel_dir}/{name}" if rel_dir else name), True
+        for name in sorted(filenames):
+            yield (f"{rel_dir}/{name}" if rel_dir else name), False
+
+
+def _ignore(workspace: Workspace, home: Path, config: Config, disallow_dirs: tuple) -> dict[str, object]:  # type: ignore[type-arg]
+    from codeward.privacy.ignore import load_ignore
+
+    root = workspace.root
+    matcher = load_ignore(workspace, home, [(e.pattern, e.source, e.user_owned) for e in disallow_dirs])
+    specs = _kind_specs()
+    found: list[CredentialFile] = []
+    ignore_files: list[str] = []
+    skipped_dirs: list[str] = []
+    n = 0
+    limit_hit = False
+    for rel, is_dir in _walk(root):
+        n += 1
+        if n > WALK_LIMIT:
+            limit_hit = True
+            break
+        if any(rel.startswith(s + "/") for s in skipped_dirs):
+            continue
+        if not is_dir and PurePosixPath(rel).name in IGNORE_FILES:
+            ignore_files.append(rel)
+        probe = rel + "/" if is_dir else rel
+        kind = next((k for k, spec in specs if spec.match_file(probe)), None)
+        rule = matcher.match(rel, is_dir=is_dir)
+        if kind is not None:
+            found.append(CredentialFile(probe, kind, rule.describe() if rule else None))
+        if is_dir and (kind is not None or rule is not None):
+            skipped_dirs.append(rel)  # reported (or hidden) as a whole
+    ignore_files.sort(key=lambda p: (p.count("/"), p))
+    return {"ignore_files": tuple(ignore_files), "credential_files": tuple(found), "files_walked_limit_hit": limit_hit}
+
+
+# -- the git index -------------------------------------------------------------------------------
+
+
+def _git(root: Path, *args: str, data: bytes | None = None) -> bytes:
+    proc = subprocess.run(
+        ["git", "-C", str(root), *args],
+        input=data,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+    )
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise CodewardError(f"git {args[0]}: {lines[-1] if lines else f'exit {proc.returncode}'}")
+    return proc.stdout
+
+
+def index_entries(root: Path) -> list[tuple[str, str]]:
+    """(blob id, path) of every regular file in the git index."""
+    out = []
+    for rec in _git(root, "ls-files", "-z", "-s").split(b"\0"):
+        if not rec:
+            continue
+        meta, _, path = rec.partition(b"\t")
+        mode, sha, _stage = meta.split(b" ")
+        if mode in (b"100644", b"100755"):
+            out.append((sha.decode(), path.decode("utf-8", "surrogateescape")))
+    return out
+
+
+def read_blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes | None]]:
+    """(id, content) per blob; content None when the blob is larger than MAX_BLOB."""
+    sizes: dict[str, int] = {}
+    if not shas:
+        return
+    check = _git(root, "cat-file", "--batch-check", data="\n".join(shas).encode() + b"\n")
+    for line in check.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "blob":
+            sizes[parts[0]] = int(parts[2])
+    small = [s for s in shas if sizes.get(s, MAX_BLOB + 1) <= MAX_BLOB]
+    for s in shas:
+        if sizes.get(s, MAX_BLOB + 1) > MAX_BLOB:
+            yield s, None
+    batch: list[str] = []
+    total = 0
+    for s in [*small, None]:
+        if s is not None:
+            batch.append(s)
+            total += sizes[s]
+        if batch and (s is None or total >= BATCH_BYTES):
+            raw = _git(root, "cat-file", "--batch", data="\n".join(batch).encode() + b"\n")
+            pos = 0
+            for sha in batch:
+                nl = raw.index(b"\n", pos)
+                size = int(raw[pos:nl].split()[2])
+                yield sha, raw[nl + 1 : nl + 1 + size]
+                pos = nl + 1 + size + 1
+            batch, total = [], 0
+
+
+def _tracked(root: Path, config: Config) -> dict[str, object]:
+    from codeward.privacy.ignore import BUILTIN_PATTERNS
+    from codeward.privacy.scanner import load_scanner
+
+    if not (root / ".git").exists():
+        return {"in_git": False}
+    try:
+        entries = index_entries(root)
+        scanner = load_scanner(
+            rule_files=tuple(Path(p).expanduser() for p in config.privacy.rules),
+            redact_pii=False,
+            allowlist=tuple(config.privacy.allowlist),
+        )
+        names = pathspec.GitIgnoreSpec.from_lines(BUILTIN_PATTERNS)
+        by_sha: dict[str, list[str]] = {}
+        for sha, path in entries:
+            by_sha.setdefault(sha, []).append(path)
+        reasons: dict[str, list[str]] = {}
+        for _sha, path in entries:
+            if names.match_file(path) and not path.endswith(EXAMPLE_SUFFIXES):
+                reasons.setdefault(path, []).append("a credential file by name")
+        scanned = skipped = 0
+        for sha, data in read_blobs(root, list(by_sha)):
+            paths = by_sha[sha]
+            if data is None or b"\0" in data[:8192]:
+                skipped += len(paths)
+                continue
+            scanned += len(paths)
+            findings = scanner.scan(data.decode("utf-8", "replace"), path=paths[0])
+            if findings:
+                desc = ", ".join(sorted({f"{f.rule_id} on line {f.line}" for f in findings})[:3])
+                for p in paths:
+                    reasons.setdefault(p, []).append(desc)
+    except FileNotFoundError:
+        return {"in_git": True, "tracked_error": "git is not installed"}
+    except (CodewardError, OSError, subprocess.SubprocessError, ValueError) as e:
+        return {"in_git": True, "tracked_error": getattr(e, "message", None) or str(e)}
+    tracked = tuple(TrackedSecret(p, tuple(r)) for p, r in sorted(reasons.items()))
+    return {"in_git": True, "tracked": tracked, "tracked_scanned": scanned, "tracked_skipped": skipped}
+
+
+# -- keys, sandbox, permissions --------------------------------------------------------------------
+
+
+def _keys(config: Config, env: Mapping[str, str]) -> dict[str, object]:
+    from codeward.auth import authfile, keychain
+    from codeward.auth.login import key_status
+
+    fs = authfile.inspect()
+    return {
+        "auth_file": fs,
+        "keychain": keychain.backend(),
+        "key": key_status(config.provider_config, env=env, file_state=fs),
+    }
+
+
+def _sandbox() -> dict[str, object]:
+    try:
+        from codeward.sandbox import sandbox_status
+
+        statuses = sandbox_status()
+    except ImportError:
+        return {"sandbox_error": "the sandbox module is not installed"}
+    except CodewardError as e:
+        return {"sandbox_error": e.message}
+    tiers = tuple(
+        SandboxTier(
+            str(getattr(t, "tier", getattr(t, "name", "?"))),
+            bool(t.available),
+            str(getattr(t, "reason", "")),
+            tuple(getattr(t, "gaps", ()) or ()),
+        )
+        for t in statuses
+    )
+    return {"sandbox": tiers}
+
+
+def _perm(path: Path, *, walk: bool) -> PathPerm:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return PathPerm(path, False)
+    except OSError:
+        return PathPerm(path, True)
+    loose: list[str] = []
+    if walk and stat.S_ISDIR(st.st_mode):
+        count = 0
+        for dirpath, dirnames, filenames in os.walk(path):
+            for name in [*dirnames, *filenames]:
+                count += 1
+                p = Path(dirpath) / name
+                try:
+                    if stat.S_IMODE(p.lstat().st_mode) & 0o077:
+                        loose.append(str(p.relative_to(path)))
+                except OSError:
+                    continue
+            if count > WALK_LIMIT:
+                break
+    return PathPerm(path, True, stat.S_IMODE(st.st_mode), tuple(loose))
