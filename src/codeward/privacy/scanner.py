@@ -22,6 +22,7 @@ send what it could not scan).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import hashlib
 import os
@@ -94,10 +95,8 @@ def _user_allow(entries: Sequence[str]) -> _UserAllow:
     opts.log_errors = False
     pats = []
     for e in entries:
-        try:
+        with contextlib.suppress(re2.error):  # not a pattern: it still suppresses as a literal value
             pats.append(re2.compile(e.encode("utf-8"), opts))
-        except re2.error:
-            pass  # not a pattern: it still suppresses as a literal value
     return _UserAllow(literals=frozenset(e.encode("utf-8") for e in entries if e), patterns=tuple(pats))
 
 
@@ -178,9 +177,13 @@ class Scanner:
 
         if depth == 0 and path_b is not None:
             for i, rule in enumerate(rules):
-                if rule.regex is None and rule.path is not None and rule.path.search(path_b):
-                    if not self._globally_allowed(rule.id, b"", b"", b"", path_b):
-                        hits.append(_Hit(rule, rule.id, rule.description, 0, n, i, 0, n))
+                if (
+                    rule.regex is None
+                    and rule.path is not None
+                    and rule.path.search(path_b)
+                    and not self._globally_allowed(rule.id, b"", b"", b"", path_b)
+                ):
+                    hits.append(_Hit(rule, rule.id, rule.description, 0, n, i, 0, n))
 
         positions: dict[int, list[int]] = {i: [] for i in self._always}
         if self._automaton is not None and n:
@@ -289,9 +292,7 @@ class Scanner:
         return out
 
     def _globally_allowed(self, rule_id: str, secret: bytes, match: bytes, line: bytes, path_b: bytes | None) -> bool:
-        return any(
-            _allowed(a, secret, match, line, path_b) for a, t in self._global if not t or rule_id in t
-        )
+        return any(_allowed(a, secret, match, line, path_b) for a, t in self._global if not t or rule_id in t)
 
     @staticmethod
     def _line_allowed(data: bytes, s: int, e: int) -> bool:

@@ -1,0 +1,112 @@
+"""Redaction: replace each secret with a stable placeholder, and put real values back on the way in.
+
+A placeholder is ``<secret:RULE-ID:h8>`` where ``h8`` is the first 8 hex digits of
+HMAC-SHA256(session key, value). Within a session the same value always gets the same placeholder
+(the model can still tell two keys apart and refer to them), while the value cannot be guessed from
+it without the key, which never leaves this process.
+
+The placeholder -> value map lives only in the :class:`Redactor`'s memory. ``restore`` uses it to
+put real values back into what the model sends (a tool call that must use the key), and only for
+placeholders this redactor made; anything else that looks like one is left alone.
+
+Redaction is idempotent: placeholders never match a rule (the scanner ignores matches inside
+them), and if replacing one secret exposes another, the text is scanned again until nothing is
+left, so redacting already-redacted text changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+
+from codeward.privacy.scanner import ScanError, Scanner
+
+_PLACEHOLDER = re.compile(r"<secret:[a-z0-9][a-z0-9._\-]{0,80}:[0-9a-f]{8}>")
+_RULE_CHARS = re.compile(r"[^a-z0-9._\-]+")
+MAX_PASSES = 4
+
+
+@dataclass
+class Redaction:
+    """The text with each secret value replaced, and how many values each rule replaced."""
+
+    text: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _placeholder_rule(rule_id: str) -> str:
+    """A rule id in the placeholder alphabet (user rule ids may use any characters)."""
+    r = _RULE_CHARS.sub("-", rule_id.lower()).strip("-._") or "secret"
+    if not r[0].isalnum():
+        r = "x" + r
+    return r[:81]
+
+
+class Redactor:
+    """Holds the placeholder -> value map in memory only, for one session."""
+
+    def __init__(self, scanner: Scanner, *, key: bytes | None = None) -> None:
+        self._scanner = scanner
+        self._key = key if key is not None else os.urandom(32)
+        self._values: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def placeholder(self, rule_id: str, value: str) -> str:
+        """The placeholder ``value`` gets in this session when found by ``rule_id``."""
+        mac = hmac.new(self._key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        return f"<secret:{_placeholder_rule(rule_id)}:{mac[:8]}>"
+
+    def redact(self, text: str, *, path: str | None = None) -> Redaction:
+        """``text`` with every finding replaced; raises ScanError (callers must not send) on failure."""
+        counts: dict[str, int] = {}
+        current = text
+        for _ in range(MAX_PASSES):
+            findings = self._scanner.scan(current, path=path)
+            if not findings:
+                return Redaction(current, counts)
+            parts: list[str] = []
+            last = 0
+            for f in findings:
+                value = current[f.start : f.end]
+                if not value:
+                    continue
+                ph = self.placeholder(f.rule_id, value)
+                with self._lock:
+                    known = self._values.setdefault(ph, value)
+                if known != value:  # 2^-32 per pair of values: refuse rather than restore the wrong one
+                    raise ScanError(f"placeholder collision for rule {f.rule_id}; request not redacted")
+                parts.append(current[last : f.start])
+                parts.append(ph)
+                last = f.end
+                counts[f.rule_id] = counts.get(f.rule_id, 0) + 1
+            parts.append(current[last:])
+            nxt = "".join(parts)
+            if nxt == current:
+                return Redaction(current, counts)
+            current = nxt
+        if self._scanner.scan(current, path=path):
+            raise ScanError(f"redaction did not converge after {MAX_PASSES} passes; request not sent")
+        return Redaction(current, counts)
+
+    def restore(self, text: str) -> str:
+        """Real values back in place of the placeholders this redactor made; others are left as they are."""
+        if "<secret:" not in text:
+            return text
+        with self._lock:
+            values = dict(self._values)
+        return _PLACEHOLDER.sub(lambda m: values.get(m.group(0), m.group(0)), text)
+
+    def has_placeholders(self, text: str) -> bool:
+        """True when ``text`` holds at least one placeholder made by this redactor."""
+        if "<secret:" not in text:
+            return False
+        with self._lock:
+            return any(m.group(0) in self._values for m in _PLACEHOLDER.finditer(text))
