@@ -235,6 +235,11 @@ def supervise(argv, lib):
 
 
 def run(argv):
+    # Python ignores SIGPIPE and SIGXFSZ for itself; an ignored signal survives exec, and commands
+    # expect the defaults (``yes | head`` ends on SIGPIPE, the file-size limit kills with SIGXFSZ).
+    for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
     try:
         os.execvp(argv[0], argv)
     except OSError as e:

@@ -26,7 +26,7 @@ _NET = re.compile(
 _ROFS = re.compile(r"Read-only file system|EROFS", re.IGNORECASE)
 _DENIED = re.compile(r"Permission denied|EACCES", re.IGNORECASE)
 _EPERM = re.compile(r"Operation not permitted|EPERM", re.IGNORECASE)
-_FSIZE = re.compile(r"File size limit exceeded", re.IGNORECASE)
+_FSIZE = re.compile(r"File size limit exceeded|File too large|EFBIG", re.IGNORECASE)
 _FORK = re.compile(r"Cannot fork|fork: retry|Resource temporarily unavailable", re.IGNORECASE)
 
 

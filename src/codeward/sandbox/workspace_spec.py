@@ -71,12 +71,7 @@ def spec_for_workspace(
 
 
 def _disallowed_dirs(ws: Workspace, cfg: Config, home: Path) -> list[tuple[str, str, bool]]:
-    """``disallow_directories`` from the merged policy (AGENTS.md + config), else from the config alone."""
-    entries: Sequence[Any] = cfg.policy.disallow_directories
-    try:
-        from codeward.policy import load_policy  # type: ignore[attr-defined]
+    """``disallow_directories`` from the merged policy: the config's and every applicable AGENTS.md's."""
+    from codeward.policy import load_policy
 
-        entries = load_policy(ws, cfg, home).disallow_directories
-    except ImportError:
-        pass
-    return [(e.pattern, e.source, e.user_owned) for e in entries]
+    return [(e.pattern, e.source, e.user_owned) for e in load_policy(ws, cfg, home).disallow_directories]

@@ -1,0 +1,304 @@
+"""Fixtures for the sandbox tests: real tiers, a realistic project, secrets with markers, host listeners.
+
+Every escape test checks its outcome from the host side (a file unchanged, a listener that got
+nothing, a sentinel process still alive), never only the command's exit code. Markers are unique
+strings planted in each secret, so "the output does not contain the marker" is the ground truth for
+reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codeward.errors import SandboxUnavailable
+
+TIERS = ("bwrap", "landlock")
+
+
+def _sandbox_or_skip(tier: str) -> Any:
+    from codeward.sandbox import select_sandbox
+
+    try:
+        return select_sandbox(tier)
+    except SandboxUnavailable as e:
+        pytest.skip(f"{tier} cannot be enforced on this machine: {e}")
+
+
+# The "none" run of every confinement test is the control: without a sandbox the escape must
+# succeed, which proves the test can fail. strict=True turns an unexpected pass into a failure.
+CONTROL = pytest.param(
+    "none", marks=pytest.mark.xfail(strict=True, reason="control: with no sandbox this escape must succeed")
+)
+
+
+def _tier(name: str) -> Any:
+    if name == "none":
+        from codeward.sandbox import select_sandbox
+
+        return select_sandbox("none", allow_unsandboxed=True)
+    return _sandbox_or_skip(name)
+
+
+@pytest.fixture(params=[*TIERS, CONTROL])
+def sandbox(request: pytest.FixtureRequest) -> Any:
+    """Each real tier in turn (skipped, with the reason, where the machine lacks it), plus the control."""
+    return _tier(request.param)
+
+
+@pytest.fixture(params=TIERS)
+def confined(request: pytest.FixtureRequest) -> Any:
+    """The real tiers only, for attempts too disruptive to try unconfined (mounting over host paths)."""
+    return _sandbox_or_skip(request.param)
+
+
+@pytest.fixture(params=[*TIERS, "none"])
+def any_tier(request: pytest.FixtureRequest) -> Any:
+    """Guarantees every tier gives, even "none": env allowlist, limits, timeout, output cap, tree kill."""
+    return _tier(request.param)
+
+
+@pytest.fixture
+def bwrap() -> Any:
+    return _sandbox_or_skip("bwrap")
+
+
+@pytest.fixture
+def landlock() -> Any:
+    return _sandbox_or_skip("landlock")
+
+
+def git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env)
+
+
+@dataclass
+class Project:
+    """A repository with every kind of path the sandbox must guard, and the markers planted in them."""
+
+    root: Path
+    home: Path
+    cw_home: Path
+    markers: dict[str, str] = field(default_factory=dict)
+
+    def marker(self, name: str) -> str:
+        return self.markers[name]
+
+    def spec(self, cwd: Path | None = None, **overrides: Any) -> Any:
+        from codeward.config.load import load_config
+        from codeward.sandbox import spec_for_workspace
+        from codeward.workspace import Workspace
+
+        where = cwd or self.root
+        spec = spec_for_workspace(Workspace.discover(where), load_config(where))
+        return replace(spec, timeout_s=overrides.pop("timeout_s", 30.0), **overrides)
+
+    def run(self, sandbox: Any, command: str | list[str], cwd: Path | None = None, **overrides: Any) -> Any:
+        argv = ["bash", "-c", command] if isinstance(command, str) else command
+        return sandbox.run(argv, self.spec(cwd, **overrides))
+
+
+def _write(p: Path, text: str) -> None:
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text)
+
+
+@pytest.fixture
+def project(git_repo: Path, cw_home: Path) -> Project:
+    root = git_repo
+    home = Path(os.environ["HOME"])
+    proj = Project(root=root, home=home, cw_home=cw_home)
+    secrets = {
+        "env": root / ".env",
+        "pem": root / "certs" / "server.pem",
+        "secrets_dir": root / "secrets" / "token.txt",
+        "customers": root / "data" / "customers" / "list.csv",
+        "private": root / "private" / "notes.txt",
+        "ssh": home / ".ssh" / "id_rsa",
+        "aws": home / ".aws" / "credentials",
+        "gh": home / ".config" / "gh" / "hosts.yml",
+        "auth": cw_home / "auth.json",
+    }
+    for name, path in secrets.items():
+        proj.markers[name] = f"CWMARK-{name}-{os.urandom(6).hex()}"
+        _write(path, proj.markers[name] + "\n")
+    _write(root / "AGENTS.md", "# rules\n\ndisallow_directories:\n- data/customers/\n")
+    _write(root / ".codewardignore", "private/\n")
+    _write(root / ".codeward" / "config.toml", "[sandbox]\nnetwork = false\n")
+    _write(root / "src" / "main.py", "print('hello')\n")
+    _write(home / ".bashrc", "# user's bashrc\n")
+    # a nested repository with its own hooks
+    nested = root / "sub"
+    nested.mkdir()
+    git(nested, "init", "-q", "-b", "main")
+    # a worktree-style .git pointer file naming a git dir inside the workspace
+    gitdir = root / "wt-gitdir"
+    (gitdir / "hooks").mkdir(parents=True)
+    _write(gitdir / "HEAD", "ref: refs/heads/main\n")
+    _write(gitdir / "config", "[core]\n\tbare = false\n")
+    _write(root / "wt" / ".git", "gitdir: ../wt-gitdir\n")
+    _write(root / "wt" / "file.txt", "x\n")
+    return proj
+
+
+@pytest.fixture
+def outside() -> Iterator[Path]:
+    """A host directory outside the workspace that commands can see (read-only), not under /tmp or a home."""
+    for base in ("/opt", "/srv", "/var/lib", "/usr/local"):
+        if os.access(base, os.W_OK):
+            d = Path(tempfile.mkdtemp(prefix="codeward-escape-", dir=base))
+            try:
+                (d / "victim.txt").write_text("original\n")
+                yield d
+            finally:
+                shutil.rmtree(d, ignore_errors=True)
+            return
+    pytest.skip("no writable host directory outside /tmp and the homes to use as the outside target")
+
+
+# --- host-side observers -----------------------------------------------------------------------
+
+
+class Listener:
+    """A host socket that records every connection and byte it receives."""
+
+    def __init__(self, kind: str, path: str | None = None) -> None:
+        self.kind = kind
+        self.received = bytearray()
+        self.connections = 0
+        self._stop = threading.Event()
+        if kind == "tcp":
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            s.listen(8)
+            self.port = s.getsockname()[1]
+        elif kind == "udp":
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        else:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            assert path is not None
+            s.bind(path if kind == "unix" else "\0" + path)
+            s.listen(8)
+        self.address = path
+        self.sock = s
+        s.settimeout(0.1)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.kind == "udp":
+                    data, _ = self.sock.recvfrom(65536)
+                    self.received += data
+                    continue
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            conn.settimeout(1)
+            with contextlib.suppress(OSError):
+                while True:
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    self.received += data
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+    @property
+    def touched(self) -> bool:
+        return self.connections > 0 or bool(self.received)
+
+
+@pytest.fixture
+def listeners(outside: Path) -> Iterator[dict[str, Listener]]:
+    tag = os.urandom(4).hex()
+    ls = {
+        "tcp": Listener("tcp"),
+        "udp": Listener("udp"),
+        "abstract": Listener("abstract", f"codeward-test-{tag}"),
+        "unix": Listener("unix", str(outside / "agent.sock")),
+    }
+    try:
+        yield ls
+    finally:
+        for listener in ls.values():
+            listener.close()
+
+
+@dataclass
+class Sentinel:
+    """A host process standing in for the agent: holds a fake key in its environment."""
+
+    proc: subprocess.Popen[bytes]
+    key: str
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        if self.proc.poll() is not None:
+            return False
+        state = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state not in ("T", "t", "Z", "X")
+
+    def tracer(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+        return -1
+
+
+@pytest.fixture
+def sentinel() -> Iterator[Sentinel]:
+    key = "sk-proj-SENTINEL" + os.urandom(12).hex()
+    env = {**os.environ, "OPENAI_API_KEY": key}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.2)
+    try:
+        yield Sentinel(proc, key)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def process_running(marker: str) -> bool:
+    """True while any process on the host has ``marker`` in its command line."""
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmd and str(os.getpid()) != d.name:
+            return True
+    return False
