@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import Listener, Project, Sentinel, git, process_running
 
 pytestmark = pytest.mark.sandbox
@@ -71,7 +72,7 @@ def test_interpreters(sandbox: Any, project: Project, outside: Path) -> None:
     victim = outside / "victim.txt"
     cmd = (
         f"python3 -c \"open('{victim}', 'w').write('py')\"; "
-        f"perl -e 'open(F, \">\", \"{victim}\"); print F \"perl\"'; "
+        f'perl -e \'open(F, ">", "{victim}"); print F "perl"\'; '
         f"sh -c 'echo sh > {victim}'; env -i /bin/sh -c 'echo envi > {victim}'; "
         f"find . -maxdepth 0 -exec sh -c 'echo find > {victim}' \\;"
     )
@@ -80,7 +81,9 @@ def test_interpreters(sandbox: Any, project: Project, outside: Path) -> None:
 
 
 def test_rename_out_of_workspace(sandbox: Any, project: Project, outside: Path) -> None:
-    project.run(sandbox, f"mv src/main.py {outside}/stolen.py; cp --remove-destination src/main.py {outside}/victim.txt")
+    project.run(
+        sandbox, f"mv src/main.py {outside}/stolen.py; cp --remove-destination src/main.py {outside}/victim.txt"
+    )
     assert (project.root / "src" / "main.py").exists()
     assert not (outside / "stolen.py").exists()
     assert (outside / "victim.txt").read_text() == "original\n"
@@ -364,7 +367,9 @@ def test_timeout_kills_the_tree(any_tier: Any, project: Project) -> None:
 
 
 def test_output_cap_keeps_head_and_tail(any_tier: Any, project: Project) -> None:
-    r = project.run(any_tier, "echo FIRSTLINE; head -c 5000000 /dev/zero | tr '\\0' x; echo; echo LASTLINE", output_cap=8192)
+    r = project.run(
+        any_tier, "echo FIRSTLINE; head -c 5000000 /dev/zero | tr '\\0' x; echo; echo LASTLINE", output_cap=8192
+    )
     assert r.truncated
     assert r.output.startswith("FIRSTLINE")
     assert r.output.rstrip().endswith("LASTLINE")

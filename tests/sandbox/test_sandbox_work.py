@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import Project
 
 pytestmark = pytest.mark.sandbox
