@@ -236,8 +236,7 @@ def parse_rule(raw: Any, origin: str, index: int) -> Rule:
     _unknown(where, t, RULE_KEYS)
     regex_src = _str(where, "regex", t["regex"]) if "regex" in t else None
     path_src = _str(where, "path", t["path"]) if "path" in t else None
-    if not regex_src and not path_src:
-        raise ConfigError(f"{where}: needs a regex or a path")
+    # a rule with neither may only refine an existing rule of the same id (checked in extend())
     regex = compile_re2(regex_src, f"{where} regex") if regex_src else None
     group = _int(where, "secretGroup", t.get("secretGroup", 0))
     if regex is not None and group > regex.groups:
@@ -348,6 +347,8 @@ def extend(base: RuleSet, doc: RuleDocument) -> RuleSet:
     for rule in doc.rules:
         if rule.id in by_id:
             by_id[rule.id] = _merge_rule(by_id[rule.id], rule)
+        elif rule.regex is None and rule.path is None:
+            raise ConfigError(f"{doc.origin}: rule {rule.id!r}: needs a regex or a path")
         else:
             by_id[rule.id] = rule
             order.append(rule.id)
