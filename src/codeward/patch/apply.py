@@ -309,6 +309,10 @@ def _rollback(steps: list[_Step], undo: list[_Undo], created_dirs: list[Path]) -
         try:
             if entry.backup is None:
                 os.unlink(entry.target)
+            elif _same_file(entry.backup, entry.target):
+                # the update never replaced the target; rename() between two links to one file is
+                # a silent no-op (POSIX), so drop the backup link instead
+                os.unlink(entry.backup)
             else:
                 os.replace(entry.backup, entry.target)
         except OSError as e:
@@ -323,6 +327,14 @@ def _rollback(steps: list[_Step], undo: list[_Undo], created_dirs: list[Path]) -
         with contextlib.suppress(OSError):
             os.rmdir(d)
     return problems
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        sa, sb = os.lstat(a), os.lstat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def _sync_dirs(dirs: set[Path]) -> None:
