@@ -1,0 +1,7 @@
+class Settings:
+    timeout = 30
+    debug = False
+
+
+class Other:
+    pass

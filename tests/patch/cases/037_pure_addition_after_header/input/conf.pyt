@@ -1,0 +1,6 @@
+class Settings:
+    debug = False
+
+
+class Other:
+    pass

@@ -1,0 +1,2 @@
+def run():
+    other_call()

@@ -1,0 +1,3 @@
+msg = ‘it’s done’   
+x = 2
+    y = 2

@@ -1,0 +1,3 @@
+msg = ‘it’s done’   
+x = 1
+    y = 2
