@@ -214,3 +214,11 @@ def test_scrubber_fails_closed_and_keeps_digests() -> None:
     assert s.fields({"message": "some text here"}) == {"message": UNSCANNED}
     assert s.fields({"sha256": "c" * 64, "n": 3, "short": "ok"}) == {"sha256": "c" * 64, "n": 3, "short": "ok"}
     assert Scrubber(lambda: {"sk-known-123456789"}).text("x sk-known-123456789 y") == f"x {KEY_PLACEHOLDER} y"
+
+
+def test_relative_audit_dir_is_under_the_codeward_home(cw_home: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from codeward.audit.store import logs_dir
+
+    monkeypatch.chdir(tmp_path)
+    assert logs_dir(replace(Config(), audit=AuditConfig(dir="audit-logs"))) == cw_home / "audit-logs"
+    assert logs_dir(Config()) == cw_home / "logs"

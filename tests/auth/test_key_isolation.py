@@ -102,3 +102,34 @@ def test_env_var_key_is_not_in_the_child_environment(cw_home: Path, git_repo: Pa
     assert ENV_KEY not in reqs[1].body and "SCRIPTED_API_KEY" not in reqs[1].body
     for p in files_written(cw_home):
         assert ENV_KEY.encode() not in p.read_bytes(), p
+
+
+@needs_sandbox
+@pytest.mark.sandbox
+def test_key_command_key_is_scrubbed_from_the_audit_log_even_when_a_command_names_it(
+    cw_home: Path, git_repo: Path, model_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The defensive scrub: a model that somehow knows the key and puts it in a command still
+    cannot get it into the audit log or its --audit-log copy."""
+    key = "sk-fromvault-4e8a1c6f0b2d9e7a"
+    keycmd = tmp_path / "vault.sh"
+    keycmd.write_text(f"#!/bin/sh\necho {key}\n")
+    keycmd.chmod(0o755)
+    (cw_home / "config.toml").write_text(
+        f'provider = "scripted"\nmodel = "m"\n[providers.scripted]\nbaseURL = "{model_server.url}"\n'
+        f'key_command = ["{keycmd}"]\n'
+    )
+    model_server.script([{"tool": "shell", "args": {"command": f"echo {key}"}}, {"text": "ok"}])
+    audit = tmp_path / "audit.jsonl"
+    r = run_cw("exec", "-a", "full-auto", "--audit-log", str(audit), "go", cwd=git_repo)
+    assert r.returncode == 0, r.stderr
+    assert model_server.requests[0].headers["authorization"] == f"Bearer {key}"
+    logs = [p for p in (cw_home / "logs").rglob("*.jsonl")]
+    assert len(logs) == 1
+    for p in (*logs, audit):
+        text = p.read_text()
+        assert key not in text, p
+        assert "[REDACTED:api-key]" in text
+    start = json.loads(logs[0].read_text().splitlines()[0])
+    assert start["key_source"] == "command"
+    assert verify_file(logs[0], logs[0].stem).ok

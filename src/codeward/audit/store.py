@@ -14,13 +14,15 @@ from codeward.errors import UsageError
 
 
 def logs_dir(config: Config, home: Path | None = None) -> Path:
-    """``[audit] dir`` when set, else ``$CODEWARD_HOME/logs``."""
-    if config.audit.dir:
-        return Path(config.audit.dir).expanduser().absolute()
+    """``[audit] dir`` when set (a relative one is taken from ``$CODEWARD_HOME``, never from the
+    directory a command happens to run in), else ``$CODEWARD_HOME/logs``."""
     if home is None:
         from codeward.config.home import codeward_home
 
         home = codeward_home()
+    if config.audit.dir:
+        d = Path(config.audit.dir).expanduser()
+        return d if d.is_absolute() else home / d
     return home / "logs"
 
 
