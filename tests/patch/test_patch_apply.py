@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 import subprocess
 from collections.abc import Callable
@@ -309,6 +310,22 @@ def test_hard_links_unsupported_falls_back(ws: Workspace, monkeypatch: pytest.Mo
         "moved/d.txt",
         "new/deep/c.txt",
     ]
+
+
+def test_backup_copy_failing_leaves_nothing_behind(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(ws.root, BIG_FILES)
+    before = snapshot(ws.root)
+    changes = plan_patch(parse_patch(BIG), workspace_reader(ws))
+
+    def copystat_fails(*args: Any, **kwargs: Any) -> None:  # the data is copied, then the copy fails
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    FailOn(monkeypatch, "link", 1, OSError(errno.EPERM, "Operation not permitted"))  # no hard link: copy
+    monkeypatch.setattr(shutil, "copystat", copystat_fails)
+    with pytest.raises(PatchError, match="No space left on device"):
+        apply_changes(changes, ws)
+    monkeypatch.undo()
+    assert snapshot(ws.root) == before
 
 
 def test_directories_and_odd_paths_are_refused(ws: Workspace) -> None:

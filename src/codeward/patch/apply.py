@@ -275,7 +275,12 @@ def _backup_copy(path: Path) -> Path:
     try:
         os.link(path, backup)
     except OSError:
-        shutil.copy2(path, backup, follow_symlinks=False)
+        try:
+            shutil.copy2(path, backup, follow_symlinks=False)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(backup)  # a partial copy must not stay behind
+            raise
     return backup
 
 
