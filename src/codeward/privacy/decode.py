@@ -39,16 +39,14 @@ def _blob_re() -> Any:
 
 
 def _looks_encoded(blob: bytes) -> bool:
-    """Cheap tests that reject identifiers and paths before paying for a decode."""
-    has_digit = has_lower = has_upper = False
-    for c in blob[:64]:
-        if 48 <= c <= 57:
-            has_digit = True
-        elif 97 <= c <= 122:
-            has_lower = True
-        elif 65 <= c <= 90:
-            has_upper = True
-    return has_lower and has_upper and (has_digit or len(blob) >= 24)
+    """Cheap tests (all in C) that reject identifiers, constants and paths before paying for a decode.
+
+    Base64 of text mixes upper and lower case; a run without both is a snake_case name, a
+    CONSTANT, lowercase hex or a path segment. A short run also needs a non-letter.
+    """
+    if blob.islower() or blob.isupper():
+        return False
+    return len(blob) >= 24 or not blob.isalpha()
 
 
 def decode_text(blob: bytes) -> bytes | None:
@@ -80,18 +78,11 @@ def decode_text(blob: bytes) -> bytes | None:
 
 def find_encoded(data: bytes) -> Iterator[tuple[int, int, bytes]]:
     """(start, end, decoded) for each base64 blob in ``data`` that decodes to text."""
-    rx = _blob_re()
-    count = 0
-    pos = 0
-    n = len(data)
-    while pos < n and count < MAX_BLOBS:
-        m = rx.search(data, pos)
-        if m is None:
+    for count, m in enumerate(_blob_re().finditer(data)):
+        if count >= MAX_BLOBS:
             return
         s, e = m.span(1)
-        pos = e
         blob = data[s:e]
-        count += 1
         if len(blob) > MAX_BLOB or not _looks_encoded(blob):
             continue
         decoded = decode_text(blob)
