@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from codeward.policy import shellparse as sp
 from codeward.policy.patterns import base_name
-from codeward.policy.words import Tok, toks_from_parts
+from codeward.policy.words import Tok, toks_from_parts, unquoted_parts
 from codeward.policy.wrappers import (
     ASSIGNMENT_RE,
     POSIX_SHELLS,
@@ -219,6 +219,7 @@ class Analyzer:
         self._functions: dict[tuple[int, str], tuple[int, ...]] = {}
         self._scopes = 0
         self._holes = 0
+        self._src = b""
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -283,6 +284,7 @@ class Analyzer:
                 tree = sp.parse(text)
             except sp.ShellSyntaxError as e:
                 raise _Fatal(f"{what} cannot be parsed as a shell script ({e})") from None
+            self._src = tree.root_node.text or b""
             self.walk(tree.root_node, Ctx(scope=self._new_scope()))
             self._finish()
         except _Fatal as e:
@@ -324,8 +326,16 @@ class Analyzer:
 
     # -- the tree ------------------------------------------------------------------------------
 
+    def _no_gaps(self, node: Node, ctx: Ctx) -> None:
+        """Refuse when tree-sitter skipped text outside a command's words (it could hide anything)."""
+        for start, end in sp.gaps(node, self._src):
+            text = self._src[start:end].decode("utf-8", "replace").strip()
+            self._fatal(f"the shell text near {text!r} cannot be analysed reliably", ctx)
+
     def walk(self, node: Node, ctx: Ctx) -> None:
         t = node.type
+        if t != "command":
+            self._no_gaps(node, ctx)
         if t == "command":
             self._command(node, ctx)
         elif t == "pipeline":
@@ -387,6 +397,7 @@ class Analyzer:
                 self._flow(sets[i], sets[j], ctx)
 
     def _redirected(self, node: Node, ctx: Ctx) -> int | None:
+        self._no_gaps(node, ctx)
         body = node.child_by_field_name("body")
         redirects: list[Node] = []
         continuation: Node | None = None
@@ -426,6 +437,7 @@ class Analyzer:
         extra: list[Node] = []
         coll = self._push()
         for r in redirects:
+            self._no_gaps(r, ctx)
             s = self._redirect_stdin(r, ctx)
             if s is not None:
                 stdin = s
@@ -532,6 +544,7 @@ class Analyzer:
             if c.type == "variable_assignment":
                 self._assignment(c, ctx)
             elif f == "redirect" or c.type.endswith("_redirect"):
+                self._no_gaps(c, ctx)
                 s = self._redirect_stdin(c, ctx)
                 if s is not None:
                     stdin = s
@@ -546,14 +559,7 @@ class Analyzer:
         subs = self._pop(coll)
         if name_node is None:
             return None
-        toks: list[Tok] = []
-        toks.extend(toks_from_parts(sp.word_parts(name_node, ctx.params), sp.node_text(name_node)))
-        for group in sp.argument_groups(arg_nodes):
-            expanded = sp.positional_words(group[0], ctx.params) if len(group) == 1 else None
-            if expanded is not None:
-                toks.extend(Tok.lit(v) for v in expanded)
-                continue
-            toks.extend(toks_from_parts(sp.group_parts(group, ctx.params), sp.group_source(group)))
+        toks = self._command_words(node, name_node, arg_nodes, ctx)
         sctx = replace(ctx, stdin=stdin)
         coll = self._push()
         top = self.run_argv(toks, sctx)
@@ -562,6 +568,41 @@ class Analyzer:
         if top is not None:
             self.result.commands[top].output = _static_output(self.result.commands[top].argv, stdin)
         return top
+
+    def _command_words(self, node: Node, name_node: Node, arg_nodes: list[Node], ctx: Ctx) -> list[Tok]:
+        """The argv of a command node: its name and arguments, plus any text tree-sitter skipped.
+
+        Pieces that touch (no blank between them) are one word, as in bash.
+        """
+        items: list[tuple[int, int, Node | None, str]] = [(name_node.start_byte, name_node.end_byte, name_node, "")]
+        items += [(n.start_byte, n.end_byte, n, "") for n in arg_nodes]
+        for start, end in sp.gaps(node, self._src):
+            items += [(a, b, None, text) for a, b, text in sp.gap_words(self._src, start, end)]
+        items.sort(key=lambda it: it[0])
+        groups: list[list[tuple[int, int, Node | None, str]]] = []
+        for it in items:
+            if groups and groups[-1][-1][1] == it[0]:
+                groups[-1].append(it)
+            else:
+                groups.append([it])
+        toks: list[Tok] = []
+        for group in groups:
+            if len(group) == 1 and group[0][2] is not None and group[0][2] is not name_node:
+                expanded = sp.positional_words(group[0][2], ctx.params)
+                if expanded is not None:
+                    toks.extend(Tok.lit(v) for v in expanded)
+                    continue
+            parts: list = []
+            source: list[str] = []
+            for _a, _b, n, text in group:
+                if n is None:
+                    parts.extend(unquoted_parts(text))
+                    source.append(text)
+                else:
+                    parts.extend(sp.word_parts(n, ctx.params))
+                    source.append(sp.node_text(n))
+            toks.extend(toks_from_parts(parts, "".join(source)))
+        return toks
 
     # -- argv level ----------------------------------------------------------------------------
 
@@ -695,7 +736,12 @@ class Analyzer:
             self._fatal(f"{what} cannot be parsed as a shell script ({e})", ctx)
             return False
         nctx = replace(ctx, depth=ctx.depth + 1, params=params, scope=self._new_scope())
-        self.walk(tree.root_node, nctx)
+        outer_src = self._src
+        self._src = tree.root_node.text or b""
+        try:
+            self.walk(tree.root_node, nctx)
+        finally:
+            self._src = outer_src
         return True
 
 

@@ -48,6 +48,11 @@ class Decision:
     rule: str | None = None
     source: str | None = None
 
+    def __post_init__(self) -> None:
+        # one line, always: a command's own newlines are shown escaped
+        if "\n" in self.reason or "\r" in self.reason:
+            object.__setattr__(self, "reason", self.reason.replace("\r", "\\r").replace("\n", "\\n"))
+
     def to_json(self) -> dict[str, Any]:
         return {"decision": self.decision, "reason": self.reason, "rule": self.rule, "source": self.source}
 

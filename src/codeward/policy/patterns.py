@@ -6,8 +6,8 @@ words a program really receives (quotes removed), with these rules:
 
 Program name
   Deny: the last path component is compared, case-insensitively, so ``/bin/rm``, ``./rm``,
-  ``\\rm`` and ``RM`` all count as ``rm``; a version suffix is ignored (``python3.12`` is
-  ``python``). Allow: exact; ``/usr/bin/rm`` (a system bin directory) counts as ``rm``, but
+  ``\\rm`` and ``RM`` all count as ``rm``; a version or dotted suffix is ignored (``python3.12``
+  is ``python``, ``mkfs.ext4`` is ``mkfs``). Allow: exact; ``/usr/bin/rm`` (a system bin directory) counts as ``rm``, but
   ``./rm`` or ``/tmp/rm`` do not (they could be anything). A pattern written with a ``/`` must
   name the same path to allow.
 Flags
@@ -159,7 +159,8 @@ SYSTEM_BIN_DIRS = frozenset({"/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/us
 # in a later stage of a "|" pattern, any of these stands for any other
 SHELL_LIKE = SHELLS | {"source", ".", "eval"}
 
-_VERSION_SUFFIX = re.compile(r"-?[0-9][0-9.]*$")
+# deny: "python" also names python3.12, "mkfs" also mkfs.ext4
+_VARIANT_SUFFIX = re.compile(r"-?[0-9][0-9.]*|\.[A-Za-z0-9_+-]+")
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,7 @@ def name_matches_deny(sp: StagePattern, program: str, *, receiver: bool = False)
     if receiver and sp.base in SHELL_LIKE and got in SHELL_LIKE:
         return True
     if got.startswith(want):
-        return bool(_VERSION_SUFFIX.fullmatch(got[len(want) :]))
+        return bool(_VARIANT_SUFFIX.fullmatch(got[len(want) :]))
     return False
 
 

@@ -76,9 +76,71 @@ def parse(text: str) -> Tree:
         if fixed != src:
             src = fixed
             tree = _parser().parse(src)
+    if b"\n\\" in src:
+        for _ in range(64):
+            fixed = _quote_line_start_escapes(src, tree)
+            if fixed == src:
+                break
+            src = fixed
+            tree = _parser().parse(src)
     if tree.root_node.has_error:
         raise ShellSyntaxError(_describe_error(tree.root_node, src))
+    bad = _word_with_newline(tree.root_node)
+    if bad is not None:
+        raise ShellSyntaxError(f"line {bad.start_point[0] + 1} cannot be read reliably")
     return tree
+
+
+def _words_with_leading_newline(node: Node) -> list[Node]:
+    out: list[Node] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type == "word":
+            if (n.text or b"").startswith(b"\n\\"):
+                out.append(n)
+            continue
+        stack.extend(n.children)
+    return out
+
+
+def _quote_line_start_escapes(src: bytes, tree: Tree) -> bytes:
+    """tree-sitter glues a line starting with ``\\x`` onto the previous command (``ls⏎\\rm -rf /``
+    reads as ``ls`` with arguments). Rewrite that ``\\x`` as the equivalent ``'x'`` so the line is
+    read as its own command, as bash reads it.
+    """
+    words = _words_with_leading_newline(tree.root_node)
+    if not words:
+        return src
+    out = bytearray(src)
+    for w in sorted(words, key=lambda n: n.start_byte, reverse=True):
+        i = w.start_byte + 1  # the backslash
+        if i + 1 >= len(src):
+            continue
+        lead = src[i + 1]
+        width = 1 if lead < 0x80 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+        j = min(i + 1 + width, len(src))
+        ch = bytes(src[i + 1 : j])
+        if ch == b"\n":
+            continue
+        quoted = b'"\'"' if ch == b"'" else b"'" + ch + b"'"
+        out[i:j] = quoted
+    return bytes(out)
+
+
+def _word_with_newline(node: Node) -> Node | None:
+    """An unquoted word holding a newline: tree-sitter read the text differently from bash."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type == "word":
+            if b"\n" in (n.text or b""):
+                return n
+            continue
+        if n.type in ("heredoc_body", "raw_string", "string", "ansi_c_string", "comment"):
+            continue
+        stack.extend(n.children)
+    return None
 
 
 def _remove_line_continuations(src: bytes, tree: Tree) -> bytes:
@@ -276,6 +338,78 @@ def group_parts(group: list[Node], params: tuple[str, ...] | None) -> list[Part]
 
 def group_source(group: list[Node]) -> str:
     return "".join(node_text(n) for n in group)
+
+
+# ------------------------------------------------------------------------------------------------
+# text tree-sitter skipped
+
+WORD_NODES = frozenset(
+    {
+        "word",
+        "string",
+        "raw_string",
+        "ansi_c_string",
+        "concatenation",
+        "translated_string",
+        "heredoc_body",
+        "heredoc_content",
+        "string_content",
+        "number",
+        "comment",
+        "brace_expression",
+        "regex",
+        "extglob_pattern",
+        "simple_expansion",
+        "expansion",
+        "arithmetic_expansion",
+        "command_name",
+    }
+)
+
+
+def gaps(node: Node, src: bytes) -> list[tuple[int, int]]:
+    """Byte ranges inside ``node`` covered by none of its children and holding more than blanks.
+
+    tree-sitter-bash drops an escaped blank that starts a word (``rm \\ -rf`` reads as ``rm -rf``;
+    bash passes `` -rf``). Such text must not vanish from the analysis.
+    """
+    out: list[tuple[int, int]] = []
+    if not node.child_count or node.type in WORD_NODES:
+        return out
+    pos = node.start_byte
+    for c in node.children:
+        if c.start_byte > pos and src[pos : c.start_byte].strip():
+            out.append((pos, c.start_byte))
+        pos = max(pos, c.end_byte)
+    if node.end_byte > pos and src[pos : node.end_byte].strip():
+        out.append((pos, node.end_byte))
+    return out
+
+
+def gap_words(src: bytes, start: int, end: int) -> list[tuple[int, int, str]]:
+    """Split skipped text into shell words (a backslash escapes the next character, blanks separate)."""
+    words: list[tuple[int, int, str]] = []
+    i = start
+    cur: int | None = None
+    while i < end:
+        ch = src[i : i + 1]
+        if ch == b"\\" and i + 1 < end:
+            if cur is None:
+                cur = i
+            i += 2
+            continue
+        if ch in (b" ", b"\t", b"\n"):
+            if cur is not None:
+                words.append((cur, i, src[cur:i].decode("utf-8", "surrogatepass")))
+                cur = None
+            i += 1
+            continue
+        if cur is None:
+            cur = i
+        i += 1
+    if cur is not None:
+        words.append((cur, end, src[cur:end].decode("utf-8", "surrogatepass")))
+    return words
 
 
 # ------------------------------------------------------------------------------------------------
