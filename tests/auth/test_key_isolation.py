@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.support.cli import run_cw
+from tests.support.cw_subprocess import run_cw
 
 from codeward.audit.verify import verify_file
 

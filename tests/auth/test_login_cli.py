@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.support.cli import run_cw
+from tests.support.cw_subprocess import run_cw
 
 KEY = "sk-login-test-5f2b9c1d7e3a"
 FILE_KEYRING = "tests.support.keyring_backend.FileKeyring"

@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.support.cli import run_cw
+from tests.support.cw_subprocess import run_cw
 
 GHP = "ghp_" + "0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f"
 

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.support.cli import run_cw
+from tests.support.cw_subprocess import run_cw
 
 from codeward.config.home import codeward_home
 from codeward.config.load import load_config
