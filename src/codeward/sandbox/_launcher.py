@@ -1,4 +1,4 @@
-"""Launcher run in the child as ``python -I -S -c <this file's text> SPEC_JSON -- ARGV...``.
+"""Launcher run in the child as ``python -I -S -c <this file's text> SPEC -- ARGV...``.
 
 Standard library only, and it imports nothing from codeward: it runs with ``-I -S`` in a process
 that is about to be confined, so it must not read code the workspace could have changed. The
@@ -13,16 +13,17 @@ kills every process left below it, so a double-forked ``setsid`` daemon does not
 A setup failure prints one ``codeward-launcher:`` line and exits 125: nothing runs unconfined.
 """
 
-import base64
-import contextlib
 import ctypes
-import json
 import os
 import resource
-import signal
 import struct
 import sys
 import time
+
+try:  # the C module: ``signal`` itself pulls in enum, which costs more than the rest of start-up
+    import _signal as signal
+except ImportError:  # pragma: no cover - other Python implementations
+    import signal
 
 SETUP_FAILED = 125
 PR_SET_NO_NEW_PRIVS = 38
@@ -185,8 +186,10 @@ def reap_all(me):
     for _ in range(500):
         kids = descendants(me) if sys.platform.startswith("linux") else []
         for pid in kids:
-            with contextlib.suppress(OSError):
+            try:
                 os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         while True:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -211,8 +214,10 @@ def supervise(argv, lib):
 
     def on_term(signum, frame):
         stopping.append(signum)
-        with contextlib.suppress(OSError):
+        try:
             os.kill(child, signal.SIGKILL)
+        except OSError:
+            pass
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
@@ -259,16 +264,52 @@ def setup(spec):
     if spec.get("landlock"):
         apply_landlock(lib, spec["landlock"])
     if spec.get("seccomp"):
-        apply_seccomp(lib, base64.b64decode(spec["seccomp"]))
+        apply_seccomp(lib, spec["seccomp"])
     return lib
+
+
+def parse_spec(text):
+    """The spec, one item per line (no json: importing it costs more than the whole launcher).
+
+    ``fsize N``, ``nproc N``, ``core N``, ``drop_caps``, ``supervise``, ``seccomp HEX``, ``ll_fs N``,
+    ``ll_net N``, ``ll_scoped N``, ``rule ACCESS NOFOLLOW HEXPATH``, ``port PORT ACCESS``.
+    """
+    spec = {"rlimits": {}}
+    ll = {"rules": [], "net_ports": []}
+    for line in text.split("\n"):
+        if not line:
+            continue
+        key, _, rest = line.partition(" ")
+        if key in ("fsize", "nproc", "core"):
+            spec["rlimits"][key] = int(rest)
+        elif key in ("drop_caps", "supervise"):
+            spec[key] = True
+        elif key == "seccomp":
+            spec["seccomp"] = bytes.fromhex(rest)
+        elif key == "ll_fs":
+            ll["handled_fs"] = int(rest)
+            spec["landlock"] = ll
+        elif key == "ll_net":
+            ll["handled_net"] = int(rest)
+        elif key == "ll_scoped":
+            ll["scoped"] = int(rest)
+        elif key == "rule":
+            access, nofollow, path = rest.split(" ", 2)
+            ll["rules"].append((bytes.fromhex(path).decode("utf-8", "surrogateescape"), int(access), nofollow == "1"))
+        elif key == "port":
+            port, access = rest.split(" ")
+            ll["net_ports"].append((int(port), int(access)))
+        else:
+            raise ValueError("unknown spec item " + repr(key))
+    return spec
 
 
 def main(args):
     if len(args) < 3 or args[1] != "--":
-        fail("usage: launcher SPEC_JSON -- ARGV...")
+        fail("usage: launcher SPEC -- ARGV...")
     argv = args[2:]
     try:
-        spec = json.loads(args[0])
+        spec = parse_spec(args[0])
         lib = setup(spec)
     except SystemExit:
         raise

@@ -17,7 +17,6 @@ setgid bits), and pathname unix sockets are only stopped because ``socket()`` is
 
 from __future__ import annotations
 
-import base64
 import ctypes
 import os
 import shutil
@@ -282,7 +281,7 @@ class LandlockSandbox:
                 "rlimits": {"fsize": spec.max_file_size, "nproc": spec.max_processes, "core": 0},
                 "drop_caps": True,
                 "landlock": ll,
-                "seccomp": base64.b64encode(bpf).decode("ascii"),
+                "seccomp": bpf,
                 "supervise": True,
             }
             full = launch.launcher_argv(python, launcher_spec, argv)

@@ -8,7 +8,6 @@ system ``python3`` is used; if neither is safe the tier refuses.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -48,8 +47,33 @@ def trusted_python(writable: Sequence[Path]) -> str:
     )
 
 
+def encode_spec(spec: dict[str, Any]) -> str:
+    """The launcher's line format (see ``_launcher.parse_spec``); paths travel hex-encoded."""
+    lines: list[str] = []
+    for key, value in (spec.get("rlimits") or {}).items():
+        lines.append(f"{key} {int(value)}")
+    for flag in ("drop_caps", "supervise"):
+        if spec.get(flag):
+            lines.append(flag)
+    if spec.get("seccomp"):
+        lines.append("seccomp " + bytes(spec["seccomp"]).hex())
+    ll = spec.get("landlock")
+    if ll:
+        lines.append(f"ll_fs {int(ll['handled_fs'])}")
+        if ll.get("handled_net"):
+            lines.append(f"ll_net {int(ll['handled_net'])}")
+        if ll.get("scoped"):
+            lines.append(f"ll_scoped {int(ll['scoped'])}")
+        for path, access, nofollow in ll["rules"]:
+            hexpath = os.fsencode(path).hex()
+            lines.append(f"rule {int(access)} {1 if nofollow else 0} {hexpath}")
+        for port, access in ll.get("net_ports", []):
+            lines.append(f"port {int(port)} {int(access)}")
+    return "\n".join(lines)
+
+
 def launcher_argv(python: str, spec: dict[str, Any], argv: Sequence[str]) -> list[str]:
-    return [python, "-I", "-S", "-c", LAUNCHER_SOURCE, json.dumps(spec, separators=(",", ":")), "--", *argv]
+    return [python, "-I", "-S", "-c", LAUNCHER_SOURCE, encode_spec(spec), "--", *argv]
 
 
 def setup_failure(exit_code: int | None, output: str) -> str | None:

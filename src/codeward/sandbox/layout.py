@@ -54,7 +54,7 @@ TOOLCHAIN_DIRS: tuple[str, ...] = (
 TOOLCHAIN_SECRETS: tuple[str, ...] = (".cargo/credentials", ".cargo/credentials.toml", ".gem/credentials")
 
 # Host directories replaced by an empty private directory.
-PRIVATE_DIRS: tuple[str, ...] = ("/tmp", "/var/tmp", "/run", "/home", "/root", "/mnt", "/media")
+PRIVATE_DIRS: tuple[str, ...] = ("/tmp", "/var/tmp", "/run", "/var/run", "/home", "/root", "/mnt", "/media")
 SYSTEM_SECRETS: tuple[str, ...] = (
     "/etc/shadow",
     "/etc/shadow-",
@@ -231,6 +231,9 @@ def build_layout(
         p = Path(s)
         if visible(p):
             hide(p)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime) and visible(Path(runtime)):
+        hide(Path(runtime))  # the user's D-Bus, systemd and agent sockets, if it is not under /run
     sock_env = os.environ.get("SSH_AUTH_SOCK")
     socks = list(listening_socket_paths() if sockets is None else sockets)
     if sock_env and os.path.isabs(sock_env):

@@ -21,6 +21,15 @@ from pathlib import Path
 from codeward.sandbox.spec import CommandResult, SandboxSpec, validate_spec
 
 SANDBOX_EXEC = "/usr/bin/sandbox-exec"
+# mach services ordinary tools need: user lookups, logging, preferences, certificate checks for HTTPS
+MACH_SERVICES: tuple[str, ...] = (
+    "com.apple.system.opendirectoryd.libinfo",
+    "com.apple.system.logger",
+    "com.apple.system.notification_center",
+    "com.apple.cfprefsd.daemon",
+    "com.apple.trustd.agent",
+    "com.apple.SecurityServer",
+)
 
 
 def sbpl_string(s: str) -> str:
@@ -62,13 +71,19 @@ def build_profile(
         "(allow signal (target same-sandbox))",
         "(allow process-info* (target same-sandbox))",
         "(allow sysctl-read)",
-        '(allow mach-lookup (global-name "com.apple.system.opendirectoryd.libinfo"))',
         "(allow ipc-posix-shm-read-data ipc-posix-shm-read-metadata)",
-        ";; reads: everywhere but the homes, the codeward home and the masked paths",
-        "(allow file-read*)",
     ]
+    lines += _rule("allow", "mach-lookup", [f"(global-name {sbpl_string(n)})" for n in MACH_SERVICES])
+    lines += [";; reads: everywhere but the homes, the codeward home and the masked paths", "(allow file-read*)"]
     lines += _rule("deny", "file-read*", _filters(homes))
     lines += _rule("allow", "file-read*", _filters(toolchains))
+    # the directories above a writable root must be stat-able for path lookups (names only, no listing)
+    ancestors: list[Path] = []
+    for root in spec.writable_roots():
+        for a in reversed(root.parents):
+            if any(a == h or h in a.parents for h in homes) and a not in ancestors:
+                ancestors.append(a)
+    lines += _rule("allow", "file-read-metadata", [f"(literal {sbpl_string(str(a))})" for a in ancestors])
     lines += [";; writes: the workspace, --writable dirs, the private temp dir and the null devices"]
     writable = [*spec.writable_roots(), private_tmp]
     lines += _rule("allow", "file-read* file-write*", _filters(writable, literal=False))

@@ -23,6 +23,7 @@ Layout of every filter (default allow; the dangerous calls are denied by number)
 
 from __future__ import annotations
 
+import functools
 import platform
 import struct
 from dataclasses import dataclass, field
@@ -386,7 +387,11 @@ def errno_ret(errno: int) -> int:
 
 def build_filter(policy: FilterPolicy, arch: str | None = None) -> bytes:
     """Assemble the filter for ``policy`` on ``arch`` (default: this machine) into BPF bytes."""
-    arch = arch or native_arch()
+    return _build(policy, arch or native_arch())
+
+
+@functools.lru_cache(maxsize=32)
+def _build(policy: FilterPolicy, arch: str) -> bytes:
     if arch not in SYSCALLS:
         raise SeccompError(f"no seccomp syscall table for {arch}")
     nr = SYSCALLS[arch]

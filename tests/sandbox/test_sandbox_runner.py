@@ -1,0 +1,173 @@
+"""The runner (real processes), the output cap, the notes for the model, and the tripwire."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from codeward.sandbox import SandboxSpec
+from codeward.sandbox.notes import explain
+from codeward.sandbox.protect import Tripwire
+from codeward.sandbox.runner import OutputCap, run_process, status_code
+
+ENV = {"PATH": "/usr/bin:/bin"}
+
+
+def test_output_cap_head_and_tail() -> None:
+    cap = OutputCap(100)
+    cap.feed(b"H" * 30)
+    cap.feed(b"m" * 1000)
+    cap.feed(b"T" * 30)
+    assert cap.truncated and cap.total == 1060
+    text = cap.text()
+    assert text.startswith("H" * 30 + "m" * 20)
+    assert text.endswith("m" * 20 + "T" * 30)
+    assert "[... 960 bytes of output omitted ...]" in text
+    small = OutputCap(100)
+    small.feed("héllo".encode())
+    assert not small.truncated and small.text() == "héllo"
+
+
+def test_output_cap_cuts_inside_characters_without_failing() -> None:
+    cap = OutputCap(10)
+    cap.feed("é".encode() * 11)  # 22 bytes: the cuts fall inside characters
+    assert cap.text() == "éé\ufffd\n[... 12 bytes of output omitted ...]\n\ufffdéé"
+
+
+def test_streaming_exit_code_and_stdin(tmp_path: Path) -> None:
+    chunks: list[str] = []
+    r = run_process(
+        ["bash", "-c", "echo one; echo two >&2; read x; echo got=${x:-eof}; exit 7"],
+        env=ENV,
+        cwd=str(tmp_path),
+        timeout_s=10,
+        output_cap=4096,
+        on_output=chunks.append,
+    )
+    assert r.returncode == 7 and not r.timed_out
+    assert "".join(chunks) == r.output == "one\ntwo\ngot=eof\n"
+
+
+def test_signal_exit_is_128_plus_n(tmp_path: Path) -> None:
+    r = run_process(["bash", "-c", "kill -TERM $$"], env=ENV, cwd=str(tmp_path), timeout_s=10, output_cap=4096)
+    assert r.returncode == 128 + signal.SIGTERM
+    assert status_code(-9) == 137 and status_code(3) == 3
+
+
+def test_timeout_kills_the_process_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    r = run_process(
+        ["bash", "-c", f"sleep 100 & echo $! > {pidfile}; wait"],
+        env=ENV,
+        cwd=str(tmp_path),
+        timeout_s=0.5,
+        output_cap=4096,
+    )
+    assert r.timed_out and r.returncode is None
+    child = int(pidfile.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+
+
+def test_background_writer_does_not_hold_the_run_open(tmp_path: Path) -> None:
+    r = run_process(
+        [sys.executable, "-c", "import subprocess; subprocess.Popen(['sleep', '30']); print('done')"],
+        env=ENV,
+        cwd=str(tmp_path),
+        timeout_s=20,
+        output_cap=4096,
+    )
+    assert r.returncode == 0 and r.output == "done\n"
+    assert r.duration_ms < 10_000
+
+
+SPEC = SandboxSpec(
+    workspace=Path("/w"),
+    cwd=Path("/w"),
+    masked=(Path("/w/.env"),),
+    protected=(Path("/w/.git"), Path("/w/.codeward"), Path("/w/.codewardignore")),
+    timeout_s=120,
+    max_file_size=1024,
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "output", "tier", "expected"),
+    [
+        (1, "touch: cannot touch '.git/hooks/x': Read-only file system", "bwrap", "sandbox: .git is read-only"),
+        (1, "bash: .codewardignore: Permission denied", "landlock", "sandbox: .codewardignore is read-only"),
+        (1, "cat: .env: Permission denied", "bwrap", "sandbox: .env is hidden from commands"),
+        (6, "curl: (6) Could not resolve host: pypi.org", "bwrap", "sandbox: network is off; ask the user"),
+        (1, "OSError: [Errno 97] Address family not supported by protocol", "bwrap", "sandbox: network is off"),
+        (153, "", "bwrap", "sandbox: file size limit (1024 bytes) exceeded"),
+        (159, "", "bwrap", "sandbox: the process was killed by the seccomp filter"),
+        (1, "unshare: unshare failed: Operation not permitted", "bwrap", "sandbox: an operation was blocked"),
+        (1, "touch: cannot touch '/usr/x': Read-only file system", "bwrap", "sandbox: only the workspace"),
+        (2, "make: *** No rule to make target", "bwrap", None),
+        (0, "Permission denied", "bwrap", None),
+    ],
+)
+def test_notes(code: int, output: str, tier: str, expected: str | None) -> None:
+    note = explain(exit_code=code, output=output, timed_out=False, spec=SPEC, tier=tier)
+    if expected is None:
+        assert note is None
+    else:
+        assert note is not None and note.startswith(expected), note
+
+
+def test_notes_for_timeout_proxy_and_restores() -> None:
+    assert explain(exit_code=None, output="", timed_out=True, spec=SPEC, tier="bwrap") == (
+        "sandbox: command timed out after 120 s and was killed with all its processes"
+    )
+    note = explain(exit_code=56, output="", timed_out=False, spec=SPEC, tier="bwrap", blocked_hosts=["evil.com:443"])
+    assert note is not None and note.startswith("sandbox: blocked connection to evil.com:443")
+    note = explain(exit_code=0, output="", timed_out=False, spec=SPEC, tier="landlock", restored=["AGENTS.md"])
+    assert note == "sandbox: the command changed protected paths (AGENTS.md); codeward put them back"
+
+
+def test_tripwire_restores_everything(tmp_path: Path) -> None:
+    ws = tmp_path
+    git = ws / ".git"
+    (git / "hooks").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "config").write_text("[core]\n")
+    (git / "hooks" / "pre-commit.sample").write_text("sample\n")
+    (git / "objects").mkdir()
+    (ws / "AGENTS.md").write_text("rules\n")
+    (ws / ".codeward").mkdir()
+    (ws / ".codeward" / "config.toml").write_text("a = 1\n")
+    tw = Tripwire.take(ws, [git, ws / "AGENTS.md", ws / ".codeward", ws / ".codexignore"])
+    (git / "config").write_text("[core]\n\thooksPath = /tmp/x\n")
+    (git / "hooks" / "pre-commit").write_text("evil\n")
+    os.chmod(git / "hooks" / "pre-commit.sample", 0o755)
+    (git / "objects" / "new").write_text("data")  # data, not code: left alone
+    (ws / "AGENTS.md").unlink()
+    os.symlink("/etc/passwd", ws / "AGENTS.md")
+    (ws / ".codeward" / "config.toml").unlink()
+    (ws / ".codeward" / "extra").mkdir()
+    (ws / ".codexignore").write_text("!*\n")
+    changed = tw.restore()
+    assert changed == sorted(
+        [
+            ".codeward/config.toml",
+            ".codeward/extra",
+            ".codexignore",
+            ".git/config",
+            ".git/hooks/pre-commit",
+            ".git/hooks/pre-commit.sample",
+            "AGENTS.md",
+        ]
+    )
+    assert (git / "config").read_text() == "[core]\n"
+    assert not (git / "hooks" / "pre-commit").exists()
+    assert (git / "hooks" / "pre-commit.sample").stat().st_mode & 0o777 != 0o755
+    assert not (ws / "AGENTS.md").is_symlink() and (ws / "AGENTS.md").read_text() == "rules\n"
+    assert (ws / ".codeward" / "config.toml").read_text() == "a = 1\n"
+    assert not (ws / ".codeward" / "extra").exists()
+    assert not (ws / ".codexignore").exists()
+    assert (git / "objects" / "new").exists()
+    assert tw.restore() == []
