@@ -93,7 +93,7 @@ def build_session(
 ) -> Session:
     """Load everything for a run in ``cwd``.
 
-    ``approver(mode)`` makes the one who answers "ask"; ``on_config(config, session_id)`` runs as
+    ``approver(mode)`` makes the one who answers "ask"; ``on_config(config, run_id)`` runs as
     soon as the config is known, before any event, so the caller can attach the audit log.
     """
     from codeward.auth.keys import require_key, resolve_key
@@ -105,8 +105,10 @@ def build_session(
 
     config = load_config(cwd, overrides)
     sid = resume.session_id if resume is not None else (session_id or str(uuid.uuid4()))
+    # each run gets its own sealed audit log; a resumed conversation keeps its id but not its log
+    run_id = str(uuid.uuid4()) if resume is not None else sid
     if on_config is not None:
-        on_config(config, sid)
+        on_config(config, run_id)
     workspace = Workspace.discover(cwd)
     home = codeward_home()
     policy = load_policy(workspace, config, home)
@@ -197,6 +199,8 @@ def build_session(
         {
             "type": "session.started",
             "session_id": sid,
+            "run_id": run_id,
+            "resumed": resume is not None,
             "version": __version__,
             "cwd": str(workspace.cwd),
             "workspace": str(workspace.root),

@@ -45,7 +45,7 @@ def _refuse_unknown_placeholders(text: str, paths: list[str], read: Any) -> None
 
 
 def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
-    from codeward.patch import apply_changes, parse_patch, plan_patch, unified_diff
+    from codeward.patch import apply_changes, parse_patch, plan_patch, unified_diff, workspace_reader
     from codeward.policy import decide_edit
 
     text = ctx.gate.restore(args["input"])
@@ -60,18 +60,11 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
             raise ToolError(blocked_message(rel, rule))
         rel_of[path] = rel
 
-    def read(path: str) -> bytes | None:
-        p = ws.resolve(path)
-        if not p.exists():
-            return None
-        if p.is_dir():
-            raise ToolError(f"{path}: is a directory")
-        return p.read_bytes()
-
-    _refuse_unknown_placeholders(text, patch.paths(), read)
-    changes = plan_patch(patch, read)
+    read = workspace_reader(ws)  # root-relative paths; refuses symlinks and directories
+    _refuse_unknown_placeholders(text, list(rel_of.values()), read)
+    changes = plan_patch(patch, read, base=ws.rel(ws.cwd))  # FileChange paths come out root-relative
     item_id = ctx.ids.next()
-    summary = [{"path": rel_of.get(c.path, c.path), "kind": c.kind} for c in changes]
+    summary = [{"path": c.path, "kind": c.kind} for c in changes]
 
     asks: list[str] = []
     for rel in rel_of.values():
@@ -142,8 +135,8 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
         ctx.events.emit(
             {
                 "type": "file.changed",
-                "path": rel_of.get(c.path, c.path),
-                "old_path": rel_of.get(c.old_path) if c.old_path else None,
+                "path": c.path,
+                "old_path": c.old_path,
                 "kind": c.kind,
                 "sha256_before": _sha(c.old),
                 "sha256_after": _sha(c.new),
