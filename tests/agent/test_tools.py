@@ -199,3 +199,17 @@ def test_shell_workdir_timeout_and_refusals(repo):
     out = h.call("shell", command="sleep 5", timeout_ms=300)
     assert "timed out" in out
     assert h.call("shell", command=["printf", "%s", "a b"]).splitlines()[1] == "a b"
+
+
+def test_a_known_key_is_redacted_everywhere_even_in_an_unknown_format(repo, monkeypatch):
+    from codeward.auth.keys import remember_secret
+
+    odd_key = "zz-internal-gateway-token-not-a-known-format-42"
+    remember_secret(odd_key)
+    h = Harness(repo)
+    out = h.call("shell", command=f"echo {odd_key}")
+    assert odd_key in out  # the tool result is raw in memory; the gate redacts it on the way out
+    sent, counts = h.session.gate.redact_text(out)
+    assert odd_key not in sent and counts == {"codeward-api-key": 1}
+    assert odd_key not in json.dumps(h.sink.events)
+    assert h.session.gate.restore(sent) == sent  # a key is never put back, not even into a patch

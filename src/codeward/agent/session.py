@@ -96,7 +96,7 @@ def build_session(
     ``approver(mode)`` makes the one who answers "ask"; ``on_config(config, run_id)`` runs as
     soon as the config is known, before any event, so the caller can attach the audit log.
     """
-    from codeward.auth.keys import require_key, resolve_key
+    from codeward.auth.keys import known_secrets, require_key, resolve_key
     from codeward.policy import load_policy
     from codeward.privacy.ignore import load_ignore
     from codeward.privacy.redact import Redactor
@@ -126,8 +126,9 @@ def build_session(
         ledger.add(entry)  # type: ignore[arg-type]
         events.emit(entry.to_event())  # type: ignore[attr-defined]
 
-    gate = Gate(Redactor(scanner), host=url.split("/")[2], url=url, on_egress=on_egress)
     key = require_key(provider) if need_key else resolve_key(provider)
+    redactor = Redactor(scanner, known_values=known_secrets)
+    gate = Gate(redactor, host=url.split("/")[2], url=url, on_egress=on_egress)
     client = None
     if need_key:
         client = ModelClient(

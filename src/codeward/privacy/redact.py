@@ -21,6 +21,7 @@ import hmac
 import os
 import re
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from codeward.privacy.scanner import ScanError, Scanner
@@ -28,6 +29,7 @@ from codeward.privacy.scanner import ScanError, Scanner
 _PLACEHOLDER = re.compile(r"<secret:[a-z0-9][a-z0-9._\-]{0,80}:[0-9a-f]{8}>")
 _RULE_CHARS = re.compile(r"[^a-z0-9._\-]+")
 MAX_PASSES = 4
+KNOWN_KEY_RULE = "codeward-api-key"
 
 
 @dataclass
@@ -53,8 +55,18 @@ def _placeholder_rule(rule_id: str) -> str:
 class Redactor:
     """Holds the placeholder -> value map in memory only, for one session."""
 
-    def __init__(self, scanner: Scanner, *, key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        scanner: Scanner,
+        *,
+        key: bytes | None = None,
+        known_values: Callable[[], Iterable[str]] | None = None,
+    ) -> None:
+        """``known_values`` returns secrets known by value (the provider API keys this process
+        resolved): they are replaced wherever they appear, whatever their format, and are never
+        put back by :meth:`restore` (a key goes only into its Authorization header)."""
         self._scanner = scanner
+        self._known = known_values
         self._key = key if key is not None else os.urandom(32)
         self._values: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -68,6 +80,12 @@ class Redactor:
         """``text`` with every finding replaced; raises ScanError (callers must not send) on failure."""
         counts: dict[str, int] = {}
         current = text
+        if self._known is not None:
+            for value in self._known():
+                if len(value) >= 8 and value in current:
+                    n = current.count(value)
+                    current = current.replace(value, self.placeholder(KNOWN_KEY_RULE, value))
+                    counts[KNOWN_KEY_RULE] = counts.get(KNOWN_KEY_RULE, 0) + n
         for _ in range(MAX_PASSES):
             findings = self._scanner.scan(current, path=path)
             if not findings:
