@@ -131,6 +131,7 @@ env_passthrough = ["AWS_SECRET_ACCESS_KEY"]
 [privacy]
 redact_pii = true
 allowlist = ["AKIA.*"]
+rules = ["weaker-rules.toml"]
 [policy]
 disallow_commands = ["git push"]
 """,
@@ -145,7 +146,15 @@ disallow_commands = ["git push"]
     [entry] = cfg.policy.disallow_commands
     assert entry.pattern == "git push" and entry.user_owned is False and entry.source.endswith(".codeward/config.toml")
     notices = "\n".join(cfg.notices)
-    for key in ("approval_mode", "provider", "providers", "sandbox.env_passthrough", "privacy.allowlist"):
+    assert cfg.privacy.rules == []
+    for key in (
+        "approval_mode",
+        "provider",
+        "providers",
+        "sandbox.env_passthrough",
+        "privacy.allowlist",
+        "privacy.rules",
+    ):
         assert f"ignored {key} from" in notices
     write(git_repo / ".codeward" / "config.toml", 'approval_mode = "suggest"\n')
     assert load_config(sub).approval_mode == "suggest"
@@ -155,3 +164,10 @@ def test_explicit_flag_beats_project_narrowing(tmp_path, cw_home, git_repo):
     write(git_repo / ".codeward" / "config.toml", 'approval_mode = "suggest"\n')
     cfg = load_config(git_repo, ConfigOverrides(approval_mode="full-auto"))
     assert cfg.approval_mode == "full-auto"
+
+
+def test_rule_file_paths_are_relative_to_the_file_that_names_them(tmp_path, cw_home):
+    write(cw_home / "config.toml", '[privacy]\nrules = ["team-rules.toml", "/abs/other.toml"]\n')
+    assert load_config(tmp_path).privacy.rules == [str(cw_home / "team-rules.toml"), "/abs/other.toml"]
+    cfg = load_config(tmp_path, ConfigOverrides(dotted=['privacy.rules=["mine.toml"]']))
+    assert cfg.privacy.rules == [str(tmp_path.resolve() / "mine.toml")]

@@ -335,7 +335,8 @@ def _narrow_project(raw: dict[str, Any], current: dict[str, Any], source: str, n
                 if k == "redact_pii" and v:
                     table[k] = True
                 elif k == "rules":
-                    table[k] = v
+                    # a rules file can disable rules and add allowlists: that would widen, so it is the user's call
+                    drop("privacy.rules", "a repository may not load secret-scanner rule files")
                 else:
                     drop(f"privacy.{k}", "a repository may only add redaction, never remove it")
             if table:
@@ -374,6 +375,16 @@ def _narrow_project(raw: dict[str, Any], current: dict[str, Any], source: str, n
 # the whole load
 
 
+def _anchor_rule_paths(layer: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make ``[privacy] rules`` paths absolute, relative to the file (or directory) that named them."""
+    rules = layer.get("privacy", {}).get("rules")
+    if rules:
+        layer["privacy"]["rules"] = [
+            str(p if p.is_absolute() else base / p) for p in (Path(r).expanduser() for r in rules)
+        ]
+    return layer
+
+
 def find_project_config(cwd: Path) -> Path | None:
     """The nearest ``.codeward/config.toml`` from ``cwd`` up to the repository root (or ``/``)."""
     from codeward.workspace import find_repo_root
@@ -397,6 +408,7 @@ def load_config(cwd: Path | None = None, overrides: ConfigOverrides | None = Non
 
     user_path = user_config_path()
     user = _validate_layer(read_toml(user_path), _Where(str(user_path)), allow_profiles=True)
+    _anchor_rule_paths(user, user_path.parent)
     merged: dict[str, Any] = {k: v for k, v in user.items() if k != "profiles"}
     policy_layers: list[tuple[dict[str, Any], str, bool]] = [(user.get("policy", {}), str(user_path), True)]
 
@@ -413,12 +425,12 @@ def load_config(cwd: Path | None = None, overrides: ConfigOverrides | None = Non
             known = ", ".join(sorted(profiles)) or "none defined"
             raise ConfigError(f"--profile {ov.profile}: no [profiles.{ov.profile}] in {user_path} (profiles: {known})")
         where = _Where(f"{user_path} [profiles.{ov.profile}]")
-        prof = _validate_layer(profiles[ov.profile], where, allow_profiles=False)
+        prof = _anchor_rule_paths(_validate_layer(profiles[ov.profile], where, allow_profiles=False), user_path.parent)
         policy_layers.append((prof.pop("policy", {}), f"{user_path} [profiles.{ov.profile}]", True))
         merged = _deep_merge(merged, prof)
 
     for flag in ov.dotted:
-        layer = _validate_layer(parse_dotted(flag), _Where(f"-c {flag}"), allow_profiles=False)
+        layer = _anchor_rule_paths(_validate_layer(parse_dotted(flag), _Where(f"-c {flag}"), allow_profiles=False), cwd)
         policy_layers.append((layer.pop("policy", {}), f"-c {flag.split('=', 1)[0]}", True))
         merged = _deep_merge(merged, layer)
 
