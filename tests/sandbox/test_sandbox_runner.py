@@ -126,7 +126,7 @@ def test_notes_for_timeout_proxy_and_restores() -> None:
     note = explain(exit_code=56, output="", timed_out=False, spec=SPEC, tier="bwrap", blocked_hosts=["evil.com:443"])
     assert note is not None and note.startswith("sandbox: blocked connection to evil.com:443")
     note = explain(exit_code=0, output="", timed_out=False, spec=SPEC, tier="landlock", restored=["AGENTS.md"])
-    assert note == "sandbox: the command changed protected paths (AGENTS.md); codeward put them back"
+    assert note == "sandbox: the command changed protected paths (AGENTS.md); codeward undid those changes"
 
 
 def test_tripwire_restores_everything(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def test_protected_changes_are_put_back_under_landlock(landlock: Any, project: P
     hook = project.root / "sub" / ".git" / "hooks" / "pre-commit"
     r = project.run(landlock, "echo 'touch /tmp/owned' > sub/.git/hooks/pre-commit")
     assert not hook.exists()
-    assert r.note is not None and "sub/.git/hooks/pre-commit" in r.note and "put them back" in r.note
+    assert r.note is not None and "sub/.git/hooks/pre-commit" in r.note and "undid those changes" in r.note
 
 
 def test_network_off_note(confined: Any, project: Project) -> None:

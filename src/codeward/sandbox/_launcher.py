@@ -181,15 +181,21 @@ def descendants(root):
     return out
 
 
+def kill(pid):
+    """SIGKILL ``pid``; False when it is already gone (no contextlib: it is slow to import)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        return False
+    return True
+
+
 def reap_all(me):
     """Kill and reap everything below this supervisor, including the orphans it adopted."""
     for _ in range(500):
         kids = descendants(me) if sys.platform.startswith("linux") else []
         for pid in kids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+            kill(pid)
         while True:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -214,10 +220,7 @@ def supervise(argv, lib):
 
     def on_term(signum, frame):
         stopping.append(signum)
-        try:
-            os.kill(child, signal.SIGKILL)
-        except OSError:
-            pass
+        kill(child)
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)

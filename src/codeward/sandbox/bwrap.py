@@ -191,7 +191,7 @@ class BwrapSandbox:
         from codeward.sandbox.env import child_env
         from codeward.sandbox.landlock import proxy_env
         from codeward.sandbox.notes import explain
-        from codeward.sandbox.protect import Tripwire
+        from codeward.sandbox.protect import Tripwire, protected_census, remove_created
         from codeward.sandbox.proxy import BRIDGE_PORT, BRIDGE_SOURCE, ConnectProxy, DomainPolicy
         from codeward.sandbox.runner import run_process
         from codeward.sandbox.seccomp import SeccompError, build_filter, policy_for
@@ -209,6 +209,7 @@ class BwrapSandbox:
         except SeccompError as e:
             raise SandboxUnavailable(f"sandbox: {e}") from None
         tripwire = Tripwire.take(spec.workspace, list(layout.linked_protected))
+        before = protected_census(spec.workspace)
         command = [*inner_limits(spec, self.prlimit), *argv]
         proxy: ConnectProxy | None = None
         private: Path | None = None
@@ -279,6 +280,9 @@ class BwrapSandbox:
                 shutil.rmtree(private, ignore_errors=True)
             _release_stubs(claimed)
             restored = tripwire.restore()
+            with _stub_lock:
+                in_use = set(_stub_users)
+            restored += remove_created(spec.workspace, before, keep=in_use)
         if not raw.timed_out and b'"exit-code"' not in status:
             # bwrap reports the command's exit only when the sandbox was set up and the command ran
             lines = [ln for ln in raw.output.splitlines() if ln.startswith("bwrap: ")]

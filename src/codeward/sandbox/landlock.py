@@ -243,7 +243,7 @@ class LandlockSandbox:
         from codeward.sandbox.env import child_env
         from codeward.sandbox.layout import build_layout
         from codeward.sandbox.notes import explain
-        from codeward.sandbox.protect import Tripwire
+        from codeward.sandbox.protect import Tripwire, protected_census, remove_created
         from codeward.sandbox.proxy import ConnectProxy, DomainPolicy
         from codeward.sandbox.runner import run_process
         from codeward.sandbox.seccomp import SeccompError, build_filter, policy_for
@@ -264,6 +264,7 @@ class LandlockSandbox:
         tripwire = Tripwire.take(
             spec.workspace, [*layout.readonly, *layout.missing_protected, *layout.linked_protected]
         )
+        before = protected_census(spec.workspace)
         private = Path(tempfile.mkdtemp(prefix="codeward-sbx-"))
         proxy: ConnectProxy | None = None
         restored: list[str] = []
@@ -298,6 +299,7 @@ class LandlockSandbox:
             if proxy is not None:
                 proxy.stop()
             restored = tripwire.restore()
+            restored += [p for p in remove_created(spec.workspace, before) if p not in restored]
             shutil.rmtree(private, ignore_errors=True)
         why = launch.setup_failure(raw.returncode, raw.output)
         if why is not None:

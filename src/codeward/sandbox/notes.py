@@ -66,7 +66,7 @@ def explain(
         return f"sandbox: command timed out after {fmt_seconds(spec.timeout_s)} s and was killed with all its processes"
     if restored:
         shown = ", ".join(restored[:5]) + (" ..." if len(restored) > 5 else "")
-        return f"sandbox: the command changed protected paths ({shown}); codeward put them back"
+        return f"sandbox: the command changed protected paths ({shown}); codeward undid those changes"
     if blocked_hosts:
         hosts = ", ".join(sorted(set(blocked_hosts))[:5])
         return (

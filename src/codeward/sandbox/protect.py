@@ -1,5 +1,7 @@
 """A tripwire for protected paths a tier cannot make read-only: record them, then put them back.
 
+Also :func:`remove_created`: protected names that appear anywhere during a command are removed after it.
+
 Landlock grants rights to whole directory trees, so inside the writable workspace it cannot keep
 ``AGENTS.md`` or ``.git/hooks`` read-only without also forbidding new files next to them. For those
 paths the Landlock tier records the security-relevant state before a command (content, mode, link
@@ -176,3 +178,44 @@ def _put(p: Path, want: _State, have: _State) -> None:
     else:
         p.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(p, want.data, mode=want.mode)
+
+
+def protected_census(root: Path) -> set[Path]:
+    """Every path under ``root`` named like a protected path (``AGENTS.md``, ignore files, ``.git``, ``.codeward``).
+
+    ``.git`` and ``.codeward`` directories are listed, not entered.
+    """
+    from codeward.workspace import PROTECTED_DIRS, PROTECTED_NAMES
+
+    found: set[Path] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        d = Path(dirpath)
+        keep = []
+        for name in dirnames:
+            if name in PROTECTED_DIRS or name in PROTECTED_NAMES:
+                found.add(d / name)
+            else:
+                keep.append(name)
+        dirnames[:] = keep
+        for name in filenames:
+            if name in PROTECTED_NAMES or name in PROTECTED_DIRS:
+                found.add(d / name)
+    return found
+
+
+def remove_created(root: Path, before: set[Path], *, keep: set[Path] | None = None) -> list[str]:
+    """Remove protected-named paths that appeared under ``root`` since ``before`` (a new nested repo,
+    a planted ``sub/AGENTS.md`` or ``.codexignore``); return them workspace-relative.
+
+    No tier can make "create AGENTS.md in any directory" impossible without a mount per directory,
+    so this closes the gap after the fact, once the command's processes are gone.
+    """
+    keep = keep or set()
+    removed: list[str] = []
+    for p in sorted(protected_census(root) - before - keep):
+        _remove(p)
+        try:
+            removed.append(p.relative_to(root).as_posix())
+        except ValueError:
+            removed.append(str(p))
+    return removed

@@ -122,6 +122,7 @@ class SeatbeltSandbox:
         from codeward.sandbox.landlock import proxy_env
         from codeward.sandbox.layout import TOOLCHAIN_DIRS, build_layout
         from codeward.sandbox.notes import explain
+        from codeward.sandbox.protect import protected_census, remove_created
         from codeward.sandbox.proxy import ConnectProxy, DomainPolicy
         from codeward.sandbox.runner import run_process
         from codeward.sandbox.spec import host_homes
@@ -132,8 +133,10 @@ class SeatbeltSandbox:
         layout = build_layout(spec, private_dirs=())
         homes = host_homes()
         toolchains = [h / n for h in homes for n in TOOLCHAIN_DIRS if (h / n).is_dir()]
+        before = protected_census(spec.workspace)
         private = Path(tempfile.mkdtemp(prefix="codeward-sbx-")).resolve()
         proxy: ConnectProxy | None = None
+        restored: list[str] = []
         try:
             (private / "home").mkdir()
             env = child_env(spec.env_passthrough, home=str(private / "home"), tmpdir=str(private))
@@ -167,6 +170,7 @@ class SeatbeltSandbox:
             if proxy is not None:
                 proxy.stop()
             shutil.rmtree(private, ignore_errors=True)
+            restored = remove_created(spec.workspace, before)
         note = explain(
             exit_code=raw.returncode,
             output=raw.output,
@@ -174,5 +178,6 @@ class SeatbeltSandbox:
             spec=spec,
             tier=self.tier,
             blocked_hosts=proxy.blocked if proxy else (),
+            restored=restored,
         )
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)

@@ -301,13 +301,15 @@ def select_sandbox(
 
 
 BWRAP_GAPS: tuple[str, ...] = (
-    "a command may create AGENTS.md or an ignore file in a subdirectory that has none (only existing ones and "
-    "the workspace root's are protected)",
+    "a command can create AGENTS.md, an ignore file, .codeward/ or a new git repository in a subdirectory "
+    "while it runs (only existing ones and the workspace root's are mounted read-only); codeward removes "
+    "them when the command ends",
     "allowed_domains: HTTPS through CONNECT only; what is sent to an allowed host is not inspected",
 )
 LANDLOCK_GAPS: tuple[str, ...] = (
     "cannot keep protected paths inside the workspace read-only (.git/hooks, .git/config, AGENTS.md, ignore "
-    "files, .codeward/): they are recorded before each command and put back after it",
+    "files, .codeward/) while a command runs: they are recorded before each command and put back after it, "
+    "and new ones are removed",
     "a directory that directly holds an ignored or disallowed path (often the workspace root with .env) is "
     "frozen: its existing entries stay writable but no entry can be added or removed there",
     "names (not contents) of entries inside ignored directories can be listed",

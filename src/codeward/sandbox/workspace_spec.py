@@ -53,13 +53,16 @@ def spec_for_workspace(
     keys = {p.env_key for p in cfg.providers.values() if p.env_key}
     check_passthrough(sb.env_passthrough, extra_keys=keys)
     root = ws.root.resolve()
+    masked = list(ignore.masked_paths())
+    if cfg.audit.dir and Path(cfg.audit.dir).expanduser().is_absolute():
+        masked.append(Path(cfg.audit.dir).expanduser().resolve())  # an audit log kept outside the home
     return SandboxSpec(
         workspace=root,
         cwd=ws.cwd.resolve(),
         writable=tuple(p for p in dict.fromkeys(extra) if p != root),
         network=sb.network if network is None else network,
         allowed_domains=tuple(sb.allowed_domains),
-        masked=tuple(ignore.masked_paths()),
+        masked=tuple(masked),
         protected=tuple(ws.protected_paths()),
         env_passthrough=tuple(sb.env_passthrough),
         timeout_s=sb.timeout_ms / 1000,
