@@ -170,6 +170,12 @@ def test_redact_stdin_and_file(tree: Path) -> None:
     assert p.returncode == 2 and "nope.txt: no such file" in p.stderr
 
 
+def test_redact_of_an_ignored_file_prints_nothing(tree: Path) -> None:
+    p = cw("redact", ".env", cwd=tree)
+    assert p.returncode == 1 and p.stdout == ""
+    assert ".env is hidden by the built-in rule '.env': the gate never sends it" in p.stderr
+
+
 def test_pre_commit_hook_definition() -> None:
     hooks = (Path(__file__).resolve().parents[2] / ".pre-commit-hooks.yaml").read_text()
     assert "id: codeward-scan" in hooks and "entry: codeward scan --staged" in hooks

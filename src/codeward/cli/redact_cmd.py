@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from codeward.errors import EXIT_OK, UsageError
+from codeward.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 
 def _read(file: str | None) -> tuple[str, str | None]:
@@ -28,6 +28,19 @@ def _read(file: str | None) -> tuple[str, str | None]:
     except OSError as e:
         raise UsageError(f"redact: {file}: {e.strerror or e}") from None
     return data.decode("utf-8", "surrogateescape"), file
+
+
+def _ignore_rule(file: Path):  # -> IgnoreRule | None
+    """The ignore rule that keeps ``file`` from ever being sent, judged from its own workspace."""
+    from codeward.config.home import codeward_home
+    from codeward.privacy.ignore import load_ignore
+    from codeward.workspace import Workspace
+
+    p = file.absolute()
+    if not p.parent.is_dir():
+        return None
+    ws = Workspace.discover(p.parent)
+    return load_ignore(ws, codeward_home()).match_path(p.resolve())
 
 
 def summary(counts: dict[str, int]) -> str:
@@ -54,6 +67,11 @@ def command(file: str | None) -> int:
         redact_pii=cfg.privacy.redact_pii,
         allowlist=cfg.privacy.allowlist,
     )
+    if file not in (None, "-"):
+        blocked = _ignore_rule(Path(file))
+        if blocked is not None:
+            click.echo(f"codeward: {file} is hidden by the {blocked.describe()}: the gate never sends it", err=True)
+            return EXIT_FAILED
     text, path = _read(file)
     result = Redactor(scanner).redact(text, path=path)
     sys.stdout.buffer.write(result.text.encode("utf-8", "surrogateescape"))
