@@ -172,6 +172,27 @@ def plan_rules(
     return rules
 
 
+_SCAN_TTL_S = 60.0
+_scan_cache: dict[Path, tuple[float, list[tuple[Path, bool]]]] = {}
+
+
+def _cached_scan(d: Path) -> list[tuple[Path, bool]]:
+    """:func:`_scan` remembered for a minute, for system directories only (``/``, ``/etc``, ``/var``).
+
+    A stale listing can only miss a new entry (which then gets no rights) or name a gone one (which
+    the launcher skips); hidden paths are excluded by name either way, so caching never widens.
+    """
+    import time
+
+    now = time.monotonic()
+    hit = _scan_cache.get(d)
+    if hit is not None and now - hit[0] < _SCAN_TTL_S:
+        return hit[1]
+    result = _scan(d)
+    _scan_cache[d] = (now, result)
+    return result
+
+
 def _scan(d: Path) -> list[tuple[Path, bool]]:
     try:
         with os.scandir(d) as it:
@@ -200,12 +221,7 @@ def build_landlock_spec(
         grants.append(Grant(w, rw, inside_writable=True))
     grants.append(Grant(private, rw, inside_writable=True))
     # inside the writable roots, hidden paths are the spec's own; the private dirs they sit in are not
-    rules = plan_rules(
-        [g for g in grants if not g.inside_writable],
-        hidden,
-        [],
-        ro=ro,
-    )
+    rules = plan_rules([g for g in grants if not g.inside_writable], hidden, [], ro=ro, scandir=_cached_scan)
     writable_hidden = [h for h in layout.hidden() if any(is_within(h, w) for w in layout.writable)]
     rules += plan_rules([g for g in grants if g.inside_writable], writable_hidden, layout.readonly, ro=ro)
     for dev in DEVICES:
