@@ -152,3 +152,19 @@ def test_load_scanner_is_cached_and_rereads_edited_rule_files(tmp_path) -> None:
     os.utime(f, ns=(1, 1))
     b = load_scanner(rule_files=[f])
     assert b is not a and b.scan("x TWO-123456")[0].rule_id == "two"
+
+
+@pytest.mark.parametrize("width", [76, 64, 60])
+def test_wrapped_base64_is_joined_before_decoding(width: int) -> None:
+    import base64
+    import textwrap
+
+    secret = "ghp_" + "q8Vz2LkP0wR4tY6uI8oPa1sD3fG5hJ7kL9zX"
+    doc = f"config:\n  github: {secret}\n  name: demo\nplain line here\n" * 2
+    wrapped = "\n".join(textwrap.wrap(base64.b64encode(doc.encode()).decode(), width))
+    text = f"$ base64 config.yml\n{wrapped}\n$ echo done\n"
+    [f] = load_scanner().scan(text)
+    assert f.rule_id == "github-pat"
+    assert text[f.start : f.end] == wrapped  # the whole run of lines is one finding
+    prose = "A" * 50 + "\n" + "b" * 45 + "\n"  # lines of different widths are not one blob
+    assert load_scanner().scan(prose) == []

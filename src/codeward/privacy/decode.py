@@ -28,6 +28,40 @@ PRINTABLE_SHARE = 0.95
 _BLOB = rb"(?:^|[^A-Za-z0-9+/_\-])([A-Za-z0-9+/_\-]{%d,}={0,2})(?:[^A-Za-z0-9+/_\-=]|$)" % MIN_BLOB
 
 
+# Wrapped base64, as `base64`, `openssl base64` and MIME write it: two or more lines of the
+# standard alphabet of one width (at least 40 characters), the last line possibly shorter.
+MIN_WRAP = 40
+_WRAPPED = rb"(?m)^((?:[A-Za-z0-9+/]{%d,}\r?\n)+[A-Za-z0-9+/]*={0,2})\r?$" % MIN_WRAP
+
+
+@functools.lru_cache(maxsize=1)
+def _wrapped_re() -> Any:
+    import re2
+
+    opts = re2.Options()
+    opts.max_mem = 16 << 20
+    opts.log_errors = False
+    return re2.compile(_WRAPPED, opts)
+
+
+def _wrapped_blobs(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """(start, end, decoded) for runs of wrapped base64 lines of one width that decode to text."""
+    if b"\n" not in data:
+        return
+    for count, m in enumerate(_wrapped_re().finditer(data)):
+        if count >= MAX_BLOBS:
+            return
+        s, e = m.span(1)
+        lines = data[s:e].split(b"\n")
+        body = [ln.rstrip(b"\r") for ln in lines]
+        widths = {len(ln) for ln in body[:-1]}
+        if len(widths) != 1 or len(body[-1]) > next(iter(widths)) or e - s > MAX_BLOB:
+            continue  # not one wrapping width: prose or a table, not an encoded blob
+        decoded = decode_text(b"".join(body))
+        if decoded is not None:
+            yield s, e, decoded
+
+
 @functools.lru_cache(maxsize=1)
 def _blob_re() -> Any:
     import re2
@@ -77,7 +111,12 @@ def decode_text(blob: bytes) -> bytes | None:
 
 
 def find_encoded(data: bytes) -> Iterator[tuple[int, int, bytes]]:
-    """(start, end, decoded) for each base64 blob in ``data`` that decodes to text."""
+    """(start, end, decoded) for each base64 blob in ``data`` that decodes to text.
+
+    Wrapped blobs (several lines of one width) come first, as one blob spanning all their lines: a
+    secret split across two lines of ``base64`` output is found only when they are joined.
+    """
+    yield from _wrapped_blobs(data)
     for count, m in enumerate(_blob_re().finditer(data)):
         if count >= MAX_BLOBS:
             return
