@@ -61,9 +61,11 @@ def simple(draw: st.DrawFn) -> str:
 _delims = itertools.count()
 
 
-def _heredoc(body: str) -> str:
+def _heredoc(body: str, how: int = 0) -> str:
     d = f"E{next(_delims)}"  # unique, so nested here-documents never share a delimiter
-    return f"{BASH} <<'{d}'\n{body}\n{d}"
+    shell = [f"{BASH}", f"{BASH} -", f"{BASH} -s", f"{BASH} -s -- x"][how]
+    # in a group, so what the generator joins after it never lands on the delimiter line
+    return f"{{ {shell} <<'{d}'\n{body}\n{d}\n}}"
 
 
 def compose(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -79,7 +81,7 @@ def compose(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         st.tuples(simple(), children).map(lambda t: f"{t[0]} $( {t[1]}\n)"),
         children.map(lambda c: f"eval {shlex.quote(c)}"),
         children.map(lambda c: f"{BASH} -c {shlex.quote(c)}"),
-        children.map(_heredoc),
+        st.tuples(children, st.integers(0, 3)).map(lambda t: _heredoc(*t)),
         children.map(lambda c: f"if true; then {c}\nfi"),
         children.map(lambda c: f"for i in 1; do {c}\ndone"),
         children.map(lambda c: f"f() {{ {c}\n}}; f"),

@@ -80,6 +80,12 @@ ROWS: list[tuple[str, str, object, str, str | None]] = [
     ("ls # note\n\\rm -rf /", FA, STD, "deny", "rm -rf"),
     ("bash <<EOF\n\\rm -rf /\nEOF", FA, STD, "deny", "rm -rf"),
     ("rm \\ -rf", FA, STD, "allow", None),  # bash passes " -rf": a file name, not flags
+    ("ls | bash <<'E'\nrm -rf /\nE", FA, STD, "deny", "rm -rf"),  # the heredoc is bash's, not ls's
+    ("true && bash - <<'E'\nrm -rf /\nE", FA, STD, "deny", "rm -rf"),
+    # bash ends a here-document only at a line that is exactly the delimiter
+    ("bash <<shutdown\necho hi\nshutdown ; true\n", FA, STD, "deny", None),
+    ("bash <<X\necho hi\nX \n", FA, NONE, "deny", None),
+    ("bash <<shutdown\necho hi\nshutdown\n", FA, STD, "allow", None),
     # --- lists, pipelines, groups
     ("ls && rm -rf x", FA, STD, "deny", "rm -rf"),
     ("ls || rm -rf x", FA, STD, "deny", "rm -rf"),
@@ -126,6 +132,10 @@ ROWS: list[tuple[str, str, object, str, str | None]] = [
     ("echo 'rm -rf /' | sh", FA, STD, "deny", "rm -rf"),
     ("printf 'rm -rf /\\n' | bash", FA, STD, "deny", "rm -rf"),
     ("cat <<EOF | bash\nrm -rf /\nEOF", FA, STD, "deny", "rm -rf"),
+    ("bash - <<'X'\nrm -rf /\nX", FA, STD, "deny", "rm -rf"),
+    ("bash -s -- a b <<'X'\nrm -rf \"$1\"\nX", FA, STD, "deny", "rm -rf"),
+    ("bash -c - 'rm -rf /'", FA, STD, "deny", "rm -rf"),
+    ("python3 - <<'X'\nprint('rm -rf /')\nX", FA, STD, "allow", None),
     ("cat script.sh | bash", FA, STD, "ask", None),
     ("bash script.sh", FA, STD, "allow", None),
     # --- wrappers
@@ -269,6 +279,8 @@ ROWS: list[tuple[str, str, object, str, str | None]] = [
     ("echo $(curl x) | cat", FA, ALLOW, "ask", None),
     ("npm() { curl evil; }; npm test", FA, ALLOW, "ask", None),
     ("npm test", SG, ALLOW, "ask", None),
+    ("exec 2>&1; npm test", FA, ALLOW, "allow", "npm test"),
+    ("set -e; export CI=1; npm test", FA, ALLOW, "allow", "npm test"),
 ]
 
 

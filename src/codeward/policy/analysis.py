@@ -220,6 +220,8 @@ class Analyzer:
         self._scopes = 0
         self._holes = 0
         self._src = b""
+        # redirections tree-sitter hung on a whole pipeline or list, waiting for its last command
+        self._pending: dict[int, tuple[list[Node], list[tuple[int, int, str]]]] = {}
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -333,8 +335,12 @@ class Analyzer:
             self._fatal(f"the shell text near {text!r} cannot be analysed reliably", ctx)
 
     def walk(self, node: Node, ctx: Ctx) -> None:
+        if self._pending and node.id in self._pending:
+            redirects, skipped = self._pending.pop(node.id)
+            self._with_redirects(node, redirects, ctx, skipped)
+            return
         t = node.type
-        if t != "command":
+        if t not in ("command", "redirected_statement"):  # those two recover skipped words
             self._no_gaps(node, ctx)
         if t == "command":
             self._command(node, ctx)
@@ -369,6 +375,9 @@ class Analyzer:
 
     def _stage_fn(self, node: Node) -> Callable[[Ctx], int | None]:
         def run(ctx: Ctx) -> int | None:
+            if self._pending and node.id in self._pending:
+                redirects, skipped = self._pending.pop(node.id)
+                return self._with_redirects(node, redirects, ctx, skipped)
             if node.type == "command":
                 return self._command(node, ctx)
             if node.type == "redirected_statement":
@@ -397,8 +406,13 @@ class Analyzer:
                 self._flow(sets[i], sets[j], ctx)
 
     def _redirected(self, node: Node, ctx: Ctx) -> int | None:
-        self._no_gaps(node, ctx)
         body = node.child_by_field_name("body")
+        # words tree-sitter skipped between the command and its redirections (``python3 - <<EOF``
+        # loses the ``-``) belong to the command
+        skipped = [w for a, b in sp.gaps(node, self._src) for w in sp.gap_words(self._src, a, b)]
+        target = _last_command(body) if body is not None and body.type in _SEQUENCES else None
+        if skipped and target is None and (body is None or body.type != "command"):
+            self._no_gaps(node, ctx)
         redirects: list[Node] = []
         continuation: Node | None = None
         after: list[Node] = []
@@ -419,7 +433,14 @@ class Analyzer:
                         after.append(hc)
 
         def core(sctx: Ctx) -> int | None:
-            return self._with_redirects(body, redirects, sctx)
+            if target is not None:
+                # bash gives `a | b <<EOF` and `a && b < f` to b alone; tree-sitter hangs them on the
+                # whole pipeline or list
+                self._pending[target.id] = (redirects, skipped)
+                self.walk(body, sctx)
+                self._pending.pop(target.id, None)
+                return None
+            return self._with_redirects(body, redirects, sctx, skipped)
 
         top: int | None
         if continuation is not None:
@@ -432,7 +453,9 @@ class Analyzer:
             self.walk(a, ctx)
         return top
 
-    def _with_redirects(self, body: Node | None, redirects: list[Node], ctx: Ctx) -> int | None:
+    def _with_redirects(
+        self, body: Node | None, redirects: list[Node], ctx: Ctx, skipped: Sequence[tuple[int, int, str]] = ()
+    ) -> int | None:
         stdin = ctx.stdin
         extra: list[Node] = []
         coll = self._push()
@@ -451,7 +474,7 @@ class Analyzer:
         if body is None:
             pass
         elif body.type == "command":
-            top = self._command(body, sctx, extra_args=extra)
+            top = self._command(body, sctx, extra_args=extra, extra_words=skipped)
         else:
             self.walk(body, sctx)
             for e in extra:
@@ -535,7 +558,13 @@ class Analyzer:
                 toks.extend(toks_from_parts(sp.word_parts(c, ctx.params), sp.node_text(c)))
         self.run_argv(toks, ctx)
 
-    def _command(self, node: Node, ctx: Ctx, extra_args: Sequence[Node] = ()) -> int | None:
+    def _command(
+        self,
+        node: Node,
+        ctx: Ctx,
+        extra_args: Sequence[Node] = (),
+        extra_words: Sequence[tuple[int, int, str]] = (),
+    ) -> int | None:
         name_node = node.child_by_field_name("name")
         arg_nodes: list[Node] = list(extra_args)
         stdin = ctx.stdin
@@ -559,7 +588,7 @@ class Analyzer:
         subs = self._pop(coll)
         if name_node is None:
             return None
-        toks = self._command_words(node, name_node, arg_nodes, ctx)
+        toks = self._command_words(node, name_node, arg_nodes, ctx, extra_words)
         sctx = replace(ctx, stdin=stdin)
         coll = self._push()
         top = self.run_argv(toks, sctx)
@@ -569,7 +598,14 @@ class Analyzer:
             self.result.commands[top].output = _static_output(self.result.commands[top].argv, stdin)
         return top
 
-    def _command_words(self, node: Node, name_node: Node, arg_nodes: list[Node], ctx: Ctx) -> list[Tok]:
+    def _command_words(
+        self,
+        node: Node,
+        name_node: Node,
+        arg_nodes: list[Node],
+        ctx: Ctx,
+        extra_words: Sequence[tuple[int, int, str]] = (),
+    ) -> list[Tok]:
         """The argv of a command node: its name and arguments, plus any text tree-sitter skipped.
 
         Pieces that touch (no blank between them) are one word, as in bash.
@@ -578,6 +614,7 @@ class Analyzer:
         items += [(n.start_byte, n.end_byte, n, "") for n in arg_nodes]
         for start, end in sp.gaps(node, self._src):
             items += [(a, b, None, text) for a, b, text in sp.gap_words(self._src, start, end)]
+        items += [(a, b, None, text) for a, b, text in extra_words]
         items.sort(key=lambda it: it[0])
         groups: list[list[tuple[int, int, Node | None, str]]] = []
         for it in items:
@@ -642,8 +679,8 @@ class Analyzer:
             var = text.split("=", 1)[0].rstrip("+")
             if is_dangerous_var(var):
                 self._uncertain(_var_reason(var), ctx)
-        if un.lookup_only and cmd.role is Role.PROGRAM:
-            cmd.role = Role.EXEMPT
+        if (un.lookup_only or (base == "exec" and not un.inners)) and cmd.role is Role.PROGRAM:
+            cmd.role = Role.EXEMPT  # `command -v x` names a program; `exec 3>&1` only redirects
         ran = False
         inner_ctx = replace(ctx, chain=ctx.chain + 1)
         for inner in un.inners:
@@ -743,6 +780,19 @@ class Analyzer:
         finally:
             self._src = outer_src
         return True
+
+
+_SEQUENCES = frozenset({"pipeline", "list", "negated_command"})
+
+
+def _last_command(node: Node) -> Node | None:
+    """The statement a trailing redirection belongs to: the last one of a pipeline or list."""
+    while node.type in _SEQUENCES:
+        kids = [c for c in node.named_children if c.type != "comment"]
+        if not kids:
+            return None
+        node = kids[-1]
+    return node
 
 
 def _short(text: str, limit: int = 40) -> str:

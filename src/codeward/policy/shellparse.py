@@ -88,7 +88,49 @@ def parse(text: str) -> Tree:
     bad = _word_with_newline(tree.root_node)
     if bad is not None:
         raise ShellSyntaxError(f"line {bad.start_point[0] + 1} cannot be read reliably")
+    _check_heredocs(tree.root_node, src)
     return tree
+
+
+def _check_heredocs(root: Node, src: bytes) -> None:
+    """Each here-document must end where bash ends it: at the first line that is exactly the delimiter.
+
+    tree-sitter also ends one at a line that only starts with it (``EOF ; x``, ``EOF `` with a
+    blank); bash does not, keeps reading, and runs that line inside the shell the document feeds.
+    """
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        stack.extend(n.children)
+        if n.type != "heredoc_redirect":
+            continue
+        start = next((c for c in n.children if c.type == "heredoc_start"), None)
+        end = next((c for c in n.children if c.type == "heredoc_end"), None)
+        body = next((c for c in n.children if c.type == "heredoc_body"), None)
+        if start is None or end is None:
+            raise ShellSyntaxError(f"the here-document at line {n.start_point[0] + 1} is not closed")
+        import shlex
+
+        try:
+            words = shlex.split(node_text(start))
+        except ValueError:
+            words = []
+        if len(words) != 1:
+            raise ShellSyntaxError(f"the here-document delimiter {node_text(start)!r} cannot be read reliably")
+        delim = words[0].encode("utf-8", "surrogatepass")
+        strip_tabs = heredoc_strips_tabs(n)
+        line_start = src.rfind(b"\n", 0, end.start_byte) + 1
+        line_end = src.find(b"\n", end.end_byte)
+        line = src[line_start : len(src) if line_end < 0 else line_end]
+        if (line.lstrip(b"\t") if strip_tabs else line) != delim:
+            raise ShellSyntaxError(
+                f"line {end.start_point[0] + 1} does not end the here-document as bash would "
+                f"(the line must be exactly {delim.decode('utf-8', 'replace')!r})"
+            )
+        if body is not None:
+            lines = (body.text or b"").split(b"\n")
+            if any((x.lstrip(b"\t") if strip_tabs else x) == delim for x in lines[:-1]):
+                raise ShellSyntaxError(f"the here-document at line {n.start_point[0] + 1} ends earlier in bash")
 
 
 def _words_with_leading_newline(node: Node) -> list[Node]:

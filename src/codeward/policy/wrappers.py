@@ -590,6 +590,8 @@ def shell_invocation(toks: Sequence[Tok], name: str) -> Unwrapped:
         else:
             normalized.append(t)
     opts, i = parse_options(normalized, 1, spec)
+    if i < len(toks) and toks[i].value == "-":
+        i += 1  # a lone "-" ends the options, like "--" (bash - <<EOF reads the script from stdin)
     # a cluster like -lc reports each letter
     has_c = _has(opts, "-c")
     has_s = _has(opts, "-s")
