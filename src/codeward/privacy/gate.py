@@ -52,19 +52,23 @@ class Gate:
     host: str
     url: str
     on_egress: Callable[[LedgerEntry], None] | None = None
-    _cache: dict[str, tuple[str, dict[str, int]]] = field(default_factory=dict)
+    _cache: dict[tuple[str | None, str], tuple[str, dict[str, int]]] = field(default_factory=dict)
 
-    def redact_text(self, text: str) -> tuple[str, dict[str, int]]:
-        """Redact one text (cached: history is re-sent every turn but scanned once)."""
-        hit = self._cache.get(text)
+    def redact_text(self, text: str, *, path: str | None = None) -> tuple[str, dict[str, int]]:
+        """Redact one text (cached: history is re-sent every turn but scanned once).
+
+        ``path`` names the file the text came from, so rules tied to a file name (``.pgpass``,
+        ``.pypirc``) apply; the result holds placeholders and passes unchanged later.
+        """
+        hit = self._cache.get((path, text))
         if hit is not None:
             return hit
         try:
-            r = self.redactor.redact(text)
+            r = self.redactor.redact(text, path=path)
         except Exception as e:  # fail closed: an unscannable text is never sent
             raise GateError(f"request not sent: the secret scanner failed ({type(e).__name__}: {e})") from None
         result = (r.text, dict(r.counts))
-        self._cache[text] = result
+        self._cache[(path, text)] = result
         return result
 
     def _walk(self, value: Any, counts: dict[str, int], key: str | None = None) -> Any:

@@ -57,7 +57,9 @@ def read_file(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOut
     data = path.read_bytes()
     if _is_binary(data[:8192]):
         return ToolOutput(f"{rel}: binary file ({size} bytes); not shown")
-    lines = data.decode("utf-8", errors="replace").splitlines()
+    # redacted here, with the file's name, so rules tied to names (.pgpass, .pypirc) apply too
+    text, _ = ctx.gate.redact_text(data.decode("utf-8", errors="replace"), path=rel)
+    lines = text.splitlines()
     offset = int(args.get("offset") or 1)
     limit = int(args.get("limit") or MAX_READ_LINES)
     if offset < 1 or limit < 1:
