@@ -117,8 +117,9 @@ def test_many_keyword_hits_still_find_the_secret(scanner: Scanner) -> None:
 def test_path_rules_need_a_path(scanner: Scanner) -> None:
     assert scanner.scan("", path="deploy/client.p12")[0].rule_id == "pkcs12-file"
     assert scanner.scan("") == []
-    assert scanner.scan("db:5432:app:u:Zk3pQ8rTm2", path="home/.pgpass")[0].rule_id == "pgpass-password"
-    assert scanner.scan("db:5432:app:u:Zk3pQ8rTm2") == []
+    assert scanner.scan("db:9999:app:u:Zk3pQ8rTm2", path="home/.pgpass")[0].rule_id == "pgpass-password"
+    assert scanner.scan("db:9999:app:u:Zk3pQ8rTm2") == []  # an unusual port: only the file name tells
+    assert scanner.scan("db:5432:app:u:Zk3pQ8rTm2")[0].rule_id == "pgpass-line"  # the usual port does
 
 
 def test_internal_failure_is_a_scan_error(monkeypatch: pytest.MonkeyPatch) -> None:
