@@ -213,3 +213,14 @@ def test_a_known_key_is_redacted_everywhere_even_in_an_unknown_format(repo, monk
     assert odd_key not in sent and counts == {"codeward-api-key": 1}
     assert odd_key not in json.dumps(h.sink.events)
     assert h.session.gate.restore(sent) == sent  # a key is never put back, not even into a patch
+
+
+def test_withheld_paths_are_reported_for_the_privacy_line(repo):
+    h = Harness(repo)
+    h.call("read_file", path=".env")
+    h.call("list_dir")
+    h.call("grep", pattern="x")
+    got = [(e["tool"], e["count"], e["source"]) for e in h.sink.of_type("withheld")]
+    assert ("read_file", 1, "built-in") in got
+    assert ("list_dir", 1, "built-in") in got and ("list_dir", 1, ".codexignore") in got
+    assert ("grep", 1, ".codexignore") in got

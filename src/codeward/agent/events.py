@@ -10,6 +10,7 @@ Like resolvelib's reporter, the loop never writes output itself. Events are plai
 * ``decision {action, target, decision, decided_by, reason, rule, source, outcome}``
 * ``command.executed {argv, cwd, tier, exit_code, duration_ms, timed_out}``
 * ``file.changed {path, kind, sha256_before, sha256_after, old_path}``
+* ``withheld {tool, count, path, rule, source}``: paths the ignore rules kept out of a tool result
 * ``session.ended {status, usage}``
 """
 

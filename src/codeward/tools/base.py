@@ -35,8 +35,6 @@ class ToolOutput:
     text: str
     files: tuple[str, ...] = ()
     """Workspace files whose content the text carries (for the ledger)."""
-    withheld: tuple[str, ...] = ()
-    """Paths the ignore rules kept out of this result (for the privacy line)."""
 
 
 @dataclass

@@ -29,7 +29,22 @@ def blocked_message(rel: str, rule: IgnoreRule) -> str:
     return f"{rel or '.'} is hidden by the {rule.describe()}: it cannot be read or changed; {rule.how_to_allow()}"
 
 
-def _check_visible(ctx: ToolContext, path: Path) -> str:
+def withheld(ctx: ToolContext, tool: str, rule: IgnoreRule, count: int = 1, path: str | None = None) -> None:
+    """Report paths the ignore rules kept from the model (the UI's privacy line counts them)."""
+    ctx.events.emit(
+        {"type": "withheld", "tool": tool, "count": count, "path": path, "rule": rule.describe(), "source": rule.source}
+    )
+
+
+def _report_hidden(ctx: ToolContext, tool: str, rules: list[IgnoreRule]) -> None:
+    by_rule: dict[IgnoreRule, int] = {}
+    for r in rules:
+        by_rule[r] = by_rule.get(r, 0) + 1
+    for r, n in by_rule.items():
+        withheld(ctx, tool, r, n)
+
+
+def _check_visible(ctx: ToolContext, path: Path, tool: str = "read_file") -> str:
     """Refuse an ignored path, also when it is reached through a symlink to an ignored target."""
     rel = ctx.workspace.rel(path)
     rule = ctx.ignore.match(rel)
@@ -38,6 +53,7 @@ def _check_visible(ctx: ToolContext, path: Path) -> str:
         if real != path:
             rule = ctx.ignore.match_path(real)
     if rule is not None:
+        withheld(ctx, tool, rule, path=rel)
         raise ToolError(blocked_message(rel, rule))
     return rel
 
@@ -82,12 +98,13 @@ def read_file(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOut
 
 def list_dir(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     path = ctx.workspace.resolve(args.get("path") or ".", must_exist=True)
-    rel0 = _check_visible(ctx, path) if path != ctx.workspace.root else ""
+    rel0 = _check_visible(ctx, path, "list_dir") if path != ctx.workspace.root else ""
     if not path.is_dir():
         raise ToolError(f"{rel0}: not a directory")
     depth = max(1, min(int(args.get("depth") or 2), 6))
     entries: list[str] = []
     hidden = 0
+    hidden_rules: list[IgnoreRule] = []
     truncated = False
 
     def walk(d: Path, level: int, indent: str) -> None:
@@ -105,8 +122,10 @@ def list_dir(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutp
             rel = ctx.workspace.rel(Path(child.path))
             if ctx.ignore.hidden_from_listing(rel, is_dir):
                 continue
-            if ctx.ignore.match(rel, is_dir=is_dir) is not None:
+            rule = ctx.ignore.match(rel, is_dir=is_dir)
+            if rule is not None:
                 hidden += 1
+                hidden_rules.append(rule)
                 continue
             suffix = "/" if is_dir else ("@" if child.is_symlink() else "")
             entries.append(f"{indent}{child.name}{suffix}")
@@ -114,6 +133,7 @@ def list_dir(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutp
                 walk(Path(child.path), level + 1, indent + "  ")
 
     walk(path, 1, "")
+    _report_hidden(ctx, "list_dir", hidden_rules)
     head = f"{rel0 or '.'}/"
     notes = []
     if hidden:
@@ -136,11 +156,12 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     regex = _compile(args["pattern"])
     start = ctx.workspace.resolve(args.get("path") or ".", must_exist=True)
     if start != ctx.workspace.root:
-        _check_visible(ctx, start)
+        _check_visible(ctx, start, "grep")
     glob = args.get("glob")
     matches: list[str] = []
     files: set[str] = set()
     hidden = 0
+    hidden_rules: list[IgnoreRule] = []
 
     def candidates() -> Any:
         nonlocal hidden
@@ -154,8 +175,10 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
                 rel = ctx.workspace.rel(d / name)
                 if ctx.ignore.hidden_from_listing(rel, True):
                     continue
-                if ctx.ignore.match(rel, is_dir=True) is not None:
+                rule = ctx.ignore.match(rel, is_dir=True)
+                if rule is not None:
                     hidden += 1
+                    hidden_rules.append(rule)
                     continue
                 keep.append(name)
             dirnames[:] = keep
@@ -164,8 +187,10 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
                 rel = ctx.workspace.rel(p)
                 if ctx.ignore.hidden_from_listing(rel, False):
                     continue
-                if ctx.ignore.match(rel, is_dir=False) is not None:
+                rule = ctx.ignore.match(rel, is_dir=False)
+                if rule is not None:
                     hidden += 1
+                    hidden_rules.append(rule)
                     continue
                 yield p
 
@@ -192,6 +217,7 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
                     break
         if done:
             break
+    _report_hidden(ctx, "grep", hidden_rules)
     out = matches or ["no matches"]
     if done:
         out.append(f"[stopped at {MAX_GREP_MATCHES} matches; narrow the pattern or path]")
