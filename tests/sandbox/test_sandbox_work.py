@@ -105,3 +105,34 @@ def test_network_off_note(confined: Any, project: Project) -> None:
     r = project.run(confined, "curl -sS -m 5 https://pypi.org/simple/ >/dev/null")
     assert r.exit_code != 0
     assert r.note == "sandbox: network is off; ask the user to allow it with --allow-network"
+
+
+def test_many_masked_files(bwrap: Any, project: Project) -> None:
+    """A long mount list goes to bwrap through --args FD; the files stay hidden, no descriptor leaks."""
+    keys = project.root / "keys"
+    keys.mkdir()
+    (keys / "README.txt").write_text("not secret\n")  # one visible entry: each key needs its own mount
+    for i in range(1200):
+        (keys / f"k{i:04d}.pem").write_text(f"PEMMARK{i}\n")
+    spec = project.spec()
+    assert len(spec.masked) > 1200
+    r = bwrap.run(
+        ["bash", "-c", "cat keys/k0042.pem keys/k1199.pem keys/README.txt; ls keys | wc -l; ls /proc/self/fd"], spec
+    )
+    assert "PEMMARK" not in r.output
+    assert "not secret" in r.output
+    lines = r.output.split()
+    assert "1201" in lines  # the names are there, the contents are not
+    assert sorted(int(x) for x in lines[lines.index("1201") + 1 :]) == [0, 1, 2, 3]
+
+
+def test_directory_of_only_masked_files_is_one_mount(project: Project) -> None:
+    from codeward.sandbox.layout import build_layout
+
+    fixtures = project.root / "fixtures"
+    fixtures.mkdir()
+    for i in range(50):
+        (fixtures / f"c{i}.key").write_text("x")
+    layout = build_layout(project.spec())
+    assert fixtures in layout.hidden_dirs
+    assert not any(f.parent == fixtures for f in layout.hidden_files)

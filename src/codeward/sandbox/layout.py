@@ -198,10 +198,11 @@ def build_layout(
 
     hidden_dirs: list[Path] = []
     hidden_files: list[Path] = []
+    seen: set[Path] = set()
 
     def hide(p: Path) -> None:
         st = _lstat(p)
-        if st is None or p in hidden_dirs or p in hidden_files:
+        if st is None or p in seen:
             return
         if stat.S_ISLNK(st.st_mode):
             # a masked symlink: hide what it points to when that is inside a writable root
@@ -209,6 +210,7 @@ def build_layout(
             if target != p and _under_any(target, writable) and _lstat(target) is not None:
                 hide(target)
             return
+        seen.add(p)
         (hidden_dirs if stat.S_ISDIR(st.st_mode) else hidden_files).append(p)
 
     def visible(p: Path) -> bool:
@@ -217,7 +219,7 @@ def build_layout(
             return True
         return not _under_any(p, privates)
 
-    for p in spec.masked:
+    for p in collapse_masked(spec.masked, writable):
         hide(p)
     home = spec.home_dir()
     if visible(home):
@@ -258,6 +260,37 @@ def build_layout(
         hidden_files=tuple(hidden_files),
         notes=tuple(notes),
     )
+
+
+def collapse_masked(masked: Iterable[Path], writable: Iterable[Path]) -> list[Path]:
+    """Masked files, with every directory whose entries are *all* masked replaced by the directory.
+
+    Each masked file costs a mount, and bwrap's cost per mount grows with the number of mounts
+    (about 0.5 ms each at 1 000, 1.4 ms at 2 500 here), so a fixture directory of 2 000 ``*.pem``
+    files becomes one mount. The view is the same except that nothing new can be created in such a
+    directory. Never collapses a writable root itself.
+    """
+    roots = set(writable)
+    result = set(masked)
+    changed = True
+    while changed:
+        changed = False
+        by_parent: dict[Path, set[Path]] = {}
+        for p in result:
+            by_parent.setdefault(p.parent, set()).add(p)
+        for parent, members in by_parent.items():
+            if parent in roots or parent in result or len(members) < 2:
+                continue
+            try:
+                with os.scandir(parent) as it:
+                    entries = {Path(e.path) for e in it}
+            except OSError:
+                continue
+            if entries and entries <= members:
+                result -= members
+                result.add(parent)
+                changed = True
+    return sorted(result)
 
 
 def stub_kind(p: Path) -> str:

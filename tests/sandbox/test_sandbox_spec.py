@@ -1,0 +1,111 @@
+"""spec_for_workspace (the one spec builder the agent and the CLI share) and validate_spec's refusals."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codeward.config.load import ConfigOverrides, load_config
+from codeward.errors import ConfigError, UsageError
+from codeward.sandbox import SandboxSpec, spec_for_workspace
+from codeward.sandbox.spec import is_within, validate_spec
+from codeward.workspace import Workspace
+
+
+def test_spec_from_config_and_agents_md(git_repo: Path, cw_home: Path, tmp_path: Path) -> None:
+    extra = tmp_path / "cache"
+    extra.mkdir()
+    audit = tmp_path / "audit-logs"
+    audit.mkdir()
+    (cw_home / "config.toml").write_text(
+        "[sandbox]\n"
+        f'writable_roots = ["{extra}"]\n'
+        'allowed_domains = ["pypi.org"]\n'
+        'env_passthrough = ["CARGO_HOME"]\n'
+        "timeout_ms = 5000\noutput_cap_bytes = 4096\nmax_file_size_bytes = 2048\nmax_processes = 64\n"
+        f'[audit]\ndir = "{audit}"\n'
+    )
+    (git_repo / "AGENTS.md").write_text("disallow_directories:\n- data/customers/\n")
+    (git_repo / "data" / "customers").mkdir(parents=True)
+    (git_repo / ".env").write_text("x")
+    sub = git_repo / "pkg"
+    sub.mkdir()
+    spec = spec_for_workspace(Workspace.discover(sub), load_config(sub))
+    assert spec.workspace == git_repo and spec.cwd == sub
+    assert spec.writable == (extra,)
+    assert spec.allowed_domains == ("pypi.org",) and not spec.network
+    assert spec.env_passthrough == ("CARGO_HOME",)
+    assert (spec.timeout_s, spec.output_cap, spec.max_file_size, spec.max_processes) == (5.0, 4096, 2048, 64)
+    assert set(spec.masked) >= {git_repo / ".env", git_repo / "data" / "customers", audit}
+    assert git_repo / ".git" in spec.protected and git_repo / "AGENTS.md" in spec.protected
+    assert spec.codeward_home == cw_home
+    net = spec_for_workspace(Workspace.discover(sub), load_config(sub), network=True, writable=[str(git_repo)])
+    assert net.network and net.writable == (extra,)  # the workspace itself is not repeated
+
+
+def test_allow_network_flag_through_config(git_repo: Path) -> None:
+    cfg = load_config(git_repo, ConfigOverrides(allow_network=True))
+    assert spec_for_workspace(Workspace.discover(git_repo), cfg).network
+
+
+def test_session_ignore_matcher_is_used(git_repo: Path) -> None:
+    class Matcher:
+        def masked_paths(self) -> list[Path]:
+            return [git_repo / "from-session"]
+
+    spec = spec_for_workspace(Workspace.discover(git_repo), load_config(git_repo), ignore=Matcher())
+    assert spec.masked == (git_repo / "from-session",)
+
+
+def test_refusals(git_repo: Path, cw_home: Path) -> None:
+    (cw_home / "config.toml").write_text('[sandbox]\nenv_passthrough = ["GITHUB_TOKEN"]\n')
+    with pytest.raises(ConfigError, match="GITHUB_TOKEN is refused"):
+        spec_for_workspace(Workspace.discover(git_repo), load_config(git_repo))
+    (cw_home / "config.toml").write_text('[sandbox]\nwritable_roots = ["relative/dir"]\n')
+    with pytest.raises(UsageError, match="use an absolute path"):
+        spec_for_workspace(Workspace.discover(git_repo), load_config(git_repo))
+    (cw_home / "config.toml").write_text("")
+    with pytest.raises(UsageError, match="no such directory"):
+        spec_for_workspace(Workspace.discover(git_repo), load_config(git_repo), writable=["/nonexistent/x"])
+
+
+def _spec(ws: Path, **kw: Any) -> SandboxSpec:
+    return replace(SandboxSpec(workspace=ws, cwd=ws), **kw)
+
+
+def test_validate_spec(tmp_path: Path) -> None:
+    validate_spec(_spec(tmp_path), ["true"])
+    cases: list[tuple[SandboxSpec, list[str], str]] = [
+        (_spec(tmp_path), [], "the command is empty"),
+        (_spec(tmp_path), ["a\0b"], "NUL byte"),
+        (_spec(Path("/")), ["true"], "/ cannot be writable"),
+        (_spec(tmp_path, cwd=Path("/etc")), ["true"], "outside the workspace"),
+        (_spec(tmp_path, writable=(Path("relative"),)), ["true"], "absolute path"),
+        (_spec(tmp_path, writable=(tmp_path / "missing",)), ["true"], "does not exist"),
+        (_spec(tmp_path, cwd=tmp_path / "secrets", masked=(tmp_path / "secrets",)), ["true"], "hidden from commands"),
+        (_spec(tmp_path, timeout_s=0), ["true"], "timeout must be positive"),
+    ]
+    for spec, argv, msg in cases:
+        with pytest.raises(UsageError, match=msg):
+            validate_spec(spec, argv)
+
+
+def test_workspace_containing_home_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home" / "u"
+    home.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    with pytest.raises(UsageError, match="contains the home directory"):
+        validate_spec(_spec(tmp_path / "home"), ["true"])
+    with pytest.raises(UsageError, match="contains the home directory"):
+        validate_spec(_spec(home), ["true"])
+
+
+def test_is_within() -> None:
+    assert is_within(Path("/a/b"), Path("/a"))
+    assert is_within(Path("/a"), Path("/a"))
+    assert is_within(Path("/x"), Path("/"))
+    assert not is_within(Path("/ab"), Path("/a"))
+    assert not is_within(Path("/a"), Path("/a/b"))
