@@ -268,6 +268,30 @@ def _where(analysis: Analysis, idx: int, shown: str) -> str:
     return f"`{shown}` runs `{inner}`, which"
 
 
+def _folded_bases(analysis: Analysis) -> list[str | None]:
+    """Each command's program name, case-folded, computed once per analysis."""
+    from codeward.policy.patterns import base_name
+
+    cached = getattr(analysis, "_folded_bases", None)
+    if cached is None or len(cached) != len(analysis.commands):
+        cached = [
+            base_name(c.argv[0].value).casefold() if c.argv and c.argv[0].value is not None else None
+            for c in analysis.commands
+        ]
+        analysis._folded_bases = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _candidates(stage: Any, analysis: Analysis, receiver: bool) -> list[int]:
+    from codeward.policy.patterns import base_matches_deny
+
+    return [
+        i
+        for i, b in enumerate(_folded_bases(analysis))
+        if b is not None and base_matches_deny(stage, b, receiver=receiver)
+    ]
+
+
 def match_pattern(pattern: str, analysis: Analysis, *, deny: bool) -> tuple[Match, int]:
     """The best match of a (possibly piped) deny pattern anywhere in the analysis, and the command."""
     from codeward.policy.analysis import Role
@@ -276,8 +300,9 @@ def match_pattern(pattern: str, analysis: Analysis, *, deny: bool) -> tuple[Matc
     cmds = analysis.commands
     if len(cp.stages) == 1:
         best, where = Match.NO, -1
-        for idx, c in enumerate(cmds):
-            r = match_deny(cp.stages[0], c.argv)
+        for idx in _candidates(cp.stages[0], analysis, False):
+            c = cmds[idx]
+            r = match_deny(cp.stages[0], c.argv, name_checked=True)
             if c.role is Role.SPECULATIVE and r is not Match.YES:
                 continue
             if r > best:
@@ -289,8 +314,9 @@ def match_pattern(pattern: str, analysis: Analysis, *, deny: bool) -> tuple[Matc
     results: list[dict[int, Match]] = []
     for k, stage in enumerate(cp.stages):
         level: dict[int, Match] = {}
-        for idx, c in enumerate(cmds):
-            r = match_deny(stage, c.argv, receiver=k > 0)
+        for idx in _candidates(stage, analysis, k > 0):
+            c = cmds[idx]
+            r = match_deny(stage, c.argv, receiver=k > 0, name_checked=True)
             if c.role is Role.SPECULATIVE and r is not Match.YES:
                 continue
             if r is not Match.NO:

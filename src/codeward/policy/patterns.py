@@ -174,7 +174,17 @@ class StagePattern:
 
     @property
     def base(self) -> str:
-        return self.name.rstrip("/").rsplit("/", 1)[-1]
+        return _base_of(self.name)
+
+
+@lru_cache(maxsize=4096)
+def _base_of(name: str) -> str:
+    return name.rstrip("/").rsplit("/", 1)[-1]
+
+
+@lru_cache(maxsize=4096)
+def _folded_base(name: str) -> str:
+    return _base_of(name).casefold()
 
 
 @dataclass(frozen=True)
@@ -225,8 +235,12 @@ def base_name(program: str) -> str:
 
 
 def name_matches_deny(sp: StagePattern, program: str, *, receiver: bool = False) -> bool:
-    got = base_name(program).casefold()
-    want = sp.base.casefold()
+    return base_matches_deny(sp, base_name(program).casefold(), receiver=receiver)
+
+
+def base_matches_deny(sp: StagePattern, got: str, *, receiver: bool = False) -> bool:
+    """Deny-side name rule on an already case-folded base name (see the module docstring)."""
+    want = _folded_base(sp.name)
     if got == want:
         return True
     if receiver and sp.base in SHELL_LIKE and got in SHELL_LIKE:
@@ -322,11 +336,11 @@ def _pattern_flag_lenient(value: str, program: str) -> set[str]:
 # one stage against one command
 
 
-def match_deny(sp: StagePattern, argv: Sequence[Tok], *, receiver: bool = False) -> Match:
+def match_deny(sp: StagePattern, argv: Sequence[Tok], *, receiver: bool = False, name_checked: bool = False) -> Match:
     """Could the command ``argv`` be what the stage pattern describes? YES, MAYBE or NO."""
     if not argv or argv[0].value is None:
         return Match.NO  # an unknown program is reported by the analysis itself
-    if not name_matches_deny(sp, argv[0].value, receiver=receiver):
+    if not name_checked and not name_matches_deny(sp, argv[0].value, receiver=receiver):
         return Match.NO
     program = sp.base
     items = _pattern_items(sp.tokens, program, True)
