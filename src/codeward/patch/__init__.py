@@ -12,6 +12,7 @@ from codeward.patch.diff import unified_diff
 from codeward.patch.errors import PatchError
 from codeward.patch.parser import FileOp, Hunk, HunkLine, Patch, parse_patch
 from codeward.patch.plan import FileChange, plan_patch
+from codeward.patch.undo import invert_all
 
 __all__ = [
     "FileChange",
@@ -22,6 +23,7 @@ __all__ = [
     "PatchError",
     "apply_changes",
     "apply_patch_text",
+    "invert_all",
     "parse_patch",
     "plan_patch",
     "read_workspace_file",

@@ -54,6 +54,8 @@ class ToolContext:
     sandbox_factory: Callable[[], Sandbox]
     session_allow: set[str] = field(default_factory=set)
     """Command texts and edit paths the user approved with "always" in this session."""
+    applied: list[list[Any]] = field(default_factory=list)
+    """Change sets of the patches applied this session (``FileChange`` lists), for /undo and /diff."""
     plan_item_id: str | None = None
     last_plan: dict[str, Any] | None = None
     _sandbox: Sandbox | None = None

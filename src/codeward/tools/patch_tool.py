@@ -123,6 +123,7 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
 
     try:
         apply_changes(changes, ws)
+        ctx.applied.append(list(changes))
     except Exception:
         ctx.events.emit(
             {
