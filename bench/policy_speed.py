@@ -37,7 +37,7 @@ COMMANDS = {
 
 def one_off(code: str) -> float:
     """Wall time of ``code`` in a fresh interpreter, minus the interpreter's own start-up."""
-    base = f"import time; t=time.perf_counter(); {{}}; print(time.perf_counter()-t)"
+    base = "import time; t=time.perf_counter(); {}; print(time.perf_counter()-t)"
     out = subprocess.run([sys.executable, "-c", base.format(code)], capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 
