@@ -170,7 +170,11 @@ def decide_command(command: str | Sequence[str], mode: str, policy: Policy) -> D
     if isinstance(command, str):
         if not command.strip():
             return Decision("deny", "the command is empty: nothing to run")
-    elif isinstance(command, (bytes, bytearray)) or not isinstance(command, Sequence):
+    elif (
+        isinstance(command, (bytes, bytearray))
+        or not isinstance(command, Sequence)
+        or not all(isinstance(a, str) for a in command)
+    ):
         return Decision("deny", "a command must be shell text or a list of strings")
     analysis = analyze(command)
     return decide_analysis(analysis, _shown(command), mode, policy)
