@@ -28,6 +28,14 @@ from typing import TYPE_CHECKING
 
 from codeward.policy import shellparse as sp
 from codeward.policy.patterns import base_name
+from codeward.policy.producers import static_output
+from codeward.policy.shellstate import (
+    DECLARATION_BUILTINS,
+    EXEMPT_BUILTINS,
+    SHELL_KEYWORDS,
+    is_dangerous_var,
+    var_reason,
+)
 from codeward.policy.words import Tok, toks_from_parts, unquoted_parts
 from codeward.policy.wrappers import (
     ASSIGNMENT_RE,
@@ -45,100 +53,6 @@ MAX_NESTING = 8
 MAX_CHAIN = 24
 MAX_COMMANDS = 2000
 MAX_FLOWS = 200_000
-
-# builtins that only change the shell's own state: an allow list does not need to name them
-EXEMPT_BUILTINS = frozenset(
-    {
-        "cd",
-        "pushd",
-        "popd",
-        "dirs",
-        "true",
-        "false",
-        ":",
-        "test",
-        "[",
-        "set",
-        "shift",
-        "wait",
-        "export",
-        "local",
-        "declare",
-        "typeset",
-        "readonly",
-        "unset",
-        "alias",
-        "unalias",
-        "trap",
-    }
-)
-DECLARATION_BUILTINS = frozenset({"export", "local", "declare", "typeset", "readonly"})
-
-# variables that change which program a name runs, or inject code into the shell or a runtime
-DANGEROUS_VARS = frozenset(
-    {
-        "PATH",
-        "BASH_ENV",
-        "ENV",
-        "PROMPT_COMMAND",
-        "PS0",
-        "PS4",
-        "SHELLOPTS",
-        "BASHOPTS",
-        "BASH_LOADABLES_PATH",
-        "EXECIGNORE",
-        "NODE_OPTIONS",
-        "NODE_PATH",
-        "PYTHONPATH",
-        "PYTHONSTARTUP",
-        "PYTHONHOME",
-        "PERL5OPT",
-        "PERL5LIB",
-        "PERLLIB",
-        "RUBYOPT",
-        "RUBYLIB",
-        "GIT_EXEC_PATH",
-        "GIT_SSH",
-        "GIT_SSH_COMMAND",
-        "GIT_EXTERNAL_DIFF",
-        "GIT_PAGER",
-        "GIT_EDITOR",
-        "GIT_ASKPASS",
-        "GIT_CONFIG_COUNT",
-        "GIT_CONFIG_PARAMETERS",
-        "PAGER",
-        "EDITOR",
-        "VISUAL",
-    }
-)
-DANGEROUS_PREFIXES = ("LD_", "DYLD_", "BASH_FUNC_", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")
-
-SHELL_KEYWORDS = frozenset(
-    {
-        "if",
-        "then",
-        "else",
-        "elif",
-        "fi",
-        "do",
-        "done",
-        "case",
-        "esac",
-        "while",
-        "until",
-        "for",
-        "in",
-        "function",
-        "select",
-        "coproc",
-        "time",
-    }
-)
-
-
-def is_dangerous_var(name: str) -> bool:
-    name = name.split("[", 1)[0]
-    return name in DANGEROUS_VARS or name.startswith(DANGEROUS_PREFIXES)
 
 
 class Role(StrEnum):
@@ -360,7 +274,7 @@ class Analyzer:
             if t == "for_statement":
                 var = node.child_by_field_name("variable")
                 if var is not None and is_dangerous_var(sp.node_text(var)):
-                    self._uncertain(_var_reason(sp.node_text(var)), ctx)
+                    self._uncertain(var_reason(sp.node_text(var)), ctx)
             for c in node.named_children:
                 self.walk(c, ctx)
 
@@ -540,7 +454,7 @@ class Analyzer:
     def _assignment(self, node: Node, ctx: Ctx) -> None:
         name = node.child_by_field_name("name")
         if name is not None and is_dangerous_var(sp.node_text(name)):
-            self._uncertain(_var_reason(sp.node_text(name)), ctx)
+            self._uncertain(var_reason(sp.node_text(name)), ctx)
         for c, f in sp.fields(node):
             if f == "value" or (c.is_named and f is None and c is not name):
                 self.walk(c, ctx)
@@ -595,7 +509,7 @@ class Analyzer:
         created = self._pop(coll)
         self._flow(subs, created, ctx)
         if top is not None:
-            self.result.commands[top].output = _static_output(self.result.commands[top].argv, stdin)
+            self.result.commands[top].output = static_output(self.result.commands[top].argv, stdin)
         return top
 
     def _command_words(
@@ -678,7 +592,7 @@ class Analyzer:
             text = a.value if a.value is not None else a.prefix
             var = text.split("=", 1)[0].rstrip("+")
             if is_dangerous_var(var):
-                self._uncertain(_var_reason(var), ctx)
+                self._uncertain(var_reason(var), ctx)
         if (un.lookup_only or (base == "exec" and not un.inners)) and cmd.role is Role.PROGRAM:
             cmd.role = Role.EXEMPT  # `command -v x` names a program; `exec 3>&1` only redirects
         ran = False
@@ -705,11 +619,11 @@ class Analyzer:
                 if "=" in text:
                     var = text.split("=", 1)[0].rstrip("+")
                     if is_dangerous_var(var):
-                        self._uncertain(_var_reason(var), ctx)
+                        self._uncertain(var_reason(var), ctx)
         elif base in ("read", "mapfile", "readarray", "getopts", "printf"):
             for t in argv[1:]:
                 if t.value is not None and is_dangerous_var(t.value):
-                    self._uncertain(_var_reason(t.value), ctx)
+                    self._uncertain(var_reason(t.value), ctx)
         elif base == "hash" and any(
             t.value is not None and t.value.startswith("-") and "p" in t.value for t in argv[1:]
         ):
@@ -799,76 +713,6 @@ def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _var_reason(var: str) -> str:
-    if var.split("[", 1)[0] == "PATH":
-        return "it sets PATH, which changes which program a command name runs"
-    return f"it sets {var}, which can make a program run other code"
-
-
-def _static_output(argv: Sequence[Tok], stdin: Stdin) -> str | None:
-    """What ``echo``/``printf``/``cat`` print, when the script alone says so (for ``… | sh``)."""
-    if not argv or any(t.value is None for t in argv):
-        return None
-    vals = [t.value or "" for t in argv]
-    base = base_name(vals[0])
-    if base == "echo":
-        i = 1
-        newline = True
-        escapes = False
-        while i < len(vals) and len(vals[i]) > 1 and vals[i][0] == "-" and set(vals[i][1:]) <= set("neE"):
-            newline = newline and "n" not in vals[i]
-            if "e" in vals[i]:
-                escapes = True
-            if "E" in vals[i]:
-                escapes = False
-            i += 1
-        text = " ".join(vals[i:])
-        if escapes and "\\" in text:
-            return None
-        return text + ("\n" if newline else "")
-    if base == "printf" and len(vals) >= 2:
-        fmt = _printf_escapes(vals[1])
-        if fmt is None:
-            return None
-        args = vals[2:]
-        rest = fmt.replace("%%", "")
-        if "%" in rest:
-            if rest.count("%") != rest.count("%s"):
-                return None
-            if not args:
-                return fmt.replace("%s", "").replace("%%", "%")
-            per = fmt.count("%s") - fmt.count("%%s")
-            out = []
-            for k in range(0, len(args), max(per, 1)):
-                chunk = args[k : k + per] + [""] * max(0, per - len(args[k : k + per]))
-                piece = fmt
-                for a in chunk:
-                    piece = piece.replace("%s", a, 1)
-                out.append(piece.replace("%%", "%"))
-            return "".join(out)
-        return fmt.replace("%%", "%")
-    if base == "cat" and all(v == "-" for v in vals[1:]) and stdin.kind == "text" and not stdin.holes:
-        return stdin.text
-    return None
-
-
-def _printf_escapes(fmt: str) -> str | None:
-    out: list[str] = []
-    i = 0
-    table = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "r": "\r"}
-    while i < len(fmt):
-        c = fmt[i]
-        if c == "\\":
-            if i + 1 < len(fmt) and fmt[i + 1] in table:
-                out.append(table[fmt[i + 1]])
-                i += 2
-                continue
-            return None
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
 # ------------------------------------------------------------------------------------------------
 
 
@@ -896,4 +740,4 @@ def analyze_argv(argv: Sequence[str]) -> Analysis:
     return a.result
 
 
-__all__ = ["POSIX_SHELLS", "Analysis", "Cmd", "Role", "analyze_argv", "analyze_text"]
+__all__ = ["Analysis", "Cmd", "Role", "analyze_argv", "analyze_text"]

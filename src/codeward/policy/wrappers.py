@@ -19,6 +19,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from codeward.policy.options import OptionsUnknown, OptSpec, has, names, parse_options, value_of
 from codeward.policy.words import Tok
 
 ASSIGNMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
@@ -112,126 +113,6 @@ class Unwrapped:
     lookup_only: bool = False  # e.g. `command -v x`: names a program without running it
 
 
-class _Unknown(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class OptSpec:
-    """The options of a program, getopt style."""
-
-    short_flags: str = ""
-    short_val: str = ""  # the value is the rest of the cluster or the next word
-    short_opt: str = ""  # optional value, only when attached (-iR)
-    long_flags: frozenset[str] = frozenset()
-    long_val: frozenset[str] = frozenset()
-    long_opt: frozenset[str] = frozenset()  # --name[=value]
-    numeric: bool = False  # -10 style options (nice)
-    lenient: bool = False  # unknown options are accepted as flags (zsh, ksh)
-
-
-def _set(*names: str) -> frozenset[str]:
-    return frozenset(names)
-
-
-def parse_options(toks: Sequence[Tok], start: int, spec: OptSpec) -> tuple[list[tuple[str, Tok | None]], int]:
-    """Read options from ``toks[start:]`` up to the first operand (or ``--``).
-
-    Returns the options as ``(name, value)`` pairs (``-x`` / ``--name``) and the index of the first
-    operand. Raises _Unknown for an option we do not know or a token only known at run time.
-    """
-    opts: list[tuple[str, Tok | None]] = []
-    i = start
-    n = len(toks)
-    while i < n:
-        t = toks[i]
-        if t.value is None:
-            if t.maybe_flag:
-                raise _Unknown(f"the option {t.text} is only known at run time")
-            return opts, i
-        v = t.value
-        if v == "--":
-            return opts, i + 1
-        if not v.startswith("-") or v == "-":
-            return opts, i
-        if v.startswith("--"):
-            name, eq, val = v[2:].partition("=")
-            full = _long_name(name, spec)
-            if full is None:
-                if spec.numeric and name.isdigit():
-                    opts.append(("-" + name, None))
-                    i += 1
-                    continue
-                if spec.lenient:
-                    opts.append(("--" + name, Tok.lit(val) if eq else None))
-                    i += 1
-                    continue
-                raise _Unknown(f"unknown option --{name}")
-            if full in spec.long_val and not eq:
-                if i + 1 >= n:
-                    opts.append(("--" + full, None))
-                    return opts, n
-                opts.append(("--" + full, toks[i + 1]))
-                i += 2
-                continue
-            opts.append(("--" + full, Tok.lit(val) if eq else None))
-            i += 1
-            continue
-        if spec.numeric and v[1:].isdigit():
-            opts.append((v, None))
-            i += 1
-            continue
-        j = 1
-        consumed_next = False
-        while j < len(v):
-            c = v[j]
-            if c in spec.short_val:
-                rest = v[j + 1 :]
-                if rest:
-                    opts.append(("-" + c, Tok.lit(rest)))
-                elif i + 1 < n:
-                    opts.append(("-" + c, toks[i + 1]))
-                    consumed_next = True
-                else:
-                    opts.append(("-" + c, None))
-                break
-            if c in spec.short_opt:
-                rest = v[j + 1 :]
-                opts.append(("-" + c, Tok.lit(rest) if rest else None))
-                break
-            if c in spec.short_flags or spec.lenient:
-                opts.append(("-" + c, None))
-                j += 1
-                continue
-            raise _Unknown(f"unknown option -{c}")
-        i += 2 if consumed_next else 1
-    return opts, i
-
-
-def _long_name(name: str, spec: OptSpec) -> str | None:
-    every = spec.long_flags | spec.long_val | spec.long_opt
-    if name in every:
-        return name
-    matches = [x for x in every if x.startswith(name)] if name else []
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        raise _Unknown(f"--{name} is ambiguous")
-    return None
-
-
-def _has(opts: list[tuple[str, Tok | None]], *names: str) -> bool:
-    return any(o in names for o, _ in opts)
-
-
-def _value(opts: list[tuple[str, Tok | None]], *names: str) -> Tok | None:
-    found = None
-    for o, v in opts:
-        if o in names:
-            found = v
-    return found
-
-
 def _take_assignments(toks: Sequence[Tok], i: int) -> tuple[list[Tok], int]:
     out = []
     while i < len(toks):
@@ -264,7 +145,7 @@ def _simple(spec: OptSpec, *, skip: int = 0, transparent: bool = True, assignmen
             return Unwrapped()
         for k in range(skip):
             if toks[i + k].value is None and toks[i + k].split:
-                raise _Unknown(f"{toks[i + k].text} is only known at run time")
+                raise OptionsUnknown(f"{toks[i + k].text} is only known at run time")
         i += skip
         assigns: list[Tok] = []
         if assignments:
@@ -276,36 +157,36 @@ def _simple(spec: OptSpec, *, skip: int = 0, transparent: bool = True, assignmen
     return handler
 
 
-_NOHUP = OptSpec(long_flags=_set("help", "version"))
+_NOHUP = OptSpec(long_flags=names("help", "version"))
 _TIMEOUT = OptSpec(
     short_flags="vfp",
     short_val="sk",
-    long_flags=_set("foreground", "preserve-status", "verbose", "help", "version"),
-    long_val=_set("signal", "kill-after"),
+    long_flags=names("foreground", "preserve-status", "verbose", "help", "version"),
+    long_val=names("signal", "kill-after"),
 )
-_NICE = OptSpec(short_val="n", long_val=_set("adjustment"), long_flags=_set("help", "version"), numeric=True)
+_NICE = OptSpec(short_val="n", long_val=names("adjustment"), long_flags=names("help", "version"), numeric=True)
 _TIME = OptSpec(
     short_flags="apqv",
     short_val="fo",
-    long_flags=_set("append", "portability", "quiet", "verbose", "help", "version"),
-    long_val=_set("format", "output"),
+    long_flags=names("append", "portability", "quiet", "verbose", "help", "version"),
+    long_val=names("format", "output"),
 )
-_STDBUF = OptSpec(short_val="ioe", long_val=_set("input", "output", "error"), long_flags=_set("help", "version"))
+_STDBUF = OptSpec(short_val="ioe", long_val=names("input", "output", "error"), long_flags=names("help", "version"))
 _EXEC = OptSpec(short_flags="cl", short_val="a")
-_SETSID = OptSpec(short_flags="cfw", long_flags=_set("ctty", "fork", "wait", "help", "version"))
-_CHROOT = OptSpec(long_val=_set("userspec", "groups"), long_flags=_set("skip-chdir", "help", "version"))
+_SETSID = OptSpec(short_flags="cfw", long_flags=names("ctty", "fork", "wait", "help", "version"))
+_CHROOT = OptSpec(long_val=names("userspec", "groups"), long_flags=names("skip-chdir", "help", "version"))
 _DOAS = OptSpec(short_flags="nsL", short_val="uC")
 _ENV = OptSpec(
     short_flags="i0v",
     short_val="uCSa",
-    long_flags=_set("ignore-environment", "null", "debug", "list-signal-handling", "help", "version"),
-    long_val=_set("unset", "chdir", "split-string", "argv0"),
-    long_opt=_set("block-signal", "default-signal", "ignore-signal"),
+    long_flags=names("ignore-environment", "null", "debug", "list-signal-handling", "help", "version"),
+    long_val=names("unset", "chdir", "split-string", "argv0"),
+    long_opt=names("block-signal", "default-signal", "ignore-signal"),
 )
 _SUDO = OptSpec(
     short_flags="ABbEeHhiKklNnPSsVv",
     short_val="CDgpRrTtUu",
-    long_flags=_set(
+    long_flags=names(
         "askpass",
         "bell",
         "background",
@@ -324,7 +205,7 @@ _SUDO = OptSpec(
         "version",
         "validate",
     ),
-    long_val=_set(
+    long_val=names(
         "chdir",
         "close-from",
         "group",
@@ -338,38 +219,38 @@ _SUDO = OptSpec(
         "user",
         "login-class",
     ),
-    long_opt=_set("preserve-env"),
+    long_opt=names("preserve-env"),
 )
 _XARGS = OptSpec(
     short_flags="0oprtx",
     short_val="adEILnPs",
     short_opt="eil",
-    long_flags=_set(
+    long_flags=names(
         "null", "open-tty", "interactive", "no-run-if-empty", "verbose", "exit", "show-limits", "help", "version"
     ),
-    long_val=_set("arg-file", "delimiter", "max-args", "max-procs", "max-chars", "process-slot-var"),
-    long_opt=_set("eof", "replace", "max-lines"),
+    long_val=names("arg-file", "delimiter", "max-args", "max-procs", "max-chars", "process-slot-var"),
+    long_opt=names("eof", "replace", "max-lines"),
 )
 _IONICE = OptSpec(
     short_flags="pPut",
     short_val="cn",
-    long_flags=_set("pid", "pgid", "uid", "ignore", "help", "version"),
-    long_val=_set("class", "classdata"),
+    long_flags=names("pid", "pgid", "uid", "ignore", "help", "version"),
+    long_val=names("class", "classdata"),
 )
-_TASKSET = OptSpec(short_flags="acp", long_flags=_set("all-tasks", "cpu-list", "pid", "help", "version"))
+_TASKSET = OptSpec(short_flags="acp", long_flags=names("all-tasks", "cpu-list", "pid", "help", "version"))
 _FLOCK = OptSpec(
     short_flags="sxeunoF",
     short_val="wEc",
-    long_flags=_set(
+    long_flags=names(
         "shared", "exclusive", "unlock", "nonblock", "nb", "close", "no-fork", "verbose", "help", "version"
     ),
-    long_val=_set("wait", "timeout", "conflict-exit-code", "command"),
+    long_val=names("wait", "timeout", "conflict-exit-code", "command"),
 )
 _WATCH = OptSpec(
     short_flags="bcCefgprtwxhv",
     short_val="nqs",
     short_opt="d",
-    long_flags=_set(
+    long_flags=names(
         "beep",
         "color",
         "no-color",
@@ -382,23 +263,23 @@ _WATCH = OptSpec(
         "no-wrap",
         "exec",
     ),
-    long_val=_set("interval", "equexit", "shotsdir"),
-    long_opt=_set("differences"),
+    long_val=names("interval", "equexit", "shotsdir"),
+    long_opt=names("differences"),
 )
 _SU = OptSpec(
     short_flags="lmpPfT",
     short_val="cgGswu",
-    long_flags=_set("login", "preserve-environment", "pty", "fast", "help", "version"),
-    long_val=_set("command", "session-command", "group", "supp-group", "shell", "whitelist-environment", "user"),
+    long_flags=names("login", "preserve-environment", "pty", "fast", "help", "version"),
+    long_val=names("command", "session-command", "group", "supp-group", "shell", "whitelist-environment", "user"),
 )
 _SSH = OptSpec(short_flags="46AaCfGgKkMNnqsTtVvXxYy", short_val="BbcDEeFIiJLlmOopQRSWw")
 _SCRIPT = OptSpec(
     short_flags="aefqhV",
     short_val="cEIOTBm",
-    long_flags=_set("append", "return", "flush", "force", "quiet", "help", "version"),
-    long_val=_set("command", "echo", "log-in", "log-out", "log-io", "log-timing", "logging-format", "output-limit"),
+    long_flags=names("append", "return", "flush", "force", "quiet", "help", "version"),
+    long_val=names("command", "echo", "log-in", "log-out", "log-io", "log-timing", "logging-format", "output-limit"),
 )
-_SHELL_LONG_FLAGS = _set(
+_SHELL_LONG_FLAGS = names(
     "debugger",
     "dump-po-strings",
     "dump-strings",
@@ -413,7 +294,7 @@ _SHELL_LONG_FLAGS = _set(
     "verbose",
     "version",
 )
-_SHELL_LONG_VAL = _set("init-file", "rcfile")
+_SHELL_LONG_VAL = names("init-file", "rcfile")
 _SHELL_LETTERS = "abefhikmnprtuvxBCDEHIPTVlscO"
 
 
@@ -426,14 +307,14 @@ def _env(toks: Sequence[Tok]) -> Unwrapped:
         while i < len(work) and work[i].value == "-":
             i += 1
         opts, i = parse_options(work, i, _ENV)
-        split = _value(opts, "-S", "--split-string")
+        split = value_of(opts, "-S", "--split-string")
         if split is not None:
             if split.value is None or any(c in split.value for c in "$\\"):
-                raise _Unknown("env -S with a string only known at run time")
+                raise OptionsUnknown("env -S with a string only known at run time")
             try:
                 pieces = shlex.split(split.value)
             except ValueError as e:
-                raise _Unknown(f"env -S string cannot be split: {e}") from None
+                raise OptionsUnknown(f"env -S string cannot be split: {e}") from None
             work = work[:i] + [Tok.lit(p) for p in pieces] + work[i:]
             if any(p.startswith("-") for p in pieces[:1]):
                 continue
@@ -456,7 +337,7 @@ def _sudo(toks: Sequence[Tok]) -> Unwrapped:
 
 def _command_builtin(toks: Sequence[Tok]) -> Unwrapped:
     opts, i = parse_options(toks, 1, OptSpec(short_flags="pvV"))
-    if _has(opts, "-v", "-V"):
+    if has(opts, "-v", "-V"):
         return Unwrapped(lookup_only=True)
     if i >= len(toks):
         return Unwrapped()
@@ -469,7 +350,7 @@ def _xargs(toks: Sequence[Tok]) -> Unwrapped:
     for o, v in opts:
         if o in ("-I", "-i", "--replace"):
             if v is not None and v.value is None:
-                raise _Unknown("xargs replacement string only known at run time")
+                raise OptionsUnknown("xargs replacement string only known at run time")
             replace = v.value if v is not None and v.value else "{}"
     inner = list(toks[i:]) or [Tok.lit("echo")]
     stdin_word = Tok.unknown("<input of xargs>", split=True)
@@ -547,7 +428,7 @@ def _find(toks: Sequence[Tok]) -> Unwrapped:
         t = toks[i]
         if t.value is None:
             if t.maybe_flag and not prev_takes_value:
-                raise _Unknown(f"find expression word {t.text} is only known at run time")
+                raise OptionsUnknown(f"find expression word {t.text} is only known at run time")
             prev_takes_value = False
             i += 1
             continue
@@ -593,8 +474,8 @@ def shell_invocation(toks: Sequence[Tok], name: str) -> Unwrapped:
     if i < len(toks) and toks[i].value == "-":
         i += 1  # a lone "-" ends the options, like "--" (bash - <<EOF reads the script from stdin)
     # a cluster like -lc reports each letter
-    has_c = _has(opts, "-c")
-    has_s = _has(opts, "-s")
+    has_c = has(opts, "-c")
+    has_s = has(opts, "-s")
     interpreter = "sh" if name in POSIX_SHELLS else name
     if has_c:
         if i >= len(toks):
@@ -608,7 +489,7 @@ def shell_invocation(toks: Sequence[Tok], name: str) -> Unwrapped:
         known = None if any(p.value is None and p.split for p in params) else params
         return Unwrapped(inners=[StdinScript(known, interpreter)], transparent=True)
     if toks[i].value is None:
-        raise _Unknown(f"the script {toks[i].text} that {name} runs is only known at run time")
+        raise OptionsUnknown(f"the script {toks[i].text} that {name} runs is only known at run time")
     # a script file: its contents are not ours to read here; the shell is judged as a program
     return Unwrapped()
 
@@ -650,10 +531,10 @@ def _su(toks: Sequence[Tok]) -> Unwrapped:
             operands.append(t)
             i += 1
             continue
-        cmd = _value(opts, "-c", "--command", "--session-command")
+        cmd = value_of(opts, "-c", "--command", "--session-command")
         if cmd is not None:
             scripts.append(Script((cmd,), None))
-        if is_runuser and _has(opts, "-u", "--user"):
+        if is_runuser and has(opts, "-u", "--user"):
             user_mode_argv = tuple(toks[j:]) if j < len(toks) else None
             break
         i = j
@@ -676,20 +557,20 @@ def _watch(toks: Sequence[Tok]) -> Unwrapped:
     opts, i = parse_options(toks, 1, _WATCH)
     if i >= len(toks):
         return Unwrapped()
-    if _has(opts, "-x", "--exec"):
+    if has(opts, "-x", "--exec"):
         return Unwrapped(inners=[Argv(_rest(toks, i))], transparent=True)
     return Unwrapped(inners=[Script(_rest(toks, i), None)], transparent=True)
 
 
 def _flock(toks: Sequence[Tok]) -> Unwrapped:
     opts, i = parse_options(toks, 1, _FLOCK)
-    cmd = _value(opts, "-c", "--command")
+    cmd = value_of(opts, "-c", "--command")
     if i >= len(toks):
         return Unwrapped(inners=[Script((cmd,), None)] if cmd is not None else [], transparent=cmd is not None)
     i += 1  # the lock file or directory
     # options may also follow the lock file
     more, i = parse_options(toks, i, _FLOCK)
-    cmd = _value(more, "-c", "--command") or cmd
+    cmd = value_of(more, "-c", "--command") or cmd
     if cmd is not None:
         return Unwrapped(inners=[Script((cmd,), None)], transparent=True)
     if i >= len(toks):
@@ -699,7 +580,7 @@ def _flock(toks: Sequence[Tok]) -> Unwrapped:
 
 def _script_cmd(toks: Sequence[Tok]) -> Unwrapped:
     opts, _i = parse_options(toks, 1, _SCRIPT)
-    cmd = _value(opts, "-c", "--command")
+    cmd = value_of(opts, "-c", "--command")
     if cmd is None:
         return Unwrapped()
     return Unwrapped(inners=[Script((cmd,), None)], transparent=True)
@@ -707,14 +588,14 @@ def _script_cmd(toks: Sequence[Tok]) -> Unwrapped:
 
 def _ionice(toks: Sequence[Tok]) -> Unwrapped:
     opts, i = parse_options(toks, 1, _IONICE)
-    if _has(opts, "-p", "-P", "-u", "--pid", "--pgid", "--uid") or i >= len(toks):
+    if has(opts, "-p", "-P", "-u", "--pid", "--pgid", "--uid") or i >= len(toks):
         return Unwrapped()
     return Unwrapped(inners=[Argv(_rest(toks, i))], transparent=True)
 
 
 def _taskset(toks: Sequence[Tok]) -> Unwrapped:
     opts, i = parse_options(toks, 1, _TASKSET)
-    if _has(opts, "-p", "--pid") or i + 1 >= len(toks):
+    if has(opts, "-p", "--pid") or i + 1 >= len(toks):
         return Unwrapped()
     return Unwrapped(inners=[Argv(_rest(toks, i + 1))], transparent=True)
 
@@ -796,7 +677,7 @@ def unwrap(toks: Sequence[Tok], base: str) -> Unwrapped | None:
         handler = WRAPPERS.get(base)
         if handler is not None:
             return handler(toks)
-    except _Unknown as e:
+    except OptionsUnknown as e:
         return Unwrapped(unknown=str(e))
     if base in SPECULATIVE_RUNNERS:
         spec: list[tuple[Tok, ...]] = []
