@@ -39,7 +39,6 @@ from codeward.policy.shellstate import (
 from codeward.policy.words import Tok, toks_from_parts, unquoted_parts
 from codeward.policy.wrappers import (
     ASSIGNMENT_RE,
-    POSIX_SHELLS,
     Argv,
     Script,
     StdinScript,
