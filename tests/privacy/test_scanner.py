@@ -169,3 +169,11 @@ def test_wrapped_base64_is_joined_before_decoding(width: int) -> None:
     assert text[f.start : f.end] == wrapped  # the whole run of lines is one finding
     prose = "A" * 50 + "\n" + "b" * 45 + "\n"  # lines of different widths are not one blob
     assert load_scanner().scan(prose) == []
+
+
+def test_every_builtin_rule_compiles_and_its_secret_group_exists() -> None:
+    # built-in regexes compile lazily at first use; this is where a broken one must show up
+    for rule in builtin_ruleset().rules:
+        if rule.regex is not None:
+            compiled = rule.regex.compiled()
+            assert rule.secret_group <= compiled.groups, rule.id

@@ -55,7 +55,7 @@ def builtin_ruleset() -> RuleSet:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:  # a packaging bug, still one clear line
         raise ConfigError(f"built-in {BUILTIN_NAME}: invalid TOML ({e})") from None
-    rs = ruleset_from([parse_document(doc, f"built-in {BUILTIN_NAME}")])
+    rs = ruleset_from([parse_document(doc, f"built-in {BUILTIN_NAME}", lazy=True)])
     rules = tuple(r if r.span is not None else replace(r, span=BUILTIN_SPAN) for r in rs.rules)
     return RuleSet(rules=rules, allowlists=rs.allowlists)
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import email.utils
 import random
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-import httpx
+# httpx imports its own command-line client (click, rich, pygments: ~35 ms) whenever those are
+# installed, and they are ours too. codeward never uses it, so keep it from loading.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx  # noqa: E402
 
 from codeward import __version__
 from codeward.config.model import ProviderConfig
@@ -100,8 +104,13 @@ class ModelClient:
             write=60.0,
             pool=10.0,
         )
-        # trust_env=False: no proxy or netrc from the environment may see the request or the key
-        self._http = httpx.Client(timeout=timeout, transport=transport, trust_env=False, follow_redirects=False)
+        # trust_env=False: no proxy or netrc from the environment may see the request or the key.
+        # An http:// endpoint (a local model) never makes a TLS connection (redirects are off), so the
+        # certificate store (~20 ms to load) is only loaded for https:// ones, always verified.
+        tls = self.url.startswith("https://")
+        self._http = httpx.Client(
+            timeout=timeout, transport=transport, trust_env=False, follow_redirects=False, verify=tls
+        )
 
     @property
     def host(self) -> str:
