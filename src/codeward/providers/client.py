@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import email.utils
 import random
-import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-# httpx imports its own command-line client (click, rich, pygments: ~35 ms) whenever those are
-# installed, and they are ours too. codeward never uses it, so keep it from loading.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-import httpx  # noqa: E402
-
 from codeward import __version__
 from codeward.config.model import ProviderConfig
 from codeward.errors import ProviderError
 from codeward.providers.chat import ChatFormat
+from codeward.providers.http import httpx
 from codeward.providers.responses import ResponsesFormat
 from codeward.providers.sse import SSEParser
 from codeward.providers.types import Completed, StreamEvent
