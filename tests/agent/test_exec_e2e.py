@@ -203,3 +203,39 @@ def test_history_persistence_none_writes_no_session(model_server, git_repo, cw_h
     write_config(cw_home, model_server.url, extra='[history]\npersistence = "none"')
     assert codeward("exec", "hi", cwd=git_repo).returncode == 0
     assert not list(Path(cw_home).glob("sessions/**/*.jsonl"))
+
+
+def test_malformed_stream_fails_the_turn_with_a_clear_message(model_server, git_repo, cw_home, wire):
+    model_server.script([{"malformed": True}])
+    write_config(cw_home, model_server.url, wire)
+    run = codeward("exec", "--json", "hi", cwd=git_repo)
+    assert run.returncode == 1
+    [failed] = [e for e in run.events if e["type"] == "turn.failed"]
+    assert "malformed stream" in failed["error"]["message"] and "not JSON" in failed["error"]["message"]
+    assert len(model_server.requests) == 1  # not retried: it would fail the same way
+    assert "Traceback" not in run.stderr
+
+
+def test_429_then_success_reconnects_and_completes(model_server, git_repo, cw_home, wire):
+    model_server.script([{"status": 429, "retry_after": "0", "message": "rate limited"}, {"text": "made it"}])
+    write_config(cw_home, model_server.url, wire)
+    run = codeward("exec", "--json", "hi", cwd=git_repo)
+    assert run.returncode == 0, run.stderr
+    notes = [e["message"] for e in run.events if e["type"] == "error"]
+    assert any("Reconnecting" in n and "HTTP 429" in n and "rate limited" in n for n in notes)
+    assert run.items("agent_message")[-1]["text"] == "made it"
+    assert len([e for e in run.events if e["type"] == "egress"]) == 1  # one request, sent twice
+
+
+def test_dead_endpoint_exits_1_naming_it(git_repo, cw_home):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    write_config(cw_home, url)
+    run = codeward("exec", "hi", cwd=git_repo)
+    assert run.returncode == 1
+    assert f"error: cannot reach {url} - is the server running and the baseURL right?" in run.stderr
+    assert "Traceback" not in run.stderr
