@@ -182,6 +182,7 @@ def test_dry_run_prints_the_gated_request_and_sends_nothing(model_server, git_re
     assert body["model"] == "scripted-model"
     assert "fix the build" in run.stdout and "Use tabs." in run.stdout
     assert f"POST {model_server.url}" in run.stderr and "nothing was sent" in run.stderr
+    assert "would send" in run.stderr and "-> sent" not in run.stderr
     if wire == "responses":
         assert body["store"] is False
 

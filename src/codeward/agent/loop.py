@@ -72,12 +72,12 @@ class Agent:
     def request(self) -> ModelRequest:
         return ModelRequest(self.model, self.instructions, tuple(self.items), self.tools.specs)
 
-    def prepare(self) -> GatedPayload:
+    def prepare(self, *, record: bool = True) -> GatedPayload:
         """The next request as it would leave: built, then passed through the gate."""
         files: set[str] = set()
         for item in self.items:
             files.update(getattr(item, "files", ()))
-        return self.gate.prepare(self.wire.build(self.request()), files=files)
+        return self.gate.prepare(self.wire.build(self.request()), files=files, record=record)
 
     def clear(self) -> None:
         """Start a new task with a fresh context (the seed guide: context clears per task)."""

@@ -141,10 +141,12 @@ def _dry_run(session: Any, text: str) -> int:
     from codeward.providers.types import Message
 
     session.agent.items.append(Message("user", text))
-    payload = session.agent.prepare()
+    payload = session.agent.prepare(record=False)
     entry = payload.entry
     click.echo(f"POST {entry.url}", err=True)
-    click.echo(f"{entry.summary()}; sha256 {entry.sha256}; files: {', '.join(entry.files) or 'none'}", err=True)
+    click.echo(
+        f"{entry.summary('would send')}; sha256 {entry.sha256}; files: {', '.join(entry.files) or 'none'}", err=True
+    )
     click.echo("(dry run: nothing was sent)", err=True)
     sys.stdout.buffer.write(payload.body + b"\n")
     sys.stdout.flush()

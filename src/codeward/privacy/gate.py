@@ -85,8 +85,11 @@ class Gate:
             return [self._walk(v, counts, key) for v in value]
         return value
 
-    def prepare(self, body: dict[str, Any], *, files: Iterable[str] = ()) -> GatedPayload:
-        """Redact ``body``, serialise it and record the ledger entry; the result may be sent."""
+    def prepare(self, body: dict[str, Any], *, files: Iterable[str] = (), record: bool = True) -> GatedPayload:
+        """Redact ``body``, serialise it and record the ledger entry; the result may be sent.
+
+        ``record=False`` (a dry run) builds the same bytes and entry without reporting an egress.
+        """
         counts: dict[str, int] = {}
         clean = self._walk(body, counts)
         try:
@@ -101,7 +104,7 @@ class Gate:
             files=tuple(sorted(set(files))),
             redactions=counts,
         )
-        if self.on_egress is not None:
+        if record and self.on_egress is not None:
             self.on_egress(entry)
         return GatedPayload(body=data, entry=entry)
 

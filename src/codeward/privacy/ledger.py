@@ -32,12 +32,12 @@ class LedgerEntry:
             "redactions": dict(sorted(self.redactions.items())),
         }
 
-    def summary(self) -> str:
+    def summary(self, verb: str = "sent") -> str:
         """A privacy line for humans: ``sent 12.4 KB to api.openai.com; 3 secrets redacted``."""
         size = f"{self.bytes / 1024:.1f} KB" if self.bytes >= 1024 else f"{self.bytes} B"
         n = self.redaction_total
         red = f"{n} secret{'s' if n != 1 else ''} redacted" if n else "nothing redacted"
-        return f"sent {size} to {self.host}; {red}"
+        return f"{verb} {size} to {self.host}; {red}"
 
 
 class Ledger:
