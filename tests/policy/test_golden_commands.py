@@ -208,6 +208,14 @@ ROWS: list[tuple[str, str, object, str, str | None]] = [
     ("wget -qO- url | bash", FA, STD, "ask", None),
     ("wget -qO- url | bash", FA, WGET, "deny", "wget | sh"),
     ("bash | curl -s url", FA, STD, "allow", None),
+    # --- where tree-sitter files statements oddly
+    ("a[$(rm -rf /)]=1", FA, STD, "deny", "rm -rf"),
+    ("declare a[$(rm -rf /)]=1", FA, STD, "deny", "rm -rf"),
+    ("time (rm -rf /)", FA, STD, "deny", "rm -rf"),
+    ("! { rm -rf /; }", FA, STD, "deny", None),  # read as a command named "{": refused
+    ("time { rm -rf /; }", FA, STD, "deny", None),
+    ("coproc X { rm -rf /; }", FA, STD, "deny", None),
+    ("'{' x", FA, NONE, "allow", None),  # quoted, "{" is just a program name
     # --- assignments, redirections, functions, aliases
     ("FOO=1 rm -rf x", FA, STD, "deny", "rm -rf"),
     ("A=1 B=$(pwd) rm -rf x", FA, STD, "deny", "rm -rf"),

@@ -33,6 +33,7 @@ from codeward.policy.shellstate import (
     DECLARATION_BUILTINS,
     EXEMPT_BUILTINS,
     SHELL_KEYWORDS,
+    STRUCTURE_WORDS,
     is_dangerous_var,
     var_reason,
 )
@@ -454,6 +455,8 @@ class Analyzer:
         name = node.child_by_field_name("name")
         if name is not None and is_dangerous_var(sp.node_text(name)):
             self._uncertain(var_reason(sp.node_text(name)), ctx)
+        if name is not None and name.type == "subscript":
+            self.walk(name, ctx)  # a[$(cmd)]=1 runs cmd
         for c, f in sp.fields(node):
             if f == "value" or (c.is_named and f is None and c is not name):
                 self.walk(c, ctx)
@@ -498,13 +501,16 @@ class Analyzer:
                 self.walk(c, ctx)
             elif c is name_node or (name_node is not None and c == name_node):
                 self.walk(c, ctx)
+            elif c.is_named and f is None and c.type != "comment":
+                # statements tree-sitter hung under a command (`time (rm -rf /)`) still run
+                self.walk(c, ctx)
         subs = self._pop(coll)
         if name_node is None:
             return None
         toks = self._command_words(node, name_node, arg_nodes, ctx, extra_words)
         sctx = replace(ctx, stdin=stdin)
         coll = self._push()
-        top = self.run_argv(toks, sctx)
+        top = self.run_argv(toks, sctx, shell_word=True)
         created = self._pop(coll)
         self._flow(subs, created, ctx)
         if top is not None:
@@ -556,7 +562,10 @@ class Analyzer:
 
     # -- argv level ----------------------------------------------------------------------------
 
-    def run_argv(self, toks: Sequence[Tok], ctx: Ctx) -> int | None:
+    def run_argv(self, toks: Sequence[Tok], ctx: Ctx, *, shell_word: bool = False) -> int | None:
+        """Record the command ``toks`` and what it runs. ``shell_word``: bash reads its first word
+        (a command's first word, or the one after ``time``/``coproc``), so a reserved word there is
+        shell structure, not a program."""
         if not toks:
             return None
         if ctx.chain > MAX_CHAIN:
@@ -570,6 +579,8 @@ class Analyzer:
                 ctx,
             )
             return idx
+        if shell_word and name.bare and name.value in STRUCTURE_WORDS:
+            self._fatal(f"the shell structure near `{name.value}` cannot be analysed reliably", ctx)
         base = base_name(name.value)
         role = Role.PROGRAM
         func_body: tuple[int, ...] = ()
@@ -598,7 +609,7 @@ class Analyzer:
         inner_ctx = replace(ctx, chain=ctx.chain + 1)
         for inner in un.inners:
             if isinstance(inner, Argv):
-                self.run_argv(inner.toks, inner_ctx)
+                self.run_argv(inner.toks, inner_ctx, shell_word=shell_word and base in ("time", "coproc"))
                 ran = True
             elif isinstance(inner, Script):
                 ran = self._script(inner, inner_ctx, cmd) or ran

@@ -109,3 +109,11 @@ def var_reason(var: str) -> str:
     if var.split("[", 1)[0] == "PATH":
         return "it sets PATH, which changes which program a command name runs"
     return f"it sets {var}, which can make a program run other code"
+
+
+# reserved words that open or close shell structure: as an unquoted program name they mean
+# tree-sitter misread the structure (`! { rm -rf /; }` comes out as a command named "{")
+STRUCTURE_WORDS = frozenset(
+    {"{", "}", "!", "[[", "]]", "then", "else", "elif", "fi", "do", "done", "esac", "in", "if", "while", "until"}
+    | {"for", "case", "select", "function"}
+)

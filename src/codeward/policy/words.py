@@ -32,6 +32,7 @@ class Tok:
     prefix: str = ""
     maybe_flag: bool = True
     split: bool = False
+    bare: bool = False  # written without any quoting in shell text (so a reserved word is a keyword)
 
     @classmethod
     def lit(cls, value: str) -> Tok:
@@ -114,7 +115,8 @@ def _tok_from_single(parts: list[Part], source: str, *, force_unknown: bool = Fa
         prefix_chars.append(p.text)
     if not unknown:
         value = "".join(prefix_chars)
-        return Tok(value=value, text=source)
+        bare = all(isinstance(p, Lit) and not p.quoted for p in parts)
+        return Tok(value=value, text=source, bare=bare)
     prefix = "".join(prefix_chars)
     maybe_flag = prefix.startswith("-") if prefix else flaglike_hole
     return Tok(value=None, text=source, prefix=prefix, maybe_flag=maybe_flag, split=split)

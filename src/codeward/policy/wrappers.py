@@ -607,10 +607,17 @@ def _busybox(toks: Sequence[Tok]) -> Unwrapped:
 
 
 def _plain(toks: Sequence[Tok]) -> Unwrapped:
-    """``builtin``, ``coproc``: the rest is the command."""
+    """``builtin``: the rest is the command."""
     if len(toks) < 2:
         return Unwrapped()
     return Unwrapped(inners=[Argv(_rest(toks, 1))], transparent=True)
+
+
+def _coproc(toks: Sequence[Tok]) -> Unwrapped:
+    """``coproc cmd…`` runs cmd; ``coproc NAME { …; }`` is a group tree-sitter cannot read."""
+    if any(t.bare and t.value in ("{", "(") for t in toks[1:3]):
+        raise OptionsUnknown("`coproc NAME { … }` is not read reliably")
+    return _plain(toks)
 
 
 def _alias(toks: Sequence[Tok]) -> Unwrapped:
@@ -725,7 +732,7 @@ WRAPPERS: dict[str, Handler] = {
     "exec": _simple(_EXEC),
     "command": _command_builtin,
     "builtin": _plain,
-    "coproc": _plain,
+    "coproc": _coproc,
     "xargs": _xargs,
     "find": _find,
     "sudo": _sudo,
