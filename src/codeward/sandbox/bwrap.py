@@ -207,9 +207,8 @@ class BwrapSandbox:
         layout = build_layout(spec, extra_visible=[Path(p) for p in extra_visible])
         mounts = len(layout.hidden_files) + len(layout.hidden_dirs) + len(layout.readonly)
         if mounts > MAX_MOUNTS:
-            busiest = max(
-                {f.parent for f in layout.hidden_files}, key=lambda d: sum(f.parent == d for f in layout.hidden_files)
-            )
+            parents = [f.parent for f in layout.hidden_files] or [spec.workspace]
+            busiest = max(set(parents), key=parents.count)
             raise SandboxUnavailable(
                 f"sandbox: {mounts} ignored or protected paths would each need a mount (limit {MAX_MOUNTS}); "
                 f"ignore whole directories instead, for example {busiest}/ in .codewardignore"
@@ -295,6 +294,8 @@ class BwrapSandbox:
             restored = tripwire.restore()
             with _stub_lock:
                 in_use = set(_stub_users)
+            # the stubbed names could not be created from inside: if they exist now, the user made them
+            in_use.update(layout.missing_protected)
             restored += remove_created(spec.workspace, before, keep=in_use)
         if not raw.timed_out and b'"exit-code"' not in status:
             # bwrap reports the command's exit only when the sandbox was set up and the command ran
