@@ -271,6 +271,13 @@ def test_inherited_descriptors(any_tier: Any, project: Project, tmp_path: Path) 
     assert leak.read_text() == ""
 
 
+def test_no_controlling_terminal(any_tier: Any, project: Project) -> None:
+    """A new session and /dev/null as stdin: nothing to inject keystrokes into (TIOCSTI)."""
+    r = project.run(any_tier, "tty; python3 -c \"import os; os.open('/dev/tty', os.O_RDWR)\" 2>&1 | tail -1")
+    assert r.output.startswith("not a tty")
+    assert "No such device or address" in r.output or "Permission denied" in r.output  # ENXIO, or Landlock
+
+
 # --- network ---------------------------------------------------------------------------------
 
 

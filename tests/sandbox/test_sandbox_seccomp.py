@@ -241,3 +241,36 @@ def test_real_syscalls_inside(confined: Any, tmp_path: Path) -> None:
     for name in ("keyctl", "bpf", "perf_event_open", "userfaultfd", "unshare_user", "setns"):
         assert got[name] == "-1 EPERM", name
     assert got["getpid"].endswith("ok")
+
+
+INT80 = r"""
+#include <stdio.h>
+int main(void) {
+    long ret;
+    /* i386 socketcall(SYS_SOCKET) through the 32-bit entry point of a 64-bit process */
+    __asm__ volatile ("int $0x80" : "=a"(ret) : "a"(102), "b"(1), "c"(0) : "memory");
+    printf("survived %ld\n", ret);
+    return 0;
+}
+"""
+
+
+@pytest.mark.sandbox
+def test_i386_entry_point_kills_the_process(confined: Any, tmp_path: Path) -> None:
+    import platform
+    import shutil
+    import subprocess
+
+    if platform.machine() != "x86_64" or shutil.which("cc") is None:
+        pytest.skip("needs x86_64 and a C compiler")
+    src = tmp_path / "int80.c"
+    src.write_text(INT80)
+    subprocess.run(["cc", "-O0", "-o", str(tmp_path / "int80"), str(src)], check=True, capture_output=True)
+    control = subprocess.run([str(tmp_path / "int80")], capture_output=True, text=True)
+    assert control.stdout.startswith("survived")  # unconfined, the call goes through
+    from codeward.sandbox import SandboxSpec
+
+    r = confined.run([str(tmp_path / "int80")], SandboxSpec(workspace=tmp_path, cwd=tmp_path, timeout_s=30))
+    assert "survived" not in r.output
+    assert r.exit_code == 128 + 31  # SIGSYS: SECCOMP_RET_KILL_PROCESS
+    assert r.note is not None and "killed by the seccomp filter" in r.note
