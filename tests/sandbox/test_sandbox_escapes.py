@@ -229,6 +229,15 @@ def test_ignored_files_and_disallowed_dirs(sandbox: Any, project: Project, name:
     assert project.marker(name) not in r.output
 
 
+def test_system_secrets(sandbox: Any, project: Project) -> None:
+    shadow = Path("/etc/shadow")
+    if not os.access(shadow, os.R_OK):
+        pytest.skip("this user cannot read /etc/shadow even unconfined; nothing to hide")
+    first = shadow.read_text().splitlines()[0]
+    r = project.run(sandbox, "cat /etc/shadow; cp /etc/shadow copy && cat copy")
+    assert first not in r.output
+
+
 def test_masked_file_gets_a_clear_note(bwrap: Any, project: Project) -> None:
     r = project.run(bwrap, "cat .env")
     assert r.exit_code != 0

@@ -15,7 +15,8 @@ Hidden from every command, besides the spec's masked paths:
 * ``/run`` (D-Bus, docker.sock, ``$XDG_RUNTIME_DIR``), the ssh-agent socket, and every listening
   socket path the kernel reports in ``/proc/net/unix``;
 * the shared temp dirs ``/tmp`` and ``/var/tmp`` (a private one replaces them), ``/mnt``, ``/media``;
-* system secrets: ``/etc/shadow``, ``/etc/gshadow`` and the ssh host keys.
+* system secrets (:data:`SYSTEM_SECRETS`): ``/etc/shadow``, TLS and VPN keys, container storage, and
+  the ssh host keys.
 """
 
 from __future__ import annotations
@@ -55,12 +56,24 @@ TOOLCHAIN_SECRETS: tuple[str, ...] = (".cargo/credentials", ".cargo/credentials.
 
 # Host directories replaced by an empty private directory.
 PRIVATE_DIRS: tuple[str, ...] = ("/tmp", "/var/tmp", "/run", "/var/run", "/home", "/root", "/mnt", "/media")
+# Root-only secrets of the machine. A normal user cannot read them anyway; an agent run as root
+# could (the sandbox's root still owns root's files), so they are hidden from every command.
 SYSTEM_SECRETS: tuple[str, ...] = (
     "/etc/shadow",
     "/etc/shadow-",
     "/etc/gshadow",
     "/etc/gshadow-",
     "/etc/security/opasswd",
+    "/etc/ssl/private",
+    "/etc/letsencrypt",
+    "/etc/wireguard",
+    "/etc/NetworkManager/system-connections",
+    "/etc/krb5.keytab",
+    "/etc/ipsec.secrets",
+    "/etc/ppp/chap-secrets",
+    "/etc/ppp/pap-secrets",
+    "/var/lib/docker",
+    "/var/lib/containers",
 )
 SSH_HOST_KEY_DIR = "/etc/ssh"
 # Directories other accounts keep toolchains in that are fine to show (Homebrew on Linux).

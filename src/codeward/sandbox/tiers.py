@@ -335,6 +335,10 @@ def sandbox_status(prober: Prober | None = None) -> list[TierStatus]:
     gaps = list(BWRAP_GAPS)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         gaps.append("running as root: the kernel ignores RLIMIT_NPROC for root, so the process limit is not enforced")
+        gaps.append(
+            "running as root: a command still owns every root-owned file it can see; known secret locations are "
+            "hidden, others are readable (run codeward as a normal user)"
+        )
     if b.available and not b.detail:
         gaps.append("prlimit not found: limits are set with the shell's ulimit")
     out.append(
