@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from codeward.sandbox import SandboxSpec
 from codeward.sandbox.seatbelt import build_profile, sbpl_string
 
@@ -57,14 +59,11 @@ def test_quoting() -> None:
     assert sbpl_string('a"b\\c') == '"a\\"b\\\\c"'
 
 
-def test_run_path_with_a_recording_sandbox_exec(tmp_path: Path, monkeypatch: object) -> None:
+def test_run_path_with_a_recording_sandbox_exec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """sandbox-exec itself exists only on macOS; a stand-in records the profile and runs the rest."""
-    import pytest
-
     from codeward.sandbox import seatbelt
 
     mp = monkeypatch
-    assert isinstance(mp, pytest.MonkeyPatch)
     record = tmp_path / "profile.sb"
     fake = tmp_path / "sandbox-exec"
     fake.write_text(f'#!/bin/sh\n[ "$1" = "-p" ] || exit 99\nprintf "%s" "$2" > {record}\nshift 2\nexec "$@"\n')

@@ -130,8 +130,8 @@ def build_argv(
         a += ["--size", str(HIDDEN_SIZE), "--perms", "0000", "--tmpfs", str(d), "--remount-ro", str(d)]
     for f in layout.hidden_files:
         a += ["--ro-bind", str(stub.hidden_file), str(f)]
-    for src, dst in binds_ro:
-        a += ["--ro-bind", src, dst]
+    for host_path, inner_path in binds_ro:
+        a += ["--ro-bind", host_path, inner_path]
     a.append("--clearenv")
     for k, v in sorted(env.items()):
         a += ["--setenv", k, v]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from codeward.sandbox.spec import SandboxSpec, host_homes, is_within
@@ -93,7 +93,6 @@ class Layout:
     linked_protected: tuple[Path, ...]  # protected paths that are symlinks (their link can be swapped)
     hidden_dirs: tuple[Path, ...]
     hidden_files: tuple[Path, ...]
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def hidden(self) -> tuple[Path, ...]:
         return (*self.hidden_dirs, *self.hidden_files)
@@ -165,7 +164,6 @@ def build_layout(
     """Decide the view for ``spec``. Parameters after ``spec`` exist for tests and for the proxy."""
     homes = list(host_homes() if homes is None else homes)
     writable = list(spec.writable_roots())
-    notes: list[str] = []
 
     privates: list[Path] = []
     for d in (*private_dirs, *(str(h) for h in homes)):
@@ -242,8 +240,8 @@ def build_layout(
             p = h / name
             if visible(p):
                 hide(p)
-    for s in system_secrets if system_secrets is not None else (*SYSTEM_SECRETS, *map(str, ssh_host_keys())):
-        p = Path(s)
+    for secret in system_secrets if system_secrets is not None else (*SYSTEM_SECRETS, *map(str, ssh_host_keys())):
+        p = Path(secret)
         if visible(p):
             hide(p)
     runtime = os.environ.get("XDG_RUNTIME_DIR")
@@ -254,13 +252,13 @@ def build_layout(
     if sock_env and os.path.isabs(sock_env):
         socks.append(Path(sock_env))
     count = 0
-    for s in socks:
+    for sock in socks:
         if count >= MAX_SOCKETS:
-            notes.append(f"more than {MAX_SOCKETS} socket paths; the rest stay hidden only by their directory")
+            # beyond this many, each would cost a mount; the usual places (/run, /tmp, homes) are hidden whole
             break
-        st = _lstat(s)
-        if st is not None and stat.S_ISSOCK(st.st_mode) and visible(s):
-            hide(s)
+        st = _lstat(sock)
+        if st is not None and stat.S_ISSOCK(st.st_mode) and visible(sock):
+            hide(sock)
             count += 1
     return Layout(
         private_dirs=tuple(privates),
@@ -271,7 +269,6 @@ def build_layout(
         linked_protected=tuple(linked),
         hidden_dirs=tuple(hidden_dirs),
         hidden_files=tuple(hidden_files),
-        notes=tuple(notes),
     )
 
 

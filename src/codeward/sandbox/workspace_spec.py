@@ -46,10 +46,8 @@ def spec_for_workspace(
 
         ignore = load_ignore(ws, home, _disallowed_dirs(ws, cfg, home))
     extra: list[Path] = []
-    for raw in sb.writable_roots:
-        extra.append(_dir(raw, "[sandbox] writable_roots:"))
-    for raw in writable:
-        extra.append(_dir(raw, "--writable"))
+    extra += [_dir(r, "[sandbox] writable_roots:") for r in sb.writable_roots]
+    extra += [_dir(w, "--writable") for w in writable]
     keys = {p.env_key for p in cfg.providers.values() if p.env_key}
     check_passthrough(sb.env_passthrough, extra_keys=keys)
     root = ws.root.resolve()
