@@ -216,6 +216,8 @@ ROWS: list[tuple[str, str, object, str, str | None]] = [
     ("time { rm -rf /; }", FA, STD, "deny", None),
     ("coproc X { rm -rf /; }", FA, STD, "deny", None),
     ("'{' x", FA, NONE, "allow", None),  # quoted, "{" is just a program name
+    ("- FOO=1", FA, NONE, "deny", None),  # tree-sitter drops the "-": refused, not misread
+    ("ls; - FOO=1", FA, NONE, "deny", None),
     # --- assignments, redirections, functions, aliases
     ("FOO=1 rm -rf x", FA, STD, "deny", "rm -rf"),
     ("A=1 B=$(pwd) rm -rf x", FA, STD, "deny", "rm -rf"),

@@ -92,3 +92,9 @@ def test_speculative_reading_of_unmodelled_runners_only_adds_denials() -> None:
     assert decide_command("strace -o trace.txt rm -rf x", "full-auto", STD).rule == "rm -rf"
     # guesses never make a command ask: $X inside a guessed command is not an "unknown program"
     assert decide_command("strace -e trace=open ls $X", "full-auto", STD).decision == "allow"
+
+
+def test_long_option_runs_do_not_exhaust_the_matcher() -> None:
+    policy = make_policy(disallow=["git push --force"])
+    d = decide_command("git " + "-a x " * 3000 + "push --force", "full-auto", policy)
+    assert (d.decision, d.rule) == ("deny", "git push --force")

@@ -197,10 +197,9 @@ class Analyzer:
     def run_text(self, text: str, what: str = "the command") -> None:
         try:
             try:
-                tree = sp.parse(text)
+                tree, self._src = sp.parse_with_source(text)
             except sp.ShellSyntaxError as e:
                 raise _Fatal(f"{what} cannot be parsed as a shell script ({e})") from None
-            self._src = tree.root_node.text or b""
             self.walk(tree.root_node, Ctx(scope=self._new_scope()))
             self._finish()
         except _Fatal as e:
@@ -221,23 +220,23 @@ class Analyzer:
         """Calls to functions defined in the script pass their input and output through the body."""
         cmds = self.result.commands
         flows = self.result.flows
+        calls = [(idx, c.func_body) for idx, c in enumerate(cmds) if c.func_body]
         for _ in range(4):
-            added = False
-            for idx, c in enumerate(cmds):
-                if not c.func_body:
-                    continue
-                ins = [a for a, b in flows if b == idx]
-                outs = [b for a, b in flows if a == idx]
-                for body in c.func_body:
-                    for a in ins:
-                        if (a, body) not in flows and a != body:
-                            flows.add((a, body))
-                            added = True
-                    for b in outs:
-                        if (body, b) not in flows and b != body:
-                            flows.add((body, b))
-                            added = True
-            if not added:
+            if not calls:
+                break
+            ins: dict[int, list[int]] = {}
+            outs: dict[int, list[int]] = {}
+            for a, b in flows:
+                ins.setdefault(b, []).append(a)
+                outs.setdefault(a, []).append(b)
+            before = len(flows)
+            for idx, body in calls:
+                for x in body:
+                    flows.update((a, x) for a in ins.get(idx, ()) if a != x)
+                    flows.update((x, b) for b in outs.get(idx, ()) if b != x)
+                if len(flows) > MAX_FLOWS:
+                    raise _Fatal("its pipelines are too large to check")
+            if len(flows) == before:
                 break
 
     # -- the tree ------------------------------------------------------------------------------
@@ -690,7 +689,7 @@ class Analyzer:
         if holes:
             self._uncertain(f"{what} is only partly known before it runs", ctx)
         try:
-            tree = sp.parse(text)
+            tree, src = sp.parse_with_source(text)
         except sp.ShellSyntaxError as e:
             if holes:
                 return False
@@ -698,7 +697,7 @@ class Analyzer:
             return False
         nctx = replace(ctx, depth=ctx.depth + 1, params=params, scope=self._new_scope())
         outer_src = self._src
-        self._src = tree.root_node.text or b""
+        self._src = src
         try:
             self.walk(tree.root_node, nctx)
         finally:
@@ -742,8 +741,9 @@ def analyze_argv(argv: Sequence[str]) -> Analysis:
     if any("\x00" in a for a in argv):
         return Analysis(fatal="the command contains a NUL byte")
     first = argv[0]
-    if first in SHELL_KEYWORDS or ASSIGNMENT_RE.match(first):
-        # the shell reading shlex.join(argv) would treat these specially; judge it the way it would
+    if first in SHELL_KEYWORDS or ASSIGNMENT_RE.match(first) or first.startswith("-"):
+        # the shell reading shlex.join(argv) would treat these specially (or the parser cannot read
+        # a command word starting with "-"); judge it the way the shell text is judged
         return analyze_text(shlex.join(argv))
     a = Analyzer()
     a.run_tokens([Tok.lit(x) for x in argv])

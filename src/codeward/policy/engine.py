@@ -176,8 +176,13 @@ def decide_command(command: str | Sequence[str], mode: str, policy: Policy) -> D
         or not all(isinstance(a, str) for a in command)
     ):
         return Decision("deny", "a command must be shell text or a list of strings")
-    analysis = analyze(command)
-    return decide_analysis(analysis, _shown(command), mode, policy)
+    try:
+        analysis = analyze(command)
+        return decide_analysis(analysis, _shown(command), mode, policy)
+    except RecursionError:
+        return Decision(
+            "deny", "the command is nested too deeply to check; a command that cannot be checked is not run"
+        )
 
 
 def decide_analysis(analysis: Analysis, shown: str, mode: str, policy: Policy) -> Decision:

@@ -395,34 +395,31 @@ def match_deny(sp: StagePattern, argv: Sequence[Tok], *, receiver: bool = False,
 
 
 def _words_deny(want: list[str], words: list[tuple[Tok, bool]]) -> Match:
-    """Best match of the pattern's words against the command's words (see the module docstring)."""
-    memo: dict[tuple[int, int], Match] = {}
+    """Best match of the pattern's words against the command's words (see the module docstring).
 
-    def go(i: int, j: int) -> Match:
-        if i == len(want):
-            return Match.YES
-        if j == len(words):
-            return Match.NO
-        key = (i, j)
-        if key in memo:
-            return memo[key]
-        tok, skippable = words[j]
-        if tok.value is None and tok.split:
-            # could be zero, one or several words: only "maybe" from here on
-            memo[key] = Match.MAYBE
-            return Match.MAYBE
-        best = Match.NO
-        if tok.value is None:
-            if want[i].startswith(tok.prefix):
-                best = Match(min(Match.MAYBE, go(i + 1, j + 1)))
-        elif tok.value == want[i]:
-            best = go(i + 1, j + 1)
-        if best is not Match.YES and skippable:
-            best = max(best, go(i, j + 1))
-        memo[key] = best
-        return best
-
-    return go(0, 0)
+    ``best[i][j]`` is the best result for ``want[i:]`` against ``words[j:]``, filled from the end so
+    that no input, however long, recurses.
+    """
+    n, m = len(want), len(words)
+    best = [[Match.NO] * (m + 1) for _ in range(n + 1)]
+    for j in range(m + 1):
+        best[n][j] = Match.YES
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            tok, skippable = words[j]
+            if tok.value is None and tok.split:
+                best[i][j] = Match.MAYBE  # could be zero, one or several words
+                continue
+            r = Match.NO
+            if tok.value is None:
+                if want[i].startswith(tok.prefix):
+                    r = Match(min(Match.MAYBE, best[i + 1][j + 1]))
+            elif tok.value == want[i]:
+                r = best[i + 1][j + 1]
+            if r is not Match.YES and skippable:
+                r = max(r, best[i][j + 1])  # an option's value: skip it
+            best[i][j] = r
+    return best[0][0]
 
 
 def match_allow(sp: StagePattern, argv: Sequence[Tok]) -> bool:

@@ -65,6 +65,11 @@ def node_text(node: Node) -> str:
 
 def parse(text: str) -> Tree:
     """Parse ``text`` as bash; raise ShellSyntaxError naming the first error."""
+    return parse_with_source(text)[0]
+
+
+def parse_with_source(text: str) -> tuple[Tree, bytes]:
+    """:func:`parse`, plus the exact bytes the tree's offsets refer to (after the repairs below)."""
     if "\x00" in text:
         raise ShellSyntaxError("it contains a NUL byte")
     src = encode(text)
@@ -89,7 +94,12 @@ def parse(text: str) -> Tree:
     if bad is not None:
         raise ShellSyntaxError(f"line {bad.start_point[0] + 1} cannot be read reliably")
     _check_heredocs(tree.root_node, src)
-    return tree
+    root = tree.root_node
+    outside = src[: root.start_byte] + src[root.end_byte :]
+    if outside.strip():
+        # tree-sitter left text out of the tree altogether (`- FOO=1` loses the `-`)
+        raise ShellSyntaxError(f"part of it, {outside.strip()[:30].decode('utf-8', 'replace')!r}, cannot be read")
+    return tree, src
 
 
 def _check_heredocs(root: Node, src: bytes) -> None:
