@@ -98,3 +98,10 @@ def test_long_option_runs_do_not_exhaust_the_matcher() -> None:
     policy = make_policy(disallow=["git push --force"])
     d = decide_command("git " + "-a x " * 3000 + "push --force", "full-auto", policy)
     assert (d.decision, d.rule) == ("deny", "git push --force")
+
+
+def test_a_rule_that_cannot_be_read_refuses_every_command() -> None:
+    policy = make_policy(disallow=["rm 'unbalanced"])
+    d = decide_command("ls", "full-auto", policy)
+    assert (d.decision, d.rule, d.source) == ("deny", "rm 'unbalanced", "AGENTS.md:1")
+    assert "cannot be used" in d.reason

@@ -176,6 +176,9 @@ def decide_command(command: str | Sequence[str], mode: str, policy: Policy) -> D
         or not all(isinstance(a, str) for a in command)
     ):
         return Decision("deny", "a command must be shell text or a list of strings")
+    bad = _first_bad_rule(policy)
+    if bad is not None:
+        return bad
     try:
         analysis = analyze(command)
         return decide_analysis(analysis, _shown(command), mode, policy)
@@ -183,6 +186,22 @@ def decide_command(command: str | Sequence[str], mode: str, policy: Policy) -> D
         return Decision(
             "deny", "the command is nested too deeply to check; a command that cannot be checked is not run"
         )
+
+
+def _first_bad_rule(policy: Policy) -> Decision | None:
+    """A policy with a rule that cannot be read refuses every command (load_policy never builds one)."""
+    for key in ("disallow_commands", "allow_commands"):
+        for e in getattr(policy, key):
+            try:
+                compile_pattern(e.pattern)
+            except PatternError as err:
+                return Decision(
+                    "deny",
+                    f"the {key} rule {e.pattern!r} ({e.source}) cannot be used: {err}; no command runs until it is fixed",
+                    e.pattern if isinstance(e.pattern, str) else None,
+                    e.source,
+                )
+    return None
 
 
 def decide_analysis(analysis: Analysis, shown: str, mode: str, policy: Policy) -> Decision:
