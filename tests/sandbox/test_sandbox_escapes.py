@@ -193,6 +193,28 @@ def test_new_nested_repo_and_planted_policy_files(sandbox: Any, project: Project
     assert r.note is not None and "src/AGENTS.md" in r.note and "undid those changes" in r.note
 
 
+def test_restore_cannot_be_aimed_outside(confined: Any, project: Project, outside: Path) -> None:
+    """Swapping a directory for a link must not make the host-side clean-up write or delete there.
+
+    ``pkgs/`` holds no ignored file, so even Landlock lets the command rename inside it; the
+    nested repo's hooks and AGENTS.md are then put back by the unconfined tripwire.
+    """
+    lib = project.root / "pkgs" / "lib"
+    lib.mkdir(parents=True)
+    git(lib, "init", "-q")
+    (lib / "AGENTS.md").write_text("lib rules\n")
+    (outside / ".git" / "hooks").mkdir(parents=True)
+    (outside / ".git" / "hooks" / "theirs").write_text("keep\n")
+    project.run(
+        confined,
+        f"echo evil > pkgs/lib/.git/hooks/pre-commit; mv pkgs/lib pkgs/moved && ln -s {outside} pkgs/lib; ls -la pkgs",
+    )
+    assert sorted(p.name for p in outside.iterdir()) == [".git", "victim.txt"]
+    assert (outside / ".git" / "hooks" / "theirs").read_text() == "keep\n"
+    assert [p.name for p in (outside / ".git").iterdir()] == ["hooks"]
+    assert [p.name for p in (outside / ".git" / "hooks").iterdir()] == ["theirs"]
+
+
 def test_symlinked_agents_md_is_put_back(sandbox: Any, project: Project) -> None:
     agents = project.root / "AGENTS.md"
     agents.rename(project.root / "CLAUDE.md")

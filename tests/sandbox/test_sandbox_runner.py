@@ -186,3 +186,23 @@ def test_tripwire_restores_everything(tmp_path: Path) -> None:
     assert not (ws / ".codexignore").exists()
     assert (git / "objects" / "new").exists()
     assert tw.restore() == []
+
+
+def test_tripwire_never_writes_through_a_planted_link(tmp_path: Path) -> None:
+    """The restore runs unconfined: a directory swapped for a link must not aim it elsewhere."""
+    ws = tmp_path / "ws"
+    elsewhere = tmp_path / "elsewhere"
+    (ws / "sub" / ".git" / "hooks").mkdir(parents=True)
+    (ws / "sub" / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (ws / "sub" / ".git" / "config").write_text("[core]\n\tfsmonitor = evil\n")
+    (ws / "sub" / "AGENTS.md").write_text("rules\n")
+    (elsewhere / ".git" / "hooks").mkdir(parents=True)
+    (elsewhere / ".git" / "hooks" / "theirs").write_text("keep me\n")
+    tw = Tripwire.take(ws, [ws / "sub" / ".git", ws / "sub" / "AGENTS.md"])
+    (ws / "sub").rename(ws / "moved")
+    (ws / "sub").symlink_to(elsewhere)
+    changed = tw.restore()
+    assert (elsewhere / ".git" / "hooks" / "theirs").read_text() == "keep me\n"
+    assert not (elsewhere / "AGENTS.md").exists()
+    assert not (elsewhere / ".git" / "config").exists()
+    assert any("left alone" in c for c in changed)

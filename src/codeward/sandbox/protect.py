@@ -133,16 +133,25 @@ class Tripwire:
             return str(p)
 
     def restore(self) -> list[str]:
-        """Put every recorded path back as it was; return the workspace-relative paths that changed."""
+        """Put every recorded path back as it was; return the workspace-relative paths that changed.
+
+        Runs as the agent, outside any sandbox, so it never writes or deletes through a directory
+        the command replaced by a symlink (that would let the command aim the restore at ``~/.ssh``
+        or another repository's ``.git``): such paths are reported and left alone. Parents are put
+        back before their children, so a replaced ``.git`` is a real directory again first.
+        """
         changed: list[str] = []
         for tree in self.trees:
-            if not tree.is_dir() or tree.is_symlink():
+            if not _real_dirs_above(tree) or tree.is_symlink() or not tree.is_dir():
                 continue
             for p in sorted(_walk(tree), key=lambda x: -len(x.parts)):
                 if p not in self.states:
                     _remove(p)
                     changed.append(self._rel(p))
         for p in sorted(self.states, key=lambda x: len(x.parts)):
+            if not _real_dirs_above(p):
+                changed.append(f"{self._rel(p)} (left alone: a directory above it was replaced by a link)")
+                continue
             want = self.states[p]
             have = _read_state(p)
             if have == want:
@@ -150,6 +159,25 @@ class Tripwire:
             changed.append(self._rel(p))
             _put(p, want, have)
         return sorted(set(changed))
+
+
+def _real_dirs_above(p: Path) -> bool:
+    """True when every existing directory above ``p`` is a real directory, not a symlink.
+
+    Recorded paths lie under resolved writable roots, so any link on the way was planted.
+    """
+    cur = Path(p.anchor)
+    for part in p.parent.parts[1:]:
+        cur = cur / part
+        try:
+            st = os.lstat(cur)
+        except FileNotFoundError:
+            return True  # the rest is missing too; mkdir creates real directories
+        except OSError:
+            return False
+        if not stat.S_ISDIR(st.st_mode):
+            return False
+    return True
 
 
 def _remove(p: Path) -> None:
