@@ -6,8 +6,8 @@ Usage: ``python bench/sandbox_overhead.py [--runs N] [--tiers bwrap,landlock,non
 with no sandbox at all: spawn, pipe, wait). Each tier row is ``Sandbox.run(["true"], spec)`` on a
 realistic workspace (a git repository with AGENTS.md, an ignore file, ``.env`` and a nested repo),
 so it includes everything a command pays: layout decisions, the seccomp build, bwrap or the
-launcher, limits and cleanup. The spec is built once, as the agent does per session; building it
-(``spec_for_workspace``: ignore walk + protected-path walk) is reported on its own line.
+launcher, limits, the protected-path census and cleanup. Building the spec (``spec_for_workspace``:
+ignore walk + protected-path walk, which the agent does before each command) is its own line.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def main() -> int:
             assert r.exit_code == 0, r.output
             times = measure(lambda sb=sb: sb.run(["true"], spec), args.runs)
             lines.append(row(f"{tier}: `Sandbox.run(['true'])`", times, base_med))
-        lines.append(row("spec_for_workspace (once per session)", spec_times, None))
+        lines.append(row("spec_for_workspace (the agent builds one per command)", spec_times, None))
     print("\n".join(lines))
     return 0
 
