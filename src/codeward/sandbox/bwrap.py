@@ -19,6 +19,7 @@ from ``ulimit`` in ``/bin/sh`` where there is no prlimit: no ``preexec_fn`` is n
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -60,6 +61,7 @@ def stubs() -> Stubs:
     with _stub_lock:
         if _stub_dir is None or not _stub_dir.is_dir():
             _stub_dir = Path(tempfile.mkdtemp(prefix="codeward-stubs-"))
+            atexit.register(shutil.rmtree, _stub_dir, True)
         d = _stub_dir
         s = Stubs(d / "hidden", d / "empty", d / "emptydir")
         for path, mode, kind in ((s.hidden_file, 0o000, "f"), (s.empty_file, 0o444, "f"), (s.empty_dir, 0o555, "d")):
