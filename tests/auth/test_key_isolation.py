@@ -129,7 +129,8 @@ def test_key_command_key_is_scrubbed_from_the_audit_log_even_when_a_command_name
     for p in (*logs, audit):
         text = p.read_text()
         assert key not in text, p
-        assert "[REDACTED:api-key]" in text
+        # the gate replaces a known key before any event is made (the audit scrubber is the second net)
+        assert "<secret:codeward-api-key:" in text or "[REDACTED:api-key]" in text
     start = json.loads(logs[0].read_text().splitlines()[0])
     assert start["key_source"] == "command"
     assert verify_file(logs[0], logs[0].stem).ok
