@@ -55,7 +55,8 @@ class RunOptions:
         )
 
 
-def _existing_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+def existing_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """Click callback for directory options (-C/--cd, --writable): must exist; returned resolved."""
     if value is None:
         return None
     p = Path(value).expanduser()
@@ -77,7 +78,7 @@ def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
         elif dest == "config_flags":
             kwargs["multiple"] = True
         elif dest == "cd":
-            kwargs["callback"] = _existing_dir
+            kwargs["callback"] = existing_dir
         f = click.option(*flags, dest, **kwargs)(f)
     return f
 

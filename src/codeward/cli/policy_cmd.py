@@ -12,16 +12,8 @@ from typing import Any
 
 import click
 
+from codeward.cli.options import existing_dir
 from codeward.cli.spec import APPROVAL_MODES
-
-
-def _existing_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
-    if value is None:
-        return None
-    p = Path(value).expanduser()
-    if not p.is_dir():
-        raise click.BadParameter(f"{value}: no such directory", ctx=ctx, param=param)
-    return p.resolve()
 
 
 @click.group(name="policy", context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,7 +26,7 @@ def command() -> None:
     context_settings={"help_option_names": ["-h", "--help"], "allow_interspersed_args": False},
 )
 @click.option("--mode", type=click.Choice(APPROVAL_MODES), help="Approval mode to judge under (default: configured).")
-@click.option("-C", "--cd", "cd", callback=_existing_dir, metavar="DIR", help="Judge as if run in DIR.")
+@click.option("-C", "--cd", "cd", callback=existing_dir, metavar="DIR", help="Judge as if run in DIR.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"decision","reason","rule","source"} as JSON.')
 @click.argument("words", nargs=-1, required=True, metavar="-- COMMAND…")
 @click.pass_context

@@ -14,16 +14,9 @@ from typing import Any
 
 import click
 
+from codeward.cli.options import existing_dir
+
 EXIT_TIMEOUT = 124
-
-
-def _existing_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
-    if value is None:
-        return None
-    p = Path(value).expanduser()
-    if not p.is_dir():
-        raise click.BadParameter(f"{value}: no such directory", ctx=ctx, param=param)
-    return p.resolve()
 
 
 @click.command(
@@ -36,11 +29,11 @@ def _existing_dir(ctx: click.Context, param: click.Parameter, value: str | None)
     "writable",
     multiple=True,
     metavar="DIR",
-    callback=lambda ctx, param, values: tuple(_existing_dir(ctx, param, v) for v in values),
+    callback=lambda ctx, param, values: tuple(existing_dir(ctx, param, v) for v in values),
     help="Also let the command write in DIR. Repeatable.",
 )
 @click.option(
-    "-C", "--cd", "cd", callback=_existing_dir, metavar="DIR", help="Run in DIR (its repository is the workspace)."
+    "-C", "--cd", "cd", callback=existing_dir, metavar="DIR", help="Run in DIR (its repository is the workspace)."
 )
 @click.option("-c", "--config", "config_flags", multiple=True, metavar="KEY=VALUE", help="Override a config key.")
 @click.option("-p", "--profile", metavar="NAME", help="Use the [profiles.NAME] table of your config.toml.")

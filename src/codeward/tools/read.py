@@ -36,6 +36,18 @@ def withheld(ctx: ToolContext, tool: str, rule: IgnoreRule, count: int = 1, path
     )
 
 
+def _shown(ctx: ToolContext, rel: str, is_dir: bool, hidden: list[IgnoreRule]) -> bool:
+    """Whether a listing or search includes ``rel``: not for .git and .gitignore'd paths (noise), nor
+    for ignored ones, whose rules are collected in ``hidden`` so the result can say so."""
+    if ctx.ignore.hidden_from_listing(rel, is_dir):
+        return False
+    rule = ctx.ignore.match(rel, is_dir=is_dir)
+    if rule is not None:
+        hidden.append(rule)
+        return False
+    return True
+
+
 def _report_hidden(ctx: ToolContext, tool: str, rules: list[IgnoreRule]) -> None:
     by_rule: dict[IgnoreRule, int] = {}
     for r in rules:
@@ -103,12 +115,11 @@ def list_dir(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutp
         raise ToolError(f"{rel0}: not a directory")
     depth = max(1, min(int(args.get("depth") or 2), 6))
     entries: list[str] = []
-    hidden = 0
     hidden_rules: list[IgnoreRule] = []
     truncated = False
 
     def walk(d: Path, level: int, indent: str) -> None:
-        nonlocal hidden, truncated
+        nonlocal truncated
         try:
             children = sorted(os.scandir(d), key=lambda e: (not e.is_dir(follow_symlinks=False), e.name))
         except OSError as e:
@@ -119,13 +130,7 @@ def list_dir(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutp
                 truncated = True
                 return
             is_dir = child.is_dir(follow_symlinks=False)
-            rel = ctx.workspace.rel(Path(child.path))
-            if ctx.ignore.hidden_from_listing(rel, is_dir):
-                continue
-            rule = ctx.ignore.match(rel, is_dir=is_dir)
-            if rule is not None:
-                hidden += 1
-                hidden_rules.append(rule)
+            if not _shown(ctx, ctx.workspace.rel(Path(child.path)), is_dir, hidden_rules):
                 continue
             suffix = "/" if is_dir else ("@" if child.is_symlink() else "")
             entries.append(f"{indent}{child.name}{suffix}")
@@ -136,6 +141,7 @@ def list_dir(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutp
     _report_hidden(ctx, "list_dir", hidden_rules)
     head = f"{rel0 or '.'}/"
     notes = []
+    hidden = len(hidden_rules)
     if hidden:
         notes.append(f"[{hidden} entr{'y' if hidden == 1 else 'ies'} hidden by ignore rules]")
     if truncated:
@@ -160,39 +166,18 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     glob = args.get("glob")
     matches: list[str] = []
     files: set[str] = set()
-    hidden = 0
     hidden_rules: list[IgnoreRule] = []
 
     def candidates() -> Any:
-        nonlocal hidden
         if start.is_file():
             yield start
             return
         for dirpath, dirnames, filenames in os.walk(start):
             d = Path(dirpath)
-            keep = []
-            for name in sorted(dirnames):
-                rel = ctx.workspace.rel(d / name)
-                if ctx.ignore.hidden_from_listing(rel, True):
-                    continue
-                rule = ctx.ignore.match(rel, is_dir=True)
-                if rule is not None:
-                    hidden += 1
-                    hidden_rules.append(rule)
-                    continue
-                keep.append(name)
-            dirnames[:] = keep
+            dirnames[:] = [n for n in sorted(dirnames) if _shown(ctx, ctx.workspace.rel(d / n), True, hidden_rules)]
             for name in sorted(filenames):
-                p = d / name
-                rel = ctx.workspace.rel(p)
-                if ctx.ignore.hidden_from_listing(rel, False):
-                    continue
-                rule = ctx.ignore.match(rel, is_dir=False)
-                if rule is not None:
-                    hidden += 1
-                    hidden_rules.append(rule)
-                    continue
-                yield p
+                if _shown(ctx, ctx.workspace.rel(d / name), False, hidden_rules):
+                    yield d / name
 
     done = False
     for p in candidates():
@@ -221,6 +206,7 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     out = matches or ["no matches"]
     if done:
         out.append(f"[stopped at {MAX_GREP_MATCHES} matches; narrow the pattern or path]")
+    hidden = len(hidden_rules)
     if hidden:
         out.append(f"[{hidden} path{'s' if hidden != 1 else ''} not searched: hidden by ignore rules]")
     return ToolOutput("\n".join(out), files=tuple(sorted(files)))
