@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 
 from codeward.config.model import ProviderConfig
@@ -61,9 +62,23 @@ def keychain_get(provider_id: str) -> tuple[str | None, str | None]:
     return keychain.read_key(provider_id)
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: subprocess.Popen[bytes], *, settle_s: float = 0.5) -> None:
+    """SIGKILL the command's process group and wait (briefly) until the group is gone.
+
+    SIGKILL is delivered asynchronously: without the wait a busy machine may still show a member
+    running when this returns. A member that is a zombie nobody reaps still counts, hence the cap.
+    """
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=settle_s)
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.01)
 
 
 def run_key_command(provider: ProviderConfig) -> str:
