@@ -25,6 +25,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,32 @@ def build_argv(
         a += ["--setenv", k, v]
     a += ["--chdir", str(spec.cwd), "--seccomp", str(seccomp_fd), "--", *command]
     return a
+
+
+def _wait_namespace_gone(status: bytes, timeout_s: float = 2.0) -> None:
+    """Wait until the sandbox's pid-namespace init (bwrap's ``child-pid``) has exited.
+
+    Killing bwrap brings the namespace down asynchronously; the kernel reaps every process in a pid
+    namespace before its init finishes exiting, so once that pid is gone (or a zombie) nothing the
+    command started is left. Without this wait a busy machine could still show them running.
+    """
+    import json
+
+    pid = None
+    for line in status.splitlines():
+        with contextlib.suppress(ValueError, AttributeError):
+            pid = json.loads(line).get("child-pid", pid)
+    if not isinstance(pid, int):
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state == "Z":
+            return
+        time.sleep(0.005)
 
 
 def _memfd(name: str, data: bytes) -> int:
@@ -284,6 +311,7 @@ class BwrapSandbox:
             )
             os.lseek(status_fd, 0, os.SEEK_SET)
             status = os.read(status_fd, 1 << 16)
+            _wait_namespace_gone(status)
         finally:
             for fd in fds:
                 with contextlib.suppress(OSError):
