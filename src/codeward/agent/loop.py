@@ -83,6 +83,25 @@ class Agent:
         """Start a new task with a fresh context (the seed guide: context clears per task)."""
         self.items = [self.preamble]
 
+    def interrupt(self, note: str, *, reason: str = "interrupted by the user") -> None:
+        """End a turn the user cut short (Ctrl-C in the interactive session).
+
+        Every tool call of the last answer still without a result gets one saying it was stopped
+        (both wire APIs refuse a conversation with an unanswered call), then ``note`` is added as a
+        user message so the next turn knows what happened. Reported as ``turn.failed``.
+        """
+        last = max((i for i, item in enumerate(self.items) if isinstance(item, AssistantTurn)), default=-1)
+        if last >= 0:
+            done = {item.call_id for item in self.items[last + 1 :] if isinstance(item, ToolResult)}
+            turn = self.items[last]
+            assert isinstance(turn, AssistantTurn)
+            for call in turn.tool_calls:
+                if call.call_id not in done:
+                    self.items.append(ToolResult(call.call_id, call.name, f"{reason}: this tool call was stopped"))
+        self.items.append(Message("user", note))
+        self._finish_plan()
+        self.events.emit({"type": "turn.failed", "error": {"message": reason}})
+
     # -- the loop -----------------------------------------------------------------------------
 
     def run_turn(self, prompt: str, *, on_stream: Callable[[StreamEvent], None] | None = None) -> TurnResult:

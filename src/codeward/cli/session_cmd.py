@@ -1,0 +1,148 @@
+"""``codeward [PROMPT]``: the interactive session in the terminal (DESIGN §6).
+
+Built exactly like ``exec`` builds its run (same ``build_session``, same audit log attached before
+the first event, same saving), with a person to answer "ask" and a terminal UI watching the events.
+rich and prompt_toolkit are imported here, not at start-up, so ``codeward --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from codeward.cli.options import RunOptions
+from codeward.errors import UsageError
+
+if TYPE_CHECKING:
+    from codeward.agent.history import SavedSession
+
+NO_TERMINAL = (
+    "the interactive session needs a terminal ({what} is not one); "
+    'for scripts and CI use: codeward exec "PROMPT" (or pipe the task: codeward exec - < task.txt)'
+)
+
+
+def require_terminal() -> None:
+    """A one-line refusal (exit 2) when standard input or output is not a terminal."""
+    if not sys.stdin.isatty():
+        raise UsageError(NO_TERMINAL.format(what="standard input"))
+    if not sys.stdout.isatty():
+        raise UsageError(NO_TERMINAL.format(what="standard output"))
+
+
+def run_session(
+    opts: RunOptions, prompt: str | None, *, resume: SavedSession | None = None, recap: list[str] | None = None
+) -> int:
+    """Open the session in ``opts.workdir()``, optionally starting with ``prompt``; returns the exit code."""
+    require_terminal()
+    from rich.console import Console
+
+    from codeward import __version__
+    from codeward.agent.events import EventBus
+    from codeward.agent.session import build_session
+    from codeward.ui.approver import TerminalApprover
+    from codeward.ui.input_history import history_path, make_history
+    from codeward.ui.interrupts import InterruptibleClient, InterruptibleSandbox, Interrupts
+    from codeward.ui.prompt import make_prompt
+    from codeward.ui.render import Renderer, render_lines
+    from codeward.ui.session_loop import InteractiveSession
+
+    console = Console(highlight=False)
+    renderer = Renderer(console)
+    events = EventBus()
+    audits: list[Any] = []
+
+    def attach_audit(config: Any, run_id: str) -> None:
+        from codeward.audit import open_session_audit
+
+        sink = open_session_audit(config, run_id)
+        if sink is not None:
+            events.add(sink)
+            audits.append(sink)
+
+    def approver(mode: str) -> TerminalApprover:
+        return TerminalApprover(renderer)
+
+    session = build_session(
+        opts.workdir(),
+        opts.overrides(),
+        events=events,
+        approver=approver,
+        on_config=attach_audit,
+        resume=resume,
+    )
+    events.add(renderer)
+    interrupts = Interrupts()
+    if session.agent.client is not None:
+        session.agent.client = InterruptibleClient(session.agent.client, interrupts)  # type: ignore[assignment]
+    make_sandbox = session.ctx.sandbox_factory
+    session.ctx.sandbox_factory = lambda: InterruptibleSandbox(make_sandbox(), interrupts)
+
+    def applied_diff() -> str | None:
+        from codeward.patch import unified_diff
+
+        applied = session.ctx.applied
+        return "".join(unified_diff(c) for c in applied[-1]) if applied else None
+
+    renderer.diff_source = applied_diff
+    notes: list[str] = []
+    hist_file = None
+    if session.config.history.persistence != "none":
+        hist_file = history_path(session.home, session.workspace.root)
+    history = make_history(hist_file, session.workspace.root, lambda t: session.gate.redact_text(t)[0], notes.append)
+
+    loop = InteractiveSession(
+        session,
+        renderer,
+        interrupts,
+        read_prompt=lambda: "",
+        audit_path=lambda: str(audits[0].path) if audits and audits[0].path else None,
+        pending_notes=notes,
+    )
+    loop.read_prompt = make_prompt(history, loop.status_line)
+
+    status = "completed"
+    interrupts.install()
+    try:
+        console.print(f"codeward {__version__}", style="bold", highlight=False, end="")
+        console.print(
+            f" · session {session.session_id} · workspace {session.workspace.root}", style="dim", markup=False
+        )
+        for notice in session.notices:
+            renderer.line(f"note: {notice}", "yellow")
+        if session.sandbox_tier.startswith("unavailable"):
+            renderer.line(f"warning: commands will be refused, no sandbox: {session.sandbox_tier}", "bold yellow")
+        if recap:
+            render_lines(console, recap, "dim")
+        renderer.note("Enter sends · Alt-Enter new line · /help lists commands · Ctrl-C cancels · Ctrl-D exits")
+        loop.run(prompt)
+    except BaseException:
+        status = "interrupted"
+        raise
+    finally:
+        interrupts.uninstall()
+        renderer.stop_activity()
+        try:
+            session.close()
+        finally:
+            events.emit({"type": "session.ended", "status": status, "usage": session.agent.total_usage.to_json()})
+            for sink in audits:
+                sink.close()
+    _goodbye(console, session)
+    return 0
+
+
+def _goodbye(console: Any, session: Any) -> None:
+    from codeward.ui.status import format_bytes
+
+    ledger = session.ledger
+    hosts = sorted({e.host for e in ledger.entries})
+    redacted = sum(e.redaction_total for e in ledger.entries)
+    sent = (
+        f"{len(ledger.entries)} request{'s' if len(ledger.entries) != 1 else ''} "
+        f"({format_bytes(ledger.total_bytes)}) to {', '.join(hosts) or 'nobody'}; "
+        f"{redacted} secret{'s' if redacted != 1 else ''} redacted"
+    )
+    console.print(f"session ended: {sent}", style="dim", markup=False, highlight=False)
+    if session.config.history.persistence != "none":
+        console.print(f"continue it with: codeward resume {session.session_id}", style="dim", markup=False)

@@ -1,0 +1,133 @@
+"""``/diff`` and ``/undo``: the session's applied patches, summed up per file and taken back.
+
+``net_changes`` is pure: from the change sets in the order they were applied it computes, per file,
+the content before the first patch and after the last one (following moves), so ``/diff`` shows what
+the session did to the tree rather than every intermediate step. ``undo_last`` is the I/O edge: it
+applies the inverse of the last patch through the same all-or-nothing writer the patch tool uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from codeward.patch.plan import FileChange
+
+if TYPE_CHECKING:
+    from codeward.tools.base import ToolContext
+
+
+@dataclass
+class _Track:
+    origin: str  # the path the file had before the session touched it
+    old: bytes | None  # its content then (None: it did not exist)
+    new: bytes | None  # its content now (None: deleted)
+
+
+def net_changes(applied: Sequence[Sequence[FileChange]]) -> list[FileChange]:
+    """One change per file from the first old content to the last new one; files left as they were drop out."""
+    tracks: dict[str, _Track] = {}
+    order: list[str] = []
+    for change_set in applied:
+        for c in change_set:
+            source = c.old_path or c.path
+            t = tracks.pop(source, None)
+            if t is None:
+                t = _Track(origin=source, old=c.old, new=c.new)
+            t.new = c.new
+            tracks[c.path] = t
+            if source in order:
+                order[order.index(source)] = c.path
+            elif c.path not in order:
+                order.append(c.path)
+    out: list[FileChange] = []
+    for path in order:
+        t = tracks.get(path)
+        if t is None:
+            continue
+        moved = t.origin != path
+        if t.old == t.new and not moved:
+            continue
+        if t.old is None and t.new is None:
+            continue  # added, then deleted again
+        if t.old is None:
+            out.append(FileChange(path, "add", None, None, t.new))
+        elif t.new is None:
+            out.append(FileChange(t.origin, "delete", None, t.old, None))
+        else:
+            out.append(FileChange(path, "update", t.origin if moved else None, t.old, t.new))
+    return out
+
+
+def session_diff(applied: Sequence[Sequence[FileChange]]) -> str:
+    """The unified diff of everything applied this session ("" when nothing is left changed)."""
+    from codeward.patch import unified_diff
+
+    return "".join(unified_diff(c) for c in net_changes(applied))
+
+
+KIND_LETTER = {"add": "A", "update": "M", "delete": "D"}
+
+
+def describe(changes: Sequence[FileChange]) -> str:
+    """``M src/app.py, A notes.md``."""
+    return ", ".join(f"{KIND_LETTER[c.kind]} {c.path}" for c in changes)
+
+
+class UndoRefused(Exception):
+    """The last patch cannot be taken back; the message says why and that nothing changed."""
+
+
+def undo_last(ctx: ToolContext) -> list[FileChange]:
+    """Revert the last applied patch in the workspace; returns the inverse changes that were written.
+
+    Refused (nothing written) when no patch was applied or when a file no longer holds what the
+    patch wrote. Emits one ``file.changed`` event per reverted file, so the audit log records it.
+    """
+    import hashlib
+
+    from codeward.patch import PatchError, apply_changes, invert_all, read_workspace_file
+
+    if not ctx.applied:
+        raise UndoRefused("nothing to undo: no patch was applied in this session")
+    inverse = invert_all(ctx.applied[-1])
+    changed: list[str] = []
+    for c in inverse:
+        here = c.old_path or c.path  # where the patch's result is now
+        try:
+            current = read_workspace_file(ctx.workspace, here)
+        except PatchError:
+            current = b"\0not-a-regular-file"
+        if current != c.old:
+            changed.append(here)
+    if changed:
+        raise UndoRefused(
+            f"cannot undo: {', '.join(changed)} changed since the patch was applied; nothing was changed "
+            "(edit the file yourself, or ask the model to)"
+        )
+    try:
+        apply_changes(inverse, ctx.workspace)
+    except PatchError as e:
+        raise UndoRefused(f"cannot undo: {e.message}") from None
+    ctx.applied.pop()
+
+    def sha(data: bytes | None) -> str | None:
+        return hashlib.sha256(data).hexdigest() if data is not None else None
+
+    for c in inverse:
+        event: dict[str, Any] = {
+            "type": "file.changed",
+            "path": c.path,
+            "old_path": c.old_path,
+            "kind": c.kind,
+            "sha256_before": sha(c.old),
+            "sha256_after": sha(c.new),
+            "undo": True,
+        }
+        ctx.events.emit(event)
+    from codeward.workspace import IGNORE_FILES
+
+    if any(p.rsplit("/", 1)[-1] in IGNORE_FILES for c in inverse for p in (c.path, c.old_path or "")):
+        ctx.reload_ignore()
+    return inverse

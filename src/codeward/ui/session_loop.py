@@ -1,0 +1,293 @@
+"""The interactive loop: read a prompt or a slash command, run a turn, repeat.
+
+It drives the very same :class:`~codeward.agent.session.Session` that ``exec`` drives; the only
+differences are who answers "ask" (the user, through :class:`~codeward.ui.approver.TerminalApprover`)
+and who watches the events (the :class:`~codeward.ui.render.Renderer`). Every turn is saved when it
+ends, including a turn the user cancelled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from codeward.errors import CodewardError
+from codeward.providers.types import Message
+from codeward.ui.slash import Slash, SlashError, help_lines, is_slash, parse_slash
+from codeward.ui.status import Status, status_line, status_report
+
+if TYPE_CHECKING:
+    from codeward.agent.session import Session
+    from codeward.ui.interrupts import Interrupts
+    from codeward.ui.render import Renderer
+
+INTERRUPT_NOTE = (
+    "[The user interrupted the previous turn with Ctrl-C before it finished. Any command that was "
+    "running was stopped and its work may be incomplete; no patch was half-applied. Do not resume "
+    "that work unless the user asks; answer the user's next message.]"
+)
+MODE_MEANING = {
+    "suggest": "edits and commands ask first",
+    "auto-edit": "edits are applied, commands ask first",
+    "full-auto": "edits are applied, commands run in the sandbox without asking unless a rule says otherwise",
+}
+
+
+class InteractiveSession:
+    """One terminal session over one agent session."""
+
+    def __init__(
+        self,
+        session: Session,
+        renderer: Renderer,
+        interrupts: Interrupts,
+        read_prompt: Callable[[], str],
+        *,
+        audit_path: Callable[[], str | None] = lambda: None,
+        pending_notes: list[str] | None = None,
+    ) -> None:
+        self.session = session
+        self.r = renderer
+        self.interrupts = interrupts
+        self.read_prompt = read_prompt
+        self.audit_path = audit_path
+        self.pending_notes = pending_notes if pending_notes is not None else []
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def status(self) -> Status:
+        return Status.of(self.session.config, self.session.sandbox_tier, self.session.ctx.mode)
+
+    def status_line(self) -> str:
+        return status_line(self.status())
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def run(self, first_prompt: str | None = None) -> None:
+        """Until /quit, Ctrl-D, or Ctrl-C twice."""
+        pending = first_prompt
+        exit_armed = False
+        while True:
+            if pending is not None:
+                text, pending = pending, None
+                self.r.line(self.status_line(), "dim")
+                self.r.line(f"› {text}", "bold")
+            else:
+                try:
+                    if self.interrupts.take_pending():
+                        raise KeyboardInterrupt  # pressed while no prompt was reading keys
+                    text = self.read_prompt()
+                except KeyboardInterrupt:
+                    if exit_armed:
+                        return
+                    exit_armed = True
+                    self.r.note("(press Ctrl-C again or Ctrl-D to exit)")
+                    continue
+                except EOFError:
+                    return
+                finally:
+                    self._flush_notes()
+            exit_armed = False
+            if not text.strip():
+                continue
+            if is_slash(text):
+                try:
+                    command = parse_slash(text)
+                except SlashError as e:
+                    self.r.error(f"codeward: {e}")
+                    continue
+                if not self.slash(command):
+                    return
+                continue
+            outcome = self.turn(text)
+            if outcome == "exit":
+                return
+            exit_armed = outcome == "interrupted"
+
+    def _flush_notes(self) -> None:
+        while self.pending_notes:
+            self.r.line(f"codeward: {self.pending_notes.pop(0)}", "yellow")
+
+    def turn(self, text: str) -> str:
+        """Run one turn: ``completed``, ``failed``, ``interrupted`` or ``exit`` (Ctrl-C twice quickly)."""
+        s = self.session
+        self.interrupts.begin_turn()
+        try:
+            result = s.agent.run_turn(text, on_stream=self.r.on_stream)
+            outcome = result.status
+        except KeyboardInterrupt:
+            self.r.interrupted(s.events.emit)
+            s.agent.interrupt(INTERRUPT_NOTE)
+            self.r.line("⏹ interrupted: the turn was cancelled; the model is told with your next message", "yellow")
+            outcome = "exit" if self.interrupts.double_pressed() else "interrupted"
+        except CodewardError as e:  # an audit log that cannot be written, for one: nothing may go unrecorded
+            self.r.stop_activity()
+            self.r.error(f"codeward: {e.message}")
+            outcome = "exit"
+        finally:
+            self.r.end_turn()
+            self.interrupts.end_turn()
+        try:
+            s.save()
+        except OSError as e:
+            self.r.error(f"codeward: the session could not be saved: {e.strerror or e}")
+        return outcome
+
+    # -- slash commands -----------------------------------------------------------------------------
+
+    def slash(self, command: Slash) -> bool:
+        """Run a slash command; False means leave the session."""
+        handler: dict[str, Callable[[str], bool | None]] = {
+            "mode": self._mode,
+            "diff": self._diff,
+            "undo": self._undo,
+            "status": self._status,
+            "sent": self._sent,
+            "expand": self._expand,
+            "new": self._new,
+            "help": self._help,
+        }
+        if command.name == "quit":
+            return False
+        try:
+            handler[command.name](command.arg)
+        except CodewardError as e:
+            self.r.error(f"codeward: {e.message}")
+        except Exception as e:  # a bug in one command must not end the session (and lose nothing)
+            if os.environ.get("CODEWARD_DEBUG"):
+                raise
+            self.r.error(f"codeward: internal error in /{command.name}: {type(e).__name__}: {e}")
+        return True
+
+    def _note_to_model(self, text: str) -> None:
+        self.session.agent.items.append(Message("user", text))
+
+    def _mode(self, arg: str) -> None:
+        s = self.session
+        if not arg:
+            self.r.line(f"approval mode: {s.ctx.mode} ({MODE_MEANING[s.ctx.mode]})")
+            self.r.note("change it with /mode suggest|auto-edit|full-auto")
+            return
+        if arg == s.ctx.mode:
+            self.r.line(f"approval mode is already {arg}")
+            return
+        s.set_mode(arg)
+        self._refresh_preamble()
+        self._note_to_model(f"[The user changed the approval mode to {arg}: {MODE_MEANING[arg]}.]")
+        self.r.line(f"approval mode: {arg} ({MODE_MEANING[arg]})", "bold")
+
+    def _refresh_preamble(self) -> None:
+        """The preamble names the approval mode; keep it true for the rest of the conversation and after /new."""
+        from codeward.agent.instructions import build_preamble
+        from codeward.ui.status import network_state
+
+        s = self.session
+        agent = s.agent
+        pre = build_preamble(
+            s.workspace, s.home, mode=s.ctx.mode, network=network_state(s.config.sandbox), sandbox=s.sandbox_tier
+        )
+        new = Message("developer", pre.text, files=pre.files)
+        if agent.items and agent.items[0] is agent.preamble:
+            agent.items[0] = new
+        agent.preamble = new
+
+    def _diff(self, arg: str) -> None:
+        from codeward.ui.changes import session_diff
+
+        diff = session_diff(self.session.ctx.applied)
+        if not diff:
+            self.r.note("no file changes in this session")
+            return
+        self.r.show_diff(diff)
+
+    def _undo(self, arg: str) -> None:
+        from codeward.ui.changes import UndoRefused, describe, undo_last
+
+        try:
+            inverse = undo_last(self.session.ctx)
+        except UndoRefused as e:
+            self.r.error(f"codeward: {e}")
+            return
+        what = describe(inverse)
+        self._note_to_model(f"[The user reverted the last patch with /undo ({what}); the files are as before it.]")
+        self.r.line(f"↶ reverted the last patch: {what}", "bold green")
+
+    def _status(self, arg: str) -> None:
+        from codeward.providers.client import endpoint_url
+        from codeward.ui.render import render_lines
+
+        s = self.session
+        lines = status_report(
+            self.status(),
+            session_id=s.session_id,
+            workspace=str(s.workspace.root),
+            endpoint=endpoint_url(s.config.provider_config),
+            key_source=s.key_source,
+            requests=len(s.ledger.entries),
+            sent_bytes=s.ledger.total_bytes,
+            tokens=s.agent.total_usage.to_json(),
+            changes=len(s.ctx.applied),
+            audit_log=self.audit_path(),
+        )
+        render_lines(self.r.console, lines)
+
+    def _sent(self, arg: str) -> None:
+        from codeward.ui.privacy import sent_report
+        from codeward.ui.render import render_lines
+
+        render_lines(self.r.console, sent_report(self.r.sent))
+
+    def _expand(self, arg: str) -> None:
+        from codeward.ui.render import render_lines
+
+        if self.r.last_output is None:
+            self.r.note("no collapsed command output to expand")
+            return
+        render_lines(self.r.console, self.r.last_output.rstrip("\n").split("\n"), "dim")
+
+    def _new(self, arg: str) -> None:
+        self.session.clear()
+        self.r.withheld.clear()
+        self.r.line("new task: the conversation context is cleared", "bold")
+        self.r.note("files, /undo, /sent and the approvals you gave with [a]lways stay as they were")
+
+    def _help(self, arg: str) -> None:
+        from codeward.ui.render import render_lines
+
+        render_lines(self.r.console, help_lines())
+
+
+def recap_lines(saved: Any, limit: int = 3) -> list[str]:
+    """A short recap of a saved session for ``resume``: when, where, how much, and the last exchange."""
+    import time
+
+    from codeward.providers.types import AssistantTurn, ToolResult
+
+    items = list(saved.items)
+    prompts = [i for i in items if isinstance(i, Message) and i.role == "user"]
+    answers = [i for i in items if isinstance(i, AssistantTurn) and i.text.strip()]
+    calls = sum(len(i.tool_calls) for i in items if isinstance(i, AssistantTurn))
+    results = sum(1 for i in items if isinstance(i, ToolResult))
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(saved.created))
+    lines = [
+        f"resuming session {saved.session_id} from {when}" + (f" in {saved.cwd}" if saved.cwd else ""),
+        f"{len(prompts)} prompt{'s' if len(prompts) != 1 else ''}, {len(answers)} answer"
+        f"{'s' if len(answers) != 1 else ''}, {calls} tool call{'s' if calls != 1 else ''} ({results} with results)",
+    ]
+
+    def short(text: str) -> list[str]:
+        body = [ln for ln in text.strip().splitlines() if ln.strip()]
+        out = body[:limit]
+        if len(body) > limit:
+            out.append("…")
+        return out
+
+    real_prompts = [p for p in prompts if not p.text.startswith("[")]
+    if real_prompts:
+        lines.append("last prompt:")
+        lines += [f"  › {ln}" for ln in short(real_prompts[-1].text)]
+    if answers:
+        lines.append("last answer:")
+        lines += [f"  {ln}" for ln in short(answers[-1].text)]
+    return lines

@@ -1,0 +1,169 @@
+"""The status line: where requests go, what may happen without asking, and how commands are confined.
+
+Pure functions over the config, so the same words appear before every prompt, in ``/status`` and in
+the unit tests. The provider kind answers the question a user has before typing anything: does my
+code leave this machine (local), stay inside my company (enterprise) or go to a public API (public)?
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from codeward.config.model import Config, SandboxConfig
+
+# Hosts of public model APIs. Anything not loopback and not listed is a custom endpoint someone set
+# up (an enterprise proxy, a gateway, a server on the LAN), shown as "enterprise".
+PUBLIC_HOSTS = frozenset(
+    {
+        "api.openai.com",
+        "api.anthropic.com",
+        "generativelanguage.googleapis.com",
+        "api.mistral.ai",
+        "api.groq.com",
+        "api.together.xyz",
+        "api.together.ai",
+        "api.deepseek.com",
+        "api.x.ai",
+        "api.fireworks.ai",
+        "openrouter.ai",
+        "api.perplexity.ai",
+        "api.cohere.com",
+        "api.cohere.ai",
+        "api.cerebras.ai",
+        "api-inference.huggingface.co",
+        "router.huggingface.co",
+        "models.inference.ai.azure.com",
+        "models.github.ai",
+    }
+)
+LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+
+
+def endpoint_host(base_url: str) -> str:
+    """The host name of a base URL, lower-case, without port or brackets ("" when it has none)."""
+    try:
+        return (urlsplit(base_url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def provider_kind(base_url: str) -> str:
+    """``local`` (this machine), ``public`` (a known public API) or ``enterprise`` (any other endpoint)."""
+    host = endpoint_host(base_url)
+    if host in LOCAL_NAMES or host.endswith(".localhost"):
+        return "local"
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return "local"
+    except ValueError:
+        pass
+    if host in PUBLIC_HOSTS:
+        return "public"
+    return "enterprise"
+
+
+def network_state(sandbox: SandboxConfig) -> str:
+    """What sandboxed commands may reach: ``off``, ``on`` or ``only a.com, b.org``."""
+    if sandbox.network:
+        return "on"
+    if sandbox.allowed_domains:
+        return "only " + ", ".join(sandbox.allowed_domains)
+    return "off"
+
+
+@dataclass(frozen=True)
+class Status:
+    """Everything the status line shows; built from a config and the probed sandbox tier."""
+
+    model: str
+    provider: str
+    kind: str
+    host: str
+    mode: str
+    sandbox: str
+    network: str
+
+    @classmethod
+    def of(cls, config: Config, sandbox_tier: str, mode: str | None = None) -> Status:
+        provider = config.provider_config
+        return cls(
+            model=config.model,
+            provider=provider.id,
+            kind=provider_kind(provider.base_url),
+            host=endpoint_host(provider.base_url),
+            mode=mode or config.approval_mode,
+            sandbox=sandbox_tier,
+            network=network_state(config.sandbox),
+        )
+
+    @property
+    def sandbox_ok(self) -> bool:
+        return not self.sandbox.startswith("unavailable")
+
+
+def sandbox_label(tier: str, width: int = 60) -> str:
+    """The tier, or ``unavailable: <why>`` cut to ``width`` characters (the full reason is in /status)."""
+    if len(tier) <= width:
+        return tier
+    return tier[: width - 1].rstrip() + "…"
+
+
+def status_line(s: Status) -> str:
+    """One line: ``gpt-5 · openai (public) · suggest · sandbox bwrap · network off``."""
+    return " · ".join(
+        [
+            s.model,
+            f"{s.provider} ({s.kind})",
+            s.mode,
+            f"sandbox {sandbox_label(s.sandbox)}",
+            f"network {s.network}",
+        ]
+    )
+
+
+def status_report(
+    s: Status,
+    *,
+    session_id: str,
+    workspace: str,
+    endpoint: str,
+    key_source: str,
+    requests: int,
+    sent_bytes: int,
+    tokens: dict[str, int],
+    changes: int,
+    audit_log: str | None,
+) -> list[str]:
+    """The lines of ``/status``: the status line spelled out, plus what this session has done so far."""
+    key = key_source or "none"  # "env:NAME", "keychain:<backend>", "file:<path>": where, never the key
+    rows = [
+        ("session", session_id),
+        ("workspace", workspace),
+        ("model", s.model),
+        ("provider", f"{s.provider} ({s.kind}) {endpoint}"),
+        ("api key from", key),
+        ("approval mode", s.mode),
+        ("sandbox", s.sandbox),
+        ("network", s.network),
+        ("requests sent", f"{requests} ({format_bytes(sent_bytes)})"),
+        (
+            "tokens",
+            f"{tokens.get('input_tokens', 0)} in ({tokens.get('cached_input_tokens', 0)} cached), "
+            f"{tokens.get('output_tokens', 0)} out",
+        ),
+        ("patches applied", str(changes)),
+        ("audit log", audit_log or "off"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return [f"{k.ljust(width)}  {v}" for k, v in rows]
+
+
+def format_bytes(n: int) -> str:
+    """``812 B``, ``12.4 KB``, ``3.1 MB``: the privacy line's units."""
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
