@@ -240,3 +240,17 @@ def test_dead_endpoint_exits_1_naming_it(git_repo, cw_home):
     assert run.returncode == 1
     assert f"error: cannot reach {url} - is the server running and the baseURL right?" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_agents_md_text_goes_out_unless_an_ignore_rule_hides_it(model_server, git_repo, cw_home):
+    (git_repo / "AGENTS.md").write_text("Always run make lint.\n")
+    (git_repo / "sub").mkdir()
+    (git_repo / "sub" / "AGENTS.md").write_text("Private notes for sub.\n")
+    (git_repo / ".codexignore").write_text("sub/AGENTS.md\n")
+    write_config(cw_home, model_server.url)
+    model_server.script([{"text": "ok"}])
+    run = codeward("exec", "hi", cwd=git_repo / "sub")
+    assert run.returncode == 0, run.stderr
+    first = model_server.requests[0].body
+    assert "Always run make lint." in first and "Private notes" not in first
+    assert "sub/AGENTS.md is not sent to the model: hidden by the rule 'sub/AGENTS.md'" in run.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from codeward.workspace import Workspace
 
@@ -44,12 +45,19 @@ class Preamble:
     notices: tuple[str, ...]
 
 
-def build_preamble(workspace: Workspace, home: Path, *, mode: str, network: str, sandbox: str) -> Preamble:
+def build_preamble(
+    workspace: Workspace, home: Path, *, mode: str, network: str, sandbox: str, ignore: Any = None
+) -> Preamble:
+    """The developer message; an AGENTS.md that the ignore rules hide is left out (and said so)."""
     parts: list[str] = []
     files: list[str] = []
     notices: list[str] = []
     budget = MAX_AGENTS_BYTES
     for f in workspace.agents_files(home):
+        rule = ignore.match_path(f) if ignore is not None else None
+        if rule is not None:
+            notices.append(f"{workspace.rel(f)} is not sent to the model: hidden by the {rule.describe()}")
+            continue
         try:
             text = f.read_text(encoding="utf-8", errors="replace")
         except OSError as e:

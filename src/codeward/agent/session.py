@@ -157,7 +157,7 @@ def build_session(
         if config.sandbox.network
         else ("only " + ", ".join(config.sandbox.allowed_domains) if config.sandbox.allowed_domains else "off")
     )
-    pre = build_preamble(workspace, home, mode=config.approval_mode, network=network, sandbox=tier)
+    pre = build_preamble(workspace, home, mode=config.approval_mode, network=network, sandbox=tier, ignore=ignore)
     agent = Agent(
         model=config.model,
         wire=wire_format(provider),
