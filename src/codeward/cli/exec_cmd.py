@@ -49,7 +49,7 @@ def read_prompt(prompt: str | None) -> str:
 @click.option("--audit-log", type=click.Path(dir_okay=False), help="Also write the audit records to FILE.")
 @click.option("--dry-run", is_flag=True, help="Print the first request as it would be sent (after the gate) and exit.")
 @click.option("--last", is_flag=True, help="With 'resume': continue the most recent saved session.")
-@click.argument("words", nargs=-1)
+@click.argument("words", nargs=-1, metavar="[PROMPT|-]")
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -61,7 +61,7 @@ def command(
     words: tuple[str, ...],
     **params: Any,
 ) -> int:
-    """Run a task without a terminal UI: codeward exec [OPTIONS] [PROMPT|-].
+    """Run a task without a terminal UI (for scripts and CI).
 
     PROMPT "-" (or none, with piped input) reads it from standard input. To continue a saved
     session: codeward exec resume --last [PROMPT] or codeward exec resume ID [PROMPT].
