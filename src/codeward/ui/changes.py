@@ -9,7 +9,6 @@ applies the inverse of the last patch through the same all-or-nothing writer the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codeward.patch.plan import FileChange
@@ -18,46 +17,48 @@ if TYPE_CHECKING:
     from codeward.tools.base import ToolContext
 
 
-@dataclass
-class _Track:
-    origin: str  # the path the file had before the session touched it
-    old: bytes | None  # its content then (None: it did not exist)
-    new: bytes | None  # its content now (None: deleted)
-
-
 def net_changes(applied: Sequence[Sequence[FileChange]]) -> list[FileChange]:
-    """One change per file from the first old content to the last new one; files left as they were drop out."""
-    tracks: dict[str, _Track] = {}
-    order: list[str] = []
+    """One change per file, from its content before the session touched it to its content now.
+
+    Computed per path (a move is a delete at one path and an add at another), which is always
+    right however patches overlap; then a path that was added by moving a file whose old path is
+    now gone is shown as that move, the way the patch itself showed it.
+    """
+    baseline: dict[str, bytes | None] = {}  # content before the first patch that touched the path
+    current: dict[str, bytes | None] = {}
+    origin: dict[str, str] = {}  # for content that arrived by moves: the path it started at
     for change_set in applied:
         for c in change_set:
             source = c.old_path or c.path
-            t = tracks.pop(source, None)
-            if t is None:
-                t = _Track(origin=source, old=c.old, new=c.new)
-            t.new = c.new
-            tracks[c.path] = t
-            if source in order:
-                order[order.index(source)] = c.path
-            elif c.path not in order:
-                order.append(c.path)
-    out: list[FileChange] = []
-    for path in order:
-        t = tracks.get(path)
-        if t is None:
+            for path, before in ((source, c.old), (c.path, None if c.old_path else c.old)):
+                if path not in baseline:
+                    baseline[path] = before
+            if c.old_path and c.old_path != c.path:
+                current[c.old_path] = None
+                origin[c.path] = origin.pop(c.old_path, c.old_path)
+            elif c.kind == "add":
+                origin.pop(c.path, None)
+            current[c.path] = c.new
+            if c.new is None:
+                origin.pop(c.path, None)
+    net: dict[str, FileChange] = {}
+    for path, old in baseline.items():
+        new = current.get(path, old)
+        if old == new:
             continue
-        moved = t.origin != path
-        if t.old == t.new and not moved:
-            continue
-        if t.old is None and t.new is None:
-            continue  # added, then deleted again
-        if t.old is None:
-            out.append(FileChange(path, "add", None, None, t.new))
-        elif t.new is None:
-            out.append(FileChange(t.origin, "delete", None, t.old, None))
+        if old is None:
+            net[path] = FileChange(path, "add", None, None, new)
+        elif new is None:
+            net[path] = FileChange(path, "delete", None, old, None)
         else:
-            out.append(FileChange(path, "update", t.origin if moved else None, t.old, t.new))
-    return out
+            net[path] = FileChange(path, "update", None, old, new)
+    for path, change in list(net.items()):
+        src = origin.get(path)
+        gone = net.get(src) if src is not None else None
+        if change.kind == "add" and gone is not None and gone.kind == "delete":
+            net[path] = FileChange(path, "update", src, gone.old, change.new)
+            del net[gone.path]
+    return list(net.values())
 
 
 def session_diff(applied: Sequence[Sequence[FileChange]]) -> str:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from codeward.ui.interrupts import Interrupts
     from codeward.ui.render import Renderer
 
+NOTE_PREFIX = "[The user "  # notes the session adds to the conversation (mode change, /undo, Ctrl-C)
 INTERRUPT_NOTE = (
     "[The user interrupted the previous turn with Ctrl-C before it finished. Any command that was "
     "running was stopped and its work may be incomplete; no patch was half-applied. Do not resume "
@@ -265,7 +266,7 @@ def recap_lines(saved: Any, limit: int = 3) -> list[str]:
     from codeward.providers.types import AssistantTurn, ToolResult
 
     items = list(saved.items)
-    prompts = [i for i in items if isinstance(i, Message) and i.role == "user"]
+    prompts = [i for i in items if isinstance(i, Message) and i.role == "user" and not i.text.startswith(NOTE_PREFIX)]
     answers = [i for i in items if isinstance(i, AssistantTurn) and i.text.strip()]
     calls = sum(len(i.tool_calls) for i in items if isinstance(i, AssistantTurn))
     results = sum(1 for i in items if isinstance(i, ToolResult))
@@ -283,10 +284,9 @@ def recap_lines(saved: Any, limit: int = 3) -> list[str]:
             out.append("…")
         return out
 
-    real_prompts = [p for p in prompts if not p.text.startswith("[")]
-    if real_prompts:
+    if prompts:
         lines.append("last prompt:")
-        lines += [f"  › {ln}" for ln in short(real_prompts[-1].text)]
+        lines += [f"  › {ln}" for ln in short(prompts[-1].text)]
     if answers:
         lines.append("last answer:")
         lines += [f"  {ln}" for ln in short(answers[-1].text)]
