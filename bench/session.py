@@ -16,6 +16,7 @@ usage: python bench/session.py [--runs N]   (needs pexpect and a working sandbox
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -38,10 +39,8 @@ def procs_with(token: str) -> int:
     n = 0
     for pid in os.listdir("/proc"):
         if pid.isdigit():
-            try:
+            with contextlib.suppress(OSError):
                 n += token.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                pass
     return n
 
 
@@ -125,7 +124,7 @@ class Bench:
 
 def ms(xs: list[float]) -> str:
     xs = sorted(xs)
-    p95 = xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
+    p95 = xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
     return f"median {statistics.median(xs) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (n={len(xs)})"
 
 

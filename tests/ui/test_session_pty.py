@@ -19,8 +19,9 @@ from tests.ui.conftest import chat_messages, contents
 ADD_HELLO = '*** Begin Patch\n*** Add File: hello.py\n+print("hello from codeward")\n*** End Patch\n'
 
 
-def test_approve_an_edit_creates_the_file(tui, git_repo, model_server, cw_home):
-    t = tui(steps=[{"tool": "apply_patch", "args": {"input": ADD_HELLO}}, {"text": "created hello.py"}])
+@pytest.mark.parametrize("wire", ["chat", "responses"])
+def test_approve_an_edit_creates_the_file(tui, git_repo, model_server, cw_home, wire):
+    t = tui(steps=[{"tool": "apply_patch", "args": {"input": ADD_HELLO}}, {"text": "created hello.py"}], wire=wire)
     t.prompt()
     t.line("create hello.py")
     t.expect(r"The model wants to change hello\.py")
@@ -179,6 +180,41 @@ def test_ctrl_c_kills_a_running_command_and_returns_to_the_prompt(tui, git_repo,
     # the second Ctrl-C at the empty prompt after a cancelled turn exits
     t.line("/quit")
     assert t.wait_exit() == 0
+
+
+def test_ctrl_c_at_an_approval_question_cancels_the_turn(tui, git_repo, model_server):
+    t = tui(steps=[{"tool": "apply_patch", "args": {"input": ADD_HELLO}}, {"text": "as you wish"}])
+    t.prompt()
+    t.line("create hello.py")
+    t.expect(r"Apply this edit\?")
+    t.ctrl_c()
+    t.expect(r"⏹ interrupted")
+    t.prompt()
+    assert not (git_repo / "hello.py").exists()
+    t.line("never mind")
+    t.expect("as you wish")
+    msgs = chat_messages(model_server.requests[-1].body)
+    assert [m["content"] for m in msgs if m["role"] == "tool"] == [
+        "interrupted by the user: this tool call was stopped"
+    ]
+
+
+@pytest.mark.sandbox
+def test_two_quick_ctrl_c_during_a_turn_exit(tui, git_repo):
+    token = uuid.uuid4().hex[:12]
+    t = tui("-a", "full-auto", steps=[{"tool": "shell", "args": {"command": f"touch go.txt; sleep 30 # {token}"}}])
+    t.prompt()
+    t.line("wait")
+    deadline = time.monotonic() + 20
+    while not (git_repo / "go.txt").exists():
+        assert time.monotonic() < deadline, t.text
+        time.sleep(0.05)
+    t.ctrl_c()
+    time.sleep(0.2)
+    t.ctrl_c()
+    assert t.wait_exit() == 0
+    assert "session ended" in t.text
+    assert not _procs_with(token)
 
 
 def test_ctrl_c_while_waiting_for_the_model(tui, model_server):
