@@ -6,7 +6,7 @@ Public interface::
     select_sandbox(preference="auto", *, allow_unsandboxed=False, prober=None) -> Sandbox
     sandbox_status(prober=None) -> list[TierStatus]
     child_env(passthrough=()) -> dict[str, str]
-    spec_for_workspace(ws, cfg, *, writable=(), network=None, ignore=None) -> SandboxSpec
+    spec_for_workspace(ws, cfg, *, writable=(), network=None, ignore=None, home=None, policy=None) -> SandboxSpec
 
 Names are loaded on first use so ``import codeward.sandbox`` stays cheap.
 """

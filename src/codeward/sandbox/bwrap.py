@@ -6,7 +6,9 @@ in this order, because later mounts cover earlier ones:
 1. ``--ro-bind / /``, a fresh ``/dev`` and ``/proc``;
 2. private, empty tmpfs dirs over ``/tmp``, ``/var/tmp``, ``/run``, the homes, ``/mnt``, ``/media``;
 3. toolchains under the homes bound back read-only;
-4. the workspace and ``--writable`` dirs bound read-write;
+4. the workspace and ``--writable`` dirs bound read-write; when ``allow_directories`` narrows the
+   workspace, it is bound read-only instead and only its allowed directories read-write over it
+   (a rename or hard link out of one crosses mounts and fails with ``EXDEV``);
 5. protected paths bound read-only over themselves; missing ones get a read-only empty stub (a
    file, or a directory for ``.git``/``.codeward``) so they cannot be created, removed afterwards;
 6. masked dirs become an empty mode-000 read-only tmpfs, masked files and sockets a mode-000 file.
@@ -122,6 +124,8 @@ def build_argv(
         a += ["--size", str(size), "--perms", perms, "--tmpfs", str(d)]
     for p in layout.reexposed:
         a += ["--ro-bind", str(p), str(p)]
+    for r in layout.readonly_roots:
+        a += ["--ro-bind", str(r), str(r)]
     for w in layout.writable:
         a += ["--bind", str(w), str(w)]
     for p in layout.readonly:
@@ -227,7 +231,7 @@ class BwrapSandbox:
         from codeward.sandbox.seccomp import SeccompError, build_filter, policy_for
 
         validate_spec(spec, argv)
-        if any(is_within(Path(self.bwrap).resolve(), w) for w in spec.writable_roots()):
+        if any(is_within(Path(self.bwrap).resolve(), w) for w in spec.roots()):
             raise SandboxUnavailable(f"sandbox: {self.bwrap} lies inside a writable directory; refusing to run it")
         use_proxy = bool(spec.allowed_domains) and not spec.network
         home = os.environ.get("HOME")

@@ -8,6 +8,10 @@ tree's rights on its own. The price, stated in ``sandbox_status()``: in a frozen
 can be added or removed (new files there would inherit the frozen rights). The workspace root is
 frozen whenever it directly holds an ignored file such as ``.env``.
 
+When ``allow_directories`` narrows the workspace, the workspace gets read rights only and each
+allowed directory the write rights on its own; moving or hard-linking a file out of an allowed
+directory needs rights on the destination and fails (``EACCES`` / ``EXDEV``).
+
 Protected paths in a frozen directory become read-only rules; elsewhere inside the workspace
 Landlock cannot make them read-only, so a :class:`~codeward.sandbox.protect.Tripwire` records them and
 puts them back after the command. Other gaps, shared with every Landlock-only design: no pid
@@ -217,13 +221,18 @@ def build_landlock_spec(
     grants = [Grant(Path("/"), ro)]
     for p in layout.reexposed:
         grants.append(Grant(p, ro))
+    # a workspace narrowed by allow_directories: read-only as a whole, its allowed dirs writable
+    # (rights add up along a path, so the allowed dirs' grants give them write access and nothing else)
+    for r in layout.readonly_roots:
+        grants.append(Grant(r, ro, inside_writable=True))
     for w in layout.writable:
         grants.append(Grant(w, rw, inside_writable=True))
     grants.append(Grant(private, rw, inside_writable=True))
-    # inside the writable roots, hidden paths are the spec's own; the private dirs they sit in are not
+    # inside the workspace trees, hidden paths are the spec's own; the private dirs they sit in are not
     rules = plan_rules([g for g in grants if not g.inside_writable], hidden, [], ro=ro, scandir=_cached_scan)
-    writable_hidden = [h for h in layout.hidden() if any(is_within(h, w) for w in layout.writable)]
-    rules += plan_rules([g for g in grants if g.inside_writable], writable_hidden, layout.readonly, ro=ro)
+    inner = [g for g in grants if g.inside_writable]
+    inner_hidden = [h for h in layout.hidden() if any(is_within(h, g.path) for g in inner)]
+    rules += plan_rules(inner, inner_hidden, layout.readonly, ro=ro)
     for dev in DEVICES:
         if os.path.exists(dev):
             rules.append(Rule(Path(dev), (READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV) & fs))
@@ -270,7 +279,7 @@ class LandlockSandbox:
             raise SandboxUnavailable(
                 f"sandbox: allowed_domains needs Landlock ABI 4 (TCP rules) or bubblewrap; this kernel has ABI {self.abi}"
             )
-        python = launch.trusted_python(spec.writable_roots())
+        python = launch.trusted_python(spec.roots())
         env = child_env(spec.env_passthrough)  # refuses credential names before anything starts
         layout = build_layout(spec)
         try:

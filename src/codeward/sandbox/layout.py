@@ -87,12 +87,14 @@ class Layout:
 
     private_dirs: tuple[Path, ...]  # become empty and writable (private tmpfs)
     reexposed: tuple[Path, ...]  # shown again read-only under the private dirs (toolchains)
-    writable: tuple[Path, ...]  # the workspace and --writable dirs
+    writable: tuple[Path, ...]  # the workspace (or its allowed directories) and --writable dirs
     readonly: tuple[Path, ...]  # existing protected paths inside writable dirs
     missing_protected: tuple[Path, ...]  # protected names that do not exist: must not be creatable
     linked_protected: tuple[Path, ...]  # protected paths that are symlinks (their link can be swapped)
     hidden_dirs: tuple[Path, ...]
     hidden_files: tuple[Path, ...]
+    # the workspace, shown read-only, when allow_directories narrows it (bound before ``writable``)
+    readonly_roots: tuple[Path, ...] = ()
 
     def hidden(self) -> tuple[Path, ...]:
         return (*self.hidden_dirs, *self.hidden_files)
@@ -164,6 +166,7 @@ def build_layout(
     """Decide the view for ``spec``. Parameters after ``spec`` exist for tests and for the proxy."""
     homes = list(host_homes() if homes is None else homes)
     writable = list(spec.writable_roots())
+    trees = list(spec.roots())  # what commands see of the workspace and extra dirs, writable or not
 
     privates: list[Path] = []
     for d in (*private_dirs, *(str(h) for h in homes)):
@@ -191,20 +194,23 @@ def build_layout(
     missing: list[Path] = []
     linked: list[Path] = []
     for p in spec.protected:
-        if not _under_any(p, writable):
-            continue  # already read-only: everything outside the writable roots is
+        if not _under_any(p, trees):
+            continue  # outside the workspace and the extra dirs everything is read-only already
+        in_writable = _under_any(p, writable)
         st = _lstat(p)
         if st is None:
-            if _is_dir(p.parent):
+            if in_writable and _is_dir(p.parent):
                 missing.append(p)
             continue
         if stat.S_ISLNK(st.st_mode):
-            linked.append(p)
+            if in_writable:
+                linked.append(p)  # the link itself can be replaced: the tripwire puts it back
+            # a link in the read-only part may still lead into a writable directory: protect its target
             target = p.resolve()
             if _under_any(target, writable) and target.exists() and target not in readonly:
                 readonly.append(target)
             continue
-        if p not in readonly:
+        if in_writable and p not in readonly:
             readonly.append(p)
 
     hidden_dirs: list[Path] = []
@@ -218,7 +224,7 @@ def build_layout(
         if stat.S_ISLNK(st.st_mode):
             # a masked symlink: hide what it points to when that is inside a writable root
             target = p.resolve()
-            if target != p and _under_any(target, writable) and _lstat(target) is not None:
+            if target != p and _under_any(target, trees) and _lstat(target) is not None:
                 hide(target)
             return
         seen.add(p)
@@ -226,11 +232,11 @@ def build_layout(
 
     def visible(p: Path) -> bool:
         """True when ``p`` would otherwise be readable inside (not already under a private dir)."""
-        if _under_any(p, writable) or _under_any(p, reexposed):
+        if _under_any(p, trees) or _under_any(p, reexposed):
             return True
         return not _under_any(p, privates)
 
-    for p in collapse_masked(spec.masked, writable):
+    for p in collapse_masked(spec.masked, [*trees, *writable]):
         hide(p)
     home = spec.home_dir()
     if visible(home):
@@ -269,6 +275,7 @@ def build_layout(
         linked_protected=tuple(linked),
         hidden_dirs=tuple(hidden_dirs),
         hidden_files=tuple(hidden_files),
+        readonly_roots=spec.readonly_roots(),
     )
 
 
@@ -278,7 +285,7 @@ def collapse_masked(masked: Iterable[Path], writable: Iterable[Path]) -> list[Pa
     Each masked file costs a mount, and bwrap's cost per mount grows with the number of mounts
     (about 0.5 ms each at 1 000, 1.4 ms at 2 500 here), so a fixture directory of 2 000 ``*.pem``
     files becomes one mount. The view is the same except that nothing new can be created in such a
-    directory. Never collapses a writable root itself.
+    directory. Never collapses a root given in ``writable`` (the workspace, an allowed or extra dir).
     """
     roots = set(writable)
     result = set(masked)

@@ -27,6 +27,7 @@ _ROFS = re.compile(r"Read-only file system|EROFS", re.IGNORECASE)
 _DENIED = re.compile(r"Permission denied|EACCES", re.IGNORECASE)
 _EPERM = re.compile(r"Operation not permitted|EPERM", re.IGNORECASE)
 _FSIZE = re.compile(r"File size limit exceeded|File too large|EFBIG", re.IGNORECASE)
+_XDEV = re.compile(r"Invalid cross-device link|EXDEV", re.IGNORECASE)
 _FORK = re.compile(r"Cannot fork|fork: retry|Resource temporarily unavailable", re.IGNORECASE)
 
 
@@ -40,6 +41,25 @@ def _rel(p: Path, spec: SandboxSpec) -> str:
         return r or "."
     except ValueError:
         return str(p)
+
+
+def allow_dirs_note(spec: SandboxSpec) -> str:
+    """Why a write in the workspace failed when ``allow_directories`` narrows it, and what to do.
+
+    ``sandbox: only src/ may be modified (allow_directories, AGENTS.md:7); other paths are read-only``
+    """
+    dirs = spec.workspace_writable or ()
+    shown = [_rel(d, spec) + "/" for d in dirs[:5]]
+    if len(dirs) > 5:
+        shown.append(f"{len(dirs) - 5} more")
+    rule = spec.write_rule or "allow_directories"
+    if shown:
+        text = f"sandbox: only {', '.join(shown)} may be modified ({rule}); other paths are read-only"
+    else:
+        text = f"sandbox: nothing in the workspace may be modified ({rule}); it is read-only"
+    if spec.write_skipped:
+        text += "; " + "; ".join(spec.write_skipped[:3])
+    return text + "; the temp dir ($TMPDIR) stays writable"
 
 
 def _mentioned(output: str, paths: Sequence[Path], spec: SandboxSpec) -> str | None:
@@ -96,6 +116,10 @@ def explain(
         hit = _mentioned(output, spec.masked, spec)
         if hit is not None:
             return f"sandbox: {hit} is hidden from commands (ignored file or disallowed directory)"
+    if spec.workspace_writable is not None and (
+        _ROFS.search(output) or _XDEV.search(output) or (tier == "landlock" and _DENIED.search(output))
+    ):
+        return allow_dirs_note(spec)
     if _ROFS.search(output):
         return "sandbox: only the workspace and the temp dir are writable (read-only file system elsewhere)"
     if tier == "landlock" and _DENIED.search(output):

@@ -3,7 +3,8 @@
 Only ``/usr/bin/sandbox-exec`` is ever run, never one found on PATH. In SBPL the last matching
 rule wins, so the profile allows broadly first and then denies: reads everywhere except the
 homes (toolchains allowed again), the codeward home and the masked paths; writes only in the
-writable roots and the private temp dir, with the protected paths denied again (``literal`` as
+writable roots (the workspace, or only its ``allow_directories`` when they narrow it) and the
+private temp dir, with the protected paths denied again (``literal`` as
 well as ``subpath``, so a missing ``AGENTS.md`` or ``.git`` cannot be created); network only to
 the local proxy port when ``allowed_domains`` is set. Seatbelt has no pid or network namespace
 and no private ``/tmp``; those gaps are listed in ``sandbox_status()``. Limits and the process
@@ -79,12 +80,17 @@ def build_profile(
     lines += _rule("allow", "file-read*", _filters(toolchains))
     # the directories above a writable root must be stat-able for path lookups (names only, no listing)
     ancestors: list[Path] = []
-    for root in spec.writable_roots():
+    for root in spec.roots():
         for a in reversed(root.parents):
             if any(a == h or h in a.parents for h in homes) and a not in ancestors:
                 ancestors.append(a)
     lines += _rule("allow", "file-read-metadata", [f"(literal {sbpl_string(str(a))})" for a in ancestors])
-    lines += [";; writes: the workspace, --writable dirs, the private temp dir and the null devices"]
+    if spec.readonly_roots():
+        lines += [";; the workspace is read-only but for its allow_directories"]
+        lines += _rule("allow", "file-read*", _filters(spec.readonly_roots(), literal=False))
+        lines += [";; writes: the allowed directories, --writable dirs, the private temp dir and the null devices"]
+    else:
+        lines += [";; writes: the workspace, --writable dirs, the private temp dir and the null devices"]
     writable = [*spec.writable_roots(), private_tmp]
     lines += _rule("allow", "file-read* file-write*", _filters(writable, literal=False))
     lines += _rule(
@@ -92,6 +98,11 @@ def build_profile(
         "file-write-data",
         [f"(literal {sbpl_string(d)})" for d in ("/dev/null", "/dev/zero", "/dev/dtracehelper")],
     )
+    if spec.workspace_writable:
+        # as under bwrap (a mount point) and Landlock (no rights on the parent): the entries of an
+        # allowed directory are writable, the directory itself cannot be removed or renamed away
+        lines += [";; an allowed directory itself stays where it is"]
+        lines += _rule("deny", "file-write*", [f"(literal {sbpl_string(str(d))})" for d in spec.workspace_writable])
     lines += [";; protected paths stay read-only, and cannot be created, renamed or removed"]
     lines += _rule("deny", "file-write*", _filters(protected))
     lines += [";; hidden: ignored files, disallowed directories, the codeward home"]
@@ -128,7 +139,7 @@ class SeatbeltSandbox:
         from codeward.sandbox.spec import host_homes
 
         validate_spec(spec, argv)
-        python = launch.trusted_python(spec.writable_roots())
+        python = launch.trusted_python(spec.roots())
         child_env(spec.env_passthrough)
         layout = build_layout(spec, private_dirs=())
         homes = host_homes()

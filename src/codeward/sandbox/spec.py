@@ -25,6 +25,13 @@ class SandboxSpec:
     stay read-only inside them (and cannot be created when missing); ``masked`` paths cannot be
     read at all. ``allowed_domains`` with ``network=False`` routes HTTPS through a host-side proxy
     that only lets those hosts through.
+
+    ``workspace_writable`` narrows the workspace (``allow_directories``): ``None`` leaves all of it
+    writable; a tuple makes the workspace read-only except those directories (resolved, inside it;
+    empty means nothing in it is writable). A command may still run and read anywhere in the
+    workspace. ``write_rule`` says where the limit comes from and ``write_skipped`` lists allowed
+    directories that could not be made writable (missing, reached through a link); both only
+    feed the note the model gets.
     """
 
     workspace: Path
@@ -40,14 +47,22 @@ class SandboxSpec:
     max_file_size: int = 1 << 30
     max_processes: int = 512
     codeward_home: Path | None = None
+    workspace_writable: tuple[Path, ...] | None = None
+    write_rule: str = ""
+    write_skipped: tuple[str, ...] = ()
+
+    def roots(self) -> tuple[Path, ...]:
+        """The workspace followed by the extra writable directories: the trees a command works in."""
+        return _unique((self.workspace, *self.writable))
 
     def writable_roots(self) -> tuple[Path, ...]:
-        """The workspace followed by the extra writable directories, without repeats."""
-        out: list[Path] = []
-        for p in (self.workspace, *self.writable):
-            if p not in out:
-                out.append(p)
-        return tuple(out)
+        """Where a command may write: the workspace (or only its allowed directories) and the extra dirs."""
+        inside = (self.workspace,) if self.workspace_writable is None else self.workspace_writable
+        return _unique((*inside, *self.writable))
+
+    def readonly_roots(self) -> tuple[Path, ...]:
+        """Trees a command sees but may not write as a whole: the workspace, when allow_directories narrows it."""
+        return () if self.workspace_writable is None else (self.workspace,)
 
     def home_dir(self) -> Path:
         """The codeward home to hide from commands (the configured one when not given)."""
@@ -116,7 +131,7 @@ def validate_spec(spec: SandboxSpec, argv: Sequence[str]) -> None:
         raise UsageError("sandbox: the command is empty; give a program and its arguments")
     if any("\x00" in a for a in argv):
         raise UsageError("sandbox: a command argument contains a NUL byte")
-    roots = spec.writable_roots()
+    roots = spec.roots()
     for r in roots:
         if not r.is_absolute():
             raise UsageError(f"sandbox: writable directory {r} must be an absolute path")
@@ -133,6 +148,8 @@ def validate_spec(spec: SandboxSpec, argv: Sequence[str]) -> None:
                     f"sandbox: {r} contains the home directory {home}, whose keys and dotfiles commands must "
                     "not see; run in a project directory instead"
                 )
+    if spec.workspace_writable is not None:
+        _validate_narrowing(spec)
     if not spec.cwd.is_absolute() or not any(is_within(spec.cwd, r) for r in roots):
         raise UsageError(f"sandbox: the working directory {spec.cwd} is outside the workspace {spec.workspace}")
     for m in spec.masked:
@@ -144,6 +161,42 @@ def validate_spec(spec: SandboxSpec, argv: Sequence[str]) -> None:
         raise UsageError("sandbox: output cap must be at least 1024 bytes")
     if spec.max_processes < 1 or spec.max_file_size < 1:
         raise UsageError("sandbox: process and file-size limits must be positive")
+
+
+def _unique(paths: Sequence[Path]) -> tuple[Path, ...]:
+    out: list[Path] = []
+    for p in paths:
+        if p not in out:
+            out.append(p)
+    return tuple(out)
+
+
+def _validate_narrowing(spec: SandboxSpec) -> None:
+    """Each allowed directory must be a real directory of the workspace, neither hidden nor protected.
+
+    Checked here as well as where the spec is built, so that no spec can widen anything: a
+    writable ``.git/hooks`` would let a command plant a hook, a writable hidden directory would be
+    shown again by a Landlock grant, and an extra writable directory holding the whole workspace
+    would undo the narrowing.
+    """
+    assert spec.workspace_writable is not None
+    for d in spec.workspace_writable:
+        if not d.is_absolute() or not d.is_dir() or d.resolve() != d:
+            raise UsageError(f"sandbox: allowed directory {d} must be an existing directory, given resolved")
+        if not is_within(d, spec.workspace):
+            raise UsageError(f"sandbox: allowed directory {d} is outside the workspace {spec.workspace}")
+        for m in spec.masked:
+            if is_within(d, m):
+                raise UsageError(f"sandbox: allowed directory {d} is hidden from commands (ignored: {m})")
+        for p in spec.protected:
+            if is_within(d, p):
+                raise UsageError(f"sandbox: allowed directory {d} lies in the protected path {p}")
+    for w in spec.writable:
+        if is_within(spec.workspace, w):
+            raise UsageError(
+                f"sandbox: writable directory {w} contains the workspace, where allow_directories limits writes; "
+                "give a directory outside the workspace"
+            )
 
 
 def host_homes() -> list[Path]:

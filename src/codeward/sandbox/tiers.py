@@ -227,7 +227,7 @@ class UnsandboxedSandbox:
         from codeward.sandbox.runner import run_process
 
         validate_spec(spec, argv)
-        python = launch.trusted_python(spec.writable_roots())
+        python = launch.trusted_python(spec.roots())
         private = Path(tempfile.mkdtemp(prefix="codeward-run-"))
         try:
             env = child_env(spec.env_passthrough, tmpdir=str(private))
@@ -310,8 +310,9 @@ LANDLOCK_GAPS: tuple[str, ...] = (
     "cannot keep protected paths inside the workspace read-only (.git/hooks, .git/config, AGENTS.md, ignore "
     "files, .codeward/) while a command runs: they are recorded before each command and put back after it, "
     "and new ones are removed",
-    "a directory that directly holds an ignored or disallowed path (often the workspace root with .env) is "
-    "frozen: its existing entries stay writable but no entry can be added or removed there",
+    "the directories on the way to an ignored or disallowed path, from the workspace root (or from an "
+    "allow_directories directory) down, are frozen: their existing entries stay writable but no entry can be "
+    "added or removed there (often the workspace root, which holds .env)",
     "names (not contents) of entries inside ignored directories can be listed",
     "chmod and utime on files outside the workspace are not controlled (setuid/setgid bits are refused)",
     "no pid namespace: a command that kills its own supervisor can leave background processes running",
