@@ -10,7 +10,8 @@ frozen whenever it directly holds an ignored file such as ``.env``.
 
 When ``allow_directories`` narrows the workspace, the workspace gets read rights only and each
 allowed directory the write rights on its own; moving or hard-linking a file out of an allowed
-directory needs rights on the destination and fails (``EACCES`` / ``EXDEV``).
+directory needs rights on the destination and fails (``EACCES`` / ``EXDEV``). As everywhere
+outside the writable places, ``chmod`` and ``utime`` on the read-only part are not controlled.
 
 Protected paths in a frozen directory become read-only rules; elsewhere inside the workspace
 Landlock cannot make them read-only, so a :class:`~codeward.sandbox.protect.Tripwire` records them and

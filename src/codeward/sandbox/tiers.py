@@ -314,7 +314,8 @@ LANDLOCK_GAPS: tuple[str, ...] = (
     "allow_directories directory) down, are frozen: their existing entries stay writable but no entry can be "
     "added or removed there (often the workspace root, which holds .env)",
     "names (not contents) of entries inside ignored directories can be listed",
-    "chmod and utime on files outside the workspace are not controlled (setuid/setgid bits are refused)",
+    "chmod and utime on files outside the writable places (the system, and the workspace outside "
+    "allow_directories) are not controlled (setuid/setgid bits are refused); their contents are",
     "no pid namespace: a command that kills its own supervisor can leave background processes running",
     "no private network namespace: sockets are refused outright with the network off (socketpair still works)",
     "git commands that write .git (commit, fetch) work here, unlike under bubblewrap",
