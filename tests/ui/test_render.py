@@ -32,8 +32,9 @@ def test_visible_escapes_terminal_controls_and_bidi():
 
 def test_collapse():
     assert collapse("") == ([], 0)
-    short = "\n".join(str(i) for i in range(13))
-    assert collapse(short) == (short.split("\n"), 0)
+    short = "\n".join(str(i) for i in range(16))
+    assert collapse(short) == (short.split("\n"), 0)  # hiding 4 lines would save nothing
+    assert collapse(short + "\n16")[1] == 5
     lines, hidden = collapse("\n".join(str(i) for i in range(1, 101)) + "\n")
     assert hidden == 88
     assert lines == [str(i) for i in (1, 2, 3, 4, 5, 6, 95, 96, 97, 98, 99, 100)]
@@ -193,3 +194,10 @@ def test_a_drawing_error_never_escapes_the_sink():
     r, out = make()
     r.emit({"type": "item.started", "item": {"type": "command_execution"}})  # no id, no command: malformed
     assert "display error" in plain(out)
+
+
+def test_read_tools_are_named_when_the_answer_asks_for_them():
+    r, out = make()
+    r.emit({"type": "response.received", "usage": {}, "duration_ms": 1, "tool_calls": ["read_file", "grep", "shell"]})
+    r.emit({"type": "response.received", "usage": {}, "duration_ms": 1, "tool_calls": ["apply_patch"]})
+    assert plain(out) == "· read_file, grep\n"

@@ -77,7 +77,7 @@ def test_recap_of_a_saved_session():
     )
     lines = recap_lines(saved)
     assert lines[0] == "resuming session 0123abcd-0000 from 2025-03-04 05:06 in /src/app"
-    assert lines[1] == "1 prompt, 1 answer, 1 tool call (1 with results)"
+    assert lines[1] == "1 prompt, 1 answer, 1 tool call"
     assert lines[2:] == [
         "last prompt:",
         "  › fix the login bug",

@@ -30,6 +30,8 @@ ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x
 BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 HEAD_LINES = 6
 TAIL_LINES = 6
+MIN_HIDDEN = 5
+SHOWN_TOOLS = frozenset({"shell", "apply_patch", "update_plan"})  # these draw their own lines
 DIFF_LINES = 40  # of an edit applied without asking; the approval prompt always shows the whole diff
 
 
@@ -54,7 +56,7 @@ def plain_output(text: str) -> str:
 def collapse(text: str, head: int = HEAD_LINES, tail: int = TAIL_LINES) -> tuple[list[str], int]:
     """The lines to show of a long output and how many were left out of the middle (0: all shown)."""
     lines = text.rstrip("\n").split("\n") if text.strip() else []
-    if len(lines) <= head + tail + 1:
+    if len(lines) <= head + tail + MIN_HIDDEN - 1:  # hiding a line or two saves nothing
         return lines, 0
     return [*lines[:head], *lines[-tail:]], len(lines) - head - tail
 
@@ -247,6 +249,9 @@ class Renderer:
             self.withheld.add(event)
         elif kind == "response.received":
             self.stop_activity()
+            quiet = [n for n in event.get("tool_calls") or () if n not in SHOWN_TOOLS]
+            if quiet:  # reads have no events of their own; say at least that they happen
+                self.note("· " + ", ".join(quiet))
         elif kind == "item.started":
             self._item_started(event["item"])
         elif kind == "item.updated":

@@ -263,18 +263,17 @@ def recap_lines(saved: Any, limit: int = 3) -> list[str]:
     """A short recap of a saved session for ``resume``: when, where, how much, and the last exchange."""
     import time
 
-    from codeward.providers.types import AssistantTurn, ToolResult
+    from codeward.providers.types import AssistantTurn
 
     items = list(saved.items)
     prompts = [i for i in items if isinstance(i, Message) and i.role == "user" and not i.text.startswith(NOTE_PREFIX)]
     answers = [i for i in items if isinstance(i, AssistantTurn) and i.text.strip()]
     calls = sum(len(i.tool_calls) for i in items if isinstance(i, AssistantTurn))
-    results = sum(1 for i in items if isinstance(i, ToolResult))
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(saved.created))
     lines = [
         f"resuming session {saved.session_id} from {when}" + (f" in {saved.cwd}" if saved.cwd else ""),
         f"{len(prompts)} prompt{'s' if len(prompts) != 1 else ''}, {len(answers)} answer"
-        f"{'s' if len(answers) != 1 else ''}, {calls} tool call{'s' if calls != 1 else ''} ({results} with results)",
+        f"{'s' if len(answers) != 1 else ''}, {calls} tool call{'s' if calls != 1 else ''}",
     ]
 
     def short(text: str) -> list[str]:
