@@ -52,17 +52,20 @@ def run_session(
     events = EventBus()
     audits: list[Any] = []
 
+    failures: list[str] = []
+
     def attach_audit(config: Any, run_id: str) -> None:
         from codeward.audit import open_session_audit
 
         sink = open_session_audit(config, run_id)
         if sink is not None:
-            events.add(sink)
+            events.add(_Watched(sink, failures))
             audits.append(sink)
 
     def approver(mode: str) -> TerminalApprover:
         return TerminalApprover(renderer)
 
+    events.add(renderer)  # first, so a sink that fails later cannot hide what happens from the user
     session = build_session(
         opts.workdir(),
         opts.overrides(),
@@ -71,7 +74,6 @@ def run_session(
         on_config=attach_audit,
         resume=resume,
     )
-    events.add(renderer)
     interrupts = Interrupts()
     if session.agent.client is not None:
         session.agent.client = InterruptibleClient(session.agent.client, interrupts)  # type: ignore[assignment]
@@ -98,6 +100,7 @@ def run_session(
         read_prompt=lambda: "",
         audit_path=lambda: str(audits[0].path) if audits and audits[0].path else None,
         pending_notes=notes,
+        halt=lambda: failures[0] if failures else None,
     )
     loop.read_prompt = make_prompt(history, loop.status_line)
 
@@ -146,3 +149,21 @@ def _goodbye(console: Any, session: Any) -> None:
     console.print(f"session ended: {sent}", style="dim", markup=False, highlight=False)
     if session.config.history.persistence != "none":
         console.print(f"continue it with: codeward resume {session.session_id}", style="dim", markup=False)
+
+
+class _Watched:
+    """An audit sink whose failure ends the session: once a record cannot be written, nothing more may happen."""
+
+    def __init__(self, sink: Any, failures: list[str]) -> None:
+        self.sink = sink
+        self.failures = failures
+
+    def emit(self, event: dict[str, Any]) -> None:
+        from codeward.errors import CodewardError
+
+        try:
+            self.sink.emit(event)
+        except CodewardError as e:
+            if not self.failures:
+                self.failures.append(e.message)
+            raise

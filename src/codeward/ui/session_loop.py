@@ -47,6 +47,7 @@ class InteractiveSession:
         *,
         audit_path: Callable[[], str | None] = lambda: None,
         pending_notes: list[str] | None = None,
+        halt: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.session = session
         self.r = renderer
@@ -54,6 +55,8 @@ class InteractiveSession:
         self.read_prompt = read_prompt
         self.audit_path = audit_path
         self.pending_notes = pending_notes if pending_notes is not None else []
+        self.halt = halt
+        """Why the session must stop now (the audit log cannot be written), or None."""
 
     # -- status ---------------------------------------------------------------------------------
 
@@ -98,13 +101,20 @@ class InteractiveSession:
                 except SlashError as e:
                     self.r.error(f"codeward: {e}")
                     continue
-                if not self.slash(command):
+                if not self.slash(command) or self._halted():
                     return
                 continue
             outcome = self.turn(text)
-            if outcome == "exit":
+            if outcome == "exit" or self._halted():
                 return
             exit_armed = outcome == "interrupted"
+
+    def _halted(self) -> bool:
+        reason = self.halt()
+        if reason is None:
+            return False
+        self.r.error(f"codeward: {reason}; the session ends here")
+        return True
 
     def _flush_notes(self) -> None:
         while self.pending_notes:
