@@ -201,3 +201,35 @@ def test_read_tools_are_named_when_the_answer_asks_for_them():
     r.emit({"type": "response.received", "usage": {}, "duration_ms": 1, "tool_calls": ["read_file", "grep", "shell"]})
     r.emit({"type": "response.received", "usage": {}, "duration_ms": 1, "tool_calls": ["apply_patch"]})
     assert plain(out) == "· read_file, grep\n"
+
+
+def test_plan_updates_and_reasoning():
+    r, out = make()
+    plan = {
+        "id": "p",
+        "type": "todo_list",
+        "items": [{"text": "read the code", "completed": True}, {"text": "fix it", "completed": False}],
+    }
+    r.emit({"type": "item.started", "item": plan})
+    r.emit({"type": "item.updated", "item": {**plan, "items": [{**i, "completed": True} for i in plan["items"]]}})
+    r.emit({"type": "item.completed", "item": {"id": "x", "type": "reasoning", "text": "the  bug is\nin add"}})
+    text = plain(out)
+    assert "plan:\n  ☑ read the code\n  ☐ fix it\nplan:\n  ☑ read the code\n  ☑ fix it\n" in text
+    assert "thinking: the bug is in add" in text
+
+
+def test_reasoning_deltas_switch_the_label_until_text_arrives():
+    from codeward.providers.types import ReasoningDelta
+
+    r, _ = make()
+    r.start_activity("waiting for api.openai.com")
+    r.on_stream(ReasoningDelta("hmm"))
+    assert r._activity is not None and r._activity.thinking
+    out = io.StringIO()
+    Console(file=out, width=80, height=20).print(r._activity)
+    assert "thinking ·" in out.getvalue()
+    r.on_stream(TextDelta("Answer"))
+    out = io.StringIO()
+    Console(file=out, width=80, height=20).print(r._activity)
+    assert "waiting for api.openai.com ·" in out.getvalue() and "Answer" in out.getvalue()
+    r.end_turn()
