@@ -18,7 +18,7 @@ from codeward.errors import UsageError
 @click.command("resume", context_settings={"help_option_names": ["-h", "--help"]})
 @common_options
 @click.option("--last", is_flag=True, help="Continue the most recent saved session.")
-@click.argument("words", nargs=-1)
+@click.argument("words", nargs=-1, metavar="[ID] [PROMPT]")
 @click.pass_context
 def command(ctx: click.Context, last: bool, words: tuple[str, ...], **params: Any) -> int:
     """Continue a saved session: codeward resume --last [PROMPT] or codeward resume ID [PROMPT].
