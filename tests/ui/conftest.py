@@ -24,10 +24,11 @@ def tui(model_server: Any, git_repo: Path, cw_home: Path) -> Iterator[Callable[.
         extra: str = "",
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
+        url: str | None = None,
     ) -> Term:
         if steps is not None:
             model_server.script(steps)
-        write_config(cw_home, model_server.url, wire, extra)
+        write_config(cw_home, url or model_server.url, wire, extra)
         term = Term(*args, cwd=cwd or git_repo, env=env)
         started.append(term)
         return term

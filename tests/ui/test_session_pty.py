@@ -495,3 +495,21 @@ def test_resume_needs_an_id_or_last(git_repo):
     )
     assert p.returncode == 2
     assert p.stderr.strip() == "codeward: resume: give a session ID or --last (codeward resume --last)"
+
+
+def test_an_unreachable_model_is_one_line_and_the_session_goes_on(tui):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    t = tui(url=f"http://127.0.0.1:{port}/v1")
+    t.prompt()
+    t.line("hello")
+    t.expect(rf"✗ cannot reach http://127\.0\.0\.1:{port}/v1")
+    t.prompt()
+    t.line("/status")
+    t.expect(r"requests sent\s+1 ")
+    t.prompt()
+    t.ctrl_d()
+    assert t.wait_exit() == 0
