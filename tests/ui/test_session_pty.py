@@ -218,16 +218,14 @@ def test_two_quick_ctrl_c_during_a_turn_exit(tui, git_repo):
 
 
 def test_ctrl_c_while_waiting_for_the_model(tui, model_server):
-    t = tui(steps=[{"stall": 30}, {"text": "back again"}])
+    t = tui(steps=[{"stall": 600}, {"text": "back again"}])  # far longer than any wait below
     t.prompt()
     t.line("hello?")
     t.expect(r"waiting for 127\.0\.0\.1")
     time.sleep(0.5)
-    started = time.monotonic()
     t.ctrl_c()
-    t.expect(r"⏹ interrupted")
+    t.expect(r"⏹ interrupted")  # the stalled request was abandoned, not waited out
     t.prompt()
-    assert time.monotonic() - started < 10  # the stalled request was abandoned, not waited out
     t.line("still there?")
     t.expect("back again")
     t.prompt()
