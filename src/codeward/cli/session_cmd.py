@@ -66,14 +66,19 @@ def run_session(
         return TerminalApprover(renderer)
 
     events.add(renderer)  # first, so a sink that fails later cannot hide what happens from the user
-    session = build_session(
-        opts.workdir(),
-        opts.overrides(),
-        events=events,
-        approver=approver,
-        on_config=attach_audit,
-        resume=resume,
-    )
+    try:
+        session = build_session(
+            opts.workdir(),
+            opts.overrides(),
+            events=events,
+            approver=approver,
+            on_config=attach_audit,
+            resume=resume,
+        )
+    except BaseException:  # no key, a bad config...: the audit log opened for this run is sealed, not left open
+        for sink in audits:
+            sink.close()
+        raise
     interrupts = Interrupts()
     if session.agent.client is not None:
         session.agent.client = InterruptibleClient(session.agent.client, interrupts)  # type: ignore[assignment]
