@@ -511,3 +511,13 @@ def test_an_unreachable_model_is_one_line_and_the_session_goes_on(tui):
     t.prompt()
     t.ctrl_d()
     assert t.wait_exit() == 0
+
+
+def test_a_missing_key_is_one_line_before_any_session(tui, cw_home, model_server):
+    t = tui(env={"SCRIPTED_KEY": ""}, steps=[])
+    assert t.wait_exit() == 2
+    assert t.text.strip() == (
+        "codeward: no API key for provider 'scripted': set $SCRIPTED_KEY, run codeward login --provider scripted, "
+        "or configure providers.scripted.key_command"
+    )
+    assert model_server.requests == []
