@@ -109,7 +109,11 @@ def bench_doctor() -> None:
                 shutil.copytree(src / sub, repo / sub, ignore=shutil.ignore_patterns("__pycache__"))
         env = {**os.environ, "CODEWARD_HOME": str(Path(d) / "home"), "HOME": d,
                "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}  # fmt: skip
-        for args in (["init", "-q"], ["add", "-A"], ["-c", "user.email=b@b", "-c", "user.name=b", "commit", "-qm", "x"]):
+        for args in (
+            ["init", "-q"],
+            ["add", "-A"],
+            ["-c", "user.email=b@b", "-c", "user.name=b", "commit", "-qm", "x"],
+        ):
             subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
         files = len(subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True).stdout.splitlines())
         size = sum(p.stat().st_size for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts)
