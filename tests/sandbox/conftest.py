@@ -39,9 +39,13 @@ def _sandbox_or_skip(tier: str) -> Any:
 
 
 # The "none" run of every confinement test is the control: without a sandbox the escape must
-# succeed, which proves the test can fail. strict=True turns an unexpected pass into a failure.
+# succeed, which proves the test can fail. strict=True turns an unexpected pass into a failure, and
+# raises=AssertionError makes a control that breaks for another reason (a setup error) fail loudly.
 CONTROL = pytest.param(
-    "none", marks=pytest.mark.xfail(strict=True, reason="control: with no sandbox this escape must succeed")
+    "none",
+    marks=pytest.mark.xfail(
+        strict=True, raises=AssertionError, reason="control: with no sandbox this escape must succeed"
+    ),
 )
 
 
@@ -288,6 +292,15 @@ def sentinel() -> Iterator[Sentinel]:
     finally:
         proc.kill()
         proc.wait()
+
+
+def content(path: Path) -> bytes | None:
+    """A file's bytes, or None when it is gone: escape checks compare this, so a file moved away by
+    the command fails the assertion (and counts for the no-sandbox control) instead of raising."""
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def process_running(marker: str) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Project, git
+from conftest import Project, content, git
 
 pytestmark = pytest.mark.sandbox
 
@@ -62,7 +62,7 @@ def test_new_top_level_dir_and_file(sandbox: Any, narrowed: Project) -> None:
 def test_rename_out_of_the_allowed_dir(sandbox: Any, narrowed: Project) -> None:
     root = narrowed.root
     narrowed.run(sandbox, "mv src/main.py moved.py; mv src/main.py lib/; mv src src2; mv src lib/src; rmdir src")
-    assert (root / "src" / "main.py").read_text() == "print('hello')\n"
+    assert content(root / "src" / "main.py") == b"print('hello')\n"
     assert not (root / "moved.py").exists() and not (root / "src2").exists()
     unchanged(root)
 

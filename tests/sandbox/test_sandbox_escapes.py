@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Listener, Project, Sentinel, git, process_running
+from conftest import Listener, Project, Sentinel, content, git, process_running
 
 pytestmark = pytest.mark.sandbox
 
@@ -31,7 +31,7 @@ def test_direct_write_outside(sandbox: Any, project: Project, outside: Path) -> 
     system = Path("/usr") / f"codeward-escape-{os.urandom(4).hex()}"
     try:
         r = project.run(sandbox, f"echo pwned > {victim}; echo new > {outside}/new.txt; touch {system}")
-        assert victim.read_text() == "original\n"
+        assert content(victim) == b"original\n"
         assert not (outside / "new.txt").exists()
         assert not system.exists()
         assert r.exit_code != 0
@@ -93,7 +93,7 @@ def test_hardlink_outside_file(sandbox: Any, project: Project, outside: Path) ->
     victim = outside / "victim.txt"
     project.run(sandbox, f"ln {victim} hl && echo pwned >> hl; mv {victim} ./moved; rm -f {victim}")
     # mv across mounts falls back to copy + unlink: the copy of a readable file is fine, the unlink is not
-    assert victim.read_text() == "original\n"
+    assert content(victim) == b"original\n"
 
 
 # --- protected paths: git, AGENTS.md, ignore files, .codeward -----------------------------------
@@ -138,7 +138,7 @@ def test_git_pointer_file_and_its_gitdir(sandbox: Any, project: Project) -> None
 def test_rename_git_dir_and_recreate(sandbox: Any, project: Project) -> None:
     head = (project.root / ".git" / "HEAD").read_bytes()
     project.run(sandbox, "mv .git .git.bak; mkdir -p .git/hooks && echo 'touch /tmp/owned' > .git/hooks/pre-commit")
-    assert (project.root / ".git" / "HEAD").read_bytes() == head
+    assert content(project.root / ".git" / "HEAD") == head
     assert not (project.root / ".git" / "hooks" / "pre-commit").exists()
     assert git(project.root, "status", "--porcelain").returncode == 0
 
@@ -167,7 +167,7 @@ def test_codeward_dir_existing_and_missing(sandbox: Any, project: Project, tmp_p
     cfg = project.root / ".codeward" / "config.toml"
     before = cfg.read_bytes()
     project.run(sandbox, "echo 'network = true' >> .codeward/config.toml; rm -rf .codeward; mkdir .codeward")
-    assert cfg.read_bytes() == before
+    assert content(cfg) == before
     # a project without .codeward: it must not be creatable
     bare = tmp_path / "bare"
     bare.mkdir()
