@@ -283,14 +283,14 @@ def unquoted_parts(text: str) -> list[Part]:
     return out
 
 
-def dquote_literal(text: str) -> str:
-    """Text inside double quotes: a backslash escapes only ``$ ` " \\`` and newline."""
+def _unescape(text: str, escapable: str) -> str:
+    """Drop the backslash before each character of ``escapable``; backslash-newline joins lines."""
     out: list[str] = []
     i = 0
     n = len(text)
     while i < n:
         c = text[i]
-        if c == "\\" and i + 1 < n and text[i + 1] in '$`"\\\n':
+        if c == "\\" and i + 1 < n and text[i + 1] in escapable:
             if text[i + 1] != "\n":
                 out.append(text[i + 1])
             i += 2
@@ -298,23 +298,16 @@ def dquote_literal(text: str) -> str:
         out.append(c)
         i += 1
     return "".join(out)
+
+
+def dquote_literal(text: str) -> str:
+    """Text inside double quotes: a backslash escapes only ``$ ` " \\`` and newline."""
+    return _unescape(text, '$`"\\\n')
 
 
 def heredoc_literal(text: str) -> str:
     """Text in an unquoted here-document: a backslash escapes only ``$ ` \\`` and newline."""
-    out: list[str] = []
-    i = 0
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\" and i + 1 < n and text[i + 1] in "$`\\\n":
-            if text[i + 1] != "\n":
-                out.append(text[i + 1])
-            i += 2
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out)
+    return _unescape(text, "$`\\\n")
 
 
 _SIMPLE_ESCAPES = {

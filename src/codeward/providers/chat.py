@@ -39,14 +39,9 @@ def _messages(request: ModelRequest) -> list[dict[str, Any]]:
     return out
 
 
-def _usage(u: dict[str, Any] | None) -> Usage:
-    if not isinstance(u, dict):
-        return Usage()
-    details = u.get("prompt_tokens_details") or {}
-    return Usage(
-        input_tokens=int(u.get("prompt_tokens") or 0),
-        cached_input_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
-        output_tokens=int(u.get("completion_tokens") or 0),
+def _usage(u: Any) -> Usage:
+    return Usage.from_json(
+        u, input_key="prompt_tokens", output_key="completion_tokens", details_key="prompt_tokens_details"
     )
 
 

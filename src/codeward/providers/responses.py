@@ -38,14 +38,7 @@ def _input(request: ModelRequest) -> list[dict[str, Any]]:
 
 
 def _usage(u: Any) -> Usage:
-    if not isinstance(u, dict):
-        return Usage()
-    details = u.get("input_tokens_details") or {}
-    return Usage(
-        input_tokens=int(u.get("input_tokens") or 0),
-        cached_input_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
-        output_tokens=int(u.get("output_tokens") or 0),
-    )
+    return Usage.from_json(u, input_key="input_tokens", output_key="output_tokens", details_key="input_tokens_details")
 
 
 class ResponsesParser:

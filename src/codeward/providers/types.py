@@ -70,6 +70,15 @@ class Usage:
             self.output_tokens + other.output_tokens,
         )
 
+    @classmethod
+    def from_json(cls, u: object, *, input_key: str, output_key: str, details_key: str) -> Usage:
+        """Read a usage object of either wire API (they name the same counts differently)."""
+        if not isinstance(u, dict):
+            return cls()
+        details = u.get(details_key)
+        cached = details.get("cached_tokens") if isinstance(details, dict) else 0
+        return cls(int(u.get(input_key) or 0), int(cached or 0), int(u.get(output_key) or 0))
+
     def to_json(self) -> dict[str, int]:
         return {
             "input_tokens": self.input_tokens,
