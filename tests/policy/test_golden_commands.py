@@ -60,6 +60,12 @@ ROWS: list[tuple[str, str, object, str, str | None]] = [
     ("chmod -R 755 x", FA, STD, "allow", None),
     ("mkfs.ext4 /dev/sda1", FA, STD, "deny", "mkfs"),
     # --- program paths and quoting tricks
+    # tree-sitter leaves the '$' of $"..." / $'...' in the word before: bash still reads `rm`
+    ('r$"m" -rf /', FA, STD, "deny", "rm -rf"),
+    ('"r"$"m" -rf /', FA, STD, "deny", "rm -rf"),
+    ("r$'m' -rf /", FA, STD, "deny", "rm -rf"),
+    ("r$'\\x6d' -rf /", FA, STD, "deny", "rm -rf"),
+    ('r\\$"m" -rf /', FA, STD, "allow", None),  # an escaped '$' is literal: the program is `r$m`
     ("/bin/rm -rf /", FA, STD, "deny", "rm -rf"),
     ("/usr/bin/rm -rf /", FA, STD, "deny", "rm -rf"),
     ("./rm -rf x", FA, STD, "deny", "rm -rf"),

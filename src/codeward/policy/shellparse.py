@@ -11,7 +11,8 @@ differently from bash are repaired here, because each one would hide a command:
 * after a redirection, further words are taken as extra redirect targets (``rm >/dev/null -rf /``);
   bash passes them to the command. :func:`redirect_extra_args` hands them back.
 * two argument nodes that touch (``$"…"`` comes out as ``$`` + ``"…"``) are one word in bash;
-  :func:`argument_groups` glues them.
+  ``Analysis._command_words`` glues them, and drops the ``$`` that tree-sitter leaves before a
+  ``$"…"`` / ``$'…'`` (:func:`spanned_parts`).
 
 tree_sitter is imported inside functions, so importing this module costs nothing.
 """
@@ -300,11 +301,29 @@ def spanned_parts(node: Node, params: tuple[str, ...] | None, *, in_dquote: bool
             out.extend(
                 unquoted_parts(whole[pos - src_start : c.start_byte - src_start].decode("utf-8", "surrogatepass"))
             )
+        if c.type in ("string", "raw_string") and not in_dquote and _takes_dollar(out):
+            # tree-sitter leaves the '$' of `r$"m"` / `r$'m'` in the word before; bash reads `$"m"` (a
+            # locale string) and `$'m'` (ANSI-C quoting) as the quoted text alone: both are `rm`
+            last = out[-1]
+            assert isinstance(last, Lit)
+            out[-1] = Lit(last.text[:-1], last.quoted)
+            if c.type == "raw_string":
+                out.append(Lit(ansi_c_decode(node_text(c)[1:-1]), True))
+                pos = c.end_byte
+                continue
         out.extend(word_parts(c, params, in_dquote=in_dquote))
         pos = c.end_byte
     if pos < node.end_byte:
         out.extend(unquoted_parts(whole[pos - src_start :].decode("utf-8", "surrogatepass")))
     return out
+
+
+def _takes_dollar(parts: list[Part]) -> bool:
+    """True when the text so far ends with an unquoted, unescaped '$' (it opens a $"…" or $'…')."""
+    if not parts or not isinstance(parts[-1], Lit) or parts[-1].quoted:
+        return False
+    text = parts[-1].text
+    return text.endswith("$") and not text.endswith("\\$")
 
 
 def _string_parts(node: Node, params: tuple[str, ...] | None) -> list[Part]:
@@ -370,26 +389,11 @@ def positional_words(node: Node, params: tuple[str, ...] | None) -> list[str] | 
     return None
 
 
-def argument_groups(nodes: list[Node]) -> list[list[Node]]:
-    """Group argument nodes that touch (no blank between them): bash reads them as one word."""
-    groups: list[list[Node]] = []
-    for n in sorted(nodes, key=lambda x: x.start_byte):
-        if groups and groups[-1][-1].end_byte == n.start_byte:
-            groups[-1].append(n)
-        else:
-            groups.append([n])
-    return groups
-
-
 def group_parts(group: list[Node], params: tuple[str, ...] | None) -> list[Part]:
     out: list[Part] = []
     for n in group:
         out.extend(word_parts(n, params))
     return out
-
-
-def group_source(group: list[Node]) -> str:
-    return "".join(node_text(n) for n in group)
 
 
 # ------------------------------------------------------------------------------------------------
