@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import Project, content, git
+from tests.support.sandbox_helpers import Project, content, git
 
 pytestmark = pytest.mark.sandbox
 

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import Listener, Project, Sentinel, content, git, process_running
+from tests.support.sandbox_helpers import Listener, Project, Sentinel, content, git, process_running
 
 pytestmark = pytest.mark.sandbox
 

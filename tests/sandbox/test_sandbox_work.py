@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import Project
+from tests.support.sandbox_helpers import Project
 
 pytestmark = pytest.mark.sandbox
 
