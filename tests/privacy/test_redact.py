@@ -57,7 +57,6 @@ def test_restore_puts_back_only_its_own_placeholders(scanner: Scanner) -> None:
     out = red.redact(text).text
     foreign = "<secret:github-pat:00000000>"
     assert red.restore(out + " " + foreign) == text + " " + foreign
-    assert red.has_placeholders(out) and not red.has_placeholders(foreign) and not red.has_placeholders("plain")
     assert Redactor(scanner).restore(out) == out  # another session cannot restore
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Callable
 from typing import IO, Any, Protocol
 
 PUBLIC_TYPES = frozenset(
@@ -83,14 +82,6 @@ class ListSink:
 
     def of_type(self, kind: str) -> list[Event]:
         return [e for e in self.events if e.get("type") == kind]
-
-
-class CallbackSink:
-    def __init__(self, fn: Callable[[Event], None]) -> None:
-        self.fn = fn
-
-    def emit(self, event: Event) -> None:
-        self.fn(event)
 
 
 class ItemIds:

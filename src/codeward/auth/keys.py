@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from codeward.config.model import ProviderConfig
 from codeward.errors import ConfigError
 
-KEYCHAIN_SERVICE = "codeward"
 MIN_SCRUB_LENGTH = 8
 """Shorter values are not scrubbed by value: replacing every "x" in a log would destroy it."""
 

@@ -306,6 +306,12 @@ def render_text(results: list[Result], stats: Stats) -> str:
     lines = [f"{r.path}:{r.line}:{r.column}: {r.rule} {r.description}" for r in results]
     files = len({r.path for r in results})
     scanned = f"{stats.files} file{'s' if stats.files != 1 else ''}, {stats.bytes / 1e6:.1f} MB scanned"
+    if stats.skipped_binary:
+        scanned += (
+            f"; {stats.skipped_binary} binary file{'s' if stats.skipped_binary != 1 else ''} (file-name rules only)"
+        )
+    if stats.skipped_large:
+        scanned += f"; {stats.skipped_large} over the size cap skipped"
     if results:
         lines.append(
             f"{len(results)} secret{'s' if len(results) != 1 else ''} found in {files} "

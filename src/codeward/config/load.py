@@ -445,6 +445,26 @@ def load_config(cwd: Path | None = None, overrides: ConfigOverrides | None = Non
     return _build(merged, policy_layers, notices, str(user_path))
 
 
+def provider_from_table(pid: str, t: dict[str, Any]) -> ProviderConfig:
+    """A validated, canonical provider table (see PROVIDER_KEYS) as a ProviderConfig."""
+    return ProviderConfig(
+        id=pid,
+        name=t.get("name", pid),
+        base_url=t["base_url"],
+        env_key=t.get("env_key"),
+        wire_api=t.get("wire_api", "chat"),
+        headers=t.get("headers", {}),
+        query_params=t.get("query_params", {}),
+        key_command=tuple(t["key_command"]) if t.get("key_command") else None,
+        key_command_timeout_ms=t.get("key_command_timeout_ms", 10_000),
+        requires_key=t.get("requires_key", bool(t.get("env_key") or t.get("key_command"))),
+        request_max_retries=t.get("request_max_retries", 4),
+        stream_max_retries=t.get("stream_max_retries", 3),
+        stream_idle_timeout_ms=t.get("stream_idle_timeout_ms", 120_000),
+        connect_timeout_ms=t.get("connect_timeout_ms", 10_000),
+    )
+
+
 def _build(
     merged: dict[str, Any],
     policy_layers: list[tuple[dict[str, Any], str, bool]],
@@ -455,28 +475,10 @@ def _build(
     for pid, table in merged.get("providers", {}).items():
         providers_raw[pid] = {**providers_raw.get(pid, {}), **table}
     providers: dict[str, ProviderConfig] = {}
-    builtins = builtin_providers()
     for pid, t in providers_raw.items():
         if "base_url" not in t:
             raise ConfigError(f"{user_path}: providers.{pid}.baseURL is missing: expected the endpoint's URL")
-        requires = t.get("requires_key", bool(t.get("env_key") or t.get("key_command")))
-        providers[pid] = ProviderConfig(
-            id=pid,
-            name=t.get("name", pid),
-            base_url=t["base_url"],
-            env_key=t.get("env_key"),
-            wire_api=t.get("wire_api", "chat"),
-            headers=t.get("headers", {}),
-            query_params=t.get("query_params", {}),
-            key_command=tuple(t["key_command"]) if t.get("key_command") else None,
-            key_command_timeout_ms=t.get("key_command_timeout_ms", 10_000),
-            requires_key=requires,
-            request_max_retries=t.get("request_max_retries", 4),
-            stream_max_retries=t.get("stream_max_retries", 3),
-            stream_idle_timeout_ms=t.get("stream_idle_timeout_ms", 120_000),
-            connect_timeout_ms=t.get("connect_timeout_ms", 10_000),
-            builtin=pid in builtins,
-        )
+        providers[pid] = provider_from_table(pid, t)
 
     provider = merged.get("provider", Config.provider)
     if provider not in providers:

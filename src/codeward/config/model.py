@@ -32,7 +32,6 @@ class ProviderConfig:
     stream_max_retries: int = 3
     stream_idle_timeout_ms: int = 120_000
     connect_timeout_ms: int = 10_000
-    builtin: bool = False
 
 
 @dataclass(frozen=True)

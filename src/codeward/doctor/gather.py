@@ -64,21 +64,9 @@ def gather(cwd: Path, *, env: Mapping[str, str] | None = None) -> DoctorContext:
 
 def _default_config() -> Config:
     """Built-in defaults, for checking the rest when the user's config cannot be loaded."""
-    from codeward.config.load import builtin_providers
-    from codeward.config.model import ProviderConfig
+    from codeward.config.load import builtin_providers, provider_from_table
 
-    providers = {
-        pid: ProviderConfig(
-            id=pid,
-            name=t["name"],
-            base_url=t["base_url"],
-            env_key=t.get("env_key"),
-            wire_api=t["wire_api"],
-            requires_key=t["requires_key"],
-            builtin=True,
-        )
-        for pid, t in builtin_providers().items()
-    }
+    providers = {pid: provider_from_table(pid, t) for pid, t in builtin_providers().items()}
     return Config(providers=providers)
 
 

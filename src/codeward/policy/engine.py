@@ -213,7 +213,7 @@ def decide_analysis(analysis: Analysis, shown: str, mode: str, policy: Policy) -
 
     maybe: list[tuple[PolicyEntry, int]] = []
     for entry in policy.disallow_commands:
-        result, idx = match_pattern(entry.pattern, analysis, deny=True)
+        result, idx = match_pattern(entry.pattern, analysis)
         if result is Match.YES:
             where = _where(analysis, idx, shown)
             return Decision(
@@ -320,7 +320,7 @@ def _candidates(stage: Any, analysis: Analysis, receiver: bool) -> list[int]:
     ]
 
 
-def match_pattern(pattern: str, analysis: Analysis, *, deny: bool) -> tuple[Match, int]:
+def match_pattern(pattern: str, analysis: Analysis) -> tuple[Match, int]:
     """The best match of a (possibly piped) deny pattern anywhere in the analysis, and the command."""
     from codeward.policy.analysis import Role
 

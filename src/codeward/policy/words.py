@@ -81,10 +81,6 @@ class Hole:
 Part = Lit | Hole
 
 
-def parts_text(parts: list[Part]) -> str:
-    return "".join(p.text for p in parts)
-
-
 def toks_from_parts(parts: list[Part], source: str) -> list[Tok]:
     """Brace-expand the unquoted text, then turn each resulting word into a token."""
     words = brace_expand(parts)

@@ -33,7 +33,6 @@ class GatedPayload:
 
     body: bytes
     entry: LedgerEntry
-    attempts: int = 1
 
 
 class _Redactor:

@@ -121,10 +121,3 @@ class Redactor:
         with self._lock:
             values = dict(self._values)
         return _PLACEHOLDER.sub(lambda m: values.get(m.group(0), m.group(0)), text)
-
-    def has_placeholders(self, text: str) -> bool:
-        """True when ``text`` holds at least one placeholder made by this redactor."""
-        if "<secret:" not in text:
-            return False
-        with self._lock:
-            return any(m.group(0) in self._values for m in _PLACEHOLDER.finditer(text))

@@ -153,10 +153,8 @@ class RuleDocument:
     origin: str
     rules: list[Rule] = field(default_factory=list)
     allowlists: list[Allowlist] = field(default_factory=list)
-    use_default: bool = False
     extend_path: str | None = None
     disabled_rules: tuple[str, ...] = ()
-    has_extend: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,8 +322,8 @@ def parse_document(doc: Mapping[str, Any], origin: str, *, lazy: bool = False) -
         _unknown(where, ext, EXTEND_KEYS)
         if "url" in ext:
             raise ConfigError(f"{where}: url is not supported (codeward makes no network requests); use path")
-        out.has_extend = True
-        out.use_default = _bool(where, "useDefault", ext.get("useDefault", False))
+        # useDefault is checked but changes nothing: the built-in rules always apply (user files only add)
+        _bool(where, "useDefault", ext.get("useDefault", False))
         out.extend_path = _str(where, "path", ext["path"]) if "path" in ext else None
         out.disabled_rules = _str_list(where, "disabledRules", ext.get("disabledRules", []))
     rules = doc.get("rules", [])

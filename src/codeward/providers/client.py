@@ -157,7 +157,6 @@ class ModelClient:
                 delay = r.retry_after if r.retry_after is not None else backoff_seconds(n)
                 if self._on_retry:
                     self._on_retry(self.scrub(f"{r}; retrying in {delay:.1f}s ({n}/{total})"))
-                payload.attempts += 1
                 self._sleep(delay)
 
     def _attempt(self, body: bytes, on_event: Callable[[StreamEvent], None] | None) -> Completed:
