@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from codeward.modes import loosen_hint
+
 
 @dataclass(frozen=True)
 class CommandRequest:
@@ -48,7 +50,7 @@ class NoTerminalApprover:
         self.mode = mode
 
     def _answer(self, what: str) -> Answer:
-        hint = "-a auto-edit or -a full-auto" if what == "edit" else "-a full-auto"
+        hint = loosen_hint(what)  # type: ignore[arg-type]
         return Answer(
             approved=False,
             reason=(

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from codeward.cli.spec import APPROVAL_MODES, COMMON_OPTIONS
+from codeward.cli.spec import COMMON_OPTIONS
+from codeward.modes import APPROVAL_MODES
 
 
 @dataclass(frozen=True)

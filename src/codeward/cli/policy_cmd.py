@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from codeward.cli.options import existing_dir
-from codeward.cli.spec import APPROVAL_MODES
+from codeward.modes import APPROVAL_MODES
 
 
 @click.group(name="policy", context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-APPROVAL_MODES = ("suggest", "auto-edit", "full-auto")
+from codeward.modes import HELP as MODES_HELP
 
 # name -> (module[:attribute], one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -33,8 +33,7 @@ COMMON_OPTIONS: tuple[tuple[tuple[str, ...], str, str | None, str], ...] = (
         ("-a", "--approval-mode"),
         "approval_mode",
         "MODE",
-        "suggest (ask for edits and commands), auto-edit (apply edits, ask for commands), "
-        "full-auto (apply edits, run commands in the sandbox).",
+        MODES_HELP,
     ),
     (("-m", "--model"), "model", "MODEL", "Model name to use."),
     (("--provider",), "provider", "ID", "Provider id: openai, ollama, lmstudio or one from config.toml."),

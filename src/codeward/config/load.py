@@ -19,7 +19,6 @@ from typing import Any
 
 from codeward.config.home import user_config_path
 from codeward.config.model import (
-    APPROVAL_MODES,
     WIRE_APIS,
     AuditConfig,
     Config,
@@ -29,9 +28,9 @@ from codeward.config.model import (
     PrivacyConfig,
     ProviderConfig,
     SandboxConfig,
-    mode_rank,
 )
 from codeward.errors import ConfigError
+from codeward.modes import APPROVAL_MODES, DEFAULT_MODE, stricter_or_equal
 
 POLICY_KEYS = ("disallow_commands", "allow_commands", "allow_directories", "disallow_directories")
 
@@ -321,7 +320,7 @@ def _narrow_project(raw: dict[str, Any], current: dict[str, Any], source: str, n
         if key == "model":
             kept["model"] = value
         elif key == "approval_mode":
-            if mode_rank(value) <= mode_rank(current.get("approval_mode", "suggest")):
+            if stricter_or_equal(value, current.get("approval_mode", DEFAULT_MODE)):
                 kept["approval_mode"] = value
             else:
                 drop("approval_mode", "a repository may only choose a stricter approval mode")

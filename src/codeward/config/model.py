@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from codeward.cli.spec import APPROVAL_MODES
+from codeward.modes import Mode
 
 WIRE_APIS: tuple[str, ...] = ("chat", "responses")
-
-
-def mode_rank(mode: str) -> int:
-    """How much a mode lets happen without asking: suggest 0 < auto-edit 1 < full-auto 2."""
-    return APPROVAL_MODES.index(mode)
 
 
 @dataclass(frozen=True)
@@ -87,7 +82,7 @@ class HistoryConfig:
 class Config:
     provider: str = "openai"
     model: str = "gpt-5"
-    approval_mode: str = "suggest"
+    approval_mode: Mode = "suggest"
     max_steps: int = 60
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from codeward.config.model import ProviderConfig
 from codeward.doctor.model import CheckResult, DoctorContext
+from codeward.modes import MEANING, commands_without_asking
 
 SHOWN = 5
 ENTERPRISE_SUFFIXES = (".internal", ".local", ".lan", ".corp", ".intranet", ".home.arpa", ".private")
@@ -37,10 +38,8 @@ def check_config(ctx: DoctorContext) -> CheckResult:
 
 def check_approval_mode(ctx: DoctorContext) -> CheckResult:
     mode = ctx.config.approval_mode
-    if mode == "suggest":
-        return CheckResult("approval-mode", "pass", "suggest: every edit and command asks first")
-    if mode == "auto-edit":
-        return CheckResult("approval-mode", "pass", "auto-edit: edits are applied, commands ask first")
+    if not commands_without_asking(mode):
+        return CheckResult("approval-mode", "pass", f"{mode}: {MEANING[mode]}")
     return CheckResult(
         "approval-mode",
         "warn",

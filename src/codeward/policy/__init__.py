@@ -7,9 +7,9 @@ tree-sitter, which is imported only when a command is first analysed.
 
 from __future__ import annotations
 
+from codeward.modes import APPROVAL_MODES
 from codeward.policy.agents_md import parse_agents_policy
 from codeward.policy.engine import (
-    APPROVAL_MODES,
     Decision,
     Policy,
     decide_command,

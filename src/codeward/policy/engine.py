@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from codeward.config.model import PolicyEntry
 from codeward.errors import ConfigError
+from codeward.modes import APPROVAL_MODES, commands_without_asking, edits_without_asking
 from codeward.policy.patterns import Match, PatternError, compile_pattern, match_allow, match_deny
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from codeward.policy.analysis import Analysis
     from codeward.workspace import Workspace
 
-APPROVAL_MODES = ("suggest", "auto-edit", "full-auto")
 DecisionKind = Literal["allow", "ask", "deny"]
 
 
@@ -242,7 +242,7 @@ def decide_analysis(analysis: Analysis, shown: str, mode: str, policy: Policy) -
             f"`{shown}` cannot be fully checked before it runs: {analysis.uncertain[0]}{more}; approval needed",
         )
 
-    if mode != "full-auto":
+    if not commands_without_asking(mode):  # type: ignore[arg-type]
         return Decision(
             "ask",
             f"{mode} mode asks before running any command; approve `{shown}`, or use full-auto to run "
@@ -473,6 +473,6 @@ def decide_edit(rel_path: str, mode: str, policy: Policy) -> Decision:
             f"{rel} is a protected path (AGENTS.md, ignore files, .codeward/, .git/): every change to it needs "
             "your approval, in every mode",
         )
-    if mode == "suggest":
+    if not edits_without_asking(mode):  # type: ignore[arg-type]
         return Decision("ask", f"suggest mode shows every edit for approval first: {rel}")
     return Decision("allow", f"{mode} mode applies edits inside the workspace: {rel}")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from codeward.errors import CodewardError
+from codeward.modes import MEANING as MODE_MEANING
 from codeward.providers.types import Message
 from codeward.ui.slash import Slash, SlashError, help_lines, is_slash, parse_slash
 from codeward.ui.status import Status, status_line, status_report
@@ -28,11 +29,6 @@ INTERRUPT_NOTE = (
     "running was stopped and its work may be incomplete; no patch was half-applied. Do not resume "
     "that work unless the user asks; answer the user's next message.]"
 )
-MODE_MEANING = {
-    "suggest": "edits and commands ask first",
-    "auto-edit": "edits are applied, commands ask first",
-    "full-auto": "edits are applied, commands run in the sandbox without asking unless a rule says otherwise",
-}
 
 
 class InteractiveSession:

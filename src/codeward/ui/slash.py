@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codeward.cli.spec import APPROVAL_MODES
+from codeward.modes import APPROVAL_MODES
 
 
 class SlashError(Exception):
