@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from codeward.agent.approvals import Answer, CommandRequest, EditRequest
-from codeward.agent.events import EventBus, ListSink
 from codeward.agent.session import build_session
 from codeward.config.load import ConfigOverrides
+from codeward.events import EventBus, ListSink
 from codeward.providers.types import ToolCall
+from codeward.tools.approval import Answer, CommandRequest, EditRequest
 
 AWS_SECRET = "Zq7Hn2vR9xLk4Tb8Wc1Ys6Pd3Fg5Jm0AeUoIq2Nz"
 
@@ -45,7 +45,7 @@ class Harness:
             cwd or root,
             ConfigOverrides(approval_mode=mode),
             events=bus,
-            approver=lambda m: self.approver,
+            approver=self.approver,
             need_key=False,
             persist=False,
         )

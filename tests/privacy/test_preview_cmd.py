@@ -46,4 +46,4 @@ def test_preview_text_and_other_directory(git_repo: Path, tmp_path: Path) -> Non
     assert "blocked (3)" in r.stdout
     assert ".env" in r.stdout and "(built-in)" in r.stdout and "(AGENTS.md:2)" in r.stdout
     bad = run_cw("preview", "-C", str(tmp_path / "nope"), cwd=tmp_path)
-    assert bad.returncode == 2 and "does not exist" in bad.stderr
+    assert bad.returncode == 2 and "no such directory" in bad.stderr

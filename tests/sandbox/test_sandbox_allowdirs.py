@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from codeward.config.load import load_config
 from codeward.config.model import PolicyEntry
 from codeward.errors import UsageError
 from codeward.policy import Policy, decide_edit
-from codeward.sandbox import SandboxSpec, spec_for_workspace
+from codeward.project import open_project
+from codeward.sandbox import SandboxSpec
 from codeward.sandbox.allowdirs import MAX_DIRS, intersect, write_scope
 from codeward.sandbox.bwrap import Stubs, build_argv
 from codeward.sandbox.landlock import READ_DIR, build_landlock_spec, handled_fs, ro_rights
@@ -25,7 +25,6 @@ from codeward.sandbox.layout import build_layout
 from codeward.sandbox.notes import explain
 from codeward.sandbox.seatbelt import build_profile
 from codeward.sandbox.spec import is_within, validate_spec
-from codeward.workspace import Workspace
 
 GOLDEN = Path(__file__).with_name("golden") / "seatbelt_profile_allow_dirs.sb"
 
@@ -166,22 +165,22 @@ def test_commands_and_patches_agree(root: Path, mine: list[PolicyEntry], theirs:
     assert checked > len(DIRS)
 
 
-def test_spec_for_workspace_reads_both_owners(git_repo: Path, cw_home: Path) -> None:
+def test_sandbox_spec_reads_both_owners(git_repo: Path, cw_home: Path) -> None:
     (git_repo / "src" / "api").mkdir(parents=True)
     (git_repo / "AGENTS.md").write_text("# rules\n\nallow_directories:\n- src/api/\n- gen/\n")
     (cw_home / "config.toml").write_text('[policy]\nallow_directories = ["src/"]\n')
-    spec = spec_for_workspace(Workspace.discover(git_repo), load_config(git_repo))
+    spec = open_project(git_repo).sandbox_spec()
     assert spec.workspace_writable == (git_repo / "src" / "api",)
     assert spec.write_rule == f"allow_directories, {cw_home / 'config.toml'}, AGENTS.md:4, AGENTS.md:5"
     assert spec.write_skipped == ()  # gen/ is outside the user's src/, so it is not allowed at all
     assert spec.writable_roots() == (git_repo / "src" / "api",)
     assert spec.roots() == (git_repo,) and spec.readonly_roots() == (git_repo,)
     (cw_home / "config.toml").write_text("")
-    alone = spec_for_workspace(Workspace.discover(git_repo), load_config(git_repo))
+    alone = open_project(git_repo).sandbox_spec()
     assert alone.workspace_writable == (git_repo / "src" / "api",)
     assert alone.write_skipped == ("gen/ does not exist (create it with a patch first)",)
     (git_repo / "AGENTS.md").write_text("# no policy\n")
-    free = spec_for_workspace(Workspace.discover(git_repo), load_config(git_repo))
+    free = open_project(git_repo).sandbox_spec()
     assert free.workspace_writable is None and free.writable_roots() == (git_repo,) and free.readonly_roots() == ()
 
 

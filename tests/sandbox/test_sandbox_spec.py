@@ -1,4 +1,4 @@
-"""spec_for_workspace (the one spec builder the agent and the CLI share) and validate_spec's refusals."""
+"""Project.sandbox_spec (the one spec builder the agent and the CLI share) and validate_spec's refusals."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from codeward.config.load import ConfigOverrides, load_config
+from codeward.config.load import ConfigOverrides
 from codeward.errors import ConfigError, UsageError
-from codeward.sandbox import SandboxSpec, spec_for_workspace
+from codeward.project import open_project
+from codeward.sandbox import SandboxSpec
 from codeward.sandbox.spec import is_within, validate_spec
-from codeward.workspace import Workspace
 
 
 def test_spec_from_config_and_agents_md(git_repo: Path, cw_home: Path, tmp_path: Path) -> None:
@@ -33,7 +33,7 @@ def test_spec_from_config_and_agents_md(git_repo: Path, cw_home: Path, tmp_path:
     (git_repo / ".env").write_text("x")
     sub = git_repo / "pkg"
     sub.mkdir()
-    spec = spec_for_workspace(Workspace.discover(sub), load_config(sub))
+    spec = open_project(sub).sandbox_spec()
     assert spec.workspace == git_repo and spec.cwd == sub
     assert spec.writable == (extra,)
     assert spec.allowed_domains == ("pypi.org",) and not spec.network
@@ -42,34 +42,32 @@ def test_spec_from_config_and_agents_md(git_repo: Path, cw_home: Path, tmp_path:
     assert set(spec.masked) >= {git_repo / ".env", git_repo / "data" / "customers", audit}
     assert git_repo / ".git" in spec.protected and git_repo / "AGENTS.md" in spec.protected
     assert spec.codeward_home == cw_home
-    net = spec_for_workspace(Workspace.discover(sub), load_config(sub), network=True, writable=[str(git_repo)])
+    net = open_project(sub).sandbox_spec(network=True, writable=[str(git_repo)])
     assert net.network and net.writable == (extra,)  # the workspace itself is not repeated
 
 
 def test_allow_network_flag_through_config(git_repo: Path) -> None:
-    cfg = load_config(git_repo, ConfigOverrides(allow_network=True))
-    assert spec_for_workspace(Workspace.discover(git_repo), cfg).network
+    assert open_project(git_repo, ConfigOverrides(allow_network=True)).sandbox_spec().network
 
 
-def test_session_ignore_matcher_is_used(git_repo: Path) -> None:
-    class Matcher:
-        def masked_paths(self) -> list[Path]:
-            return [git_repo / "from-session"]
-
-    spec = spec_for_workspace(Workspace.discover(git_repo), load_config(git_repo), ignore=Matcher())
-    assert spec.masked == (git_repo / "from-session",)
+def test_the_projects_ignore_matcher_is_used(git_repo: Path) -> None:
+    (git_repo / "notes").mkdir()
+    (git_repo / "notes" / "x.pem").write_text("k")
+    project = open_project(git_repo)
+    spec = project.sandbox_spec()
+    assert spec.masked == tuple(project.ignore.masked_paths()) and git_repo / "notes" / "x.pem" in spec.masked
 
 
 def test_refusals(git_repo: Path, cw_home: Path) -> None:
     (cw_home / "config.toml").write_text('[sandbox]\nenv_passthrough = ["GITHUB_TOKEN"]\n')
     with pytest.raises(ConfigError, match="GITHUB_TOKEN is refused"):
-        spec_for_workspace(Workspace.discover(git_repo), load_config(git_repo))
+        open_project(git_repo).sandbox_spec()
     (cw_home / "config.toml").write_text('[sandbox]\nwritable_roots = ["relative/dir"]\n')
     with pytest.raises(UsageError, match="use an absolute path"):
-        spec_for_workspace(Workspace.discover(git_repo), load_config(git_repo))
+        open_project(git_repo).sandbox_spec()
     (cw_home / "config.toml").write_text("")
     with pytest.raises(UsageError, match="no such directory"):
-        spec_for_workspace(Workspace.discover(git_repo), load_config(git_repo), writable=["/nonexistent/x"])
+        open_project(git_repo).sandbox_spec(writable=["/nonexistent/x"])
 
 
 def _spec(ws: Path, **kw: Any) -> SandboxSpec:

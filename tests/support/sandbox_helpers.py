@@ -34,12 +34,10 @@ class Project:
         return self.markers[name]
 
     def spec(self, cwd: Path | None = None, **overrides: Any) -> Any:
-        from codeward.config.load import load_config
-        from codeward.sandbox import spec_for_workspace
-        from codeward.workspace import Workspace
+        from codeward.project import open_project
 
         where = cwd or self.root
-        spec = spec_for_workspace(Workspace.discover(where), load_config(where))
+        spec = open_project(where).sandbox_spec()
         return replace(spec, timeout_s=overrides.pop("timeout_s", 30.0), **overrides)
 
     def run(self, sandbox: Any, command: str | list[str], cwd: Path | None = None, **overrides: Any) -> Any:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codeward.agent.events import EventBus, ListSink
+from codeward.events import EventBus, ListSink
 from codeward.patch import apply_patch_text
 from codeward.patch.plan import FileChange
 from codeward.ui.changes import UndoRefused, describe, net_changes, session_diff, undo_last

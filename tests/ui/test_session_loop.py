@@ -7,12 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
+from tests.support.projects import project_of
 
-from codeward.agent.events import EventBus, ListSink
 from codeward.agent.loop import TurnResult
 from codeward.cli.session_cmd import _Watched
 from codeward.config.model import Config, ProviderConfig
 from codeward.errors import CodewardError
+from codeward.events import EventBus, ListSink
 from codeward.ui.interrupts import Interrupts
 from codeward.ui.render import Renderer
 from codeward.ui.session_loop import INTERRUPT_NOTE, InteractiveSession
@@ -48,9 +49,9 @@ def make(inputs, behaviour=lambda t: TurnResult("completed", "ok"), halt=lambda:
     session = SimpleNamespace(
         agent=FakeAgent(behaviour),
         events=bus,
-        config=cfg,
+        project=project_of(cfg, "suggest"),
         sandbox_tier="bwrap",
-        ctx=SimpleNamespace(mode="suggest", applied=[]),
+        ctx=SimpleNamespace(applied=[]),
         save=lambda: saves.append(1),
     )
     interrupts = Interrupts()
@@ -125,12 +126,11 @@ def test_a_ctrl_c_between_prompts_counts_as_one_at_the_prompt():
 
 def test_slash_commands_and_their_errors():
     loop, session, out, _, _ = make(["/frobnicate", "/mode full-auto", "/quit", "never"])
-    session.set_mode = lambda m: setattr(session.ctx, "mode", m)
-    loop._refresh_preamble = lambda: None
+    session.set_mode = lambda m: setattr(session, "project", session.project.with_mode(m))
     loop.run()
     text = out.getvalue()
     assert "codeward: unknown command /frobnicate" in text
-    assert session.ctx.mode == "full-auto"
+    assert session.project.mode == "full-auto" and "· full-auto ·" in loop.status_line()
     assert session.agent.items[-1].text.startswith("[The user changed the approval mode to full-auto")
     assert session.agent.prompts == []
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from tests.support.projects import project_of
 
 from codeward.config.model import Config, ProviderConfig, SandboxConfig
+from codeward.project import Project, network_state
 from codeward.ui.status import (
     Status,
     format_bytes,
-    network_state,
     provider_kind,
     sandbox_label,
     status_line,
@@ -51,10 +52,10 @@ def test_network_state():
     assert network_state(SandboxConfig(network=True, allowed_domains=["pypi.org"])) == "on"
 
 
-def _config(url: str, **kw) -> Config:
+def _config(url: str, mode: str | None = None, **kw) -> Project:
     cfg = Config(provider="corp", model="gpt-5", **kw)
     cfg.providers["corp"] = ProviderConfig(id="corp", name="Corp", base_url=url)
-    return cfg
+    return project_of(cfg, mode)  # type: ignore[arg-type]
 
 
 def test_status_line_names_everything():
@@ -64,8 +65,8 @@ def test_status_line_names_everything():
 
 
 def test_status_follows_the_session_mode_and_an_unavailable_sandbox():
-    cfg = _config("http://localhost:11434/v1")
-    s = Status.of(cfg, "unavailable: no bwrap and no Landlock on this kernel", mode="full-auto")
+    project = _config("http://localhost:11434/v1", mode="full-auto")
+    s = Status.of(project, "unavailable: no bwrap and no Landlock on this kernel")
     assert not s.sandbox_ok
     assert status_line(s) == (
         "gpt-5 · corp (local) · full-auto · sandbox unavailable: no bwrap and no Landlock on this kernel · network off"

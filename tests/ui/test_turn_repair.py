@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from codeward.agent.events import EventBus, ListSink
 from codeward.agent.history import SavedSession
 from codeward.agent.loop import Agent
+from codeward.events import EventBus, ListSink
 from codeward.providers.types import AssistantTurn, Message, ToolCall, ToolResult
 from codeward.ui.session_loop import INTERRUPT_NOTE, recap_lines
 

@@ -7,10 +7,10 @@ to send whole is cut with a visible note (never silently, unlike Codex's 32 KiB 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from codeward.workspace import Workspace
+if TYPE_CHECKING:
+    from codeward.project import Project
 
 MAX_AGENTS_BYTES = 64 * 1024
 
@@ -45,16 +45,18 @@ class Preamble:
     notices: tuple[str, ...]
 
 
-def build_preamble(
-    workspace: Workspace, home: Path, *, mode: str, network: str, sandbox: str, ignore: Any = None
-) -> Preamble:
-    """The developer message; an AGENTS.md that the ignore rules hide is left out (and said so)."""
+def build_preamble(project: Project, *, sandbox: str) -> Preamble:
+    """The developer message; an AGENTS.md that the ignore rules hide is left out (and said so).
+
+    It takes the whole :class:`Project` so that no caller can build it without the ignore rules.
+    """
+    workspace, home, mode, network = project.workspace, project.home, project.mode, project.network
     parts: list[str] = []
     files: list[str] = []
     notices: list[str] = []
     budget = MAX_AGENTS_BYTES
     for f in workspace.agents_files(home):
-        rule = ignore.match_path(f) if ignore is not None else None
+        rule = project.ignore.match_path(f)
         if rule is not None:
             notices.append(f"{workspace.rel(f)} is not sent to the model: hidden by the {rule.describe()}")
             continue

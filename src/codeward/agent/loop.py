@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from codeward.agent.events import EventBus
 from codeward.agent.instructions import BASE_INSTRUCTIONS
 from codeward.errors import CodewardError
+from codeward.events import EventBus
 from codeward.privacy.gate import Gate, GatedPayload
 from codeward.providers.client import ModelClient
 from codeward.providers.types import (

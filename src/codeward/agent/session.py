@@ -1,7 +1,7 @@
-"""Assemble a working agent from the command line, the config and the workspace.
+"""A working agent on a :class:`~codeward.project.Project`: gate, model client, tools, preamble.
 
 ``exec`` and the interactive session both start here, so they enforce exactly the same rules: the
-same policy, ignore rules, scanner, gate and sandbox.
+project's policy, ignore rules, scanner and sandbox, behind one gate.
 """
 
 from __future__ import annotations
@@ -10,31 +10,34 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codeward import __version__
-from codeward.agent.approvals import Approver
-from codeward.agent.events import EventBus, ItemIds
 from codeward.agent.history import SavedSession, SessionWriter
 from codeward.agent.instructions import build_preamble
 from codeward.agent.loop import Agent
-from codeward.config.home import codeward_home
-from codeward.config.load import ConfigOverrides, load_config
+from codeward.config.load import ConfigOverrides
 from codeward.config.model import Config
+from codeward.events import EventBus, ItemIds
+from codeward.modes import Mode
 from codeward.privacy.gate import Gate
 from codeward.privacy.ledger import Ledger
 from codeward.providers.client import ModelClient, endpoint_url, wire_format
 from codeward.providers.types import Message
 from codeward.tools import default_tools
+from codeward.tools.approval import Approver
 from codeward.tools.base import ToolContext
 from codeward.workspace import Workspace
+
+if TYPE_CHECKING:
+    from codeward.project import Project
 
 
 @dataclass
 class Session:
+    """One conversation over one :class:`Project` (held by the tool context, its single owner)."""
+
     session_id: str
-    config: Config
-    workspace: Workspace
-    home: Path
     events: EventBus
     gate: Gate
     agent: Agent
@@ -45,9 +48,35 @@ class Session:
     notices: list[str] = field(default_factory=list)
     writer: SessionWriter | None = None
 
-    def set_mode(self, mode: str) -> None:
-        self.ctx.mode = mode
-        self.config.approval_mode = mode
+    @property
+    def project(self) -> Project:
+        return self.ctx.project
+
+    @property
+    def config(self) -> Config:
+        return self.project.config
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.project.workspace
+
+    @property
+    def home(self) -> Path:
+        return self.project.home
+
+    def set_mode(self, mode: Mode) -> None:
+        """Another approval mode: a derived project (same policy, same hidden paths) and a true preamble."""
+        self.ctx.project = self.project.with_mode(mode)
+        self._refresh_preamble()
+
+    def _refresh_preamble(self) -> None:
+        """The preamble names the mode and carries AGENTS.md; rebuild it from the current project."""
+        pre = build_preamble(self.project, sandbox=self.sandbox_tier)
+        new = Message("developer", pre.text, files=pre.files)
+        agent = self.agent
+        if agent.items and agent.items[0] is agent.preamble:
+            agent.items[0] = new
+        agent.preamble = new
 
     def save(self) -> None:
         """Write the conversation so far (redacted) unless persistence is off."""
@@ -55,8 +84,13 @@ class Session:
             self.writer.save(self.agent.items)
 
     def clear(self) -> None:
-        """A new task: fresh context (and a marker in the saved session)."""
+        """A new task: the project opened afresh (same mode), a fresh context, a marker in the saved session."""
+        from codeward.project import open_project
+
         self.save()
+        project = self.project
+        self.ctx.project = open_project(project.workspace.cwd, project.overrides).with_mode(project.mode)
+        self._refresh_preamble()
         self.agent.clear()
         if self.writer is not None:
             self.writer.mark_cleared()
@@ -68,56 +102,34 @@ class Session:
             self.writer = None
 
 
-def probe_sandbox_tier(config: Config) -> str:
-    """The tier commands will run under, or ``unavailable: <why>`` (commands are then refused)."""
-    from codeward.errors import SandboxUnavailable
-    from codeward.sandbox import select_sandbox
-
-    try:
-        return select_sandbox(config.sandbox.tier, allow_unsandboxed=config.sandbox.unsafe_allow_unsandboxed).tier
-    except SandboxUnavailable as e:
-        return f"unavailable: {e.message}"
-
-
 def build_session(
     cwd: Path,
     overrides: ConfigOverrides,
     *,
     events: EventBus,
-    approver: Callable[[str], Approver],
+    approver: Approver,
     need_key: bool = True,
     session_id: str | None = None,
-    on_config: Callable[[Config, str], None] | None = None,
+    on_project: Callable[[Project, str], None] | None = None,
     resume: SavedSession | None = None,
     persist: bool = True,
 ) -> Session:
-    """Load everything for a run in ``cwd``.
+    """Open the project in ``cwd`` and build a session on it.
 
-    ``approver(mode)`` makes the one who answers "ask"; ``on_config(config, run_id)`` runs as
-    soon as the config is known, before any event, so the caller can attach the audit log.
+    ``approver`` answers "ask"; ``on_project(project, run_id)`` runs as soon as the project is
+    known, before any event, so the caller can attach the audit log.
     """
     from codeward.auth.keys import known_secrets, require_key, resolve_key
-    from codeward.policy import load_policy
-    from codeward.privacy.ignore import load_ignore
     from codeward.privacy.redact import Redactor
-    from codeward.privacy.scanner import load_scanner
-    from codeward.sandbox import select_sandbox
+    from codeward.project import open_project
 
-    config = load_config(cwd, overrides)
+    project = open_project(cwd, overrides)
+    config, workspace, home = project.config, project.workspace, project.home
     sid = resume.session_id if resume is not None else (session_id or str(uuid.uuid4()))
     # each run gets its own sealed audit log; a resumed conversation keeps its id but not its log
     run_id = str(uuid.uuid4()) if resume is not None else sid
-    if on_config is not None:
-        on_config(config, run_id)
-    workspace = Workspace.discover(cwd)
-    home = codeward_home()
-    policy = load_policy(workspace, config, home)
-    ignore = load_ignore(workspace, home, [(e.pattern, e.source, e.user_owned) for e in policy.disallow_directories])
-    scanner = load_scanner(
-        rule_files=tuple(Path(p).expanduser() for p in config.privacy.rules),
-        redact_pii=config.privacy.redact_pii,
-        allowlist=tuple(config.privacy.allowlist),
-    )
+    if on_project is not None:
+        on_project(project, run_id)
     provider = config.provider_config
     url = endpoint_url(provider)
     ledger = Ledger()
@@ -127,7 +139,7 @@ def build_session(
         events.emit(entry.to_event())  # type: ignore[attr-defined]
 
     key = require_key(provider) if need_key else resolve_key(provider)
-    redactor = Redactor(scanner, known_values=known_secrets)
+    redactor = Redactor(project.scanner, known_values=known_secrets)
     gate = Gate(redactor, host=url.split("/")[2], url=url, on_egress=on_egress)
     client = None
     if need_key:
@@ -136,28 +148,9 @@ def build_session(
             key.value,
             on_retry=lambda msg: events.emit({"type": "error", "message": f"Reconnecting... {msg}"}),
         )
-    tier = probe_sandbox_tier(config)
-    ctx = ToolContext(
-        workspace=workspace,
-        config=config,
-        ignore=ignore,
-        policy=policy,
-        approver=approver(config.approval_mode),
-        events=events,
-        gate=gate,
-        ids=ItemIds(),
-        mode=config.approval_mode,
-        home=home,
-        sandbox_factory=lambda: select_sandbox(
-            config.sandbox.tier, allow_unsandboxed=config.sandbox.unsafe_allow_unsandboxed
-        ),
-    )
-    network = (
-        "on"
-        if config.sandbox.network
-        else ("only " + ", ".join(config.sandbox.allowed_domains) if config.sandbox.allowed_domains else "off")
-    )
-    pre = build_preamble(workspace, home, mode=config.approval_mode, network=network, sandbox=tier, ignore=ignore)
+    tier = project.sandbox_tier()
+    ctx = ToolContext(project=project, approver=approver, events=events, gate=gate, ids=ItemIds())
+    pre = build_preamble(project, sandbox=tier)
     agent = Agent(
         model=config.model,
         wire=wire_format(provider),
@@ -171,9 +164,6 @@ def build_session(
     )
     session = Session(
         session_id=sid,
-        config=config,
-        workspace=workspace,
-        home=home,
         events=events,
         gate=gate,
         agent=agent,
@@ -208,9 +198,9 @@ def build_session(
             "provider": provider.id,
             "endpoint": url,
             "model": config.model,
-            "approval_mode": config.approval_mode,
+            "approval_mode": project.mode,
             "sandbox": tier,
-            "network": network,
+            "network": project.network,
             "key_source": key.source.split(":", 1)[0],
         }
     )

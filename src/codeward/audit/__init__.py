@@ -21,11 +21,14 @@ if TYPE_CHECKING:
 __all__ = ["open_session_audit"]
 
 
-def open_session_audit(config: Config, session_id: str, *, extra: Path | None = None) -> AuditSink | None:
+def open_session_audit(
+    config: Config, session_id: str, *, scan: Callable[[str], list[Any]] | None = None, extra: Path | None = None
+) -> AuditSink | None:
     """The audit sink for one session, or None when ``[audit] enabled = false`` and no ``extra`` file.
 
     ``extra`` (``exec --audit-log FILE``) receives the same record lines as the session's log. The
-    scrubber knows every key the process resolves and uses the session's secret scanner.
+    scrubber knows every key the process resolves and uses ``scan``, the project's secret scanner
+    (the same rules the gate uses; the built-in rules when none is given).
     """
     from codeward.audit.scrub import Scrubber
     from codeward.audit.store import logs_dir
@@ -40,22 +43,14 @@ def open_session_audit(config: Config, session_id: str, *, extra: Path | None = 
             raise UsageError(f"--audit-log {extra}: the directory {extra.parent} does not exist")
         if extra.is_dir():
             raise UsageError(f"--audit-log {extra}: is a directory; give a file name")
-    scrubber = Scrubber(known_secrets, _scan_function(config))
+    if scan is None:
+        from codeward.privacy.scanner import load_scanner
+
+        scan = load_scanner().scan
+    scrubber = Scrubber(known_secrets, scan)
     return AuditSink(
         session_id,
         logs_dir=logs_dir(config) if config.audit.enabled else None,
         extra=extra,
         scrubber=scrubber,
     )
-
-
-def _scan_function(config: Config) -> Callable[[str], list[Any]]:
-    """The session's scanner as a text -> findings function (the same rules the gate uses)."""
-    from codeward.privacy.scanner import load_scanner
-
-    scanner = load_scanner(
-        rule_files=tuple(Path(p).expanduser() for p in config.privacy.rules),
-        redact_pii=config.privacy.redact_pii,
-        allowlist=tuple(config.privacy.allowlist),
-    )
-    return lambda text: scanner.scan(text)

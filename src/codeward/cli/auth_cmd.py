@@ -23,9 +23,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def _config(cd: Path | None = None) -> Config:
-    from codeward.config.load import load_config
+    from codeward.project import open_project
 
-    return load_config(cd or Path.cwd())
+    return open_project(cd or Path.cwd(), load=False).config
 
 
 def _provider(config: Config, provider_id: str | None) -> ProviderConfig:

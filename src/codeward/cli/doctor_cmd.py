@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from codeward.cli.options import existing_dir
 from codeward.errors import EXIT_FAILED, EXIT_OK
 
 MARKS = {"pass": "✓ pass", "warn": "! warn", "fail": "✗ FAIL"}
@@ -18,14 +19,15 @@ MARKS = {"pass": "✓ pass", "warn": "! warn", "fail": "✗ FAIL"}
 
 @click.command("doctor", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of checks.")
-@click.option(
-    "-C", "--cd", "cd", type=click.Path(file_okay=False, exists=True), help="Check the workspace containing DIR."
-)
-def command(as_json: bool, cd: str | None) -> int:
+@click.option("-C", "--cd", "cd", callback=existing_dir, metavar="DIR", help="Check the workspace containing DIR.")
+@click.pass_context
+def command(ctx: click.Context, as_json: bool, cd: Path | None) -> int:
     """Check this machine and workspace against the security checklist; each item pass / warn / fail + fix."""
+    from codeward.cli.options import RunOptions, run_options
     from codeward.doctor import diagnose
 
-    results = diagnose(Path(cd).resolve() if cd else Path.cwd())
+    opts = run_options(ctx, RunOptions(cd=cd))
+    results = diagnose(opts.workdir(), opts.overrides())
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
     else:

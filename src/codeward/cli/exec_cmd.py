@@ -66,12 +66,12 @@ def command(
     PROMPT "-" (or none, with piped input) reads it from standard input. To continue a saved
     session: codeward exec resume --last [PROMPT] or codeward exec resume ID [PROMPT].
     """
-    from codeward.agent.approvals import NoTerminalApprover
-    from codeward.agent.events import EventBus, JsonlSink
     from codeward.agent.history import find_session
     from codeward.agent.session import build_session
     from codeward.config.home import codeward_home
+    from codeward.events import EventBus, JsonlSink
     from codeward.fsutil import atomic_write_text
+    from codeward.tools.approval import NoTerminalApprover
     from codeward.ui.progress import ProgressSink
 
     opts = options_from_params(params).over(ctx.obj if isinstance(ctx.obj, RunOptions) else None)
@@ -90,10 +90,12 @@ def command(
     events.add(JsonlSink(sys.stdout) if as_json else ProgressSink(sys.stderr))
     audits: list[Any] = []
 
-    def attach_audit(config: Any, session_id: str) -> None:
+    def attach_audit(project: Any, session_id: str) -> None:
         from codeward.audit import open_session_audit
 
-        sink = open_session_audit(config, session_id, extra=Path(audit_log) if audit_log else None)
+        sink = open_session_audit(
+            project.config, session_id, scan=project.scanner.scan, extra=Path(audit_log) if audit_log else None
+        )
         if sink is not None:
             events.add(sink)
             audits.append(sink)
@@ -102,9 +104,9 @@ def command(
         opts.workdir(),
         opts.overrides(),
         events=events,
-        approver=NoTerminalApprover,
+        approver=NoTerminalApprover(),
         need_key=not dry_run,
-        on_config=attach_audit,
+        on_project=attach_audit,
         resume=saved,
         persist=not dry_run,
     )

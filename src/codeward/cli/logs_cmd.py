@@ -22,9 +22,10 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 def _logs_root() -> Path:
     from codeward.audit.store import logs_dir
-    from codeward.config.load import load_config
+    from codeward.project import open_project
 
-    return logs_dir(load_config(Path.cwd()))
+    project = open_project(Path.cwd(), load=False)
+    return logs_dir(project.config, project.home)
 
 
 @click.group("logs", context_settings=CONTEXT)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from codeward.cli.spec import COMMON_OPTIONS
 from codeward.modes import APPROVAL_MODES
+
+if TYPE_CHECKING:
+    from codeward.project import Project
 
 
 @dataclass(frozen=True)
@@ -95,3 +98,21 @@ def options_from_params(params: dict[str, Any]) -> RunOptions:
         cd=params.pop("cd", None),
         allow_network=bool(params.pop("allow_network", False)),
     )
+
+
+def project_for(ctx: click.Context, mine: RunOptions | None = None, *, load: bool = True) -> Project:
+    """Open the run's :class:`Project` from this command's options over the group's (``codeward -c k=v CMD``).
+
+    Every command that reads config, policy or ignore rules starts here, so ``-c``, ``-p`` and
+    ``-C`` mean the same thing for all of them.
+    """
+    from codeward.project import open_project
+
+    opts = run_options(ctx, mine)
+    return open_project(opts.workdir(), opts.overrides(), load=load)
+
+
+def run_options(ctx: click.Context, mine: RunOptions | None = None) -> RunOptions:
+    """This command's options over the group's: ``codeward -c k=v doctor -C DIR`` gets both."""
+    outer = ctx.find_object(RunOptions)
+    return (mine or RunOptions()).over(outer if isinstance(outer, RunOptions) else None)

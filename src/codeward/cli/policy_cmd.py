@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -35,20 +34,13 @@ def check(ctx: click.Context, mode: str | None, cd: Path | None, as_json: bool, 
 
     One COMMAND argument is shell text; several are an argv. Exit code 0 whatever the decision.
     """
-    from codeward.config.home import codeward_home
-    from codeward.config.load import load_config
-    from codeward.policy import decide_command, load_policy
-    from codeward.workspace import Workspace
+    from codeward.cli.options import RunOptions, project_for
+    from codeward.policy import decide_command
 
-    opts = _run_options(ctx)
-    workdir = cd or (opts.cd if opts is not None and opts.cd else None) or Path.cwd()
-    overrides = opts.overrides() if opts is not None else None
-    config = load_config(workdir, overrides)
-    effective_mode = mode or config.approval_mode
-    workspace = Workspace.discover(workdir)
-    policy = load_policy(workspace, config, codeward_home())
+    project = project_for(ctx, RunOptions(cd=cd), load=False)  # the policy alone; no walk for ignore rules
+    effective_mode = mode or project.mode
     target: str | list[str] = words[0] if len(words) == 1 else list(words)
-    decision = decide_command(target, effective_mode, policy)
+    decision = decide_command(target, effective_mode, project.policy)
     if as_json:
         click.echo(json.dumps(decision.to_json(), ensure_ascii=False))
     else:
@@ -58,11 +50,3 @@ def check(ctx: click.Context, mode: str | None, cd: Path | None, as_json: bool, 
         click.echo(f"source:   {decision.source if decision.source is not None else '-'}")
         click.echo(f"mode:     {effective_mode}")
     return 0
-
-
-def _run_options(ctx: click.Context) -> Any:
-    """The group's common options (``codeward -a full-auto -c k=v policy check …``), if any."""
-    from codeward.cli.options import RunOptions
-
-    obj = ctx.find_object(RunOptions)
-    return obj

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from codeward.cli.options import existing_dir
 from codeward.errors import EXIT_OK
 
 
@@ -40,23 +41,16 @@ def _readable(matcher: Any, root: Path) -> tuple[list[str], list[str]]:
 
 
 @click.command("preview", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-C", "--cd", "cd", type=click.Path(exists=True, file_okay=False), help="Preview DIR instead of the cwd.")
+@click.option("-C", "--cd", "cd", callback=existing_dir, metavar="DIR", help="Preview DIR instead of the cwd.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: readable files and blocked paths with rules.")
 @click.option("--all", "show_all", is_flag=True, help="List every readable file, not only the counts.")
-def command(cd: str | None, as_json: bool, show_all: bool) -> int:
+@click.pass_context
+def command(ctx: click.Context, cd: Path | None, as_json: bool, show_all: bool) -> int:
     """Show what the agent may read, and for each blocked path the rule."""
-    from codeward.config.home import codeward_home
-    from codeward.config.load import load_config
-    from codeward.policy import load_policy
-    from codeward.privacy.ignore import load_ignore
-    from codeward.workspace import Workspace
+    from codeward.cli.options import RunOptions, project_for
 
-    cwd = Path(cd or ".").resolve()
-    cfg = load_config(cwd)
-    ws = Workspace.discover(cwd)
-    home = codeward_home()
-    policy = load_policy(ws, cfg, home)
-    matcher = load_ignore(ws, home, [(e.pattern, e.source, e.user_owned) for e in policy.disallow_directories])
+    project = project_for(ctx, RunOptions(cd=cd))
+    ws, matcher, cfg = project.workspace, project.ignore, project.config
     blocked = [
         {
             "path": p.relative_to(ws.root).as_posix() + ("/" if p.is_dir() else ""),

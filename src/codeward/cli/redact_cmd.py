@@ -30,19 +30,6 @@ def _read(file: str | None) -> tuple[str, str | None]:
     return data.decode("utf-8", "surrogateescape"), file
 
 
-def _ignore_rule(file: Path):  # -> IgnoreRule | None
-    """The ignore rule that keeps ``file`` from ever being sent, judged from its own workspace."""
-    from codeward.config.home import codeward_home
-    from codeward.privacy.ignore import load_ignore
-    from codeward.workspace import Workspace
-
-    p = file.absolute()
-    if not p.parent.is_dir():
-        return None
-    ws = Workspace.discover(p.parent)
-    return load_ignore(ws, codeward_home()).match_path(p.resolve())
-
-
 def summary(counts: dict[str, int]) -> str:
     total = sum(counts.values())
     if not total:
@@ -53,27 +40,27 @@ def summary(counts: dict[str, int]) -> str:
 
 @click.command("redact", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("file", required=False, metavar="[FILE|-]")
-def command(file: str | None) -> int:
-    """Print FILE (or standard input) with secrets replaced by placeholders."""
-    from codeward.config.load import load_config
-    from codeward.privacy.redact import Redactor
-    from codeward.privacy.scanner import load_scanner
+@click.pass_context
+def command(ctx: click.Context, file: str | None) -> int:
+    """Print FILE (or standard input) with secrets replaced by placeholders.
 
-    cfg = load_config(Path.cwd())
-    cwd = Path.cwd()
-    rules = [Path(r).expanduser() for r in cfg.privacy.rules]
-    scanner = load_scanner(
-        rule_files=[r if r.is_absolute() else cwd / r for r in rules],
-        redact_pii=cfg.privacy.redact_pii,
-        allowlist=cfg.privacy.allowlist,
-    )
-    if file not in (None, "-"):
-        blocked = _ignore_rule(Path(file))
+    FILE is judged by the project it lives in (its ignore rules, AGENTS.md ``disallow_directories``
+    and scanner rules), exactly as the agent in that project would judge it: a file the agent may
+    never read is refused, not printed.
+    """
+    from codeward.cli.options import RunOptions, project_for
+    from codeward.privacy.redact import Redactor
+
+    from_stdin = file in (None, "-")
+    where = None if from_stdin else Path(file).absolute().parent  # type: ignore[arg-type]
+    project = project_for(ctx, RunOptions(cd=where if where is not None and where.is_dir() else None))
+    if not from_stdin:
+        blocked = project.ignore.match_path(Path(file).resolve())  # type: ignore[arg-type]
         if blocked is not None:
             click.echo(f"codeward: {file} is hidden by the {blocked.describe()}: the gate never sends it", err=True)
             return EXIT_FAILED
     text, path = _read(file)
-    result = Redactor(scanner).redact(text, path=path)
+    result = Redactor(project.scanner).redact(text, path=path)
     sys.stdout.buffer.write(result.text.encode("utf-8", "surrogateescape"))
     sys.stdout.flush()
     click.echo(summary(result.counts), err=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -59,21 +58,13 @@ def command(
 
     One COMMAND argument is shell text (run with bash -c); several are an argv.
     """
-    from codeward.cli.options import RunOptions
-    from codeward.config.load import load_config
-    from codeward.sandbox import select_sandbox, spec_for_workspace
-    from codeward.workspace import Workspace
+    from codeward.cli.options import RunOptions, project_for
 
-    outer: Any = ctx.find_object(RunOptions)
-    mine = RunOptions(profile=profile, config=config_flags, cd=cd, allow_network=allow_network)
-    opts = mine.over(outer if isinstance(outer, RunOptions) else None)
-    workdir = opts.workdir()
-    cfg = load_config(workdir, opts.overrides())
-    for notice in cfg.notices:
+    project = project_for(ctx, RunOptions(profile=profile, config=config_flags, cd=cd, allow_network=allow_network))
+    for notice in project.config.notices:
         click.echo(f"codeward: {notice}", err=True)
-    ws = Workspace.discover(workdir)
-    spec = spec_for_workspace(ws, cfg, writable=writable, network=True if opts.allow_network else None)
-    sandbox = select_sandbox(cfg.sandbox.tier, allow_unsandboxed=unsandboxed or cfg.sandbox.unsafe_allow_unsandboxed)
+    spec = project.sandbox_spec(writable=writable, network=True if project.overrides.allow_network else None)
+    sandbox = project.select_sandbox(allow_unsandboxed=unsandboxed)
     if sandbox.tier == "none":
         click.echo("codeward: WARNING: no sandbox can be enforced here; running the command unconfined", err=True)
     argv = ["bash", "-c", words[0]] if len(words) == 1 else list(words)

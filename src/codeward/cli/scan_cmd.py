@@ -367,15 +367,6 @@ def render_sarif(results: list[Result]) -> dict[str, Any]:
     }
 
 
-def _rule_files(cfg_rules: Sequence[str], flag_rules: Sequence[str]) -> list[Path]:
-    cwd = Path.cwd()
-    out: list[Path] = []
-    for r in (*cfg_rules, *flag_rules):
-        p = Path(r).expanduser()
-        out.append(p if p.is_absolute() else cwd / p)
-    return out
-
-
 @click.command("scan", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
 @click.option("--staged", is_flag=True, help="Scan the files staged in the git index (for a pre-commit hook).")
@@ -388,20 +379,18 @@ def _rule_files(cfg_rules: Sequence[str], flag_rules: Sequence[str]) -> list[Pat
     help="Output format; none of them shows a secret value.",
 )
 @click.option("--rules", "rule_files", multiple=True, metavar="FILE", help="Extra gitleaks-format rules file.")
-def command(paths: tuple[str, ...], staged: bool, fmt: str, rule_files: tuple[str, ...]) -> int:
+@click.pass_context
+def command(ctx: click.Context, paths: tuple[str, ...], staged: bool, fmt: str, rule_files: tuple[str, ...]) -> int:
     """Scan files for secrets; exit 1 when any is found. Ignored files are scanned too."""
     global _SCANNER
-    from codeward.config.load import load_config
-    from codeward.privacy.scanner import load_scanner
+    from codeward.cli.options import project_for
 
     if staged and paths:
         raise UsageError("scan: give either PATHs or --staged, not both")
-    cfg = load_config(Path.cwd())
-    _SCANNER = load_scanner(
-        rule_files=_rule_files(cfg.privacy.rules, rule_files),
-        redact_pii=cfg.privacy.redact_pii,
-        allowlist=cfg.privacy.allowlist,
-    )
+    project = project_for(ctx, load=False)  # the scanner's rules only: no walk for ignore rules
+    cwd = Path.cwd()
+    extra = [p if p.is_absolute() else cwd / p for p in (Path(r).expanduser() for r in rule_files)]
+    _SCANNER = project.make_scanner(extra_rules=extra)
     stats = Stats()
     notes: list[str] = []
     results = scan_staged(stats, notes) if staged else scan_paths(paths or (".",), stats, notes)

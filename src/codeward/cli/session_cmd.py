@@ -38,8 +38,8 @@ def run_session(
     from rich.console import Console
 
     from codeward import __version__
-    from codeward.agent.events import EventBus
     from codeward.agent.session import build_session
+    from codeward.events import EventBus
     from codeward.ui.approver import TerminalApprover
     from codeward.ui.input_history import history_path, make_history
     from codeward.ui.interrupts import InterruptibleClient, InterruptibleSandbox, Interrupts
@@ -54,16 +54,13 @@ def run_session(
 
     failures: list[str] = []
 
-    def attach_audit(config: Any, run_id: str) -> None:
+    def attach_audit(project: Any, run_id: str) -> None:
         from codeward.audit import open_session_audit
 
-        sink = open_session_audit(config, run_id)
+        sink = open_session_audit(project.config, run_id, scan=project.scanner.scan)
         if sink is not None:
             events.add(_Watched(sink, failures))
             audits.append(sink)
-
-    def approver(mode: str) -> TerminalApprover:
-        return TerminalApprover(renderer)
 
     events.add(renderer)  # first, so a sink that fails later cannot hide what happens from the user
     try:
@@ -71,8 +68,8 @@ def run_session(
             opts.workdir(),
             opts.overrides(),
             events=events,
-            approver=approver,
-            on_config=attach_audit,
+            approver=TerminalApprover(renderer),
+            on_project=attach_audit,
             resume=resume,
         )
     except BaseException:  # no key, a bad config...: the audit log opened for this run is sealed, not left open
@@ -82,8 +79,7 @@ def run_session(
     interrupts = Interrupts()
     if session.agent.client is not None:
         session.agent.client = InterruptibleClient(session.agent.client, interrupts)  # type: ignore[assignment]
-    make_sandbox = session.ctx.sandbox_factory
-    session.ctx.sandbox_factory = lambda: InterruptibleSandbox(make_sandbox(), interrupts)
+    session.ctx.sandbox_factory = lambda: InterruptibleSandbox(session.project.select_sandbox(), interrupts)
 
     def applied_diff() -> str | None:
         from codeward.patch import unified_diff

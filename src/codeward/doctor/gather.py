@@ -12,13 +12,18 @@ import stat
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import pathspec
 
 from codeward.config.model import Config
 from codeward.doctor.model import CredentialFile, DoctorContext, PathPerm, SandboxTier, TrackedSecret
 from codeward.errors import CodewardError
-from codeward.workspace import IGNORE_FILES, Workspace
+from codeward.workspace import IGNORE_FILES
+
+if TYPE_CHECKING:
+    from codeward.config.load import ConfigOverrides
+    from codeward.project import Project
 
 WALK_LIMIT = 50_000
 SKIP_WALK = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache", ".ruff_cache"})
@@ -28,68 +33,51 @@ EXAMPLE_SUFFIXES = (".example", ".sample", ".template", ".dist", ".defaults")
 KIND_SECTIONS = ("credentials", "cloud", "databases")
 
 
-def gather(cwd: Path, *, env: Mapping[str, str] | None = None) -> DoctorContext:
-    from codeward.config.home import codeward_home
-    from codeward.config.load import load_config
+def gather(
+    cwd: Path, overrides: ConfigOverrides | None = None, *, env: Mapping[str, str] | None = None
+) -> DoctorContext:
+    """The facts for ``cwd``, from the one :class:`Project` a run there would use."""
+    from codeward.project import open_default_project, open_project
 
     env = dict(os.environ if env is None else env)
     config_error = None
     try:
-        config = load_config(cwd)
+        project = open_project(cwd, overrides, load=False)
     except CodewardError as e:
         config_error = e.message
-        config = _default_config()
-    workspace = Workspace.discover(cwd)
-    home = codeward_home()
+        project = open_default_project(cwd)
     facts: dict[str, object] = {}
-    facts.update(_policy(workspace, config, home))
-    facts.update(_ignore(workspace, home, config, facts.get("_disallow_dirs", ())))  # type: ignore[arg-type]
-    facts.pop("_disallow_dirs", None)
-    facts.update(_tracked(workspace.root, config))
-    facts.update(_keys(config, env))
+    project, policy_facts = _policy(project)
+    facts.update(policy_facts)
+    facts.update(_ignore(project))
+    facts.update(_tracked(project))
+    facts.update(_keys(project.config, env))
     facts.update(_sandbox())
     from codeward.audit.store import logs_dir
 
     return DoctorContext(
-        config=config,
+        config=project.config,
         config_error=config_error,
-        root=workspace.root,
-        home=home,
+        root=project.workspace.root,
+        home=project.home,
         env=env,
-        logs=_perm(logs_dir(config, home), walk=True),
-        home_perm=_perm(home, walk=False),
+        logs=_perm(logs_dir(project.config, project.home), walk=True),
+        home_perm=_perm(project.home, walk=False),
         **facts,  # type: ignore[arg-type]
     )
-
-
-def _default_config() -> Config:
-    """Built-in defaults, for checking the rest when the user's config cannot be loaded."""
-    from codeward.config.load import builtin_providers, provider_from_table
-
-    providers = {pid: provider_from_table(pid, t) for pid, t in builtin_providers().items()}
-    return Config(providers=providers)
 
 
 # -- policy ----------------------------------------------------------------------------------
 
 
-def _policy(workspace: Workspace, config: Config, home: Path) -> dict[str, object]:
+def _policy(project: Project) -> tuple[Project, dict[str, object]]:
+    """The project's policy; when an AGENTS.md cannot be used, the config's lists alone (and the error)."""
+    from codeward.policy import Policy
+
     try:
-        from codeward.policy import load_policy
-    except ImportError:
-        return {
-            "disallow": tuple(config.policy.disallow_commands),
-            "policy_error": "the policy engine is not installed; only config.toml was read",
-            "_disallow_dirs": tuple(config.policy.disallow_directories),
-        }
-    try:
-        policy = load_policy(workspace, config, home)
+        return project, {"disallow": tuple(project.policy.disallow_commands)}
     except CodewardError as e:
-        return {"policy_error": e.message, "_disallow_dirs": tuple(config.policy.disallow_directories)}
-    return {
-        "disallow": tuple(policy.disallow_commands),
-        "_disallow_dirs": tuple(getattr(policy, "disallow_directories", config.policy.disallow_directories)),
-    }
+        return project.with_policy(Policy.from_config(project.config.policy)), {"policy_error": e.message}
 
 
 # -- ignore coverage -----------------------------------------------------------------------------
@@ -119,11 +107,9 @@ def _walk(root: Path) -> Iterator[tuple[str, bool]]:
             yield (f"{rel_dir}/{name}" if rel_dir else name), False
 
 
-def _ignore(workspace: Workspace, home: Path, config: Config, disallow_dirs: tuple) -> dict[str, object]:  # type: ignore[type-arg]
-    from codeward.privacy.ignore import load_ignore
-
-    root = workspace.root
-    matcher = load_ignore(workspace, home, [(e.pattern, e.source, e.user_owned) for e in disallow_dirs])
+def _ignore(project: Project) -> dict[str, object]:
+    root = project.workspace.root
+    matcher = project.ignore
     specs = _kind_specs()
     found: list[CredentialFile] = []
     ignore_files: list[str] = []
@@ -211,19 +197,15 @@ def read_blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes | None]
             batch, total = [], 0
 
 
-def _tracked(root: Path, config: Config) -> dict[str, object]:
+def _tracked(project: Project) -> dict[str, object]:
     from codeward.privacy.ignore import BUILTIN_PATTERNS
-    from codeward.privacy.scanner import load_scanner
 
+    root = project.workspace.root
     if not (root / ".git").exists():
         return {"in_git": False}
     try:
         entries = index_entries(root)
-        scanner = load_scanner(
-            rule_files=tuple(Path(p).expanduser() for p in config.privacy.rules),
-            redact_pii=False,
-            allowlist=tuple(config.privacy.allowlist),
-        )
+        scanner = project.make_scanner(redact_pii=False)
         names = pathspec.GitIgnoreSpec.from_lines(BUILTIN_PATTERNS)
         by_sha: dict[str, list[str]] = {}
         for sha, path in entries:

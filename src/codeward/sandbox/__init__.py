@@ -6,7 +6,6 @@ Public interface::
     select_sandbox(preference="auto", *, allow_unsandboxed=False, prober=None) -> Sandbox
     sandbox_status(prober=None) -> list[TierStatus]
     child_env(passthrough=()) -> dict[str, str]
-    spec_for_workspace(ws, cfg, *, writable=(), network=None, ignore=None, home=None, policy=None) -> SandboxSpec
 
 Names are loaded on first use so ``import codeward.sandbox`` stays cheap.
 """
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
     from codeward.sandbox.env import child_env
     from codeward.sandbox.spec import CommandResult, Sandbox, SandboxSpec, TierStatus
     from codeward.sandbox.tiers import sandbox_status, select_sandbox
-    from codeward.sandbox.workspace_spec import spec_for_workspace
 
 _EXPORTS = {
     "SandboxSpec": "codeward.sandbox.spec",
@@ -30,7 +28,6 @@ _EXPORTS = {
     "select_sandbox": "codeward.sandbox.tiers",
     "sandbox_status": "codeward.sandbox.tiers",
     "child_env": "codeward.sandbox.env",
-    "spec_for_workspace": "codeward.sandbox.workspace_spec",
 }
 
 __all__ = [
@@ -41,7 +38,6 @@ __all__ = [
     "child_env",
     "sandbox_status",
     "select_sandbox",
-    "spec_for_workspace",
 ]
 
 

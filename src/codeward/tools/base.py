@@ -16,13 +16,15 @@ from codeward.errors import CodewardError
 from codeward.providers.types import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
-    from codeward.agent.approvals import Approver
-    from codeward.agent.events import EventBus, ItemIds
     from codeward.config.model import Config
+    from codeward.events import EventBus, ItemIds
+    from codeward.modes import Mode
     from codeward.policy import Policy
     from codeward.privacy.gate import Gate
     from codeward.privacy.ignore import IgnoreMatcher
+    from codeward.project import Project
     from codeward.sandbox import Sandbox
+    from codeward.tools.approval import Approver
     from codeward.workspace import Workspace
 
 
@@ -39,38 +41,55 @@ class ToolOutput:
 
 @dataclass
 class ToolContext:
-    """Everything a tool may use; built once per session by the agent."""
+    """Everything a tool may use: the run's :class:`Project` plus the session's moving parts.
 
-    workspace: Workspace
-    config: Config
-    ignore: IgnoreMatcher
-    policy: Policy
+    Workspace, config, policy, ignore rules and the approval mode are read from ``project``, the
+    one owner; a change of mode or of an ignore file replaces ``project`` with a derived one.
+    """
+
+    project: Project
     approver: Approver
     events: EventBus
     gate: Gate
     ids: ItemIds
-    mode: str
-    home: Any
-    sandbox_factory: Callable[[], Sandbox]
     session_allow: set[str] = field(default_factory=set)
     """Command texts and edit paths the user approved with "always" in this session."""
     applied: list[list[Any]] = field(default_factory=list)
     """Change sets of the patches applied this session (``FileChange`` lists), for /undo and /diff."""
     plan_item_id: str | None = None
     last_plan: dict[str, Any] | None = None
+    sandbox_factory: Callable[[], Sandbox] | None = None
+    """Makes the sandbox on first use; the project's strongest tier unless the session wraps it."""
     _sandbox: Sandbox | None = None
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.project.workspace
+
+    @property
+    def config(self) -> Config:
+        return self.project.config
+
+    @property
+    def ignore(self) -> IgnoreMatcher:
+        return self.project.ignore
+
+    @property
+    def policy(self) -> Policy:
+        return self.project.policy
+
+    @property
+    def mode(self) -> Mode:
+        return self.project.mode
 
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
-            self._sandbox = self.sandbox_factory()
+            self._sandbox = (self.sandbox_factory or self.project.select_sandbox)()
         return self._sandbox
 
     def reload_ignore(self) -> None:
-        """Re-read ignore files (after a patch changed one)."""
-        from codeward.privacy.ignore import load_ignore
-
-        disallow = [(e.pattern, e.source, e.user_owned) for e in self.policy.disallow_directories]
-        self.ignore = load_ignore(self.workspace, self.home, disallow)
+        """Re-read ignore files (after a patch changed one), through the project's own derivation."""
+        self.project = self.project.with_ignore_reloaded()
 
 
 Handler = Callable[[dict[str, Any], ToolContext, ToolCall], ToolOutput]

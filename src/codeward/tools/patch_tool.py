@@ -11,11 +11,10 @@ import hashlib
 import re
 from typing import Any
 
-from codeward.agent.approvals import EditRequest
 from codeward.providers.types import ToolCall
+from codeward.tools.approval import EditRequest, settle
 from codeward.tools.base import ToolContext, ToolError, ToolOutput
 from codeward.tools.read import blocked_message
-from codeward.tools.shell import decided_by
 from codeward.workspace import IGNORE_FILES
 
 KIND_LETTER = {"add": "A", "update": "M", "delete": "D"}
@@ -66,60 +65,22 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
     item_id = ctx.ids.next()
     summary = [{"path": c.path, "kind": c.kind} for c in changes]
 
-    asks: list[str] = []
-    for rel in rel_of.values():
-        d = decide_edit(rel, ctx.mode, ctx.policy)
-        event = {
-            "type": "decision",
-            "action": "edit",
-            "target": rel,
-            "decision": d.decision,
-            "reason": d.reason,
-            "rule": d.rule,
-            "source": d.source,
-        }
-        if d.decision == "deny":
-            ctx.events.emit({**event, "decided_by": decided_by(d, ctx.mode), "outcome": "denied"})
-            ctx.events.emit(
-                {
-                    "type": "item.completed",
-                    "item": {"id": item_id, "type": "file_change", "changes": summary, "status": "declined"},
-                }
-            )
-            return ToolOutput(f"refused: {d.reason}")
-        if d.decision == "ask" and "edit:" + rel not in ctx.session_allow:
-            asks.append(d.reason)
-        else:
-            who = "user:always" if d.decision == "ask" else decided_by(d, ctx.mode)
-            ctx.events.emit({**event, "decided_by": who, "outcome": "allowed"})
+    decisions = [(rel, "edit:" + rel, decide_edit(rel, ctx.mode, ctx.policy)) for rel in rel_of.values()]
 
-    if asks:
+    def ask(reasons: list[str]) -> Any:
         diff = "\n".join(unified_diff(c) for c in changes)
-        answer = ctx.approver.approve_edit(EditRequest(tuple(rel_of.values()), diff, "; ".join(dict.fromkeys(asks))))
-        for rel in rel_of.values():
-            ctx.events.emit(
-                {
-                    "type": "decision",
-                    "action": "edit",
-                    "target": rel,
-                    "decision": "ask",
-                    "reason": asks[0],
-                    "rule": None,
-                    "source": None,
-                    "decided_by": answer.decided_by,
-                    "outcome": "allowed" if answer.approved else "declined",
-                }
-            )
-        if not answer.approved:
-            ctx.events.emit(
-                {
-                    "type": "item.completed",
-                    "item": {"id": item_id, "type": "file_change", "changes": summary, "status": "declined"},
-                }
-            )
-            return ToolOutput(answer.reason or "declined: the user did not approve this patch")
-        if answer.always:
-            ctx.session_allow.update("edit:" + rel for rel in rel_of.values())
+        request = EditRequest(tuple(rel_of.values()), diff, "; ".join(dict.fromkeys(reasons)), ctx.mode)
+        return ctx.approver.approve_edit(request)
+
+    outcome = settle(ctx, "edit", decisions, ask)
+    if not outcome.go:
+        ctx.events.emit(
+            {
+                "type": "item.completed",
+                "item": {"id": item_id, "type": "file_change", "changes": summary, "status": "declined"},
+            }
+        )
+        return ToolOutput(outcome.message)
 
     try:
         apply_changes(changes, ws)

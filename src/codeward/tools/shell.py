@@ -11,9 +11,9 @@ import shlex
 from dataclasses import replace
 from typing import Any
 
-from codeward.agent.approvals import CommandRequest
 from codeward.errors import CodewardError
 from codeward.providers.types import ToolCall
+from codeward.tools.approval import CommandRequest, settle
 from codeward.tools.base import ToolContext, ToolError, ToolOutput
 from codeward.tools.read import blocked_message
 
@@ -27,15 +27,6 @@ def _command_item(item_id: str, command: str, status: str, output: str = "", exi
         "exit_code": exit_code,
         "status": status,
     }
-
-
-def decided_by(decision: Any, mode: str) -> str:
-    """Who made a policy decision, for events and the audit log."""
-    if decision.rule:
-        return f"rule:{decision.rule}" + (f" ({decision.source})" if decision.source else "")
-    if decision.decision == "allow":
-        return f"mode:{mode}"
-    return "policy"
 
 
 def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
@@ -66,41 +57,20 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     item_id = ctx.ids.next()
     shown_cmd, _ = ctx.gate.redact_text(display)  # events and logs never carry a secret, even in a command
     decision = decide_command(command, ctx.mode, ctx.policy)
-    event = {
-        "type": "decision",
-        "action": "command",
-        "target": shown_cmd,
-        "decision": decision.decision,
-        "reason": ctx.gate.redact_text(decision.reason)[0],
-        "rule": decision.rule,
-        "source": decision.source,
-    }
-    if decision.decision == "deny":
-        ctx.events.emit({**event, "decided_by": decided_by(decision, ctx.mode), "outcome": "denied"})
+    outcome = settle(
+        ctx,
+        "command",
+        [(shown_cmd, "cmd:" + display, decision)],
+        lambda reasons: ctx.approver.approve_command(CommandRequest(display, workdir, reasons[0], ctx.mode)),
+    )
+    if not outcome.go:
         ctx.events.emit({"type": "item.completed", "item": _command_item(item_id, shown_cmd, "declined")})
-        return ToolOutput(f"refused: {decision.reason}")
-    if decision.decision == "ask":
-        key = "cmd:" + display
-        if key in ctx.session_allow:
-            ctx.events.emit({**event, "decided_by": "user:always", "outcome": "allowed"})
-        else:
-            answer = ctx.approver.approve_command(CommandRequest(display, workdir, decision.reason))
-            outcome = "allowed" if answer.approved else "declined"
-            ctx.events.emit({**event, "decided_by": answer.decided_by, "outcome": outcome})
-            if not answer.approved:
-                ctx.events.emit({"type": "item.completed", "item": _command_item(item_id, shown_cmd, "declined")})
-                return ToolOutput(answer.reason or "declined: the user did not approve this command")
-            if answer.always:
-                ctx.session_allow.add(key)
-    else:
-        ctx.events.emit({**event, "decided_by": decided_by(decision, ctx.mode), "outcome": "allowed"})
+        return ToolOutput(outcome.message)
 
     ctx.events.emit({"type": "item.started", "item": _command_item(item_id, shown_cmd, "in_progress")})
     try:
-        from codeward.sandbox import spec_for_workspace
-
         sandbox = ctx.sandbox()
-        spec = spec_for_workspace(ctx.workspace, ctx.config, ignore=ctx.ignore)
+        spec = ctx.project.sandbox_spec()
         spec = replace(spec, cwd=workdir, timeout_s=timeout_ms / 1000)
         result = sandbox.run(argv, spec)
     except CodewardError as e:

@@ -1,6 +1,6 @@
 """What the user sees during a turn: an event sink plus the stream callback, drawn with rich.
 
-The agent never prints; it emits events (``codeward.agent.events``) and this renderer turns them into
+The agent never prints; it emits events (``codeward.events``) and this renderer turns them into
 terminal output: a spinner with elapsed time while waiting for the model or a command, the model's
 text streamed raw and then rendered as Markdown once the message is complete, the privacy line
 after each request, command output collapsed to its first and last lines, and refusals.

@@ -57,7 +57,7 @@ class InteractiveSession:
     # -- status ---------------------------------------------------------------------------------
 
     def status(self) -> Status:
-        return Status.of(self.session.config, self.session.sandbox_tier, self.session.ctx.mode)
+        return Status.of(self.session.project, self.session.sandbox_tier)
 
     def status_line(self) -> str:
         return status_line(self.status())
@@ -173,31 +173,15 @@ class InteractiveSession:
     def _mode(self, arg: str) -> None:
         s = self.session
         if not arg:
-            self.r.line(f"approval mode: {s.ctx.mode} ({MODE_MEANING[s.ctx.mode]})")
+            self.r.line(f"approval mode: {s.project.mode} ({MODE_MEANING[s.project.mode]})")
             self.r.note("change it with /mode suggest|auto-edit|full-auto")
             return
-        if arg == s.ctx.mode:
+        if arg == s.project.mode:
             self.r.line(f"approval mode is already {arg}")
             return
         s.set_mode(arg)
-        self._refresh_preamble()
         self._note_to_model(f"[The user changed the approval mode to {arg}: {MODE_MEANING[arg]}.]")
         self.r.line(f"approval mode: {arg} ({MODE_MEANING[arg]})", "bold")
-
-    def _refresh_preamble(self) -> None:
-        """The preamble names the approval mode; keep it true for the rest of the conversation and after /new."""
-        from codeward.agent.instructions import build_preamble
-        from codeward.ui.status import network_state
-
-        s = self.session
-        agent = s.agent
-        pre = build_preamble(
-            s.workspace, s.home, mode=s.ctx.mode, network=network_state(s.config.sandbox), sandbox=s.sandbox_tier
-        )
-        new = Message("developer", pre.text, files=pre.files)
-        if agent.items and agent.items[0] is agent.preamble:
-            agent.items[0] = new
-        agent.preamble = new
 
     def _diff(self, arg: str) -> None:
         from codeward.ui.changes import session_diff

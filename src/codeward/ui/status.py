@@ -1,6 +1,6 @@
 """The status line: where requests go, what may happen without asking, and how commands are confined.
 
-Pure functions over the config, so the same words appear before every prompt, in ``/status`` and in
+Pure functions over the project, so the same words appear before every prompt, in ``/status`` and in
 the unit tests. The provider kind answers the question a user has before typing anything: does my
 code leave this machine (local), stay inside my company (enterprise) or go to a public API (public)?
 """
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from codeward.config.model import Config, SandboxConfig
+if TYPE_CHECKING:
+    from codeward.project import Project
 
 # Hosts of public model APIs. Anything not loopback and not listed is a custom endpoint someone set
 # up (an enterprise proxy, a gateway, a server on the LAN), shown as "enterprise".
@@ -64,15 +66,6 @@ def provider_kind(base_url: str) -> str:
     return "enterprise"
 
 
-def network_state(sandbox: SandboxConfig) -> str:
-    """What sandboxed commands may reach: ``off``, ``on`` or ``only a.com, b.org``."""
-    if sandbox.network:
-        return "on"
-    if sandbox.allowed_domains:
-        return "only " + ", ".join(sandbox.allowed_domains)
-    return "off"
-
-
 @dataclass(frozen=True)
 class Status:
     """Everything the status line shows; built from a config and the probed sandbox tier."""
@@ -86,16 +79,17 @@ class Status:
     network: str
 
     @classmethod
-    def of(cls, config: Config, sandbox_tier: str, mode: str | None = None) -> Status:
+    def of(cls, project: Project, sandbox_tier: str) -> Status:
+        config = project.config
         provider = config.provider_config
         return cls(
             model=config.model,
             provider=provider.id,
             kind=provider_kind(provider.base_url),
             host=endpoint_host(provider.base_url),
-            mode=mode or config.approval_mode,
+            mode=project.mode,
             sandbox=sandbox_tier,
-            network=network_state(config.sandbox),
+            network=project.network,
         )
 
     @property

@@ -1,16 +1,17 @@
-"""The one place a workspace and a config become a :class:`SandboxSpec`, for the agent and ``codeward sandbox`` alike."""
+"""The one place a :class:`Project` becomes a :class:`SandboxSpec`, for the agent and ``codeward sandbox`` alike."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from codeward.config.model import Config
 from codeward.errors import UsageError
 from codeward.sandbox.allowdirs import write_scope
 from codeward.sandbox.spec import SandboxSpec
-from codeward.workspace import Workspace
+
+if TYPE_CHECKING:
+    from codeward.project.model import Project
 
 
 def _dir(raw: str | Path, what: str) -> Path:
@@ -22,45 +23,29 @@ def _dir(raw: str | Path, what: str) -> Path:
     return p.resolve()
 
 
-def spec_for_workspace(
-    ws: Workspace,
-    cfg: Config,
+def spec_for_project(
+    project: Project,
     *,
     writable: Sequence[str | Path] = (),
     network: bool | None = None,
-    ignore: Any = None,
-    home: Path | None = None,
-    policy: Any = None,
 ) -> SandboxSpec:
-    """The sandbox for commands in ``ws`` under ``cfg``.
+    """The sandbox for commands in ``project``: what to hide, protect and let write.
 
-    ``ignore`` is the session's :class:`~codeward.privacy.ignore.IgnoreMatcher` when the caller has
-    one (it already holds the merged ``disallow_directories``); otherwise it is loaded here from
-    the policy (AGENTS.md and config). ``policy`` is the merged :class:`~codeward.policy.Policy`
-    when the caller has it; otherwise it is loaded here (about 0.1 ms), because its
-    ``allow_directories`` decide which parts of the workspace are writable
+    Hidden paths come from the project's ignore matcher (which holds ``disallow_directories``),
+    writable parts of the workspace from its policy's ``allow_directories``
     (:mod:`codeward.sandbox.allowdirs`). ``network`` overrides ``[sandbox] network``.
     """
-    from codeward.config.home import codeward_home
     from codeward.sandbox.env import check_passthrough
 
-    home = home or codeward_home()
+    ws, cfg, home, policy = project.workspace, project.config, project.home, project.policy
     sb = cfg.sandbox
-    if policy is None:
-        from codeward.policy import load_policy
-
-        policy = load_policy(ws, cfg, home)
-    if ignore is None:
-        from codeward.privacy.ignore import load_ignore
-
-        ignore = load_ignore(ws, home, [(e.pattern, e.source, e.user_owned) for e in policy.disallow_directories])
     extra: list[Path] = []
     extra += [_dir(r, "[sandbox] writable_roots:") for r in sb.writable_roots]
     extra += [_dir(w, "--writable") for w in writable]
     keys = {p.env_key for p in cfg.providers.values() if p.env_key}
     check_passthrough(sb.env_passthrough, extra_keys=keys)
     root = ws.root.resolve()
-    masked = list(ignore.masked_paths())
+    masked = list(project.ignore.masked_paths())
     if cfg.audit.dir and Path(cfg.audit.dir).expanduser().is_absolute():
         masked.append(Path(cfg.audit.dir).expanduser().resolve())  # an audit log kept outside the home
     protected = tuple(ws.protected_paths())
