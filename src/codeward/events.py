@@ -1,41 +1,283 @@
-"""The event stream: the agent reports everything it does here, and sinks subscribe.
+"""The event stream: every event a run reports, as typed values built here and nowhere else.
 
-Like resolvelib's reporter, the loop never writes output itself. Events are plain dicts with a
-``type``. The public ones are DESIGN §7's (``thread.started``, ``turn.*``, ``item.*``, ``error``,
-``egress``) and go to ``exec --json``; the others are for the audit log and the terminal UI:
+Like resolvelib's reporter, the engine never writes output itself: it emits events, and sinks
+(``exec --json``, the progress lines, the terminal renderer, the audit log) subscribe to the
+:class:`EventBus`. Each event is a frozen dataclass whose one :meth:`Event.to_json` gives the wire
+form, so ``exec --json`` and the audit log can never disagree about a field's name.
 
-* ``session.started {session_id, cwd, workspace, provider, model, approval_mode, version}``
-* ``request.sent`` is the ``egress`` event itself (the ledger entry)
-* ``response.received {usage, duration_ms, tool_calls}``
-* ``decision {action, target, decision, decided_by, reason, rule, source, outcome}``
-* ``command.executed {argv, cwd, tier, exit_code, duration_ms, timed_out}``
-* ``file.changed {path, kind, sha256_before, sha256_after, old_path}``
-* ``withheld {tool, count, path, rule, source}``: paths the ignore rules kept out of a tool result
-* ``session.ended {status, usage}``
+The public events are DESIGN §7's (``thread.started``, ``turn.*``, ``item.*``, ``error``,
+``egress``, ``context.compacted``) and go to ``exec --json``; the others (``session.*``,
+``response.received``, ``decision``, ``command.executed``, ``file.changed``, ``withheld``) feed the
+audit log and the terminal UI.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import threading
-from typing import IO, Any, Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, ClassVar, Literal, Protocol
 
-PUBLIC_TYPES = frozenset(
-    {
-        "thread.started",
-        "turn.started",
-        "turn.completed",
-        "turn.failed",
-        "item.started",
-        "item.updated",
-        "item.completed",
-        "error",
-        "egress",
-    }
-)
+ItemStatus = Literal["in_progress", "completed", "failed", "declined"]
 
-Event = dict[str, Any]
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Item | Event):
+        return value.to_json()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+# -- items (Codex's thread items) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Item:
+    """A thread item: its ``id`` and Codex's ``type`` name, then its own fields."""
+
+    kind: ClassVar[str]
+    id: str
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "type": self.kind}
+        for f in dataclasses.fields(self):
+            if f.name != "id":
+                out[f.name] = _plain(getattr(self, f.name))
+        return out
+
+
+@dataclass(frozen=True)
+class AgentMessage(Item):
+    kind: ClassVar[str] = "agent_message"
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Reasoning(Item):
+    kind: ClassVar[str] = "reasoning"
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class CommandExecution(Item):
+    kind: ClassVar[str] = "command_execution"
+    command: str = ""
+    aggregated_output: str = ""
+    exit_code: int | None = None
+    status: ItemStatus = "in_progress"
+
+
+@dataclass(frozen=True)
+class FileChange(Item):
+    kind: ClassVar[str] = "file_change"
+    changes: tuple[Mapping[str, str], ...] = ()
+    """``{"path": ..., "kind": "add" | "delete" | "update"}`` per file."""
+    status: ItemStatus = "completed"
+
+
+@dataclass(frozen=True)
+class TodoList(Item):
+    kind: ClassVar[str] = "todo_list"
+    items: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ErrorItem(Item):
+    kind: ClassVar[str] = "error"
+    message: str = ""
+
+
+# -- events -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened; ``type`` is its wire name, ``public`` whether ``exec --json`` shows it."""
+
+    type: ClassVar[str]
+    public: ClassVar[bool] = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        for f in dataclasses.fields(self):
+            out[f.name] = _plain(getattr(self, f.name))
+        return out
+
+
+@dataclass(frozen=True)
+class ThreadStarted(Event):
+    type: ClassVar[str] = "thread.started"
+    public: ClassVar[bool] = True
+    thread_id: str
+
+
+@dataclass(frozen=True)
+class TurnStarted(Event):
+    type: ClassVar[str] = "turn.started"
+    public: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class TurnCompleted(Event):
+    type: ClassVar[str] = "turn.completed"
+    public: ClassVar[bool] = True
+    usage: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class TurnFailed(Event):
+    type: ClassVar[str] = "turn.failed"
+    public: ClassVar[bool] = True
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "error": {"message": self.message}}
+
+
+@dataclass(frozen=True)
+class ItemStarted(Event):
+    type: ClassVar[str] = "item.started"
+    public: ClassVar[bool] = True
+    item: Item
+
+
+@dataclass(frozen=True)
+class ItemUpdated(Event):
+    type: ClassVar[str] = "item.updated"
+    public: ClassVar[bool] = True
+    item: Item
+
+
+@dataclass(frozen=True)
+class ItemCompleted(Event):
+    type: ClassVar[str] = "item.completed"
+    public: ClassVar[bool] = True
+    item: Item
+
+
+@dataclass(frozen=True)
+class Error(Event):
+    type: ClassVar[str] = "error"
+    public: ClassVar[bool] = True
+    message: str
+
+
+@dataclass(frozen=True)
+class Egress(Event):
+    """A request about to leave, after the gate (codeward's extension to Codex's stream)."""
+
+    type: ClassVar[str] = "egress"
+    public: ClassVar[bool] = True
+    host: str
+    bytes: int
+    sha256: str
+    files: tuple[str, ...]
+    redactions: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class ContextCompacted(Event):
+    type: ClassVar[str] = "context.compacted"
+    public: ClassVar[bool] = True
+    tokens_before: int
+    tokens_after: int
+
+
+@dataclass(frozen=True)
+class SessionStarted(Event):
+    type: ClassVar[str] = "session.started"
+    session_id: str
+    run_id: str
+    resumed: bool
+    version: str
+    cwd: str
+    workspace: str
+    provider: str
+    endpoint: str
+    model: str
+    approval_mode: str
+    sandbox: str
+    network: str
+    key_source: str
+
+
+@dataclass(frozen=True)
+class SessionEnded(Event):
+    type: ClassVar[str] = "session.ended"
+    status: str
+    usage: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class ResponseReceived(Event):
+    type: ClassVar[str] = "response.received"
+    usage: Mapping[str, int]
+    duration_ms: float
+    tool_calls: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DecisionMade(Event):
+    """A policy decision and its outcome, naming who decided (a mode, a rule, the user)."""
+
+    type: ClassVar[str] = "decision"
+    action: Literal["command", "edit"]
+    target: str
+    decision: str
+    reason: str
+    rule: str | None
+    source: str | None
+    decided_by: str
+    outcome: Literal["allowed", "declined", "denied"]
+
+
+@dataclass(frozen=True)
+class CommandExecuted(Event):
+    type: ClassVar[str] = "command.executed"
+    argv: tuple[str, ...]
+    cwd: str
+    tier: str
+    exit_code: int | None
+    duration_ms: float
+    timed_out: bool
+
+
+@dataclass(frozen=True)
+class FileChanged(Event):
+    type: ClassVar[str] = "file.changed"
+    path: str
+    old_path: str | None
+    kind: str
+    sha256_before: str | None
+    sha256_after: str | None
+    undo: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if not self.undo:
+            del out["undo"]
+        return out
+
+
+@dataclass(frozen=True)
+class Withheld(Event):
+    """Paths the ignore rules kept out of a tool result (the privacy line counts them)."""
+
+    type: ClassVar[str] = "withheld"
+    tool: str
+    count: int
+    path: str | None
+    rule: str
+    source: str
+
+
+# -- the bus and the simple sinks --------------------------------------------------------------
 
 
 class Sink(Protocol):
@@ -43,7 +285,12 @@ class Sink(Protocol):
 
 
 class EventBus:
-    """Fans each event out to every sink, in order. Sinks must not raise; a failing sink is reported."""
+    """Hands each event to every sink, in the order they were added, one event at a time.
+
+    It does not catch: a sink that raises (the audit log cannot be written) stops the emit and the
+    error reaches the code that emitted, which is how a failing audit log ends a session. Sinks
+    added first see an event before a later sink can fail, so the terminal renderer goes first.
+    """
 
     def __init__(self) -> None:
         self._sinks: list[Sink] = []
@@ -65,22 +312,22 @@ class JsonlSink:
         self.stream = stream or sys.stdout
 
     def emit(self, event: Event) -> None:
-        if event.get("type") not in PUBLIC_TYPES:
+        if not event.public:
             return
-        self.stream.write(json.dumps(event, ensure_ascii=False) + "\n")
+        self.stream.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
         self.stream.flush()
 
 
+@dataclass
 class ListSink:
-    """Keeps every event in memory (tests, and the session's own summaries)."""
+    """Keeps every event in memory, in wire form (tests, and the session's own summaries)."""
 
-    def __init__(self) -> None:
-        self.events: list[Event] = []
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     def emit(self, event: Event) -> None:
-        self.events.append(event)
+        self.events.append(event.to_json())
 
-    def of_type(self, kind: str) -> list[Event]:
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("type") == kind]
 
 

@@ -13,7 +13,7 @@ from codeward.agent.session import build_session
 from codeward.config.load import ConfigOverrides
 from codeward.events import EventBus, ListSink
 from codeward.providers.types import ToolCall
-from codeward.tools.approval import Answer, CommandRequest, EditRequest
+from codeward.tools.asking import Answer, CommandRequest, EditRequest
 
 AWS_SECRET = "Zq7Hn2vR9xLk4Tb8Wc1Ys6Pd3Fg5Jm0AeUoIq2Nz"
 

@@ -20,8 +20,8 @@ C = "cccc3333-0000-4000-8000-000000000003"
 def make_log(home: Path, sid: str, *, day: str = "2025-03-04", end: bool = True) -> Path:
     ticks = iter(range(10_000))
     sink = AuditSink(sid, logs_dir=home / "logs", clock=lambda: f"{day}T10:00:{next(ticks) % 60:02d}.000Z")
-    sink.emit({"type": "session.started", "provider": "fake", "model": "m", "approval_mode": "full-auto"})
-    sink.emit(
+    sink.write_event({"type": "session.started", "provider": "fake", "model": "m", "approval_mode": "full-auto"})
+    sink.write_event(
         {
             "type": "egress",
             "host": "127.0.0.1",
@@ -31,7 +31,7 @@ def make_log(home: Path, sid: str, *, day: str = "2025-03-04", end: bool = True)
             "redactions": {"github-pat": 1},
         }
     )
-    sink.emit(
+    sink.write_event(
         {
             "type": "decision",
             "action": "command",
@@ -43,7 +43,7 @@ def make_log(home: Path, sid: str, *, day: str = "2025-03-04", end: bool = True)
             "outcome": "denied",
         }
     )
-    sink.emit(
+    sink.write_event(
         {
             "type": "command.executed",
             "argv": ["bash", "-c", "echo hi"],
@@ -53,11 +53,11 @@ def make_log(home: Path, sid: str, *, day: str = "2025-03-04", end: bool = True)
             "timed_out": False,
         }
     )
-    sink.emit(
+    sink.write_event(
         {"type": "file.changed", "path": "b.txt", "kind": "update", "sha256_before": "1" * 64, "sha256_after": "2" * 64}
     )
     if end:
-        sink.emit({"type": "session.ended", "status": "completed"})
+        sink.write_event({"type": "session.ended", "status": "completed"})
     else:
         sink.close()
     assert sink.path is not None

@@ -30,22 +30,26 @@ def mode(p: Path) -> int:
 
 
 def events(sink: AuditSink, *, end: bool = True) -> None:
-    sink.emit({"type": "session.started", "session_id": SID, "provider": "fake", "model": "m"})
-    sink.emit({"type": "thread.started", "thread_id": SID})
-    sink.emit({"type": "turn.started"})
-    sink.emit({"type": "egress", "host": "127.0.0.1", "bytes": 10, "sha256": "a" * 64, "files": [], "redactions": {}})
-    sink.emit({"type": "response.received", "usage": {}, "duration_ms": 3.0, "tool_calls": ["shell"]})
-    sink.emit(
+    sink.write_event({"type": "session.started", "session_id": SID, "provider": "fake", "model": "m"})
+    sink.write_event({"type": "thread.started", "thread_id": SID})
+    sink.write_event({"type": "turn.started"})
+    sink.write_event(
+        {"type": "egress", "host": "127.0.0.1", "bytes": 10, "sha256": "a" * 64, "files": [], "redactions": {}}
+    )
+    sink.write_event({"type": "response.received", "usage": {}, "duration_ms": 3.0, "tool_calls": ["shell"]})
+    sink.write_event(
         {"type": "decision", "action": "command", "target": "ls", "decision": "allow", "decided_by": "mode:full-auto"}
     )
-    sink.emit(
+    sink.write_event(
         {"type": "command.executed", "argv": ["bash", "-c", "ls"], "tier": "bwrap", "exit_code": 0, "duration_ms": 5.0}
     )
-    sink.emit({"type": "file.changed", "path": "a.txt", "kind": "add", "sha256_before": None, "sha256_after": "b" * 64})
-    sink.emit({"type": "item.completed", "item": {"type": "agent_message", "text": "done"}})
-    sink.emit({"type": "turn.completed", "usage": {"input_tokens": 1}})
+    sink.write_event(
+        {"type": "file.changed", "path": "a.txt", "kind": "add", "sha256_before": None, "sha256_after": "b" * 64}
+    )
+    sink.write_event({"type": "item.completed", "item": {"type": "agent_message", "text": "done"}})
+    sink.write_event({"type": "turn.completed", "usage": {"input_tokens": 1}})
     if end:
-        sink.emit({"type": "session.ended", "status": "completed", "usage": {}})
+        sink.write_event({"type": "session.ended", "status": "completed", "usage": {}})
 
 
 def records(path: Path) -> list[dict]:
@@ -124,7 +128,7 @@ def test_extra_in_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_no_event_no_file(cw_home: Path) -> None:
     sink = open_session_audit(Config(), SID)
-    sink.emit({"type": "thread.started", "thread_id": SID})  # type: ignore[union-attr]
+    sink.write_event({"type": "thread.started", "thread_id": SID})  # type: ignore[union-attr]
     sink.close()  # type: ignore[union-attr]
     assert not (cw_home / "logs").exists()
 
@@ -144,13 +148,13 @@ def test_events_after_the_seal_are_ignored(cw_home: Path) -> None:
     sink = open_session_audit(Config(), SID)
     events(sink)  # type: ignore[arg-type]
     n = len(records(sink.path))  # type: ignore[union-attr]
-    sink.emit({"type": "error", "message": "late"})  # type: ignore[union-attr]
+    sink.write_event({"type": "error", "message": "late"})  # type: ignore[union-attr]
     assert len(records(sink.path)) == n  # type: ignore[union-attr]
 
 
 def test_first_event_other_than_session_start_gets_a_header(cw_home: Path) -> None:
     sink = open_session_audit(Config(), SID)
-    sink.emit({"type": "error", "message": "early"})  # type: ignore[union-attr]
+    sink.write_event({"type": "error", "message": "early"})  # type: ignore[union-attr]
     sink.close()  # type: ignore[union-attr]
     recs = records(sink.path)  # type: ignore[union-attr]
     assert [r["type"] for r in recs] == ["session.start", "error", "session.end", "seal"]
@@ -164,9 +168,9 @@ def test_a_hard_crash_loses_nothing_written_and_verify_reports_no_seal(cw_home: 
         from codeward.audit import open_session_audit
         from codeward.config.model import Config
         sink = open_session_audit(Config(), {SID!r})
-        sink.emit({{"type": "session.started", "provider": "p"}})
+        sink.write_event({{"type": "session.started", "provider": "p"}})
         for i in range(5):
-            sink.emit({{"type": "command.executed", "argv": ["echo", str(i)], "exit_code": 0}})
+            sink.write_event({{"type": "command.executed", "argv": ["echo", str(i)], "exit_code": 0}})
         print(sink.path, flush=True)
         os._exit(9)  # no close(), no flush of anything buffered
         """
@@ -185,9 +189,9 @@ def test_write_failure_stops_everything_after_it(tmp_path: Path) -> None:
     blocker.write_text("")
     sink = AuditSink(SID, logs_dir=blocker / "logs")
     with pytest.raises(AuditWriteError, match="audit log not written"):
-        sink.emit({"type": "session.started"})
+        sink.write_event({"type": "session.started"})
     with pytest.raises(AuditWriteError):
-        sink.emit({"type": "egress", "host": "h"})
+        sink.write_event({"type": "egress", "host": "h"})
     sink.close()
 
 
@@ -195,10 +199,10 @@ def test_keys_and_secrets_are_scrubbed_from_records(cw_home: Path) -> None:
     key = "sk-proj-scrubme-0123456789abcdef"
     remember_secret(key)
     sink = open_session_audit(Config(), SID)
-    sink.emit({"type": "session.started"})  # type: ignore[union-attr]
-    sink.emit({"type": "command.executed", "argv": ["bash", "-c", f"curl -H 'Authorization: Bearer {key}' x"]})  # type: ignore[union-attr]
-    sink.emit({"type": "decision", "target": f"export GH={GHP}", "decision": "ask"})  # type: ignore[union-attr]
-    sink.emit({"type": "error", "message": f"failed with {key}"})  # type: ignore[union-attr]
+    sink.write_event({"type": "session.started"})  # type: ignore[union-attr]
+    sink.write_event({"type": "command.executed", "argv": ["bash", "-c", f"curl -H 'Authorization: Bearer {key}' x"]})  # type: ignore[union-attr]
+    sink.write_event({"type": "decision", "target": f"export GH={GHP}", "decision": "ask"})  # type: ignore[union-attr]
+    sink.write_event({"type": "error", "message": f"failed with {key}"})  # type: ignore[union-attr]
     sink.close()  # type: ignore[union-attr]
     text = sink.path.read_text()  # type: ignore[union-attr]
     assert key not in text and GHP not in text

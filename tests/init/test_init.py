@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from tests.support.cw_subprocess import run_cw
 
-from codeward.config.home import codeward_home
 from codeward.config.load import load_config
+from codeward.home import codeward_home
 from codeward.init_templates import ignore_sections
 from codeward.init_templates.setup import template_disallow
 from codeward.privacy.ignore import load_ignore

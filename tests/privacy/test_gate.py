@@ -39,7 +39,7 @@ def test_content_is_redacted_structure_is_not():
     assert entry.bytes == len(payload.body) and entry.sha256 == hashlib.sha256(payload.body).hexdigest()
     assert entry.files == ("a.py", "b.py") and entry.host == "api.example"
     assert seen == [entry]
-    assert entry.to_event()["type"] == "egress"
+    assert entry.to_event().to_json()["type"] == "egress"
 
 
 def test_same_secret_same_placeholder_and_restore():

@@ -199,7 +199,7 @@ def test_the_session_keeps_one_project_across_mode_and_new(repo: Path, spies: Sp
     from codeward.agent.session import build_session
     from codeward.config.load import ConfigOverrides
     from codeward.events import EventBus
-    from codeward.tools.approval import NoTerminalApprover
+    from codeward.tools.asking import NoTerminalApprover
 
     session = build_session(
         repo, ConfigOverrides(), events=EventBus(), approver=NoTerminalApprover(), need_key=False, persist=False

@@ -17,8 +17,8 @@ from codeward.config.model import PolicyEntry
 from codeward.errors import UsageError
 from codeward.policy import Policy, decide_edit
 from codeward.project import open_project
+from codeward.project.write_scope import MAX_DIRS, intersect, write_scope
 from codeward.sandbox import SandboxSpec
-from codeward.sandbox.allowdirs import MAX_DIRS, intersect, write_scope
 from codeward.sandbox.bwrap import Stubs, build_argv
 from codeward.sandbox.landlock import READ_DIR, build_landlock_spec, handled_fs, ro_rights
 from codeward.sandbox.layout import build_layout

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from codeward.tools.approval import Answer, CommandRequest, EditRequest
+from codeward.tools.asking import Answer, CommandRequest, EditRequest
 from codeward.ui.approver import TerminalApprover, answer_for
 from codeward.ui.render import Renderer
 

@@ -46,11 +46,11 @@ def test_elapsed():
 
 def test_privacy_line_per_request_counts_withheld_since_the_previous_one():
     r, out = make()
-    r.emit({"type": "withheld", "tool": "list_dir", "count": 2, "path": None, "rule": "r", "source": ".codexignore"})
+    r.show({"type": "withheld", "tool": "list_dir", "count": 2, "path": None, "rule": "r", "source": ".codexignore"})
     egress = {"type": "egress", "host": "api.openai.com", "bytes": 12_700, "sha256": "ab" * 32, "files": []}
-    r.emit({**egress, "redactions": {"aws": 3}})
-    r.emit({"type": "response.received"})
-    r.emit({**egress, "bytes": 100, "redactions": {}})
+    r.show({**egress, "redactions": {"aws": 3}})
+    r.show({"type": "response.received"})
+    r.show({**egress, "bytes": 100, "redactions": {}})
     r.end_turn()
     text = plain(out)
     assert "↑ sent 12.4 KB to api.openai.com; 3 secrets redacted; 2 files withheld by .codexignore" in text
@@ -60,7 +60,7 @@ def test_privacy_line_per_request_counts_withheld_since_the_previous_one():
 
 def test_agent_message_is_rendered_as_markdown_with_highlighted_code():
     r, out = make()
-    r.emit(
+    r.show(
         {
             "type": "item.completed",
             "item": {
@@ -79,7 +79,7 @@ def test_agent_message_is_rendered_as_markdown_with_highlighted_code():
 
 def test_model_text_cannot_repaint_the_terminal():
     r, out = make()
-    r.emit({"type": "item.completed", "item": {"id": "i", "type": "agent_message", "text": "hi \x1b[2J\x1b[Hgone"}})
+    r.show({"type": "item.completed", "item": {"id": "i", "type": "agent_message", "text": "hi \x1b[2J\x1b[Hgone"}})
     raw = out.getvalue()
     assert "\x1b[2J" not in raw and "\\x1b[2J" in raw
 
@@ -87,10 +87,10 @@ def test_model_text_cannot_repaint_the_terminal():
 def test_command_lifecycle_and_collapsed_output():
     r, out = make()
     item = {"id": "c1", "type": "command_execution", "command": "seq 1 100", "aggregated_output": "", "exit_code": None}
-    r.emit({"type": "item.started", "item": {**item, "status": "in_progress"}})
+    r.show({"type": "item.started", "item": {**item, "status": "in_progress"}})
     assert r.running == {"c1": {**item, "status": "in_progress"}}
     output = "\n".join(str(i) for i in range(1, 101)) + "\n"
-    r.emit(
+    r.show(
         {"type": "item.completed", "item": {**item, "status": "completed", "aggregated_output": output, "exit_code": 0}}
     )
     text = plain(out)
@@ -104,15 +104,15 @@ def test_command_lifecycle_and_collapsed_output():
 def test_failed_and_declined_commands():
     r, out = make()
     item = {"id": "c", "type": "command_execution", "command": "false", "aggregated_output": ""}
-    r.emit({"type": "item.completed", "item": {**item, "status": "declined", "exit_code": None}})
+    r.show({"type": "item.completed", "item": {**item, "status": "declined", "exit_code": None}})
     assert plain(out) == ""  # the approval prompt already said it
-    r.emit({"type": "item.completed", "item": {**item, "status": "failed", "exit_code": 1}})
+    r.show({"type": "item.completed", "item": {**item, "status": "failed", "exit_code": 1}})
     assert "✗ exit 1" in plain(out)
 
 
 def test_policy_refusal_is_shown():
     r, out = make()
-    r.emit(
+    r.show(
         {
             "type": "decision",
             "action": "command",
@@ -133,12 +133,12 @@ def test_applied_edit_shows_its_diff_unless_the_approval_did():
         "type": "item.completed",
         "item": {"id": "f", "type": "file_change", "changes": [{"path": "x", "kind": "update"}], "status": "completed"},
     }
-    r.emit(done)
+    r.show(done)
     assert "+new" in plain(out) and "✓ applied: M x" in plain(out)
     r2, out2 = make()
     r2.diff_source = r.diff_source
     r2.diff_shown = True
-    r2.emit(done)
+    r2.show(done)
     assert "+new" not in plain(out2) and "✓ applied: M x" in plain(out2)
 
 
@@ -151,20 +151,20 @@ def test_diff_colours():
 def test_interrupted_closes_open_commands():
     r, out = make()
     item = {"id": "c", "type": "command_execution", "command": "sleep 30", "aggregated_output": "", "exit_code": None}
-    r.emit({"type": "item.started", "item": {**item, "status": "in_progress"}})
+    r.show({"type": "item.started", "item": {**item, "status": "in_progress"}})
     emitted = []
 
     def emit(event):
-        emitted.append(event)
+        emitted.append(event.to_json())
         r.emit(event)
 
     r.interrupted(emit)
-    r.emit({"type": "turn.failed", "error": {"message": "interrupted by the user"}})
+    r.show({"type": "turn.failed", "error": {"message": "interrupted by the user"}})
     assert emitted[0]["item"]["status"] == "failed" and emitted[0]["item"]["id"] == "c"
     text = plain(out)
     assert "⏹ stopped: the command and everything it started were killed" in text
     assert "✗ interrupted" not in text  # the session says it once, in its own words
-    r.emit({"type": "turn.failed", "error": {"message": "provider refused"}})
+    r.show({"type": "turn.failed", "error": {"message": "provider refused"}})
     assert "✗ provider refused" in plain(out)
 
 
@@ -192,14 +192,14 @@ def test_stream_deltas_feed_the_live_view():
 
 def test_a_drawing_error_never_escapes_the_sink():
     r, out = make()
-    r.emit({"type": "item.started", "item": {"type": "command_execution"}})  # no id, no command: malformed
+    r.show({"type": "item.started", "item": {"type": "command_execution"}})  # no id, no command: malformed
     assert "display error" in plain(out)
 
 
 def test_read_tools_are_named_when_the_answer_asks_for_them():
     r, out = make()
-    r.emit({"type": "response.received", "usage": {}, "duration_ms": 1, "tool_calls": ["read_file", "grep", "shell"]})
-    r.emit({"type": "response.received", "usage": {}, "duration_ms": 1, "tool_calls": ["apply_patch"]})
+    r.show({"type": "response.received", "usage": {}, "duration_ms": 1, "tool_calls": ["read_file", "grep", "shell"]})
+    r.show({"type": "response.received", "usage": {}, "duration_ms": 1, "tool_calls": ["apply_patch"]})
     assert plain(out) == "· read_file, grep\n"
 
 
@@ -210,9 +210,9 @@ def test_plan_updates_and_reasoning():
         "type": "todo_list",
         "items": [{"text": "read the code", "completed": True}, {"text": "fix it", "completed": False}],
     }
-    r.emit({"type": "item.started", "item": plan})
-    r.emit({"type": "item.updated", "item": {**plan, "items": [{**i, "completed": True} for i in plan["items"]]}})
-    r.emit({"type": "item.completed", "item": {"id": "x", "type": "reasoning", "text": "the  bug is\nin add"}})
+    r.show({"type": "item.started", "item": plan})
+    r.show({"type": "item.updated", "item": {**plan, "items": [{**i, "completed": True} for i in plan["items"]]}})
+    r.show({"type": "item.completed", "item": {"id": "x", "type": "reasoning", "text": "the  bug is\nin add"}})
     text = plain(out)
     assert "plan:\n  ☑ read the code\n  ☐ fix it\nplan:\n  ☑ read the code\n  ☑ fix it\n" in text
     assert "thinking: the bug is in add" in text

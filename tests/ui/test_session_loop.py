@@ -13,7 +13,7 @@ from codeward.agent.loop import TurnResult
 from codeward.cli.session_cmd import _Watched
 from codeward.config.model import Config, ProviderConfig
 from codeward.errors import CodewardError
-from codeward.events import EventBus, ListSink
+from codeward.events import Error, EventBus, ListSink
 from codeward.ui.interrupts import Interrupts
 from codeward.ui.render import Renderer
 from codeward.ui.session_loop import INTERRUPT_NOTE, InteractiveSession
@@ -153,7 +153,7 @@ def test_an_audit_failure_ends_the_session():
 
     watched = _Watched(Broken(), failures)
     with pytest.raises(CodewardError):
-        watched.emit({"type": "egress"})
+        watched.emit(Error("x"))
     loop, session, out, _, feed = make(["one", "two"], halt=lambda: failures[0] if failures else None)
     loop.run()
     assert session.agent.prompts == ["one"] and feed == ["two"]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeward.config.home import ensure_private_dir
 from codeward.errors import CodewardError
+from codeward.home import ensure_private_dir
 from codeward.providers.types import AssistantTurn, Item, Message, ToolCall, ToolResult
 
 Redact = Callable[[str], str]

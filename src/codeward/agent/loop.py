@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 
 from codeward.agent.instructions import BASE_INSTRUCTIONS
 from codeward.errors import CodewardError
-from codeward.events import EventBus
+from codeward.events import (
+    AgentMessage,
+    EventBus,
+    ItemCompleted,
+    Reasoning,
+    ResponseReceived,
+    TurnCompleted,
+    TurnFailed,
+    TurnStarted,
+)
 from codeward.privacy.gate import Gate, GatedPayload
 from codeward.providers.client import ModelClient
 from codeward.providers.types import (
@@ -100,13 +109,13 @@ class Agent:
                     self.items.append(ToolResult(call.call_id, call.name, f"{reason}: this tool call was stopped"))
         self.items.append(Message("user", note))
         self._finish_plan()
-        self.events.emit({"type": "turn.failed", "error": {"message": reason}})
+        self.events.emit(TurnFailed(reason))
 
     # -- the loop -----------------------------------------------------------------------------
 
     def run_turn(self, prompt: str, *, on_stream: Callable[[StreamEvent], None] | None = None) -> TurnResult:
         self.items.append(Message("user", prompt))
-        self.events.emit({"type": "turn.started"})
+        self.events.emit(TurnStarted())
         usage = Usage()
         final = ""
         for _step in range(self.max_steps):
@@ -117,14 +126,14 @@ class Agent:
             usage = usage + step_usage
             self.items.append(turn)
             if turn.reasoning:
-                self._item({"type": "reasoning", "text": turn.reasoning})
+                self._text_item(Reasoning, turn.reasoning)
             if turn.text:
                 final = turn.text
-                self._item({"type": "agent_message", "text": turn.text})
+                self._text_item(AgentMessage, turn.text)
             if not turn.tool_calls:
                 self.total_usage = self.total_usage + usage
                 self._finish_plan()
-                self.events.emit({"type": "turn.completed", "usage": usage.to_json()})
+                self.events.emit(TurnCompleted(usage.to_json()))
                 return TurnResult("completed", final, usage)
             for call in turn.tool_calls:
                 out = self.tools.dispatch(call, self.ctx)
@@ -143,28 +152,25 @@ class Agent:
         started = time.monotonic()
         completed = self.client.send(payload, on_event=on_stream)
         self.events.emit(
-            {
-                "type": "response.received",
-                "usage": completed.usage.to_json(),
-                "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                "tool_calls": [c.name for c in completed.turn.tool_calls],
-            }
+            ResponseReceived(
+                usage=completed.usage.to_json(),
+                duration_ms=round((time.monotonic() - started) * 1000, 1),
+                tool_calls=tuple(c.name for c in completed.turn.tool_calls),
+            )
         )
         return completed.turn, completed.usage
 
-    def _item(self, item: dict) -> None:
-        shown = dict(item)
-        if "text" in shown:
-            shown["text"], _ = self.gate.redact_text(shown["text"])
-        self.events.emit({"type": "item.completed", "item": {"id": self.ctx.ids.next(), **shown}})
+    def _text_item(self, kind: type[AgentMessage] | type[Reasoning], text: str) -> None:
+        shown, _ = self.gate.redact_text(text)
+        self.events.emit(ItemCompleted(kind(id=self.ctx.ids.next(), text=shown)))
 
     def _finish_plan(self) -> None:
         if self.ctx.plan_item_id is not None and self.ctx.last_plan is not None:
-            self.events.emit({"type": "item.completed", "item": {"id": self.ctx.plan_item_id, **self.ctx.last_plan}})
+            self.events.emit(ItemCompleted(self.ctx.last_plan))
             self.ctx.plan_item_id = None
             self.ctx.last_plan = None
 
     def _fail(self, message: str, usage: Usage) -> TurnResult:
         self.total_usage = self.total_usage + usage
-        self.events.emit({"type": "turn.failed", "error": {"message": message}})
+        self.events.emit(TurnFailed(message))
         return TurnResult("failed", "", usage, message)

@@ -18,14 +18,14 @@ from codeward.agent.instructions import build_preamble
 from codeward.agent.loop import Agent
 from codeward.config.load import ConfigOverrides
 from codeward.config.model import Config
-from codeward.events import EventBus, ItemIds
+from codeward.events import Error, EventBus, ItemIds, SessionStarted
 from codeward.modes import Mode
 from codeward.privacy.gate import Gate
-from codeward.privacy.ledger import Ledger
+from codeward.privacy.ledger import Ledger, LedgerEntry
 from codeward.providers.client import ModelClient, endpoint_url, wire_format
 from codeward.providers.types import Message
 from codeward.tools import default_tools
-from codeward.tools.approval import Approver
+from codeward.tools.asking import Approver
 from codeward.tools.base import ToolContext
 from codeward.workspace import Workspace
 
@@ -134,9 +134,9 @@ def build_session(
     url = endpoint_url(provider)
     ledger = Ledger()
 
-    def on_egress(entry: object) -> None:
-        ledger.add(entry)  # type: ignore[arg-type]
-        events.emit(entry.to_event())  # type: ignore[attr-defined]
+    def on_egress(entry: LedgerEntry) -> None:
+        ledger.add(entry)
+        events.emit(entry.to_event())
 
     key = require_key(provider) if need_key else resolve_key(provider)
     redactor = Redactor(project.scanner, known_values=known_secrets)
@@ -146,7 +146,7 @@ def build_session(
         client = ModelClient(
             provider,
             key.value,
-            on_retry=lambda msg: events.emit({"type": "error", "message": f"Reconnecting... {msg}"}),
+            on_retry=lambda msg: events.emit(Error(f"Reconnecting... {msg}")),
         )
     tier = project.sandbox_tier()
     ctx = ToolContext(project=project, approver=approver, events=events, gate=gate, ids=ItemIds())
@@ -187,21 +187,20 @@ def build_session(
         if resume is not None:
             session.writer.saved = len(agent.items)
     events.emit(
-        {
-            "type": "session.started",
-            "session_id": sid,
-            "run_id": run_id,
-            "resumed": resume is not None,
-            "version": __version__,
-            "cwd": str(workspace.cwd),
-            "workspace": str(workspace.root),
-            "provider": provider.id,
-            "endpoint": url,
-            "model": config.model,
-            "approval_mode": project.mode,
-            "sandbox": tier,
-            "network": project.network,
-            "key_source": key.source.split(":", 1)[0],
-        }
+        SessionStarted(
+            session_id=sid,
+            run_id=run_id,
+            resumed=resume is not None,
+            version=__version__,
+            cwd=str(workspace.cwd),
+            workspace=str(workspace.root),
+            provider=provider.id,
+            endpoint=url,
+            model=config.model,
+            approval_mode=project.mode,
+            sandbox=tier,
+            network=project.network,
+            key_source=key.source.split(":", 1)[0],
+        )
     )
     return session

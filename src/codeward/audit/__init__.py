@@ -8,13 +8,13 @@ sink that appends and fsyncs), :mod:`~codeward.audit.verify` (checks a log),
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from codeward.errors import UsageError
 
 if TYPE_CHECKING:
+    from codeward.audit.scrub import ScanFn
     from codeward.audit.writer import AuditSink
     from codeward.config.model import Config
 
@@ -22,7 +22,7 @@ __all__ = ["open_session_audit"]
 
 
 def open_session_audit(
-    config: Config, session_id: str, *, scan: Callable[[str], list[Any]] | None = None, extra: Path | None = None
+    config: Config, session_id: str, *, scan: ScanFn | None = None, extra: Path | None = None
 ) -> AuditSink | None:
     """The audit sink for one session, or None when ``[audit] enabled = false`` and no ``extra`` file.
 

@@ -24,9 +24,12 @@ DIGEST_KEYS = frozenset({"sha256", "sha256_before", "sha256_after", "prev", "has
 
 
 class _Finding(Protocol):
-    rule_id: str
-    start: int
-    end: int
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
 
 
 ScanFn = Callable[[str], Sequence[_Finding]]

@@ -17,7 +17,7 @@ def logs_dir(config: Config, home: Path | None = None) -> Path:
     """``[audit] dir`` when set (a relative one is taken from ``$CODEWARD_HOME``, never from the
     directory a command happens to run in), else ``$CODEWARD_HOME/logs``."""
     if home is None:
-        from codeward.config.home import codeward_home
+        from codeward.home import codeward_home
 
         home = codeward_home()
     if config.audit.dir:

@@ -31,6 +31,7 @@ from typing import Any
 from codeward.audit.records import Chain, record_for_event, utc_timestamp
 from codeward.audit.scrub import Scrubber
 from codeward.errors import CodewardError
+from codeward.events import Event
 
 
 class AuditWriteError(CodewardError):
@@ -106,7 +107,11 @@ class AuditSink:
 
     # -- the Sink protocol --------------------------------------------------------------------
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Event) -> None:
+        """The bus's entry: the log records the event's wire form."""
+        self.write_event(event.to_json())
+
+    def write_event(self, event: dict[str, Any]) -> None:
         with self._lock:
             if self._failed is not None:
                 raise AuditWriteError(self._failed)

@@ -14,9 +14,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from codeward.config.home import codeward_home, ensure_private_dir
 from codeward.errors import ConfigError
 from codeward.fsutil import atomic_write_text
+from codeward.home import codeward_home, ensure_private_dir
 
 
 def auth_path() -> Path:

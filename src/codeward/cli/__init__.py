@@ -1,6 +1,6 @@
 """The ``codeward`` command line.
 
-:func:`main` is the console script. ``codeward --help`` is answered from :mod:`codeward.cli.spec`
+:func:`main` is the console script. ``codeward --help`` is answered from :mod:`codeward.cli.catalog`
 without importing click; everything else goes through the click application in
 :mod:`codeward.cli.app`, whose subcommands load one module each, on first use.
 """
@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = sys.argv[1:] if argv is None else argv
     if args in (["--help"], ["-h"]):
-        from codeward.cli.spec import render_help
+        from codeward.cli.catalog import render_help
 
         sys.stdout.write(render_help())
         return 0

@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from codeward import __version__
+from codeward.cli.catalog import COMMANDS, render_help
 from codeward.cli.options import common_options, options_from_params
-from codeward.cli.spec import COMMANDS, render_help
 from codeward.errors import EXIT_FAILED, CodewardError
 
 

@@ -68,10 +68,10 @@ def command(
     """
     from codeward.agent.history import find_session
     from codeward.agent.session import build_session
-    from codeward.config.home import codeward_home
-    from codeward.events import EventBus, JsonlSink
+    from codeward.events import EventBus, JsonlSink, SessionEnded, ThreadStarted
     from codeward.fsutil import atomic_write_text
-    from codeward.tools.approval import NoTerminalApprover
+    from codeward.home import codeward_home
+    from codeward.tools.asking import NoTerminalApprover
     from codeward.ui.progress import ProgressSink
 
     opts = options_from_params(params).over(ctx.obj if isinstance(ctx.obj, RunOptions) else None)
@@ -112,7 +112,7 @@ def command(
     )
     for notice in session.notices:
         click.echo(f"codeward: note: {notice}", err=True)
-    events.emit({"type": "thread.started", "thread_id": session.session_id})
+    events.emit(ThreadStarted(session.session_id))
     status = "failed"
     try:
         if dry_run:
@@ -134,7 +134,7 @@ def command(
     finally:
         if not dry_run:
             session.close()
-        events.emit({"type": "session.ended", "status": status, "usage": session.agent.total_usage.to_json()})
+        events.emit(SessionEnded(status, session.agent.total_usage.to_json()))
         for sink in audits:
             sink.close()
 

@@ -41,7 +41,7 @@ def list_cmd(as_json: bool) -> int:
     from codeward.audit.verify import verify_file
 
     root = _logs_root()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for lf in list_logs(root):
         try:
             res = verify_file(lf.path, lf.session_id)

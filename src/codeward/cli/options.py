@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from codeward.cli.spec import COMMON_OPTIONS
+from codeward.cli.catalog import COMMON_OPTIONS
 from codeward.modes import APPROVAL_MODES
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def existing_dir(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate a command with the options of :data:`codeward.cli.spec.COMMON_OPTIONS`."""
+    """Decorate a command with the options of :data:`codeward.cli.catalog.COMMON_OPTIONS`."""
     for flags, dest, metavar, help_ in reversed(COMMON_OPTIONS):
         kwargs: dict[str, Any] = {"help": help_}
         if metavar is None:

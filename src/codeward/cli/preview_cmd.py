@@ -86,7 +86,7 @@ def command(ctx: click.Context, cd: Path | None, as_json: bool, show_all: bool) 
         click.echo("blocked: nothing here matches an ignore rule (the built-in rules still apply to new files)")
     else:
         click.echo(f"blocked ({len(blocked)}): never read, listed, searched, patched or visible to commands")
-        width = min(max(len(b["path"]) for b in blocked), 50)
+        width = min(max(len(str(b["path"])) for b in blocked), 50)
         for b in blocked:
             where = (
                 "built-in" if b["source"] == "built-in" else f"{b['source']}" + (f":{b['line']}" if b["line"] else "")

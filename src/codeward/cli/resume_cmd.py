@@ -27,7 +27,7 @@ def command(ctx: click.Context, last: bool, words: tuple[str, ...], **params: An
     """
     from codeward.agent.history import find_session
     from codeward.cli.session_cmd import require_terminal, run_session
-    from codeward.config.home import codeward_home
+    from codeward.home import codeward_home
     from codeward.ui.session_loop import recap_lines
 
     opts = options_from_params(params).over(ctx.obj if isinstance(ctx.obj, RunOptions) else None)

@@ -234,9 +234,9 @@ def scan_paths(args: Sequence[str], stats: Stats, notes: list[str]) -> list[Resu
     stats.files = len(text) - binary - len(errs)
     stats.bytes = nbytes
     results.extend(res)
-    for e in errs:
+    for unreadable in errs:
         stats.unreadable += 1
-        notes.append(f"cannot read {e}")
+        notes.append(f"cannot read {unreadable}")
     order = {p: i for i, p in enumerate(files)}
     results.sort(key=lambda r: (order.get(r.path, len(order)), r.line, r.column))
     return results

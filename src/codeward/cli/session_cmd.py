@@ -15,6 +15,7 @@ from codeward.errors import UsageError
 
 if TYPE_CHECKING:
     from codeward.agent.history import SavedSession
+    from codeward.events import Event
 
 NO_TERMINAL = (
     "the interactive session needs a terminal ({what} is not one); "
@@ -39,7 +40,7 @@ def run_session(
 
     from codeward import __version__
     from codeward.agent.session import build_session
-    from codeward.events import EventBus
+    from codeward.events import EventBus, SessionEnded
     from codeward.ui.approver import TerminalApprover
     from codeward.ui.input_history import history_path, make_history
     from codeward.ui.interrupts import InterruptibleClient, InterruptibleSandbox, Interrupts
@@ -129,7 +130,7 @@ def run_session(
         try:
             session.close()
         finally:
-            events.emit({"type": "session.ended", "status": status, "usage": session.agent.total_usage.to_json()})
+            events.emit(SessionEnded(status, session.agent.total_usage.to_json()))
             for sink in audits:
                 sink.close()
     _goodbye(console, session)
@@ -159,7 +160,7 @@ class _Watched:
         self.sink = sink
         self.failures = failures
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Event) -> None:
         from codeward.errors import CodewardError
 
         try:

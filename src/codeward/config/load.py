@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from codeward.config.home import user_config_path
 from codeward.config.model import (
     WIRE_APIS,
     AuditConfig,
@@ -30,6 +29,7 @@ from codeward.config.model import (
     SandboxConfig,
 )
 from codeward.errors import ConfigError
+from codeward.home import user_config_path
 from codeward.modes import APPROVAL_MODES, DEFAULT_MODE, stricter_or_equal
 
 POLICY_KEYS = ("disallow_commands", "allow_commands", "allow_directories", "disallow_directories")

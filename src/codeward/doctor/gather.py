@@ -182,11 +182,11 @@ def read_blobs(root: Path, shas: list[str]) -> Iterator[tuple[str, bytes | None]
             yield s, None
     batch: list[str] = []
     total = 0
-    for s in [*small, None]:
-        if s is not None:
-            batch.append(s)
-            total += sizes[s]
-        if batch and (s is None or total >= BATCH_BYTES):
+    for want in [*small, None]:
+        if want is not None:
+            batch.append(want)
+            total += sizes[want]
+        if batch and (want is None or total >= BATCH_BYTES):
             raw = _git(root, "cat-file", "--batch", data="\n".join(batch).encode() + b"\n")
             pos = 0
             for sha in batch:

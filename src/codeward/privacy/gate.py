@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from codeward.errors import CodewardError
 from codeward.privacy.ledger import LedgerEntry
@@ -35,8 +35,8 @@ class GatedPayload:
     entry: LedgerEntry
 
 
-class _Redactor:
-    """What the gate needs of :class:`codeward.privacy.redact.Redactor`."""
+class Redacts(Protocol):
+    """What the gate needs of :class:`codeward.privacy.redact.Redactor` (tests pass simpler ones)."""
 
     def redact(self, text: str, *, path: str | None = None) -> Any: ...
 
@@ -47,7 +47,7 @@ class _Redactor:
 class Gate:
     """Scans and redacts outbound bodies for one session; remembers per-text results."""
 
-    redactor: _Redactor
+    redactor: Redacts
     host: str
     url: str
     on_egress: Callable[[LedgerEntry], None] | None = None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from codeward.events import Egress
 
 
 @dataclass(frozen=True)
@@ -21,16 +22,15 @@ class LedgerEntry:
     def redaction_total(self) -> int:
         return sum(self.redactions.values())
 
-    def to_event(self) -> dict[str, Any]:
+    def to_event(self) -> Egress:
         """The ``egress`` event of DESIGN §7."""
-        return {
-            "type": "egress",
-            "host": self.host,
-            "bytes": self.bytes,
-            "sha256": self.sha256,
-            "files": list(self.files),
-            "redactions": dict(sorted(self.redactions.items())),
-        }
+        return Egress(
+            host=self.host,
+            bytes=self.bytes,
+            sha256=self.sha256,
+            files=tuple(self.files),
+            redactions=dict(sorted(self.redactions.items())),
+        )
 
     def summary(self, verb: str = "sent") -> str:
         """A privacy line for humans: ``sent 12.4 KB to api.openai.com; 3 secrets redacted``."""

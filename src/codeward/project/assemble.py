@@ -24,8 +24,8 @@ def open_project(cwd: Path, overrides: ConfigOverrides | None = None, *, load: b
     or ignore file stops the command before it does anything; ``load=False`` leaves them for first
     use (commands that need only the config).
     """
-    from codeward.config.home import codeward_home
     from codeward.config.load import ConfigOverrides, load_config
+    from codeward.home import codeward_home
     from codeward.workspace import Workspace
 
     overrides = overrides or ConfigOverrides()
@@ -44,9 +44,9 @@ def open_project(cwd: Path, overrides: ConfigOverrides | None = None, *, load: b
 
 def open_default_project(cwd: Path) -> Project:
     """``cwd`` under the built-in defaults only, for ``doctor`` when the user's config cannot be loaded."""
-    from codeward.config.home import codeward_home
     from codeward.config.load import ConfigOverrides, builtin_providers, provider_from_table
     from codeward.config.model import Config
+    from codeward.home import codeward_home
     from codeward.workspace import Workspace
 
     providers = {pid: provider_from_table(pid, t) for pid, t in builtin_providers().items()}

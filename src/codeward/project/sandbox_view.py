@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from codeward.errors import UsageError
-from codeward.sandbox.allowdirs import write_scope
+from codeward.project.write_scope import write_scope
 from codeward.sandbox.spec import SandboxSpec
 
 if TYPE_CHECKING:
-    from codeward.project.model import Project
+    from codeward.config.model import Config
+    from codeward.policy import Policy
+    from codeward.privacy.ignore import IgnoreMatcher
+    from codeward.workspace import Workspace
+
+
+class ProjectParts(Protocol):
+    """What the spec is built from (a :class:`~codeward.project.model.Project` has all of it)."""
+
+    @property
+    def workspace(self) -> Workspace: ...
+    @property
+    def config(self) -> Config: ...
+    @property
+    def home(self) -> Path: ...
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def ignore(self) -> IgnoreMatcher: ...
 
 
 def _dir(raw: str | Path, what: str) -> Path:
@@ -24,16 +42,16 @@ def _dir(raw: str | Path, what: str) -> Path:
 
 
 def spec_for_project(
-    project: Project,
+    project: ProjectParts,
     *,
     writable: Sequence[str | Path] = (),
     network: bool | None = None,
 ) -> SandboxSpec:
-    """The sandbox for commands in ``project``: what to hide, protect and let write.
+    """The sandbox for commands in a project (its workspace, config, home, policy and ignore matcher).
 
     Hidden paths come from the project's ignore matcher (which holds ``disallow_directories``),
     writable parts of the workspace from its policy's ``allow_directories``
-    (:mod:`codeward.sandbox.allowdirs`). ``network`` overrides ``[sandbox] network``.
+    (:mod:`codeward.project.write_scope`). ``network`` overrides ``[sandbox] network``.
     """
     from codeward.sandbox.env import check_passthrough
 

@@ -26,19 +26,12 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
-def provider_env_keys() -> set[str]:
-    """``envKey`` names of the built-in providers (configured ones are added by the caller)."""
-    from codeward.config.load import builtin_providers
-
-    return {str(t["env_key"]) for t in builtin_providers().values() if t.get("env_key")}
-
-
 def credential_reason(name: str, extra_keys: Iterable[str] = ()) -> str | None:
     """Why ``name`` may not be passed into a sandbox, or None when it may."""
     upper = name.upper()
     if name in CREDENTIAL_NAMES:
         return "it hands over an agent or session the sandbox hides on purpose"
-    if name in extra_keys or name in provider_env_keys():
+    if name in extra_keys:
         return "it is a model provider's API key variable"
     for marker in CREDENTIAL_MARKERS:
         if marker in upper:

@@ -68,7 +68,7 @@ class SandboxSpec:
         """The codeward home to hide from commands (the configured one when not given)."""
         if self.codeward_home is not None:
             return self.codeward_home
-        from codeward.config.home import codeward_home
+        from codeward.home import codeward_home
 
         return codeward_home()
 

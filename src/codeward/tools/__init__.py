@@ -6,7 +6,7 @@ from codeward.tools.base import Tool, ToolContext, ToolError, ToolOutput, ToolRe
 
 
 def default_tools() -> ToolRegistry:
-    from codeward.tools import specs
+    from codeward.tools import schemas
     from codeward.tools.patch_tool import apply_patch
     from codeward.tools.plan import update_plan
     from codeward.tools.read import grep, list_dir, read_file
@@ -14,12 +14,12 @@ def default_tools() -> ToolRegistry:
 
     return ToolRegistry(
         [
-            Tool(specs.SHELL, shell),
-            Tool(specs.APPLY_PATCH, apply_patch),
-            Tool(specs.READ_FILE, read_file),
-            Tool(specs.LIST_DIR, list_dir),
-            Tool(specs.GREP, grep),
-            Tool(specs.UPDATE_PLAN, update_plan),
+            Tool(schemas.SHELL, shell),
+            Tool(schemas.APPLY_PATCH, apply_patch),
+            Tool(schemas.READ_FILE, read_file),
+            Tool(schemas.LIST_DIR, list_dir),
+            Tool(schemas.GREP, grep),
+            Tool(schemas.UPDATE_PLAN, update_plan),
         ]
     )
 

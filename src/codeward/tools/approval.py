@@ -1,8 +1,8 @@
-"""Asking: the vocabulary of approval requests and answers, and the one flow both tools follow.
+"""The one approval flow both ``shell`` and ``apply_patch`` follow.
 
-``shell`` and ``apply_patch`` each get policy decisions (allow / ask / deny) for what they are
-about to do; :func:`settle` turns those into one outcome the same way for both: a denial is final,
-an "ask" is answered by the session's "always" memory or by the :class:`Approver` (a person at a
+Each tool gets policy decisions (allow / ask / deny) for what it is about to do; :func:`settle`
+turns those into one outcome the same way for both: a denial is final, an "ask" is answered by the
+session's "always" memory or by the :class:`~codeward.tools.asking.Approver` (a person at a
 terminal, or in ``exec`` nobody, which means declined), and every decision is reported as a
 ``decision`` event naming who decided.
 """
@@ -11,65 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
-from codeward.modes import Mode, loosen_hint
+from codeward.events import DecisionMade
+from codeward.tools.asking import Answer
+
+Outcome_ = Literal["allowed", "declined", "denied"]
 
 if TYPE_CHECKING:
     from codeward.policy import Decision
     from codeward.tools.base import ToolContext
-
-
-@dataclass(frozen=True)
-class CommandRequest:
-    command: str
-    workdir: Path
-    verdict: str
-    """The policy engine's reason for asking, shown beside the command."""
-    mode: Mode = "suggest"
-
-
-@dataclass(frozen=True)
-class EditRequest:
-    paths: tuple[str, ...]
-    diff: str
-    reason: str
-    mode: Mode = "suggest"
-
-
-@dataclass(frozen=True)
-class Answer:
-    approved: bool
-    always: bool = False
-    reason: str | None = None
-    decided_by: str = "user"
-
-
-class Approver(Protocol):
-    def approve_command(self, request: CommandRequest) -> Answer: ...
-
-    def approve_edit(self, request: EditRequest) -> Answer: ...
-
-
-class NoTerminalApprover:
-    """``exec`` has no one to ask: every "ask" is declined, and the model is told why."""
-
-    def _answer(self, what: Literal["edit", "command"], mode: Mode) -> Answer:
-        return Answer(
-            approved=False,
-            reason=(
-                f"declined: approval mode '{mode}' asks before this {what}, and there is no terminal to ask "
-                f"in exec; the user can allow it with {loosen_hint(what)} or in an interactive session"
-            ),
-            decided_by="exec:no-terminal",
-        )
-
-    def approve_command(self, request: CommandRequest) -> Answer:
-        return self._answer("command", request.mode)
-
-    def approve_edit(self, request: EditRequest) -> Answer:
-        return self._answer("edit", request.mode)
 
 
 def decided_by(decision: Decision, mode: str) -> str:
@@ -102,19 +53,18 @@ def settle(
     """
     mode = ctx.mode
 
-    def report(target: str, d: Decision, who: str, outcome: str, reason: str | None = None) -> None:
+    def report(target: str, d: Decision, who: str, outcome: Outcome_, reason: str | None = None) -> None:
         ctx.events.emit(
-            {
-                "type": "decision",
-                "action": action,
-                "target": target,
-                "decision": d.decision,
-                "reason": ctx.gate.redact_text(reason or d.reason)[0],
-                "rule": d.rule,
-                "source": d.source,
-                "decided_by": who,
-                "outcome": outcome,
-            }
+            DecisionMade(
+                action=action,
+                target=target,
+                decision=d.decision,
+                reason=ctx.gate.redact_text(reason or d.reason)[0],
+                rule=d.rule,
+                source=d.source,
+                decided_by=who,
+                outcome=outcome,
+            )
         )
 
     for target, _key, d in decisions:

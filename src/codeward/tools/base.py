@@ -13,18 +13,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from codeward.errors import CodewardError
+from codeward.events import Error
 from codeward.providers.types import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
     from codeward.config.model import Config
-    from codeward.events import EventBus, ItemIds
+    from codeward.events import EventBus, ItemIds, TodoList
     from codeward.modes import Mode
     from codeward.policy import Policy
     from codeward.privacy.gate import Gate
     from codeward.privacy.ignore import IgnoreMatcher
     from codeward.project import Project
     from codeward.sandbox import Sandbox
-    from codeward.tools.approval import Approver
+    from codeward.tools.asking import Approver
     from codeward.workspace import Workspace
 
 
@@ -57,7 +58,7 @@ class ToolContext:
     applied: list[list[Any]] = field(default_factory=list)
     """Change sets of the patches applied this session (``FileChange`` lists), for /undo and /diff."""
     plan_item_id: str | None = None
-    last_plan: dict[str, Any] | None = None
+    last_plan: TodoList | None = None
     sandbox_factory: Callable[[], Sandbox] | None = None
     """Makes the sandbox on first use; the project's strongest tier unless the session wraps it."""
     _sandbox: Sandbox | None = None
@@ -105,8 +106,10 @@ def check_args(spec: ToolSpec, raw: str) -> dict[str, Any]:
     """Parse and check arguments against the tool's schema (types of known fields, required ones)."""
     try:
         args = json.loads(raw or "{}")
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         raise ToolError(f"{spec.name}: arguments are not valid JSON ({e.msg} at position {e.pos})") from None
+    except ValueError as e:  # a lone surrogate and the like
+        raise ToolError(f"{spec.name}: arguments are not valid JSON ({e})") from None
     if not isinstance(args, dict):
         raise ToolError(f"{spec.name}: arguments must be a JSON object")
     props: dict[str, Any] = spec.parameters.get("properties", {})
@@ -179,5 +182,5 @@ class ToolRegistry:
             if os.environ.get("CODEWARD_DEBUG"):
                 raise
             msg = f"internal error in tool {call.name}: {type(e).__name__}: {e}"
-            ctx.events.emit({"type": "error", "message": msg})
+            ctx.events.emit(Error(msg))
             return ToolOutput(f"error: {msg}")

@@ -11,8 +11,10 @@ import hashlib
 import re
 from typing import Any
 
+from codeward.events import FileChange, FileChanged, ItemCompleted
 from codeward.providers.types import ToolCall
-from codeward.tools.approval import EditRequest, settle
+from codeward.tools.approval import settle
+from codeward.tools.asking import EditRequest
 from codeward.tools.base import ToolContext, ToolError, ToolOutput
 from codeward.tools.read import blocked_message
 from codeward.workspace import IGNORE_FILES
@@ -63,7 +65,7 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
     _refuse_unknown_placeholders(text, list(rel_of.values()), read)
     changes = plan_patch(patch, read, base=ws.rel(ws.cwd))  # FileChange paths come out root-relative
     item_id = ctx.ids.next()
-    summary = [{"path": c.path, "kind": c.kind} for c in changes]
+    summary = tuple({"path": c.path, "kind": c.kind} for c in changes)
 
     decisions = [(rel, "edit:" + rel, decide_edit(rel, ctx.mode, ctx.policy)) for rel in rel_of.values()]
 
@@ -74,42 +76,18 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
 
     outcome = settle(ctx, "edit", decisions, ask)
     if not outcome.go:
-        ctx.events.emit(
-            {
-                "type": "item.completed",
-                "item": {"id": item_id, "type": "file_change", "changes": summary, "status": "declined"},
-            }
-        )
+        ctx.events.emit(ItemCompleted(FileChange(id=item_id, changes=summary, status="declined")))
         return ToolOutput(outcome.message)
 
     try:
         apply_changes(changes, ws)
         ctx.applied.append(list(changes))
     except Exception:
-        ctx.events.emit(
-            {
-                "type": "item.completed",
-                "item": {"id": item_id, "type": "file_change", "changes": summary, "status": "failed"},
-            }
-        )
+        ctx.events.emit(ItemCompleted(FileChange(id=item_id, changes=summary, status="failed")))
         raise
     for c in changes:
-        ctx.events.emit(
-            {
-                "type": "file.changed",
-                "path": c.path,
-                "old_path": c.old_path,
-                "kind": c.kind,
-                "sha256_before": _sha(c.old),
-                "sha256_after": _sha(c.new),
-            }
-        )
-    ctx.events.emit(
-        {
-            "type": "item.completed",
-            "item": {"id": item_id, "type": "file_change", "changes": summary, "status": "completed"},
-        }
-    )
+        ctx.events.emit(FileChanged(c.path, c.old_path, c.kind, _sha(c.old), _sha(c.new)))
+    ctx.events.emit(ItemCompleted(FileChange(id=item_id, changes=summary, status="completed")))
     if any(r.rsplit("/", 1)[-1] in IGNORE_FILES for r in rel_of.values()):
         ctx.reload_ignore()
     lines = ["Success. Updated the following files:"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from codeward.events import ItemStarted, ItemUpdated, TodoList
 from codeward.providers.types import ToolCall
 from codeward.tools.base import ToolContext, ToolError, ToolOutput
 
@@ -21,12 +22,11 @@ def update_plan(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
             raise ToolError(f"update_plan: plan[{i}].status must be pending, in_progress or completed")
     if sum(1 for s in plan if s["status"] == "in_progress") > 1:
         raise ToolError("update_plan: at most one step may be in_progress")
-    item = {"type": "todo_list", "items": todo_items(plan)}
+    first = ctx.plan_item_id is None
     if ctx.plan_item_id is None:
         ctx.plan_item_id = ctx.ids.next()
-        ctx.events.emit({"type": "item.started", "item": {"id": ctx.plan_item_id, **item}})
-    else:
-        ctx.events.emit({"type": "item.updated", "item": {"id": ctx.plan_item_id, **item}})
+    item = TodoList(id=ctx.plan_item_id, items=tuple(todo_items(plan)))
+    ctx.events.emit(ItemStarted(item) if first else ItemUpdated(item))
     ctx.last_plan = item
     done = sum(1 for s in plan if s["status"] == "completed")
     return ToolOutput(f"Plan updated ({done}/{len(plan)} steps completed)")

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from codeward.events import Withheld
 from codeward.privacy.ignore import IgnoreRule
 from codeward.providers.types import ToolCall
 from codeward.tools.base import ToolContext, ToolError, ToolOutput
@@ -31,9 +32,7 @@ def blocked_message(rel: str, rule: IgnoreRule) -> str:
 
 def withheld(ctx: ToolContext, tool: str, rule: IgnoreRule, count: int = 1, path: str | None = None) -> None:
     """Report paths the ignore rules kept from the model (the UI's privacy line counts them)."""
-    ctx.events.emit(
-        {"type": "withheld", "tool": tool, "count": count, "path": path, "rule": rule.describe(), "source": rule.source}
-    )
+    ctx.events.emit(Withheld(tool=tool, count=count, path=path, rule=rule.describe(), source=rule.source))
 
 
 def _shown(ctx: ToolContext, rel: str, is_dir: bool, hidden: list[IgnoreRule]) -> bool:

@@ -12,21 +12,18 @@ from dataclasses import replace
 from typing import Any
 
 from codeward.errors import CodewardError
+from codeward.events import CommandExecuted, CommandExecution, ItemCompleted, ItemStarted, ItemStatus
 from codeward.providers.types import ToolCall
-from codeward.tools.approval import CommandRequest, settle
+from codeward.tools.approval import settle
+from codeward.tools.asking import CommandRequest
 from codeward.tools.base import ToolContext, ToolError, ToolOutput
 from codeward.tools.read import blocked_message
 
 
-def _command_item(item_id: str, command: str, status: str, output: str = "", exit_code: int | None = None) -> dict:
-    return {
-        "id": item_id,
-        "type": "command_execution",
-        "command": command,
-        "aggregated_output": output,
-        "exit_code": exit_code,
-        "status": status,
-    }
+def _command_item(
+    item_id: str, command: str, status: ItemStatus, output: str = "", exit_code: int | None = None
+) -> CommandExecution:
+    return CommandExecution(id=item_id, command=command, aggregated_output=output, exit_code=exit_code, status=status)
 
 
 def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
@@ -64,36 +61,31 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
         lambda reasons: ctx.approver.approve_command(CommandRequest(display, workdir, reasons[0], ctx.mode)),
     )
     if not outcome.go:
-        ctx.events.emit({"type": "item.completed", "item": _command_item(item_id, shown_cmd, "declined")})
+        ctx.events.emit(ItemCompleted(_command_item(item_id, shown_cmd, "declined")))
         return ToolOutput(outcome.message)
 
-    ctx.events.emit({"type": "item.started", "item": _command_item(item_id, shown_cmd, "in_progress")})
+    ctx.events.emit(ItemStarted(_command_item(item_id, shown_cmd, "in_progress")))
     try:
         sandbox = ctx.sandbox()
         spec = ctx.project.sandbox_spec()
         spec = replace(spec, cwd=workdir, timeout_s=timeout_ms / 1000)
         result = sandbox.run(argv, spec)
     except CodewardError as e:
-        ctx.events.emit(
-            {"type": "item.completed", "item": _command_item(item_id, shown_cmd, "failed", f"sandbox: {e.message}")}
-        )
+        ctx.events.emit(ItemCompleted(_command_item(item_id, shown_cmd, "failed", f"sandbox: {e.message}")))
         return ToolOutput(f"error: the command did not run: {e.message}")
 
     shown, _ = ctx.gate.redact_text(result.output)
-    status = "completed" if result.exit_code == 0 else "failed"
+    status: ItemStatus = "completed" if result.exit_code == 0 else "failed"
+    ctx.events.emit(ItemCompleted(_command_item(item_id, shown_cmd, status, shown, result.exit_code)))
     ctx.events.emit(
-        {"type": "item.completed", "item": _command_item(item_id, shown_cmd, status, shown, result.exit_code)}
-    )
-    ctx.events.emit(
-        {
-            "type": "command.executed",
-            "argv": [ctx.gate.redact_text(a)[0] for a in argv],
-            "cwd": ctx.workspace.rel(workdir) or ".",
-            "tier": result.tier,
-            "exit_code": result.exit_code,
-            "duration_ms": round(result.duration_ms, 1),
-            "timed_out": result.timed_out,
-        }
+        CommandExecuted(
+            argv=tuple(ctx.gate.redact_text(a)[0] for a in argv),
+            cwd=ctx.workspace.rel(workdir) or ".",
+            tier=result.tier,
+            exit_code=result.exit_code,
+            duration_ms=round(result.duration_ms, 1),
+            timed_out=result.timed_out,
+        )
     )
     lines = [f"exit code: {result.exit_code if result.exit_code is not None else 'none (killed)'}"]
     if result.output:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from codeward.tools.approval import Answer, CommandRequest, EditRequest
+from codeward.tools.asking import Answer, CommandRequest, EditRequest
 
 if TYPE_CHECKING:
     from codeward.ui.render import Renderer

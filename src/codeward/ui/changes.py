@@ -9,8 +9,9 @@ applies the inverse of the last patch through the same all-or-nothing writer the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from codeward.events import FileChanged
 from codeward.patch.plan import FileChange
 
 if TYPE_CHECKING:
@@ -117,16 +118,7 @@ def undo_last(ctx: ToolContext) -> list[FileChange]:
         return hashlib.sha256(data).hexdigest() if data is not None else None
 
     for c in inverse:
-        event: dict[str, Any] = {
-            "type": "file.changed",
-            "path": c.path,
-            "old_path": c.old_path,
-            "kind": c.kind,
-            "sha256_before": sha(c.old),
-            "sha256_after": sha(c.new),
-            "undo": True,
-        }
-        ctx.events.emit(event)
+        ctx.events.emit(FileChanged(c.path, c.old_path, c.kind, sha(c.old), sha(c.new), undo=True))
     from codeward.workspace import IGNORE_FILES
 
     if any(p.rsplit("/", 1)[-1] in IGNORE_FILES for c in inverse for p in (c.path, c.old_path or "")):

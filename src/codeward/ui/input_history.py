@@ -71,12 +71,13 @@ def make_history(
 
     if path is None:
         return InMemoryHistory()
+    stored: Path = path
 
     class RedactedFileHistory(History):
         """Loads the project's stored prompts; stores each new one after redaction."""
 
         def load_history_strings(self) -> Iterable[str]:
-            return list(reversed(read_history(path)))  # prompt_toolkit wants newest first
+            return list(reversed(read_history(stored)))  # prompt_toolkit wants newest first
 
         def store_string(self, string: str) -> None:
             try:
@@ -85,8 +86,8 @@ def make_history(
                 on_error(f"prompt not saved to history: the secret scanner failed ({e})")
                 return
             try:
-                append_history(path, safe, workspace_root)
+                append_history(stored, safe, workspace_root)
             except OSError as e:
-                on_error(f"prompt not saved to history: {path}: {e.strerror or e}")
+                on_error(f"prompt not saved to history: {stored}: {e.strerror or e}")
 
     return RedactedFileHistory()

@@ -6,7 +6,9 @@ Standard output is kept for the final message alone, so ``codeward exec "..." > 
 from __future__ import annotations
 
 import sys
-from typing import IO, Any
+from typing import IO
+
+from codeward.events import Event
 
 
 class ProgressSink:
@@ -17,7 +19,8 @@ class ProgressSink:
         self.stream.write(text + "\n")
         self.stream.flush()
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, typed: Event) -> None:
+        event = typed.to_json()
         kind = event.get("type")
         if kind == "egress":
             n = sum(event["redactions"].values())

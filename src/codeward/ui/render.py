@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from codeward.events import CommandExecution, Event, ItemCompleted
 from codeward.providers.types import ReasoningDelta, StreamEvent, TextDelta
 from codeward.ui.privacy import SentRecord, WithheldTally, entry_from_event, privacy_line
 
@@ -229,7 +230,11 @@ class Renderer:
 
     # -- the sink ---------------------------------------------------------------------------------
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Event) -> None:
+        """The bus's entry: the renderer draws the event's wire form (the same one ``exec --json`` shows)."""
+        self.show(event.to_json())
+
+    def show(self, event: dict[str, Any]) -> None:
         try:
             self._emit(event)
         except Exception as e:  # a sink must not raise; a drawing bug must not end the turn
@@ -353,17 +358,18 @@ class Renderer:
         self.stop_activity()
         self._interrupting = False
 
-    def interrupted(self, emit: Callable[[dict[str, Any]], None]) -> None:
+    def interrupted(self, emit: Callable[[Event], None]) -> None:
         """Ctrl-C ended the turn: clear the live line and close the items it left open."""
         self.stop_activity()
         self._interrupting = True
         for item in list(self.running.values()):
-            emit(
-                {
-                    "type": "item.completed",
-                    "item": {**item, "status": "failed", "aggregated_output": "interrupted by the user"},
-                }
+            stopped = CommandExecution(
+                id=item["id"],
+                command=item.get("command", ""),
+                aggregated_output="interrupted by the user",
+                status="failed",
             )
+            emit(ItemCompleted(stopped))
         self.running.clear()
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from codeward.errors import CodewardError
 from codeward.modes import MEANING as MODE_MEANING
+from codeward.modes import parse_mode
 from codeward.providers.types import Message
 from codeward.ui.slash import Slash, SlashError, help_lines, is_slash, parse_slash
 from codeward.ui.status import Status, status_line, status_report
@@ -176,12 +177,13 @@ class InteractiveSession:
             self.r.line(f"approval mode: {s.project.mode} ({MODE_MEANING[s.project.mode]})")
             self.r.note("change it with /mode suggest|auto-edit|full-auto")
             return
-        if arg == s.project.mode:
-            self.r.line(f"approval mode is already {arg}")
+        mode = parse_mode(arg)  # /mode's parser already refused unknown names
+        if mode == s.project.mode:
+            self.r.line(f"approval mode is already {mode}")
             return
-        s.set_mode(arg)
-        self._note_to_model(f"[The user changed the approval mode to {arg}: {MODE_MEANING[arg]}.]")
-        self.r.line(f"approval mode: {arg} ({MODE_MEANING[arg]})", "bold")
+        s.set_mode(mode)
+        self._note_to_model(f"[The user changed the approval mode to {mode}: {MODE_MEANING[mode]}.]")
+        self.r.line(f"approval mode: {mode} ({MODE_MEANING[mode]})", "bold")
 
     def _diff(self, arg: str) -> None:
         from codeward.ui.changes import session_diff

@@ -1,7 +1,8 @@
 """Which directories of the workspace commands may write, from ``allow_directories`` (DESIGN §3).
 
-Patches obey ``allow_directories`` through :func:`codeward.policy.decide_edit`; this module gives
-the sandbox the same answer as a set of directories every tier can enforce. The rules:
+Patches obey ``allow_directories`` through :func:`codeward.policy.decide_edit`; this module turns
+the same lists into the set of directories the sandbox spec names as writable, so the sandbox only
+enforces directories it is given and never reads a policy itself. The rules:
 
 * Both owners' lists must be met, as for edits: the user's entries (``$CODEWARD_HOME/AGENTS.md``,
   the user config) and the repository's (its AGENTS.md files, ``.codeward/config.toml``). With
