@@ -172,7 +172,7 @@ def test_spec_for_workspace_reads_both_owners(git_repo: Path, cw_home: Path) -> 
     (cw_home / "config.toml").write_text('[policy]\nallow_directories = ["src/"]\n')
     spec = spec_for_workspace(Workspace.discover(git_repo), load_config(git_repo))
     assert spec.workspace_writable == (git_repo / "src" / "api",)
-    assert spec.write_rule == f"allow_directories, {cw_home / 'config.toml'}, AGENTS.md:4, AGENTS.md:5"
+    assert spec.write_rule == f"allow_directories, {cw_home / 'config.toml'}:2, AGENTS.md:4, AGENTS.md:5"
     assert spec.write_skipped == ()  # gen/ is outside the user's src/, so it is not allowed at all
     assert spec.writable_roots() == (git_repo / "src" / "api",)
     assert spec.roots() == (git_repo,) and spec.readonly_roots() == (git_repo,)
