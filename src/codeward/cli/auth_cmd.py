@@ -23,9 +23,11 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def _config(cd: Path | None = None) -> Config:
+    from codeward.cli.options import group_options
     from codeward.config.load import load_config
 
-    return load_config(cd or Path.cwd())
+    opts = group_options()
+    return load_config(cd or opts.workdir(), opts.overrides())
 
 
 def _provider(config: Config, provider_id: str | None) -> ProviderConfig:

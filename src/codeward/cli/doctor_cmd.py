@@ -23,9 +23,11 @@ MARKS = {"pass": "✓ pass", "warn": "! warn", "fail": "✗ FAIL"}
 )
 def command(as_json: bool, cd: str | None) -> int:
     """Check this machine and workspace against the security checklist; each item pass / warn / fail + fix."""
+    from codeward.cli.options import group_options
     from codeward.doctor import diagnose
 
-    results = diagnose(Path(cd).resolve() if cd else Path.cwd())
+    opts = group_options()
+    results = diagnose(Path(cd).resolve() if cd else opts.workdir(), opts.overrides())
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
     else:

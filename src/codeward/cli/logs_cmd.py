@@ -22,9 +22,11 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 def _logs_root() -> Path:
     from codeward.audit.store import logs_dir
+    from codeward.cli.options import group_options
     from codeward.config.load import load_config
 
-    return logs_dir(load_config(Path.cwd()))
+    opts = group_options()
+    return logs_dir(load_config(opts.workdir(), opts.overrides()))
 
 
 @click.group("logs", context_settings=CONTEXT)

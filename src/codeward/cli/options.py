@@ -56,6 +56,13 @@ class RunOptions:
         )
 
 
+def group_options() -> RunOptions:
+    """The top-level group's common options (``codeward -c k=v -p ci doctor``) for a command that reads config."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(RunOptions) if ctx is not None else None
+    return found if isinstance(found, RunOptions) else RunOptions()
+
+
 def existing_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
     """Click callback for directory options (-C/--cd, --writable): must exist; returned resolved."""
     if value is None:

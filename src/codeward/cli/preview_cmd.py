@@ -45,14 +45,16 @@ def _readable(matcher: Any, root: Path) -> tuple[list[str], list[str]]:
 @click.option("--all", "show_all", is_flag=True, help="List every readable file, not only the counts.")
 def command(cd: str | None, as_json: bool, show_all: bool) -> int:
     """Show what the agent may read, and for each blocked path the rule."""
+    from codeward.cli.options import group_options
     from codeward.config.home import codeward_home
     from codeward.config.load import load_config
     from codeward.policy import load_policy
     from codeward.privacy.ignore import load_ignore
     from codeward.workspace import Workspace
 
-    cwd = Path(cd or ".").resolve()
-    cfg = load_config(cwd)
+    opts = group_options()
+    cwd = Path(cd).resolve() if cd else opts.workdir()
+    cfg = load_config(cwd, opts.overrides())
     ws = Workspace.discover(cwd)
     home = codeward_home()
     policy = load_policy(ws, cfg, home)

@@ -55,12 +55,14 @@ def summary(counts: dict[str, int]) -> str:
 @click.argument("file", required=False, metavar="[FILE|-]")
 def command(file: str | None) -> int:
     """Print FILE (or standard input) with secrets replaced by placeholders."""
+    from codeward.cli.options import group_options
     from codeward.config.load import load_config
     from codeward.privacy.redact import Redactor
     from codeward.privacy.scanner import load_scanner
 
-    cfg = load_config(Path.cwd())
-    cwd = Path.cwd()
+    opts = group_options()
+    cwd = opts.workdir()
+    cfg = load_config(cwd, opts.overrides())
     rules = [Path(r).expanduser() for r in cfg.privacy.rules]
     scanner = load_scanner(
         rule_files=[r if r.is_absolute() else cwd / r for r in rules],

@@ -396,7 +396,10 @@ def command(paths: tuple[str, ...], staged: bool, fmt: str, rule_files: tuple[st
 
     if staged and paths:
         raise UsageError("scan: give either PATHs or --staged, not both")
-    cfg = load_config(Path.cwd())
+    from codeward.cli.options import group_options
+
+    opts = group_options()
+    cfg = load_config(opts.workdir(), opts.overrides())
     _SCANNER = load_scanner(
         rule_files=_rule_files(cfg.privacy.rules, rule_files),
         redact_pii=cfg.privacy.redact_pii,

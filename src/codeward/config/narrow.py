@@ -7,6 +7,7 @@ the loader turns into a notice for the session, ``doctor`` and ``codeward config
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +40,7 @@ def _judge(key: str, spec: Key, value: Any, origin: str, current: Current) -> tu
     if spec.rule == "stricter":
         if spec.order.index(value) <= spec.order.index(cur):
             return True, value, None
-        why = f"a repository may only make it stricter ({value!r} is looser than {cur!r})"
+        why = f"a repository may only make it stricter ({json.dumps(value)} is looser than {json.dumps(cur)})"
         return False, None, Refusal(key, value, origin, why)
     if spec.rule == "min":
         if cur is None or value <= cur:

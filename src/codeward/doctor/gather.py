@@ -12,6 +12,7 @@ import stat
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import pathspec
 
@@ -19,6 +20,9 @@ from codeward.config.model import Config
 from codeward.doctor.model import CredentialFile, DoctorContext, PathPerm, SandboxTier, TrackedSecret
 from codeward.errors import CodewardError
 from codeward.workspace import IGNORE_FILES, Workspace
+
+if TYPE_CHECKING:
+    from codeward.config.load import ConfigOverrides
 
 WALK_LIMIT = 50_000
 SKIP_WALK = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache", ".ruff_cache"})
@@ -28,14 +32,16 @@ EXAMPLE_SUFFIXES = (".example", ".sample", ".template", ".dist", ".defaults")
 KIND_SECTIONS = ("credentials", "cloud", "databases")
 
 
-def gather(cwd: Path, *, env: Mapping[str, str] | None = None) -> DoctorContext:
+def gather(
+    cwd: Path, *, env: Mapping[str, str] | None = None, overrides: ConfigOverrides | None = None
+) -> DoctorContext:
     from codeward.config.home import codeward_home
     from codeward.config.load import load_config
 
     env = dict(os.environ if env is None else env)
     config_error = None
     try:
-        config = load_config(cwd)
+        config = load_config(cwd, overrides)
     except CodewardError as e:
         config_error = e.message
         config = _default_config()
