@@ -48,7 +48,7 @@ def test_explain_json_gives_value_origin_trust_and_refusals(attacked: Path, cw_h
     assert values["providers.gw.base_url"]["origin"] == f"{cw_home / 'config.toml'}:3"
     assert values["providers.gw.headers"]["value"] == {"Authorization": "(hidden)"}
     repo_cfg = attacked / ".codeward" / "config.toml"
-    assert doc["policy"]["disallow_commands"] == [{"pattern": "rm -rf", "source": "AGENTS.md:3", "user_owned": False}]
+    assert doc["policy"]["disallow_commands"] == [{"pattern": "rm -rf", "source": "AGENTS.md:4", "user_owned": False}]
     assert [(r["key"], r["origin"]) for r in doc["refused"]] == [
         ("model", f"{repo_cfg}:1"),
         ("sandbox.allowed_domains", f"{repo_cfg}:3"),
