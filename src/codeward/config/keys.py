@@ -15,7 +15,9 @@ what the agent may do. Each key here has one class:
 - ``free``: no bearing on what leaves the machine or runs; anyone may set it. No key is free today;
   the class exists so that a new key must be placed deliberately.
 
-The loader (:mod:`codeward.config.narrow`) enforces exactly this table; nothing else decides.
+For config files the loader (:mod:`codeward.config.narrow`) enforces exactly this table. AGENTS.md
+has only the four policy keys (``AGENTS_MD_KEYS``, the same rows as ``[policy]``); their entries stay
+marked as the repository's and the policy engine applies ``union`` / ``narrow-allowlist`` to them.
 """
 
 from __future__ import annotations

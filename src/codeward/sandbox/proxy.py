@@ -91,7 +91,7 @@ class DomainPolicy:
         ip = ipaddress.ip_address(addr.split("%", 1)[0])
         if (ip, port) in self.listed_addresses or not forbidden_address(addr):
             return None
-        return f"resolves to {ip}, a private, loopback or link-local address; list {ip} itself to allow it"
+        return f"resolves to {ip}, a private, loopback or link-local address (list {ip} itself to allow it)"
 
 
 def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
