@@ -63,3 +63,11 @@ def test_new_model_keys_load_with_their_types(tmp_path: Path, cw_home: Path) -> 
         cfg.request_timeout_ms,
     )
     assert got == (200_000, 150_000, "low", "none", 30_000)
+
+
+def test_running_in_the_home_directory_does_not_read_your_config_as_a_repositorys(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "me"
+    monkeypatch.setenv("CODEWARD_HOME", str(home / ".codeward"))
+    user = write(home / ".codeward" / "config.toml", 'model = "mine"\n')
+    cfg = load_config(home)
+    assert cfg.model == "mine" and cfg.refusals == [] and cfg.origins["model"] == f"{user}:1"

@@ -135,7 +135,7 @@ def load_config(cwd: Path | None = None, overrides: ConfigOverrides | None = Non
     refusals: list[Refusal] = []
 
     project_path = find_project_config(cwd)
-    if project_path is not None:
+    if project_path is not None and project_path.resolve() != user_path.resolve():  # run in ~ itself: it is yours
         pf = read_toml(project_path)
         raw = flatten(pf.data, Where(str(project_path), pf.lines), str(project_path), base_dir=project_path.parent)
         kept, refused = narrow(raw, lambda key: _effective(layers, key))
