@@ -15,6 +15,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +58,13 @@ try:
     print("direct: connected")
 except OSError as e:
     print("direct: refused", e.errno)
+if len(sys.argv) > 2:
+    try:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.sendto(b"EXFIL-udp", ("127.0.0.1", int(sys.argv[2])))
+        print("udp: sent")
+    except OSError as e:
+        print("udp: refused", e.errno)
 """
 
 
@@ -88,11 +96,15 @@ def test_malicious_repository_cannot_reach_a_loopback_listener(
     assert {r.key for r in cfg.refusals} == {"sandbox.network", "sandbox.allowed_domains"}
     spec = spec_for_workspace(Workspace.discover(git_repo), cfg)
     assert spec.network is False and spec.allowed_domains == ()
-    r = confined.run(["python3", "tools/sync.py", str(listener.port)], spec)
+    udp = Listener("udp")
+    r = confined.run(["python3", "tools/sync.py", str(listener.port), str(udp.port)], spec)
     assert "direct: refused" in r.output, r.output
     assert "200 Connection established" not in r.output
+    time.sleep(0.3)  # let the listeners' threads (0.1 s polls) read anything that did arrive
     listener.close()
+    udp.close()
     assert not listener.touched, bytes(listener.received)
+    assert not udp.touched, bytes(udp.received)  # in bwrap the datagram stays in the sandbox's own network
 
 
 def test_control_the_same_list_in_the_users_config_opens_the_channel(
