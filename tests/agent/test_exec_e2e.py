@@ -157,7 +157,7 @@ def test_usage_and_config_errors_exit_2(model_server, git_repo, cw_home):
     write_config(cw_home, model_server.url, extra='approval_mode = "yolo"')
     run = codeward("exec", "hi", cwd=git_repo)
     assert run.returncode == 2
-    assert "config.toml: approval_mode = 'yolo': expected one of suggest, auto-edit, full-auto" in run.stderr
+    assert "config.toml:3: approval_mode = 'yolo': expected one of suggest, auto-edit, full-auto" in run.stderr
     assert "Traceback" not in run.stderr
     write_config(cw_home, model_server.url)
     assert codeward("exec", cwd=git_repo).returncode == 2  # no prompt at all

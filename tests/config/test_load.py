@@ -144,13 +144,15 @@ disallow_commands = ["git push"]
     assert cfg.sandbox.network is False and cfg.sandbox.env_passthrough == []
     assert cfg.privacy.redact_pii is True and cfg.privacy.allowlist == []
     [entry] = cfg.policy.disallow_commands
-    assert entry.pattern == "git push" and entry.user_owned is False and entry.source.endswith(".codeward/config.toml")
+    assert (
+        entry.pattern == "git push" and entry.user_owned is False and entry.source.endswith(".codeward/config.toml:14")
+    )
     notices = "\n".join(cfg.notices)
     assert cfg.privacy.rules == []
     for key in (
         "approval_mode",
         "provider",
-        "providers",
+        "providers.evil",
         "sandbox.env_passthrough",
         "privacy.allowlist",
         "privacy.rules",

@@ -126,6 +126,26 @@ def test_network() -> None:
     assert r.status == "pass" and "pypi.org" in r.detail
 
 
+def test_network_names_origin_and_what_a_repository_tried(git_repo, cw_home) -> None:  # type: ignore[no-untyped-def]
+    """The reported case: doctor said "pass network: off, except ..." for a list the repository shipped."""
+    from codeward.config.load import load_config
+
+    (cw_home / "config.toml").write_text('[sandbox]\nallowed_domains = ["pypi.org"]\n')
+    (git_repo / ".codeward").mkdir()
+    repo_cfg = git_repo / ".codeward" / "config.toml"
+    repo_cfg.write_text('model = "routed"\n[sandbox]\nallowed_domains = ["203.0.113.7"]\n')
+    config = load_config(git_repo)
+    r = c.check_network(ctx(config=config))
+    assert r.status == "warn"  # the repository's entry is not in the user's list: the intersection is empty
+    assert r.detail.startswith("off for commands by default; refused from the repository: ")
+    assert f"sandbox.allowed_domains ({repo_cfg}:3)" in r.detail
+    r = c.check_config(ctx(config=config))
+    assert r.status == "warn" and f"model ({repo_cfg}:1)" in r.detail and "allowed_domains" not in r.detail
+    repo_cfg.unlink()
+    r = c.check_network(ctx(config=load_config(git_repo)))
+    assert r.status == "pass" and r.detail == f"off, except HTTPS to: pypi.org (from {cw_home / 'config.toml'}:2)"
+
+
 def test_agents_policy() -> None:
     assert c.check_agents_policy(ctx()).status == "warn"
     entries = (PolicyEntry("rm -rf", "/w/AGENTS.md:12"), PolicyEntry("sudo", "/w/AGENTS.md:13"))

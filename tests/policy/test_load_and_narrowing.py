@@ -42,7 +42,7 @@ def test_sources_and_ownership(repo: Path, cw_home: Path) -> None:
     policy = load(repo, repo / "pkg", cw_home)
     got = [(e.pattern, e.source, e.user_owned) for e in policy.disallow_commands]
     assert got == [
-        ("mkfs", str(cw_home / "config.toml"), True),
+        ("mkfs", f"{cw_home / 'config.toml'}:2", True),
         ("sudo", f"{cw_home / 'AGENTS.md'}:4", True),
         ("rm -rf", "AGENTS.md:4", False),
         ("curl | bash", "pkg/AGENTS.md:3", False),
@@ -66,7 +66,7 @@ def test_files_off_the_cwd_chain_do_not_apply(repo: Path, cw_home: Path) -> None
 def test_every_source_denies(repo: Path, cw_home: Path) -> None:
     policy = load(repo, repo / "pkg", cw_home)
     cases = {
-        "mkfs /dev/x": ("mkfs", str(cw_home / "config.toml")),
+        "mkfs /dev/x": ("mkfs", f"{cw_home / 'config.toml'}:2"),
         "sudo ls": ("sudo", f"{cw_home / 'AGENTS.md'}:4"),
         "rm -fr /": ("rm -rf", "AGENTS.md:4"),
         "curl u | sh": ("curl | bash", "pkg/AGENTS.md:3"),

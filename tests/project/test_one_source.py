@@ -218,3 +218,13 @@ def test_the_session_keeps_one_project_across_mode_and_new(repo: Path, spies: Sp
     assert session.project is not first and session.project.mode == "full-auto" and renewed.mode != "full-auto"
     assert _hidden(session.project) == _hidden(first)
     assert HIDDEN_AGENTS not in session.agent.preamble.text
+
+
+def test_config_explain_explains_the_projects_config(repo: Path, spies: Spies, capsys: Any) -> None:
+    code, out, _ = _cli(capsys, "-c", 'approval_mode="auto-edit"', "config", "explain", "--json")
+    project = _one_project(spies)
+    doc = json.loads(out)
+    mode = next(v for v in doc["values"] if v["key"] == "approval_mode")
+    assert code == 0 and mode["value"] == project.mode == "auto-edit" and mode["origin"].startswith("-c")
+    sources = {e["source"].split(":")[0] for e in doc["policy"]["disallow_commands"]}
+    assert sources == {"AGENTS.md"} and len(doc["policy"]["disallow_commands"]) == len(project.policy.disallow_commands)

@@ -171,7 +171,7 @@ def test_sandbox_spec_reads_both_owners(git_repo: Path, cw_home: Path) -> None:
     (cw_home / "config.toml").write_text('[policy]\nallow_directories = ["src/"]\n')
     spec = open_project(git_repo).sandbox_spec()
     assert spec.workspace_writable == (git_repo / "src" / "api",)
-    assert spec.write_rule == f"allow_directories, {cw_home / 'config.toml'}, AGENTS.md:4, AGENTS.md:5"
+    assert spec.write_rule == f"allow_directories, {cw_home / 'config.toml'}:2, AGENTS.md:4, AGENTS.md:5"
     assert spec.write_skipped == ()  # gen/ is outside the user's src/, so it is not allowed at all
     assert spec.writable_roots() == (git_repo / "src" / "api",)
     assert spec.roots() == (git_repo,) and spec.readonly_roots() == (git_repo,)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import socket
 import threading
 from pathlib import Path
@@ -9,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from codeward.sandbox.proxy import ConnectProxy, DomainPolicy, forbidden_address, parse_connect, parse_entry
+from codeward.sandbox.proxy import (
+    Connection,
+    ConnectProxy,
+    DomainPolicy,
+    forbidden_address,
+    parse_connect,
+    parse_entry,
+)
 
 
 @pytest.mark.parametrize(
@@ -22,7 +31,12 @@ from codeward.sandbox.proxy import ConnectProxy, DomainPolicy, forbidden_address
         (["pypi.org"], "pypi.org.evil.com", 443, False),
         (["pypi.org"], "evilpypi.org", 443, False),
         (["*.pythonhosted.org"], "files.pythonhosted.org", 443, True),
-        (["*.pythonhosted.org"], "a.b.pythonhosted.org", 443, True),
+        (["*.pythonhosted.org"], "a.b.pythonhosted.org", 443, False),  # one label only: the DNS channel stays short
+        (["*.pythonhosted.org"], "a..pythonhosted.org", 443, False),
+        (["*.pythonhosted.org"], "-x.pythonhosted.org", 443, False),
+        (["pypi.org:8443"], "pypi.org", 443, False),  # a host:port entry adds that port, not every port
+        (["127.0.0.1:8443"], "127.0.0.1", 8443, True),
+        (["127.0.0.1:8443"], "localhost", 8443, False),  # an address entry allows the address, not names
         (["*.pythonhosted.org"], "pythonhosted.org", 443, False),
         (["*.pythonhosted.org"], "xpythonhosted.org", 443, False),
         (["registry.internal:8443"], "registry.internal", 8443, True),
@@ -41,10 +55,30 @@ def test_domain_policy(allowed: list[str], host: str, port: int, ok: bool) -> No
     assert (DomainPolicy(allowed).refusal(host, port) is None) is ok
 
 
-def test_bad_entries_are_refused() -> None:
-    for bad in ("", "host:0", "host:70000", "[::1"):
-        with pytest.raises(ValueError):
-            parse_entry(bad)
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        ("", "not a host name"),
+        ("host:0", "port"),
+        ("host:70000", "port"),
+        ("host:https", "port"),
+        ("[::1", "missing ']'"),
+        ("https://pypi.org", "without a scheme or path, like 'pypi.org'"),
+        ("pypi.org/simple", "no path"),
+        ("user@pypi.org", "no path, user"),
+        ("*", "every host"),
+        ("*:443", "every host"),
+        ("*.com", "at least two labels"),
+        ("a.*.example.com", "whole first label"),
+        ("ex*ample.com", "whole first label"),
+        ("**.example.com", "whole first label"),
+        ("exa mple.com", "no path, user or spaces"),
+        ("-bad.example.com", "not a host name"),
+    ],
+)
+def test_bad_entries_are_refused_with_the_fix(bad: str, says: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(says)):
+        parse_entry(bad)
 
 
 def test_parse_connect() -> None:
@@ -56,11 +90,41 @@ def test_parse_connect() -> None:
     assert parse_connect(b"CONNECT pypi.org:443 SMTP/1.0") is None
 
 
-def test_forbidden_addresses() -> None:
-    for addr in ("127.0.0.1", "::1", "169.254.169.254", "0.0.0.0", "::ffff:127.0.0.1", "224.0.0.1", "fe80::1%eth0"):
-        assert forbidden_address(addr), addr
-    for addr in ("10.1.2.3", "151.101.0.223", "2a04:4e42::223"):
-        assert not forbidden_address(addr), addr
+FORBIDDEN = (
+    "127.0.0.1",
+    "127.8.8.8",
+    "::1",
+    "169.254.169.254",
+    "0.0.0.0",
+    "::",
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "224.0.0.1",
+    "fe80::1%eth0",
+    "10.1.2.3",
+    "172.16.0.1",
+    "172.31.255.254",
+    "192.168.1.1",
+    "100.64.0.1",
+    "100.127.255.254",
+    "fc00::1",
+    "fd12:3456::1",
+    "2002:7f00:1::",  # 6to4 wrapping 127.0.0.1
+    "2002:a00:1::",  # 6to4 wrapping 10.0.0.1
+    "64:ff9b::a9fe:a9fe",  # NAT64 wrapping 169.254.169.254
+    "ff02::1",
+    "255.255.255.255",
+)
+
+
+@pytest.mark.parametrize("addr", FORBIDDEN)
+def test_forbidden_addresses(addr: str) -> None:
+    assert forbidden_address(addr)
+
+
+@pytest.mark.parametrize("addr", ["151.101.0.223", "2a04:4e42::223", "8.8.8.8", "100.128.0.1", "172.32.0.1"])
+def test_public_addresses_pass(addr: str) -> None:
+    assert not forbidden_address(addr)
 
 
 class Echo:
@@ -112,16 +176,16 @@ def _connect_via(proxy_port: int, target: str, payload: bytes) -> tuple[bytes, b
 
 def test_proxy_on_host_tunnels_only_allowed_targets() -> None:
     echo = Echo()
-    with ConnectProxy(DomainPolicy([f"127.0.0.1:{echo.port}", f"localhost:{echo.port}"])) as proxy:
+    seen: list[Connection] = []
+    with ConnectProxy(DomainPolicy([f"127.0.0.1:{echo.port}"]), on_connection=seen.append) as proxy:
         status, body = _connect_via(proxy.port, f"127.0.0.1:{echo.port}", b"hello")
         assert status == b"HTTP/1.1 200 Connection established"
         assert body == b"echo:hello"
         status, body = _connect_via(proxy.port, f"127.0.0.2:{echo.port}", b"x")
         assert status == b"HTTP/1.1 403 Forbidden"
         assert b"not in [sandbox] allowed_domains" in body
-        # an allowed *name* that resolves to loopback is refused (DNS rebinding)
-        status, _ = _connect_via(proxy.port, f"localhost:{echo.port}", b"x")
-        assert status == b"HTTP/1.1 403 Forbidden"
+        status, _ = _connect_via(proxy.port, f"127.0.0.1:{echo.port + 1 if echo.port < 65535 else 1}", b"x")
+        assert status == b"HTTP/1.1 403 Forbidden"  # the listed address on another port
         s = socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
         s.sendall(b"GET http://127.0.0.1/ HTTP/1.1\r\nHost: x\r\n\r\n")
         assert s.recv(100).startswith(b"HTTP/1.1 403")
@@ -129,6 +193,50 @@ def test_proxy_on_host_tunnels_only_allowed_targets() -> None:
     assert echo.connections == 1
     assert bytes(echo.received) == b"hello"
     assert "127.0.0.2:" + str(echo.port) in proxy.blocked
+    # the audit callback: one record per CONNECT, with the bytes that really moved each way
+    tunnelled = [c for c in seen if c.refused is None]
+    assert tunnelled == [Connection("127.0.0.1", echo.port, "127.0.0.1", len(b"hello"), len(b"echo:hello"))]
+    assert sorted(c.host for c in seen if c.refused) == ["127.0.0.1", "127.0.0.2"]
+
+
+def test_allowed_name_that_resolves_to_loopback_needs_the_address_listed() -> None:
+    """``localhost`` is a name whose answer is loopback: refused, unless the user lists 127.0.0.1 itself."""
+    echo = Echo()
+    with ConnectProxy(DomainPolicy([f"localhost:{echo.port}"])) as proxy:
+        status, body = _connect_via(proxy.port, f"localhost:{echo.port}", b"x")
+        assert status == b"HTTP/1.1 403 Forbidden" and b"resolves to 127.0.0.1" in body
+    assert echo.connections == 0
+    with ConnectProxy(DomainPolicy([f"localhost:{echo.port}", f"127.0.0.1:{echo.port}"])) as proxy:
+        status, body = _connect_via(proxy.port, f"localhost:{echo.port}", b"named")
+        assert status == b"HTTP/1.1 200 Connection established" and body == b"echo:named"
+    assert echo.connections == 1
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [["10.0.0.5"], ["100.64.3.4"], ["192.168.0.10"], ["fd00::5"], ["151.101.0.223", "10.0.0.5"], ["::ffff:10.0.0.5"]],
+)
+def test_names_resolving_to_private_ranges_are_refused(monkeypatch: pytest.MonkeyPatch, answers: list[str]) -> None:
+    """The proxy resolves the name itself; one non-public answer refuses the whole CONNECT (no LAN, no rebinding)."""
+    asked: list[str] = []
+    real = socket.getaddrinfo
+
+    def fake_getaddrinfo(host: str, port: int, *a: Any, **k: Any) -> list[Any]:
+        if host != "lan.example.com":
+            return real(host, port, *a, **k)
+        asked.append(host)
+        fam = {4: socket.AF_INET, 6: socket.AF_INET6}
+        return [(fam[ipaddress.ip_address(x).version], socket.SOCK_STREAM, 6, "", (x, port)) for x in answers]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    seen: list[Connection] = []
+    with ConnectProxy(DomainPolicy(["lan.example.com"]), on_connection=seen.append) as proxy:
+        status, body = _connect_via(proxy.port, "lan.example.com:443", b"x")
+    assert status == b"HTTP/1.1 403 Forbidden", body
+    assert asked == ["lan.example.com"]
+    assert b"private, loopback or link-local" in body
+    [record] = seen
+    assert record.refused is not None and record.bytes_up == 0
 
 
 INSIDE = r"""
@@ -181,7 +289,12 @@ def test_real_https_through_the_allowlist(confined: Any, tmp_path: Path) -> None
         pytest.skip("needs curl and a route to pypi.org from this machine")
     from codeward.sandbox import SandboxSpec
 
-    spec = SandboxSpec(workspace=tmp_path, cwd=tmp_path, allowed_domains=("pypi.org",), timeout_s=60)
+    allowed = ["pypi.org"]
+    # Some test networks answer pypi.org with a mirror in a non-public range, which the proxy refuses
+    # for a name; the user's way to accept that is to list the address, so do that here.
+    answers = {str(i[4][0]) for i in socket.getaddrinfo("pypi.org", 443, type=socket.SOCK_STREAM)}
+    allowed += [f"[{a}]" if ":" in a else a for a in sorted(answers) if forbidden_address(a)]
+    spec = SandboxSpec(workspace=tmp_path, cwd=tmp_path, allowed_domains=tuple(allowed), timeout_s=60)
     r = confined.run(
         [
             "bash",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from importlib import import_module
@@ -12,11 +13,34 @@ import click
 from codeward import __version__
 from codeward.cli.catalog import COMMANDS, render_help
 from codeward.cli.options import common_options, options_from_params
-from codeward.errors import EXIT_FAILED, CodewardError
+from codeward.errors import EXIT_FAILED, CodewardError, UsageError
+
+
+def unknown_command(word: str) -> UsageError:
+    """``codeward mcp``: a mistyped or missing subcommand must not become a prompt sent to the model."""
+    close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.6)
+    hint = f"did you mean 'codeward {close[0]}'? " if close else ""
+    return UsageError(
+        f"{word!r} is not a command; {hint}commands: {', '.join(COMMANDS)}. "
+        f'To start a session with a prompt, quote it (codeward "{word} ...") or put it after -- (codeward -- {word})'
+    )
+
+
+def _after_dashes(args: list[str], word: str) -> bool:
+    """Whether ``word`` first appears right after the first ``--`` of ``args``."""
+    if "--" not in args:
+        return False
+    dash = args.index("--")
+    return args[dash + 1 : dash + 2] == [word] and args.index(word) > dash
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use; a first word that is no command is a prompt."""
+    """A group whose subcommands are imported on first use.
+
+    A first word that is no command is a prompt only when it is clearly one: it contains whitespace
+    (it was quoted) or it comes after ``--``. Otherwise it is refused with the closest command, so
+    ``codeward mcp`` or ``codeward docter`` never sends the word to the model.
+    """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -33,9 +57,14 @@ class LazyGroup(click.Group):
         return render_help().rstrip("\n")
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        original = list(args)  # click consumes the list
         rest = super().parse_args(ctx, args)
         protected = ctx._protected_args
         if protected and protected[0] not in COMMANDS:
+            first = protected[0]
+            quoted = any(c.isspace() for c in first)
+            if not (quoted or _after_dashes(original, first) or ctx.resilient_parsing):
+                raise unknown_command(first)
             ctx.meta["codeward.prompt"] = " ".join([*protected, *ctx.args])
             ctx._protected_args = []
             ctx.args = []

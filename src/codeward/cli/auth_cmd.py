@@ -23,9 +23,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def _config(cd: Path | None = None) -> Config:
-    from codeward.project import open_project
+    from codeward.cli.options import RunOptions, project_for
 
-    return open_project(cd or Path.cwd(), load=False).config
+    return project_for(None, RunOptions(cd=cd), load=False).config
 
 
 def _provider(config: Config, provider_id: str | None) -> ProviderConfig:

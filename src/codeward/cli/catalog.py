@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("codeward.cli.logs_cmd", "List, show, verify and export the tamper-evident audit log."),
     "doctor": ("codeward.cli.doctor_cmd", "Run the security checklist: pass / warn / fail with the fix."),
     "init": ("codeward.cli.init_cmd", "Write an ignore-file template and an AGENTS.md policy skeleton."),
+    "config": ("codeward.cli.config_cmd", "Explain each config value: where it came from, what a repo was refused."),
 }
 
 # (flags, destination, metavar or None for a flag, help); "choice:" metavars list the allowed values

@@ -22,9 +22,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 def _logs_root() -> Path:
     from codeward.audit.store import logs_dir
-    from codeward.project import open_project
+    from codeward.cli.options import project_for
 
-    project = open_project(Path.cwd(), load=False)
+    project = project_for(None, load=False)
     return logs_dir(project.config, project.home)
 
 

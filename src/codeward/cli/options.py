@@ -100,7 +100,7 @@ def options_from_params(params: dict[str, Any]) -> RunOptions:
     )
 
 
-def project_for(ctx: click.Context, mine: RunOptions | None = None, *, load: bool = True) -> Project:
+def project_for(ctx: click.Context | None, mine: RunOptions | None = None, *, load: bool = True) -> Project:
     """Open the run's :class:`Project` from this command's options over the group's (``codeward -c k=v CMD``).
 
     Every command that reads config, policy or ignore rules starts here, so ``-c``, ``-p`` and
@@ -112,7 +112,8 @@ def project_for(ctx: click.Context, mine: RunOptions | None = None, *, load: boo
     return open_project(opts.workdir(), opts.overrides(), load=load)
 
 
-def run_options(ctx: click.Context, mine: RunOptions | None = None) -> RunOptions:
+def run_options(ctx: click.Context | None = None, mine: RunOptions | None = None) -> RunOptions:
     """This command's options over the group's: ``codeward -c k=v doctor -C DIR`` gets both."""
-    outer = ctx.find_object(RunOptions)
+    ctx = ctx or click.get_current_context(silent=True)
+    outer = ctx.find_object(RunOptions) if ctx is not None else None
     return (mine or RunOptions()).over(outer if isinstance(outer, RunOptions) else None)

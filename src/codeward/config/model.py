@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from codeward.modes import Mode
 
@@ -78,12 +79,32 @@ class HistoryConfig:
     persistence: str = "save-all"
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A value a repository tried to set and the table of trust refused (``codeward config explain``)."""
+
+    key: str
+    value: Any
+    origin: str
+    why: str
+
+    def notice(self) -> str:
+        return f"ignored {self.key} from {self.origin}: {self.why}; set it in your own config.toml or with a flag"
+
+
 @dataclass
 class Config:
     provider: str = "openai"
     model: str = "gpt-5"
     approval_mode: Mode = "suggest"
     max_steps: int = 60
+    model_context_window: int | None = None
+    """Tokens the model accepts; None means the model's own limit."""
+    model_auto_compact_token_limit: int | None = None
+    """Tokens of history after which the conversation is compacted; None means a default from the window."""
+    model_reasoning_effort: str | None = None
+    model_reasoning_summary: str | None = None
+    request_timeout_ms: int = 120_000
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -92,6 +113,11 @@ class Config:
     history: HistoryConfig = field(default_factory=HistoryConfig)
     notices: list[str] = field(default_factory=list)
     """Warnings found while loading (for example a repository config key that was ignored)."""
+    origins: dict[str, str] = field(default_factory=dict)
+    """Where each effective value came from, by dotted key: ``FILE:LINE``, ``-c KEY``, ``--flag``,
+    ``built-in default``, ``profile NAME (FILE:LINE)``, ``built-in provider``."""
+    refusals: list[Refusal] = field(default_factory=list)
+    """What a repository tried to set and was refused (each is also in ``notices``)."""
 
     @property
     def provider_config(self) -> ProviderConfig:

@@ -33,6 +33,10 @@ def check_config(ctx: DoctorContext) -> CheckResult:
             f"{ctx.config_error} (the other checks used the built-in defaults)",
             "fix the file or key named above",
         )
+    others = [r for r in ctx.config.refusals if r.key not in NETWORK_KEYS]  # the network check shows its own
+    if others:
+        detail = f"{len(others)} repository setting(s) refused: " + _some([f"{r.key} ({r.origin})" for r in others])
+        return CheckResult("config", "warn", detail, "see codeward config explain; set them in your own config.toml")
     return CheckResult("config", "pass", f"configuration loaded (provider {ctx.config.provider})")
 
 
@@ -172,18 +176,32 @@ def check_sandbox(ctx: DoctorContext) -> CheckResult:
     return CheckResult(name, "warn", detail, "install bubblewrap (apt-get install bubblewrap) for the strongest tier")
 
 
+NETWORK_KEYS = ("sandbox.network", "sandbox.allowed_domains")
+
+
 def check_network(ctx: DoctorContext) -> CheckResult:
-    sb = ctx.config.sandbox
+    """Whether commands can reach the network, where that was set, and what a repository tried to open."""
+    cfg = ctx.config
+    sb = cfg.sandbox
+    tried = [r for r in cfg.refusals if r.key in NETWORK_KEYS]
+    refused = "; refused from the repository: " + "; ".join(f"{r.key} ({r.origin})" for r in tried) if tried else ""
     if sb.network:
         return CheckResult(
             "network",
             "warn",
-            "[sandbox] network = true: every command may reach the network",
+            f"[sandbox] network = true ({cfg.origins.get('sandbox.network', 'config')}): every command may reach the "
+            f"network{refused}",
             "set [sandbox] network = false and pass --allow-network only for runs that need it",
         )
     if sb.allowed_domains:
-        return CheckResult("network", "pass", "off, except HTTPS to: " + _some(list(sb.allowed_domains)))
-    return CheckResult("network", "pass", "off for commands by default")
+        where = cfg.origins.get("sandbox.allowed_domains", "config")
+        detail = f"off, except HTTPS to: {_some(list(sb.allowed_domains))} (from {where}){refused}"
+    else:
+        detail = f"off for commands by default{refused}"
+    if tried:
+        fix = "nothing to do if you do not trust the repository; else add the hosts to your own config.toml"
+        return CheckResult("network", "warn", detail, fix)
+    return CheckResult("network", "pass", detail)
 
 
 def check_agents_policy(ctx: DoctorContext) -> CheckResult:

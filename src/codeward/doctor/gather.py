@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from codeward.config.load import ConfigOverrides
     from codeward.project import Project
 
+if TYPE_CHECKING:
+    from codeward.config.load import ConfigOverrides
+
 WALK_LIMIT = 50_000
 SKIP_WALK = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache", ".ruff_cache"})
 MAX_BLOB = 1 << 20

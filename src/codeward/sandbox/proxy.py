@@ -5,11 +5,17 @@ directory, which bwrap binds into the sandbox; a small bridge started inside (``
 listens on ``127.0.0.1:3128`` there and relays each connection to that socket, and the proxy
 variables point at it. A tool that ignores the variables has no route out at all.
 
-The proxy judges each ``CONNECT host:port``: the host must match ``allowed_domains`` exactly or as
-``*.suffix`` (case-insensitive, trailing dot ignored), the port must be 443 unless the entry names
-one (``host:8443``), IP literals pass only when listed, and a name that resolves to a loopback,
-link-local, multicast or unspecified address is refused (DNS rebinding towards the host or the
-cloud metadata service). Anything else, including plain ``GET http://...``, gets a 403.
+The proxy judges each ``CONNECT host:port`` against the entries (grammar in :mod:`codeward.allowlist`):
+a name matches an entry exactly, or a ``*.suffix`` entry with exactly one label in front; the port
+must be the entry's (443 unless it names one); an IP literal passes only when that address is
+listed. The proxy then resolves the name itself and connects only to the addresses it checked:
+when any answer is not a public unicast address (loopback, private 10/8 172.16/12 192.168/16,
+CGNAT 100.64/10, link-local, fc00::/7, multicast, reserved, or an IPv4 address embedded in IPv6)
+the connection is refused, unless the user listed that very address (and port). So neither DNS
+rebinding nor a name a repository controls can point a command at the host, the LAN or the cloud
+metadata service. Anything else, including plain ``GET http://...``, gets a 403. Every connection,
+tunnelled or refused, is reported to ``on_connection`` (host, port, address, bytes each way) so
+the caller can put it in the audit log.
 """
 
 from __future__ import annotations
@@ -20,84 +26,57 @@ import os
 import select
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from codeward.allowlist import Entry, as_address, name_matches, normalise_host
+from codeward.allowlist import parse_entry as _parse_entry
 
 BRIDGE_PORT = 3128
 MAX_HEADER = 16 * 1024
 MAX_CONNECTIONS = 64
 IDLE_TIMEOUT_S = 300.0
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+__all__ = ["ConnectProxy", "Connection", "DomainPolicy", "forbidden_address", "normalise_host", "parse_connect"]
+
+
+def parse_entry(raw: str) -> Entry:
+    """One ``allowed_domains`` entry (ValueError with the fix when it is not one)."""
+    return _parse_entry(raw)
 
 
 @dataclass(frozen=True)
-class _Entry:
-    host: str  # normalised; "*.example.com" keeps its star
+class Connection:
+    """One CONNECT the proxy saw: what was asked, where it went, how much moved, or why it was refused."""
+
+    host: str
     port: int
-    literal_ip: bool
-
-
-def normalise_host(host: str) -> str:
-    """Lower case, no trailing dot, no IPv6 brackets."""
-    h = host.strip().lower()
-    if h.startswith("[") and h.endswith("]"):
-        h = h[1:-1]
-    while h.endswith("."):
-        h = h[:-1]
-    return h
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False
-
-
-def parse_entry(raw: str) -> _Entry:
-    """``example.com``, ``*.example.com``, ``example.com:8443``, ``10.0.0.5``, ``[::1]:443``."""
-    text = raw.strip()
-    port = 443
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise ValueError(f"allowed_domains entry {raw!r}: missing ']'")
-        host, rest = text[: end + 1], text[end + 1 :]
-        if rest.startswith(":"):
-            port = int(rest[1:])
-    elif text.count(":") == 1:
-        host, p = text.split(":")
-        port = int(p)
-    else:
-        host = text
-    h = normalise_host(host)
-    if not h or not 0 < port < 65536:
-        raise ValueError(f"allowed_domains entry {raw!r} is not a host name")
-    return _Entry(h, port, _is_ip(h))
+    address: str | None = None
+    bytes_up: int = 0
+    bytes_down: int = 0
+    refused: str | None = None
 
 
 class DomainPolicy:
-    """Decides whether ``CONNECT host:port`` may pass (pure; resolution is the proxy's job)."""
+    """Decides whether ``CONNECT host:port`` may pass and which resolved addresses it may use (pure)."""
 
     def __init__(self, allowed: Sequence[str]) -> None:
-        self.entries = [parse_entry(a) for a in allowed]
+        self.entries = [_parse_entry(a) for a in allowed]
+        self.listed_addresses = {(e.address, e.port) for e in self.entries if e.address is not None}
 
-    def match(self, host: str, port: int) -> _Entry | None:
+    def match(self, host: str, port: int) -> Entry | None:
         h = normalise_host(host)
         if not h:
             return None
-        ip = _is_ip(h)
+        addr = as_address(h)
         for e in self.entries:
             if e.port != port:
                 continue
-            if ip or e.literal_ip:
-                if ip and e.literal_ip and ipaddress.ip_address(h) == ipaddress.ip_address(e.host):
+            if addr is not None:
+                if e.address == addr:
                     return e
-                continue
-            if e.host.startswith("*."):
-                if h.endswith(e.host[1:]) and len(h) > len(e.host) - 1:
-                    return e
-            elif h == e.host:
+            elif name_matches(e, h):
                 return e
         return None
 
@@ -107,13 +86,34 @@ class DomainPolicy:
             return f"{normalise_host(host)}:{port} is not in [sandbox] allowed_domains"
         return None
 
+    def address_refusal(self, addr: str, port: int) -> str | None:
+        """Why a resolved address may not be used, or None: non-public addresses need their own entry."""
+        ip = ipaddress.ip_address(addr.split("%", 1)[0])
+        if (ip, port) in self.listed_addresses or not forbidden_address(addr):
+            return None
+        return f"resolves to {ip}, a private, loopback or link-local address (list {ip} itself to allow it)"
+
+
+def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
 
 def forbidden_address(addr: str) -> bool:
-    """Addresses an allowed *name* must not resolve to: loopback, link-local, multicast, unspecified."""
-    ip = ipaddress.ip_address(addr.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved
+    """True for every address that is not public unicast, looking through IPv4 embedded in IPv6."""
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(addr.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _embedded_v4(ip)
+        if inner is not None:
+            ip = inner
+    return ip.is_multicast or ip.is_unspecified or ip.is_reserved or not ip.is_global
 
 
 def parse_connect(head: bytes) -> tuple[str, int] | None:
@@ -153,25 +153,36 @@ def _reply(conn: socket.socket, status: str, reason: str) -> None:
         conn.sendall(head + body)
 
 
-def _pump(a: socket.socket, b: socket.socket) -> None:
-    """Relay both directions until either side closes or nothing moves for IDLE_TIMEOUT_S."""
-    socks = [a, b]
+def _pump(client: socket.socket, upstream: socket.socket) -> tuple[int, int]:
+    """Relay both directions until either side closes or nothing moves for IDLE_TIMEOUT_S.
+
+    Returns the bytes moved (client to upstream, upstream to client) for the connection record.
+    """
+    moved = {client: 0, upstream: 0}
+    socks = [client, upstream]
     while True:
         r, _, _ = select.select(socks, [], [], IDLE_TIMEOUT_S)
         if not r:
-            return
+            break
+        done = False
         for s in r:
             try:
                 data = s.recv(65536)
             except OSError:
-                return
+                done = True
+                break
             if not data:
-                return
-            other = b if s is a else a
+                done = True
+                break
             try:
-                other.sendall(data)
+                (upstream if s is client else client).sendall(data)
             except OSError:
-                return
+                done = True
+                break
+            moved[s] += len(data)
+        if done:
+            break
+    return moved[client], moved[upstream]
 
 
 @dataclass
@@ -183,6 +194,8 @@ class ConnectProxy:
     blocked: list[str] = field(default_factory=list)
     allowed: list[str] = field(default_factory=list)
     port: int = 0
+    on_connection: Callable[[Connection], None] | None = None
+    """Called once per CONNECT when it ends (from the proxy's threads; keep it quick and thread-safe)."""
 
     def __post_init__(self) -> None:
         self._srv: socket.socket | None = None
@@ -243,19 +256,17 @@ class ConnectProxy:
             if what not in bucket and len(bucket) < 100:
                 bucket.append(what)
 
+    def _report(self, record: Connection) -> None:
+        if self.on_connection is not None:
+            with contextlib.suppress(Exception):  # a broken observer must not break the tunnel
+                self.on_connection(record)
+
     def _handle(self, conn: socket.socket) -> None:
         upstream: socket.socket | None = None
         try:
-            conn.settimeout(30)
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
-                if len(head) > MAX_HEADER:
-                    _reply(conn, "431 Request Header Fields Too Large", "request head too large")
-                    return
+            head = self._read_head(conn)
+            if head is None:
+                return
             request, _, early = head.partition(b"\r\n\r\n")
             target = parse_connect(request)
             if target is None:
@@ -263,44 +274,33 @@ class ConnectProxy:
                 self._note(self.blocked, f"non-CONNECT request ({first.split(' ')[0]})")
                 _reply(conn, "403 Forbidden", "only HTTPS through CONNECT is allowed by the sandbox proxy")
                 return
-            host, port = target
+            host, port = normalise_host(target[0]), target[1]
             why = self.policy.refusal(host, port)
             if why is not None:
-                self._note(self.blocked, f"{normalise_host(host)}:{port}")
-                _reply(conn, "403 Forbidden", why)
+                self._refuse(conn, host, port, why, "403 Forbidden")
                 return
-            entry = self.policy.match(host, port)
-            assert entry is not None
             try:
-                infos = socket.getaddrinfo(normalise_host(host), port, type=socket.SOCK_STREAM)
+                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except OSError:
-                _reply(conn, "502 Bad Gateway", f"cannot resolve {host}")
+                self._refuse(conn, host, port, f"cannot resolve {host}", "502 Bad Gateway")
                 return
-            if not entry.literal_ip and any(forbidden_address(str(i[4][0])) for i in infos):
-                self._note(self.blocked, f"{normalise_host(host)}:{port} (resolves to a local address)")
-                _reply(conn, "403 Forbidden", f"{host} resolves to a loopback or link-local address")
-                return
-            last: OSError | None = None
-            for family, stype, proto, _, addr in infos:
-                s = socket.socket(family, stype, proto)
-                s.settimeout(15)
-                try:
-                    s.connect(addr)
-                    upstream = s
-                    break
-                except OSError as e:
-                    last = e
-                    s.close()
+            for info in infos:
+                why = self.policy.address_refusal(str(info[4][0]), port)
+                if why is not None:
+                    self._refuse(conn, host, port, f"{host} {why}", "403 Forbidden")
+                    return
+            upstream, address, err = _connect_any(infos)
             if upstream is None:
-                _reply(conn, "502 Bad Gateway", f"cannot connect to {host}:{port}: {last}")
+                self._refuse(conn, host, port, f"cannot connect to {host}:{port}: {err}", "502 Bad Gateway")
                 return
-            self._note(self.allowed, f"{normalise_host(host)}:{port}")
+            self._note(self.allowed, f"{host}:{port}")
             conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
             if early:
                 upstream.sendall(early)
             conn.settimeout(None)
             upstream.settimeout(None)
-            _pump(conn, upstream)
+            up, down = _pump(conn, upstream)
+            self._report(Connection(host, port, address, up + len(early), down))
         except OSError:
             return
         finally:
@@ -308,6 +308,41 @@ class ConnectProxy:
                 upstream.close()
             conn.close()
             self._slots.release()
+
+    def _read_head(self, conn: socket.socket) -> bytes | None:
+        conn.settimeout(30)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return None
+            head += chunk
+            if len(head) > MAX_HEADER:
+                _reply(conn, "431 Request Header Fields Too Large", "request head too large")
+                return None
+        return head
+
+    def _refuse(self, conn: socket.socket, host: str, port: int, why: str, status: str) -> None:
+        """Answer ``status`` with ``why``, remember the target for the run's note, report the refusal."""
+        listed = why.endswith("allowed_domains")
+        self._note(self.blocked, f"{host}:{port}" if listed else f"{host}:{port} ({why})")
+        _reply(conn, status, why)
+        self._report(Connection(host, port, refused=why))
+
+
+def _connect_any(infos: list[tuple]) -> tuple[socket.socket | None, str | None, OSError | None]:  # type: ignore[type-arg]
+    """Connect to the first of the checked addresses that answers (never re-resolving the name)."""
+    last: OSError | None = None
+    for family, stype, proto, _, addr in infos:
+        s = socket.socket(family, stype, proto)
+        s.settimeout(15)
+        try:
+            s.connect(addr)
+            return s, str(addr[0]), None
+        except OSError as e:
+            last = e
+            s.close()
+    return None, None, last
 
 
 # Runs inside the sandbox as ``python -I -S -c BRIDGE_SOURCE HOST PORT UNIX_PATH -- ARGV...``: listens
