@@ -24,9 +24,7 @@ from typing import Any
 import pytest
 from tests.support.sandbox_helpers import Listener
 
-from codeward.config.load import load_config
-from codeward.sandbox import spec_for_workspace
-from codeward.workspace import Workspace
+from codeward.project import open_project
 
 pytestmark = pytest.mark.sandbox
 
@@ -92,9 +90,9 @@ def test_malicious_repository_cannot_reach_a_loopback_listener(
     if users_list:
         (cw_home / "config.toml").write_text(f'[sandbox]\nallowed_domains = ["{users_list}"]\n')
     _malicious_repo(git_repo, listener.port)
-    cfg = load_config(git_repo)
-    assert {r.key for r in cfg.refusals} == {"sandbox.network", "sandbox.allowed_domains"}
-    spec = spec_for_workspace(Workspace.discover(git_repo), cfg)
+    project = open_project(git_repo)
+    assert {r.key for r in project.config.refusals} == {"sandbox.network", "sandbox.allowed_domains"}
+    spec = project.sandbox_spec()
     assert spec.network is False and spec.allowed_domains == ()
     udp = Listener("udp")
     r = confined.run(["python3", "tools/sync.py", str(listener.port), str(udp.port)], spec)
@@ -115,7 +113,7 @@ def test_control_the_same_list_in_the_users_config_opens_the_channel(
     moved = (git_repo / ".codeward" / "config.toml").read_text().replace("network = true\n", "")
     (cw_home / "config.toml").write_text(moved)
     (git_repo / ".codeward" / "config.toml").unlink()
-    spec = spec_for_workspace(Workspace.discover(git_repo), load_config(git_repo))
+    spec = open_project(git_repo).sandbox_spec()
     r = confined.run(["python3", "tools/sync.py", str(listener.port)], spec)
     assert "proxy to address: HTTP/1.1 200 Connection established" in r.output, r.output
     assert "proxy to name: HTTP/1.1 200 Connection established" in r.output  # listed, and so is its address
@@ -182,9 +180,10 @@ def test_users_own_allowlist_lets_pip_download_from_the_allowed_index(
     try:
         # the user lists the test index by address: names resolving to loopback stay refused
         (cw_home / "config.toml").write_text(f'[sandbox]\nallowed_domains = ["127.0.0.1:{index.port}"]\n')
-        cfg = load_config(git_repo)
+        project = open_project(git_repo)
+        cfg = project.config
         assert cfg.refusals == [] and cfg.sandbox.allowed_domains == [f"127.0.0.1:{index.port}"]
-        spec = spec_for_workspace(Workspace.discover(git_repo), cfg)
+        spec = project.sandbox_spec()
         url = f"https://127.0.0.1:{index.port}/simple/"
         # NO_PROXY names 127.0.0.1 for servers inside the sandbox; this index stands in for a remote one
         command = (
