@@ -54,7 +54,8 @@ def test_approval_modes(model_server, git_repo, cw_home, wire, mode, edits, comm
     types = [e["type"] for e in run.events]
     assert types[0] == "thread.started" and types[1] == "turn.started" and types[-1] == "turn.completed"
     usage = run.events[-1]["usage"]
-    assert usage == {"input_tokens": 48, "cached_input_tokens": 8, "output_tokens": 20}
+    # Codex's turn.completed usage: cached and reasoning tokens read from both wire APIs' details
+    assert usage == {"input_tokens": 48, "cached_input_tokens": 8, "output_tokens": 20, "reasoning_output_tokens": 12}
 
     # what went back to the model about the decisions
     reqs = model_server.requests

@@ -32,6 +32,7 @@ PUBLIC_TYPES = frozenset(
         "item.completed",
         "error",
         "egress",
+        "context.compacted",
     }
 )
 

@@ -8,9 +8,21 @@ through their context, and everything it does is reported on the event bus.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from codeward.agent.context import (
+    COMPACT_PROMPT,
+    DEFAULT_WINDOW,
+    USER_MESSAGES_SHARE,
+    ContextTracker,
+    compacted_items,
+    fit_output,
+    is_reasoning_model,
+    shrink_for_summary,
+    window_from_error,
+)
 from codeward.agent.events import EventBus
 from codeward.agent.instructions import BASE_INSTRUCTIONS
 from codeward.errors import CodewardError
@@ -18,6 +30,7 @@ from codeward.privacy.gate import Gate, GatedPayload
 from codeward.providers.client import ModelClient
 from codeward.providers.types import (
     AssistantTurn,
+    Completed,
     Item,
     Message,
     ModelRequest,
@@ -25,7 +38,7 @@ from codeward.providers.types import (
     ToolResult,
     Usage,
 )
-from codeward.providers.wire import WireFormat
+from codeward.providers.wire import ContextOverflow, WireFormat
 from codeward.tools.base import ToolContext, ToolRegistry
 
 
@@ -53,6 +66,10 @@ class Agent:
         max_steps: int,
         client: ModelClient | None = None,
         instructions: str = BASE_INSTRUCTIONS,
+        context: ContextTracker | None = None,
+        reasoning_effort: str | None = None,
+        reasoning_summary: str | None = None,
+        cache_key: str | None = None,
     ) -> None:
         self.model = model
         self.wire = wire
@@ -66,22 +83,56 @@ class Agent:
         self.preamble = preamble
         self.items: list[Item] = [preamble]
         self.total_usage = Usage()
+        self.context = context or ContextTracker(DEFAULT_WINDOW)
+        self.reasoning_effort = reasoning_effort
+        self.reasoning_summary = reasoning_summary
+        self.cache_key = cache_key or str(uuid.uuid4())
+        self.compactions = 0
+        """How many times the history was replaced by a summary (the session file follows it)."""
+        self._seen: set[int] = set()
+        """Identities of the items the model has received in some request."""
+        ctx.output_budget_tokens = self.context.tool_budget
 
     # -- requests ---------------------------------------------------------------------------
 
-    def request(self) -> ModelRequest:
-        return ModelRequest(self.model, self.instructions, tuple(self.items), self.tools.specs)
+    def reasoning(self) -> dict[str, str] | None:
+        """Responses' ``reasoning`` settings: for reasoning models, or when the user set an effort."""
+        if not (self.reasoning_effort or self.reasoning_summary or is_reasoning_model(self.model)):
+            return None
+        out = {"effort": self.reasoning_effort or "medium"}
+        summary = self.reasoning_summary or "auto"
+        if summary != "none":
+            out["summary"] = summary
+        return out
 
-    def prepare(self, *, record: bool = True) -> GatedPayload:
+    def request(self, items: list[Item] | None = None) -> ModelRequest:
+        return ModelRequest(
+            self.model,
+            self.instructions,
+            tuple(self.items if items is None else items),
+            self.tools.specs,
+            reasoning=self.reasoning(),
+            cache_key=self.cache_key,
+        )
+
+    def prepare(self, *, record: bool = True, items: list[Item] | None = None) -> GatedPayload:
         """The next request as it would leave: built, then passed through the gate."""
         files: set[str] = set()
-        for item in self.items:
+        for item in self.items if items is None else items:
             files.update(getattr(item, "files", ()))
-        return self.gate.prepare(self.wire.build(self.request()), files=files, record=record)
+        return self.gate.prepare(self.wire.build(self.request(items)), files=files, record=record)
+
+    def set_model(self, model: str, context: ContextTracker | None = None) -> None:
+        """Switch model mid-session (``/model``): the history stays, the window may change."""
+        self.model = model
+        if context is not None:
+            self.context = context
+            self.ctx.output_budget_tokens = context.tool_budget
 
     def clear(self) -> None:
         """Start a new task with a fresh context (the seed guide: context clears per task)."""
         self.items = [self.preamble]
+        self._seen.clear()
 
     def interrupt(self, note: str, *, reason: str = "interrupted by the user") -> None:
         """End a turn the user cut short (Ctrl-C in the interactive session).
@@ -128,7 +179,7 @@ class Agent:
                 return TurnResult("completed", final, usage)
             for call in turn.tool_calls:
                 out = self.tools.dispatch(call, self.ctx)
-                self.items.append(ToolResult(call.call_id, call.name, out.text, out.files))
+                self.items.append(ToolResult(call.call_id, call.name, self._budgeted(out.text, call.name), out.files))
         self._finish_plan()
         return self._fail(
             f"stopped after {self.max_steps} model requests without a final answer "
@@ -136,10 +187,59 @@ class Agent:
             usage,
         )
 
+    def _budgeted(self, text: str, tool: str) -> str:
+        """A tool result as it enters the history, within the tool output budget.
+
+        A result that must be cut is redacted first, so the cut cannot split a secret (a private
+        key block, say) into halves the scanner no longer recognises; one that fits stays as the
+        tool returned it and is redacted by the gate on the way out, like everything else.
+        """
+        budget = self.context.tool_budget
+        if len(text.encode()) <= budget * 4:
+            return text
+        clean, _ = self.gate.redact_text(text)
+        return fit_output(clean, budget, tool)
+
     def _ask_model(self, on_stream: Callable[[StreamEvent], None] | None) -> tuple[AssistantTurn, Usage]:
         if self.client is None:
             raise CodewardError("no model client (dry run)")
-        payload = self.prepare()
+        usage = Usage()
+        if self.context.estimate(len(self.prepare(record=False).body)) > self.context.limit:
+            usage = usage + self.compact()
+        try:
+            payload, completed = self._send(self.items, on_stream)
+        except ContextOverflow as e:
+            self._learn_overflow(e)
+            usage = usage + self.compact(harder=True)
+            try:
+                payload, completed = self._send(self.items, on_stream)
+            except ContextOverflow as again:
+                self._learn_overflow(again)
+                raise CodewardError(
+                    f"{again.message} (still too long after compacting; the next prompt compacts further, "
+                    "or set model_context_window in config.toml to the model's real window)"
+                ) from None
+        self.context.observe(len(payload.body), completed.usage.input_tokens, completed.usage.output_tokens)
+        self._seen.update(id(i) for i in self.items)
+        return completed.turn, usage + completed.usage
+
+    def _learn_overflow(self, e: ContextOverflow) -> None:
+        self.context.shrink_after_overflow(e.refused_bytes, window_from_error(e.message))
+        self.ctx.output_budget_tokens = self.context.tool_budget
+        self.events.emit(
+            {
+                "type": "request.refused",
+                "bytes": e.refused_bytes,
+                "reason": "context_length_exceeded",
+                "window": self.context.window,
+            }
+        )
+
+    def _send(
+        self, items: list[Item], on_stream: Callable[[StreamEvent], None] | None
+    ) -> tuple[GatedPayload, Completed]:
+        assert self.client is not None
+        payload = self.prepare(items=items)
         started = time.monotonic()
         completed = self.client.send(payload, on_event=on_stream)
         self.events.emit(
@@ -150,7 +250,40 @@ class Agent:
                 "tool_calls": [c.name for c in completed.turn.tool_calls],
             }
         )
-        return completed.turn, completed.usage
+        return payload, completed
+
+    # -- compaction ---------------------------------------------------------------------------
+
+    def compact(self, *, harder: bool = False) -> Usage:
+        """Replace the history by a summary the model writes, keeping the task and recent user
+        messages verbatim. The summary request goes through the gate like any other (egress event,
+        audit record); it is itself kept within the window by dropping the oldest items the model
+        has already seen, then by cutting what it has not seen yet to a smaller budget."""
+        if self.client is None:
+            raise CodewardError("no model client (dry run)")
+        before = self.context.estimate(len(self.prepare(record=False).body))
+        ceiling = self.context.limit // 2 if harder else self.context.limit
+        history = list(self.items)
+        prompt = Message("user", COMPACT_PROMPT)
+        for _ in range(6):
+            size = self.context.estimate(len(self.prepare(record=False, items=[*history, prompt]).body))
+            if size <= ceiling:
+                break
+            history = shrink_for_summary(history, self._seen, size - ceiling, self.context.tool_budget)
+        try:
+            _, completed = self._send([*history, prompt], None)
+        except ContextOverflow as e:
+            self._learn_overflow(e)
+            history = shrink_for_summary(history, self._seen, 1 << 40, self.context.tool_budget)
+            _, completed = self._send([*history, prompt], None)
+        summary = completed.turn.text.strip() or _mechanical_summary(history)
+        user_budget = int(self.context.limit * USER_MESSAGES_SHARE)
+        self.items = compacted_items(self.preamble, self.items, summary, user_budget)
+        self.compactions += 1
+        after = self.context.estimate(len(self.prepare(record=False).body))
+        self.context.used = after
+        self.events.emit({"type": "context.compacted", "tokens_before": before, "tokens_after": after})
+        return completed.usage
 
     def _item(self, item: dict) -> None:
         shown = dict(item)
@@ -168,3 +301,9 @@ class Agent:
         self.total_usage = self.total_usage + usage
         self.events.emit({"type": "turn.failed", "error": {"message": message}})
         return TurnResult("failed", "", usage, message)
+
+
+def _mechanical_summary(history: list[Item]) -> str:
+    """When the model wrote no summary: which tools ran on what, so the thread is not lost."""
+    calls = [f"- {c.name} {c.arguments[:200]}" for i in history if isinstance(i, AssistantTurn) for c in i.tool_calls]
+    return "The model wrote no summary. Tool calls made so far:\n" + "\n".join(calls[-50:])

@@ -17,6 +17,7 @@ from codeward.agent.events import EventBus, ItemIds
 from codeward.agent.history import SavedSession, SessionWriter
 from codeward.agent.instructions import build_preamble
 from codeward.agent.loop import Agent
+from codeward.agent.window import context_tracker, window_notices
 from codeward.config.home import codeward_home
 from codeward.config.load import ConfigOverrides, load_config
 from codeward.config.model import Config
@@ -52,7 +53,7 @@ class Session:
     def save(self) -> None:
         """Write the conversation so far (redacted) unless persistence is off."""
         if self.writer is not None:
-            self.writer.save(self.agent.items)
+            self.writer.save(self.agent.items, self.agent.compactions)
 
     def clear(self) -> None:
         """A new task: fresh context (and a marker in the saved session)."""
@@ -168,6 +169,10 @@ def build_session(
         preamble=Message("developer", pre.text, files=pre.files),
         max_steps=config.max_steps,
         client=client,
+        context=context_tracker(config, provider, probe=client is not None),
+        reasoning_effort=config.model_reasoning_effort,
+        reasoning_summary=config.model_reasoning_summary,
+        cache_key=sid,
     )
     session = Session(
         session_id=sid,
@@ -181,7 +186,7 @@ def build_session(
         ledger=ledger,
         sandbox_tier=tier,
         key_source=key.source,
-        notices=[*config.notices, *pre.notices],
+        notices=[*config.notices, *pre.notices, *window_notices(agent)],
     )
     if resume is not None:
         # the saved conversation, behind today's preamble (AGENTS.md may have changed since)

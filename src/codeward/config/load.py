@@ -204,6 +204,11 @@ TOP_KEYS: dict[str, Check] = {
     "model": _str,
     "approval_mode": _choice(APPROVAL_MODES),
     "max_steps": _int(1, 10_000),
+    "model_context_window": _int(1_000, 100_000_000),
+    "model_auto_compact_token_limit": _int(500, 100_000_000),
+    "model_reasoning_effort": _choice(("minimal", "low", "medium", "high")),
+    "model_reasoning_summary": _choice(("auto", "concise", "detailed", "none")),
+    "request_timeout_ms": _int(1_000, 86_400_000),
 }
 
 
@@ -497,6 +502,11 @@ def _build(
         model=merged.get("model", Config.model),
         approval_mode=merged.get("approval_mode", Config.approval_mode),
         max_steps=merged.get("max_steps", Config.max_steps),
+        model_context_window=merged.get("model_context_window"),
+        model_auto_compact_token_limit=merged.get("model_auto_compact_token_limit"),
+        model_reasoning_effort=merged.get("model_reasoning_effort"),
+        model_reasoning_summary=merged.get("model_reasoning_summary"),
+        request_timeout_ms=merged.get("request_timeout_ms", Config.request_timeout_ms),
         providers=providers,
         sandbox=replace(SandboxConfig(), **merged.get("sandbox", {})),
         policy=policy,

@@ -23,7 +23,14 @@ from codeward.providers.http import httpx
 from codeward.providers.responses import ResponsesFormat
 from codeward.providers.sse import SSEParser
 from codeward.providers.types import Completed, StreamEvent
-from codeward.providers.wire import MalformedStream, StreamBroken, WireFormat, load_json
+from codeward.providers.wire import (
+    ContextOverflow,
+    MalformedStream,
+    StreamBroken,
+    WireFormat,
+    is_context_overflow,
+    load_json,
+)
 
 if TYPE_CHECKING:
     from codeward.privacy.gate import GatedPayload
@@ -145,6 +152,9 @@ class ModelClient:
         while True:
             try:
                 return self._attempt(payload.body, on_event)
+            except ContextOverflow as e:
+                e.refused_bytes = len(payload.body)
+                raise
             except _Retry as r:
                 if r.kind == "stream":
                     stream_tries += 1
@@ -214,6 +224,10 @@ class ModelClient:
         raw = resp.read()[:4000].decode("utf-8", "replace")
         detail = _error_detail(raw)
         code = resp.status_code
+        if code in (400, 413) and is_context_overflow(_error_code(raw), detail):
+            raise ContextOverflow(
+                self.scrub(f"provider '{self.provider.id}' refused the request as too long: {detail}")
+            )
         if code in RETRY_STATUS:
             delay = retry_after_seconds(resp.headers.get("retry-after"))
             if delay is not None:
@@ -234,6 +248,17 @@ class ModelClient:
         else:
             msg = f"provider '{pid}' refused the request (HTTP {code}{': ' + detail if detail else ''})"
         raise ProviderError(self.scrub(msg))
+
+
+def _error_code(raw: str) -> str | None:
+    """The ``error.code`` of a JSON error body (``context_length_exceeded``), if any."""
+    try:
+        data: Any = load_json(raw, "error body")
+    except MalformedStream:
+        return None
+    err = data.get("error") if isinstance(data, dict) else None
+    code = err.get("code") if isinstance(err, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _error_detail(raw: str) -> str:

@@ -16,6 +16,28 @@ class MalformedStream(ProviderError):
     """The provider sent something that is not the wire format; retrying will not help."""
 
 
+class ContextOverflow(ProviderError):
+    """The provider refused the request as longer than the model's context window.
+
+    Not retried as is: the agent compacts the history and tries once more.
+    """
+
+    def __init__(self, message: str, *, refused_bytes: int = 0) -> None:
+        super().__init__(message)
+        self.refused_bytes = refused_bytes
+
+
+CONTEXT_OVERFLOW_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
+
+
+def is_context_overflow(code: object, message: object) -> bool:
+    """OpenAI says ``context_length_exceeded``; some compatible servers only say it in words."""
+    if isinstance(code, str) and code in CONTEXT_OVERFLOW_CODES:
+        return True
+    text = str(message or "").lower()
+    return "maximum context length" in text or ("context window" in text and "exceed" in text)
+
+
 class WireParser(Protocol):
     def feed(self, event: str, data: str) -> list[StreamEvent]: ...
 

@@ -57,6 +57,8 @@ class ToolContext:
     applied: list[list[Any]] = field(default_factory=list)
     """Change sets of the patches applied this session (``FileChange`` lists), for /undo and /diff."""
     plan_item_id: str | None = None
+    output_budget_tokens: int = 10_000
+    """Tokens one tool result may take in the history (the agent sets it from the context window)."""
     last_plan: dict[str, Any] | None = None
     _sandbox: Sandbox | None = None
 
