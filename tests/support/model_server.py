@@ -68,6 +68,10 @@ class ScriptState:
         return self.steps[i] if i < len(self.steps) else {"text": "done"}
 
 
+def _base32(n: int) -> str:
+    return "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(n))
+
+
 def _last_input(req: dict[str, Any]) -> str:
     """The text of the last message of either wire API's request."""
     seq = req.get("messages") or req.get("input") or []
@@ -269,7 +273,7 @@ def make_handler(state: ScriptState) -> type[BaseHTTPRequestHandler]:
                         "id": f"rs_{n}",
                         "summary": [{"type": "summary_text", "text": f"thinking {n}"}],
                         # looks like a credential to a scanner: the gate must still pass it untouched
-                        "encrypted_content": f"enc-{n}-AKIA{secrets.token_hex(8).upper()}+/={secrets.token_urlsafe(48)}",
+                        "encrypted_content": f"enc-{n} AKIA{_base32(16)} {secrets.token_urlsafe(48)}",
                     }
                     state.reasoning_sent.append(r)
                 items.append(r)
