@@ -114,3 +114,28 @@ def test_overflowing_session_recovers_on_resume(model_server, git_repo, cw_home,
     assert again.returncode == 0, again.stderr
     assert model_server.state.refused == 1  # refused once, compacted harder, retried once
     assert again.items("agent_message")[-1]["text"] == "still here"
+
+
+def _ollama_config(home: Path, url: str) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        f'provider = "ollama"\nmodel = "qwen2.5-coder"\n[providers.ollama]\nname = "Ollama"\nbaseURL = "{url}"\n'
+    )
+
+
+def test_ollama_window_is_asked_and_a_small_one_warned_about(model_server, git_repo, cw_home):
+    model_server.configure(window=1500)  # num_ctx 1500: smaller than instructions + tools + a turn
+    model_server.script([{"text": "hi"}])
+    _ollama_config(cw_home, model_server.url)
+    run = codeward("exec", "--json", "hello", cwd=git_repo)
+    assert any(r.path.endswith("/api/show") for r in model_server.requests)
+    assert "context window of qwen2.5-coder is 1500 tokens (Ollama /api/show)" in run.stderr
+
+
+def test_ollama_window_that_fits_gives_no_warning(model_server, git_repo, cw_home):
+    model_server.configure(window=64_000)
+    model_server.script([{"text": "hi"}])
+    _ollama_config(cw_home, model_server.url)
+    run = codeward("exec", "--json", "hello", cwd=git_repo)
+    assert run.returncode == 0, run.stderr
+    assert "context window" not in run.stderr

@@ -137,6 +137,9 @@ def make_handler(state: ScriptState) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 self._send(400, json.dumps({"error": {"message": "bad json"}}))
                 return
+            if self.path.rstrip("/").endswith("/api/show"):
+                self._ollama_show(req)
+                return
             if state.window is not None and len(raw.encode()) > 4 * state.window:
                 with state.lock:
                     state.refused += 1
@@ -168,6 +171,16 @@ def make_handler(state: ScriptState) -> type[BaseHTTPRequestHandler]:
                 self._responses(step, stream)
             else:
                 self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}))
+
+        def _ollama_show(self, req: dict[str, Any]) -> None:
+            """Ollama's model metadata: ``window`` as the model's trained length and its num_ctx."""
+            ctx = state.window or 4096
+            body = {
+                "parameters": f'stop                           "<|im_end|>"\nnum_ctx                        {ctx}',
+                "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 32768},
+                "details": {"family": "qwen2"},
+            }
+            self._send(200, json.dumps(body))
 
         # -- streaming helpers ------------------------------------------------------------
 

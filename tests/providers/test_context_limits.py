@@ -1,0 +1,84 @@
+"""Provider side of long sessions: overflow errors, reasoning items, Ollama's window."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codeward.config.model import ProviderConfig
+from codeward.privacy.gate import GatedPayload
+from codeward.privacy.ledger import LedgerEntry
+from codeward.providers.client import ModelClient
+from codeward.providers.ollama import ollama_window, show_url, window_from_show
+from codeward.providers.responses import ResponsesFormat, ResponsesParser
+from codeward.providers.types import AssistantTurn, Message, ModelRequest, ToolCall
+from codeward.providers.wire import ContextOverflow
+
+
+def _payload(body: bytes) -> GatedPayload:
+    return GatedPayload(body=body, entry=LedgerEntry(host="h", url="u", bytes=len(body), sha256="0" * 64))
+
+
+@pytest.mark.parametrize("wire", ["chat", "responses"])
+def test_context_length_exceeded_is_its_own_error_with_the_refused_size(model_server, wire):
+    model_server.configure(window=100)
+    body = json.dumps({"model": "m", "stream": True, "messages": [], "input": "x" * 1000}).encode()
+    p = ProviderConfig(id="s", name="S", base_url=model_server.url, wire_api=wire)
+    with pytest.raises(ContextOverflow) as e:
+        ModelClient(p, None).send(_payload(body))
+    assert e.value.refused_bytes == len(body)
+    assert "maximum context length is 100 tokens" in e.value.message
+    assert len(model_server.requests) == 1  # not retried as is
+
+
+def test_overflow_reported_mid_stream_by_responses():
+    parser = ResponsesParser()
+    ev = {"type": "response.failed", "response": {"error": {"code": "context_length_exceeded", "message": "too long"}}}
+    with pytest.raises(ContextOverflow):
+        parser.feed("", json.dumps(ev))
+
+
+def test_reasoning_items_parsed_and_sent_back_before_their_calls():
+    parser = ResponsesParser()
+    item = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "opaque=="}
+    call = {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "shell", "arguments": "{}"}
+    for ev in (
+        {"type": "response.output_item.done", "item": item},
+        {"type": "response.output_item.added", "item": call},
+        {"type": "response.output_item.done", "item": call},
+        {"type": "response.completed", "response": {"usage": {"output_tokens_details": {"reasoning_tokens": 7}}}},
+    ):
+        parser.feed("", json.dumps(ev))
+    done = parser.finish()
+    assert done.turn.reasoning_items == (
+        {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "opaque=="},
+    )
+    assert done.usage.reasoning_output_tokens == 7
+    req = ModelRequest("o3", "i", (Message("user", "t"), done.turn), reasoning={"effort": "low"}, cache_key="k")
+    body = ResponsesFormat().build(req)
+    assert [i["type"] for i in body["input"]] == ["message", "reasoning", "function_call"]
+    assert body["input"][1] == {"type": "reasoning", "summary": [], "encrypted_content": "opaque=="}
+    assert body["reasoning"] == {"effort": "low"} and body["include"] == ["reasoning.encrypted_content"]
+    assert body["prompt_cache_key"] == "k"
+
+
+def test_plain_turns_have_no_reasoning_input():
+    turn = AssistantTurn("", (ToolCall("c", "shell", "{}"),))
+    body = ResponsesFormat().build(ModelRequest("m", "i", (turn,)))
+    assert [i["type"] for i in body["input"]] == ["function_call"]
+    assert "include" not in body and "reasoning" not in body
+
+
+def test_ollama_show_url_and_parsing():
+    assert show_url("http://localhost:11434/v1") == "http://localhost:11434/api/show"
+    assert window_from_show({"parameters": "num_ctx 8192\nstop x"}) == 8192
+    assert window_from_show({"model_info": {"llama.context_length": 131072}}) == 131072
+    assert window_from_show({"parameters": 3}) is None
+
+
+def test_ollama_window_from_a_real_server(model_server):
+    model_server.configure(window=6000)
+    assert ollama_window(model_server.url, "qwen2.5-coder") == 6000
+    assert json.loads(model_server.requests[-1].body) == {"model": "qwen2.5-coder"}
+    assert ollama_window("http://127.0.0.1:9/v1", "x", timeout_s=0.5) is None
