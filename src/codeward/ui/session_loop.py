@@ -57,7 +57,13 @@ class InteractiveSession:
     # -- status ---------------------------------------------------------------------------------
 
     def status(self) -> Status:
-        return Status.of(self.session.config, self.session.sandbox_tier, self.session.ctx.mode)
+        from dataclasses import replace
+
+        from codeward.ui.status import context_usage
+
+        base = Status.of(self.session.config, self.session.sandbox_tier, self.session.ctx.mode)
+        tracker = getattr(self.session.agent, "context", None)
+        return replace(base, context=context_usage(tracker.used, tracker.window)) if tracker else base
 
     def status_line(self) -> str:
         return status_line(self.status())
@@ -153,6 +159,8 @@ class InteractiveSession:
             "sent": self._sent,
             "expand": self._expand,
             "new": self._new,
+            "compact": self._compact,
+            "model": self._model,
             "help": self._help,
         }
         if command.name == "quit":
@@ -258,6 +266,30 @@ class InteractiveSession:
         self.r.withheld.clear()
         self.r.line("new task: the conversation context is cleared", "bold")
         self.r.note("files, /undo, /sent and the approvals you gave with [a]lways stay as they were")
+
+    def _compact(self, arg: str) -> None:
+        agent = self.session.agent
+        if len(agent.items) <= 2:
+            self.r.note("nothing to compact yet")
+            return
+        agent.compact()
+        self.session.save()
+        self.r.line(f"context compacted: now {agent.context.used} of {agent.context.window} tokens", "bold")
+
+    def _model(self, arg: str) -> None:
+        from codeward.agent.window import context_tracker
+
+        s = self.session
+        tracker = s.agent.context
+        if not arg:
+            self.r.line(f"model: {s.agent.model} (context window {tracker.window} tokens, {tracker.window_source})")
+            self.r.note("switch with /model NAME")
+            return
+        new = context_tracker(s.config, s.config.provider_config, probe=True, model=arg)
+        new.used = tracker.used
+        s.agent.set_model(arg, new)
+        s.config.model = arg
+        self.r.line(f"model: {arg} (context window {new.window} tokens, {new.window_source})", "bold")
 
     def _help(self, arg: str) -> None:
         from codeward.ui.render import render_lines

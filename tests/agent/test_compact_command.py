@@ -1,0 +1,64 @@
+"""``/compact``, ``/model`` and the context on the status line, on a real session over loopback."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from tests.support.cli import FAKE_KEY, write_config
+
+from codeward.agent.context import COMPACT_PROMPT, SUMMARY_PREFIX
+from codeward.agent.events import EventBus, ListSink
+from codeward.agent.session import build_session
+from codeward.config.load import ConfigOverrides
+from codeward.ui.interrupts import Interrupts
+from codeward.ui.render import Renderer
+from codeward.ui.session_loop import InteractiveSession
+
+
+def _session(model_server, git_repo, cw_home, monkeypatch, lines):
+    monkeypatch.setenv("SCRIPTED_KEY", FAKE_KEY)
+    write_config(cw_home, model_server.url, "responses")
+    sink = ListSink()
+    bus = EventBus()
+    bus.add(sink)
+    session = build_session(git_repo, ConfigOverrides(), events=bus, approver=lambda m: None, persist=False)
+    out = io.StringIO()
+    feed = list(lines)
+
+    def read() -> str:
+        if not feed:
+            raise EOFError
+        return feed.pop(0)
+
+    loop = InteractiveSession(session, Renderer(Console(file=out, width=200)), Interrupts(), read)
+    return loop, session, sink, out
+
+
+def test_compact_summarises_through_the_gate_and_the_conversation_goes_on(model_server, git_repo, cw_home, monkeypatch):
+    model_server.configure(summary_marker=COMPACT_PROMPT[:40])
+    model_server.script([{"tool": "list_dir", "args": {}}, {"text": "first"}, {"text": "second"}])
+    loop, _, sink, out = _session(model_server, git_repo, cw_home, monkeypatch, ["look", "/compact", "more"])
+    loop.run()
+    bodies = [r.json for r in model_server.requests]
+    assert len(bodies) == 4 and model_server.state.summaries == 1
+    assert [e["type"] for e in sink.events].count("context.compacted") == 1
+    assert len(sink.of_type("egress")) == 4  # the summary request is an egress like any other
+    last = bodies[-1]["input"]
+    texts = [c["text"] for i in last if i["type"] == "message" for c in i["content"]]
+    assert "look" in texts and "more" in texts  # user messages verbatim
+    assert any(t.startswith(SUMMARY_PREFIX) and "summary 1" in t for t in texts)
+    assert not any(i["type"] == "function_call" for i in last)  # the tool exchange was summarised
+    assert "context compacted" in out.getvalue()
+
+
+def test_model_switches_mid_session_and_status_shows_the_window(model_server, git_repo, cw_home, monkeypatch):
+    model_server.script([{"text": "a"}, {"text": "b"}])
+    loop, session, _, out = _session(model_server, git_repo, cw_home, monkeypatch, ["one", "/model gpt-4o", "two"])
+    loop.run()
+    models = [r.json["model"] for r in model_server.requests]
+    assert models == ["scripted-model", "gpt-4o"]
+    assert "context window 128000 tokens, built-in table" in out.getvalue()
+    line = loop.status_line()
+    assert line.startswith("gpt-4o") and "/128k tokens" in line
+    assert session.agent.context.used > 0
