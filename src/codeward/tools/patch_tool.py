@@ -46,11 +46,12 @@ def _refuse_unknown_placeholders(text: str, paths: list[str], read: Any) -> None
 
 def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     from codeward.patch import apply_changes, parse_patch, plan_patch, unified_diff, workspace_reader
+    from codeward.patch.apply import workspace_roots
     from codeward.policy import decide_edit
 
     text = ctx.gate.restore(args["input"])
-    patch = parse_patch(text)
     ws = ctx.workspace
+    patch = parse_patch(text, roots=workspace_roots(ws), base=ws.rel(ws.cwd))
     rel_of: dict[str, str] = {}
     for path in patch.paths():
         target = ws.resolve(path)

@@ -1,0 +1,9 @@
+import sys
+
+
+def main():
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
