@@ -45,6 +45,11 @@ def test_approval_modes(model_server, git_repo, cw_home, wire, mode, edits, comm
     [change] = run.items("file_change")
     assert change["changes"] == [{"path": "hello.py", "kind": "add"}]
     assert change["status"] == ("completed" if edits else "declined")
+    started = [e["item"] for e in run.events if e["type"] == "item.started" and e["item"]["type"] == "file_change"]
+    if edits:  # an applied patch starts (in_progress) before it completes, like a command
+        assert [(s["id"], s["status"]) for s in started] == [(change["id"], "in_progress")]
+    else:
+        assert started == []
     [cmd] = run.items("command_execution")
     assert cmd["command"] == "python3 hello.py > out.txt"
     assert cmd["status"] == ("completed" if commands else "declined")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from codeward.config.model import ProviderConfig
+from codeward.errors import ProviderError
 from codeward.privacy.gate import GatedPayload
 from codeward.privacy.ledger import LedgerEntry
 from codeward.providers.client import ModelClient
@@ -82,3 +84,30 @@ def test_ollama_window_from_a_real_server(model_server):
     assert ollama_window(model_server.url, "qwen2.5-coder") == 6000
     assert json.loads(model_server.requests[-1].body) == {"model": "qwen2.5-coder"}
     assert ollama_window("http://127.0.0.1:9/v1", "x", timeout_s=0.5) is None
+
+
+def test_hung_endpoint_fails_at_the_request_deadline_not_after_every_retry(model_server):
+    # the idle timeout (60 s) and 3 stream retries would hold the turn for minutes; the deadline ends it
+    model_server.script([{"stall": 30}] * 4)
+    p = ProviderConfig(id="s", name="S", base_url=model_server.url, stream_idle_timeout_ms=60_000)
+    client = ModelClient(p, None, request_timeout_s=1.5)
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as e:
+        client.send(_payload(b'{"model":"m","stream":true,"messages":[]}'))
+    assert time.monotonic() - started < 10
+    assert "no complete answer from 127.0.0.1" in e.value.message and "within 2s" in e.value.message
+    assert "request_timeout_ms" in e.value.message
+
+
+def test_exec_turn_fails_on_a_hung_endpoint_saying_so(model_server, git_repo, cw_home):
+    from tests.support.cli import codeward, write_config
+
+    model_server.script([{"stall": 30}] * 4)
+    write_config(cw_home, model_server.url, "chat", extra="request_timeout_ms = 1500")
+    run = codeward("exec", "--json", "hello", cwd=git_repo)
+    assert run.returncode == 1
+    failed = [e for e in run.events if e["type"] == "turn.failed"]
+    assert failed and "no complete answer" in failed[-1]["error"]["message"]
+    # an error item comes right before turn.failed, as Codex consumers expect
+    assert run.events[-2]["type"] == "item.completed" and run.events[-2]["item"]["type"] == "error"
+    assert run.events[-2]["item"]["message"] == failed[-1]["error"]["message"]

@@ -299,6 +299,8 @@ class Agent:
 
     def _fail(self, message: str, usage: Usage) -> TurnResult:
         self.total_usage = self.total_usage + usage
+        # Codex consumers read the reason from an error item, then the turn.failed that ends the turn
+        self._item({"type": "error", "message": self.gate.redact_text(message)[0]})
         self.events.emit({"type": "turn.failed", "error": {"message": message}})
         return TurnResult("failed", "", usage, message)
 

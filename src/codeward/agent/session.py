@@ -136,6 +136,7 @@ def build_session(
             provider,
             key.value,
             on_retry=lambda msg: events.emit({"type": "error", "message": f"Reconnecting... {msg}"}),
+            request_timeout_s=config.request_timeout_ms / 1000,
         )
     tier = probe_sandbox_tier(config)
     ctx = ToolContext(

@@ -122,6 +122,12 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
         if answer.always:
             ctx.session_allow.update("edit:" + rel for rel in rel_of.values())
 
+    ctx.events.emit(
+        {
+            "type": "item.started",
+            "item": {"id": item_id, "type": "file_change", "changes": summary, "status": "in_progress"},
+        }
+    )
     try:
         apply_changes(changes, ws)
         ctx.applied.append(list(changes))

@@ -147,6 +147,7 @@ class Renderer:
         self._activity: Activity | None = None
         self._commands: dict[str, _Command] = {}
         self._interrupting = False
+        self._last_error_item: object = None
 
     # -- the live line --------------------------------------------------------------------------
 
@@ -270,6 +271,8 @@ class Renderer:
             self.stop_activity()
             if self._interrupting:
                 self._interrupting = False  # the session says it in its own words
+            elif self._last_error_item == event.get("error", {}).get("message"):
+                pass  # the error item that precedes turn.failed already said it
             else:
                 self.error(f"✗ {event.get('error', {}).get('message', 'the turn failed')}")
         elif kind == "turn.completed":
@@ -301,6 +304,7 @@ class Renderer:
         elif t == "file_change":
             self._file_change(item)
         elif t == "error":
+            self._last_error_item = item.get("message")
             self.line(f"! {item.get('message')}", "yellow")
 
     def _command_done(self, item: dict[str, Any]) -> None:
