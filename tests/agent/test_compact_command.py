@@ -22,8 +22,10 @@ def _session(model_server, git_repo, cw_home, monkeypatch, lines):
     sink = ListSink()
     bus = EventBus()
     bus.add(sink)
-    session = build_session(git_repo, ConfigOverrides(), events=bus, approver=lambda m: None, persist=False)
     out = io.StringIO()
+    renderer = Renderer(Console(file=out, width=200))
+    bus.add(renderer)  # as the interactive command wires it
+    session = build_session(git_repo, ConfigOverrides(), events=bus, approver=lambda m: None, persist=False)
     feed = list(lines)
 
     def read() -> str:
@@ -31,7 +33,7 @@ def _session(model_server, git_repo, cw_home, monkeypatch, lines):
             raise EOFError
         return feed.pop(0)
 
-    loop = InteractiveSession(session, Renderer(Console(file=out, width=200)), Interrupts(), read)
+    loop = InteractiveSession(session, renderer, Interrupts(), read)
     return loop, session, sink, out
 
 
@@ -62,3 +64,18 @@ def test_model_switches_mid_session_and_status_shows_the_window(model_server, gi
     line = loop.status_line()
     assert line.startswith("gpt-4o") and "/128k tokens" in line
     assert session.agent.context.used > 0
+
+
+def test_a_refused_request_is_shown_as_refused_not_sent(model_server, git_repo, cw_home, monkeypatch):
+    from codeward.ui.privacy import sent_report
+
+    model_server.script([{"status": 400, "message": "bad request body"}, {"text": "fine now"}])
+    loop, _, sink, out = _session(model_server, git_repo, cw_home, monkeypatch, ["first", "second"])
+    loop.run()
+    [refused] = sink.of_type("request.refused")
+    first = sink.of_type("egress")[0]
+    assert (refused["bytes"], refused["sha256"]) == (first["bytes"], first["sha256"])
+    assert "refused the request" in out.getvalue()
+    report = sent_report(loop.r.sent, local_time=False)
+    assert "(1 refused by the provider" in report[0]
+    assert "refused" in report[1] and "refused" not in report[2]  # the second request was accepted

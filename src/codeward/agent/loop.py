@@ -25,7 +25,7 @@ from codeward.agent.context import (
 )
 from codeward.agent.events import EventBus
 from codeward.agent.instructions import BASE_INSTRUCTIONS
-from codeward.errors import CodewardError
+from codeward.errors import CodewardError, ProviderError
 from codeward.privacy.gate import Gate, GatedPayload
 from codeward.providers.client import ModelClient
 from codeward.providers.types import (
@@ -226,14 +226,6 @@ class Agent:
     def _learn_overflow(self, e: ContextOverflow) -> None:
         self.context.shrink_after_overflow(e.refused_bytes, window_from_error(e.message))
         self.ctx.output_budget_tokens = self.context.tool_budget
-        self.events.emit(
-            {
-                "type": "request.refused",
-                "bytes": e.refused_bytes,
-                "reason": "context_length_exceeded",
-                "window": self.context.window,
-            }
-        )
 
     def _send(
         self, items: list[Item], on_stream: Callable[[StreamEvent], None] | None
@@ -241,7 +233,21 @@ class Agent:
         assert self.client is not None
         payload = self.prepare(items=items)
         started = time.monotonic()
-        completed = self.client.send(payload, on_event=on_stream)
+        try:
+            completed = self.client.send(payload, on_event=on_stream)
+        except ProviderError as e:
+            # the egress event said these bytes were leaving; say they were not accepted
+            self.events.emit(
+                {
+                    "type": "request.refused",
+                    "host": payload.entry.host,
+                    "bytes": payload.entry.bytes,
+                    "sha256": payload.entry.sha256,
+                    "reason": "context_length_exceeded" if isinstance(e, ContextOverflow) else "error",
+                    "message": self.gate.redact_text(e.message)[0],
+                }
+            )
+            raise
         self.events.emit(
             {
                 "type": "response.received",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from codeward.providers.types import ReasoningDelta, StreamEvent, TextDelta
 from codeward.ui.privacy import SentRecord, WithheldTally, entry_from_event, privacy_line
+from codeward.ui.status import format_bytes
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -246,6 +247,14 @@ class Renderer:
             self.line("↑ " + privacy_line(entry, self.withheld), "cyan")
             self.withheld.clear()
             self.start_activity(f"waiting for {entry.host}")
+        elif kind == "request.refused":
+            self.stop_activity()
+            self.sent = [
+                SentRecord(r.at, r.entry, refused=True) if r.entry.sha256 == event.get("sha256") else r
+                for r in self.sent
+            ]
+            size = format_bytes(int(event.get("bytes") or 0))
+            self.line(f"✗ {event.get('host')} refused the request ({size} refused, not accepted)", "yellow")
         elif kind == "withheld":
             self.withheld.add(event)
         elif kind == "response.received":
