@@ -43,7 +43,8 @@ def test_approval_modes(model_server, git_repo, cw_home, wire, mode, edits, comm
         assert (git_repo / "out.txt").read_text() == "hello from codeward\n"
 
     [change] = run.items("file_change")
-    assert change["changes"] == [{"path": "hello.py", "kind": "add"}]
+    # Codex's shapes: absolute paths, and the command line as executed
+    assert change["changes"] == [{"path": str((git_repo / "hello.py").resolve()), "kind": "add"}]
     assert change["status"] == ("completed" if edits else "declined")
     started = [e["item"] for e in run.events if e["type"] == "item.started" and e["item"]["type"] == "file_change"]
     if edits:  # an applied patch starts (in_progress) before it completes, like a command
@@ -51,7 +52,7 @@ def test_approval_modes(model_server, git_repo, cw_home, wire, mode, edits, comm
     else:
         assert started == []
     [cmd] = run.items("command_execution")
-    assert cmd["command"] == "python3 hello.py > out.txt"
+    assert cmd["command"] == "bash -c 'python3 hello.py > out.txt'"
     assert cmd["status"] == ("completed" if commands else "declined")
     assert cmd["exit_code"] == (0 if commands else None)
     assert run.items("agent_message")[-1]["text"] == "all done"

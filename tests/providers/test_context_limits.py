@@ -111,3 +111,20 @@ def test_exec_turn_fails_on_a_hung_endpoint_saying_so(model_server, git_repo, cw
     # an error item comes right before turn.failed, as Codex consumers expect
     assert run.events[-2]["type"] == "item.completed" and run.events[-2]["item"]["type"] == "error"
     assert run.events[-2]["item"]["message"] == failed[-1]["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "overflow"),
+    [
+        ("context_length_exceeded", "anything", True),
+        (None, "This model's maximum context length is 8192 tokens.", True),
+        (None, "the request exceeds the available context size, try increasing it", True),
+        (None, "The number of tokens to keep from the initial prompt is greater than the context length", True),
+        ("rate_limit_exceeded", "Rate limit reached", False),
+        (None, "invalid api key", False),
+    ],
+)
+def test_overflow_recognised_by_code_or_words(code, message, overflow):
+    from codeward.providers.wire import is_context_overflow
+
+    assert is_context_overflow(code, message) is overflow

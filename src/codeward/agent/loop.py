@@ -38,7 +38,7 @@ from codeward.providers.types import (
     ToolResult,
     Usage,
 )
-from codeward.providers.wire import ContextOverflow, WireFormat
+from codeward.providers.wire import ContextOverflow, Unreachable, WireFormat
 from codeward.tools.base import ToolContext, ToolRegistry
 
 
@@ -243,7 +243,7 @@ class Agent:
                     "host": payload.entry.host,
                     "bytes": payload.entry.bytes,
                     "sha256": payload.entry.sha256,
-                    "reason": "context_length_exceeded" if isinstance(e, ContextOverflow) else "error",
+                    "reason": _refusal_reason(e),
                     "message": self.gate.redact_text(e.message)[0],
                 }
             )
@@ -315,3 +315,10 @@ def _mechanical_summary(history: list[Item]) -> str:
     """When the model wrote no summary: which tools ran on what, so the thread is not lost."""
     calls = [f"- {c.name} {c.arguments[:200]}" for i in history if isinstance(i, AssistantTurn) for c in i.tool_calls]
     return "The model wrote no summary. Tool calls made so far:\n" + "\n".join(calls[-50:])
+
+
+def _refusal_reason(e: ProviderError) -> str:
+    """Why a request got no answer: ``unreachable`` (never sent), ``context_length_exceeded``, ``error``."""
+    if isinstance(e, Unreachable):
+        return "unreachable"
+    return "context_length_exceeded" if isinstance(e, ContextOverflow) else "error"

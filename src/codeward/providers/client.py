@@ -27,6 +27,7 @@ from codeward.providers.wire import (
     ContextOverflow,
     MalformedStream,
     StreamBroken,
+    Unreachable,
     WireFormat,
     is_context_overflow,
     load_json,
@@ -210,7 +211,7 @@ class ModelClient:
                     return self.format.parse_body(data)
                 return self._read_stream(resp, on_event, deadline)
         except httpx.ConnectError as e:
-            raise ProviderError(self._unreachable(e)) from None
+            raise Unreachable(self._unreachable(e)) from None
         except httpx.ConnectTimeout:
             raise _Retry(f"connecting to {self.url} timed out", kind="status") from None
         except httpx.ReadTimeout:

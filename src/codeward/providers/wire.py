@@ -27,6 +27,10 @@ class ContextOverflow(ProviderError):
         self.refused_bytes = refused_bytes
 
 
+class Unreachable(ProviderError):
+    """No connection could be made: the request never left the machine."""
+
+
 CONTEXT_OVERFLOW_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
 
 
@@ -35,7 +39,11 @@ def is_context_overflow(code: object, message: object) -> bool:
     if isinstance(code, str) and code in CONTEXT_OVERFLOW_CODES:
         return True
     text = str(message or "").lower()
-    return "maximum context length" in text or ("context window" in text and "exceed" in text)
+    if "maximum context length" in text or "context_length_exceeded" in text:
+        return True
+    # vLLM, llama.cpp and LM Studio word it in their own ways
+    said_limit = "context window" in text or "context length" in text or "context size" in text
+    return said_limit and any(w in text for w in ("exceed", "greater than", "too long", "longer than"))
 
 
 class WireParser(Protocol):

@@ -65,7 +65,8 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
     _refuse_unknown_placeholders(text, list(rel_of.values()), read)
     changes = plan_patch(patch, read, base=ws.rel(ws.cwd))  # FileChange paths come out root-relative
     item_id = ctx.ids.next()
-    summary = [{"path": c.path, "kind": c.kind} for c in changes]
+    # absolute paths, as Codex reports them; the terminal shows them relative to the workspace
+    summary = [{"path": str(ws.root / c.path), "kind": c.kind} for c in changes]
 
     asks: list[str] = []
     for rel in rel_of.values():
@@ -159,5 +160,5 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
     if any(r.rsplit("/", 1)[-1] in IGNORE_FILES for r in rel_of.values()):
         ctx.reload_ignore()
     lines = ["Success. Updated the following files:"]
-    lines += [f"{KIND_LETTER[c['kind']]} {c['path']}" for c in summary]
+    lines += [f"{KIND_LETTER[c.kind]} {c.path}" for c in changes]
     return ToolOutput("\n".join(lines))

@@ -65,6 +65,8 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
 
     item_id = ctx.ids.next()
     shown_cmd, _ = ctx.gate.redact_text(display)  # events and logs never carry a secret, even in a command
+    # the item carries the command line as executed (``bash -c '...'``), as Codex reports it
+    item_cmd, _ = ctx.gate.redact_text(shlex.join(argv))
     decision = decide_command(command, ctx.mode, ctx.policy)
     event = {
         "type": "decision",
@@ -77,7 +79,7 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     }
     if decision.decision == "deny":
         ctx.events.emit({**event, "decided_by": decided_by(decision, ctx.mode), "outcome": "denied"})
-        ctx.events.emit({"type": "item.completed", "item": _command_item(item_id, shown_cmd, "declined")})
+        ctx.events.emit({"type": "item.completed", "item": _command_item(item_id, item_cmd, "declined")})
         return ToolOutput(f"refused: {decision.reason}")
     if decision.decision == "ask":
         key = "cmd:" + display
@@ -88,14 +90,14 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
             outcome = "allowed" if answer.approved else "declined"
             ctx.events.emit({**event, "decided_by": answer.decided_by, "outcome": outcome})
             if not answer.approved:
-                ctx.events.emit({"type": "item.completed", "item": _command_item(item_id, shown_cmd, "declined")})
+                ctx.events.emit({"type": "item.completed", "item": _command_item(item_id, item_cmd, "declined")})
                 return ToolOutput(answer.reason or "declined: the user did not approve this command")
             if answer.always:
                 ctx.session_allow.add(key)
     else:
         ctx.events.emit({**event, "decided_by": decided_by(decision, ctx.mode), "outcome": "allowed"})
 
-    ctx.events.emit({"type": "item.started", "item": _command_item(item_id, shown_cmd, "in_progress")})
+    ctx.events.emit({"type": "item.started", "item": _command_item(item_id, item_cmd, "in_progress")})
     try:
         from codeward.sandbox import spec_for_workspace
 
@@ -105,14 +107,14 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
         result = sandbox.run(argv, spec)
     except CodewardError as e:
         ctx.events.emit(
-            {"type": "item.completed", "item": _command_item(item_id, shown_cmd, "failed", f"sandbox: {e.message}")}
+            {"type": "item.completed", "item": _command_item(item_id, item_cmd, "failed", f"sandbox: {e.message}")}
         )
         return ToolOutput(f"error: the command did not run: {e.message}")
 
     shown, _ = ctx.gate.redact_text(result.output)
     status = "completed" if result.exit_code == 0 else "failed"
     ctx.events.emit(
-        {"type": "item.completed", "item": _command_item(item_id, shown_cmd, status, shown, result.exit_code)}
+        {"type": "item.completed", "item": _command_item(item_id, item_cmd, status, shown, result.exit_code)}
     )
     ctx.events.emit(
         {

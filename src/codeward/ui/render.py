@@ -148,7 +148,8 @@ class Renderer:
         self._activity: Activity | None = None
         self._commands: dict[str, _Command] = {}
         self._interrupting = False
-        self._last_error_item: object = None
+        self.workspace = ""
+        """The workspace root (from ``session.started``): file_change items carry absolute paths."""
 
     # -- the live line --------------------------------------------------------------------------
 
@@ -240,7 +241,9 @@ class Renderer:
 
     def _emit(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if kind == "egress":
+        if kind == "session.started":
+            self.workspace = str(event.get("workspace") or "")
+        elif kind == "egress":
             self.stop_activity()
             entry = entry_from_event(event)
             self.sent.append(SentRecord(time.time(), entry))
@@ -254,7 +257,10 @@ class Renderer:
                 for r in self.sent
             ]
             size = format_bytes(int(event.get("bytes") or 0))
-            self.line(f"✗ {event.get('host')} refused the request ({size} refused, not accepted)", "yellow")
+            if event.get("reason") == "unreachable":
+                self.line(f"✗ {event.get('host')} was not reached: the request ({size}) was not sent", "yellow")
+            else:
+                self.line(f"✗ {event.get('host')} refused the request ({size} refused, not accepted)", "yellow")
         elif kind == "withheld":
             self.withheld.add(event)
         elif kind == "response.received":
@@ -280,8 +286,6 @@ class Renderer:
             self.stop_activity()
             if self._interrupting:
                 self._interrupting = False  # the session says it in its own words
-            elif self._last_error_item == event.get("error", {}).get("message"):
-                pass  # the error item that precedes turn.failed already said it
             else:
                 self.error(f"✗ {event.get('error', {}).get('message', 'the turn failed')}")
         elif kind == "turn.completed":
@@ -292,8 +296,9 @@ class Renderer:
         if t == "command_execution":
             self.stop_activity()
             self.running[item["id"]] = item
-            self._commands[item["id"]] = _Command(item["command"], self.clock())
-            self.line(f"$ {item['command']}", "bold")
+            command = shown_command(item["command"])
+            self._commands[item["id"]] = _Command(command, self.clock())
+            self.line(f"$ {command}", "bold")
             self.start_activity("running")
         elif t == "todo_list":
             self._plan(item)
@@ -313,8 +318,7 @@ class Renderer:
         elif t == "file_change":
             self._file_change(item)
         elif t == "error":
-            self._last_error_item = item.get("message")
-            self.line(f"! {item.get('message')}", "yellow")
+            pass  # the agent's error item precedes turn.failed, which says it
 
     def _command_done(self, item: dict[str, Any]) -> None:
         self.running.pop(item.get("id", ""), None)
@@ -340,7 +344,9 @@ class Renderer:
         from codeward.ui.changes import KIND_LETTER
 
         status = item.get("status")
-        names = ", ".join(f"{KIND_LETTER.get(c['kind'], '?')} {c['path']}" for c in item.get("changes", []))
+        names = ", ".join(
+            f"{KIND_LETTER.get(c['kind'], '?')} {_relative(c['path'], self.workspace)}" for c in item.get("changes", [])
+        )
         if status == "completed":
             if not self.diff_shown and self.diff_source is not None:
                 diff = self.diff_source()
@@ -386,3 +392,21 @@ def render_lines(console: Console, lines: Sequence[str], style: str = "") -> Non
 
     for ln in lines:
         console.print(Text(visible(ln), style=style), overflow="fold")
+
+
+def shown_command(command: str) -> str:
+    """The script of a ``bash -c SCRIPT`` command line (what the model asked for), else the line."""
+    import shlex
+
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command
+    if len(words) == 3 and words[0] in ("bash", "sh") and words[1] in ("-c", "-lc"):
+        return words[2]
+    return command
+
+
+def _relative(path: str, root: str) -> str:
+    prefix = root.rstrip("/") + "/"
+    return path[len(prefix) :] if root and path.startswith(prefix) else path
