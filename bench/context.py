@@ -117,7 +117,9 @@ def bench_local(repeat: int) -> None:
         size = agent.context.estimate(
             len(agent.prepare(record=False, items=[*history, Message("user", COMPACT_PROMPT)]).body)
         )
-        history = shrink_for_summary(history, set(), max(size - agent.context.limit, 1), agent.context.tool_budget)
+        history = shrink_for_summary(
+            history, lambda i: False, max(size - agent.context.limit, 1), agent.context.tool_budget
+        )
         new = compacted_items(agent.preamble, agent.items, "a summary " * 200, agent.context.limit // 5)
         agent.context.estimate(len(agent.prepare(record=False, items=new).body))
         local.append(time.perf_counter() - t)

@@ -116,14 +116,14 @@ def test_kept_user_messages_prefer_the_most_recent_within_budget():
 
 def test_shrink_drops_seen_items_first_then_cuts_unseen_outputs():
     _, items = _history()
-    seen = {id(i) for i in items[:8]}  # the model has received the first three tool results
-    out = shrink_for_summary(items, seen, over=1500, tool_budget=2000)
+    received = items[:8]  # the model has received the first three tool results
+    out = shrink_for_summary(items, lambda i: any(i is r for r in received), over=1500, tool_budget=2000)
     outputs = [i.output for i in out if isinstance(i, ToolResult)]
     assert not any(o.startswith("output 0") for o in outputs)  # oldest seen dropped
     assert any(o.startswith("output 4") for o in outputs)  # unseen kept
     assert all(isinstance(i, Message) for i in out if getattr(i, "role", "") == "user")
     # nothing left to drop: unseen outputs are cut rather than lost
-    harder = shrink_for_summary(items, set(), over=100_000, tool_budget=2000)
+    harder = shrink_for_summary(items, lambda i: False, over=100_000, tool_budget=2000)
     cut = [i.output for i in harder if isinstance(i, ToolResult)]
     assert len(cut) == 5 and all(o.startswith(f"output {n}") for n, o in enumerate(cut))
     assert all(len(o) < 4000 for o in cut)

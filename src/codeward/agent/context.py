@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from codeward.providers.types import AssistantTurn, Item, Message, ToolResult
@@ -243,18 +243,18 @@ def compacted_items(preamble: Message, items: Sequence[Item], summary: str, user
     return kept
 
 
-def shrink_for_summary(items: list[Item], seen: Set[int], over: int, tool_budget: int) -> list[Item]:
+def shrink_for_summary(items: list[Item], seen: Callable[[Item], bool], over: int, tool_budget: int) -> list[Item]:
     """Make the summary request's history about ``over`` tokens smaller.
 
-    Drops the oldest units the model has already received (``seen`` holds their identities; never
-    the preamble nor a user message), then, when that is not enough, cuts the remaining tool results
-    to a quarter of the budget, so every output still reaches the model in some form.
+    Drops the oldest units the model has already received (``seen(item)``; never the preamble nor a
+    user message), then, when that is not enough, cuts the remaining tool results to a quarter of
+    the budget, so every output still reaches the model in some form.
     """
     head, body = items[:1], items[1:]
     to_free = over * BYTES_PER_TOKEN
     kept: list[Item] = []
     for group in units(body):
-        if to_free > 0 and not _is_user(group) and all(id(i) in seen for i in group):
+        if to_free > 0 and not _is_user(group) and all(seen(i) for i in group):
             to_free -= sum(_size(i) for i in group)
             continue
         kept.extend(group)

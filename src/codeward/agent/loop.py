@@ -89,8 +89,9 @@ class Agent:
         self.cache_key = cache_key or str(uuid.uuid4())
         self.compactions = 0
         """How many times the history was replaced by a summary (the session file follows it)."""
-        self._seen: set[int] = set()
-        """Identities of the items the model has received in some request."""
+        self._seen: dict[int, Item] = {}
+        """The items the model has received in some request, by identity (holding them keeps an
+        identity from being reused by a newer item)."""
         ctx.output_budget_tokens = self.context.tool_budget
 
     # -- requests ---------------------------------------------------------------------------
@@ -132,7 +133,7 @@ class Agent:
     def clear(self) -> None:
         """Start a new task with a fresh context (the seed guide: context clears per task)."""
         self.items = [self.preamble]
-        self._seen.clear()
+        self._seen = {}
 
     def interrupt(self, note: str, *, reason: str = "interrupted by the user") -> None:
         """End a turn the user cut short (Ctrl-C in the interactive session).
@@ -220,8 +221,11 @@ class Agent:
                     "or set model_context_window in config.toml to the model's real window)"
                 ) from None
         self.context.observe(len(payload.body), completed.usage.input_tokens, completed.usage.output_tokens)
-        self._seen.update(id(i) for i in self.items)
+        self._seen.update((id(i), i) for i in self.items)
         return completed.turn, usage + completed.usage
+
+    def _was_seen(self, item: Item) -> bool:
+        return self._seen.get(id(item)) is item
 
     def _learn_overflow(self, e: ContextOverflow) -> None:
         self.context.shrink_after_overflow(e.refused_bytes, window_from_error(e.message))
@@ -275,16 +279,17 @@ class Agent:
             size = self.context.estimate(len(self.prepare(record=False, items=[*history, prompt]).body))
             if size <= ceiling:
                 break
-            history = shrink_for_summary(history, self._seen, size - ceiling, self.context.tool_budget)
+            history = shrink_for_summary(history, self._was_seen, size - ceiling, self.context.tool_budget)
         try:
             _, completed = self._send([*history, prompt], None)
         except ContextOverflow as e:
             self._learn_overflow(e)
-            history = shrink_for_summary(history, self._seen, 1 << 40, self.context.tool_budget)
+            history = shrink_for_summary(history, self._was_seen, 1 << 40, self.context.tool_budget)
             _, completed = self._send([*history, prompt], None)
         summary = completed.turn.text.strip() or _mechanical_summary(history)
         user_budget = int(self.context.limit * USER_MESSAGES_SHARE)
         self.items = compacted_items(self.preamble, self.items, summary, user_budget)
+        self._seen = {}  # what the old history held is gone; the new one is sent next
         self.compactions += 1
         after = self.context.estimate(len(self.prepare(record=False).body))
         self.context.used = after
