@@ -51,7 +51,7 @@ def test_compact_summarises_through_the_gate_and_the_conversation_goes_on(model_
     assert "look" in texts and "more" in texts  # user messages verbatim
     assert any(t.startswith(SUMMARY_PREFIX) and "summary 1" in t for t in texts)
     assert not any(i["type"] == "function_call" for i in last)  # the tool exchange was summarised
-    assert "context compacted" in out.getvalue()
+    assert "context compacted by the model" in out.getvalue()
 
 
 def test_model_switches_mid_session_and_status_shows_the_window(model_server, git_repo, cw_home, monkeypatch):

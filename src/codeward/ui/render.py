@@ -250,6 +250,12 @@ class Renderer:
             self.line("↑ " + privacy_line(entry, self.withheld), "cyan")
             self.withheld.clear()
             self.start_activity(f"waiting for {entry.host}")
+        elif kind == "context.compacted":
+            self.stop_activity()
+            before, after = event.get("tokens_before"), event.get("tokens_after")
+            self.line(
+                f"↻ context compacted by the model: {before} → {after} tokens (task and your messages kept)", "dim"
+            )
         elif kind == "request.refused":
             self.stop_activity()
             self.sent = [

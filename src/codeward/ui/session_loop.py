@@ -272,9 +272,8 @@ class InteractiveSession:
         if len(agent.items) <= 2:
             self.r.note("nothing to compact yet")
             return
-        agent.compact()
+        agent.compact()  # the renderer shows its context.compacted event
         self.session.save()
-        self.r.line(f"context compacted: now {agent.context.used} of {agent.context.window} tokens", "bold")
 
     def _model(self, arg: str) -> None:
         from codeward.agent.window import context_tracker
