@@ -139,3 +139,17 @@ def test_ollama_window_that_fits_gives_no_warning(model_server, git_repo, cw_hom
     run = codeward("exec", "--json", "hello", cwd=git_repo)
     assert run.returncode == 0, run.stderr
     assert "context window" not in run.stderr
+
+
+def test_a_window_too_small_for_the_basics_compacts_once_and_says_so(model_server, git_repo, cw_home):
+    model_server.configure(summary_marker=MARKER)
+    model_server.script([{"tool": "list_dir", "args": {}}, {"text": "done"}])
+    write_config(cw_home, model_server.url, "chat", extra="model_context_window = 1000")
+    run = codeward("exec", "--json", "-a", "full-auto", "look", cwd=git_repo)
+    assert run.returncode == 0, run.stderr
+    assert "smaller than the instructions and tools" in run.stderr  # warned at start
+    # compacting cannot help here: it is tried once, not before every request
+    assert model_server.state.summaries == 1
+    errors = [e["message"] for e in run.events if e["type"] == "error"]
+    assert any("cannot hold even the compacted conversation" in m for m in errors)
+    assert run.items("agent_message")[-1]["text"] == "done"

@@ -88,6 +88,8 @@ class Agent:
         self.reasoning_summary = reasoning_summary
         self.cache_key = cache_key or str(uuid.uuid4())
         self.compactions = 0
+        self._floor = 0
+        """Tokens the last compaction left; above the limit when the window cannot hold the basics."""
         """How many times the history was replaced by a summary (the session file follows it)."""
         self._seen: dict[int, Item] = {}
         """The items the model has received in some request, by identity (holding them keeps an
@@ -134,6 +136,7 @@ class Agent:
         """Start a new task with a fresh context (the seed guide: context clears per task)."""
         self.items = [self.preamble]
         self._seen = {}
+        self._floor = 0
 
     def interrupt(self, note: str, *, reason: str = "interrupted by the user") -> None:
         """End a turn the user cut short (Ctrl-C in the interactive session).
@@ -205,7 +208,9 @@ class Agent:
         if self.client is None:
             raise CodewardError("no model client (dry run)")
         usage = Usage()
-        if self.context.estimate(len(self.prepare(record=False).body)) > self.context.limit:
+        estimate = self.context.estimate(len(self.prepare(record=False).body))
+        # compacting again is pointless until the history has grown past what the last one left
+        if estimate > self.context.limit and estimate > self._floor + self.context.tool_budget // 2:
             usage = usage + self.compact()
         try:
             payload, completed = self._send(self.items, on_stream)
@@ -293,6 +298,15 @@ class Agent:
         self.compactions += 1
         after = self.context.estimate(len(self.prepare(record=False).body))
         self.context.used = after
+        self._floor = after
+        if after > self.context.limit:
+            self.events.emit(
+                {
+                    "type": "error",
+                    "message": f"the context window ({self.context.window} tokens) cannot hold even the compacted "
+                    f"conversation ({after} tokens); use a model with a larger window or set model_context_window",
+                }
+            )
         self.events.emit({"type": "context.compacted", "tokens_before": before, "tokens_after": after})
         return completed.usage
 
