@@ -79,3 +79,13 @@ def test_a_refused_request_is_shown_as_refused_not_sent(model_server, git_repo, 
     report = sent_report(loop.r.sent, local_time=False)
     assert "(1 refused by the provider" in report[0]
     assert "refused" in report[1] and "refused" not in report[2]  # the second request was accepted
+
+
+def test_model_switch_drops_the_old_models_encrypted_reasoning(model_server, git_repo, cw_home, monkeypatch):
+    model_server.configure(encrypted_reasoning=True)
+    model_server.script([{"tool": "list_dir", "args": {}}, {"text": "a"}, {"text": "b"}, {"text": "c"}])
+    loop, _, _, _ = _session(model_server, git_repo, cw_home, monkeypatch, ["one", "two", "/model o3", "three"])
+    loop.run()
+    kinds = [[i["type"] for i in r.json["input"]] for r in model_server.requests]
+    assert "reasoning" in kinds[2]  # same model: carried back
+    assert "reasoning" not in kinds[3]  # another model: not sent to it

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from codeward.agent.context import (
     COMPACT_PROMPT,
@@ -126,7 +126,15 @@ class Agent:
         return self.gate.prepare(self.wire.build(self.request(items)), files=files, record=record)
 
     def set_model(self, model: str, context: ContextTracker | None = None) -> None:
-        """Switch model mid-session (``/model``): the history stays, the window may change."""
+        """Switch model mid-session (``/model``): the history stays, the window may change.
+
+        Encrypted reasoning items belong to the model that wrote them, so they are dropped.
+        """
+        if model != self.model:
+            self.items = [
+                replace(i, reasoning_items=()) if isinstance(i, AssistantTurn) and i.reasoning_items else i
+                for i in self.items
+            ]
         self.model = model
         if context is not None:
             self.context = context
