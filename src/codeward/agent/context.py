@@ -226,15 +226,6 @@ def kept_user_messages(items: Sequence[Item], max_tokens: int) -> list[Message]:
     ]
 
 
-def previous_summary(items: Sequence[Item]) -> str:
-    """The last summary already in the history (compacting again keeps building on it)."""
-    for item in reversed(items):
-        if is_summary(item):
-            assert isinstance(item, Message)
-            return item.text
-    return ""
-
-
 def compacted_items(preamble: Message, items: Sequence[Item], summary: str, user_budget: int) -> list[Item]:
     """The history after compaction: the preamble, kept user messages, then the summary."""
     body = items[1:] if items and items[0] is preamble else items
