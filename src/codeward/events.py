@@ -190,6 +190,18 @@ class ContextCompacted(Event):
 
 
 @dataclass(frozen=True)
+class RequestRefused(Event):
+    """A request the egress event announced got no answer: never sent, or refused by the provider."""
+
+    type: ClassVar[str] = "request.refused"
+    host: str
+    bytes: int
+    sha256: str
+    reason: Literal["unreachable", "context_length_exceeded", "error"]
+    message: str
+
+
+@dataclass(frozen=True)
 class SessionStarted(Event):
     type: ClassVar[str] = "session.started"
     session_id: str

@@ -43,10 +43,16 @@ def test_approval_modes(model_server, git_repo, cw_home, wire, mode, edits, comm
         assert (git_repo / "out.txt").read_text() == "hello from codeward\n"
 
     [change] = run.items("file_change")
-    assert change["changes"] == [{"path": "hello.py", "kind": "add"}]
+    # Codex's shapes: absolute paths, and the command line as executed
+    assert change["changes"] == [{"path": str((git_repo / "hello.py").resolve()), "kind": "add"}]
     assert change["status"] == ("completed" if edits else "declined")
+    started = [e["item"] for e in run.events if e["type"] == "item.started" and e["item"]["type"] == "file_change"]
+    if edits:  # an applied patch starts (in_progress) before it completes, like a command
+        assert [(s["id"], s["status"]) for s in started] == [(change["id"], "in_progress")]
+    else:
+        assert started == []
     [cmd] = run.items("command_execution")
-    assert cmd["command"] == "python3 hello.py > out.txt"
+    assert cmd["command"] == "bash -c 'python3 hello.py > out.txt'"
     assert cmd["status"] == ("completed" if commands else "declined")
     assert cmd["exit_code"] == (0 if commands else None)
     assert run.items("agent_message")[-1]["text"] == "all done"
@@ -54,7 +60,8 @@ def test_approval_modes(model_server, git_repo, cw_home, wire, mode, edits, comm
     types = [e["type"] for e in run.events]
     assert types[0] == "thread.started" and types[1] == "turn.started" and types[-1] == "turn.completed"
     usage = run.events[-1]["usage"]
-    assert usage == {"input_tokens": 48, "cached_input_tokens": 8, "output_tokens": 20}
+    # Codex's turn.completed usage: cached and reasoning tokens read from both wire APIs' details
+    assert usage == {"input_tokens": 48, "cached_input_tokens": 8, "output_tokens": 20, "reasoning_output_tokens": 12}
 
     # what went back to the model about the decisions
     reqs = model_server.requests

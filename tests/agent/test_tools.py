@@ -224,3 +224,17 @@ def test_withheld_paths_are_reported_for_the_privacy_line(repo):
     assert ("read_file", 1, "built-in") in got
     assert ("list_dir", 1, "built-in") in got and ("list_dir", 1, ".codexignore") in got
     assert ("grep", 1, ".codexignore") in got
+
+
+def test_read_file_pages_a_large_file_within_the_output_budget(repo):
+    h = Harness(repo)
+    h.session.ctx.output_budget_tokens = 1000  # 4 000 bytes a page
+    (repo / "big.txt").write_text("".join(f"line {n} of a long file\n" for n in range(1, 3001)))
+    first = h.call("read_file", path="big.txt")
+    assert len(first.encode()) <= 4000
+    last_shown = int(first.splitlines()[-2].split("\t")[0])
+    assert first.splitlines()[-1] == f"[lines 1-{last_shown} of 3000; read more with offset={last_shown + 1}]"
+    second = h.call("read_file", path="big.txt", offset=last_shown + 1)
+    assert second.splitlines()[0] == f"{last_shown + 1:6}\tline {last_shown + 1} of a long file"
+    # a small file still comes whole, with no footer
+    assert "read more" not in h.call("read_file", path="src/app.py")

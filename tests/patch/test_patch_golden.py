@@ -5,6 +5,7 @@ pipeline (parse, plan, apply). A success case must leave exactly the ``expected/
 bytes and directories); a failing case must raise PatchError whose message contains ``error.txt``
 and leave the tree exactly as ``input/``. Missing ``input/`` or ``expected/`` means an empty tree
 (git cannot store empty directories). ``.gitattributes`` there keeps git from touching line endings.
+``{WORKSPACE}`` in a patch stands for the workspace's absolute path.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def test_golden_case(case: Path, tmp_path: Path) -> None:
         root.mkdir()
     before = snapshot(root)
     workspace = Workspace(root=root, cwd=root)
-    text = (case / "patch.txt").read_bytes().decode("utf-8")
+    # {WORKSPACE} stands for the workspace's absolute path (models write absolute paths too)
+    text = (case / "patch.txt").read_bytes().decode("utf-8").replace("{WORKSPACE}", str(root))
     error_file = case / "error.txt"
     if error_file.exists():
         want = error_file.read_bytes().decode("utf-8").rstrip("\n")

@@ -12,13 +12,23 @@ Each POST consumes the next step of the script:
 * ``{"drop": true}``: a stream cut off after the first delta, before it completes;
 * ``{"stall": SECONDS}``: send the first delta, then nothing for SECONDS.
 
-When the script runs out it answers ``"done"``. Run as a script for benchmarks:
+When the script runs out it answers ``"done"``.
+
+Options of :class:`ModelServer`, for long sessions:
+
+* ``window=N``: a context limit. A body over 4 bytes per token of ``N`` is refused like OpenAI does
+  (HTTP 400, ``code: context_length_exceeded``) without consuming a step; ``refused`` counts them.
+* ``summary_marker=TEXT``: a request whose last input contains TEXT is a compaction request; it is
+  answered with a summary (``summary N``) without consuming a step.
+* ``encrypted_reasoning=True``: every Responses answer starts with a reasoning item carrying
+  ``encrypted_content`` (``enc-N-<random>``), like OpenAI's with ``store: false``. Run as a script for benchmarks:
 ``python model_server.py SCRIPT.json PORTFILE [RECORD.jsonl]``.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import threading
 import time
@@ -44,12 +54,30 @@ class ScriptState:
     index: int = 0
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    window: int | None = None
+    summary_marker: str | None = None
+    encrypted_reasoning: bool = False
+    refused: int = 0
+    summaries: int = 0
+    reasoning_sent: list[dict[str, Any]] = field(default_factory=list)
 
     def next_step(self) -> dict[str, Any]:
         with self.lock:
             i = self.index
             self.index += 1
         return self.steps[i] if i < len(self.steps) else {"text": "done"}
+
+
+def _base32(n: int) -> str:
+    return "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(n))
+
+
+def _last_input(req: dict[str, Any]) -> str:
+    """The text of the last message of either wire API's request."""
+    seq = req.get("messages") or req.get("input") or []
+    if not isinstance(seq, list) or not seq:
+        return ""
+    return json.dumps(seq[-1])
 
 
 def _calls(step: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -63,8 +91,15 @@ USAGE_CHAT = {
     "completion_tokens": 5,
     "total_tokens": 17,
     "prompt_tokens_details": {"cached_tokens": 2},
+    "completion_tokens_details": {"reasoning_tokens": 3},
 }
-USAGE_RESP = {"input_tokens": 12, "output_tokens": 5, "total_tokens": 17, "input_tokens_details": {"cached_tokens": 2}}
+USAGE_RESP = {
+    "input_tokens": 12,
+    "output_tokens": 5,
+    "total_tokens": 17,
+    "input_tokens_details": {"cached_tokens": 2},
+    "output_tokens_details": {"reasoning_tokens": 3},
+}
 
 
 def make_handler(state: ScriptState) -> type[BaseHTTPRequestHandler]:
@@ -102,7 +137,27 @@ def make_handler(state: ScriptState) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 self._send(400, json.dumps({"error": {"message": "bad json"}}))
                 return
-            step = state.next_step()
+            if self.path.rstrip("/").endswith("/api/show"):
+                self._ollama_show(req)
+                return
+            if state.window is not None and len(raw.encode()) > 4 * state.window:
+                with state.lock:
+                    state.refused += 1
+                err = {
+                    "message": f"This model's maximum context length is {state.window} tokens. However, your "
+                    f"messages resulted in {len(raw.encode()) // 4} tokens. Please reduce the length of the messages.",
+                    "type": "invalid_request_error",
+                    "param": "messages",
+                    "code": "context_length_exceeded",
+                }
+                self._send(400, json.dumps({"error": err}))
+                return
+            if state.summary_marker is not None and state.summary_marker in _last_input(req):
+                with state.lock:
+                    state.summaries += 1
+                    step = {"text": f"summary {state.summaries}"}
+            else:
+                step = state.next_step()
             if "status" in step:
                 extra = {"Retry-After": str(step["retry_after"])} if "retry_after" in step else None
                 msg = step.get("message", f"scripted HTTP {step['status']}")
@@ -116,6 +171,16 @@ def make_handler(state: ScriptState) -> type[BaseHTTPRequestHandler]:
                 self._responses(step, stream)
             else:
                 self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}))
+
+        def _ollama_show(self, req: dict[str, Any]) -> None:
+            """Ollama's model metadata: ``window`` as the model's trained length and its num_ctx."""
+            ctx = state.window or 4096
+            body = {
+                "parameters": f'stop                           "<|im_end|>"\nnum_ctx                        {ctx}',
+                "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 32768},
+                "details": {"family": "qwen2"},
+            }
+            self._send(200, json.dumps(body))
 
         # -- streaming helpers ------------------------------------------------------------
 
@@ -213,6 +278,18 @@ def make_handler(state: ScriptState) -> type[BaseHTTPRequestHandler]:
         def _responses(self, step: dict[str, Any], stream: bool) -> None:
             calls = _calls(step)
             items: list[dict[str, Any]] = []
+            if state.encrypted_reasoning:
+                with state.lock:
+                    n = len(state.reasoning_sent)
+                    r = {
+                        "type": "reasoning",
+                        "id": f"rs_{n}",
+                        "summary": [{"type": "summary_text", "text": f"thinking {n}"}],
+                        # looks like a credential to a scanner: the gate must still pass it untouched
+                        "encrypted_content": f"enc-{n} AKIA{_base32(16)} {secrets.token_urlsafe(48)}",
+                    }
+                    state.reasoning_sent.append(r)
+                items.append(r)
             for i, (name, args) in enumerate(calls):
                 items.append(
                     {
@@ -263,7 +340,9 @@ def make_handler(state: ScriptState) -> type[BaseHTTPRequestHandler]:
             if step.get("reasoning"):
                 self._write(ev({"type": "response.reasoning_summary_text.delta", "delta": step["reasoning"]}))
             for idx, it in enumerate(items):
-                if it["type"] == "function_call":
+                if it["type"] == "reasoning":
+                    self._write(ev({"type": "response.output_item.added", "output_index": idx, "item": it}))
+                elif it["type"] == "function_call":
                     self._write(
                         ev(
                             {
@@ -313,8 +392,20 @@ def make_handler(state: ScriptState) -> type[BaseHTTPRequestHandler]:
 class ModelServer:
     """Runs the scripted server in a background thread; ``url`` is the ``/v1`` base URL."""
 
-    def __init__(self, steps: list[dict[str, Any]] | None = None) -> None:
-        self.state = ScriptState(steps=list(steps or []))
+    def __init__(
+        self,
+        steps: list[dict[str, Any]] | None = None,
+        *,
+        window: int | None = None,
+        summary_marker: str | None = None,
+        encrypted_reasoning: bool = False,
+    ) -> None:
+        self.state = ScriptState(
+            steps=list(steps or []),
+            window=window,
+            summary_marker=summary_marker,
+            encrypted_reasoning=encrypted_reasoning,
+        )
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(self.state))
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -338,6 +429,17 @@ class ModelServer:
             self.state.steps = list(steps)
             self.state.index = 0
             self.state.requests.clear()
+            self.state.refused = self.state.summaries = 0
+            self.state.reasoning_sent.clear()
+
+    def configure(
+        self, *, window: int | None = None, summary_marker: str | None = None, encrypted_reasoning: bool = False
+    ) -> None:
+        """Set the long-session options on a running server (see the module docstring)."""
+        with self.state.lock:
+            self.state.window = window
+            self.state.summary_marker = summary_marker
+            self.state.encrypted_reasoning = encrypted_reasoning
 
     def close(self) -> None:
         self.httpd.shutdown()

@@ -233,3 +233,30 @@ def test_reasoning_deltas_switch_the_label_until_text_arrives():
     Console(file=out, width=80, height=20).print(r._activity)
     assert "waiting for api.openai.com ·" in out.getvalue() and "Answer" in out.getvalue()
     r.end_turn()
+
+
+def test_codex_shaped_items_are_shown_as_the_user_knows_them():
+    """Items carry Codex's absolute paths and executed command lines; the terminal shows the
+    workspace-relative path and the script the model asked for."""
+    r, out = make()
+    r.show({"type": "session.started", "workspace": "/w/repo"})
+    r.show(
+        {
+            "type": "item.started",
+            "item": {"id": "c", "type": "command_execution", "command": "bash -c 'make test'", "status": "in_progress"},
+        }
+    )
+    r.show(
+        {
+            "type": "item.completed",
+            "item": {
+                "id": "f",
+                "type": "file_change",
+                "changes": [{"path": "/w/repo/src/a.py", "kind": "update"}, {"path": "/elsewhere/b", "kind": "add"}],
+                "status": "completed",
+            },
+        }
+    )
+    text = plain(out)
+    assert "$ make test" in text and "bash -c" not in text
+    assert "M src/a.py" in text and "A /elsewhere/b" in text

@@ -76,13 +76,22 @@ class SessionWriter:
         if self._f.tell() == 0:
             self._write({"type": "meta", "session_id": session_id, "created": time.time(), **meta})
         self.saved = 0
+        self.generation = 0
 
     def _write(self, rec: dict[str, Any]) -> None:
         self._f.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self._f.flush()
 
-    def save(self, items: list[Item]) -> None:
-        """Write the items not yet written (items only ever grow within a context)."""
+    def save(self, items: list[Item], generation: int = 0) -> None:
+        """Write the items not yet written (items only ever grow within a context).
+
+        ``generation`` changes when the history was replaced (compacted): the new one is written
+        whole after a ``cleared`` marker, so a resumed session starts from the compacted history.
+        """
+        if generation != self.generation:
+            self._write({"type": "cleared"})
+            self.saved = 0
+            self.generation = generation
         for item in items[self.saved :]:
             self._write(item_to_record(item, self._redact))
         self.saved = len(items)

@@ -16,6 +16,7 @@ from codeward import __version__
 from codeward.agent.history import SavedSession, SessionWriter
 from codeward.agent.instructions import build_preamble
 from codeward.agent.loop import Agent
+from codeward.agent.window import context_tracker, window_notices
 from codeward.config.load import ConfigOverrides
 from codeward.config.model import Config
 from codeward.events import Error, EventBus, ItemIds, SessionStarted
@@ -30,6 +31,7 @@ from codeward.tools.base import ToolContext
 from codeward.workspace import Workspace
 
 if TYPE_CHECKING:
+    from codeward.agent.context import ContextTracker
     from codeward.project import Project
 
 
@@ -64,6 +66,11 @@ class Session:
     def home(self) -> Path:
         return self.project.home
 
+    def set_model(self, model: str, context: ContextTracker) -> None:
+        """Another model (``/model``): a derived project, and the agent's window for that model."""
+        self.ctx.project = self.project.with_model(model)
+        self.agent.set_model(model, context)
+
     def set_mode(self, mode: Mode) -> None:
         """Another approval mode: a derived project (same policy, same hidden paths) and a true preamble."""
         self.ctx.project = self.project.with_mode(mode)
@@ -81,7 +88,7 @@ class Session:
     def save(self) -> None:
         """Write the conversation so far (redacted) unless persistence is off."""
         if self.writer is not None:
-            self.writer.save(self.agent.items)
+            self.writer.save(self.agent.items, self.agent.compactions)
 
     def clear(self) -> None:
         """A new task: the project opened afresh (same mode), a fresh context, a marker in the saved session."""
@@ -147,6 +154,7 @@ def build_session(
             provider,
             key.value,
             on_retry=lambda msg: events.emit(Error(f"Reconnecting... {msg}")),
+            request_timeout_s=config.request_timeout_ms / 1000,
         )
     tier = project.sandbox_tier()
     ctx = ToolContext(project=project, approver=approver, events=events, gate=gate, ids=ItemIds())
@@ -161,6 +169,10 @@ def build_session(
         preamble=Message("developer", pre.text, files=pre.files),
         max_steps=config.max_steps,
         client=client,
+        context=context_tracker(config, provider, probe=client is not None),
+        reasoning_effort=config.model_reasoning_effort,
+        reasoning_summary=config.model_reasoning_summary,
+        cache_key=sid,
     )
     session = Session(
         session_id=sid,
@@ -171,7 +183,7 @@ def build_session(
         ledger=ledger,
         sandbox_tier=tier,
         key_source=key.source,
-        notices=[*config.notices, *pre.notices],
+        notices=[*config.notices, *pre.notices, *window_notices(agent)],
     )
     if resume is not None:
         # the saved conversation, behind today's preamble (AGENTS.md may have changed since)

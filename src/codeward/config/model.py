@@ -99,12 +99,13 @@ class Config:
     approval_mode: Mode = "suggest"
     max_steps: int = 60
     model_context_window: int | None = None
-    """Tokens the model accepts; None means the model's own limit."""
+    """Tokens the model accepts (Codex's key); None: the built-in table or the server's report."""
     model_auto_compact_token_limit: int | None = None
-    """Tokens of history after which the conversation is compacted; None means a default from the window."""
+    """Compact the history before a request would pass this many tokens; None: 90% of the window."""
     model_reasoning_effort: str | None = None
     model_reasoning_summary: str | None = None
     request_timeout_ms: int = 120_000
+    """A model request (retries included) that has not completed by then fails the turn."""
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)

@@ -73,9 +73,15 @@ def apply_patch_text(text: str, workspace: Workspace, *, base: str | None = None
             base = workspace.rel(workspace.cwd)
         except ValueError:
             base = ""
-    changes = plan_patch(parse_patch(text), workspace_reader(workspace), base=base)
+    patch = parse_patch(text, roots=workspace_roots(workspace), base=base)
+    changes = plan_patch(patch, workspace_reader(workspace), base=base)
     apply_changes(changes, workspace)
     return changes
+
+
+def workspace_roots(workspace: Workspace) -> tuple[str, ...]:
+    """The root as given and as resolved: absolute patch paths under either name a workspace file."""
+    return tuple(dict.fromkeys((str(workspace.root), str(workspace.root.resolve()))))
 
 
 @dataclass

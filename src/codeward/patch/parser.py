@@ -27,7 +27,9 @@ expected:
 * blank lines inside an Add File body are empty lines of the new file; trailing ones are dropped.
 
 Paths must be relative POSIX paths inside the workspace: absolute paths, ``~``, ``..`` components,
-empty paths, NUL and other control characters are refused here, before any file is looked at.
+empty paths, NUL and other control characters are refused here, before any file is looked at. The
+one exception: given the workspace root, an absolute path under it (as models write them after
+seeing the working directory) is turned into the relative path it names, then checked the same way.
 """
 
 from __future__ import annotations
@@ -130,8 +132,13 @@ class _Line(NamedTuple):
     text: str
 
 
-def parse_patch(text: str) -> Patch:
-    """Parse patch text into a :class:`Patch`; raise :class:`PatchError` naming the bad line."""
+def parse_patch(text: str, *, roots: tuple[str, ...] = (), base: str = "") -> Patch:
+    """Parse patch text into a :class:`Patch`; raise :class:`PatchError` naming the bad line.
+
+    ``roots`` are the workspace root's absolute spellings (as given and resolved): an absolute path
+    under one of them is taken as the workspace path it names, made relative to ``base`` (the
+    working directory, workspace-relative) like every other path. Other absolute paths are refused.
+    """
     if not isinstance(text, str):
         raise PatchError("apply_patch input must be a string holding the patch text")
     lines = _unwrap(_split_lines(text))
@@ -144,7 +151,7 @@ def parse_patch(text: str) -> Patch:
         raise PatchError(f"patch line {first.no}: '{END}' is missing; the patch must end with it")
     if last.text.strip() != END:
         raise PatchError(f"patch line {last.no}: expected '{END}' as the last line, got {_show(last.text)}")
-    ops = _BodyParser(lines[1:-1]).parse()
+    ops = _BodyParser(lines[1:-1], _Paths(roots, base)).parse()
     if not ops:
         raise PatchError(
             f"patch line {last.no}: the patch has no file operations; "
@@ -222,6 +229,34 @@ def check_path(raw: str, *, where: str) -> str:
     return norm
 
 
+class _Paths:
+    """Checks each patch path, turning an absolute one inside the workspace into a relative one."""
+
+    def __init__(self, roots: tuple[str, ...], base: str) -> None:
+        self.roots = tuple(posixpath.normpath(r) for r in roots if r.startswith("/"))
+        self.base = "" if base in ("", ".") else posixpath.normpath(base)
+
+    def check(self, raw: str, *, where: str) -> str:
+        path = raw.strip()
+        if self.roots and path.startswith("/") and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+            inside = self._inside(posixpath.normpath(path))
+            if inside is None:
+                raise PatchError(
+                    f"{where}: the path {path!r} is absolute and outside the workspace ({self.roots[0]}); "
+                    "use a path relative to the workspace root"
+                )
+            rel = check_path(inside, where=where)
+            # relative to the working directory, as plain paths are; ".." only as this conversion makes it
+            return posixpath.relpath(rel, self.base) if self.base else rel
+        return check_path(raw, where=where)
+
+    def _inside(self, path: str) -> str | None:
+        for root in self.roots:
+            if path.startswith(root.rstrip("/") + "/"):
+                return path[len(root.rstrip("/")) + 1 :]
+        return None
+
+
 def _marker_rest(stripped: str, marker: str) -> str | None:
     """The text after ``marker`` when a (stripped) line starts with it."""
     return stripped[len(marker) :] if stripped.startswith(marker) else None
@@ -230,9 +265,10 @@ def _marker_rest(stripped: str, marker: str) -> str | None:
 class _BodyParser:
     """Walks the lines between Begin and End Patch, producing file operations."""
 
-    def __init__(self, lines: list[_Line]) -> None:
+    def __init__(self, lines: list[_Line], paths: _Paths | None = None) -> None:
         self.lines = lines
         self.i = 0
+        self.paths = paths or _Paths((), "")
 
     def parse(self) -> list[FileOp]:
         ops: list[FileOp] = []
@@ -243,15 +279,15 @@ class _BodyParser:
                 self.i += 1
                 continue
             if (rest := _marker_rest(s, ADD)) is not None:
-                path = check_path(rest, where=f"patch line {no} ({ADD})")
+                path = self.paths.check(rest, where=f"patch line {no} ({ADD})")
                 self.i += 1
                 ops.append(FileOp(kind="add", path=path, content=self._add_body(path), line=no))
             elif (rest := _marker_rest(s, DELETE)) is not None:
-                path = check_path(rest, where=f"patch line {no} ({DELETE})")
+                path = self.paths.check(rest, where=f"patch line {no} ({DELETE})")
                 self.i += 1
                 ops.append(FileOp(kind="delete", path=path, line=no))
             elif (rest := _marker_rest(s, UPDATE)) is not None:
-                path = check_path(rest, where=f"patch line {no} ({UPDATE})")
+                path = self.paths.check(rest, where=f"patch line {no} ({UPDATE})")
                 self.i += 1
                 ops.append(self._update(path, no))
             else:
@@ -301,7 +337,7 @@ class _BodyParser:
         while j < len(self.lines) and not self.lines[j].text.strip():
             j += 1
         if j < len(self.lines) and (rest := _marker_rest(self.lines[j].text.strip(), MOVE)) is not None:
-            move_to = check_path(rest, where=f"patch line {self.lines[j].no} ({MOVE})")
+            move_to = self.paths.check(rest, where=f"patch line {self.lines[j].no} ({MOVE})")
             self.i = j + 1
         hunks = _HunkCollector(path)
         while self.i < len(self.lines):

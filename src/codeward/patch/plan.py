@@ -17,7 +17,8 @@ Decisions where Codex is looser (each chosen because an approval UI must show ex
   change per path: an Update of a file added earlier in the patch is just an add, a Move followed by
   an Update of the new path is one move.
 * A hunk with no context or removed lines (pure addition) is appended at the end of the file, as in
-  Codex, unless it has an ``@@ header``: then it goes right after the header line.
+  Codex, unless it has an ``@@ header``: then it goes right after the header line. An appended
+  hunk does not move the search position, so hunks after it are still found (as in Codex).
 * Line endings: each original line keeps its own ending (LF or CRLF); added lines get the file's
   dominant ending. Context lines keep the file's text even when they matched fuzzily. A file that
   ended without a newline keeps it that way unless the patch changes its last line; a line the patch
@@ -270,9 +271,13 @@ def apply_hunks(path: str, data: bytes, hunks: Sequence[Hunk]) -> bytes:
         body = list(hunk.lines)
         old = [ln.text for ln in body if ln.kind != "+"]
         if not old:
-            at = len(index) if hunk.end_of_file or not hunk.headers else search
-            edits.append((at, 0, body))
-            pos = at
+            if hunk.end_of_file or not hunk.headers:
+                # appended at the end, as Codex does; the next hunk is still searched from here,
+                # so "add at the end" followed by a hunk with context applies
+                edits.append((len(index), 0, body))
+            else:
+                edits.append((search, 0, body))
+                pos = search
             continue
         match = find_sequence(index, old, search, at_end=hunk.end_of_file)
         if match is None:
@@ -285,7 +290,17 @@ def apply_hunks(path: str, data: bytes, hunks: Sequence[Hunk]) -> bytes:
             raise _hunk_not_found(path, number, hunk, index, search)
         edits.append((match.index, len(old), body))
         pos = match.index + len(old)
+    edits.sort(key=lambda e: e[0])  # stable: insertions at one place stay in patch order
+    _refuse_overlaps(path, edits)
     return _encode(_splice(text, edits))
+
+
+def _refuse_overlaps(path: str, edits: list[tuple[int, int, list[HunkLine]]]) -> None:
+    end = 0
+    for at, count, _ in edits:
+        if at < end:
+            raise PatchError(f"{path}: two hunks change the same lines (line {at + 1}); merge them into one hunk")
+        end = max(end, at + count)
 
 
 def _drop_trailing_blank_context(body: list[HunkLine]) -> list[HunkLine]:

@@ -18,8 +18,23 @@ from codeward.errors import CodewardError
 from codeward.privacy.ledger import LedgerEntry
 
 # Keys whose string values are protocol structure, not content: never scanned, never changed.
+# ``encrypted_content`` is a reasoning item the provider encrypted for itself and gets back as is:
+# ciphertext carries no readable secret, and a changed byte would make the provider reject it.
 STRUCTURAL_KEYS = frozenset(
-    {"model", "role", "type", "tool_choice", "call_id", "tool_call_id", "id", "name", "status", "object"}
+    {
+        "model",
+        "role",
+        "type",
+        "tool_choice",
+        "call_id",
+        "tool_call_id",
+        "id",
+        "name",
+        "status",
+        "object",
+        "encrypted_content",
+        "prompt_cache_key",
+    }
 )
 
 

@@ -134,6 +134,11 @@ class Project:
         """The same project under another approval mode: policy, hidden paths and scanner are the same objects."""
         return self._derive(dataclasses.replace(self, mode=mode), keep=_COMPUTED)
 
+    def with_model(self, model: str) -> Project:
+        """The same project talking to another model (``/model``); nothing hidden or allowed changes."""
+        config = dataclasses.replace(self.config, model=model)
+        return self._derive(dataclasses.replace(self, config=config), keep=_COMPUTED)
+
     def with_ignore_reloaded(self) -> Project:
         """The same project after an ignore file changed: the rules are read again, by the same code."""
         return self._derive(dataclasses.replace(self), keep=("policy", "scanner"))

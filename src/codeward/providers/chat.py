@@ -16,7 +16,7 @@ from codeward.providers.types import (
     ToolResult,
     Usage,
 )
-from codeward.providers.wire import MalformedStream, StreamBroken, load_json
+from codeward.providers.wire import ContextOverflow, MalformedStream, StreamBroken, is_context_overflow, load_json
 
 
 def _messages(request: ModelRequest) -> list[dict[str, Any]]:
@@ -41,7 +41,11 @@ def _messages(request: ModelRequest) -> list[dict[str, Any]]:
 
 def _usage(u: Any) -> Usage:
     return Usage.from_json(
-        u, input_key="prompt_tokens", output_key="completion_tokens", details_key="prompt_tokens_details"
+        u,
+        input_key="prompt_tokens",
+        output_key="completion_tokens",
+        details_key="prompt_tokens_details",
+        output_details_key="completion_tokens_details",
     )
 
 
@@ -66,6 +70,8 @@ class ChatParser:
         if "error" in chunk:
             err = chunk["error"]
             msg = err.get("message") if isinstance(err, dict) else str(err)
+            if is_context_overflow(err.get("code") if isinstance(err, dict) else None, msg):
+                raise ContextOverflow(f"the provider refused the request as too long for the model: {msg}")
             raise StreamBroken(f"the provider reported an error mid-stream: {msg}")
         out: list[StreamEvent] = []
         if chunk.get("usage"):

@@ -23,7 +23,15 @@ from codeward.providers.http import httpx
 from codeward.providers.responses import ResponsesFormat
 from codeward.providers.sse import SSEParser
 from codeward.providers.types import Completed, StreamEvent
-from codeward.providers.wire import MalformedStream, StreamBroken, WireFormat, load_json
+from codeward.providers.wire import (
+    ContextOverflow,
+    MalformedStream,
+    StreamBroken,
+    Unreachable,
+    WireFormat,
+    is_context_overflow,
+    load_json,
+)
 
 if TYPE_CHECKING:
     from codeward.privacy.gate import GatedPayload
@@ -86,8 +94,12 @@ class ModelClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_retry: Callable[[str], None] | None = None,
+        request_timeout_s: float = 120.0,
     ) -> None:
         self.provider = provider
+        self.request_timeout_s = request_timeout_s
+        """A request, its retries included, that has no complete answer by then fails (a hung
+        endpoint must not hold a turn for the sum of every retry's idle timeout)."""
         self.format = wire_format(provider)
         self.url = endpoint_url(provider)
         self._key = api_key
@@ -142,9 +154,13 @@ class ModelClient:
         max_status_retries = self.provider.request_max_retries
         max_stream_retries = self.provider.stream_max_retries
         status_tries = stream_tries = 0
+        deadline = time.monotonic() + self.request_timeout_s
         while True:
             try:
-                return self._attempt(payload.body, on_event)
+                return self._attempt(payload.body, on_event, deadline)
+            except ContextOverflow as e:
+                e.refused_bytes = len(payload.body)
+                raise
             except _Retry as r:
                 if r.kind == "stream":
                     stream_tries += 1
@@ -155,13 +171,35 @@ class ModelClient:
                 if n > total:
                     raise ProviderError(self.scrub(f"{r} (gave up after {total} retries)")) from None
                 delay = r.retry_after if r.retry_after is not None else backoff_seconds(n)
+                if time.monotonic() + delay >= deadline:
+                    raise ProviderError(self.scrub(f"{r}; {self._timed_out()}")) from None
                 if self._on_retry:
                     self._on_retry(self.scrub(f"{r}; retrying in {delay:.1f}s ({n}/{total})"))
                 self._sleep(delay)
 
-    def _attempt(self, body: bytes, on_event: Callable[[StreamEvent], None] | None) -> Completed:
+    def _timed_out(self) -> str:
+        return (
+            f"no complete answer from {self.host} within {self.request_timeout_s:.0f}s, so the turn failed "
+            "(the conversation is kept: send a follow-up to try again, or raise request_timeout_ms in config.toml)"
+        )
+
+    def _attempt(
+        self, body: bytes, on_event: Callable[[StreamEvent], None] | None, deadline: float | None = None
+    ) -> Completed:
+        if deadline is None:
+            deadline = time.monotonic() + self.request_timeout_s
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ProviderError(self._timed_out())
+        p = self.provider
+        timeout = httpx.Timeout(
+            connect=min(p.connect_timeout_ms / 1000, left),
+            read=min(p.stream_idle_timeout_ms / 1000, left),
+            write=min(60.0, left),
+            pool=min(10.0, left),
+        )
         try:
-            with self._http.stream("POST", self.url, content=body, headers=self.headers()) as resp:
+            with self._http.stream("POST", self.url, content=body, headers=self.headers(), timeout=timeout) as resp:
                 if resp.status_code >= 400:
                     self._raise_for_status(resp)
                 ctype = resp.headers.get("content-type", "")
@@ -171,12 +209,14 @@ class ModelClient:
                     if not isinstance(data, dict):
                         raise MalformedStream("malformed response: the body is not a JSON object")
                     return self.format.parse_body(data)
-                return self._read_stream(resp, on_event)
+                return self._read_stream(resp, on_event, deadline)
         except httpx.ConnectError as e:
-            raise ProviderError(self._unreachable(e)) from None
+            raise Unreachable(self._unreachable(e)) from None
         except httpx.ConnectTimeout:
             raise _Retry(f"connecting to {self.url} timed out", kind="status") from None
         except httpx.ReadTimeout:
+            if time.monotonic() >= deadline - 0.05:
+                raise ProviderError(self._timed_out()) from None
             idle = self.provider.stream_idle_timeout_ms / 1000
             raise _Retry(f"no data from {self.host} for {idle:.0f}s (stream idle timeout)") from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
@@ -190,10 +230,14 @@ class ModelClient:
         except httpx.HTTPError as e:
             raise ProviderError(self.scrub(f"request to {self.url} failed: {type(e).__name__}: {e}")) from None
 
-    def _read_stream(self, resp: httpx.Response, on_event: Callable[[StreamEvent], None] | None) -> Completed:
+    def _read_stream(
+        self, resp: httpx.Response, on_event: Callable[[StreamEvent], None] | None, deadline: float
+    ) -> Completed:
         parser = self.format.parser()
         sse = SSEParser()
         for chunk in resp.iter_raw():
+            if time.monotonic() > deadline:  # a server trickling bytes never trips the idle timeout
+                raise ProviderError(self._timed_out())
             for event, data in sse.feed(chunk):
                 for ev in parser.feed(event, data):
                     if on_event:
@@ -214,6 +258,10 @@ class ModelClient:
         raw = resp.read()[:4000].decode("utf-8", "replace")
         detail = _error_detail(raw)
         code = resp.status_code
+        if code in (400, 413) and is_context_overflow(_error_code(raw), detail):
+            raise ContextOverflow(
+                self.scrub(f"provider '{self.provider.id}' refused the request as too long: {detail}")
+            )
         if code in RETRY_STATUS:
             delay = retry_after_seconds(resp.headers.get("retry-after"))
             if delay is not None:
@@ -234,6 +282,17 @@ class ModelClient:
         else:
             msg = f"provider '{pid}' refused the request (HTTP {code}{': ' + detail if detail else ''})"
         raise ProviderError(self.scrub(msg))
+
+
+def _error_code(raw: str) -> str | None:
+    """The ``error.code`` of a JSON error body (``context_length_exceeded``), if any."""
+    try:
+        data: Any = load_json(raw, "error body")
+    except MalformedStream:
+        return None
+    err = data.get("error") if isinstance(data, dict) else None
+    code = err.get("code") if isinstance(err, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _error_detail(raw: str) -> str:

@@ -16,7 +16,9 @@ from codeward.providers.types import (
     ToolResult,
     Usage,
 )
-from codeward.providers.wire import MalformedStream, StreamBroken, load_json
+from codeward.providers.wire import ContextOverflow, MalformedStream, StreamBroken, is_context_overflow, load_json
+
+REASONING_ITEM_KEYS = ("type", "id", "summary", "content", "encrypted_content")
 
 
 def _input(request: ModelRequest) -> list[dict[str, Any]]:
@@ -26,6 +28,9 @@ def _input(request: ModelRequest) -> list[dict[str, Any]]:
             kind = "output_text" if item.role == "assistant" else "input_text"
             out.append({"type": "message", "role": item.role, "content": [{"type": kind, "text": item.text}]})
         elif isinstance(item, AssistantTurn):
+            for r in item.reasoning_items:
+                # the id is left out: with store=false the provider keeps nothing to refer to
+                out.append({k: v for k, v in r.items() if k != "id"})
             if item.text:
                 out.append(
                     {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": item.text}]}
@@ -38,7 +43,13 @@ def _input(request: ModelRequest) -> list[dict[str, Any]]:
 
 
 def _usage(u: Any) -> Usage:
-    return Usage.from_json(u, input_key="input_tokens", output_key="output_tokens", details_key="input_tokens_details")
+    return Usage.from_json(
+        u,
+        input_key="input_tokens",
+        output_key="output_tokens",
+        details_key="input_tokens_details",
+        output_details_key="output_tokens_details",
+    )
 
 
 class ResponsesParser:
@@ -48,6 +59,7 @@ class ResponsesParser:
         self._calls: dict[str, dict[str, str]] = {}  # item id -> call
         self._order: list[str] = []
         self._final: dict[str, Any] | None = None
+        self._reasoning_items: list[dict[str, Any]] = []
 
     def _call_slot(self, item: dict[str, Any]) -> dict[str, str]:
         key = str(item.get("id") or item.get("call_id") or len(self._order))
@@ -85,7 +97,9 @@ class ResponsesParser:
                 self._calls[key]["arguments"] += ev.get("delta") or ""
         elif kind == "response.output_item.done":
             item = ev.get("item") or {}
-            if item.get("type") == "function_call":
+            if item.get("type") == "reasoning":
+                self._reasoning_items.append(_reasoning_item(item))
+            elif item.get("type") == "function_call":
                 slot = self._call_slot(item)
                 if isinstance(item.get("arguments"), str):
                     slot["arguments"] = item["arguments"]
@@ -95,8 +109,14 @@ class ResponsesParser:
             resp = ev.get("response") or {}
             err = resp.get("error") or resp.get("incomplete_details") or {}
             msg = err.get("message") or err.get("reason") or kind
+            if is_context_overflow(err.get("code"), msg):
+                raise ContextOverflow(f"the provider refused the request as too long for the model: {msg}")
             raise StreamBroken(f"the provider reported {kind}: {msg}")
         elif kind == "error":
+            if is_context_overflow(ev.get("code"), ev.get("message")):
+                raise ContextOverflow(
+                    f"the provider refused the request as too long for the model: {ev.get('message')}"
+                )
             raise StreamBroken(f"the provider reported an error mid-stream: {ev.get('message') or ev}")
         return out
 
@@ -107,7 +127,9 @@ class ResponsesParser:
         if not text and not self._calls:
             # a server may send only the final response object: read its output items
             for item in self._final.get("output") or []:
-                if item.get("type") == "message":
+                if item.get("type") == "reasoning" and not self._reasoning_items:
+                    self._reasoning_items.append(_reasoning_item(item))
+                elif item.get("type") == "message":
                     text += "".join(c.get("text", "") for c in item.get("content") or [] if isinstance(c, dict))
                 elif item.get("type") == "function_call":
                     slot = self._call_slot(item)
@@ -117,7 +139,12 @@ class ResponsesParser:
             for k, s in ((k, self._calls[k]) for k in self._order)
         )
         return Completed(
-            AssistantTurn(text=text, tool_calls=calls, reasoning="".join(self._reasoning)),
+            AssistantTurn(
+                text=text,
+                tool_calls=calls,
+                reasoning="".join(self._reasoning),
+                reasoning_items=tuple(self._reasoning_items),
+            ),
             _usage(self._final.get("usage")),
         )
 
@@ -138,6 +165,12 @@ class ResponsesFormat:
                 for t in request.tools
             ]
             body["tool_choice"] = "auto"
+        if request.reasoning is not None:
+            body["reasoning"] = dict(request.reasoning)
+            # store=false keeps nothing server-side: ask for the reasoning back, encrypted, to resend
+            body["include"] = ["reasoning.encrypted_content"]
+        if request.cache_key:
+            body["prompt_cache_key"] = request.cache_key
         if stream:
             body["stream"] = True
         return body
@@ -149,3 +182,8 @@ class ResponsesFormat:
         p = ResponsesParser()
         p._final = body
         return p.finish()
+
+
+def _reasoning_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A reasoning output item as it is carried back: its known fields, content untouched."""
+    return {k: item[k] for k in REASONING_ITEM_KEYS if k in item and item[k] is not None}

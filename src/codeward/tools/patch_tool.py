@@ -11,7 +11,7 @@ import hashlib
 import re
 from typing import Any
 
-from codeward.events import FileChange, FileChanged, ItemCompleted
+from codeward.events import FileChange, FileChanged, ItemCompleted, ItemStarted
 from codeward.providers.types import ToolCall
 from codeward.tools.approval import settle
 from codeward.tools.asking import EditRequest
@@ -47,11 +47,12 @@ def _refuse_unknown_placeholders(text: str, paths: list[str], read: Any) -> None
 
 def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     from codeward.patch import apply_changes, parse_patch, plan_patch, unified_diff, workspace_reader
+    from codeward.patch.apply import workspace_roots
     from codeward.policy import decide_edit
 
     text = ctx.gate.restore(args["input"])
-    patch = parse_patch(text)
     ws = ctx.workspace
+    patch = parse_patch(text, roots=workspace_roots(ws), base=ws.rel(ws.cwd))
     rel_of: dict[str, str] = {}
     for path in patch.paths():
         target = ws.resolve(path)
@@ -65,7 +66,8 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
     _refuse_unknown_placeholders(text, list(rel_of.values()), read)
     changes = plan_patch(patch, read, base=ws.rel(ws.cwd))  # FileChange paths come out root-relative
     item_id = ctx.ids.next()
-    summary = tuple({"path": c.path, "kind": c.kind} for c in changes)
+    # absolute paths, as Codex reports them; the terminal shows them relative to the workspace
+    summary = tuple({"path": str(ws.root / c.path), "kind": c.kind} for c in changes)
 
     decisions = [(rel, "edit:" + rel, decide_edit(rel, ctx.mode, ctx.policy)) for rel in rel_of.values()]
 
@@ -79,6 +81,7 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
         ctx.events.emit(ItemCompleted(FileChange(id=item_id, changes=summary, status="declined")))
         return ToolOutput(outcome.message)
 
+    ctx.events.emit(ItemStarted(FileChange(id=item_id, changes=summary, status="in_progress")))
     try:
         apply_changes(changes, ws)
         ctx.applied.append(list(changes))
@@ -91,5 +94,5 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
     if any(r.rsplit("/", 1)[-1] in IGNORE_FILES for r in rel_of.values()):
         ctx.reload_ignore()
     lines = ["Success. Updated the following files:"]
-    lines += [f"{KIND_LETTER[c['kind']]} {c['path']}" for c in summary]
+    lines += [f"{KIND_LETTER[c.kind]} {c.path}" for c in changes]
     return ToolOutput("\n".join(lines))

@@ -95,12 +95,20 @@ def read_file(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOut
     chunk = lines[offset - 1 : offset - 1 + limit]
     if not chunk and lines:
         raise ToolError(f"{rel}: offset {offset} is past the end of the file ({len(lines)} lines)")
+    # a page fits the tool output budget (4 bytes a token, room left for the footer), so a large
+    # file is read in pages rather than cut in the middle
+    room = max(ctx.output_budget_tokens * 4 - 200, 1024)
     out = []
+    used = 0
     for n, line in enumerate(chunk, offset):
         if len(line) > MAX_LINE_CHARS:
             line = line[:MAX_LINE_CHARS] + " [line truncated]"
-        out.append(f"{n:6}\t{line}")
-    end = offset + len(chunk) - 1
+        row = f"{n:6}\t{line}"
+        used += len(row.encode()) + 1
+        if out and used > room:
+            break
+        out.append(row)
+    end = offset + len(out) - 1
     footer = ""
     if end < len(lines):
         footer = f"\n[lines {offset}-{end} of {len(lines)}; read more with offset={end + 1}]"

@@ -53,6 +53,8 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
 
     item_id = ctx.ids.next()
     shown_cmd, _ = ctx.gate.redact_text(display)  # events and logs never carry a secret, even in a command
+    # the item carries the command line as executed (``bash -c '...'``), as Codex reports it
+    item_cmd, _ = ctx.gate.redact_text(shlex.join(argv))
     decision = decide_command(command, ctx.mode, ctx.policy)
     outcome = settle(
         ctx,
@@ -61,22 +63,22 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
         lambda reasons: ctx.approver.approve_command(CommandRequest(display, workdir, reasons[0], ctx.mode)),
     )
     if not outcome.go:
-        ctx.events.emit(ItemCompleted(_command_item(item_id, shown_cmd, "declined")))
+        ctx.events.emit(ItemCompleted(_command_item(item_id, item_cmd, "declined")))
         return ToolOutput(outcome.message)
 
-    ctx.events.emit(ItemStarted(_command_item(item_id, shown_cmd, "in_progress")))
+    ctx.events.emit(ItemStarted(_command_item(item_id, item_cmd, "in_progress")))
     try:
         sandbox = ctx.sandbox()
         spec = ctx.project.sandbox_spec()
         spec = replace(spec, cwd=workdir, timeout_s=timeout_ms / 1000)
         result = sandbox.run(argv, spec)
     except CodewardError as e:
-        ctx.events.emit(ItemCompleted(_command_item(item_id, shown_cmd, "failed", f"sandbox: {e.message}")))
+        ctx.events.emit(ItemCompleted(_command_item(item_id, item_cmd, "failed", f"sandbox: {e.message}")))
         return ToolOutput(f"error: the command did not run: {e.message}")
 
     shown, _ = ctx.gate.redact_text(result.output)
     status: ItemStatus = "completed" if result.exit_code == 0 else "failed"
-    ctx.events.emit(ItemCompleted(_command_item(item_id, shown_cmd, status, shown, result.exit_code)))
+    ctx.events.emit(ItemCompleted(_command_item(item_id, item_cmd, status, shown, result.exit_code)))
     ctx.events.emit(
         CommandExecuted(
             argv=tuple(ctx.gate.redact_text(a)[0] for a in argv),

@@ -80,6 +80,8 @@ class SentRecord:
 
     at: float
     entry: LedgerEntry
+    refused: bool = False
+    """The provider did not accept it (an error answer): shown as refused, not as sent."""
 
 
 def sent_report(records: list[SentRecord], *, local_time: bool = True) -> list[str]:
@@ -88,17 +90,18 @@ def sent_report(records: list[SentRecord], *, local_time: bool = True) -> list[s
         return ["nothing has left this machine in this session"]
     total = sum(r.entry.bytes for r in records)
     hosts = sorted({r.entry.host for r in records})
+    refused = [r for r in records if r.refused]
     lines = [
         f"{len(records)} request{'s' if len(records) != 1 else ''}, {format_bytes(total)} in all, "
         f"to {', '.join(hosts)}; only these bytes left the machine:"
     ]
+    if refused:
+        lines[0] += f" ({len(refused)} refused by the provider, {format_bytes(sum(r.entry.bytes for r in refused))})"
     for n, r in enumerate(records, 1):
         e = r.entry
         stamp = time.strftime("%H:%M:%S", time.localtime(r.at) if local_time else time.gmtime(r.at))
         red = ", ".join(f"{rule}×{count}" for rule, count in sorted(e.redactions.items())) or "none"
         files = ", ".join(e.files) if e.files else "none"
-        lines.append(
-            f"{n:>3}  {stamp}  {e.host}  {format_bytes(e.bytes)}  sha256 {e.sha256[:12]}  "
-            f"files: {files}  redacted: {red}"
-        )
+        size = format_bytes(e.bytes) + (" refused" if r.refused else "")
+        lines.append(f"{n:>3}  {stamp}  {e.host}  {size}  sha256 {e.sha256[:12]}  files: {files}  redacted: {red}")
     return lines

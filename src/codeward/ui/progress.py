@@ -26,6 +26,13 @@ class ProgressSink:
             n = sum(event["redactions"].values())
             red = f"; {n} secret{'s' if n != 1 else ''} redacted" if n else ""
             self._line(f"-> sent {event['bytes']} bytes to {event['host']}{red}")
+        elif kind == "context.compacted":
+            self._line(f"  context compacted: {event['tokens_before']} -> {event['tokens_after']} tokens")
+        elif kind == "request.refused":
+            if event.get("reason") == "unreachable":
+                self._line(f"<- {event['host']} was not reached: the request ({event['bytes']} bytes) was not sent")
+            else:
+                self._line(f"<- {event['host']} refused the request ({event['bytes']} bytes refused, not accepted)")
         elif kind == "error":
             self._line(f"! {event['message']}")
         elif kind == "turn.failed":

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from codeward.events import CommandExecution, Event, ItemCompleted
 from codeward.providers.types import ReasoningDelta, StreamEvent, TextDelta
 from codeward.ui.privacy import SentRecord, WithheldTally, entry_from_event, privacy_line
+from codeward.ui.status import format_bytes
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -148,6 +149,8 @@ class Renderer:
         self._activity: Activity | None = None
         self._commands: dict[str, _Command] = {}
         self._interrupting = False
+        self.workspace = ""
+        """The workspace root (from ``session.started``): file_change items carry absolute paths."""
 
     # -- the live line --------------------------------------------------------------------------
 
@@ -243,13 +246,32 @@ class Renderer:
 
     def _emit(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if kind == "egress":
+        if kind == "session.started":
+            self.workspace = str(event.get("workspace") or "")
+        elif kind == "egress":
             self.stop_activity()
             entry = entry_from_event(event)
             self.sent.append(SentRecord(time.time(), entry))
             self.line("↑ " + privacy_line(entry, self.withheld), "cyan")
             self.withheld.clear()
             self.start_activity(f"waiting for {entry.host}")
+        elif kind == "context.compacted":
+            self.stop_activity()
+            before, after = event.get("tokens_before"), event.get("tokens_after")
+            self.line(
+                f"↻ context compacted by the model: {before} → {after} tokens (task and your messages kept)", "dim"
+            )
+        elif kind == "request.refused":
+            self.stop_activity()
+            self.sent = [
+                SentRecord(r.at, r.entry, refused=True) if r.entry.sha256 == event.get("sha256") else r
+                for r in self.sent
+            ]
+            size = format_bytes(int(event.get("bytes") or 0))
+            if event.get("reason") == "unreachable":
+                self.line(f"✗ {event.get('host')} was not reached: the request ({size}) was not sent", "yellow")
+            else:
+                self.line(f"✗ {event.get('host')} refused the request ({size} refused, not accepted)", "yellow")
         elif kind == "withheld":
             self.withheld.add(event)
         elif kind == "response.received":
@@ -285,8 +307,9 @@ class Renderer:
         if t == "command_execution":
             self.stop_activity()
             self.running[item["id"]] = item
-            self._commands[item["id"]] = _Command(item["command"], self.clock())
-            self.line(f"$ {item['command']}", "bold")
+            command = shown_command(item["command"])
+            self._commands[item["id"]] = _Command(command, self.clock())
+            self.line(f"$ {command}", "bold")
             self.start_activity("running")
         elif t == "todo_list":
             self._plan(item)
@@ -306,7 +329,7 @@ class Renderer:
         elif t == "file_change":
             self._file_change(item)
         elif t == "error":
-            self.line(f"! {item.get('message')}", "yellow")
+            pass  # the agent's error item precedes turn.failed, which says it
 
     def _command_done(self, item: dict[str, Any]) -> None:
         self.running.pop(item.get("id", ""), None)
@@ -332,7 +355,9 @@ class Renderer:
         from codeward.ui.changes import KIND_LETTER
 
         status = item.get("status")
-        names = ", ".join(f"{KIND_LETTER.get(c['kind'], '?')} {c['path']}" for c in item.get("changes", []))
+        names = ", ".join(
+            f"{KIND_LETTER.get(c['kind'], '?')} {_relative(c['path'], self.workspace)}" for c in item.get("changes", [])
+        )
         if status == "completed":
             if not self.diff_shown and self.diff_source is not None:
                 diff = self.diff_source()
@@ -379,3 +404,21 @@ def render_lines(console: Console, lines: Sequence[str], style: str = "") -> Non
 
     for ln in lines:
         console.print(Text(visible(ln), style=style), overflow="fold")
+
+
+def shown_command(command: str) -> str:
+    """The script of a ``bash -c SCRIPT`` command line (what the model asked for), else the line."""
+    import shlex
+
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command
+    if len(words) == 3 and words[0] in ("bash", "sh") and words[1] in ("-c", "-lc"):
+        return words[2]
+    return command
+
+
+def _relative(path: str, root: str) -> str:
+    prefix = root.rstrip("/") + "/"
+    return path[len(prefix) :] if root and path.startswith(prefix) else path

@@ -58,7 +58,13 @@ class InteractiveSession:
     # -- status ---------------------------------------------------------------------------------
 
     def status(self) -> Status:
-        return Status.of(self.session.project, self.session.sandbox_tier)
+        from dataclasses import replace
+
+        from codeward.ui.status import context_usage
+
+        base = Status.of(self.session.project, self.session.sandbox_tier)
+        tracker = getattr(self.session.agent, "context", None)
+        return replace(base, context=context_usage(tracker.used, tracker.window)) if tracker else base
 
     def status_line(self) -> str:
         return status_line(self.status())
@@ -154,6 +160,8 @@ class InteractiveSession:
             "sent": self._sent,
             "expand": self._expand,
             "new": self._new,
+            "compact": self._compact,
+            "model": self._model,
             "help": self._help,
         }
         if command.name == "quit":
@@ -244,6 +252,28 @@ class InteractiveSession:
         self.r.withheld.clear()
         self.r.line("new task: the conversation context is cleared", "bold")
         self.r.note("files, /undo, /sent and the approvals you gave with [a]lways stay as they were")
+
+    def _compact(self, arg: str) -> None:
+        agent = self.session.agent
+        if len(agent.items) <= 2:
+            self.r.note("nothing to compact yet")
+            return
+        agent.compact()  # the renderer shows its context.compacted event
+        self.session.save()
+
+    def _model(self, arg: str) -> None:
+        from codeward.agent.window import context_tracker
+
+        s = self.session
+        tracker = s.agent.context
+        if not arg:
+            self.r.line(f"model: {s.agent.model} (context window {tracker.window} tokens, {tracker.window_source})")
+            self.r.note("switch with /model NAME")
+            return
+        new = context_tracker(s.config, s.config.provider_config, probe=True, model=arg)
+        new.used = tracker.used
+        s.set_model(arg, new)
+        self.r.line(f"model: {arg} (context window {new.window} tokens, {new.window_source})", "bold")
 
     def _help(self, arg: str) -> None:
         from codeward.ui.render import render_lines

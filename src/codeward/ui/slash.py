@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sent": ("", "list exactly what left the machine in this session"),
     "expand": ("", "show the full output of the last command that was collapsed"),
     "new": ("", "start a new task: clear the conversation context"),
+    "compact": ("", "summarise the conversation so far to free context (the task and your messages stay)"),
+    "model": ("[NAME]", "show the model and its context window, or switch model for the rest of the session"),
     "help": ("", "this list"),
     "quit": ("", "save the session and exit (also /exit, Ctrl-D)"),
 }
@@ -58,6 +60,9 @@ def parse_slash(line: str) -> Slash:
     if name == "mode":
         if arg and arg not in APPROVAL_MODES:
             raise SlashError(f"/mode {arg}: unknown approval mode; choose one of {', '.join(APPROVAL_MODES)}")
+    elif name == "model":
+        if arg and (len(arg.split()) > 1 or len(arg) > 200):
+            raise SlashError(f"/model {arg}: give one model name, like /model gpt-5")
     elif arg:
         raise SlashError(f"/{name} takes no argument")
     return Slash(name, arg)

@@ -77,6 +77,8 @@ class Status:
     mode: str
     sandbox: str
     network: str
+    context: str = ""
+    """``12.3k/128k tokens``: the context the last request used, of the model's window."""
 
     @classmethod
     def of(cls, project: Project, sandbox_tier: str) -> Status:
@@ -113,8 +115,21 @@ def status_line(s: Status) -> str:
             s.mode,
             f"sandbox {sandbox_label(s.sandbox)}",
             f"network {s.network}",
+            *([f"context {s.context}"] if s.context else []),
         ]
     )
+
+
+def context_usage(used: int, window: int) -> str:
+    """``12.3k/128k tokens (10%)``: what the status line shows of the context window."""
+
+    def k(n: int) -> str:
+        if n < 1000:
+            return str(n)
+        return f"{n / 1000:.1f}k".replace(".0k", "k")
+
+    pct = round(100 * used / window) if window else 0
+    return f"{k(used)}/{k(window)} tokens ({pct}%)"
 
 
 def status_report(
@@ -138,6 +153,7 @@ def status_report(
         ("model", s.model),
         ("provider", f"{s.provider} ({s.kind}) {endpoint}"),
         ("api key from", key),
+        *([("context", s.context)] if s.context else []),
         ("approval mode", s.mode),
         ("sandbox", s.sandbox),
         ("network", s.network),

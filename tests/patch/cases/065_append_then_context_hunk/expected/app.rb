@@ -1,0 +1,7 @@
+require 'json'
+
+def main
+  1
+end
+
+exit(main) if $PROGRAM_NAME == __FILE__

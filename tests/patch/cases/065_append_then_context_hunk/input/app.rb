@@ -1,0 +1,5 @@
+require 'json'
+
+def main
+  0
+end
