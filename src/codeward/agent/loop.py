@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from codeward.agent.context import (
     COMPACT_PROMPT,
@@ -352,7 +353,7 @@ def _mechanical_summary(history: list[Item]) -> str:
     return "The model wrote no summary. Tool calls made so far:\n" + "\n".join(calls[-50:])
 
 
-def _refusal_reason(e: ProviderError) -> str:
+def _refusal_reason(e: ProviderError) -> Literal["unreachable", "context_length_exceeded", "error"]:
     """Why a request got no answer: ``unreachable`` (never sent), ``context_length_exceeded``, ``error``."""
     if isinstance(e, Unreachable):
         return "unreachable"

@@ -267,7 +267,7 @@ def apply_hunks(path: str, data: bytes, hunks: Sequence[Hunk]) -> bytes:
             found = find_line(index, header, search)
             if found is None:
                 raise _header_not_found(path, number, hunk, header, search)
-            search = found.index + 1
+            search = found.line_index + 1
         body = list(hunk.lines)
         old = [ln.text for ln in body if ln.kind != "+"]
         if not old:
@@ -288,8 +288,8 @@ def apply_hunks(path: str, data: bytes, hunks: Sequence[Hunk]) -> bytes:
                 body, old = trimmed, trimmed_old
         if match is None:
             raise _hunk_not_found(path, number, hunk, index, search)
-        edits.append((match.index, len(old), body))
-        pos = match.index + len(old)
+        edits.append((match.line_index, len(old), body))
+        pos = match.line_index + len(old)
     edits.sort(key=lambda e: e[0])  # stable: insertions at one place stay in patch order
     _refuse_overlaps(path, edits)
     return _encode(_splice(text, edits))
@@ -372,12 +372,12 @@ def _hint(hunk: Hunk, index: LineIndex, search: int, old: list[str]) -> str:
     anywhere = find_sequence(index, old, 0)
     if anywhere is not None and hunk.end_of_file:
         return (
-            f"They occur at line {anywhere.index + 1}, but '*** End of File' requires them to be the last "
+            f"They occur at line {anywhere.line_index + 1}, but '*** End of File' requires them to be the last "
             f"lines of the file.\n"
         )
-    if anywhere is not None and anywhere.index < search:
+    if anywhere is not None and anywhere.line_index < search:
         return (
-            f"They occur at line {anywhere.index + 1}, before the previous hunk's match or anchor (line "
+            f"They occur at line {anywhere.line_index + 1}, before the previous hunk's match or anchor (line "
             f"{search}); hunks must be in file order.\n"
         )
     first = next((t for t in old if t.strip()), None)

@@ -65,7 +65,7 @@ PASSES: tuple[Pass, ...] = (
 class Match(NamedTuple):
     """Where a sequence was found (0-based line index) and by which pass."""
 
-    index: int
+    line_index: int
     pass_name: str
 
 

@@ -28,6 +28,7 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from codeward.allowlist import Entry, as_address, name_matches, normalise_host
 from codeward.allowlist import parse_entry as _parse_entry
@@ -330,7 +331,7 @@ class ConnectProxy:
         self._report(Connection(host, port, refused=why))
 
 
-def _connect_any(infos: list[tuple]) -> tuple[socket.socket | None, str | None, OSError | None]:  # type: ignore[type-arg]
+def _connect_any(infos: list[tuple[Any, ...]]) -> tuple[socket.socket | None, str | None, OSError | None]:
     """Connect to the first of the checked addresses that answers (never re-resolving the name)."""
     last: OSError | None = None
     for family, stype, proto, _, addr in infos:

@@ -98,7 +98,7 @@ def read_file(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOut
     # a page fits the tool output budget (4 bytes a token, room left for the footer), so a large
     # file is read in pages rather than cut in the middle
     room = max(ctx.output_budget_tokens * 4 - 200, 1024)
-    out = []
+    out: list[str] = []
     used = 0
     for n, line in enumerate(chunk, offset):
         if len(line) > MAX_LINE_CHARS:
