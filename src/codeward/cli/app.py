@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from importlib import import_module
@@ -18,6 +17,8 @@ from codeward.errors import EXIT_FAILED, CodewardError, UsageError
 
 def unknown_command(word: str) -> UsageError:
     """``codeward mcp``: a mistyped or missing subcommand must not become a prompt sent to the model."""
+    import difflib  # only on this error path: it costs a third of the start-up
+
     close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.6)
     hint = f"did you mean 'codeward {close[0]}'? " if close else ""
     return UsageError(
