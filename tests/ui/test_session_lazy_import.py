@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("rich", "prompt_toolkit", "httpx")
+HEAVY = ("rich", "prompt_toolkit", "httpx", "difflib")
 
 
 def loaded_after(code: str) -> set[str]:
