@@ -71,7 +71,7 @@ def command(
     from codeward.agent.history import find_session
     from codeward.agent.session import build_session
     from codeward.config.home import codeward_home
-    from codeward.fsutil import atomic_write_text
+    from codeward.fsutil import PinnedOutput
     from codeward.ui.progress import ProgressSink
 
     opts = options_from_params(params).over(ctx.obj if isinstance(ctx.obj, RunOptions) else None)
@@ -86,6 +86,10 @@ def command(
     elif last:
         raise UsageError("--last only goes with 'exec resume'")
     text = read_prompt(" ".join(words) if words else None)
+    # both output files are pinned before the run: a missing directory is refused now, and nothing
+    # a command does to the paths later can make codeward write through a link
+    out_file = PinnedOutput(Path(last_message), "-o") if last_message and not dry_run else None
+    ci_copy = _open_ci_copy(Path(audit_log), opts.workdir()) if audit_log else None
     events = EventBus()
     events.add(JsonlSink(sys.stdout) if as_json else ProgressSink(sys.stderr))
     audits: list[Any] = []
@@ -93,7 +97,8 @@ def command(
     def attach_audit(config: Any, session_id: str) -> None:
         from codeward.audit import open_session_audit
 
-        sink = open_session_audit(config, session_id, extra=Path(audit_log) if audit_log else None)
+        ci = ci_copy or (None, None)
+        sink = open_session_audit(config, session_id, extra=ci[0], extra_fd=ci[1])
         if sink is not None:
             events.add(sink)
             audits.append(sink)
@@ -120,8 +125,8 @@ def command(
         status = result.status
         if result.status == "completed":
             final, _ = session.gate.redact_text(result.final_message)
-            if last_message:
-                atomic_write_text(Path(last_message), final + ("\n" if final and not final.endswith("\n") else ""))
+            if out_file is not None:
+                out_file.write_text(final + ("\n" if final and not final.endswith("\n") else ""))
             if not as_json and final:
                 click.echo(final)
             return EXIT_OK
@@ -135,6 +140,18 @@ def command(
         events.emit({"type": "session.ended", "status": status, "usage": session.agent.total_usage.to_json()})
         for sink in audits:
             sink.close()
+            for warning in sink.warnings:
+                click.echo(f"codeward: warning: {warning}", err=True)
+        if out_file is not None:
+            out_file.close()
+
+
+def _open_ci_copy(path: Path, workdir: Path) -> tuple[Path, int]:
+    """``--audit-log FILE`` opened now, refused inside the workspace (or another writable root)."""
+    from codeward.audit import open_ci_copy
+    from codeward.workspace import find_repo_root
+
+    return open_ci_copy(path, [find_repo_root(workdir), workdir])
 
 
 def _dry_run(session: Any, text: str) -> int:

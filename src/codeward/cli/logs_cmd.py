@@ -29,7 +29,7 @@ def _logs_root() -> Path:
 
 @click.group("logs", context_settings=CONTEXT)
 def command() -> None:
-    """List, show, verify and export the tamper-evident audit log."""
+    """List, show, verify and export the tamper-evident audit log; set up its sealing keys."""
 
 
 @command.command("list", context_settings=CONTEXT)
@@ -45,8 +45,17 @@ def list_cmd(as_json: bool) -> int:
         try:
             res = verify_file(lf.path, lf.session_id)
         except OSError as e:
-            rows.append({"session": lf.session_id, "date": lf.date, "start": None, "records": 0,
-                         "status": f"unreadable ({e.strerror})", "ended": None, "path": str(lf.path)})  # fmt: skip
+            rows.append(
+                {
+                    "session": lf.session_id,
+                    "date": lf.date,
+                    "start": None,
+                    "records": 0,
+                    "status": f"unreadable ({e.strerror})",
+                    "ended": None,
+                    "path": str(lf.path),
+                }
+            )
             continue
         status = "ok" if res.ok else (res.problem.kind if res.problem else "?")
         rows.append(
@@ -144,38 +153,100 @@ def show(ref: str, as_json: bool) -> int:
     return EXIT_OK
 
 
+@command.command("setup-keys", context_settings=CONTEXT)
+@click.option("--force", is_flag=True, help="Start a new key chain even though one exists.")
+def setup_keys_cmd(force: bool) -> int:
+    """Create the forward-secure sealing state and print the verification key (once: keep it elsewhere)."""
+    from codeward.audit.keys import format_verification_key, setup_keys, state_path
+    from codeward.config.home import codeward_home
+
+    home = codeward_home()
+    seed, state = setup_keys(home, force=force)
+    click.echo(f"sealing state: {state_path(home)} (mode 0600; moves forward with every session)", err=True)
+    click.echo(
+        "verification key (shown only now; keep it off this machine, e.g. in your password manager or CI secret):",
+        err=True,
+    )
+    click.echo(format_verification_key(seed))
+    click.echo(f"key id: {state.key_id}. Check logs with: codeward logs verify --all --verification-key KEY", err=True)
+    return EXIT_OK
+
+
 @command.command("verify", context_settings=CONTEXT)
 @click.argument("ref", metavar="[ID]", required=False)
-@click.option("--all", "all_", is_flag=True, help="Verify every session log (the default without ID).")
-def verify(ref: str | None, all_: bool) -> int:
+@click.option("--all", "all_", is_flag=True, help="Verify every session log and the index (the default without ID).")
+@click.option(
+    "--verification-key",
+    "vkey",
+    metavar="KEY",
+    envvar="CODEWARD_VERIFICATION_KEY",
+    help="The key setup-keys printed (or $CODEWARD_VERIFICATION_KEY): check every MAC.",
+)
+def verify(ref: str | None, all_: bool, vkey: str | None) -> int:
     """Check logs: OK per file, or the first bad record (line and why). Exit 1 on any problem."""
-    from codeward.audit.store import find_log, list_logs
-    from codeward.audit.verify import verify_file
+    from codeward.audit.keys import parse_verification_key, read_state
+    from codeward.audit.verify import EpochKeys
+    from codeward.audit.verify_all import limits, read_index, verify_all
+    from codeward.config.home import codeward_home
 
     if ref and all_:
         raise UsageError("give an ID or --all, not both")
+    keys = EpochKeys(parse_verification_key(vkey)) if vkey else None
     root = _logs_root()
-    logs = [find_log(root, ref)] if ref else list_logs(root)
-    if not logs:
+    state = read_state(codeward_home())
+    if ref:
+        lines, keyed = _verify_one(root, ref, keys)
+    else:
+        lines = verify_all(root, keys, state)
+        keyed = state is not None or read_index(root, None).keyed
+    if not lines:
         click.echo(f"no audit logs under {root}")
         return EXIT_OK
     bad = 0
-    for lf in logs:
-        name = lf.session_id or str(lf.path)
-        try:
-            res = verify_file(lf.path, lf.session_id)
-        except OSError as e:
-            bad += 1
-            click.echo(f"FAIL  {name}: cannot read {lf.path} ({e.strerror})")
-            continue
-        if res.ok:
-            click.echo(f"OK    {name} ({res.records} records, sealed)")
-        else:
-            bad += 1
-            click.echo(f"FAIL  {name}: {res.problem.message}  [{res.problem.kind}] {lf.path}")  # type: ignore[union-attr]
-    if len(logs) > 1:
-        click.echo(f"{len(logs) - bad} of {len(logs)} logs intact")
+    for line in lines:
+        tag = {"ok": "OK   ", "note": "NOTE ", "fail": "FAIL "}[line.status]
+        bad += line.status == "fail"
+        click.echo(f"{tag} {line.name}: {line.message}")
+    sessions = [ln for ln in lines if ln.name not in ("index", "sealing state")]
+    if len(sessions) > 1:
+        intact = sum(1 for ln in sessions if ln.status != "fail")
+        click.echo(f"{intact} of {len(sessions)} logs intact")
+    click.echo(limits(keys, keyed), err=True)
     return EXIT_FAILED if bad else EXIT_OK
+
+
+def _verify_one(root: Path, ref: str, keys: Any) -> tuple[list[Any], bool]:
+    """One log (an id or a file such as an --audit-log copy), cross-checked with the index when it is listed."""
+    from codeward.audit.store import find_log
+    from codeward.audit.verify import verify_file
+    from codeward.audit.verify_all import Line, read_index
+
+    lf = find_log(root, ref)
+    name = lf.session_id or str(lf.path)
+    try:
+        res = verify_file(lf.path, lf.session_id, keys)
+    except OSError as e:
+        return [Line("fail", name, f"cannot read {lf.path} ({e.strerror})")], False
+    if res.problem is not None:
+        return [Line("fail", name, f"{res.problem.message}  [{res.problem.kind}] {lf.path}")], res.epoch is not None
+    how = "MACs checked" if res.macs_checked else ("keyed, MACs not checked" if res.epoch is not None else "unkeyed")
+    lines = [Line("ok", name, f"{res.records} records, sealed, {how}")]
+    view = read_index(root, keys)
+    close = next((e for e in view.entries if e.get("type") == "close" and e.get("sid") == res.session_id), None)
+    if view.problem:
+        lines.append(Line("fail", "index", view.problem))
+    elif close is None:
+        lines.append(Line("note", name, f"session {res.session_id} has no closed entry in the index under {root}"))
+    elif close.get("last") != res.last_hash or close.get("records") != res.records - 1:
+        lines[0] = Line(
+            "fail",
+            name,
+            f"is not the log the index recorded for session {res.session_id} "
+            f"({close.get('records')} records): replaced or re-sealed",
+        )
+    else:
+        lines.append(Line("ok", name, "matches the index entry of its session"))
+    return lines, res.epoch is not None
 
 
 @command.command("export", context_settings=CONTEXT)
