@@ -184,21 +184,26 @@ def setup_keys_cmd(force: bool) -> int:
 )
 def verify(ref: str | None, all_: bool, vkey: str | None) -> int:
     """Check logs: OK per file, or the first bad record (line and why). Exit 1 on any problem."""
-    from codeward.audit.keys import parse_verification_key, read_state
+    from codeward.audit.keys import SealStateError, parse_verification_key, read_state
     from codeward.audit.verify import EpochKeys
-    from codeward.audit.verify_all import limits, read_index, verify_all
+    from codeward.audit.verify_all import Line, limits, read_index, verify_all
     from codeward.config.home import codeward_home
 
     if ref and all_:
         raise UsageError("give an ID or --all, not both")
     keys = EpochKeys(parse_verification_key(vkey)) if vkey else None
     root = _logs_root()
-    state = read_state(codeward_home())
+    state_problem: list[Line] = []
+    try:
+        state = read_state(codeward_home())
+    except SealStateError as e:
+        state, state_problem = None, [Line("fail", "sealing state", str(e))]
     if ref:
         lines, keyed = _verify_one(root, ref, keys)
     else:
-        lines = verify_all(root, keys, state)
+        lines = verify_all(root, keys, state, check_state=not state_problem)
         keyed = state is not None or read_index(root, None).keyed
+    lines += state_problem
     if not lines:
         click.echo(f"no audit logs under {root}")
         return EXIT_OK
