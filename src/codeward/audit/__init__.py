@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from codeward.errors import UsageError
 
 if TYPE_CHECKING:
+    from codeward.audit.ship import Shipper
     from codeward.audit.writer import AuditSink
     from codeward.config.model import Config
 
@@ -91,14 +92,48 @@ def open_session_audit(
                 os.close(extra_fd)
             raise
     scrubber = Scrubber(known_secrets, _scan_function(config))
+    root = logs_dir(config) if config.audit.enabled else None
     return AuditSink(
         session_id,
-        logs_dir=logs_dir(config) if config.audit.enabled else None,
+        logs_dir=root,
         extra=extra,
         extra_fd=extra_fd,
         scrubber=scrubber,
         seal_home=codeward_home() if config.audit.enabled else None,
+        shipper=_shipper(config, root, session_id),
     )
+
+
+def _shipper(config: Config, root: Path | None, session_id: str) -> Shipper | None:
+    """The sink's shipper when ``[audit] sink`` is set; with ``require_sink`` the sink must answer now."""
+    from codeward.errors import CodewardError
+
+    url = config.audit.sink
+    if not url:
+        if config.audit.require_sink:
+            raise UsageError(
+                '[audit] require_sink = true but no [audit] sink is set; set sink = "syslog+tcp://HOST:PORT"'
+            )
+        return None
+    if root is None:
+        raise UsageError("[audit] sink needs the local log (the on-disk queue): remove enabled = false from [audit]")
+    from codeward.audit.ship import Shipper
+    from codeward.audit.sinks import transport_for
+
+    transport = transport_for(url)
+    if config.audit.require_sink:
+        try:
+            transport.probe()
+        except OSError as e:
+            raise CodewardError(
+                f"[audit] require_sink = true, but the audit sink {url} cannot be reached ({e.strerror or e}); "
+                "start it, or set require_sink = false to queue records on disk until it is back",
+                exit_code=2,
+            ) from None
+    from codeward.audit.writer import make_private_dirs
+
+    make_private_dirs(root)
+    return Shipper(transport, root, session_id)
 
 
 def _scan_function(config: Config) -> Callable[[str], list[Any]]:

@@ -254,6 +254,31 @@ def _verify_one(root: Path, ref: str, keys: Any) -> tuple[list[Any], bool]:
     return lines, res.epoch is not None
 
 
+@command.command("ship", context_settings=CONTEXT)
+def ship_cmd() -> int:
+    """Deliver records queued while the [audit] sink was down (or codeward was killed). Exit 1 if some still wait."""
+    from codeward.audit.ship import deliver_backlog
+    from codeward.audit.sinks import transport_for
+    from codeward.audit.store import logs_dir
+    from codeward.config.load import load_config
+
+    config = load_config(Path.cwd())
+    if not config.audit.sink:
+        raise UsageError('no [audit] sink is configured; set sink = "syslog+tcp://HOST:PORT" or an http(s) URL')
+    transport = transport_for(config.audit.sink)
+    try:
+        sent, waiting = deliver_backlog(logs_dir(config), transport)
+    except OSError as e:
+        click.echo(f"the audit sink {config.audit.sink} is not reachable ({e.strerror or e}); records stay queued")
+        return EXIT_FAILED
+    finally:
+        transport.close()
+    click.echo(
+        f"delivered {sent} queued records to {config.audit.sink}" + (f"; {waiting} still wait" if waiting else "")
+    )
+    return EXIT_FAILED if waiting else EXIT_OK
+
+
 @command.command("export", context_settings=CONTEXT)
 @click.option("--since", metavar="DATE", help="Only records at or after DATE (2025-01-31 or 2025-01-31T14:00, UTC).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE (mode 0600) instead of stdout.")

@@ -195,7 +195,7 @@ SECTION_KEYS: dict[str, dict[str, Check]] = {
         "rules": lambda w, n, v: [v] if isinstance(v, str) and v.strip() else _str_list(w, n, v),
         "allowlist": _str_list,
     },
-    "audit": {"enabled": _bool, "dir": _str},
+    "audit": {"enabled": _bool, "dir": _str, "sink": _str, "require_sink": _bool},
     "history": {"persistence": _choice(("save-all", "none"))},
 }
 
