@@ -261,3 +261,24 @@ def test_state_file_is_not_followed_through_a_link(cw_home: Path, tmp_path: Path
     with pytest.raises(Exception, match="sealing state"):
         session(cw_home, A)
     assert real.read_bytes() == before
+
+
+def test_show_is_a_timeline_naming_the_key(cw_home: Path) -> None:
+    setup_keys()
+    sink = AuditSink(A, logs_dir=cw_home / "logs", seal_home=cw_home)
+    sink.emit({"type": "session.started", "provider": "fake", "model": "m"})
+    sink.emit({"type": "turn.started"})
+    sink.emit({"type": "egress", "host": "h", "bytes": 5, "sha256": "d" * 64, "files": ["a.py"], "redactions": {}})
+    sink.emit({"type": "command.executed", "argv": ["make", "test"], "tier": "bwrap", "exit_code": 2})
+    sink.emit({"type": "turn.started"})
+    sink.emit({"type": "session.ended", "status": "completed"})
+    r = run_cw("logs", "show", A)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    kid = read_state(cw_home).key_id
+    assert any(f"sealed with key {kid} (epoch 0)" in ln for ln in lines)
+    turns = [ln.split()[-2:] for ln in lines if ln.strip().endswith(("turn 1", "turn 2"))]
+    assert turns == [["turn", "1"], ["turn", "2"]]
+    assert any("-> request" in ln and "files: a.py; redacted: nothing redacted" in ln for ln in lines)
+    assert any("$ command" in ln and "make test [tier bwrap] exit 2" in ln for ln in lines)
+    assert lines[-1] == "integrity: ok"

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -84,56 +83,13 @@ def list_cmd(as_json: bool) -> int:
     return EXIT_OK
 
 
-def _summary(rec: dict[str, Any]) -> str:
-    """One human line for a record's fields."""
-    kind = rec.get("type")
-    g = rec.get
-    if kind == "session.start":
-        parts = [f"{k}={g(k)}" for k in ("provider", "model", "approval_mode", "sandbox", "network") if g(k)]
-        return " ".join(parts) + (f" cwd={g('cwd')}" if g("cwd") else "")
-    if kind == "request.sent":
-        red = g("redactions") or {}
-        redacted = ", ".join(f"{k}×{v}" for k, v in red.items()) or "nothing redacted"
-        files = ", ".join(g("files") or []) or "no files"
-        return f"{g('bytes')} B to {g('host')} sha256 {str(g('sha256'))[:12]}; {files}; {redacted}"
-    if kind == "response":
-        usage = g("usage") or {}
-        calls = ", ".join(g("tool_calls") or []) or "no tool calls"
-        tokens = f"{usage.get('input_tokens', '?')} in / {usage.get('output_tokens', '?')} out"
-        return f"{calls}; {tokens}; {g('duration_ms')} ms"
-    if kind == "decision":
-        rule = f" rule {g('rule')!r} ({g('source')})" if g("rule") else ""
-        return f"{g('action')} {g('target')!r}: {g('decision')} by {g('decided_by')}{rule} -> {g('outcome')}"
-    if kind == "command":
-        argv = g("argv")
-        cmd = shlex.join(argv) if isinstance(argv, list) and all(isinstance(a, str) for a in argv) else str(argv)
-        timed = " timed out" if g("timed_out") else ""
-        return f"{cmd} [tier {g('tier')}] exit {g('exit_code')}{timed}, {g('duration_ms')} ms"
-    if kind == "file.change":
-        before, after = g("sha256_before"), g("sha256_after")
-        moved = f" (from {g('old_path')})" if g("old_path") else ""
-        return (
-            f"{g('kind')} {g('path')}{moved} {str(before)[:8] if before else '-'} -> {str(after)[:8] if after else '-'}"
-        )
-    if kind == "turn.failed":
-        err = g("error") or {}
-        return str(err.get("message") if isinstance(err, dict) else err)
-    if kind == "error":
-        return str(g("message"))
-    if kind == "session.end":
-        return f"status {g('status')}" + (f" ({g('reason')})" if g("reason") else "")
-    if kind == "seal":
-        return f"{g('records')} records sealed"
-    skip = {"seq", "ts", "sid", "type", "prev", "hash"}
-    return json.dumps({k: v for k, v in rec.items() if k not in skip}, ensure_ascii=False)
-
-
 @command.command("show", context_settings=CONTEXT)
 @click.argument("ref", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as a JSON array.")
 def show(ref: str, as_json: bool) -> int:
-    """One session's records, human-readable (ID: a session id, a unique prefix or a log file)."""
+    """One session as a timeline: requests, decisions, commands, file changes (ID: id, prefix or file)."""
     from codeward.audit.store import find_log, read_records
+    from codeward.audit.timeline import render
     from codeward.audit.verify import verify_file
 
     lf = find_log(_logs_root(), ref)
@@ -142,14 +98,8 @@ def show(ref: str, as_json: bool) -> int:
         click.echo(json.dumps([rec if rec is not None else {"unparsable_line": n} for n, _, rec in records], indent=2))
         return EXIT_OK
     res = verify_file(lf.path, lf.session_id)
-    click.echo(f"session {res.session_id or lf.session_id}  {lf.path}")
-    for n, _, rec in records:
-        if rec is None:
-            click.echo(f"{'':>4}  line {n}: not a record")
-            continue
-        ts = str(rec.get("ts", ""))[11:23]
-        click.echo(f"{rec.get('seq', '?'):>4}  {ts:<12}  {rec.get('type', '?'):<13} {_summary(rec)}")
-    click.echo("integrity: ok" if res.ok else f"integrity: FAILED, {res.problem.message}")  # type: ignore[union-attr]
+    for line in render([(n, rec) for n, _, rec in records], res, lf.path):
+        click.echo(line)
     return EXIT_OK
 
 
@@ -281,10 +231,21 @@ def ship_cmd() -> int:
 
 @command.command("export", context_settings=CONTEXT)
 @click.option("--since", metavar="DATE", help="Only records at or after DATE (2025-01-31 or 2025-01-31T14:00, UTC).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "ocsf"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: the exact record lines; ocsf: one OCSF 1.1 event per line (schema in the README).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE (mode 0600) instead of stdout.")
-def export(since: str | None, output: str | None) -> int:
-    """Every record of every session as JSON lines, exactly as logged (for a SIEM)."""
+def export(since: str | None, fmt: str, output: str | None) -> int:
+    """Every record of every session as JSON lines (for a SIEM), exactly as logged or as OCSF events."""
+    from codeward import __version__
+    from codeward.audit.ocsf import to_ocsf
     from codeward.audit.store import list_logs, parse_since, read_records
+    from codeward.audit.timeline import summary
 
     cutoff = parse_since(since) if since else None
     chunks: list[bytes] = []
@@ -296,12 +257,16 @@ def export(since: str | None, output: str | None) -> int:
                 continue
             if cutoff is not None and str(rec.get("ts", "")) < cutoff:
                 continue
-            chunks.append(line + b"\n")
+            if fmt == "ocsf":
+                event = to_ocsf(rec, line, summary(rec), __version__)
+                chunks.append(json.dumps(event, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n")
+            else:
+                chunks.append(line + b"\n")
     data = b"".join(chunks)
     if output:
-        from codeward.fsutil import atomic_write_bytes
+        from codeward.fsutil import PinnedOutput
 
-        atomic_write_bytes(Path(output), data, mode=0o600)
+        PinnedOutput(Path(output), "--output").write_bytes(data, mode=0o600)
         click.echo(f"wrote {len(chunks)} records to {output}", err=True)
     else:
         sys.stdout.flush()
