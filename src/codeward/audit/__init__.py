@@ -93,6 +93,10 @@ def open_session_audit(
             raise
     scrubber = Scrubber(known_secrets, _scan_function(config))
     root = logs_dir(config) if config.audit.enabled else None
+    if root is not None:
+        from codeward.audit.keys import read_state
+
+        read_state(codeward_home())  # a broken sealing state stops the run now, not at the first record
     return AuditSink(
         session_id,
         logs_dir=root,

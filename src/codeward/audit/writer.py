@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codeward.audit.keys import Claim, RecordKeys, claim_epoch, derive
+from codeward.audit.keys import Claim, RecordKeys, SealStateError, claim_epoch, derive
 from codeward.audit.records import Chain, record_for_event, sha256_hex, utc_timestamp
 from codeward.audit.scrub import Scrubber
 from codeward.errors import CodewardError
@@ -149,6 +149,9 @@ class AuditSink:
             except OSError as e:
                 self._failed = f"audit log not written ({e.strerror or e}); stopping so nothing goes unrecorded"
                 raise AuditWriteError(self._failed) from None
+            except SealStateError as e:
+                self._failed = f"audit log not sealed: {e.message}"
+                raise AuditWriteError(self._failed) from None
 
     def close(self) -> None:
         """Seal the log if the session did not end normally, and close the files. Safe to call twice."""
@@ -183,13 +186,13 @@ class AuditSink:
             if self.logs_dir is not None:
                 path = session_log_path(self.logs_dir, self.session_id, ts)
                 make_private_dirs(self.logs_dir, *path.relative_to(self.logs_dir).parts[:-1])
+                self._claim = claim_epoch(self.seal_home) if self.seal_home is not None else None
                 fd = os.open(
                     path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
                 )
                 os.fchmod(fd, 0o600)
                 outs.append(_Out(path, fd))
                 self.path = path
-                self._claim = claim_epoch(self.seal_home) if self.seal_home is not None else None
                 claim = self._claim
                 if claim is not None:
                     self.chain = Chain(self.session_id, RecordKeys(claim.key, self.session_id))
