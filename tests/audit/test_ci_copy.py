@@ -84,7 +84,7 @@ def test_command_cannot_replace_the_ci_copy_and_it_verifies_with_the_key(model_s
     assert audit.read_bytes().startswith(b'{"seq":0,') and not (ci / "x.jsonl").exists()
     r = run_cw("logs", "verify", str(audit), "--verification-key", key)
     assert r.returncode == 0, r.stdout
-    assert "MACs checked" in r.stdout and "matches the index entry of its session" in r.stdout
+    assert "MACs checked, epoch 0" in r.stdout and "matches the index entry of its session" in r.stdout
 
 
 def test_copy_replaced_during_the_run_is_reported_and_fails_verify(cw_home, tmp_path) -> None:

@@ -282,3 +282,16 @@ def test_show_is_a_timeline_naming_the_key(cw_home: Path) -> None:
     assert any("-> request" in ln and "files: a.py; redacted: nothing redacted" in ln for ln in lines)
     assert any("$ command" in ln and "make test [tier bwrap] exit 2" in ln for ln in lines)
     assert lines[-1] == "integrity: ok"
+
+
+def test_ci_setup_from_a_secret_in_the_environment(cw_home: Path) -> None:
+    key = "cwvk1-" + "5a" * 32
+    r = run_cw("logs", "setup-keys", "--key-from-env", "CI_SEAL_KEY", env={"CI_SEAL_KEY": key})
+    assert r.returncode == 0, r.stderr
+    assert key not in r.stdout + r.stderr and "5a5a5a" not in r.stdout + r.stderr
+    session(cw_home, A)
+    assert b"5a" * 32 not in state_path(cw_home).read_bytes()  # epoch 0's key is gone after the session
+    code, bad, _ = verify("--all", key=key)
+    assert code == 0 and not bad
+    r = run_cw("logs", "setup-keys", "--force", "--key-from-env", "UNSET_VAR")
+    assert r.returncode == 2 and "UNSET_VAR" in r.stderr

@@ -97,7 +97,11 @@ def _safe_log_path(root: Path, rel: object) -> Path | None:
 def _session_line(sid: str, res: VerifyResult, keys: EpochKeys | None) -> Line:
     if res.problem is not None:
         return Line("fail", sid, f"{res.problem.message}  [{res.problem.kind}]")
-    how = "MACs checked" if res.macs_checked else ("keyed, MACs not checked" if res.epoch is not None else "unkeyed")
+    how = (
+        f"MACs checked, epoch {res.epoch}"
+        if res.macs_checked
+        else ("keyed, MACs not checked" if res.epoch is not None else "unkeyed")
+    )
     if keys is not None and res.epoch is None:
         how = "unkeyed: written before setup-keys, hash chain only"
     return Line("ok", sid, f"{res.records} records, sealed, {how}")

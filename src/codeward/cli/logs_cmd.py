@@ -105,19 +105,32 @@ def show(ref: str, as_json: bool) -> int:
 
 @command.command("setup-keys", context_settings=CONTEXT)
 @click.option("--force", is_flag=True, help="Start a new key chain even though one exists.")
-def setup_keys_cmd(force: bool) -> int:
+@click.option(
+    "--key-from-env",
+    "env_name",
+    metavar="NAME",
+    help="Use the verification key in environment variable NAME (a CI secret) instead of a new one; prints nothing secret.",
+)
+def setup_keys_cmd(force: bool, env_name: str | None) -> int:
     """Create the forward-secure sealing state and print the verification key (once: keep it elsewhere)."""
-    from codeward.audit.keys import format_verification_key, setup_keys, state_path
+    import os
+
+    from codeward.audit.keys import format_verification_key, parse_verification_key, setup_keys, state_path
     from codeward.config.home import codeward_home
 
     home = codeward_home()
-    seed, state = setup_keys(home, force=force)
+    given = None
+    if env_name is not None:
+        value = os.environ.get(env_name)
+        if not value:
+            raise UsageError(f"--key-from-env {env_name}: the variable is not set or empty")
+        given = parse_verification_key(value)
+    seed, state = setup_keys(home, force=force, seed=given)
     click.echo(f"sealing state: {state_path(home)} (mode 0600; moves forward with every session)", err=True)
-    click.echo(
-        "verification key (shown only now; keep it off this machine, e.g. in your password manager or CI secret):",
-        err=True,
-    )
-    click.echo(format_verification_key(seed))
+    if given is None:
+        click.echo("verification key (shown only now; keep it off this machine, e.g. in your password manager "
+                   "or CI secret):", err=True)  # fmt: skip
+        click.echo(format_verification_key(seed))
     click.echo(f"key id: {state.key_id}. Check logs with: codeward logs verify --all --verification-key KEY", err=True)
     return EXIT_OK
 
@@ -184,7 +197,11 @@ def _verify_one(root: Path, ref: str, keys: Any) -> tuple[list[Any], bool]:
         return [Line("fail", name, f"cannot read {lf.path} ({e.strerror})")], False
     if res.problem is not None:
         return [Line("fail", name, f"{res.problem.message}  [{res.problem.kind}] {lf.path}")], res.epoch is not None
-    how = "MACs checked" if res.macs_checked else ("keyed, MACs not checked" if res.epoch is not None else "unkeyed")
+    how = (
+        f"MACs checked, epoch {res.epoch}"
+        if res.macs_checked
+        else ("keyed, MACs not checked" if res.epoch is not None else "unkeyed")
+    )
     lines = [Line("ok", name, f"{res.records} records, sealed, {how}")]
     view = read_index(root, keys)
     close = next((e for e in view.entries if e.get("type") == "close" and e.get("sid") == res.session_id), None)
