@@ -295,3 +295,13 @@ def test_ci_setup_from_a_secret_in_the_environment(cw_home: Path) -> None:
     assert code == 0 and not bad
     r = run_cw("logs", "setup-keys", "--force", "--key-from-env", "UNSET_VAR")
     assert r.returncode == 2 and "UNSET_VAR" in r.stderr
+
+
+def test_everything_deleted_is_not_a_clean_bill_with_the_key(cw_home: Path) -> None:
+    key = setup_keys()
+    session(cw_home, A)
+    shutil.rmtree(cw_home / "logs")
+    state_path(cw_home).unlink()
+    assert run_cw("logs", "verify", "--all").returncode == 0  # control: nothing left to check without the key
+    code, bad, _ = verify("--all", key=key)
+    assert code == 1 and bad[0].startswith("FAIL  sealing state: missing: it was deleted")

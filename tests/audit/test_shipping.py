@@ -210,6 +210,7 @@ def test_kill_9_mid_run_queue_is_delivered_and_verify_explains_the_gap(model_ser
         assert r.returncode == 0, r.stdout
         assert rs.wait_for(len(local)) == local
         assert run_cw("logs", "ship").stdout.startswith("delivered 0")
+        assert not list((cw_home / "logs" / "ship").glob("*.cursor"))  # the killed session's queue is done
         time.sleep(0.3)
         assert rs.records() == local
     finally:

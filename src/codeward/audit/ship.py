@@ -14,7 +14,8 @@ The cursor moves only after the sink accepted a batch, so records are never skip
 sent again only if the sink accepted it but codeward died before the cursor moved (every record
 carries ``sid`` and ``seq`` for a receiver to drop such a repeat). When the session ends the
 shipper waits a little for the sink; what is still undelivered stays queued for the next session
-or ``codeward logs ship``. A cursor is deleted once its sealed log is fully delivered.
+or ``codeward logs ship``. A cursor is deleted once its log is fully delivered and no process
+writes to it any more (its lock is free).
 """
 
 from __future__ import annotations
@@ -79,10 +80,6 @@ def _log_lines(path: Path) -> list[bytes]:
     return lines
 
 
-def _sealed(lines: list[bytes]) -> bool:
-    return bool(lines) and b'"type":"seal"' in lines[-1]
-
-
 def deliver_backlog(logs_dir: Path, transport: Transport, *, skip: str | None = None) -> tuple[int, int]:
     """Send every queued record of other sessions; (records delivered, records still waiting)."""
     from codeward.audit.store import list_logs
@@ -113,7 +110,7 @@ def deliver_backlog(logs_dir: Path, transport: Transport, *, skip: str | None = 
             except OSError:
                 waiting += len(lines) - pos
                 raise
-            done = _sealed(lines)
+            done = True  # not running (its lock was free) and all sent: the log will not grow
         finally:
             cur.close(done=done)
     return sent, waiting

@@ -9,6 +9,7 @@ session (in index order, then logs the index does not know), then the sealing st
 from __future__ import annotations
 
 import hmac
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -135,23 +136,20 @@ def verify_all(root: Path, keys: EpochKeys | None, state: SealState | None, *, c
         elif e.get("type") == "close":
             closes[sid] = e
 
-    seen_epochs: dict[int, str] = {}
-    last_epoch: int | None = None
+    # concurrent sessions may write their open entries out of epoch order: judge epochs sorted
+    owner: dict[int, str] = {}
     for epoch, sid in epochs:
-        if epoch in seen_epochs:
-            out.append(
-                Line(
-                    "fail",
-                    sid,
-                    f"epoch {epoch} was already used by session {seen_epochs[epoch]}: "
-                    "the sealing state was rolled back",
-                )
-            )
-        elif last_epoch is not None and epoch > last_epoch + 1:
-            gap = f"epoch {last_epoch + 1}" if epoch == last_epoch + 2 else f"epochs {last_epoch + 1} to {epoch - 1}"
+        if epoch in owner:
+            out.append(Line("fail", sid, f"epoch {epoch} was already used by session {owner[epoch]}: "
+                            "the sealing state was rolled back"))  # fmt: skip
+        else:
+            owner[epoch] = sid
+    ordered = sorted(owner)
+    for a, b in itertools.pairwise(ordered):
+        if b > a + 1:
+            gap = f"epoch {a + 1}" if b == a + 2 else f"epochs {a + 1} to {b - 1}"
             out.append(Line("note", "index", f"{gap} claimed but never opened a log (codeward stopped while starting)"))
-        seen_epochs.setdefault(epoch, sid)
-        last_epoch = epoch if last_epoch is None else max(last_epoch, epoch)
+    last_epoch = ordered[-1] if ordered else None
 
     for sid, e in opens.items():
         path = _safe_log_path(root, e.get("log"))
@@ -229,6 +227,9 @@ def _state_lines(state: SealState | None, keys: EpochKeys | None, last_epoch: in
     if state is None:
         if last_epoch is not None:
             return [Line("fail", "sealing state", "missing, though the index holds sealed sessions (deleted?)")]
+        if keys is not None:
+            return [Line("fail", "sealing state", "missing: it was deleted, or codeward logs setup-keys was never run "
+                         "on this machine (with CODEWARD_HOME as set now)")]  # fmt: skip
         return []
     if keys is not None:
         if state.key_id != keys.key_id:
