@@ -119,6 +119,7 @@ def test_whole_exec_run_reaches_rsyslog_across_a_restart(model_server, git_repo,
         (git_repo / "go1").touch()
         wait_file(git_repo / "stage2")
         time.sleep(0.3)
+        during = len(rs.records())  # what the collector had when it went down
         rs.start()  # ... back during the second
         (git_repo / "go2").touch()
         _out, err = proc.communicate(timeout=120)
@@ -131,6 +132,8 @@ def test_whole_exec_run_reaches_rsyslog_across_a_restart(model_server, git_repo,
     local = local_records(cw_home)
     rs_records = rs.records()
     assert before >= 4
+    # the first command's result and the second request were written while it was down
+    assert {"command", "request.sent"} <= {r["type"] for r in local[during:]}
     assert [r["seq"] for r in rs_records] == list(range(len(local))), "lost or doubled records"
     assert rs_records == local
     assert [r["type"] for r in local].count("command") == 3
