@@ -68,10 +68,13 @@ def test_ci_copy_link_and_missing_dir_are_refused(git_repo, tmp_path, cw_home) -
 
 
 @pytest.mark.sandbox
-def test_command_cannot_replace_the_ci_copy_and_it_verifies_with_the_key(model_server, git_repo, cw_home, tmp_path):
+@pytest.mark.parametrize("tier", ["bwrap", "landlock"])
+def test_command_cannot_replace_the_ci_copy_and_it_verifies_with_the_key(
+    tier, model_server, git_repo, cw_home, tmp_path
+):
     """The review's CI attack: the model's command re-chains the copy and moves it over the path."""
     key = setup_keys()
-    write_config(cw_home, model_server.url)
+    write_config(cw_home, model_server.url, extra=f'[sandbox]\ntier = "{tier}"\n')
     ci = tmp_path / "ci"
     ci.mkdir()
     audit = ci / "audit.jsonl"
@@ -82,6 +85,8 @@ def test_command_cannot_replace_the_ci_copy_and_it_verifies_with_the_key(model_s
     [cmd] = run.items("command_execution")
     assert "rc=0" not in cmd["aggregated_output"]
     assert audit.read_bytes().startswith(b'{"seq":0,') and not (ci / "x.jsonl").exists()
+    [ran] = [r for r in records(audit) if r["type"] == "command"]
+    assert ran["tier"] == tier
     r = run_cw("logs", "verify", str(audit), "--verification-key", key)
     assert r.returncode == 0, r.stdout
     assert "MACs checked, epoch 0" in r.stdout and "matches the index entry of its session" in r.stdout

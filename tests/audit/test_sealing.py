@@ -305,3 +305,27 @@ def test_everything_deleted_is_not_a_clean_bill_with_the_key(cw_home: Path) -> N
     assert run_cw("logs", "verify", "--all").returncode == 0  # control: nothing left to check without the key
     code, bad, _ = verify("--all", key=key)
     assert code == 1 and bad[0].startswith("FAIL  sealing state: missing: it was deleted")
+
+
+def test_running_session_keeps_neither_the_epoch_key_nor_used_record_keys(cw_home: Path) -> None:
+    from codeward.audit.keys import derive
+
+    key = setup_keys()
+    seed = bytes.fromhex(key[6:])
+    sink = AuditSink(A, logs_dir=cw_home / "logs", seal_home=cw_home)
+    sink.emit({"type": "session.started", "provider": "fake"})
+    first_record_key = derive(seed, "records", A)  # epoch 0's key is the seed itself
+
+    def held(obj: object, depth: int = 0) -> list[bytes]:
+        found: list[bytes] = []
+        for v in vars(obj).values():
+            if isinstance(v, bytes):
+                found.append(v)
+            elif hasattr(v, "__dict__") and depth < 3 and not isinstance(v, type):
+                found.extend(held(v, depth + 1))
+        return found
+
+    values = held(sink)
+    assert values, "the sink holds its derived keys as bytes"
+    assert seed not in values and first_record_key not in values
+    sink.close()

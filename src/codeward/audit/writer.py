@@ -22,7 +22,8 @@ the agent's next request fails with the error instead.
 Sealing (:mod:`codeward.audit.keys`): when ``seal_home`` holds a sealing state, the session claims
 an epoch as its log is created; its records carry MACs from the per-record key chain, and the index
 (:mod:`codeward.audit.index`) gets an ``open`` entry then and a ``close`` entry at the seal. The
-epoch key lives in this object only, and is dropped once the index's ``close`` entry is written.
+epoch key itself is not kept: only the record key (which moves forward with every record) and the
+session's index key, dropped once the index's ``close`` entry is written.
 
 The CI copy (``extra``) is given as an already-open descriptor (see :func:`open_extra`): it was
 opened once, at start, without following links, so replacing the path later changes nothing that
@@ -116,7 +117,10 @@ class AuditSink:
         self.shipper = shipper
         self.warnings: list[str] = []
         """What the caller should tell the user at the end (for example a replaced CI copy)."""
-        self._claim: Claim | None = None
+        self._sealed_as: tuple[int, str] | None = None
+        """(epoch, key id) of a keyed session."""
+        self._index_key: bytes | None = None
+        """The session's index key, derived from its epoch key (which is not kept)."""
         self.scrubber = scrubber or Scrubber(lambda: ())
         self.clock = clock
         self.chain = Chain(session_id)
@@ -172,7 +176,7 @@ class AuditSink:
                 if self._outs is None and self.extra_fd is not None:
                     os.close(self.extra_fd)
                 self._outs = []
-                self._claim = None
+                self._index_key = None
                 if self.shipper is not None:
                     self.shipper.close()
 
@@ -186,17 +190,17 @@ class AuditSink:
             if self.logs_dir is not None:
                 path = session_log_path(self.logs_dir, self.session_id, ts)
                 make_private_dirs(self.logs_dir, *path.relative_to(self.logs_dir).parts[:-1])
-                self._claim = claim_epoch(self.seal_home) if self.seal_home is not None else None
+                claim = claim_epoch(self.seal_home) if self.seal_home is not None else None
                 fd = os.open(
                     path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
                 )
                 os.fchmod(fd, 0o600)
                 outs.append(_Out(path, fd))
                 self.path = path
-                claim = self._claim
                 if claim is not None:
-                    self.chain = Chain(self.session_id, RecordKeys(claim.key, self.session_id))
+                    self._take(claim)
                     start = {**start, "epoch": claim.epoch, "key_id": claim.key_id}
+                    claim = None  # only the derived keys stay, and they move forward
                 self._index("open", {"log": str(path.relative_to(self.logs_dir))}, ts)
             if self.extra_fd is not None:
                 outs.append(_Out(self.extra or Path("?"), self.extra_fd))
@@ -212,17 +216,21 @@ class AuditSink:
         if kind != "session.start":
             self._write(kind, fields, ts)
 
+    def _take(self, claim: Claim) -> None:
+        """Derive the record chain and the index key from the epoch key; the epoch key is not kept."""
+        self.chain = Chain(self.session_id, RecordKeys(claim.key, self.session_id))
+        self._index_key = derive(claim.key, "index", self.session_id)
+        self._sealed_as = (claim.epoch, claim.key_id)
+
     def _index(self, kind: str, fields: dict[str, Any], ts: str) -> None:
         from codeward.audit.index import append_entry
 
         if self.logs_dir is None:
             return
-        claim = self._claim
-        base: dict[str, Any] = {"sid": self.session_id, "epoch": claim.epoch if claim else None}
-        if claim is not None:
-            base["key_id"] = claim.key_id
-        key = derive(claim.key, "index", self.session_id) if claim is not None else None
-        append_entry(self.logs_dir, kind, {**base, **fields}, ts, key)
+        base: dict[str, Any] = {"sid": self.session_id, "epoch": None}
+        if self._sealed_as is not None:
+            base["epoch"], base["key_id"] = self._sealed_as
+        append_entry(self.logs_dir, kind, {**base, **fields}, ts, self._index_key)
 
     def _check_extra(self) -> None:
         """Warn when the CI copy's path no longer names the file codeward wrote (it was replaced)."""
@@ -258,7 +266,7 @@ class AuditSink:
         if self.shipper is not None:
             self.shipper.offer(self.chain.seq - 1, line)
         self._index("close", {"records": self.chain.seq - 1, "last": sha256_hex(line.rstrip(b"\n"))}, ts)
-        self._claim = None  # the epoch key is not needed any more: forget it
+        self._index_key = None  # nothing more to sign for this session: forget the key
 
 
 def open_extra(path: Path) -> int:
