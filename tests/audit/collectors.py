@@ -94,6 +94,7 @@ class HttpCollector:
 
     def __init__(self) -> None:
         self.lines: list[dict[str, Any]] = []
+        self.otlp: list[dict[str, Any]] = []
         self.down = False
         self.refused = 0
         outer = self
@@ -106,7 +107,14 @@ class HttpCollector:
                     self.send_response(503)
                     self.end_headers()
                     return
-                outer.lines.extend(json.loads(ln) for ln in body.splitlines() if ln)
+                if self.path.endswith("/v1/logs"):  # OTLP: take the record lines back out of the bodies
+                    doc = json.loads(body)
+                    outer.otlp.append(doc)
+                    for rl in doc["resourceLogs"]:
+                        for sl in rl["scopeLogs"]:
+                            outer.lines.extend(json.loads(r["body"]["stringValue"]) for r in sl["logRecords"])
+                else:
+                    outer.lines.extend(json.loads(ln) for ln in body.splitlines() if ln)
                 self.send_response(204)
                 self.end_headers()
 
@@ -115,6 +123,7 @@ class HttpCollector:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/audit"
+        self.otlp_url = f"otlp+http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self) -> None:

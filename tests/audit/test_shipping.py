@@ -218,3 +218,23 @@ def test_kill_9_mid_run_queue_is_delivered_and_verify_explains_the_gap(model_ser
         assert rs.records() == local
     finally:
         rs.stop()
+
+
+def test_otlp_logs_sink(cw_home: Path) -> None:
+    col = HttpCollector()
+    try:
+        shipper = Shipper(transport_for(col.otlp_url), cw_home / "logs", SID, drain_s=5)
+        assert shipper.transport.url.endswith(f":{col.httpd.server_address[1]}/v1/logs")
+        sink = AuditSink(SID, logs_dir=cw_home / "logs", shipper=shipper)
+        sink.emit({"type": "session.started", "provider": "fake"})
+        sink.emit({"type": "command.executed", "argv": ["make"], "exit_code": 0})
+        sink.emit({"type": "session.ended", "status": "completed"})
+        sink.close()
+        assert col.lines == local_records(cw_home)
+        rec = col.otlp[-1]["resourceLogs"][0]["scopeLogs"][0]["logRecords"][-1]
+        attrs = {a["key"]: a["value"] for a in rec["attributes"]}
+        assert attrs["codeward.session_id"] == {"stringValue": SID}
+        assert attrs["codeward.record_type"] == {"stringValue": "seal"} and rec["severityNumber"] == 9
+        assert int(rec["timeUnixNano"]) > 1_700_000_000 * 10**9
+    finally:
+        col.close()

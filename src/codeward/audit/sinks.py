@@ -9,6 +9,9 @@
   collector can verify it like the local log.
 * ``http://…`` / ``https://…``: POSTs of ``application/x-ndjson`` bodies, the exact record lines;
   any 2xx is delivery. Every line carries ``sid`` and ``seq``, so a receiver can drop a repeat.
+* ``otlp+http://HOST:PORT`` / ``otlp+https://…``: OpenTelemetry logs over OTLP/HTTP with the JSON
+  encoding, POSTed to ``/v1/logs`` (or the path given): one log record per audit record, body the
+  exact line, attributes ``codeward.session_id``, ``codeward.seq``, ``codeward.record_type``.
 
 A transport either delivers a whole batch or raises :class:`OSError`; the queue
 (:mod:`codeward.audit.ship`) decides what is retried. Plain TCP syslog has no acknowledgement: a
@@ -139,6 +142,43 @@ class HttpJsonLines:
             self._client = None
 
 
+def otlp_body(lines: Sequence[bytes]) -> bytes:
+    """An OTLP ``ExportLogsServiceRequest`` (JSON encoding) holding one log record per line."""
+    from datetime import datetime
+
+    records = []
+    for ln in lines:
+        rec = json.loads(ln)
+        try:
+            ns = int(datetime.fromisoformat(str(rec.get("ts")).replace("Z", "+00:00")).timestamp() * 1e9)
+        except ValueError:
+            ns = 0
+        attrs = [
+            {"key": "codeward.session_id", "value": {"stringValue": str(rec.get("sid"))}},
+            {"key": "codeward.seq", "value": {"intValue": str(rec.get("seq"))}},
+            {"key": "codeward.record_type", "value": {"stringValue": str(rec.get("type"))}},
+        ]
+        records.append({"timeUnixNano": str(ns), "severityNumber": 9, "severityText": "INFO",
+                        "body": {"stringValue": ln.rstrip(b"\n").decode("ascii", "replace")}, "attributes": attrs})  # fmt: skip
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "codeward"}}]}
+    scope = {"scope": {"name": "codeward.audit"}, "logRecords": records}
+    return json.dumps({"resourceLogs": [{"resource": resource, "scopeLogs": [scope]}]}).encode()
+
+
+class OtlpHttpJson(HttpJsonLines):
+    """OTLP/HTTP logs, JSON encoding; an empty batch is an empty export (the probe)."""
+
+    def send(self, lines: Sequence[bytes]) -> None:
+        import httpx
+
+        try:
+            r = self._http().post(self.url, content=otlp_body(lines), headers={"content-type": "application/json"})
+        except httpx.HTTPError as e:
+            raise OSError(f"{type(e).__name__}: {e}") from None
+        if not 200 <= r.status_code < 300:
+            raise OSError(f"HTTP {r.status_code}")
+
+
 def transport_for(url: str) -> Transport:
     """The transport for ``[audit] sink``; UsageError naming the key when the URL is not usable."""
     parts = urlsplit(url)
@@ -148,4 +188,9 @@ def transport_for(url: str) -> Transport:
         return SyslogTcp(url, parts.hostname, parts.port)
     if parts.scheme in ("http", "https") and parts.hostname:
         return HttpJsonLines(url)
-    raise UsageError(f"[audit] sink = {url!r}: expected syslog+tcp://HOST:PORT or an http(s):// URL")
+    if parts.scheme in ("otlp+http", "otlp+https") and parts.hostname:
+        target = parts._replace(scheme=parts.scheme[5:], path=parts.path if parts.path not in ("", "/") else "/v1/logs")
+        return OtlpHttpJson(target.geturl())
+    raise UsageError(
+        f"[audit] sink = {url!r}: expected syslog+tcp://HOST:PORT, an http(s):// URL or otlp+http(s)://HOST:PORT"
+    )
