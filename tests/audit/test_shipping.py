@@ -238,3 +238,16 @@ def test_otlp_logs_sink(cw_home: Path) -> None:
         assert int(rec["timeUnixNano"]) > 1_700_000_000 * 10**9
     finally:
         col.close()
+
+
+def test_bad_audit_config_values_name_the_key(model_server, git_repo, cw_home) -> None:
+    write_config(cw_home, model_server.url, extra='[audit]\nrequire_sink = "yes"\n')
+    run = codeward("exec", "hello", cwd=git_repo)
+    assert run.returncode == 2 and "require_sink" in run.stderr and "Traceback" not in run.stderr
+    write_config(cw_home, model_server.url, extra='[audit]\nsink = "ftp://x"\n')
+    run = codeward("exec", "hello", cwd=git_repo)
+    assert run.returncode == 2 and "[audit] sink = 'ftp://x'" in run.stderr
+    write_config(cw_home, model_server.url, extra="[audit]\nrequire_sink = true\n")
+    run = codeward("exec", "hello", cwd=git_repo)
+    assert run.returncode == 2 and "no [audit] sink is set" in run.stderr
+    assert model_server.requests == []
