@@ -56,6 +56,7 @@ class PinnedOutput:
 
     def __init__(self, path: Path, what: str = "-o") -> None:
         self.path = Path(path).expanduser().absolute()
+        self.what = what
         if not self.path.parent.is_dir():
             from codeward.errors import UsageError
 
@@ -95,6 +96,15 @@ class PinnedOutput:
 
     def write_text(self, text: str, *, mode: int = 0o644) -> None:
         self.write_bytes(text.encode("utf-8"), mode=mode)
+
+    def write_or_fail(self, text: str) -> None:
+        """:meth:`write_text`, with a failure turned into one line naming the file (never a traceback)."""
+        try:
+            self.write_text(text)
+        except OSError as e:
+            from codeward.errors import CodewardError
+
+            raise CodewardError(f"{self.what} {self.path}: could not write it ({e.strerror or e})") from None
 
     def close(self) -> None:
         if self._dfd is not None:

@@ -157,3 +157,15 @@ def test_output_file_control_plain_write_follows_the_link(tmp_path: Path) -> Non
     (ws / "out").symlink_to(elsewhere)
     (ws / "out" / "summary.md").write_text("x")
     assert (elsewhere / "summary.md").exists()
+
+
+def test_output_name_replaced_by_a_directory_is_a_one_line_error(tmp_path: Path) -> None:
+    from codeward.errors import CodewardError
+
+    target = PinnedOutput(tmp_path / "summary.md")
+    (tmp_path / "summary.md").mkdir()
+    (tmp_path / "summary.md" / "keep").write_text("user data")
+    with pytest.raises(CodewardError, match=r"-o .*summary.md: could not write it"):
+        target.write_or_fail("x")
+    assert (tmp_path / "summary.md" / "keep").read_text() == "user data"
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.md"]  # no temp file left behind

@@ -126,7 +126,7 @@ def command(
         if result.status == "completed":
             final, _ = session.gate.redact_text(result.final_message)
             if out_file is not None:
-                out_file.write_text(final + ("\n" if final and not final.endswith("\n") else ""))
+                out_file.write_or_fail(final + ("\n" if final and not final.endswith("\n") else ""))
             if not as_json and final:
                 click.echo(final)
             return EXIT_OK
