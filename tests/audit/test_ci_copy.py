@@ -90,6 +90,11 @@ def test_command_cannot_replace_the_ci_copy_and_it_verifies_with_the_key(
     r = run_cw("logs", "verify", str(audit), "--verification-key", key)
     assert r.returncode == 0, r.stdout
     assert "MACs checked, epoch 0" in r.stdout and "matches the index entry of its session" in r.stdout
+    # the auditor's machine: only the artifact and the key, no codeward home of that run
+    elsewhere = tmp_path / "auditor-home"
+    elsewhere.mkdir()
+    r = run_cw("logs", "verify", str(audit), "--verification-key", key, env={"CODEWARD_HOME": str(elsewhere)})
+    assert r.returncode == 0 and "MACs checked, epoch 0" in r.stdout, r.stdout
 
 
 def test_copy_replaced_during_the_run_is_reported_and_fails_verify(cw_home, tmp_path) -> None:
