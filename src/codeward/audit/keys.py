@@ -51,14 +51,6 @@ def next_key(key: bytes) -> bytes:
     return hashlib.sha256(_NEXT + key).digest()
 
 
-def epoch_key(seed: bytes, epoch: int) -> bytes:
-    """``k_epoch`` from the seed (the verification key)."""
-    key = seed
-    for _ in range(epoch):
-        key = next_key(key)
-    return key
-
-
 def key_id(seed: bytes) -> str:
     """A short public fingerprint of a verification key, written in every keyed record's session."""
     return hashlib.sha256(b"codeward-seal/id\0" + seed).hexdigest()[:16]
@@ -78,20 +70,17 @@ class RecordKeys:
 
     def __init__(self, epoch_key_: bytes, session_id: str) -> None:
         self._key = derive(epoch_key_, "records", session_id)
-        self.position = 0
 
     def sign(self, data: bytes) -> str:
         """MAC ``data`` with the current record key, then erase it by moving forward."""
         out = mac(self._key, data)
         self._key = next_key(self._key)
-        self.position += 1
         return out
 
     def signer(self) -> Callable[[bytes], str]:
         """The current key as a MAC function, then move forward (for the verifier's random access)."""
         key = self._key
         self._key = next_key(self._key)
-        self.position += 1
         return lambda data: mac(key, data)
 
 
