@@ -329,3 +329,22 @@ def test_running_session_keeps_neither_the_epoch_key_nor_used_record_keys(cw_hom
     assert values, "the sink holds its derived keys as bytes"
     assert seed not in values and first_record_key not in values
     sink.close()
+
+
+def test_interleaved_sessions_verify(cw_home: Path) -> None:
+    """Two sessions running at once (their records and index entries interleave) are both intact."""
+    key = setup_keys()
+    one = AuditSink(A, logs_dir=cw_home / "logs", seal_home=cw_home)
+    two = AuditSink(B, logs_dir=cw_home / "logs", seal_home=cw_home)
+    one.emit({"type": "session.started", "provider": "fake"})
+    two.emit({"type": "session.started", "provider": "fake"})
+    for i in range(3):
+        two.emit({"type": "command.executed", "argv": ["echo", str(i)], "exit_code": 0})
+        one.emit({"type": "command.executed", "argv": ["echo", str(i)], "exit_code": 0})
+    two.emit({"type": "session.ended", "status": "completed"})
+    one.emit({"type": "session.ended", "status": "completed"})
+    r = run_cw("logs", "verify", "--all", "--verification-key", key)
+    assert r.returncode == 0, r.stdout
+    assert f"OK    {A}: 6 records, sealed, MACs checked, epoch 0" in r.stdout
+    assert f"OK    {B}: 6 records, sealed, MACs checked, epoch 1" in r.stdout
+    assert "NOTE" not in r.stdout
