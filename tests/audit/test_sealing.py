@@ -348,3 +348,13 @@ def test_interleaved_sessions_verify(cw_home: Path) -> None:
     assert f"OK    {A}: 6 records, sealed, MACs checked, epoch 0" in r.stdout
     assert f"OK    {B}: 6 records, sealed, MACs checked, epoch 1" in r.stdout
     assert "NOTE" not in r.stdout
+
+
+def test_killed_before_the_first_record_is_explained(cw_home: Path) -> None:
+    key = setup_keys()
+    log = session(cw_home, A)
+    log.write_bytes(b"")  # killed between creating the log and writing its first record
+    idx = index_path(cw_home / "logs")
+    idx.write_bytes(b"".join(idx.read_bytes().splitlines(keepends=True)[:1]))
+    code, bad, _ = verify("--all", key=key)
+    assert code == 1 and len(bad) == 1 and "after 0 records" in bad[0] and "killed or crashed" in bad[0]

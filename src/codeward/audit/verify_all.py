@@ -187,7 +187,7 @@ def verify_all(root: Path, keys: EpochKeys | None, state: SealState | None, *, c
             )
             continue
         line = _session_line(sid, res, keys)
-        if close is None and res.problem is not None and res.problem.kind in ("unsealed", "truncated"):
+        if close is None and res.problem is not None and res.problem.kind in ("unsealed", "truncated", "empty"):
             line = Line(
                 "fail",
                 sid,
