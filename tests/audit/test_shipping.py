@@ -251,3 +251,17 @@ def test_bad_audit_config_values_name_the_key(model_server, git_repo, cw_home) -
     run = codeward("exec", "hello", cwd=git_repo)
     assert run.returncode == 2 and "no [audit] sink is set" in run.stderr
     assert model_server.requests == []
+
+
+def test_a_token_in_the_sink_url_is_never_printed(cw_home: Path) -> None:
+    from codeward.audit.sinks import shown
+
+    assert shown("https://bot:s3cr3t-token@siem.example:8443/in") == "https://***@siem.example:8443/in"
+    assert shown("syslog+tcp://127.0.0.1:514") == "syslog+tcp://127.0.0.1:514"
+    port = free_port()
+    write_config(
+        cw_home, "http://127.0.0.1:9/v1", extra=f'[audit]\nsink = "http://bot:s3cr3t-token@127.0.0.1:{port}/x"\n'
+    )
+    (cw_home / "logs" / "ship").mkdir(parents=True)
+    r = run_cw("logs", "ship")
+    assert r.returncode == 0 and "s3cr3t" not in r.stdout + r.stderr and "***@127.0.0.1" in r.stdout

@@ -122,7 +122,7 @@ def _shipper(config: Config, root: Path | None, session_id: str) -> Shipper | No
     if root is None:
         raise UsageError("[audit] sink needs the local log (the on-disk queue): remove enabled = false from [audit]")
     from codeward.audit.ship import Shipper
-    from codeward.audit.sinks import transport_for
+    from codeward.audit.sinks import shown, transport_for
 
     transport = transport_for(url)
     if config.audit.require_sink:
@@ -130,7 +130,7 @@ def _shipper(config: Config, root: Path | None, session_id: str) -> Shipper | No
             transport.probe()
         except OSError as e:
             raise CodewardError(
-                f"[audit] require_sink = true, but the audit sink {url} cannot be reached ({e.strerror or e}); "
+                f"[audit] require_sink = true, but the audit sink {shown(url)} cannot be reached ({e.strerror or e}); "
                 "start it, or set require_sink = false to queue records on disk until it is back",
                 exit_code=2,
             ) from None

@@ -179,12 +179,22 @@ class OtlpHttpJson(HttpJsonLines):
             raise OSError(f"HTTP {r.status_code}")
 
 
+def shown(url: str) -> str:
+    """``url`` fit to print: a password or token in its user part is replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
 def transport_for(url: str) -> Transport:
     """The transport for ``[audit] sink``; UsageError naming the key when the URL is not usable."""
     parts = urlsplit(url)
     if parts.scheme in ("syslog", "syslog+tcp"):
         if not parts.hostname or not parts.port:
-            raise UsageError(f"[audit] sink = {url!r}: give syslog+tcp://HOST:PORT")
+            raise UsageError(f"[audit] sink = {shown(url)!r}: give syslog+tcp://HOST:PORT")
         return SyslogTcp(url, parts.hostname, parts.port)
     if parts.scheme in ("http", "https") and parts.hostname:
         return HttpJsonLines(url)
@@ -192,5 +202,5 @@ def transport_for(url: str) -> Transport:
         target = parts._replace(scheme=parts.scheme[5:], path=parts.path if parts.path not in ("", "/") else "/v1/logs")
         return OtlpHttpJson(target.geturl())
     raise UsageError(
-        f"[audit] sink = {url!r}: expected syslog+tcp://HOST:PORT, an http(s):// URL or otlp+http(s)://HOST:PORT"
+        f"[audit] sink = {shown(url)!r}: expected syslog+tcp://HOST:PORT, an http(s):// URL or otlp+http(s)://HOST:PORT"
     )

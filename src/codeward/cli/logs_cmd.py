@@ -225,7 +225,7 @@ def _verify_one(root: Path, ref: str, keys: Any) -> tuple[list[Any], bool]:
 def ship_cmd() -> int:
     """Deliver records queued while the [audit] sink was down (or codeward was killed). Exit 1 if some still wait."""
     from codeward.audit.ship import deliver_backlog
-    from codeward.audit.sinks import transport_for
+    from codeward.audit.sinks import shown, transport_for
     from codeward.audit.store import logs_dir
     from codeward.config.load import load_config
 
@@ -236,12 +236,15 @@ def ship_cmd() -> int:
     try:
         sent, waiting = deliver_backlog(logs_dir(config), transport)
     except OSError as e:
-        click.echo(f"the audit sink {config.audit.sink} is not reachable ({e.strerror or e}); records stay queued")
+        click.echo(
+            f"the audit sink {shown(config.audit.sink)} is not reachable ({e.strerror or e}); records stay queued"
+        )
         return EXIT_FAILED
     finally:
         transport.close()
     click.echo(
-        f"delivered {sent} queued records to {config.audit.sink}" + (f"; {waiting} still wait" if waiting else "")
+        f"delivered {sent} queued records to {shown(config.audit.sink)}"
+        + (f"; {waiting} still wait" if waiting else "")
     )
     return EXIT_FAILED if waiting else EXIT_OK
 

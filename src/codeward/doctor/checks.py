@@ -291,6 +291,7 @@ def check_audit_trail(ctx: DoctorContext) -> CheckResult:
     import stat as stat_mod
 
     from codeward.audit.keys import SealStateError, read_state, state_path
+    from codeward.audit.sinks import shown
 
     name = "audit-trail"
     if not ctx.config.audit.enabled:
@@ -299,7 +300,9 @@ def check_audit_trail(ctx: DoctorContext) -> CheckResult:
         )
     sink = ctx.config.audit.sink
     where = (
-        f"records are streamed to {sink} as written" if sink else "no [audit] sink: the only copy is on this machine"
+        f"records are streamed to {shown(sink)} as written"
+        if sink
+        else "no [audit] sink: the only copy is on this machine"
     )
     try:
         state = read_state(ctx.home)
