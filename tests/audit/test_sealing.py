@@ -358,3 +358,17 @@ def test_killed_before_the_first_record_is_explained(cw_home: Path) -> None:
     idx.write_bytes(b"".join(idx.read_bytes().splitlines(keepends=True)[:1]))
     code, bad, _ = verify("--all", key=key)
     assert code == 1 and len(bad) == 1 and "after 0 records" in bad[0] and "killed or crashed" in bad[0]
+
+
+def test_index_entry_removed_from_the_middle(cw_home: Path) -> None:
+    setup_keys()
+    session(cw_home, A)
+    gone = session(cw_home, B)
+    session(cw_home, C)
+    idx = index_path(cw_home / "logs")
+    lines = idx.read_bytes().splitlines(keepends=True)
+    idx.write_bytes(b"".join(lines[:2] + lines[4:]))  # B's open and close
+    gone.unlink()
+    code, bad, _ = verify("--all")
+    assert code == 1
+    assert bad[0] == "FAIL  index: index line 3: holds entry 4 where entry 2 belongs (entries removed or moved)"
