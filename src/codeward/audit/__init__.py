@@ -3,7 +3,12 @@
 Modules: :mod:`~codeward.audit.records` (record format and hash chain, pure),
 :mod:`~codeward.audit.scrub` (keeps keys and secrets out), :mod:`~codeward.audit.writer` (the
 sink that appends and fsyncs), :mod:`~codeward.audit.verify` (checks a log),
-:mod:`~codeward.audit.store` (where logs live, listing, ids).
+:mod:`~codeward.audit.store` (where logs live, listing, ids), :mod:`~codeward.audit.keys`
+(forward-secure sealing keys), :mod:`~codeward.audit.index` (the index of sessions),
+:mod:`~codeward.audit.verify_all` (logs, index and sealing state together),
+:mod:`~codeward.audit.sinks` and :mod:`~codeward.audit.ship` (streaming to a collector, with an
+on-disk queue), :mod:`~codeward.audit.timeline` and :mod:`~codeward.audit.ocsf` (for people and
+SIEMs).
 """
 
 from __future__ import annotations
