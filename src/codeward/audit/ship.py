@@ -148,12 +148,15 @@ class Shipper:
             self._cond.notify()
 
     def close(self) -> None:
-        """Wait up to ``drain_s`` for the sink to take what is pending; the rest stays queued on disk."""
+        """Wait up to ``drain_s`` for the sink to take what is pending (half a second when it is already
+        failing); the rest stays queued on disk."""
         with self._cond:
             self._closing = True
-            self._deadline = time.monotonic() + self.drain_s
+            # a sink already failing gets one more try, not the full wait: the records are on disk
+            wait = min(self.drain_s, 0.5) if self.error else self.drain_s
+            self._deadline = time.monotonic() + wait
             self._cond.notify()
-        self._thread.join(self.drain_s + 1)
+        self._thread.join(wait + 1)
         with self._cond:
             done = (self._sealed and not self._pending) or not self._offered
         if self._cursor is not None:
