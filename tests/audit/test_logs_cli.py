@@ -111,7 +111,9 @@ def test_ambiguous_and_unknown_ids_are_usage_errors(logs: dict[str, Path]) -> No
 def test_verify_all_good(logs: dict[str, Path]) -> None:
     r = run_cw("logs", "verify", "--all")
     assert r.returncode == 0, r.stdout
-    assert r.stdout.count("OK ") == 3 and "3 of 3 logs intact" in r.stdout
+    ok = [ln.split()[1].rstrip(":") for ln in r.stdout.splitlines() if ln.startswith("OK")]
+    assert ok == ["index", A, B, C] and "3 of 3 logs intact" in r.stdout
+    assert "could have rewritten everything consistently" in r.stderr
     assert run_cw("logs", "verify").returncode == 0
 
 
@@ -199,3 +201,25 @@ def test_export_since_and_output_file(logs: dict[str, Path], tmp_path: Path) -> 
     assert recs and all(x["sid"] == C and x["ts"] >= "2025-03-06T10:00:03" for x in recs)
     bad = run_cw("logs", "export", "--since", "last tuesday")
     assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_export_ocsf_maps_commands_files_and_requests(logs: dict[str, Path]) -> None:
+    r = run_cw("logs", "export", "--format", "ocsf")
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(events) == 21
+    # raw_data is the exact line: the export can still be verified record by record
+    assert "".join(e["raw_data"] + "\n" for e in events) == "".join(logs[s].read_text() for s in (A, B, C))
+    by_type = {json.loads(e["raw_data"])["type"]: e for e in events if e["metadata"]["correlation_uid"] == A}
+    cmd = by_type["command"]
+    assert (cmd["class_uid"], cmd["activity_id"], cmd["type_uid"]) == (1007, 1, 100701)
+    assert cmd["process"]["cmd_line"] == "bash -c 'echo hi'" and cmd["status_code"] == "0"
+    f = by_type["file.change"]
+    assert (f["class_uid"], f["activity_id"]) == (1001, 3) and f["file"]["path"] == "b.txt"
+    assert f["file"]["hashes"][0]["value"] == "2" * 64
+    req = by_type["request.sent"]
+    assert req["class_uid"] == 4002 and req["dst_endpoint"]["hostname"] == "127.0.0.1"
+    assert req["traffic"]["bytes_out"] == 321 and req["unmapped"]["redactions"] == {"github-pat": 1}
+    dec = by_type["decision"]
+    assert dec["class_uid"] == 0 and dec["unmapped"]["decided_by"] == "rule:rm -rf (AGENTS.md:3)"
+    assert cmd["metadata"]["uid"] == f"{A}:3" and cmd["time"] == 1741082403000

@@ -104,3 +104,12 @@ def test_quoted_or_dashed_prompt_reaches_the_session(argv: list[str], tmp_path: 
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "needs a terminal" in err and "is not a command" not in err
+
+
+def test_explain_hides_a_token_in_the_audit_sink(git_repo, cw_home) -> None:
+    from tests.support.cw_subprocess import run_cw
+
+    (cw_home / "config.toml").write_text('[audit]\nsink = "https://ci:s3cr3t-sink-token@logs.example/ingest"\n')
+    r = run_cw("config", "explain", cwd=git_repo)
+    assert r.returncode == 0, r.stderr
+    assert "s3cr3t-sink-token" not in r.stdout and "***@logs.example" in r.stdout

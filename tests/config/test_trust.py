@@ -54,6 +54,7 @@ USER_ONLY_SAMPLES: dict[str, str] = {
     "privacy.rules": '[privacy]\nrules = ["weaker.toml"]',
     "privacy.allowlist": '[privacy]\nallowlist = ["AKIA.*"]',
     "audit.dir": '[audit]\ndir = "/tmp/elsewhere"',
+    "audit.sink": '[audit]\nsink = "syslog+tcp://203.0.113.7:514"',
 }
 
 

@@ -14,15 +14,19 @@ One record is one line of ASCII JSON::
   (its hash holds but the chain does not).
 * The last record is a ``seal`` that counts the records before it. A log without one was cut
   short, or its session never ended cleanly.
+* Keyed logs (sealing set up with ``codeward logs setup-keys``, see :mod:`codeward.audit.keys`):
+  the ``session.start`` record names its ``epoch`` and ``key_id``, and every line ends with
+  ``,"mac":"<hex>"``: HMAC-SHA-256 over the line up to and including its ``hash`` (closed with
+  ``}``), under record ``seq``'s key of the session's per-record key chain. ``prev`` then hashes the
+  whole line, MAC included.
 
 Hashes are computed over bytes as written, never over re-serialised JSON, so verification does
 not depend on how any JSON library orders keys or escapes text. Lines are ASCII
 (``ensure_ascii``) so a file name that is not valid UTF-8 cannot make a record unwritable.
 
-What this detects: any edit, removal, reordering, insertion or truncation of a log. What it cannot
-detect on its own: someone with write access rewriting the whole log and recomputing every hash;
-keep a copy elsewhere (``exec --audit-log FILE`` as a CI artifact, or ``logs export`` to a SIEM)
-when that matters.
+What the hashes alone detect: any edit, removal, reordering, insertion or truncation of a log by
+someone who does not recompute the chain. Rewriting a whole log consistently is caught only by the
+MACs (with the verification key) or by a copy the writer does not control (a sink).
 """
 
 from __future__ import annotations
@@ -32,11 +36,14 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codeward.audit.keys import RecordKeys
 
 FORMAT = "codeward-audit/1"
-RESERVED = frozenset({"seq", "ts", "sid", "type", "prev", "hash"})
-HASH_SUFFIX = re.compile(rb',"hash":"([0-9a-f]{64})"\}$')
+RESERVED = frozenset({"seq", "ts", "sid", "type", "prev", "hash", "mac"})
+HASH_SUFFIX = re.compile(rb',"hash":"([0-9a-f]{64})"(,"mac":"([0-9a-f]{64})")?\}$')
 
 # event type on the bus -> record type in the log; public item.* events are left out (the log is
 # not a transcript), except error items
@@ -90,8 +97,9 @@ def record_for_event(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None
 class Chain:
     """Builds the lines of one session log, each chained to the one before."""
 
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, keys: RecordKeys | None = None) -> None:
         self.session_id = session_id
+        self.keys = keys
         self.seq = 0
         self.prev = genesis(session_id)
         self.sealed = False
@@ -106,6 +114,8 @@ class Chain:
         text = json.dumps(body, ensure_ascii=True, separators=(",", ":"), default=str).encode("ascii")
         own = sha256_hex(text)
         line = text[:-1] + b',"hash":"' + own.encode("ascii") + b'"}'
+        if self.keys is not None:
+            line = line[:-1] + b',"mac":"' + self.keys.sign(line).encode("ascii") + b'"}'
         self.prev = sha256_hex(line)
         self.seq += 1
         if kind == "seal":
@@ -124,6 +134,10 @@ class Parsed:
     record: dict[str, Any] | None
     hash_ok: bool
     line_hash: str
+    mac: str | None = None
+    """The line's MAC (keyed logs), checked by the verifier, which holds the key."""
+    macced: bytes = b""
+    """The bytes the MAC covers: the line up to and including its hash, closed with ``}``."""
 
 
 def parse_line(line: bytes) -> Parsed:
@@ -133,10 +147,12 @@ def parse_line(line: bytes) -> Parsed:
         return Parsed(None, False, sha256_hex(line))
     body = line[: m.start()] + b"}"
     ok = sha256_hex(body) == m.group(1).decode("ascii")
+    mac = m.group(3).decode("ascii") if m.group(3) else None
+    macced = line[: m.start(2)] + b"}" if mac else b""
     try:
         record = json.loads(body)
     except ValueError:
         record = None
     if not isinstance(record, dict):
         record = None
-    return Parsed(record, ok, sha256_hex(line))
+    return Parsed(record, ok, sha256_hex(line), mac, macced)

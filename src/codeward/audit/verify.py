@@ -7,15 +7,39 @@ chain, a gap before a missing seal.
 Kinds: ``changed`` (a record's bytes were edited), ``removed`` (a record is missing), ``reordered``
 (records out of order or repeated), ``inserted`` (a record that hashes right but does not follow
 its predecessor: written by someone else), ``truncated`` (the last line is cut off), ``unsealed``
-(no seal at the end), ``mismatch`` (the log belongs to another session), ``empty``.
+(no seal at the end), ``mismatch`` (the log belongs to another session), ``empty``; with a
+verification key also ``forged`` (a MAC does not match: rewritten, re-chained or re-sealed without
+the sealing key), ``unkeyed`` (no MACs where the key says there must be) and ``wrongkey``.
+
+Without a verification key the hashes prove only that the log agrees with itself: anyone able to
+write the file can rewrite it and recompute every hash and the seal. With the key every record's
+MAC is checked, which a rewriter cannot produce without the epoch key, erased when the session
+ended (:mod:`codeward.audit.keys`).
 """
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from codeward.audit.keys import RecordKeys, key_id, next_key
 from codeward.audit.records import Parsed, genesis, parse_line
+
+
+class EpochKeys:
+    """Epoch keys from a verification key, computed forward once and cached (``k_e`` for any ``e``)."""
+
+    def __init__(self, seed: bytes) -> None:
+        self.seed = seed
+        self.key_id = key_id(seed)
+        self._keys = [seed]
+
+    def get(self, epoch: int) -> bytes:
+        while len(self._keys) <= epoch:
+            self._keys.append(next_key(self._keys[-1]))
+        return self._keys[epoch]
 
 
 @dataclass(frozen=True)
@@ -35,18 +59,42 @@ class VerifyResult:
     end_status: str | None
     """The ``status`` of the session.end record (completed, failed, incomplete, ...)."""
     problem: Problem | None
+    epoch: int | None = None
+    """The sealing epoch the log claims (None: unkeyed)."""
+    macs_checked: bool = False
+    """Every record's MAC was checked against a verification key."""
+    last_hash: str | None = None
+    """SHA-256 of the last line (the seal's, on a sealed log): what the index's ``close`` names."""
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
+class _RecordKeyList:
+    """Random access to one session's per-record keys (the writer only ever moves forward)."""
+
+    def __init__(self, epoch_key_: bytes, session_id: str) -> None:
+        self._chain = RecordKeys(epoch_key_, session_id)
+        self._macs: list[Callable[[bytes], str]] = []
+
+    def mac_at(self, seq: int, data: bytes) -> str:
+        if seq < 0 or seq > 10_000_000:
+            return ""
+        while len(self._macs) <= seq:
+            self._macs.append(self._chain.signer())
+        return self._macs[seq](data)
+
+
 def _seqs(parsed: list[Parsed]) -> set[int]:
     return {p.record["seq"] for p in parsed if p.record is not None and isinstance(p.record.get("seq"), int)}
 
 
-def verify_bytes(data: bytes, expected_session: str | None = None) -> VerifyResult:
-    """Verify a whole log given as bytes; ``expected_session`` is the id its file name claims."""
+def verify_bytes(data: bytes, expected_session: str | None = None, keys: EpochKeys | None = None) -> VerifyResult:
+    """Verify a whole log given as bytes; ``expected_session`` is the id its file name claims.
+
+    With ``keys`` (from the verification key) the log must be keyed with that key and every MAC
+    must hold."""
     if not data:
         return VerifyResult(0, expected_session, None, None, None, Problem(1, "empty", "the log is empty"))
     chunks = data.split(b"\n")
@@ -59,9 +107,13 @@ def verify_bytes(data: bytes, expected_session: str | None = None) -> VerifyResu
     prev_hash: str | None = None
     sealed_at: int | None = None
     count = 0
+    epoch: int | None = None
+    rkeys: _RecordKeyList | None = None
 
     def result(problem: Problem | None) -> VerifyResult:
-        return VerifyResult(count, sid, first_ts, last_ts, end_status, problem)
+        return VerifyResult(
+            count, sid, first_ts, last_ts, end_status, problem, epoch, rkeys is not None and problem is None, prev_hash
+        )
 
     for i, p in enumerate(parsed):
         n = i + 1
@@ -80,7 +132,37 @@ def verify_bytes(data: bytes, expected_session: str | None = None) -> VerifyResu
                 )
             sid = rsid
             first_ts = rec.get("ts")
-        elif rsid != sid:
+            claimed = rec.get("epoch")
+            epoch = claimed if isinstance(claimed, int) and claimed >= 0 else None
+            if keys is not None:
+                if epoch is None:
+                    return result(
+                        Problem(
+                            n,
+                            "unkeyed",
+                            f"line {n}: the log carries no seal key (written before setup-keys, "
+                            "or rewritten without the key)",
+                        )
+                    )
+                if rec.get("key_id") != keys.key_id:
+                    return result(
+                        Problem(
+                            n,
+                            "wrongkey",
+                            f"line {n}: sealed with key {rec.get('key_id')}, "
+                            f"not with this verification key ({keys.key_id})",
+                        )
+                    )
+                rkeys = _RecordKeyList(keys.get(epoch), rsid)
+        if rkeys is not None and (p.mac is None or not hmac.compare_digest(p.mac, rkeys.mac_at(seq, p.macced))):
+            return result(
+                Problem(
+                    n,
+                    "forged",
+                    f"line {n}: the MAC does not match (rewritten, re-chained or re-sealed without the sealing key)",
+                )
+            )
+        if i > 0 and rsid != sid:
             return result(Problem(n, "inserted", f"line {n}: a record of session {rsid} in the log of {sid}"))
         last_ts = rec.get("ts")
         if sealed_at is not None:
@@ -121,6 +203,6 @@ def verify_bytes(data: bytes, expected_session: str | None = None) -> VerifyResu
     return result(None)
 
 
-def verify_file(path: Path, expected_session: str | None = None) -> VerifyResult:
+def verify_file(path: Path, expected_session: str | None = None, keys: EpochKeys | None = None) -> VerifyResult:
     """Verify the log at ``path`` (``expected_session``: the id its place in the logs directory claims)."""
-    return verify_bytes(path.read_bytes(), expected_session)
+    return verify_bytes(path.read_bytes(), expected_session, keys)

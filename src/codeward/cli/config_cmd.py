@@ -36,7 +36,7 @@ def explain(ctx: click.Context, cd: Path | None, as_json: bool) -> int:
     project = project_for(ctx, RunOptions(cd=cd), load=False)
     workdir = project.workspace.cwd
     config = project.config
-    table = rows(config)
+    table = [_masked(r) for r in rows(config)]
     refusals = refused(config)
     policy = _policy_entries(project)
     if as_json:
@@ -68,6 +68,17 @@ def explain(ctx: click.Context, cd: Path | None, as_json: bool) -> int:
     else:
         click.echo("\nnothing was refused from the repository")
     return 0
+
+
+def _masked(row: Any) -> Any:
+    """A sink URL with a token in it is shown without the token (as ``logs`` and the session show it)."""
+    from dataclasses import replace
+
+    if row.key == "audit.sink" and isinstance(row.value, str):
+        from codeward.audit.sinks import shown
+
+        return replace(row, value=shown(row.value))
+    return row
 
 
 def _policy_entries(project: Project) -> dict[str, list[dict[str, Any]]]:

@@ -69,7 +69,7 @@ def command(
     from codeward.agent.history import find_session
     from codeward.agent.session import build_session
     from codeward.events import EventBus, JsonlSink, SessionEnded, ThreadStarted
-    from codeward.fsutil import atomic_write_text
+    from codeward.fsutil import PinnedOutput
     from codeward.home import codeward_home
     from codeward.tools.asking import NoTerminalApprover
     from codeward.ui.progress import ProgressSink
@@ -86,16 +86,20 @@ def command(
     elif last:
         raise UsageError("--last only goes with 'exec resume'")
     text = read_prompt(" ".join(words) if words else None)
+    # both output files are pinned before the run: a missing directory is refused now, and nothing
+    # a command does to the paths later can make codeward write through a link
+    out_file = PinnedOutput(Path(last_message), "-o") if last_message and not dry_run else None
     events = EventBus()
     events.add(JsonlSink(sys.stdout) if as_json else ProgressSink(sys.stderr))
     audits: list[Any] = []
 
     def attach_audit(project: Any, session_id: str) -> None:
-        from codeward.audit import open_session_audit
+        """The audit log, and the CI copy opened now, before anything runs, outside the project's reach."""
+        from codeward.audit import open_ci_copy, open_session_audit
 
-        sink = open_session_audit(
-            project.config, session_id, scan=project.scanner.scan, extra=Path(audit_log) if audit_log else None
-        )
+        ws = project.workspace
+        ci = open_ci_copy(Path(audit_log), [ws.root, ws.cwd]) if audit_log else (None, None)
+        sink = open_session_audit(project.config, session_id, scan=project.scanner.scan, extra=ci[0], extra_fd=ci[1])
         if sink is not None:
             events.add(sink)
             audits.append(sink)
@@ -122,8 +126,8 @@ def command(
         status = result.status
         if result.status == "completed":
             final, _ = session.gate.redact_text(result.final_message)
-            if last_message:
-                atomic_write_text(Path(last_message), final + ("\n" if final and not final.endswith("\n") else ""))
+            if out_file is not None:
+                out_file.write_or_fail(final + ("\n" if final and not final.endswith("\n") else ""))
             if not as_json and final:
                 click.echo(final)
             return EXIT_OK
@@ -137,6 +141,10 @@ def command(
         events.emit(SessionEnded(status, session.agent.total_usage.to_json()))
         for sink in audits:
             sink.close()
+            for warning in sink.warnings:
+                click.echo(f"codeward: warning: {warning}", err=True)
+        if out_file is not None:
+            out_file.close()
 
 
 def _dry_run(session: Any, text: str) -> int:

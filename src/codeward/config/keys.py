@@ -115,6 +115,8 @@ KEYS: dict[str, Key] = {
     "privacy.allowlist": _user(v.str_list, _SCANNER),
     "audit.enabled": _narrow(v.boolean, "stricter", (True, False)),
     "audit.dir": _user(v.text, "it decides where the audit log is written"),
+    "audit.sink": _user(v.text, "it decides where the audit records are sent"),
+    "audit.require_sink": _narrow(v.boolean, "stricter", (True, False)),
     "history.persistence": _narrow(v.choice(("save-all", "none")), "stricter", ("none", "save-all")),
 }
 

@@ -72,6 +72,10 @@ class PrivacyConfig:
 class AuditConfig:
     enabled: bool = True
     dir: str | None = None
+    sink: str | None = None
+    """Where records are streamed as written: syslog+tcp://HOST:PORT or an http(s) JSON-lines URL."""
+    require_sink: bool = False
+    """Refuse to start a session when the sink cannot be reached."""
 
 
 @dataclass

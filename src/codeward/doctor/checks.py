@@ -2,7 +2,7 @@
 
 The names are stable (scripts grep them): ``config``, ``approval-mode``, ``ignore-file``,
 ``tracked-secrets``, ``auth-file``, ``key-source``, ``sandbox``, ``network``, ``agents-policy``,
-``provider-endpoint``, ``log-dir``, ``home-dir``, ``data-retention``, ``egress``.
+``provider-endpoint``, ``log-dir``, ``audit-trail``, ``home-dir``, ``data-retention``, ``egress``.
 """
 
 from __future__ import annotations
@@ -304,6 +304,53 @@ def check_log_dir(ctx: DoctorContext) -> CheckResult:
     return CheckResult(name, "pass", f"{lp.path} is mode {lp.mode:03o}" if lp.mode is not None else str(lp.path))
 
 
+def check_audit_trail(ctx: DoctorContext) -> CheckResult:
+    """What the audit log can prove here: keyed sealing (setup-keys) and a sink off this machine."""
+    import stat as stat_mod
+
+    from codeward.audit.keys import SealStateError, read_state, state_path
+    from codeward.audit.sinks import shown
+
+    name = "audit-trail"
+    if not ctx.config.audit.enabled:
+        return CheckResult(
+            name, "warn", "[audit] enabled = false: nothing is recorded", "remove enabled = false from [audit]"
+        )
+    sink = ctx.config.audit.sink
+    where = (
+        f"records are streamed to {shown(sink)} as written"
+        if sink
+        else "no [audit] sink: the only copy is on this machine"
+    )
+    try:
+        state = read_state(ctx.home)
+    except SealStateError as e:
+        return CheckResult(name, "fail", e.message, "codeward logs setup-keys --force (keep the new key elsewhere)")
+    if state is None:
+        return CheckResult(
+            name,
+            "warn",
+            "records are hash-chained but not sealed with a key: whoever can write the log directory can rewrite "
+            f"a session and its seal without verify noticing; {where}",
+            "codeward logs setup-keys (and keep the printed verification key off this machine)",
+        )
+    mode = stat_mod.S_IMODE(state_path(ctx.home).stat().st_mode)
+    if mode & 0o077:
+        return CheckResult(
+            name, "fail", f"{state_path(ctx.home)} is mode {mode:03o}: others can read the sealing key",
+            f"chmod 600 {state_path(ctx.home)}",
+        )  # fmt: skip
+    queued = list((ctx.logs.path / "ship").glob("*.cursor")) if sink and ctx.logs is not None else []
+    detail = (
+        f"sealed with key {state.key_id} (next epoch {state.epoch}): with the verification key, logs verify proves "
+        f"no finished session was rewritten, cut, re-sealed or deleted; {where}"
+    )
+    if queued:
+        return CheckResult(name, "warn", detail + f"; {len(queued)} session(s) have records waiting for the sink",
+                           "codeward logs ship")  # fmt: skip
+    return CheckResult(name, "pass", detail)
+
+
 def check_home_dir(ctx: DoctorContext) -> CheckResult:
     hp = ctx.home_perm
     if hp is None or not hp.exists:
@@ -360,6 +407,7 @@ CHECKS: tuple[Callable[[DoctorContext], CheckResult], ...] = (
     check_agents_policy,
     check_provider_endpoint,
     check_log_dir,
+    check_audit_trail,
     check_home_dir,
     check_data_retention,
     check_egress,
