@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 
+from codeward.policy.shells import SHELLS
 from codeward.policy.words import Tok
-from codeward.policy.wrappers import SHELLS
 
 
 class PatternError(ValueError):
