@@ -35,6 +35,7 @@ class Cmd:
     depth: int = 0
     output: str | None = None  # what it prints, when known statically (echo/printf/cat of a heredoc)
     func_body: tuple[int, ...] = ()
+    note: str | None = None  # for an equivalent reading: what the command it stands for does
 
     def display(self, limit: int = 120) -> str:
         text = " ".join(t.shown() for t in self.argv)

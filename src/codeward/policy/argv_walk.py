@@ -89,6 +89,11 @@ class ArgvRunner(AnalyzerBase):
         for spec in un.speculative:
             with contextlib.suppress(SpecAbort):
                 self.run_argv(spec, replace(inner_ctx, speculative=True))
+        for same, note in un.equivalents:
+            with contextlib.suppress(SpecAbort):
+                j = self.run_argv(same, replace(inner_ctx, speculative=True))
+                if j is not None:
+                    self.result.commands[j].note = note
         return idx
 
     def _builtin_effects(self, base: str, argv: tuple[Tok, ...], ctx: Ctx) -> None:

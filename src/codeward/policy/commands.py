@@ -174,6 +174,9 @@ def _full_auto(analysis: Analysis, shown: str, policy: Policy) -> Decision:
 
 
 def _where(analysis: Analysis, idx: int, shown: str) -> str:
+    note = analysis.commands[idx].note
+    if note:
+        return f"`{shown}` {analysis.show(note)}, which"
     inner = analysis.display(idx, 60)
     if " ".join(inner.split()) == shown:
         return f"`{shown}`"

@@ -65,7 +65,13 @@ FIND_VALUE_PRIMARIES = frozenset(
 
 
 def find_actions(toks: Sequence[Tok]) -> Unwrapped:
+    """What ``find`` runs (``-exec`` and friends), and what it amounts to when it deletes.
+
+    ``find DIR … -delete`` and ``find DIR … -exec rm …`` remove files found anywhere under DIR: to a
+    ``rm -rf`` rule they are ``rm -rf DIR`` (an *equivalent*, which only ever adds denials).
+    """
     inners: list[Inner] = []
+    deletes = False
     i = 1
     n = len(toks)
     prev_takes_value = False
@@ -90,9 +96,49 @@ def find_actions(toks: Sequence[Tok]) -> Unwrapped:
                 j += 1
             if argv:
                 inners.append(Argv(tuple(argv)))
+                program = argv[0].value or ""
+                deletes = deletes or program.rsplit("/", 1)[-1] in DELETING_PROGRAMS
             i = j + 1
             prev_takes_value = False
             continue
+        if t.value == "-delete" and not prev_takes_value:
+            deletes = True
         prev_takes_value = t.value in FIND_VALUE_PRIMARIES or t.value.startswith("-newer")
         i += 1
-    return Unwrapped(inners=inners, transparent=False)
+    equivalents: list[tuple[tuple[Tok, ...], str]] = []
+    if deletes:
+        roots = start_points(toks)
+        argv_rm = (Tok.lit("rm"), Tok.lit("-rf"), Tok.lit("--"), *roots)
+        shown = " ".join(t.shown() for t in argv_rm).replace(" -- ", " ")
+        equivalents.append((argv_rm, f"deletes what it finds, like `{shown}`"))
+    return Unwrapped(inners=inners, transparent=False, equivalents=equivalents)
+
+
+# programs that delete the files find hands them
+DELETING_PROGRAMS = frozenset({"rm", "unlink", "shred"})
+# find's own options before the starting points (-H -L -P, -D debugopts, -O3)
+_FIND_LEADING = frozenset({"-H", "-L", "-P"})
+
+
+def start_points(toks: Sequence[Tok]) -> tuple[Tok, ...]:
+    """The directories ``find`` starts from (``.`` when none is given), as bash passes them."""
+    i = 1
+    n = len(toks)
+    while i < n and toks[i].value is not None:
+        v = toks[i].value or ""
+        if v in _FIND_LEADING or (v.startswith("-O") and v[2:].isdigit()):
+            i += 1
+        elif v == "-D" and i + 1 < n:
+            i += 2
+        else:
+            break
+    roots: list[Tok] = []
+    while i < n:
+        t = toks[i]
+        if t.value is not None and (t.value.startswith("-") or t.value in ("(", "!", ",")):
+            break
+        if t.value is None and t.maybe_flag:
+            break
+        roots.append(t)
+        i += 1
+    return tuple(roots) or (Tok.lit("."),)

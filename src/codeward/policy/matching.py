@@ -12,9 +12,9 @@ from collections.abc import Iterable
 
 from codeward.config.model import PolicyEntry
 from codeward.policy.analysis_model import Analysis, Role
+from codeward.policy.canonical import deny_match
 from codeward.policy.patterns import Match, StagePattern, base_matches_deny, base_name, compile_pattern
 from codeward.policy.patterns import match_allow as match_allow_stage
-from codeward.policy.patterns import match_deny as match_deny_stage
 
 
 def _folded_bases(analysis: Analysis) -> list[str | None]:
@@ -45,7 +45,7 @@ def match_rule(pattern: str, analysis: Analysis) -> tuple[Match, int]:
         best, where = Match.NO, -1
         for idx in _candidates(cp.stages[0], analysis, False):
             c = cmds[idx]
-            r = match_deny_stage(cp.stages[0], c.argv, name_checked=True)
+            r = deny_match(cp.stages[0], c.argv)
             if c.role is Role.SPECULATIVE and r is not Match.YES:
                 continue
             if r > best:
@@ -59,7 +59,7 @@ def match_rule(pattern: str, analysis: Analysis) -> tuple[Match, int]:
         level: dict[int, Match] = {}
         for idx in _candidates(stage, analysis, k > 0):
             c = cmds[idx]
-            r = match_deny_stage(stage, c.argv, receiver=k > 0, name_checked=True)
+            r = deny_match(stage, c.argv, receiver=k > 0)
             if c.role is Role.SPECULATIVE and r is not Match.YES:
                 continue
             if r is not Match.NO:

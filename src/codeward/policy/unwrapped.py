@@ -55,6 +55,8 @@ class Unwrapped:
     unknown: str | None = None  # why what it runs cannot be told
     assignments: list[Tok] = field(default_factory=list)  # VAR=value set for the inner command
     speculative: list[tuple[Tok, ...]] = field(default_factory=list)
+    # argvs that do what this command does, each with how to say so (find -delete is rm -rf DIR)
+    equivalents: list[tuple[tuple[Tok, ...], str]] = field(default_factory=list)
     lookup_only: bool = False  # e.g. `command -v x`: names a program without running it
 
 
