@@ -47,6 +47,8 @@ class Analysis:
     commands: list[Cmd] = field(default_factory=list)
     flows: set[tuple[int, int]] = field(default_factory=set)
     uncertain: list[str] = field(default_factory=list)
+    # inline code that cannot be read for commands: asks only when a disallow list is in force
+    opaque: list[str] = field(default_factory=list)
     fatal: str | None = None
     placeholders: dict[str, str] = field(default_factory=dict)
     folded_bases: list[str | None] | None = field(default=None, repr=False, compare=False)

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from codeward.policy import shellparse as sp
-from codeward.policy.analysis_base import AnalyzerBase, SpecAbort
+from codeward.policy.analysis_base import SpecAbort
 from codeward.policy.analysis_model import MAX_CHAIN, MAX_NESTING, Cmd, Ctx, Role, Stdin
+from codeward.policy.inline_code import language_of
+from codeward.policy.inline_walk import InlineRunner
 from codeward.policy.patterns import base_name
 from codeward.policy.shellstate import (
     DECLARATION_BUILTINS,
@@ -28,7 +30,7 @@ from codeward.policy.words import Tok
 from codeward.policy.wrappers import unwrap
 
 
-class ArgvRunner(AnalyzerBase):
+class ArgvRunner(InlineRunner):
     """Records simple commands and follows what they run; the tree level is ``walk``."""
 
     def run_argv(self, toks: Sequence[Tok], ctx: Ctx, *, shell_word: bool = False) -> int | None:
@@ -60,6 +62,9 @@ class ArgvRunner(AnalyzerBase):
             func_body = self._functions[(ctx.scope, name.value)]
         idx = self._add(Cmd(argv, role, func_body=func_body), ctx)
         self._builtin_effects(base, argv, ctx)
+        language = language_of(base)
+        if language is not None:
+            self._inline(language, argv, ctx, self.result.commands[idx].display(40))
         un = unwrap(argv, base)
         if un is None:
             return idx

@@ -115,6 +115,17 @@ def decide_analysis(analysis: Analysis, shown: str, mode: str, policy: Policy) -
             entry.pattern,
             entry.source,
         )
+    if analysis.opaque and policy.disallow_commands:
+        more = f" (and {len(analysis.opaque) - 1} more)" if len(analysis.opaque) > 1 else ""
+        entry = policy.disallow_commands[0]
+        return Decision(
+            "ask",
+            f"`{shown}` runs inline code the policy cannot read for commands: {analysis.opaque[0]}{more}; with "
+            "disallow_commands in force it needs approval (disallow_commands is a best-effort tripwire: "
+            "allow_commands and the sandbox are what bound a command)",
+            None,
+            file_of(entry.source),
+        )
     if analysis.uncertain:
         more = f" (and {len(analysis.uncertain) - 1} more)" if len(analysis.uncertain) > 1 else ""
         return Decision(
