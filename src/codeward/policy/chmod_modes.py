@@ -77,6 +77,7 @@ def _apply(state: dict[int, str], op: str, perms: str, mask: int, *, umask_appli
     maybe_bits = 0
     if perms and perms[0] in "01234567":
         bits = int(perms, 8) & 0o7777
+        umask_applies = False  # GNU chmod applies no umask to octal digits after an operator
     else:
         for c in perms:
             if c == "X":

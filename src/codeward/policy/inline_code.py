@@ -103,10 +103,20 @@ def _unknown(language: str, t: Tok) -> Piece:
 
 
 def _cluster_code(
-    language: str, toks: list[Tok], code_letters: str, value_letters: str, flag_letters: str | None = None
+    language: str,
+    toks: list[Tok],
+    code_letters: str,
+    value_letters: str,
+    flag_letters: str | None = None,
+    digit_letters: str = "",
 ) -> tuple[list[Piece], int, bool]:
     """Read ``-xyz`` clusters up to the first operand: the code pieces, where operands start, and
-    whether a script (or module) was named so standard input is not the code."""
+    whether a script (or module) was named so standard input is not the code.
+
+    A code letter takes the rest of its cluster or the next word. A value letter takes the rest
+    of its cluster, or the next word unless that word is an option itself (so ``perl -pi -e CODE``
+    never loses its ``-e``). A digit letter (perl's ``-l``, ``-0``) takes only the digits after it.
+    """
     out: list[Piece] = []
     i = 1
     while i < len(toks):
@@ -135,8 +145,14 @@ def _cluster_code(
                     out.append(Piece("code", language, toks[i + 1]))
                     consumed = True
                 break
+            if c in digit_letters:
+                j += 1
+                while j < len(v) and v[j] in "01234567xX":
+                    j += 1
+                continue
             if c in value_letters:
-                if not v[j + 1 :] and i + 1 < len(toks):
+                nxt = toks[i + 1] if i + 1 < len(toks) else None
+                if not v[j + 1 :] and nxt is not None and not (nxt.value or "-").startswith("-"):
                     consumed = True
                 if c == "m" and language == "python":
                     return out, i + (2 if consumed else 1), True  # python -m module: not inline code
@@ -158,14 +174,15 @@ def _python(language: str, toks: list[Tok]) -> list[Piece]:
 def _script_options(language: str, toks: list[Tok]) -> list[Piece]:
     """perl, ruby, lua, php, Rscript, osascript: ``-e CODE`` (repeatable) style."""
     code, value = {
-        "perl": ("eE", "MmIilx0FCdDV"),
+        "perl": ("eE", "MmIixFCdDV"),
         "ruby": ("e", "IrCEFxK0TWil"),
         "lua": ("e", "l"),
         "php": ("rBRE", "cdzft"),
         "r": ("e", ""),
         "applescript": ("e", "ls"),
     }.get(language, ("e", ""))
-    out, _i, named = _cluster_code(language, toks, code, value)
+    digits = {"perl": "l0", "ruby": "0"}.get(language, "")
+    out, _i, named = _cluster_code(language, toks, code, value, digit_letters=digits)
     if out or named:
         return out
     return [] if language in ("r", "applescript", "php") else [Piece("stdin", language)]

@@ -54,6 +54,7 @@ _NODE_SAFE_PROCESS = re.compile(r"\bprocess\.(argv|env|exit|stdout|stdin|stderr|
 _RM_TREE = re.compile(r"\b(rmtree|remove_tree|rm_rf|rm_r|remove_dir|remove_entry|rmSync|rmdirSync|rimraf)\b")
 INTERPOLATING = {"perl": "$@", "ruby": "#", "php": "$", "node": "$", "awk": "", "lua": "", "r": "", "applescript": ""}
 BACKTICK_RUNS = frozenset({"perl", "ruby", "php"})
+_SHELL_NAMES = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash"})
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,17 @@ def _awk_pipe(tokens: list[_Token], i: int, found: Found) -> None:
         return
     if after is not None and after.kind == "str" and after.literal:
         found.shell.append(after.text)
+        if after.text.strip().split(" ")[0].rsplit("/", 1)[-1] in _SHELL_NAMES:
+            # print "cmd" | "sh": what is printed is the shell's script
+            k = i - 1
+            printed: list[_Token] = []
+            while k >= 0 and not (tokens[k].kind == "word" and tokens[k].text in ("print", "printf")):
+                printed.insert(0, tokens[k])
+                k -= 1
+            if k >= 0 and printed and all(t.kind == "str" and t.literal for t in printed):
+                found.shell.append("\n".join(t.text for t in printed))
+            else:
+                found.cannot("an awk program prints a computed script into a shell")
     elif after is not None and after.kind == "punct" and after.text == "&":
         found.cannot("the awk program starts a coprocess")
     else:
