@@ -53,16 +53,15 @@ LANGUAGES: dict[str, str] = {
     "gvim": "vim",
     "evim": "vim",
 }
-_VERSIONED = re.compile(r"^([a-z]+?)-?(\d[\d.]*)?$")
 
 
 def language_of(base: str) -> str | None:
     """The language whose code ``base`` runs inline (``python3.12`` -> python), or None."""
     name = base.casefold()
-    if name in LANGUAGES:
-        return LANGUAGES[name]
-    m = _VERSIONED.match(name)
-    return LANGUAGES.get(m.group(1)) if m else None
+    found = LANGUAGES.get(name)
+    if found is None and name[-1:].isdigit():
+        found = LANGUAGES.get(name.rstrip("0123456789.-"))  # python3.12, ruby3.2, lua5.4
+    return found
 
 
 @dataclass(frozen=True)

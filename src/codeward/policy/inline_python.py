@@ -15,6 +15,7 @@ does not parse — is *opaque*. ``exec`` / ``eval`` of a constant are read in tu
 from __future__ import annotations
 
 import ast
+import re
 import shlex
 
 from codeward.policy.inline_found import MAX_INLINE_DEPTH, Found
@@ -55,9 +56,20 @@ RMTREE = frozenset({"shutil.rmtree"})
 CHMOD = frozenset({"os.chmod", "os.lchmod", "os.fchmod"})
 
 
+# every way the reader knows to start a process, or to hide one, names one of these words (or a
+# dunder); code that names none of them runs no command, and is not parsed at all
+_MAY_RUN = re.compile(
+    r"__|\b(?:os|subprocess|pty|asyncio|commands|platform|shutil|posix|nt|exec|eval|compile|getattr"
+    r"|import_module|importlib|vars|globals|locals|builtins|runpy|ctypes|cffi|_posixsubprocess|marshal"
+    r"|pickle|code|modules|system|popen|spawn\w*|execv\w*|execl\w*|rmtree|chmod)\b"
+)
+
+
 def read_python(code: str, depth: int = 0) -> Found:
     """The commands ``code`` runs, and what in it cannot be read."""
     found = Found()
+    if not _MAY_RUN.search(code):
+        return found
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
