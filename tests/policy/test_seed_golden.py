@@ -62,12 +62,12 @@ def test_table_is_large_and_consistent() -> None:
 # ------------------------------------------------------------------------------------------------
 # the oracle
 
-_ABSOLUTE = re.compile(r"(?:^|[\s'\"=(,\[])/(?!dev/zero\b|dev/null\b|usr/bin/dd\b)")
+_ABSOLUTE = re.compile(r"(?:^|[\s'\"=(,\[])/(?!dev/zero\b|dev/null\b|dev/stdin\b|usr/bin/dd\b)")
 _REGEX_SCRIPT = re.compile(r"^(sed|perl|vim)\b")
 
 
 def _is_safe(command: str) -> bool:
-    """Oracle rows name no absolute path but /dev/zero, /dev/null and /usr/bin/dd (sed, perl and vim
+    """Oracle rows name no absolute path but /dev/zero, /dev/null, /dev/stdin and /usr/bin/dd (sed, perl and vim
     scripts use '/' as a regex delimiter, so their quoted scripts are not read as paths)."""
     text = re.sub(r"'[^']*'", "''", command) if _REGEX_SCRIPT.match(command) else command
     return not _ABSOLUTE.search(text) and ".." not in text

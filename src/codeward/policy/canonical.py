@@ -25,6 +25,8 @@ from codeward.policy.patterns import Match, StagePattern, match_deny
 from codeward.policy.words import Tok
 
 _GIT_GLOBAL_WITH_VALUE = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--config-env"})
+# git accepts any unambiguous prefix of a long option (--force-w is --force-with-lease)
+_FORCING_LONG = ("force", "force-with-lease", "force-if-includes", "mirror")
 _YES = {"yes": Match.YES, "maybe": Match.MAYBE, "no": Match.NO}
 
 
@@ -144,6 +146,8 @@ def git_push_canonical(argv: Sequence[Tok]) -> tuple[Tok, ...]:
         if words:
             toks = toks[:i] + [Tok.lit(w) for w in words] + toks[i + 1 :]
             sub = words[0]
+    if sub == "config":
+        return _git_config_canonical(toks, i, argv)
     if sub != "push":
         return tuple(argv)
     forced = forced_by_config
@@ -154,7 +158,7 @@ def git_push_canonical(argv: Sequence[Tok]) -> tuple[Tok, ...]:
         if v is not None and not ended:
             if v == "--":
                 ended = True
-            elif v.startswith("--force-with-lease") or v in ("--force-if-includes", "--mirror"):
+            elif v.startswith("--") and _forcing_long(v[2:].split("=", 1)[0]):
                 forced = True
         if v is not None and len(v) > 1 and v.startswith("+") and (ended or not v.startswith("-")):
             forced = True
@@ -163,3 +167,32 @@ def git_push_canonical(argv: Sequence[Tok]) -> tuple[Tok, ...]:
     if forced:
         out.insert(i + 1, Tok.lit("--force"))
     return tuple(out)
+
+
+def _forces(word: str) -> bool:
+    """One word of a push that makes it a forced push (``-f``, ``-uf``, ``--force-w``, ``+main``)."""
+    if word.startswith("--"):
+        return _forcing_long(word[2:].split("=", 1)[0])
+    if word.startswith("-"):
+        return "f" in word[1:]
+    return len(word) > 1 and word.startswith("+")
+
+
+def _forcing_long(name: str) -> bool:
+    return len(name) >= 2 and any(full.startswith(name) for full in _FORCING_LONG)
+
+
+def _git_config_canonical(toks: list[Tok], i: int, argv: Sequence[Tok]) -> tuple[Tok, ...]:
+    """``git config alias.p 'push -f'`` / ``git config remote.origin.mirror true`` set up a force push
+    that a later ``git p`` / ``git push`` makes without saying so: read them as ``git push --force``."""
+    words = [t.value for t in toks[i + 1 :] if t.value is not None and not t.value.startswith("-")]
+    if len(words) < 2:
+        return tuple(argv)
+    key, value = words[0], " ".join(words[1:])
+    forcing = _git_config_forces(f"{key}={value}")
+    if key.casefold().startswith("alias.") and not value.startswith("!"):
+        alias_words = value.split()
+        forcing = forcing or (alias_words[:1] == ["push"] and any(_forces(w) for w in alias_words[1:]))
+    if not forcing:
+        return tuple(argv)
+    return (*toks[:i], Tok.lit("push"), Tok.lit("--force"))

@@ -64,6 +64,9 @@ def language_of(base: str) -> str | None:
     return found
 
 
+STDIN_PATHS = frozenset({"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
+
+
 @dataclass(frozen=True)
 class Piece:
     """One piece of inline code: ``code`` in ``language``, shell text, an argv, or "read from stdin"."""
@@ -122,12 +125,14 @@ def _cluster_code(
         t = toks[i]
         v = t.value
         if v is None:
-            if t.maybe_flag and i + 1 < len(toks):
-                return [*out, _unknown(language, t)], i, True
+            if (t.maybe_flag and i + 1 < len(toks)) or (not out and t.text.startswith(("<(", "$(", "`"))):
+                return [*out, _unknown(language, t)], i, True  # python3 <(curl …): code from a command
             return out, i, True
         if v == "--":
             return out, i + 1, bool(out) or i + 1 < len(toks)
         if not v.startswith("-") or v == "-":
+            if not out and v in STDIN_PATHS:
+                return out, i, False  # /dev/stdin: the code comes from standard input
             return out, i, bool(out) or v != "-"
         if v.startswith("--"):
             i += 1
@@ -304,7 +309,16 @@ def _sed(language: str, toks: list[Tok]) -> list[Piece]:
 _TAR_SHELL_LONG = ("--to-command", "--use-compress-program", "--rsh-command", "--info-script", "--new-volume-script")
 
 
+def _tar_long(v: str) -> str | None:
+    name = v.split("=", 1)[0]
+    if not name.startswith("--") or len(name) < 5:
+        return None
+    hits = [o for o in _TAR_SHELL_LONG if o.startswith(name)]
+    return hits[0] if len(hits) == 1 else None
+
+
 def _tar(language: str, toks: list[Tok]) -> list[Piece]:
+    """tar's options that run a command (GNU tar takes any unique prefix of a long option)."""
     out: list[Piece] = []
     i = 1
     while i < len(toks):
@@ -313,7 +327,11 @@ def _tar(language: str, toks: list[Tok]) -> list[Piece]:
         i += 1
         if v is None:
             continue
-        if v.startswith("--checkpoint-action"):
+        if (
+            v.startswith("--")
+            and len(v.split("=", 1)[0]) > len("--checkpoint")
+            and "--checkpoint-action".startswith(v.split("=", 1)[0])
+        ):
             action = v.split("=", 1)[1] if "=" in v else (toks[i].value if i < len(toks) else None)
             if "=" not in v:
                 i += 1
@@ -322,7 +340,7 @@ def _tar(language: str, toks: list[Tok]) -> list[Piece]:
             elif action.startswith("exec="):
                 out.append(Piece("shell", language, Tok.lit(action[len("exec=") :])))
             continue
-        long = next((o for o in _TAR_SHELL_LONG if v == o or v.startswith(o + "=")), None)
+        long = _tar_long(v)
         if long is not None:
             if "=" in v:
                 out.append(Piece("shell", language, Tok.lit(v.split("=", 1)[1])))
@@ -388,7 +406,9 @@ def _vim(language: str, toks: list[Tok]) -> list[Piece]:
             if t.maybe_flag or t.prefix.startswith("+"):
                 out.append(_unknown(language, t))
             continue
-        if v in ("-c", "--cmd"):
+        if v in ("-e", "-es", "-E", "-Es", "-se", "-sE") or (v == "-s" and name == "ex"):
+            out.append(Piece("stdin", language))
+        elif v in ("-c", "--cmd"):
             if i < len(toks):
                 out.append(Piece("code", language, toks[i]))
                 i += 1

@@ -87,6 +87,7 @@ class _Reader:
         self.consts: dict[str, object] = {}
         self.assigned: dict[str, int] = {}
         self.handled: set[int] = set()  # ids of Attribute/Name nodes read as a call's function
+        self.imported: set[str] = set()
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -109,6 +110,7 @@ class _Reader:
                         self.assigned[t.id] = self.assigned.get(t.id, 0) + (2 if isinstance(node, ast.AugAssign) else 1)
                         if isinstance(node, (ast.Assign, ast.NamedExpr)) and node.value is not None:
                             self.consts[t.id] = node.value
+        self.imported = {v.split(".")[0] for v in self.aliases.values()}
         # only names assigned exactly once keep their constant
         self.consts = {k: v for k, v in self.consts.items() if self.assigned.get(k) == 1}
         for node in ast.walk(tree):
@@ -200,6 +202,8 @@ class _Reader:
 
     def _call(self, call: ast.Call) -> None:
         name = self.dotted(call.func)
+        if name is None and isinstance(call.func, ast.Attribute) and call.func.attr == "chmod":
+            name = "<path>.chmod"  # Path("f").chmod(0o777)
         if name is None:
             return
         if name in SHELL_CALLS:
@@ -230,10 +234,12 @@ class _Reader:
             path = self.fold(call.args[0]) if call.args else None
             where = path if isinstance(path, str) else "<path>"
             self.found.equivalents.append((("rm", "-rf", "--", where), f"deletes a tree, like `rm -rf {where}`"))
-        elif name in CHMOD:
+        elif name in CHMOD or (name.endswith(".chmod") and len(call.args) == 1):
             self.handled.add(id(call.func))
-            mode = self.fold(call.args[1]) if len(call.args) > 1 else self.fold(_kw(call, "mode"))
-            path = self.fold(call.args[0]) if call.args else None
+            pathlib_style = name not in CHMOD  # Path("f").chmod(0o777)
+            mode_arg = call.args[0] if pathlib_style else (call.args[1] if len(call.args) > 1 else _kw(call, "mode"))
+            mode = self.fold(mode_arg)
+            path = None if pathlib_style else (self.fold(call.args[0]) if call.args else None)
             where = path if isinstance(path, str) else "<path>"
             if isinstance(mode, int):
                 self.found.equivalents.append((("chmod", f"{mode:o}", where), f"sets mode {mode:o}, like `chmod`"))
@@ -318,7 +324,7 @@ class _Reader:
         if name is None:
             return
         root = name.split(".")[0]
-        if root in OPAQUE_MODULES:
+        if root in OPAQUE_MODULES and root in self.imported:
             self.found.cannot(f"the code uses {root}, which can run anything")
         elif name == "sys.modules":
             self.found.cannot("the code reaches modules through sys.modules")

@@ -96,10 +96,31 @@ def read_script(language: str, code: str) -> Found:
         found.cannot("the php code calls a function through a variable")
     if language == "awk" and re.search(r"\|\s*&|\|&", code):
         found.cannot("the awk program starts a coprocess")
+    _chmods(language, code, found)
     m = _RM_TREE.search(code)
     if m is not None:
         found.equivalents.append((("rm", "-rf", "--", "<path>"), f"deletes a tree ({m.group(1)}), like `rm -rf`"))
     return found
+
+
+_CHMOD = re.compile(r"(?<![\w$@%])(?:chmod|chmodSync|lchmod|lchmodSync|fchmod|fchmodSync)\b")
+_MODE_NUMBER = re.compile(r"""(?<![\w.])(?:0o?([0-7]{3,4})|(\d{3,4})|["']([0-7]{3,4})["'])(?![\w.])""")
+
+
+def _chmods(language: str, code: str, found: Found) -> None:
+    """``chmod 0777, $f`` (perl), ``File.chmod(0777, f)``, ``fs.chmodSync(f, 0o777)``: like ``chmod MODE``."""
+    for m in _CHMOD.finditer(code):
+        window = code[m.end() : m.end() + 80].split(";", 1)[0].split("\n", 1)[0]
+        number = _MODE_NUMBER.search(window)
+        if number is None:
+            found.cannot(f"the {language} code calls chmod with a mode that is not written out")
+            continue
+        octal, decimal, quoted = number.groups()
+        mode = octal or quoted or (f"{int(decimal):o}" if decimal and int(decimal) <= 0o7777 else None)
+        if mode is None:
+            found.cannot(f"the {language} code calls chmod with a mode that cannot be read")
+            continue
+        found.equivalents.append((("chmod", mode, "<path>"), f"sets mode {mode}, like `chmod {mode}`"))
 
 
 def _mentions(code: str, names: frozenset[str]) -> dict[str, int]:

@@ -55,11 +55,12 @@ def read_sed(script: str) -> Found:
                     found.cannot("`s///e` runs text built from the input")
                 else:
                     found.shell.append(replacement.replace("\\n", "\n"))
-        elif c in "aicrRwWbtTv:#lLqQ":
+        elif c in "aicrRwW#":
             end = script.find("\n", i)
-            i = n if end < 0 else end  # text or a file / label name to the end of the line
-            if c in "btTv:" and ";" in script[i:]:
-                pass
+            i = n if end < 0 else end  # text or a file name to the end of the line
+        elif c in "btTv:lLqQ":
+            m = re.compile(r"[^;\n}]*").match(script, i + 1)
+            i = m.end() if m else n  # a label or a number, up to ';' (read on, never skip a command)
         else:
             i += 1
     return found
@@ -128,6 +129,11 @@ _QUOTED = re.compile(r"\"((?:[^\"\\]|\\.)*)\"|'((?:[^']|'')*)'")
 def read_vim(command: str, depth: int = 0) -> Found:
     """Shell commands one ``-c`` / ``+`` argument of vim runs."""
     found = Found()
+    lines = [ln for ln in command.split("\n") if ln.strip()] if "\n" in command else [command]
+    if len(lines) > 1:
+        for line in lines:
+            found.extend(read_vim(line, depth))
+        return found
     for cmd in _split_bar(command):
         cmd = cmd.strip().lstrip(":").strip()
         cmd = re.sub(r"^(?:sil(?:e|en|ent)?!?\s+)+", "", cmd)
@@ -160,9 +166,18 @@ def read_vim(command: str, depth: int = 0) -> Found:
                 found.cannot("vim calls system() with a computed command")
         elif (m := _BANG.match(cmd)) and not re.match(r"^[A-Za-z]+!", cmd):
             found.shell.append(m.group(1))
-        elif (m := re.match(r"^(?:norm|norma|normal)!?\s(.*)$", cmd, re.S)) and "!" in m.group(1):
-            found.cannot("vim's `normal` with `!` can filter text through a command")
+        elif _SAFE_EX.match(cmd):
+            continue
+        elif _SUSPICIOUS_EX.search(cmd):
+            found.cannot(f"the vim command {cmd[:40]!r} may run something the policy cannot read")
     return found
+
+
+_SAFE_EX = re.compile(r"^(?:w|wq|q|qa|qall|x|xa|wa|wqa|wn|up|update)!?(?:\s+[\w./-]*)?$")
+_SUSPICIOUS_EX = re.compile(
+    r"!|\b(?:system|systemlist|exe\w*|job\w*|term\w*|py\w*|lua\w*|perl\w*|rub\w*|call|norm\w*|libcall\w*"
+    r"|so|source|runtime|eval|let|au|autocmd|com\w*|fu|function|sh|shell|make|grep|vimgrep|filter|redir)\b"
+)
 
 
 def _split_bar(command: str) -> list[str]:

@@ -75,6 +75,10 @@ def shell_invocation(toks: Sequence[Tok], name: str) -> Unwrapped:
         params = (toks[0], *toks[i:])
         known = None if any(p.value is None and p.split for p in params) else params
         return Unwrapped(inners=[StdinScript(known, interpreter)], transparent=True)
+    if toks[i].value in ("/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"):
+        params = (toks[i], *toks[i + 1 :])
+        known = None if any(p.value is None and p.split for p in params) else params
+        return Unwrapped(inners=[StdinScript(known, interpreter)], transparent=True)
     if toks[i].value is None:
         raise OptionsUnknown(f"the script {toks[i].text} that {name} runs is only known at run time")
     # a script file: its contents are not ours to read here; the shell is judged as a program

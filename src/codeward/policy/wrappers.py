@@ -302,7 +302,33 @@ def _trap(toks: Sequence[Tok]) -> Unwrapped:
     return Unwrapped(inners=[Script((args[0],), None)], transparent=True)
 
 
+def _mode_setter(toks: Sequence[Tok]) -> Unwrapped:
+    """``mkdir -m 777 d``, ``install -Dm0777 a b``: they set a mode like ``chmod MODE`` does."""
+    mode: Tok | None = None
+    for k, t in enumerate(toks[1:], 1):
+        v = t.value
+        if v is None or v == "--":
+            if v == "--":
+                break
+            continue
+        if v in ("-m", "--mode") and k + 1 < len(toks):
+            mode = toks[k + 1]
+        elif v.startswith("--mode="):
+            mode = Tok.lit(v.split("=", 1)[1])
+        elif v.startswith("-") and not v.startswith("--") and "m" in v[1:]:
+            rest = v[v.index("m", 1) + 1 :]
+            mode = Tok.lit(rest) if rest else (toks[k + 1] if k + 1 < len(toks) else None)
+    if mode is None:
+        return Unwrapped()
+    same = (Tok.lit("chmod"), mode)
+    return Unwrapped(equivalents=[(same, f"sets mode {mode.shown()} on what it creates, like `chmod {mode.shown()}`")])
+
+
 WRAPPERS: dict[str, Handler] = {
+    "mkdir": _mode_setter,
+    "install": _mode_setter,
+    "mkfifo": _mode_setter,
+    "mknod": _mode_setter,
     "git": git_snippets,
     "env": _env,
     "nohup": _simple(opt.NOHUP),
