@@ -285,4 +285,7 @@ ROWS: list[tuple[str, str, str | None, str | None, bool | None]] = [
     ('node -e \'require("fs").chmodSync("f", 0o777)\'', "deny", CH, "chmod", True),
     ('node -e \'require("fs").chmodSync("f", 511)\'', "deny", CH, "chmod", True),
     ("perl -e 'chmod 0644, \"f\"'", "allow", None, "chmod", False),
+    ("find x -exec sh -c 'rm \"$1\"' _ {} \\;", "deny", RM, "deletes", True),
+    ("find x -exec bash -c 'echo \"$1\"' _ {} \\;", "allow", None, "deletes", False),
+    ("dcfldd if=/dev/zero of=blk", "deny", "dd", None, None),
 ]

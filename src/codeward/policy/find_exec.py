@@ -7,6 +7,7 @@ value (``-name -exec``) is never read as an action.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from codeward.policy.options import OptionsUnknown
@@ -96,8 +97,8 @@ def find_actions(toks: Sequence[Tok]) -> Unwrapped:
                 j += 1
             if argv:
                 inners.append(Argv(tuple(argv)))
-                program = argv[0].value or ""
-                deletes = deletes or program.rsplit("/", 1)[-1] in DELETING_PROGRAMS
+                program = (argv[0].value or "").rsplit("/", 1)[-1]
+                deletes = deletes or program in DELETING_PROGRAMS or _shell_deletes(program, argv)
             i = j + 1
             prev_takes_value = False
             continue
@@ -118,6 +119,15 @@ def find_actions(toks: Sequence[Tok]) -> Unwrapped:
 DELETING_PROGRAMS = frozenset({"rm", "unlink", "shred"})
 # find's own options before the starting points (-H -L -P, -D debugopts, -O3)
 _FIND_LEADING = frozenset({"-H", "-L", "-P"})
+
+
+_DELETES_WORD = re.compile(r"(?<![\w-])(rm|unlink|shred)(?![\w-])")
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "busybox"})
+
+
+def _shell_deletes(program: str, argv: Sequence[Tok]) -> bool:
+    """``find … -exec sh -c 'rm "$1"' _ {} \\;``: a shell snippet that deletes what find hands it."""
+    return program in _SHELLS and any(t.value is not None and _DELETES_WORD.search(t.value) for t in argv[1:])
 
 
 def start_points(toks: Sequence[Tok]) -> tuple[Tok, ...]:

@@ -164,6 +164,7 @@ SHELL_LIKE = SHELLS | {"source", ".", "eval"}
 SAME_JOB: dict[str, frozenset[str]] = {
     "mkfs": frozenset({"mke2fs", "mkdosfs", "mkntfs", "mkexfatfs"}),
     "sudo": frozenset({"doas", "pkexec", "run0"}),
+    "dd": frozenset({"dcfldd", "dc3dd"}),
 }
 
 # deny: "python" also names python3.12, "mkfs" also mkfs.ext4
