@@ -288,4 +288,9 @@ ROWS: list[tuple[str, str, str | None, str | None, bool | None]] = [
     ("find x -exec sh -c 'rm \"$1\"' _ {} \\;", "deny", RM, "deletes", True),
     ("find x -exec bash -c 'echo \"$1\"' _ {} \\;", "allow", None, "deletes", False),
     ("dcfldd if=/dev/zero of=blk", "deny", "dd", None, None),
+    ("sed 's/^/r/e' tail.txt", "ask", None, "rm", True),  # the file supplies the rest of `rm -rf x`
+    ("gdb -batch -ex 'print $_shell(\"rm -rf x\")'", "ask", None, None, None),  # gdb 14+ runs it
+    ("python3 -c \"import subprocess; subprocess.run(['sh'], input=b'rm -rf x')\"", "ask", None, "rm", True),
+    ("python3 -c \"import os; os.popen('sh', 'w').write('rm -rf x')\"", "ask", None, "rm", True),
+    ('perl -e \'print unpack("H*", "x")\'', "allow", None, "rm", False),
 ]

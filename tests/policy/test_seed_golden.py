@@ -101,6 +101,7 @@ def _scratch(tmp: Path, env: dict[str, str]) -> tuple[Path, str]:
     (work / "notes.txt").write_text("line a\nrm -rf here\n")
     (work / "names.txt").write_text("x\n")
     (work / "cmds.txt").write_text("rm -rf x\n")
+    (work / "tail.txt").write_text("m -rf x\n")
     (work / "notes.json").write_text('{"a": 1}\n')
     _git(work, "add", "-A", env=env)
     _git(work, "commit", "-q", "-m", "a1", env=env)

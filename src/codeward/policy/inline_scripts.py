@@ -32,7 +32,7 @@ PRIMITIVES: dict[str, frozenset[str]] = {
     "awk": frozenset({"system"}),
 }
 DYNAMIC: dict[str, frozenset[str]] = {
-    "perl": frozenset({"eval", "do", "require", "syscall", "pack", "unpack", "goto"}),
+    "perl": frozenset({"eval", "do", "require", "syscall", "goto"}),
     "ruby": frozenset(
         {"eval", "instance_eval", "class_eval", "module_eval", "instance_exec", "send", "__send__", "public_send"}
         | {"method", "const_get", "binding", "define_method", "load", "require", "Fiddle", "syscall"}

@@ -49,9 +49,10 @@ def read_sed(script: str) -> Found:
             if parsed is None:
                 found.cannot("the sed script cannot be read")
                 return found
-            replacement, flags, i = parsed
+            pattern, replacement, flags, i = parsed
             if c == "s" and "e" in flags:
-                if re.search(r"(?<!\\)(&|\\[0-9])", replacement):
+                whole = pattern in (".*", "^.*", ".*$", "^.*$")
+                if not whole or re.search(r"(?<!\\)(&|\\[0-9])", replacement):
                     found.cannot("`s///e` runs text built from the input")
                 else:
                     found.shell.append(replacement.replace("\\n", "\n"))
@@ -84,8 +85,8 @@ def _skip_address(s: str, i: int) -> int:
     return i
 
 
-def _s_command(s: str, i: int) -> tuple[str, str, int] | None:
-    """``s/pattern/replacement/flags``: the replacement, the flags, and where the command ends."""
+def _s_command(s: str, i: int) -> tuple[str, str, str, int] | None:
+    """``s/pattern/replacement/flags``: pattern, replacement, flags, and where the command ends."""
     if i + 1 >= len(s):
         return None
     delim = s[i + 1]
@@ -113,7 +114,7 @@ def _s_command(s: str, i: int) -> tuple[str, str, int] | None:
             k = len(s) if end < 0 else end
             break
         k += 1
-    return parts[1], s[j:k], k
+    return parts[0], parts[1], s[j:k], k
 
 
 # ------------------------------------------------------------------------------------------------
@@ -224,6 +225,8 @@ def read_gdb(command: str) -> Found:
     elif re.match(r"^(?:r|ru|run|start|starti)(\s|$)", cmd):
         if re.search(r"[;&|`$<>()]", cmd):
             found.cannot("gdb's run starts the program through a shell, and its arguments have shell syntax")
+    elif re.search(r"\$_shell|\bshell\b|\bpipe\b|!", cmd) and "system" not in cmd:
+        found.cannot("gdb's command may run a shell command the policy cannot read")
     elif "system" in cmd or "exec" in cmd or "popen" in cmd:
         calls = re.findall(r"\b(?:system|popen)\s*\(\s*\"((?:[^\"\\]|\\.)*)\"", cmd)
         if calls and len(calls) == len(re.findall(r"\b(?:system|popen|exec\w*)\b", cmd)):

@@ -34,7 +34,7 @@ class InlineRunner(AnalyzerBase):
             if text is None:
                 continue
             if piece.kind == "shell":
-                self._inline_shell(text, inner_ctx, owner)
+                self._inline_shell(text, replace(inner_ctx, stdin=Stdin()), owner)
             else:
                 self._inline_found(read_piece(language, text), inner_ctx, owner)
 
@@ -53,10 +53,13 @@ class InlineRunner(AnalyzerBase):
         return piece.tok.value
 
     def _inline_found(self, found: Found, ctx: Ctx, owner: str) -> None:
+        # what the code starts reads whatever the code writes to it: a shell started that way runs
+        # commands the policy never sees (subprocess.run(["sh"], input=...))
+        fed = replace(ctx, stdin=Stdin("unknown", producer=f"the code run by `{owner}`"))
         for text in found.shell:
-            self._inline_shell(text, ctx, owner)
+            self._inline_shell(text, fed, owner)
         for argv in found.argvs:
-            self.run_argv(tuple(Tok.lit(a) for a in argv), ctx)
+            self.run_argv(tuple(Tok.lit(a) for a in argv), fed)
         for same, note in found.equivalents:
             with contextlib.suppress(SpecAbort):
                 toks = tuple(Tok.lit(a) if a != "<path>" else Tok.unknown("<path>", split=False) for a in same)
@@ -74,7 +77,7 @@ class InlineRunner(AnalyzerBase):
         except sp.ShellSyntaxError:
             self._opaque(f"`{owner}` hands the shell text {text[:40]!r}, which cannot be parsed", ctx)
             return
-        self._nested(text, False, replace(ctx, stdin=Stdin()), None, f"the shell command run by `{owner}`")
+        self._nested(text, False, ctx, None, f"the shell command run by `{owner}`")
 
     def _opaque(self, msg: str, ctx: Ctx) -> None:
         if ctx.speculative:
