@@ -5,10 +5,14 @@ Pure functions over data: :func:`decide_command` and :func:`decide_edit` take a 
 tree-sitter, which is imported only when a command is first analysed.
 
 The modules, bottom-up: ``words`` / ``options`` / ``shellparse`` / ``shellwords`` (reading shell
-text), ``unwrapped`` / ``wrappers`` / ``shells`` / ``find_exec`` / ``git_snippets`` (what a
-program runs), ``analysis_model`` / ``analysis`` (every command a script runs), ``patterns`` (what a
-rule says), ``matching`` (rules against commands), ``rules`` / ``agents_md`` / ``loading`` (the
-lists and where they come from), ``commands`` / ``edits`` (the decisions).
+text); ``unwrapped`` / ``wrapper_options`` / ``wrappers`` / ``shells`` / ``find_exec`` /
+``git_snippets`` (what a program runs); ``inline_code`` / ``inline_python`` / ``inline_scripts`` /
+``inline_tools`` / ``inline_found`` (commands inside code given to an interpreter);
+``analysis_model`` / ``analysis_base`` / ``tree_walk`` / ``argv_walk`` / ``inline_walk`` /
+``analysis`` (every command a script runs); ``patterns`` (what a rule says); ``chmod_modes`` /
+``canonical`` (rules read by what commands do); ``matching`` (rules against commands);
+``directories`` / ``rules`` / ``agents_md`` / ``loading`` (the lists and where they come from);
+``decision`` / ``commands`` / ``edits`` (the decisions); ``explain`` (``policy check --explain``).
 """
 
 from __future__ import annotations

@@ -32,7 +32,3 @@ class Found:
     def cannot(self, reason: str) -> None:
         if reason not in self.opaque:
             self.opaque.append(reason)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.shell or self.argvs or self.equivalents or self.opaque)

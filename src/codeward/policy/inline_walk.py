@@ -46,7 +46,7 @@ class InlineRunner(AnalyzerBase):
             if s.kind in ("pipe", "unknown") or (s.kind == "text" and s.holes):
                 self._opaque(f"`{owner}` runs {piece.language} code from {s.producer or 'its input'}", ctx)
             return None
-        if piece.tok is None or piece.tok.value is None:
+        if piece.kind == "unknown" or piece.tok is None or piece.tok.value is None:
             shown = piece.tok.text if piece.tok is not None else "?"
             self._opaque(f"the {piece.language} code `{shown[:40]}` given to `{owner}` is only known at run time", ctx)
             return None
