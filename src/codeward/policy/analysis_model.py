@@ -52,6 +52,7 @@ class Analysis:
     fatal: str | None = None
     placeholders: dict[str, str] = field(default_factory=dict)
     folded_bases: list[str | None] | None = field(default=None, repr=False, compare=False)
+    file_flows: set[tuple[int, int]] | None = field(default=None, repr=False, compare=False)
 
     def show(self, text: str) -> str:
         """``text`` with the stand-ins for run-time values put back as they were written."""

@@ -37,6 +37,54 @@ def _candidates(stage: StagePattern, analysis: Analysis, receiver: bool) -> list
     ]
 
 
+# downloaders and the options naming the file they write
+_DOWNLOAD_TO = {"curl": ("-o", "--output"), "wget": ("-O", "--output-document")}
+_READS_SCRIPT = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "source", "."})
+
+
+def _file_flows(analysis: Analysis) -> set[tuple[int, int]]:
+    """(a, b): command a downloads a file that a later shell b runs (``curl -o x.sh u && bash x.sh``)."""
+    cached = analysis.file_flows
+    if cached is not None:
+        return cached
+    written: dict[str, list[int]] = {}
+    bases = _folded_bases(analysis)
+    for i, c in enumerate(analysis.commands):
+        opts = _DOWNLOAD_TO.get(bases[i] or "")
+        if opts is None:
+            continue
+        vals = [t.value for t in c.argv]
+        for k, v in enumerate(vals):
+            if v is None:
+                continue
+            target = None
+            if v in opts and k + 1 < len(vals):
+                target = vals[k + 1]
+            elif v.startswith(opts[1] + "="):
+                target = v.split("=", 1)[1]
+            elif v.startswith(opts[0]) and len(v) > 2 and not v.startswith("--"):
+                target = v[2:]
+            elif not v.startswith("--") and v.startswith("-") and v.endswith(opts[0][1]) and k + 1 < len(vals):
+                target = vals[k + 1]  # curl -fsSLo file
+            if target:
+                written.setdefault(_norm(target), []).append(i)
+    flows: set[tuple[int, int]] = set()
+    if written:
+        for j, c in enumerate(analysis.commands):
+            if bases[j] not in _READS_SCRIPT:
+                continue
+            operand = next((t.value for t in c.argv[1:] if t.value is None or not t.value.startswith("-")), None)
+            for i in written.get(_norm(operand or ""), []):
+                if i < j:
+                    flows.add((i, j))
+    analysis.file_flows = flows
+    return flows
+
+
+def _norm(path: str) -> str:
+    return path[2:] if path.startswith("./") else path
+
+
 def match_rule(pattern: str, analysis: Analysis) -> tuple[Match, int]:
     """The best match of a (possibly piped) deny pattern anywhere in the analysis, and the command."""
     cp = compile_pattern(pattern)
@@ -66,9 +114,10 @@ def match_rule(pattern: str, analysis: Analysis) -> tuple[Match, int]:
                 level[idx] = r
         results.append(level)
     reach: dict[int, Match] = dict(results[0])
+    flows = analysis.flows | _file_flows(analysis) if reach else analysis.flows
     for k in range(1, len(cp.stages)):
         nxt: dict[int, Match] = {}
-        for a, b in analysis.flows:
+        for a, b in flows:
             if a in reach and b in results[k]:
                 r = Match(min(reach[a], results[k][b]))
                 if r > nxt.get(b, Match.NO):
