@@ -184,8 +184,9 @@ ROWS: list[tuple[str, str, object, str, str | None]] = [
     ("find . -name '*.o' -exec rm -rf {} \\;", FA, STD, "deny", "rm -rf"),
     ("find . -execdir rm -rf {} +", FA, STD, "deny", "rm -rf"),
     ("find . -ok rm -rf {} ';'", FA, STD, "deny", "rm -rf"),
-    ("find . -name '*.o' -exec rm {} \\;", FA, STD, "allow", None),
-    ("find . -type f -delete", FA, STD, "allow", None),
+    # find deletes everything it finds under its starting points: that is rm -rf (issue 12)
+    ("find . -name '*.o' -exec rm {} \\;", FA, STD, "deny", "rm -rf"),
+    ("find . -type f -delete", FA, STD, "deny", "rm -rf"),
     # --- git runs shell snippets from its own command line
     ("git -c alias.x='!rm -rf /' x", FA, STD, "deny", "rm -rf"),
     ("git -c core.pager='rm -rf /' log", FA, STD, "deny", "rm -rf"),

@@ -118,3 +118,29 @@ def test_config_and_policy_errors_exit_2_with_one_line(repo: Path, cw_home: Path
     assert (
         r.stderr.strip() == 'codeward: AGENTS.md:2: disallow_commands item "\'rm -rf": the single quote is not closed'
     )
+
+
+def test_explain_shows_what_was_read_and_where_text_policy_ends(repo: Path) -> None:
+    cmd = "python3 -c \"import os; os.system('rm -fr build')\""
+    r = run(["policy", "check", "--mode", "full-auto", "--explain", "--", cmd], repo)
+    assert r.returncode == 0, r.stderr
+    assert "decision: deny" in r.stdout
+    found = r.stdout.split("found:", 1)[1]
+    assert "runs     rm -fr build" in found  # the command inside the inline code
+    assert "allow_commands plus the sandbox is the enforcement boundary" in r.stdout
+    assert "disallow_commands is a best-effort tripwire" in r.stdout
+    assert "a script file, a Makefile, a test" in r.stdout
+    # without --explain the output stays the five lines it was
+    plain = run(["policy", "check", "--mode", "full-auto", "--", cmd], repo)
+    assert "found:" not in plain.stdout and "tripwire" not in plain.stdout
+
+
+def test_explain_json_adds_a_key_and_names_unreadable_code(repo: Path) -> None:
+    cmd = "python3 -c \"import os; os.system(''.join(map(chr, [108, 115])))\""
+    r = run(["policy", "check", "--json", "--mode", "full-auto", "--explain", "--", cmd], repo)
+    out = json.loads(r.stdout)
+    assert set(out) == {"decision", "reason", "rule", "source", "explain"}
+    assert out["decision"] == "ask"  # a disallow list is in force and the code cannot be read
+    assert out["explain"]["unreadable"] and "computed" in out["explain"]["unreadable"][0]
+    assert out["explain"]["rules"] == {"disallow_commands": 2, "allow_commands": 1}
+    assert "tripwire" in out["explain"]["boundary"]

@@ -24,7 +24,7 @@ from codeward.policy import decide_command
 HIDDEN_AGENTS = "secret-team-instructions-quince-9093"
 LOADERS = (
     ("codeward.config.load", "load_config"),
-    ("codeward.policy.engine", "load_policy"),
+    ("codeward.policy.loading", "load_policy"),
     ("codeward.privacy.ignore", "load_ignore"),
     ("codeward.privacy.scanner", "load_scanner"),
 )

@@ -24,7 +24,7 @@ import re
 
 from codeward.config.model import PolicyEntry
 from codeward.errors import ConfigError
-from codeward.policy.engine import Policy, check_patterns
+from codeward.policy.rules import Policy, check_patterns
 
 POLICY_KEYS = ("disallow_commands", "allow_commands", "allow_directories", "disallow_directories")
 

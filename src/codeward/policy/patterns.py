@@ -7,7 +7,8 @@ words a program really receives (quotes removed), with these rules:
 Program name
   Deny: the last path component is compared, case-insensitively, so ``/bin/rm``, ``./rm``,
   ``\\rm`` and ``RM`` all count as ``rm``; a version or dotted suffix is ignored (``python3.12``
-  is ``python``, ``mkfs.ext4`` is ``mkfs``). Allow: exact; ``/usr/bin/rm`` (a system bin directory) counts as ``rm``, but
+  is ``python``, ``mkfs.ext4`` is ``mkfs``), and :data:`SAME_JOB` names programs that do a rule's
+  job under another name (``mke2fs`` for ``mkfs``, ``doas`` for ``sudo``). Allow: exact; ``/usr/bin/rm`` (a system bin directory) counts as ``rm``, but
   ``./rm`` or ``/tmp/rm`` do not (they could be anything). A pattern written with a ``/`` must
   name the same path to allow.
 Flags
@@ -42,8 +43,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 
+from codeward.policy.shells import SHELLS
 from codeward.policy.words import Tok
-from codeward.policy.wrappers import SHELLS
 
 
 class PatternError(ValueError):
@@ -159,6 +160,13 @@ SYSTEM_BIN_DIRS = frozenset({"/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/us
 # in a later stage of a "|" pattern, any of these stands for any other
 SHELL_LIKE = SHELLS | {"source", ".", "eval"}
 
+# deny: programs that do the rule's job under another name (a filesystem maker, a root shell)
+SAME_JOB: dict[str, frozenset[str]] = {
+    "mkfs": frozenset({"mke2fs", "mkdosfs", "mkntfs", "mkexfatfs"}),
+    "sudo": frozenset({"doas", "pkexec", "run0"}),
+    "dd": frozenset({"dcfldd", "dc3dd"}),
+}
+
 # deny: "python" also names python3.12, "mkfs" also mkfs.ext4
 _VARIANT_SUFFIX = re.compile(r"-?[0-9][0-9.]*|\.[A-Za-z0-9_+-]+")
 
@@ -244,6 +252,8 @@ def base_matches_deny(sp: StagePattern, got: str, *, receiver: bool = False) -> 
     if got == want:
         return True
     if receiver and sp.base in SHELL_LIKE and got in SHELL_LIKE:
+        return True
+    if got in SAME_JOB.get(want, ()):
         return True
     if got.startswith(want):
         return bool(_VARIANT_SUFFIX.fullmatch(got[len(want) :]))

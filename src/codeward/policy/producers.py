@@ -8,13 +8,10 @@ engine reads that script instead of giving up. Anything less certain (``printf``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from codeward.policy.analysis_model import Stdin
 from codeward.policy.patterns import base_name
 from codeward.policy.words import Tok
-
-if TYPE_CHECKING:
-    from codeward.policy.analysis import Stdin
 
 
 def static_output(argv: Sequence[Tok], stdin: Stdin) -> str | None:

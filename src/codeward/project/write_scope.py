@@ -64,7 +64,7 @@ def write_scope(
     Each entry has ``pattern``, ``source`` and ``user_owned`` (a :class:`~codeward.config.model.PolicyEntry`).
     Raises UsageError, naming the entry, for a pattern that cannot be used or expands too far.
     """
-    from codeward.policy.engine import normalize_dir_pattern
+    from codeward.policy.directories import normalize_dir_pattern
     from codeward.policy.patterns import PatternError
     from codeward.workspace import is_protected
 
