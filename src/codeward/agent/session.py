@@ -127,7 +127,9 @@ def build_session(
         events.emit(entry.to_event())  # type: ignore[attr-defined]
 
     key = require_key(provider) if need_key else resolve_key(provider)
-    redactor = Redactor(scanner, known_values=known_secrets)
+    from codeward.privacy.learn import WorkspaceSecrets
+
+    redactor = Redactor(scanner, known_values=known_secrets, learn=WorkspaceSecrets(workspace.root, scanner).refresh)
     gate = Gate(redactor, host=url.split("/")[2], url=url, on_egress=on_egress)
     client = None
     if need_key:

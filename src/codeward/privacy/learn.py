@@ -1,0 +1,85 @@
+"""The secret values of the workspace's files, learned before a command's output is redacted.
+
+A command reads files the gate never sees and may transform what it read (``rev .env.local``) so
+that no rule recognises the output. The gate therefore has to know the values first: before each
+request leaves, :meth:`WorkspaceSecrets.refresh` walks the workspace, scans every file that is new
+or changed since the last walk (identity: size, mtime, inode, ctime), and reports the values of the
+findings, which the redactor then tracks in all their encodings (:mod:`codeward.privacy.known`).
+
+Every file is scanned, ignored ones included: their secrets are the most sensitive, and a tier
+that cannot mask them still lets a command read them. ``.git`` is skipped (its objects are
+compressed; history is the git-history task's), as are symlinks (their target is walked where it
+lives, if inside), binary files and files over :data:`MAX_FILE_BYTES`. A value stays known after the
+file that held it changes: a secret once present remains a secret.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+MAX_FILE_BYTES = 8 << 20
+BINARY_SNIFF = 8192
+SKIP_DIRS = frozenset({".git"})
+
+
+class WorkspaceSecrets:
+    """Scans the files under ``root`` incrementally and hands back newly seen secret values."""
+
+    def __init__(self, root: Path, scanner: Any) -> None:
+        self.root = Path(root)
+        self.scanner = scanner
+        self._stamps: dict[str, tuple[int, int, int, int]] = {}
+        self.files_scanned = 0
+
+    def refresh(self) -> list[tuple[str, str]]:
+        """``(value, rule)`` for every finding in a file that is new or changed since the last call."""
+        out: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for path, st in _walk(self.root):
+            seen.add(path)
+            stamp = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+            if self._stamps.get(path) == stamp:
+                continue
+            self._stamps[path] = stamp
+            if st.st_size == 0 or st.st_size > MAX_FILE_BYTES:
+                continue
+            try:
+                with open(path, "rb") as f:
+                    data = f.read(MAX_FILE_BYTES + 1)
+            except OSError:
+                continue  # unreadable to us is unreadable to a command run as us
+            if b"\0" in data[:BINARY_SNIFF]:
+                continue
+            text = data.decode("utf-8", "replace")
+            rel = os.path.relpath(path, self.root)
+            self.files_scanned += 1
+            for f in self.scanner.scan(text, path=rel):
+                out.append((text[f.start : f.end], f.rule_id))
+        for gone in set(self._stamps) - seen:
+            del self._stamps[gone]
+        return out
+
+
+def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """(path, lstat) of every regular file under ``root``, without following symlinks."""
+    stack = [str(root)]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if e.name not in SKIP_DIRS:
+                    stack.append(e.path)
+            elif stat.S_ISREG(st.st_mode):
+                yield e.path, st
