@@ -125,7 +125,7 @@ def test_workspace_secrets_are_learned_before_command_output_is_gated(tmp_path: 
     (tmp_path / "settings.env").write_text(FILE)
     scanner = load_scanner()
     learner = WorkspaceSecrets(tmp_path, scanner)
-    gate = Gate(Redactor(scanner, learn=learner.refresh), host="h", url="https://h/v1")
+    gate = Gate(Redactor(scanner, learner=learner), host="h", url="https://h/v1")
     rev = transformed("rev")
     body = {"messages": [{"role": "tool", "content": rev}]}
     sent = gate.prepare(body).body.decode()

@@ -129,7 +129,7 @@ def build_session(
     key = require_key(provider) if need_key else resolve_key(provider)
     from codeward.privacy.learn import WorkspaceSecrets
 
-    redactor = Redactor(scanner, known_values=known_secrets, learn=WorkspaceSecrets(workspace.root, scanner).refresh)
+    redactor = Redactor(scanner, known_values=known_secrets, learner=WorkspaceSecrets(workspace.root, scanner))
     gate = Gate(redactor, host=url.split("/")[2], url=url, on_egress=on_egress)
     client = None
     if need_key:

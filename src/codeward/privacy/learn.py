@@ -33,7 +33,16 @@ class WorkspaceSecrets:
         self.root = Path(root)
         self.scanner = scanner
         self._stamps: dict[str, tuple[int, int, int, int]] = {}
+        self._secret_paths: set[str] = set()
         self.files_scanned = 0
+
+    def paths(self) -> list[str]:
+        """Absolute paths of every regular file seen at the last :meth:`refresh`."""
+        return list(self._stamps)
+
+    def secret_paths(self) -> set[str]:
+        """Absolute paths of the files that held a finding at the last :meth:`refresh`."""
+        return set(self._secret_paths)
 
     def refresh(self) -> list[tuple[str, str]]:
         """``(value, rule)`` for every finding in a file that is new or changed since the last call."""
@@ -45,22 +54,31 @@ class WorkspaceSecrets:
             if self._stamps.get(path) == stamp:
                 continue
             self._stamps[path] = stamp
-            if st.st_size == 0 or st.st_size > MAX_FILE_BYTES:
+            self._secret_paths.discard(path)
+            if st.st_size == 0:
+                continue
+            if st.st_size > MAX_FILE_BYTES:
+                self._secret_paths.add(path)  # not scanned: treated as holding secrets (fail closed)
                 continue
             try:
                 with open(path, "rb") as f:
                     data = f.read(MAX_FILE_BYTES + 1)
             except OSError:
-                continue  # unreadable to us is unreadable to a command run as us
+                self._secret_paths.add(path)  # not scanned: treated as holding secrets (fail closed)
+                continue
             if b"\0" in data[:BINARY_SNIFF]:
                 continue
             text = data.decode("utf-8", "replace")
             rel = os.path.relpath(path, self.root)
             self.files_scanned += 1
-            for f in self.scanner.scan(text, path=rel):
+            found = self.scanner.scan(text, path=rel)
+            if found:
+                self._secret_paths.add(path)
+            for f in found:
                 out.append((text[f.start : f.end], f.rule_id))
         for gone in set(self._stamps) - seen:
             del self._stamps[gone]
+            self._secret_paths.discard(gone)
         return out
 
 

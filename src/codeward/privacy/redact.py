@@ -23,6 +23,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from codeward.privacy.known import KnownValues
 from codeward.privacy.scanner import ScanError, Scanner
@@ -53,6 +54,12 @@ def _placeholder_rule(rule_id: str) -> str:
     return r[:81]
 
 
+class _Learner(Protocol):
+    def refresh(self) -> Iterable[tuple[str, str]]: ...
+
+    def secret_paths(self) -> set[str]: ...
+
+
 class Redactor:
     """Holds the placeholder -> value map in memory only, for one session."""
 
@@ -62,15 +69,15 @@ class Redactor:
         *,
         key: bytes | None = None,
         known_values: Callable[[], Iterable[str]] | None = None,
-        learn: Callable[[], Iterable[tuple[str, str]]] | None = None,
+        learner: _Learner | None = None,
     ) -> None:
         """``known_values`` returns secrets known by value (the provider API keys this process
         resolved): they are replaced wherever they appear, whatever their format, and are never
         put back by :meth:`restore` (a key goes only into its Authorization header).
 
-        ``learn`` returns ``(value, rule)`` pairs found since its last call (the secrets of the
-        workspace's files, see :mod:`codeward.privacy.learn`); :meth:`refresh` calls it, so the
-        values are known before the output of a command that read those files is redacted.
+        ``learner.refresh()`` returns ``(value, rule)`` pairs found since its last call (the secrets
+        of the workspace's files, see :mod:`codeward.privacy.learn`); :meth:`refresh` calls it, so
+        the values are known before the output of a command that read those files is redacted.
 
         Every value this redactor replaces, and every value from either source, joins
         :attr:`known`: from then on it is found in any text in its encoded forms too
@@ -78,7 +85,7 @@ class Redactor:
         finds nothing left to leak."""
         self._scanner = scanner
         self._keys = known_values
-        self._learn = learn
+        self.learner = learner
         self._key = key if key is not None else os.urandom(32)
         self._values: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -91,8 +98,8 @@ class Redactor:
 
     def refresh(self) -> None:
         """Learn the values ``learn`` reports (the workspace's secrets, rescanned where files changed)."""
-        if self._learn is not None:
-            self.known.add_all(self._learn())
+        if self.learner is not None:
+            self.known.add_all(self.learner.refresh())
 
     def placeholder(self, rule_id: str, value: str) -> str:
         """The placeholder ``value`` gets in this session when found by ``rule_id``."""
