@@ -130,6 +130,10 @@ def build_session(
     from codeward.privacy.learn import WorkspaceSecrets
 
     redactor = Redactor(scanner, known_values=known_secrets, learner=WorkspaceSecrets(workspace.root, scanner))
+    from codeward.privacy.config_secrets import secret_values
+
+    for v in secret_values(provider.headers, provider.query_params):  # configured keys are keys too
+        redactor.known.add(v, "codeward-api-key")
     gate = Gate(redactor, host=url.split("/")[2], url=url, on_egress=on_egress)
     client = None
     if need_key:

@@ -58,6 +58,17 @@ class Gate:
     on_egress: Callable[[LedgerEntry], None] | None = None
     _cache: dict[tuple[str | None, str], tuple[int, str, dict[str, int]]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """The endpoint as shown in ledger entries and ``--dry-run``: its secret query values (a
+        ``?key=`` or ``?code=``) replaced, and known to the redactor so no text carries them out."""
+        from codeward.privacy.config_secrets import redact_url, url_secrets
+
+        known = getattr(self.redactor, "known", None)
+        if known is not None:
+            for v in url_secrets(self.url):
+                known.add(v, "codeward-api-key")
+        self.url = redact_url(self.url)
+
     def redact_text(self, text: str, *, path: str | None = None) -> tuple[str, dict[str, int]]:
         """Redact one text (cached: history is re-sent every turn but scanned once).
 
