@@ -72,11 +72,8 @@ def _rg_literal(value: str) -> str:
     )
 
 
-def _ripgrep(start: Path, patterns: list[str], deadline: float) -> tuple[list[str], bool] | None:
-    """Files under ``start`` whose raw bytes match any of ``patterns``; None when rg cannot do it.
-
-    The second item is False when the time ran out (the list is then what rg printed so far).
-    """
+def _rg_start(start: Path, patterns: list[str]) -> subprocess.Popen[bytes] | None:
+    """Start ripgrep listing the files under ``start`` whose raw bytes match any of ``patterns``."""
     rg = rg_binary()
     if rg is None:
         return None
@@ -85,7 +82,12 @@ def _ripgrep(start: Path, patterns: list[str], deadline: float) -> tuple[list[st
     for p in patterns:
         cmd += ["-e", p]
     cmd += ["--", str(start)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
+def _rg_finish(proc: subprocess.Popen[bytes], deadline: float) -> tuple[list[str], bool] | None:
+    """The files ripgrep listed, and False when the time ran out (the list is then partial);
+    None when ripgrep could not run the pattern (a dialect difference with RE2)."""
     complete = True
     try:
         out, err = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
@@ -99,6 +101,11 @@ def _ripgrep(start: Path, patterns: list[str], deadline: float) -> tuple[list[st
     if not complete and names and not out.endswith(b"\0"):
         names.pop()  # cut mid-name
     return names, complete
+
+
+def _ripgrep(start: Path, patterns: list[str], deadline: float) -> tuple[list[str], bool] | None:
+    proc = _rg_start(start, patterns)
+    return None if proc is None else _rg_finish(proc, deadline)
 
 
 def _walk_all(start: Path) -> list[str]:
@@ -146,19 +153,32 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
 
     redactor = getattr(ctx.gate, "redactor", None)
     learner = getattr(redactor, "learner", None)
+    known_values = getattr(redactor, "known", None)
+
+    def known() -> set[str]:
+        return set(getattr(known_values, "_values", {}) or {})
+
+    before = known()
+    # ripgrep searches while the workspace walk below runs (they overlap: both take about a second
+    # on a large tree)
+    proc = None
+    if learner is not None and not start.is_file():
+        proc = _rg_start(start, [pattern, *(_rg_literal(v) for v in sorted(before))])
     secret_paths: set[str] | None = None
     if learner is not None:
         redactor.refresh()  # type: ignore[union-attr]  # rescan changed files: the set below is current
         secret_paths = learner.secret_paths()
-    known = sorted(getattr(getattr(redactor, "known", None), "_values", {}) or {})
+    learned = known() - before
 
     notes: list[str] = []
     if start.is_file():
         candidates = [str(start)]
     else:
-        found = None
-        if secret_paths is not None:
-            found = _ripgrep(start, [pattern, *(_rg_literal(v) for v in known)], deadline)
+        found = _rg_finish(proc, deadline) if proc is not None else None
+        if found is not None and learned:
+            # values found by that walk: the files holding them are candidates too
+            more = _ripgrep(start, [_rg_literal(v) for v in sorted(learned)], deadline)
+            found = None if more is None else (found[0] + more[0], found[1] and more[1])
         if found is None:
             candidates = _walk_all(start)  # no sound prefilter: every file is searched (redacted)
         else:
