@@ -129,7 +129,9 @@ def build_session(
     key = require_key(provider) if need_key else resolve_key(provider)
     from codeward.privacy.learn import WorkspaceSecrets
 
-    redactor = Redactor(scanner, known_values=known_secrets, learner=WorkspaceSecrets(workspace.root, scanner))
+    redactor = Redactor(
+        scanner, known_values=known_secrets, learner=WorkspaceSecrets(workspace.root, scanner, background=True)
+    )
     from codeward.privacy.config_secrets import secret_values
 
     for v in secret_values(provider.headers, provider.query_params):  # configured keys are keys too

@@ -109,7 +109,9 @@ class Gate:
         """
         counts: dict[str, int] = {}
         refresh = getattr(self.redactor, "refresh", None)
-        if refresh is not None:
+        # only output of tools and commands can carry what a command read from the workspace: a
+        # body without any (the first prompt) does not wait for the workspace scan
+        if refresh is not None and _carries_tool_output(body):
             try:
                 refresh()  # learn the workspace's secrets before any command output is redacted
             except Exception as e:
@@ -140,3 +142,14 @@ class Gate:
     def restore(self, text: str) -> str:
         """Put real values back for this session's placeholders (used for patch content only)."""
         return self.redactor.restore(text)
+
+
+def _carries_tool_output(value: Any) -> bool:
+    """Whether a request body holds a tool result (Chat ``role: tool``, Responses ``*_output``)."""
+    if isinstance(value, dict):
+        if value.get("role") == "tool" or str(value.get("type", "")).endswith("_output"):
+            return True
+        return any(_carries_tool_output(v) for v in value.values() if isinstance(v, dict | list))
+    if isinstance(value, list):
+        return any(_carries_tool_output(v) for v in value)
+    return False

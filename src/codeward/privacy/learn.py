@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,28 @@ SKIP_DIRS = frozenset({".git"})
 class WorkspaceSecrets:
     """Scans the files under ``root`` incrementally and hands back newly seen secret values."""
 
-    def __init__(self, root: Path, scanner: Any) -> None:
+    def __init__(self, root: Path, scanner: Any, *, background: bool = False) -> None:
+        """``background`` starts the first (full) walk in a thread at once, so that a large
+        repository is being scanned while the user types and the first request is answered; the
+        first :meth:`refresh` waits for it."""
         self.root = Path(root)
         self.scanner = scanner
         self._stamps: dict[str, tuple[int, int, int, int]] = {}
         self._secret_paths: set[str] = set()
         self.files_scanned = 0
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, str]] = []
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._first_walk, name="codeward-learn", daemon=True)
+            self._thread.start()
+
+    def _first_walk(self) -> None:
+        try:
+            self._pending = self._refresh()
+        except BaseException as e:  # reported (and the request refused) by the next refresh()
+            self._error = e
 
     def paths(self) -> list[str]:
         """Absolute paths of every regular file seen at the last :meth:`refresh`."""
@@ -46,6 +63,18 @@ class WorkspaceSecrets:
 
     def refresh(self) -> list[tuple[str, str]]:
         """``(value, rule)`` for every finding in a file that is new or changed since the last call."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            if self._error is not None:
+                err, self._error = self._error, None
+                raise err
+        with self._lock:
+            out, self._pending = self._pending, []
+            out.extend(self._refresh())
+            return out
+
+    def _refresh(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         seen: set[str] = set()
         for path, st in _walk(self.root):
