@@ -39,6 +39,10 @@ TRANSFORMS = {
     "u-escapes": """python3 -c 'import sys; print("".join("\\\\u%04x" % ord(c) for c in sys.stdin.read()))'""",
     "char-codes": 'python3 -c "import sys; print([ord(c) for c in sys.stdin.read()])"',
     "od": "od -An -tx1",
+    "xxd": "xxd",
+    "hexdump-C": "hexdump -C",
+    "od-c": "od -c",
+    "od-x1z": "od -A x -t x1z",
     "url": "python3 -c \"import sys, urllib.parse; print(urllib.parse.quote(sys.stdin.read(), safe=''))\"",
 }
 
@@ -74,6 +78,9 @@ BLIND = [
     "char-codes",
     "od",
     "url",
+    "xxd",
+    "hexdump-C",
+    "od-c",
 ]
 
 

@@ -52,6 +52,9 @@ _LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuv
 # candidate encoded runs: the union of the base64 (standard and URL-safe), base32 and hex alphabets,
 # possibly wrapped over several lines
 _RUN = re.compile(rb"[A-Za-z0-9+/_\-]{%d,}={0,6}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/_\-]+={0,6})*" % MIN_RUN)
+# two or more lines that start with a hex offset (xxd "00000010:", hexdump -C, od "0000020")
+_DUMP_RUN = re.compile(rb"(?m)^[0-9a-fA-F]{6,8}:?[ \t][^\n]*(?:\n[0-9a-fA-F]{6,8}:?(?:[ \t][^\n]*)?)+")
+_DUMP_OFFSET = re.compile(rb"^[0-9a-fA-F]{6,8}:?")
 _TOKEN = re.compile(rb"[A-Za-z0-9+/_\-]{%d,}={0,6}" % MIN_RUN)
 
 
@@ -198,6 +201,39 @@ class _Search:
         out = self._views(data)
         if depth < MAX_DEPTH and self.budget > 0:
             out.extend(self._layers(data, depth))
+            out.extend(self._dumps(data, depth))
+        return out
+
+    def _dumps(self, data: bytes, depth: int) -> list[tuple[int, int, str, str]]:
+        """Hex dumps (``xxd``, ``hexdump -C``, ``od``): the value is split across lines between
+        offsets, so each run of dump lines is read back as bytes (its hex columns) and as text (what
+        follows the offsets), and both are searched; a hit covers the whole run."""
+        if b"\n" not in data:
+            return []
+        out = []
+        for m in _DUMP_RUN.finditer(data):
+            s, e = m.span()
+            hexbytes = bytearray()
+            text = bytearray()
+            for line in data[s:e].split(b"\n"):
+                body = _DUMP_OFFSET.sub(b"", line, count=1)
+                tokens = body.split()
+                n = 0
+                for t in tokens:
+                    if len(t) in (2, 4) and all(c in b"0123456789abcdefABCDEF" for c in t):
+                        hexbytes += bytes.fromhex(t.decode("ascii"))
+                        n += 1
+                    else:
+                        break
+                text += b"".join(tokens[n:]).strip(b"|<>") if n else body
+            self.budget -= len(hexbytes) + len(text)
+            for view in (bytes(hexbytes), bytes(text)):
+                inner = self._views(view) if view else []
+                if not inner and view and depth + 1 < MAX_DEPTH:
+                    inner = self._layers(view, depth + 1)
+                if inner:
+                    out.append((s, e, inner[0][2], inner[0][3]))
+                    break
         return out
 
     def _views(self, data: bytes) -> list[tuple[int, int, str, str]]:
