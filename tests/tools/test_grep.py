@@ -126,3 +126,14 @@ def test_ripgrep_is_the_pinned_wheel() -> None:
     rg = grep_mod.rg_binary()
     assert rg is not None
     assert subprocess.run([rg, "--version"], capture_output=True, text=True).stdout.startswith("ripgrep 14.1.0")
+
+
+def test_a_reversed_copy_made_by_a_command_is_no_oracle(repo: Path) -> None:
+    tools = Tools(repo)
+    tools.grep(pattern="region")  # first walk done; the secret is known
+    (repo / "rev.txt").write_text(SECRET[::-1] + "\n")  # as `rev config/app.conf > rev.txt` would
+    first = SECRET[::-1][:3].replace("+", "\\+").replace("/", "\\/")
+    right = tools.grep(pattern=f"^(?:<secret|{first})")
+    wrong = tools.grep(pattern="^(?:<secret|zzz)")
+    assert ("rev.txt" in right) == ("rev.txt" in wrong) == True  # noqa: E712
+    assert SECRET[::-1] not in right

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,11 @@ class WorkspaceSecrets:
         self._pending: list[tuple[str, str]] = []
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self.known_finder: Callable[[str], list[Any]] | None = None
+        """Set by the redactor: finds the session's known values in any encoding. A file that changes
+        after the first walk and holds one (a command's ``rev`` or ``base32`` copy of a secret file)
+        counts as holding a secret, so the grep tool searches it redacted too."""
+        self._walked = False
         if background:
             self._thread = threading.Thread(target=self._first_walk, name="codeward-learn", daemon=True)
             self._thread.start()
@@ -101,10 +106,11 @@ class WorkspaceSecrets:
             rel = os.path.relpath(path, self.root)
             self.files_scanned += 1
             found = self.scanner.scan(text, path=rel)
-            if found:
+            if found or (self._walked and self.known_finder is not None and self.known_finder(text)):
                 self._secret_paths.add(path)
             for f in found:
                 out.append((text[f.start : f.end], f.rule_id))
+        self._walked = True
         for gone in set(self._stamps) - seen:
             del self._stamps[gone]
             self._secret_paths.discard(gone)

@@ -90,6 +90,8 @@ class Redactor:
         self._values: dict[str, str] = {}
         self._lock = threading.Lock()
         self.known = KnownValues()
+        if learner is not None and hasattr(learner, "known_finder"):
+            learner.known_finder = self.known.find
 
     @property
     def generation(self) -> int:
