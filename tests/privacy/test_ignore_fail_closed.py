@@ -75,3 +75,34 @@ def test_non_utf8_file_names_work_in_preview(git_repo: Path) -> None:
     d = json.loads(r.stdout)
     assert any("caf" in p and p.endswith(".txt") for p in d["readable"])
     assert any("caf" in b["path"] and b["path"].endswith(".env") for b in d["blocked"])
+
+
+@pytest.mark.sandbox
+def test_non_utf8_file_names_work_in_list_dir_grep_and_shell(git_repo: Path) -> None:
+    from codeward.agent.events import EventBus
+    from codeward.agent.session import build_session
+    from codeward.config.load import ConfigOverrides
+    from codeward.providers.types import ToolCall
+
+    with open(os.fsencode(git_repo) + b"/caf\xe9.txt", "wb") as f:
+        f.write(b"needle\n")
+    with open(os.fsencode(git_repo) + b"/caf\xe9.env", "wb") as f:
+        f.write(b"HIDDEN_VALUE_7f3a\n")
+    (git_repo / ".codexignore").write_text("*.env\n")
+    s = build_session(
+        git_repo,
+        ConfigOverrides(approval_mode="full-auto"),
+        events=EventBus(),
+        approver=lambda m: None,
+        need_key=False,
+        persist=False,
+    )
+
+    def call(name: str, **args: object) -> str:
+        return s.agent.tools.dispatch(ToolCall("c", name, json.dumps(args)), s.ctx).text
+
+    listing = call("list_dir")
+    assert "caf" in listing and "internal error" not in listing and "[1 entry hidden by ignore rules]" in listing
+    assert "caf\\xe9.txt:1: needle" in call("grep", pattern="needle")
+    out = call("shell", command="cat caf*.txt; cat caf*.env")
+    assert "needle" in out and "HIDDEN_VALUE_7f3a" not in out and "internal error" not in out
