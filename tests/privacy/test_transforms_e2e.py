@@ -68,3 +68,37 @@ def test_transforms_through_the_shell_carry_nothing(model_server, git_repo: Path
     # the honest cat (the last tool result) still carries every ordinary line
     last = "\n".join(strings(json.loads(reqs[-1].body)))
     assert all(line in last for line in ORDINARY)
+
+
+@pytest.mark.sandbox
+def test_prompt_placeholder_round_trip_then_rev_stays_redacted(git_repo: Path) -> None:
+    """The model copies the placeholder of a secret the user pasted into a new file (apply_patch
+    restores the real value on disk), then reverses the file with a command: the value is known
+    from the prompt, so the reversed output is redacted before it leaves."""
+    from codeward.agent.events import EventBus
+    from codeward.agent.session import build_session
+    from codeward.config.load import ConfigOverrides
+    from codeward.providers.types import ToolCall
+
+    s = build_session(
+        git_repo,
+        ConfigOverrides(approval_mode="full-auto"),
+        events=EventBus(),
+        approver=lambda m: None,
+        need_key=False,
+        persist=False,
+    )
+    prompt = s.gate.redact_text(f"deploy with my token {PROMPT_SECRET}")[0]
+    placeholder = prompt.split("token ")[1]
+    assert placeholder.startswith("<secret:") and PROMPT_SECRET not in prompt
+    patch = f"*** Begin Patch\n*** Add File: notes.txt\n+token = {placeholder}\n+ordinary line\n*** End Patch\n"
+    dispatch = s.agent.tools.dispatch
+    assert dispatch(ToolCall("c1", "apply_patch", json.dumps({"input": patch})), s.ctx).text.startswith("Success.")
+    assert PROMPT_SECRET in (git_repo / "notes.txt").read_text()  # restored on disk, as designed
+    out = dispatch(ToolCall("c2", "shell", json.dumps({"command": "rev notes.txt; base32 notes.txt"})), s.ctx).text
+    assert PROMPT_SECRET[::-1] in out  # the raw command output does carry it...
+    sent = s.gate.prepare({"messages": [{"role": "tool", "tool_call_id": "c2", "content": out}]}).body.decode()
+    known = KnownValues()
+    known.add(PROMPT_SECRET, "planted")
+    assert known.find(sent) == [] and PROMPT_SECRET[::-1] not in sent  # ...and none of it leaves
+    assert "enil yranidro" in sent
