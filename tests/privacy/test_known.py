@@ -150,3 +150,25 @@ def test_gate_without_learning_lets_the_reversed_file_through(tmp_path: Path) ->
     gate = Gate(Redactor(load_scanner()), host="h", url="https://h/v1")
     sent = gate.prepare({"messages": [{"role": "tool", "content": transformed("rev")}]}).body.decode()
     assert LETTERS[::-1] in sent
+
+
+def test_a_later_session_rereads_only_changed_files_and_those_with_secrets(tmp_path: Path) -> None:
+    ws, cache = tmp_path / "ws", tmp_path / "home" / "cache"
+    ws.mkdir()
+    (ws / "settings.env").write_text(FILE)
+    for i in range(5):
+        (ws / f"clean{i}.txt").write_text(f"nothing here {i}\n")
+    scanner = load_scanner()
+    first = WorkspaceSecrets(ws, scanner, background=True, cache_dir=cache)
+    assert {v for v, _ in first.refresh()} >= {SECRET, LETTERS}
+    assert first.files_scanned == 6
+    assert not any(SECRET in p.read_text() or LETTERS in p.read_text() for p in cache.iterdir())
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in cache.iterdir())
+    (ws / "clean0.txt").write_text("changed, and now a token: ghp_Tn4Rw8Qz1Lx6Kc3Vb9Mp2Ys7Hd5Fj0Ge4Ua8Wi\n")
+    second = WorkspaceSecrets(ws, scanner, background=True, cache_dir=cache)
+    values = {v for v, _ in second.refresh()}
+    assert {SECRET, LETTERS, "ghp_Tn4Rw8Qz1Lx6Kc3Vb9Mp2Ys7Hd5Fj0Ge4Ua8Wi"} <= values
+    assert second.files_scanned == 2  # the secret file (values learned afresh) and the changed one
+    other_rules = WorkspaceSecrets(ws, load_scanner(allowlist=("x",)), background=True, cache_dir=cache)
+    other_rules.refresh()
+    assert other_rules.files_scanned == 6  # another rule set: nothing reused

@@ -130,7 +130,9 @@ def build_session(
     from codeward.privacy.learn import WorkspaceSecrets
 
     redactor = Redactor(
-        scanner, known_values=known_secrets, learner=WorkspaceSecrets(workspace.root, scanner, background=True)
+        scanner,
+        known_values=known_secrets,
+        learner=WorkspaceSecrets(workspace.root, scanner, background=True, cache_dir=home / "cache"),
     )
     from codeward.privacy.config_secrets import secret_values
 

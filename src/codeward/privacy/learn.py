@@ -15,6 +15,8 @@ file that held it changes: a secret once present remains a secret.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import stat
 import threading
@@ -30,12 +32,19 @@ SKIP_DIRS = frozenset({".git"})
 class WorkspaceSecrets:
     """Scans the files under ``root`` incrementally and hands back newly seen secret values."""
 
-    def __init__(self, root: Path, scanner: Any, *, background: bool = False) -> None:
+    def __init__(self, root: Path, scanner: Any, *, background: bool = False, cache_dir: Path | None = None) -> None:
         """``background`` starts the first (full) walk in a thread at once, so that a large
         repository is being scanned while the user types and the first request is answered; the
-        first :meth:`refresh` waits for it."""
+        first :meth:`refresh` waits for it.
+
+        ``cache_dir`` (the codeward home's ``cache/``) keeps, between sessions, the identity of the
+        files the first walk found *clean* (never a value, nor which files hold secrets): a file
+        whose size, mtime, inode and ctime are unchanged, under the same rules, is not read again.
+        Files with findings are always rescanned, so their values are learned afresh."""
         self.root = Path(root)
         self.scanner = scanner
+        self._cache_file = _cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
+        self._clean: dict[str, list[int]] = _load_clean(self._cache_file)
         self._stamps: dict[str, tuple[int, int, int, int]] = {}
         self._secret_paths: set[str] = set()
         self.files_scanned = 0
@@ -55,8 +64,23 @@ class WorkspaceSecrets:
     def _first_walk(self) -> None:
         try:
             self._pending = self._refresh()
+            self._save_clean()
         except BaseException as e:  # reported (and the request refused) by the next refresh()
             self._error = e
+
+    def _save_clean(self) -> None:
+        if self._cache_file is None:
+            return
+        clean = {p: list(st) for p, st in self._stamps.items() if p not in self._secret_paths}
+        try:
+            self._cache_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = self._cache_file.with_suffix(f".{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"version": 1, "clean": clean}, f)
+            os.replace(tmp, self._cache_file)
+        except OSError:
+            pass  # a cache only saves time
 
     def paths(self) -> list[str]:
         """Absolute paths of every regular file seen at the last :meth:`refresh`."""
@@ -89,6 +113,8 @@ class WorkspaceSecrets:
                 continue
             self._stamps[path] = stamp
             self._secret_paths.discard(path)
+            if not self._walked and self._clean.get(path) == list(stamp):
+                continue  # clean under the same rules in an earlier session, and unchanged since
             if st.st_size == 0:
                 continue
             if st.st_size > MAX_FILE_BYTES:
@@ -136,3 +162,26 @@ def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
                     stack.append(e.path)
             elif stat.S_ISREG(st.st_mode):
                 yield e.path, st
+
+
+def _cache_file(cache_dir: Path, root: Path, scanner: Any) -> Path:
+    """One cache file per workspace and rule set: other rules may find what these did not."""
+    from codeward import __version__
+
+    h = hashlib.sha256(f"{__version__}\0{root.resolve()}".encode("utf-8", "surrogateescape"))
+    for r in getattr(getattr(scanner, "ruleset", None), "rules", ()):
+        h.update(f"\0{r.id}\0{r.regex_source}\0{r.origin}\0{r.keywords}\0{len(r.allowlists)}".encode())
+    h.update(repr(getattr(scanner, "allowlist", ())).encode())
+    h.update(repr(getattr(scanner, "redact_pii", False)).encode())
+    return cache_dir / f"learn-{h.hexdigest()[:24]}.json"
+
+
+def _load_clean(path: Path | None) -> dict[str, list[int]]:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    clean = data.get("clean") if isinstance(data, dict) and data.get("version") == 1 else None
+    return clean if isinstance(clean, dict) else {}
