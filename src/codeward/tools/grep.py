@@ -22,6 +22,7 @@ skipped), and the search stops at :data:`TIME_BUDGET_S` with what it found and a
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import shutil
@@ -116,28 +117,25 @@ def _walk_all(start: Path) -> list[str]:
     return out
 
 
-_IGNORED: weakref.WeakKeyDictionary[Any, dict[str, IgnoreRule | None]] = weakref.WeakKeyDictionary()
+_BLOCKED: weakref.WeakKeyDictionary[Any, tuple[int, list[tuple[str, IgnoreRule]]]] = weakref.WeakKeyDictionary()
 
 
 def _hidden(ctx: ToolContext, paths: list[str], start: Path) -> list[IgnoreRule]:
-    """The rule hiding each ignored file under ``start`` (decisions cached per ignore matcher)."""
+    """The rule hiding each topmost ignored path under ``start`` (an ignored directory counts once).
+
+    The walk behind it (the matcher's ``blocked_paths``, pruned at ignored directories) is redone
+    only when the workspace scan saw files appear or disappear.
+    """
     try:
-        cache = _IGNORED.setdefault(ctx.ignore, {})
+        hit = _BLOCKED.get(ctx.ignore)
     except TypeError:
-        cache = {}
+        hit = None
+    if hit is None or hit[0] != len(paths):
+        hit = (len(paths), [(str(p), rule) for p, rule in ctx.ignore.blocked_paths()])
+        with contextlib.suppress(TypeError):
+            _BLOCKED[ctx.ignore] = hit
     prefix = str(start).rstrip("/") + "/"
-    out = []
-    for p in paths:
-        if not p.startswith(prefix) and p != str(start):
-            continue
-        rule = cache.get(p, False)
-        if rule is False:
-            rel = ctx.workspace.rel(Path(p))
-            rule = None if ctx.ignore.hidden_from_listing(rel, False) else ctx.ignore.match(rel, is_dir=False)
-            cache[p] = rule
-        if rule is not None:
-            out.append(rule)  # type: ignore[arg-type]
-    return out
+    return [rule for p, rule in hit[1] if p.startswith(prefix) or p == str(start)]
 
 
 def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
