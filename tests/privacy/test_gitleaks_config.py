@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from codeward.errors import ConfigError
+from codeward.privacy.gitleaks_config import load_ruleset
 from codeward.privacy.scanner import load_scanner
 
 AWS = "AKIAZ7Q2LMKD3XUVWB4N"
@@ -50,7 +51,7 @@ def test_extend_path_is_relative_to_the_file(tmp_path: Path) -> None:
     assert load_scanner(rule_files=[f]).scan("acme_test_q8vz2lkp0wr4ty6ui8opa1sd")[0].rule_id == "acme-token"
 
 
-def test_extend_cycle_and_depth_are_refused(tmp_path: Path) -> None:
+def test_extend_cycle_is_refused_and_depth_stops_as_in_gitleaks(tmp_path: Path) -> None:
     a = write(tmp_path, "a.toml", '[extend]\npath = "b.toml"\n')
     write(tmp_path, "b.toml", '[extend]\npath = "a.toml"\n')
     with pytest.raises(ConfigError, match="cycle"):
@@ -59,8 +60,10 @@ def test_extend_cycle_and_depth_are_refused(tmp_path: Path) -> None:
     write(tmp_path, "c2.toml", '[extend]\npath = "c3.toml"\n')
     write(tmp_path, "c3.toml", '[extend]\npath = "c4.toml"\n')
     write(tmp_path, "c4.toml", CUSTOM)
-    with pytest.raises(ConfigError, match="deeper"):
-        load_scanner(rule_files=[tmp_path / "c1.toml"])
+    # gitleaks follows two [extend] hops (c1 -> c2 -> c3) and does not follow c3's: c4 is not loaded
+    rs = load_ruleset([tmp_path / "c1.toml"])
+    assert "acme-token" not in rs.ids()
+    assert "acme-token" in load_ruleset([tmp_path / "c2.toml"]).ids()
 
 
 def test_same_id_merges_keywords_and_allowlists(tmp_path: Path) -> None:
@@ -85,7 +88,7 @@ targetRules = ["acme-token"]
 stopwords = ["q8vz"]
 [[allowlists]]
 paths = ['''(^|/)fixtures/''']
-[allowlist]
+[[allowlists]]
 regexTarget = "line"
 regexes = ['''SAFE-LINE''']
 """,
@@ -127,7 +130,6 @@ def test_match_target_allowlist(tmp_path: Path) -> None:
         ('[[rules]]\nid = "x"\nregex = "a"\nkeywords = "a"\n', "keywords must be a list"),
         ('[[rules]]\nid = "x"\nregex = "a"\nentropy = "high"\n', "entropy must be a number"),
         ('[[rules]]\nid = "x"\nregex = "a"\nkeyword = ["a"]\n', "unknown key 'keyword'"),
-        ('[[rules]]\nid = "x"\nregex = "a"\n[[rules]]\nid = "x"\nregex = "b"\n', "defined twice"),
         ('[[allowlists]]\ndescription = "empty"\n', "needs at least one of"),
         ('[[allowlists]]\nregexTarget = "file"\nregexes = ["a"]\n', "regexTarget must be"),
         ('[[allowlists]]\ncondition = "XOR"\nregexes = ["a"]\n', "condition must be OR or AND"),

@@ -146,7 +146,17 @@ def build_session(
         events.emit(entry.to_event())
 
     key = require_key(provider) if need_key else resolve_key(provider)
-    redactor = Redactor(project.scanner, known_values=known_secrets)
+    from codeward.privacy.config_secrets import secret_values
+    from codeward.privacy.learn import WorkspaceSecrets
+
+    scanner = project.scanner
+    redactor = Redactor(
+        scanner,
+        known_values=known_secrets,
+        learner=WorkspaceSecrets(workspace.root, scanner, background=True, cache_dir=home / "cache"),
+    )
+    for v in secret_values(provider.headers, provider.query_params):  # configured keys are keys too
+        redactor.known.add(v, "codeward-api-key")
     gate = Gate(redactor, host=url.split("/")[2], url=url, on_egress=on_egress)
     client = None
     if need_key:

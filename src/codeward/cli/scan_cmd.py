@@ -44,6 +44,9 @@ class Result:
     rule: str
     description: str
     fingerprint: str
+    end_line: int = 0
+    end_column: int = 0
+    line_hash: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -72,10 +75,16 @@ _SCANNER: Any = None
 
 
 def _scan_blob(path: str, data: bytes) -> list[Result]:
+    from codeward.privacy.sarif import line_hash
+
     text = data.decode("utf-8", "replace")
-    return [
-        Result(path, f.line, f.column, f.rule_id, f.description, f.fingerprint) for f in _SCANNER.scan(text, path=path)
-    ]
+    out = []
+    for f in _SCANNER.scan(text, path=path):
+        end_line = f.line + text.count("\n", f.start, f.end)
+        end_col = f.end - (text.rfind("\n", 0, f.end) + 1) + 1
+        h = line_hash(text, f.start, f.end, f.rule_id)
+        out.append(Result(path, f.line, f.column, f.rule_id, f.description, f.fingerprint, end_line, end_col, h))
+    return out
 
 
 def _scan_files(paths: Sequence[str]) -> tuple[list[Result], list[str], int, int]:
@@ -324,47 +333,9 @@ def render_text(results: list[Result], stats: Stats) -> str:
 
 def render_sarif(results: list[Result]) -> dict[str, Any]:
     from codeward import __version__
+    from codeward.privacy.sarif import render
 
-    rule_ids: dict[str, int] = {}
-    rules: list[dict[str, Any]] = []
-    for r in results:
-        if r.rule not in rule_ids:
-            rule_ids[r.rule] = len(rules)
-            rules.append(
-                {
-                    "id": r.rule,
-                    "name": r.rule,
-                    "shortDescription": {"text": r.description},
-                    "defaultConfiguration": {"level": "error"},
-                }
-            )
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {"driver": {"name": "codeward", "version": __version__, "rules": rules}},
-                "results": [
-                    {
-                        "ruleId": r.rule,
-                        "ruleIndex": rule_ids[r.rule],
-                        "level": "error",
-                        "message": {"text": f"{r.description} ({r.rule})"},
-                        "locations": [
-                            {
-                                "physicalLocation": {
-                                    "artifactLocation": {"uri": Path(r.path).as_posix()},
-                                    "region": {"startLine": r.line, "startColumn": r.column},
-                                }
-                            }
-                        ],
-                        "partialFingerprints": {"codeward/v1": r.fingerprint},
-                    }
-                    for r in results
-                ],
-            }
-        ],
-    }
+    return render(results, __version__, Path.cwd())
 
 
 @click.command("scan", context_settings={"help_option_names": ["-h", "--help"]})

@@ -57,6 +57,11 @@ class Redacts(Protocol):
 
     def restore(self, text: str) -> str: ...
 
+    def refresh(self) -> None: ...
+
+    @property
+    def generation(self) -> int: ...
+
 
 @dataclass
 class Gate:
@@ -66,7 +71,18 @@ class Gate:
     host: str
     url: str
     on_egress: Callable[[LedgerEntry], None] | None = None
-    _cache: dict[tuple[str | None, str], tuple[str, dict[str, int]]] = field(default_factory=dict)
+    _cache: dict[tuple[str | None, str], tuple[int, str, dict[str, int]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """The endpoint as shown in ledger entries and ``--dry-run``: its secret query values (a
+        ``?key=`` or ``?code=``) replaced, and known to the redactor so no text carries them out."""
+        from codeward.privacy.config_secrets import redact_url, url_secrets
+
+        known = getattr(self.redactor, "known", None)
+        if known is not None:
+            for v in url_secrets(self.url):
+                known.add(v, "codeward-api-key")
+        self.url = redact_url(self.url)
 
     def redact_text(self, text: str, *, path: str | None = None) -> tuple[str, dict[str, int]]:
         """Redact one text (cached: history is re-sent every turn but scanned once).
@@ -74,16 +90,18 @@ class Gate:
         ``path`` names the file the text came from, so rules tied to a file name (``.pgpass``,
         ``.pypirc``) apply; the result holds placeholders and passes unchanged later.
         """
+        generation = getattr(self.redactor, "generation", 0)
         hit = self._cache.get((path, text))
-        if hit is not None:
-            return hit
+        if hit is not None and hit[0] == generation:
+            return hit[1], hit[2]
         try:
             r = self.redactor.redact(text, path=path)
         except Exception as e:  # fail closed: an unscannable text is never sent
             raise GateError(f"request not sent: the secret scanner failed ({type(e).__name__}: {e})") from None
-        result = (r.text, dict(r.counts))
-        self._cache[(path, text)] = result
-        return result
+        # a value learned while redacting this text may occur in texts cached before: key by the
+        # generation after this call, so those are redone on their next use
+        self._cache[(path, text)] = (getattr(self.redactor, "generation", 0), r.text, dict(r.counts))
+        return r.text, dict(r.counts)
 
     def _walk(self, value: Any, counts: dict[str, int], key: str | None = None) -> Any:
         if isinstance(value, str):
@@ -105,7 +123,21 @@ class Gate:
         ``record=False`` (a dry run) builds the same bytes and entry without reporting an egress.
         """
         counts: dict[str, int] = {}
+        refresh = getattr(self.redactor, "refresh", None)
+        # only output of tools and commands can carry what a command read from the workspace: a
+        # body without any (the first prompt) does not wait for the workspace scan
+        if refresh is not None and _carries_tool_output(body):
+            try:
+                refresh()  # learn the workspace's secrets before any command output is redacted
+            except Exception as e:
+                raise GateError(f"request not sent: learning the workspace's secrets failed ({e})") from None
+        before = getattr(self.redactor, "generation", 0)
         clean = self._walk(body, counts)
+        if getattr(self.redactor, "generation", 0) != before:
+            # a value became known during this walk (a secret in the prompt): texts redacted earlier
+            # in the same body may hold it reversed or encoded, so redo them with it known
+            counts = {}
+            clean = self._walk(body, counts)
         try:
             data = json.dumps(clean, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError) as e:
@@ -125,3 +157,14 @@ class Gate:
     def restore(self, text: str) -> str:
         """Put real values back for this session's placeholders (used for patch content only)."""
         return self.redactor.restore(text)
+
+
+def _carries_tool_output(value: Any) -> bool:
+    """Whether a request body holds a tool result (Chat ``role: tool``, Responses ``*_output``)."""
+    if isinstance(value, dict):
+        if value.get("role") == "tool" or str(value.get("type", "")).endswith("_output"):
+            return True
+        return any(_carries_tool_output(v) for v in value.values() if isinstance(v, dict | list))
+    if isinstance(value, list):
+        return any(_carries_tool_output(v) for v in value)
+    return False

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 import pathspec
 
+from codeward.errors import ConfigError
 from codeward.workspace import IGNORE_FILES, Workspace
 
 BUILTIN_PATTERNS: tuple[str, ...] = (
@@ -113,6 +114,7 @@ class IgnoreMatcher:
         self._listing = listing_hidden
 
     def _check_one(self, rel: str, is_dir: bool) -> IgnoreRule | None:
+        rel = _matchable(rel)
         for layer in (self._user, self._repo):
             v = layer.check(rel, is_dir)
             if isinstance(v, IgnoreRule):
@@ -148,6 +150,7 @@ class IgnoreMatcher:
             return True
         if self._listing is None:
             return False
+        rel = _matchable(rel)
         return self._listing.match_file(rel + "/" if is_dir else rel)
 
     def blocked_paths(self, *, limit: int | None = None) -> Iterable[tuple[Path, IgnoreRule]]:
@@ -184,28 +187,74 @@ class IgnoreMatcher:
         return [p for p, _ in self.blocked_paths()]
 
 
-def _read_patterns(path: Path, source: str, user_owned: bool) -> list[tuple[str, IgnoreRule]]:
+def _matchable(rel: str) -> str:
+    """``rel`` with bytes that are not UTF-8 (surrogate escapes from the file system) replaced, so
+    that a file name in another encoding is matched by wildcards instead of breaking the matcher."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return rel
+
+
+def _read_patterns(
+    path: Path, source: str, user_owned: bool, *, missing_ok: bool = False
+) -> list[tuple[str, IgnoreRule]]:
+    """The patterns of one ignore file, each with its file:line.
+
+    Fails closed: a file that exists but cannot be read, or a line that is not a valid pattern,
+    raises :class:`ConfigError` naming the file (and line) rather than applying fewer rules. A UTF-8
+    byte-order mark at the start is dropped, as git does.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        if missing_ok:
+            return []
+        raise ConfigError(f"{source}: ignore file disappeared while it was read; run again") from None
+    except OSError as e:
+        raise ConfigError(
+            f"{source}: cannot read this ignore file ({e.strerror or e}); codeward will not run with fewer "
+            "ignore rules than you wrote: fix its permissions or remove it"
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
     out = []
     for i, raw in enumerate(text.splitlines(), 1):
         line = raw.rstrip("\r")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
+        problem = _invalid(line)
+        if problem is not None:
+            raise ConfigError(f"{source}:{i}: invalid ignore pattern {line!r}: {problem}; fix or remove the line")
         out.append((line, IgnoreRule(line.strip(), source, i, user_owned)))
     return out
+
+
+def _invalid(line: str) -> str | None:
+    """Why ``line`` is not a pattern git would apply, or None."""
+    body = line.strip()
+    if body == "!":
+        return "a lone '!' negates nothing"
+    if body.endswith("\\") and not body.endswith("\\\\") and not line.endswith(" "):
+        return "a trailing backslash escapes nothing"
+    try:
+        pathspec.GitIgnoreSpec.from_lines([line])
+    except Exception as e:  # pathspec's own error types vary by version
+        return str(e) or type(e).__name__
+    return None
 
 
 def _repo_ignore_files(root: Path) -> list[Path]:
     """Every .codewardignore / .codexignore under the root, shallow first (deeper files win)."""
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(n for n in dirnames if n not in SKIP_DIRS)
         for name in IGNORE_FILES:
-            if name in filenames:
+            # one that is not a regular file (a directory, a socket) is listed too: reading it fails,
+            # and the run is refused naming it, rather than quietly applying no rules
+            if name in filenames or name in dirnames:
                 found.append(Path(dirpath) / name)
+        dirnames[:] = sorted(n for n in dirnames if n not in SKIP_DIRS and n not in IGNORE_FILES)
     found.sort(key=lambda p: (len(p.relative_to(root).parts), str(p)))
     return found
 
@@ -223,7 +272,7 @@ def load_ignore(
     user = _Layer()
     user_lines = [(p, IgnoreRule(p, "built-in")) for p in BUILTIN_PATTERNS]
     global_file = home / "ignore"
-    user_lines += _read_patterns(global_file, str(global_file), True)
+    user_lines += _read_patterns(global_file, str(global_file), True, missing_ok=True)
     user.add("", user_lines)
 
     repo = _Layer()
@@ -246,7 +295,9 @@ def load_ignore(
     listing: pathspec.GitIgnoreSpec | None = None
     gitignore = root / ".gitignore"
     if gitignore.is_file():
-        listing = pathspec.GitIgnoreSpec.from_lines(
-            gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
-        )
+        try:
+            lines = gitignore.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+            listing = pathspec.GitIgnoreSpec.from_lines([ln for ln in lines if _invalid(ln) is None])
+        except OSError:
+            listing = None  # .gitignore only tidies listings; it is no privacy boundary
     return IgnoreMatcher(workspace, user, repo, listing)

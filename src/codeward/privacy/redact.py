@@ -23,7 +23,9 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from codeward.privacy.known import KnownValues
 from codeward.privacy.scanner import ScanError, Scanner
 
 _PLACEHOLDER = re.compile(r"<secret:[a-z0-9][a-z0-9._\-]{0,80}:[0-9a-f]{8}>")
@@ -52,6 +54,12 @@ def _placeholder_rule(rule_id: str) -> str:
     return r[:81]
 
 
+class _Learner(Protocol):
+    def refresh(self) -> Iterable[tuple[str, str]]: ...
+
+    def secret_paths(self) -> set[str]: ...
+
+
 class Redactor:
     """Holds the placeholder -> value map in memory only, for one session."""
 
@@ -61,15 +69,39 @@ class Redactor:
         *,
         key: bytes | None = None,
         known_values: Callable[[], Iterable[str]] | None = None,
+        learner: _Learner | None = None,
     ) -> None:
         """``known_values`` returns secrets known by value (the provider API keys this process
         resolved): they are replaced wherever they appear, whatever their format, and are never
-        put back by :meth:`restore` (a key goes only into its Authorization header)."""
+        put back by :meth:`restore` (a key goes only into its Authorization header).
+
+        ``learner.refresh()`` returns ``(value, rule)`` pairs found since its last call (the secrets
+        of the workspace's files, see :mod:`codeward.privacy.learn`); :meth:`refresh` calls it, so
+        the values are known before the output of a command that read those files is redacted.
+
+        Every value this redactor replaces, and every value from either source, joins
+        :attr:`known`: from then on it is found in any text in its encoded forms too
+        (:mod:`codeward.privacy.known`), so a command that reverses or re-encodes a secret it read
+        finds nothing left to leak."""
         self._scanner = scanner
-        self._known = known_values
+        self._keys = known_values
+        self.learner = learner
         self._key = key if key is not None else os.urandom(32)
         self._values: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.known = KnownValues()
+        if learner is not None and hasattr(learner, "known_finder"):
+            learner.known_finder = self.known.find
+
+    @property
+    def generation(self) -> int:
+        """Grows whenever a new value becomes known: a text redacted before then must be redone."""
+        return len(self.known)
+
+    def refresh(self) -> None:
+        """Learn the values ``learn`` reports (the workspace's secrets, rescanned where files changed)."""
+        if self.learner is not None:
+            self.known.add_all(self.learner.refresh())
 
     def placeholder(self, rule_id: str, value: str) -> str:
         """The placeholder ``value`` gets in this session when found by ``rule_id``."""
@@ -80,13 +112,15 @@ class Redactor:
         """``text`` with every finding replaced; raises ScanError (callers must not send) on failure."""
         counts: dict[str, int] = {}
         current = text
-        if self._known is not None:
-            for value in self._known():
+        if self._keys is not None:
+            for value in self._keys():
                 if len(value) >= 8 and value in current:
                     n = current.count(value)
                     current = current.replace(value, self.placeholder(KNOWN_KEY_RULE, value))
                     counts[KNOWN_KEY_RULE] = counts.get(KNOWN_KEY_RULE, 0) + n
+                self.known.add(value, KNOWN_KEY_RULE)
         for _ in range(MAX_PASSES):
+            current = self._replace_known(current, counts)
             findings = self._scanner.scan(current, path=path)
             if not findings:
                 return Redaction(current, counts)
@@ -105,6 +139,7 @@ class Redactor:
                 parts.append(ph)
                 last = f.end
                 counts[f.rule_id] = counts.get(f.rule_id, 0) + 1
+                self.known.add(value, f.rule_id)
             parts.append(current[last:])
             nxt = "".join(parts)
             if nxt == current:
@@ -113,6 +148,28 @@ class Redactor:
         if self._scanner.scan(current, path=path):
             raise ScanError(f"redaction did not converge after {MAX_PASSES} passes; request not sent")
         return Redaction(current, counts)
+
+    def _replace_known(self, text: str, counts: dict[str, int]) -> str:
+        """``text`` with every span carrying a known value (in any tracked encoding) replaced."""
+        hits = self.known.find(text)
+        if not hits:
+            return text
+        taken = [m.span() for m in _PLACEHOLDER.finditer(text)] if "<secret:" in text else []
+        parts: list[str] = []
+        last = 0
+        for h in hits:
+            if h.start < last or any(ps < h.end and h.start < pe for ps, pe in taken):
+                continue
+            chunk = text[h.start : h.end]
+            ph = self.placeholder(h.rule, chunk)
+            with self._lock:
+                self._values.setdefault(ph, chunk)
+            parts.append(text[last : h.start])
+            parts.append(ph)
+            last = h.end
+            counts[h.rule] = counts.get(h.rule, 0) + 1
+        parts.append(text[last:])
+        return "".join(parts)
 
     def restore(self, text: str) -> str:
         """Real values back in place of the placeholders this redactor made; others are left as they are."""

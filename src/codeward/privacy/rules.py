@@ -154,6 +154,7 @@ class RuleDocument:
     rules: list[Rule] = field(default_factory=list)
     allowlists: list[Allowlist] = field(default_factory=list)
     extend_path: str | None = None
+    use_default: bool = False
     disabled_rules: tuple[str, ...] = ()
 
 
@@ -236,6 +237,8 @@ def parse_allowlist(raw: Any, where: str, *, global_: bool) -> Allowlist:
 
 def _rule_allowlists(t: Mapping[str, Any], where: str) -> tuple[Allowlist, ...]:
     out: list[Allowlist] = []
+    if "allowlist" in t and t.get("allowlists"):
+        raise ConfigError(f"{where}: [rules.allowlist] is the old form of [[rules.allowlists]]; use one, not both")
     if "allowlist" in t:
         out.append(parse_allowlist(t["allowlist"], f"{where} allowlist", global_=False))
     lists = t.get("allowlists", [])
@@ -322,20 +325,27 @@ def parse_document(doc: Mapping[str, Any], origin: str, *, lazy: bool = False) -
         _unknown(where, ext, EXTEND_KEYS)
         if "url" in ext:
             raise ConfigError(f"{where}: url is not supported (codeward makes no network requests); use path")
-        # useDefault is checked but changes nothing: the built-in rules always apply (user files only add)
-        _bool(where, "useDefault", ext.get("useDefault", False))
+        # the built-in rules always apply (user files only add); useDefault also lets rule ids of
+        # gitleaks' default set (generic-api-key...) refine their codeward counterparts
+        out.use_default = _bool(where, "useDefault", ext.get("useDefault", False))
         out.extend_path = _str(where, "path", ext["path"]) if "path" in ext else None
+        if out.use_default and out.extend_path:
+            raise ConfigError(f"{where}: path and useDefault cannot both be set (gitleaks refuses this too)")
         out.disabled_rules = _str_list(where, "disabledRules", ext.get("disabledRules", []))
     rules = doc.get("rules", [])
     if not isinstance(rules, list):
         raise ConfigError(f"{origin}: rules must be an array of tables ([[rules]])")
-    seen: set[str] = set()
+    positions: dict[str, int] = {}
     for i, r in enumerate(rules):
         rule = parse_rule(r, origin, i, lazy=lazy)
-        if rule.id in seen:
-            raise ConfigError(f"{origin}: rule {rule.id!r} is defined twice")
-        seen.add(rule.id)
+        if rule.id in positions:
+            # as gitleaks: a later [[rules]] entry with the same id replaces the earlier one
+            out.rules[positions[rule.id]] = rule
+            continue
+        positions[rule.id] = len(out.rules)
         out.rules.append(rule)
+    if "allowlist" in doc and doc.get("allowlists"):
+        raise ConfigError(f"{origin}: [allowlist] is the old form of [[allowlists]]; use one, not both")
     if "allowlist" in doc:
         out.allowlists.append(parse_allowlist(doc["allowlist"], f"{origin}: [allowlist]", global_=True))
     lists = doc.get("allowlists", [])
@@ -370,13 +380,24 @@ def _merge_rule(base: Rule, top: Rule) -> Rule:
     )
 
 
-def extend(base: RuleSet, doc: RuleDocument) -> RuleSet:
-    """``doc`` applied on top of ``base``: disabled rules removed, same ids merged, new rules added."""
-    disabled = set(doc.disabled_rules)
+def extend(base: RuleSet, doc: RuleDocument, aliases: Mapping[str, str] | None = None) -> RuleSet:
+    """``doc`` applied on top of ``base``: disabled rules removed, same ids merged, new rules added.
+
+    ``aliases`` maps rule ids of gitleaks' default set to the built-in rule that plays their part:
+    a refinement of ``generic-api-key`` (an allowlist, keywords, tags) lands on ``generic-secret``,
+    and disabling it disables that. A same-id entry with its own regex or path is added as a rule
+    of its own instead, so it cannot replace the detection of the other tokens ours covers.
+    """
+    aliases = aliases or {}
+    disabled = {aliases.get(i, i) if aliases.get(i) in base.ids() else i for i in doc.disabled_rules}
     by_id = {r.id: r for r in base.rules if r.id not in disabled}
     order = [r.id for r in base.rules if r.id not in disabled]
     for rule in doc.rules:
-        if rule.id in by_id:
+        target = aliases.get(rule.id)
+        if rule.id not in by_id and target in by_id and rule.regex is None and rule.path is None:
+            desc = target if rule.description == rule.id else rule.description
+            by_id[target] = _merge_rule(by_id[target], replace(rule, id=target, description=desc))  # type: ignore[index]
+        elif rule.id in by_id:
             by_id[rule.id] = _merge_rule(by_id[rule.id], rule)
         elif rule.regex is None and rule.path is None:
             raise ConfigError(f"{doc.origin}: rule {rule.id!r}: needs a regex or a path")
@@ -384,12 +405,15 @@ def extend(base: RuleSet, doc: RuleDocument) -> RuleSet:
             by_id[rule.id] = rule
             order.append(rule.id)
     rules = tuple(by_id[i] for i in order)
-    allowlists = (*base.allowlists, *doc.allowlists)
     known = {r.id for r in rules}
+    mapped = []
     for a in doc.allowlists:
-        for target in a.target_rules:
+        targets = tuple(t if t in known else aliases.get(t, t) for t in a.target_rules)
+        for target in targets:
             if target not in known:
                 raise ConfigError(f"{doc.origin}: an allowlist's targetRules names unknown rule {target!r}")
+        mapped.append(replace(a, target_rules=targets) if targets != a.target_rules else a)
+    allowlists = (*base.allowlists, *mapped)
     return RuleSet(rules=rules, allowlists=allowlists)
 
 

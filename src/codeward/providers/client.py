@@ -138,9 +138,15 @@ class ModelClient:
         return h
 
     def scrub(self, text: str) -> str:
-        """Remove the API key from any text that might be shown or logged."""
-        if self._key and self._key in text:
-            text = text.replace(self._key, "<api-key>")
+        """Remove the API key, and the secret values of ``headers``/``query_params``, from any text
+        that might be shown or logged."""
+        from codeward.privacy.config_secrets import secret_values
+
+        secrets = [self._key] if self._key else []
+        secrets += secret_values(self.provider.headers, self.provider.query_params)
+        for s in sorted(set(secrets), key=len, reverse=True):
+            if s and s in text:
+                text = text.replace(s, "<api-key>")
         return text
 
     # ------------------------------------------------------------------------------------------
@@ -211,7 +217,7 @@ class ModelClient:
                     return self.format.parse_body(data)
                 return self._read_stream(resp, on_event, deadline)
         except httpx.ConnectError as e:
-            raise Unreachable(self._unreachable(e)) from None
+            raise Unreachable(self.scrub(self._unreachable(e))) from None
         except httpx.ConnectTimeout:
             raise _Retry(f"connecting to {self.url} timed out", kind="status") from None
         except httpx.ReadTimeout:
@@ -225,7 +231,7 @@ class ModelClient:
             raise _Retry(str(e)) from None
         except httpx.UnsupportedProtocol:
             raise ProviderError(
-                f"{self.url}: unsupported URL scheme; baseURL must start with http:// or https://"
+                self.scrub(f"{self.url}: unsupported URL scheme; baseURL must start with http:// or https://")
             ) from None
         except httpx.HTTPError as e:
             raise ProviderError(self.scrub(f"request to {self.url} failed: {type(e).__name__}: {e}")) from None
@@ -255,8 +261,9 @@ class ModelClient:
         return f"cannot reach {self.provider.base_url} - {hint} ({cause})"
 
     def _raise_for_status(self, resp: httpx.Response) -> None:
-        raw = resp.read()[:4000].decode("utf-8", "replace")
-        detail = _error_detail(raw)
+        # scrubbed whole, then cut: a key echoed past the cut would otherwise survive in part
+        raw = self.scrub(resp.read()[:ERROR_BODY_BYTES].decode("utf-8", "replace"))
+        detail = self.scrub(_error_detail(raw))
         code = resp.status_code
         if code in (400, 413) and is_context_overflow(_error_code(raw), detail):
             raise ContextOverflow(
@@ -282,6 +289,9 @@ class ModelClient:
         else:
             msg = f"provider '{pid}' refused the request (HTTP {code}{': ' + detail if detail else ''})"
         raise ProviderError(self.scrub(msg))
+
+
+ERROR_BODY_BYTES = 64 * 1024
 
 
 def _error_code(raw: str) -> str | None:

@@ -7,9 +7,10 @@ from codeward.tools.base import Tool, ToolContext, ToolError, ToolOutput, ToolRe
 
 def default_tools() -> ToolRegistry:
     from codeward.tools import schemas
+    from codeward.tools.grep import grep
     from codeward.tools.patch_tool import apply_patch
     from codeward.tools.plan import update_plan
-    from codeward.tools.read import grep, list_dir, read_file
+    from codeward.tools.read import list_dir, read_file
     from codeward.tools.shell import shell
 
     return ToolRegistry(

@@ -1,4 +1,4 @@
-"""The read tools: ``read_file``, ``list_dir``, ``grep``. They never ask; the ignore rules filter them.
+"""The read tools: ``read_file`` and ``list_dir`` (``grep`` is in :mod:`codeward.tools.grep`). They never ask; the ignore rules filter them.
 
 An ignored path is invisible: ``read_file`` refuses it naming the rule, ``list_dir`` and ``grep``
 leave it out (and say how many entries they left out). Contents go back raw here; the gate redacts
@@ -7,7 +7,6 @@ secrets when the result is sent, like every other outbound text.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ MAX_READ_LINES = 2000
 MAX_LINE_CHARS = 2000
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_LIST_ENTRIES = 1000
-MAX_GREP_MATCHES = 200
-MAX_GREP_FILE_BYTES = 2 * 1024 * 1024
 
 
 def blocked_message(rel: str, rule: IgnoreRule) -> str:
@@ -154,66 +151,3 @@ def list_dir(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutp
     if truncated:
         notes.append(f"[listing cut at {MAX_LIST_ENTRIES} entries; list a subdirectory]")
     return ToolOutput("\n".join([head, *entries, *notes]))
-
-
-def _compile(pattern: str) -> Any:
-    import re2
-
-    try:
-        return re2.compile(pattern)
-    except Exception as e:  # re2.error: bad pattern
-        raise ToolError(f"grep: invalid pattern {pattern!r}: {e}") from None
-
-
-def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
-    regex = _compile(args["pattern"])
-    start = ctx.workspace.resolve(args.get("path") or ".", must_exist=True)
-    if start != ctx.workspace.root:
-        _check_visible(ctx, start, "grep")
-    glob = args.get("glob")
-    matches: list[str] = []
-    files: set[str] = set()
-    hidden_rules: list[IgnoreRule] = []
-
-    def candidates() -> Any:
-        if start.is_file():
-            yield start
-            return
-        for dirpath, dirnames, filenames in os.walk(start):
-            d = Path(dirpath)
-            dirnames[:] = [n for n in sorted(dirnames) if _shown(ctx, ctx.workspace.rel(d / n), True, hidden_rules)]
-            for name in sorted(filenames):
-                if _shown(ctx, ctx.workspace.rel(d / name), False, hidden_rules):
-                    yield d / name
-
-    done = False
-    for p in candidates():
-        if glob and not (fnmatch.fnmatch(p.name, glob) or fnmatch.fnmatch(ctx.workspace.rel(p), glob)):
-            continue
-        try:
-            if p.is_symlink() or not p.is_file() or p.stat().st_size > MAX_GREP_FILE_BYTES:
-                continue
-            data = p.read_bytes()
-        except OSError:
-            continue
-        if _is_binary(data[:8192]):
-            continue
-        rel = ctx.workspace.rel(p)
-        for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-            if regex.search(line):
-                shown = line if len(line) <= 300 else line[:300] + " [...]"
-                matches.append(f"{rel}:{n}: {shown}")
-                files.add(rel)
-                if len(matches) >= MAX_GREP_MATCHES:
-                    done = True
-                    break
-        if done:
-            break
-    _report_hidden(ctx, "grep", hidden_rules)
-    out = matches or ["no matches"]
-    if done:
-        out.append(f"[stopped at {MAX_GREP_MATCHES} matches; narrow the pattern or path]")
-    hidden = len(hidden_rules)
-    if hidden:
-        out.append(f"[{hidden} path{'s' if hidden != 1 else ''} not searched: hidden by ignore rules]")
-    return ToolOutput("\n".join(out), files=tuple(sorted(files)))

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""The grep tool on a large tree: a no-match search and a search with a few matches.
+
+    python bench/grep_speed.py [--files 200000] [--runs 3]
+
+Builds (once) a git repository of N small Python-like files under /tmp/cw-grep-<N> (100 files per
+directory), opens a session on it the way the CLI does (no provider key needed), and calls the
+``grep`` tool through the tool registry: the first call includes the session's first workspace
+scan (every file read and scanned for secrets, as the first request also pays), later calls only
+the incremental walk (an ``lstat`` per file), ripgrep's search and the redacted search of the
+candidate files. Prints the wall time of each call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import time
+from pathlib import Path
+
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "return",
+    "value",
+    "import",
+    "from",
+    "class",
+    "def",
+    "self",
+    "print",
+    "list",
+    "dict",
+]
+
+
+def build(n: int) -> Path:
+    root = Path(f"/tmp/cw-grep-{n}")
+    if (root / ".git").is_dir():
+        return root
+    rnd = random.Random(1)
+    for d in range(n // 100):
+        dp = root / f"pkg{d // 100}" / f"mod{d}"
+        dp.mkdir(parents=True, exist_ok=True)
+        for f in range(100):
+            lines = (" ".join(rnd.choice(WORDS) for _ in range(8)) for _ in range(5))
+            (dp / f"f{f}.py").write_text("\n".join(lines) + "\n")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return root
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--files", type=int, default=200_000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    root = build(args.files)
+    os.environ.setdefault("CODEWARD_HOME", "/tmp/cw-grep-home")
+    from codeward.agent.session import build_session
+    from codeward.config.load import ConfigOverrides
+    from codeward.events import EventBus
+    from codeward.providers.types import ToolCall
+    from codeward.tools.asking import NoTerminalApprover
+
+    session = build_session(
+        root,
+        ConfigOverrides(approval_mode="suggest"),
+        events=EventBus(),
+        approver=NoTerminalApprover(),
+        need_key=False,
+        persist=False,
+    )
+
+    def call(pattern: str) -> tuple[float, str]:
+        t = time.perf_counter()
+        out = session.agent.tools.dispatch(ToolCall("c", "grep", json.dumps({"pattern": pattern})), session.ctx)
+        return time.perf_counter() - t, out.text
+
+    print(f"{args.files} files under {root}")
+    for i in range(args.runs):
+        dt, out = call("no_such_identifier_[0-9]+")
+        print(f"no-match search, call {i + 1}: {dt:.2f} s ({out.splitlines()[0]})")
+    dt, out = call("epsilon epsilon epsilon epsilon")
+    print(f"search with matches: {dt:.2f} s ({len(out.splitlines())} lines)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

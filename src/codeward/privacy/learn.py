@@ -1,0 +1,187 @@
+"""The secret values of the workspace's files, learned before a command's output is redacted.
+
+A command reads files the gate never sees and may transform what it read (``rev .env.local``) so
+that no rule recognises the output. The gate therefore has to know the values first: before each
+request leaves, :meth:`WorkspaceSecrets.refresh` walks the workspace, scans every file that is new
+or changed since the last walk (identity: size, mtime, inode, ctime), and reports the values of the
+findings, which the redactor then tracks in all their encodings (:mod:`codeward.privacy.known`).
+
+Every file is scanned, ignored ones included: their secrets are the most sensitive, and a tier
+that cannot mask them still lets a command read them. ``.git`` is skipped (its objects are
+compressed; history is the git-history task's), as are symlinks (their target is walked where it
+lives, if inside), binary files and files over :data:`MAX_FILE_BYTES`. A value stays known after the
+file that held it changes: a secret once present remains a secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+MAX_FILE_BYTES = 8 << 20
+BINARY_SNIFF = 8192
+SKIP_DIRS = frozenset({".git"})
+
+
+class WorkspaceSecrets:
+    """Scans the files under ``root`` incrementally and hands back newly seen secret values."""
+
+    def __init__(self, root: Path, scanner: Any, *, background: bool = False, cache_dir: Path | None = None) -> None:
+        """``background`` starts the first (full) walk in a thread at once, so that a large
+        repository is being scanned while the user types and the first request is answered; the
+        first :meth:`refresh` waits for it.
+
+        ``cache_dir`` (the codeward home's ``cache/``) keeps, between sessions, the identity of the
+        files the first walk found *clean* (never a value, nor which files hold secrets): a file
+        whose size, mtime, inode and ctime are unchanged, under the same rules, is not read again.
+        Files with findings are always rescanned, so their values are learned afresh."""
+        self.root = Path(root)
+        self.scanner = scanner
+        self._cache_file = _cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
+        self._clean: dict[str, list[int]] = _load_clean(self._cache_file)
+        self._stamps: dict[str, tuple[int, int, int, int]] = {}
+        self._secret_paths: set[str] = set()
+        self.files_scanned = 0
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, str]] = []
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self.known_finder: Callable[[str], list[Any]] | None = None
+        """Set by the redactor: finds the session's known values in any encoding. A file that changes
+        after the first walk and holds one (a command's ``rev`` or ``base32`` copy of a secret file)
+        counts as holding a secret, so the grep tool searches it redacted too."""
+        self._walked = False
+        if background:
+            self._thread = threading.Thread(target=self._first_walk, name="codeward-learn", daemon=True)
+            self._thread.start()
+
+    def _first_walk(self) -> None:
+        try:
+            self._pending = self._refresh()
+            self._save_clean()
+        except BaseException as e:  # reported (and the request refused) by the next refresh()
+            self._error = e
+
+    def _save_clean(self) -> None:
+        if self._cache_file is None:
+            return
+        clean = {p: list(st) for p, st in self._stamps.items() if p not in self._secret_paths}
+        try:
+            self._cache_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = self._cache_file.with_suffix(f".{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"version": 1, "clean": clean}, f)
+            os.replace(tmp, self._cache_file)
+        except OSError:
+            pass  # a cache only saves time
+
+    def paths(self) -> list[str]:
+        """Absolute paths of every regular file seen at the last :meth:`refresh`."""
+        return list(self._stamps)
+
+    def secret_paths(self) -> set[str]:
+        """Absolute paths of the files that held a finding at the last :meth:`refresh`."""
+        return set(self._secret_paths)
+
+    def refresh(self) -> list[tuple[str, str]]:
+        """``(value, rule)`` for every finding in a file that is new or changed since the last call."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            if self._error is not None:
+                err, self._error = self._error, None
+                raise err
+        with self._lock:
+            out, self._pending = self._pending, []
+            out.extend(self._refresh())
+            return out
+
+    def _refresh(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for path, st in _walk(self.root):
+            seen.add(path)
+            stamp = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+            if self._stamps.get(path) == stamp:
+                continue
+            self._stamps[path] = stamp
+            self._secret_paths.discard(path)
+            if not self._walked and self._clean.get(path) == list(stamp):
+                continue  # clean under the same rules in an earlier session, and unchanged since
+            if st.st_size == 0:
+                continue
+            if st.st_size > MAX_FILE_BYTES:
+                self._secret_paths.add(path)  # not scanned: treated as holding secrets (fail closed)
+                continue
+            try:
+                with open(path, "rb") as f:
+                    data = f.read(MAX_FILE_BYTES + 1)
+            except OSError:
+                self._secret_paths.add(path)  # not scanned: treated as holding secrets (fail closed)
+                continue
+            if b"\0" in data[:BINARY_SNIFF]:
+                continue
+            text = data.decode("utf-8", "replace")
+            rel = os.path.relpath(path, self.root)
+            self.files_scanned += 1
+            found = self.scanner.scan(text, path=rel)
+            if found or (self._walked and self.known_finder is not None and self.known_finder(text)):
+                self._secret_paths.add(path)
+            for f in found:
+                out.append((text[f.start : f.end], f.rule_id))
+        self._walked = True
+        for gone in set(self._stamps) - seen:
+            del self._stamps[gone]
+            self._secret_paths.discard(gone)
+        return out
+
+
+def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """(path, lstat) of every regular file under ``root``, without following symlinks."""
+    stack = [str(root)]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if e.name not in SKIP_DIRS:
+                    stack.append(e.path)
+            elif stat.S_ISREG(st.st_mode):
+                yield e.path, st
+
+
+def _cache_file(cache_dir: Path, root: Path, scanner: Any) -> Path:
+    """One cache file per workspace and rule set: other rules may find what these did not."""
+    from codeward import __version__
+
+    h = hashlib.sha256(f"{__version__}\0{root.resolve()}".encode("utf-8", "surrogateescape"))
+    for r in getattr(getattr(scanner, "ruleset", None), "rules", ()):
+        h.update(f"\0{r.id}\0{r.regex_source}\0{r.origin}\0{r.keywords}\0{len(r.allowlists)}".encode())
+    h.update(repr(getattr(scanner, "allowlist", ())).encode())
+    h.update(repr(getattr(scanner, "redact_pii", False)).encode())
+    return cache_dir / f"learn-{h.hexdigest()[:24]}.json"
+
+
+def _load_clean(path: Path | None) -> dict[str, list[int]]:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    clean = data.get("clean") if isinstance(data, dict) and data.get("version") == 1 else None
+    return clean if isinstance(clean, dict) else {}

