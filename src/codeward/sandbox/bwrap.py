@@ -29,11 +29,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from codeward.errors import SandboxUnavailable
-from codeward.sandbox.layout import Layout, build_layout, interpreter_prefixes, stub_kind
+from codeward.sandbox.layout import Layout, build_layout, interpreter_prefixes
+from codeward.sandbox.runner import RawRun
 from codeward.sandbox.spec import CommandResult, SandboxSpec, is_within, validate_spec
 
 TMP_SIZE = 1 << 30
@@ -44,37 +45,22 @@ ARGS_FD_THRESHOLD = 64 * 1024
 MAX_MOUNTS = 4000  # bwrap spends ~1.4 ms per mount at 2 500 mounts and more beyond
 
 
-@dataclass(frozen=True)
-class Stubs:
-    """Files bound over hidden and missing paths (made once per process, in a private directory)."""
-
-    hidden_file: Path  # mode 000: reading it fails with EACCES
-    empty_file: Path  # mode 444: a missing protected file looks empty and read-only
-    empty_dir: Path  # mode 555: a missing protected directory
-
-
 _stub_lock = threading.Lock()
 _stub_dir: Path | None = None
-# protected paths this process created as mount points, with how many runs still use them
-_stub_users: dict[Path, int] = {}
 
 
-def stubs() -> Stubs:
+def hidden_stub() -> Path:
+    """The mode-000 empty file bound over hidden files (made once per process, in a private directory)."""
     global _stub_dir
     with _stub_lock:
         if _stub_dir is None or not _stub_dir.is_dir():
             _stub_dir = Path(tempfile.mkdtemp(prefix="codeward-stubs-"))
             atexit.register(shutil.rmtree, _stub_dir, True)
-        d = _stub_dir
-        s = Stubs(d / "hidden", d / "empty", d / "emptydir")
-        for path, mode, kind in ((s.hidden_file, 0o000, "f"), (s.empty_file, 0o444, "f"), (s.empty_dir, 0o555, "d")):
-            if not path.exists():
-                if kind == "f":
-                    path.touch()
-                else:
-                    path.mkdir()
-                os.chmod(path, mode)
-        return s
+        path = _stub_dir / "hidden"
+        if not path.exists():
+            path.touch()
+            os.chmod(path, 0o000)
+        return path
 
 
 def inner_limits(spec: SandboxSpec, prlimit: str | None) -> list[str]:
@@ -101,7 +87,7 @@ def build_argv(
     spec: SandboxSpec,
     layout: Layout,
     *,
-    stub: Stubs,
+    stub: Path,
     env: Mapping[str, str],
     seccomp_fd: int,
     command: Sequence[str],
@@ -128,15 +114,14 @@ def build_argv(
         a += ["--ro-bind", str(r), str(r)]
     for w in layout.writable:
         a += ["--bind", str(w), str(w)]
+    for d in layout.anchored:
+        a += ["--bind", str(d), str(d)]
     for p in layout.readonly:
         a += ["--ro-bind", str(p), str(p)]
-    for p in layout.missing_protected:
-        src = stub.empty_dir if stub_kind(p) == "dir" else stub.empty_file
-        a += ["--ro-bind", str(src), str(p)]
     for d in layout.hidden_dirs:
         a += ["--size", str(HIDDEN_SIZE), "--perms", "0000", "--tmpfs", str(d), "--remount-ro", str(d)]
     for f in layout.hidden_files:
-        a += ["--ro-bind", str(stub.hidden_file), str(f)]
+        a += ["--ro-bind", str(stub), str(f)]
     for host_path, inner_path in binds_ro:
         a += ["--ro-bind", host_path, inner_path]
     a.append("--clearenv")
@@ -180,32 +165,6 @@ def _memfd(name: str, data: bytes) -> int:
     return fd
 
 
-def _claim_stubs(paths: Sequence[Path]) -> list[Path]:
-    """Record which missing protected paths this run turns into mount points (bwrap creates them)."""
-    with _stub_lock:
-        for p in paths:
-            _stub_users[p] = _stub_users.get(p, 0) + 1
-    return list(paths)
-
-
-def _release_stubs(paths: Sequence[Path]) -> None:
-    """Remove the empty mount points bwrap left, unless another run of this process still uses them."""
-    with _stub_lock:
-        for p in paths:
-            n = _stub_users.get(p, 0) - 1
-            if n > 0:
-                _stub_users[p] = n
-                continue
-            _stub_users.pop(p, None)
-            with contextlib.suppress(OSError):
-                st = p.lstat()
-                if p.is_dir() and not p.is_symlink():
-                    if not any(p.iterdir()):
-                        p.rmdir()
-                elif p.is_file() and not p.is_symlink() and st.st_size == 0:
-                    p.unlink()
-
-
 class BwrapSandbox:
     """Runs commands under bubblewrap with the seccomp filter."""
 
@@ -223,12 +182,8 @@ class BwrapSandbox:
         on_output: Callable[[str], None] | None = None,
     ) -> CommandResult:
         from codeward.sandbox.env import child_env
-        from codeward.sandbox.landlock import proxy_env
         from codeward.sandbox.notes import explain
-        from codeward.sandbox.protect import Tripwire, protected_census, remove_created
-        from codeward.sandbox.proxy import BRIDGE_PORT, BRIDGE_SOURCE, ConnectProxy, DomainPolicy
-        from codeward.sandbox.runner import run_process
-        from codeward.sandbox.seccomp import SeccompError, build_filter, policy_for
+        from codeward.sandbox.runner import run_guarded
 
         validate_spec(spec, argv)
         if any(is_within(Path(self.bwrap).resolve(), w) for w in spec.roots()):
@@ -238,104 +193,21 @@ class BwrapSandbox:
         env = child_env(spec.env_passthrough, home=home if home and os.path.isabs(home) else "/", tmpdir="/tmp")
         extra_visible = interpreter_prefixes() if use_proxy else []
         layout = build_layout(spec, extra_visible=[Path(p) for p in extra_visible])
-        mounts = len(layout.hidden_files) + len(layout.hidden_dirs) + len(layout.readonly)
-        if mounts > MAX_MOUNTS:
-            parents = [f.parent for f in layout.hidden_files] or [spec.workspace]
-            busiest = max(set(parents), key=parents.count)
-            raise SandboxUnavailable(
-                f"sandbox: {mounts} ignored or protected paths would each need a mount (limit {MAX_MOUNTS}); "
-                f"ignore whole directories instead, for example {busiest}/ in .codewardignore"
-            )
-        try:
-            bpf = build_filter(policy_for("bwrap", network=spec.network, proxy=use_proxy))
-        except SeccompError as e:
-            raise SandboxUnavailable(f"sandbox: {e}") from None
-        tripwire = Tripwire.take(spec.workspace, list(layout.linked_protected))
-        before = protected_census(spec.workspace)
-        command = [*inner_limits(spec, self.prlimit), *argv]
-        proxy: ConnectProxy | None = None
-        private: Path | None = None
-        binds: list[tuple[str, str]] = []
-        fds: list[int] = []
-        claimed = _claim_stubs(layout.missing_protected)
-        restored: list[str] = []
-        try:
-            if use_proxy:
-                import sys
+        _check_mounts(spec, layout)
+        bpf = _filter(spec, use_proxy)
+        state: dict[str, Any] = {}
 
-                private = Path(tempfile.mkdtemp(prefix="codeward-proxy-"))
-                sock = private / "proxy.sock"
-                proxy = ConnectProxy(DomainPolicy(spec.allowed_domains), unix_path=str(sock)).start()
-                inner_sock = "/run/codeward-proxy.sock"
-                binds.append((str(sock), inner_sock))
-                py = os.path.realpath(sys.executable)
-                command = [
-                    py,
-                    "-I",
-                    "-S",
-                    "-c",
-                    BRIDGE_SOURCE,
-                    "127.0.0.1",
-                    str(BRIDGE_PORT),
-                    inner_sock,
-                    "--",
-                    *command,
-                ]
-                env.update(proxy_env(f"http://127.0.0.1:{BRIDGE_PORT}"))
-            bpf_fd = _memfd("codeward-seccomp", bpf)
-            status_fd = _memfd("codeward-bwrap-status", b"")
-            fds += [bpf_fd, status_fd]
-            full = build_argv(
-                self.bwrap,
-                spec,
-                layout,
-                stub=stubs(),
-                env=env,
-                seccomp_fd=bpf_fd,
-                command=command,
-                share_net=spec.network,
-                binds_ro=binds,
-                status_fd=status_fd,
-            )
-            if sum(len(x) + 1 for x in full) > ARGS_FD_THRESHOLD:
-                # options through a descriptor (no E2BIG with thousands of masks); the command stays on argv
-                cut = len(full) - len(command) - 1
-                options = b"".join(os.fsencode(x) + b"\0" for x in full[1:cut])
-                args_fd = _memfd("codeward-bwrap-args", options)
-                fds.append(args_fd)
-                full = [self.bwrap, "--args", str(args_fd), *full[cut:]]
-            raw = run_process(
-                full,
-                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-                cwd="/",
-                timeout_s=spec.timeout_s,
-                output_cap=spec.output_cap,
-                on_output=on_output,
-                pass_fds=fds,
-            )
-            os.lseek(status_fd, 0, os.SEEK_SET)
-            status = os.read(status_fd, 1 << 16)
-            _wait_namespace_gone(status)
-        finally:
-            for fd in fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            if proxy is not None:
-                proxy.stop()
-            if private is not None:
-                shutil.rmtree(private, ignore_errors=True)
-            _release_stubs(claimed)
-            restored = tripwire.restore()
-            with _stub_lock:
-                in_use = set(_stub_users)
-            # the stubbed names could not be created from inside: if they exist now, the user made them
-            in_use.update(layout.missing_protected)
-            restored += remove_created(spec.workspace, before, keep=in_use)
+        def launch(cleanup: contextlib.ExitStack) -> RawRun:
+            return self._launch(argv, spec, layout, env, bpf, use_proxy, cleanup, state, on_output)
+
+        raw, restored = run_guarded(spec, layout.linked_protected, launch)
+        status: bytes = state.get("status", b"")
         if not raw.timed_out and b'"exit-code"' not in status:
             # bwrap reports the command's exit only when the sandbox was set up and the command ran
             lines = [ln for ln in raw.output.splitlines() if ln.startswith("bwrap: ")]
             why = lines[0][len("bwrap: ") :] if lines else f"bwrap exited with {raw.returncode}"
             raise SandboxUnavailable(f"sandbox: bubblewrap could not set up the sandbox: {why}")
+        proxy = state.get("proxy")
         note = explain(
             exit_code=raw.returncode,
             output=raw.output,
@@ -346,3 +218,96 @@ class BwrapSandbox:
             restored=restored,
         )
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)
+
+    def _launch(
+        self,
+        argv: Sequence[str],
+        spec: SandboxSpec,
+        layout: Layout,
+        env: dict[str, str],
+        bpf: bytes,
+        use_proxy: bool,
+        cleanup: contextlib.ExitStack,
+        state: dict[str, Any],
+        on_output: Callable[[str], None] | None,
+    ) -> RawRun:
+        """Start bwrap, wait for it (or kill it), and wait for its pid namespace to be gone."""
+        from codeward.sandbox.landlock import proxy_env
+        from codeward.sandbox.proxy import BRIDGE_PORT, BRIDGE_SOURCE, ConnectProxy, DomainPolicy
+        from codeward.sandbox.runner import run_process
+
+        command = [*inner_limits(spec, self.prlimit), *argv]
+        binds: list[tuple[str, str]] = []
+        if use_proxy:
+            import sys
+
+            private = Path(tempfile.mkdtemp(prefix="codeward-proxy-"))
+            cleanup.callback(shutil.rmtree, private, True)
+            sock = private / "proxy.sock"
+            proxy = ConnectProxy(DomainPolicy(spec.allowed_domains), unix_path=str(sock)).start()
+            cleanup.callback(proxy.stop)
+            state["proxy"] = proxy
+            inner_sock = "/run/codeward-proxy.sock"
+            binds.append((str(sock), inner_sock))
+            py = os.path.realpath(sys.executable)
+            command = [py, "-I", "-S", "-c", BRIDGE_SOURCE, "127.0.0.1", str(BRIDGE_PORT), inner_sock, "--", *command]
+            env.update(proxy_env(f"http://127.0.0.1:{BRIDGE_PORT}"))
+        bpf_fd = _memfd("codeward-seccomp", bpf)
+        cleanup.callback(os.close, bpf_fd)
+        status_fd = _memfd("codeward-bwrap-status", b"")
+        cleanup.callback(os.close, status_fd)
+        fds = [bpf_fd, status_fd]
+        full = build_argv(
+            self.bwrap,
+            spec,
+            layout,
+            stub=hidden_stub(),
+            env=env,
+            seccomp_fd=bpf_fd,
+            command=command,
+            share_net=spec.network,
+            binds_ro=binds,
+            status_fd=status_fd,
+        )
+        if sum(len(x) + 1 for x in full) > ARGS_FD_THRESHOLD:
+            # options through a descriptor (no E2BIG with thousands of masks); the command stays on argv
+            cut = len(full) - len(command) - 1
+            options = b"".join(os.fsencode(x) + b"\0" for x in full[1:cut])
+            args_fd = _memfd("codeward-bwrap-args", options)
+            cleanup.callback(os.close, args_fd)
+            fds.append(args_fd)
+            full = [self.bwrap, "--args", str(args_fd), *full[cut:]]
+        raw = run_process(
+            full,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            cwd="/",
+            timeout_s=spec.timeout_s,
+            output_cap=spec.output_cap,
+            on_output=on_output,
+            pass_fds=fds,
+        )
+        os.lseek(status_fd, 0, os.SEEK_SET)
+        state["status"] = os.read(status_fd, 1 << 16)
+        _wait_namespace_gone(state["status"])
+        return raw
+
+
+def _check_mounts(spec: SandboxSpec, layout: Layout) -> None:
+    """Refuse, with the directory to ignore whole, a view that would need more mounts than bwrap copes with."""
+    mounts = len(layout.hidden_files) + len(layout.hidden_dirs) + len(layout.readonly) + len(layout.anchored)
+    if mounts > MAX_MOUNTS:
+        parents = [f.parent for f in layout.hidden_files] or [spec.workspace]
+        busiest = max(set(parents), key=parents.count)
+        raise SandboxUnavailable(
+            f"sandbox: {mounts} ignored or protected paths would each need a mount (limit {MAX_MOUNTS}); "
+            f"ignore whole directories instead, for example {busiest}/ in .codewardignore"
+        )
+
+
+def _filter(spec: SandboxSpec, use_proxy: bool) -> bytes:
+    from codeward.sandbox.seccomp import SeccompError, build_filter, policy_for
+
+    try:
+        return build_filter(policy_for("bwrap", network=spec.network, proxy=use_proxy))
+    except SeccompError as e:
+        raise SandboxUnavailable(f"sandbox: {e}") from None

@@ -95,6 +95,10 @@ class Layout:
     hidden_files: tuple[Path, ...]
     # the workspace, shown read-only, when allow_directories narrows it (bound before ``writable``)
     readonly_roots: tuple[Path, ...] = ()
+    # directories inside writable roots that hold a protected or hidden path, parents first: a
+    # mount-based tier binds each onto itself, and the kernel refuses to rename or remove a mount
+    # point, so no command can move a protection away by renaming an ancestor (see :func:`anchors`)
+    anchored: tuple[Path, ...] = ()
 
     def hidden(self) -> tuple[Path, ...]:
         return (*self.hidden_dirs, *self.hidden_files)
@@ -266,7 +270,9 @@ def build_layout(
         if st is not None and stat.S_ISSOCK(st.st_mode) and visible(sock):
             hide(sock)
             count += 1
+    guarded = [*readonly, *linked, *hidden_dirs, *hidden_files, *spec.protected]
     return Layout(
+        anchored=tuple(a for a in anchors(guarded, writable) if _is_dir(a)),
         private_dirs=tuple(privates),
         reexposed=tuple(reexposed),
         writable=tuple(writable),
@@ -277,6 +283,28 @@ def build_layout(
         hidden_files=tuple(hidden_files),
         readonly_roots=spec.readonly_roots(),
     )
+
+
+def anchors(paths: Iterable[Path], writable: Iterable[Path]) -> tuple[Path, ...]:
+    """Every directory strictly between a writable root and one of ``paths``, parents first.
+
+    Renaming ``config/`` would carry the mount over ``config/production.yml`` with it and leave the
+    name ``config/production.yml`` free for anything; a directory that is itself a mount point
+    cannot be renamed or removed (EBUSY), so binding each such ancestor onto itself makes the
+    protection hold by construction instead of by checking names afterwards. The writable roots
+    are mount points already.
+    """
+    roots = sorted(set(writable), key=lambda r: -len(r.parts))
+    out: set[Path] = set()
+    for p in paths:
+        root = next((r for r in roots if is_within(p, r) and p != r), None)
+        if root is None:
+            continue
+        for a in p.parents:
+            if a == root or not is_within(a, root) or a in out:
+                break
+            out.add(a)
+    return tuple(sorted(out, key=lambda a: (len(a.parts), str(a))))
 
 
 def collapse_masked(masked: Iterable[Path], writable: Iterable[Path]) -> list[Path]:
