@@ -200,7 +200,7 @@ class BwrapSandbox:
         def launch(cleanup: contextlib.ExitStack) -> RawRun:
             return self._launch(argv, spec, layout, env, bpf, use_proxy, cleanup, state, on_output)
 
-        raw, restored = run_guarded(spec, layout.linked_protected, launch)
+        raw, restored = run_guarded(spec, [*layout.linked_protected, *layout.missing_protected], launch)
         status: bytes = state.get("status", b"")
         if not raw.timed_out and b'"exit-code"' not in status:
             # bwrap reports the command's exit only when the sandbox was set up and the command ran

@@ -203,8 +203,8 @@ def build_layout(
         in_writable = _under_any(p, writable)
         st = _lstat(p)
         if st is None:
-            if in_writable and _is_dir(p.parent):
-                missing.append(p)
+            if in_writable:
+                missing.append(p)  # watched: moved aside after the command if it appeared
             continue
         if stat.S_ISLNK(st.st_mode):
             if in_writable:
