@@ -52,10 +52,41 @@ TOOLCHAIN_DIRS: tuple[str, ...] = (
     ".dotnet",
 )
 # Credential files that live inside those toolchains; hidden even though their directory is shown.
-TOOLCHAIN_SECRETS: tuple[str, ...] = (".cargo/credentials", ".cargo/credentials.toml", ".gem/credentials")
+TOOLCHAIN_SECRETS: tuple[str, ...] = (
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".gem/credentials",
+)
 
-# Host directories replaced by an empty private directory.
-PRIVATE_DIRS: tuple[str, ...] = ("/tmp", "/var/tmp", "/run", "/var/run", "/home", "/root", "/mnt", "/media")
+# Host directories replaced by an empty private directory. Besides these, every top-level directory
+# that is not a system one (:data:`SYSTEM_TOP`) is: /srv, /work, /data, /workspace hold other
+# projects, not what a build needs. Only /tmp and /var/tmp stay writable (:data:`SCRATCH_DIRS`);
+# the rest are read-only, so a write there fails visibly instead of vanishing with the sandbox.
+PRIVATE_DIRS: tuple[str, ...] = (
+    "/tmp",
+    "/var/tmp",
+    "/run",
+    "/var/run",
+    "/home",
+    "/root",
+    "/mnt",
+    "/media",
+    "/srv",
+    "/var/www",
+    "/var/backups",
+    "/var/mail",
+    "/var/spool",
+    "/var/lib/mysql",
+    "/var/lib/postgresql",
+)
+SCRATCH_DIRS: tuple[str, ...] = ("/tmp", "/var/tmp")
+# Top-level directories that hold the system and its toolchains (shown read-only).
+SYSTEM_TOP: frozenset[str] = frozenset(
+    {"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt", "proc", "sbin", "sys", "usr", "var"}
+    | {"nix", "snap", "gnu", "run", "tmp", "home", "root"}
+)
+# Cargo's config is shown (build settings) unless it holds a registry token.
+TOKEN_CONFIGS: tuple[str, ...] = (".cargo/config.toml", ".cargo/config")
 # Root-only secrets of the machine. A normal user cannot read them anyway; an agent run as root
 # could (the sandbox's root still owns root's files), so they are hidden from every command.
 SYSTEM_SECRETS: tuple[str, ...] = (
@@ -85,7 +116,7 @@ MAX_SOCKETS = 512
 class Layout:
     """The view of the filesystem a command gets, in the order a mount-based tier applies it."""
 
-    private_dirs: tuple[Path, ...]  # become empty and writable (private tmpfs)
+    private_dirs: tuple[Path, ...]  # become empty (private tmpfs); read-only unless a scratch dir
     reexposed: tuple[Path, ...]  # shown again read-only under the private dirs (toolchains)
     writable: tuple[Path, ...]  # the workspace (or its allowed directories) and --writable dirs
     readonly: tuple[Path, ...]  # existing protected paths inside writable dirs
@@ -99,6 +130,11 @@ class Layout:
     # mount-based tier binds each onto itself, and the kernel refuses to rename or remove a mount
     # point, so no command can move a protection away by renaming an ancestor (see :func:`anchors`)
     anchored: tuple[Path, ...] = ()
+    homes: tuple[Path, ...] = ()  # the user's home dirs: kept as (empty, read-only) directories inside
+
+    def scratch(self) -> tuple[Path, ...]:
+        """Private dirs a command may write (a per-command /tmp and /var/tmp); the others are read-only."""
+        return tuple(d for d in self.private_dirs if str(d) in SCRATCH_DIRS)
 
     def hidden(self) -> tuple[Path, ...]:
         return (*self.hidden_dirs, *self.hidden_files)
@@ -154,6 +190,37 @@ def interpreter_prefixes() -> list[Path]:
     return out
 
 
+def other_top_dirs(root: str = "/") -> list[str]:
+    """Top-level directories that are not the system's (/srv, /work, /data ...), plus /opt entries
+    that are project checkouts (they hold ``.git``): other projects, hidden unless listed."""
+    out: list[str] = []
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return out
+    for e in entries:
+        if e.name not in SYSTEM_TOP and e.is_dir(follow_symlinks=False):
+            out.append(os.path.join(root, e.name))
+    opt = os.path.join(root, "opt")
+    try:
+        for e in sorted(os.scandir(opt), key=lambda e: e.name):
+            if e.is_dir(follow_symlinks=False) and os.path.lexists(os.path.join(e.path, ".git")):
+                out.append(e.path)
+    except OSError:
+        pass
+    return out
+
+
+def holds_token(p: Path) -> bool:
+    """True when a toolchain config file names a token (cargo's ``token = ...``)."""
+    try:
+        with open(p, "rb") as f:
+            data = f.read(1 << 20)
+    except OSError:
+        return False
+    return b"token" in data.lower()
+
+
 def _under_any(p: Path, roots: Iterable[Path]) -> bool:
     return any(is_within(p, r) for r in roots)
 
@@ -162,13 +229,15 @@ def build_layout(
     spec: SandboxSpec,
     *,
     homes: Iterable[Path] | None = None,
-    private_dirs: Iterable[str] = PRIVATE_DIRS,
+    private_dirs: Iterable[str] | None = None,
     extra_visible: Iterable[Path] = (),
     sockets: Iterable[Path] | None = None,
     system_secrets: Iterable[str] | None = None,
 ) -> Layout:
     """Decide the view for ``spec``. Parameters after ``spec`` exist for tests and for the proxy."""
     homes = list(host_homes() if homes is None else homes)
+    if private_dirs is None:
+        private_dirs = (*PRIVATE_DIRS, *other_top_dirs())
     writable = list(spec.writable_roots())
     trees = list(spec.roots())  # what commands see of the workspace and extra dirs, writable or not
 
@@ -190,7 +259,7 @@ def build_layout(
         p = Path(d)
         if _is_dir(p):
             reexposed.append(p)
-    for p in extra_visible:
+    for p in (*extra_visible, *spec.readable_roots):
         if _under_any(p, privates) and not _under_any(p, reexposed) and p.exists():
             reexposed.append(p)
 
@@ -250,6 +319,10 @@ def build_layout(
             p = h / name
             if visible(p):
                 hide(p)
+        for name in TOKEN_CONFIGS:
+            p = h / name
+            if visible(p) and holds_token(p):
+                hide(p)
     for secret in system_secrets if system_secrets is not None else (*SYSTEM_SECRETS, *map(str, ssh_host_keys())):
         p = Path(secret)
         if visible(p):
@@ -273,6 +346,7 @@ def build_layout(
     guarded = [*readonly, *linked, *hidden_dirs, *hidden_files, *spec.protected]
     return Layout(
         anchored=tuple(a for a in anchors(guarded, writable) if _is_dir(a)),
+        homes=tuple(h for h in homes if _under_any(h, privates)),
         private_dirs=tuple(privates),
         reexposed=tuple(reexposed),
         writable=tuple(writable),
