@@ -309,7 +309,10 @@ def build_layout(
             return True
         return not _under_any(p, privates)
 
-    for p in collapse_masked(spec.masked, [*trees, *writable]):
+    from codeward.sandbox.public_files import is_public_file
+
+    masked = [m for m in spec.masked if not is_public_file(m)]  # CA bundles stay usable; keys never
+    for p in collapse_masked(masked, [*trees, *writable]):
         hide(p)
     home = spec.home_dir()
     if visible(home):
