@@ -92,8 +92,16 @@ def _pairs(settings: Sequence[tuple[str, str]]) -> list[str]:
     return out
 
 
-def git_command(args: Sequence[str], cwd: Path | str) -> tuple[list[str], dict[str, str]]:
-    """The argv and environment for ``git ARGS`` run by codeward in ``cwd``, with nothing executable left on."""
-    env = git_env()
-    argv = ["git", *_pairs(NEUTRAL), *_driver_overrides(Path(cwd), env), *args]
-    return argv, env
+def git_command(
+    args: Sequence[str], cwd: Path | str, *, drivers: bool = True, env: Mapping[str, str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment for ``git ARGS`` run by codeward in ``cwd``, with nothing executable left on.
+
+    ``drivers=False`` skips looking up filter and textconv drivers (one ``git config`` process) for
+    plumbing that never runs them (``ls-files``, ``update-index --skip-worktree``). ``env`` adds
+    variables (``GIT_INDEX_FILE``) after the scrubbing.
+    """
+    full = git_env()
+    full.update(env or {})
+    extra = _driver_overrides(Path(cwd), full) if drivers else []
+    return ["git", *_pairs(NEUTRAL), *extra, *args], full

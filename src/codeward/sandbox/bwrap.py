@@ -247,12 +247,16 @@ class BwrapSandbox:
         on_output: Callable[[str], None] | None,
     ) -> RawRun:
         """Start bwrap, wait for it (or kill it), and wait for its pid namespace to be gone."""
+        from codeward.sandbox.gitview import masked_index
         from codeward.sandbox.landlock import proxy_env
         from codeward.sandbox.proxy import BRIDGE_PORT, BRIDGE_SOURCE, ConnectProxy, DomainPolicy
         from codeward.sandbox.runner import run_process
 
         command = [*inner_limits(spec, self.prlimit), *argv]
         binds: list[tuple[str, str]] = []
+        index = masked_index(spec.workspace, layout.hidden())
+        if index is not None:
+            binds.append((str(index), str(spec.workspace / ".git" / "index")))
         if use_proxy:
             import sys
 
