@@ -272,6 +272,22 @@ def test_tripwire_reports_what_it_cannot_put_back(tmp_path: Path) -> None:
     tw = Tripwire.take(ws, [lib / ".git"])
     lib.rename(tmp_path / "gone")  # out of the workspace: not found by identity
     changed = tw.restore()
-    assert any("vendor/lib (its directory was removed or moved out of the workspace)" in c for c in changed)
+    assert any("vendor/lib (it was removed or moved out of the workspace)" in c for c in changed)
     assert (tmp_path / "gone" / ".git" / "objects" / "history").exists()
     assert not lib.exists()  # no half repository recreated from the recorded config
+
+
+def test_renamed_hidden_file_is_put_back_by_identity(tmp_path: Path) -> None:
+    """Where a tier cannot pin a hidden file (no mounts), renaming it is undone, so host tools that
+    decide by path (read_file, the next spec) never see it under an unignored name."""
+    ws = tmp_path
+    (ws / "config").mkdir()
+    secret = ws / "config" / "production.yml"
+    secret.write_text("password: x\n")
+    tw = Tripwire.take(ws, [], identities=[secret])
+    (ws / "config").rename(ws / "cfg")
+    (ws / "cfg" / "production.yml").rename(ws / "cfg" / "notes.txt")
+    changed = tw.restore()
+    assert secret.read_text() == "password: x\n"
+    assert not (ws / "cfg").exists()
+    assert [c.split(" (")[0] for c in changed] == ["config", "config/production.yml"]

@@ -86,7 +86,7 @@ class Tripwire:
         self.states: dict[Path, _State] = {}
         # identity (device, inode) of each recorded directory and of every directory between the
         # workspace and a recorded path: a rename of any of them is undone by identity, not name
-        self.idents: dict[Path, tuple[int, int]] = {}
+        self.idents: dict[Path, Ident] = {}
         self.lost: list[Path] = []  # recorded directories not found again: nothing is recreated in them
         self.trees: list[Path] = []  # directories whose new entries are removed on restore
         self._bytes = 0
@@ -102,10 +102,13 @@ class Tripwire:
                 f"(more than {MAX_FILES} files or {MAX_BYTES >> 20} MB); install bubblewrap"
             )
         self.states[p] = s
+        self._add_ident(p)
+
+    def _add_ident(self, p: Path) -> None:
         for d in (p, *p.parents):
             if d == self.workspace or not is_within(d, self.workspace) or d in self.idents:
                 break
-            ident = _dir_ident(d)
+            ident = _ident(d)
             if ident is not None:
                 self.idents[d] = ident
 
@@ -118,8 +121,12 @@ class Tripwire:
             self._add(p)
 
     @classmethod
-    def take(cls, workspace: Path, paths: Sequence[Path]) -> Tripwire:
+    def take(cls, workspace: Path, paths: Sequence[Path], identities: Sequence[Path] = ()) -> Tripwire:
+        """Record ``paths`` (state and identity) and ``identities`` (identity only: hidden files and
+        their directories, which a tier without mounts cannot pin, so a rename is put back)."""
         tw = cls(workspace)
+        for p in identities:
+            tw._add_ident(p)
         for p in paths:
             st = _read_state(p)
             if st.kind != "dir":
@@ -188,12 +195,15 @@ class Tripwire:
         changed: list[str] = []
         for d in sorted(self.idents, key=lambda x: len(x.parts)):
             want = self.idents[d]
-            if _dir_ident(d) == want:
+            if _ident(d) == want:
                 continue
-            where = _find_dir(self.workspace, want)
+            where = _find(self.workspace, want)
             if where is None:
+                recorded = self.states.get(d)
+                if (recorded is not None and recorded.kind == "file") or any(is_within(d, t) for t in self.trees):
+                    continue  # its whole content was recorded: put back from the record below
                 self.lost.append(d)
-                changed.append(f"{self._rel(d)} (its directory was removed or moved out of the workspace)")
+                changed.append(f"{self._rel(d)} (it was removed or moved out of the workspace)")
                 continue
             if not _real_dirs_above(d) or is_within(d, where):
                 changed.append(f"{self._rel(d)} (left at {self._rel(where)}: cannot move it back)")
@@ -209,20 +219,34 @@ class Tripwire:
         return changed
 
 
-def _dir_ident(p: Path) -> tuple[int, int] | None:
+Ident = tuple[int, int, int, int, int]
+
+
+def _ident(p: Path) -> Ident | None:
+    """Identity of a directory or regular file: device, inode and type, and for a file its size and
+    mtime, which a rename keeps but a new file reusing a freed inode number does not.
+    A link has no identity worth keeping."""
     try:
         st = p.lstat()
     except OSError:
         return None
-    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+    if stat.S_ISDIR(st.st_mode):
+        return (st.st_dev, st.st_ino, stat.S_IFDIR, 0, 0)
+    if stat.S_ISREG(st.st_mode):
+        return (st.st_dev, st.st_ino, stat.S_IFREG, st.st_size, st.st_mtime_ns)
+    return None
 
 
-def _find_dir(root: Path, ident: tuple[int, int]) -> Path | None:
-    """The directory under ``root`` with this identity, without following links (None when gone)."""
-    for dirpath, dirnames, _ in os.walk(root, followlinks=False):
-        for n in dirnames:
+def _find(root: Path, ident: Ident) -> Path | None:
+    """The entry under ``root`` with this identity, without following links (None when gone).
+
+    Runs only when something recorded is no longer at its name, so its cost is paid by the command
+    that moved it, not by every command.
+    """
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for n in (*dirnames, *filenames):
             p = Path(dirpath) / n
-            if _dir_ident(p) == ident:
+            if _ident(p) == ident:
                 return p
     return None
 

@@ -189,20 +189,23 @@ def run_guarded(
     spec: SandboxSpec,
     watch: Sequence[Path],
     launch: Callable[[contextlib.ExitStack], RawRun],
+    identities: Sequence[Path] = (),
 ) -> tuple[RawRun, list[str]]:
     """The lifecycle every tier shares around one command; returns the run and what was undone.
 
-    1. record: the state of ``watch`` (protected paths the tier cannot make read-only) and the
-       protected names present in the workspace;
+    1. record: the state of ``watch`` (protected paths the tier cannot make read-only), the
+       identity (device, inode) of ``identities`` (hidden paths a tier cannot pin in place) and of
+       every directory above both, and the protected names present in the workspace;
     2. ``launch`` starts the confined process and waits for it, killing the whole tree at the end
        (:func:`run_process`); it registers its own clean-up (proxy, descriptors, private dirs) on
        the stack it is given, which is unwound as soon as it returns or fails;
-    3. census and restore, only once nothing the command started is alive: recorded paths are put
-       back and protected names that appeared are moved aside (never deleted).
+    3. census and restore, only once nothing the command started is alive: whatever was renamed is
+       renamed back by identity, recorded paths are put back and protected names that appeared are
+       moved aside (never deleted).
     """
     from codeward.sandbox.protect import Tripwire, protected_census, remove_created
 
-    tripwire = Tripwire.take(spec.workspace, list(watch))
+    tripwire = Tripwire.take(spec.workspace, list(watch), list(identities))
     before = protected_census(spec.workspace)
     restored: list[str] = []
     try:
