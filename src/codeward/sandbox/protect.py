@@ -322,24 +322,12 @@ def _put(p: Path, want: _State, have: _State) -> None:
 def protected_census(root: Path) -> set[Path]:
     """Every path under ``root`` named like a protected path (``AGENTS.md``, ignore files, ``.git``, ``.codeward``).
 
-    ``.git`` and ``.codeward`` directories are listed, not entered.
+    ``.git`` and ``.codeward`` directories are listed, not entered. Kept current by an index that
+    lists again only the directories that changed (:mod:`codeward.sandbox.census`).
     """
-    from codeward.workspace import PROTECTED_DIRS, PROTECTED_NAMES
+    from codeward.sandbox.census import census
 
-    found: set[Path] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        d = Path(dirpath)
-        keep = []
-        for name in dirnames:
-            if name in PROTECTED_DIRS or name in PROTECTED_NAMES:
-                found.add(d / name)
-            else:
-                keep.append(name)
-        dirnames[:] = keep
-        for name in filenames:
-            if name in PROTECTED_NAMES or name in PROTECTED_DIRS:
-                found.add(d / name)
-    return found
+    return census(root)
 
 
 def remove_created(root: Path, before: set[Path], *, keep: set[Path] | None = None) -> list[str]:
