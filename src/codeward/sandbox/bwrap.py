@@ -207,7 +207,10 @@ class BwrapSandbox:
         env = child_env(spec.env_passthrough, home=home if home and os.path.isabs(home) else "/", tmpdir="/tmp")
         env.update(SCRATCH_CACHES)  # $HOME is read-only: caches go to the per-command /tmp
         extra_visible = interpreter_prefixes() if use_proxy else []
-        layout = build_layout(spec, extra_visible=[Path(p) for p in extra_visible])
+        from codeward.sandbox.census import unlistable_dirs
+
+        unknown = [d for r in spec.roots() for d in unlistable_dirs(r)]  # cannot check them: hide them
+        layout = build_layout(spec, extra_visible=[Path(p) for p in extra_visible], extra_hidden=unknown)
         _check_mounts(spec, layout)
         bpf = _filter(spec, use_proxy)
         state: dict[str, Any] = {}

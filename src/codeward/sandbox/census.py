@@ -28,6 +28,7 @@ class _Dir:
     protected: frozenset[str]
     subdirs: frozenset[str]
     racy: bool
+    unreadable: bool = False
 
 
 @dataclass
@@ -65,6 +66,11 @@ class CensusIndex:
                 del self.dirs[gone]
             return {Path(d, n) for d, e in self.dirs.items() for n in e.protected}
 
+    def unreadable(self) -> list[Path]:
+        """Directories the last refresh could not list (what is in them is unknown)."""
+        with self.lock:
+            return sorted(Path(d) for d, e in self.dirs.items() if e.unreadable)
+
 
 def _scan(d: str, sig: tuple[int, int], names: frozenset[str]) -> _Dir:
     started = time.time_ns()
@@ -78,7 +84,9 @@ def _scan(d: str, sig: tuple[int, int], names: frozenset[str]) -> _Dir:
                 elif e.is_dir(follow_symlinks=False):
                     subdirs.add(e.name)
     except OSError:
-        pass
+        # a directory a command made unlistable (chmod 000, as the owner): nothing in it can be
+        # checked, so it is reported, and always listed again
+        return _Dir(sig, frozenset(), frozenset(), racy=True, unreadable=True)
     return _Dir(sig, frozenset(protected), frozenset(subdirs), racy=started - sig[1] < RACY_NS)
 
 
@@ -86,10 +94,26 @@ _indexes: dict[Path, CensusIndex] = {}
 _lock = threading.Lock()
 
 
-def census(root: Path) -> set[Path]:
-    """Every protected-named path under ``root`` (``.git`` and ``.codeward`` listed, not entered)."""
+def index_for(root: Path) -> CensusIndex:
     with _lock:
         index = _indexes.get(root)
         if index is None:
             index = _indexes[root] = CensusIndex(root)
-    return index.refresh()
+        return index
+
+
+def census(root: Path) -> set[Path]:
+    """Every protected-named path under ``root`` (``.git`` and ``.codeward`` listed, not entered)."""
+    return index_for(root).refresh()
+
+
+def unlistable_dirs(root: Path) -> list[Path]:
+    """Directories under ``root`` this process cannot list, after a refresh.
+
+    The ignore rules are applied by walking the tree, so files in such a directory (and a nested
+    ignore file there) are unknown; a command that made it unlistable could make it listable again
+    and read what the rules would hide. The sandbox hides these directories whole (fail closed).
+    """
+    index = index_for(root)
+    index.refresh()
+    return index.unreadable()

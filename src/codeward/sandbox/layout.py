@@ -231,6 +231,7 @@ def build_layout(
     homes: Iterable[Path] | None = None,
     private_dirs: Iterable[str] | None = None,
     extra_visible: Iterable[Path] = (),
+    extra_hidden: Iterable[Path] = (),
     sockets: Iterable[Path] | None = None,
     system_secrets: Iterable[str] | None = None,
 ) -> Layout:
@@ -312,6 +313,7 @@ def build_layout(
     from codeward.sandbox.public_files import is_public_file
 
     masked = [m for m in spec.masked if not is_public_file(m)]  # CA bundles stay usable; keys never
+    masked += [p for p in extra_hidden if p not in masked]
     for p in collapse_masked(masked, [*trees, *writable]):
         hide(p)
     home = spec.home_dir()
