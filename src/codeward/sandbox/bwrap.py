@@ -100,13 +100,28 @@ def build_argv(
     share_net: bool,
     binds_ro: Sequence[tuple[str, str]] = (),
     status_fd: int | None = None,
+    mounts_inside: bool = False,
 ) -> list[str]:
-    """The full bwrap command line (pure: paths and decisions in, strings out)."""
+    """The full bwrap command line (pure: paths and decisions in, strings out).
+
+    With ``mounts_inside`` the anchors and hidden files are left to the launcher (see
+    :func:`inside_mounts`), bwrap keeps CAP_SYS_ADMIN and CAP_SETPCAP in the new user namespace for
+    it, and ``seccomp_fd`` is not used: the launcher drops every capability and installs the filter
+    itself before ``exec``.
+    """
     a: list[str] = [bwrap]
     if status_fd is not None:
         a += ["--json-status-fd", str(status_fd)]
-    a += ["--new-session", "--die-with-parent", "--unshare-all", "--unshare-user", "--disable-userns"]
-    a += ["--cap-drop", "ALL"]
+    a += ["--new-session", "--die-with-parent", "--unshare-all", "--unshare-user"]
+    if not mounts_inside:
+        # with it bwrap nests a second user namespace, which would leave the launcher's mounts
+        # without CAP_SYS_ADMIN over the mount namespace; there the launcher's seccomp filter
+        # refuses unshare, setns and clone with CLONE_NEW* flags instead
+        a.append("--disable-userns")
+    if mounts_inside:
+        a += ["--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
+    else:
+        a += ["--cap-drop", "ALL"]
     if share_net:
         a.append("--share-net")
     a += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
@@ -122,13 +137,13 @@ def build_argv(
         a += ["--ro-bind", str(r), str(r)]
     for w in layout.writable:
         a += ["--bind", str(w), str(w)]
-    for d in layout.anchored:
+    for d in () if mounts_inside else layout.anchored:
         a += ["--bind", str(d), str(d)]
     for p in layout.readonly:
         a += ["--ro-bind", str(p), str(p)]
     for d in layout.hidden_dirs:
         a += ["--size", str(HIDDEN_SIZE), "--perms", "0000", "--tmpfs", str(d), "--remount-ro", str(d)]
-    for f in layout.hidden_files:
+    for f in () if mounts_inside else layout.hidden_files:
         a += ["--ro-bind", str(stub), str(f)]
     for host_path, inner_path in binds_ro:
         a += ["--ro-bind", host_path, inner_path]
@@ -141,8 +156,23 @@ def build_argv(
     a.append("--clearenv")
     for k, v in sorted(env.items()):
         a += ["--setenv", k, v]
-    a += ["--chdir", str(spec.cwd), "--seccomp", str(seccomp_fd), "--", *command]
+    a += ["--chdir", str(spec.cwd)]
+    if not mounts_inside:
+        a += ["--seccomp", str(seccomp_fd)]
+    a += ["--", *command]
     return a
+
+
+INNER_STUB = "/run/codeward-hidden"
+INSIDE_THRESHOLD = 256  # anchors + hidden files beyond which the launcher mounts them, not bwrap
+
+
+def inside_mounts(layout: Layout) -> list[tuple[str, str, str]]:
+    """What the launcher mounts, in order: anchors (parents first, each with the mounts below it),
+    then every hidden file from the read-only stub bwrap put at :data:`INNER_STUB`."""
+    out = [("tree", str(d), str(d)) for d in layout.anchored]
+    out += [("file", INNER_STUB, str(f)) for f in layout.hidden_files]
+    return out
 
 
 def _wait_namespace_gone(status: bytes, timeout_s: float = 2.0) -> None:
@@ -211,15 +241,26 @@ class BwrapSandbox:
 
         unknown = [d for r in spec.roots() for d in unlistable_dirs(r)]  # cannot check them: hide them
         layout = build_layout(spec, extra_visible=[Path(p) for p in extra_visible], extra_hidden=unknown)
-        _check_mounts(spec, layout)
+        # as a normal user bwrap's namespaces leave no mount power to hand on (mount fails with
+        # EPERM there even with CAP_SYS_ADMIN kept), so this path is root's; others keep the limit
+        inside = os.geteuid() == 0 and len(layout.anchored) + len(layout.hidden_files) > INSIDE_THRESHOLD
+        if inside and not use_proxy:
+            layout = build_layout(spec, extra_visible=[Path(p) for p in interpreter_prefixes()], extra_hidden=unknown)
+        _check_mounts(spec, layout, inside)
         bpf = _filter(spec, use_proxy)
         state: dict[str, Any] = {}
 
         def launch(cleanup: contextlib.ExitStack) -> RawRun:
-            return self._launch(argv, spec, layout, env, bpf, use_proxy, cleanup, state, on_output)
+            return self._launch(argv, spec, layout, env, bpf, use_proxy, cleanup, state, on_output, inside)
 
         raw, restored = run_guarded(spec, [*layout.linked_protected, *layout.missing_protected], launch)
         status: bytes = state.get("status", b"")
+        if inside:
+            from codeward.sandbox.launch import setup_failure
+
+            why = setup_failure(raw.returncode, raw.output)
+            if why is not None:
+                raise SandboxUnavailable(f"sandbox: the launcher could not set up the view: {why}")
         if not raw.timed_out and b'"exit-code"' not in status:
             # bwrap reports the command's exit only when the sandbox was set up and the command ran
             lines = [ln for ln in raw.output.splitlines() if ln.startswith("bwrap: ")]
@@ -248,6 +289,7 @@ class BwrapSandbox:
         cleanup: contextlib.ExitStack,
         state: dict[str, Any],
         on_output: Callable[[str], None] | None,
+        inside: bool = False,
     ) -> RawRun:
         """Start bwrap, wait for it (or kill it), and wait for its pid namespace to be gone."""
         from codeward.sandbox.gitview import masked_index
@@ -274,11 +316,24 @@ class BwrapSandbox:
             py = os.path.realpath(sys.executable)
             command = [py, "-I", "-S", "-c", BRIDGE_SOURCE, "127.0.0.1", str(BRIDGE_PORT), inner_sock, "--", *command]
             env.update(proxy_env(f"http://127.0.0.1:{BRIDGE_PORT}"))
-        bpf_fd = _memfd("codeward-seccomp", bpf)
-        cleanup.callback(os.close, bpf_fd)
         status_fd = _memfd("codeward-bwrap-status", b"")
         cleanup.callback(os.close, status_fd)
-        fds = [bpf_fd, status_fd]
+        fds = [status_fd]
+        bpf_fd = -1  # in launcher mode the filter travels in the launcher's spec, no descriptor is left open
+        if not inside:
+            bpf_fd = _memfd("codeward-seccomp", bpf)
+            cleanup.callback(os.close, bpf_fd)
+            fds.append(bpf_fd)
+        else:
+            from codeward.sandbox import launch as launcher
+
+            mounts_fd = _memfd("codeward-mounts", launcher.encode_mounts(inside_mounts(layout)))
+            cleanup.callback(os.close, mounts_fd)
+            fds.append(mounts_fd)
+            binds.append((str(hidden_stub()), INNER_STUB))
+            python = launcher.trusted_python(spec.roots())
+            lspec = {"drop_caps": True, "seccomp": bpf, "mounts_fd": mounts_fd}
+            command = launcher.launcher_argv(python, lspec, command)
         full = build_argv(
             self.bwrap,
             spec,
@@ -290,6 +345,7 @@ class BwrapSandbox:
             share_net=spec.network,
             binds_ro=binds,
             status_fd=status_fd,
+            mounts_inside=inside,
         )
         if sum(len(x) + 1 for x in full) > ARGS_FD_THRESHOLD:
             # options through a descriptor (no E2BIG with thousands of masks); the command stays on argv
@@ -314,9 +370,14 @@ class BwrapSandbox:
         return raw
 
 
-def _check_mounts(spec: SandboxSpec, layout: Layout) -> None:
-    """Refuse, with the directory to ignore whole, a view that would need more mounts than bwrap copes with."""
-    mounts = len(layout.hidden_files) + len(layout.hidden_dirs) + len(layout.readonly) + len(layout.anchored)
+def _check_mounts(spec: SandboxSpec, layout: Layout, inside: bool) -> None:
+    """Refuse, with the directory to ignore whole, a view that would need more mounts than bwrap copes with.
+
+    Anchors and hidden files mounted by the launcher (``inside``) cost one syscall each and do not count.
+    """
+    mounts = len(layout.hidden_dirs) + len(layout.readonly)
+    if not inside:
+        mounts += len(layout.hidden_files) + len(layout.anchored)
     if mounts > MAX_MOUNTS:
         parents = [f.parent for f in layout.hidden_files] or [spec.workspace]
         busiest = max(set(parents), key=parents.count)
