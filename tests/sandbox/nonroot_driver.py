@@ -71,7 +71,7 @@ def main() -> None:
     # control: the same with the unlistable-directory check turned off reads the secret
     import codeward.sandbox.census as census
 
-    census.unlistable_dirs = lambda root: []  # type: ignore[assignment]
+    census.CensusIndex.unreadable = lambda self: []  # type: ignore[method-assign]
     sb.run(["sh", "-c", "chmod 000 config"], hidden)
     r = sb.run(["sh", "-c", "chmod 755 config; cat config/production.yml"], unaware)
     out["chmod_control"] = {"exit": r.exit_code, "output": r.output, "tier": r.tier}

@@ -237,9 +237,16 @@ class BwrapSandbox:
         env = child_env(spec.env_passthrough, home=home if home and os.path.isabs(home) else "/", tmpdir="/tmp")
         env.update(SCRATCH_CACHES)  # $HOME is read-only: caches go to the per-command /tmp
         extra_visible = interpreter_prefixes() if use_proxy else []
-        from codeward.sandbox.census import unlistable_dirs
+        from codeward.sandbox.census import index_for
 
-        unknown = [d for r in spec.roots() for d in unlistable_dirs(r)]  # cannot check them: hide them
+        before: set[Path] = set()
+        unknown: list[Path] = []  # directories codeward cannot list: nothing in them can be checked, hide them
+        for root in spec.roots():
+            index = index_for(root)
+            names = index.refresh()
+            if root == spec.workspace:
+                before = names  # also the census run_guarded starts from
+            unknown += index.unreadable()
         layout = build_layout(spec, extra_visible=[Path(p) for p in extra_visible], extra_hidden=unknown)
         # as a normal user bwrap's namespaces leave no mount power to hand on (mount fails with
         # EPERM there even with CAP_SYS_ADMIN kept), so this path is root's; others keep the limit
@@ -253,7 +260,7 @@ class BwrapSandbox:
         def launch(cleanup: contextlib.ExitStack) -> RawRun:
             return self._launch(argv, spec, layout, env, bpf, use_proxy, cleanup, state, on_output, inside)
 
-        raw, restored = run_guarded(spec, [*layout.linked_protected, *layout.missing_protected], launch)
+        raw, restored = run_guarded(spec, [*layout.linked_protected, *layout.missing_protected], launch, before=before)
         status: bytes = state.get("status", b"")
         if inside:
             from codeward.sandbox.launch import setup_failure

@@ -26,7 +26,7 @@ RACY_NS = 100_000_000  # a directory changed this close to its listing is listed
 class _Dir:
     sig: tuple[int, int]  # (inode, ctime_ns)
     protected: frozenset[str]
-    subdirs: frozenset[str]
+    subdirs: tuple[str, ...]  # full paths, joined once when listed
     racy: bool
     unreadable: bool = False
 
@@ -61,13 +61,18 @@ class CensusIndex:
                 if entry is None or entry.sig != sig or entry.racy:
                     entry = _scan(d, sig, names)
                     self.dirs[d] = entry
-                stack.extend(os.path.join(d, n) for n in entry.subdirs)
+                stack.extend(entry.subdirs)
             for gone in set(self.dirs) - seen:
                 del self.dirs[gone]
             return {Path(d, n) for d, e in self.dirs.items() for n in e.protected}
 
     def unreadable(self) -> list[Path]:
-        """Directories the last refresh could not list (what is in them is unknown)."""
+        """Directories the last refresh could not list (what is in them is unknown).
+
+        The ignore rules are applied by walking the tree, so files in such a directory (and a nested
+        ignore file there) are unknown; a command that made it unlistable could make it listable again
+        and read what the rules would hide. The sandbox hides these directories whole (fail closed).
+        """
         with self.lock:
             return sorted(Path(d) for d, e in self.dirs.items() if e.unreadable)
 
@@ -75,19 +80,19 @@ class CensusIndex:
 def _scan(d: str, sig: tuple[int, int], names: frozenset[str]) -> _Dir:
     started = time.time_ns()
     protected: set[str] = set()
-    subdirs: set[str] = set()
+    subdirs: list[str] = []
     try:
         with os.scandir(d) as it:
             for e in it:
                 if e.name in names:
                     protected.add(e.name)  # listed, not entered (.git, .codeward)
                 elif e.is_dir(follow_symlinks=False):
-                    subdirs.add(e.name)
+                    subdirs.append(e.path)
     except OSError:
         # a directory a command made unlistable (chmod 000, as the owner): nothing in it can be
         # checked, so it is reported, and always listed again
-        return _Dir(sig, frozenset(), frozenset(), racy=True, unreadable=True)
-    return _Dir(sig, frozenset(protected), frozenset(subdirs), racy=started - sig[1] < RACY_NS)
+        return _Dir(sig, frozenset(), (), racy=True, unreadable=True)
+    return _Dir(sig, frozenset(protected), tuple(subdirs), racy=started - sig[1] < RACY_NS)
 
 
 _indexes: dict[Path, CensusIndex] = {}
@@ -105,15 +110,3 @@ def index_for(root: Path) -> CensusIndex:
 def census(root: Path) -> set[Path]:
     """Every protected-named path under ``root`` (``.git`` and ``.codeward`` listed, not entered)."""
     return index_for(root).refresh()
-
-
-def unlistable_dirs(root: Path) -> list[Path]:
-    """Directories under ``root`` this process cannot list, after a refresh.
-
-    The ignore rules are applied by walking the tree, so files in such a directory (and a nested
-    ignore file there) are unknown; a command that made it unlistable could make it listable again
-    and read what the rules would hide. The sandbox hides these directories whole (fail closed).
-    """
-    index = index_for(root)
-    index.refresh()
-    return index.unreadable()

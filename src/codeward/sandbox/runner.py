@@ -190,6 +190,7 @@ def run_guarded(
     watch: Sequence[Path],
     launch: Callable[[contextlib.ExitStack], RawRun],
     identities: Sequence[Path] = (),
+    before: set[Path] | None = None,
 ) -> tuple[RawRun, list[str]]:
     """The lifecycle every tier shares around one command; returns the run and what was undone.
 
@@ -206,7 +207,8 @@ def run_guarded(
     from codeward.sandbox.protect import Tripwire, protected_census, remove_created
 
     tripwire = Tripwire.take(spec.workspace, list(watch), list(identities))
-    before = protected_census(spec.workspace)
+    if before is None:  # a tier that just refreshed the census passes its result
+        before = protected_census(spec.workspace)
     restored: list[str] = []
     try:
         with contextlib.ExitStack() as cleanup:
