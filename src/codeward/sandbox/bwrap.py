@@ -236,7 +236,8 @@ class BwrapSandbox:
         home = os.environ.get("HOME")
         env = child_env(spec.env_passthrough, home=home if home and os.path.isabs(home) else "/", tmpdir="/tmp")
         env.update(SCRATCH_CACHES)  # $HOME is read-only: caches go to the per-command /tmp
-        extra_visible = interpreter_prefixes() if use_proxy else []
+        # the proxy bridge, and as root the launcher that mounts large views, run this Python inside
+        extra_visible = interpreter_prefixes() if use_proxy or os.geteuid() == 0 else []
         from codeward.sandbox.census import index_for
 
         before: set[Path] = set()
@@ -247,12 +248,13 @@ class BwrapSandbox:
             if root == spec.workspace:
                 before = names  # also the census run_guarded starts from
             unknown += index.unreadable()
-        layout = build_layout(spec, extra_visible=[Path(p) for p in extra_visible], extra_hidden=unknown)
+        many = os.geteuid() == 0 and len(spec.masked) > INSIDE_THRESHOLD  # the launcher will mount them
+        layout = build_layout(
+            spec, extra_visible=[Path(p) for p in extra_visible], extra_hidden=unknown, collapse=not many
+        )
         # as a normal user bwrap's namespaces leave no mount power to hand on (mount fails with
         # EPERM there even with CAP_SYS_ADMIN kept), so this path is root's; others keep the limit
         inside = os.geteuid() == 0 and len(layout.anchored) + len(layout.hidden_files) > INSIDE_THRESHOLD
-        if inside and not use_proxy:
-            layout = build_layout(spec, extra_visible=[Path(p) for p in interpreter_prefixes()], extra_hidden=unknown)
         _check_mounts(spec, layout, inside)
         bpf = _filter(spec, use_proxy)
         state: dict[str, Any] = {}

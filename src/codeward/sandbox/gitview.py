@@ -22,8 +22,6 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from codeward.sandbox.spec import is_within
-
 CHUNK = 2000  # pathspecs per ls-files call (git 2.39's ls-files cannot read them from stdin)
 _lock = threading.Lock()
 _dir: Path | None = None
@@ -58,11 +56,12 @@ def masked_index(workspace: Path, hidden: Sequence[Path]) -> Path | None:
     failure the real index is used, which only means git inside shows the hidden files as changed.
     """
     index = workspace / ".git" / "index"
-    inside = sorted(str(p.relative_to(workspace)) for p in hidden if is_within(p, workspace) and p != workspace)
     try:
         st = index.lstat()
     except OSError:
         return None
+    prefix = str(workspace).rstrip("/") + "/"
+    inside = sorted(str(p)[len(prefix) :] for p in hidden if str(p).startswith(prefix))
     if not inside or not (workspace / ".git").is_dir() or (workspace / ".git").is_symlink():
         return None
     sig = (st.st_ino, st.st_size, st.st_mtime_ns)

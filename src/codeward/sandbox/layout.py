@@ -232,6 +232,7 @@ def build_layout(
     private_dirs: Iterable[str] | None = None,
     extra_visible: Iterable[Path] = (),
     extra_hidden: Iterable[Path] = (),
+    collapse: bool = True,
     sockets: Iterable[Path] | None = None,
     system_secrets: Iterable[str] | None = None,
 ) -> Layout:
@@ -314,7 +315,8 @@ def build_layout(
 
     masked = [m for m in spec.masked if not is_public_file(m)]  # CA bundles stay usable; keys never
     masked += [p for p in extra_hidden if p not in masked]
-    for p in collapse_masked(masked, [*trees, *writable]):
+    # collapsing saves bwrap mounts at the price of listing each parent; a tier that mounts cheaply skips it
+    for p in collapse_masked(masked, [*trees, *writable]) if collapse else masked:
         hide(p)
     home = spec.home_dir()
     if visible(home):
@@ -373,17 +375,18 @@ def anchors(paths: Iterable[Path], writable: Iterable[Path]) -> tuple[Path, ...]
     protection hold by construction instead of by checking names afterwards. The writable roots
     are mount points already.
     """
-    roots = sorted(set(writable), key=lambda r: -len(r.parts))
-    out: set[Path] = set()
+    roots = sorted({str(r) for r in writable}, key=len, reverse=True)
+    out: set[str] = set()
     for p in paths:
-        root = next((r for r in roots if is_within(p, r) and p != r), None)
+        sp = str(p)
+        root = next((r for r in roots if sp.startswith(r + "/") or (r == "/" and sp != "/")), None)
         if root is None:
             continue
-        for a in p.parents:
-            if a == root or not is_within(a, root) or a in out:
-                break
+        a = os.path.dirname(sp)
+        while a != root and a not in out and a.startswith(root + "/"):  # strings: thousands of paths
             out.add(a)
-    return tuple(sorted(out, key=lambda a: (len(a.parts), str(a))))
+            a = os.path.dirname(a)
+    return tuple(Path(a) for a in sorted(out, key=lambda a: (a.count("/"), a)))
 
 
 def collapse_masked(masked: Iterable[Path], writable: Iterable[Path]) -> list[Path]:
@@ -394,27 +397,26 @@ def collapse_masked(masked: Iterable[Path], writable: Iterable[Path]) -> list[Pa
     files becomes one mount. The view is the same except that nothing new can be created in such a
     directory. Never collapses a root given in ``writable`` (the workspace, an allowed or extra dir).
     """
-    roots = set(writable)
-    result = set(masked)
+    roots = {str(r) for r in writable}
+    result = {str(m) for m in masked}
     changed = True
     while changed:
         changed = False
-        by_parent: dict[Path, set[Path]] = {}
+        by_parent: dict[str, set[str]] = {}
         for p in result:
-            by_parent.setdefault(p.parent, set()).add(p)
+            by_parent.setdefault(os.path.dirname(p), set()).add(os.path.basename(p))
         for parent, members in by_parent.items():
             if parent in roots or parent in result or len(members) < 2:
                 continue
             try:
-                with os.scandir(parent) as it:
-                    entries = {Path(e.path) for e in it}
+                entries = os.listdir(parent)
             except OSError:
                 continue
-            if entries and entries <= members:
-                result -= members
+            if entries and len(entries) <= len(members) and members.issuperset(entries):
+                result -= {os.path.join(parent, n) for n in members}
                 result.add(parent)
                 changed = True
-    return sorted(result)
+    return [Path(p) for p in sorted(result)]
 
 
 def stub_kind(p: Path) -> str:
