@@ -220,3 +220,75 @@ def test_codewards_own_git_calls_run_nothing(project: Project, tmp_path: Path) -
     # control: the same calls as plain git run the repository's programs
     subprocess.run(["git", "status", "--porcelain"], cwd=project.root, capture_output=True, check=False)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("owned"))
+
+
+MOVES = r"""
+mv config cfg; mv config/production.yml config/p2; mv a x; mv a/b a/bb; rm -rf a; rmdir a/b/c
+mv AGENTS.md A2; mv docs d2; mv vendor/lib vendor/l2; mv . ../elsewhere
+ln config/production.yml hard; cp -a config copy; git mv config cfg2
+python3 - <<'PY'
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+os.makedirs("other", exist_ok=True)
+for name, call in [
+    ("exchange", lambda: libc.renameat2(-100, b"config", -100, b"other", 2)),
+    ("noreplace", lambda: libc.renameat2(-100, b"a", -100, b"zz", 1)),
+]:
+    print(name, call(), os.strerror(ctypes.get_errno()))
+fd = os.open("a", os.O_RDONLY)
+for src in (f"/proc/self/fd/{fd}", f"/proc/self/cwd/a"):
+    try:
+        os.rename(src, "zz")
+        print("renamed", src)
+    except OSError as e:
+        print("refused", src, e.errno)
+print("mount", libc.mount(b"/tmp", b"config", None, 4096, None), os.strerror(ctypes.get_errno()))
+PY
+umount config; unshare -m true; (sleep 3; mv config cfg-late) & disown
+cat config/production.yml a/b/c/s.key copy/production.yml hard 2>&1
+true
+"""
+
+
+def _twenty_ways_setup(project: Project) -> Path:
+    root = project.root
+    _write(root / "config" / "production.yml", "CWMARK-prod\n")
+    _write(root / "a" / "b" / "c" / "s.key", "CWMARK-deep\n")
+    _write(root / ".codexignore", "config/production.yml\n")
+    _write(root / "docs" / "AGENTS.md", "rules\n")
+    (root / "AGENTS.md").unlink()
+    (root / "AGENTS.md").symlink_to("docs/AGENTS.md")
+    lib = root / "vendor" / "lib"
+    lib.mkdir(parents=True)
+    git(lib, "init", "-q")
+    return lib
+
+
+def test_twenty_ways_to_move_a_protection(bwrap: Any, project: Project) -> None:
+    """mv, rm, rmdir, renameat2 (exchange, noreplace), rename through /proc fds and cwd, hard links,
+    copies, git mv, mount/umount/unshare, and a background mv meant to outlive the command."""
+    import time
+
+    root = project.root
+    lib = _twenty_ways_setup(project)
+    r = project.run(bwrap, MOVES)
+
+    time.sleep(3.5)  # the background mv would have fired by now
+    assert "CWMARK" not in r.output
+    assert "renamed" not in r.output and "mount 0" not in r.output
+    assert content(root / "config" / "production.yml") == b"CWMARK-prod\n"
+    assert content(root / "a" / "b" / "c" / "s.key") == b"CWMARK-deep\n"
+    assert content(root / "AGENTS.md") == b"rules\n" and (root / "AGENTS.md").is_symlink()
+    assert (lib / ".git").is_dir()
+    assert not any((root / n).exists() for n in ("cfg", "x", "d2", "zz", "cfg-late", "cfg2", "hard"))
+
+
+def test_twenty_ways_control_without_a_sandbox(project: Project) -> None:
+    """The same script unconfined moves the ignored file to a name no rule covers and deletes the other."""
+    from codeward.sandbox import select_sandbox
+
+    _twenty_ways_setup(project)
+    project.run(select_sandbox("none", allow_unsandboxed=True), MOVES)
+    assert not (project.root / "config" / "production.yml").exists()
+    assert content(project.root / "cfg" / "production.yml") == b"CWMARK-prod\n"
+    assert not (project.root / "a" / "b" / "c" / "s.key").exists()
