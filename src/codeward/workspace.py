@@ -144,9 +144,10 @@ class Workspace:
                                 yield target
         root = self.root.resolve()
         for git_dir, worktree in git_dirs:
+            # outside the root too: an included file in a directory the user made writable
+            # (``--writable``) must stay read-only; elsewhere the sandbox is read-only anyway
             for p in git_config_paths(git_dir, worktree):
-                inside = p == self.root or self.root in p.parents or p == root or root in p.parents
-                if inside and p not in seen and p not in (self.root, root):
+                if p not in seen and p not in (self.root, root):
                     seen.add(p)
                     yield p
 

@@ -292,3 +292,22 @@ def test_twenty_ways_control_without_a_sandbox(project: Project) -> None:
     assert not (project.root / "config" / "production.yml").exists()
     assert content(project.root / "cfg" / "production.yml") == b"CWMARK-prod\n"
     assert not (project.root / "a" / "b" / "c" / "s.key").exists()
+
+
+def test_repository_in_an_extra_writable_dir_is_protected_too(sandbox: Any, project: Project, tmp_path: Path) -> None:
+    """``--writable ../shared`` where ``shared`` is a repository: its hooks and config stay read-only."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    git(shared, "init", "-q")
+    config = (shared / ".git" / "config").read_bytes()
+    owned = tmp_path / "owned"
+    project.run(
+        sandbox,
+        f"printf '#!/bin/sh\\ntouch {owned}\\n' > {shared}/.git/hooks/post-checkout; "
+        f"chmod +x {shared}/.git/hooks/post-checkout; printf '[core]\\n\\tfsmonitor = touch {owned}\\n' >> {shared}/.git/config; "
+        f"echo built > {shared}/out.txt",
+        writable=(shared,),
+    )
+    assert (shared / ".git" / "config").read_bytes() == config
+    assert not (shared / ".git" / "hooks" / "post-checkout").exists()
+    assert content(shared / "out.txt") == b"built\n"  # the directory itself is writable

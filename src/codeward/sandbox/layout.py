@@ -190,6 +190,18 @@ def interpreter_prefixes() -> list[Path]:
     return out
 
 
+def extra_root_protected(spec: SandboxSpec) -> list[Path]:
+    """Protected paths inside the extra writable directories (``--writable``, ``writable_roots``):
+    a repository there keeps its ``.git``, hooks and AGENTS.md read-only like the workspace's."""
+    from codeward.workspace import Workspace
+
+    out: list[Path] = []
+    for w in spec.writable:
+        if w != spec.workspace:
+            out += [p for p in Workspace(w, w).protected_paths() if p.parent != w or p.exists()]
+    return out
+
+
 def other_top_dirs(root: str = "/") -> list[str]:
     """Top-level directories that are not the system's (/srv, /work, /data ...), plus /opt entries
     that are project checkouts (they hold ``.git``): other projects, hidden unless listed."""
@@ -268,7 +280,7 @@ def build_layout(
     readonly: list[Path] = []
     missing: list[Path] = []
     linked: list[Path] = []
-    for p in spec.protected:
+    for p in (*spec.protected, *extra_root_protected(spec)):
         if not _under_any(p, trees):
             continue  # outside the workspace and the extra dirs everything is read-only already
         in_writable = _under_any(p, writable)
@@ -350,7 +362,7 @@ def build_layout(
         if st is not None and stat.S_ISSOCK(st.st_mode) and visible(sock):
             hide(sock)
             count += 1
-    guarded = [*readonly, *linked, *hidden_dirs, *hidden_files, *spec.protected]
+    guarded = [*readonly, *linked, *hidden_dirs, *hidden_files, *spec.protected, *missing]
     return Layout(
         anchored=tuple(a for a in anchors(guarded, writable) if _is_dir(a)),
         homes=tuple(h for h in homes if _under_any(h, privates)),
