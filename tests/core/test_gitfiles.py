@@ -51,4 +51,5 @@ def test_workspace_protects_what_git_config_names(git_repo: Path) -> None:
     (sub / ".git" / "config").write_text("[core]\n\thooksPath = hooks\n")
     got = set(Workspace(git_repo, git_repo).protected_paths())
     assert {git_repo / ".husky", git_repo / ".gitconfig", sub / "hooks", git_repo / ".gitmodules"} <= got
-    assert Path("/etc/gitconfig-elsewhere") not in got  # outside the workspace: read-only to commands anyway
+    # outside the workspace too: the sandbox protects it when it lies in an extra writable dir
+    assert Path("/etc/gitconfig-elsewhere") in got
