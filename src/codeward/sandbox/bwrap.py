@@ -4,18 +4,25 @@ The argv is built by a pure function (:func:`build_argv`) from the :class:`~code
 in this order, because later mounts cover earlier ones:
 
 1. ``--ro-bind / /``, a fresh ``/dev`` and ``/proc``;
-2. private, empty tmpfs dirs over ``/tmp``, ``/var/tmp``, ``/run``, the homes, ``/mnt``, ``/media``;
-3. toolchains under the homes bound back read-only;
+2. private, empty tmpfs dirs over ``/tmp``, ``/var/tmp``, ``/run``, the homes, ``/mnt``, ``/media``,
+   ``/srv`` and every other non-system top-level directory (other projects);
+3. toolchains under the homes, and the user's ``readable_roots``, bound back read-only;
 4. the workspace and ``--writable`` dirs bound read-write; when ``allow_directories`` narrows the
    workspace, it is bound read-only instead and only its allowed directories read-write over it
    (a rename or hard link out of one crosses mounts and fails with ``EXDEV``);
-5. protected paths bound read-only over themselves; missing ones get a read-only empty stub (a
-   file, or a directory for ``.git``/``.codeward``) so they cannot be created, removed afterwards;
-6. masked dirs become an empty mode-000 read-only tmpfs, masked files and sockets a mode-000 file.
+5. every directory between a writable root and a protected or hidden path bound onto itself
+   (anchors: the kernel refuses to rename or remove a mount point, so no ancestor can be moved);
+6. protected paths bound read-only over themselves (a missing one gets no placeholder: if a command
+   creates it, the clean-up moves it aside);
+7. masked dirs become an empty mode-000 read-only tmpfs, masked files and sockets a mode-000 file;
+8. the private dirs other than ``/tmp`` and ``/var/tmp`` remounted read-only, so a write to
+   ``$HOME`` fails visibly instead of vanishing with the sandbox.
 
 Then ``--cap-drop ALL`` (as root, bwrap would otherwise keep every capability inside the new user
 namespace), ``--disable-userns``, ``--clearenv`` with the allowlisted variables, ``--new-session``,
-``--die-with-parent`` and ``--seccomp FD``. Limits come from ``prlimit`` (util-linux) inside, or
+``--die-with-parent`` and ``--seccomp FD``. As root with more than :data:`INSIDE_THRESHOLD` anchors
+and hidden files, steps 5 and 7's files are made by the stdlib launcher inside the namespace
+instead (see :func:`inside_mounts`). Limits come from ``prlimit`` (util-linux) inside, or
 from ``ulimit`` in ``/bin/sh`` where there is no prlimit: no ``preexec_fn`` is needed.
 """
 
