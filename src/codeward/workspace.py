@@ -17,7 +17,8 @@ from codeward.errors import CodewardError
 AGENTS_FILE = "AGENTS.md"
 IGNORE_FILES = (".codewardignore", ".codexignore")
 PROTECTED_DIRS = (".git", ".codeward")
-PROTECTED_NAMES = (AGENTS_FILE, *IGNORE_FILES)
+# .gitmodules names the repositories git clones and the paths it treats as submodules
+PROTECTED_NAMES = (AGENTS_FILE, *IGNORE_FILES, ".gitmodules")
 
 
 class PathError(CodewardError):
@@ -105,9 +106,14 @@ class Workspace:
         """Every protected path that exists under the root, plus the root-level ones that do not.
 
         Missing root-level names are included so the sandbox can stop a command from creating
-        them; a ``.git`` pointer file also yields the directory it names.
+        them; a ``.git`` pointer file also yields the directory it names, and every git directory
+        yields what its config makes git run or read inside the root (``core.hooksPath``,
+        included files, programs named by path: :mod:`codeward.gitfiles`), existing or not.
         """
+        from codeward.gitfiles import git_config_paths
+
         seen: set[Path] = set()
+        git_dirs: list[tuple[Path, Path]] = []  # (git dir, the worktree it serves)
         for name in (*PROTECTED_DIRS, *PROTECTED_NAMES):
             p = self.root / name
             seen.add(p)
@@ -120,6 +126,8 @@ class Workspace:
                     if p not in seen:
                         seen.add(p)
                         yield p
+                    if name == ".git":
+                        git_dirs.append((p, d))
                     dirnames.remove(name)  # do not descend into .git
             for name in filenames:
                 p = d / name
@@ -129,9 +137,19 @@ class Workspace:
                         yield p
                     if name == ".git":
                         target = git_pointer_target(p)
-                        if target is not None and target not in seen:
-                            seen.add(target)
-                            yield target
+                        if target is not None:
+                            git_dirs.append((target, d))
+                            if target not in seen:
+                                seen.add(target)
+                                yield target
+        root = self.root.resolve()
+        for git_dir, worktree in git_dirs:
+            # outside the root too: an included file in a directory the user made writable
+            # (``--writable``) must stay read-only; elsewhere the sandbox is read-only anyway
+            for p in git_config_paths(git_dir, worktree):
+                if p not in seen and p not in (self.root, root):
+                    seen.add(p)
+                    yield p
 
 
 def git_pointer_target(pointer: Path) -> Path | None:

@@ -49,6 +49,7 @@ USER_ONLY_SAMPLES: dict[str, str] = {
     "request_timeout_ms": "request_timeout_ms = 9000",
     "sandbox.env_passthrough": '[sandbox]\nenv_passthrough = ["AWS_SECRET_ACCESS_KEY"]',
     "sandbox.writable_roots": '[sandbox]\nwritable_roots = ["/etc"]',
+    "sandbox.readable_roots": '[sandbox]\nreadable_roots = ["/srv"]',
     "sandbox.tier": '[sandbox]\ntier = "none"',
     "sandbox.unsafe_allow_unsandboxed": "[sandbox]\nunsafe_allow_unsandboxed = true",
     "privacy.rules": '[privacy]\nrules = ["weaker.toml"]',

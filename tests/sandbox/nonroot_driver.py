@@ -7,6 +7,7 @@ host-side effects, as root.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -58,6 +59,22 @@ def main() -> None:
     for name, argv in attempts.items():
         r = sb.run(argv, spec)
         out[name] = {"exit": r.exit_code, "output": r.output, "tier": r.tier}
+    # chmod 000 on a directory hides its files from the ignore walk that builds the next spec (as
+    # the owner, codeward cannot list it either); the next command must still not read them
+    secret = ws / "config" / "production.yml"
+    hidden = dataclasses.replace(spec, masked=(secret,))
+    r = sb.run(["sh", "-c", "chmod 000 config"], hidden)
+    out["chmod_hide"] = {"exit": r.exit_code, "output": r.output, "tier": r.tier}
+    unaware = dataclasses.replace(spec, masked=())  # what the walk finds now: nothing to mask
+    r = sb.run(["sh", "-c", "chmod 755 config; cat config/production.yml"], unaware)
+    out["chmod_read"] = {"exit": r.exit_code, "output": r.output, "tier": r.tier}
+    # control: the same with the unlistable-directory check turned off reads the secret
+    import codeward.sandbox.census as census
+
+    census.CensusIndex.unreadable = lambda self: []  # type: ignore[method-assign]
+    sb.run(["sh", "-c", "chmod 000 config"], hidden)
+    r = sb.run(["sh", "-c", "chmod 755 config; cat config/production.yml"], unaware)
+    out["chmod_control"] = {"exit": r.exit_code, "output": r.output, "tier": r.tier}
     print(json.dumps(out))
 
 

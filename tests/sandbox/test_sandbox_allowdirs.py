@@ -19,7 +19,7 @@ from codeward.policy import Policy, decide_edit
 from codeward.project import open_project
 from codeward.project.write_scope import MAX_DIRS, intersect, write_scope
 from codeward.sandbox import SandboxSpec
-from codeward.sandbox.bwrap import Stubs, build_argv
+from codeward.sandbox.bwrap import build_argv
 from codeward.sandbox.landlock import READ_DIR, build_landlock_spec, handled_fs, ro_rights
 from codeward.sandbox.layout import build_layout
 from codeward.sandbox.notes import explain
@@ -276,7 +276,7 @@ def test_layout_and_bwrap_binds_the_workspace_read_only_then_the_allowed_dirs(na
         "bwrap",
         narrowed,
         lay,
-        stub=Stubs(Path("/s/hidden"), Path("/s/empty"), Path("/s/emptydir")),
+        stub=Path("/s/hidden"),
         env={},
         seccomp_fd=3,
         command=["true"],
@@ -293,9 +293,10 @@ def test_layout_and_bwrap_binds_the_workspace_read_only_then_the_allowed_dirs(na
     ws_ro = pos("--ro-bind", str(ws), str(ws))
     src_rw = pos("--bind", str(ws / "src"), str(ws / "src"))
     agents_ro = pos("--ro-bind", str(ws / "src" / "AGENTS.md"), str(ws / "src" / "AGENTS.md"))
-    stub = pos("--ro-bind", "/s/empty", str(ws / "src" / ".codexignore"))
+    conf_anchor = pos("--bind", str(ws / "src" / "conf"), str(ws / "src" / "conf"))
     env_hidden = pos("--ro-bind", "/s/hidden", str(ws / "src" / "conf" / ".env"))
-    assert pos("--tmpfs", "/tmp") < ws_ro < src_rw < agents_ro < stub < env_hidden
+    assert pos("--tmpfs", "/tmp") < ws_ro < src_rw < conf_anchor < agents_ro < env_hidden
+    assert lay.anchored == (ws / "src" / "conf",)  # only under writable roots
     assert pos("--chdir", str(ws)) > env_hidden
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from codeward.sandbox import SandboxSpec
-from codeward.sandbox.bwrap import Stubs, build_argv, inner_limits
+from codeward.sandbox.bwrap import build_argv, inner_limits
 from codeward.sandbox.landlock import READ_DIR, Grant, Rule, build_landlock_spec, handled_fs, plan_rules, ro_rights
 from codeward.sandbox.layout import build_layout, listening_socket_paths
 
@@ -84,12 +84,11 @@ def test_bwrap_argv_order_and_flags(tree: dict[str, Path]) -> None:
     ws = tree["ws"]
     spec = _spec(tree)
     lay = build_layout(spec, homes=[tree["home"]], private_dirs=["/tmp"], sockets=[], system_secrets=[])
-    stubs = Stubs(Path("/s/hidden"), Path("/s/empty"), Path("/s/emptydir"))
     argv = build_argv(
         "/usr/bin/bwrap",
         spec,
         lay,
-        stub=stubs,
+        stub=Path("/s/hidden"),
         env={"PATH": "/usr/bin", "HOME": str(tree["home"])},
         seccomp_fd=5,
         command=["true"],
@@ -116,13 +115,13 @@ def test_bwrap_argv_order_and_flags(tree: dict[str, Path]) -> None:
     toolchain = pos("--ro-bind", str(tree["home"] / ".pyenv"), str(tree["home"] / ".pyenv"))
     ws_bind = pos("--bind", str(ws), str(ws))
     git_ro = pos("--ro-bind", str(ws / ".git"), str(ws / ".git"))
-    stub = pos("--ro-bind", "/s/emptydir", str(ws / ".codeward"))
     env_hidden = pos("--ro-bind", "/s/hidden", str(ws / ".env"))
     secrets_hidden = pos("--perms", "0000", "--tmpfs", str(ws / "secrets"))
-    assert home_tmpfs < toolchain < ws_bind < git_ro < stub < env_hidden
+    assert home_tmpfs < toolchain < ws_bind < git_ro < env_hidden
     assert ws_bind < secrets_hidden
     assert pos("--remount-ro", str(ws / "secrets")) > secrets_hidden
-    assert pos("--ro-bind", "/s/empty", str(ws / ".codewardignore")) > ws_bind
+    # no placeholder for a missing protected name: nothing the host does not have appears inside
+    assert str(ws / ".codewardignore") not in argv and str(ws / ".codeward") not in argv
     assert pos("--setenv", "PATH", "/usr/bin") > pos("--clearenv")
     assert pos("--chdir", str(ws)) > 0
 
@@ -134,7 +133,7 @@ def test_share_net_only_with_network(tree: dict[str, Path]) -> None:
         "bwrap",
         spec,
         lay,
-        stub=Stubs(Path("a"), Path("b"), Path("c")),
+        stub=Path("a"),
         env={},
         seccomp_fd=3,
         command=["x"],

@@ -60,6 +60,8 @@ def nobody_dirs() -> Iterator[dict[str, Path]]:
     try:
         dirs["ws"].mkdir()
         (dirs["ws"] / "AGENTS.md").write_text("rules\n")
+        (dirs["ws"] / "config").mkdir()
+        (dirs["ws"] / "config" / "production.yml").write_text("NOBODYPROD-marker\n")
         (dirs["home"] / ".ssh").mkdir(parents=True)
         (dirs["home"] / ".ssh" / "id_rsa").write_text("NOBODYKEY-marker\n")
         (dirs["home"] / ".codeward").mkdir()
@@ -121,6 +123,9 @@ def test_unprivileged_user(tier: str, nobody_dirs: dict[str, Path]) -> None:
         assert "NOBODYAUTH-marker" not in res["auth"]["output"]
         assert "sk-nobody-sentinel-key" not in res["environ"]["output"]
         assert sentinel.poll() is None
+        if tier == "bwrap":  # the Landlock tier's rules are its own (another worktree)
+            assert "NOBODYPROD-marker" not in res["chmod_read"]["output"], res
+            assert "NOBODYPROD-marker" in res["chmod_control"]["output"], res  # the attack works without it
     finally:
         sentinel.kill()
         sentinel.wait()

@@ -178,8 +178,12 @@ def test_users_own_allowlist_lets_pip_download_from_the_allowed_index(
         pytest.skip("this Python has no pip")
     index = _Index(tmp_path / "index", git_repo / "ca.crt")
     try:
-        # the user lists the test index by address: names resolving to loopback stay refused
-        (cw_home / "config.toml").write_text(f'[sandbox]\nallowed_domains = ["127.0.0.1:{index.port}"]\n')
+        # the user lists the test index by address: names resolving to loopback stay refused; the
+        # virtual environment running the tests lives in a checkout the sandbox hides unless listed
+        venv = Path(sys.prefix).resolve()
+        (cw_home / "config.toml").write_text(
+            f'[sandbox]\nallowed_domains = ["127.0.0.1:{index.port}"]\nreadable_roots = ["{venv}"]\n'
+        )
         project = open_project(git_repo)
         cfg = project.config
         assert cfg.refusals == [] and cfg.sandbox.allowed_domains == [f"127.0.0.1:{index.port}"]

@@ -122,6 +122,14 @@ SPEC = SandboxSpec(
         (159, "", "bwrap", "sandbox: the process was killed by the seccomp filter"),
         (1, "unshare: unshare failed: Operation not permitted", "bwrap", "sandbox: an operation was blocked"),
         (1, "touch: cannot touch '/usr/x': Read-only file system", "bwrap", "sandbox: only the workspace"),
+        (1, "mv: cannot move 'config' to 'cfg': Device or resource busy", "bwrap", "sandbox: directories that hold"),
+        (1, "ln: failed to create hard link 'x': Invalid cross-device link", "bwrap", "sandbox: a rename or hard link"),
+        (
+            1,
+            "chmod: changing permissions of 'x': Operation not permitted",
+            "bwrap",
+            "sandbox: an operation was blocked",
+        ),
         (2, "make: *** No rule to make target", "bwrap", None),
         (0, "Permission denied", "bwrap", None),
     ],
@@ -169,10 +177,10 @@ def test_tripwire_restores_everything(tmp_path: Path) -> None:
     assert changed == sorted(
         [
             ".codeward/config.toml",
-            ".codeward/extra",
+            ".codeward/extra (moved to .codeward/extra.codeward-undone-1)",
             ".codexignore",
             ".git/config",
-            ".git/hooks/pre-commit",
+            ".git/hooks/pre-commit (moved to .git/hooks/pre-commit.codeward-undone-1)",
             ".git/hooks/pre-commit.sample",
             "AGENTS.md",
         ]
@@ -185,16 +193,23 @@ def test_tripwire_restores_everything(tmp_path: Path) -> None:
     assert not (ws / ".codeward" / "extra").exists()
     assert not (ws / ".codexignore").exists()
     assert (git / "objects" / "new").exists()
+    # nothing the command made is deleted: it is moved aside, next to where it was
+    assert (git / "hooks" / "pre-commit.codeward-undone-1").read_text() == "evil\n"
+    assert (ws / ".codexignore.codeward-undone-1").read_text() == "!*\n"
+    assert os.readlink(ws / "AGENTS.md.codeward-undone-1") == "/etc/passwd"
     assert tw.restore() == []
 
 
 def test_tripwire_never_writes_through_a_planted_link(tmp_path: Path) -> None:
-    """The restore runs unconfined: a directory swapped for a link must not aim it elsewhere."""
+    """The restore runs unconfined: a directory swapped for a link must not aim it elsewhere.
+
+    The renamed directory is found by identity and renamed back; the link is moved aside.
+    """
     ws = tmp_path / "ws"
     elsewhere = tmp_path / "elsewhere"
     (ws / "sub" / ".git" / "hooks").mkdir(parents=True)
     (ws / "sub" / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
-    (ws / "sub" / ".git" / "config").write_text("[core]\n\tfsmonitor = evil\n")
+    (ws / "sub" / ".git" / "config").write_text("[core]\n")
     (ws / "sub" / "AGENTS.md").write_text("rules\n")
     (elsewhere / ".git" / "hooks").mkdir(parents=True)
     (elsewhere / ".git" / "hooks" / "theirs").write_text("keep me\n")
@@ -205,4 +220,74 @@ def test_tripwire_never_writes_through_a_planted_link(tmp_path: Path) -> None:
     assert (elsewhere / ".git" / "hooks" / "theirs").read_text() == "keep me\n"
     assert not (elsewhere / "AGENTS.md").exists()
     assert not (elsewhere / ".git" / "config").exists()
-    assert any("left alone" in c for c in changed)
+    assert not (ws / "sub").is_symlink() and (ws / "sub" / "AGENTS.md").read_text() == "rules\n"
+    assert not (ws / "moved").exists()
+    assert os.readlink(ws / "sub.codeward-undone-1") == str(elsewhere)
+    assert changed[0].startswith("sub (moved back from moved")
+
+
+def _nested_repo_ws(ws: Path) -> Path:
+    (ws / "config").mkdir(parents=True)
+    (ws / "config" / ".codexignore").write_text("production.yml\n")
+    lib = ws / "vendor" / "lib"
+    (lib / ".git" / "hooks").mkdir(parents=True)
+    (lib / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (lib / ".git" / "config").write_text("[core]\n")
+    (lib / ".git" / "objects").mkdir()
+    (lib / ".git" / "objects" / "history").write_text("the user's history\n")
+    return lib
+
+
+def _move_and_plant(ws: Path, lib: Path) -> None:
+    (ws / "config").rename(ws / "cfg")
+    lib.rename(ws / "vendor" / "lib.orig")
+    (lib / ".git").mkdir(parents=True)
+    (lib / ".git" / "config").write_text("[core]\n\tfsmonitor = touch /tmp/owned\n")
+
+
+def test_tripwire_puts_renamed_ancestors_back_by_identity(tmp_path: Path) -> None:
+    """``mv config cfg`` and ``mv lib lib.orig; mkdir lib; git init lib`` are undone by inode, nothing deleted."""
+    ws = tmp_path / "ws"
+    lib = _nested_repo_ws(ws)
+    tw = Tripwire.take(ws, [ws / "config" / ".codexignore", lib / ".git"])
+    _move_and_plant(ws, lib)
+    tw.restore()
+    assert (ws / "config" / ".codexignore").read_text() == "production.yml\n"
+    assert not (ws / "cfg").exists()
+    assert (lib / ".git" / "objects" / "history").read_text() == "the user's history\n"
+    assert (lib / ".git" / "config").read_text() == "[core]\n"
+    planted = ws / "vendor" / "lib.codeward-undone-1" / ".git" / "config"
+    assert "fsmonitor" in planted.read_text()  # kept, moved aside, never run by git at its new name
+    # control: without the restore the planted repository is where git looks, the rules are gone
+    ctl = tmp_path / "control"
+    ctl_lib = _nested_repo_ws(ctl)
+    _move_and_plant(ctl, ctl_lib)
+    assert "fsmonitor" in (ctl_lib / ".git" / "config").read_text()
+    assert not (ctl / "config" / ".codexignore").exists()
+
+
+def test_tripwire_reports_what_it_cannot_put_back(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    lib = _nested_repo_ws(ws)
+    tw = Tripwire.take(ws, [lib / ".git"])
+    lib.rename(tmp_path / "gone")  # out of the workspace: not found by identity
+    changed = tw.restore()
+    assert any("vendor/lib (it was removed or moved out of the workspace)" in c for c in changed)
+    assert (tmp_path / "gone" / ".git" / "objects" / "history").exists()
+    assert not lib.exists()  # no half repository recreated from the recorded config
+
+
+def test_renamed_hidden_file_is_put_back_by_identity(tmp_path: Path) -> None:
+    """Where a tier cannot pin a hidden file (no mounts), renaming it is undone, so host tools that
+    decide by path (read_file, the next spec) never see it under an unignored name."""
+    ws = tmp_path
+    (ws / "config").mkdir()
+    secret = ws / "config" / "production.yml"
+    secret.write_text("password: x\n")
+    tw = Tripwire.take(ws, [], identities=[secret])
+    (ws / "config").rename(ws / "cfg")
+    (ws / "cfg" / "production.yml").rename(ws / "cfg" / "notes.txt")
+    changed = tw.restore()
+    assert secret.read_text() == "password: x\n"
+    assert not (ws / "cfg").exists()
+    assert [c.split(" (")[0] for c in changed] == ["config", "config/production.yml"]

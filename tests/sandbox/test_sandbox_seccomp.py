@@ -141,15 +141,36 @@ def test_terminal_injection_ioctls(default_bpf: bytes) -> None:
     assert interpret(default_bpf, NR["ioctl"], X86, (0, 0xFFFFFFFF_00005412)) == EPERM  # cmd is an unsigned int
 
 
-def test_setuid_chmod_refused_only_where_asked(default_bpf: bytes) -> None:
-    assert interpret(default_bpf, NR["chmod"], X86, (0, 0o4755)) == SECCOMP_RET_ALLOW
-    ll = build_filter(policy_for("landlock", network=False, proxy=False), "x86_64")
-    assert interpret(ll, NR["chmod"], X86, (0, 0o4755)) == EPERM
-    assert interpret(ll, NR["chmod"], X86, (0, 0o755)) == SECCOMP_RET_ALLOW
-    assert interpret(ll, NR["fchmod"], X86, (3, 0o2755)) == EPERM
-    assert interpret(ll, NR["fchmodat"], X86, (-100 & 0xFFFFFFFF, 0, 0o6755)) == EPERM
-    assert interpret(ll, NR["fchmodat"], X86, (-100 & 0xFFFFFFFF, 0, 0o644)) == SECCOMP_RET_ALLOW
-    assert interpret(ll, NR["fchmodat2"], X86, (3, 0, 0o4000, 0)) == EPERM
+@pytest.mark.parametrize("tier", ["bwrap", "landlock"])
+@pytest.mark.parametrize("network", [False, True])
+def test_setid_bits_refused_in_every_tier(tier: str, network: bool) -> None:
+    bpf = build_filter(policy_for(tier, network=network, proxy=False), "x86_64")
+    at = -100 & 0xFFFFFFFF
+    assert interpret(bpf, NR["chmod"], X86, (0, 0o4755)) == EPERM
+    assert interpret(bpf, NR["chmod"], X86, (0, 0o755)) == SECCOMP_RET_ALLOW
+    assert interpret(bpf, NR["fchmod"], X86, (3, 0o2755)) == EPERM
+    assert interpret(bpf, NR["fchmodat"], X86, (at, 0, 0o6755)) == EPERM
+    assert interpret(bpf, NR["fchmodat"], X86, (at, 0, 0o644)) == SECCOMP_RET_ALLOW
+    assert interpret(bpf, NR["fchmodat2"], X86, (3, 0, 0o4000, 0)) == EPERM
+    # creating a file with the bits set, not only chmod-ing one
+    assert interpret(bpf, NR["creat"], X86, (0, 0o4755)) == EPERM
+    assert interpret(bpf, NR["creat"], X86, (0, 0o755)) == SECCOMP_RET_ALLOW
+    assert interpret(bpf, NR["open"], X86, (0, 0o101, 0o4755)) == EPERM  # O_WRONLY|O_CREAT
+    assert interpret(bpf, NR["open"], X86, (0, 0o1, 0o4755)) == SECCOMP_RET_ALLOW  # no O_CREAT: mode unused
+    assert interpret(bpf, NR["openat"], X86, (at, 0, 0o20200002, 0o2755)) == EPERM  # O_TMPFILE
+    assert interpret(bpf, NR["openat"], X86, (at, 0, 0o102, 0o644)) == SECCOMP_RET_ALLOW
+    assert interpret(bpf, NR["mknodat"], X86, (at, 0, 0o104755, 0)) == EPERM
+    assert interpret(bpf, NR["openat2"], X86, (at, 0, 0, 24)) == ENOSYS  # its mode is out of reach
+
+
+def test_setid_bits_refused_on_aarch64() -> None:
+    bpf = build_filter(policy_for("bwrap", network=False, proxy=False), "aarch64")
+    nr = SYSCALLS["aarch64"]
+    arch = sc.AUDIT_ARCH_AARCH64
+    at = -100 & 0xFFFFFFFF
+    assert interpret(bpf, nr["fchmodat"], arch, (at, 0, 0o4755)) == EPERM
+    assert interpret(bpf, nr["openat"], arch, (at, 0, 0o101, 0o4755)) == EPERM
+    assert interpret(bpf, nr["openat"], arch, (at, 0, 0o101, 0o755)) == SECCOMP_RET_ALLOW
 
 
 def test_aarch64_table() -> None:

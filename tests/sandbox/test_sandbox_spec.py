@@ -107,3 +107,13 @@ def test_is_within() -> None:
     assert is_within(Path("/x"), Path("/"))
     assert not is_within(Path("/ab"), Path("/a"))
     assert not is_within(Path("/a"), Path("/a/b"))
+
+
+def test_readable_roots_reach_the_spec_resolved(git_repo: Path, cw_home: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other-project"
+    other.mkdir()
+    (cw_home / "config.toml").write_text(f'[sandbox]\nreadable_roots = ["{other}"]\n')
+    assert open_project(git_repo).sandbox_spec().readable_roots == (other.resolve(),)
+    (cw_home / "config.toml").write_text('[sandbox]\nreadable_roots = ["relative/dir"]\n')
+    with pytest.raises(UsageError, match="readable_roots: relative/dir: use an absolute path"):
+        open_project(git_repo).sandbox_spec()

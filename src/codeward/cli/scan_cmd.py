@@ -256,8 +256,11 @@ def scan_paths(args: Sequence[str], stats: Stats, notes: list[str]) -> list[Resu
 
 
 def _git(args: list[str], cwd: str, *, input: bytes | None = None) -> bytes:
+    from codeward.hostgit import git_command
+
+    argv, env = git_command(args, cwd)  # hooks, fsmonitor, filters and helpers off
     try:
-        p = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=False)
+        p = subprocess.run(argv, cwd=cwd, input=input, capture_output=True, check=False, env=env)
     except FileNotFoundError:
         raise UsageError("scan --staged: git is not installed") from None
     if p.returncode != 0:

@@ -100,6 +100,7 @@ KEYS: dict[str, Key] = {
     "sandbox.allowed_domains": _narrow(v.domains, "intersect"),
     "sandbox.env_passthrough": _user(v.str_list, "it would hand your environment's secrets to commands"),
     "sandbox.writable_roots": _user(v.str_list, _SANDBOX),
+    "sandbox.readable_roots": _user(v.str_list, _SANDBOX),
     "sandbox.timeout_ms": _narrow(v.integer(100, 86_400_000), "min"),
     "sandbox.output_cap_bytes": _narrow(v.integer(1024, 1 << 30), "min"),
     "sandbox.max_file_size_bytes": _narrow(v.integer(1024, 1 << 40), "min"),

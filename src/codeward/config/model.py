@@ -53,6 +53,8 @@ class SandboxConfig:
     allowed_domains: list[str] = field(default_factory=list)
     env_passthrough: list[str] = field(default_factory=list)
     writable_roots: list[str] = field(default_factory=list)
+    readable_roots: list[str] = field(default_factory=list)
+    """Host directories outside the workspace (other projects, /srv, /mnt...) commands may read."""
     timeout_ms: int = 120_000
     output_cap_bytes: int = 256 * 1024
     max_file_size_bytes: int = 1024 * 1024 * 1024

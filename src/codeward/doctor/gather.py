@@ -143,13 +143,10 @@ def _ignore(project: Project) -> dict[str, object]:
 
 
 def _git(root: Path, *args: str, data: bytes | None = None) -> bytes:
-    proc = subprocess.run(
-        ["git", "-C", str(root), *args],
-        input=data,
-        capture_output=True,
-        timeout=120,
-        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-    )
+    from codeward.hostgit import git_command
+
+    argv, env = git_command(args, root)  # hooks, fsmonitor, filters and helpers off
+    proc = subprocess.run(argv, cwd=root, input=data, capture_output=True, timeout=120, env=env)
     if proc.returncode != 0:
         lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise CodewardError(f"git {args[0]}: {lines[-1] if lines else f'exit {proc.returncode}'}")

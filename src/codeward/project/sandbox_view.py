@@ -85,4 +85,5 @@ def spec_for_project(
         workspace_writable=scope.dirs,
         write_rule=scope.rule,
         write_skipped=scope.skipped,
+        readable_roots=tuple(dict.fromkeys(_dir(r, "[sandbox] readable_roots:") for r in sb.readable_roots)),
     )

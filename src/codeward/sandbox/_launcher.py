@@ -5,7 +5,10 @@ that is about to be confined, so it must not read code the workspace could have 
 parent reads this file once, when codeward starts, and passes its text with ``-c`` (not the path),
 for the same reason when codeward is installed editable inside a workspace.
 
-In order, before ``exec``: rlimits; when running as root, drop every capability (bounding set,
+In order, before ``exec``: with ``mounts_fd``, the bind mounts read from that descriptor (bwrap
+hands over a new mount namespace with CAP_SYS_ADMIN for this; one ``mount`` call each, where bwrap
+re-reads the whole mount table per mount); rlimits; when running as root (or when bwrap kept
+capabilities for the mounts), drop every capability (bounding set,
 ambient, permitted, effective, inheritable), so a root agent's command is root without powers;
 ``PR_SET_NO_NEW_PRIVS``; the Landlock ruleset; the seccomp filter. Then, with ``supervise``, it
 becomes a child subreaper, forks the command and waits: when the command ends (or on SIGTERM) it
@@ -41,6 +44,8 @@ LANDLOCK_RULE_PATH_BENEATH = 1
 LANDLOCK_RULE_NET_PORT = 2
 FILE_RIGHTS = 1 | 2 | 4 | (1 << 14) | (1 << 15)  # execute, write, read, truncate, ioctl_dev
 O_PATH = getattr(os, "O_PATH", 0o10000000)
+MS_BIND = 4096
+MS_REC = 16384
 
 
 def fail(msg):
@@ -90,6 +95,28 @@ def set_limits(spec):
         if hard != resource.RLIM_INFINITY:
             n = min(n, hard)
         resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+
+
+def apply_mounts(lib, fd):
+    """Bind mounts, one per line ``KIND HEXSRC HEXDST``: ``tree`` binds a directory onto itself with
+    what is mounted below it (so the kernel refuses to rename it), ``file`` binds one file (a hidden
+    file gets the read-only, mode-000 stub: the new mount keeps the source mount's read-only flag)."""
+    chunks = []
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(fd)
+    lib.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
+    for line in b"".join(chunks).split(b"\n"):
+        if not line:
+            continue
+        kind, src, dst = line.split(b" ")
+        flags = MS_BIND | MS_REC if kind == b"tree" else MS_BIND
+        src, dst = bytes.fromhex(src.decode()), bytes.fromhex(dst.decode())
+        if lib.mount(src, dst, None, flags, None) != 0:
+            fail(f"cannot mount {dst.decode('utf-8', 'replace')}: {os.strerror(ctypes.get_errno())}")
 
 
 def drop_caps(lib):
@@ -259,8 +286,10 @@ def run(argv):
 def setup(spec):
     linux = sys.platform.startswith("linux")
     lib = libc()
+    if "mounts_fd" in spec:
+        apply_mounts(lib, spec["mounts_fd"])
     set_limits(spec)
-    if linux and spec.get("drop_caps") and os.geteuid() == 0:
+    if linux and spec.get("drop_caps") and (os.geteuid() == 0 or "mounts_fd" in spec):
         drop_caps(lib)
     if linux and (spec.get("landlock") or spec.get("seccomp")):
         check(lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
@@ -275,7 +304,7 @@ def parse_spec(text):
     """The spec, one item per line (no json: importing it costs more than the whole launcher).
 
     ``fsize N``, ``nproc N``, ``core N``, ``drop_caps``, ``supervise``, ``seccomp HEX``, ``ll_fs N``,
-    ``ll_net N``, ``ll_scoped N``, ``rule ACCESS NOFOLLOW HEXPATH``, ``port PORT ACCESS``.
+    ``ll_net N``, ``ll_scoped N``, ``rule ACCESS NOFOLLOW HEXPATH``, ``port PORT ACCESS``, ``mounts_fd N``.
     """
     spec = {"rlimits": {}}
     ll = {"rules": [], "net_ports": []}
@@ -287,6 +316,8 @@ def parse_spec(text):
             spec["rlimits"][key] = int(rest)
         elif key in ("drop_caps", "supervise"):
             spec[key] = True
+        elif key == "mounts_fd":
+            spec[key] = int(rest)
         elif key == "seccomp":
             spec["seccomp"] = bytes.fromhex(rest)
         elif key == "ll_fs":

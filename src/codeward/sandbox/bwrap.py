@@ -4,18 +4,25 @@ The argv is built by a pure function (:func:`build_argv`) from the :class:`~code
 in this order, because later mounts cover earlier ones:
 
 1. ``--ro-bind / /``, a fresh ``/dev`` and ``/proc``;
-2. private, empty tmpfs dirs over ``/tmp``, ``/var/tmp``, ``/run``, the homes, ``/mnt``, ``/media``;
-3. toolchains under the homes bound back read-only;
+2. private, empty tmpfs dirs over ``/tmp``, ``/var/tmp``, ``/run``, the homes, ``/mnt``, ``/media``,
+   ``/srv`` and every other non-system top-level directory (other projects);
+3. toolchains under the homes, and the user's ``readable_roots``, bound back read-only;
 4. the workspace and ``--writable`` dirs bound read-write; when ``allow_directories`` narrows the
    workspace, it is bound read-only instead and only its allowed directories read-write over it
    (a rename or hard link out of one crosses mounts and fails with ``EXDEV``);
-5. protected paths bound read-only over themselves; missing ones get a read-only empty stub (a
-   file, or a directory for ``.git``/``.codeward``) so they cannot be created, removed afterwards;
-6. masked dirs become an empty mode-000 read-only tmpfs, masked files and sockets a mode-000 file.
+5. every directory between a writable root and a protected or hidden path bound onto itself
+   (anchors: the kernel refuses to rename or remove a mount point, so no ancestor can be moved);
+6. protected paths bound read-only over themselves (a missing one gets no placeholder: if a command
+   creates it, the clean-up moves it aside);
+7. masked dirs become an empty mode-000 read-only tmpfs, masked files and sockets a mode-000 file;
+8. the private dirs other than ``/tmp`` and ``/var/tmp`` remounted read-only, so a write to
+   ``$HOME`` fails visibly instead of vanishing with the sandbox.
 
 Then ``--cap-drop ALL`` (as root, bwrap would otherwise keep every capability inside the new user
 namespace), ``--disable-userns``, ``--clearenv`` with the allowlisted variables, ``--new-session``,
-``--die-with-parent`` and ``--seccomp FD``. Limits come from ``prlimit`` (util-linux) inside, or
+``--die-with-parent`` and ``--seccomp FD``. As root with more than :data:`INSIDE_THRESHOLD` anchors
+and hidden files, steps 5 and 7's files are made by the stdlib launcher inside the namespace
+instead (see :func:`inside_mounts`). Limits come from ``prlimit`` (util-linux) inside, or
 from ``ulimit`` in ``/bin/sh`` where there is no prlimit: no ``preexec_fn`` is needed.
 """
 
@@ -29,11 +36,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from codeward.errors import SandboxUnavailable
-from codeward.sandbox.layout import Layout, build_layout, interpreter_prefixes, stub_kind
+from codeward.sandbox.layout import Layout, build_layout, interpreter_prefixes
+from codeward.sandbox.runner import RawRun
 from codeward.sandbox.spec import CommandResult, SandboxSpec, is_within, validate_spec
 
 TMP_SIZE = 1 << 30
@@ -41,40 +49,31 @@ HOME_SIZE = 256 << 20
 PRIVATE_SIZE = 64 << 20
 HIDDEN_SIZE = 4096
 ARGS_FD_THRESHOLD = 64 * 1024
-MAX_MOUNTS = 4000  # bwrap spends ~1.4 ms per mount at 2 500 mounts and more beyond
-
-
-@dataclass(frozen=True)
-class Stubs:
-    """Files bound over hidden and missing paths (made once per process, in a private directory)."""
-
-    hidden_file: Path  # mode 000: reading it fails with EACCES
-    empty_file: Path  # mode 444: a missing protected file looks empty and read-only
-    empty_dir: Path  # mode 555: a missing protected directory
+MAX_MOUNTS = 4000
+# tools that would write caches under the read-only $HOME (pip, go, npm, yarn) use /tmp instead
+SCRATCH_CACHES = {
+    "XDG_CACHE_HOME": "/tmp/.cache",
+    "npm_config_cache": "/tmp/.npm",
+    "YARN_CACHE_FOLDER": "/tmp/.yarn",
+}  # bwrap spends ~1.4 ms per mount at 2 500 mounts and more beyond
 
 
 _stub_lock = threading.Lock()
 _stub_dir: Path | None = None
-# protected paths this process created as mount points, with how many runs still use them
-_stub_users: dict[Path, int] = {}
 
 
-def stubs() -> Stubs:
+def hidden_stub() -> Path:
+    """The mode-000 empty file bound over hidden files (made once per process, in a private directory)."""
     global _stub_dir
     with _stub_lock:
         if _stub_dir is None or not _stub_dir.is_dir():
             _stub_dir = Path(tempfile.mkdtemp(prefix="codeward-stubs-"))
             atexit.register(shutil.rmtree, _stub_dir, True)
-        d = _stub_dir
-        s = Stubs(d / "hidden", d / "empty", d / "emptydir")
-        for path, mode, kind in ((s.hidden_file, 0o000, "f"), (s.empty_file, 0o444, "f"), (s.empty_dir, 0o555, "d")):
-            if not path.exists():
-                if kind == "f":
-                    path.touch()
-                else:
-                    path.mkdir()
-                os.chmod(path, mode)
-        return s
+        path = _stub_dir / "hidden"
+        if not path.exists():
+            path.touch()
+            os.chmod(path, 0o000)
+        return path
 
 
 def inner_limits(spec: SandboxSpec, prlimit: str | None) -> list[str]:
@@ -101,49 +100,86 @@ def build_argv(
     spec: SandboxSpec,
     layout: Layout,
     *,
-    stub: Stubs,
+    stub: Path,
     env: Mapping[str, str],
     seccomp_fd: int,
     command: Sequence[str],
     share_net: bool,
     binds_ro: Sequence[tuple[str, str]] = (),
     status_fd: int | None = None,
+    mounts_inside: bool = False,
 ) -> list[str]:
-    """The full bwrap command line (pure: paths and decisions in, strings out)."""
+    """The full bwrap command line (pure: paths and decisions in, strings out).
+
+    With ``mounts_inside`` the anchors and hidden files are left to the launcher (see
+    :func:`inside_mounts`), bwrap keeps CAP_SYS_ADMIN and CAP_SETPCAP in the new user namespace for
+    it, and ``seccomp_fd`` is not used: the launcher drops every capability and installs the filter
+    itself before ``exec``.
+    """
     a: list[str] = [bwrap]
     if status_fd is not None:
         a += ["--json-status-fd", str(status_fd)]
-    a += ["--new-session", "--die-with-parent", "--unshare-all", "--unshare-user", "--disable-userns"]
-    a += ["--cap-drop", "ALL"]
+    a += ["--new-session", "--die-with-parent", "--unshare-all", "--unshare-user"]
+    if not mounts_inside:
+        # with it bwrap nests a second user namespace, which would leave the launcher's mounts
+        # without CAP_SYS_ADMIN over the mount namespace; there the launcher's seccomp filter
+        # refuses unshare, setns and clone with CLONE_NEW* flags instead
+        a.append("--disable-userns")
+    if mounts_inside:
+        a += ["--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
+    else:
+        a += ["--cap-drop", "ALL"]
     if share_net:
         a.append("--share-net")
     a += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for d in layout.private_dirs:
-        size = TMP_SIZE if str(d) in ("/tmp", "/var/tmp") else HOME_SIZE
-        perms = "1777" if str(d) in ("/tmp", "/var/tmp") else "0755"
+        size = TMP_SIZE if d in layout.scratch() else HOME_SIZE
+        perms = "1777" if d in layout.scratch() else "0755"
         a += ["--size", str(size), "--perms", perms, "--tmpfs", str(d)]
+    for h in layout.homes:
+        a += ["--dir", str(h)]  # cd ~ works; writing there fails (read-only below)
     for p in layout.reexposed:
         a += ["--ro-bind", str(p), str(p)]
     for r in layout.readonly_roots:
         a += ["--ro-bind", str(r), str(r)]
     for w in layout.writable:
         a += ["--bind", str(w), str(w)]
+    for d in () if mounts_inside else layout.anchored:
+        a += ["--bind", str(d), str(d)]
     for p in layout.readonly:
         a += ["--ro-bind", str(p), str(p)]
-    for p in layout.missing_protected:
-        src = stub.empty_dir if stub_kind(p) == "dir" else stub.empty_file
-        a += ["--ro-bind", str(src), str(p)]
     for d in layout.hidden_dirs:
         a += ["--size", str(HIDDEN_SIZE), "--perms", "0000", "--tmpfs", str(d), "--remount-ro", str(d)]
-    for f in layout.hidden_files:
-        a += ["--ro-bind", str(stub.hidden_file), str(f)]
+    for f in () if mounts_inside else layout.hidden_files:
+        a += ["--ro-bind", str(stub), str(f)]
     for host_path, inner_path in binds_ro:
         a += ["--ro-bind", host_path, inner_path]
+    scratch = set(layout.scratch())
+    for d in layout.private_dirs:
+        if d not in scratch:
+            # last, once every mount point under it exists: a write to $HOME or /srv fails with
+            # EROFS instead of landing in a tmpfs that vanishes with the command
+            a += ["--remount-ro", str(d)]
     a.append("--clearenv")
     for k, v in sorted(env.items()):
         a += ["--setenv", k, v]
-    a += ["--chdir", str(spec.cwd), "--seccomp", str(seccomp_fd), "--", *command]
+    a += ["--chdir", str(spec.cwd)]
+    if not mounts_inside:
+        a += ["--seccomp", str(seccomp_fd)]
+    a += ["--", *command]
     return a
+
+
+INNER_STUB = "/run/codeward-hidden"
+INSIDE_THRESHOLD = 256  # anchors + hidden files beyond which the launcher mounts them, not bwrap
+
+
+def inside_mounts(layout: Layout) -> list[tuple[str, str, str]]:
+    """What the launcher mounts, in order: anchors (parents first, each with the mounts below it),
+    then every hidden file from the read-only stub bwrap put at :data:`INNER_STUB`."""
+    out = [("tree", str(d), str(d)) for d in layout.anchored]
+    out += [("file", INNER_STUB, str(f)) for f in layout.hidden_files]
+    return out
 
 
 def _wait_namespace_gone(status: bytes, timeout_s: float = 2.0) -> None:
@@ -180,32 +216,6 @@ def _memfd(name: str, data: bytes) -> int:
     return fd
 
 
-def _claim_stubs(paths: Sequence[Path]) -> list[Path]:
-    """Record which missing protected paths this run turns into mount points (bwrap creates them)."""
-    with _stub_lock:
-        for p in paths:
-            _stub_users[p] = _stub_users.get(p, 0) + 1
-    return list(paths)
-
-
-def _release_stubs(paths: Sequence[Path]) -> None:
-    """Remove the empty mount points bwrap left, unless another run of this process still uses them."""
-    with _stub_lock:
-        for p in paths:
-            n = _stub_users.get(p, 0) - 1
-            if n > 0:
-                _stub_users[p] = n
-                continue
-            _stub_users.pop(p, None)
-            with contextlib.suppress(OSError):
-                st = p.lstat()
-                if p.is_dir() and not p.is_symlink():
-                    if not any(p.iterdir()):
-                        p.rmdir()
-                elif p.is_file() and not p.is_symlink() and st.st_size == 0:
-                    p.unlink()
-
-
 class BwrapSandbox:
     """Runs commands under bubblewrap with the seccomp filter."""
 
@@ -223,12 +233,8 @@ class BwrapSandbox:
         on_output: Callable[[str], None] | None = None,
     ) -> CommandResult:
         from codeward.sandbox.env import child_env
-        from codeward.sandbox.landlock import proxy_env
         from codeward.sandbox.notes import explain
-        from codeward.sandbox.protect import Tripwire, protected_census, remove_created
-        from codeward.sandbox.proxy import BRIDGE_PORT, BRIDGE_SOURCE, ConnectProxy, DomainPolicy
-        from codeward.sandbox.runner import run_process
-        from codeward.sandbox.seccomp import SeccompError, build_filter, policy_for
+        from codeward.sandbox.runner import run_guarded
 
         validate_spec(spec, argv)
         if any(is_within(Path(self.bwrap).resolve(), w) for w in spec.roots()):
@@ -236,106 +242,47 @@ class BwrapSandbox:
         use_proxy = bool(spec.allowed_domains) and not spec.network
         home = os.environ.get("HOME")
         env = child_env(spec.env_passthrough, home=home if home and os.path.isabs(home) else "/", tmpdir="/tmp")
-        extra_visible = interpreter_prefixes() if use_proxy else []
-        layout = build_layout(spec, extra_visible=[Path(p) for p in extra_visible])
-        mounts = len(layout.hidden_files) + len(layout.hidden_dirs) + len(layout.readonly)
-        if mounts > MAX_MOUNTS:
-            parents = [f.parent for f in layout.hidden_files] or [spec.workspace]
-            busiest = max(set(parents), key=parents.count)
-            raise SandboxUnavailable(
-                f"sandbox: {mounts} ignored or protected paths would each need a mount (limit {MAX_MOUNTS}); "
-                f"ignore whole directories instead, for example {busiest}/ in .codewardignore"
-            )
-        try:
-            bpf = build_filter(policy_for("bwrap", network=spec.network, proxy=use_proxy))
-        except SeccompError as e:
-            raise SandboxUnavailable(f"sandbox: {e}") from None
-        tripwire = Tripwire.take(spec.workspace, list(layout.linked_protected))
-        before = protected_census(spec.workspace)
-        command = [*inner_limits(spec, self.prlimit), *argv]
-        proxy: ConnectProxy | None = None
-        private: Path | None = None
-        binds: list[tuple[str, str]] = []
-        fds: list[int] = []
-        claimed = _claim_stubs(layout.missing_protected)
-        restored: list[str] = []
-        try:
-            if use_proxy:
-                import sys
+        env.update(SCRATCH_CACHES)  # $HOME is read-only: caches go to the per-command /tmp
+        # the proxy bridge, and as root the launcher that mounts large views, run this Python inside
+        extra_visible = interpreter_prefixes() if use_proxy or os.geteuid() == 0 else []
+        from codeward.sandbox.census import index_for
 
-                private = Path(tempfile.mkdtemp(prefix="codeward-proxy-"))
-                sock = private / "proxy.sock"
-                proxy = ConnectProxy(DomainPolicy(spec.allowed_domains), unix_path=str(sock)).start()
-                inner_sock = "/run/codeward-proxy.sock"
-                binds.append((str(sock), inner_sock))
-                py = os.path.realpath(sys.executable)
-                command = [
-                    py,
-                    "-I",
-                    "-S",
-                    "-c",
-                    BRIDGE_SOURCE,
-                    "127.0.0.1",
-                    str(BRIDGE_PORT),
-                    inner_sock,
-                    "--",
-                    *command,
-                ]
-                env.update(proxy_env(f"http://127.0.0.1:{BRIDGE_PORT}"))
-            bpf_fd = _memfd("codeward-seccomp", bpf)
-            status_fd = _memfd("codeward-bwrap-status", b"")
-            fds += [bpf_fd, status_fd]
-            full = build_argv(
-                self.bwrap,
-                spec,
-                layout,
-                stub=stubs(),
-                env=env,
-                seccomp_fd=bpf_fd,
-                command=command,
-                share_net=spec.network,
-                binds_ro=binds,
-                status_fd=status_fd,
-            )
-            if sum(len(x) + 1 for x in full) > ARGS_FD_THRESHOLD:
-                # options through a descriptor (no E2BIG with thousands of masks); the command stays on argv
-                cut = len(full) - len(command) - 1
-                options = b"".join(os.fsencode(x) + b"\0" for x in full[1:cut])
-                args_fd = _memfd("codeward-bwrap-args", options)
-                fds.append(args_fd)
-                full = [self.bwrap, "--args", str(args_fd), *full[cut:]]
-            raw = run_process(
-                full,
-                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-                cwd="/",
-                timeout_s=spec.timeout_s,
-                output_cap=spec.output_cap,
-                on_output=on_output,
-                pass_fds=fds,
-            )
-            os.lseek(status_fd, 0, os.SEEK_SET)
-            status = os.read(status_fd, 1 << 16)
-            _wait_namespace_gone(status)
-        finally:
-            for fd in fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            if proxy is not None:
-                proxy.stop()
-            if private is not None:
-                shutil.rmtree(private, ignore_errors=True)
-            _release_stubs(claimed)
-            restored = tripwire.restore()
-            with _stub_lock:
-                in_use = set(_stub_users)
-            # the stubbed names could not be created from inside: if they exist now, the user made them
-            in_use.update(layout.missing_protected)
-            restored += remove_created(spec.workspace, before, keep=in_use)
+        before: set[Path] = set()
+        unknown: list[Path] = []  # directories codeward cannot list: nothing in them can be checked, hide them
+        for root in spec.roots():
+            index = index_for(root)
+            names = index.refresh()
+            if root == spec.workspace:
+                before = names  # also the census run_guarded starts from
+            unknown += index.unreadable()
+        many = os.geteuid() == 0 and len(spec.masked) > INSIDE_THRESHOLD  # the launcher will mount them
+        layout = build_layout(
+            spec, extra_visible=[Path(p) for p in extra_visible], extra_hidden=unknown, collapse=not many
+        )
+        # as a normal user bwrap's namespaces leave no mount power to hand on (mount fails with
+        # EPERM there even with CAP_SYS_ADMIN kept), so this path is root's; others keep the limit
+        inside = os.geteuid() == 0 and len(layout.anchored) + len(layout.hidden_files) > INSIDE_THRESHOLD
+        _check_mounts(spec, layout, inside)
+        bpf = _filter(spec, use_proxy)
+        state: dict[str, Any] = {}
+
+        def launch(cleanup: contextlib.ExitStack) -> RawRun:
+            return self._launch(argv, spec, layout, env, bpf, use_proxy, cleanup, state, on_output, inside)
+
+        raw, restored = run_guarded(spec, [*layout.linked_protected, *layout.missing_protected], launch, before=before)
+        status: bytes = state.get("status", b"")
+        if inside:
+            from codeward.sandbox.launch import setup_failure
+
+            why = setup_failure(raw.returncode, raw.output)
+            if why is not None:
+                raise SandboxUnavailable(f"sandbox: the launcher could not set up the view: {why}")
         if not raw.timed_out and b'"exit-code"' not in status:
             # bwrap reports the command's exit only when the sandbox was set up and the command ran
             lines = [ln for ln in raw.output.splitlines() if ln.startswith("bwrap: ")]
             why = lines[0][len("bwrap: ") :] if lines else f"bwrap exited with {raw.returncode}"
             raise SandboxUnavailable(f"sandbox: bubblewrap could not set up the sandbox: {why}")
+        proxy = state.get("proxy")
         note = explain(
             exit_code=raw.returncode,
             output=raw.output,
@@ -346,3 +293,120 @@ class BwrapSandbox:
             restored=restored,
         )
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)
+
+    def _launch(
+        self,
+        argv: Sequence[str],
+        spec: SandboxSpec,
+        layout: Layout,
+        env: dict[str, str],
+        bpf: bytes,
+        use_proxy: bool,
+        cleanup: contextlib.ExitStack,
+        state: dict[str, Any],
+        on_output: Callable[[str], None] | None,
+        inside: bool = False,
+    ) -> RawRun:
+        """Start bwrap, wait for it (or kill it), and wait for its pid namespace to be gone."""
+        from codeward.sandbox.gitview import masked_index
+        from codeward.sandbox.landlock import proxy_env
+        from codeward.sandbox.proxy import BRIDGE_PORT, BRIDGE_SOURCE, ConnectProxy, DomainPolicy
+        from codeward.sandbox.runner import run_process
+
+        command = [*inner_limits(spec, self.prlimit), *argv]
+        binds: list[tuple[str, str]] = []
+        index = masked_index(spec.workspace, layout.hidden())
+        if index is not None:
+            binds.append((str(index), str(spec.workspace / ".git" / "index")))
+        if use_proxy:
+            import sys
+
+            private = Path(tempfile.mkdtemp(prefix="codeward-proxy-"))
+            cleanup.callback(shutil.rmtree, private, True)
+            sock = private / "proxy.sock"
+            proxy = ConnectProxy(DomainPolicy(spec.allowed_domains), unix_path=str(sock)).start()
+            cleanup.callback(proxy.stop)
+            state["proxy"] = proxy
+            inner_sock = "/run/codeward-proxy.sock"
+            binds.append((str(sock), inner_sock))
+            py = os.path.realpath(sys.executable)
+            command = [py, "-I", "-S", "-c", BRIDGE_SOURCE, "127.0.0.1", str(BRIDGE_PORT), inner_sock, "--", *command]
+            env.update(proxy_env(f"http://127.0.0.1:{BRIDGE_PORT}"))
+        status_fd = _memfd("codeward-bwrap-status", b"")
+        cleanup.callback(os.close, status_fd)
+        fds = [status_fd]
+        bpf_fd = -1  # in launcher mode the filter travels in the launcher's spec, no descriptor is left open
+        if not inside:
+            bpf_fd = _memfd("codeward-seccomp", bpf)
+            cleanup.callback(os.close, bpf_fd)
+            fds.append(bpf_fd)
+        else:
+            from codeward.sandbox import launch as launcher
+
+            mounts_fd = _memfd("codeward-mounts", launcher.encode_mounts(inside_mounts(layout)))
+            cleanup.callback(os.close, mounts_fd)
+            fds.append(mounts_fd)
+            binds.append((str(hidden_stub()), INNER_STUB))
+            python = launcher.trusted_python(spec.roots())
+            lspec = {"drop_caps": True, "seccomp": bpf, "mounts_fd": mounts_fd}
+            command = launcher.launcher_argv(python, lspec, command)
+        full = build_argv(
+            self.bwrap,
+            spec,
+            layout,
+            stub=hidden_stub(),
+            env=env,
+            seccomp_fd=bpf_fd,
+            command=command,
+            share_net=spec.network,
+            binds_ro=binds,
+            status_fd=status_fd,
+            mounts_inside=inside,
+        )
+        if sum(len(x) + 1 for x in full) > ARGS_FD_THRESHOLD:
+            # options through a descriptor (no E2BIG with thousands of masks); the command stays on argv
+            cut = len(full) - len(command) - 1
+            options = b"".join(os.fsencode(x) + b"\0" for x in full[1:cut])
+            args_fd = _memfd("codeward-bwrap-args", options)
+            cleanup.callback(os.close, args_fd)
+            fds.append(args_fd)
+            full = [self.bwrap, "--args", str(args_fd), *full[cut:]]
+        raw = run_process(
+            full,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            cwd="/",
+            timeout_s=spec.timeout_s,
+            output_cap=spec.output_cap,
+            on_output=on_output,
+            pass_fds=fds,
+        )
+        os.lseek(status_fd, 0, os.SEEK_SET)
+        state["status"] = os.read(status_fd, 1 << 16)
+        _wait_namespace_gone(state["status"])
+        return raw
+
+
+def _check_mounts(spec: SandboxSpec, layout: Layout, inside: bool) -> None:
+    """Refuse, with the directory to ignore whole, a view that would need more mounts than bwrap copes with.
+
+    Anchors and hidden files mounted by the launcher (``inside``) cost one syscall each and do not count.
+    """
+    mounts = len(layout.hidden_dirs) + len(layout.readonly)
+    if not inside:
+        mounts += len(layout.hidden_files) + len(layout.anchored)
+    if mounts > MAX_MOUNTS:
+        parents = [f.parent for f in layout.hidden_files] or [spec.workspace]
+        busiest = max(set(parents), key=parents.count)
+        raise SandboxUnavailable(
+            f"sandbox: {mounts} ignored or protected paths would each need a mount (limit {MAX_MOUNTS}); "
+            f"ignore whole directories instead, for example {busiest}/ in .codewardignore"
+        )
+
+
+def _filter(spec: SandboxSpec, use_proxy: bool) -> bytes:
+    from codeward.sandbox.seccomp import SeccompError, build_filter, policy_for
+
+    try:
+        return build_filter(policy_for("bwrap", network=spec.network, proxy=use_proxy))
+    except SeccompError as e:
+        raise SandboxUnavailable(f"sandbox: {e}") from None

@@ -55,6 +55,8 @@ def encode_spec(spec: dict[str, Any]) -> str:
     for flag in ("drop_caps", "supervise"):
         if spec.get(flag):
             lines.append(flag)
+    if spec.get("mounts_fd") is not None:
+        lines.append(f"mounts_fd {int(spec['mounts_fd'])}")
     if spec.get("seccomp"):
         lines.append("seccomp " + bytes(spec["seccomp"]).hex())
     ll = spec.get("landlock")
@@ -84,3 +86,11 @@ def setup_failure(exit_code: int | None, output: str) -> str | None:
         if line.startswith(LAUNCHER_MARK):
             return line[len(LAUNCHER_MARK) :].strip()
     return None
+
+
+def encode_mounts(mounts: Sequence[tuple[str, str, str]]) -> bytes:
+    """The launcher's mount list (``KIND HEXSRC HEXDST`` per line), read from a descriptor."""
+    return b"".join(
+        kind.encode() + b" " + os.fsencode(src).hex().encode() + b" " + os.fsencode(dst).hex().encode() + b"\n"
+        for kind, src, dst in mounts
+    )

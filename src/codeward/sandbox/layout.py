@@ -52,10 +52,41 @@ TOOLCHAIN_DIRS: tuple[str, ...] = (
     ".dotnet",
 )
 # Credential files that live inside those toolchains; hidden even though their directory is shown.
-TOOLCHAIN_SECRETS: tuple[str, ...] = (".cargo/credentials", ".cargo/credentials.toml", ".gem/credentials")
+TOOLCHAIN_SECRETS: tuple[str, ...] = (
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".gem/credentials",
+)
 
-# Host directories replaced by an empty private directory.
-PRIVATE_DIRS: tuple[str, ...] = ("/tmp", "/var/tmp", "/run", "/var/run", "/home", "/root", "/mnt", "/media")
+# Host directories replaced by an empty private directory. Besides these, every top-level directory
+# that is not a system one (:data:`SYSTEM_TOP`) is: /srv, /work, /data, /workspace hold other
+# projects, not what a build needs. Only /tmp and /var/tmp stay writable (:data:`SCRATCH_DIRS`);
+# the rest are read-only, so a write there fails visibly instead of vanishing with the sandbox.
+PRIVATE_DIRS: tuple[str, ...] = (
+    "/tmp",
+    "/var/tmp",
+    "/run",
+    "/var/run",
+    "/home",
+    "/root",
+    "/mnt",
+    "/media",
+    "/srv",
+    "/var/www",
+    "/var/backups",
+    "/var/mail",
+    "/var/spool",
+    "/var/lib/mysql",
+    "/var/lib/postgresql",
+)
+SCRATCH_DIRS: tuple[str, ...] = ("/tmp", "/var/tmp")
+# Top-level directories that hold the system and its toolchains (shown read-only).
+SYSTEM_TOP: frozenset[str] = frozenset(
+    {"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt", "proc", "sbin", "sys", "usr", "var"}
+    | {"nix", "snap", "gnu", "run", "tmp", "home", "root"}
+)
+# Cargo's config is shown (build settings) unless it holds a registry token.
+TOKEN_CONFIGS: tuple[str, ...] = (".cargo/config.toml", ".cargo/config")
 # Root-only secrets of the machine. A normal user cannot read them anyway; an agent run as root
 # could (the sandbox's root still owns root's files), so they are hidden from every command.
 SYSTEM_SECRETS: tuple[str, ...] = (
@@ -85,7 +116,7 @@ MAX_SOCKETS = 512
 class Layout:
     """The view of the filesystem a command gets, in the order a mount-based tier applies it."""
 
-    private_dirs: tuple[Path, ...]  # become empty and writable (private tmpfs)
+    private_dirs: tuple[Path, ...]  # become empty (private tmpfs); read-only unless a scratch dir
     reexposed: tuple[Path, ...]  # shown again read-only under the private dirs (toolchains)
     writable: tuple[Path, ...]  # the workspace (or its allowed directories) and --writable dirs
     readonly: tuple[Path, ...]  # existing protected paths inside writable dirs
@@ -95,6 +126,15 @@ class Layout:
     hidden_files: tuple[Path, ...]
     # the workspace, shown read-only, when allow_directories narrows it (bound before ``writable``)
     readonly_roots: tuple[Path, ...] = ()
+    # directories inside writable roots that hold a protected or hidden path, parents first: a
+    # mount-based tier binds each onto itself, and the kernel refuses to rename or remove a mount
+    # point, so no command can move a protection away by renaming an ancestor (see :func:`anchors`)
+    anchored: tuple[Path, ...] = ()
+    homes: tuple[Path, ...] = ()  # the user's home dirs: kept as (empty, read-only) directories inside
+
+    def scratch(self) -> tuple[Path, ...]:
+        """Private dirs a command may write (a per-command /tmp and /var/tmp); the others are read-only."""
+        return tuple(d for d in self.private_dirs if str(d) in SCRATCH_DIRS)
 
     def hidden(self) -> tuple[Path, ...]:
         return (*self.hidden_dirs, *self.hidden_files)
@@ -150,6 +190,49 @@ def interpreter_prefixes() -> list[Path]:
     return out
 
 
+def extra_root_protected(spec: SandboxSpec) -> list[Path]:
+    """Protected paths inside the extra writable directories (``--writable``, ``writable_roots``):
+    a repository there keeps its ``.git``, hooks and AGENTS.md read-only like the workspace's."""
+    from codeward.workspace import Workspace
+
+    out: list[Path] = []
+    for w in spec.writable:
+        if w != spec.workspace:
+            out += [p for p in Workspace(w, w).protected_paths() if p.parent != w or p.exists()]
+    return out
+
+
+def other_top_dirs(root: str = "/") -> list[str]:
+    """Top-level directories that are not the system's (/srv, /work, /data ...), plus /opt entries
+    that are project checkouts (they hold ``.git``): other projects, hidden unless listed."""
+    out: list[str] = []
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return out
+    for e in entries:
+        if e.name not in SYSTEM_TOP and e.is_dir(follow_symlinks=False):
+            out.append(os.path.join(root, e.name))
+    opt = os.path.join(root, "opt")
+    try:
+        for e in sorted(os.scandir(opt), key=lambda e: e.name):
+            if e.is_dir(follow_symlinks=False) and os.path.lexists(os.path.join(e.path, ".git")):
+                out.append(e.path)
+    except OSError:
+        pass
+    return out
+
+
+def holds_token(p: Path) -> bool:
+    """True when a toolchain config file names a token (cargo's ``token = ...``)."""
+    try:
+        with open(p, "rb") as f:
+            data = f.read(1 << 20)
+    except OSError:
+        return False
+    return b"token" in data.lower()
+
+
 def _under_any(p: Path, roots: Iterable[Path]) -> bool:
     return any(is_within(p, r) for r in roots)
 
@@ -158,13 +241,17 @@ def build_layout(
     spec: SandboxSpec,
     *,
     homes: Iterable[Path] | None = None,
-    private_dirs: Iterable[str] = PRIVATE_DIRS,
+    private_dirs: Iterable[str] | None = None,
     extra_visible: Iterable[Path] = (),
+    extra_hidden: Iterable[Path] = (),
+    collapse: bool = True,
     sockets: Iterable[Path] | None = None,
     system_secrets: Iterable[str] | None = None,
 ) -> Layout:
     """Decide the view for ``spec``. Parameters after ``spec`` exist for tests and for the proxy."""
     homes = list(host_homes() if homes is None else homes)
+    if private_dirs is None:
+        private_dirs = (*PRIVATE_DIRS, *other_top_dirs())
     writable = list(spec.writable_roots())
     trees = list(spec.roots())  # what commands see of the workspace and extra dirs, writable or not
 
@@ -186,21 +273,21 @@ def build_layout(
         p = Path(d)
         if _is_dir(p):
             reexposed.append(p)
-    for p in extra_visible:
+    for p in (*extra_visible, *spec.readable_roots):
         if _under_any(p, privates) and not _under_any(p, reexposed) and p.exists():
             reexposed.append(p)
 
     readonly: list[Path] = []
     missing: list[Path] = []
     linked: list[Path] = []
-    for p in spec.protected:
+    for p in (*spec.protected, *extra_root_protected(spec)):
         if not _under_any(p, trees):
             continue  # outside the workspace and the extra dirs everything is read-only already
         in_writable = _under_any(p, writable)
         st = _lstat(p)
         if st is None:
-            if in_writable and _is_dir(p.parent):
-                missing.append(p)
+            if in_writable:
+                missing.append(p)  # watched: moved aside after the command if it appeared
             continue
         if stat.S_ISLNK(st.st_mode):
             if in_writable:
@@ -236,7 +323,12 @@ def build_layout(
             return True
         return not _under_any(p, privates)
 
-    for p in collapse_masked(spec.masked, [*trees, *writable]):
+    from codeward.sandbox.public_files import is_public_file
+
+    masked = [m for m in spec.masked if not is_public_file(m)]  # CA bundles stay usable; keys never
+    masked += [p for p in extra_hidden if p not in masked]
+    # collapsing saves bwrap mounts at the price of listing each parent; a tier that mounts cheaply skips it
+    for p in collapse_masked(masked, [*trees, *writable]) if collapse else masked:
         hide(p)
     home = spec.home_dir()
     if visible(home):
@@ -245,6 +337,10 @@ def build_layout(
         for name in TOOLCHAIN_SECRETS:
             p = h / name
             if visible(p):
+                hide(p)
+        for name in TOKEN_CONFIGS:
+            p = h / name
+            if visible(p) and holds_token(p):
                 hide(p)
     for secret in system_secrets if system_secrets is not None else (*SYSTEM_SECRETS, *map(str, ssh_host_keys())):
         p = Path(secret)
@@ -266,7 +362,10 @@ def build_layout(
         if st is not None and stat.S_ISSOCK(st.st_mode) and visible(sock):
             hide(sock)
             count += 1
+    guarded = [*readonly, *linked, *hidden_dirs, *hidden_files, *spec.protected, *missing]
     return Layout(
+        anchored=tuple(a for a in anchors(guarded, writable) if _is_dir(a)),
+        homes=tuple(h for h in homes if _under_any(h, privates)),
         private_dirs=tuple(privates),
         reexposed=tuple(reexposed),
         writable=tuple(writable),
@@ -279,6 +378,29 @@ def build_layout(
     )
 
 
+def anchors(paths: Iterable[Path], writable: Iterable[Path]) -> tuple[Path, ...]:
+    """Every directory strictly between a writable root and one of ``paths``, parents first.
+
+    Renaming ``config/`` would carry the mount over ``config/production.yml`` with it and leave the
+    name ``config/production.yml`` free for anything; a directory that is itself a mount point
+    cannot be renamed or removed (EBUSY), so binding each such ancestor onto itself makes the
+    protection hold by construction instead of by checking names afterwards. The writable roots
+    are mount points already.
+    """
+    roots = sorted({str(r) for r in writable}, key=len, reverse=True)
+    out: set[str] = set()
+    for p in paths:
+        sp = str(p)
+        root = next((r for r in roots if sp.startswith(r + "/") or (r == "/" and sp != "/")), None)
+        if root is None:
+            continue
+        a = os.path.dirname(sp)
+        while a != root and a not in out and a.startswith(root + "/"):  # strings: thousands of paths
+            out.add(a)
+            a = os.path.dirname(a)
+    return tuple(Path(a) for a in sorted(out, key=lambda a: (a.count("/"), a)))
+
+
 def collapse_masked(masked: Iterable[Path], writable: Iterable[Path]) -> list[Path]:
     """Masked files, with every directory whose entries are *all* masked replaced by the directory.
 
@@ -287,27 +409,26 @@ def collapse_masked(masked: Iterable[Path], writable: Iterable[Path]) -> list[Pa
     files becomes one mount. The view is the same except that nothing new can be created in such a
     directory. Never collapses a root given in ``writable`` (the workspace, an allowed or extra dir).
     """
-    roots = set(writable)
-    result = set(masked)
+    roots = {str(r) for r in writable}
+    result = {str(m) for m in masked}
     changed = True
     while changed:
         changed = False
-        by_parent: dict[Path, set[Path]] = {}
+        by_parent: dict[str, set[str]] = {}
         for p in result:
-            by_parent.setdefault(p.parent, set()).add(p)
+            by_parent.setdefault(os.path.dirname(p), set()).add(os.path.basename(p))
         for parent, members in by_parent.items():
             if parent in roots or parent in result or len(members) < 2:
                 continue
             try:
-                with os.scandir(parent) as it:
-                    entries = {Path(e.path) for e in it}
+                entries = os.listdir(parent)
             except OSError:
                 continue
-            if entries and entries <= members:
-                result -= members
+            if entries and len(entries) <= len(members) and members.issuperset(entries):
+                result -= {os.path.join(parent, n) for n in members}
                 result.add(parent)
                 changed = True
-    return sorted(result)
+    return [Path(p) for p in sorted(result)]
 
 
 def stub_kind(p: Path) -> str:

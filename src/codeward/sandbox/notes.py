@@ -28,6 +28,7 @@ _DENIED = re.compile(r"Permission denied|EACCES", re.IGNORECASE)
 _EPERM = re.compile(r"Operation not permitted|EPERM", re.IGNORECASE)
 _FSIZE = re.compile(r"File size limit exceeded|File too large|EFBIG", re.IGNORECASE)
 _XDEV = re.compile(r"Invalid cross-device link|EXDEV", re.IGNORECASE)
+_BUSY = re.compile(r"Device or resource busy|EBUSY", re.IGNORECASE)
 _FORK = re.compile(r"Cannot fork|fork: retry|Resource temporarily unavailable", re.IGNORECASE)
 
 
@@ -120,6 +121,16 @@ def explain(
         _ROFS.search(output) or _XDEV.search(output) or (tier == "landlock" and _DENIED.search(output))
     ):
         return allow_dirs_note(spec)
+    if _BUSY.search(output):
+        return (
+            "sandbox: directories that hold protected or hidden files (and those files) cannot be renamed "
+            "or removed; move or delete the other files in them instead"
+        )
+    if _XDEV.search(output):
+        return (
+            "sandbox: a rename or hard link crossed into or out of a directory that holds protected or hidden "
+            "files; copy and delete instead (mv and cp do)"
+        )
     if _ROFS.search(output):
         return "sandbox: only the workspace and the temp dir are writable (read-only file system elsewhere)"
     if tier == "landlock" and _DENIED.search(output):
@@ -130,5 +141,8 @@ def explain(
     if _FORK.search(output):
         return f"sandbox: process limit ({spec.max_processes}) reached"
     if _EPERM.search(output):
-        return "sandbox: an operation was blocked (ptrace, mount, namespaces, io_uring and kernel keyrings are off)"
+        return (
+            "sandbox: an operation was blocked (ptrace, mount, namespaces, io_uring, kernel keyrings and "
+            "setuid/setgid bits are off)"
+        )
     return None

@@ -17,9 +17,7 @@ it. Objects, refs and the index are left alone: they are data, not code or polic
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from pathlib import Path
 
 from codeward.errors import CodewardError
 from codeward.fsutil import atomic_write_bytes
+from codeward.sandbox.spec import is_within
 
 GIT_FILES = ("config", "config.worktree", "commondir", "gitdir", "info/attributes")
 GIT_DIRS = ("hooks",)
@@ -85,6 +84,10 @@ class Tripwire:
     def __init__(self, workspace: Path) -> None:
         self.workspace = workspace
         self.states: dict[Path, _State] = {}
+        # identity (device, inode) of each recorded directory and of every directory between the
+        # workspace and a recorded path: a rename of any of them is undone by identity, not name
+        self.idents: dict[Path, Ident] = {}
+        self.lost: list[Path] = []  # recorded directories not found again: nothing is recreated in them
         self.trees: list[Path] = []  # directories whose new entries are removed on restore
         self._bytes = 0
 
@@ -99,6 +102,15 @@ class Tripwire:
                 f"(more than {MAX_FILES} files or {MAX_BYTES >> 20} MB); install bubblewrap"
             )
         self.states[p] = s
+        self._add_ident(p)
+
+    def _add_ident(self, p: Path) -> None:
+        for d in (p, *p.parents):
+            if d == self.workspace or not is_within(d, self.workspace) or d in self.idents:
+                break
+            ident = _ident(d)
+            if ident is not None:
+                self.idents[d] = ident
 
     def _add_tree(self, d: Path) -> None:
         self._add(d)
@@ -109,8 +121,12 @@ class Tripwire:
             self._add(p)
 
     @classmethod
-    def take(cls, workspace: Path, paths: Sequence[Path]) -> Tripwire:
+    def take(cls, workspace: Path, paths: Sequence[Path], identities: Sequence[Path] = ()) -> Tripwire:
+        """Record ``paths`` (state and identity) and ``identities`` (identity only: hidden files and
+        their directories, which a tier without mounts cannot pin, so a rename is put back)."""
         tw = cls(workspace)
+        for p in identities:
+            tw._add_ident(p)
         for p in paths:
             st = _read_state(p)
             if st.kind != "dir":
@@ -140,15 +156,23 @@ class Tripwire:
         or another repository's ``.git``): such paths are reported and left alone. Parents are put
         back before their children, so a replaced ``.git`` is a real directory again first.
         """
-        changed: list[str] = []
+        changed = self._put_back_moved()
         for tree in self.trees:
-            if not _real_dirs_above(tree) or tree.is_symlink() or not tree.is_dir():
+            if (
+                any(is_within(tree, d) for d in self.lost)
+                or not _real_dirs_above(tree)
+                or tree.is_symlink()
+                or not tree.is_dir()
+            ):
                 continue
             for p in sorted(_walk(tree), key=lambda x: -len(x.parts)):
-                if p not in self.states:
-                    _remove(p)
-                    changed.append(self._rel(p))
+                if p not in self.states and SET_ASIDE not in p.name and not _under_set_aside(p, tree):
+                    dest = set_aside(p)
+                    if dest is not None:
+                        changed.append(f"{self._rel(p)} (moved to {self._rel(dest)})")
         for p in sorted(self.states, key=lambda x: len(x.parts)):
+            if any(is_within(p, d) for d in self.lost):
+                continue
             if not _real_dirs_above(p):
                 changed.append(f"{self._rel(p)} (left alone: a directory above it was replaced by a link)")
                 continue
@@ -159,6 +183,72 @@ class Tripwire:
             changed.append(self._rel(p))
             _put(p, want, have)
         return sorted(set(changed))
+
+    def _put_back_moved(self) -> list[str]:
+        """Rename every recorded directory found under another name back to its own name.
+
+        ``mv config cfg`` or ``mv vendor/lib vendor/lib.orig; mkdir vendor/lib`` leaves the names
+        free for anything; the original is found by (device, inode) and renamed back, and what the
+        command put at the name is moved aside. A directory that cannot be found (removed, or moved
+        out of the workspace) is reported, never recreated from a guess.
+        """
+        changed: list[str] = []
+        for d in sorted(self.idents, key=lambda x: len(x.parts)):
+            want = self.idents[d]
+            if _ident(d) == want:
+                continue
+            where = _find(self.workspace, want)
+            if where is None:
+                recorded = self.states.get(d)
+                if (recorded is not None and recorded.kind == "file") or any(is_within(d, t) for t in self.trees):
+                    continue  # its whole content was recorded: put back from the record below
+                self.lost.append(d)
+                changed.append(f"{self._rel(d)} (it was removed or moved out of the workspace)")
+                continue
+            if not _real_dirs_above(d) or is_within(d, where):
+                changed.append(f"{self._rel(d)} (left at {self._rel(where)}: cannot move it back)")
+                continue
+            inside = where.relative_to(d) if is_within(where, d) else None
+            aside = set_aside(d)
+            if inside is not None and aside is not None:
+                where = aside / inside  # it was moved below what now stood at its name
+            d.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(where, d)
+            note = f"{self._rel(d)} (moved back from {self._rel(where)}"
+            changed.append(note + (f"; what was there is now {self._rel(aside)})" if aside else ")"))
+        return changed
+
+
+Ident = tuple[int, int, int, int, int]
+
+
+def _ident(p: Path) -> Ident | None:
+    """Identity of a directory or regular file: device, inode and type, and for a file its size and
+    mtime, which a rename keeps but a new file reusing a freed inode number does not.
+    A link has no identity worth keeping."""
+    try:
+        st = p.lstat()
+    except OSError:
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return (st.st_dev, st.st_ino, stat.S_IFDIR, 0, 0)
+    if stat.S_ISREG(st.st_mode):
+        return (st.st_dev, st.st_ino, stat.S_IFREG, st.st_size, st.st_mtime_ns)
+    return None
+
+
+def _find(root: Path, ident: Ident) -> Path | None:
+    """The entry under ``root`` with this identity, without following links (None when gone).
+
+    Runs only when something recorded is no longer at its name, so its cost is paid by the command
+    that moved it, not by every command.
+    """
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for n in (*dirnames, *filenames):
+            p = Path(dirpath) / n
+            if _ident(p) == ident:
+                return p
+    return None
 
 
 def _real_dirs_above(p: Path) -> bool:
@@ -180,28 +270,49 @@ def _real_dirs_above(p: Path) -> bool:
     return True
 
 
-def _remove(p: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        if p.is_symlink() or not p.is_dir():
-            p.unlink()
-        else:
-            shutil.rmtree(p)
+SET_ASIDE = ".codeward-undone"
+
+
+def set_aside(p: Path) -> Path | None:
+    """Rename ``p`` to a free sibling name (``NAME.codeward-undone-N``) and return it; None when absent.
+
+    Undoing a command never deletes anything: what it put in a protected place is moved out of the
+    way, in the same directory (one atomic rename, no copy), where the user can look at it. Git runs
+    only hooks with their exact names, and ``.git.codeward-undone-1`` is not a repository to git.
+    """
+    if not os.path.lexists(p):
+        return None
+    for n in range(1, 1000):
+        dest = p.with_name(f"{p.name}{SET_ASIDE}-{n}")
+        if os.path.lexists(dest):
+            continue
+        try:
+            os.rename(p, dest)
+        except FileNotFoundError:
+            return None
+        return dest
+    raise CodewardError(f"sandbox: cannot move {p} aside: too many earlier copies next to it; remove them")
+
+
+def _under_set_aside(p: Path, tree: Path) -> bool:
+    """True when a directory between ``tree`` and ``p`` is one an earlier restore moved aside."""
+    return any(SET_ASIDE in part for part in p.relative_to(tree).parts[:-1])
 
 
 def _put(p: Path, want: _State, have: _State) -> None:
     if want.kind == "absent":
-        _remove(p)
+        set_aside(p)
         return
     if want.kind == "other":
         return  # a device or socket: nothing sensible to write back
     if have.kind != want.kind and have.kind != "absent":
-        _remove(p)
+        set_aside(p)
     if want.kind == "dir":
         p.mkdir(parents=True, exist_ok=True)
         os.chmod(p, want.mode)
     elif want.kind == "link":
         p.parent.mkdir(parents=True, exist_ok=True)
-        _remove(p)
+        set_aside(p)
         os.symlink(want.target, p)
     else:
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -211,39 +322,36 @@ def _put(p: Path, want: _State, have: _State) -> None:
 def protected_census(root: Path) -> set[Path]:
     """Every path under ``root`` named like a protected path (``AGENTS.md``, ignore files, ``.git``, ``.codeward``).
 
-    ``.git`` and ``.codeward`` directories are listed, not entered.
+    ``.git`` and ``.codeward`` directories are listed, not entered. Kept current by an index that
+    lists again only the directories that changed (:mod:`codeward.sandbox.census`).
     """
-    from codeward.workspace import PROTECTED_DIRS, PROTECTED_NAMES
+    from codeward.sandbox.census import census
 
-    found: set[Path] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        d = Path(dirpath)
-        keep = []
-        for name in dirnames:
-            if name in PROTECTED_DIRS or name in PROTECTED_NAMES:
-                found.add(d / name)
-            else:
-                keep.append(name)
-        dirnames[:] = keep
-        for name in filenames:
-            if name in PROTECTED_NAMES or name in PROTECTED_DIRS:
-                found.add(d / name)
-    return found
+    return census(root)
 
 
 def remove_created(root: Path, before: set[Path], *, keep: set[Path] | None = None) -> list[str]:
-    """Remove protected-named paths that appeared under ``root`` since ``before`` (a new nested repo,
-    a planted ``sub/AGENTS.md`` or ``.codexignore``); return them workspace-relative.
+    """Move aside protected-named paths that appeared under ``root`` since ``before`` (a new nested
+    repo, a planted ``sub/AGENTS.md`` or ``.codexignore``); return them workspace-relative.
 
     No tier can make "create AGENTS.md in any directory" impossible without a mount per directory,
-    so this closes the gap after the fact, once the command's processes are gone.
+    so this closes the gap after the fact, once the command's processes are gone. Nothing is
+    deleted: each is renamed in place (:func:`set_aside`) and the report says to what.
     """
     keep = keep or set()
     removed: list[str] = []
-    for p in sorted(protected_census(root) - before - keep):
-        _remove(p)
+
+    def rel(p: Path) -> str:
         try:
-            removed.append(p.relative_to(root).as_posix())
+            return p.relative_to(root).as_posix()
         except ValueError:
-            removed.append(str(p))
+            return str(p)
+
+    for p in sorted(protected_census(root) - before - keep):
+        if not _real_dirs_above(p):
+            removed.append(f"{rel(p)} (left alone: a directory above it is a link)")
+            continue
+        dest = set_aside(p)
+        if dest is not None:
+            removed.append(f"{rel(p)} (moved to {rel(dest)})")
     return removed

@@ -18,6 +18,11 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from codeward.sandbox.spec import SandboxSpec
 
 READ_CHUNK = 65536
 DRAIN_AFTER_EXIT_S = 0.5  # background writers of a finished command get this long, then are killed
@@ -178,3 +183,37 @@ def run_process(
     duration_ms = (time.monotonic() - start) * 1000
     code = None if timed_out else status_code(proc.returncode)
     return RawRun(code, cap.text(), cap.truncated, timed_out, duration_ms)
+
+
+def run_guarded(
+    spec: SandboxSpec,
+    watch: Sequence[Path],
+    launch: Callable[[contextlib.ExitStack], RawRun],
+    identities: Sequence[Path] = (),
+    before: set[Path] | None = None,
+) -> tuple[RawRun, list[str]]:
+    """The lifecycle every tier shares around one command; returns the run and what was undone.
+
+    1. record: the state of ``watch`` (protected paths the tier cannot make read-only), the
+       identity (device, inode) of ``identities`` (hidden paths a tier cannot pin in place) and of
+       every directory above both, and the protected names present in the workspace;
+    2. ``launch`` starts the confined process and waits for it, killing the whole tree at the end
+       (:func:`run_process`); it registers its own clean-up (proxy, descriptors, private dirs) on
+       the stack it is given, which is unwound as soon as it returns or fails;
+    3. census and restore, only once nothing the command started is alive: whatever was renamed is
+       renamed back by identity, recorded paths are put back and protected names that appeared are
+       moved aside (never deleted).
+    """
+    from codeward.sandbox.protect import Tripwire, protected_census, remove_created
+
+    tripwire = Tripwire.take(spec.workspace, list(watch), list(identities))
+    if before is None:  # a tier that just refreshed the census passes its result
+        before = protected_census(spec.workspace)
+    restored: list[str] = []
+    try:
+        with contextlib.ExitStack() as cleanup:
+            raw = launch(cleanup)
+    finally:
+        restored = tripwire.restore()
+        restored += [p for p in remove_created(spec.workspace, before) if p not in restored]
+    return raw, restored

@@ -17,8 +17,11 @@ Layout of every filter (default allow; the dangerous calls are denied by number)
    sit in memory a filter cannot read, and libc then falls back to ``clone``.
 5. ``ioctl(TIOCSTI / TIOCLINUX)`` returns EPERM (typing into a terminal).
 6. ``socket`` / ``socketpair`` are limited by :class:`SocketPolicy`; other families get EAFNOSUPPORT.
-7. Optionally ``chmod`` with setuid/setgid bits is refused (the Landlock tier, which cannot stop
-   chmod outside the workspace).
+7. No setuid/setgid bit can be set, in every tier: ``chmod``/``fchmod``/``fchmodat``/``fchmodat2``
+   and ``mknod``/``mknodat`` with S_ISUID|S_ISGID in the mode, and ``open``/``openat``/``creat``
+   creating a file with them, return EPERM; ``openat2`` (its mode sits in memory a filter cannot
+   read) returns ENOSYS, so libc falls back to ``openat``. A setuid copy of a shell left in the
+   workspace would hand euid 0 to any local user when codeward runs as root.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ _COMMON = {
     "mount_setattr": 442,
     "quotactl_fd": 443,
     "fchmodat2": 452,
+    "openat2": 437,
     "open_tree_attr": 467,
 }
 
@@ -108,6 +112,11 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "socket": 41,
         "socketpair": 53,
         "clone": 56,
+        "open": 2,
+        "creat": 85,
+        "mknod": 133,
+        "openat": 257,
+        "mknodat": 259,
         "chmod": 90,
         "fchmod": 91,
         "ptrace": 101,
@@ -160,8 +169,10 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "mount": 40,
         "pivot_root": 41,
         "chroot": 51,
+        "mknodat": 33,
         "fchmod": 52,
         "fchmodat": 53,
+        "openat": 56,
         "vhangup": 58,
         "quotactl": 60,
         "acct": 89,
@@ -259,8 +270,19 @@ DENIED: tuple[str, ...] = (
     "setdomainname",
 )
 
-# chmod-like calls and the index of their mode argument
-CHMODS: dict[str, int] = {"chmod": 1, "fchmod": 1, "fchmodat": 2, "fchmodat2": 2}
+# calls whose mode argument (at this index) always applies: chmod-like calls, creat, mknod
+MODE_CALLS: dict[str, int] = {
+    "chmod": 1,
+    "fchmod": 1,
+    "fchmodat": 2,
+    "fchmodat2": 2,
+    "creat": 1,
+    "mknod": 1,
+    "mknodat": 2,
+}
+# open-like calls: (index of flags, index of mode); the mode applies with O_CREAT or O_TMPFILE
+OPEN_CALLS: dict[str, tuple[int, int]] = {"open": (1, 2), "openat": (2, 3)}
+O_CREAT_OR_TMPFILE = 0o100 | 0o20000000  # same values on x86_64 and aarch64
 
 
 class SeccompError(Exception):
@@ -293,7 +315,6 @@ class SocketPolicy:
 @dataclass(frozen=True)
 class FilterPolicy:
     sockets: SocketPolicy = field(default_factory=SocketPolicy)
-    block_setid_chmod: bool = False
 
 
 def policy_for(tier: str, *, network: bool, proxy: bool) -> FilterPolicy:
@@ -311,10 +332,10 @@ def policy_for(tier: str, *, network: bool, proxy: bool) -> FilterPolicy:
     allows connecting to the proxy's port alone).
     """
     if network:
-        return FilterPolicy(SocketPolicy(None), block_setid_chmod=tier == "landlock")
+        return FilterPolicy(SocketPolicy(None))
     if tier == "landlock":
         fams = frozenset({AF_INET}) if proxy else frozenset()
-        return FilterPolicy(SocketPolicy(fams, inet_stream_only=True), block_setid_chmod=True)
+        return FilterPolicy(SocketPolicy(fams, inet_stream_only=True))
     fams = frozenset({AF_UNIX, AF_INET, AF_INET6}) if proxy else frozenset({AF_UNIX})
     return FilterPolicy(SocketPolicy(fams))
 
@@ -409,10 +430,13 @@ def _build(policy: FilterPolicy, arch: str) -> bytes:
     a.jeq(nr["ioctl"], "ioctl")
     a.jeq(nr["socket"], "socket")
     a.jeq(nr["socketpair"], "socketpair")
-    if policy.block_setid_chmod:
-        for name, idx in CHMODS.items():
-            if name in nr:
-                a.jeq(nr[name], f"chmod{idx}")
+    a.jeq(nr["openat2"], "enosys")
+    for name, idx in MODE_CALLS.items():
+        if name in nr:
+            a.jeq(nr[name], f"mode{idx}")
+    for name, (fidx, _midx) in OPEN_CALLS.items():
+        if name in nr:
+            a.jeq(nr[name], f"open{fidx}")
     a.ret(SECCOMP_RET_ALLOW)
 
     a.label("clone")
@@ -449,11 +473,14 @@ def _build(policy: FilterPolicy, arch: str) -> bytes:
             a.and_(SOCK_TYPE_MASK)
             a.jeq(SOCK_STREAM, "allow", "eafnosupport")
 
-    if policy.block_setid_chmod:
-        for idx in sorted(set(CHMODS.values())):
-            a.label(f"chmod{idx}")
-            a.ld(arg_lo(idx))
-            a.jset(S_ISUID_ISGID, "eperm", "allow")
+    for fidx, midx in sorted(set(OPEN_CALLS.values())):
+        a.label(f"open{fidx}")
+        a.ld(arg_lo(fidx))
+        a.jset(O_CREAT_OR_TMPFILE, f"mode{midx}", "allow")
+    for idx in sorted({*MODE_CALLS.values(), *(m for _, m in OPEN_CALLS.values())}):
+        a.label(f"mode{idx}")
+        a.ld(arg_lo(idx))
+        a.jset(S_ISUID_ISGID, "eperm", "allow")
 
     a.label("allow")
     a.ret(SECCOMP_RET_ALLOW)

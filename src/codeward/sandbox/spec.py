@@ -50,6 +50,9 @@ class SandboxSpec:
     workspace_writable: tuple[Path, ...] | None = None
     write_rule: str = ""
     write_skipped: tuple[str, ...] = ()
+    # host directories outside the workspace a command may read (``[sandbox] readable_roots``):
+    # other projects, /srv, /work, /mnt and the homes are hidden unless listed here
+    readable_roots: tuple[Path, ...] = ()
 
     def roots(self) -> tuple[Path, ...]:
         """The workspace followed by the extra writable directories: the trees a command works in."""
@@ -148,6 +151,11 @@ def validate_spec(spec: SandboxSpec, argv: Sequence[str]) -> None:
                     f"sandbox: {r} contains the home directory {home}, whose keys and dotfiles commands must "
                     "not see; run in a project directory instead"
                 )
+    for r in spec.readable_roots:
+        if not r.is_absolute() or r.resolve() != r:
+            raise UsageError(f"sandbox: readable directory {r} must be an absolute path, given resolved")
+        if r == Path("/"):
+            raise UsageError("sandbox: / cannot be a readable root; list the directories commands need")
     if spec.workspace_writable is not None:
         _validate_narrowing(spec)
     if not spec.cwd.is_absolute() or not any(is_within(spec.cwd, r) for r in roots):

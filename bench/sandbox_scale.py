@@ -1,0 +1,118 @@
+"""How the sandbox's cost per command grows with the repository (issue 10's scale targets).
+
+Usage: ``python bench/sandbox_scale.py [--sizes 400,50000,200000] [--ignored 5000] [--dirs 2000] [--runs 5]``
+
+For each size a synthetic git-free repository is built in a temp dir: ``N`` small files spread
+over directories of 100 files (``src/dNNNN/fNN.py``), plus ``--ignored`` files matching the
+built-in ``*.key`` rule scattered over ``--dirs`` directories (two or three per directory, next to
+ordinary files, so no directory collapses into one mask), an AGENTS.md and a ``.codexignore``. The
+400-file repository gets no scattered ignored files (a small real project).
+
+Rows per size:
+
+* ``codeward sandbox -- true``: the whole CLI process, as a user runs it (median wall time);
+* ``spec``: ``spec_for_workspace`` as the agent calls it before each command, split out;
+* ``run``: ``Sandbox.run(["true"], spec)`` with the spec already built (in-agent, nothing changed
+  since the previous command), minus a bare spawn of ``true`` = the in-agent overhead;
+* ``mounts``: how many mounts the bwrap view needs (hidden files + dirs + read-only + anchors).
+
+Targets (issue 10): every command runs; CLI at 200k within 1.5x of 400; in-agent overhead at 50k
+<= 15 ms median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def make_repo(root: Path, files: int, ignored: int, dirs: int) -> Path:
+    repo = root / f"repo{files}"
+    (repo / ".git").mkdir(parents=True)  # a root marker; git itself is not needed for the view
+    (repo / "AGENTS.md").write_text("# rules\n")
+    (repo / ".codexignore").write_text("config/production.yml\n")
+    per_dir = 100
+    for i in range(files):
+        d = repo / "src" / f"d{i // per_dir:04d}"
+        if i % per_dir == 0:
+            d.mkdir(parents=True)
+        (d / f"f{i % per_dir:02d}.py").write_text("x = 1\n")
+    ndirs = max(1, files // per_dir)
+    for j in range(ignored if files > 400 else 0):
+        d = repo / "src" / f"d{(j % dirs) * max(1, ndirs // dirs) % ndirs:04d}"
+        (d / f"secret{j}.key").write_text("k\n")
+    return repo
+
+
+def median_ms(fn, runs: int) -> tuple[float, str]:  # type: ignore[no-untyped-def]
+    try:
+        fn()
+    except Exception as e:
+        return float("nan"), f"fails: {str(e).splitlines()[0][:120]}"
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return statistics.median(out), ""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="400,50000,200000")
+    ap.add_argument("--ignored", type=int, default=5000)
+    ap.add_argument("--dirs", type=int, default=2000)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPU, Python {platform.python_version()}, uid {os.getuid()}"
+    )
+    print("\n| files | CLI `codeward sandbox -- true` | spec | in-agent run - bare | mounts | result |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        os.environ["CODEWARD_HOME"] = str(base / "cwhome")
+        (base / "cwhome").mkdir()
+        from codeward.config.load import load_config
+        from codeward.sandbox import select_sandbox, spec_for_workspace
+        from codeward.sandbox.layout import build_layout
+        from codeward.sandbox.runner import run_process
+        from codeward.workspace import Workspace
+
+        sb = select_sandbox("bwrap")
+        env = {"PATH": "/usr/bin:/bin"}
+        bare, _ = median_ms(lambda: run_process(["true"], env=env, cwd=tmp, timeout_s=30, output_cap=65536), 20)
+        cli = [sys.executable, "-m", "codeward", "sandbox", "--", "true"]
+        for size in (int(s) for s in args.sizes.split(",")):
+            repo = make_repo(base, size, args.ignored, args.dirs)
+            cfg = load_config(repo)
+            ws = Workspace.discover(repo)
+
+            def run_cli(repo: Path = repo) -> None:
+                p = subprocess.run(cli, cwd=repo, capture_output=True, text=True, check=False)
+                if p.returncode != 0:
+                    raise RuntimeError(p.stderr.strip() or f"exit {p.returncode}")
+
+            cli_ms, cli_err = median_ms(run_cli, args.runs)
+            spec_ms, _ = median_ms(lambda ws=ws, cfg=cfg: spec_for_workspace(ws, cfg), args.runs)
+            spec = spec_for_workspace(ws, cfg)
+            lay = build_layout(spec)
+            mounts = len(lay.hidden_files) + len(lay.hidden_dirs) + len(lay.readonly) + len(lay.anchored)
+            run_ms, run_err = median_ms(lambda spec=spec: sb.run(["true"], spec), args.runs)
+            result = cli_err or run_err or "runs"
+            print(
+                f"| {size:,} | {cli_ms:.0f} ms | {spec_ms:.0f} ms | {run_ms - bare:.0f} ms | {mounts} | {result} |",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
