@@ -5,8 +5,10 @@ that is about to be confined, so it must not read code the workspace could have 
 parent reads this file once, when codeward starts, and passes its text with ``-c`` (not the path),
 for the same reason when codeward is installed editable inside a workspace.
 
-In order, before ``exec``: rlimits; when running as root, drop every capability (bounding set,
-ambient, permitted, effective, inheritable), so a root agent's command is root without powers;
+In order, before ``exec``: rlimits; when running as root, either become ``run_as`` (another uid,
+keeping only CAP_DAC_OVERRIDE, so the command owns no root-owned file) or drop every capability
+(bounding set, ambient, permitted, effective, inheritable), so a root agent's command is root
+without powers;
 ``PR_SET_NO_NEW_PRIVS``; the Landlock ruleset; the seccomp filter. Then, with ``supervise``, it
 becomes a child subreaper, forks the command and waits: when the command ends (or on SIGTERM) it
 kills every process left below it, so a double-forked ``setsid`` daemon does not outlive the run.
@@ -32,6 +34,9 @@ SECCOMP_MODE_FILTER = 2
 PR_CAPBSET_DROP = 24
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
+PR_CAP_AMBIENT_RAISE = 2
+PR_SET_KEEPCAPS = 8
+CAP_DAC_OVERRIDE = 1
 PR_SET_CHILD_SUBREAPER = 36
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 SYS_LANDLOCK_CREATE_RULESET = 444
@@ -84,12 +89,54 @@ def set_limits(spec):
     if "nproc" in lim and hasattr(resource, "RLIMIT_NPROC"):
         # Without a user namespace the count is per user, across the machine: allow this many more.
         n = lim["nproc"]
-        if sys.platform.startswith("linux") and os.getuid() != 0:
-            n += count_own_processes(os.getuid())
+        uid = spec["run_as"][0] if spec.get("run_as") and os.geteuid() == 0 else os.getuid()
+        if sys.platform.startswith("linux") and uid != 0:
+            n += count_own_processes(uid)
         _, hard = resource.getrlimit(resource.RLIMIT_NPROC)
         if hard != resource.RLIM_INFINITY:
             n = min(n, hard)
         resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+
+
+def last_cap():
+    try:
+        with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 63
+
+
+def become(lib, uid, gid):
+    """Root becomes ``uid``/``gid`` keeping only CAP_DAC_OVERRIDE, for itself and what it runs.
+
+    So a command owns no root-owned file (chmod, utime and chown on them need ownership or
+    CAP_FOWNER/CAP_CHOWN, which it lacks) yet can still write the root-owned workspace (Landlock
+    decides where). The capability is in the ambient set so that it survives ``exec``.
+    """
+    keep = CAP_DAC_OVERRIDE
+    for cap in range(last_cap() + 1):
+        if cap != keep and lib.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            fail(f"cannot drop capability {cap} from the bounding set: {os.strerror(ctypes.get_errno())}")
+    check(lib.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "keepcaps")
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    check(lib.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "keepcaps")
+    bit = 1 << keep
+    header = struct.pack("=Ii", LINUX_CAPABILITY_VERSION_3, 0)
+    data = struct.pack("=IIIIII", bit, bit, bit, 0, 0, 0)  # effective, permitted, inheritable (two words)
+    hbuf = ctypes.create_string_buffer(header, len(header))
+    dbuf = ctypes.create_string_buffer(data, len(data))
+    check(lib.capset(hbuf, dbuf), "capset")
+    lib.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    check(lib.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, keep, 0, 0), "ambient capability")
+    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != gid:
+        fail("switching to the sandbox user did not take effect")
+    try:
+        os.setuid(0)
+    except OSError:
+        return
+    fail("the sandbox user could become root again")
 
 
 def drop_caps(lib):
@@ -261,7 +308,10 @@ def setup(spec):
     lib = libc()
     set_limits(spec)
     if linux and spec.get("drop_caps") and os.geteuid() == 0:
-        drop_caps(lib)
+        if spec.get("run_as"):
+            become(lib, *spec["run_as"])
+        else:
+            drop_caps(lib)
     if linux and (spec.get("landlock") or spec.get("seccomp")):
         check(lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     if spec.get("landlock"):
@@ -274,7 +324,7 @@ def setup(spec):
 def parse_spec(text):
     """The spec, one item per line (no json: importing it costs more than the whole launcher).
 
-    ``fsize N``, ``nproc N``, ``core N``, ``drop_caps``, ``supervise``, ``seccomp HEX``, ``ll_fs N``,
+    ``fsize N``, ``nproc N``, ``core N``, ``drop_caps``, ``run_as UID GID``, ``supervise``, ``seccomp HEX``, ``ll_fs N``,
     ``ll_net N``, ``ll_scoped N``, ``rule ACCESS NOFOLLOW HEXPATH``, ``port PORT ACCESS``.
     """
     spec = {"rlimits": {}}
@@ -287,6 +337,9 @@ def parse_spec(text):
             spec["rlimits"][key] = int(rest)
         elif key in ("drop_caps", "supervise"):
             spec[key] = True
+        elif key == "run_as":
+            uid, gid = rest.split(" ")
+            spec["run_as"] = (int(uid), int(gid))
         elif key == "seccomp":
             spec["seccomp"] = bytes.fromhex(rest)
         elif key == "ll_fs":

@@ -63,6 +63,7 @@ LANDLOCK_CREATE_RULESET_VERSION = 1
 FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 DEVICES: tuple[str, ...] = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 MAX_RULES = 20000
+TMP = Path("/tmp")
 
 
 def handled_fs(abi: int) -> int:
@@ -213,12 +214,23 @@ def build_landlock_spec(
     private: Path,
     proxy_port: int | None,
     layout: Any,
+    held: Iterable[Path] = (),
+    hold_dirs: Iterable[Path] = (),
 ) -> dict[str, Any]:
-    """The JSON the launcher applies: handled rights, rules, ports and scopes."""
+    """The JSON the launcher applies: handled rights, rules, ports and scopes.
+
+    ``held`` hidden paths are out of the tree while the command runs (:mod:`codeward.sandbox.hold`),
+    so nothing is frozen for them; ``hold_dirs`` (where they are) are hidden like the private dirs.
+    With the network off ``/tmp`` is writable: no socket can be created, so the sockets that live
+    there (X11, tmux, ssh-agent) are out of reach; the user's own files there are not (a stated gap).
+    """
     fs = handled_fs(abi)
     ro = ro_rights(abi)
     rw = fs
-    hidden = [*map(Path, layout.private_dirs), *layout.hidden(), Path("/dev")]
+    held_set = set(held)
+    hold_dirs = list(hold_dirs)
+    hidden_all = [h for h in layout.hidden() if h not in held_set]
+    hidden = [*map(Path, layout.private_dirs), *hidden_all, *hold_dirs, Path("/dev")]
     grants = [Grant(Path("/"), ro)]
     for p in layout.reexposed:
         grants.append(Grant(p, ro))
@@ -229,10 +241,12 @@ def build_landlock_spec(
     for w in layout.writable:
         grants.append(Grant(w, rw, inside_writable=True))
     grants.append(Grant(private, rw, inside_writable=True))
+    if tmp_writable(spec, layout, [*hidden_all, *hold_dirs]):
+        grants.append(Grant(TMP, rw, inside_writable=True))
     # inside the workspace trees, hidden paths are the spec's own; the private dirs they sit in are not
     rules = plan_rules([g for g in grants if not g.inside_writable], hidden, [], ro=ro, scandir=_cached_scan)
     inner = [g for g in grants if g.inside_writable]
-    inner_hidden = [h for h in layout.hidden() if any(is_within(h, g.path) for g in inner)]
+    inner_hidden = [h for h in hidden_all if any(is_within(h, g.path) for g in inner)]
     rules += plan_rules(inner, inner_hidden, layout.readonly, ro=ro)
     for dev in DEVICES:
         if os.path.exists(dev):
@@ -250,6 +264,43 @@ def build_landlock_spec(
     return out
 
 
+# The uid a root codeward runs Landlock commands as when the workspace belongs to root: one that owns
+# no file on the host, so chmod/utime/chown of host files fail (Landlock does not govern them).
+SANDBOX_ID = 65533
+GIT_SAFE_ENV = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
+
+
+def run_as(workspace: Path, euid: int | None = None) -> tuple[int, int] | None:
+    """Who a command runs as when codeward is root: the workspace's owner, or :data:`SANDBOX_ID`.
+
+    ``None`` for a normal user (who owns only their own files anyway). Running as the owner keeps
+    the files a command creates the user's (``sudo codeward`` in a user's checkout); a root-owned
+    workspace gets the sandbox uid, with CAP_DAC_OVERRIDE kept so that it can still write there.
+    """
+    if (os.geteuid() if euid is None else euid) != 0:
+        return None
+    st = workspace.stat()
+    if st.st_uid != 0:
+        return st.st_uid, st.st_gid
+    return SANDBOX_ID, SANDBOX_ID
+
+
+def tmp_writable(spec: SandboxSpec, layout: Any, hidden: Sequence[Path]) -> bool:
+    """``/tmp`` can be granted whole: the network is off (no socket can reach the sockets kept there)
+    and nothing the command must not see or must see narrowed lies below it (a workspace, a home,
+    the codeward home, a hidden path); otherwise commands get only their private ``$TMPDIR``."""
+    if spec.network or TMP not in layout.private_dirs:
+        return False
+    inside = [
+        *spec.roots(),
+        *layout.reexposed,
+        *(p for p in layout.private_dirs if p != TMP),
+        *hidden,
+        spec.home_dir(),
+    ]
+    return not any(is_within(p, TMP) for p in inside)
+
+
 class LandlockSandbox:
     """Runs commands through the launcher with Landlock rules and the seccomp filter."""
 
@@ -265,7 +316,7 @@ class LandlockSandbox:
         *,
         on_output: Callable[[str], None] | None = None,
     ) -> CommandResult:
-        from codeward.sandbox import launch
+        from codeward.sandbox import hold, launch
         from codeward.sandbox.env import child_env
         from codeward.sandbox.layout import build_layout
         from codeward.sandbox.notes import explain
@@ -291,7 +342,10 @@ class LandlockSandbox:
             spec.workspace, [*layout.readonly, *layout.missing_protected, *layout.linked_protected]
         )
         before = protected_census(spec.workspace)
+        home = spec.home_dir()
+        in_writable = [h for h in layout.hidden() if any(is_within(h, w) and h != w for w in layout.writable)]
         private = Path(tempfile.mkdtemp(prefix="codeward-sbx-"))
+        held = hold.take(home, spec.workspace, spec.roots(), in_writable)
         proxy: ConnectProxy | None = None
         restored: list[str] = []
         try:
@@ -302,11 +356,24 @@ class LandlockSandbox:
                 proxy = ConnectProxy(DomainPolicy(spec.allowed_domains)).start()
                 env.update(proxy_env(f"http://127.0.0.1:{proxy.port}"))
             ll = build_landlock_spec(
-                spec, abi=self.abi, private=private, proxy_port=proxy.port if proxy else None, layout=layout
+                spec,
+                abi=self.abi,
+                private=private,
+                proxy_port=proxy.port if proxy else None,
+                layout=layout,
+                held=held.held_paths,
+                hold_dirs=hold.holding_dirs(home, spec.workspace, spec.roots()),
             )
+            user = run_as(spec.workspace)
+            if user is not None:
+                for d in (private, private / "tmp", private / "home"):
+                    os.chown(d, *user)  # its own scratch: access(2) checks ignore CAP_DAC_OVERRIDE
+                if user[0] != spec.workspace.stat().st_uid:
+                    env.update(GIT_SAFE_ENV)  # git refuses a repository another uid owns ("dubious ownership")
             launcher_spec = {
                 "rlimits": {"fsize": spec.max_file_size, "nproc": spec.max_processes, "core": 0},
                 "drop_caps": True,
+                "run_as": user,
                 "landlock": ll,
                 "seccomp": bpf,
                 "supervise": True,
@@ -324,9 +391,11 @@ class LandlockSandbox:
         finally:
             if proxy is not None:
                 proxy.stop()
+            put_back = held.restore()  # first: the tripwire and the census expect the held paths in place
             restored = tripwire.restore()
             restored += [p for p in remove_created(spec.workspace, before) if p not in restored]
             shutil.rmtree(private, ignore_errors=True)
+        restored += [*held.recovered, *put_back]
         why = launch.setup_failure(raw.returncode, raw.output)
         if why is not None:
             raise SandboxUnavailable(f"sandbox: the Landlock launcher could not confine the command: {why}")

@@ -55,6 +55,9 @@ def encode_spec(spec: dict[str, Any]) -> str:
     for flag in ("drop_caps", "supervise"):
         if spec.get(flag):
             lines.append(flag)
+    if spec.get("run_as"):
+        uid, gid = spec["run_as"]
+        lines.append(f"run_as {int(uid)} {int(gid)}")
     if spec.get("seccomp"):
         lines.append("seccomp " + bytes(spec["seccomp"]).hex())
     ll = spec.get("landlock")

@@ -1,0 +1,271 @@
+"""Landlock tier: hidden paths inside the writable trees are moved out of a command's reach while it runs.
+
+Why not rules: Landlock only ever *adds* rights along a path, so a directory whose new files must be
+readable makes every file below it readable too; an ignored ``.env`` at the workspace root can only
+be hidden by denying the root itself. So instead of freezing directories, the Landlock tier *holds*
+each hidden path: before the command it is renamed (the same inode, on the same mount, nothing
+copied) into a holding directory the command cannot see, and renamed back once the command's whole
+process tree is dead. While the command runs the secret is not in the tree at all, so no rename,
+link, or re-creation of an ancestor can reach it, and the workspace is fully writable.
+
+Putting back is by identity and never destroys anything: the walk from the workspace root goes
+through directory descriptors without following links; a directory missing on the way is created;
+a link or file in the way, or a new entry at the held name, is renamed aside to ``NAME.from-sandbox``
+(reported) and the user's entry goes back to its own name. A journal in the codeward home, written
+before anything moves, lets the next run put back what a crash left held, and a lock per workspace
+keeps two sessions from holding the same files at once.
+
+A path on another mount than every holding place (the workspace is itself a mount point, as with
+``docker run -v $PWD:/src``) cannot be renamed away: it stays in ``left`` and the tier falls back
+to freezing the directories above it (see :mod:`codeward.sandbox.landlock`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from codeward.fsutil import atomic_write_text
+from codeward.sandbox.spec import is_within
+
+HOLD_PREFIX = ".codeward-hold-"
+ASIDE_SUFFIX = ".from-sandbox"
+
+
+@dataclass(frozen=True)
+class Held:
+    """One hidden path as the journal records it: where it was, where it is, what it is."""
+
+    root: str  # the writable tree it lies in
+    rel: str  # its path below ``root``
+    slot: str  # its absolute path in a holding directory
+    dev: int
+    ino: int
+
+
+@dataclass
+class Hold:
+    """The hidden paths of one command that are out of the tree while it runs."""
+
+    journal: Path
+    lock_fd: int
+    items: list[Held] = field(default_factory=list)
+    left: list[Path] = field(default_factory=list)  # could not be moved: the tier freezes above them
+    dirs: list[Path] = field(default_factory=list)  # holding directories (hidden from the command)
+    recovered: list[str] = field(default_factory=list)  # what an interrupted earlier run left, now put back
+
+    @property
+    def held_paths(self) -> set[Path]:
+        return {Path(h.root) / h.rel for h in self.items}
+
+    def restore(self) -> list[str]:
+        """Put every held path back (see the module doc); returns what to tell the user, one line each."""
+        try:
+            notes = _restore_all(self.items)
+            self.journal.unlink(missing_ok=True)
+            for d in self.dirs:
+                with contextlib.suppress(OSError):
+                    d.rmdir()  # only when empty: anything left in it stays for the user
+            return notes
+        finally:
+            os.close(self.lock_fd)
+
+
+def _key(workspace: Path) -> str:
+    return hashlib.sha256(os.fsencode(str(workspace))).hexdigest()[:16]
+
+
+def _lock(home: Path, workspace: Path) -> tuple[int, Path]:
+    base = home / "hold"
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = _key(workspace)
+    fd = os.open(base / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd, base / f"{key}.json"
+
+
+def _candidates(home: Path, workspace: Path, tree: Path, roots: Sequence[Path]) -> Iterator[Path]:
+    """Holding directories to try, in order: the codeward home, next to the tree, /var/tmp.
+
+    Each lies outside every tree the command works in; the tier hides them all.
+    """
+    key = _key(workspace)
+    for base in (home / "hold", tree.parent, Path("/var/tmp")):
+        d = base / f"{HOLD_PREFIX}{key}"
+        if not any(is_within(d, r) or is_within(r, d) for r in roots):
+            yield d
+
+
+def holding_dirs(home: Path, workspace: Path, roots: Sequence[Path]) -> list[Path]:
+    """Every place a hold for ``workspace`` may use, to hide from its commands whether used or not."""
+    out: list[Path] = []
+    for tree in roots:
+        for d in _candidates(home, workspace, tree, roots):
+            if d not in out:
+                out.append(d)
+    return out
+
+
+def take(home: Path, workspace: Path, roots: Sequence[Path], hidden: Sequence[Path]) -> Hold:
+    """Recover any earlier hold of ``workspace``, then move ``hidden`` (paths inside ``roots``) away."""
+    lock_fd, journal = _lock(home, workspace)
+    hold = Hold(journal, lock_fd)
+    try:
+        hold.recovered = recover_locked(journal)
+        plan: list[tuple[Path, Path, os.stat_result]] = []
+        for p in _outermost(hidden):
+            tree = next((r for r in roots if is_within(p, r) and p != r), None)
+            if tree is None:
+                continue
+            try:
+                st = p.lstat()
+            except OSError:
+                continue
+            plan.append((p, tree, st))
+        # the journal names every planned slot before anything moves; slots are numbered per holding dir
+        planned: list[Held] = []
+        moves: list[tuple[Path, list[Path]]] = []
+        for i, (p, tree, st) in enumerate(plan):
+            slots = [d / str(i) for d in _candidates(home, workspace, tree, roots)]
+            moves.append((p, slots))
+            for s in slots:
+                planned.append(Held(str(tree), str(p.relative_to(tree)), str(s), st.st_dev, st.st_ino))
+        if planned:
+            atomic_write_text(journal, json.dumps([asdict(h) for h in planned]), mode=0o600)
+        for (p, slots), (_, tree, st) in zip(moves, plan, strict=True):
+            done = False
+            for slot in slots:
+                try:
+                    slot.parent.mkdir(mode=0o700, exist_ok=True)
+                    os.rename(p, slot)
+                except OSError as e:
+                    if e.errno in (errno.EXDEV, errno.EBUSY, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
+                        with contextlib.suppress(OSError):
+                            slot.parent.rmdir()
+                        continue
+                    raise
+                hold.items.append(Held(str(tree), str(p.relative_to(tree)), str(slot), st.st_dev, st.st_ino))
+                if slot.parent not in hold.dirs:
+                    hold.dirs.append(slot.parent)
+                done = True
+                break
+            if not done:
+                hold.left.append(p)
+        if hold.items:
+            atomic_write_text(journal, json.dumps([asdict(h) for h in hold.items]), mode=0o600)
+        else:
+            journal.unlink(missing_ok=True)
+        return hold
+    except BaseException:
+        try:
+            _restore_all(hold.items)  # nothing stays held when the command never starts
+        finally:
+            os.close(lock_fd)
+        raise
+
+
+def _outermost(paths: Sequence[Path]) -> list[Path]:
+    ps = sorted(set(paths), key=lambda p: len(p.parts))
+    out: list[Path] = []
+    for p in ps:
+        if not any(is_within(p, q) for q in out):
+            out.append(p)
+    return out
+
+
+def recover_locked(journal: Path) -> list[str]:
+    """Put back what an earlier run left held (it crashed or was killed); the caller holds the lock."""
+    try:
+        data = json.loads(journal.read_text(encoding="utf-8"))
+        items = [Held(**d) for d in data]
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, TypeError):
+        return [f"sandbox: cannot read the hold journal {journal}; files it names may be in {HOLD_PREFIX}* dirs"]
+    notes = _restore_all(items)
+    journal.unlink(missing_ok=True)
+    return [f"put back after an interrupted run: {n}" for n in notes] or ["put back files an interrupted run held"]
+
+
+def _restore_all(items: Sequence[Held]) -> list[str]:
+    notes: list[str] = []
+    for h in items:
+        note = _restore_one(h)
+        if note:
+            notes.append(note)
+    return notes
+
+
+def _same(st: os.stat_result, h: Held) -> bool:
+    return st.st_dev == h.dev and st.st_ino == h.ino
+
+
+def _lstat(p: Path) -> os.stat_result | None:
+    try:
+        return p.lstat()
+    except OSError:
+        return None
+
+
+def _aside(dirfd: int, name: str) -> str:
+    """Rename the command's entry ``name`` out of the way (never delete it); returns its new name."""
+    n = 0
+    while True:
+        new = f"{name}{ASIDE_SUFFIX}" + (f"-{n}" if n else "")
+        try:
+            os.stat(new, dir_fd=dirfd, follow_symlinks=False)
+        except FileNotFoundError:
+            os.rename(name, new, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+            return new
+        n += 1
+
+
+def _restore_one(h: Held) -> str | None:
+    slot = Path(h.slot)
+    st = _lstat(slot)
+    if st is None or not _same(st, h):
+        return None  # never moved there (another slot, or still in place)
+    parts = Path(h.rel).parts
+    notes: list[str] = []
+    try:
+        fd = os.open(h.root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        return f"{h.rel}: left in {slot} ({h.root}: {e.strerror})"
+    try:
+        for i, part in enumerate(parts[:-1]):
+            for _ in range(3):
+                try:
+                    nfd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                    break
+                except FileNotFoundError:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                except (NotADirectoryError, OSError) as e:
+                    if e.errno not in (errno.ENOTDIR, errno.ELOOP):
+                        raise
+                    moved = _aside(fd, part)
+                    notes.append(f"{'/'.join(parts[: i + 1])} (made by the command) moved to {moved}")
+            else:
+                return f"{h.rel}: left in {slot} (cannot re-create {'/'.join(parts[: i + 1])})"
+            os.close(fd)
+            fd = nfd
+        name = parts[-1]
+        try:
+            os.stat(name, dir_fd=fd, follow_symlinks=False)
+            moved = _aside(fd, name)
+            notes.append(f"{h.rel} (made by the command) moved to {moved}")
+        except FileNotFoundError:
+            pass
+        os.rename(slot, name, dst_dir_fd=fd)
+    except OSError as e:
+        return f"{h.rel}: left in {slot} ({e.strerror})"
+    finally:
+        os.close(fd)
+    return "; ".join(notes) or None
