@@ -35,7 +35,8 @@ PR_CAPBSET_DROP = 24
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_CAP_AMBIENT_RAISE = 2
-PR_SET_KEEPCAPS = 8
+PR_SET_SECUREBITS = 28
+SECUREBITS = 0b1111  # SECBIT_NOROOT, SECBIT_NO_SETUID_FIXUP and their locks
 CAP_DAC_OVERRIDE = 1
 PR_SET_CHILD_SUBREAPER = 36
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -117,11 +118,12 @@ def become(lib, uid, gid):
     for cap in range(last_cap() + 1):
         if cap != keep and lib.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             fail(f"cannot drop capability {cap} from the bounding set: {os.strerror(ctypes.get_errno())}")
-    check(lib.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "keepcaps")
+    # no-setuid-fixup: keep the capability across the uid switch, and let access(2) (git's repository
+    # discovery) honour it like open(2) does; noroot: uid 0 never means power again. Both locked.
+    check(lib.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "securebits")
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
-    check(lib.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "keepcaps")
     bit = 1 << keep
     header = struct.pack("=Ii", LINUX_CAPABILITY_VERSION_3, 0)
     data = struct.pack("=IIIIII", bit, bit, bit, 0, 0, 0)  # effective, permitted, inheritable (two words)

@@ -269,3 +269,69 @@ def _restore_one(h: Held) -> str | None:
     finally:
         os.close(fd)
     return "; ".join(notes) or None
+
+
+@dataclass
+class Anchors:
+    """Protected directories (``.git``, ``.codeward``) pinned by identity across a command.
+
+    Landlock cannot stop a command from renaming a directory of the writable workspace, so each
+    protected directory is opened (``O_PATH``) before the command; afterwards, when its name leads
+    elsewhere, the kernel's current path of the pinned directory says where the command moved it,
+    and it is moved back (what the command put at its name is moved aside, never deleted).
+    """
+
+    fds: dict[Path, int] = field(default_factory=dict)
+
+    @classmethod
+    def take(cls, paths: Sequence[Path]) -> Anchors:
+        out = cls()
+        for p in paths:
+            with contextlib.suppress(OSError):
+                fd = os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                out.fds[p] = fd
+        return out
+
+    def restore(self, roots: Sequence[Path]) -> list[str]:
+        notes: list[str] = []
+        try:
+            for p, fd in self.fds.items():
+                note = _move_back(p, fd, roots)
+                if note:
+                    notes.append(note)
+        finally:
+            for fd in self.fds.values():
+                os.close(fd)
+            self.fds.clear()
+        return notes
+
+
+def _move_back(p: Path, fd: int, roots: Sequence[Path]) -> str | None:
+    pinned = os.fstat(fd)
+    now = _lstat(p)
+    if now is not None and (now.st_dev, now.st_ino) == (pinned.st_dev, pinned.st_ino):
+        return None
+    where = os.readlink(f"/proc/self/fd/{fd}")
+    if where.endswith(" (deleted)") or not os.path.isabs(where):
+        return f"{p.name}: the command removed {p} (it cannot be put back)"
+    cur = Path(where)
+    if not any(is_within(cur, r) for r in roots) or is_within(p, cur):
+        return f"{p}: moved by the command to {cur}; left there"
+    try:
+        parent = os.open(p.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        return f"{p}: moved by the command to {cur}; left there ({e.strerror})"
+    try:
+        aside = ""
+        if now is not None:
+            aside = _aside(parent, p.name)
+        cur_st = cur.lstat()
+        if (cur_st.st_dev, cur_st.st_ino) != (pinned.st_dev, pinned.st_ino):
+            return f"{p}: moved by the command to {cur}; left there"
+        os.rename(cur, p.name, dst_dir_fd=parent)
+    except OSError as e:
+        return f"{p}: moved by the command to {cur}; left there ({e.strerror})"
+    finally:
+        os.close(parent)
+    rel = p.name + (f" (the command's {p.name} moved to {aside})" if aside else "")
+    return f"{rel} put back from {cur.name}"

@@ -346,6 +346,7 @@ class LandlockSandbox:
         in_writable = [h for h in layout.hidden() if any(is_within(h, w) and h != w for w in layout.writable)]
         private = Path(tempfile.mkdtemp(prefix="codeward-sbx-"))
         held = hold.take(home, spec.workspace, spec.roots(), in_writable)
+        anchors = hold.Anchors.take([p for p in layout.readonly if p.is_dir() and not p.is_symlink()])
         proxy: ConnectProxy | None = None
         restored: list[str] = []
         try:
@@ -391,7 +392,8 @@ class LandlockSandbox:
         finally:
             if proxy is not None:
                 proxy.stop()
-            put_back = held.restore()  # first: the tripwire and the census expect the held paths in place
+            put_back = anchors.restore(spec.roots())  # first: the others expect these paths in place
+            put_back += held.restore()
             restored = tripwire.restore()
             restored += [p for p in remove_created(spec.workspace, before) if p not in restored]
             shutil.rmtree(private, ignore_errors=True)

@@ -53,18 +53,6 @@ def _read(path: str) -> str | None:
         return None
 
 
-def userns_hint() -> str:
-    """Why unprivileged user namespaces may be off, from the sysctls that switch them off."""
-    hints = []
-    if _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
-        hints.append("AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1)")
-    if _read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
-        hints.append("user namespaces disabled by kernel.unprivileged_userns_clone=0")
-    if _read("/proc/sys/user/max_user_namespaces") == "0":
-        hints.append("user namespaces disabled by user.max_user_namespaces=0")
-    return "; ".join(hints)
-
-
 def find_program(name: str) -> str | None:
     """``name`` from PATH, absolute entries only, preferring the system directories.
 
@@ -165,9 +153,11 @@ def _probe_bwrap() -> Probe:
     finally:
         os.close(fd)
     if res.returncode != 0:
+        from codeward.sandbox.bwrap_diag import diagnose, probe_facts
+
         msg = (res.stderr.strip().splitlines() or [f"exit {res.returncode}"])[0]
-        hint = userns_hint()
-        return Probe(False, f"bwrap cannot create the sandbox: {msg}" + (f"; {hint}" if hint else ""), path=path)
+        d = diagnose(probe_facts(path, msg))
+        return Probe(False, f"{path} is installed but cannot run: {d.cause} ({msg})", detail=d.fix, path=path)
     prlimit = find_program("prlimit") or ""
     return Probe(True, f"bubblewrap {'.'.join(map(str, ver))}", detail=prlimit, path=path)
 
@@ -295,9 +285,22 @@ def select_sandbox(
     if allow_unsandboxed and preference == "auto":
         return UnsandboxedSandbox()
     raise SandboxUnavailable(
-        "no sandbox can be enforced here (" + "; ".join(reasons) + "). Install bubblewrap, or accept running "
-        "commands unconfined with --dangerously-allow-unsandboxed"
+        "no sandbox can be enforced here (" + "; ".join(reasons) + f"). {bwrap_fix(prober).rstrip('.')}, or accept "
+        "running commands unconfined with --dangerously-allow-unsandboxed"
     )
+
+
+INSTALL_BWRAP = "Install bubblewrap (apt-get install bubblewrap / dnf install bubblewrap)"
+
+
+def bwrap_fix(prober: Prober | None = None) -> str:
+    """What makes bubblewrap work here: install it, or the fix for the reason it cannot run."""
+    b = (prober or default_prober()).bwrap()
+    if b.available:
+        return ""
+    if b.path and b.detail:
+        return b.detail[0].upper() + b.detail[1:]
+    return INSTALL_BWRAP
 
 
 BWRAP_GAPS: tuple[str, ...] = (
@@ -343,15 +346,12 @@ def sandbox_status(prober: Prober | None = None) -> list[TierStatus]:
         )
     if b.available and not b.detail:
         gaps.append("prlimit not found: limits are set with the shell's ulimit")
-    out.append(
-        TierStatus(
-            "bwrap",
-            b.available,
-            b.reason,
-            tuple(gaps),
-            f"{b.path}; toolchains shown read-only from the home directory: {', '.join(TOOLCHAIN_DIRS)}",
-        )
+    detail = (
+        f"{b.path}; toolchains shown read-only from the home directory: {', '.join(TOOLCHAIN_DIRS)}"
+        if b.available
+        else bwrap_fix(prober)
     )
+    out.append(TierStatus("bwrap", b.available, b.reason, tuple(gaps), detail))
     ll = prober.landlock()
     lgaps = list(LANDLOCK_GAPS)
     if ll.available and ll.abi < 4:
