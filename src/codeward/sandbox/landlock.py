@@ -1,23 +1,28 @@
 """Tier 2: Landlock + seccomp, applied in the child by the launcher, where bwrap or user namespaces are missing.
 
 Landlock is an allowlist of directory trees: rights granted to a directory hold for everything
-below it, and there is no "deny inside allow". So a path is hidden inside a granted tree by
-*freezing* the directories on the way to it: a frozen directory gets only the right to be listed
-(inside writable places) or nothing (system directories), and each of its other entries gets the
-tree's rights on its own. The price, stated in ``sandbox_status()``: in a frozen directory no entry
-can be added or removed (new files there would inherit the frozen rights). The workspace root is
-frozen whenever it directly holds an ignored file such as ``.env``.
+below it, and there is no "deny inside allow". Two ways to hide a path inside a writable tree:
+
+* *hold* it (the default, :mod:`codeward.sandbox.hold`): rename it, same inode, into a holding
+  directory outside every tree the command sees, and back after the command. Nothing is frozen,
+  so the workspace root (which holds ``.env``) stays fully usable: new files, ``sed -i``, renames,
+  ``mkdir``, builds, venvs. Renaming an ancestor cannot carry the secret along: it is not there.
+* *freeze* the directories on the way to it, the fallback for a path no holding place shares a
+  mount with, and the way system directories are hidden: a frozen directory gets only the right
+  to be listed (inside writable places) or nothing, and each of its other entries gets the tree's
+  rights on its own; in a frozen directory no entry can be added or removed.
 
 When ``allow_directories`` narrows the workspace, the workspace gets read rights only and each
 allowed directory the write rights on its own; moving or hard-linking a file out of an allowed
-directory needs rights on the destination and fails (``EACCES`` / ``EXDEV``). As everywhere
-outside the writable places, ``chmod`` and ``utime`` on the read-only part are not controlled.
+directory needs rights on the destination and fails (``EACCES`` / ``EXDEV``).
 
-Protected paths in a frozen directory become read-only rules; elsewhere inside the workspace
-Landlock cannot make them read-only, so a :class:`~codeward.sandbox.protect.Tripwire` records them and
-puts them back after the command. Other gaps, shared with every Landlock-only design: no pid
-namespace, ``chmod``/``utime`` outside the workspace are not controlled (seccomp refuses setuid and
-setgid bits), and pathname unix sockets are only stopped because ``socket()`` is refused.
+Protected paths cannot be made read-only inside a writable tree: protected directories are pinned
+by identity (:class:`~codeward.sandbox.hold.Anchors`) and moved back when renamed, and a
+:class:`~codeward.sandbox.protect.Tripwire` records the rest and puts them back after the command.
+As root, the command runs as another uid (:func:`run_as`) so that it owns no host file: Landlock
+does not govern ``chmod``/``utime``/``chown``. Other gaps, listed in ``sandbox_status()``: no pid
+namespace, the user's own files in the shared ``/tmp``, and pathname unix sockets only stopped
+because ``socket()`` is refused.
 """
 
 from __future__ import annotations

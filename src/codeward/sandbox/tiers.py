@@ -310,18 +310,28 @@ BWRAP_GAPS: tuple[str, ...] = (
     "allowed_domains: HTTPS through CONNECT only; what is sent to an allowed host is not inspected",
 )
 LANDLOCK_GAPS: tuple[str, ...] = (
-    "cannot keep protected paths inside the workspace read-only (.git/hooks, .git/config, AGENTS.md, ignore "
-    "files, .codeward/) while a command runs: they are recorded before each command and put back after it, "
-    "and new ones are removed",
-    "the directories on the way to an ignored or disallowed path, from the workspace root (or from an "
-    "allow_directories directory) down, are frozen: their existing entries stay writable but no entry can be "
-    "added or removed there (often the workspace root, which holds .env)",
-    "names (not contents) of entries inside ignored directories can be listed",
-    "chmod and utime on files outside the writable places (the system, and the workspace outside "
-    "allow_directories) are not controlled (setuid/setgid bits are refused); their contents are",
+    "ignored files inside the workspace are moved out of it while a command runs (same inode, renamed back "
+    "after it; a crash is repaired by the next run): other programs do not see them meanwhile, and sessions "
+    "in the same workspace take turns",
+    "an ignored file on another mount than every holding place (a workspace that is itself a mount point) is "
+    "hidden by freezing the directories above it: no entry can be added or removed there, and names inside an "
+    "ignored directory can be listed",
+    "protected paths are not read-only while a command runs: .git and .codeward are moved back if renamed; "
+    "hooks, git config, AGENTS.md and ignore files are put back after it and new ones removed; a command can "
+    "delete objects in .git",
+    "tracked files that are ignored look deleted to git inside the sandbox",
+    "/tmp is the host's shared /tmp (writable only with the network off, else only $TMPDIR): the user's own "
+    "files there are readable",
+    "chmod and utime of the user's files outside the workspace are not controlled (setuid/setgid bits are refused)",
     "no pid namespace: a command that kills its own supervisor can leave background processes running",
     "no private network namespace: sockets are refused outright with the network off (socketpair still works)",
     "git commands that write .git (commit, fetch) work here, unlike under bubblewrap",
+)
+LANDLOCK_ROOT_GAPS: tuple[str, ...] = (
+    "running as root: commands run as the workspace's owner, or uid 65533 keeping only CAP_DAC_OVERRIDE, so "
+    "they cannot chmod, chown or re-date root's files; they can still touch a readable host file to the "
+    "current time and read other users' files outside the hidden places, and chmod of root-owned files in "
+    "the workspace fails",
 )
 SEATBELT_GAPS: tuple[str, ...] = (
     "no pid namespace and no private /tmp",
@@ -354,6 +364,8 @@ def sandbox_status(prober: Prober | None = None) -> list[TierStatus]:
     out.append(TierStatus("bwrap", b.available, b.reason, tuple(gaps), detail))
     ll = prober.landlock()
     lgaps = list(LANDLOCK_GAPS)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        lgaps.extend(LANDLOCK_ROOT_GAPS)
     if ll.available and ll.abi < 4:
         lgaps.append(f"Landlock ABI {ll.abi} has no TCP rules: allowed_domains cannot be used")
     if ll.available and ll.abi < 6:
