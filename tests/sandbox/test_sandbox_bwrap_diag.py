@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
 import sys
 from dataclasses import replace
@@ -104,8 +105,11 @@ def test_real_probe_under_a_seccomp_filter_names_it(landlock: Any, project: Proj
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         pytest.skip("bubblewrap is not installed: the installed-but-refused case needs it")
-    code = PROBE.format(src=str(SRC), bwrap=bwrap)
-    r = project.run(landlock, [sys.executable, "-I", "-c", code])
+    # codeward's source and an interpreter the command can see (a checkout under a home is hidden)
+    shutil.copytree(SRC / "codeward", project.root / "cwsrc" / "codeward")
+    python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+    code = PROBE.format(src=str(project.root / "cwsrc"), bwrap=bwrap)
+    r = project.run(landlock, [python, "-I", "-c", code])
     assert r.exit_code == 0, r.output
     got = json.loads(r.output.strip().splitlines()[-1])
     assert got["seccomp"] == 2 and got["unshare"] == errno.EPERM
