@@ -123,8 +123,89 @@ def test_other_mount_is_left_for_freezing(ws: dict[str, Path], monkeypatch: pyte
 
 def test_holding_dirs_are_outside_every_tree(ws: dict[str, Path]) -> None:
     root = ws["root"]
-    dirs = hold.holding_dirs(ws["home"], root, [root])
+    dirs = list(hold._candidates(ws["home"], root, root, [root]))
     assert dirs and not any(hold.is_within(d, root) or hold.is_within(root, d) for d in dirs)
     # a tree that contains the codeward home: the home is not used for holding
-    dirs = hold.holding_dirs(ws["home"], root.parent, [root.parent])
+    dirs = list(hold._candidates(ws["home"], root.parent, root.parent, [root.parent]))
     assert not any(hold.is_within(d, root.parent) for d in dirs)
+    # what the tier hides: the holding dirs that exist
+    assert hold.holding_dirs(ws["home"], root, [root]) == []
+    h = _take(ws, ".env")
+    assert hold.holding_dirs(ws["home"], root, [root]) == h.dirs
+    h.restore()
+
+
+def test_what_cannot_be_put_back_stays_in_the_journal(ws: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    root = ws["root"]
+    h = _take(ws, "config/production.yml")
+    real = os.rename
+
+    def failing(src: object, dst: object, **kw: object) -> None:
+        if "dst_dir_fd" in kw and "src_dir_fd" not in kw:
+            raise OSError(5, "Input/output error")  # the way back fails (a disk error, a full quota)
+        real(src, dst, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "rename", failing)
+    notes = h.restore()
+    monkeypatch.setattr(os, "rename", real)
+    assert any("config/production.yml: left in" in n for n in notes)
+    assert not (root / "config" / "production.yml").exists()
+    assert json.loads(h.journal.read_text())[0]["rel"] == "config/production.yml"
+    again = _take(ws)  # the next run puts it back and forgets it
+    assert (root / "config" / "production.yml").read_text() == "PROD\n"
+    again.restore()
+    assert not h.journal.exists()
+
+
+def test_a_planted_holding_dir_is_not_used(ws: dict[str, Path], tmp_path: Path) -> None:
+    """Another user's (or any open) directory at a holding name must never receive the secret."""
+    root = ws["root"]
+    first = next(hold._candidates(ws["home"], root, root, [root]))
+    first.parent.mkdir(parents=True, exist_ok=True)
+    first.mkdir(mode=0o777)
+    os.chmod(first, 0o777)
+    h = _take(ws, ".env")
+    assert list(first.iterdir()) == []
+    assert h.items and not hold.is_within(Path(h.items[0].slot), first)
+    h.restore()
+    assert (root / ".env").read_text() == "ENV\n"
+
+
+def test_sessions_with_different_homes_take_turns(ws: dict[str, Path], tmp_path: Path) -> None:
+    import fcntl
+
+    h = _take(ws, ".env")
+    fd = os.open(ws["root"], os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # another session (any home) waits
+        h.restore()
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+
+
+def test_anchored_dir_renamed_away_is_moved_back_by_identity(ws: dict[str, Path], tmp_path: Path) -> None:
+    root = ws["root"]
+    git = root / ".git"
+    (git / "hooks").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    ident = _ident(git)
+    anchors = hold.Anchors.take([git])
+    # the command: move the real one away (even out of the tree), plant its own with a hook
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.rename(git, elsewhere / "stolen")
+    (git / "hooks").mkdir(parents=True)
+    (git / "hooks" / "pre-commit").write_text("evil\n")
+    notes = anchors.restore()
+    assert _ident(git) == ident and (git / "HEAD").exists()
+    assert not (git / "hooks" / "pre-commit").exists()
+    assert (root / ".git.from-sandbox" / "hooks" / "pre-commit").exists()  # moved aside, not deleted
+    assert notes and "put back" in notes[0]
+    # removed outright: said, not hidden
+    anchors = hold.Anchors.take([git])
+    (git / "HEAD").unlink()
+    (git / "hooks").rmdir()
+    git.rmdir()
+    assert "removed" in anchors.restore()[0]

@@ -4,16 +4,17 @@ Why not rules: Landlock only ever *adds* rights along a path, so a directory who
 readable makes every file below it readable too; an ignored ``.env`` at the workspace root can only
 be hidden by denying the root itself. So instead of freezing directories, the Landlock tier *holds*
 each hidden path: before the command it is renamed (the same inode, on the same mount, nothing
-copied) into a holding directory the command cannot see, and renamed back once the command's whole
-process tree is dead. While the command runs the secret is not in the tree at all, so no rename,
+copied) into a holding directory the command cannot see (its own, mode 0700, never one another
+user could have planted), and renamed back once the command's whole process tree is dead. While the command runs the secret is not in the tree at all, so no rename,
 link, or re-creation of an ancestor can reach it, and the workspace is fully writable.
 
 Putting back is by identity and never destroys anything: the walk from the workspace root goes
 through directory descriptors without following links; a directory missing on the way is created;
 a link or file in the way, or a new entry at the held name, is renamed aside to ``NAME.from-sandbox``
 (reported) and the user's entry goes back to its own name. A journal in the codeward home, written
-before anything moves, lets the next run put back what a crash left held, and a lock per workspace
-keeps two sessions from holding the same files at once.
+before anything moves, lets the next run put back what a crash left held (and keeps naming what
+could not be put back); an flock on the workspace directory keeps two sessions, whatever their
+codeward home, from holding the same files at once.
 
 A path on another mount than every holding place (the workspace is itself a mount point, as with
 ``docker run -v $PWD:/src``) cannot be renamed away: it stays in ``left`` and the tier falls back
@@ -28,6 +29,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -69,7 +71,7 @@ class Hold:
         """Put every held path back (see the module doc); returns what to tell the user, one line each."""
         try:
             notes = _restore_all(self.items)
-            self.journal.unlink(missing_ok=True)
+            _rewrite_journal(self.journal, self.items)
             for d in self.dirs:
                 with contextlib.suppress(OSError):
                     d.rmdir()  # only when empty: anything left in it stays for the user
@@ -82,13 +84,50 @@ def _key(workspace: Path) -> str:
     return hashlib.sha256(os.fsencode(str(workspace))).hexdigest()[:16]
 
 
+def workspace_lock(workspace: Path, *, shared: bool = False) -> int:
+    """An flock on the workspace directory itself: sessions with different codeward homes still meet.
+
+    The Landlock tier holds it exclusively while files are held; another tier's command can hold
+    it shared, so that held files are never put back while its command runs. Close the fd to release.
+    """
+    fd = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _lock(home: Path, workspace: Path) -> tuple[int, Path]:
     base = home / "hold"
     base.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = _key(workspace)
-    fd = os.open(base / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd, base / f"{key}.json"
+    return workspace_lock(workspace), base / f"{_key(workspace)}.json"
+
+
+def _rewrite_journal(journal: Path, items: Sequence[Held]) -> None:
+    """Keep in the journal only what is still in a holding directory (for the next run to put back)."""
+    left = [h for h in items if (st := _lstat(Path(h.slot))) is not None and _same(st, h)]
+    if left:
+        atomic_write_text(journal, json.dumps([asdict(h) for h in left]), mode=0o600)
+    else:
+        journal.unlink(missing_ok=True)
+
+
+def _own_private_dir(d: Path) -> bool:
+    """Create ``d`` (0700) or accept an existing one only if it is a real directory of ours, closed to others.
+
+    /var/tmp and a project's parent may be writable by other users, who could plant the name first.
+    """
+    with contextlib.suppress(FileExistsError):
+        d.mkdir(mode=0o700)
+    st = _lstat(d)
+    return (
+        st is not None
+        and stat.S_ISDIR(st.st_mode)
+        and st.st_uid == os.geteuid()
+        and stat.S_IMODE(st.st_mode) & 0o077 == 0
+    )
 
 
 def _candidates(home: Path, workspace: Path, tree: Path, roots: Sequence[Path]) -> Iterator[Path]:
@@ -104,11 +143,11 @@ def _candidates(home: Path, workspace: Path, tree: Path, roots: Sequence[Path]) 
 
 
 def holding_dirs(home: Path, workspace: Path, roots: Sequence[Path]) -> list[Path]:
-    """Every place a hold for ``workspace`` may use, to hide from its commands whether used or not."""
+    """The holding directories of ``workspace`` that exist (used now, or left by an earlier run): to hide."""
     out: list[Path] = []
     for tree in roots:
         for d in _candidates(home, workspace, tree, roots):
-            if d not in out:
+            if d not in out and os.path.lexists(d):
                 out.append(d)
     return out
 
@@ -119,6 +158,7 @@ def take(home: Path, workspace: Path, roots: Sequence[Path], hidden: Sequence[Pa
     hold = Hold(journal, lock_fd)
     try:
         hold.recovered = recover_locked(journal)
+        token = os.urandom(6).hex()  # never the name of a slot an earlier run left behind
         plan: list[tuple[Path, Path, os.stat_result]] = []
         for p in _outermost(hidden):
             tree = next((r for r in roots if is_within(p, r) and p != r), None)
@@ -133,7 +173,7 @@ def take(home: Path, workspace: Path, roots: Sequence[Path], hidden: Sequence[Pa
         planned: list[Held] = []
         moves: list[tuple[Path, list[Path]]] = []
         for i, (p, tree, st) in enumerate(plan):
-            slots = [d / str(i) for d in _candidates(home, workspace, tree, roots)]
+            slots = [d / f"{token}-{i}" for d in _candidates(home, workspace, tree, roots)]
             moves.append((p, slots))
             for s in slots:
                 planned.append(Held(str(tree), str(p.relative_to(tree)), str(s), st.st_dev, st.st_ino))
@@ -143,7 +183,8 @@ def take(home: Path, workspace: Path, roots: Sequence[Path], hidden: Sequence[Pa
             done = False
             for slot in slots:
                 try:
-                    slot.parent.mkdir(mode=0o700, exist_ok=True)
+                    if not _own_private_dir(slot.parent):
+                        continue
                     os.rename(p, slot)
                 except OSError as e:
                     if e.errno in (errno.EXDEV, errno.EBUSY, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
@@ -158,10 +199,7 @@ def take(home: Path, workspace: Path, roots: Sequence[Path], hidden: Sequence[Pa
                 break
             if not done:
                 hold.left.append(p)
-        if hold.items:
-            atomic_write_text(journal, json.dumps([asdict(h) for h in hold.items]), mode=0o600)
-        else:
-            journal.unlink(missing_ok=True)
+        _rewrite_journal(journal, hold.items)
         return hold
     except BaseException:
         try:
@@ -190,7 +228,7 @@ def recover_locked(journal: Path) -> list[str]:
     except (OSError, ValueError, TypeError):
         return [f"sandbox: cannot read the hold journal {journal}; files it names may be in {HOLD_PREFIX}* dirs"]
     notes = _restore_all(items)
-    journal.unlink(missing_ok=True)
+    _rewrite_journal(journal, items)
     return [f"put back after an interrupted run: {n}" for n in notes] or ["put back files an interrupted run held"]
 
 
@@ -292,11 +330,11 @@ class Anchors:
                 out.fds[p] = fd
         return out
 
-    def restore(self, roots: Sequence[Path]) -> list[str]:
+    def restore(self) -> list[str]:
         notes: list[str] = []
         try:
             for p, fd in self.fds.items():
-                note = _move_back(p, fd, roots)
+                note = _move_back(p, fd)
                 if note:
                     notes.append(note)
         finally:
@@ -306,7 +344,7 @@ class Anchors:
         return notes
 
 
-def _move_back(p: Path, fd: int, roots: Sequence[Path]) -> str | None:
+def _move_back(p: Path, fd: int) -> str | None:
     pinned = os.fstat(fd)
     now = _lstat(p)
     if now is not None and (now.st_dev, now.st_ino) == (pinned.st_dev, pinned.st_ino):
@@ -315,7 +353,7 @@ def _move_back(p: Path, fd: int, roots: Sequence[Path]) -> str | None:
     if where.endswith(" (deleted)") or not os.path.isabs(where):
         return f"{p.name}: the command removed {p} (it cannot be put back)"
     cur = Path(where)
-    if not any(is_within(cur, r) for r in roots) or is_within(p, cur):
+    if is_within(p, cur):
         return f"{p}: moved by the command to {cur}; left there"
     try:
         parent = os.open(p.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)

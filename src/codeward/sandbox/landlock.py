@@ -397,7 +397,7 @@ class LandlockSandbox:
         finally:
             if proxy is not None:
                 proxy.stop()
-            put_back = anchors.restore(spec.roots())  # first: the others expect these paths in place
+            put_back = anchors.restore()  # first: the others expect these paths in place
             put_back += held.restore()
             restored = tripwire.restore()
             restored += [p for p in remove_created(spec.workspace, before) if p not in restored]
