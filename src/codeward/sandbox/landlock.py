@@ -291,11 +291,17 @@ def run_as(workspace: Path, euid: int | None = None) -> tuple[int, int] | None:
 
 
 def tmp_writable(spec: SandboxSpec, layout: Any, hidden: Sequence[Path]) -> bool:
-    """``/tmp`` can be granted whole: the network is off (no socket can reach the sockets kept there)
-    and nothing the command must not see or must see narrowed lies below it (a workspace, a home,
-    the codeward home, a hidden path); otherwise commands get only their private ``$TMPDIR``."""
+    """``/tmp`` can be granted whole: the network is off (no socket can reach the sockets kept there),
+    nothing the command must not see or must see narrowed lies below it (a workspace, a home, the
+    codeward home, a hidden path), and, as root, the host is a container (whose /tmp is its own);
+    otherwise commands get only their private ``$TMPDIR``."""
     if spec.network or TMP not in layout.private_dirs:
         return False
+    if os.geteuid() == 0:
+        from codeward.sandbox.bwrap_diag import container_kind
+
+        if not container_kind():
+            return False  # a root command keeps CAP_DAC_OVERRIDE: on a host, /tmp holds services' private dirs
     inside = [
         *spec.roots(),
         *layout.reexposed,

@@ -320,8 +320,8 @@ LANDLOCK_GAPS: tuple[str, ...] = (
     "hooks, git config, AGENTS.md and ignore files are put back after it and new ones removed; a command can "
     "delete objects in .git",
     "tracked files that are ignored look deleted to git inside the sandbox",
-    "/tmp is the host's shared /tmp (writable only with the network off, else only $TMPDIR): the user's own "
-    "files there are readable",
+    "/tmp is the host's shared /tmp (writable only with the network off, and as root only in a container; "
+    "else only $TMPDIR): the user's own files there can be read and changed",
     "chmod and utime of the user's files outside the workspace are not controlled (setuid/setgid bits are refused)",
     "no pid namespace: a command that kills its own supervisor can leave background processes running",
     "no private network namespace: sockets are refused outright with the network off (socketpair still works)",
