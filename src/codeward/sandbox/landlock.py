@@ -127,13 +127,12 @@ class Rule:
 
 
 def _minimal(paths: Iterable[Path]) -> list[Path]:
-    """Drop paths that lie under another path of the set."""
-    ps = sorted(set(paths), key=lambda p: len(p.parts))
-    out: list[Path] = []
-    for p in ps:
-        if not any(is_within(p, q) for q in out):
-            out.append(p)
-    return out
+    """Drop paths that lie under another path of the set (by ancestor lookup: linear in the paths)."""
+    from codeward.sandbox.hold import has_ancestor_in
+
+    chosen = {str(p): p for p in paths}
+    kept = [p for k, p in chosen.items() if not has_ancestor_in(k, chosen)]
+    return sorted(kept, key=lambda p: len(p.parts))
 
 
 def plan_rules(
