@@ -94,7 +94,7 @@ def test_a_crash_is_recovered_by_the_next_run(ws: dict[str, Path]) -> None:
     root = ws["root"]
     h = _take(ws, ".env", "secrets")
     journal = json.loads(h.journal.read_text())
-    assert {d["rel"] for d in journal} == {".env", "secrets"}
+    assert {row[1] for row in journal} == {".env", "secrets"}
     os.close(h.lock_fd)  # the process died: the kernel drops its lock, nothing was restored
     assert not (root / ".env").exists()
     again = _take(ws)
@@ -150,7 +150,7 @@ def test_what_cannot_be_put_back_stays_in_the_journal(ws: dict[str, Path], monke
     monkeypatch.setattr(os, "rename", real)
     assert any("config/production.yml: left in" in n for n in notes)
     assert not (root / "config" / "production.yml").exists()
-    assert json.loads(h.journal.read_text())[0]["rel"] == "config/production.yml"
+    assert json.loads(h.journal.read_text())[0][1] == "config/production.yml"
     again = _take(ws)  # the next run puts it back and forgets it
     assert (root / "config" / "production.yml").read_text() == "PROD\n"
     again.restore()

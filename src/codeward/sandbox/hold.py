@@ -31,7 +31,7 @@ import json
 import os
 import stat
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeward.fsutil import atomic_write_text
@@ -109,7 +109,7 @@ def _rewrite_journal(journal: Path, items: Sequence[Held]) -> None:
     """Keep in the journal only what is still in a holding directory (for the next run to put back)."""
     left = [h for h in items if (st := _lstat(Path(h.slot))) is not None and _same(st, h)]
     if left:
-        atomic_write_text(journal, json.dumps([asdict(h) for h in left]), mode=0o600)
+        atomic_write_text(journal, json.dumps([[h.root, h.rel, [h.slot], h.dev, h.ino] for h in left]), mode=0o600)
     else:
         journal.unlink(missing_ok=True)
 
@@ -169,36 +169,47 @@ def take(home: Path, workspace: Path, roots: Sequence[Path], hidden: Sequence[Pa
             except OSError:
                 continue
             plan.append((p, tree, st))
-        # the journal names every planned slot before anything moves; slots are numbered per holding dir
-        planned: list[Held] = []
-        moves: list[tuple[Path, list[Path]]] = []
+        # the journal names every planned slot before anything moves
+        dirs_of: dict[Path, list[str]] = {}
+        rows: list[tuple[Path, str, str, list[str], int, int]] = []
         for i, (p, tree, st) in enumerate(plan):
-            slots = [d / f"{token}-{i}" for d in _candidates(home, workspace, tree, roots)]
-            moves.append((p, slots))
-            for s in slots:
-                planned.append(Held(str(tree), str(p.relative_to(tree)), str(s), st.st_dev, st.st_ino))
-        if planned:
-            atomic_write_text(journal, json.dumps([asdict(h) for h in planned]), mode=0o600)
-        for (p, slots), (_, tree, st) in zip(moves, plan, strict=True):
-            done = False
+            if tree not in dirs_of:
+                dirs_of[tree] = [str(d) for d in _candidates(home, workspace, tree, roots)]
+            slots = [f"{d}/{token}-{i}" for d in dirs_of[tree]]
+            rows.append((p, str(tree), str(p)[len(str(tree)) + 1 :], slots, st.st_dev, st.st_ino))
+        if rows:
+            atomic_write_text(journal, json.dumps([row[1:] for row in rows]), mode=0o600)
+        usable: dict[Path, bool] = {}  # holding dir -> ours and private (checked once)
+        far: set[tuple[Path, int]] = set()  # (holding dir, device) pairs that answered EXDEV
+        for p, root, rel, slots, st_dev, st_ino in rows:
             for slot in slots:
+                d = Path(os.path.dirname(slot))
+                if (d, st_dev) in far:
+                    continue
+                if d not in usable:
+                    usable[d] = _own_private_dir(d)
+                if not usable[d]:
+                    continue
                 try:
-                    if not _own_private_dir(slot.parent):
-                        continue
                     os.rename(p, slot)
                 except OSError as e:
-                    if e.errno in (errno.EXDEV, errno.EBUSY, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
-                        with contextlib.suppress(OSError):
-                            slot.parent.rmdir()
+                    if e.errno in (errno.EXDEV, errno.EBUSY, errno.EACCES, errno.EPERM, errno.EROFS):
+                        if e.errno == errno.EXDEV:
+                            far.add((d, st_dev))
                         continue
+                    if e.errno == errno.ENOENT:
+                        break  # gone since the plan: nothing to hide
                     raise
-                hold.items.append(Held(str(tree), str(p.relative_to(tree)), str(slot), st.st_dev, st.st_ino))
-                if slot.parent not in hold.dirs:
-                    hold.dirs.append(slot.parent)
-                done = True
+                hold.items.append(Held(root, rel, slot, st_dev, st_ino))
+                if d not in hold.dirs:
+                    hold.dirs.append(d)
                 break
-            if not done:
+            else:
                 hold.left.append(p)
+        for d, ours in usable.items():
+            if ours and d not in hold.dirs:
+                with contextlib.suppress(OSError):
+                    d.rmdir()  # created for nothing (another mount): only when empty
         _rewrite_journal(journal, hold.items)
         return hold
     except BaseException:
@@ -230,7 +241,11 @@ def recover_locked(journal: Path) -> list[str]:
     """Put back what an earlier run left held (it crashed or was killed); the caller holds the lock."""
     try:
         data = json.loads(journal.read_text(encoding="utf-8"))
-        items = [Held(**d) for d in data]
+        items = [
+            Held(str(root), str(rel), str(slot), int(dev), int(ino))
+            for root, rel, slots, dev, ino in data
+            for slot in slots
+        ]
     except FileNotFoundError:
         return []
     except (OSError, ValueError, TypeError):
