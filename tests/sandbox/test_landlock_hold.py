@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from codeward.sandbox import anchors as anchors_mod
 from codeward.sandbox import hold
 
 
@@ -191,7 +192,7 @@ def test_anchored_dir_renamed_away_is_moved_back_by_identity(ws: dict[str, Path]
     (git / "hooks").mkdir(parents=True)
     (git / "HEAD").write_text("ref: refs/heads/main\n")
     ident = _ident(git)
-    anchors = hold.Anchors.take([git])
+    anchors = anchors_mod.Anchors.take([git])
     # the command: move the real one away (even out of the tree), plant its own with a hook
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -204,8 +205,25 @@ def test_anchored_dir_renamed_away_is_moved_back_by_identity(ws: dict[str, Path]
     assert (root / ".git.from-sandbox" / "hooks" / "pre-commit").exists()  # moved aside, not deleted
     assert notes and "put back" in notes[0]
     # removed outright: said, not hidden
-    anchors = hold.Anchors.take([git])
+    anchors = anchors_mod.Anchors.take([git])
     (git / "HEAD").unlink()
     (git / "hooks").rmdir()
     git.rmdir()
     assert "removed" in anchors.restore()[0]
+
+
+def test_anchor_way_back_does_not_follow_a_linked_ancestor(ws: dict[str, Path], tmp_path: Path) -> None:
+    root = ws["root"]
+    nested = root / "pkgs" / "lib" / ".git"
+    nested.mkdir(parents=True)
+    (nested / "HEAD").write_text("ref\n")
+    anchors = anchors_mod.Anchors.take([nested])
+    trap = tmp_path / "trap"
+    (trap / "lib").mkdir(parents=True)
+    # the command: move the repository's ancestor away, and link its name to a place of its own
+    os.rename(root / "pkgs", root / "moved")
+    os.symlink(trap, root / "pkgs")
+    notes = anchors.restore()
+    assert not (trap / "lib" / ".git").exists()  # never moved out through the link
+    assert (root / "moved" / "lib" / ".git" / "HEAD").exists()  # left where the command put it, and said so
+    assert notes and "left there" in notes[0]

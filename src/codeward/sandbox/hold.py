@@ -107,7 +107,7 @@ def _lock(home: Path, workspace: Path) -> tuple[int, Path]:
 
 def _rewrite_journal(journal: Path, items: Sequence[Held]) -> None:
     """Keep in the journal only what is still in a holding directory (for the next run to put back)."""
-    left = [h for h in items if (st := _lstat(Path(h.slot))) is not None and _same(st, h)]
+    left = [h for h in items if (st := lstat_or_none(Path(h.slot))) is not None and _same(st, h)]
     if left:
         atomic_write_text(journal, json.dumps([[h.root, h.rel, [h.slot], h.dev, h.ino] for h in left]), mode=0o600)
     else:
@@ -121,7 +121,7 @@ def _own_private_dir(d: Path) -> bool:
     """
     with contextlib.suppress(FileExistsError):
         d.mkdir(mode=0o700)
-    st = _lstat(d)
+    st = lstat_or_none(d)
     return (
         st is not None
         and stat.S_ISDIR(st.st_mode)
@@ -268,14 +268,14 @@ def _same(st: os.stat_result, h: Held) -> bool:
     return st.st_dev == h.dev and st.st_ino == h.ino
 
 
-def _lstat(p: Path) -> os.stat_result | None:
+def lstat_or_none(p: Path) -> os.stat_result | None:
     try:
         return p.lstat()
     except OSError:
         return None
 
 
-def _aside(dirfd: int, name: str) -> str:
+def aside(dirfd: int, name: str) -> str:
     """Rename the command's entry ``name`` out of the way (never delete it); returns its new name."""
     n = 0
     while True:
@@ -290,7 +290,7 @@ def _aside(dirfd: int, name: str) -> str:
 
 def _restore_one(h: Held) -> str | None:
     slot = Path(h.slot)
-    st = _lstat(slot)
+    st = lstat_or_none(slot)
     if st is None or not _same(st, h):
         return None  # never moved there (another slot, or still in place)
     parts = Path(h.rel).parts
@@ -311,7 +311,7 @@ def _restore_one(h: Held) -> str | None:
                 except (NotADirectoryError, OSError) as e:
                     if e.errno not in (errno.ENOTDIR, errno.ELOOP):
                         raise
-                    moved = _aside(fd, part)
+                    moved = aside(fd, part)
                     notes.append(f"{'/'.join(parts[: i + 1])} (made by the command) moved to {moved}")
             else:
                 return f"{h.rel}: left in {slot} (cannot re-create {'/'.join(parts[: i + 1])})"
@@ -320,7 +320,7 @@ def _restore_one(h: Held) -> str | None:
         name = parts[-1]
         try:
             os.stat(name, dir_fd=fd, follow_symlinks=False)
-            moved = _aside(fd, name)
+            moved = aside(fd, name)
             notes.append(f"{h.rel} (made by the command) moved to {moved}")
         except FileNotFoundError:
             pass
@@ -330,69 +330,3 @@ def _restore_one(h: Held) -> str | None:
     finally:
         os.close(fd)
     return "; ".join(notes) or None
-
-
-@dataclass
-class Anchors:
-    """Protected directories (``.git``, ``.codeward``) pinned by identity across a command.
-
-    Landlock cannot stop a command from renaming a directory of the writable workspace, so each
-    protected directory is opened (``O_PATH``) before the command; afterwards, when its name leads
-    elsewhere, the kernel's current path of the pinned directory says where the command moved it,
-    and it is moved back (what the command put at its name is moved aside, never deleted).
-    """
-
-    fds: dict[Path, int] = field(default_factory=dict)
-
-    @classmethod
-    def take(cls, paths: Sequence[Path]) -> Anchors:
-        out = cls()
-        for p in paths:
-            with contextlib.suppress(OSError):
-                fd = os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-                out.fds[p] = fd
-        return out
-
-    def restore(self) -> list[str]:
-        notes: list[str] = []
-        try:
-            for p, fd in self.fds.items():
-                note = _move_back(p, fd)
-                if note:
-                    notes.append(note)
-        finally:
-            for fd in self.fds.values():
-                os.close(fd)
-            self.fds.clear()
-        return notes
-
-
-def _move_back(p: Path, fd: int) -> str | None:
-    pinned = os.fstat(fd)
-    now = _lstat(p)
-    if now is not None and (now.st_dev, now.st_ino) == (pinned.st_dev, pinned.st_ino):
-        return None
-    where = os.readlink(f"/proc/self/fd/{fd}")
-    if where.endswith(" (deleted)") or not os.path.isabs(where):
-        return f"{p.name}: the command removed {p} (it cannot be put back)"
-    cur = Path(where)
-    if is_within(p, cur):
-        return f"{p}: moved by the command to {cur}; left there"
-    try:
-        parent = os.open(p.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as e:
-        return f"{p}: moved by the command to {cur}; left there ({e.strerror})"
-    try:
-        aside = ""
-        if now is not None:
-            aside = _aside(parent, p.name)
-        cur_st = cur.lstat()
-        if (cur_st.st_dev, cur_st.st_ino) != (pinned.st_dev, pinned.st_ino):
-            return f"{p}: moved by the command to {cur}; left there"
-        os.rename(cur, p.name, dst_dir_fd=parent)
-    except OSError as e:
-        return f"{p}: moved by the command to {cur}; left there ({e.strerror})"
-    finally:
-        os.close(parent)
-    rel = p.name + (f" (the command's {p.name} moved to {aside})" if aside else "")
-    return f"{rel} put back from {cur.name}"

@@ -326,6 +326,7 @@ class LandlockSandbox:
         *,
         on_output: Callable[[str], None] | None = None,
     ) -> CommandResult:
+        from codeward.sandbox import anchors as anchors_mod
         from codeward.sandbox import hold, launch
         from codeward.sandbox.env import child_env
         from codeward.sandbox.layout import build_layout
@@ -356,7 +357,7 @@ class LandlockSandbox:
         in_writable = [h for h in layout.hidden() if any(is_within(h, w) and h != w for w in layout.writable)]
         private = Path(tempfile.mkdtemp(prefix="codeward-sbx-"))
         held = hold.take(home, spec.workspace, spec.roots(), in_writable)
-        anchors = hold.Anchors.take([p for p in layout.readonly if p.is_dir() and not p.is_symlink()])
+        anchors = anchors_mod.Anchors.take([p for p in layout.readonly if p.is_dir() and not p.is_symlink()])
         proxy: ConnectProxy | None = None
         restored: list[str] = []
         try:
