@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codeward.sandbox.hold import aside, lstat_or_none
+from codeward.sandbox.hold import aside, lstat_or_none, open_dir_nofollow
 from codeward.sandbox.spec import is_within
 
 
@@ -78,22 +78,3 @@ def _move_back(p: Path, fd: int) -> str | None:
         os.close(parent)
     rel = p.name + (f" (the command's {p.name} moved to {moved})" if moved else "")
     return f"{rel} put back from {cur.name}"
-
-
-def open_dir_nofollow(d: Path) -> int:
-    """A descriptor of directory ``d`` (absolute, resolved) reached without following any link.
-
-    A command may have replaced any ancestor with a link; ``O_NOFOLLOW`` on ``d`` alone would still
-    follow the ones above it.
-    """
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open("/", flags)
-    try:
-        for part in d.parts[1:]:
-            nfd = os.open(part, flags, dir_fd=fd)
-            os.close(fd)
-            fd = nfd
-    except OSError:
-        os.close(fd)
-        raise
-    return fd

@@ -296,7 +296,7 @@ def _restore_one(h: Held) -> str | None:
     parts = Path(h.rel).parts
     notes: list[str] = []
     try:
-        fd = os.open(h.root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = open_dir_nofollow(Path(h.root))
     except OSError as e:
         return f"{h.rel}: left in {slot} ({h.root}: {e.strerror})"
     try:
@@ -330,3 +330,22 @@ def _restore_one(h: Held) -> str | None:
     finally:
         os.close(fd)
     return "; ".join(notes) or None
+
+
+def open_dir_nofollow(d: Path) -> int:
+    """A descriptor of directory ``d`` (absolute, resolved) reached without following any link.
+
+    A command may have replaced any ancestor with a link; ``O_NOFOLLOW`` on ``d`` alone would still
+    follow the ones above it.
+    """
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open("/", flags)
+    try:
+        for part in d.parts[1:]:
+            nfd = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
