@@ -34,7 +34,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codeward.fsutil import atomic_write_text
 from codeward.sandbox.spec import is_within
 
 HOLD_PREFIX = ".codeward-hold-"
@@ -105,11 +104,21 @@ def _lock(home: Path, workspace: Path) -> tuple[int, Path]:
     return workspace_lock(workspace), base / f"{_key(workspace)}.json"
 
 
+def _write_journal(journal: Path, rows: object) -> None:
+    """Replace the journal atomically. No fsync: it guards against codeward dying, which the page
+    cache survives; after a power cut the held files are still in the ``.codeward-hold-*`` dirs."""
+    tmp = journal.with_name(journal.name + f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(rows, f)
+    os.replace(tmp, journal)
+
+
 def _rewrite_journal(journal: Path, items: Sequence[Held]) -> None:
     """Keep in the journal only what is still in a holding directory (for the next run to put back)."""
     left = [h for h in items if (st := lstat_or_none(Path(h.slot))) is not None and _same(st, h)]
     if left:
-        atomic_write_text(journal, json.dumps([[h.root, h.rel, [h.slot], h.dev, h.ino] for h in left]), mode=0o600)
+        _write_journal(journal, [[h.root, h.rel, [h.slot], h.dev, h.ino] for h in left])
     else:
         journal.unlink(missing_ok=True)
 
@@ -178,7 +187,7 @@ def take(home: Path, workspace: Path, roots: Sequence[Path], hidden: Sequence[Pa
             slots = [f"{d}/{token}-{i}" for d in dirs_of[tree]]
             rows.append((p, str(tree), str(p)[len(str(tree)) + 1 :], slots, st.st_dev, st.st_ino))
         if rows:
-            atomic_write_text(journal, json.dumps([row[1:] for row in rows]), mode=0o600)
+            _write_journal(journal, [row[1:] for row in rows])
         usable: dict[Path, bool] = {}  # holding dir -> ours and private (checked once)
         far: set[tuple[Path, int]] = set()  # (holding dir, device) pairs that answered EXDEV
         for p, root, rel, slots, st_dev, st_ino in rows:
@@ -210,7 +219,8 @@ def take(home: Path, workspace: Path, roots: Sequence[Path], hidden: Sequence[Pa
             if ours and d not in hold.dirs:
                 with contextlib.suppress(OSError):
                     d.rmdir()  # created for nothing (another mount): only when empty
-        _rewrite_journal(journal, hold.items)
+        if not hold.items:
+            journal.unlink(missing_ok=True)  # else the plan stays: it names every slot the items may be in
         return hold
     except BaseException:
         try:
