@@ -229,3 +229,20 @@ def test_git_works(landlock: Any, repo: dict[str, Any], project_run: Any) -> Non
     assert r.exit_code == 0, r.output
     assert "M Makefile" in r.output and "init" in r.output and "1 file changed" in r.output
     assert "warning" not in r.output
+
+
+def test_a_failing_clean_up_step_does_not_stop_the_others(
+    landlock: Any, repo: dict[str, Any], project_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in one undo step must not leave the secrets held or the scratch dir behind."""
+    from codeward.sandbox import anchors
+
+    def broken(self: Any) -> list[str]:
+        raise RuntimeError("anchors failed")
+
+    monkeypatch.setattr(anchors.Anchors, "restore", broken)
+    scratch_before = set(Path(tempfile.gettempdir()).glob("codeward-sbx-*"))
+    with pytest.raises(RuntimeError, match="anchors failed"):
+        project_run(landlock, repo["root"], "true")
+    _assert_secrets_intact(repo)
+    assert set(Path(tempfile.gettempdir()).glob("codeward-sbx-*")) <= scratch_before

@@ -27,6 +27,7 @@ because ``socket()`` is refused.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -355,17 +356,28 @@ class LandlockSandbox:
         before = protected_census(spec.workspace)
         home = spec.home_dir()
         in_writable = [h for h in layout.hidden() if any(is_within(h, w) and h != w for w in layout.writable)]
-        private = Path(tempfile.mkdtemp(prefix="codeward-sbx-"))
-        held = hold.take(home, spec.workspace, spec.roots(), in_writable)
-        anchors = anchors_mod.Anchors.take([p for p in layout.readonly if p.is_dir() and not p.is_symlink()])
-        proxy: ConnectProxy | None = None
         restored: list[str] = []
-        try:
+        put_back: list[str] = []
+        proxy: ConnectProxy | None = None
+        # undone in reverse order, each step even when an earlier one fails: anchors and held paths
+        # first (the tripwire and the census expect them in place), the scratch dir last
+        with contextlib.ExitStack() as undo:
+            private = Path(tempfile.mkdtemp(prefix="codeward-sbx-"))
+            undo.callback(shutil.rmtree, private, ignore_errors=True)
+            undo.callback(
+                lambda: restored.extend(p for p in remove_created(spec.workspace, before) if p not in restored)
+            )
+            undo.callback(lambda: restored.extend(tripwire.restore()))
+            held = hold.take(home, spec.workspace, spec.roots(), in_writable)
+            undo.callback(lambda: put_back.extend(held.restore()))
+            anchors = anchors_mod.Anchors.take([p for p in layout.readonly if p.is_dir() and not p.is_symlink()])
+            undo.callback(lambda: put_back.extend(anchors.restore()))
             (private / "tmp").mkdir()
             (private / "home").mkdir()
             env = child_env(spec.env_passthrough, home=str(private / "home"), tmpdir=str(private / "tmp"))
             if use_proxy:
                 proxy = ConnectProxy(DomainPolicy(spec.allowed_domains)).start()
+                undo.callback(proxy.stop)
                 env.update(proxy_env(f"http://127.0.0.1:{proxy.port}"))
             ll = build_landlock_spec(
                 spec,
@@ -400,14 +412,6 @@ class LandlockSandbox:
                 on_output=on_output,
                 stop=lambda p: os.kill(p.pid, 15),
             )
-        finally:
-            if proxy is not None:
-                proxy.stop()
-            put_back = anchors.restore()  # first: the others expect these paths in place
-            put_back += held.restore()
-            restored = tripwire.restore()
-            restored += [p for p in remove_created(spec.workspace, before) if p not in restored]
-            shutil.rmtree(private, ignore_errors=True)
         restored += [*held.recovered, *put_back]
         why = launch.setup_failure(raw.returncode, raw.output)
         if why is not None:
