@@ -140,12 +140,15 @@ def _own_private_dir(d: Path) -> bool:
 
 
 def _candidates(home: Path, workspace: Path, tree: Path, roots: Sequence[Path]) -> Iterator[Path]:
-    """Holding directories to try, in order: the codeward home, next to the tree, /var/tmp.
+    """Holding directories to try, in order: the codeward home, /var/tmp, next to the tree.
 
-    Each lies outside every tree the command works in; the tier hides them all.
+    Each lies outside every tree the command works in and the Landlock tier hides them all; the
+    first two are hidden by every tier, so they come first (what a crash leaves there stays hidden
+    even if the next command runs under bubblewrap). Next to the tree is for a workspace whose
+    mount holds neither (a CI checkout on a volume).
     """
     key = _key(workspace)
-    for base in (home / "hold", tree.parent, Path("/var/tmp")):
+    for base in (home / "hold", Path("/var/tmp"), tree.parent):
         d = base / f"{HOLD_PREFIX}{key}"
         if not any(is_within(d, r) or is_within(r, d) for r in roots):
             yield d
