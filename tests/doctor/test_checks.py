@@ -110,8 +110,15 @@ def test_sandbox() -> None:
     assert c.check_sandbox(ctx(sandbox=(bw, ll))).status == "pass"
     r = c.check_sandbox(ctx(sandbox=(no_bw, ll)))
     assert r.status == "warn" and "frozen directory" in r.detail and "user namespaces disabled" in r.detail
+    assert r.fix is not None and r.fix.startswith("install bubblewrap")
     r = c.check_sandbox(ctx(sandbox=(no_bw, replace(ll, available=False, reason="kernel too old"))))
     assert r.status == "fail" and "commands will be refused" in r.detail and "kernel too old" in r.detail
+    # installed but refused: the fix for that cause, not "install bubblewrap"
+    refused = replace(no_bw, fix="sudo sysctl -w user.max_user_namespaces=15000")
+    r = c.check_sandbox(ctx(sandbox=(refused, replace(ll, available=False))))
+    assert r.status == "fail" and r.fix == "sudo sysctl -w user.max_user_namespaces=15000"
+    r = c.check_sandbox(ctx(sandbox=(refused, ll)))
+    assert r.status == "warn" and r.fix is not None and r.fix.startswith("sudo sysctl -w user.max_user_namespaces")
     r = c.check_sandbox(ctx(sandbox=(bw,), config=cfg(sandbox=SandboxConfig(unsafe_allow_unsandboxed=True))))
     assert r.status == "fail"
     assert c.check_sandbox(ctx(sandbox=(bw,), config=cfg(sandbox=SandboxConfig(tier="none")))).status == "fail"

@@ -126,18 +126,30 @@ def project(git_repo: Path, cw_home: Path) -> Project:
 
 
 @pytest.fixture
-def outside() -> Iterator[Path]:
-    """A host directory outside the workspace that commands can see (read-only), not under /tmp or a home."""
+def outside(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A host directory outside the workspace that commands can see (read-only), not under /tmp or a home.
+
+    Root uses a system directory. A normal user can write only where the sandbox hides everything
+    (/tmp, /var/tmp, the homes), so for it /var/tmp is made an ordinary host directory for this test:
+    shown read-only like /opt, not replaced by a private one. Hiding plays no part in the outcome.
+    """
     for base in ("/opt", "/srv", "/var/lib", "/usr/local"):
         if os.access(base, os.W_OK):
-            d = Path(tempfile.mkdtemp(prefix="codeward-escape-", dir=base))
-            try:
-                (d / "victim.txt").write_text("original\n")
-                yield d
-            finally:
-                shutil.rmtree(d, ignore_errors=True)
-            return
-    pytest.skip("no writable host directory outside /tmp and the homes to use as the outside target")
+            break
+    else:
+        from codeward.sandbox import layout
+
+        if not os.access("/var/tmp", os.W_OK):
+            pytest.skip("no writable host directory outside /tmp and the homes to use as the outside target")
+        base = "/var/tmp"
+        kw = layout.build_layout.__kwdefaults__
+        monkeypatch.setitem(kw, "private_dirs", tuple(d for d in kw["private_dirs"] if d != base))
+    d = Path(tempfile.mkdtemp(prefix="codeward-escape-", dir=base))
+    try:
+        (d / "victim.txt").write_text("original\n")
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 # --- host-side observers -----------------------------------------------------------------------

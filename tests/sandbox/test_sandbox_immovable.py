@@ -39,7 +39,10 @@ def test_renaming_the_parent_of_an_ignored_file(sandbox: Any, project: Project) 
     r = project.run(sandbox, "mv config cfg; cat cfg/production.yml config/production.yml 2>&1; true")
     assert marker not in r.output
     assert content(secret) == f"password: {marker}\n".encode()
-    assert not (project.root / "cfg").exists()
+    if sandbox.tier == "bwrap":
+        assert not (project.root / "cfg").exists()  # the ancestor is a mount point: the rename failed
+    else:  # Landlock holds the secret outside the tree while the command runs: the rename moved nothing
+        assert content(project.root / "cfg" / "production.yml") is None
     r = project.run(sandbox, "cat cfg/production.yml 2>&1; true")  # the next command either
     assert marker not in r.output
 

@@ -158,13 +158,14 @@ def check_sandbox(ctx: DoctorContext) -> CheckResult:
         tiers = [t for t in tiers if t.tier == sb.tier]
     best = next((t for t in tiers if t.available), None)
     why_not = "; ".join(f"{t.tier}: {t.reason}" for t in tiers if not t.available)
+    # the fix for bubblewrap: install it, or (installed but refused) the fix for the cause it was refused for
+    bw = next((t for t in ctx.sandbox if t.tier == "bwrap"), None)
+    bw_fix = (bw.fix if bw is not None and not bw.available else "") or (
+        "install bubblewrap (apt-get install bubblewrap / dnf install bubblewrap)"
+    )
     if best is None:
         return CheckResult(
-            name,
-            "fail",
-            f"no sandbox tier works here, so commands will be refused ({why_not or 'none known'})",
-            "install bubblewrap (apt-get install bubblewrap) and allow unprivileged user namespaces "
-            "(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0)",
+            name, "fail", f"no sandbox tier works here, so commands will be refused ({why_not or 'none known'})", bw_fix
         )
     if best.tier == "bwrap":
         gaps = f"; gaps: {'; '.join(best.gaps)}" if best.gaps else ""
@@ -173,7 +174,7 @@ def check_sandbox(ctx: DoctorContext) -> CheckResult:
     detail = f"{best.tier} only ({best.reason}); gaps: {gaps}"
     if why_not:
         detail += f"; not available: {why_not}"
-    return CheckResult(name, "warn", detail, "install bubblewrap (apt-get install bubblewrap) for the strongest tier")
+    return CheckResult(name, "warn", detail, f"{bw_fix} (for the strongest tier)")
 
 
 NETWORK_KEYS = ("sandbox.network", "sandbox.allowed_domains")

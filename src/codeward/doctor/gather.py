@@ -264,6 +264,7 @@ def _sandbox() -> dict[str, object]:
             bool(t.available),
             str(getattr(t, "reason", "")),
             tuple(getattr(t, "gaps", ()) or ()),
+            "" if t.available else str(getattr(t, "detail", "")),
         )
         for t in statuses
     )

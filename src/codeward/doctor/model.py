@@ -65,6 +65,7 @@ class SandboxTier:
     available: bool
     reason: str
     gaps: tuple[str, ...] = ()
+    fix: str = ""  # what makes an unavailable tier work here (for bwrap: the fix for why it is refused)
 
 
 @dataclass(frozen=True)

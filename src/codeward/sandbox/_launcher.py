@@ -8,7 +8,8 @@ for the same reason when codeward is installed editable inside a workspace.
 In order, before ``exec``: with ``mounts_fd``, the bind mounts read from that descriptor (bwrap
 hands over a new mount namespace with CAP_SYS_ADMIN for this; one ``mount`` call each, where bwrap
 re-reads the whole mount table per mount); rlimits; when running as root (or when bwrap kept
-capabilities for the mounts), drop every capability (bounding set,
+capabilities for the mounts), either become ``run_as`` (another uid, keeping only CAP_DAC_OVERRIDE,
+so the command owns no root-owned file; the Landlock tier) or drop every capability (bounding set,
 ambient, permitted, effective, inheritable), so a root agent's command is root without powers;
 ``PR_SET_NO_NEW_PRIVS``; the Landlock ruleset; the seccomp filter. Then, with ``supervise``, it
 becomes a child subreaper, forks the command and waits: when the command ends (or on SIGTERM) it
@@ -35,6 +36,10 @@ SECCOMP_MODE_FILTER = 2
 PR_CAPBSET_DROP = 24
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
+PR_CAP_AMBIENT_RAISE = 2
+PR_SET_SECUREBITS = 28
+SECUREBITS = 0b1111  # SECBIT_NOROOT, SECBIT_NO_SETUID_FIXUP and their locks
+CAP_DAC_OVERRIDE = 1
 PR_SET_CHILD_SUBREAPER = 36
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 SYS_LANDLOCK_CREATE_RULESET = 444
@@ -89,8 +94,9 @@ def set_limits(spec):
     if "nproc" in lim and hasattr(resource, "RLIMIT_NPROC"):
         # Without a user namespace the count is per user, across the machine: allow this many more.
         n = lim["nproc"]
-        if sys.platform.startswith("linux") and os.getuid() != 0:
-            n += count_own_processes(os.getuid())
+        uid = spec["run_as"][0] if spec.get("run_as") and os.geteuid() == 0 else os.getuid()
+        if sys.platform.startswith("linux") and uid != 0:
+            n += count_own_processes(uid)
         _, hard = resource.getrlimit(resource.RLIMIT_NPROC)
         if hard != resource.RLIM_INFINITY:
             n = min(n, hard)
@@ -117,6 +123,48 @@ def apply_mounts(lib, fd):
         src, dst = bytes.fromhex(src.decode()), bytes.fromhex(dst.decode())
         if lib.mount(src, dst, None, flags, None) != 0:
             fail(f"cannot mount {dst.decode('utf-8', 'replace')}: {os.strerror(ctypes.get_errno())}")
+
+
+def last_cap():
+    try:
+        with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 63
+
+
+def become(lib, uid, gid):
+    """Root becomes ``uid``/``gid`` keeping only CAP_DAC_OVERRIDE, for itself and what it runs.
+
+    So a command owns no root-owned file (chmod, utime and chown on them need ownership or
+    CAP_FOWNER/CAP_CHOWN, which it lacks) yet can still write the root-owned workspace (Landlock
+    decides where). The capability is in the ambient set so that it survives ``exec``.
+    """
+    keep = CAP_DAC_OVERRIDE
+    for cap in range(last_cap() + 1):
+        if cap != keep and lib.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            fail(f"cannot drop capability {cap} from the bounding set: {os.strerror(ctypes.get_errno())}")
+    # no-setuid-fixup: keep the capability across the uid switch, and let access(2) (git's repository
+    # discovery) honour it like open(2) does; noroot: uid 0 never means power again. Both locked.
+    check(lib.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "securebits")
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    bit = 1 << keep
+    header = struct.pack("=Ii", LINUX_CAPABILITY_VERSION_3, 0)
+    data = struct.pack("=IIIIII", bit, bit, bit, 0, 0, 0)  # effective, permitted, inheritable (two words)
+    hbuf = ctypes.create_string_buffer(header, len(header))
+    dbuf = ctypes.create_string_buffer(data, len(data))
+    check(lib.capset(hbuf, dbuf), "capset")
+    lib.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    check(lib.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, keep, 0, 0), "ambient capability")
+    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != gid:
+        fail("switching to the sandbox user did not take effect")
+    try:
+        os.setuid(0)
+    except OSError:
+        return
+    fail("the sandbox user could become root again")
 
 
 def drop_caps(lib):
@@ -290,7 +338,10 @@ def setup(spec):
         apply_mounts(lib, spec["mounts_fd"])
     set_limits(spec)
     if linux and spec.get("drop_caps") and (os.geteuid() == 0 or "mounts_fd" in spec):
-        drop_caps(lib)
+        if spec.get("run_as"):
+            become(lib, *spec["run_as"])
+        else:
+            drop_caps(lib)
     if linux and (spec.get("landlock") or spec.get("seccomp")):
         check(lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     if spec.get("landlock"):
@@ -303,8 +354,9 @@ def setup(spec):
 def parse_spec(text):
     """The spec, one item per line (no json: importing it costs more than the whole launcher).
 
-    ``fsize N``, ``nproc N``, ``core N``, ``drop_caps``, ``supervise``, ``seccomp HEX``, ``ll_fs N``,
-    ``ll_net N``, ``ll_scoped N``, ``rule ACCESS NOFOLLOW HEXPATH``, ``port PORT ACCESS``, ``mounts_fd N``.
+    ``fsize N``, ``nproc N``, ``core N``, ``drop_caps``, ``run_as UID GID``, ``supervise``, ``seccomp HEX``,
+    ``ll_fs N``, ``ll_net N``, ``ll_scoped N``, ``rule ACCESS NOFOLLOW HEXPATH``, ``port PORT ACCESS``,
+    ``mounts_fd N``.
     """
     spec = {"rlimits": {}}
     ll = {"rules": [], "net_ports": []}
@@ -318,6 +370,9 @@ def parse_spec(text):
             spec[key] = True
         elif key == "mounts_fd":
             spec[key] = int(rest)
+        elif key == "run_as":
+            uid, gid = rest.split(" ")
+            spec["run_as"] = (int(uid), int(gid))
         elif key == "seccomp":
             spec["seccomp"] = bytes.fromhex(rest)
         elif key == "ll_fs":

@@ -1,27 +1,33 @@
 """Tier 2: Landlock + seccomp, applied in the child by the launcher, where bwrap or user namespaces are missing.
 
 Landlock is an allowlist of directory trees: rights granted to a directory hold for everything
-below it, and there is no "deny inside allow". So a path is hidden inside a granted tree by
-*freezing* the directories on the way to it: a frozen directory gets only the right to be listed
-(inside writable places) or nothing (system directories), and each of its other entries gets the
-tree's rights on its own. The price, stated in ``sandbox_status()``: in a frozen directory no entry
-can be added or removed (new files there would inherit the frozen rights). The workspace root is
-frozen whenever it directly holds an ignored file such as ``.env``.
+below it, and there is no "deny inside allow". Two ways to hide a path inside a writable tree:
+
+* *hold* it (the default, :mod:`codeward.sandbox.hold`): rename it, same inode, into a holding
+  directory outside every tree the command sees, and back after the command. Nothing is frozen,
+  so the workspace root (which holds ``.env``) stays fully usable: new files, ``sed -i``, renames,
+  ``mkdir``, builds, venvs. Renaming an ancestor cannot carry the secret along: it is not there.
+* *freeze* the directories on the way to it, the fallback for a path no holding place shares a
+  mount with, and the way system directories are hidden: a frozen directory gets only the right
+  to be listed (inside writable places) or nothing, and each of its other entries gets the tree's
+  rights on its own; in a frozen directory no entry can be added or removed.
 
 When ``allow_directories`` narrows the workspace, the workspace gets read rights only and each
 allowed directory the write rights on its own; moving or hard-linking a file out of an allowed
-directory needs rights on the destination and fails (``EACCES`` / ``EXDEV``). As everywhere
-outside the writable places, ``chmod`` and ``utime`` on the read-only part are not controlled.
+directory needs rights on the destination and fails (``EACCES`` / ``EXDEV``).
 
-Protected paths in a frozen directory become read-only rules; elsewhere inside the workspace
-Landlock cannot make them read-only, so a :class:`~codeward.sandbox.protect.Tripwire` records them and
-puts them back after the command. Other gaps, shared with every Landlock-only design: no pid
-namespace, ``chmod``/``utime`` outside the workspace are not controlled (seccomp refuses setuid and
-setgid bits), and pathname unix sockets are only stopped because ``socket()`` is refused.
+Protected paths cannot be made read-only inside a writable tree: protected directories are pinned
+by identity (:class:`~codeward.sandbox.hold.Anchors`) and moved back when renamed, and a
+:class:`~codeward.sandbox.protect.Tripwire` records the rest and puts them back after the command.
+As root, the command runs as another uid (:func:`run_as`) so that it owns no host file: Landlock
+does not govern ``chmod``/``utime``/``chown``. Other gaps, listed in ``sandbox_status()``: no pid
+namespace, the user's own files in the shared ``/tmp``, and pathname unix sockets only stopped
+because ``socket()`` is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -63,6 +69,7 @@ LANDLOCK_CREATE_RULESET_VERSION = 1
 FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 DEVICES: tuple[str, ...] = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 MAX_RULES = 20000
+TMP = Path("/tmp")
 
 
 def handled_fs(abi: int) -> int:
@@ -121,13 +128,12 @@ class Rule:
 
 
 def _minimal(paths: Iterable[Path]) -> list[Path]:
-    """Drop paths that lie under another path of the set."""
-    ps = sorted(set(paths), key=lambda p: len(p.parts))
-    out: list[Path] = []
-    for p in ps:
-        if not any(is_within(p, q) for q in out):
-            out.append(p)
-    return out
+    """Drop paths that lie under another path of the set (by ancestor lookup: linear in the paths)."""
+    from codeward.sandbox.hold import has_ancestor_in
+
+    chosen = {str(p): p for p in paths}
+    kept = [p for k, p in chosen.items() if not has_ancestor_in(k, chosen)]
+    return sorted(kept, key=lambda p: len(p.parts))
 
 
 def plan_rules(
@@ -213,12 +219,23 @@ def build_landlock_spec(
     private: Path,
     proxy_port: int | None,
     layout: Any,
+    held: Iterable[Path] = (),
+    hold_dirs: Iterable[Path] = (),
 ) -> dict[str, Any]:
-    """The JSON the launcher applies: handled rights, rules, ports and scopes."""
+    """The JSON the launcher applies: handled rights, rules, ports and scopes.
+
+    ``held`` hidden paths are out of the tree while the command runs (:mod:`codeward.sandbox.hold`),
+    so nothing is frozen for them; ``hold_dirs`` (where they are) are hidden like the private dirs.
+    With the network off ``/tmp`` is writable: no socket can be created, so the sockets that live
+    there (X11, tmux, ssh-agent) are out of reach; the user's own files there are not (a stated gap).
+    """
     fs = handled_fs(abi)
     ro = ro_rights(abi)
     rw = fs
-    hidden = [*map(Path, layout.private_dirs), *layout.hidden(), Path("/dev")]
+    held_set = set(held)
+    hold_dirs = list(hold_dirs)
+    hidden_all = [h for h in layout.hidden() if h not in held_set]
+    hidden = [*map(Path, layout.private_dirs), *hidden_all, *hold_dirs, Path("/dev")]
     grants = [Grant(Path("/"), ro)]
     for p in layout.reexposed:
         grants.append(Grant(p, ro))
@@ -229,10 +246,12 @@ def build_landlock_spec(
     for w in layout.writable:
         grants.append(Grant(w, rw, inside_writable=True))
     grants.append(Grant(private, rw, inside_writable=True))
+    if tmp_writable(spec, layout, [*hidden_all, *hold_dirs]):
+        grants.append(Grant(TMP, rw, inside_writable=True))
     # inside the workspace trees, hidden paths are the spec's own; the private dirs they sit in are not
     rules = plan_rules([g for g in grants if not g.inside_writable], hidden, [], ro=ro, scandir=_cached_scan)
     inner = [g for g in grants if g.inside_writable]
-    inner_hidden = [h for h in layout.hidden() if any(is_within(h, g.path) for g in inner)]
+    inner_hidden = [h for h in hidden_all if any(is_within(h, g.path) for g in inner)]
     rules += plan_rules(inner, inner_hidden, layout.readonly, ro=ro)
     for dev in DEVICES:
         if os.path.exists(dev):
@@ -250,6 +269,49 @@ def build_landlock_spec(
     return out
 
 
+# The uid a root codeward runs Landlock commands as when the workspace belongs to root: one that owns
+# no file on the host, so chmod/utime/chown of host files fail (Landlock does not govern them).
+SANDBOX_ID = 65533
+GIT_SAFE_ENV = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
+
+
+def run_as(workspace: Path, euid: int | None = None) -> tuple[int, int] | None:
+    """Who a command runs as when codeward is root: the workspace's owner, or :data:`SANDBOX_ID`.
+
+    ``None`` for a normal user (who owns only their own files anyway). Running as the owner keeps
+    the files a command creates the user's (``sudo codeward`` in a user's checkout); a root-owned
+    workspace gets the sandbox uid, with CAP_DAC_OVERRIDE kept so that it can still write there.
+    """
+    if (os.geteuid() if euid is None else euid) != 0:
+        return None
+    st = workspace.stat()
+    if st.st_uid != 0:
+        return st.st_uid, st.st_gid
+    return SANDBOX_ID, SANDBOX_ID
+
+
+def tmp_writable(spec: SandboxSpec, layout: Any, hidden: Sequence[Path]) -> bool:
+    """``/tmp`` can be granted whole: the network is off (no socket can reach the sockets kept there),
+    nothing the command must not see or must see narrowed lies below it (a workspace, a home, the
+    codeward home, a hidden path), and, as root, the host is a container (whose /tmp is its own);
+    otherwise commands get only their private ``$TMPDIR``."""
+    if spec.network or TMP not in layout.private_dirs:
+        return False
+    if os.geteuid() == 0:
+        from codeward.sandbox.bwrap_diag import container_kind
+
+        if not container_kind():
+            return False  # a root command keeps CAP_DAC_OVERRIDE: on a host, /tmp holds services' private dirs
+    inside = [
+        *spec.roots(),
+        *layout.reexposed,
+        *(p for p in layout.private_dirs if p != TMP),
+        *hidden,
+        spec.home_dir(),
+    ]
+    return not any(is_within(p, TMP) for p in inside)
+
+
 class LandlockSandbox:
     """Runs commands through the launcher with Landlock rules and the seccomp filter."""
 
@@ -265,7 +327,8 @@ class LandlockSandbox:
         *,
         on_output: Callable[[str], None] | None = None,
     ) -> CommandResult:
-        from codeward.sandbox import launch
+        from codeward.sandbox import anchors as anchors_mod
+        from codeward.sandbox import hold, launch
         from codeward.sandbox.env import child_env
         from codeward.sandbox.layout import build_layout
         from codeward.sandbox.notes import explain
@@ -287,26 +350,56 @@ class LandlockSandbox:
             bpf = build_filter(policy_for("landlock", network=spec.network, proxy=use_proxy))
         except SeccompError as e:
             raise SandboxUnavailable(f"sandbox: {e}") from None
-        tripwire = Tripwire.take(
-            spec.workspace, [*layout.readonly, *layout.missing_protected, *layout.linked_protected]
-        )
         before = protected_census(spec.workspace)
-        private = Path(tempfile.mkdtemp(prefix="codeward-sbx-"))
-        proxy: ConnectProxy | None = None
+        home = spec.home_dir()
+        in_writable = [h for h in layout.hidden() if any(is_within(h, w) and h != w for w in layout.writable)]
         restored: list[str] = []
-        try:
+        put_back: list[str] = []
+        proxy: ConnectProxy | None = None
+        # undone in reverse order, each step even when an earlier one fails: the anchors first, then
+        # the tripwire moves renamed directories back by identity (and sets aside what a command put
+        # in their place), and only then are held paths put back, so a held file goes back into its
+        # own directory, never into one the command made at that name; the scratch dir last
+        with contextlib.ExitStack() as undo:
+            private = Path(tempfile.mkdtemp(prefix="codeward-sbx-"))
+            undo.callback(shutil.rmtree, private, ignore_errors=True)
+            undo.callback(
+                lambda: restored.extend(p for p in remove_created(spec.workspace, before) if p not in restored)
+            )
+            held = hold.take(home, spec.workspace, spec.roots(), in_writable)
+            undo.callback(lambda: put_back.extend(held.restore()))
+            held_now = held.held_paths
+            guarded = [*layout.readonly, *layout.missing_protected, *layout.linked_protected]
+            tripwire = Tripwire.take(spec.workspace, [p for p in guarded if p not in held_now])
+            undo.callback(lambda: restored.extend(tripwire.restore()))
+            anchors = anchors_mod.Anchors.take([p for p in layout.readonly if p.is_dir() and not p.is_symlink()])
+            undo.callback(lambda: put_back.extend(anchors.restore()))
             (private / "tmp").mkdir()
             (private / "home").mkdir()
             env = child_env(spec.env_passthrough, home=str(private / "home"), tmpdir=str(private / "tmp"))
             if use_proxy:
                 proxy = ConnectProxy(DomainPolicy(spec.allowed_domains)).start()
+                undo.callback(proxy.stop)
                 env.update(proxy_env(f"http://127.0.0.1:{proxy.port}"))
             ll = build_landlock_spec(
-                spec, abi=self.abi, private=private, proxy_port=proxy.port if proxy else None, layout=layout
+                spec,
+                abi=self.abi,
+                private=private,
+                proxy_port=proxy.port if proxy else None,
+                layout=layout,
+                held=held.held_paths,
+                hold_dirs=hold.holding_dirs(home, spec.workspace, spec.roots()),
             )
+            user = run_as(spec.workspace)
+            if user is not None:
+                for d in (private, private / "tmp", private / "home"):
+                    os.chown(d, *user)  # its own scratch: access(2) checks ignore CAP_DAC_OVERRIDE
+                if user[0] != spec.workspace.stat().st_uid:
+                    env.update(GIT_SAFE_ENV)  # git refuses a repository another uid owns ("dubious ownership")
             launcher_spec = {
                 "rlimits": {"fsize": spec.max_file_size, "nproc": spec.max_processes, "core": 0},
                 "drop_caps": True,
+                "run_as": user,
                 "landlock": ll,
                 "seccomp": bpf,
                 "supervise": True,
@@ -321,12 +414,7 @@ class LandlockSandbox:
                 on_output=on_output,
                 stop=lambda p: os.kill(p.pid, 15),
             )
-        finally:
-            if proxy is not None:
-                proxy.stop()
-            restored = tripwire.restore()
-            restored += [p for p in remove_created(spec.workspace, before) if p not in restored]
-            shutil.rmtree(private, ignore_errors=True)
+        restored += [*held.recovered, *put_back]
         why = launch.setup_failure(raw.returncode, raw.output)
         if why is not None:
             raise SandboxUnavailable(f"sandbox: the Landlock launcher could not confine the command: {why}")

@@ -57,6 +57,9 @@ def encode_spec(spec: dict[str, Any]) -> str:
             lines.append(flag)
     if spec.get("mounts_fd") is not None:
         lines.append(f"mounts_fd {int(spec['mounts_fd'])}")
+    if spec.get("run_as"):
+        uid, gid = spec["run_as"]
+        lines.append(f"run_as {int(uid)} {int(gid)}")
     if spec.get("seccomp"):
         lines.append("seccomp " + bytes(spec["seccomp"]).hex())
     ll = spec.get("landlock")

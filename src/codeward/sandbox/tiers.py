@@ -53,18 +53,6 @@ def _read(path: str) -> str | None:
         return None
 
 
-def userns_hint() -> str:
-    """Why unprivileged user namespaces may be off, from the sysctls that switch them off."""
-    hints = []
-    if _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
-        hints.append("AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1)")
-    if _read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
-        hints.append("user namespaces disabled by kernel.unprivileged_userns_clone=0")
-    if _read("/proc/sys/user/max_user_namespaces") == "0":
-        hints.append("user namespaces disabled by user.max_user_namespaces=0")
-    return "; ".join(hints)
-
-
 def find_program(name: str) -> str | None:
     """``name`` from PATH, absolute entries only, preferring the system directories.
 
@@ -165,9 +153,11 @@ def _probe_bwrap() -> Probe:
     finally:
         os.close(fd)
     if res.returncode != 0:
+        from codeward.sandbox.bwrap_diag import diagnose, probe_facts
+
         msg = (res.stderr.strip().splitlines() or [f"exit {res.returncode}"])[0]
-        hint = userns_hint()
-        return Probe(False, f"bwrap cannot create the sandbox: {msg}" + (f"; {hint}" if hint else ""), path=path)
+        d = diagnose(probe_facts(path, msg))
+        return Probe(False, f"{path} is installed but cannot run: {d.cause} ({msg})", detail=d.fix, path=path)
     prlimit = find_program("prlimit") or ""
     return Probe(True, f"bubblewrap {'.'.join(map(str, ver))}", detail=prlimit, path=path)
 
@@ -295,9 +285,22 @@ def select_sandbox(
     if allow_unsandboxed and preference == "auto":
         return UnsandboxedSandbox()
     raise SandboxUnavailable(
-        "no sandbox can be enforced here (" + "; ".join(reasons) + "). Install bubblewrap, or accept running "
-        "commands unconfined with --dangerously-allow-unsandboxed"
+        "no sandbox can be enforced here (" + "; ".join(reasons) + f"). {bwrap_fix(prober).rstrip('.')}, or accept "
+        "running commands unconfined with --dangerously-allow-unsandboxed"
     )
+
+
+INSTALL_BWRAP = "Install bubblewrap (apt-get install bubblewrap / dnf install bubblewrap)"
+
+
+def bwrap_fix(prober: Prober | None = None) -> str:
+    """What makes bubblewrap work here: install it, or the fix for the reason it cannot run."""
+    b = (prober or default_prober()).bwrap()
+    if b.available:
+        return ""
+    if b.path and b.detail:
+        return b.detail[0].upper() + b.detail[1:]
+    return INSTALL_BWRAP
 
 
 BWRAP_GAPS: tuple[str, ...] = (
@@ -307,18 +310,28 @@ BWRAP_GAPS: tuple[str, ...] = (
     "allowed_domains: HTTPS through CONNECT only; what is sent to an allowed host is not inspected",
 )
 LANDLOCK_GAPS: tuple[str, ...] = (
-    "cannot keep protected paths inside the workspace read-only (.git/hooks, .git/config, AGENTS.md, ignore "
-    "files, .codeward/) while a command runs: they are recorded before each command and put back after it, "
-    "and new ones are removed",
-    "the directories on the way to an ignored or disallowed path, from the workspace root (or from an "
-    "allow_directories directory) down, are frozen: their existing entries stay writable but no entry can be "
-    "added or removed there (often the workspace root, which holds .env)",
-    "names (not contents) of entries inside ignored directories can be listed",
-    "chmod and utime on files outside the writable places (the system, and the workspace outside "
-    "allow_directories) are not controlled (setuid/setgid bits are refused); their contents are",
+    "ignored files inside the workspace are moved out of it while a command runs (same inode, renamed back "
+    "after it; a crash is repaired by the next run): other programs do not see them meanwhile, and sessions "
+    "in the same workspace take turns",
+    "an ignored file on another mount than every holding place (a workspace that is itself a mount point) is "
+    "hidden by freezing the directories above it: no entry can be added or removed there, and names inside an "
+    "ignored directory can be listed",
+    "protected paths are not read-only while a command runs: .git and .codeward are moved back if renamed; "
+    "hooks, git config, AGENTS.md and ignore files are put back after it and new ones removed; a command can "
+    "delete objects in .git",
+    "tracked files that are ignored look deleted to git inside the sandbox",
+    "/tmp is the host's shared /tmp (writable only with the network off, and as root only in a container; "
+    "else only $TMPDIR): the user's own files there can be read and changed",
+    "chmod and utime of the user's files outside the workspace are not controlled (setuid/setgid bits are refused)",
     "no pid namespace: a command that kills its own supervisor can leave background processes running",
     "no private network namespace: sockets are refused outright with the network off (socketpair still works)",
     "git commands that write .git (commit, fetch) work here, unlike under bubblewrap",
+)
+LANDLOCK_ROOT_GAPS: tuple[str, ...] = (
+    "running as root: commands run as the workspace's owner, or uid 65533 keeping only CAP_DAC_OVERRIDE, so "
+    "they cannot chmod, chown or re-date root's files; they can still touch a readable host file to the "
+    "current time and read other users' files outside the hidden places, and chmod of root-owned files in "
+    "the workspace fails",
 )
 SEATBELT_GAPS: tuple[str, ...] = (
     "no pid namespace and no private /tmp",
@@ -343,17 +356,16 @@ def sandbox_status(prober: Prober | None = None) -> list[TierStatus]:
         )
     if b.available and not b.detail:
         gaps.append("prlimit not found: limits are set with the shell's ulimit")
-    out.append(
-        TierStatus(
-            "bwrap",
-            b.available,
-            b.reason,
-            tuple(gaps),
-            f"{b.path}; toolchains shown read-only from the home directory: {', '.join(TOOLCHAIN_DIRS)}",
-        )
+    detail = (
+        f"{b.path}; toolchains shown read-only from the home directory: {', '.join(TOOLCHAIN_DIRS)}"
+        if b.available
+        else bwrap_fix(prober)
     )
+    out.append(TierStatus("bwrap", b.available, b.reason, tuple(gaps), detail))
     ll = prober.landlock()
     lgaps = list(LANDLOCK_GAPS)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        lgaps.extend(LANDLOCK_ROOT_GAPS)
     if ll.available and ll.abi < 4:
         lgaps.append(f"Landlock ABI {ll.abi} has no TCP rules: allowed_domains cannot be used")
     if ll.available and ll.abi < 6:
