@@ -27,7 +27,7 @@ import os
 import select
 import socket
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from codeward.errors import UsageError
@@ -115,7 +115,7 @@ class HttpJsonLines:
         self.timeout = timeout
         self._client: object | None = None
 
-    def _http(self):  # type: ignore[no-untyped-def]
+    def _http(self) -> Any:
         import httpx
 
         if self._client is None:

@@ -172,7 +172,7 @@ def verify_bytes(data: bytes, expected_session: str | None = None, keys: EpochKe
                 missing = f"record {i}" if seq == i + 1 else f"records {i} to {seq - 1}"
                 return result(Problem(n, "removed", f"line {n}: {missing} removed before this line"))
             return result(Problem(n, "reordered", f"line {n}: holds record {seq} where record {i} belongs"))
-        expected_prev = genesis(sid) if i == 0 else prev_hash
+        expected_prev = genesis(sid or "") if i == 0 else prev_hash
         if rec["prev"] != expected_prev:
             what = "the session's start" if i == 0 else "the record before it"
             return result(Problem(n, "inserted", f"line {n}: the record does not follow {what} (replaced or forged)"))

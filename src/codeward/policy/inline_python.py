@@ -186,9 +186,9 @@ class _Reader:
             and node.func.attr == "join"
             and len(node.args) == 1
         ):
-            sep, items = self.fold(node.func.value, seen + 1), self.fold(node.args[0], seen + 1)
-            if isinstance(sep, str) and isinstance(items, list):
-                return sep.join(items)  # type: ignore[arg-type]
+            sep, joined = self.fold(node.func.value, seen + 1), self.fold(node.args[0], seen + 1)
+            if isinstance(sep, str) and isinstance(joined, list):
+                return sep.join(joined)
         if isinstance(node, ast.Call) and self.dotted(node.func) == "shlex.split" and len(node.args) == 1:
             text = self.fold(node.args[0], seen + 1)
             if isinstance(text, str):
@@ -223,7 +223,7 @@ class _Reader:
                     # a string without shell=True names one program (bash would not split it either)
                     self.found.argvs.append((value,))
                 elif isinstance(value, list) and value:
-                    self.found.argvs.append(tuple(value))  # type: ignore[arg-type]
+                    self.found.argvs.append(tuple(value))
                 else:
                     self.found.cannot(f"the command given to {name}() is computed, not written out")
         elif name in EXEC_FAMILY:
@@ -254,7 +254,7 @@ class _Reader:
         if isinstance(value, str):
             self.found.shell.append(value)
         elif isinstance(value, list) and value:
-            self.found.shell.append(" ".join(shlex.quote(v) for v in value))  # type: ignore[arg-type]
+            self.found.shell.append(" ".join(shlex.quote(v) for v in value))
         else:
             self.found.cannot(f"the command given to {name}() is computed, not written out")
 

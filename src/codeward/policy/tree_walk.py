@@ -135,6 +135,7 @@ class TreeWalker(AnalyzerBase):
                 # bash gives `a | b <<EOF` and `a && b < f` to b alone; tree-sitter hangs them on the
                 # whole pipeline or list
                 self._pending[target.id] = (redirects, skipped)
+                assert body is not None  # a redirected statement always has one
                 self.walk(body, sctx)
                 self._pending.pop(target.id, None)
                 return None

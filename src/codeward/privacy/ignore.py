@@ -100,7 +100,7 @@ class _Layer:
             res = spec.check_file(sub + "/" if is_dir else sub)
             if res.include is None:
                 continue
-            verdict = rules[res.index] if res.include else False
+            verdict = rules[res.index] if res.include and res.index is not None else False
         return verdict
 
 

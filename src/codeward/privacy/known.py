@@ -37,6 +37,7 @@ import threading
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import quote, quote_plus
 
 MIN_VALUE = 6
@@ -350,16 +351,17 @@ def _textual(d: bytes) -> bool:
 def _to_chars(data: bytes, spans: list[list[object]]) -> list[KnownHit]:
     out = []
     ascii_only = data.isascii()
-    for s, e, v, r in spans:
+    for span in spans:
+        s, e, v, r = cast(int, span[0]), cast(int, span[1]), span[2], span[3]
         if not ascii_only:  # widen to whole UTF-8 characters
-            while s > 0 and data[s] & 0xC0 == 0x80:  # type: ignore[operator,index]
-                s -= 1  # type: ignore[operator]
-            while e < len(data) and data[e] & 0xC0 == 0x80:  # type: ignore[operator,index]
-                e += 1  # type: ignore[operator]
+            while s > 0 and data[s] & 0xC0 == 0x80:
+                s -= 1
+            while e < len(data) and data[e] & 0xC0 == 0x80:
+                e += 1
         if ascii_only:
             cs, ce = s, e
         else:
-            cs = len(data[:s].decode("utf-8", "surrogatepass"))  # type: ignore[index]
-            ce = cs + len(data[s:e].decode("utf-8", "surrogatepass"))  # type: ignore[index]
-        out.append(KnownHit(cs, ce, str(r), str(v)))  # type: ignore[arg-type]
+            cs = len(data[:s].decode("utf-8", "surrogatepass"))
+            ce = cs + len(data[s:e].decode("utf-8", "surrogatepass"))
+        out.append(KnownHit(cs, ce, str(r), str(v)))
     return out

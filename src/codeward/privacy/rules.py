@@ -396,7 +396,7 @@ def extend(base: RuleSet, doc: RuleDocument, aliases: Mapping[str, str] | None =
         target = aliases.get(rule.id)
         if rule.id not in by_id and target in by_id and rule.regex is None and rule.path is None:
             desc = target if rule.description == rule.id else rule.description
-            by_id[target] = _merge_rule(by_id[target], replace(rule, id=target, description=desc))  # type: ignore[index]
+            by_id[target] = _merge_rule(by_id[target], replace(rule, id=target, description=desc))
         elif rule.id in by_id:
             by_id[rule.id] = _merge_rule(by_id[rule.id], rule)
         elif rule.regex is None and rule.path is None:

@@ -28,15 +28,24 @@ LOW_SEVERITY_PREFIXES = ("generic-", "password-", "pii-", "jwt", "login-call", "
 
 
 class SarifResult(Protocol):
-    path: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    rule: str
-    description: str
-    fingerprint: str
-    line_hash: str
+    @property
+    def path(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def column(self) -> int: ...
+    @property
+    def end_line(self) -> int: ...
+    @property
+    def end_column(self) -> int: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def line_hash(self) -> str: ...
 
 
 def severity(rule_id: str) -> str:

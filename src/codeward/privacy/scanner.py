@@ -207,8 +207,11 @@ class Scanner:
             rule = rules[ri]
             if rule.path is not None and (path_b is None or not rule.path.search(path_b)):
                 continue
+            regex = rule.regex
+            if regex is None:  # a path-only rule has no content to match; it never gets here
+                continue
             for a, b in self._ranges(rule, positions[ri], n):
-                for m in rule.regex.finditer(data, a, b):
+                for m in regex.finditer(data, a, b):
                     hit = self._check(rule, ri, m, data, path_b, placeholders)
                     if hit is not None:
                         hits.append(hit)
@@ -260,7 +263,7 @@ class Scanner:
             s, e = m.span(rule.secret_group)
         else:
             s, e = ms, me
-            for g in range(1, (rule.regex.groups or 0) + 1):
+            for g in range(1, ((rule.regex.groups or 0) if rule.regex is not None else 0) + 1):
                 gs, ge = m.span(g)
                 if gs >= 0 and ge > gs:
                     s, e = gs, ge

@@ -110,7 +110,7 @@ def _ripgrep(start: Path, patterns: list[str], deadline: float) -> tuple[list[st
 
 
 def _walk_all(start: Path) -> list[str]:
-    out = []
+    out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(start):
         dirnames[:] = [d for d in dirnames if d != ".git"]
         out.extend(os.path.join(dirpath, n) for n in filenames)
@@ -247,9 +247,9 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     out = matches or ["no matches"]
     out.extend(notes)
     if skipped:
-        more = len(skipped) - MAX_NAMED_SKIPS
-        names = ", ".join(skipped[:MAX_NAMED_SKIPS]) + (f" and {more} more" if more > 0 else "")
-        out.append(f"[not searched: {names}]")
+        beyond = len(skipped) - MAX_NAMED_SKIPS
+        shown = ", ".join(skipped[:MAX_NAMED_SKIPS]) + (f" and {beyond} more" if beyond > 0 else "")
+        out.append(f"[not searched: {shown}]")
     if hidden_rules:
         n = len(hidden_rules)
         out.append(f"[{n} path{'s' if n != 1 else ''} not searched: hidden by ignore rules]")
