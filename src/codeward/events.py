@@ -261,6 +261,19 @@ class CommandExecuted(Event):
 
 
 @dataclass(frozen=True)
+class NetworkConnection(Event):
+    """One connection a command asked the sandbox's proxy for (``allowed_domains``): where, how much, or why refused."""
+
+    type: ClassVar[str] = "network.connection"
+    host: str
+    port: int
+    address: str | None
+    bytes_up: int
+    bytes_down: int
+    refused: str | None
+
+
+@dataclass(frozen=True)
 class FileChanged(Event):
     type: ClassVar[str] = "file.changed"
     path: str

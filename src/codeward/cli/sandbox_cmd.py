@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -73,7 +74,11 @@ def command(
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    result = sandbox.run(argv, spec, on_output=show)
+    def connection(c: Any) -> None:
+        if c.refused:
+            click.echo(f"codeward: the proxy refused {c.host}:{c.port}: {c.refused}", err=True)
+
+    result = sandbox.run(argv, spec, on_output=show, on_connection=connection)
     if result.output and not result.output.endswith("\n"):
         sys.stdout.write("\n")
         sys.stdout.flush()

@@ -37,12 +37,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeward.errors import SandboxUnavailable
 from codeward.sandbox.layout import Layout, build_layout, interpreter_prefixes
 from codeward.sandbox.runner import RawRun
 from codeward.sandbox.spec import CommandResult, SandboxSpec, is_within, validate_spec
+
+if TYPE_CHECKING:
+    from codeward.sandbox.proxy import Connection
 
 TMP_SIZE = 1 << 30
 HOME_SIZE = 256 << 20
@@ -231,6 +234,7 @@ class BwrapSandbox:
         spec: SandboxSpec,
         *,
         on_output: Callable[[str], None] | None = None,
+        on_connection: Callable[[Connection], None] | None = None,
     ) -> CommandResult:
         from codeward.sandbox.env import child_env
         from codeward.sandbox.notes import explain
@@ -267,7 +271,9 @@ class BwrapSandbox:
         state: dict[str, Any] = {}
 
         def launch(cleanup: contextlib.ExitStack) -> RawRun:
-            return self._launch(argv, spec, layout, env, bpf, use_proxy, cleanup, state, on_output, inside)
+            return self._launch(
+                argv, spec, layout, env, bpf, use_proxy, cleanup, state, on_output, inside, on_connection
+            )
 
         raw, restored = run_guarded(spec, [*layout.linked_protected, *layout.missing_protected], launch, before=before)
         status: bytes = state.get("status", b"")
@@ -306,6 +312,7 @@ class BwrapSandbox:
         state: dict[str, Any],
         on_output: Callable[[str], None] | None,
         inside: bool = False,
+        on_connection: Callable[[Connection], None] | None = None,
     ) -> RawRun:
         """Start bwrap, wait for it (or kill it), and wait for its pid namespace to be gone."""
         from codeward.sandbox.gitview import masked_index
@@ -324,7 +331,9 @@ class BwrapSandbox:
             private = Path(tempfile.mkdtemp(prefix="codeward-proxy-"))
             cleanup.callback(shutil.rmtree, private, True)
             sock = private / "proxy.sock"
-            proxy = ConnectProxy(DomainPolicy(spec.allowed_domains), unix_path=str(sock)).start()
+            proxy = ConnectProxy(
+                DomainPolicy(spec.allowed_domains), unix_path=str(sock), on_connection=on_connection
+            ).start()
             cleanup.callback(proxy.stop)
             state["proxy"] = proxy
             inner_sock = "/run/codeward-proxy.sock"

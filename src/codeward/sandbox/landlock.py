@@ -35,10 +35,13 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeward.errors import SandboxUnavailable
 from codeward.sandbox.spec import CommandResult, SandboxSpec, is_within, validate_spec
+
+if TYPE_CHECKING:
+    from codeward.sandbox.proxy import Connection
 
 # filesystem rights (linux/landlock.h)
 EXECUTE = 1 << 0
@@ -326,6 +329,7 @@ class LandlockSandbox:
         spec: SandboxSpec,
         *,
         on_output: Callable[[str], None] | None = None,
+        on_connection: Callable[[Connection], None] | None = None,
     ) -> CommandResult:
         from codeward.sandbox import anchors as anchors_mod
         from codeward.sandbox import hold, launch
@@ -378,7 +382,7 @@ class LandlockSandbox:
             (private / "home").mkdir()
             env = child_env(spec.env_passthrough, home=str(private / "home"), tmpdir=str(private / "tmp"))
             if use_proxy:
-                proxy = ConnectProxy(DomainPolicy(spec.allowed_domains)).start()
+                proxy = ConnectProxy(DomainPolicy(spec.allowed_domains), on_connection=on_connection).start()
                 undo.callback(proxy.stop)
                 env.update(proxy_env(f"http://127.0.0.1:{proxy.port}"))
             ll = build_landlock_spec(

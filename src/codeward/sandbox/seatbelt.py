@@ -18,8 +18,12 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codeward.sandbox.spec import CommandResult, SandboxSpec, validate_spec
+
+if TYPE_CHECKING:
+    from codeward.sandbox.proxy import Connection
 
 SANDBOX_EXEC = "/usr/bin/sandbox-exec"
 # mach services ordinary tools need: user lookups, logging, preferences, certificate checks for HTTPS
@@ -127,6 +131,7 @@ class SeatbeltSandbox:
         spec: SandboxSpec,
         *,
         on_output: Callable[[str], None] | None = None,
+        on_connection: Callable[[Connection], None] | None = None,
     ) -> CommandResult:
         from codeward.sandbox import launch
         from codeward.sandbox.env import child_env
@@ -152,7 +157,7 @@ class SeatbeltSandbox:
             (private / "home").mkdir()
             env = child_env(spec.env_passthrough, home=str(private / "home"), tmpdir=str(private))
             if spec.allowed_domains and not spec.network:
-                proxy = ConnectProxy(DomainPolicy(spec.allowed_domains)).start()
+                proxy = ConnectProxy(DomainPolicy(spec.allowed_domains), on_connection=on_connection).start()
                 env.update(proxy_env(f"http://127.0.0.1:{proxy.port}"))
             profile = build_profile(
                 spec,

@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from codeward.errors import UsageError
+
+if TYPE_CHECKING:
+    from codeward.sandbox.proxy import Connection
 
 TIERS: tuple[str, ...] = ("bwrap", "landlock", "seatbelt", "none")
 
@@ -111,6 +114,7 @@ class Sandbox(Protocol):
         spec: SandboxSpec,
         *,
         on_output: Callable[[str], None] | None = None,
+        on_connection: Callable[[Connection], None] | None = None,
     ) -> CommandResult: ...
 
 

@@ -20,11 +20,14 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from codeward.errors import SandboxUnavailable, UsageError
 from codeward.sandbox import launch  # reads the launcher's text now, at session start
 from codeward.sandbox.spec import TIERS, CommandResult, Sandbox, SandboxSpec, TierStatus, validate_spec
+
+if TYPE_CHECKING:
+    from codeward.sandbox.proxy import Connection
 
 MIN_BWRAP = (0, 8, 0)
 TRUSTED_DIRS = ("/usr/bin", "/bin", "/usr/local/bin", "/usr/sbin", "/sbin")
@@ -209,6 +212,7 @@ class UnsandboxedSandbox:
         spec: SandboxSpec,
         *,
         on_output: Callable[[str], None] | None = None,
+        on_connection: Callable[[Connection], None] | None = None,
     ) -> CommandResult:
         import tempfile
 

@@ -12,12 +12,24 @@ from dataclasses import replace
 from typing import Any
 
 from codeward.errors import CodewardError
-from codeward.events import CommandExecuted, CommandExecution, ItemCompleted, ItemStarted, ItemStatus
+from codeward.events import (
+    CommandExecuted,
+    CommandExecution,
+    ItemCompleted,
+    ItemStarted,
+    ItemStatus,
+    NetworkConnection,
+)
 from codeward.providers.types import ToolCall
 from codeward.tools.approval import settle
 from codeward.tools.asking import CommandRequest
 from codeward.tools.base import ToolContext, ToolError, ToolOutput
 from codeward.tools.read import blocked_message
+
+
+def _connection_event(c: Any) -> NetworkConnection:
+    """A proxy connection (``codeward.sandbox.proxy.Connection``) as the event the audit log records."""
+    return NetworkConnection(c.host, c.port, c.address, c.bytes_up, c.bytes_down, c.refused)
 
 
 def _command_item(
@@ -71,7 +83,7 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
         sandbox = ctx.sandbox()
         spec = ctx.project.sandbox_spec()
         spec = replace(spec, cwd=workdir, timeout_s=timeout_ms / 1000)
-        result = sandbox.run(argv, spec)
+        result = sandbox.run(argv, spec, on_connection=lambda c: ctx.events.emit(_connection_event(c)))
     except CodewardError as e:
         ctx.events.emit(ItemCompleted(_command_item(item_id, item_cmd, "failed", f"sandbox: {e.message}")))
         return ToolOutput(f"error: the command did not run: {e.message}")
