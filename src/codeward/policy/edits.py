@@ -8,6 +8,7 @@ otherwise suggest asks and the other modes allow. No tree-sitter here: deciding 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Collection
 from pathlib import PurePosixPath
 
 from codeward.modes import edits_without_asking
@@ -16,8 +17,14 @@ from codeward.policy.directories import is_under
 from codeward.policy.rules import Policy
 
 
-def decide_edit(rel_path: str, mode: str, policy: Policy) -> Decision:
-    """allow / ask / deny for ``apply_patch`` changing the workspace-relative ``rel_path``."""
+def decide_edit(rel_path: str, mode: str, policy: Policy, protected: Collection[str] = ()) -> Decision:
+    """allow / ask / deny for ``apply_patch`` changing the workspace-relative ``rel_path``.
+
+    ``protected`` adds workspace-relative paths that are protected by what they are rather than by
+    their name: what a repository's git config makes git run or read (``core.hooksPath`` targets such
+    as ``.husky/``, included config files, programs named by path), so a patch cannot plant the
+    user's next ``git commit`` hook without asking, in any mode.
+    """
     from codeward.workspace import is_protected
 
     check_mode(mode)
@@ -52,7 +59,7 @@ def decide_edit(rel_path: str, mode: str, policy: Policy) -> Decision:
                 None,
                 files,
             )
-    if is_protected(PurePosixPath(rel)):
+    if is_protected(PurePosixPath(rel)) or any(rel == p or rel.startswith(p + "/") for p in protected):
         return Decision(
             "ask",
             f"{rel} is a protected path (AGENTS.md, ignore files, .codeward/, .git/): every change to it needs "

@@ -71,6 +71,19 @@ class Project:
         return load_ignore(self.workspace, self.home, disallow)
 
     @cached_property
+    def protected(self) -> frozenset[str]:
+        """Workspace-relative protected paths (every AGENTS.md, ignore file, ``.git``, ``.codeward``, and
+        what git config makes git run or read), for edits; the sandbox computes its own per command."""
+        root = self.workspace.root
+        out = set()
+        for p in self.workspace.protected_paths():
+            try:
+                out.add(p.relative_to(root).as_posix())
+            except ValueError:
+                continue  # a git dir named by a pointer file outside the workspace
+        return frozenset(out)
+
+    @cached_property
     def scanner(self) -> Scanner:
         """The secret scanner: built-in rules plus ``[privacy] rules`` files, PII and allowlist."""
         return self.make_scanner()
@@ -156,4 +169,4 @@ class Project:
         return new
 
 
-_COMPUTED = ("policy", "ignore", "scanner")
+_COMPUTED = ("policy", "ignore", "scanner", "protected")

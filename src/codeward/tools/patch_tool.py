@@ -69,7 +69,8 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
     # absolute paths, as Codex reports them; the terminal shows them relative to the workspace
     summary = tuple({"path": str(ws.root / c.path), "kind": c.kind} for c in changes)
 
-    decisions = [(rel, "edit:" + rel, decide_edit(rel, ctx.mode, ctx.policy)) for rel in rel_of.values()]
+    protected = ctx.project.protected
+    decisions = [(rel, "edit:" + rel, decide_edit(rel, ctx.mode, ctx.policy, protected)) for rel in rel_of.values()]
 
     def ask(reasons: list[str]) -> Any:
         diff = "\n".join(unified_diff(c) for c in changes)
@@ -91,8 +92,8 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
     for c in changes:
         ctx.events.emit(FileChanged(c.path, c.old_path, c.kind, _sha(c.old), _sha(c.new)))
     ctx.events.emit(ItemCompleted(FileChange(id=item_id, changes=summary, status="completed")))
-    if any(r.rsplit("/", 1)[-1] in IGNORE_FILES for r in rel_of.values()):
-        ctx.reload_ignore()
+    if any(r.rsplit("/", 1)[-1] in IGNORE_FILES or r in protected for r in rel_of.values()):
+        ctx.reload_ignore()  # also forgets the protected set: a patched git config may name new paths
     lines = ["Success. Updated the following files:"]
     lines += [f"{KIND_LETTER[c.kind]} {c.path}" for c in changes]
     return ToolOutput("\n".join(lines))
