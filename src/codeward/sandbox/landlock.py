@@ -336,9 +336,8 @@ class LandlockSandbox:
         from codeward.sandbox.env import child_env
         from codeward.sandbox.layout import build_layout
         from codeward.sandbox.notes import explain
-        from codeward.sandbox.protect import Tripwire, protected_census, remove_created
         from codeward.sandbox.proxy import ConnectProxy, DomainPolicy
-        from codeward.sandbox.runner import run_process
+        from codeward.sandbox.runner import RawRun, run_guarded, run_process
         from codeward.sandbox.seccomp import SeccompError, build_filter, policy_for
 
         validate_spec(spec, argv)
@@ -348,34 +347,22 @@ class LandlockSandbox:
                 f"sandbox: allowed_domains needs Landlock ABI 4 (TCP rules) or bubblewrap; this kernel has ABI {self.abi}"
             )
         python = launch.trusted_python(spec.roots())
-        env = child_env(spec.env_passthrough)  # refuses credential names before anything starts
+        child_env(spec.env_passthrough)  # refuses credential names before anything starts
         layout = build_layout(spec)
         try:
             bpf = build_filter(policy_for("landlock", network=spec.network, proxy=use_proxy))
         except SeccompError as e:
             raise SandboxUnavailable(f"sandbox: {e}") from None
-        before = protected_census(spec.workspace)
         home = spec.home_dir()
         in_writable = [h for h in layout.hidden() if any(is_within(h, w) and h != w for w in layout.writable)]
-        restored: list[str] = []
         put_back: list[str] = []
         proxy: ConnectProxy | None = None
-        # undone in reverse order, each step even when an earlier one fails: the anchors first, then
-        # the tripwire moves renamed directories back by identity (and sets aside what a command put
-        # in their place), and only then are held paths put back, so a held file goes back into its
-        # own directory, never into one the command made at that name; the scratch dir last
-        with contextlib.ExitStack() as undo:
+
+        def launch_confined(undo: contextlib.ExitStack) -> RawRun:
+            """The command in its own scratch dir; ``undo`` unwinds before the shared restore runs."""
+            nonlocal proxy
             private = Path(tempfile.mkdtemp(prefix="codeward-sbx-"))
             undo.callback(shutil.rmtree, private, ignore_errors=True)
-            undo.callback(
-                lambda: restored.extend(p for p in remove_created(spec.workspace, before) if p not in restored)
-            )
-            held = hold.take(home, spec.workspace, spec.roots(), in_writable)
-            undo.callback(lambda: put_back.extend(held.restore()))
-            held_now = held.held_paths
-            guarded = [*layout.readonly, *layout.missing_protected, *layout.linked_protected]
-            tripwire = Tripwire.take(spec.workspace, [p for p in guarded if p not in held_now])
-            undo.callback(lambda: restored.extend(tripwire.restore()))
             anchors = anchors_mod.Anchors.take([p for p in layout.readonly if p.is_dir() and not p.is_symlink()])
             undo.callback(lambda: put_back.extend(anchors.restore()))
             (private / "tmp").mkdir()
@@ -408,9 +395,8 @@ class LandlockSandbox:
                 "seccomp": bpf,
                 "supervise": True,
             }
-            full = launch.launcher_argv(python, launcher_spec, argv)
-            raw = run_process(
-                full,
+            return run_process(
+                launch.launcher_argv(python, launcher_spec, argv),
                 env=env,
                 cwd=str(spec.cwd),
                 timeout_s=spec.timeout_s,
@@ -418,6 +404,18 @@ class LandlockSandbox:
                 on_output=on_output,
                 stop=lambda p: os.kill(p.pid, 15),
             )
+
+        # The shared lifecycle (runner.run_guarded) inside the hold: the anchors and the scratch dir
+        # are undone first, then renamed directories go back by identity and planted protected names
+        # are set aside, and only then are held paths put back, so a held file goes back into its own
+        # directory, never into one the command made at that name.
+        held = hold.take(home, spec.workspace, spec.roots(), in_writable)
+        try:
+            guarded = [*layout.readonly, *layout.missing_protected, *layout.linked_protected]
+            held_now = held.held_paths
+            raw, restored = run_guarded(spec, [p for p in guarded if p not in held_now], launch_confined)
+        finally:
+            put_back.extend(held.restore())
         restored += [*held.recovered, *put_back]
         why = launch.setup_failure(raw.returncode, raw.output)
         if why is not None:
