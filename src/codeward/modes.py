@@ -59,6 +59,11 @@ def commands_without_asking(mode: Mode) -> bool:
     return mode == "full-auto"
 
 
-def loosen_hint(what: Literal["edit", "command"]) -> str:
-    """The flags that would let ``what`` happen without asking (for decline messages)."""
-    return "-a auto-edit or -a full-auto" if what == "edit" else "-a full-auto"
+def loosen_hint(what: Literal["edit", "command"], mode: Mode = "suggest") -> str:
+    """How the user could let ``what`` happen without asking (for decline messages), given ``mode``."""
+    if what == "edit" and not edits_without_asking(mode):
+        return "-a auto-edit or -a full-auto or in an interactive session"
+    if what == "command" and not commands_without_asking(mode):
+        return "-a full-auto or in an interactive session"
+    # the mode already allows it: a rule asked (allow_commands, a protected path, unreadable code)
+    return "an approval in an interactive session, or by adding it to your allow_commands"

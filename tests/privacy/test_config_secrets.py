@@ -70,3 +70,24 @@ def test_error_body_with_the_bearer_key_past_the_cut(model_server) -> None:
     with pytest.raises(ProviderError) as ei:
         ModelClient(provider(model_server.url), KEY).send(payload())
     assert KEY[:12] not in str(ei.value)
+
+
+def test_a_query_key_and_its_echoes_stay_out_of_events_and_the_audit_log(model_server, git_repo, cw_home) -> None:
+    """A ``?key=`` parameter is not written in ``session.start``; a provider echoing it (upper-cased,
+    spaced out) in a refusal does not carry it into ``turn.failed`` or the audit log."""
+    from tests.support.cli import FAKE_KEY, codeward, write_config
+
+    key = "qpsecretRT9z8y7x6w5v4u3t2s1r0qYY"
+    write_config(cw_home, model_server.url, "chat")
+    with (cw_home / "config.toml").open("a") as f:
+        f.write(f'query_params = {{ "key" = "{key}" }}\n')
+    echoed = f"bad key {key.upper()} / {' '.join(key)} / {FAKE_KEY.upper()}"
+    model_server.script([{"status": 401, "message": echoed}])
+    run = codeward("exec", "--json", "hello", cwd=git_repo)
+    assert run.returncode == 1
+    assert model_server.requests, "the request reached the server (the control that the key was in use)"
+    logs = "".join(p.read_text() for p in (cw_home / "logs").rglob("*.jsonl"))
+    for where in (run.stdout, run.stderr, logs):
+        assert key not in where and key.upper() not in where and " ".join(key) not in where
+        assert FAKE_KEY.upper() not in where
+    assert "session.start" in logs and "<redacted>" in logs

@@ -342,8 +342,9 @@ class Agent:
     def _fail(self, message: str, usage: Usage) -> TurnResult:
         self.total_usage = self.total_usage + usage
         # Codex consumers read the reason from an error item, then the turn.failed that ends the turn
-        self.events.emit(ItemCompleted(ErrorItem(id=self.ctx.ids.next(), message=self.gate.redact_text(message)[0])))
-        self.events.emit(TurnFailed(message))
+        shown = self.gate.redact_text(message)[0]  # a provider may echo a key in its error
+        self.events.emit(ItemCompleted(ErrorItem(id=self.ctx.ids.next(), message=shown)))
+        self.events.emit(TurnFailed(shown))
         return TurnResult("failed", "", usage, message)
 
 

@@ -126,7 +126,7 @@ def build_session(
     ``approver`` answers "ask"; ``on_project(project, run_id)`` runs as soon as the project is
     known, before any event, so the caller can attach the audit log.
     """
-    from codeward.auth.keys import known_secrets, require_key, resolve_key
+    from codeward.auth.keys import known_secrets, remember_secret, require_key, resolve_key
     from codeward.privacy.redact import Redactor
     from codeward.project import open_project
 
@@ -146,7 +146,7 @@ def build_session(
         events.emit(entry.to_event())
 
     key = require_key(provider) if need_key else resolve_key(provider)
-    from codeward.privacy.config_secrets import secret_values
+    from codeward.privacy.config_secrets import redact_url, secret_values
     from codeward.privacy.learn import WorkspaceSecrets
 
     scanner = project.scanner
@@ -157,6 +157,7 @@ def build_session(
     )
     for v in secret_values(provider.headers, provider.query_params):  # configured keys are keys too
         redactor.known.add(v, "codeward-api-key")
+        remember_secret(v)  # and the audit log's scrubber knows them like the API key
     gate = Gate(redactor, host=url.split("/")[2], url=url, on_egress=on_egress)
     client = None
     if need_key:
@@ -217,7 +218,7 @@ def build_session(
             cwd=str(workspace.cwd),
             workspace=str(workspace.root),
             provider=provider.id,
-            endpoint=url,
+            endpoint=redact_url(url),
             model=config.model,
             approval_mode=project.mode,
             sandbox=tier,

@@ -53,7 +53,7 @@ class NoTerminalApprover:
             approved=False,
             reason=(
                 f"declined: approval mode '{mode}' asks before this {what}, and there is no terminal to ask "
-                f"in exec; the user can allow it with {loosen_hint(what)} or in an interactive session"
+                f"in exec; the user can allow it with {loosen_hint(what, mode)}"
             ),
             decided_by="exec:no-terminal",
         )

@@ -215,6 +215,7 @@ class InteractiveSession:
         self.r.line(f"↶ reverted the last patch: {what}", "bold green")
 
     def _status(self, arg: str) -> None:
+        from codeward.privacy.config_secrets import redact_url
         from codeward.providers.client import endpoint_url
         from codeward.ui.render import render_lines
 
@@ -223,7 +224,7 @@ class InteractiveSession:
             self.status(),
             session_id=s.session_id,
             workspace=str(s.workspace.root),
-            endpoint=endpoint_url(s.config.provider_config),
+            endpoint=redact_url(endpoint_url(s.config.provider_config)),
             key_source=s.key_source,
             requests=len(s.ledger.entries),
             sent_bytes=s.ledger.total_bytes,
