@@ -108,6 +108,10 @@ def run_process(
     ``stop`` asks the tier's own supervisor to end the tree (SIGTERM to the launcher); after
     ``stop_grace_s`` the process group is killed regardless.
     """
+    from codeward.sandbox.descendants import become_subreaper, descendants, kill_new_descendants
+
+    become_subreaper()
+    before = descendants(os.getpid()) if os.path.isdir("/proc/self") else set()
     start = time.monotonic()
     proc = subprocess.Popen(
         list(argv),
@@ -164,6 +168,9 @@ def run_process(
                 proc.wait(stop_grace_s)
         kill_group(proc)
         proc.wait()
+        # the command may have killed its supervisor: its orphans are ours now, and go too
+        if os.path.isdir("/proc/self"):
+            kill_new_descendants(before)
         # read what is left without blocking on writers that escaped the group
         with contextlib.suppress(OSError):
             for _ in range(64):
