@@ -66,4 +66,6 @@ def loosen_hint(what: Literal["edit", "command"], mode: Mode = "suggest") -> str
     if what == "command" and not commands_without_asking(mode):
         return "-a full-auto or in an interactive session"
     # the mode already allows it: a rule asked (allow_commands, a protected path, unreadable code)
+    if what == "edit":
+        return "an approval in an interactive session"
     return "an approval in an interactive session, or by adding it to your allow_commands"

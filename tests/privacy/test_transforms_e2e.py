@@ -103,3 +103,39 @@ def test_prompt_placeholder_round_trip_then_rev_stays_redacted(git_repo: Path) -
     known.add(PROMPT_SECRET, "planted")
     assert known.find(sent) == [] and PROMPT_SECRET[::-1] not in sent  # ...and none of it leaves
     assert "enil yranidro" in sent
+
+
+def test_a_secret_from_the_prompt_goes_into_a_file_only_with_a_yes(git_repo: Path) -> None:
+    """In exec (nobody to ask) a patch that would restore a prompt secret is declined, full-auto or not;
+    a file secret's placeholder still goes back as designed, and a user's yes lets the prompt one in."""
+    from codeward.agent.session import build_session
+    from codeward.config.load import ConfigOverrides
+    from codeward.events import EventBus
+    from codeward.providers.types import ToolCall
+    from codeward.tools.asking import Answer, NoTerminalApprover
+
+    s = build_session(
+        git_repo,
+        ConfigOverrides(approval_mode="full-auto"),
+        events=EventBus(),
+        approver=NoTerminalApprover(),
+        need_key=False,
+        persist=False,
+    )
+    s.agent.run_turn(f"deploy with my token {PROMPT_SECRET}")  # no model here: the turn fails after the prompt
+    [placeholder] = s.ctx.prompt_placeholders
+    patch = f"*** Begin Patch\n*** Add File: notes.txt\n+token = {placeholder}\n*** End Patch\n"
+    out = s.agent.tools.dispatch(ToolCall("c1", "apply_patch", json.dumps({"input": patch})), s.ctx).text
+    assert out.startswith("declined") and "secret from your own prompt" in out
+    assert not (git_repo / "notes.txt").exists()
+
+    class Yes:
+        def approve_edit(self, request: object) -> Answer:
+            return Answer(True)
+
+        def approve_command(self, request: object) -> Answer:
+            return Answer(False)
+
+    s.ctx.approver = Yes()  # type: ignore[assignment]
+    out = s.agent.tools.dispatch(ToolCall("c2", "apply_patch", json.dumps({"input": patch})), s.ctx).text
+    assert out.startswith("Success.") and PROMPT_SECRET in (git_repo / "notes.txt").read_text()

@@ -41,6 +41,7 @@ from codeward.events import (
     TurnStarted,
 )
 from codeward.privacy.gate import Gate, GatedPayload
+from codeward.privacy.redact import PLACEHOLDER
 from codeward.providers.client import ModelClient
 from codeward.providers.types import (
     AssistantTurn,
@@ -183,6 +184,7 @@ class Agent:
 
     def run_turn(self, prompt: str, *, on_stream: Callable[[StreamEvent], None] | None = None) -> TurnResult:
         self.items.append(Message("user", prompt))
+        self.ctx.prompt_placeholders.update(PLACEHOLDER.findall(self.gate.redact_text(prompt)[0]))
         self.events.emit(TurnStarted())
         usage = Usage()
         final = ""

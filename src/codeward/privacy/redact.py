@@ -28,7 +28,7 @@ from typing import Protocol
 from codeward.privacy.known import KnownValues
 from codeward.privacy.scanner import ScanError, Scanner
 
-_PLACEHOLDER = re.compile(r"<secret:[a-z0-9][a-z0-9._\-]{0,80}:[0-9a-f]{8}>")
+PLACEHOLDER = re.compile(r"<secret:[a-z0-9][a-z0-9._\-]{0,80}:[0-9a-f]{8}>")
 _RULE_CHARS = re.compile(r"[^a-z0-9._\-]+")
 MAX_PASSES = 4
 KNOWN_KEY_RULE = "codeward-api-key"
@@ -154,7 +154,7 @@ class Redactor:
         hits = self.known.find(text)
         if not hits:
             return text
-        taken = [m.span() for m in _PLACEHOLDER.finditer(text)] if "<secret:" in text else []
+        taken = [m.span() for m in PLACEHOLDER.finditer(text)] if "<secret:" in text else []
         parts: list[str] = []
         last = 0
         for h in hits:
@@ -177,4 +177,4 @@ class Redactor:
             return text
         with self._lock:
             values = dict(self._values)
-        return _PLACEHOLDER.sub(lambda m: values.get(m.group(0), m.group(0)), text)
+        return PLACEHOLDER.sub(lambda m: values.get(m.group(0), m.group(0)), text)

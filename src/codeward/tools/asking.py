@@ -48,18 +48,18 @@ class Approver(Protocol):
 class NoTerminalApprover:
     """``exec`` has no one to ask: every "ask" is declined, and the model is told why."""
 
-    def _answer(self, what: Literal["edit", "command"], mode: Mode) -> Answer:
+    def _answer(self, what: Literal["edit", "command"], mode: Mode, why: str) -> Answer:
         return Answer(
             approved=False,
             reason=(
-                f"declined: approval mode '{mode}' asks before this {what}, and there is no terminal to ask "
-                f"in exec; the user can allow it with {loosen_hint(what, mode)}"
+                f"declined: {why}; there is no terminal to ask in exec (approval mode '{mode}'); "
+                f"the user can allow it with {loosen_hint(what, mode)}"
             ),
             decided_by="exec:no-terminal",
         )
 
     def approve_command(self, request: CommandRequest) -> Answer:
-        return self._answer("command", request.mode)
+        return self._answer("command", request.mode, request.verdict)
 
     def approve_edit(self, request: EditRequest) -> Answer:
-        return self._answer("edit", request.mode)
+        return self._answer("edit", request.mode, request.reason)

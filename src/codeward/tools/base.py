@@ -59,6 +59,8 @@ class ToolContext:
     """Change sets of the patches applied this session (``FileChange`` lists), for /undo and /diff."""
     plan_item_id: str | None = None
     last_plan: TodoList | None = None
+    prompt_placeholders: set[str] = field(default_factory=set)
+    """Placeholders standing for secrets the user typed in a prompt (restored into a file only with a yes)."""
     output_budget_tokens: int = 10_000
     """Tokens one tool result may take in the history (the agent sets it from the context window)."""
     sandbox_factory: Callable[[], Sandbox] | None = None

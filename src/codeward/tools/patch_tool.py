@@ -8,10 +8,11 @@ applied whole or not at all.
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
 from codeward.events import FileChange, FileChanged, ItemCompleted, ItemStarted
+from codeward.policy import Decision
+from codeward.privacy.redact import PLACEHOLDER
 from codeward.providers.types import ToolCall
 from codeward.tools.approval import settle
 from codeward.tools.asking import EditRequest
@@ -24,9 +25,6 @@ KIND_LETTER = {"add": "A", "update": "M", "delete": "D"}
 
 def _sha(data: bytes | None) -> str | None:
     return hashlib.sha256(data).hexdigest() if data is not None else None
-
-
-PLACEHOLDER = re.compile(r"<secret:[A-Za-z0-9_.-]+:[0-9a-f]{8}>")
 
 
 def _refuse_unknown_placeholders(text: str, paths: list[str], read: Any) -> None:
@@ -71,6 +69,18 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
 
     protected = ctx.project.protected
     decisions = [(rel, "edit:" + rel, decide_edit(rel, ctx.mode, ctx.policy, protected)) for rel in rel_of.values()]
+    from_prompt = sorted(set(PLACEHOLDER.findall(args["input"])) & ctx.prompt_placeholders)
+    if from_prompt:
+        # a secret the user typed goes into a file only with the user's yes, in every mode (in exec:
+        # never); "always" for the path does not cover it
+        why = (
+            f"the patch writes {from_prompt[0]}, a secret from your own prompt, into the file; "
+            "that needs your approval in every mode"
+        )
+        decisions = [
+            (rel, f"prompt-secret:{rel}", d if d.decision == "deny" else Decision("ask", why))
+            for rel, _key, d in decisions
+        ]
 
     def ask(reasons: list[str]) -> Any:
         diff = "\n".join(unified_diff(c) for c in changes)
