@@ -110,7 +110,7 @@ class Workspace:
         yields what its config makes git run or read inside the root (``core.hooksPath``,
         included files, programs named by path: :mod:`codeward.gitfiles`), existing or not.
         """
-        from codeward.gitfiles import git_config_paths
+        from codeward.gitfiles import git_config_paths, is_bare_repo
 
         seen: set[Path] = set()
         git_dirs: list[tuple[Path, Path]] = []  # (git dir, the worktree it serves)
@@ -120,6 +120,13 @@ class Workspace:
             yield p
         for dirpath, dirnames, filenames in os.walk(self.root):
             d = Path(dirpath)
+            if d != self.root and is_bare_repo(d, dirnames, filenames):
+                if d not in seen:
+                    seen.add(d)
+                    yield d  # a bare repository is a git dir: read-only whole, like .git
+                git_dirs.append((d, d))
+                dirnames.clear()
+                continue
             for name in list(dirnames):
                 if name in PROTECTED_DIRS:
                     p = d / name
