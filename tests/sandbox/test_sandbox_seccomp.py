@@ -295,3 +295,17 @@ def test_i386_entry_point_kills_the_process(confined: Any, tmp_path: Path) -> No
     assert "survived" not in r.output
     assert r.exit_code == 128 + 31  # SIGSYS: SECCOMP_RET_KILL_PROCESS
     assert r.note is not None and "killed by the seccomp filter" in r.note
+
+
+@pytest.mark.parametrize("network", [False, True])
+def test_xattr_writes_refused_in_the_landlock_tier_only(network: bool) -> None:
+    """Landlock does not govern extended attributes, so its tier refuses setting and removing them
+    (a command could otherwise tag /etc/shadow as root); bwrap's read-only binds already cover it."""
+    landlock = build_filter(policy_for("landlock", network=network, proxy=False), "x86_64")
+    bwrap = build_filter(policy_for("bwrap", network=network, proxy=False), "x86_64")
+    for name in ("setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr"):
+        assert interpret(landlock, NR[name], X86) == EPERM, name
+        assert interpret(bwrap, NR[name], X86) == SECCOMP_RET_ALLOW, name
+    assert interpret(landlock, NR["setxattrat"], X86) == EPERM
+    aarch = build_filter(policy_for("landlock", network=network, proxy=False), "aarch64")
+    assert interpret(aarch, SYSCALLS["aarch64"]["setxattr"], sc.AUDIT_ARCH_AARCH64) == EPERM

@@ -102,12 +102,20 @@ _COMMON = {
     "quotactl_fd": 443,
     "fchmodat2": 452,
     "openat2": 437,
+    "setxattrat": 463,
+    "removexattrat": 466,
     "open_tree_attr": 467,
 }
 
 SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {
         **_COMMON,
+        "setxattr": 188,
+        "lsetxattr": 189,
+        "fsetxattr": 190,
+        "removexattr": 197,
+        "lremovexattr": 198,
+        "fremovexattr": 199,
         "ioctl": 16,
         "socket": 41,
         "socketpair": 53,
@@ -163,6 +171,12 @@ SYSCALLS: dict[str, dict[str, int]] = {
     },
     "aarch64": {
         **_COMMON,
+        "setxattr": 5,
+        "lsetxattr": 6,
+        "fsetxattr": 7,
+        "removexattr": 14,
+        "lremovexattr": 15,
+        "fremovexattr": 16,
         "lookup_dcookie": 18,
         "ioctl": 29,
         "umount2": 39,
@@ -315,6 +329,21 @@ class SocketPolicy:
 @dataclass(frozen=True)
 class FilterPolicy:
     sockets: SocketPolicy = field(default_factory=SocketPolicy)
+    deny_xattr_writes: bool = False
+    """Refuse setting and removing extended attributes (the Landlock tier: Landlock does not govern
+    them, so a command could tag any file it can reach outside the workspace)."""
+
+
+XATTR_WRITES: tuple[str, ...] = (
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+    "setxattrat",
+    "removexattrat",
+)
 
 
 def policy_for(tier: str, *, network: bool, proxy: bool) -> FilterPolicy:
@@ -332,10 +361,10 @@ def policy_for(tier: str, *, network: bool, proxy: bool) -> FilterPolicy:
     allows connecting to the proxy's port alone).
     """
     if network:
-        return FilterPolicy(SocketPolicy(None))
+        return FilterPolicy(SocketPolicy(None), deny_xattr_writes=tier == "landlock")
     if tier == "landlock":
         fams = frozenset({AF_INET}) if proxy else frozenset()
-        return FilterPolicy(SocketPolicy(fams, inet_stream_only=True))
+        return FilterPolicy(SocketPolicy(fams, inet_stream_only=True), deny_xattr_writes=True)
     fams = frozenset({AF_UNIX, AF_INET, AF_INET6}) if proxy else frozenset({AF_UNIX})
     return FilterPolicy(SocketPolicy(fams))
 
@@ -422,7 +451,7 @@ def _build(policy: FilterPolicy, arch: str) -> bytes:
     a.ld(OFF_NR)
     if arch == "x86_64":
         a.jset(X32_SYSCALL_BIT, "enosys")
-    for name in DENIED:
+    for name in (*DENIED, *(XATTR_WRITES if policy.deny_xattr_writes else ())):
         if name in nr:
             a.jeq(nr[name], "eperm")
     a.jeq(nr["clone3"], "enosys")
