@@ -72,14 +72,16 @@ class _Layer:
     """Patterns of one owner, each file's patterns anchored at the directory holding it."""
 
     def __init__(self) -> None:
-        self._groups: list[tuple[str, pathspec.GitIgnoreSpec, list[IgnoreRule]]] = []
+        self._groups: list[tuple[str, pathspec.GitIgnoreSpec, list[IgnoreRule], str]] = []
 
-    def add(self, base: str, lines: Sequence[tuple[str, IgnoreRule]]) -> None:
-        """``base`` is the directory (workspace-relative, '' for root) the patterns are relative to."""
+    def add(self, base: str, lines: Sequence[tuple[str, IgnoreRule]], *, above: str = "") -> None:
+        """``base`` is the directory (workspace-relative, '' for root) the patterns are relative to;
+        ``above`` is, for a file in a directory above the workspace, the workspace root's path from
+        that directory (``vendor/lib``), so its patterns are matched as they are written."""
         if not lines:
             return
         spec = pathspec.GitIgnoreSpec.from_lines([text for text, _ in lines])
-        self._groups.append((base, spec, [rule for _, rule in lines]))
+        self._groups.append((base, spec, [rule for _, rule in lines], above))
 
     def check(self, rel: str, is_dir: bool) -> IgnoreRule | bool | None:
         """The rule that ignores ``rel``; False when a negation re-allowed it; None when nothing matched.
@@ -88,8 +90,10 @@ class _Layer:
         later, as in git).
         """
         verdict: IgnoreRule | bool | None = None
-        for base, spec, rules in self._groups:
-            if base:
+        for base, spec, rules, above in self._groups:
+            if above:
+                sub = f"{above}/{rel}"
+            elif base:
                 if not (rel == base or rel.startswith(base + "/")):
                     continue
                 sub = rel[len(base) + 1 :]
@@ -259,6 +263,34 @@ def _repo_ignore_files(root: Path) -> list[Path]:
     return found
 
 
+def _enclosing_ignore_files(root: Path) -> list[tuple[Path, str]]:
+    """Ignore files of an enclosing repository, in the directories above ``root`` up to its root.
+
+    Running codeward inside a nested repository (``vendor/lib``) must not drop what the enclosing
+    project hides there (``vendor/lib/keys.txt`` in its ``.codexignore``): those rules keep
+    applying, matched from where they are written. Shallowest first, like the files inside.
+    """
+    chain: list[Path] = []
+    d = root.parent
+    while d != d.parent:
+        chain.append(d)
+        if (d / ".git").exists():
+            break
+        d = d.parent
+    else:
+        return []
+    if not (chain and (chain[-1] / ".git").exists()):
+        return []  # no enclosing repository: nothing above the workspace is a project's rule
+    out: list[tuple[Path, str]] = []
+    for d in reversed(chain):
+        above = root.relative_to(d).as_posix()
+        for name in IGNORE_FILES:
+            f = d / name
+            if f.exists() or f.is_symlink():
+                out.append((f, above))  # one that cannot be read is refused by name (fail closed)
+    return out
+
+
 def load_ignore(
     workspace: Workspace,
     home: Path,
@@ -277,6 +309,8 @@ def load_ignore(
 
     repo = _Layer()
     root = workspace.root
+    for f, above in _enclosing_ignore_files(root):
+        repo.add("", _read_patterns(f, str(f), False), above=above)
     for f in _repo_ignore_files(root):
         base = f.parent.relative_to(root).as_posix()
         repo.add("" if base == "." else base, _read_patterns(f, f.relative_to(root).as_posix(), False))
