@@ -100,3 +100,18 @@ def test_a_bare_repository_inside_the_workspace(sandbox: Any, project: Any, owne
     _git(r, "commit", "-q", "--allow-empty", "-m", "x")
     _git(r, "push", "-q", "local", "HEAD:main")
     assert not owned.exists()
+
+
+def test_git_dirs_kept_inside_dot_git(sandbox: Any, project: Any) -> None:
+    """A deinitialised submodule's git dir under .git/modules: its hooks and config stay as they were."""
+    r = project.root
+    inner = r / ".git" / "modules" / "libs" / "sub2"
+    _git(r, "init", "-q", "--bare", str(inner))
+    config_before = (inner / "config").read_bytes()
+    project.run(
+        sandbox,
+        "mkdir -p .git/modules/libs/sub2/hooks; echo 'touch /tmp/cw-owned' > .git/modules/libs/sub2/hooks/post-checkout; "
+        "printf '[core]\\n\\tfsmonitor = touch /tmp/cw-owned\\n' >> .git/modules/libs/sub2/config",
+    )
+    assert not (inner / "hooks" / "post-checkout").exists()
+    assert (inner / "config").read_bytes() == config_before
