@@ -34,7 +34,33 @@ def become_subreaper() -> None:
 
 
 def descendants(root: int) -> set[int]:
-    """Every live process below ``root`` (zombies excluded), from ``/proc``."""
+    """Every process below ``root``: from the kernel's per-task ``children`` lists when it keeps them
+    (a few small reads), else from a scan of all of ``/proc``."""
+    if not os.path.exists(f"/proc/{root}/task/{root}/children"):
+        return _descendants_by_scan(root)
+    out: set[int] = set()
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue  # gone meanwhile
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            for kid in kids:
+                if kid not in out:
+                    out.add(kid)
+                    todo.append(kid)
+    return out
+
+
+def _descendants_by_scan(root: int) -> set[int]:
+    """Every live process below ``root`` (zombies excluded), from a scan of ``/proc``."""
     children: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
