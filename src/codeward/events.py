@@ -2,7 +2,7 @@
 
 Like resolvelib's reporter, the engine never writes output itself: it emits events, and sinks
 (``exec --json``, the progress lines, the terminal renderer, the audit log) subscribe to the
-:class:`EventBus`. Each event is a frozen dataclass whose one :meth:`Event.to_json` gives the wire
+:class:`EventBus`. Each event is a typed record (:func:`record`, read as a dataclass by type checkers) whose one :meth:`Event.to_json` gives the wire
 form, so ``exec --json`` and the audit log can never disagree about a field's name.
 
 The public events are DESIGN §7's (``thread.started``, ``turn.*``, ``item.*``, ``error``,
@@ -13,13 +13,67 @@ audit log and the terminal UI.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any, ClassVar, Literal, Protocol
+from typing import IO, Any, ClassVar, Literal, Protocol, TypeVar, dataclass_transform
+
+_T = TypeVar("_T", bound=type)
+
+
+@dataclass_transform(eq_default=False)
+def record(cls: _T) -> _T:
+    """A light dataclass: the fields are the annotations along the MRO (``ClassVar`` ones excepted),
+    in order, with class attributes as defaults. No code is generated per class (``@dataclass``
+    costs about a millisecond per class at start-up, and this module has two dozen), and type
+    checkers read it as a dataclass. Construction goes through :meth:`_Record.__init__`."""
+    names: list[str] = []
+    defaults: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        for name, ann in klass.__dict__.get("__annotations__", {}).items():  # noqa: RUF063 - inspect is heavier
+            if "ClassVar" in str(ann):
+                continue
+            if name not in names:
+                names.append(name)
+            if name in klass.__dict__:
+                defaults[name] = klass.__dict__[name]
+    cls._fields = tuple(names)  # type: ignore[attr-defined]
+    cls._defaults = defaults  # type: ignore[attr-defined]
+    return cls
+
+
+class _Record:
+    """Keyword or positional construction in field order, defaults filled in, unknown names refused."""
+
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if len(args) > len(self._fields):
+            raise TypeError(f"{type(self).__name__} takes {len(self._fields)} fields, got {len(args)}")
+        values = dict(zip(self._fields, args, strict=False))
+        for k, v in kwargs.items():
+            if k not in self._fields or k in values:
+                raise TypeError(f"{type(self).__name__}: unexpected or repeated field {k!r}")
+            values[k] = v
+        for name in self._fields:
+            if name in values:
+                object.__setattr__(self, name, values[name])
+            elif name in self._defaults:
+                object.__setattr__(self, name, self._defaults[name])
+            else:
+                raise TypeError(f"{type(self).__name__}: missing field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and all(getattr(self, n) == getattr(other, n) for n in self._fields)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._fields)})"
+
 
 ItemStatus = Literal["in_progress", "completed", "failed", "declined"]
 
@@ -37,8 +91,8 @@ def _plain(value: Any) -> Any:
 # -- items (Codex's thread items) -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Item:
+@record
+class Item(_Record):
     """A thread item: its ``id`` and Codex's ``type`` name, then its own fields."""
 
     kind: ClassVar[str]
@@ -46,25 +100,25 @@ class Item:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "type": self.kind}
-        for f in dataclasses.fields(self):
-            if f.name != "id":
-                out[f.name] = _plain(getattr(self, f.name))
+        for name in self._fields:
+            if name != "id":
+                out[name] = _plain(getattr(self, name))
         return out
 
 
-@dataclass(frozen=True)
+@record
 class AgentMessage(Item):
     kind: ClassVar[str] = "agent_message"
     text: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Reasoning(Item):
     kind: ClassVar[str] = "reasoning"
     text: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class CommandExecution(Item):
     kind: ClassVar[str] = "command_execution"
     command: str = ""
@@ -73,7 +127,7 @@ class CommandExecution(Item):
     status: ItemStatus = "in_progress"
 
 
-@dataclass(frozen=True)
+@record
 class FileChange(Item):
     kind: ClassVar[str] = "file_change"
     changes: tuple[Mapping[str, str], ...] = ()
@@ -81,13 +135,13 @@ class FileChange(Item):
     status: ItemStatus = "completed"
 
 
-@dataclass(frozen=True)
+@record
 class TodoList(Item):
     kind: ClassVar[str] = "todo_list"
     items: tuple[Mapping[str, Any], ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class ErrorItem(Item):
     kind: ClassVar[str] = "error"
     message: str = ""
@@ -96,8 +150,8 @@ class ErrorItem(Item):
 # -- events -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Event:
+@record
+class Event(_Record):
     """One thing that happened; ``type`` is its wire name, ``public`` whether ``exec --json`` shows it."""
 
     type: ClassVar[str]
@@ -105,32 +159,32 @@ class Event:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
-        for f in dataclasses.fields(self):
-            out[f.name] = _plain(getattr(self, f.name))
+        for name in self._fields:
+            out[name] = _plain(getattr(self, name))
         return out
 
 
-@dataclass(frozen=True)
+@record
 class ThreadStarted(Event):
     type: ClassVar[str] = "thread.started"
     public: ClassVar[bool] = True
     thread_id: str
 
 
-@dataclass(frozen=True)
+@record
 class TurnStarted(Event):
     type: ClassVar[str] = "turn.started"
     public: ClassVar[bool] = True
 
 
-@dataclass(frozen=True)
+@record
 class TurnCompleted(Event):
     type: ClassVar[str] = "turn.completed"
     public: ClassVar[bool] = True
     usage: Mapping[str, int]
 
 
-@dataclass(frozen=True)
+@record
 class TurnFailed(Event):
     type: ClassVar[str] = "turn.failed"
     public: ClassVar[bool] = True
@@ -140,35 +194,35 @@ class TurnFailed(Event):
         return {"type": self.type, "error": {"message": self.message}}
 
 
-@dataclass(frozen=True)
+@record
 class ItemStarted(Event):
     type: ClassVar[str] = "item.started"
     public: ClassVar[bool] = True
     item: Item
 
 
-@dataclass(frozen=True)
+@record
 class ItemUpdated(Event):
     type: ClassVar[str] = "item.updated"
     public: ClassVar[bool] = True
     item: Item
 
 
-@dataclass(frozen=True)
+@record
 class ItemCompleted(Event):
     type: ClassVar[str] = "item.completed"
     public: ClassVar[bool] = True
     item: Item
 
 
-@dataclass(frozen=True)
+@record
 class Error(Event):
     type: ClassVar[str] = "error"
     public: ClassVar[bool] = True
     message: str
 
 
-@dataclass(frozen=True)
+@record
 class Egress(Event):
     """A request about to leave, after the gate (codeward's extension to Codex's stream)."""
 
@@ -181,7 +235,7 @@ class Egress(Event):
     redactions: Mapping[str, int]
 
 
-@dataclass(frozen=True)
+@record
 class ContextCompacted(Event):
     type: ClassVar[str] = "context.compacted"
     public: ClassVar[bool] = True
@@ -189,7 +243,7 @@ class ContextCompacted(Event):
     tokens_after: int
 
 
-@dataclass(frozen=True)
+@record
 class RequestRefused(Event):
     """A request the egress event announced got no answer: never sent, or refused by the provider."""
 
@@ -201,7 +255,7 @@ class RequestRefused(Event):
     message: str
 
 
-@dataclass(frozen=True)
+@record
 class SessionStarted(Event):
     type: ClassVar[str] = "session.started"
     session_id: str
@@ -219,14 +273,14 @@ class SessionStarted(Event):
     key_source: str
 
 
-@dataclass(frozen=True)
+@record
 class SessionEnded(Event):
     type: ClassVar[str] = "session.ended"
     status: str
     usage: Mapping[str, int]
 
 
-@dataclass(frozen=True)
+@record
 class ResponseReceived(Event):
     type: ClassVar[str] = "response.received"
     usage: Mapping[str, int]
@@ -234,7 +288,7 @@ class ResponseReceived(Event):
     tool_calls: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class DecisionMade(Event):
     """A policy decision and its outcome, naming who decided (a mode, a rule, the user)."""
 
@@ -249,7 +303,7 @@ class DecisionMade(Event):
     outcome: Literal["allowed", "declined", "denied"]
 
 
-@dataclass(frozen=True)
+@record
 class CommandExecuted(Event):
     type: ClassVar[str] = "command.executed"
     argv: tuple[str, ...]
@@ -260,7 +314,7 @@ class CommandExecuted(Event):
     timed_out: bool
 
 
-@dataclass(frozen=True)
+@record
 class NetworkConnection(Event):
     """One connection a command asked the sandbox's proxy for (``allowed_domains``): where, how much, or why refused."""
 
@@ -273,7 +327,7 @@ class NetworkConnection(Event):
     refused: str | None
 
 
-@dataclass(frozen=True)
+@record
 class FileChanged(Event):
     type: ClassVar[str] = "file.changed"
     path: str
@@ -290,7 +344,7 @@ class FileChanged(Event):
         return out
 
 
-@dataclass(frozen=True)
+@record
 class Withheld(Event):
     """Paths the ignore rules kept out of a tool result (the privacy line counts them)."""
 

@@ -131,3 +131,14 @@ def test_a_failing_sink_stops_the_emit_and_reaches_the_emitter():
     with pytest.raises(OSError):
         bus.emit(TurnStarted())
     assert seen.events == [{"type": "turn.started"}]  # the sink added first saw it
+
+
+def test_records_refuse_wrong_fields_and_compare_by_value():
+    assert TurnFailed("x") == TurnFailed(message="x") and TurnFailed("x") != TurnFailed("y")
+    with pytest.raises(TypeError, match="missing field 'message'"):
+        TurnFailed()
+    with pytest.raises(TypeError, match="unexpected or repeated field 'nope'"):
+        TurnFailed("x", nope=1)
+    with pytest.raises(TypeError, match="takes 1 fields, got 2"):
+        TurnFailed("x", "y")
+    assert CommandExecution(id="i").status == "in_progress"  # defaults from the class
