@@ -370,8 +370,11 @@ def limits(keys: EpochKeys | None, keyed: bool) -> str:
         return (
             "With the verification key: each keyed record's MAC proves it was written by codeward with a key "
             "erased since, so the records, the seals and the index cannot have been rewritten, re-chained, "
-            "cut and re-sealed, or copied and re-sealed after the fact. Not proven: records of a session "
-            "still running, or anything written after an attacker read the current sealing state."
+            "cut and re-sealed, or copied and re-sealed after the fact; every epoch since setup-keys is "
+            "opened in the index, and every log is in the index or was adopted by setup-keys. A session "
+            "deleted with its index entries and one codeward stopped while starting look alike: both fail. "
+            "Not proven: records of a session still running, anything written after an attacker read the "
+            "current sealing state, or the logs, index and state all put back to an earlier copy."
         )
     if keyed:
         return (
