@@ -185,3 +185,18 @@ def test_setup_keys_force_starts_a_new_chain_that_verifies(cw_home: Path) -> Non
     code, bad, _ = verify("--all", key=key)
     assert code == 0, bad
     assert os.path.getsize(index_path(cw_home / "logs")) > 0
+
+
+def test_a_second_file_for_a_session_is_never_ignored(cw_home: Path) -> None:
+    """A forged copy of a genuine session under an earlier date: verify used to check one file per id
+    (the newest), while ``logs export`` hands both to the SIEM."""
+    key = setup_keys()
+    log = session(cw_home, A)
+    twin = cw_home / "logs" / "2020" / "01" / "01" / f"{A}.jsonl"
+    twin.parent.mkdir(parents=True)
+    twin.write_bytes(log.read_bytes())
+    code, bad, _ = verify("--all", key=key)
+    assert code == 1 and bad == [f"FAIL  {A}: {twin} and {log} both claim to be its log: one was copied or forged"]
+    twin.unlink()
+    code, bad, _ = verify("--all", key=key)
+    assert code == 0, bad

@@ -154,7 +154,14 @@ def _session_line(sid: str, res: VerifyResult, keys: EpochKeys | None) -> Line:
 def verify_all(root: Path, keys: EpochKeys | None, state: SealState | None, *, check_state: bool = True) -> list[Line]:
     out: list[Line] = []
     view = read_index(root, keys)
-    logs = {lf.session_id: lf for lf in list_logs(root) if lf.session_id}
+    logs: dict[str, Any] = {}
+    twins: list[Line] = []
+    for lf in list_logs(root):
+        if lf.session_id in logs:  # a second file for one session: exported and shown, so never ignored
+            twins.append(Line("fail", lf.session_id, f"{logs[lf.session_id].path} and {lf.path} both claim to be "
+                              "its log: one was copied or forged"))  # fmt: skip
+        elif lf.session_id:
+            logs[lf.session_id] = lf
     if view.problem:
         out.append(Line("fail", "index", view.problem))
     elif view.exists:
@@ -169,6 +176,7 @@ def verify_all(root: Path, keys: EpochKeys | None, state: SealState | None, *, c
     if gen is None and keys is not None and state is not None:
         out.append(Line("fail", "index", "has no genesis entry from setup-keys (the index was deleted or replaced, "
                         "or sealing was set up by an older codeward: run codeward logs setup-keys --force)"))  # fmt: skip
+    out.extend(twins)
     adopted = _adopted(gen)
     opens: dict[str, dict[str, Any]] = {}
     closes: dict[str, dict[str, Any]] = {}
