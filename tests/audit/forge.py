@@ -36,12 +36,13 @@ def rechain(
 
 
 def rewrite_index(path: Path, logs: dict[str, bytes], key: bytes | None = None) -> None:
-    """Recompute the index so its ``close`` entries name the forged logs (MACs with ``key``, if any)."""
+    """Recompute the index (numbers, chain) so its ``close`` entries name the forged logs (MACs with ``key``, if any)."""
     entries = [json.loads(line) for line in path.read_bytes().splitlines()]
     prev = index_genesis()
     out = []
-    for e in entries:
+    for i, e in enumerate(entries):
         e = {k: v for k, v in e.items() if k not in ("prev", "hash", "mac")}
+        e["seq"] = i  # entries left out: number the rest again
         if e["type"] == "close" and e["sid"] in logs:
             seal = logs[e["sid"]].splitlines()[-1]
             e["records"] = json.loads(seal)["records"]

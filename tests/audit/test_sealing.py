@@ -139,10 +139,10 @@ def test_deleted_last_session_and_its_index_entries(cw_home: Path) -> None:
     gone.unlink()
     idx = index_path(cw_home / "logs")
     lines = idx.read_bytes().splitlines(keepends=True)
-    idx.write_bytes(b"".join(lines[:2]))  # A's open and close only
+    idx.write_bytes(b"".join(lines[:3]))  # the genesis, A's open and close only
     code, bad, _ = verify("--all", key=key)
     assert code == 1 and len(bad) == 1
-    assert bad[0].startswith("FAIL  sealing state: epoch 1 claimed, but the index ends before them"), bad
+    assert bad[0].startswith("FAIL  index: epoch 1 claimed from the sealing state, but no session"), bad
 
 
 def test_truncated_and_resealed(cw_home: Path) -> None:
@@ -244,7 +244,7 @@ def test_killed_session_gap_is_explained(cw_home: Path) -> None:
     lines = log.read_bytes().splitlines(keepends=True)
     log.write_bytes(b"".join(lines[:3]))  # what a kill -9 after three records leaves
     idx = index_path(cw_home / "logs")
-    idx.write_bytes(b"".join(idx.read_bytes().splitlines(keepends=True)[:1]))  # no close yet
+    idx.write_bytes(b"".join(idx.read_bytes().splitlines(keepends=True)[:2]))  # genesis, open; no close yet
     code, bad, _ = verify("--all", key=key)
     assert code == 1 and len(bad) == 1
     assert "the index has no close for it either: codeward stopped without ending the session" in bad[0]
@@ -359,7 +359,7 @@ def test_killed_before_the_first_record_is_explained(cw_home: Path) -> None:
     log = session(cw_home, A)
     log.write_bytes(b"")  # killed between creating the log and writing its first record
     idx = index_path(cw_home / "logs")
-    idx.write_bytes(b"".join(idx.read_bytes().splitlines(keepends=True)[:1]))
+    idx.write_bytes(b"".join(idx.read_bytes().splitlines(keepends=True)[:2]))  # genesis, open
     code, bad, _ = verify("--all", key=key)
     assert code == 1 and len(bad) == 1 and "after 0 records" in bad[0] and "killed or crashed" in bad[0]
 
@@ -371,8 +371,8 @@ def test_index_entry_removed_from_the_middle(cw_home: Path) -> None:
     session(cw_home, C)
     idx = index_path(cw_home / "logs")
     lines = idx.read_bytes().splitlines(keepends=True)
-    idx.write_bytes(b"".join(lines[:2] + lines[4:]))  # B's open and close
+    idx.write_bytes(b"".join(lines[:3] + lines[5:]))  # B's open and close (line 0 is the genesis)
     gone.unlink()
     code, bad, _ = verify("--all")
     assert code == 1
-    assert bad[0] == "FAIL  index: index line 3: holds entry 4 where entry 2 belongs (entries removed or moved)"
+    assert bad[0] == "FAIL  index: index line 4: holds entry 5 where entry 3 belongs (entries removed or moved)"

@@ -8,6 +8,12 @@ and, when sealing is set up, a ``mac`` under the session's epoch key, derived fo
 * ``close`` when its log is sealed: ``sid``, ``epoch``, ``records`` (the seal's count) and ``last``
   (the SHA-256 of the seal line).
 
+``logs setup-keys`` writes a ``genesis`` entry first: the chain's ``key_id``, its ``first_epoch``
+and the logs that existed at that moment (``adopted``: ``sid``, ``log``, ``last``, the SHA-256 of
+each one's last line, its seal when sealed), MACed with a key derived from the seed for the genesis.
+Every epoch from ``first_epoch`` to the sealing state's must then be opened in the index, and every
+log must be opened in it or adopted; a forger cannot move the start or adopt a log without the key.
+
 So a deleted log is named by its ``open`` entry, a replaced or re-sealed one fails its ``close``
 entry's ``last``, and sessions cut from the index's end show as claimed epochs without an entry
 (the sealing state has moved past them). Entries are appended under an exclusive ``flock`` and
@@ -22,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from codeward.audit.keys import mac
+from codeward.audit.keys import derive, mac
 from codeward.audit.records import parse_line, sha256_hex
 
 INDEX_NAME = "sessions.index"
@@ -39,12 +45,23 @@ def index_genesis() -> str:
 
 
 def _last_line(fd: int) -> bytes | None:
+    """The index's last line, read backwards until the newline before it (a genesis can be long)."""
     size = os.fstat(fd).st_size
     if size == 0:
         return None
-    start = max(0, size - _TAIL)
-    data = os.pread(fd, size - start, start)
-    return data.rstrip(b"\n").split(b"\n")[-1]  # entries are a few hundred bytes
+    start = size
+    data = b""
+    while start > 0:
+        start = max(0, start - _TAIL)
+        data = os.pread(fd, size - start, start)
+        if b"\n" in data.rstrip(b"\n"):
+            break
+    return data.rstrip(b"\n").split(b"\n")[-1]
+
+
+def genesis_key(seed: bytes, kid: str) -> bytes:
+    """The key a ``genesis`` entry is MACed with: from the seed, bound to the genesis label."""
+    return derive(seed, "genesis", kid)
 
 
 def append_entry(logs_dir: Path, kind: str, fields: dict[str, Any], ts: str, key: bytes | None) -> None:

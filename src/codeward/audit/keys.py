@@ -165,11 +165,19 @@ def read_state(home: Path) -> SealState | None:
         os.close(fd)
 
 
-def setup_keys(home: Path, *, force: bool = False, seed: bytes | None = None) -> tuple[bytes, SealState]:
+def setup_keys(
+    home: Path,
+    *,
+    force: bool = False,
+    seed: bytes | None = None,
+    on_create: Callable[[bytes, SealState], None] | None = None,
+) -> tuple[bytes, SealState]:
     """Create a fresh sealing state; returns (seed, state). The seed is never written anywhere.
 
     ``seed`` (a verification key kept as a CI secret) replaces the random draw, for a machine that
-    starts empty every time: the auditor already holds the key."""
+    starts empty every time: the auditor already holds the key. ``on_create(seed, state)`` runs
+    once the state is ready and before it is put in place (it writes the index's genesis entry), so
+    a state never exists without the genesis that says where its epochs start."""
     path = state_path(home)
     if os.path.lexists(path) and not force:
         raise UsageError(
@@ -187,6 +195,13 @@ def setup_keys(home: Path, *, force: bool = False, seed: bytes | None = None) ->
         os.fsync(fd)
     finally:
         os.close(fd)
+    try:
+        if on_create is not None:
+            on_create(seed, state)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     if force and os.path.lexists(path):
         _shred(path)
     os.replace(tmp, path)

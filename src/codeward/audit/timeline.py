@@ -104,7 +104,9 @@ def render(records: list[tuple[int, dict[str, Any] | None]], res: VerifyResult, 
         out.append(f"  sealed with key {first.get('key_id')} (epoch {first['epoch']}); MACs are checked by "
                    "codeward logs verify --verification-key")  # fmt: skip
     else:
-        out.append("  not keyed (written before codeward logs setup-keys): hash chain only")
+        out.append(
+            "  not keyed: hash chain only (written before setup-keys, or by anyone; logs verify --all checks it)"
+        )
     turn = 0
     for n, rec in records:
         if rec is None:

@@ -116,7 +116,9 @@ def setup_keys_cmd(force: bool, env_name: str | None) -> int:
     """Create the forward-secure sealing state and print the verification key (once: keep it elsewhere)."""
     import os
 
-    from codeward.audit.keys import format_verification_key, parse_verification_key, setup_keys, state_path
+    from codeward.audit.genesis import write_genesis
+    from codeward.audit.keys import SealState, format_verification_key, parse_verification_key, setup_keys, state_path
+    from codeward.audit.records import utc_timestamp
     from codeward.home import codeward_home
 
     home = codeward_home()
@@ -126,8 +128,22 @@ def setup_keys_cmd(force: bool, env_name: str | None) -> int:
         if not value:
             raise UsageError(f"--key-from-env {env_name}: the variable is not set or empty")
         given = parse_verification_key(value)
-    seed, state = setup_keys(home, force=force, seed=given)
+    root = _logs_root()
+    adopted: list[int] = []
+
+    def genesis(seed: bytes, state: SealState) -> None:
+        try:
+            adopted.append(write_genesis(root, seed, state, utc_timestamp()))
+        except OSError as e:
+            raise UsageError(
+                f"{root}: cannot write the index's genesis entry ({e.strerror}); sealing not set up"
+            ) from None
+
+    seed, state = setup_keys(home, force=force, seed=given, on_create=genesis)
     click.echo(f"sealing state: {state_path(home)} (mode 0600; moves forward with every session)", err=True)
+    click.echo(
+        f"index: {adopted[0]} existing logs adopted (any other log without an index entry fails verify)", err=True
+    )
     if given is None:
         click.echo("verification key (shown only now; keep it off this machine, e.g. in your password manager "
                    "or CI secret):", err=True)  # fmt: skip
