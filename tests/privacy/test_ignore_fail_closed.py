@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from tests.support.cw_subprocess import run_cw
+from tests.support.sessions import offline_session
 
 from codeward.errors import ConfigError
 from codeward.privacy.ignore import load_ignore
@@ -79,25 +80,14 @@ def test_non_utf8_file_names_work_in_preview(git_repo: Path) -> None:
 
 @pytest.mark.sandbox
 def test_non_utf8_file_names_work_in_list_dir_grep_and_shell(git_repo: Path) -> None:
-    from codeward.agent.session import build_session
-    from codeward.config.load import ConfigOverrides
-    from codeward.events import EventBus
     from codeward.providers.types import ToolCall
-    from codeward.tools.asking import NoTerminalApprover
 
     with open(os.fsencode(git_repo) + b"/caf\xe9.txt", "wb") as f:
         f.write(b"needle\n")
     with open(os.fsencode(git_repo) + b"/caf\xe9.env", "wb") as f:
         f.write(b"HIDDEN_VALUE_7f3a\n")
     (git_repo / ".codexignore").write_text("*.env\n")
-    s = build_session(
-        git_repo,
-        ConfigOverrides(approval_mode="full-auto"),
-        events=EventBus(),
-        approver=NoTerminalApprover(),
-        need_key=False,
-        persist=False,
-    )
+    s = offline_session(git_repo)
 
     def call(name: str, **args: object) -> str:
         return s.agent.tools.dispatch(ToolCall("c", name, json.dumps(args)), s.ctx).text

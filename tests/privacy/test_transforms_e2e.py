@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from tests.support.cli import codeward, write_config
+from tests.support.sessions import offline_session
 
 from codeward.privacy.known import KnownValues
 
@@ -75,20 +76,9 @@ def test_prompt_placeholder_round_trip_then_rev_stays_redacted(git_repo: Path) -
     """The model copies the placeholder of a secret the user pasted into a new file (apply_patch
     restores the real value on disk), then reverses the file with a command: the value is known
     from the prompt, so the reversed output is redacted before it leaves."""
-    from codeward.agent.session import build_session
-    from codeward.config.load import ConfigOverrides
-    from codeward.events import EventBus
     from codeward.providers.types import ToolCall
-    from codeward.tools.asking import NoTerminalApprover
 
-    s = build_session(
-        git_repo,
-        ConfigOverrides(approval_mode="full-auto"),
-        events=EventBus(),
-        approver=NoTerminalApprover(),
-        need_key=False,
-        persist=False,
-    )
+    s = offline_session(git_repo)
     prompt = s.gate.redact_text(f"deploy with my token {PROMPT_SECRET}")[0]
     placeholder = prompt.split("token ")[1]
     assert placeholder.startswith("<secret:") and PROMPT_SECRET not in prompt
@@ -108,20 +98,10 @@ def test_prompt_placeholder_round_trip_then_rev_stays_redacted(git_repo: Path) -
 def test_a_secret_from_the_prompt_goes_into_a_file_only_with_a_yes(git_repo: Path) -> None:
     """In exec (nobody to ask) a patch that would restore a prompt secret is declined, full-auto or not;
     a file secret's placeholder still goes back as designed, and a user's yes lets the prompt one in."""
-    from codeward.agent.session import build_session
-    from codeward.config.load import ConfigOverrides
-    from codeward.events import EventBus
     from codeward.providers.types import ToolCall
-    from codeward.tools.asking import Answer, NoTerminalApprover
+    from codeward.tools.asking import Answer
 
-    s = build_session(
-        git_repo,
-        ConfigOverrides(approval_mode="full-auto"),
-        events=EventBus(),
-        approver=NoTerminalApprover(),
-        need_key=False,
-        persist=False,
-    )
+    s = offline_session(git_repo)
     s.agent.run_turn(f"deploy with my token {PROMPT_SECRET}")  # no model here: the turn fails after the prompt
     [placeholder] = s.ctx.prompt_placeholders
     patch = f"*** Begin Patch\n*** Add File: notes.txt\n+token = {placeholder}\n*** End Patch\n"

@@ -11,27 +11,17 @@ import string
 from pathlib import Path
 
 import pytest
+from tests.support.sessions import offline_session
 
-from codeward.agent.session import build_session
-from codeward.config.load import ConfigOverrides
-from codeward.events import EventBus
 from codeward.providers.types import ToolCall
 from codeward.tools import grep as grep_mod
-from codeward.tools.asking import NoTerminalApprover
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8kW3nV2a"
 
 
 class Tools:
     def __init__(self, root: Path) -> None:
-        self.session = build_session(
-            root,
-            ConfigOverrides(approval_mode="suggest"),
-            events=EventBus(),
-            approver=NoTerminalApprover(),
-            need_key=False,
-            persist=False,
-        )
+        self.session = offline_session(root, "suggest")
 
     def grep(self, **args: object) -> str:
         out = self.session.agent.tools.dispatch(ToolCall("c1", "grep", json.dumps(args)), self.session.ctx)

@@ -48,14 +48,6 @@ class Prober(Protocol):
     def seatbelt(self) -> Probe: ...
 
 
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="ascii") as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
 def find_program(name: str) -> str | None:
     """``name`` from PATH, absolute entries only, preferring the system directories.
 
