@@ -36,6 +36,7 @@ class Cmd:
     output: str | None = None  # what it prints, when known statically (echo/printf/cat of a heredoc)
     func_body: tuple[int, ...] = ()
     note: str | None = None  # for an equivalent reading: what the command it stands for does
+    stdout_to: tuple[str, ...] = ()  # files its standard output is redirected to, when literal
 
     def display(self, limit: int = 120) -> str:
         text = " ".join(t.shown() for t in self.argv)

@@ -9,7 +9,9 @@ Two rule families get a canonical reading before the token-by-token comparison o
 * ``git … push …``: a push that can overwrite the remote's history gets a ``--force``: a ``+ref``
   refspec, ``--mirror``, ``--force-with-lease``, ``--force-if-includes``, ``-c remote.X.push=+…``,
   ``-c remote.X.mirror=true``, or a ``-c alias.X='push …'`` that says so. So ``git push --force``
-  (or ``git push -f``) stops them all, and ``git push origin main`` stays allowed.
+  (or ``git push -f``) stops them all, and ``git push origin main`` stays allowed. A glob refspec
+  (``+refs/heads/*:…``) forces whatever it expands to; ``git send-pack`` is read as ``git push``.
+* ``rm``: GNU rm's ``--interactive=never`` (``no``, ``none``, abbreviated) is ``-f``.
 
 Deletion through ``find`` (``-delete``, ``-exec rm``) is read by :mod:`codeward.policy.find_exec`
 as ``rm -rf DIR``. Only deny matching uses these readings; allow lists stay literal prefixes.
@@ -39,7 +41,32 @@ def deny_match(sp: StagePattern, argv: Sequence[Tok], *, receiver: bool = False)
             return found
     elif program == "git" and "push" in sp.tokens:
         argv = git_push_canonical(argv)
+    elif program == "rm":
+        argv = rm_canonical(argv)
     return match_deny(sp, argv, receiver=receiver, name_checked=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# rm
+
+_NEVER = ("never", "no", "none")
+
+
+def rm_canonical(argv: Sequence[Tok]) -> tuple[Tok, ...]:
+    """GNU rm's ``--interactive=never`` (also ``no`` / ``none``, and any abbreviation of option or
+    value) is ``-f``: read it so, so that ``rm -r --interactive=never d`` matches ``rm -rf``."""
+    out: list[Tok] = []
+    for t in argv:
+        v = t.value
+        if v is not None and v.startswith("--i") and "=" in v:
+            name, _, when = v[2:].partition("=")
+            if "interactive".startswith(name) and when and any(w.startswith(when) for w in _NEVER):
+                t = Tok.lit("-f")
+        elif v == "--":
+            out.extend(argv[len(out) :])
+            break
+        out.append(t)
+    return tuple(out)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -148,6 +175,10 @@ def git_push_canonical(argv: Sequence[Tok]) -> tuple[Tok, ...]:
             sub = words[0]
     if sub == "config":
         return _git_config_canonical(toks, i, argv)
+    if sub == "send-pack":
+        # the plumbing under push, with the same --force, --mirror and +refspecs
+        toks[i] = Tok.lit("push")
+        sub = "push"
     if sub != "push":
         return tuple(argv)
     forced = forced_by_config
@@ -163,6 +194,8 @@ def git_push_canonical(argv: Sequence[Tok]) -> tuple[Tok, ...]:
         if v is not None and len(v) > 1 and v.startswith("+") and (ended or not v.startswith("-")):
             forced = True
             t = Tok.lit(v[1:])
+        elif v is None and t.prefix.startswith("+"):
+            forced = True  # a glob refspec (+refs/heads/*:…): whatever it expands to starts with +
         out.append(t)
     if forced:
         out.insert(i + 1, Tok.lit("--force"))

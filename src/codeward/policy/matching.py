@@ -43,7 +43,8 @@ _READS_SCRIPT = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "source", 
 
 
 def _file_flows(analysis: Analysis) -> set[tuple[int, int]]:
-    """(a, b): command a downloads a file that a later shell b runs (``curl -o x.sh u && bash x.sh``)."""
+    """(a, b): command a downloads a file that a later shell b runs (``curl -o x.sh u && bash x.sh``,
+    ``curl -s u > y; . y``)."""
     cached = analysis.file_flows
     if cached is not None:
         return cached
@@ -53,6 +54,8 @@ def _file_flows(analysis: Analysis) -> set[tuple[int, int]]:
         opts = _DOWNLOAD_TO.get(bases[i] or "")
         if opts is None:
             continue
+        for out in c.stdout_to:
+            written.setdefault(_norm(out), []).append(i)  # curl -s u > y
         vals = [t.value for t in c.argv]
         for k, v in enumerate(vals):
             if v is None:

@@ -163,7 +163,7 @@ SHELL_LIKE = SHELLS | {"source", ".", "eval"}
 # deny: programs that do the rule's job under another name (a filesystem maker, a root shell)
 SAME_JOB: dict[str, frozenset[str]] = {
     "mkfs": frozenset({"mke2fs", "mkdosfs", "mkntfs", "mkexfatfs"}),
-    "sudo": frozenset({"doas", "pkexec", "run0"}),
+    "sudo": frozenset({"doas", "pkexec", "run0", "su", "runuser"}),
     "dd": frozenset({"dcfldd", "dc3dd"}),
 }
 
