@@ -332,4 +332,18 @@ ROWS: list[tuple[str, str, str | None, str | None, bool | None]] = [
     ("sh -c 'alias r=rm\nr -rf x'", "ask", None, "rm", True),  # dash expands aliases unasked
     ("alias", "allow", None, "rm", False),
     ("echo alias r=rm", "allow", None, "rm", False),
+    # make reading a makefile the command supplies: recipes are shell
+    ("make -f /dev/stdin <<< $'all:\\n\\trm -rf x'", "deny", RM, "rm", True),
+    ("make -f - <<'EOF'\nall:\n\t@-rm -rf x\nEOF", "deny", RM, "rm", True),
+    ("make -sf- <<'EOF'\nall: ; rm -rf x\nEOF", "deny", RM, "rm", True),
+    ("make --file=/dev/stdin <<'EOF'\nall:\n\techo a \\\n\t&& rm -rf x\nEOF", "deny", RM, "rm", True),
+    ("make --eval=$'go:\\n\\tchmod 777 f' go", "deny", CH, "chmod", True),
+    ("echo $'all:\\n\\tsudo ls' | make -f -", "deny", "sudo", "sudo", True),
+    ("make -f - <<'EOF'\nR = rm\nall:\n\t$(R) -rf x\nEOF", "ask", None, "rm", True),
+    ("make -f - <<'EOF'\nall:\n\techo $(shell rm -rf x)\nEOF", "ask", None, "rm", True),
+    ("make -f - <<'EOF'\n.RECIPEPREFIX = >\nall:\n>rm -rf x\nEOF", "ask", None, "rm", True),
+    ("make -f - <<'EOF'\nall:\n\techo rm -rf x\n\tls $$PWD\nEOF", "allow", None, "rm", False),
+    ("make -f /dev/stdin <<< $'all:\\n\\trm -f notes.json'", "allow", None, "rm", False),
+    ("make -C d -j2", "allow", None, None, None),
+    ("make -f Makefile.ci check", "allow", None, None, None),
 ]

@@ -32,7 +32,7 @@ BASH = shutil.which("bash")
 LOGGING = ("sudo", "doas", "pkexec", "su", "runuser", "mkfs", "mkfs.ext4", "mkfs.vfat", "mke2fs", "curl")
 PASSING = ("rm", "chmod", "dd")
 TOOLS = {"python3": sys.executable}
-NEEDS = ("perl", "node", "awk", "sed", "tar", "gdb", "vim", "ex", "find", "git", "shred", "xargs")
+NEEDS = ("perl", "node", "awk", "sed", "tar", "gdb", "vim", "ex", "find", "git", "shred", "xargs", "make")
 
 IDS = [f"{i:03d}:{r[0][:50]!r}" for i, r in enumerate(ROWS)]
 
