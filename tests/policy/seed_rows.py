@@ -346,4 +346,22 @@ ROWS: list[tuple[str, str, str | None, str | None, bool | None]] = [
     ("make -f /dev/stdin <<< $'all:\\n\\trm -f notes.json'", "allow", None, "rm", False),
     ("make -C d -j2", "allow", None, None, None),
     ("make -f Makefile.ci check", "allow", None, None, None),
+    # setfacl granting others rwx opens files to everyone as chmod 777 does (no oracle: acl tools
+    # are not on the test machines)
+    ("setfacl -m o::rwx f", "deny", CH, None, None),
+    ("setfacl -m other:rwx f", "deny", CH, None, None),
+    ("setfacl -Rm d:o::7 d", "deny", CH, None, None),
+    ("setfacl --modify=u::rwx,g::r,o::rwx f", "deny", CH, None, None),
+    ("setfacl --set u::rw,g::r,o::rwx f", "deny", CH, None, None),
+    ("env setfacl -nm o:rwx f", "deny", CH, None, None),
+    ("setfacl -m o::rwX d", "ask", CH, None, None),  # X: x only for directories
+    ("setfacl -M acl.txt f", "ask", CH, None, None),
+    ("setfacl --set-file=acl.txt f", "ask", CH, None, None),
+    ('setfacl -m "$ACL" f', "ask", CH, None, None),
+    ("setfacl -m o::r f", "allow", None, None, None),
+    ("setfacl -m o::rx d", "allow", None, None, None),
+    ("setfacl -m u:bob:rwx f", "allow", None, None, None),
+    ("setfacl -m g::rwx,m::rwx f", "allow", None, None, None),
+    ("setfacl -x o f", "allow", None, None, None),
+    ("setfacl -b f", "allow", None, None, None),
 ]

@@ -5,7 +5,8 @@ Two rule families get a canonical reading before the token-by-token comparison o
 
 * ``chmod MODE …``: the rule's mode and the command's mode are compared by the permission bits they
   set (:mod:`codeward.policy.chmod_modes`): ``chmod 777`` also stops ``chmod 0777``, ``00777``,
-  ``a+rwx``, ``ugo=rwx``, ``u=rwx,g=rwx,o=rwx`` and ``1777``, and never ``chmod 644``.
+  ``a+rwx``, ``ugo=rwx``, ``u=rwx,g=rwx,o=rwx`` and ``1777``, and never ``chmod 644``; a
+  ``setfacl`` granting others the rule's "other" bits (``-m o::rwx``) is read as that chmod.
 * ``git … push …``: a push that can overwrite the remote's history gets a ``--force``: a ``+ref``
   refspec, ``--mirror``, ``--force-with-lease``, ``--force-if-includes``, ``-c remote.X.push=+…``,
   ``-c remote.X.mirror=true``, or a ``-c alias.X='push …'`` that says so. So ``git push --force``
@@ -22,6 +23,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
+from codeward.policy.acl_modes import setfacl_other
 from codeward.policy.chmod_modes import CHMOD_FLAGS, covers, is_dash_mode, mode_effect
 from codeward.policy.patterns import Match, StagePattern, match_deny
 from codeward.policy.words import Tok
@@ -35,6 +37,8 @@ _YES = {"yes": Match.YES, "maybe": Match.MAYBE, "no": Match.NO}
 def deny_match(sp: StagePattern, argv: Sequence[Tok], *, receiver: bool = False) -> Match:
     """:func:`~codeward.policy.patterns.match_deny` (name already checked), on the canonical form."""
     program = sp.base.casefold()
+    if program == "chmod" and argv and _folded_base(argv[0]) == "setfacl":
+        return _setfacl(sp, argv)
     if program == "chmod":
         found = _chmod(sp, argv, receiver)
         if found is not None:
@@ -122,6 +126,22 @@ def _chmod(sp: StagePattern, argv: Sequence[Tok], receiver: bool) -> Match | Non
     if mode is None or mode is Match.NO:
         return Match.NO
     return Match(min(mode, match_deny(rest_rule, rest, receiver=receiver, name_checked=True)))
+
+
+def _setfacl(sp: StagePattern, argv: Sequence[Tok]) -> Match:
+    """A ``chmod MODE`` rule whose mode gives others some bits stops a ``setfacl`` that grants others
+    those bits (``setfacl -m o::rwx f`` for ``chmod 777``): the same files become open to everyone."""
+    at = _rule_mode(sp.tokens)
+    effect = mode_effect(sp.tokens[at]) if at is not None else None
+    wanted = effect.sure & 0o007 if effect is not None else 0
+    if not wanted:
+        return Match.NO
+    granted = setfacl_other(argv)
+    return _YES[covers(granted, wanted)]
+
+
+def _folded_base(t: Tok) -> str:
+    return (t.value or "").rstrip("/").rsplit("/", 1)[-1].casefold()
 
 
 # ------------------------------------------------------------------------------------------------
