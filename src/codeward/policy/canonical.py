@@ -11,7 +11,8 @@ Two rule families get a canonical reading before the token-by-token comparison o
   refspec, ``--mirror``, ``--force-with-lease``, ``--force-if-includes``, ``-c remote.X.push=+…``,
   ``-c remote.X.mirror=true``, or a ``-c alias.X='push …'`` that says so. So ``git push --force``
   (or ``git push -f``) stops them all, and ``git push origin main`` stays allowed. A glob refspec
-  (``+refs/heads/*:…``) forces whatever it expands to; ``git send-pack`` is read as ``git push``.
+  (``+refs/heads/*:…``) forces whatever it expands to; ``git send-pack`` is read as ``git push``;
+  a ``:dst`` refspec gets a ``--delete`` (for a rule about deleting remote branches).
 * ``rm``: GNU rm's ``--interactive=never`` (``no``, ``none``, abbreviated) is ``-f``.
 
 Deletion through ``find`` (``-delete``, ``-exec rm``) is read by :mod:`codeward.policy.find_exec`
@@ -202,6 +203,7 @@ def git_push_canonical(argv: Sequence[Tok]) -> tuple[Tok, ...]:
     if sub != "push":
         return tuple(argv)
     forced = forced_by_config
+    deletes = False
     out = toks[: i + 1]
     ended = False
     for t in toks[i + 1 :]:
@@ -216,7 +218,11 @@ def git_push_canonical(argv: Sequence[Tok]) -> tuple[Tok, ...]:
             t = Tok.lit(v[1:])
         elif v is None and t.prefix.startswith("+"):
             forced = True  # a glob refspec (+refs/heads/*:…): whatever it expands to starts with +
+        if v is not None and len(v.lstrip("+")) > 1 and v.lstrip("+").startswith(":") and (ended or len(out) > i + 1):
+            deletes = True  # `git push origin :main` deletes main, as `--delete` does
         out.append(t)
+    if deletes:
+        out.insert(i + 1, Tok.lit("--delete"))
     if forced:
         out.insert(i + 1, Tok.lit("--force"))
     return tuple(out)
