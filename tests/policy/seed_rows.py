@@ -352,6 +352,10 @@ ROWS: list[tuple[str, str, str | None, str | None, bool | None]] = [
     ("make -f - <<'EOF'\n.RECIPEPREFIX = >\nall:\n>rm -rf x\nEOF", "ask", None, "rm", True),
     ("make -f - <<'EOF'\nall:\n\techo rm -rf x\n\tls $$PWD\nEOF", "allow", None, "rm", False),
     ("make -f /dev/stdin <<< $'all:\\n\\trm -f notes.json'", "allow", None, "rm", False),
+    ("MAKEFILES=/dev/stdin make go <<< $'go:\\n\\trm -rf x'", "ask", None, "rm", True),
+    # MAKEFLAGS splits at spaces; a backslash keeps one
+    ("MAKEFLAGS='--eval=go:;rm\\ -rf\\ x' make go", "ask", None, "rm", True),
+    ("export GNUMAKEFLAGS='--eval=go:;rm\\ -rf\\ x'; make go", "ask", None, "rm", True),
     ("make -C d -j2", "allow", None, None, None),
     ("make -f Makefile.ci check", "allow", None, None, None),
     # setfacl granting others rwx opens files to everyone as chmod 777 does (no oracle: acl tools
