@@ -357,6 +357,12 @@ ROWS: list[tuple[str, str, str | None, str | None, bool | None]] = [
     ("MAKEFLAGS='--eval=go:;rm\\ -rf\\ x' make go", "ask", None, "rm", True),
     ("export GNUMAKEFLAGS='--eval=go:;rm\\ -rf\\ x'; make go", "ask", None, "rm", True),
     ("make -C d -j2", "allow", None, None, None),
+    ("make -j$(nproc) all", "allow", None, None, None),  # the attached word is -j's, whatever it is
+    ("make --jobs=$(nproc)", "allow", None, None, None),
+    ("make -j \"-f/dev/stdin\" <<< $'go:\\n\\trm -rf x'", "deny", RM, "rm", True),  # not a number: an option
+    ('make -j "$N" go', "ask", None, None, None),
+    ('make -f"$MK" go', "ask", None, None, None),
+    ("make -j4f /dev/stdin <<< $'go:\\n\\trm -rf x'", "allow", None, "rm", False),  # -j wants a number
     ("make -f Makefile.ci check", "allow", None, None, None),
     # setfacl granting others rwx opens files to everyone as chmod 777 does (no oracle: acl tools
     # are not on the test machines)

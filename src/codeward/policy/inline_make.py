@@ -18,6 +18,9 @@ from codeward.policy.words import Tok
 STDIN_FILES = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
 # options whose value is the next word (or the rest of a short cluster) and is not a makefile
 _VALUE_LETTERS = frozenset("CIoW")
+# options whose value is optional and attached (-j4): the rest of the word is theirs
+# (-j "$(nproc)" is not one: a separate word that is no number is read as the next option)
+_OPTIONAL_LETTERS = frozenset("jlO")
 _RULE_WITH_RECIPE = re.compile(r"^(?P<targets>[^=#;]*?[^:=]):{1,2}(?![=:])[^=;#]*;(?P<recipe>.*)$")
 _NOT_LITERAL = re.compile(r"^\s*(-?include|sinclude|define|endef|export\s+SHELL|override|vpath)\b")
 _SPECIAL = re.compile(r"(?:^|[^\w.])(SHELL|\.SHELLFLAGS|\.RECIPEPREFIX|\.ONESHELL|MAKEFLAGS|MAKESHELL)\b")
@@ -42,7 +45,7 @@ def make_sources(toks: list[Tok]) -> list[tuple[str, Tok | None]]:
         v = t.value
         i += 1
         if v is None:
-            if t.maybe_flag:
+            if t.maybe_flag and not _harmless_prefix(t.prefix):
                 out.append(("unknown", t))  # could be -f /dev/stdin or --eval=…
             continue
         if v == "--":
@@ -63,6 +66,8 @@ def make_sources(toks: list[Tok]) -> list[tuple[str, Tok | None]]:
             continue
         for k in range(1, len(v)):
             letter = v[k]
+            if letter in _OPTIONAL_LETTERS:
+                break  # -j4 / -l2.5: the rest of the word is the number
             if letter in "fE" or letter in _VALUE_LETTERS:
                 rest = v[k + 1 :]
                 value_tok = Tok.lit(rest) if rest else (toks[i] if i < len(toks) else None)
@@ -98,3 +103,19 @@ def read_make(text: str) -> Found:
         if recipe.strip():
             found.shell.append(recipe)
     return found
+
+
+def _harmless_prefix(prefix: str) -> bool:
+    """A run-time word whose literal start already settles that it names no makefile and no
+    ``--eval`` (``-j$(nproc)``, ``--jobs=$N``, ``-C$DIR``)."""
+    if prefix.startswith("--"):
+        name, eq, _ = prefix[2:].partition("=")
+        return bool(eq) and not any(full.startswith(name) for full in ("file", "makefile", "eval"))
+    if not prefix.startswith("-"):
+        return False
+    for letter in prefix[1:]:
+        if letter in "fE":
+            return False
+        if letter in _OPTIONAL_LETTERS or letter in _VALUE_LETTERS:
+            return True
+    return False
