@@ -382,4 +382,8 @@ ROWS: list[tuple[str, str, str | None, str | None, bool | None]] = [
     ("setfacl -m g::rwx,m::rwx f", "allow", None, None, None),
     ("setfacl -x o f", "allow", None, None, None),
     ("setfacl -b f", "allow", None, None, None),
+    ("chacl u::rwx,g::r-x,o::rwx f", "deny", CH, None, None),
+    ("chacl -R u::rw-,g::r--,other::7 d", "deny", CH, None, None),
+    ("chacl u::rwx,g::r-x,o::r-x f", "allow", None, None, None),
+    ("chacl -l f", "allow", None, None, None),
 ]

@@ -1,4 +1,4 @@
-"""``setfacl`` read as the permissions it grants to everyone (security review of issue 12).
+"""``setfacl`` and ``chacl`` read as the permissions they grant to everyone (security review, issue 12).
 
 ``setfacl -m o::rwx f`` leaves ``f`` readable, writable and executable by every user, which is
 what a ``chmod 777`` rule forbids; the ACL's ``other`` entry is the mode's "other" bits. This
@@ -20,6 +20,24 @@ _PERM_BITS = {"r": 4, "w": 2, "x": 1, "-": 0}
 # long options whose value is an ACL text, and those whose value is a file of ACLs
 _ACL_LONG = ("modify", "set")
 _FILE_LONG = ("modify-file", "set-file", "restore")
+
+
+def chacl_other(argv: Sequence[Tok]) -> ModeEffect:
+    """The same for ``chacl ACL FILE…`` (IRIX-style tool of the acl package): its words that are
+    not options are ACL texts or file names, and only an ``o::``/``other::`` entry grants others."""
+    sure = possible = 0
+    for t in argv[1:]:
+        v = t.value
+        if v is None:
+            return _ANYTHING
+        if v.startswith("-"):
+            continue
+        got = _other_bits(v)
+        if got is None:
+            return _ANYTHING
+        sure |= got.sure
+        possible |= got.possible
+    return ModeEffect(sure, possible)
 
 
 def setfacl_other(argv: Sequence[Tok]) -> ModeEffect:

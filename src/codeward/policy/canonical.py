@@ -24,7 +24,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from codeward.policy.acl_modes import setfacl_other
+from codeward.policy.acl_modes import chacl_other, setfacl_other
 from codeward.policy.chmod_modes import CHMOD_FLAGS, covers, is_dash_mode, mode_effect
 from codeward.policy.patterns import Match, StagePattern, match_deny
 from codeward.policy.words import Tok
@@ -38,7 +38,7 @@ _YES = {"yes": Match.YES, "maybe": Match.MAYBE, "no": Match.NO}
 def deny_match(sp: StagePattern, argv: Sequence[Tok], *, receiver: bool = False) -> Match:
     """:func:`~codeward.policy.patterns.match_deny` (name already checked), on the canonical form."""
     program = sp.base.casefold()
-    if program == "chmod" and argv and _folded_base(argv[0]) == "setfacl":
+    if program == "chmod" and argv and _folded_base(argv[0]) in ("setfacl", "chacl"):
         return _setfacl(sp, argv)
     if program == "chmod":
         found = _chmod(sp, argv, receiver)
@@ -137,7 +137,7 @@ def _setfacl(sp: StagePattern, argv: Sequence[Tok]) -> Match:
     wanted = effect.sure & 0o007 if effect is not None else 0
     if not wanted:
         return Match.NO
-    granted = setfacl_other(argv)
+    granted = chacl_other(argv) if _folded_base(argv[0]) == "chacl" else setfacl_other(argv)
     return _YES[covers(granted, wanted)]
 
 

@@ -165,7 +165,7 @@ SAME_JOB: dict[str, frozenset[str]] = {
     "mkfs": frozenset({"mke2fs", "mkdosfs", "mkntfs", "mkexfatfs"}),
     "sudo": frozenset({"doas", "pkexec", "run0", "su", "runuser"}),
     "dd": frozenset({"dcfldd", "dc3dd"}),
-    "chmod": frozenset({"setfacl"}),  # an ACL entry for "other" sets the mode's other bits
+    "chmod": frozenset({"setfacl", "chacl"}),  # an ACL entry for "other" sets the mode's other bits
 }
 
 # deny: "python" also names python3.12, "mkfs" also mkfs.ext4
