@@ -383,6 +383,7 @@ ROWS: list[tuple[str, str, str | None, str | None, bool | None]] = [
     ("setfacl -x o f", "allow", None, None, None),
     ("setfacl -b f", "allow", None, None, None),
     ("chacl u::rwx,g::r-x,o::rwx f", "deny", CH, None, None),
+    ('setfacl "./$F" -m o::rwx', "deny", CH, None, None),  # getopt reads options after operands
     ("chacl -R u::rw-,g::r--,other::7 d", "deny", CH, None, None),
     ("chacl u::rwx,g::r-x,o::r-x f", "allow", None, None, None),
     ("chacl -l f", "allow", None, None, None),

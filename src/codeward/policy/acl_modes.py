@@ -49,10 +49,13 @@ def setfacl_other(argv: Sequence[Tok]) -> ModeEffect:
         v = t.value
         i += 1
         if v is None:
-            return _ANYTHING if t.maybe_flag else ModeEffect(sure, possible)
+            if t.maybe_flag:
+                return _ANYTHING
+            continue  # a file name known at run time (./$F); options may follow it
         if v == "--":
             break
         acl: Tok | None = None
+        value_tok: Tok | None
         if v.startswith("--"):
             name, eq, value = v[2:].partition("=")
             kind = _long_kind(name)
