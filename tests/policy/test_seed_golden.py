@@ -4,7 +4,7 @@
 the row's command with real bash, real interpreters (python3, perl, node, mawk, GNU sed and tar,
 gdb, vim, find) and real git against a local bare repository, in a scratch directory; programs the
 rules name are replaced on ``PATH`` by shims that log their argv (``rm``, ``chmod`` and ``dd``
-then do their real work on the scratch files; ``sudo``, ``doas``, ``pkexec`` and the ``mkfs``
+then do their real work on the scratch files; ``sudo``, ``doas``, ``pkexec``, ``su``, ``runuser`` and the ``mkfs``
 family only log). The row's judge must see the effect the row claims: each denied attack really
 does what the rule forbids (the control), and each near miss that stays allowed really does not.
 """
@@ -29,10 +29,10 @@ SEED = ["rm -rf", "curl | bash", "git push --force", "chmod 777", "sudo", "dd", 
 POLICY = make_policy(disallow=SEED)
 BASH = shutil.which("bash")
 
-LOGGING = ("sudo", "doas", "pkexec", "mkfs", "mkfs.ext4", "mkfs.vfat", "mke2fs", "curl")
+LOGGING = ("sudo", "doas", "pkexec", "su", "runuser", "mkfs", "mkfs.ext4", "mkfs.vfat", "mke2fs", "curl")
 PASSING = ("rm", "chmod", "dd")
 TOOLS = {"python3": sys.executable}
-NEEDS = ("perl", "node", "awk", "sed", "tar", "gdb", "vim", "ex", "find", "git", "shred", "xargs")
+NEEDS = ("perl", "node", "awk", "sed", "tar", "gdb", "vim", "ex", "find", "git", "shred", "xargs", "make")
 
 IDS = [f"{i:03d}:{r[0][:50]!r}" for i, r in enumerate(ROWS)]
 
@@ -157,7 +157,7 @@ def _judge(judge: str, work: Path, tmp: Path, ran: list[list[str]], local_tip: s
     if judge == "mkfs":
         return any(n in ("mkfs", "mke2fs") or n.startswith("mkfs.") for n in names)
     if judge == "sudo":
-        return any(n in ("sudo", "doas", "pkexec") for n in names)
+        return any(n in ("sudo", "doas", "pkexec", "su", "runuser") for n in names)
     raise AssertionError(f"unknown judge {judge}")
 
 

@@ -62,6 +62,10 @@ class ArgvRunner(InlineRunner):
             func_body = self._functions[(ctx.scope, name.value)]
         idx = self._add(Cmd(argv, role, func_body=func_body), ctx)
         self._builtin_effects(base, argv, ctx)
+        if base == "alias" and any("=" in (t.value if t.value is not None else t.text) for t in argv[1:]):
+            # a later line that names the alias runs its value with the line's words appended
+            # (`alias r=rm` then `r -rf x`); sh, posix mode and expand_aliases all expand it
+            self._opaque(f"`{self.result.commands[idx].display(40)}` defines an alias that later commands can run", ctx)
         language = language_of(base)
         if language is not None:
             self._inline(language, argv, ctx, self.result.commands[idx].display(40))

@@ -5,11 +5,15 @@ Two rule families get a canonical reading before the token-by-token comparison o
 
 * ``chmod MODE …``: the rule's mode and the command's mode are compared by the permission bits they
   set (:mod:`codeward.policy.chmod_modes`): ``chmod 777`` also stops ``chmod 0777``, ``00777``,
-  ``a+rwx``, ``ugo=rwx``, ``u=rwx,g=rwx,o=rwx`` and ``1777``, and never ``chmod 644``.
+  ``a+rwx``, ``ugo=rwx``, ``u=rwx,g=rwx,o=rwx`` and ``1777``, and never ``chmod 644``; a
+  ``setfacl`` granting others the rule's "other" bits (``-m o::rwx``) is read as that chmod.
 * ``git … push …``: a push that can overwrite the remote's history gets a ``--force``: a ``+ref``
   refspec, ``--mirror``, ``--force-with-lease``, ``--force-if-includes``, ``-c remote.X.push=+…``,
   ``-c remote.X.mirror=true``, or a ``-c alias.X='push …'`` that says so. So ``git push --force``
-  (or ``git push -f``) stops them all, and ``git push origin main`` stays allowed.
+  (or ``git push -f``) stops them all, and ``git push origin main`` stays allowed. A glob refspec
+  (``+refs/heads/*:…``) forces whatever it expands to; ``git send-pack`` is read as ``git push``;
+  a ``:dst`` refspec gets a ``--delete`` (for a rule about deleting remote branches).
+* ``rm``: GNU rm's ``--interactive=never`` (``no``, ``none``, abbreviated) is ``-f``.
 
 Deletion through ``find`` (``-delete``, ``-exec rm``) is read by :mod:`codeward.policy.find_exec`
 as ``rm -rf DIR``. Only deny matching uses these readings; allow lists stay literal prefixes.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
+from codeward.policy.acl_modes import chacl_other, setfacl_other
 from codeward.policy.chmod_modes import CHMOD_FLAGS, covers, is_dash_mode, mode_effect
 from codeward.policy.patterns import Match, StagePattern, match_deny
 from codeward.policy.words import Tok
@@ -33,13 +38,40 @@ _YES = {"yes": Match.YES, "maybe": Match.MAYBE, "no": Match.NO}
 def deny_match(sp: StagePattern, argv: Sequence[Tok], *, receiver: bool = False) -> Match:
     """:func:`~codeward.policy.patterns.match_deny` (name already checked), on the canonical form."""
     program = sp.base.casefold()
+    if program == "chmod" and argv and _folded_base(argv[0]) in ("setfacl", "chacl"):
+        return _setfacl(sp, argv)
     if program == "chmod":
         found = _chmod(sp, argv, receiver)
         if found is not None:
             return found
     elif program == "git" and "push" in sp.tokens:
         argv = git_push_canonical(argv)
+    elif program == "rm":
+        argv = rm_canonical(argv)
     return match_deny(sp, argv, receiver=receiver, name_checked=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# rm
+
+_NEVER = ("never", "no", "none")
+
+
+def rm_canonical(argv: Sequence[Tok]) -> tuple[Tok, ...]:
+    """GNU rm's ``--interactive=never`` (also ``no`` / ``none``, and any abbreviation of option or
+    value) is ``-f``: read it so, so that ``rm -r --interactive=never d`` matches ``rm -rf``."""
+    out: list[Tok] = []
+    for t in argv:
+        v = t.value
+        if v is not None and v.startswith("--i") and "=" in v:
+            name, _, when = v[2:].partition("=")
+            if "interactive".startswith(name) and when and any(w.startswith(when) for w in _NEVER):
+                t = Tok.lit("-f")
+        elif v == "--":
+            out.extend(argv[len(out) :])
+            break
+        out.append(t)
+    return tuple(out)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -97,6 +129,22 @@ def _chmod(sp: StagePattern, argv: Sequence[Tok], receiver: bool) -> Match | Non
     return Match(min(mode, match_deny(rest_rule, rest, receiver=receiver, name_checked=True)))
 
 
+def _setfacl(sp: StagePattern, argv: Sequence[Tok]) -> Match:
+    """A ``chmod MODE`` rule whose mode gives others some bits stops a ``setfacl`` that grants others
+    those bits (``setfacl -m o::rwx f`` for ``chmod 777``): the same files become open to everyone."""
+    at = _rule_mode(sp.tokens)
+    effect = mode_effect(sp.tokens[at]) if at is not None else None
+    wanted = effect.sure & 0o007 if effect is not None else 0
+    if not wanted:
+        return Match.NO
+    granted = chacl_other(argv) if _folded_base(argv[0]) == "chacl" else setfacl_other(argv)
+    return _YES[covers(granted, wanted)]
+
+
+def _folded_base(t: Tok) -> str:
+    return (t.value or "").rstrip("/").rsplit("/", 1)[-1].casefold()
+
+
 # ------------------------------------------------------------------------------------------------
 # git push
 
@@ -148,9 +196,14 @@ def git_push_canonical(argv: Sequence[Tok]) -> tuple[Tok, ...]:
             sub = words[0]
     if sub == "config":
         return _git_config_canonical(toks, i, argv)
+    if sub == "send-pack":
+        # the plumbing under push, with the same --force, --mirror and +refspecs
+        toks[i] = Tok.lit("push")
+        sub = "push"
     if sub != "push":
         return tuple(argv)
     forced = forced_by_config
+    deletes = False
     out = toks[: i + 1]
     ended = False
     for t in toks[i + 1 :]:
@@ -163,7 +216,13 @@ def git_push_canonical(argv: Sequence[Tok]) -> tuple[Tok, ...]:
         if v is not None and len(v) > 1 and v.startswith("+") and (ended or not v.startswith("-")):
             forced = True
             t = Tok.lit(v[1:])
+        elif v is None and t.prefix.startswith("+"):
+            forced = True  # a glob refspec (+refs/heads/*:…): whatever it expands to starts with +
+        if v is not None and len(v.lstrip("+")) > 1 and v.lstrip("+").startswith(":") and (ended or len(out) > i + 1):
+            deletes = True  # `git push origin :main` deletes main, as `--delete` does
         out.append(t)
+    if deletes:
+        out.insert(i + 1, Tok.lit("--delete"))
     if forced:
         out.insert(i + 1, Tok.lit("--force"))
     return tuple(out)

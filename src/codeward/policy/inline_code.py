@@ -3,7 +3,7 @@
 ``python3 -c CODE``, ``perl -e CODE``, ``ruby -e``, ``node -e`` / ``--eval`` / ``-p``, ``php -r``,
 ``lua -e``, ``Rscript -e``, ``osascript -e``, an awk program, a sed script, tar's
 ``--checkpoint-action=exec=`` / ``--to-command`` / ``-I``, gdb's ``-ex``, vim's ``-c`` / ``+cmd`` /
-``--cmd``: :func:`pieces` finds them in an argv; :func:`read_piece` hands each to its reader. An
+``--cmd``, a makefile make reads from stdin or ``--eval``: :func:`pieces` finds them in an argv; :func:`read_piece` hands each to its reader. An
 interpreter given no script (``python3 - <<EOF``, ``… | perl``) reads its code from standard input;
 the analysis reads that text when the script says what it is.
 """
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from codeward.policy.inline_found import Found
+from codeward.policy.inline_make import make_sources, read_make
 from codeward.policy.inline_python import read_python
 from codeward.policy.inline_scripts import read_script
 from codeward.policy.inline_tools import read_gdb, read_sed, read_vim
@@ -52,6 +53,8 @@ LANGUAGES: dict[str, str] = {
     "vimdiff": "vim",
     "gvim": "vim",
     "evim": "vim",
+    "make": "make",
+    "gmake": "make",
 }
 
 
@@ -87,6 +90,8 @@ def read_piece(language: str, code: str) -> Found:
         return read_vim(code)
     if language == "gdb":
         return read_gdb(code)
+    if language == "make":
+        return read_make(code)
     return read_script(language, code)
 
 
@@ -421,6 +426,10 @@ def _vim(language: str, toks: list[Tok]) -> list[Piece]:
     return out
 
 
+def _make(language: str, toks: list[Tok]) -> list[Piece]:
+    return [Piece(kind, language, tok) for kind, tok in make_sources(toks)]
+
+
 _READERS = {
     "python": _python,
     "node": _node,
@@ -429,4 +438,5 @@ _READERS = {
     "tar": _tar,
     "gdb": _gdb,
     "vim": _vim,
+    "make": _make,
 }

@@ -13,7 +13,14 @@ from collections.abc import Iterable
 from codeward.config.model import PolicyEntry
 from codeward.policy.analysis_model import Analysis, Role
 from codeward.policy.canonical import deny_match
-from codeward.policy.patterns import Match, StagePattern, base_matches_deny, base_name, compile_pattern
+from codeward.policy.patterns import (
+    SHELL_LIKE,
+    Match,
+    StagePattern,
+    base_matches_deny,
+    base_name,
+    compile_pattern,
+)
 from codeward.policy.patterns import match_allow as match_allow_stage
 
 
@@ -43,7 +50,8 @@ _READS_SCRIPT = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "source", 
 
 
 def _file_flows(analysis: Analysis) -> set[tuple[int, int]]:
-    """(a, b): command a downloads a file that a later shell b runs (``curl -o x.sh u && bash x.sh``)."""
+    """(a, b): command a downloads a file that a later shell b runs (``curl -o x.sh u && bash x.sh``,
+    ``curl -s u > y; . y``, ``curl u | tee y; sh < y``), or that b runs itself (``./y``)."""
     cached = analysis.file_flows
     if cached is not None:
         return cached
@@ -53,6 +61,8 @@ def _file_flows(analysis: Analysis) -> set[tuple[int, int]]:
         opts = _DOWNLOAD_TO.get(bases[i] or "")
         if opts is None:
             continue
+        for out in c.stdout_to:
+            written.setdefault(_norm(out), []).append(i)  # curl -s u > y
         vals = [t.value for t in c.argv]
         for k, v in enumerate(vals):
             if v is None:
@@ -68,12 +78,23 @@ def _file_flows(analysis: Analysis) -> set[tuple[int, int]]:
                 target = vals[k + 1]  # curl -fsSLo file
             if target:
                 written.setdefault(_norm(target), []).append(i)
+    if written or any(b == "tee" for b in bases):
+        # curl u | tee y: tee writes what the download printed
+        downloads = {i for i, b in enumerate(bases) if b in _DOWNLOAD_TO}
+        for a, j in analysis.flows:
+            if a in downloads and bases[j] == "tee":
+                for t in analysis.commands[j].argv[1:]:
+                    if t.value is not None and not t.value.startswith("-"):
+                        written.setdefault(_norm(t.value), []).append(a)
     flows: set[tuple[int, int]] = set()
     if written:
         for j, c in enumerate(analysis.commands):
-            if bases[j] not in _READS_SCRIPT:
-                continue
-            operand = next((t.value for t in c.argv[1:] if t.value is None or not t.value.startswith("-")), None)
+            if bases[j] in _READS_SCRIPT:
+                operand = next((t.value for t in c.argv[1:] if t.value is None or not t.value.startswith("-")), None)
+                if operand is None and bases[j] not in (".", "source"):
+                    operand = c.stdin_from  # sh < y
+            else:
+                operand = c.argv[0].value if c.argv and "/" in (c.argv[0].value or "") else None  # ./y
             for i in written.get(_norm(operand or ""), []):
                 if i < j:
                     flows.add((i, j))
@@ -112,6 +133,12 @@ def match_rule(pattern: str, analysis: Analysis) -> tuple[Match, int]:
                 continue
             if r is not Match.NO:
                 level[idx] = r
+        if k > 0 and results[0] and stage.base.casefold() in SHELL_LIKE:
+            # the downloaded file run as a program (``curl -o y u; chmod +x y; ./y``) is that shell
+            bases = _folded_bases(analysis)
+            for _a, b in _file_flows(analysis):
+                if bases[b] not in _READS_SCRIPT and cmds[b].role is not Role.SPECULATIVE:
+                    level[b] = Match.YES
         results.append(level)
     reach: dict[int, Match] = dict(results[0])
     flows = analysis.flows | _file_flows(analysis) if reach else analysis.flows

@@ -163,8 +163,9 @@ SHELL_LIKE = SHELLS | {"source", ".", "eval"}
 # deny: programs that do the rule's job under another name (a filesystem maker, a root shell)
 SAME_JOB: dict[str, frozenset[str]] = {
     "mkfs": frozenset({"mke2fs", "mkdosfs", "mkntfs", "mkexfatfs"}),
-    "sudo": frozenset({"doas", "pkexec", "run0"}),
+    "sudo": frozenset({"doas", "pkexec", "run0", "su", "runuser"}),
     "dd": frozenset({"dcfldd", "dc3dd"}),
+    "chmod": frozenset({"setfacl", "chacl"}),  # an ACL entry for "other" sets the mode's other bits
 }
 
 # deny: "python" also names python3.12, "mkfs" also mkfs.ext4

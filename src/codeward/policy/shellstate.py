@@ -65,6 +65,9 @@ DANGEROUS_VARS = frozenset(
         "GIT_SSH",
         "GIT_SSH_COMMAND",
         "GIT_EXTERNAL_DIFF",
+        "MAKEFLAGS",  # --eval=TEXT in it is makefile text make runs
+        "GNUMAKEFLAGS",
+        "MAKEFILES",  # makefiles read before the named ones (MAKEFILES=/dev/stdin)
         "GIT_PAGER",
         "GIT_EDITOR",
         "GIT_ASKPASS",

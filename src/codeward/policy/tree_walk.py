@@ -157,12 +157,20 @@ class TreeWalker(AnalyzerBase):
     ) -> int | None:
         stdin = ctx.stdin
         extra: list[Node] = []
+        outs: list[str] = []
+        stdin_from: str | None = None
         coll = self._push()
         for r in redirects:
             self._no_gaps(r, ctx)
             s = self._redirect_stdin(r, ctx)
             if s is not None:
                 stdin = s
+            out = _stdout_file(r)
+            if out:
+                outs.append(out)
+            fed = _stdin_file(r)
+            if fed:
+                stdin_from = fed
             if r.type == "file_redirect":
                 extra.extend(sp.redirect_extra_args(r))
             self._walk_redirect_words(r, ctx)
@@ -174,6 +182,10 @@ class TreeWalker(AnalyzerBase):
             pass
         elif body.type == "command":
             top = self._command(body, sctx, extra_args=extra, extra_words=skipped)
+            if top is not None and outs:
+                self.result.commands[top].stdout_to = tuple(outs)
+            if top is not None and stdin_from is not None:
+                self.result.commands[top].stdin_from = stdin_from
         else:
             self.walk(body, sctx)
             for e in extra:
@@ -357,3 +369,37 @@ def _last_command(node: Node) -> Node | None:
             return None
         node = kids[-1]
     return node
+
+
+_STDOUT_OPS = frozenset({">", ">>", ">|", "&>", "&>>"})
+
+
+def _stdout_file(r: Node) -> str | None:
+    """The file a redirect sends standard output to, when it is written literally (``> y``)."""
+    if r.type != "file_redirect" or sp.redirect_operator(r) not in _STDOUT_OPS:
+        return None
+    if sp.redirect_fd(r) not in (None, "1"):
+        return None
+    dest = r.child_by_field_name("destination")
+    if dest is None:
+        return None
+    return _literal_word(dest)
+
+
+def _stdin_file(r: Node) -> str | None:
+    """The file a redirect feeds to standard input, when it is written literally (``< y``)."""
+    if r.type != "file_redirect" or sp.redirect_operator(r) != "<" or sp.redirect_fd(r) not in (None, "0"):
+        return None
+    dest = r.child_by_field_name("destination")
+    return _literal_word(dest) if dest is not None else None
+
+
+def _literal_word(dest: Node) -> str | None:
+    text = sp.node_text(dest)
+    if dest.type == "word" and not any(c in text for c in "$`\\*?[{~"):
+        return text
+    if dest.type == "raw_string":
+        return text[1:-1]
+    if dest.type == "string" and not any(c in text for c in "$`\\"):
+        return text[1:-1]
+    return None
