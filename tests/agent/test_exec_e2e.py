@@ -261,3 +261,17 @@ def test_agents_md_text_goes_out_unless_an_ignore_rule_hides_it(model_server, gi
     first = model_server.requests[0].body
     assert "Always run make lint." in first and "Private notes" not in first
     assert "sub/AGENTS.md is not sent to the model: hidden by the rule 'sub/AGENTS.md'" in run.stderr
+
+
+def test_dry_run_exits_cleanly_while_the_workspace_scan_still_runs(git_repo: Path, cw_home: Path) -> None:
+    """The background secret scan must be stopped before the interpreter exits: a thread still in
+    the scanner's C++ code at shutdown aborted the process (exit 134) right after a dry run."""
+    for i in range(1500):
+        d = git_repo / f"pkg{i % 30}"
+        d.mkdir(exist_ok=True)
+        (d / f"mod{i}.py").write_text(f"def f{i}(x):\n    return x * {i}  # ordinary code\n" * 40)
+    for _ in range(3):
+        r = codeward("exec", "--dry-run", "explain", cwd=git_repo, env={"CODEWARD_HOME": str(cw_home)})
+        assert r.returncode == 0, r.stderr[-300:]
+        for cache in (cw_home / "cache").glob("*"):
+            cache.unlink()  # no cache: every run walks the tree from scratch

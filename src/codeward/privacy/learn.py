@@ -15,11 +15,13 @@ file that held it changes: a secret once present remains a secret.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import stat
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,9 +59,20 @@ class WorkspaceSecrets:
         after the first walk and holds one (a command's ``rev`` or ``base32`` copy of a secret file)
         counts as holding a secret, so the grep tool searches it redacted too."""
         self._walked = False
+        self._stop = threading.Event()
         if background:
             self._thread = threading.Thread(target=self._first_walk, name="codeward-learn", daemon=True)
+            _running.add(self)
             self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the background walk early and wait for it: a thread still inside the scanner's C++
+        code when the interpreter exits aborts the whole process (exit 134)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        _running.discard(self)
 
     def _first_walk(self) -> None:
         try:
@@ -107,6 +120,8 @@ class WorkspaceSecrets:
         out: list[tuple[str, str]] = []
         seen: set[str] = set()
         for path, st in _walk(self.root):
+            if self._stop.is_set():
+                break
             seen.add(path)
             stamp = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
             if self._stamps.get(path) == stamp:
@@ -174,6 +189,15 @@ def _cache_file(cache_dir: Path, root: Path, scanner: Any) -> Path:
     h.update(repr(getattr(scanner, "allowlist", ())).encode())
     h.update(repr(getattr(scanner, "redact_pii", False)).encode())
     return cache_dir / f"learn-{h.hexdigest()[:24]}.json"
+
+
+_running: weakref.WeakSet[WorkspaceSecrets] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for learner in list(_running):
+        learner.stop()
 
 
 def _load_clean(path: Path | None) -> dict[str, list[int]]:
