@@ -240,3 +240,12 @@ def test_egress_names_only_the_endpoint() -> None:
 def test_config_error() -> None:
     r = c.check_config(ctx(config_error="/h/config.toml: invalid TOML"))
     assert r.status == "fail" and "invalid TOML" in r.detail
+
+
+def test_git_history() -> None:
+    assert c.check_git_history(ctx(in_git=False)).status == "pass"
+    assert c.check_git_history(ctx(in_git=True)).status == "pass"
+    assert c.check_git_history(ctx(in_git=True, history_error="git log: boom")).status == "warn"
+    r = c.check_git_history(ctx(in_git=True, history_hidden=(".env", "secrets/key.pem")))
+    assert r.status == "fail" and "2 paths" in r.detail and ".env" in r.detail
+    assert r.fix is not None and "--path .env --path secrets/key.pem" in r.fix

@@ -58,10 +58,22 @@ def test_risky_repository_fails_then_passes_after_init_and_fixes(git_repo: Path,
     rc, checks = doctor(git_repo)
     assert not any(n for n in fails(checks) if "auth" in n or "ignore" in n)
     assert checks["ignore-file"]["status"] == "pass" and checks["agents-policy"]["status"] == "pass"
-    assert fails(checks) == {"tracked-secrets"}
+    assert fails(checks) == {"tracked-secrets", "git-history"}
 
     git(git_repo, "rm", "-q", "--cached", ".env")
     git(git_repo, "commit", "-qm", "untrack")
+    rc, checks = doctor(git_repo)
+    # untracked, but every command can still read it from the history
+    assert "git-history" in fails(checks) and "tracked-secrets" not in fails(checks)
+    assert ".env" in checks["git-history"]["detail"] and "--path .env" in checks["git-history"]["fix"]
+
+    import shutil
+
+    shutil.rmtree(git_repo / ".git")  # what git filter-repo achieves: a history without .env
+    git(git_repo, "init", "-q")
+    (git_repo / ".gitignore").write_text(".env\nservice-account.json\n")
+    git(git_repo, "add", "-A")
+    git(git_repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "fresh")
     rc, checks = doctor(git_repo)
     if checks["sandbox"]["status"] == "fail":  # a machine without any sandbox tier
         assert fails(checks) == {"sandbox"}

@@ -102,6 +102,26 @@ def check_tracked_secrets(ctx: DoctorContext) -> CheckResult:
     return CheckResult(name, "pass", f"{ctx.tracked_scanned} tracked files scanned, no secrets{skipped}")
 
 
+def check_git_history(ctx: DoctorContext) -> CheckResult:
+    name = "git-history"
+    if not ctx.in_git:
+        return CheckResult(name, "pass", "not a git repository: no history")
+    if ctx.history_error:
+        return CheckResult(name, "warn", f"could not read the git history: {ctx.history_error}", "make git work here")
+    if ctx.history_hidden:
+        n = len(ctx.history_hidden)
+        paths = " ".join(f"--path {shlex.quote(p)}" for p in ctx.history_hidden[:20])
+        return CheckResult(
+            name,
+            "fail",
+            f"{n} path{'s' if n != 1 else ''} the ignore rules hide {'are' if n != 1 else 'is'} in the git history, "
+            f"readable by any command through git show or git log -p: {_some(list(ctx.history_hidden))}",
+            f"git filter-repo --invert-paths {paths} (every clone must be replaced), then rotate the secrets "
+            "those files held",
+        )
+    return CheckResult(name, "pass", "no path the ignore rules hide was ever committed")
+
+
 def check_auth_file(ctx: DoctorContext) -> CheckResult:
     fs = ctx.auth_file
     if fs is None or not fs.exists:
@@ -401,6 +421,7 @@ CHECKS: tuple[Callable[[DoctorContext], CheckResult], ...] = (
     check_approval_mode,
     check_ignore_file,
     check_tracked_secrets,
+    check_git_history,
     check_auth_file,
     check_key_source,
     check_sandbox,

@@ -54,6 +54,7 @@ def gather(
     facts.update(policy_facts)
     facts.update(_ignore(project))
     facts.update(_tracked(project))
+    facts.update(_history(project))
     facts.update(_keys(project.config, env))
     facts.update(_sandbox())
     from codeward.audit.store import logs_dir
@@ -151,6 +152,23 @@ def _git(root: Path, *args: str, data: bytes | None = None) -> bytes:
         lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise CodewardError(f"git {args[0]}: {lines[-1] if lines else f'exit {proc.returncode}'}")
     return proc.stdout
+
+
+def _history(project: Project) -> dict[str, object]:
+    """Paths ever committed (every ref) that the ignore rules hide: their content is readable from
+    ``.git`` by any command, whatever the working tree holds now."""
+    root = project.workspace.root
+    if not (root / ".git").exists():
+        return {}
+    try:
+        out = _git(root, "log", "--all", "--format=", "--name-only", "-z")
+    except FileNotFoundError:
+        return {"history_error": "git is not installed"}
+    except (CodewardError, OSError, subprocess.SubprocessError) as e:
+        return {"history_error": getattr(e, "message", None) or str(e)}
+    paths = {p.decode("utf-8", "surrogateescape").strip("\n") for p in out.split(b"\0")}
+    hidden = sorted(p for p in paths if p and project.ignore.match(p, is_dir=False) is not None)
+    return {"history_hidden": tuple(hidden)}
 
 
 def index_entries(root: Path) -> list[tuple[str, str]]:

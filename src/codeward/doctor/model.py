@@ -92,6 +92,9 @@ class DoctorContext:
     tracked_scanned: int = 0
     tracked_skipped: int = 0
     tracked_error: str | None = None
+    history_hidden: tuple[str, ...] = ()
+    """Paths the ignore rules hide that some commit in the history holds (any branch or tag)."""
+    history_error: str | None = None
     auth_file: FileState | None = None
     key: KeyStatus | None = None
     keychain: Backend | None = None
