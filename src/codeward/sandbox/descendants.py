@@ -18,6 +18,8 @@ import signal
 import sys
 import time
 
+from codeward.errors import SandboxUnavailable
+
 PR_SET_CHILD_SUBREAPER = 36
 _subreaper = False
 
@@ -103,4 +105,7 @@ def kill_new_descendants(before: set[int], *, attempts: int = 400) -> int:
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, os.WNOHANG)  # our own child (adopted orphan): reap it
         time.sleep(0.005)
-    raise RuntimeError("sandbox: processes a command started could not all be stopped")
+    raise SandboxUnavailable(
+        f"sandbox: processes the command started could not all be stopped ({', '.join(map(str, sorted(left)))}); "
+        "stop them before running codeward again"
+    )
