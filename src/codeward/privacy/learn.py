@@ -103,6 +103,14 @@ class WorkspaceSecrets:
         """Absolute paths of the files that held a finding at the last :meth:`refresh`."""
         return set(self._secret_paths)
 
+    def wait(self) -> bool:
+        """Wait for the first walk (started in the background) without walking again; True when a
+        walk has finished without error, so that :meth:`secret_paths` covers every file it saw."""
+        thread = self._thread
+        if thread is not None:
+            thread.join()
+        return self._walked and self._error is None
+
     def refresh(self) -> list[tuple[str, str]]:
         """``(value, rule)`` for every finding in a file that is new or changed since the last call."""
         if self._thread is not None:
