@@ -77,6 +77,7 @@ class WorkspaceSecrets:
     def _first_walk(self) -> None:
         try:
             self._pending = self._refresh()
+            self._sweep(self._pending)
             self._save_clean()
         except BaseException as e:  # reported (and the request refused) by the next refresh()
             self._error = e
@@ -121,8 +122,43 @@ class WorkspaceSecrets:
                 raise err
         with self._lock:
             out, self._pending = self._pending, []
-            out.extend(self._refresh())
+            first = not self._walked
+            found = self._refresh()
+            if first:
+                self._sweep(found)
+            out.extend(found)
             return out
+
+    def mark_secret(self, path: str) -> None:
+        """Count ``path`` among the files holding a secret until it changes: a tool redacted a value
+        in it (one the session learned after the file was scanned). Searched redacted from now on."""
+        if path in self._stamps:
+            self._secret_paths.add(path)
+
+    def _sweep(self, values: list[tuple[str, str]]) -> None:
+        """After the first walk, mark the files holding one of its values in an encoded or reversed
+        form (a Kubernetes Secret's base64 beside the ``.env`` it copies): the walk scanned them
+        before the value was known, and their redacted text differs from the raw one all the same.
+        Each file is read again, only when the walk found any value."""
+        if not values:
+            return
+        from codeward.privacy.known import KnownValues
+
+        known = KnownValues()
+        known.add_all(values)
+        for path, stamp in list(self._stamps.items()):
+            if self._stop.is_set():
+                return
+            if path in self._secret_paths or stamp[0] == 0 or stamp[0] > MAX_FILE_BYTES:
+                continue
+            try:
+                with open(path, "rb") as f:
+                    data = f.read(MAX_FILE_BYTES + 1)
+            except OSError:
+                self._secret_paths.add(path)  # unreadable now: treated as holding secrets (fail closed)
+                continue
+            if b"\0" not in data[:BINARY_SNIFF] and known.find(data.decode("utf-8", "replace")):
+                self._secret_paths.add(path)
 
     def _refresh(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []

@@ -271,14 +271,8 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     # content would itself be an oracle on what the ignore rules hide
     hidden_rules: list[IgnoreRule] = _hidden(ctx, learner.paths(), start) if learner is not None else []
     result = _search(ctx, regex, candidates, glob, deadline, count_hidden=learner is None)
-    if fast and result.matches and redactor is not None and learner is not None:
-        # a line matched on the text as redacted with the values known now; a file changed since the
-        # last workspace scan may hold a value not known yet (a fresh secret whose encoded copy sits
-        # in a listed file): learn them, and match again if any was new
-        generation = redactor.generation
-        redactor.refresh()
-        if redactor.generation != generation:
-            result = _search(ctx, regex, candidates, glob, deadline, count_hidden=False)
+    if fast and result.matches:
+        result = _recheck_with_new_values(ctx, regex, candidates, glob, deadline, redactor, result)
 
     hidden_rules += result.hidden
     _report_hidden(ctx, "grep", hidden_rules)
@@ -292,6 +286,39 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
         n = len(hidden_rules)
         out.append(f"[{n} path{'s' if n != 1 else ''} not searched: hidden by ignore rules]")
     return ToolOutput("\n".join(out), files=tuple(sorted(result.files)))
+
+
+def _recheck_with_new_values(
+    ctx: ToolContext,
+    regex: Any,
+    candidates: list[str],
+    glob: str | None,
+    deadline: float,
+    redactor: Any,
+    result: _Found,
+) -> _Found:
+    """The fast path's matches, confirmed against the values a workspace scan brought up to date.
+
+    Lines were matched on the text as redacted with the values known so far. A file changed since
+    the last scan may hold a value nobody knew (a fresh secret), and a listed file an encoded copy
+    of it that only that value's knowledge redacts: a "match" there would be a match on the raw
+    copy. So the scan runs first (only when something matched: "no matches" needs no value, see
+    :mod:`grep_shape`) and the candidates are matched again when a value was new."""
+    if redactor is None or getattr(redactor, "learner", None) is None:
+        return result
+    generation = redactor.generation
+    redactor.refresh()
+    if redactor.generation == generation:
+        return result
+    return _search(ctx, regex, candidates, glob, deadline, count_hidden=False)
+
+
+def _mark_secret(ctx: ToolContext, path: str) -> None:
+    """Tell the workspace scan that a tool redacted something in ``path`` (the slow path then always
+    searches it redacted, whatever its raw bytes say)."""
+    mark = getattr(getattr(getattr(ctx.gate, "redactor", None), "learner", None), "mark_secret", None)
+    if mark is not None:
+        mark(path)
 
 
 def _search(
@@ -331,7 +358,9 @@ def _search(
             continue
         if b"\x00" in data[:8192]:
             continue  # binary: not searched (not counted either: the count would depend on content)
-        text, _ = ctx.gate.redact_text(data.decode("utf-8", errors="replace"), path=rel)
+        text, counts = ctx.gate.redact_text(data.decode("utf-8", errors="replace"), path=rel)
+        if counts:
+            _mark_secret(ctx, str(path))
         for n, line in enumerate(text.splitlines(), 1):
             if regex.search(line):
                 cut = line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + " [...]"
