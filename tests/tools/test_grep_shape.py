@@ -113,3 +113,13 @@ def test_refused_shapes_would_match_only_after_redaction() -> None:
         regex = re2.compile(pattern)
         assert regex.search(redacted) and not regex.search(raw), pattern
         assert proven(pattern) is None, pattern
+
+
+def test_the_placeholder_shape_is_the_one_the_proof_assumes() -> None:
+    """The proof knows placeholders as ``<secret:RULE:h8>`` with a lowercase rule name and hash: a
+    new shape (other brackets, upper case, another prefix) must be taught to grep_shape first."""
+    from codeward.privacy.redact import PLACEHOLDER, Redactor
+
+    assert PLACEHOLDER.pattern == r"<secret:[a-z0-9][a-z0-9._\-]{0,80}:[0-9a-f]{8}>"
+    ph = Redactor(load_scanner()).placeholder("Some Rule_ID", "value")
+    assert PLACEHOLDER.fullmatch(ph) and ph.startswith("<secret:some-rule_id:")
