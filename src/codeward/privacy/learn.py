@@ -54,6 +54,7 @@ class WorkspaceSecrets:
         self._pending: list[tuple[str, str]] = []
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._sweeper: threading.Thread | None = None
         self.known_finder: Callable[[str], list[Any]] | None = None
         """Set by the redactor: finds the session's known values in any encoding. A file that changes
         after the first walk and holds one (a command's ``rev`` or ``base32`` copy of a secret file)
@@ -69,16 +70,16 @@ class WorkspaceSecrets:
         """End the background walk early and wait for it: a thread still inside the scanner's C++
         code when the interpreter exits aborts the whole process (exit 134)."""
         self._stop.set()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        for thread in (self._thread, self._sweeper):
+            if thread is not None:
+                thread.join(timeout)
         _running.discard(self)
 
     def _first_walk(self) -> None:
         try:
             self._pending = self._refresh()
-            self._sweep(self._pending)
             self._save_clean()
+            self._start_sweep(self._pending)
         except BaseException as e:  # reported (and the request refused) by the next refresh()
             self._error = e
 
@@ -125,7 +126,7 @@ class WorkspaceSecrets:
             first = not self._walked
             found = self._refresh()
             if first:
-                self._sweep(found)
+                self._start_sweep(found)
             out.extend(found)
             return out
 
@@ -135,13 +136,31 @@ class WorkspaceSecrets:
         if path in self._stamps:
             self._secret_paths.add(path)
 
+    def wait_sweep(self) -> None:
+        """Wait for the sweep that follows the first walk (see :meth:`_sweep`), if one runs."""
+        self.wait()
+        sweeper = self._sweeper
+        if sweeper is not None:
+            sweeper.join()
+
+    def _start_sweep(self, values: list[tuple[str, str]]) -> None:
+        """The sweep runs in its own thread: reading every file again with the values' encodings
+        costs a few times the walk (14 s for a copy of CPython's standard library with 19 values),
+        and nothing but the grep tool's slow path needs it, so the first request does not wait."""
+        if not values or self._stop.is_set():
+            return
+        self._sweeper = threading.Thread(
+            target=self._sweep, args=(list(values),), name="codeward-learn-sweep", daemon=True
+        )
+        _running.add(self)
+        self._sweeper.start()
+
     def _sweep(self, values: list[tuple[str, str]]) -> None:
         """After the first walk, mark the files holding one of its values in an encoded or reversed
         form (a Kubernetes Secret's base64 beside the ``.env`` it copies): the walk scanned them
         before the value was known, and their redacted text differs from the raw one all the same.
-        Each file is read again, only when the walk found any value."""
-        if not values:
-            return
+        Each file is read again, only when the walk found any value; a file that changes meanwhile
+        is rescanned by the next refresh (a mark left here only makes grep search it redacted)."""
         from codeward.privacy.known import KnownValues
 
         known = KnownValues()
