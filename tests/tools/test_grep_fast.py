@@ -261,3 +261,13 @@ def test_control_a_read_file_not_registered_is_an_oracle(repo: Path, monkeypatch
     tools = _started(repo)
     _late_value(repo, tools)
     assert _probe_late(tools) == (True, True)
+
+
+@pytest.mark.parametrize("probe", ["^{g}", "^(?:<secret|{g})"])
+def test_a_single_file_holding_a_fresh_secrets_encoded_copy_is_no_oracle(repo: Path, probe: str) -> None:
+    tools = _started(repo)
+    encoded = _fresh_with_encoded_copy(repo)
+    wrong = tools.grep(pattern=probe.format(g="ZZZZZZ"), path="fresh/secret.yaml")
+    right = tools.grep(pattern=probe.format(g=encoded[:6]), path="fresh/secret.yaml")
+    assert ("secret.yaml" in right) == ("secret.yaml" in wrong)
+    assert encoded not in right

@@ -262,6 +262,14 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     fast = False
     if start.is_file():
         candidates = [str(start)]
+        # the one file is searched whatever ripgrep says, but redacted with the values known now:
+        # a pattern that could match a placeholder needs them current first (a fresh secret's
+        # encoded copy turns into one once its value is learned); a proven one has its matches
+        # confirmed below
+        rules = _placeholder_rules(ctx, redactor)
+        fast = rules is not None and raw_verdict_suffices(pattern, regex, rules) is not None
+        if not fast and redactor is not None and learner is not None:
+            redactor.refresh()
     else:
         found = _fast_candidates(ctx, pattern, regex, start, redactor, learner, deadline)
         fast = found is not None
