@@ -3,6 +3,8 @@ matches the raw line, whatever spans redaction replaced; anything in doubt is no
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -123,3 +125,41 @@ def test_the_placeholder_shape_is_the_one_the_proof_assumes() -> None:
     assert PLACEHOLDER.pattern == r"<secret:[a-z0-9][a-z0-9._\-]{0,80}:[0-9a-f]{8}>"
     ph = Redactor(load_scanner()).placeholder("Some Rule_ID", "value")
     assert PLACEHOLDER.fullmatch(ph) and ph.startswith("<secret:some-rule_id:")
+
+
+def test_ripgrep_lists_every_file_re2_matches_for_proven_patterns(tmp_path: Path) -> None:
+    """The dialect half of the proof, run for real: for each proven pattern, every file in which RE2
+    finds a match on a line of the decoded text (as the tool searches) is in ripgrep's list, on
+    files made of the bytes where the two could differ (line breaks other than LF, invalid UTF-8,
+    NUL bytes late in a file, a BOM, non-ASCII letters beside ASCII ones, CRLF)."""
+    import random
+
+    from codeward.tools.grep import MAX_FILE_BYTES, _rg_start
+
+    pieces = [b"def main", b"x", b"y", b"TODO", b"_1", b"Foo(", b" ", b"\r", b"\r\n", b"\n", b"\x0c", b"\x0b",
+              b"\x1c", b"\xc2\x85", b"\xe2\x80\xa8", b"\xff", b"\xe2\x28", b"\xef\xbb\xbf", b"\xc3\xa9", b"\t",
+              b"\x00", b"return 1", b"key = ", b"Q9", b"<", b">", b":"]  # fmt: skip
+    rnd = random.Random(11)
+    for i in range(300):
+        body = b"".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14)))
+        if i % 50 == 0:
+            body = b"a" * 9000 + b"\x00" + body  # a NUL after the tool's binary sniff
+        (tmp_path / f"f{i}.txt").write_bytes(body)
+    patterns = ["def main", "^def main", "return 1$", "^x+$", "Foo\\(", "TODO|_\\d", "[A-Z]\\w+", "y\\s*x", "^_"]
+    for pattern in patterns:
+        rg_pattern = proven(pattern)
+        assert rg_pattern is not None, pattern
+        regex = re2.compile(pattern)
+        want = set()
+        for f in tmp_path.iterdir():
+            data = f.read_bytes()
+            if b"\x00" in data[:8192]:
+                continue
+            if any(regex.search(line) for line in data.decode("utf-8", "replace").splitlines()):
+                want.add(f.name)
+        proc = _rg_start(tmp_path, [rg_pattern], max_bytes=MAX_FILE_BYTES)
+        assert proc is not None
+        out, _ = proc.communicate()
+        listed = {Path(p.decode()).name for p in out.split(b"\0") if p}
+        assert want <= listed, (pattern, sorted(want - listed))
+        assert want, pattern  # the data exercises the pattern
