@@ -217,9 +217,10 @@ def _slow_candidates(
     # on a large tree)
     proc = _rg_start(start, [pattern, *(_rg_literal(v) for v in sorted(before))])
     redactor.refresh()  # rescan changed files: the set below is current
-    wait_sweep = getattr(learner, "wait_sweep", None)
-    if wait_sweep is not None:
-        wait_sweep()  # and it includes the files holding the first walk's values encoded
+    sweep = getattr(learner, "sweep", None)
+    if sweep is not None:
+        # and it includes the files holding a known value encoded, whenever the value was learned
+        sweep(list((getattr(known_values, "_values", None) or {}).items()))
     secret_paths = learner.secret_paths()
     learned = known() - before
     found = _rg_finish(proc, deadline) if proc is not None else None
