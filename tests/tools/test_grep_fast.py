@@ -297,3 +297,20 @@ def test_control_without_the_late_sweep_a_copy_is_an_oracle(repo: Path, monkeypa
 
     monkeypatch.setattr(WorkspaceSecrets, "sweep", lambda self, values: None)
     assert _probe_late(_late_value_unread(repo)) == (True, True)
+
+
+def test_the_first_walk_is_not_counted_against_the_time_budget(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from codeward.privacy.learn import WorkspaceSecrets
+
+    walk = WorkspaceSecrets._first_walk
+
+    def slow_walk(self: WorkspaceSecrets) -> None:
+        time.sleep(1.5)
+        walk(self)
+
+    monkeypatch.setattr(WorkspaceSecrets, "_first_walk", slow_walk)
+    monkeypatch.setattr(grep_mod, "TIME_BUDGET_S", 1.0)
+    out = Tools(repo).grep(pattern="def main")
+    assert "main.py:1: def main():" in out and "time budget" not in out

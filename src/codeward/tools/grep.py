@@ -184,7 +184,7 @@ def _fast_candidates(
         return None
     prefix = str(start).rstrip("/") + "/"
     # the files it names as not searched come from the workspace scan (by size or access, never by
-    # content): the fast path waits for the session's first walk, not for a new one
+    # content): the session's first walk, not a new one
     marked: list[str] = []
     if learner is not None:
         if not learner.wait():
@@ -254,10 +254,13 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     if start != ctx.workspace.root:
         _check_visible(ctx, start, "grep")
     glob = args.get("glob")
-    deadline = time.monotonic() + TIME_BUDGET_S
 
     redactor = getattr(ctx.gate, "redactor", None)
     learner = getattr(redactor, "learner", None)
+    wait = getattr(learner, "wait", None)
+    if wait is not None and not start.is_file():
+        wait()  # the session's first workspace walk (both paths need it) is not the search's time
+    deadline = time.monotonic() + TIME_BUDGET_S
 
     notes: list[str] = []
     fast = False
