@@ -7,8 +7,9 @@ Builds (once) a git repository of N small Python-like files under /tmp/cw-grep-<
 directory), opens a session on it the way the CLI does (no provider key needed), and calls the
 ``grep`` tool through the tool registry: the first call includes the session's first workspace
 scan (every file read and scanned for secrets, as the first request also pays), later calls only
-the incremental walk (an ``lstat`` per file), ripgrep's search and the redacted search of the
-candidate files. Prints the wall time of each call.
+ripgrep's search when the pattern's shape proves that enough (``tools/grep_shape.py``), else the
+incremental walk (an ``lstat`` per file) too, then the redacted search of the candidate files.
+Prints the wall time of each call and the load average (the machine is shared).
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ def build(n: int) -> Path:
     return root
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=200_000)
@@ -82,12 +87,17 @@ def main() -> int:
         out = session.agent.tools.dispatch(ToolCall("c", "grep", json.dumps({"pattern": pattern})), session.ctx)
         return time.perf_counter() - t, out.text
 
-    print(f"{args.files} files under {root}")
+    print(f"{args.files} files under {root}; load average {_load()}")
+    dt, out = call("no_such_identifier_[0-9]+")
+    print(f"first call (waits for the session's first workspace walk): {dt:.2f} s ({out.splitlines()[0]})")
     for i in range(args.runs):
         dt, out = call("no_such_identifier_[0-9]+")
-        print(f"no-match search, call {i + 1}: {dt:.2f} s ({out.splitlines()[0]})")
+        print(f"no-match search (fast path: ripgrep only), call {i + 1}: {dt:.2f} s ({out.splitlines()[0]})")
     dt, out = call("epsilon epsilon epsilon epsilon")
-    print(f"search with matches: {dt:.2f} s ({len(out.splitlines())} lines)")
+    print(f"search with matches (fast path, matches confirmed by a walk): {dt:.2f} s ({len(out.splitlines())} lines)")
+    dt, out = call("no_such_identifier|<secret")
+    print(f"no-match search that could match a placeholder (slow path: walk): {dt:.2f} s ({out.splitlines()[0]})")
+    print(f"load average {_load()}")
     return 0
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from tests.support.sessions import offline_session
 
+from codeward.privacy import learn as learn_mod
 from codeward.providers.types import ToolCall
 from codeward.tools import grep as grep_mod
 
@@ -89,6 +90,7 @@ def test_long_lines_are_redacted_before_they_are_cut(repo: Path) -> None:
 
 def test_files_too_large_to_search_are_named(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(grep_mod, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(learn_mod, "MAX_FILE_BYTES", 100)  # the workspace scan lists the files too large
     (repo / "big.txt").write_text("needle\n" + "y" * 200)
     (repo / "blob.bin").write_bytes(b"needle\x00\x01")
     out = Tools(repo).grep(pattern="needle")

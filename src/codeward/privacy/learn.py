@@ -22,7 +22,7 @@ import os
 import stat
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,10 @@ class WorkspaceSecrets:
         self._pending: list[tuple[str, str]] = []
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._sweeper: threading.Thread | None = None
+        self._swept: set[str] = set()
+        """Values every file has been checked for (in all their encodings) by a sweep."""
+        self._sweep_lock = threading.Lock()
         self.known_finder: Callable[[str], list[Any]] | None = None
         """Set by the redactor: finds the session's known values in any encoding. A file that changes
         after the first walk and holds one (a command's ``rev`` or ``base32`` copy of a secret file)
@@ -69,15 +73,16 @@ class WorkspaceSecrets:
         """End the background walk early and wait for it: a thread still inside the scanner's C++
         code when the interpreter exits aborts the whole process (exit 134)."""
         self._stop.set()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        for thread in (self._thread, self._sweeper):
+            if thread is not None:
+                thread.join(timeout)
         _running.discard(self)
 
     def _first_walk(self) -> None:
         try:
             self._pending = self._refresh()
             self._save_clean()
+            self._start_sweep(self._pending)
         except BaseException as e:  # reported (and the request refused) by the next refresh()
             self._error = e
 
@@ -103,6 +108,14 @@ class WorkspaceSecrets:
         """Absolute paths of the files that held a finding at the last :meth:`refresh`."""
         return set(self._secret_paths)
 
+    def wait(self) -> bool:
+        """Wait for the first walk (started in the background) without walking again; True when a
+        walk has finished without error, so that :meth:`secret_paths` covers every file it saw."""
+        thread = self._thread
+        if thread is not None:
+            thread.join()
+        return self._walked and self._error is None
+
     def refresh(self) -> list[tuple[str, str]]:
         """``(value, rule)`` for every finding in a file that is new or changed since the last call."""
         if self._thread is not None:
@@ -113,8 +126,78 @@ class WorkspaceSecrets:
                 raise err
         with self._lock:
             out, self._pending = self._pending, []
-            out.extend(self._refresh())
+            first = not self._walked
+            found = self._refresh()
+            if first:
+                self._start_sweep(found)
+            out.extend(found)
             return out
+
+    def mark_secret(self, path: str) -> None:
+        """Count ``path`` among the files holding a secret until it changes: a tool redacted a value
+        in it (one the session learned after the file was scanned). Searched redacted from now on."""
+        if path in self._stamps:
+            self._secret_paths.add(path)
+
+    def wait_sweep(self) -> None:
+        """Wait for the sweep that follows the first walk (see :meth:`_sweep`), if one runs."""
+        self.wait()
+        sweeper = self._sweeper
+        if sweeper is not None:
+            sweeper.join()
+
+    def sweep(self, values: Iterable[tuple[str, str]]) -> None:
+        """Mark, now, the files holding any of ``values`` not swept for yet (a configured key, a
+        secret from the prompt, a value from a file changed since the first walk, each of which may
+        sit encoded in a file that has not changed since it was scanned)."""
+        self.wait_sweep()
+        new = [(v, r) for v, r in values if v not in self._swept]
+        if new:
+            self._sweep(new)
+
+    def _start_sweep(self, values: list[tuple[str, str]]) -> None:
+        """The sweep after the first walk runs in its own thread: reading every file again with the
+        values' encodings costs a few times the walk (14 s for a copy of CPython's standard library
+        with 19 values), and nothing but the grep tool's slow path needs it, so the first request
+        does not wait. It includes the values the redactor knew already (configured keys)."""
+        values = [*values, *self._finder_values()]
+        if not values or self._stop.is_set():
+            return
+        self._sweeper = threading.Thread(target=self._sweep, args=(values,), name="codeward-learn-sweep", daemon=True)
+        _running.add(self)
+        self._sweeper.start()
+
+    def _finder_values(self) -> list[tuple[str, str]]:
+        """The ``(value, rule)`` pairs behind :attr:`known_finder` (the redactor's known values)."""
+        owner = getattr(self.known_finder, "__self__", None)
+        values = getattr(owner, "_values", None)
+        return list(dict(values).items()) if isinstance(values, dict) else []
+
+    def _sweep(self, values: list[tuple[str, str]]) -> None:
+        """Mark the files holding one of ``values`` in an encoded or reversed form (a Kubernetes
+        Secret's base64 beside the ``.env`` it copies): a walk scanned them before the value was
+        known, and their redacted text differs from the raw one all the same. Every file is read
+        again; a file that changes meanwhile is rescanned by the next refresh (a mark left here
+        only makes grep search it redacted)."""
+        from codeward.privacy.known import KnownValues
+
+        known = KnownValues()
+        known.add_all(values)
+        with self._sweep_lock:
+            for path, stamp in list(self._stamps.items()):
+                if self._stop.is_set():
+                    return  # not recorded as swept
+                if path in self._secret_paths or stamp[0] == 0 or stamp[0] > MAX_FILE_BYTES:
+                    continue
+                try:
+                    with open(path, "rb") as f:
+                        data = f.read(MAX_FILE_BYTES + 1)
+                except OSError:
+                    self._secret_paths.add(path)  # unreadable now: treated as holding secrets (fail closed)
+                    continue
+                if b"\0" not in data[:BINARY_SNIFF] and known.find(data.decode("utf-8", "replace")):
+                    self._secret_paths.add(path)
+            self._swept.update(v for v, _ in values)
 
     def _refresh(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []

