@@ -8,7 +8,8 @@ the files stay unreadable and untouched, directories without ignored files stay 
 write the freeze refuses gets a note naming the cause and the fix (mount the parent). The README
 "Limits" says so; these tests pin all three from the host side.
 
-Making a mount point needs CAP_SYS_ADMIN (mount(2)); without it the tests are skipped.
+Making a mount point needs CAP_SYS_ADMIN (mount(2)); without it the tests on one are skipped (the note's
+wording for other causes is checked for any user).
 """
 
 from __future__ import annotations
@@ -115,3 +116,22 @@ def test_a_frozen_directory_says_why_and_what_to_do(mounted: dict[str, Any]) -> 
     assert "the workspace is a mount point" in r.note and "the workspace root" in r.note, r.note
     assert ".env" in r.note and "mount its parent" in r.note, r.note
     assert mounted["mark"] not in r.note
+
+
+def test_an_ordinary_failure_gets_no_frozen_note(mounted: dict[str, Any]) -> None:
+    """Only a refused access points at the freeze: a failing test run or ``exit 3`` is the command's own."""
+    r = _run("landlock", mounted["root"], "echo 'FAILED tests/x.py' ; exit 3")
+    assert r.exit_code == 3 and r.note is None, r.note
+
+
+def test_the_note_for_files_that_could_not_be_moved_elsewhere(tmp_path: Path) -> None:
+    """Any user: a workspace that is no mount point gets the other cause, and the frozen places by name."""
+    from codeward.sandbox.landlock import frozen_note, is_mount_point
+    from codeward.sandbox.spec import SandboxSpec
+
+    spec = SandboxSpec(workspace=tmp_path, cwd=tmp_path)
+    assert is_mount_point(Path("/proc")) and not is_mount_point(tmp_path)
+    left = [tmp_path / f"d{i}" / "k.pem" for i in range(4)] + [tmp_path / ".env"]
+    note = frozen_note(left, spec)
+    assert "another mount, or a directory codeward cannot write" in note and "docker" not in note
+    assert "the workspace root, d0/, d1/" in note and ".env, d0/k.pem, d1/k.pem and 2 more" in note, note

@@ -430,7 +430,7 @@ class LandlockSandbox:
             blocked_hosts=proxy.blocked if proxy else (),
             restored=restored,
         )
-        if held.left and raw.returncode and (note is None or note.startswith(GENERIC_DENIAL)):
+        if held.left and note is not None and note.startswith(GENERIC_DENIAL):
             note = frozen_note(held.left, spec)
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)
 
@@ -457,15 +457,16 @@ def frozen_note(left: Sequence[Path], spec: SandboxSpec) -> str:
     dirs = sorted({rel(p.parent) for p in left})
     shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
     where = ", ".join(d + "/" if d != "." else "the workspace root" for d in dirs[:3])
-    cause = (
-        "the workspace is a mount point"
-        if is_mount_point(spec.workspace)
-        else "they are on another mount than every holding place"
-    )
+    if is_mount_point(spec.workspace):
+        cause = "the workspace is a mount point"
+        fix = 'mount its parent instead (docker run -v "$(dirname "$PWD")":/src -w /src/NAME)'
+    else:
+        cause = "another mount, or a directory codeward cannot write"
+        fix = "keep them on the workspace's own filesystem in a directory you can write"
     return (
         f"sandbox (landlock): no entry can be added, removed or renamed in {where} or the directories above: "
         f"the ignored {shown} cannot be moved out of the workspace while a command runs ({cause}); "
-        'mount its parent instead (docker run -v "$(dirname "$PWD")":/src -w /src/NAME) or make bubblewrap usable'
+        f"{fix}, or make bubblewrap usable"
     )
 
 
