@@ -142,8 +142,8 @@ def outside(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         if not os.access("/var/tmp", os.W_OK):
             pytest.skip("no writable host directory outside /tmp and the homes to use as the outside target")
         base = "/var/tmp"
-        kw = layout.build_layout.__kwdefaults__
-        monkeypatch.setitem(kw, "private_dirs", tuple(d for d in kw["private_dirs"] if d != base))
+        monkeypatch.setattr(layout, "PRIVATE_DIRS", tuple(d for d in layout.PRIVATE_DIRS if d != base))
+        assert base not in (*layout.PRIVATE_DIRS, *layout.other_top_dirs())
     d = Path(tempfile.mkdtemp(prefix="codeward-escape-", dir=base))
     try:
         (d / "victim.txt").write_text("original\n")

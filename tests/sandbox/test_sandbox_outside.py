@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pwd
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 from tests.support.sandbox_helpers import Project
 
 from codeward.sandbox.layout import other_top_dirs
+from codeward.sandbox.spec import is_within
 
 pytestmark = pytest.mark.sandbox
 
@@ -22,7 +24,9 @@ pytestmark = pytest.mark.sandbox
 def other_project() -> Iterator[Path]:
     """Another project under /srv (the issue's ``../other-service/.env``), with a marked secret."""
     if not os.access("/srv", os.W_OK):
-        pytest.skip("/srv is not writable here")
+        # a normal user cannot create one (/srv is root's, 0755); test_host_project_dirs_look_empty
+        # checks the same hiding for any user on what those places already hold
+        pytest.skip("/srv is not writable by this user: only root can plant another project there")
     d = Path(tempfile.mkdtemp(prefix="codeward-other-", dir="/srv"))
     try:
         (d / ".env").write_text(f"DB_PASSWORD=CWMARK-other-{d.name}\n")
@@ -44,6 +48,47 @@ def test_listed_readable_roots_are_readable_not_writable(confined: Any, project:
     )
     assert f"CWMARK-other-{other_project.name}" in r.output
     assert not (other_project / "new").exists()
+
+
+def _nonempty_hidden_places() -> list[str]:
+    """Places other projects and homes live (this user's real one too) that hold something listable."""
+    out = []
+    for d in ("/home", "/srv", "/mnt", "/media", *other_top_dirs(), pwd.getpwuid(os.getuid()).pw_dir):
+        try:
+            if os.listdir(d) and d not in out:
+                out.append(d)
+        except OSError:
+            continue
+    return out
+
+
+def test_host_project_dirs_look_empty(sandbox: Any, project: Project) -> None:
+    """For any user: /home, /srv, /work, the user's own real home and the like show none of what the host has there.
+
+    What the sandbox may show there: the mount points of its own view (the test's HOME and
+    CODEWARD_HOME, the user's home as an empty directory, toolchains re-exposed read-only).
+    """
+    from codeward.sandbox.layout import build_layout
+
+    places = _nonempty_hidden_places()
+    if not places:
+        pytest.skip("no non-empty /home, /srv, /mnt or other project directory on this machine to compare with")
+    r = project.run(sandbox, " ; ".join(f"echo '== {d}'; ls -A {d} 2>/dev/null" for d in places) + "; true")
+    shown: dict[str, set[str]] = {}
+    current = ""
+    for line in r.output.splitlines():
+        if line.startswith("== "):
+            current = line[3:]
+            shown[current] = set()
+        elif current:
+            shown[current].add(line)
+    own = [project.root, project.home, project.cw_home, Path(pwd.getpwuid(os.getuid()).pw_dir)]
+    own += build_layout(project.spec()).reexposed
+    for d in places:
+        host = set(os.listdir(d))
+        leaked = {n for n in shown.get(d, set()) & host if not any(is_within(p, Path(d) / n) for p in own)}
+        assert not leaked, f"{d}: the sandbox lists {sorted(leaked)} from the host"
+    assert any(shown.get(d) is not None for d in places), r.output
 
 
 def test_cargo_token_is_hidden_but_build_config_is_not(sandbox: Any, project: Project) -> None:

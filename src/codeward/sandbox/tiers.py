@@ -311,10 +311,10 @@ LANDLOCK_GAPS: tuple[str, ...] = (
     "in the same workspace take turns",
     "an ignored file on another mount than every holding place (a workspace that is itself a mount point) is "
     "hidden by freezing the directories above it: no entry can be added or removed there, and names inside an "
-    "ignored directory can be listed",
+    "ignored directory can be listed; mount the workspace's parent instead",
     "protected paths are not read-only while a command runs: .git and .codeward are moved back if renamed; "
     "hooks, git config, AGENTS.md and ignore files are put back after it and new ones removed; a command can "
-    "delete objects in .git",
+    "delete objects in .git, and a git run on the host meanwhile (an editor's) reads the command's .git/config",
     "tracked files that are ignored look deleted to git inside the sandbox",
     "/tmp is the host's shared /tmp (writable only with the network off, and as root only in a container; "
     "else only $TMPDIR): the user's own files there can be read and changed",
