@@ -332,7 +332,7 @@ class LandlockSandbox:
         on_connection: Callable[[Connection], None] | None = None,
     ) -> CommandResult:
         from codeward.sandbox import anchors as anchors_mod
-        from codeward.sandbox import hold, launch
+        from codeward.sandbox import hold, launch, redacted_view
         from codeward.sandbox.env import child_env
         from codeward.sandbox.layout import build_layout
         from codeward.sandbox.notes import explain
@@ -348,7 +348,8 @@ class LandlockSandbox:
             )
         python = launch.trusted_python(spec.roots())
         child_env(spec.env_passthrough)  # refuses credential names before anything starts
-        layout = build_layout(spec)
+        # files that hold secrets are held out of the tree like hidden ones; a redacted copy takes their place
+        layout = build_layout(spec, extra_hidden=[h for h, _ in spec.redacted])
         try:
             bpf = build_filter(policy_for("landlock", network=spec.network, proxy=use_proxy))
         except SeccompError as e:
@@ -410,10 +411,15 @@ class LandlockSandbox:
         # are set aside, and only then are held paths put back, so a held file goes back into its own
         # directory, never into one the command made at that name.
         held = hold.take(home, spec.workspace, spec.roots(), in_writable)
+        discarded: list[str] = []
         try:
-            guarded = [*layout.readonly, *layout.missing_protected, *layout.linked_protected]
-            held_now = held.held_paths
-            raw, restored = run_guarded(spec, [p for p in guarded if p not in held_now], launch_confined)
+            placed = redacted_view.place_copies(spec.redacted, held.held_paths)
+            try:
+                guarded = [*layout.readonly, *layout.missing_protected, *layout.linked_protected]
+                held_now = held.held_paths
+                raw, restored = run_guarded(spec, [p for p in guarded if p not in held_now], launch_confined)
+            finally:
+                discarded = redacted_view.take_back(placed, spec.workspace)
         finally:
             put_back.extend(held.restore())
         restored += [*held.recovered, *put_back]
@@ -428,6 +434,7 @@ class LandlockSandbox:
             tier=self.tier,
             blocked_hosts=proxy.blocked if proxy else (),
             restored=restored,
+            discarded=discarded,
         )
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)
 

@@ -72,6 +72,18 @@ def _mentioned(output: str, paths: Sequence[Path], spec: SandboxSpec) -> str | N
     return None
 
 
+def redacted_note(paths: Sequence[str], *, changed: bool = False) -> str:
+    """Why a command cannot change a file that holds secrets, and what to use instead."""
+    shown = ", ".join(paths[:5]) + (" ..." if len(paths) > 5 else "")
+    one = len(paths) == 1
+    it = "it" if one else "them"
+    what = f"the command's changes to {it} were discarded" if changed else f"commands cannot write {it}"
+    return (
+        f"sandbox: {shown} {'holds' if one else 'hold'} secrets and {'is' if one else 'are'} shown to commands "
+        f"redacted (placeholders instead of values); {what}: change {it} with apply_patch, which keeps the real values"
+    )
+
+
 def explain(
     *,
     exit_code: int | None,
@@ -81,10 +93,17 @@ def explain(
     tier: str,
     blocked_hosts: Sequence[str] = (),
     restored: Sequence[str] = (),
+    discarded: Sequence[str] = (),
 ) -> str | None:
-    """The note for a finished command, or None when nothing points at the sandbox."""
+    """The note for a finished command, or None when nothing points at the sandbox.
+
+    ``discarded`` names redacted copies a command changed (the Landlock tier lets it write them and
+    throws the change away afterwards).
+    """
     if timed_out:
         return f"sandbox: command timed out after {fmt_seconds(spec.timeout_s)} s and was killed with all its processes"
+    if discarded:
+        return redacted_note(discarded, changed=True)
     if restored:
         shown = ", ".join(restored[:5]) + (" ..." if len(restored) > 5 else "")
         return f"sandbox: the command changed protected paths ({shown}); codeward undid those changes"
@@ -108,6 +127,10 @@ def explain(
                 + " through the proxy; ask the user to allow more with --allow-network"
             )
         return "sandbox: network is off; ask the user to allow it with --allow-network"
+    if spec.redacted and (_ROFS.search(output) or _DENIED.search(output)):
+        hit = _mentioned(output, [h for h, _ in spec.redacted], spec)
+        if hit is not None:
+            return redacted_note([hit])
     if _ROFS.search(output) or (tier == "landlock" and _DENIED.search(output)):
         hit = _mentioned(output, spec.protected, spec)
         if hit is not None:
