@@ -152,3 +152,34 @@ def test_unredactable_files_are_hidden_and_copies_out_of_reach(sandbox, project)
     assert (ws / "bad.conf").read_text() == f"pw = {SECRET}\n"
     assert (ws / "good.conf").read_text() == f"ordinary\npw = {SECRET}\n"
     assert not list((project.cw_home / "run").glob("view-*"))
+
+
+@pytest.mark.sandbox
+def test_bwrap_shows_the_copy_when_the_launcher_mounts_the_view(project) -> None:
+    """As root with more ignored files than bwrap's own binds take (the launcher mounts anchors and
+    stubs inside), the copy is still what a command reads, and neither it nor its directory moves."""
+    from codeward.sandbox import select_sandbox
+    from codeward.sandbox.bwrap import INSIDE_THRESHOLD
+
+    if os.geteuid() != 0:
+        pytest.skip("the launcher mounts the view only for root")
+    try:
+        sandbox = select_sandbox("bwrap")
+    except Exception as e:
+        pytest.skip(f"bwrap: {e}")
+    ws = project.root
+    keys = ws / "keys"
+    keys.mkdir()
+    for i in range(INSIDE_THRESHOLD + 20):
+        (keys / f"k{i}.pem").write_text(f"k{i}\n")
+        (keys / f"k{i}.txt").write_text("x\n")
+    (ws / "config").mkdir()
+    (ws / "config" / "app.conf").write_text(f"ordinary\npw = {SECRET}\n")
+    spec = project.spec()
+    with rv.view_for(spec, project.cw_home, [ws / "config" / "app.conf"], _redact) as shown:
+        out = sandbox.run(
+            ["bash", "-c", "cat config/app.conf keys/k1.pem; mv config c2; mv config/app.conf x; true"], shown
+        ).output
+    assert "ordinary" in out and "<secret:test:00000000>" in out and SECRET not in out and "k1\n" not in out
+    assert out.count("Device or resource busy") == 2
+    assert (ws / "config" / "app.conf").read_text() == f"ordinary\npw = {SECRET}\n"
