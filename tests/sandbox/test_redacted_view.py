@@ -130,6 +130,14 @@ def test_the_note_names_the_file_and_apply_patch(tmp_path: Path) -> None:
         tier="bwrap",
     )
     assert note is not None and "config.py holds secrets" in note and "apply_patch" in note
+    busy = explain(
+        exit_code=4,
+        output="sed: cannot rename ./sedX1: Device or resource busy\n",
+        timed_out=False,
+        spec=spec,
+        tier="bwrap",
+    )
+    assert busy is not None and "config.py holds secrets" in busy
     changed = explain(exit_code=0, output="", timed_out=False, spec=spec, tier="landlock", discarded=["config.py"])
     assert changed is not None and "discarded" in changed and "apply_patch" in changed
 

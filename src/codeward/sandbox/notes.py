@@ -127,8 +127,11 @@ def explain(
                 + " through the proxy; ask the user to allow more with --allow-network"
             )
         return "sandbox: network is off; ask the user to allow it with --allow-network"
-    if spec.redacted and (_ROFS.search(output) or _DENIED.search(output)):
+    if spec.redacted and (_ROFS.search(output) or _DENIED.search(output) or _BUSY.search(output)):
         hit = _mentioned(output, [h for h, _ in spec.redacted], spec)
+        if hit is None and _BUSY.search(output):
+            # an in-place editor (sed -i) names only its temp file next to the one it replaces
+            hit = next((_rel(h, spec) for h, _ in spec.redacted if _rel(h.parent, spec) + "/" in output), None)
         if hit is not None:
             return redacted_note([hit])
     if _ROFS.search(output) or (tier == "landlock" and _DENIED.search(output)):
