@@ -273,3 +273,23 @@ def test_codeward_sandbox_shows_the_same_view(git_repo: Path, cw_home: Path, tie
     assert AWS not in run.stdout and LETTERS not in run.stdout
     assert "apply_patch" in run.stderr
     assert (git_repo / F).read_text() == FILE
+
+
+@pytest.mark.sandbox
+def test_git_inside_bwrap_does_not_diff_the_copy_against_history(git_repo: Path, cw_home: Path) -> None:
+    """A committed file shown redacted is not "modified" to git inside, so ``git diff`` does not print
+    the committed (raw) lines next to the placeholders; ``git status`` stays what the host shows."""
+    import subprocess
+
+    _tier_config(cw_home, "bwrap")
+    (git_repo / "config").mkdir()
+    (git_repo / F).write_text(FILE)
+    env = {"GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin", "HOME": str(cw_home)}
+    subprocess.run(["git", "add", F], cwd=git_repo, check=True, env=env)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"], cwd=git_repo, check=True, env=env
+    )
+    s = offline_session(git_repo)
+    out = _dispatch(s, "git status --porcelain; git diff; git diff --stat", 0)
+    assert "app.conf" not in out and leaked(out) == []
+    assert "<secret:" in _dispatch(s, f"cat {F}", 1)

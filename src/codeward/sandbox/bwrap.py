@@ -325,7 +325,8 @@ class BwrapSandbox:
 
         command = [*inner_limits(spec, self.prlimit), *argv]
         binds: list[tuple[str, str]] = []
-        index = masked_index(spec.workspace, layout.hidden())
+        # redacted files too: git would otherwise show each as changed, its diff the old raw lines
+        index = masked_index(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)])
         if index is not None:
             binds.append((str(index), str(spec.workspace / ".git" / "index")))
         if use_proxy:
