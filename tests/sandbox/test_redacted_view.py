@@ -191,3 +191,34 @@ def test_bwrap_shows_the_copy_when_the_launcher_mounts_the_view(project) -> None
     assert "ordinary" in out and "<secret:test:00000000>" in out and SECRET not in out and "k1\n" not in out
     assert out.count("Device or resource busy") == 2
     assert (ws / "config" / "app.conf").read_text() == f"ordinary\npw = {SECRET}\n"
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize(
+    "keep_owner", [True, pytest.param(False, marks=pytest.mark.xfail(strict=True, raises=AssertionError))]
+)
+def test_landlock_as_root_shows_a_private_file_to_its_owner(
+    landlock, project, monkeypatch: pytest.MonkeyPatch, keep_owner: bool
+) -> None:
+    """A root codeward runs Landlock commands as the workspace's owner: the copy put in place of a
+    0600 file is that owner's too, as the file is (the control: a root-owned copy in a user's tree)."""
+    if os.geteuid() != 0:
+        pytest.skip("ownership of the copy matters only when codeward runs as root")
+    ws = project.root
+    secret = ws / "app.conf"
+    secret.write_text(f"ordinary\npw = {SECRET}\n")
+    secret.chmod(0o600)
+    for p in [ws, *ws.rglob("*")]:
+        os.lchown(p, 4242, 4242)
+    if not keep_owner:
+        real = rv.write_copy
+        monkeypatch.setattr(rv, "write_copy", lambda fd, name, data, mode, owner=None: real(fd, name, data, mode))
+    with rv.view_for(project.spec(), project.cw_home, [secret], _redact) as shown:
+        out = landlock.run(["bash", "-c", "id -u; stat -c 'owner=%u:%g mode=%a' app.conf; cat app.conf"], shown).output
+    assert (
+        "owner=4242:4242 mode=600" in out
+        and "ordinary" in out
+        and "<secret:test:00000000>" in out
+        and SECRET not in out
+    )
+    assert secret.read_text() == f"ordinary\npw = {SECRET}\n" and secret.stat().st_uid == 4242

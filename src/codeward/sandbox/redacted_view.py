@@ -118,22 +118,27 @@ def _read(host: Path) -> tuple[bytes, os.stat_result]:
         os.close(fd)
 
 
-def write_copy(dirfd: int, name: str, data: bytes, mode: int) -> os.stat_result:
-    """Create ``name`` in the directory ``dirfd`` (never an existing entry, never through a link)."""
+def write_copy(dirfd: int, name: str, data: bytes, mode: int, owner: tuple[int, int] | None = None) -> os.stat_result:
+    """Create ``name`` in the directory ``dirfd`` (never an existing entry, never through a link).
+
+    ``owner`` (uid, gid), given when codeward runs as root, makes the copy the original's: a
+    Landlock command runs as the workspace's owner and must read a 0600 file it owns."""
     fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
     try:
         view = memoryview(data)
         while view:
             n = os.write(fd, view)
             view = view[n:]
+        if owner is not None and os.geteuid() == 0:
+            os.fchown(fd, *owner)
         os.fchmod(fd, mode & 0o755)  # runs like the original (a script stays executable); no set-id bits
         return os.fstat(fd)
     finally:
         os.close(fd)
 
 
-def redacted_bytes(host: Path, rel: str, redact: Redact) -> tuple[bytes, int]:
-    """The file's text with its secrets replaced, and its permission bits; :class:`ViewError` if it cannot be."""
+def redacted_bytes(host: Path, rel: str, redact: Redact) -> tuple[bytes, os.stat_result]:
+    """The file's text with its secrets replaced, and its ``fstat``; :class:`ViewError` if it cannot be."""
     data, st = _read(host)
     if b"\0" in data[:BINARY_SNIFF]:
         raise ViewError("binary")
@@ -142,7 +147,7 @@ def redacted_bytes(host: Path, rel: str, redact: Redact) -> tuple[bytes, int]:
         shown = redact(text, rel)
     except Exception as e:  # a scanner failure: never show the raw text
         raise ViewError(f"redaction failed ({type(e).__name__})") from None
-    return shown.encode("utf-8", "surrogatepass"), stat.S_IMODE(st.st_mode)
+    return shown.encode("utf-8", "surrogatepass"), st
 
 
 def prepare(
@@ -180,9 +185,9 @@ def prepare(
     try:
         for i, host in enumerate(todo):
             try:
-                data, mode = redacted_bytes(host, host.relative_to(workspace).as_posix(), redact)
+                data, st = redacted_bytes(host, host.relative_to(workspace).as_posix(), redact)
                 name = str(i)
-                write_copy(dirfd, name, data, mode)
+                write_copy(dirfd, name, data, stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid))
                 pairs.append((host, directory / name))
             except ViewError as e:
                 if os.path.lexists(host):
@@ -239,12 +244,12 @@ def place_copies(pairs: Iterable[tuple[Path, Path]], held: Iterable[Path]) -> li
             continue
         try:
             data, st_copy = _read(copy)
-            mode = stat.S_IMODE(st_copy.st_mode)
             fd = open_dir_nofollow(host.parent)
         except (OSError, ViewError):
             continue  # the file stays held: hidden, never shown raw
         try:
-            st = write_copy(fd, host.name, data, mode)
+            owner = (st_copy.st_uid, st_copy.st_gid)
+            st = write_copy(fd, host.name, data, stat.S_IMODE(st_copy.st_mode), owner)
             out.append(Placed(host, st.st_dev, st.st_ino, data))
         except OSError:
             pass
@@ -260,11 +265,11 @@ def take_back(placed: Iterable[Placed], workspace: Path) -> list[str]:
     placeholders, the command's edit is discarded and reported). A copy that is gone or replaced is
     reported; whatever the command left at the name is set aside by the hold's restore, never deleted.
     """
+    from codeward.sandbox.hold import open_dir_nofollow
+
     changed: list[str] = []
     for p in placed:
         rel = p.host.relative_to(workspace).as_posix() if is_within(p.host, workspace) else str(p.host)
-        from codeward.sandbox.hold import open_dir_nofollow
-
         try:
             fd = open_dir_nofollow(p.host.parent)
         except OSError:
