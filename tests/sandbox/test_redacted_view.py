@@ -222,3 +222,17 @@ def test_landlock_as_root_shows_a_private_file_to_its_owner(
         and SECRET not in out
     )
     assert secret.read_text() == f"ordinary\npw = {SECRET}\n" and secret.stat().st_uid == 4242
+
+
+def test_hidden_files_get_no_copy(tmp_path: Path) -> None:
+    """An ignored file is absent for commands, not shown redacted: no copy is made for it or for a
+    file below a hidden directory (nor for paths outside the workspace)."""
+    ws, home = tmp_path / "ws", tmp_path / "home"
+    (ws / "private").mkdir(parents=True)
+    for name in (".env", "private/notes.txt", "app.conf"):
+        (ws / name).write_text(SECRET)
+    (tmp_path / "outside.conf").write_text(SECRET)
+    paths = [ws / ".env", ws / "private" / "notes.txt", ws / "app.conf", tmp_path / "outside.conf"]
+    plan = rv.prepare(home, ws, paths, _redact, hidden=[ws / ".env", ws / "private"])
+    plan.remove()
+    assert [h for h, _ in plan.redacted] == [ws / "app.conf"] and plan.hidden == ()

@@ -164,11 +164,15 @@ def prepare(
     Files that cannot be redacted go to :attr:`ViewPlan.hidden`. Raises :class:`ViewError` only
     when the copy directory itself cannot be made; the caller must then not run the command.
     """
-    masked = list(hidden)
+    from codeward.sandbox.hold import has_ancestor_in
+
+    masked = {str(m): m for m in hidden}  # by ancestor lookup: thousands of ignored files cost milliseconds
     todo: list[Path] = []
     for raw in sorted({str(p) for p in secret_paths}):
         p = Path(raw)
-        if p.is_absolute() and is_within(p, workspace) and p != workspace and not any(is_within(p, m) for m in masked):
+        if not p.is_absolute() or p == workspace or not is_within(p, workspace):
+            continue
+        if raw not in masked and not has_ancestor_in(raw, masked):
             todo.append(p)
     if not todo:
         return ViewPlan(None)
