@@ -68,7 +68,7 @@ def decodings(text: str) -> Iterator[str]:
     """``text`` undone every way the attacks encode: each result is searched for the secrets."""
     yield text
     yield text.replace("\u200b", "")
-    yield "".join(chr(ord(c) - 1) if ord(c) > 33 else c for c in text)
+    yield "".join(chr(ord(c) - 1) if ord(c) > 32 else c for c in text)
     yield text.translate(TR_BACK)
     yield text.translate(str.maketrans({v: k for k, v in HOMOGLYPHS.items()}))
     yield text[::-1]
@@ -293,3 +293,31 @@ def test_git_inside_bwrap_does_not_diff_the_copy_against_history(git_repo: Path,
     out = _dispatch(s, "git status --porcelain; git diff; git diff --stat", 0)
     assert "app.conf" not in out and leaked(out) == []
     assert "<secret:" in _dispatch(s, f"cat {F}", 1)
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("tier", ["bwrap", "landlock"])
+def test_a_secret_the_model_patches_in_is_redacted_for_its_next_command(
+    model_server, git_repo: Path, cw_home: Path, tier: str
+) -> None:
+    """Through the scripted model: apply_patch adds a credential to an ordinary file, then a command
+    shifts every character by one (which the gate's known-values matching does not follow). The
+    command's result carries the file's ordinary line but nothing of the value."""
+    (git_repo / "notes.txt").write_text("ordinary notes\n")
+    patch = f"*** Begin Patch\n*** Update File: notes.txt\n@@\n ordinary notes\n+aws_secret_access_key = {NEW_SECRET}\n*** End Patch\n"
+    shift = "python3 -c \"print(''.join(chr(ord(c) + 1) for c in open('notes.txt').read()))\""
+    model_server.script(
+        [
+            {"tool": "apply_patch", "args": {"input": patch}},
+            {"tool": "shell", "args": {"command": shift}},
+            {"text": "done"},
+        ]
+    )
+    _tier_config(cw_home, tier, model_server.url)
+    run = codeward("exec", "--json", "-a", "full-auto", "go", cwd=git_repo)
+    assert run.returncode == 0, run.stderr
+    assert NEW_SECRET in (git_repo / "notes.txt").read_text()  # the patch landed on disk
+    result = _last_tool_output(json.loads(model_server.requests[-1].body))
+    back = "".join(chr(ord(c) - 1) if ord(c) > 32 else c for c in result)
+    assert "ordinary notes" in back and "<secret:" in back
+    assert not [NEW_SECRET[i : i + 8] for i in range(len(NEW_SECRET) - 7) if NEW_SECRET[i : i + 8] in back]
