@@ -12,6 +12,10 @@ below it, and there is no "deny inside allow". Two ways to hide a path inside a 
   to be listed (inside writable places) or nothing, and each of its other entries gets the tree's
   rights on its own; in a frozen directory no entry can be added or removed.
 
+Files that hold secrets (``spec.redacted``) are held like hidden ones, and their redacted copy is
+put at their name for the command (:mod:`codeward.sandbox.redacted_view`); the copy is taken away
+by identity before the files go back, and a change the command made to it is reported as discarded.
+
 When ``allow_directories`` narrows the workspace, the workspace gets read rights only and each
 allowed directory the write rights on its own; moving or hard-linking a file out of an allowed
 directory needs rights on the destination and fails (``EACCES`` / ``EXDEV``).
