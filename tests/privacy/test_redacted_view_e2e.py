@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import string
 import zlib
@@ -321,3 +322,44 @@ def test_a_secret_the_model_patches_in_is_redacted_for_its_next_command(
     back = "".join(chr(ord(c) - 1) if ord(c) > 32 else c for c in result)
     assert "ordinary notes" in back and "<secret:" in back
     assert not [NEW_SECRET[i : i + 8] for i in range(len(NEW_SECRET) - 7) if NEW_SECRET[i : i + 8] in back]
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize(
+    "refuse",
+    [True, pytest.param(False, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="control"))],
+)
+def test_after_a_crash_under_landlock_no_command_reads_the_file_raw(
+    git_repo: Path, cw_home: Path, monkeypatch: pytest.MonkeyPatch, refuse: bool
+) -> None:
+    """codeward killed while a command ran: the file is held, its redacted copy at its name. The next
+    scan sees only the copy; the next command's hold puts the real file back, so that command is
+    refused (it would read it raw: the control) and the one after reads it redacted."""
+    import codeward.sandbox.landlock as ll
+    from codeward.sandbox import hold
+    from codeward.sandbox import redacted_view as rv
+
+    _tier_config(cw_home, "landlock")
+    (git_repo / "config").mkdir()
+    secret = git_repo / F
+    secret.write_text(FILE)
+    if not refuse:
+        monkeypatch.setattr(ll, "refuse_after_recovery", lambda held: None)
+    ws = git_repo.resolve()
+    plan = rv.prepare(
+        cw_home,
+        ws,
+        [ws / F],
+        lambda t, r: t.replace(AWS, "<secret:x:00000000>").replace(LETTERS, "<secret:y:00000000>"),
+    )
+    held = hold.take(cw_home, ws, [ws], [ws / F])
+    rv.place_copies(plan.redacted, held.held_paths)
+    os.close(held.lock_fd)  # the process dies here: nothing is put back
+    plan.remove()
+    assert AWS not in secret.read_text()
+    s = offline_session(git_repo)
+    first = _dispatch(s, f"cat {F}", 0)
+    assert leaked(first) == [] and AWS not in first, first
+    assert secret.read_text() == FILE  # the real file is back at its name
+    second = _dispatch(s, f"cat {F}", 1)
+    assert ORDINARY[0] in second and "<secret:" in second and leaked(second) == []

@@ -415,6 +415,7 @@ class LandlockSandbox:
         # are set aside, and only then are held paths put back, so a held file goes back into its own
         # directory, never into one the command made at that name.
         held = hold.take(home, spec.workspace, spec.roots(), in_writable)
+        refuse_after_recovery(held)
         discarded: list[str] = []
         try:
             placed = redacted_view.place_copies(spec.redacted, held.held_paths)
@@ -441,6 +442,22 @@ class LandlockSandbox:
             discarded=discarded,
         )
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)
+
+
+def refuse_after_recovery(held: Any) -> None:
+    """Refuse the command when taking the hold put back what an interrupted run had held.
+
+    Those files are back in the tree unscanned: the view was built while a redacted copy stood at
+    a held file's name, so the command would read the file raw. The next command scans them first.
+    """
+    if not held.recovered:
+        return
+    held.restore()
+    raise SandboxUnavailable(
+        "sandbox: files an interrupted earlier run had moved out of the workspace are back ("
+        + "; ".join(held.recovered[:3])
+        + "); they were not scanned for secrets before this command, so it did not run: run it again"
+    )
 
 
 def proxy_env(url: str) -> dict[str, str]:

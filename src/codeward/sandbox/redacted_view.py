@@ -175,6 +175,8 @@ def prepare(
         if raw not in masked and not has_ancestor_in(raw, masked):
             todo.append(p)
     if not todo:
+        if (home / "run").is_dir():
+            _sweep(home / "run")
         return ViewPlan(None)
     try:
         run = run_dir(home)
