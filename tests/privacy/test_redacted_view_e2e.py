@@ -363,3 +363,45 @@ def test_after_a_crash_under_landlock_no_command_reads_the_file_raw(
     assert secret.read_text() == FILE  # the real file is back at its name
     second = _dispatch(s, f"cat {F}", 1)
     assert ORDINARY[0] in second and "<secret:" in second and leaked(second) == []
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize(
+    "lock",
+    [True, pytest.param(False, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="control"))],
+)
+def test_a_scan_waits_for_another_sessions_landlock_command(
+    git_repo: Path, cw_home: Path, monkeypatch: pytest.MonkeyPatch, lock: bool
+) -> None:
+    """Another session's Landlock command holds the workspace with its redacted copy in place. A scan
+    then would find no secret in the copy, and this command, run once the file is back, would read it
+    raw (the control, without the shared scan lock); with the lock the scan waits and sees the file."""
+    import contextlib
+    import threading
+    import time
+
+    from codeward.sandbox import hold
+    from codeward.sandbox import redacted_view as rv
+
+    _tier_config(cw_home, "landlock")
+    (git_repo / "config").mkdir()
+    (git_repo / F).write_text(FILE)
+    if not lock:
+        monkeypatch.setattr(rv, "scan_lock", lambda workspace: contextlib.nullcontext())
+    ws = git_repo.resolve()
+    s = offline_session(git_repo)
+    s.gate.redactor.refresh()  # this session knows the file before the other one's command starts
+    other_home = cw_home / "other-session"
+    plan = rv.prepare(other_home, ws, [ws / F], lambda t, r: t.replace(AWS, "<other>").replace(LETTERS, "<other>"))
+    held = hold.take(other_home, ws, [ws], [ws / F])
+    placed = rv.place_copies(plan.redacted, held.held_paths)
+    out: list[str] = []
+    t = threading.Thread(target=lambda: out.append(_dispatch(s, f"cat {F}", 0)))
+    t.start()
+    time.sleep(2.0)  # the other command runs; this session's scan starts meanwhile
+    rv.take_back(placed, ws)
+    held.restore()
+    plan.remove()
+    t.join(60)
+    assert out and ORDINARY[0] in out[0], out
+    assert AWS not in out[0] and LETTERS not in out[0] and "<secret:" in out[0]

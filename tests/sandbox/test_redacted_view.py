@@ -151,7 +151,7 @@ def test_unredactable_files_are_hidden_and_copies_out_of_reach(sandbox, project)
     (ws / "good.conf").write_text(f"ordinary\npw = {SECRET}\n")
     spec = project.spec()
     redact = lambda text, rel: _boom(text, rel) if rel == "bad.conf" else _redact(text, rel)  # noqa: E731
-    with rv.view_for(spec, project.cw_home, [ws / "bad.conf", ws / "good.conf"], redact) as shown:
+    with rv.view_for(spec, project.cw_home, lambda: [ws / "bad.conf", ws / "good.conf"], redact) as shown:
         [(_, copy)] = shown.redacted
         probe = f"cat {copy} && echo REACHABLE-COPY; ls {copy.parent} && echo REACHABLE-DIR"
         result = sandbox.run(["bash", "-c", f"cat bad.conf; cat good.conf; {probe}; true"], shown)
@@ -184,7 +184,7 @@ def test_bwrap_shows_the_copy_when_the_launcher_mounts_the_view(project) -> None
     (ws / "config").mkdir()
     (ws / "config" / "app.conf").write_text(f"ordinary\npw = {SECRET}\n")
     spec = project.spec()
-    with rv.view_for(spec, project.cw_home, [ws / "config" / "app.conf"], _redact) as shown:
+    with rv.view_for(spec, project.cw_home, lambda: [ws / "config" / "app.conf"], _redact) as shown:
         out = sandbox.run(
             ["bash", "-c", "cat config/app.conf keys/k1.pem; mv config c2; mv config/app.conf x; true"], shown
         ).output
@@ -213,7 +213,7 @@ def test_landlock_as_root_shows_a_private_file_to_its_owner(
     if not keep_owner:
         real = rv.write_copy
         monkeypatch.setattr(rv, "write_copy", lambda fd, name, data, mode, owner=None: real(fd, name, data, mode))
-    with rv.view_for(project.spec(), project.cw_home, [secret], _redact) as shown:
+    with rv.view_for(project.spec(), project.cw_home, lambda: [secret], _redact) as shown:
         out = landlock.run(["bash", "-c", "id -u; stat -c 'owner=%u:%g mode=%a' app.conf; cat app.conf"], shown).output
     assert (
         "owner=4242:4242 mode=600" in out

@@ -20,7 +20,7 @@ from codeward.errors import SandboxUnavailable
 EXIT_TIMEOUT = 124
 
 
-def _project_scan(project: Any) -> tuple[Any, list[Path]]:
+def _project_scan(project: Any) -> tuple[Any, Any]:
     """What the command must see redacted (the files in which the project's scanner finds a secret), and how.
 
     The same view an agent's commands get, without a session: placeholders carry this run's own key.
@@ -31,15 +31,18 @@ def _project_scan(project: Any) -> tuple[Any, list[Path]]:
     root = project.workspace.root
     learner = WorkspaceSecrets(root, project.scanner, cache_dir=project.home / "cache")
     redactor = Redactor(project.scanner, learner=learner)
-    try:
-        redactor.refresh()
-    except Exception as e:  # fail closed: no scan, no command
-        raise SandboxUnavailable(
-            f"sandbox: the secret scan of {root} failed ({type(e).__name__}: {e}); not run"
-        ) from None
-    base = root.resolve()
-    paths = [base / Path(p).relative_to(root) for p in learner.secret_paths()]
-    return (lambda text, rel: redactor.redact(text, path=rel).text), paths
+
+    def secret_paths() -> list[Path]:
+        try:
+            redactor.refresh()
+        except Exception as e:  # fail closed: no scan, no command
+            raise SandboxUnavailable(
+                f"sandbox: the secret scan of {root} failed ({type(e).__name__}: {e}); not run"
+            ) from None
+        base = root.resolve()
+        return [base / Path(p).relative_to(root) for p in learner.secret_paths()]
+
+    return (lambda text, rel: redactor.redact(text, path=rel).text), secret_paths
 
 
 @click.command(

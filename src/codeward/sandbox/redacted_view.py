@@ -213,11 +213,38 @@ def prepare(
 
 
 @contextlib.contextmanager
+def scan_lock(workspace: Path) -> Iterator[None]:
+    """A shared lock on the workspace while it is scanned and copied.
+
+    A Landlock command of another session holds the workspace exclusively while its redacted copies
+    stand in place of the files (:mod:`codeward.sandbox.hold`); a scan then would find no secret in
+    them and this command, run after the files are back, would read them raw. Best effort: where
+    the filesystem has no ``flock`` the scan goes ahead (Landlock's own hold then fails anyway).
+    """
+    from codeward.sandbox.hold import workspace_lock
+
+    try:
+        fd = workspace_lock(workspace, shared=True)
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def view_for(
-    spec: SandboxSpec, home: Path, secret_paths: Iterable[str | Path], redact: Redact
+    spec: SandboxSpec, home: Path, secret_paths: Callable[[], Iterable[str | Path]], redact: Redact
 ) -> Iterator[SandboxSpec]:
-    """``spec`` showing ``secret_paths`` redacted for the duration of the block; copies removed after."""
-    plan = prepare(home, spec.workspace, secret_paths, redact, hidden=spec.masked)
+    """``spec`` showing the files ``secret_paths()`` names redacted for the block; copies removed after.
+
+    ``secret_paths`` (the learner's refresh) and the copies run under :func:`scan_lock`, released
+    before the block: the command itself may take the workspace lock (Landlock).
+    """
+    with scan_lock(spec.workspace):
+        plan = prepare(home, spec.workspace, secret_paths(), redact, hidden=spec.masked)
     try:
         yield plan.apply(spec)
     finally:

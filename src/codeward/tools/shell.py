@@ -61,14 +61,21 @@ def redacted_view(ctx: ToolContext, spec: SandboxSpec) -> Iterator[SandboxSpec]:
     if learner is None:
         yield spec
         return
+
+    def secret_paths() -> list[Path]:
+        try:
+            redactor.refresh()  # learn what changed; the walk is incremental (size, mtime, inode, ctime)
+        except Exception as e:
+            raise ToolError(
+                f"shell: the secret scan of the workspace failed ({type(e).__name__}: {e}); not run"
+            ) from None
+        base = Path(learner.root)
+        return [spec.workspace / os.path.relpath(p, base) for p in learner.secret_paths()]
+
     try:
-        redactor.refresh()  # learn what changed; the walk is incremental (size, mtime, inode, ctime)
-    except Exception as e:
-        raise ToolError(f"shell: the secret scan of the workspace failed ({type(e).__name__}: {e}); not run") from None
-    base = Path(learner.root)
-    paths = [spec.workspace / os.path.relpath(p, base) for p in learner.secret_paths()]
-    try:
-        with view_for(spec, ctx.project.home, paths, lambda text, rel: ctx.gate.redact_text(text, path=rel)[0]) as s:
+        with view_for(
+            spec, ctx.project.home, secret_paths, lambda text, rel: ctx.gate.redact_text(text, path=rel)[0]
+        ) as s:
             yield s
     except ViewError as e:
         raise ToolError(f"shell: cannot show the workspace redacted to commands ({e}); not run") from None
