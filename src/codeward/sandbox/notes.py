@@ -142,7 +142,10 @@ def explain(
     if _DENIED.search(output) or _ROFS.search(output):
         hit = _mentioned(output, spec.masked, spec)
         if hit is not None:
-            return f"sandbox: {hit} is hidden from commands (ignored file or disallowed directory)"
+            why = "ignored file or disallowed directory"
+            if spec.redacted:  # the view hides what it cannot show redacted (binary, too large, unreadable)
+                why += ", or a file holding secrets that cannot be shown redacted"
+            return f"sandbox: {hit} is hidden from commands ({why})"
     if spec.workspace_writable is not None and (
         _ROFS.search(output) or _XDEV.search(output) or (tier == "landlock" and _DENIED.search(output))
     ):

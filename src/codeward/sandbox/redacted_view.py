@@ -30,7 +30,7 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from codeward.sandbox.spec import SandboxSpec, is_within
@@ -54,7 +54,6 @@ class ViewPlan:
     directory: Path | None
     redacted: tuple[tuple[Path, Path], ...] = ()
     hidden: tuple[Path, ...] = ()
-    reasons: dict[Path, str] = field(default_factory=dict)
 
     def apply(self, spec: SandboxSpec) -> SandboxSpec:
         """``spec`` with the copies to show and the unredactable files added to its hidden paths."""
@@ -195,13 +194,11 @@ def prepare(
                 name = str(i)
                 write_copy(dirfd, name, data, stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid))
                 pairs.append((host, directory / name))
-            except ViewError as e:
+            except ViewError:
                 if os.path.lexists(host):
                     gone.append(host)
-                    plan.reasons[host] = str(e)
-            except OSError as e:
+            except OSError:
                 gone.append(host)
-                plan.reasons[host] = e.strerror or str(e)
     except BaseException:
         plan.remove()
         raise
