@@ -140,6 +140,16 @@ def test_the_note_names_the_file_and_apply_patch(tmp_path: Path) -> None:
     assert busy is not None and "config.py holds secrets" in busy
     changed = explain(exit_code=0, output="", timed_out=False, spec=spec, tier="landlock", discarded=["config.py"])
     assert changed is not None and "discarded" in changed and "apply_patch" in changed
+    both = explain(
+        exit_code=0,
+        output="",
+        timed_out=False,
+        spec=spec,
+        tier="landlock",
+        discarded=["config.py"],
+        restored=["AGENTS.md"],
+    )
+    assert both is not None and "AGENTS.md" in both and "config.py holds secrets" in both
 
 
 @pytest.mark.sandbox

@@ -102,11 +102,12 @@ def explain(
     """
     if timed_out:
         return f"sandbox: command timed out after {fmt_seconds(spec.timeout_s)} s and was killed with all its processes"
-    if discarded:
-        return redacted_note(discarded, changed=True)
     if restored:
         shown = ", ".join(restored[:5]) + (" ..." if len(restored) > 5 else "")
-        return f"sandbox: the command changed protected paths ({shown}); codeward undid those changes"
+        undone = f"sandbox: the command changed protected paths ({shown}); codeward undid those changes"
+        return undone + ("; " + redacted_note(discarded, changed=True)[len("sandbox: ") :] if discarded else "")
+    if discarded:
+        return redacted_note(discarded, changed=True)
     if blocked_hosts:
         hosts = ", ".join(sorted(set(blocked_hosts))[:5])
         return (
