@@ -18,8 +18,9 @@ sandbox reads no privacy rules. Each tier shows the copies its own way:
 
 Copies live in a fresh directory per command, ``<codeward home>/run/view-PID-RANDOM`` (0700, the
 home is hidden from commands in every tier), written with ``O_CREAT|O_EXCL|O_NOFOLLOW`` so nothing
-planted at a name can be followed, and removed when the command ends. A file that cannot be read,
-is binary or too large, or whose redaction fails is hidden instead (fail closed).
+planted at a name can be followed, and removed when the command ends. A text file that cannot be
+read, is too large or whose redaction fails is hidden instead (fail closed); a binary file, which
+the learner never scans, is left as it is.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ Redact = Callable[[str, str], str]
 
 class ViewError(Exception):
     """A file could not be shown redacted; it is hidden instead."""
+
+
+class BinaryFile(ViewError):
+    """A binary file: the learner scans none (whatever their size), so it is shown as it is."""
 
 
 @dataclass
@@ -104,6 +109,10 @@ def _read(host: Path) -> tuple[bytes, os.stat_result]:
         if not stat.S_ISREG(st.st_mode):
             raise ViewError("not a regular file")
         if st.st_size > MAX_COPY_BYTES:
+            # the learner marks every file over its limit, binaries included (a 30 MB library of a
+            # venv, a vendored jar): a binary one is what it skips at any smaller size, text is hidden
+            if b"\0" in os.read(fd, BINARY_SNIFF):
+                raise BinaryFile("binary")
             raise ViewError(f"larger than {MAX_COPY_BYTES >> 20} MiB")
         chunks: list[bytes] = []
         total = 0
@@ -140,7 +149,7 @@ def redacted_bytes(host: Path, rel: str, redact: Redact) -> tuple[bytes, os.stat
     """The file's text with its secrets replaced, and its ``fstat``; :class:`ViewError` if it cannot be."""
     data, st = _read(host)
     if b"\0" in data[:BINARY_SNIFF]:
-        raise ViewError("binary")
+        raise BinaryFile("binary")
     text = data.decode("utf-8", "replace")
     try:
         shown = redact(text, rel)
@@ -194,6 +203,8 @@ def prepare(
                 name = str(i)
                 write_copy(dirfd, name, data, stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid))
                 pairs.append((host, directory / name))
+            except BinaryFile:
+                continue
             except ViewError:
                 if os.path.lexists(host):
                     gone.append(host)
