@@ -31,12 +31,14 @@ def test_copies_are_redacted_private_and_keep_the_mode(tmp_path: Path) -> None:
     script = ws / "deploy.sh"
     script.write_text(f"#!/bin/sh\necho {SECRET}\n")
     script.chmod(0o755)
+    os.utime(script, ns=(1_000_000_000_000_000_000, 1_100_000_000_000_000_000))
     plan = rv.prepare(home, ws, [script], _redact)
     try:
         [(host, copy)] = plan.redacted
         assert host == script and copy.parent == plan.directory
         assert copy.read_text() == "#!/bin/sh\necho <secret:test:00000000>\n"
         assert stat.S_IMODE(copy.stat().st_mode) == 0o755
+        assert copy.stat().st_mtime_ns == 1_100_000_000_000_000_000  # make and ls -l see the file's own time
         assert stat.S_IMODE(plan.directory.stat().st_mode) == 0o700  # type: ignore[union-attr]
         assert stat.S_IMODE((home / "run").stat().st_mode) == 0o700
         other = rv.prepare(home, ws, [script], _redact)
@@ -225,7 +227,11 @@ def test_landlock_as_root_shows_a_private_file_to_its_owner(
         os.lchown(p, 4242, 4242)
     if not keep_owner:
         real = rv.write_copy
-        monkeypatch.setattr(rv, "write_copy", lambda fd, name, data, mode, owner=None: real(fd, name, data, mode))
+        monkeypatch.setattr(
+            rv,
+            "write_copy",
+            lambda fd, name, data, mode, owner=None, times_ns=None: real(fd, name, data, mode, None, times_ns),
+        )
     with rv.view_for(project.spec(), project.cw_home, lambda: [secret], _redact) as shown:
         out = landlock.run(["bash", "-c", "id -u; stat -c 'owner=%u:%g mode=%a' app.conf; cat app.conf"], shown).output
     assert (

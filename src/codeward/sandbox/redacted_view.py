@@ -126,11 +126,19 @@ def _read(host: Path) -> tuple[bytes, os.stat_result]:
         os.close(fd)
 
 
-def write_copy(dirfd: int, name: str, data: bytes, mode: int, owner: tuple[int, int] | None = None) -> os.stat_result:
+def write_copy(
+    dirfd: int,
+    name: str,
+    data: bytes,
+    mode: int,
+    owner: tuple[int, int] | None = None,
+    times_ns: tuple[int, int] | None = None,
+) -> os.stat_result:
     """Create ``name`` in the directory ``dirfd`` (never an existing entry, never through a link).
 
     ``owner`` (uid, gid), given when codeward runs as root, makes the copy the original's: a
-    Landlock command runs as the workspace's owner and must read a 0600 file it owns."""
+    Landlock command runs as the workspace's owner and must read a 0600 file it owns. ``times_ns``
+    (atime, mtime) are the original's, so ``make`` and ``ls -l`` see the file as it is."""
     fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
     try:
         view = memoryview(data)
@@ -140,6 +148,8 @@ def write_copy(dirfd: int, name: str, data: bytes, mode: int, owner: tuple[int, 
         if owner is not None and os.geteuid() == 0:
             os.fchown(fd, *owner)
         os.fchmod(fd, mode & 0o755)  # runs like the original (a script stays executable); no set-id bits
+        if times_ns is not None:
+            os.utime(fd, ns=times_ns)
         return os.fstat(fd)
     finally:
         os.close(fd)
@@ -201,7 +211,8 @@ def prepare(
             try:
                 data, st = redacted_bytes(host, host.relative_to(workspace).as_posix(), redact)
                 name = str(i)
-                write_copy(dirfd, name, data, stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid))
+                times = (st.st_atime_ns, st.st_mtime_ns)
+                write_copy(dirfd, name, data, stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid), times)
                 pairs.append((host, directory / name))
             except BinaryFile:
                 continue
@@ -290,7 +301,8 @@ def place_copies(pairs: Iterable[tuple[Path, Path]], held: Iterable[Path]) -> li
             continue  # the file stays held: hidden, never shown raw
         try:
             owner = (st_copy.st_uid, st_copy.st_gid)
-            st = write_copy(fd, host.name, data, stat.S_IMODE(st_copy.st_mode), owner)
+            times = (st_copy.st_atime_ns, st_copy.st_mtime_ns)
+            st = write_copy(fd, host.name, data, stat.S_IMODE(st_copy.st_mode), owner, times)
             out.append(Placed(host, st.st_dev, st.st_ino, data))
         except OSError:
             pass
