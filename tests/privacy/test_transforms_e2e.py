@@ -87,11 +87,12 @@ def test_prompt_placeholder_round_trip_then_rev_stays_redacted(git_repo: Path) -
     assert dispatch(ToolCall("c1", "apply_patch", json.dumps({"input": patch})), s.ctx).text.startswith("Success.")
     assert PROMPT_SECRET in (git_repo / "notes.txt").read_text()  # restored on disk, as designed
     out = dispatch(ToolCall("c2", "shell", json.dumps({"command": "rev notes.txt; base32 notes.txt"})), s.ctx).text
-    assert PROMPT_SECRET[::-1] in out  # the raw command output does carry it...
+    # the command itself reads the file redacted (the sandbox's redacted view)...
+    assert PROMPT_SECRET not in out and PROMPT_SECRET[::-1] not in out and "enil yranidro" in out
     sent = s.gate.prepare({"messages": [{"role": "tool", "tool_call_id": "c2", "content": out}]}).body.decode()
     known = KnownValues()
     known.add(PROMPT_SECRET, "planted")
-    assert known.find(sent) == [] and PROMPT_SECRET[::-1] not in sent  # ...and none of it leaves
+    assert known.find(sent) == [] and PROMPT_SECRET[::-1] not in sent  # ...and nothing of it leaves
     assert "enil yranidro" in sent
 
 

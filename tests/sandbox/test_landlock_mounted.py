@@ -75,7 +75,7 @@ def _run(tier: str, root: Path, command: str) -> Any:
 
 
 def test_the_workspace_is_a_mount_point(mounted: dict[str, Any]) -> None:
-    from codeward.sandbox.landlock import is_mount_point
+    from codeward.sandbox.frozen_note import is_mount_point
 
     assert is_mount_point(mounted["root"]) and not os.path.ismount(mounted["root"])
 
@@ -126,7 +126,7 @@ def test_an_ordinary_failure_gets_no_frozen_note(mounted: dict[str, Any]) -> Non
 
 def test_the_note_for_files_that_could_not_be_moved_elsewhere(tmp_path: Path) -> None:
     """Any user: a workspace that is no mount point gets the other cause, and the frozen places by name."""
-    from codeward.sandbox.landlock import frozen_note, is_mount_point
+    from codeward.sandbox.frozen_note import frozen_note, is_mount_point
     from codeward.sandbox.spec import SandboxSpec
 
     spec = SandboxSpec(workspace=tmp_path, cwd=tmp_path)

@@ -15,8 +15,34 @@ from typing import Any
 import click
 
 from codeward.cli.options import existing_dir
+from codeward.errors import SandboxUnavailable
 
 EXIT_TIMEOUT = 124
+
+
+def _project_scan(project: Any) -> tuple[Any, Any]:
+    """What the command must see redacted (the files in which the project's scanner finds a secret), and how.
+
+    The same view an agent's commands get, without a session: placeholders carry this run's own key.
+    """
+    from codeward.privacy.learn import WorkspaceSecrets
+    from codeward.privacy.redact import Redactor
+
+    root = project.workspace.root
+    learner = WorkspaceSecrets(root, project.scanner, cache_dir=project.home / "cache")
+    redactor = Redactor(project.scanner, learner=learner)
+
+    def secret_paths() -> list[Path]:
+        try:
+            redactor.refresh()
+        except Exception as e:  # fail closed: no scan, no command
+            raise SandboxUnavailable(
+                f"sandbox: the secret scan of {root} failed ({type(e).__name__}: {e}); not run"
+            ) from None
+        base = root.resolve()
+        return [base / Path(p).relative_to(root) for p in learner.secret_paths()]
+
+    return (lambda text, rel: redactor.redact(text, path=rel).text), secret_paths
 
 
 @click.command(
@@ -78,7 +104,14 @@ def command(
         if c.refused:
             click.echo(f"codeward: the proxy refused {c.host}:{c.port}: {c.refused}", err=True)
 
-    result = sandbox.run(argv, spec, on_output=show, on_connection=connection)
+    from codeward.sandbox.redacted_view import ViewError, view_for
+
+    redact, secret_paths = _project_scan(project)
+    try:
+        with view_for(spec, project.home, secret_paths, redact) as spec:
+            result = sandbox.run(argv, spec, on_output=show, on_connection=connection)
+    except ViewError as e:
+        raise SandboxUnavailable(f"sandbox: cannot show the workspace redacted to the command ({e}); not run") from None
     if result.output and not result.output.endswith("\n"):
         sys.stdout.write("\n")
         sys.stdout.flush()

@@ -14,7 +14,8 @@ in this order, because later mounts cover earlier ones:
    (anchors: the kernel refuses to rename or remove a mount point, so no ancestor can be moved);
 6. protected paths bound read-only over themselves (a missing one gets no placeholder: if a command
    creates it, the clean-up moves it aside);
-7. masked dirs become an empty mode-000 read-only tmpfs, masked files and sockets a mode-000 file;
+7. masked dirs become an empty mode-000 read-only tmpfs, masked files and sockets a mode-000 file,
+   and files that hold secrets their redacted copy, read-only (:mod:`codeward.sandbox.redacted_view`);
 8. the private dirs other than ``/tmp`` and ``/var/tmp`` remounted read-only, so a write to
    ``$HOME`` fails visibly instead of vanishing with the sandbox.
 
@@ -155,6 +156,8 @@ def build_argv(
         a += ["--size", str(HIDDEN_SIZE), "--perms", "0000", "--tmpfs", str(d), "--remount-ro", str(d)]
     for f in () if mounts_inside else layout.hidden_files:
         a += ["--ro-bind", str(stub), str(f)]
+    for host, copy in layout.redacted:
+        a += ["--ro-bind", str(copy), str(host)]  # the redacted view: a write fails with EROFS
     for host_path, inner_path in binds_ro:
         a += ["--ro-bind", host_path, inner_path]
     scratch = set(layout.scratch())
@@ -322,7 +325,8 @@ class BwrapSandbox:
 
         command = [*inner_limits(spec, self.prlimit), *argv]
         binds: list[tuple[str, str]] = []
-        index = masked_index(spec.workspace, layout.hidden())
+        # redacted files too: git would otherwise show each as changed, its diff the old raw lines
+        index = masked_index(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)])
         if index is not None:
             binds.append((str(index), str(spec.workspace / ".git" / "index")))
         if use_proxy:
@@ -400,7 +404,7 @@ def _check_mounts(spec: SandboxSpec, layout: Layout, inside: bool) -> None:
 
     Anchors and hidden files mounted by the launcher (``inside``) cost one syscall each and do not count.
     """
-    mounts = len(layout.hidden_dirs) + len(layout.readonly)
+    mounts = len(layout.hidden_dirs) + len(layout.readonly) + len(layout.redacted)
     if not inside:
         mounts += len(layout.hidden_files) + len(layout.anchored)
     if mounts > MAX_MOUNTS:

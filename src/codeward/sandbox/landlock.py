@@ -12,6 +12,10 @@ below it, and there is no "deny inside allow". Two ways to hide a path inside a 
   to be listed (inside writable places) or nothing, and each of its other entries gets the tree's
   rights on its own; in a frozen directory no entry can be added or removed.
 
+Files that hold secrets (``spec.redacted``) are held like hidden ones, and their redacted copy is
+put at their name for the command (:mod:`codeward.sandbox.redacted_view`); the copy is taken away
+by identity before the files go back, and a change the command made to it is reported as discarded.
+
 When ``allow_directories`` narrows the workspace, the workspace gets read rights only and each
 allowed directory the write rights on its own; moving or hard-linking a file out of an allowed
 directory needs rights on the destination and fails (``EACCES`` / ``EXDEV``).
@@ -30,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -39,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeward.errors import SandboxUnavailable
+from codeward.sandbox.frozen_note import GENERIC_DENIAL, frozen_note
 from codeward.sandbox.spec import CommandResult, SandboxSpec, is_within, validate_spec
 
 if TYPE_CHECKING:
@@ -333,7 +337,7 @@ class LandlockSandbox:
         on_connection: Callable[[Connection], None] | None = None,
     ) -> CommandResult:
         from codeward.sandbox import anchors as anchors_mod
-        from codeward.sandbox import hold, launch
+        from codeward.sandbox import hold, launch, redacted_view
         from codeward.sandbox.env import child_env
         from codeward.sandbox.layout import build_layout
         from codeward.sandbox.notes import explain
@@ -349,7 +353,8 @@ class LandlockSandbox:
             )
         python = launch.trusted_python(spec.roots())
         child_env(spec.env_passthrough)  # refuses credential names before anything starts
-        layout = build_layout(spec)
+        # files that hold secrets are held out of the tree like hidden ones; a redacted copy takes their place
+        layout = build_layout(spec, extra_hidden=[h for h, _ in spec.redacted])
         try:
             bpf = build_filter(policy_for("landlock", network=spec.network, proxy=use_proxy))
         except SeccompError as e:
@@ -411,10 +416,16 @@ class LandlockSandbox:
         # are set aside, and only then are held paths put back, so a held file goes back into its own
         # directory, never into one the command made at that name.
         held = hold.take(home, spec.workspace, spec.roots(), in_writable)
+        refuse_after_recovery(held)
+        discarded: list[str] = []
         try:
-            guarded = [*layout.readonly, *layout.missing_protected, *layout.linked_protected]
-            held_now = held.held_paths
-            raw, restored = run_guarded(spec, [p for p in guarded if p not in held_now], launch_confined)
+            placed = redacted_view.place_copies(spec.redacted, held.held_paths)
+            try:
+                guarded = [*layout.readonly, *layout.missing_protected, *layout.linked_protected]
+                held_now = held.held_paths
+                raw, restored = run_guarded(spec, [p for p in guarded if p not in held_now], launch_confined)
+            finally:
+                discarded = redacted_view.take_back(placed, spec.workspace)
         finally:
             put_back.extend(held.restore())
         restored += [*held.recovered, *put_back]
@@ -429,60 +440,27 @@ class LandlockSandbox:
             tier=self.tier,
             blocked_hosts=proxy.blocked if proxy else (),
             restored=restored,
+            discarded=discarded,
         )
         if held.left and note is not None and note.startswith(GENERIC_DENIAL):
             note = frozen_note(held.left, spec)
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)
 
 
-GENERIC_DENIAL = "sandbox (landlock): access denied"
+def refuse_after_recovery(held: Any) -> None:
+    """Refuse the command when taking the hold put back what an interrupted run had held.
 
-
-def frozen_note(left: Sequence[Path], spec: SandboxSpec) -> str:
-    """Why entries cannot be added or removed where ignored files could not be moved out, and the fix.
-
-    A hidden path is held by renaming it to a place outside the workspace on the same mount; when
-    the workspace is itself a mount point no such place exists (a rename across mounts is
-    ``EXDEV``), so the directories from the workspace root down to the file are frozen instead.
-    Copying the file out instead would break files other programs have open (a database a dev
-    server writes) and their identity, so the tier does not.
+    Those files are back in the tree unscanned: the view was built while a redacted copy stood at
+    a held file's name, so the command would read the file raw. The next command scans them first.
     """
-
-    def rel(p: Path) -> str:
-        if p == spec.workspace:
-            return "."
-        return p.relative_to(spec.workspace).as_posix() if is_within(p, spec.workspace) else str(p)
-
-    files = sorted({rel(p) for p in left})
-    dirs = sorted({rel(p.parent) for p in left})
-    shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-    where = ", ".join(d + "/" if d != "." else "the workspace root" for d in dirs[:3])
-    if is_mount_point(spec.workspace):
-        cause = "the workspace is a mount point"
-        fix = 'mount its parent instead (docker run -v "$(dirname "$PWD")":/src -w /src/NAME)'
-    else:
-        cause = "another mount, or a directory codeward cannot write"
-        fix = "keep them on the workspace's own filesystem in a directory you can write"
-    return (
-        f"sandbox (landlock): no entry can be added, removed or renamed in {where} or the directories above: "
-        f"the ignored {shown} cannot be moved out of the workspace while a command runs ({cause}); "
-        f"{fix}, or make bubblewrap usable"
+    if not held.recovered:
+        return
+    held.restore()
+    raise SandboxUnavailable(
+        "sandbox: files an interrupted earlier run had moved out of the workspace are back ("
+        + "; ".join(held.recovered[:3])
+        + "); they were not scanned for secrets before this command, so it did not run: run it again"
     )
-
-
-def is_mount_point(p: Path) -> bool:
-    """Whether ``p`` is a mount point, bind mounts of a directory onto itself included.
-
-    ``os.path.ismount`` compares devices, which a bind mount on the same filesystem does not change,
-    so the mount table is read instead (``\\040``-style escapes undone).
-    """
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
-            targets = {line.split(" ")[4] for line in f if line.count(" ") >= 5}
-    except OSError:
-        return os.path.ismount(p)
-    unescape = re.compile(r"\\([0-7]{3})")
-    return any(unescape.sub(lambda m: chr(int(m.group(1), 8)), t) == str(p) for t in targets)
 
 
 def proxy_env(url: str) -> dict[str, str]:

@@ -131,6 +131,8 @@ class Layout:
     # point, so no command can move a protection away by renaming an ancestor (see :func:`anchors`)
     anchored: tuple[Path, ...] = ()
     homes: tuple[Path, ...] = ()  # the user's home dirs: kept as (empty, read-only) directories inside
+    # (host file, redacted copy): files holding secrets, shown redacted (bound read-only by bwrap)
+    redacted: tuple[tuple[Path, Path], ...] = ()
 
     def scratch(self) -> tuple[Path, ...]:
         """Private dirs a command may write (a per-command /tmp and /var/tmp); the others are read-only."""
@@ -362,8 +364,10 @@ def build_layout(
         if st is not None and stat.S_ISSOCK(st.st_mode) and visible(sock):
             hide(sock)
             count += 1
-    guarded = [*readonly, *linked, *hidden_dirs, *hidden_files, *spec.protected, *missing]
+    redacted = redacted_files(spec, trees, seen)
+    guarded = [*readonly, *linked, *hidden_dirs, *hidden_files, *spec.protected, *missing, *(h for h, _ in redacted)]
     return Layout(
+        redacted=tuple(redacted),
         anchored=tuple(a for a in anchors(guarded, writable) if _is_dir(a)),
         homes=tuple(h for h in homes if _under_any(h, privates)),
         private_dirs=tuple(privates),
@@ -376,6 +380,21 @@ def build_layout(
         hidden_files=tuple(hidden_files),
         readonly_roots=spec.readonly_roots(),
     )
+
+
+def redacted_files(spec: SandboxSpec, trees: Iterable[Path], hidden: Iterable[Path]) -> list[tuple[Path, Path]]:
+    """The spec's redacted copies whose file is a regular file (not a link) in the trees and not hidden.
+
+    A link at the name is left alone: its target, if it holds a secret, is in the list itself.
+    """
+    trees, hidden = list(trees), list(hidden)
+    out: list[tuple[Path, Path]] = []
+    for host, copy in spec.redacted:
+        st = _lstat(host)
+        if st is None or not stat.S_ISREG(st.st_mode) or not _under_any(host, trees) or _under_any(host, hidden):
+            continue
+        out.append((host, copy))
+    return out
 
 
 def anchors(paths: Iterable[Path], writable: Iterable[Path]) -> tuple[Path, ...]:

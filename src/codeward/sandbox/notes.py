@@ -72,6 +72,18 @@ def _mentioned(output: str, paths: Sequence[Path], spec: SandboxSpec) -> str | N
     return None
 
 
+def redacted_note(paths: Sequence[str], *, changed: bool = False) -> str:
+    """Why a command cannot change a file that holds secrets, and what to use instead."""
+    shown = ", ".join(paths[:5]) + (" ..." if len(paths) > 5 else "")
+    one = len(paths) == 1
+    it = "it" if one else "them"
+    what = f"the command's changes to {it} were discarded" if changed else f"commands cannot write {it}"
+    return (
+        f"sandbox: {shown} {'holds' if one else 'hold'} secrets and {'is' if one else 'are'} shown to commands "
+        f"redacted (placeholders instead of values); {what}: change {it} with apply_patch, which keeps the real values"
+    )
+
+
 def explain(
     *,
     exit_code: int | None,
@@ -81,13 +93,21 @@ def explain(
     tier: str,
     blocked_hosts: Sequence[str] = (),
     restored: Sequence[str] = (),
+    discarded: Sequence[str] = (),
 ) -> str | None:
-    """The note for a finished command, or None when nothing points at the sandbox."""
+    """The note for a finished command, or None when nothing points at the sandbox.
+
+    ``discarded`` names redacted copies a command changed (the Landlock tier lets it write them and
+    throws the change away afterwards).
+    """
     if timed_out:
         return f"sandbox: command timed out after {fmt_seconds(spec.timeout_s)} s and was killed with all its processes"
     if restored:
         shown = ", ".join(restored[:5]) + (" ..." if len(restored) > 5 else "")
-        return f"sandbox: the command changed protected paths ({shown}); codeward undid those changes"
+        undone = f"sandbox: the command changed protected paths ({shown}); codeward undid those changes"
+        return undone + ("; " + redacted_note(discarded, changed=True)[len("sandbox: ") :] if discarded else "")
+    if discarded:
+        return redacted_note(discarded, changed=True)
     if blocked_hosts:
         hosts = ", ".join(sorted(set(blocked_hosts))[:5])
         return (
@@ -108,6 +128,13 @@ def explain(
                 + " through the proxy; ask the user to allow more with --allow-network"
             )
         return "sandbox: network is off; ask the user to allow it with --allow-network"
+    if spec.redacted and (_ROFS.search(output) or _DENIED.search(output) or _BUSY.search(output)):
+        hit = _mentioned(output, [h for h, _ in spec.redacted], spec)
+        if hit is None and _BUSY.search(output):
+            # an in-place editor (sed -i) names only its temp file next to the one it replaces
+            hit = next((_rel(h, spec) for h, _ in spec.redacted if _rel(h.parent, spec) + "/" in output), None)
+        if hit is not None:
+            return redacted_note([hit])
     if _ROFS.search(output) or (tier == "landlock" and _DENIED.search(output)):
         hit = _mentioned(output, spec.protected, spec)
         if hit is not None:
@@ -116,7 +143,10 @@ def explain(
     if _DENIED.search(output) or _ROFS.search(output):
         hit = _mentioned(output, spec.masked, spec)
         if hit is not None:
-            return f"sandbox: {hit} is hidden from commands (ignored file or disallowed directory)"
+            why = "ignored file or disallowed directory"
+            if spec.redacted:  # the view hides what it cannot show redacted (binary, too large, unreadable)
+                why += ", or a file holding secrets that cannot be shown redacted"
+            return f"sandbox: {hit} is hidden from commands ({why})"
     if spec.workspace_writable is not None and (
         _ROFS.search(output) or _XDEV.search(output) or (tier == "landlock" and _DENIED.search(output))
     ):

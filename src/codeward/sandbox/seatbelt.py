@@ -146,7 +146,8 @@ class SeatbeltSandbox:
         validate_spec(spec, argv)
         python = launch.trusted_python(spec.roots())
         child_env(spec.env_passthrough)
-        layout = build_layout(spec, private_dirs=())
+        # no mounts here to show a redacted copy: files that hold secrets are denied instead (fail closed)
+        layout = build_layout(spec, private_dirs=(), extra_hidden=[h for h, _ in spec.redacted])
         homes = host_homes()
         toolchains = [h / n for h in homes for n in TOOLCHAIN_DIRS if (h / n).is_dir()]
         before = protected_census(spec.workspace)

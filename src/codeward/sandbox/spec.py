@@ -56,6 +56,10 @@ class SandboxSpec:
     # host directories outside the workspace a command may read (``[sandbox] readable_roots``):
     # other projects, /srv, /work, /mnt and the homes are hidden unless listed here
     readable_roots: tuple[Path, ...] = ()
+    # files of the workspace that hold secrets, shown to the command as redacted copies: (host file,
+    # copy) pairs (:mod:`codeward.sandbox.redacted_view`). bubblewrap binds each copy read-only over
+    # its file; Landlock puts it in the file's place while the file is held out of the tree
+    redacted: tuple[tuple[Path, Path], ...] = ()
 
     def roots(self) -> tuple[Path, ...]:
         """The workspace followed by the extra writable directories: the trees a command works in."""

@@ -7,9 +7,13 @@ Output goes to the model raw (the gate redacts it on the way out) and to events 
 
 from __future__ import annotations
 
+import os
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from codeward.errors import CodewardError
 from codeward.events import (
@@ -26,6 +30,9 @@ from codeward.tools.asking import CommandRequest
 from codeward.tools.base import ToolContext, ToolError, ToolOutput
 from codeward.tools.read import blocked_message
 
+if TYPE_CHECKING:
+    from codeward.sandbox.spec import SandboxSpec
+
 
 def _connection_event(c: Any) -> NetworkConnection:
     """A proxy connection (``codeward.sandbox.proxy.Connection``) as the event the audit log records."""
@@ -36,6 +43,42 @@ def _command_item(
     item_id: str, command: str, status: ItemStatus, output: str = "", exit_code: int | None = None
 ) -> CommandExecution:
     return CommandExecution(id=item_id, command=command, aggregated_output=output, exit_code=exit_code, status=status)
+
+
+@contextmanager
+def redacted_view(ctx: ToolContext, spec: SandboxSpec) -> Iterator[SandboxSpec]:
+    """``spec`` with the workspace's secret-holding files shown redacted (DESIGN principle 5).
+
+    The session's learner is refreshed first, so a file that gained a secret since the last
+    command (through a patch, a command or the user) is redacted for this one; each copy is the
+    file as the gate would send it, with the same placeholders, so ``apply_patch`` restores them.
+    A failure to build the view refuses the command (fail closed).
+    """
+    from codeward.sandbox.redacted_view import ViewError, view_for
+
+    redactor: Any = ctx.gate.redactor
+    learner = getattr(redactor, "learner", None)
+    if learner is None:
+        yield spec
+        return
+
+    def secret_paths() -> list[Path]:
+        try:
+            redactor.refresh()  # learn what changed; the walk is incremental (size, mtime, inode, ctime)
+        except Exception as e:
+            raise ToolError(
+                f"shell: the secret scan of the workspace failed ({type(e).__name__}: {e}); not run"
+            ) from None
+        base = Path(learner.root)
+        return [spec.workspace / os.path.relpath(p, base) for p in learner.secret_paths()]
+
+    try:
+        with view_for(
+            spec, ctx.project.home, secret_paths, lambda text, rel: ctx.gate.redact_text(text, path=rel)[0]
+        ) as s:
+            yield s
+    except ViewError as e:
+        raise ToolError(f"shell: cannot show the workspace redacted to commands ({e}); not run") from None
 
 
 def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
@@ -83,7 +126,8 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
         sandbox = ctx.sandbox()
         spec = ctx.project.sandbox_spec()
         spec = replace(spec, cwd=workdir, timeout_s=timeout_ms / 1000)
-        result = sandbox.run(argv, spec, on_connection=lambda c: ctx.events.emit(_connection_event(c)))
+        with redacted_view(ctx, spec) as spec:
+            result = sandbox.run(argv, spec, on_connection=lambda c: ctx.events.emit(_connection_event(c)))
     except CodewardError as e:
         ctx.events.emit(ItemCompleted(_command_item(item_id, item_cmd, "failed", f"sandbox: {e.message}")))
         return ToolOutput(f"error: the command did not run: {e.message}")
