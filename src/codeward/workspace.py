@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from codeward.errors import CodewardError
+from codeward.errors import CodewardError, UsageError
 
 AGENTS_FILE = "AGENTS.md"
 IGNORE_FILES = (".codewardignore", ".codexignore")
@@ -28,13 +28,84 @@ class PathError(CodewardError):
 def find_repo_root(cwd: Path) -> Path:
     """The nearest ancestor holding ``.git`` (a directory or a pointer file); else ``cwd`` itself."""
     start = cwd.resolve()
-    d = start
+    return repo_root(start) or start
+
+
+def repo_root(cwd: Path) -> Path | None:
+    """The nearest ancestor of ``cwd`` (resolved) holding ``.git``, or None outside any repository."""
+    d = cwd.resolve()
     while True:
         if (d / ".git").exists():
             return d
         if d.parent == d:
-            return start
+            return None
         d = d.parent
+
+
+class WorkspaceNotChosen(UsageError):
+    """The directory codeward was started in is not one it may take as a workspace without being told.
+
+    ``askable`` is True when the interactive session may ask the user (an ordinary directory that
+    is not in a repository); False for ``$HOME`` and ``/``, which only the explicit flag allows.
+    """
+
+    def __init__(self, message: str, candidate: Path, *, askable: bool) -> None:
+        super().__init__(message)
+        self.candidate = candidate
+        self.askable = askable
+
+
+def never_implicit(user_home: Path | None = None) -> tuple[Path, ...]:
+    """Directories that are a workspace only through ``--workspace``: the user's home and ``/``."""
+    homes = {Path("/")}
+    for h in (user_home, _env_home()):
+        if h is not None:
+            homes.add(h.resolve())
+    return tuple(sorted(homes))
+
+
+def _env_home() -> Path | None:
+    try:
+        return Path.home()
+    except RuntimeError:  # no $HOME and no passwd entry: only / is known
+        return None
+
+
+def choose_root(cwd: Path, *, named: bool = False, explicit: bool = False, user_home: Path | None = None) -> Path:
+    """The workspace root for a run started in ``cwd``, or :class:`WorkspaceNotChosen`.
+
+    * Inside a git repository whose root is neither ``$HOME`` nor ``/``: that root, as always.
+    * Otherwise (no repository, or a dotfiles repository rooted at ``$HOME`` or ``/``): ``cwd``
+      itself, but only when the user named it: ``-C DIR`` (``named``) or ``--workspace DIR`` /
+      a yes at the session's question (``explicit``). Nothing else silently makes the current
+      directory a workspace, so starting codeward in ``~/Downloads`` cannot expose its files.
+    * ``$HOME`` and ``/`` are a workspace only with ``explicit``: ``-C ~`` is not enough, since
+      the home holds every other project, the shell's start-up files and codeward's own home.
+    """
+    cwd = cwd.resolve()
+    never = never_implicit(user_home)
+    repo = repo_root(cwd)
+    if repo is not None and repo not in never:
+        return repo
+    if explicit:
+        return cwd
+    if cwd in never:
+        what = "the root directory" if cwd == Path("/") else "your home directory"
+        raise WorkspaceNotChosen(
+            f"{cwd} is {what}, never a workspace by default: pass --workspace {cwd} to work there anyway, "
+            "or run codeward in (or with -C) a project directory",
+            cwd,
+            askable=False,
+        )
+    if named:
+        return cwd
+    where = "is in a repository rooted at " + str(repo) if repo is not None else "is not in a git repository"
+    raise WorkspaceNotChosen(
+        f"{cwd} {where}: pass -C {cwd} (or --workspace {cwd}) to use this directory as the workspace, "
+        "or run codeward inside a repository",
+        cwd,
+        askable=True,
+    )
 
 
 def is_protected(rel: str | PurePosixPath) -> bool:
@@ -53,9 +124,10 @@ class Workspace:
     cwd: Path
 
     @classmethod
-    def discover(cls, cwd: Path) -> Workspace:
+    def discover(cls, cwd: Path, *, named: bool = False, explicit: bool = False) -> Workspace:
+        """The workspace for a run in ``cwd`` (:func:`choose_root` decides; raises WorkspaceNotChosen)."""
         cwd = cwd.resolve()
-        return cls(root=find_repo_root(cwd), cwd=cwd)
+        return cls(root=choose_root(cwd, named=named, explicit=explicit), cwd=cwd)
 
     def rel(self, path: Path) -> str:
         """Workspace-relative POSIX form of an absolute path inside the root."""
