@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 import pathspec
 
 from codeward.errors import ConfigError
+from codeward.home import HOME_RULE_SOURCE
 from codeward.workspace import IGNORE_FILES, Workspace
 
 BUILTIN_PATTERNS: tuple[str, ...] = (
@@ -55,12 +56,16 @@ class IgnoreRule:
     user_owned: bool = True
 
     def describe(self) -> str:
+        if self.source == HOME_RULE_SOURCE:
+            return f"rule that hides codeward's own home ({self.pattern.strip('/')}: sessions, logs, keys)"
         if self.source == "built-in":
             return f"built-in rule '{self.pattern}'"
         where = f"{self.source}:{self.line}" if self.line else self.source
         return f"rule '{self.pattern}' ({where})"
 
     def how_to_allow(self) -> str:
+        if self.source == HOME_RULE_SOURCE:
+            return "it is never shown to the agent; keep the files you want it to see elsewhere"
         if self.source == "built-in":
             return f"to allow it, add '!{self.pattern}' to your own $CODEWARD_HOME/ignore"
         if self.source.endswith("config.toml") or self.source.endswith("AGENTS.md") or ":" in self.source:
@@ -295,11 +300,14 @@ def load_ignore(
     workspace: Workspace,
     home: Path,
     disallow_directories: Sequence[tuple[str, str, bool]] = (),
+    always_hidden: Sequence[tuple[str, str]] = (),
 ) -> IgnoreMatcher:
     """Build the matcher for ``workspace``.
 
     ``disallow_directories`` holds ``(pattern, source, user_owned)`` triples from AGENTS.md and the
     config; each is treated as a directory pattern anchored at the root (``data/customers/``).
+    ``always_hidden`` holds ``(pattern, source)`` pairs no ignore file can negate, not even the
+    user's own (codeward's home inside the workspace, :func:`codeward.home.home_patterns`).
     """
     user = _Layer()
     user_lines = [(p, IgnoreRule(p, "built-in")) for p in BUILTIN_PATTERNS]
@@ -324,6 +332,7 @@ def load_ignore(
         dir_lines.append(("/" + p, IgnoreRule(pattern, source, None, owned)))
     # disallow_directories can never be negated by ignore files: they sit in both layers' tail
     user.add("", [(t, r) for t, r in dir_lines if r.user_owned])
+    user.add("", [(t, IgnoreRule(t, source)) for t, source in always_hidden])  # last: nothing negates it
     repo.add("", [(t, r) for t, r in dir_lines if not r.user_owned])
 
     listing: pathspec.GitIgnoreSpec | None = None
