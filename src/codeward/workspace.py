@@ -55,19 +55,35 @@ class WorkspaceNotChosen(UsageError):
         self.askable = askable
 
 
-def never_implicit(user_home: Path | None = None) -> tuple[Path, ...]:
-    """Directories that are a workspace only through ``--workspace``: the user's home and ``/``."""
-    homes = {Path("/")}
-    for h in (user_home, _env_home()):
-        if h is not None:
-            homes.add(h.resolve())
-    return tuple(sorted(homes))
+def user_homes(user_home: Path | None = None) -> tuple[Path, ...]:
+    """The user's home directories: ``user_home`` if given, ``$HOME`` and the account's passwd entry
+    (they differ under ``sudo`` or a changed ``$HOME``), resolved."""
+    found: set[Path] = set()
+    for h in (user_home, _env_home(), _passwd_home()):
+        if h is not None and h.is_absolute():
+            found.add(h.resolve())
+    return tuple(sorted(found))
+
+
+def too_wide(d: Path, homes: tuple[Path, ...]) -> bool:
+    """True for ``/``, a home directory and any directory holding one (``/home``): never a workspace
+    without ``--workspace``, since they hold every project, the shell's start-up files and codeward's home."""
+    return d == Path("/") or any(d == h or d in h.parents for h in homes)
 
 
 def _env_home() -> Path | None:
     try:
         return Path.home()
-    except RuntimeError:  # no $HOME and no passwd entry: only / is known
+    except RuntimeError:  # no $HOME and no passwd entry
+        return None
+
+
+def _passwd_home() -> Path | None:
+    try:
+        import pwd
+
+        return Path(pwd.getpwuid(os.getuid()).pw_dir)
+    except (ImportError, KeyError, OSError):
         return None
 
 
@@ -75,22 +91,27 @@ def choose_root(cwd: Path, *, named: bool = False, explicit: bool = False, user_
     """The workspace root for a run started in ``cwd``, or :class:`WorkspaceNotChosen`.
 
     * Inside a git repository whose root is neither ``$HOME`` nor ``/``: that root, as always.
-    * Otherwise (no repository, or a dotfiles repository rooted at ``$HOME`` or ``/``): ``cwd``
+    * Otherwise (no repository, or a dotfiles repository rooted at ``$HOME``, above it or at ``/``): ``cwd``
       itself, but only when the user named it: ``-C DIR`` (``named``) or ``--workspace DIR`` /
       a yes at the session's question (``explicit``). Nothing else silently makes the current
       directory a workspace, so starting codeward in ``~/Downloads`` cannot expose its files.
-    * ``$HOME`` and ``/`` are a workspace only with ``explicit``: ``-C ~`` is not enough, since
-      the home holds every other project, the shell's start-up files and codeward's own home.
+    * ``$HOME``, ``/`` and directories holding a home (``/home``) are a workspace only with
+      ``explicit``: ``-C ~`` is not enough, since the home holds every other project, the shell's
+      start-up files and codeward's own home (:func:`too_wide`).
     """
     cwd = cwd.resolve()
-    never = never_implicit(user_home)
+    homes = user_homes(user_home)
     repo = repo_root(cwd)
-    if repo is not None and repo not in never:
+    if repo is not None and not too_wide(repo, homes):
         return repo
     if explicit:
         return cwd
-    if cwd in never:
-        what = "the root directory" if cwd == Path("/") else "your home directory"
+    if too_wide(cwd, homes):
+        what = (
+            "the root directory"
+            if cwd == Path("/")
+            else ("your home directory" if cwd in homes else "a directory holding your home")
+        )
         raise WorkspaceNotChosen(
             f"{cwd} is {what}, never a workspace by default: pass --workspace {cwd} to work there anyway, "
             "or run codeward in (or with -C) a project directory",

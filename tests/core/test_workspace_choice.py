@@ -18,7 +18,7 @@ from codeward.cli.options import RunOptions
 from codeward.cli.session_cmd import confirm_workspace
 from codeward.errors import UsageError
 from codeward.project import open_project
-from codeward.workspace import WorkspaceNotChosen, choose_root
+from codeward.workspace import WorkspaceNotChosen, choose_root, user_homes
 
 
 def git_init(d: Path) -> None:
@@ -61,6 +61,23 @@ def test_home_is_a_workspace_only_with_the_explicit_flag(home: Path) -> None:
             choose_root(home, named=named)
         assert not e.value.askable and f"--workspace {home}" in e.value.message
     assert choose_root(home, explicit=True) == home
+
+
+def test_a_directory_holding_the_home_is_like_the_home(home: Path) -> None:
+    """``-C /home`` would hand the agent every account's files: it needs ``--workspace`` too."""
+    with pytest.raises(WorkspaceNotChosen) as e:
+        choose_root(home.parent, named=True)
+    assert not e.value.askable and "holding your home" in e.value.message
+    assert choose_root(home.parent, explicit=True) == home.parent
+
+
+def test_the_accounts_passwd_home_counts_when_home_is_changed() -> None:
+    import pwd
+
+    passwd_home = Path(pwd.getpwuid(os.getuid()).pw_dir).resolve()
+    assert passwd_home in user_homes()  # $HOME points elsewhere in every test (conftest)
+    with pytest.raises(WorkspaceNotChosen):
+        choose_root(passwd_home, named=True)
 
 
 def test_root_is_a_workspace_only_with_the_explicit_flag() -> None:
