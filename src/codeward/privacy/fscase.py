@@ -76,7 +76,9 @@ def git_ignorecase(root: Path) -> bool:
         return False
     from codeward.hostgit import git_command
 
-    argv, env = git_command(["config", "--type=bool", "--get", "core.ignorecase"], root, drivers=False)
+    # the ceiling keeps git from reading an enclosing repository's setting when this .git is not valid
+    ceiling = {"GIT_CEILING_DIRECTORIES": str(root.parent)}
+    argv, env = git_command(["config", "--type=bool", "--get", "core.ignorecase"], root, drivers=False, env=ceiling)
     try:
         out = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
