@@ -183,8 +183,13 @@ def test_preview_init_doctor_and_sandbox_refuse_too(plain: Path) -> None:
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert "not in a git repository" in r.stderr, args
     assert not (plain / ".codewardignore").exists()  # init wrote nothing
-    r = run_cw("--workspace", ".", "preview", cwd=plain)
-    assert r.returncode == 0 and f"workspace: {plain}" in r.stdout, r.stderr
+    for args in (["--workspace", ".", "preview"], ["preview", "--workspace", "."]):
+        r = run_cw(*args, cwd=plain)
+        assert r.returncode == 0 and f"workspace: {plain}" in r.stdout, r.stderr
+    r = run_cw("policy", "check", "--workspace", str(plain), "--", "ls", cwd=plain)
+    assert r.returncode == 0 and "decision: ask" in r.stdout, r.stderr
+    r = run_cw("init", "--workspace", ".", "--dry-run", cwd=plain)
+    assert r.returncode == 0 and "would create" in r.stdout, r.stderr
 
 
 def test_commands_that_read_no_workspace_work_anywhere(plain: Path) -> None:

@@ -86,6 +86,27 @@ def existing_dir(ctx: click.Context, param: click.Parameter, value: str | None) 
     return p.resolve()
 
 
+WORKSPACE_META = "codeward.workspace"
+
+
+def _remember_workspace(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    d = existing_dir(ctx, param, value)
+    if d is not None:
+        ctx.meta[WORKSPACE_META] = d
+
+
+def workspace_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--workspace DIR`` for a command with its own ``-C`` (preview, doctor, ...): the value reaches
+    :func:`run_options` through the context, so the command's signature does not change."""
+    return click.option(
+        "--workspace",
+        metavar="DIR",
+        callback=_remember_workspace,
+        expose_value=False,
+        help="Use DIR as the workspace even outside a git repository (the only way to use $HOME or /).",
+    )(f)
+
+
 def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate a command with the options of :data:`codeward.cli.catalog.COMMON_OPTIONS`."""
     for flags, dest, metavar, help_ in reversed(COMMON_OPTIONS):
@@ -137,4 +158,6 @@ def run_options(ctx: click.Context | None = None, mine: RunOptions | None = None
     """This command's options over the group's: ``codeward -c k=v doctor -C DIR`` gets both."""
     ctx = ctx or click.get_current_context(silent=True)
     outer = ctx.find_object(RunOptions) if ctx is not None else None
-    return (mine or RunOptions()).over(outer if isinstance(outer, RunOptions) else None)
+    opts = (mine or RunOptions()).over(outer if isinstance(outer, RunOptions) else None)
+    chosen = ctx.meta.get(WORKSPACE_META) if ctx is not None else None
+    return replace(opts, workspace=chosen) if isinstance(chosen, Path) else opts
