@@ -129,12 +129,20 @@ def choose_root(cwd: Path, *, named: bool = False, explicit: bool = False, user_
     )
 
 
-def is_protected(rel: str | PurePosixPath) -> bool:
-    """True for paths that ask for approval before any change and are read-only to commands."""
+def is_protected(rel: str | PurePosixPath, *, casefold: bool = False) -> bool:
+    """True for paths that ask for approval before any change and are read-only to commands.
+
+    ``casefold`` compares names without case, for a file system that folds it (where
+    ``.GIT/hooks/pre-commit`` *is* ``.git/hooks/pre-commit``)."""
     parts = PurePosixPath(rel).parts
-    if any(p in PROTECTED_DIRS for p in parts):
+    dirs: tuple[str, ...] = PROTECTED_DIRS
+    names: tuple[str, ...] = PROTECTED_NAMES
+    if casefold:
+        parts = tuple(p.lower() for p in parts)
+        dirs, names = tuple(d.lower() for d in dirs), tuple(n.lower() for n in names)
+    if any(p in dirs for p in parts):
         return True
-    return bool(parts) and parts[-1] in PROTECTED_NAMES
+    return bool(parts) and parts[-1] in names
 
 
 @dataclass(frozen=True)

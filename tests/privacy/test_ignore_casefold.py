@@ -97,3 +97,25 @@ def test_git_ignorecase_false_changes_nothing(repo: Path) -> None:
     git(repo, "config", "core.ignorecase", "false")
     assert git_ignorecase(repo) is False
     assert open_project(repo).ignore.match(".ENV") is None
+
+
+@pytest.mark.parametrize("ignorecase", ["false", "true"])
+def test_a_patch_to_git_hooks_in_another_spelling_asks(repo: Path, ignorecase: str) -> None:
+    """Where the file system folds case, ``.GIT/hooks/pre-commit`` is the hook git runs: the patch asks
+    (and, with nobody to answer, is declined). The "false" run is the control: on a case-keeping file
+    system it is an ordinary new file, applied in auto-edit without asking."""
+    from codeward.tools.asking import NoTerminalApprover
+
+    git(repo, "config", "core.ignorecase", ignorecase)
+    session = build_session(
+        repo,
+        ConfigOverrides(approval_mode="auto-edit"),
+        events=EventBus(),
+        approver=NoTerminalApprover(),
+        need_key=False,
+        persist=False,
+    )
+    patch = "*** Begin Patch\n*** Add File: .GIT/hooks/pre-commit\n+touch /tmp/owned\n*** End Patch\n"
+    session.agent.tools.dispatch(ToolCall("c1", "apply_patch", json.dumps({"input": patch})), session.ctx)
+    planted = (repo / ".GIT" / "hooks" / "pre-commit").exists()
+    assert planted is (ignorecase == "false")
