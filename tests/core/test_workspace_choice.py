@@ -199,3 +199,22 @@ def test_commands_that_read_no_workspace_work_anywhere(plain: Path) -> None:
     assert r.returncode == 0 and r.stdout == "hello\n", r.stderr
     assert run_cw("logs", "list", cwd=plain).returncode == 0
     assert run_cw("auth", "status", cwd=plain).returncode == 0
+
+
+def test_a_chosen_directory_stays_chosen_for_the_whole_session(plain: Path) -> None:
+    """``/new`` re-opens the project from the same overrides: the user's choice is not asked again or lost."""
+    from codeward.agent.session import build_session
+    from codeward.config.load import ConfigOverrides
+    from codeward.events import EventBus
+    from codeward.tools.asking import NoTerminalApprover
+
+    overrides = RunOptions(cd=plain).overrides()
+    session = build_session(
+        plain, overrides, events=EventBus(), approver=NoTerminalApprover(), need_key=False, persist=False
+    )
+    session.clear()
+    assert session.project.workspace.root == plain.resolve()
+    with pytest.raises(WorkspaceNotChosen):
+        build_session(
+            plain, ConfigOverrides(), events=EventBus(), approver=NoTerminalApprover(), need_key=False, persist=False
+        )
