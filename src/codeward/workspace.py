@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from codeward.errors import CodewardError
+from codeward.errors import CodewardError, UsageError
 
 AGENTS_FILE = "AGENTS.md"
 IGNORE_FILES = (".codewardignore", ".codexignore")
@@ -28,21 +28,121 @@ class PathError(CodewardError):
 def find_repo_root(cwd: Path) -> Path:
     """The nearest ancestor holding ``.git`` (a directory or a pointer file); else ``cwd`` itself."""
     start = cwd.resolve()
-    d = start
+    return repo_root(start) or start
+
+
+def repo_root(cwd: Path) -> Path | None:
+    """The nearest ancestor of ``cwd`` (resolved) holding ``.git``, or None outside any repository."""
+    d = cwd.resolve()
     while True:
         if (d / ".git").exists():
             return d
         if d.parent == d:
-            return start
+            return None
         d = d.parent
 
 
-def is_protected(rel: str | PurePosixPath) -> bool:
-    """True for paths that ask for approval before any change and are read-only to commands."""
+class WorkspaceNotChosen(UsageError):
+    """The directory codeward was started in is not one it may take as a workspace without being told.
+
+    ``askable`` is True when the interactive session may ask the user (an ordinary directory that
+    is not in a repository); False for ``$HOME`` and ``/``, which only the explicit flag allows.
+    """
+
+    def __init__(self, message: str, candidate: Path, *, askable: bool) -> None:
+        super().__init__(message)
+        self.candidate = candidate
+        self.askable = askable
+
+
+def user_homes(user_home: Path | None = None) -> tuple[Path, ...]:
+    """The user's home directories: ``user_home`` if given, ``$HOME`` and the account's passwd entry
+    (they differ under ``sudo`` or a changed ``$HOME``), resolved."""
+    found: set[Path] = set()
+    for h in (user_home, _env_home(), _passwd_home()):
+        if h is not None and h.is_absolute():
+            found.add(h.resolve())
+    return tuple(sorted(found))
+
+
+def too_wide(d: Path, homes: tuple[Path, ...]) -> bool:
+    """True for ``/``, a home directory and any directory holding one (``/home``): never a workspace
+    without ``--workspace``, since they hold every project, the shell's start-up files and codeward's home."""
+    return d == Path("/") or any(d == h or d in h.parents for h in homes)
+
+
+def _env_home() -> Path | None:
+    try:
+        return Path.home()
+    except RuntimeError:  # no $HOME and no passwd entry
+        return None
+
+
+def _passwd_home() -> Path | None:
+    try:
+        import pwd
+
+        return Path(pwd.getpwuid(os.getuid()).pw_dir)
+    except (ImportError, KeyError, OSError):
+        return None
+
+
+def choose_root(cwd: Path, *, named: bool = False, explicit: bool = False, user_home: Path | None = None) -> Path:
+    """The workspace root for a run started in ``cwd``, or :class:`WorkspaceNotChosen`.
+
+    * Inside a git repository whose root is neither ``$HOME`` nor ``/``: that root, as always.
+    * Otherwise (no repository, or a dotfiles repository rooted at ``$HOME``, above it or at ``/``): ``cwd``
+      itself, but only when the user named it: ``-C DIR`` (``named``) or ``--workspace DIR`` /
+      a yes at the session's question (``explicit``). Nothing else silently makes the current
+      directory a workspace, so starting codeward in ``~/Downloads`` cannot expose its files.
+    * ``$HOME``, ``/`` and directories holding a home (``/home``) are a workspace only with
+      ``explicit``: ``-C ~`` is not enough, since the home holds every other project, the shell's
+      start-up files and codeward's own home (:func:`too_wide`).
+    """
+    cwd = cwd.resolve()
+    homes = user_homes(user_home)
+    repo = repo_root(cwd)
+    if repo is not None and not too_wide(repo, homes):
+        return repo
+    if explicit:
+        return cwd
+    if too_wide(cwd, homes):
+        what = (
+            "the root directory"
+            if cwd == Path("/")
+            else ("your home directory" if cwd in homes else "a directory holding your home")
+        )
+        raise WorkspaceNotChosen(
+            f"{cwd} is {what}, never a workspace by default: pass --workspace {cwd} to work there anyway, "
+            "or run codeward in (or with -C) a project directory",
+            cwd,
+            askable=False,
+        )
+    if named:
+        return cwd
+    where = "is in a repository rooted at " + str(repo) if repo is not None else "is not in a git repository"
+    raise WorkspaceNotChosen(
+        f"{cwd} {where}: pass -C {cwd} (or --workspace {cwd}) to use this directory as the workspace, "
+        "or run codeward inside a repository",
+        cwd,
+        askable=True,
+    )
+
+
+def is_protected(rel: str | PurePosixPath, *, casefold: bool = False) -> bool:
+    """True for paths that ask for approval before any change and are read-only to commands.
+
+    ``casefold`` compares names without case, for a file system that folds it (where
+    ``.GIT/hooks/pre-commit`` *is* ``.git/hooks/pre-commit``)."""
     parts = PurePosixPath(rel).parts
-    if any(p in PROTECTED_DIRS for p in parts):
+    dirs: tuple[str, ...] = PROTECTED_DIRS
+    names: tuple[str, ...] = PROTECTED_NAMES
+    if casefold:
+        parts = tuple(p.lower() for p in parts)
+        dirs, names = tuple(d.lower() for d in dirs), tuple(n.lower() for n in names)
+    if any(p in dirs for p in parts):
         return True
-    return bool(parts) and parts[-1] in PROTECTED_NAMES
+    return bool(parts) and parts[-1] in names
 
 
 @dataclass(frozen=True)
@@ -53,9 +153,10 @@ class Workspace:
     cwd: Path
 
     @classmethod
-    def discover(cls, cwd: Path) -> Workspace:
+    def discover(cls, cwd: Path, *, named: bool = False, explicit: bool = False) -> Workspace:
+        """The workspace for a run in ``cwd`` (:func:`choose_root` decides; raises WorkspaceNotChosen)."""
         cwd = cwd.resolve()
-        return cls(root=find_repo_root(cwd), cwd=cwd)
+        return cls(root=choose_root(cwd, named=named, explicit=explicit), cwd=cwd)
 
     def rel(self, path: Path) -> str:
         """Workspace-relative POSIX form of an absolute path inside the root."""

@@ -46,7 +46,7 @@ def test_tail_cut_at_the_start_then_a_dry_run(cw_home: Path, tmp_path: Path) -> 
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "a.txt").write_text("hi\n")
-    r = run_cw("exec", "--dry-run", "hello", cwd=repo)
+    r = run_cw("exec", "-C", str(repo), "--dry-run", "hello", cwd=repo)  # -C: not a git repository
     assert r.returncode == 0, r.stderr
     assert read_state(cw_home).epoch == 2  # the dry run claimed epoch 1 and opened it
     code, bad, _ = verify("--all", key=key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,7 @@ def test_explain_text_never_shows_header_values(attacked: Path, capsys) -> None:
 def test_dash_c_reaches_doctor_and_preview(tmp_path: Path, cw_home: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Before: ``codeward -c ... doctor`` silently ignored -c."""
     monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)  # a workspace codeward may take
     main(["-c", 'sandbox.allowed_domains=["https://pypi.org"]', "doctor"])
     out = capsys.readouterr().out
     assert "FAIL  config" in out and "-c sandbox.allowed_domains" in out and "like 'pypi.org'" in out

@@ -96,8 +96,8 @@ def test_is_protected(rel, expect):
     assert is_protected(rel) is expect
 
 
-def test_repo_root_without_git_is_cwd(tmp_path):
+def test_repo_root_without_git_is_the_named_directory(tmp_path):
     d = tmp_path / "plain"
     d.mkdir()
-    assert Workspace.discover(d).root == d.resolve()
-    assert isinstance(Workspace.discover(d).root, Path)
+    assert Workspace.discover(d, named=True).root == d.resolve()
+    assert isinstance(Workspace.discover(d, named=True).root, Path)

@@ -162,8 +162,11 @@ def test_symlinked_agents_file_is_left_alone(git_repo: Path, tmp_path: Path) -> 
     assert (git_repo / "AGENTS.md").is_symlink() and target.read_text() == "# shared\n"
 
 
-def test_outside_a_repository_writes_in_the_directory(tmp_path: Path) -> None:
+def test_outside_a_repository_writes_in_the_directory_it_is_told(tmp_path: Path) -> None:
     d = tmp_path / "plain"
     d.mkdir()
-    init(d)
+    r = run_cw("init", cwd=d)  # not a repository, not named: nothing is written
+    assert r.returncode == 2 and "not in a git repository" in r.stderr and f"-C {d}" in r.stderr
+    assert not (d / ".codewardignore").exists() and not (d / "AGENTS.md").exists()
+    init(d, "-C", str(d))
     assert (d / ".codewardignore").is_file() and (d / "AGENTS.md").is_file()

@@ -18,7 +18,7 @@ def test_undo_restores_add_update_move_and_delete(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("one\ntwo\nthree\n")
     (tmp_path / "b.txt").write_text("bee\n")
     (tmp_path / "gone.txt").write_bytes(b"bye\r\n")
-    ws = Workspace.discover(tmp_path)
+    ws = Workspace.discover(tmp_path, named=True)
     before = snapshot(tmp_path)
     patch = (
         "*** Begin Patch\n*** Add File: new/c.txt\n+sea\n"
@@ -34,7 +34,7 @@ def test_undo_restores_add_update_move_and_delete(tmp_path: Path) -> None:
 
 def test_undo_refuses_when_a_file_changed_since(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("x\n")
-    ws = Workspace.discover(tmp_path)
+    ws = Workspace.discover(tmp_path, named=True)
     changes = apply_patch_text("*** Begin Patch\n*** Update File: a.txt\n@@\n-x\n+y\n*** End Patch\n", ws)
     (tmp_path / "a.txt").write_text("edited by hand\n")
     with pytest.raises(PatchError):

@@ -75,9 +75,9 @@ def spies(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spies]:
         _replace_everywhere(monkeypatch, original, spy)
     discover = Workspace.discover.__func__  # type: ignore[attr-defined]
 
-    def spy_discover(cls: type, cwd: Path) -> Any:
+    def spy_discover(cls: type, cwd: Path, **kw: Any) -> Any:
         s.calls.append(("Workspace.discover", sys._getframe(1).f_globals.get("__name__", "?")))
-        return discover(cls, cwd)
+        return discover(cls, cwd, **kw)
 
     monkeypatch.setattr(Workspace, "discover", classmethod(spy_discover))
     opened = assemble.open_project

@@ -25,7 +25,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 def _config(cd: Path | None = None) -> Config:
     from codeward.cli.options import RunOptions, project_for
 
-    return project_for(None, RunOptions(cd=cd), load=False).config
+    return project_for(None, RunOptions(cd=cd), load=False, workspace=False).config
 
 
 def _provider(config: Config, provider_id: str | None) -> ProviderConfig:

@@ -46,6 +46,12 @@ COMMON_OPTIONS: tuple[tuple[tuple[str, ...], str, str | None, str], ...] = (
         "Override a config key (dotted path; VALUE parsed as TOML, else a string). Repeatable.",
     ),
     (("-C", "--cd"), "cd", "DIR", "Work in DIR instead of the current directory."),
+    (
+        ("--workspace",),
+        "workspace",
+        "DIR",
+        "Use DIR as the workspace even outside a git repository (the only way to work in $HOME or /).",
+    ),
     (("--allow-network",), "allow_network", None, "Let sandboxed commands use the network."),
 )
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from codeward.cli.options import existing_dir
+from codeward.cli.options import existing_dir, workspace_option
 
 if TYPE_CHECKING:
     from codeward.project import Project
@@ -26,6 +26,7 @@ def command() -> None:
 
 @command.command(name="explain", context_settings=CONTEXT)
 @click.option("-C", "--cd", "cd", callback=existing_dir, metavar="DIR", help="Explain the config of a run in DIR.")
+@workspace_option
 @click.option("--json", "as_json", is_flag=True, help='Print {"workspace","values","policy","refused"} as JSON.')
 @click.pass_context
 def explain(ctx: click.Context, cd: Path | None, as_json: bool) -> int:

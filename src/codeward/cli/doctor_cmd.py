@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from codeward.cli.options import existing_dir
+from codeward.cli.options import existing_dir, workspace_option
 from codeward.errors import EXIT_FAILED, EXIT_OK
 
 MARKS = {"pass": "✓ pass", "warn": "! warn", "fail": "✗ FAIL"}
@@ -20,6 +20,7 @@ MARKS = {"pass": "✓ pass", "warn": "! warn", "fail": "✗ FAIL"}
 @click.command("doctor", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of checks.")
 @click.option("-C", "--cd", "cd", callback=existing_dir, metavar="DIR", help="Check the workspace containing DIR.")
+@workspace_option
 @click.pass_context
 def command(ctx: click.Context, as_json: bool, cd: Path | None) -> int:
     """Check this machine and workspace against the security checklist; each item pass / warn / fail + fix."""

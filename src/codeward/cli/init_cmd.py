@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from codeward.cli.options import workspace_option
 from codeward.errors import EXIT_OK
 
 
@@ -22,14 +23,18 @@ from codeward.errors import EXIT_OK
     type=click.Path(file_okay=False, exists=True),
     help="Set up the workspace containing DIR instead of the current directory.",
 )
+@workspace_option
 @click.option("--update", is_flag=True, help="Append what the templates have and existing files lack.")
 @click.option("--dry-run", is_flag=True, help="Say what would be written, and write nothing.")
 def command(cd: str | None, update: bool, dry_run: bool) -> int:
     """Write .codewardignore (full template) and an AGENTS.md policy skeleton, never overwriting."""
+    from codeward.cli.options import run_options
     from codeward.init_templates.setup import apply, plan_init
     from codeward.workspace import Workspace
 
-    root = Workspace.discover(Path(cd) if cd else Path.cwd()).root
+    chosen = run_options().workspace  # --workspace DIR (the command's or the group's)
+    start = chosen or (Path(cd) if cd else Path.cwd())
+    root = Workspace.discover(start, named=cd is not None, explicit=chosen is not None).root
     steps = plan_init(root, update=update)
     if not dry_run:
         apply(steps)

@@ -23,7 +23,7 @@ def _logs_root() -> Path:
     from codeward.audit.store import logs_dir
     from codeward.cli.options import project_for
 
-    project = project_for(None, load=False)
+    project = project_for(None, load=False, workspace=False)
     return logs_dir(project.config, project.home)
 
 

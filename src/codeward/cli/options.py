@@ -26,6 +26,7 @@ class RunOptions:
     profile: str | None = None
     config: tuple[str, ...] = field(default_factory=tuple)
     cd: Path | None = None
+    workspace: Path | None = None  # --workspace DIR: DIR is the workspace even outside a repository
     allow_network: bool = False
 
     def over(self, outer: RunOptions | None) -> RunOptions:
@@ -40,11 +41,25 @@ class RunOptions:
             profile=self.profile or outer.profile,
             config=(*outer.config, *self.config),
             cd=self.cd or outer.cd,
+            workspace=self.workspace or outer.workspace,
             allow_network=self.allow_network or outer.allow_network,
         )
 
     def workdir(self) -> Path:
-        return (self.cd or Path.cwd()).resolve()
+        """The directory the run starts in: ``--workspace DIR``, ``-C DIR`` or the current one.
+
+        Both flags at once must name the same directory (else a one-line usage error)."""
+        from codeward.errors import UsageError
+
+        if self.workspace is not None and self.cd is not None and self.workspace.resolve() != self.cd.resolve():
+            raise UsageError(
+                f"-C {self.cd} and --workspace {self.workspace} name different directories: give one of them"
+            )
+        return (self.workspace or self.cd or Path.cwd()).resolve()
+
+    def confirmed(self, directory: Path) -> RunOptions:
+        """These options with ``directory`` accepted as the workspace (the session's "y" answer)."""
+        return replace(self, workspace=directory, cd=None)
 
     def overrides(self) -> Any:
         from codeward.config.load import ConfigOverrides
@@ -56,6 +71,8 @@ class RunOptions:
             model=self.model,
             approval_mode=self.approval_mode,
             allow_network=self.allow_network,
+            workspace_named=self.cd is not None or self.workspace is not None,
+            workspace_explicit=self.workspace is not None,
         )
 
 
@@ -67,6 +84,27 @@ def existing_dir(ctx: click.Context, param: click.Parameter, value: str | None) 
     if not p.is_dir():
         raise click.BadParameter(f"{value}: no such directory", ctx=ctx, param=param)
     return p.resolve()
+
+
+WORKSPACE_META = "codeward.workspace"
+
+
+def _remember_workspace(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    d = existing_dir(ctx, param, value)
+    if d is not None:
+        ctx.meta[WORKSPACE_META] = d
+
+
+def workspace_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--workspace DIR`` for a command with its own ``-C`` (preview, doctor, ...): the value reaches
+    :func:`run_options` through the context, so the command's signature does not change."""
+    return click.option(
+        "--workspace",
+        metavar="DIR",
+        callback=_remember_workspace,
+        expose_value=False,
+        help="Use DIR as the workspace even outside a git repository (the only way to use $HOME or /).",
+    )(f)
 
 
 def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -81,7 +119,7 @@ def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
             kwargs["type"] = click.Choice(APPROVAL_MODES)
         elif dest == "config_flags":
             kwargs["multiple"] = True
-        elif dest == "cd":
+        elif dest in ("cd", "workspace"):
             kwargs["callback"] = existing_dir
         f = click.option(*flags, dest, **kwargs)(f)
     return f
@@ -96,24 +134,30 @@ def options_from_params(params: dict[str, Any]) -> RunOptions:
         profile=params.pop("profile", None),
         config=tuple(params.pop("config_flags", ()) or ()),
         cd=params.pop("cd", None),
+        workspace=params.pop("workspace", None),
         allow_network=bool(params.pop("allow_network", False)),
     )
 
 
-def project_for(ctx: click.Context | None, mine: RunOptions | None = None, *, load: bool = True) -> Project:
+def project_for(
+    ctx: click.Context | None, mine: RunOptions | None = None, *, load: bool = True, workspace: bool = True
+) -> Project:
     """Open the run's :class:`Project` from this command's options over the group's (``codeward -c k=v CMD``).
 
-    Every command that reads config, policy or ignore rules starts here, so ``-c``, ``-p`` and
-    ``-C`` mean the same thing for all of them.
+    Every command that reads config, policy or ignore rules starts here, so ``-c``, ``-p``, ``-C``
+    and ``--workspace`` mean the same thing for all of them. ``workspace=False`` for commands that
+    read no workspace file (they are not refused outside a repository; see ``open_project``).
     """
     from codeward.project import open_project
 
     opts = run_options(ctx, mine)
-    return open_project(opts.workdir(), opts.overrides(), load=load)
+    return open_project(opts.workdir(), opts.overrides(), load=load, workspace=workspace)
 
 
 def run_options(ctx: click.Context | None = None, mine: RunOptions | None = None) -> RunOptions:
     """This command's options over the group's: ``codeward -c k=v doctor -C DIR`` gets both."""
     ctx = ctx or click.get_current_context(silent=True)
     outer = ctx.find_object(RunOptions) if ctx is not None else None
-    return (mine or RunOptions()).over(outer if isinstance(outer, RunOptions) else None)
+    opts = (mine or RunOptions()).over(outer if isinstance(outer, RunOptions) else None)
+    chosen = ctx.meta.get(WORKSPACE_META) if ctx is not None else None
+    return replace(opts, workspace=chosen) if isinstance(chosen, Path) else opts

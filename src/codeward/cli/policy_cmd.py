@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from codeward.cli.options import existing_dir
+from codeward.cli.options import existing_dir, workspace_option
 from codeward.modes import APPROVAL_MODES
 
 
@@ -26,6 +26,7 @@ def command() -> None:
 )
 @click.option("--mode", type=click.Choice(APPROVAL_MODES), help="Approval mode to judge under (default: configured).")
 @click.option("-C", "--cd", "cd", callback=existing_dir, metavar="DIR", help="Judge as if run in DIR.")
+@workspace_option
 @click.option("--json", "as_json", is_flag=True, help='Print {"decision","reason","rule","source"} as JSON.')
 @click.option(
     "--explain",

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from codeward.cli.options import existing_dir
+from codeward.cli.options import existing_dir, workspace_option
 from codeward.errors import EXIT_OK
 
 
@@ -42,6 +42,7 @@ def _readable(matcher: Any, root: Path) -> tuple[list[str], list[str]]:
 
 @click.command("preview", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "--cd", "cd", callback=existing_dir, metavar="DIR", help="Preview DIR instead of the cwd.")
+@workspace_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: readable files and blocked paths with rules.")
 @click.option("--all", "show_all", is_flag=True, help="List every readable file, not only the counts.")
 @click.pass_context

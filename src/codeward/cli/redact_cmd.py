@@ -53,7 +53,13 @@ def command(ctx: click.Context, file: str | None) -> int:
 
     from_stdin = file in (None, "-")
     where = None if from_stdin else Path(file).absolute().parent  # type: ignore[arg-type]
-    project = project_for(ctx, RunOptions(cd=where if where is not None and where.is_dir() else None))
+    # standard input is judged by the scanner alone: no workspace to choose, no ignore rules to read
+    project = project_for(
+        ctx,
+        RunOptions(cd=where if where is not None and where.is_dir() else None),
+        load=not from_stdin,
+        workspace=not from_stdin,
+    )
     if not from_stdin:
         blocked = project.ignore.match_path(Path(file).resolve())  # type: ignore[arg-type]
         if blocked is not None:

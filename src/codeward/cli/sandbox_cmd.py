@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from codeward.cli.options import existing_dir
+from codeward.cli.options import existing_dir, workspace_option
 from codeward.errors import SandboxUnavailable
 
 EXIT_TIMEOUT = 124
@@ -61,6 +61,7 @@ def _project_scan(project: Any) -> tuple[Any, Any]:
 @click.option(
     "-C", "--cd", "cd", callback=existing_dir, metavar="DIR", help="Run in DIR (its repository is the workspace)."
 )
+@workspace_option
 @click.option("-c", "--config", "config_flags", multiple=True, metavar="KEY=VALUE", help="Override a config key.")
 @click.option("-p", "--profile", metavar="NAME", help="Use the [profiles.NAME] table of your config.toml.")
 @click.option(

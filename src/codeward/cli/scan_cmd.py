@@ -361,7 +361,7 @@ def command(ctx: click.Context, paths: tuple[str, ...], staged: bool, fmt: str, 
 
     if staged and paths:
         raise UsageError("scan: give either PATHs or --staged, not both")
-    project = project_for(ctx, load=False)  # the scanner's rules only: no walk for ignore rules
+    project = project_for(ctx, load=False, workspace=False)  # the scanner's rules only: no walk for ignore rules
     cwd = Path.cwd()
     extra = [p if p.is_absolute() else cwd / p for p in (Path(r).expanduser() for r in rule_files)]
     _SCANNER = project.make_scanner(extra_rules=extra)

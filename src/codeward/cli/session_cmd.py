@@ -8,6 +8,7 @@ rich and prompt_toolkit are imported here, not at start-up, so ``codeward --help
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from codeward.cli.options import RunOptions
@@ -31,11 +32,47 @@ def require_terminal() -> None:
         raise UsageError(NO_TERMINAL.format(what="standard output"))
 
 
+def confirm_workspace(opts: RunOptions, ask: Callable[[str], bool]) -> RunOptions:
+    """``opts``, or, when its directory is not a workspace codeward may take unasked, the user's answer.
+
+    Outside a repository the session asks (default no) before it makes the directory the workspace;
+    ``$HOME`` and ``/`` are refused without asking (only ``--workspace`` allows them). A "no" is a
+    one-line usage error saying what to pass instead.
+    """
+    from codeward.workspace import WorkspaceNotChosen, choose_root
+
+    ov = opts.overrides()
+    try:
+        choose_root(opts.workdir(), named=ov.workspace_named, explicit=ov.workspace_explicit)
+    except WorkspaceNotChosen as e:
+        if not e.askable:
+            raise
+        question = (
+            f"{e.candidate} is not in a git repository. Use it as the workspace (the agent may read and edit it)?"
+        )
+        if not ask(question):
+            raise UsageError(
+                f"no workspace: {e.candidate} was not accepted; run codeward in a repository or pass -C DIR"
+            ) from None
+        return opts.confirmed(e.candidate)
+    return opts
+
+
+def _ask_yes_no(question: str) -> bool:
+    """A y/N question on the terminal; anything but y/yes (or end of input) is no."""
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
 def run_session(
     opts: RunOptions, prompt: str | None, *, resume: SavedSession | None = None, recap: list[str] | None = None
 ) -> int:
     """Open the session in ``opts.workdir()``, optionally starting with ``prompt``; returns the exit code."""
     require_terminal()
+    opts = confirm_workspace(opts, _ask_yes_no)
     from rich.console import Console
 
     from codeward import __version__

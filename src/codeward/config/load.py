@@ -65,6 +65,9 @@ class ConfigOverrides:
     model: str | None = None
     approval_mode: str | None = None
     allow_network: bool = False
+    # how the user chose the directory (codeward.workspace.choose_root): -C DIR, --workspace DIR
+    workspace_named: bool = False
+    workspace_explicit: bool = False
 
 
 def default_value(key: str) -> Any:

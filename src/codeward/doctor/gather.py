@@ -48,7 +48,7 @@ def gather(
         project = open_project(cwd, overrides, load=False)
     except CodewardError as e:
         config_error = e.message
-        project = open_default_project(cwd)
+        project = open_default_project(cwd, overrides)
     facts: dict[str, object] = {}
     project, policy_facts = _policy(project)
     facts.update(policy_facts)

@@ -17,13 +17,16 @@ from codeward.policy.directories import is_under
 from codeward.policy.rules import Policy
 
 
-def decide_edit(rel_path: str, mode: str, policy: Policy, protected: Collection[str] = ()) -> Decision:
+def decide_edit(
+    rel_path: str, mode: str, policy: Policy, protected: Collection[str] = (), *, casefold: bool = False
+) -> Decision:
     """allow / ask / deny for ``apply_patch`` changing the workspace-relative ``rel_path``.
 
     ``protected`` adds workspace-relative paths that are protected by what they are rather than by
     their name: what a repository's git config makes git run or read (``core.hooksPath`` targets such
     as ``.husky/``, included config files, programs named by path), so a patch cannot plant the
-    user's next ``git commit`` hook without asking, in any mode.
+    user's next ``git commit`` hook without asking, in any mode. ``casefold`` (the workspace's file
+    system folds case) compares protected names without case, so ``.GIT/hooks/x`` asks too.
     """
     from codeward.workspace import is_protected
 
@@ -59,7 +62,9 @@ def decide_edit(rel_path: str, mode: str, policy: Policy, protected: Collection[
                 None,
                 files,
             )
-    if is_protected(PurePosixPath(rel)) or any(rel == p or rel.startswith(p + "/") for p in protected):
+    key = rel.lower() if casefold else rel
+    folded = [p.lower() for p in protected] if casefold else protected
+    if is_protected(PurePosixPath(rel), casefold=casefold) or any(key == p or key.startswith(p + "/") for p in folded):
         return Decision(
             "ask",
             f"{rel} is a protected path (AGENTS.md, ignore files, .codeward/, .git/): every change to it needs "

@@ -22,6 +22,8 @@ from pathlib import Path, PurePosixPath
 import pathspec
 
 from codeward.errors import ConfigError
+from codeward.home import HOME_RULE_SOURCE
+from codeward.privacy.fscase import case_insensitive
 from codeward.workspace import IGNORE_FILES, Workspace
 
 BUILTIN_PATTERNS: tuple[str, ...] = (
@@ -55,12 +57,16 @@ class IgnoreRule:
     user_owned: bool = True
 
     def describe(self) -> str:
+        if self.source == HOME_RULE_SOURCE:
+            return f"rule that hides codeward's own home ({self.pattern.strip('/')}: sessions, logs, keys)"
         if self.source == "built-in":
             return f"built-in rule '{self.pattern}'"
         where = f"{self.source}:{self.line}" if self.line else self.source
         return f"rule '{self.pattern}' ({where})"
 
     def how_to_allow(self) -> str:
+        if self.source == HOME_RULE_SOURCE:
+            return "it is never shown to the agent; keep the files you want it to see elsewhere"
         if self.source == "built-in":
             return f"to allow it, add '!{self.pattern}' to your own $CODEWARD_HOME/ignore"
         if self.source.endswith("config.toml") or self.source.endswith("AGENTS.md") or ":" in self.source:
@@ -69,10 +75,15 @@ class IgnoreRule:
 
 
 class _Layer:
-    """Patterns of one owner, each file's patterns anchored at the directory holding it."""
+    """Patterns of one owner, each file's patterns anchored at the directory holding it.
 
-    def __init__(self) -> None:
+    With ``casefold`` (a case-insensitive file system) patterns and anchors are kept lower-cased;
+    the matcher lower-cases each path it checks, so ``SECRETS/k`` meets ``secrets/``.
+    """
+
+    def __init__(self, casefold: bool = False) -> None:
         self._groups: list[tuple[str, pathspec.GitIgnoreSpec, list[IgnoreRule], str]] = []
+        self.casefold = casefold
 
     def add(self, base: str, lines: Sequence[tuple[str, IgnoreRule]], *, above: str = "") -> None:
         """``base`` is the directory (workspace-relative, '' for root) the patterns are relative to;
@@ -80,7 +91,9 @@ class _Layer:
         that directory (``vendor/lib``), so its patterns are matched as they are written."""
         if not lines:
             return
-        spec = pathspec.GitIgnoreSpec.from_lines([text for text, _ in lines])
+        if self.casefold:
+            base, above = base.lower(), above.lower()
+        spec = pathspec.GitIgnoreSpec.from_lines([text.lower() if self.casefold else text for text, _ in lines])
         self._groups.append((base, spec, [rule for _, rule in lines], above))
 
     def check(self, rel: str, is_dir: bool) -> IgnoreRule | bool | None:
@@ -111,14 +124,27 @@ class _Layer:
 class IgnoreMatcher:
     """Answers "may the agent see this path?" and lists what the sandbox must mask."""
 
-    def __init__(self, workspace: Workspace, user: _Layer, repo: _Layer, listing_hidden: pathspec.GitIgnoreSpec | None):
+    def __init__(
+        self,
+        workspace: Workspace,
+        user: _Layer,
+        repo: _Layer,
+        listing_hidden: pathspec.GitIgnoreSpec | None,
+        *,
+        casefold: bool = False,
+    ):
         self.workspace = workspace
         self._user = user
         self._repo = repo
         self._listing = listing_hidden
+        self.casefold = casefold  # names compared without case: the workspace's file system folds them
+
+    def _norm(self, rel: str) -> str:
+        rel = _matchable(rel)
+        return rel.lower() if self.casefold else rel
 
     def _check_one(self, rel: str, is_dir: bool) -> IgnoreRule | None:
-        rel = _matchable(rel)
+        rel = self._norm(rel)
         for layer in (self._user, self._repo):
             v = layer.check(rel, is_dir)
             if isinstance(v, IgnoreRule):
@@ -149,12 +175,12 @@ class IgnoreMatcher:
 
     def hidden_from_listing(self, rel: str, is_dir: bool) -> bool:
         """True for ``.git`` and paths in ``.gitignore``: left out of listings and grep, still readable."""
+        rel = self._norm(rel)
         parts = PurePosixPath(rel).parts
         if any(p in SKIP_DIRS for p in parts):
             return True
         if self._listing is None:
             return False
-        rel = _matchable(rel)
         return self._listing.match_file(rel + "/" if is_dir else rel)
 
     def blocked_paths(self, *, limit: int | None = None) -> Iterable[tuple[Path, IgnoreRule]]:
@@ -295,20 +321,24 @@ def load_ignore(
     workspace: Workspace,
     home: Path,
     disallow_directories: Sequence[tuple[str, str, bool]] = (),
+    always_hidden: Sequence[tuple[str, str]] = (),
 ) -> IgnoreMatcher:
     """Build the matcher for ``workspace``.
 
     ``disallow_directories`` holds ``(pattern, source, user_owned)`` triples from AGENTS.md and the
     config; each is treated as a directory pattern anchored at the root (``data/customers/``).
+    ``always_hidden`` holds ``(pattern, source)`` pairs no ignore file can negate, not even the
+    user's own (codeward's home inside the workspace, :func:`codeward.home.home_patterns`).
     """
-    user = _Layer()
+    root = workspace.root
+    casefold = case_insensitive(root)
+    user = _Layer(casefold)
     user_lines = [(p, IgnoreRule(p, "built-in")) for p in BUILTIN_PATTERNS]
     global_file = home / "ignore"
     user_lines += _read_patterns(global_file, str(global_file), True, missing_ok=True)
     user.add("", user_lines)
 
-    repo = _Layer()
-    root = workspace.root
+    repo = _Layer(casefold)
     for f, above in _enclosing_ignore_files(root):
         repo.add("", _read_patterns(f, str(f), False), above=above)
     for f in _repo_ignore_files(root):
@@ -324,6 +354,7 @@ def load_ignore(
         dir_lines.append(("/" + p, IgnoreRule(pattern, source, None, owned)))
     # disallow_directories can never be negated by ignore files: they sit in both layers' tail
     user.add("", [(t, r) for t, r in dir_lines if r.user_owned])
+    user.add("", [(t, IgnoreRule(t, source)) for t, source in always_hidden])  # last: nothing negates it
     repo.add("", [(t, r) for t, r in dir_lines if not r.user_owned])
 
     listing: pathspec.GitIgnoreSpec | None = None
@@ -331,7 +362,8 @@ def load_ignore(
     if gitignore.is_file():
         try:
             lines = gitignore.read_text(encoding="utf-8-sig", errors="replace").splitlines()
-            listing = pathspec.GitIgnoreSpec.from_lines([ln for ln in lines if _invalid(ln) is None])
+            valid = [ln.lower() if casefold else ln for ln in lines if _invalid(ln) is None]
+            listing = pathspec.GitIgnoreSpec.from_lines(valid)
         except OSError:
             listing = None  # .gitignore only tidies listings; it is no privacy boundary
-    return IgnoreMatcher(workspace, user, repo, listing)
+    return IgnoreMatcher(workspace, user, repo, listing, casefold=casefold)

@@ -15,10 +15,20 @@ from codeward.project.model import Project
 
 if TYPE_CHECKING:
     from codeward.config.load import ConfigOverrides
+    from codeward.workspace import Workspace
 
 
-def open_project(cwd: Path, overrides: ConfigOverrides | None = None, *, load: bool = True) -> Project:
+def open_project(
+    cwd: Path, overrides: ConfigOverrides | None = None, *, load: bool = True, workspace: bool = True
+) -> Project:
     """Everything a run in ``cwd`` is made of. Raises ConfigError / UsageError with a one-line message.
+
+    The workspace root is chosen by :func:`codeward.workspace.choose_root` from how the user named
+    the directory (``overrides.workspace_named`` / ``workspace_explicit``): outside a repository,
+    and in ``$HOME`` or ``/``, nothing becomes a workspace unless the user said so
+    (:class:`~codeward.workspace.WorkspaceNotChosen`). ``workspace=False`` is for commands that
+    read only the user's config and never a workspace file (``login``, ``logs``, ``scan PATH``):
+    they get ``cwd`` as a stand-in root instead of the refusal.
 
     With ``load`` (the default) the policy and the ignore rules are read now, so a broken AGENTS.md
     or ignore file stops the command before it does anything; ``load=False`` leaves them for first
@@ -26,15 +36,16 @@ def open_project(cwd: Path, overrides: ConfigOverrides | None = None, *, load: b
     """
     from codeward.config.load import ConfigOverrides, load_config
     from codeward.home import codeward_home
-    from codeward.workspace import Workspace
 
     overrides = overrides or ConfigOverrides()
+    home = codeward_home()
+    ws = _workspace(cwd, overrides, home, required=workspace)
     config = load_config(cwd, overrides)
     project = Project(
         config=config,
         overrides=overrides,
-        workspace=Workspace.discover(cwd),
-        home=codeward_home(),
+        workspace=ws,
+        home=home,
         mode=config.approval_mode,
     )
     if load:
@@ -42,13 +53,39 @@ def open_project(cwd: Path, overrides: ConfigOverrides | None = None, *, load: b
     return project
 
 
-def open_default_project(cwd: Path) -> Project:
-    """``cwd`` under the built-in defaults only, for ``doctor`` when the user's config cannot be loaded."""
+def open_default_project(cwd: Path, overrides: ConfigOverrides | None = None) -> Project:
+    """``cwd`` under the built-in defaults only, for ``doctor`` when the user's config cannot be loaded.
+
+    The workspace is chosen as :func:`open_project` chooses it (``overrides`` says how the user
+    named the directory; nothing else of it is used)."""
     from codeward.config.load import ConfigOverrides, builtin_providers, provider_from_table
     from codeward.config.model import Config
     from codeward.home import codeward_home
-    from codeward.workspace import Workspace
 
+    home = codeward_home()
+    ws = _workspace(cwd, overrides or ConfigOverrides(), home, required=True)
     providers = {pid: provider_from_table(pid, t) for pid, t in builtin_providers().items()}
     config = Config(providers=providers)
-    return Project(config, ConfigOverrides(), Workspace.discover(cwd), codeward_home(), config.approval_mode)
+    return Project(config, ConfigOverrides(), ws, home, config.approval_mode)
+
+
+def _workspace(cwd: Path, overrides: ConfigOverrides, home: Path, *, required: bool) -> Workspace:
+    """The run's workspace; refused when the user did not choose it or it lies inside codeward's home
+    (a stand-in for the commands that need none, ``required=False``)."""
+    from codeward.errors import UsageError
+    from codeward.workspace import Workspace, WorkspaceNotChosen
+
+    try:
+        ws = Workspace.discover(cwd, named=overrides.workspace_named, explicit=overrides.workspace_explicit)
+    except WorkspaceNotChosen:
+        if required:
+            raise
+        cwd = cwd.resolve()
+        return Workspace(root=cwd, cwd=cwd)
+    real_home = home.resolve()
+    if (required and ws.root == real_home) or real_home in ws.root.parents:
+        raise UsageError(
+            f"{ws.root} is inside codeward's home {home} (sessions, logs, keys): "
+            "run codeward in a project directory, not in its own home"
+        )
+    return ws

@@ -64,11 +64,14 @@ class Project:
 
     @cached_property
     def ignore(self) -> IgnoreMatcher:
-        """Ignore files, the global rules, the built-ins and the policy's ``disallow_directories``."""
+        """Ignore files, the global rules, the built-ins, the policy's ``disallow_directories`` and, when
+        the workspace contains it, codeward's own home (hidden from every tool and command)."""
+        from codeward.home import HOME_RULE_SOURCE, home_patterns
         from codeward.privacy.ignore import load_ignore
 
         disallow = [(e.pattern, e.source, e.user_owned) for e in self.policy.disallow_directories]
-        return load_ignore(self.workspace, self.home, disallow)
+        own = [(p, HOME_RULE_SOURCE) for p in home_patterns(self.workspace.root, self.home)]
+        return load_ignore(self.workspace, self.home, disallow, own)
 
     @cached_property
     def protected(self) -> frozenset[str]:

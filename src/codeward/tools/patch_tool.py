@@ -68,7 +68,11 @@ def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolO
     summary = tuple({"path": str(ws.root / c.path), "kind": c.kind} for c in changes)
 
     protected = ctx.project.protected
-    decisions = [(rel, "edit:" + rel, decide_edit(rel, ctx.mode, ctx.policy, protected)) for rel in rel_of.values()]
+    fold = ctx.ignore.casefold  # on a case-folding file system .GIT/hooks is .git/hooks
+    decisions = [
+        (rel, "edit:" + rel, decide_edit(rel, ctx.mode, ctx.policy, protected, casefold=fold))
+        for rel in rel_of.values()
+    ]
     from_prompt = sorted(set(PLACEHOLDER.findall(args["input"])) & ctx.prompt_placeholders)
     if from_prompt:
         # a secret the user typed goes into a file only with the user's yes, in every mode (in exec:
