@@ -1,0 +1,241 @@
+"""One per-directory index of a workspace, shared by every walk that decides the sandbox's view.
+
+Three questions used to walk the whole tree on every command: which paths the ignore rules hide
+(:mod:`codeward.privacy.ignore`), which paths are protected (:meth:`codeward.workspace.Workspace.protected_paths`)
+and which protected names exist, before and after a command (:mod:`codeward.sandbox.census`). They
+all read the same thing: per directory, what it holds. This index keeps that per directory with
+the directory's signature ``(dev, inode, ctime_ns)``; a refresh ``lstat``s the known directories and
+lists again only those whose signature changed (plus new ones found there).
+
+Why the signature is enough: a directory's ctime changes whenever an entry is added, removed or
+renamed in it, and also when its times are set (``touch -d`` moves ctime to now); a directory
+replaced by another has another inode. A directory whose ctime is too close to its listing to be
+trusted (the same clock tick) is listed again next time, as git does with a racy index entry.
+
+What the ignore rules hide in a directory depends on the rules too, so those entries are kept with
+the key of the rules that classified them (:class:`Classify`); other rules classify everything again.
+Whatever cannot be listed is reported (:meth:`DirIndex.unreadable`) so callers hide it whole.
+Persisting across processes is :mod:`codeward.dirindex.store`'s job.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+RACY_NS = 100_000_000  # a directory changed this close to its listing is listed again next time
+NOT_ENTERED = ".git"  # git's own directory is never walked (it is protected whole)
+BARE_FILES = frozenset({"HEAD", "config"})
+BARE_DIRS = frozenset({"objects", "refs"})
+
+
+_lstat = os.lstat  # one name each, so a test can play a coarse clock
+_now = time.time_ns
+
+
+class Classify(Protocol):
+    """What the ignore rules hide: :meth:`hides` for one workspace-relative path, and the ``key``
+    that changes whenever the rules do (a hash of every rule's text and where it applies)."""
+
+    @property
+    def key(self) -> str: ...
+    def hides(self, rel: str, is_dir: bool) -> bool: ...
+
+
+@dataclass
+class Dir:
+    """One directory as it was last listed."""
+
+    sig: tuple[int, int, int]  # (dev, inode, ctime_ns)
+    racy: bool
+    unreadable: bool = False
+    watched_dirs: frozenset[str] = frozenset()  # watched names present as directories (or links to one)
+    watched_files: frozenset[str] = frozenset()  # ... and as anything else
+    subdirs: tuple[str, ...] = ()  # full paths of real subdirectories (not links, not .git), sorted
+    bare: bool = False  # looks like a bare git repository
+    hidden: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # (dirs, files) the rules hide; None: unknown
+
+    @property
+    def watched(self) -> frozenset[str]:
+        return self.watched_dirs | self.watched_files
+
+
+@dataclass
+class DirIndex:
+    """What every directory under ``root`` holds, kept current by :meth:`refresh`.
+
+    ``names`` are the watched names (the protected ones); ``key`` the rules key the ``hidden``
+    entries were classified under; ``generation`` grows whenever an entry changes, so a caller can
+    tell that nothing did since it last derived something from the index.
+    """
+
+    root: Path
+    names: frozenset[str]
+    dirs: dict[str, Dir] = field(default_factory=dict)
+    key: str | None = None
+    generation: int = 0
+    saved_generation: int = -1
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def refresh(self, classify: Classify | None = None) -> set[Path]:
+        """Bring the index up to date (classifying what the rules hide when ``classify`` is given) and
+        return every watched name under the root, protected-named directories listed, not entered."""
+        with self.lock:
+            if classify is not None and classify.key != self.key:
+                for e in self.dirs.values():
+                    e.hidden = None
+                self.key = classify.key
+                self.generation += 1
+            root = str(self.root)
+            seen: set[str] = set()
+            stack = [root]
+            while stack:
+                d = stack.pop()
+                seen.add(d)
+                try:
+                    st = _lstat(d)
+                except OSError:
+                    continue
+                if not stat.S_ISDIR(st.st_mode):
+                    continue
+                sig = (st.st_dev, st.st_ino, st.st_ctime_ns)
+                entry = self.dirs.get(d)
+                if entry is None or entry.sig != sig or entry.racy or (classify is not None and entry.hidden is None):
+                    rel = d[len(root) + 1 :] if d != root else ""
+                    entry = _scan(d, sig, self.names, classify, rel)
+                    self.dirs[d] = entry
+                    self.generation += 1
+                stack.extend(entry.subdirs)
+            gone = set(self.dirs) - seen
+            for d in gone:
+                del self.dirs[d]
+            if gone:
+                self.generation += 1
+            return self.census()
+
+    def walk(self, children: Callable[[str, Dir], Iterable[str]]) -> Iterator[tuple[str, Dir]]:
+        """The indexed directories from the root down, depth first in name order (as ``os.walk``
+        visits them), entering only the subdirectories ``children`` returns for each."""
+        with self.lock:
+            stack = [str(self.root)]
+            while stack:
+                d = stack.pop()
+                entry = self.dirs.get(d)
+                if entry is None:
+                    continue
+                yield d, entry
+                stack.extend(reversed(list(children(d, entry))))
+
+    def census(self) -> set[Path]:
+        """Every watched name under the root; a directory with a watched name is listed, not entered."""
+        names = self.names
+        out: set[Path] = set()
+        for d, e in self.walk(lambda _d, e: [s for s in e.subdirs if os.path.basename(s) not in names]):
+            out.update(Path(d, n) for n in e.watched)
+        return out
+
+    def unreadable(self) -> list[Path]:
+        """Directories the last refresh could not list (what is in them is unknown).
+
+        Whatever the ignore rules would hide in such a directory is unknown, and a command that made
+        it unlistable could make it listable again, so callers hide these directories whole.
+        """
+        with self.lock:
+            return sorted(Path(d) for d, e in self.dirs.items() if e.unreadable)
+
+    def hidden_paths(self) -> list[tuple[str, bool]]:
+        """The topmost paths the rules hide (a hidden directory is not entered), in ``os.walk`` order,
+        each with whether it is a directory.
+
+        Needs a :meth:`refresh` with the rules first; an entry never classified fails closed.
+        """
+        out: list[tuple[str, bool]] = []
+        for d, e in self.walk(lambda _d, e: _kept(e)):
+            if e.hidden is None:
+                raise RuntimeError(f"{d}: not classified by the ignore rules; refresh the index with them first")
+            out += [(f"{d}/{n}", True) for n in e.hidden[0]]
+            out += [(f"{d}/{n}", False) for n in e.hidden[1]]
+        return out
+
+
+def _kept(e: Dir) -> list[str]:
+    hidden = e.hidden[0] if e.hidden else ()
+    return [s for s in e.subdirs if os.path.basename(s) not in hidden]
+
+
+def _scan(d: str, sig: tuple[int, int, int], names: frozenset[str], classify: Classify | None, rel: str) -> Dir:
+    started = _now()
+    wdirs: set[str] = set()
+    wfiles: set[str] = set()
+    subdirs: list[str] = []
+    hidden_dirs: list[str] = []
+    hidden_files: list[str] = []
+    dirish: set[str] = set()
+    files: set[str] = set()
+    try:
+        with os.scandir(d) as it:
+            for e in it:
+                n = e.name
+                try:
+                    is_dir = e.is_dir()  # as os.walk sorts entries: a link to a directory counts as one
+                except OSError:
+                    is_dir = False
+                (dirish if is_dir else files).add(n)
+                if n in names:
+                    (wdirs if is_dir else wfiles).add(n)
+                if n == NOT_ENTERED and is_dir:
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    subdirs.append(e.path)
+                if classify is not None and classify.hides(f"{rel}/{n}" if rel else n, is_dir):
+                    (hidden_dirs if is_dir else hidden_files).append(n)
+    except OSError:
+        # a directory a command made unlistable (chmod 000, as the owner): nothing in it can be
+        # checked, so it is reported, and always listed again
+        return Dir(sig, racy=True, unreadable=True, hidden=((), ()))
+    return Dir(
+        sig,
+        racy=started - sig[2] < RACY_NS,
+        watched_dirs=frozenset(wdirs),
+        watched_files=frozenset(wfiles),
+        subdirs=tuple(sorted(subdirs)),
+        bare=files >= BARE_FILES and dirish >= BARE_DIRS,
+        hidden=(tuple(sorted(hidden_dirs)), tuple(sorted(hidden_files))) if classify is not None else None,
+    )
+
+
+_indexes: dict[Path, DirIndex] = {}
+_lock = threading.Lock()
+
+
+def index_for(root: Path, names: Iterable[str], cache_dir: Path | None = None) -> DirIndex:
+    """The process's index of ``root`` (one per root, shared by every caller).
+
+    The first call with a ``cache_dir`` starts from the index a previous process saved there, when
+    it is this workspace's and intact (:func:`codeward.dirindex.store.load`); it is trusted only
+    where a directory's signature still matches.
+    """
+    want = frozenset(names)
+    with _lock:
+        index = _indexes.get(root)
+        if index is not None and index.names == want:
+            return index
+        loaded = None
+        if cache_dir is not None:
+            from codeward.dirindex.store import load
+
+            loaded = load(root, want, cache_dir)
+        index = _indexes[root] = loaded or DirIndex(root, want)
+        return index
+
+
+def forget(root: Path) -> None:
+    """Drop the process's index of ``root`` (tests; a workspace removed)."""
+    with _lock:
+        _indexes.pop(root, None)
