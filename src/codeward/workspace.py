@@ -8,11 +8,11 @@ both the patch approval logic and the sandbox's read-only binds.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from codeward.dirindex import Dir, DirIndex, index_for
+from codeward.dirindex import ALL, Dir, DirIndex, index_for
 from codeward.errors import CodewardError
 
 AGENTS_FILE = "AGENTS.md"
@@ -124,12 +124,15 @@ class Workspace:
         found: list[Path] = []
         git_dirs: list[tuple[Path, Path]] = []  # (git dir, the worktree it serves)
 
-        def children(d: str, e: Dir) -> list[str]:
-            if d != base and e.bare:
-                return []  # a bare repository is a git dir: read-only whole, like .git
-            return [s for s in e.subdirs if os.path.basename(s) not in PROTECTED_DIRS]
+        top = index.dirs.get(base)
 
-        for d, e in index.walk(children):
+        def skip(e: Dir) -> Collection[str]:
+            # a bare repository below the root is a git dir: read-only whole, like .git, not entered
+            return ALL if e.bare and e is not top else _PROTECTED_DIR_SET
+
+        for d, e in index.walk(skip):
+            if not (e.watched or (e.bare and d != base)):
+                continue  # most directories: nothing to build a path for
             here = self.root / d[len(base) + 1 :] if d != base else self.root
             if d != base and e.bare:
                 found.append(here)

@@ -24,12 +24,13 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 RACY_NS = 100_000_000  # a directory changed this close to its listing is listed again next time
+ALL: frozenset[str] = frozenset({"/"})  # :meth:`DirIndex.walk`'s "enter nothing below this one"
 NOT_ENTERED = ".git"  # git's own directory is never walked (it is protected whole)
 BARE_FILES = frozenset({"HEAD", "config"})
 BARE_DIRS = frozenset({"objects", "refs"})
@@ -81,6 +82,7 @@ class DirIndex:
     key: str | None = None
     generation: int = 0
     saved_generation: int = -1
+    _census: tuple[int, frozenset[Path]] | None = None  # (generation, answer): nothing changed, same answer
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def refresh(self, classify: Classify | None = None) -> set[Path]:
@@ -97,16 +99,29 @@ class DirIndex:
             stack = [root]
             while stack:
                 d = stack.pop()
-                seen.add(d)
                 try:
                     st = _lstat(d)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue  # gone: forgotten below
                 except OSError:
+                    # there but not reachable (a parent without search permission): what is in it is
+                    # unknown, so it is reported unreadable and hidden whole, as one that cannot be listed
+                    seen.add(d)
+                    self.dirs[d] = Dir((0, 0, 0), racy=True, unreadable=True, hidden=((), ()))
+                    self.generation += 1
                     continue
                 if not stat.S_ISDIR(st.st_mode):
                     continue
+                seen.add(d)
                 sig = (st.st_dev, st.st_ino, st.st_ctime_ns)
                 entry = self.dirs.get(d)
-                if entry is None or entry.sig != sig or entry.racy or (classify is not None and entry.hidden is None):
+                if (
+                    entry is None
+                    or entry.sig != sig
+                    or entry.racy
+                    or (classify is not None and entry.hidden is None)
+                    or not trusted_device(sig[0])
+                ):
                     rel = d[len(root) + 1 :] if d != root else ""
                     entry = _scan(d, sig, self.names, classify, rel)
                     self.dirs[d] = entry
@@ -119,26 +134,38 @@ class DirIndex:
                 self.generation += 1
             return self.census()
 
-    def walk(self, children: Callable[[str, Dir], Iterable[str]]) -> Iterator[tuple[str, Dir]]:
+    def walk(self, skip: Callable[[Dir], Collection[str]] = lambda e: ()) -> Iterator[tuple[str, Dir]]:
         """The indexed directories from the root down, depth first in name order (as ``os.walk``
-        visits them), entering only the subdirectories ``children`` returns for each."""
+        visits them), not entering a subdirectory whose name is in ``skip(entry)``, nor any
+        subdirectory at all of an entry for which ``skip`` returns :data:`ALL`."""
         with self.lock:
             stack = [str(self.root)]
+            dirs = self.dirs
             while stack:
                 d = stack.pop()
-                entry = self.dirs.get(d)
+                entry = dirs.get(d)
                 if entry is None:
                     continue
                 yield d, entry
-                stack.extend(reversed(list(children(d, entry))))
+                names = skip(entry)
+                if names is ALL:
+                    continue
+                if names:
+                    stack.extend(s for s in reversed(entry.subdirs) if s[s.rindex("/") + 1 :] not in names)
+                else:
+                    stack.extend(reversed(entry.subdirs))
 
     def census(self) -> set[Path]:
         """Every watched name under the root; a directory with a watched name is listed, not entered."""
-        names = self.names
-        out: set[Path] = set()
-        for d, e in self.walk(lambda _d, e: [s for s in e.subdirs if os.path.basename(s) not in names]):
-            out.update(Path(d, n) for n in e.watched)
-        return out
+        with self.lock:
+            if self._census is not None and self._census[0] == self.generation:
+                return set(self._census[1])
+            out: set[Path] = set()
+            for d, e in self.walk(lambda e: e.watched_dirs):  # watched names are listed, not entered
+                if e.watched_dirs or e.watched_files:
+                    out.update(Path(d, n) for n in e.watched)
+            self._census = (self.generation, frozenset(out))
+            return out
 
     def unreadable(self) -> list[Path]:
         """Directories the last refresh could not list (what is in them is unknown).
@@ -156,17 +183,12 @@ class DirIndex:
         Needs a :meth:`refresh` with the rules first; an entry never classified fails closed.
         """
         out: list[tuple[str, bool]] = []
-        for d, e in self.walk(lambda _d, e: _kept(e)):
+        for d, e in self.walk(lambda e: e.hidden[0] if e.hidden else ()):
             if e.hidden is None:
                 raise RuntimeError(f"{d}: not classified by the ignore rules; refresh the index with them first")
             out += [(f"{d}/{n}", True) for n in e.hidden[0]]
             out += [(f"{d}/{n}", False) for n in e.hidden[1]]
         return out
-
-
-def _kept(e: Dir) -> list[str]:
-    hidden = e.hidden[0] if e.hidden else ()
-    return [s for s in e.subdirs if os.path.basename(s) not in hidden]
 
 
 def _scan(d: str, sig: tuple[int, int, int], names: frozenset[str], classify: Classify | None, rel: str) -> Dir:
@@ -208,6 +230,37 @@ def _scan(d: str, sig: tuple[int, int, int], names: frozenset[str], classify: Cl
         bare=files >= BARE_FILES and dirish >= BARE_DIRS,
         hidden=(tuple(sorted(hidden_dirs)), tuple(sorted(hidden_files))) if classify is not None else None,
     )
+
+
+# file systems whose directories' ctime is kept by the local kernel on every change; elsewhere (NFS
+# and other network or FUSE file systems, whose attributes may be cached or made up) a signature
+# proves nothing, so every directory there is listed again on every refresh
+TRUSTED_FS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "f2fs", "bcachefs", "ramfs"})
+_trusted: dict[int, bool] = {}
+
+
+def trusted_device(dev: int) -> bool:
+    """Whether a directory's signature on device ``dev`` can be trusted (:data:`TRUSTED_FS`)."""
+    v = _trusted.get(dev)
+    if v is None:
+        v = _trusted[dev] = _fs_type(dev) in TRUSTED_FS
+    return v
+
+
+def _fs_type(dev: int) -> str | None:
+    """The file system type of the mount whose device is ``dev`` (``/proc/self/mountinfo``), if known."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 9 or "-" not in parts[6:]:
+                    continue
+                major, _, minor = parts[2].partition(":")
+                if major.isdigit() and minor.isdigit() and os.makedev(int(major), int(minor)) == dev:
+                    return parts[parts.index("-", 6) + 1]
+    except OSError:
+        return None
+    return None
 
 
 _indexes: dict[Path, DirIndex] = {}

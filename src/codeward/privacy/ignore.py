@@ -15,7 +15,6 @@ whatever a later ``!`` says. ``.gitignore`` only hides paths from listings; it i
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -257,6 +256,9 @@ def _invalid(line: str) -> str | None:
     return None
 
 
+_IGNORE_NAMES = frozenset(IGNORE_FILES)
+
+
 def _repo_ignore_files(root: Path, cache_dir: Path | None = None) -> list[Path]:
     """Every .codewardignore / .codexignore under the root, shallow first (deeper files win).
 
@@ -268,7 +270,9 @@ def _repo_ignore_files(root: Path, cache_dir: Path | None = None) -> list[Path]:
     index.refresh()
     base = str(index.root)
     found: list[Path] = []
-    for d, e in index.walk(lambda _d, e: [s for s in e.subdirs if os.path.basename(s) not in IGNORE_FILES]):
+    for d, e in index.walk(lambda e: _IGNORE_NAMES):
+        if not e.watched_files and not e.watched_dirs:
+            continue
         here = root / d[len(base) + 1 :] if d != base else root
         found += [here / name for name in IGNORE_FILES if name in e.watched]
     found.sort(key=lambda p: (len(p.relative_to(root).parts), str(p)))

@@ -45,8 +45,11 @@ def workspace_view(workspace: Workspace, home: Path, matcher: IgnoreMatcher) -> 
         if last is not None and last[0] == index.generation and last[1] == matcher.key:
             masked = last[2]
         else:
-            base = len(str(index.root)) + 1
-            masked = tuple(workspace.root / p[base:] for p, _ in index.hidden_paths())
+            if str(workspace.root) == str(index.root):
+                masked = tuple(Path(p) for p, _ in index.hidden_paths())
+            else:
+                base = len(str(index.root)) + 1
+                masked = tuple(workspace.root / p[base:] for p, _ in index.hidden_paths())
             _last[index.root] = (index.generation, matcher.key, masked)
         protected = tuple(workspace.protected_paths(refresh=False))
     save(index, cache)
