@@ -19,8 +19,8 @@ import pytest
 from codeward import dirindex
 from codeward.dirindex import store
 from codeward.project import open_project
-from codeward.project import view_index as view_mod
 from codeward.sandbox.spec import SandboxSpec
+from codeward.workspace import WATCHED_NAMES
 
 
 @pytest.fixture
@@ -46,7 +46,6 @@ def repo(tmp_path: Path) -> Path:
 def new_process(root: Path) -> None:
     """What a new process has: no index in memory, only the saved file."""
     dirindex.forget(root)
-    view_mod._last.clear()
 
 
 def spec(root: Path) -> SandboxSpec:
@@ -290,7 +289,7 @@ def test_a_foreign_cache_is_ignored(tmp_path: Path, repo: Path, cw_home: Path) -
     saved(cw_home, repo).write_bytes(saved(cw_home, other.resolve()).read_bytes())
     os.chmod(saved(cw_home, repo), 0o600)
     new_process(repo)
-    assert store.load(repo, dirindex.index_for(repo, ()).names, cw_home / "cache") is None
+    assert store.load(repo, WATCHED_NAMES, cw_home / "cache") is None
     new_process(repo)
     assert repo / "src/a/b/c/old.key" in spec(repo).masked
 
@@ -300,3 +299,21 @@ def test_an_unreadable_home_cache_only_costs_time(repo: Path, cw_home: Path) -> 
     assert repo / "src/a/b/c/old.key" in spec(repo).masked
     new_process(repo)
     assert repo / "src/a/b/c/old.key" in spec(repo).masked
+
+
+def test_in_a_session_an_unchanged_tree_is_not_listed_or_decided_again(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = open_project(repo)
+    first = project.sandbox_spec()
+    listed: list[str] = []
+    decided: list[int] = []
+    real_scan, real_hidden = dirindex._scan, dirindex.DirIndex.hidden_paths
+    monkeypatch.setattr(dirindex, "_scan", lambda d, *a: listed.append(d) or real_scan(d, *a))
+    monkeypatch.setattr(dirindex.DirIndex, "hidden_paths", lambda self: decided.append(1) or real_hidden(self))
+    again = project.sandbox_spec()
+    assert (listed, decided) == ([], []) and again.masked == first.masked
+    tick()
+    (repo / "src/a/b/c/new.key").write_text("k\n")
+    assert repo / "src/a/b/c/new.key" in project.sandbox_spec().masked
+    assert set(listed) == {str(repo / "src/a/b/c")} and decided == [1]

@@ -83,6 +83,7 @@ class DirIndex:
     generation: int = 0
     saved_generation: int = -1
     _census: tuple[int, frozenset[Path]] | None = None  # (generation, answer): nothing changed, same answer
+    memo: dict[object, tuple[int, object]] = field(default_factory=dict)  # callers' answers, by generation
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def refresh(self, classify: Classify | None = None) -> set[Path]:

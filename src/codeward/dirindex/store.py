@@ -104,12 +104,21 @@ def _encode(e: Dir) -> list[Any]:
     ]
 
 
+_EMPTY: frozenset[str] = frozenset()
+
+
 def _names(v: Any) -> tuple[str, ...]:
-    if not isinstance(v, list) or not all(
-        isinstance(n, str) and n and "/" not in n and n not in (".", "..") for n in v
-    ):
+    """A list of plain entry names (no separator, not ``.``/``..``): anything else is not ours."""
+    if type(v) is not list:
         raise ValueError("bad name list")
+    for n in v:
+        if type(n) is not str or not n or "/" in n or n == "." or n == "..":
+            raise ValueError("bad name")
     return tuple(v)
+
+
+def _watched(v: Any, names: frozenset[str]) -> frozenset[str]:
+    return frozenset(_names(v)) & names if v else _EMPTY
 
 
 def _decode(doc: Any, root: Path, names: frozenset[str]) -> DirIndex | None:
@@ -128,18 +137,18 @@ def _decode(doc: Any, root: Path, names: frozenset[str]) -> DirIndex | None:
             return None
         d = f"{base}/{rel}" if rel else base
         sig, racy, unreadable, wdirs, wfiles, subdirs, bare, hidden = v
-        if not (isinstance(sig, list) and len(sig) == 3 and all(type(x) is int for x in sig)):
+        if type(sig) is not list or len(sig) != 3 or not (type(sig[0]) is type(sig[1]) is type(sig[2]) is int):
             return None
-        if not all(type(x) is bool for x in (racy, unreadable, bare)):
+        if not (type(racy) is type(unreadable) is type(bare) is bool):
             return None
         h = None if hidden is None else (_names(hidden[0]), _names(hidden[1]))
         dirs[d] = Dir(
             (sig[0], sig[1], sig[2]),
             racy=racy,
             unreadable=unreadable,
-            watched_dirs=frozenset(_names(wdirs)) & names,
-            watched_files=frozenset(_names(wfiles)) & names,
-            subdirs=tuple(f"{d}/{n}" for n in _names(subdirs)),
+            watched_dirs=_watched(wdirs, names),
+            watched_files=_watched(wfiles, names),
+            subdirs=tuple([f"{d}/{n}" for n in _names(subdirs)]),
             bare=bare,
             hidden=h,
         )

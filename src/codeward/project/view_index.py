@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from codeward.privacy.ignore import IgnoreMatcher
@@ -21,11 +21,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class View:
+    """The two lists a :class:`~codeward.sandbox.spec.SandboxSpec` takes from the workspace."""
+
     masked: tuple[Path, ...]
     protected: tuple[Path, ...]
-
-
-_last: dict[Path, tuple[int, str, tuple[Path, ...]]] = {}  # root -> (generation, rules key, masked)
 
 
 def cache_dir(home: Path) -> Path:
@@ -41,16 +40,17 @@ def workspace_view(workspace: Workspace, home: Path, matcher: IgnoreMatcher) -> 
     index = dir_index(workspace.root, cache)
     with index.lock:
         index.refresh(matcher)
-        last = _last.get(index.root)
-        if last is not None and last[0] == index.generation and last[1] == matcher.key:
-            masked = last[2]
+        memo = index.memo.get(("masked", matcher.key, workspace.root))
+        if memo is not None and memo[0] == index.generation:
+            masked = cast("tuple[Path, ...]", memo[1])
         else:
             if str(workspace.root) == str(index.root):
                 masked = tuple(Path(p) for p, _ in index.hidden_paths())
             else:
                 base = len(str(index.root)) + 1
                 masked = tuple(workspace.root / p[base:] for p, _ in index.hidden_paths())
-            _last[index.root] = (index.generation, matcher.key, masked)
+            index.memo = {k: v for k, v in index.memo.items() if v[0] == index.generation}  # no stale ones kept
+            index.memo[("masked", matcher.key, workspace.root)] = (index.generation, masked)
         protected = tuple(workspace.protected_paths(refresh=False))
     save(index, cache)
     return View(masked, protected)
