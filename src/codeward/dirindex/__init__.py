@@ -96,38 +96,38 @@ class DirIndex:
                 self.key = classify.key
                 self.generation += 1
             root = str(self.root)
+            dirs, lstat, is_dir, trusted = self.dirs, _lstat, stat.S_ISDIR, _trusted  # locals: one lookup per dir
             seen: set[str] = set()
             stack = [root]
             while stack:
                 d = stack.pop()
                 try:
-                    st = _lstat(d)
+                    st = lstat(d)
                 except (FileNotFoundError, NotADirectoryError):
                     continue  # gone: forgotten below
                 except OSError:
                     # there but not reachable (a parent without search permission): what is in it is
                     # unknown, so it is reported unreadable and hidden whole, as one that cannot be listed
                     seen.add(d)
-                    self.dirs[d] = Dir((0, 0, 0), racy=True, unreadable=True, hidden=((), ()))
+                    dirs[d] = Dir((0, 0, 0), racy=True, unreadable=True, hidden=((), ()))
                     self.generation += 1
                     continue
-                if not stat.S_ISDIR(st.st_mode):
+                if not is_dir(st.st_mode):
                     continue
                 seen.add(d)
                 sig = (st.st_dev, st.st_ino, st.st_ctime_ns)
-                entry = self.dirs.get(d)
+                entry = dirs.get(d)
                 if (
                     entry is None
                     or entry.sig != sig
                     or entry.racy
                     or (classify is not None and entry.hidden is None)
-                    or not trusted_device(sig[0])
+                    or not (trusted.get(sig[0]) or trusted_device(sig[0]))
                 ):
-                    rel = d[len(root) + 1 :] if d != root else ""
-                    entry = _scan(d, sig, self.names, classify, rel)
-                    self.dirs[d] = entry
+                    entry = _scan(d, sig, self.names, classify, d[len(root) + 1 :] if d != root else "")
+                    dirs[d] = entry
                     self.generation += 1
-                stack.extend(entry.subdirs)
+                stack += entry.subdirs
             gone = set(self.dirs) - seen
             for d in gone:
                 del self.dirs[d]
