@@ -18,6 +18,9 @@ Rows per size:
 * ``in-agent``: spec + run - bare, what one command of a session costs over a bare spawn;
 * ``mounts``: how many mounts the bwrap view needs (hidden files + dirs + read-only + anchors).
 
+``--breakdown`` adds, per size, where one in-agent command's time goes (each phase wrapped with a
+timer: the index refreshes, the spec, the layout, bwrap with its mounts, the census after).
+
 Targets (issue 10): every command runs; CLI at 200k within 1.5x of 400; in-agent overhead at 50k
 <= 15 ms median.
 """
@@ -66,12 +69,61 @@ def median_ms(fn, runs: int) -> tuple[float, str]:  # type: ignore[no-untyped-de
     return statistics.median(out), ""
 
 
+def breakdown(project, sb, runs: int) -> str:  # type: ignore[no-untyped-def]
+    """Median ms per phase of one in-agent command (spec + run), nothing changed since the last one."""
+    import collections
+    import functools
+
+    import codeward.dirindex as di
+    import codeward.sandbox.bwrap as bw
+    import codeward.sandbox.protect as pr
+    import codeward.sandbox.runner as rn
+
+    acc: dict[str, list[float]] = collections.defaultdict(list)
+    undo = []
+
+    def wrap(owner, name: str, label: str) -> None:  # type: ignore[no-untyped-def]
+        f = getattr(owner, name)
+
+        @functools.wraps(f)
+        def timed(*a, **k):  # type: ignore[no-untyped-def]
+            t = time.perf_counter()
+            try:
+                return f(*a, **k)
+            finally:
+                acc[label].append((time.perf_counter() - t) * 1000)
+
+        setattr(owner, name, timed)
+        undo.append((owner, name, f))
+
+    wrap(di.DirIndex, "refresh", "index refreshes (stat walk)")
+    wrap(bw, "validate_spec", "validate_spec")
+    wrap(bw, "build_layout", "build_layout")
+    wrap(rn, "run_process", "bwrap + mounts + true")
+    wrap(pr, "remove_created", "census after (incl. its refresh)")
+    acc.clear()
+    total = []
+    try:
+        for _ in range(runs):
+            t = time.perf_counter()
+            spec = project.sandbox_spec()
+            acc["spec (incl. its refresh)"].append((time.perf_counter() - t) * 1000)
+            sb.run(["true"], spec)
+            total.append((time.perf_counter() - t) * 1000)
+    finally:
+        for owner, name, f in undo:
+            setattr(owner, name, f)
+    parts = [f"{k} {sum(v) / runs:.1f}" for k, v in acc.items()]
+    return f"command {statistics.median(total):.1f} ms = " + ", ".join(parts)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="400,50000,200000")
     ap.add_argument("--ignored", type=int, default=5000)
     ap.add_argument("--dirs", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--breakdown", action="store_true")
     args = ap.parse_args()
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPU, Python {platform.python_version()}, "
@@ -122,6 +174,8 @@ def main() -> int:
                 f"| {agent_ms - bare:.1f} ms | {mounts} | {result} |",
                 flush=True,
             )
+            if args.breakdown:
+                print(f"  {size:,} files, ms per command: {breakdown(project, sb, max(args.runs, 5))}", flush=True)
     return 0
 
 
