@@ -10,7 +10,9 @@ lists again only those whose signature changed (plus new ones found there).
 Why the signature is enough: a directory's ctime changes whenever an entry is added, removed or
 renamed in it, and also when its times are set (``touch -d`` moves ctime to now); a directory
 replaced by another has another inode. A directory whose ctime is too close to its listing to be
-trusted (the same clock tick) is listed again next time, as git does with a racy index entry.
+trusted (the same clock tick) is listed again next time, as git does with a racy index entry. On a
+file system whose ctime the local kernel does not keep (NFS, FUSE: :data:`TRUSTED_FS`), no signature
+is trusted and every directory is listed on every refresh.
 
 What the ignore rules hide in a directory depends on the rules too, so those entries are kept with
 the key of the rules that classified them (:class:`Classify`); other rules classify everything again.
