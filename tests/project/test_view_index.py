@@ -317,3 +317,29 @@ def test_in_a_session_an_unchanged_tree_is_not_listed_or_decided_again(
     (repo / "src/a/b/c/new.key").write_text("k\n")
     assert repo / "src/a/b/c/new.key" in project.sandbox_spec().masked
     assert set(listed) == {str(repo / "src/a/b/c")} and decided == [1]
+
+
+def test_a_name_that_is_not_utf8_survives_the_saved_index(repo: Path) -> None:
+    odd = os.fsdecode(os.fsencode(repo / "src") + b"/key\xff.key")
+    Path(odd).write_text("k\n")
+    assert Path(odd) in spec(repo).masked
+    new_process(repo)
+    assert Path(odd) in spec(repo).masked
+
+
+def test_a_cache_with_the_wrong_shape_is_ignored(repo: Path, cw_home: Path) -> None:
+    """Even under a valid MAC (say, an older codeward's layout), a body that is not this format starts cold."""
+    import hashlib
+    import hmac
+
+    spec(repo)
+    f = saved(cw_home, repo)
+    _, _, body = f.read_bytes().partition(b"\n")
+    doc = json.loads(body)
+    doc["dirs"] = [1, 2, 3]
+    forged = json.dumps(doc).encode()
+    key = (cw_home / "cache" / store.KEY_FILE).read_bytes()
+    f.write_bytes(hmac.new(key, forged, hashlib.sha256).hexdigest().encode() + b"\n" + forged)
+    assert store.load(repo, WATCHED_NAMES, cw_home / "cache") is None
+    new_process(repo)
+    assert repo / "src/a/b/c/old.key" in spec(repo).masked

@@ -51,7 +51,7 @@ def load(root: Path, names: frozenset[str], cache_dir: Path) -> DirIndex | None:
             return None
         doc = json.loads(body)
         return _decode(doc, root, names)
-    except (OSError, ValueError, TypeError, KeyError, IndexError):
+    except Exception:  # any failure means starting cold: the file is an optimisation, never an authority
         return None
 
 
