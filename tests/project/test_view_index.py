@@ -343,3 +343,11 @@ def test_a_cache_with_the_wrong_shape_is_ignored(repo: Path, cw_home: Path) -> N
     assert store.load(repo, WATCHED_NAMES, cw_home / "cache") is None
     new_process(repo)
     assert repo / "src/a/b/c/old.key" in spec(repo).masked
+
+
+def test_saving_never_creates_the_home(repo: Path, cw_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with no codeward home yet works, saves nothing and leaves no half-private home behind."""
+    missing = cw_home.parent / "not-yet"
+    monkeypatch.setenv("CODEWARD_HOME", str(missing))
+    assert repo / "src/a/b/c/old.key" in spec(repo).masked
+    assert not missing.exists()

@@ -78,7 +78,7 @@ def save(index: DirIndex, cache_dir: Path) -> None:
         generation = index.generation
     body = json.dumps(doc, separators=(",", ":")).encode()
     with contextlib.suppress(OSError):
-        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        cache_dir.mkdir(exist_ok=True, mode=0o700)  # in an existing home only: saving never creates one
         key = _key(cache_dir, create=True)
         if key is None:
             return

@@ -193,9 +193,11 @@ class IgnoreMatcher:
     def _hidden(self, cache_dir: Path | None = None) -> list[tuple[Path, bool]]:
         root = self.workspace.root
         index = dir_index(root, cache_dir)
-        index.refresh(self)
+        with index.lock:  # no other thread's refresh may leave an entry unclassified in between
+            index.refresh(self)
+            hidden = index.hidden_paths()
         base = len(str(index.root)) + 1
-        return [(root / p[base:], is_dir) for p, is_dir in index.hidden_paths()]
+        return [(root / p[base:], is_dir) for p, is_dir in hidden]
 
 
 def _matchable(rel: str) -> str:
