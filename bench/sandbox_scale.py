@@ -10,11 +10,16 @@ ordinary files, so no directory collapses into one mask), an AGENTS.md and a ``.
 
 Rows per size:
 
-* ``codeward sandbox -- true``: the whole CLI process, as a user runs it (median wall time);
-* ``spec``: ``spec_for_workspace`` as the agent calls it before each command, split out;
-* ``run``: ``Sandbox.run(["true"], spec)`` with the spec already built (in-agent, nothing changed
-  since the previous command), minus a bare spawn of ``true`` = the in-agent overhead;
+* ``CLI cold``: the first ``codeward sandbox -- true`` with no saved index (one run);
+* ``CLI``: the whole CLI process, as a user runs it, the saved index warm (median wall time);
+* ``spec``: ``Project.sandbox_spec()`` as the agent calls it before each command, in a process
+  that already holds the index, nothing changed since the previous command;
+* ``run - bare``: ``Sandbox.run(["true"], spec)`` with the spec built, minus a bare spawn of ``true``;
+* ``in-agent``: spec + run - bare, what one command of a session costs over a bare spawn;
 * ``mounts``: how many mounts the bwrap view needs (hidden files + dirs + read-only + anchors).
+
+``--breakdown`` adds, per size, where one in-agent command's time goes (each phase wrapped with a
+timer: the index refreshes, the spec, the layout, bwrap with its mounts, the census after).
 
 Targets (issue 10): every command runs; CLI at 200k within 1.5x of 400; in-agent overhead at 50k
 <= 15 ms median.
@@ -64,27 +69,77 @@ def median_ms(fn, runs: int) -> tuple[float, str]:  # type: ignore[no-untyped-de
     return statistics.median(out), ""
 
 
+def breakdown(project, sb, runs: int) -> str:  # type: ignore[no-untyped-def]
+    """Median ms per phase of one in-agent command (spec + run), nothing changed since the last one."""
+    import collections
+    import functools
+
+    import codeward.dirindex as di
+    import codeward.sandbox.bwrap as bw
+    import codeward.sandbox.protect as pr
+    import codeward.sandbox.runner as rn
+
+    acc: dict[str, list[float]] = collections.defaultdict(list)
+    undo = []
+
+    def wrap(owner, name: str, label: str) -> None:  # type: ignore[no-untyped-def]
+        f = getattr(owner, name)
+
+        @functools.wraps(f)
+        def timed(*a, **k):  # type: ignore[no-untyped-def]
+            t = time.perf_counter()
+            try:
+                return f(*a, **k)
+            finally:
+                acc[label].append((time.perf_counter() - t) * 1000)
+
+        setattr(owner, name, timed)
+        undo.append((owner, name, f))
+
+    wrap(di.DirIndex, "refresh", "index refreshes (stat walk)")
+    wrap(bw, "validate_spec", "validate_spec")
+    wrap(bw, "build_layout", "build_layout")
+    wrap(rn, "run_process", "bwrap + mounts + true")
+    wrap(pr, "remove_created", "census after (incl. its refresh)")
+    acc.clear()
+    total = []
+    try:
+        for _ in range(runs):
+            t = time.perf_counter()
+            spec = project.sandbox_spec()
+            acc["spec (incl. its refresh)"].append((time.perf_counter() - t) * 1000)
+            sb.run(["true"], spec)
+            total.append((time.perf_counter() - t) * 1000)
+    finally:
+        for owner, name, f in undo:
+            setattr(owner, name, f)
+    parts = [f"{k} {sum(v) / runs:.1f}" for k, v in acc.items()]
+    return f"command {statistics.median(total):.1f} ms = " + ", ".join(parts)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="400,50000,200000")
     ap.add_argument("--ignored", type=int, default=5000)
     ap.add_argument("--dirs", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--breakdown", action="store_true")
     args = ap.parse_args()
     print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPU, Python {platform.python_version()}, uid {os.getuid()}"
+        f"machine: {platform.platform()}, {os.cpu_count()} CPU, Python {platform.python_version()}, "
+        f"uid {os.getuid()}, load {os.getloadavg()[0]:.1f}"
     )
-    print("\n| files | CLI `codeward sandbox -- true` | spec | in-agent run - bare | mounts | result |")
-    print("|---|---|---|---|---|---|")
+    print("\n| files | CLI cold | CLI | spec | run - bare | in-agent | mounts | result |")
+    print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        os.environ["CODEWARD_HOME"] = str(base / "cwhome")
-        (base / "cwhome").mkdir()
-        from codeward.config.load import load_config
-        from codeward.sandbox import select_sandbox, spec_for_workspace
+        home = base / "cwhome"
+        os.environ["CODEWARD_HOME"] = str(home)
+        home.mkdir()
+        from codeward.project import open_project
+        from codeward.sandbox import select_sandbox
         from codeward.sandbox.layout import build_layout
         from codeward.sandbox.runner import run_process
-        from codeward.workspace import Workspace
 
         sb = select_sandbox("bwrap")
         env = {"PATH": "/usr/bin:/bin"}
@@ -92,25 +147,35 @@ def main() -> int:
         cli = [sys.executable, "-m", "codeward", "sandbox", "--", "true"]
         for size in (int(s) for s in args.sizes.split(",")):
             repo = make_repo(base, size, args.ignored, args.dirs)
-            cfg = load_config(repo)
-            ws = Workspace.discover(repo)
+            time.sleep(0.2)  # nothing racy: what the index lists now it can trust next time
 
             def run_cli(repo: Path = repo) -> None:
                 p = subprocess.run(cli, cwd=repo, capture_output=True, text=True, check=False)
                 if p.returncode != 0:
                     raise RuntimeError(p.stderr.strip() or f"exit {p.returncode}")
 
+            t = time.perf_counter()
+            try:
+                run_cli()
+                cold_ms = (time.perf_counter() - t) * 1000
+            except RuntimeError:
+                cold_ms = float("nan")
             cli_ms, cli_err = median_ms(run_cli, args.runs)
-            spec_ms, _ = median_ms(lambda ws=ws, cfg=cfg: spec_for_workspace(ws, cfg), args.runs)
-            spec = spec_for_workspace(ws, cfg)
+            project = open_project(repo)
+            spec_ms, _ = median_ms(project.sandbox_spec, args.runs)
+            spec = project.sandbox_spec()
             lay = build_layout(spec)
             mounts = len(lay.hidden_files) + len(lay.hidden_dirs) + len(lay.readonly) + len(lay.anchored)
             run_ms, run_err = median_ms(lambda spec=spec: sb.run(["true"], spec), args.runs)
+            agent_ms, _ = median_ms(lambda p=project: sb.run(["true"], p.sandbox_spec()), args.runs)
             result = cli_err or run_err or "runs"
             print(
-                f"| {size:,} | {cli_ms:.0f} ms | {spec_ms:.0f} ms | {run_ms - bare:.0f} ms | {mounts} | {result} |",
+                f"| {size:,} | {cold_ms:.0f} ms | {cli_ms:.0f} ms | {spec_ms:.1f} ms | {run_ms - bare:.1f} ms "
+                f"| {agent_ms - bare:.1f} ms | {mounts} | {result} |",
                 flush=True,
             )
+            if args.breakdown:
+                print(f"  {size:,} files, ms per command: {breakdown(project, sb, max(args.runs, 5))}", flush=True)
     return 0
 
 

@@ -8,10 +8,11 @@ both the patch approval logic and the sandbox's read-only binds.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from codeward.dirindex import ALL, Dir, DirIndex, index_for
 from codeward.errors import CodewardError, UsageError
 
 AGENTS_FILE = "AGENTS.md"
@@ -19,6 +20,8 @@ IGNORE_FILES = (".codewardignore", ".codexignore")
 PROTECTED_DIRS = (".git", ".codeward")
 # .gitmodules names the repositories git clones and the paths it treats as submodules
 PROTECTED_NAMES = (AGENTS_FILE, *IGNORE_FILES, ".gitmodules")
+# what the directory index records per directory (:mod:`codeward.dirindex`)
+WATCHED_NAMES = frozenset((*PROTECTED_DIRS, *PROTECTED_NAMES))
 
 
 class PathError(CodewardError):
@@ -203,53 +206,56 @@ class Workspace:
                 files.append(f)
         return files
 
-    def protected_paths(self) -> Iterator[Path]:
+    def protected_paths(self, *, refresh: bool = True) -> Iterator[Path]:
         """Every protected path that exists under the root, plus the root-level ones that do not.
 
         Missing root-level names are included so the sandbox can stop a command from creating
         them; a ``.git`` pointer file also yields the directory it names, and every git directory
         yields what its config makes git run or read inside the root (``core.hooksPath``,
         included files, programs named by path: :mod:`codeward.gitfiles`), existing or not.
+        Read from the workspace's directory index (:func:`dir_index`), refreshed first unless the
+        caller just did (``refresh=False``).
         """
-        from codeward.gitfiles import git_config_paths, is_bare_repo
+        from codeward.gitfiles import git_config_paths
 
-        seen: set[Path] = set()
+        index = dir_index(self.root)
+        if refresh:
+            index.refresh()
+        base = str(index.root)
+        found: list[Path] = []
         git_dirs: list[tuple[Path, Path]] = []  # (git dir, the worktree it serves)
-        for name in (*PROTECTED_DIRS, *PROTECTED_NAMES):
-            p = self.root / name
-            seen.add(p)
-            yield p
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            d = Path(dirpath)
-            if d != self.root and is_bare_repo(d, dirnames, filenames):
-                if d not in seen:
-                    seen.add(d)
-                    yield d  # a bare repository is a git dir: read-only whole, like .git
-                git_dirs.append((d, d))
-                dirnames.clear()
+
+        top = index.dirs.get(base)
+
+        def skip(e: Dir) -> Collection[str]:
+            # a bare repository below the root is a git dir: read-only whole, like .git, not entered
+            return ALL if e.bare and e is not top else _PROTECTED_DIR_SET
+
+        for d, e in index.walk(skip):
+            if not (e.watched or (e.bare and d != base)):
+                continue  # most directories: nothing to build a path for
+            here = self.root / d[len(base) + 1 :] if d != base else self.root
+            if d != base and e.bare:
+                found.append(here)
+                git_dirs.append((here, here))
                 continue
-            for name in list(dirnames):
-                if name in PROTECTED_DIRS:
-                    p = d / name
-                    if p not in seen:
-                        seen.add(p)
-                        yield p
-                    if name == ".git":
-                        git_dirs.append((p, d))
-                    dirnames.remove(name)  # do not descend into .git
-            for name in filenames:
-                p = d / name
-                if name in PROTECTED_NAMES or name in PROTECTED_DIRS:
-                    if p not in seen:
-                        seen.add(p)
-                        yield p
-                    if name == ".git":
-                        target = git_pointer_target(p)
-                        if target is not None:
-                            git_dirs.append((target, d))
-                            if target not in seen:
-                                seen.add(target)
-                                yield target
+            for name in sorted(e.watched_dirs & _PROTECTED_DIR_SET):
+                found.append(here / name)
+                if name == ".git":
+                    git_dirs.append((here / name, here))
+            for name in sorted(e.watched_files):
+                p = here / name
+                found.append(p)
+                if name == ".git":
+                    target = git_pointer_target(p)
+                    if target is not None:
+                        git_dirs.append((target, here))
+                        found.append(target)
+        seen: set[Path] = set()
+        for p in [*(self.root / n for n in (*PROTECTED_DIRS, *PROTECTED_NAMES)), *found]:
+            if p not in seen:
+                seen.add(p)
+                yield p
         root = self.root.resolve()
         for git_dir, worktree in git_dirs:
             # outside the root too: an included file in a directory the user made writable
@@ -258,6 +264,16 @@ class Workspace:
                 if p not in seen and p not in (self.root, root):
                     seen.add(p)
                     yield p
+
+
+def dir_index(root: Path, cache_dir: Path | None = None) -> DirIndex:
+    """The process's directory index of ``root`` (:mod:`codeward.dirindex`), shared by the ignore
+    walk, the protected-path walk and the sandbox's census; ``cache_dir`` lets the first use in a
+    process start from the index a previous one saved."""
+    return index_for(root.resolve(), WATCHED_NAMES, cache_dir)
+
+
+_PROTECTED_DIR_SET = frozenset(PROTECTED_DIRS)
 
 
 def git_pointer_target(pointer: Path) -> Path | None:

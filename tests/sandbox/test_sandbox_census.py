@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from codeward.sandbox import census as census_mod
+from codeward import dirindex as census_mod
 from codeward.sandbox.census import CensusIndex
+from codeward.workspace import WATCHED_NAMES
 
 
 def walk(root: Path) -> set[Path]:
@@ -38,7 +39,7 @@ def tree(tmp_path: Path) -> Path:
 
 def test_matches_a_walk_after_changes(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(census_mod, "RACY_NS", 0)  # exercise the signature path, not the racy re-list
-    idx = CensusIndex(tree)
+    idx = CensusIndex(tree, WATCHED_NAMES)
     assert idx.refresh() == walk(tree)
     time.sleep(0.05)  # a later clock tick than the listing, so only the signature can tell
     (tree / "src" / "d7" / "AGENTS.md").write_text("planted")
@@ -51,7 +52,7 @@ def test_matches_a_walk_after_changes(tree: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_unchanged_dirs_are_not_listed_again(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(census_mod, "RACY_NS", 0)
-    idx = CensusIndex(tree)
+    idx = CensusIndex(tree, WATCHED_NAMES)
     idx.refresh()
     listed: list[str] = []
     real = census_mod._scan
@@ -65,7 +66,7 @@ def test_unchanged_dirs_are_not_listed_again(tree: Path, monkeypatch: pytest.Mon
 
 
 def test_racy_dirs_are_listed_again(tree: Path) -> None:
-    idx = CensusIndex(tree)
+    idx = CensusIndex(tree, WATCHED_NAMES)
     idx.refresh()  # everything was just written: all racy
     (tree / "src" / "d1" / "AGENTS.md").write_text("same tick")
     assert tree / "src" / "d1" / "AGENTS.md" in idx.refresh()

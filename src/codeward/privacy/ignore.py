@@ -14,7 +14,7 @@ whatever a later ``!`` says. ``.gitignore`` only hides paths from listings; it i
 
 from __future__ import annotations
 
-import os
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -24,7 +24,7 @@ import pathspec
 from codeward.errors import ConfigError
 from codeward.home import HOME_RULE_SOURCE
 from codeward.privacy.fscase import case_insensitive
-from codeward.workspace import IGNORE_FILES, Workspace
+from codeward.workspace import IGNORE_FILES, Workspace, dir_index
 
 BUILTIN_PATTERNS: tuple[str, ...] = (
     ".env",
@@ -45,6 +45,7 @@ BUILTIN_PATTERNS: tuple[str, ...] = (
 )
 
 SKIP_DIRS = frozenset({".git"})
+MATCHING_VERSION = 1  # bump when how a pattern matches changes: saved classifications are then redone
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class _Layer:
     def __init__(self, casefold: bool = False) -> None:
         self._groups: list[tuple[str, pathspec.GitIgnoreSpec, list[IgnoreRule], str]] = []
         self.casefold = casefold
+        self.text: list[tuple[str, str, tuple[str, ...]]] = []  # what the groups are made of, for the key
 
     def add(self, base: str, lines: Sequence[tuple[str, IgnoreRule]], *, above: str = "") -> None:
         """``base`` is the directory (workspace-relative, '' for root) the patterns are relative to;
@@ -95,6 +97,7 @@ class _Layer:
             base, above = base.lower(), above.lower()
         spec = pathspec.GitIgnoreSpec.from_lines([text.lower() if self.casefold else text for text, _ in lines])
         self._groups.append((base, spec, [rule for _, rule in lines], above))
+        self.text.append((base, above, tuple(text for text, _ in lines)))
 
     def check(self, rel: str, is_dir: bool) -> IgnoreRule | bool | None:
         """The rule that ignores ``rel``; False when a negation re-allowed it; None when nothing matched.
@@ -138,10 +141,25 @@ class IgnoreMatcher:
         self._repo = repo
         self._listing = listing_hidden
         self.casefold = casefold  # names compared without case: the workspace's file system folds them
+        digest = hashlib.sha256(
+            repr((MATCHING_VERSION, pathspec.__version__, casefold, user.text, repo.text)).encode(
+                "utf-8", "surrogateescape"
+            )
+        )
+        self._key = digest.hexdigest()
 
     def _norm(self, rel: str) -> str:
         rel = _matchable(rel)
         return rel.lower() if self.casefold else rel
+
+    @property
+    def key(self) -> str:
+        """Changes whenever what the rules hide could: every pattern, where it applies, and in which layer."""
+        return self._key
+
+    def hides(self, rel: str, is_dir: bool) -> bool:
+        """Whether a rule hides ``rel`` itself (its parents are not looked at: walks stop at a hidden directory)."""
+        return self._check_one(rel, is_dir) is not None
 
     def _check_one(self, rel: str, is_dir: bool) -> IgnoreRule | None:
         rel = self._norm(rel)
@@ -184,37 +202,30 @@ class IgnoreMatcher:
         return self._listing.match_file(rel + "/" if is_dir else rel)
 
     def blocked_paths(self, *, limit: int | None = None) -> Iterable[tuple[Path, IgnoreRule]]:
-        """The topmost blocked paths under the root with their rules (a blocked directory is not entered)."""
-        count = 0
-        root = self.workspace.root
-        for dirpath, dirnames, filenames in os.walk(root):
-            d = Path(dirpath)
-            rel_dir = d.relative_to(root).as_posix()
-            rel_dir = "" if rel_dir == "." else rel_dir
-            keep = []
-            for name in sorted(dirnames):
-                if name in SKIP_DIRS:
-                    continue
-                rel = f"{rel_dir}/{name}" if rel_dir else name
-                rule = self._check_one(rel, True)
-                if rule is not None:
-                    yield d / name, rule
-                    count += 1
-                else:
-                    keep.append(name)
-            dirnames[:] = keep
-            for name in sorted(filenames):
-                rel = f"{rel_dir}/{name}" if rel_dir else name
-                rule = self._check_one(rel, (d / name).is_dir())
-                if rule is not None:
-                    yield d / name, rule
-                    count += 1
+        """The topmost blocked paths under the root with their rules (a blocked directory is not entered).
+
+        Read from the workspace's directory index (:mod:`codeward.dirindex`), refreshed with these
+        rules: only directories that changed since the index last saw them are listed again.
+        """
+        for count, (p, is_dir) in enumerate(self._hidden(), 1):
+            rule = self._check_one(self.workspace.rel(p), is_dir)
+            yield p, rule or IgnoreRule("(ignore rules)", "index")  # the same rules hid it: never None
             if limit is not None and count >= limit:
                 return
 
-    def masked_paths(self) -> list[Path]:
-        """Absolute paths the sandbox must hide from commands."""
-        return [p for p, _ in self.blocked_paths()]
+    def masked_paths(self, cache_dir: Path | None = None) -> list[Path]:
+        """Absolute paths the sandbox must hide from commands (``cache_dir``: where a previous
+        process saved the directory index, :mod:`codeward.dirindex.store`)."""
+        return [p for p, _ in self._hidden(cache_dir)]
+
+    def _hidden(self, cache_dir: Path | None = None) -> list[tuple[Path, bool]]:
+        root = self.workspace.root
+        index = dir_index(root, cache_dir)
+        with index.lock:  # no other thread's refresh may leave an entry unclassified in between
+            index.refresh(self)
+            hidden = index.hidden_paths()
+        base = len(str(index.root)) + 1
+        return [(root / p[base:], is_dir) for p, is_dir in hidden]
 
 
 def _matchable(rel: str) -> str:
@@ -275,16 +286,25 @@ def _invalid(line: str) -> str | None:
     return None
 
 
-def _repo_ignore_files(root: Path) -> list[Path]:
-    """Every .codewardignore / .codexignore under the root, shallow first (deeper files win)."""
+_IGNORE_NAMES = frozenset(IGNORE_FILES)
+
+
+def _repo_ignore_files(root: Path, cache_dir: Path | None = None) -> list[Path]:
+    """Every .codewardignore / .codexignore under the root, shallow first (deeper files win).
+
+    One that is not a regular file (a directory, a socket) is listed too: reading it fails, and the
+    run is refused naming it, rather than quietly applying no rules. From the directory index, so
+    finding them costs one ``lstat`` per directory once the index is warm.
+    """
+    index = dir_index(root, cache_dir)
+    index.refresh()
+    base = str(index.root)
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in IGNORE_FILES:
-            # one that is not a regular file (a directory, a socket) is listed too: reading it fails,
-            # and the run is refused naming it, rather than quietly applying no rules
-            if name in filenames or name in dirnames:
-                found.append(Path(dirpath) / name)
-        dirnames[:] = sorted(n for n in dirnames if n not in SKIP_DIRS and n not in IGNORE_FILES)
+    for d, e in index.walk(lambda e: _IGNORE_NAMES):
+        if not e.watched_files and not e.watched_dirs:
+            continue
+        here = root / d[len(base) + 1 :] if d != base else root
+        found += [here / name for name in IGNORE_FILES if name in e.watched]
     found.sort(key=lambda p: (len(p.relative_to(root).parts), str(p)))
     return found
 
@@ -341,7 +361,7 @@ def load_ignore(
     repo = _Layer(casefold)
     for f, above in _enclosing_ignore_files(root):
         repo.add("", _read_patterns(f, str(f), False), above=above)
-    for f in _repo_ignore_files(root):
+    for f in _repo_ignore_files(root, home / "cache"):
         base = f.parent.relative_to(root).as_posix()
         repo.add("" if base == "." else base, _read_patterns(f, f.relative_to(root).as_posix(), False))
 

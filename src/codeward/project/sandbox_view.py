@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from codeward.errors import UsageError
+from codeward.project.view_index import workspace_view
 from codeward.project.write_scope import write_scope
 from codeward.sandbox.spec import SandboxSpec
 
@@ -63,10 +64,11 @@ def spec_for_project(
     keys = {p.env_key for p in cfg.providers.values() if p.env_key}
     check_passthrough(sb.env_passthrough, extra_keys=keys)
     root = ws.root.resolve()
-    masked = list(project.ignore.masked_paths())
+    view = workspace_view(ws, home, project.ignore)  # kept current by the directory index, not a walk
+    masked = list(view.masked)
     if cfg.audit.dir and Path(cfg.audit.dir).expanduser().is_absolute():
         masked.append(Path(cfg.audit.dir).expanduser().resolve())  # an audit log kept outside the home
-    protected = tuple(ws.protected_paths())
+    protected = view.protected
     scope = write_scope(root, policy.allow_directories, masked=masked, protected=protected)
     return SandboxSpec(
         workspace=root,

@@ -1,0 +1,297 @@
+"""One per-directory index of a workspace, shared by every walk that decides the sandbox's view.
+
+Three questions used to walk the whole tree on every command: which paths the ignore rules hide
+(:mod:`codeward.privacy.ignore`), which paths are protected (:meth:`codeward.workspace.Workspace.protected_paths`)
+and which protected names exist, before and after a command (:mod:`codeward.sandbox.census`). They
+all read the same thing: per directory, what it holds. This index keeps that per directory with
+the directory's signature ``(dev, inode, ctime_ns)``; a refresh ``lstat``s the known directories and
+lists again only those whose signature changed (plus new ones found there).
+
+Why the signature is enough: a directory's ctime changes whenever an entry is added, removed or
+renamed in it, and also when its times are set (``touch -d`` moves ctime to now); a directory
+replaced by another has another inode. A directory whose ctime is too close to its listing to be
+trusted (the same clock tick) is listed again next time, as git does with a racy index entry. On a
+file system whose ctime the local kernel does not keep (NFS, FUSE: :data:`TRUSTED_FS`), no signature
+is trusted and every directory is listed on every refresh.
+
+What the ignore rules hide in a directory depends on the rules too, so those entries are kept with
+the key of the rules that classified them (:class:`Classify`); other rules classify everything again.
+Whatever cannot be listed is reported (:meth:`DirIndex.unreadable`) so callers hide it whole.
+Persisting across processes is :mod:`codeward.dirindex.store`'s job.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+RACY_NS = 100_000_000  # a directory changed this close to its listing is listed again next time
+ALL: frozenset[str] = frozenset({"/"})  # :meth:`DirIndex.walk`'s "enter nothing below this one"
+NOT_ENTERED = ".git"  # git's own directory is never walked (it is protected whole)
+BARE_FILES = frozenset({"HEAD", "config"})
+BARE_DIRS = frozenset({"objects", "refs"})
+
+
+_lstat = os.lstat  # one name each, so a test can play a coarse clock
+_now = time.time_ns
+
+
+class Classify(Protocol):
+    """What the ignore rules hide: :meth:`hides` for one workspace-relative path, and the ``key``
+    that changes whenever the rules do (a hash of every rule's text and where it applies)."""
+
+    @property
+    def key(self) -> str: ...
+    def hides(self, rel: str, is_dir: bool) -> bool: ...
+
+
+@dataclass
+class Dir:
+    """One directory as it was last listed."""
+
+    sig: tuple[int, int, int]  # (dev, inode, ctime_ns)
+    racy: bool
+    unreadable: bool = False
+    watched_dirs: frozenset[str] = frozenset()  # watched names present as directories (or links to one)
+    watched_files: frozenset[str] = frozenset()  # ... and as anything else
+    subdirs: tuple[str, ...] = ()  # full paths of real subdirectories (not links, not .git), sorted
+    bare: bool = False  # looks like a bare git repository
+    hidden: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # (dirs, files) the rules hide; None: unknown
+
+    @property
+    def watched(self) -> frozenset[str]:
+        return self.watched_dirs | self.watched_files
+
+
+@dataclass
+class DirIndex:
+    """What every directory under ``root`` holds, kept current by :meth:`refresh`.
+
+    ``names`` are the watched names (the protected ones); ``key`` the rules key the ``hidden``
+    entries were classified under; ``generation`` grows whenever an entry changes, so a caller can
+    tell that nothing did since it last derived something from the index.
+    """
+
+    root: Path
+    names: frozenset[str]
+    dirs: dict[str, Dir] = field(default_factory=dict)
+    key: str | None = None
+    generation: int = 0
+    saved_generation: int = -1
+    _census: tuple[int, frozenset[Path]] | None = None  # (generation, answer): nothing changed, same answer
+    memo: dict[object, tuple[int, object]] = field(default_factory=dict)  # callers' answers, by generation
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def refresh(self, classify: Classify | None = None) -> set[Path]:
+        """Bring the index up to date (classifying what the rules hide when ``classify`` is given) and
+        return every watched name under the root, protected-named directories listed, not entered."""
+        with self.lock:
+            if classify is not None and classify.key != self.key:
+                for e in self.dirs.values():
+                    e.hidden = None
+                self.key = classify.key
+                self.generation += 1
+            root = str(self.root)
+            dirs, lstat, is_dir, trusted = self.dirs, _lstat, stat.S_ISDIR, _trusted  # locals: one lookup per dir
+            seen: set[str] = set()
+            stack = [root]
+            while stack:
+                d = stack.pop()
+                try:
+                    st = lstat(d)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue  # gone: forgotten below
+                except OSError:
+                    # there but not reachable (a parent without search permission): what is in it is
+                    # unknown, so it is reported unreadable and hidden whole, as one that cannot be listed
+                    seen.add(d)
+                    dirs[d] = Dir((0, 0, 0), racy=True, unreadable=True, hidden=((), ()))
+                    self.generation += 1
+                    continue
+                if not is_dir(st.st_mode):
+                    continue
+                seen.add(d)
+                sig = (st.st_dev, st.st_ino, st.st_ctime_ns)
+                entry = dirs.get(d)
+                if (
+                    entry is None
+                    or entry.sig != sig
+                    or entry.racy
+                    or (classify is not None and entry.hidden is None)
+                    or not (trusted.get(sig[0]) or trusted_device(sig[0]))
+                ):
+                    entry = _scan(d, sig, self.names, classify, d[len(root) + 1 :] if d != root else "")
+                    dirs[d] = entry
+                    self.generation += 1
+                stack += entry.subdirs
+            gone = set(self.dirs) - seen
+            for d in gone:
+                del self.dirs[d]
+            if gone:
+                self.generation += 1
+            return self.census()
+
+    def walk(self, skip: Callable[[Dir], Collection[str]] = lambda e: ()) -> Iterator[tuple[str, Dir]]:
+        """The indexed directories from the root down, depth first in name order (as ``os.walk``
+        visits them), not entering a subdirectory whose name is in ``skip(entry)``, nor any
+        subdirectory at all of an entry for which ``skip`` returns :data:`ALL`."""
+        with self.lock:
+            stack = [str(self.root)]
+            dirs = self.dirs
+            while stack:
+                d = stack.pop()
+                entry = dirs.get(d)
+                if entry is None:
+                    continue
+                yield d, entry
+                names = skip(entry)
+                if names is ALL:
+                    continue
+                if names:
+                    stack.extend(s for s in reversed(entry.subdirs) if s[s.rindex("/") + 1 :] not in names)
+                else:
+                    stack.extend(reversed(entry.subdirs))
+
+    def census(self) -> set[Path]:
+        """Every watched name under the root; a directory with a watched name is listed, not entered."""
+        with self.lock:
+            if self._census is not None and self._census[0] == self.generation:
+                return set(self._census[1])
+            out: set[Path] = set()
+            for d, e in self.walk(lambda e: e.watched_dirs):  # watched names are listed, not entered
+                if e.watched_dirs or e.watched_files:
+                    out.update(Path(d, n) for n in e.watched)
+            self._census = (self.generation, frozenset(out))
+            return out
+
+    def unreadable(self) -> list[Path]:
+        """Directories the last refresh could not list (what is in them is unknown).
+
+        Whatever the ignore rules would hide in such a directory is unknown, and a command that made
+        it unlistable could make it listable again, so callers hide these directories whole.
+        """
+        with self.lock:
+            return sorted(Path(d) for d, e in self.dirs.items() if e.unreadable)
+
+    def hidden_paths(self) -> list[tuple[str, bool]]:
+        """The topmost paths the rules hide (a hidden directory is not entered), in ``os.walk`` order,
+        each with whether it is a directory.
+
+        Needs a :meth:`refresh` with the rules first; an entry never classified fails closed.
+        """
+        out: list[tuple[str, bool]] = []
+        for d, e in self.walk(lambda e: e.hidden[0] if e.hidden else ()):
+            if e.hidden is None:
+                raise RuntimeError(f"{d}: not classified by the ignore rules; refresh the index with them first")
+            out += [(f"{d}/{n}", True) for n in e.hidden[0]]
+            out += [(f"{d}/{n}", False) for n in e.hidden[1]]
+        return out
+
+
+def _scan(d: str, sig: tuple[int, int, int], names: frozenset[str], classify: Classify | None, rel: str) -> Dir:
+    started = _now()
+    wdirs: set[str] = set()
+    wfiles: set[str] = set()
+    subdirs: list[str] = []
+    hidden_dirs: list[str] = []
+    hidden_files: list[str] = []
+    dirish: set[str] = set()
+    files: set[str] = set()
+    try:
+        with os.scandir(d) as it:
+            for e in it:
+                n = e.name
+                try:
+                    is_dir = e.is_dir()  # as os.walk sorts entries: a link to a directory counts as one
+                except OSError:
+                    is_dir = False
+                (dirish if is_dir else files).add(n)
+                if n in names:
+                    (wdirs if is_dir else wfiles).add(n)
+                if n == NOT_ENTERED and is_dir:
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    subdirs.append(e.path)
+                if classify is not None and classify.hides(f"{rel}/{n}" if rel else n, is_dir):
+                    (hidden_dirs if is_dir else hidden_files).append(n)
+    except OSError:
+        # a directory a command made unlistable (chmod 000, as the owner): nothing in it can be
+        # checked, so it is reported, and always listed again
+        return Dir(sig, racy=True, unreadable=True, hidden=((), ()))
+    return Dir(
+        sig,
+        racy=started - sig[2] < RACY_NS,
+        watched_dirs=frozenset(wdirs),
+        watched_files=frozenset(wfiles),
+        subdirs=tuple(sorted(subdirs)),
+        bare=files >= BARE_FILES and dirish >= BARE_DIRS,
+        hidden=(tuple(sorted(hidden_dirs)), tuple(sorted(hidden_files))) if classify is not None else None,
+    )
+
+
+# file systems whose directories' ctime is kept by the local kernel on every change; elsewhere (NFS
+# and other network or FUSE file systems, whose attributes may be cached or made up) a signature
+# proves nothing, so every directory there is listed again on every refresh
+TRUSTED_FS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "f2fs", "bcachefs", "ramfs"})
+_trusted: dict[int, bool] = {}
+
+
+def trusted_device(dev: int) -> bool:
+    """Whether a directory's signature on device ``dev`` can be trusted (:data:`TRUSTED_FS`)."""
+    v = _trusted.get(dev)
+    if v is None:
+        v = _trusted[dev] = _fs_type(dev) in TRUSTED_FS
+    return v
+
+
+def _fs_type(dev: int) -> str | None:
+    """The file system type of the mount whose device is ``dev`` (``/proc/self/mountinfo``), if known."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 9 or "-" not in parts[6:]:
+                    continue
+                major, _, minor = parts[2].partition(":")
+                if major.isdigit() and minor.isdigit() and os.makedev(int(major), int(minor)) == dev:
+                    return parts[parts.index("-", 6) + 1]
+    except OSError:
+        return None
+    return None
+
+
+_indexes: dict[Path, DirIndex] = {}
+_lock = threading.Lock()
+
+
+def index_for(root: Path, names: Iterable[str], cache_dir: Path | None = None) -> DirIndex:
+    """The process's index of ``root`` (one per root, shared by every caller).
+
+    The first call with a ``cache_dir`` starts from the index a previous process saved there, when
+    it is this workspace's and intact (:func:`codeward.dirindex.store.load`); it is trusted only
+    where a directory's signature still matches.
+    """
+    want = frozenset(names)
+    with _lock:
+        index = _indexes.get(root)
+        if index is not None and index.names == want:
+            return index
+        loaded = None
+        if cache_dir is not None:
+            from codeward.dirindex.store import load
+
+            loaded = load(root, want, cache_dir)
+        index = _indexes[root] = loaded or DirIndex(root, want)
+        return index
+
+
+def forget(root: Path) -> None:
+    """Drop the process's index of ``root`` (tests; a workspace removed)."""
+    with _lock:
+        _indexes.pop(root, None)
