@@ -271,14 +271,28 @@ class BwrapSandbox:
         inside = os.geteuid() == 0 and len(layout.anchored) + len(layout.hidden_files) > INSIDE_THRESHOLD
         _check_mounts(spec, layout, inside)
         bpf = _filter(spec, use_proxy)
-        state: dict[str, Any] = {}
+        from codeward.sandbox.host_watch import HostWatch, watched_names
+
+        # armed before any mount exists: a host-side replacement from then on stops the command
+        watch = HostWatch(watched_names(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)]))
+        state: dict[str, Any] = {"host_watch": watch}
 
         def launch(cleanup: contextlib.ExitStack) -> RawRun:
             return self._launch(
                 argv, spec, layout, env, bpf, use_proxy, cleanup, state, on_output, inside, on_connection
             )
 
-        raw, restored = run_guarded(spec, [*layout.linked_protected, *layout.missing_protected], launch, before=before)
+        try:
+            raw, restored = run_guarded(
+                spec, [*layout.linked_protected, *layout.missing_protected], launch, before=before
+            )
+        finally:
+            watch.close()
+        if raw.host_changed:
+            stopped = (
+                "sandbox: a hidden or redacted path was replaced on the host while the command ran; output withheld"
+            )
+            return CommandResult(raw.returncode, raw.output, False, raw.timed_out, raw.duration_ms, self.tier, stopped)
         status: bytes = state.get("status", b"")
         if inside:
             from codeward.sandbox.launch import setup_failure
@@ -392,6 +406,7 @@ class BwrapSandbox:
             output_cap=spec.output_cap,
             on_output=on_output,
             pass_fds=fds,
+            host_watch=state.get("host_watch"),
         )
         os.lseek(status_fd, 0, os.SEEK_SET)
         state["status"] = os.read(status_fd, 1 << 16)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from codeward.sandbox.host_watch import HostWatch
     from codeward.sandbox.spec import SandboxSpec
 
 READ_CHUNK = 65536
@@ -76,6 +77,7 @@ class RawRun:
     truncated: bool
     timed_out: bool
     duration_ms: float
+    host_changed: tuple[str, ...] = ()  # hidden paths the host replaced meanwhile: the command was stopped
 
 
 def status_code(returncode: int) -> int:
@@ -102,11 +104,14 @@ def run_process(
     pass_fds: Sequence[int] = (),
     stop: Callable[[subprocess.Popen[bytes]], None] | None = None,
     stop_grace_s: float = 1.0,
+    host_watch: HostWatch | None = None,
 ) -> RawRun:
     """Run ``argv`` to completion or ``timeout_s``; the whole process tree is gone when this returns.
 
     ``stop`` asks the tier's own supervisor to end the tree (SIGTERM to the launcher); after
-    ``stop_grace_s`` the process group is killed regardless.
+    ``stop_grace_s`` the process group is killed regardless. When ``host_watch`` reports that the
+    host replaced a hidden path, the tree is killed at once and its output withheld
+    (:mod:`codeward.sandbox.host_watch`).
     """
     from codeward.sandbox.descendants import become_subreaper, descendants, kill_new_descendants
 
@@ -134,8 +139,12 @@ def run_process(
     exited_at: float | None = None
     sel = selectors.DefaultSelector()
     sel.register(fd, selectors.EVENT_READ)
+    if host_watch is not None:
+        sel.register(host_watch.fileno(), selectors.EVENT_READ)
     try:
         while True:
+            if host_watch is not None and host_watch.poll():
+                break
             now = time.monotonic()
             if exited_at is None and proc.poll() is not None:
                 exited_at = now
@@ -146,7 +155,7 @@ def run_process(
                 break
             wait = min(deadline - now, 0.05 if exited_at is None else DRAIN_AFTER_EXIT_S)
             events = sel.select(max(wait, 0.0))
-            if not events:
+            if not any(key.fd == fd for key, _ in events):
                 continue
             try:
                 data = os.read(fd, READ_CHUNK)
@@ -189,6 +198,11 @@ def run_process(
         proc.stdout.close()
     duration_ms = (time.monotonic() - start) * 1000
     code = None if timed_out else status_code(proc.returncode)
+    if host_watch is not None and host_watch.poll():  # also a change in the last moments: nothing read is sent
+        from codeward.sandbox.host_watch import withheld_output
+
+        changed = tuple(host_watch.changed)
+        return RawRun(code, withheld_output(list(changed)), False, timed_out, duration_ms, changed)
     return RawRun(code, cap.text(), cap.truncated, timed_out, duration_ms)
 
 

@@ -1,0 +1,137 @@
+"""Stop a command when the host replaces a path its view hides while it runs.
+
+Under bubblewrap a hidden file is covered by a mount on its directory entry, and a redacted one by
+a read-only copy mounted the same way. A mount belongs to the entry, not to the name: when another
+program on the host replaces the file (an editor saving through a rename, ``git checkout``,
+``aws configure``) or renames one of its directories, the kernel detaches the mounts on the old
+entry in every namespace, and the command, still running, would see the new file at that name raw.
+The command itself cannot cause this (a mount point and the anchored directories above it are
+busy inside its namespace), so any such change comes from outside.
+
+This watches, with inotify, every directory on the way from the workspace root to each hidden or
+redacted path (and the parent of each such path outside the workspace) for that one name being
+created, deleted or moved, and for the directory itself going away. The runner polls the
+descriptor with the command's output; on an event it kills the command and withholds its output,
+which is the only way to keep what it read from the model. A queue overflow counts as an event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import os
+import struct
+from collections.abc import Iterable
+from pathlib import Path
+
+from codeward.errors import SandboxUnavailable
+
+IN_NONBLOCK = 0o4000
+IN_CLOEXEC = 0o2000000
+IN_MOVED_FROM = 0x40
+IN_MOVED_TO = 0x80
+IN_CREATE = 0x100
+IN_DELETE = 0x200
+IN_DELETE_SELF = 0x400
+IN_MOVE_SELF = 0x800
+IN_Q_OVERFLOW = 0x4000
+IN_IGNORED = 0x8000
+IN_ONLYDIR = 0x01000000
+IN_DONT_FOLLOW = 0x02000000
+NAME_EVENTS = IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
+SELF_EVENTS = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED
+WATCH_MASK = NAME_EVENTS | SELF_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW
+_HEADER = struct.Struct("iIII")
+
+
+def watched_names(workspace: Path, paths: Iterable[Path]) -> dict[str, set[str]]:
+    """Directory -> the names in it whose replacement would expose a hidden or redacted path.
+
+    Inside the workspace every component from the root down counts (renaming ``config`` moves
+    ``config/production.yml``'s mount away with it); outside, the path's own name in its parent.
+    """
+    names: dict[str, set[str]] = {}
+    for p in paths:
+        try:
+            rel = p.relative_to(workspace)
+        except ValueError:
+            names.setdefault(str(p.parent), set()).add(p.name)
+            continue
+        d = workspace
+        for part in rel.parts:
+            names.setdefault(str(d), set()).add(part)
+            d = d / part
+    return names
+
+
+class HostWatch:
+    """An armed inotify watch over the names :func:`watched_names` gives; ``fileno`` for polling."""
+
+    def __init__(self, names: dict[str, set[str]]) -> None:
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if fd < 0:
+            raise SandboxUnavailable(
+                f"sandbox: cannot watch hidden files for changes: {os.strerror(ctypes.get_errno())}"
+            )
+        self.fd: int = fd
+        self._names: dict[int, tuple[str, set[str]]] = {}
+        self.changed: list[str] = []
+        try:
+            for d, wanted in names.items():
+                wd = self._libc.inotify_add_watch(fd, os.fsencode(d), WATCH_MASK)
+                if wd < 0:
+                    err = ctypes.get_errno()
+                    if err in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):
+                        continue  # nothing there this process can see, so nothing of it is mounted
+                    hint = " (raise fs.inotify.max_user_watches)" if err == errno.ENOSPC else ""
+                    raise SandboxUnavailable(
+                        f"sandbox: cannot watch {d} for changes while a command runs: {os.strerror(err)}{hint}"
+                    )
+                self._names[wd] = (d, wanted)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def poll(self) -> bool:
+        """Read what is queued; True once a watched name changed (``changed`` says which)."""
+        while True:
+            try:
+                buf = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            if not buf:
+                break
+            off = 0
+            while off + _HEADER.size <= len(buf):
+                wd, mask, _cookie, length = _HEADER.unpack_from(buf, off)
+                raw = buf[off + _HEADER.size : off + _HEADER.size + length].split(b"\0", 1)[0]
+                off += _HEADER.size + length
+                if mask & IN_Q_OVERFLOW:
+                    self.changed.append("(too many changes to follow)")
+                    continue
+                d, wanted = self._names.get(wd, ("?", set()))
+                if mask & SELF_EVENTS:
+                    self.changed.append(d)
+                elif mask & NAME_EVENTS and os.fsdecode(raw) in wanted:
+                    self.changed.append(os.path.join(d, os.fsdecode(raw)))
+        return bool(self.changed)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def withheld_output(changed: list[str]) -> str:
+    """What the model gets instead of the output of a command stopped by :class:`HostWatch`."""
+    shown = ", ".join(dict.fromkeys(changed[:3]))
+    return (
+        f"[output withheld: {shown} was replaced on the host while the command ran, which would have shown it "
+        "to the command unmasked; the command was stopped. Run it again: the next command sees the new file "
+        "hidden or redacted]"
+    )
