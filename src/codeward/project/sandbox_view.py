@@ -53,6 +53,7 @@ def spec_for_project(
     writable parts of the workspace from its policy's ``allow_directories``
     (:mod:`codeward.project.write_scope`). ``network`` overrides ``[sandbox] network``.
     """
+    from codeward.privacy.history import hidden_history_paths
     from codeward.sandbox.env import check_passthrough
 
     ws, cfg, home, policy = project.workspace, project.config, project.home, project.policy
@@ -86,4 +87,5 @@ def spec_for_project(
         write_rule=scope.rule,
         write_skipped=scope.skipped,
         readable_roots=tuple(dict.fromkeys(_dir(r, "[sandbox] readable_roots:") for r in sb.readable_roots)),
+        git_hidden=hidden_history_paths(root, project.ignore),
     )

@@ -56,6 +56,9 @@ class SandboxSpec:
     # host directories outside the workspace a command may read (``[sandbox] readable_roots``):
     # other projects, /srv, /work, /mnt and the homes are hidden unless listed here
     readable_roots: tuple[Path, ...] = ()
+    # repository-relative paths the ignore rules hide that git's history holds: git inside the
+    # sandbox treats them as binary (``sandbox/gitview.py``), so an honest ``git log -p`` omits them
+    git_hidden: tuple[str, ...] = ()
 
     def roots(self) -> tuple[Path, ...]:
         """The workspace followed by the extra writable directories: the trees a command works in."""
