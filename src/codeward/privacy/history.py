@@ -289,6 +289,8 @@ class HistoryReport:
     """Paths under which those blobs were committed or staged."""
     unreferenced: int
     """Blobs with secrets that no commit, reflog or the index holds (``git gc --prune`` removes them)."""
+    blobs: int
+    """Blobs in the object store (scanned now, or known clean from the cache)."""
     blobs_scanned: int
     blobs_skipped: int
 
@@ -302,13 +304,15 @@ def history_findings(root: Path, scanner: Any, *, cache_dir: Path | None = None)
     if got.clean:
         _save_clean(cache_file, (cached & set(blobs)) | got.clean)
     if not got.secret_blobs:
-        return HistoryReport(0, 0, (), (), 0, got.scanned, got.skipped)
+        return HistoryReport(0, 0, (), (), 0, len(blobs), got.scanned, got.skipped)
     distinct = {hashlib.sha256(f"{r}\0{v}".encode("utf-8", "surrogatepass")).digest() for v, r in got.values}
     rules = sorted({r for rs in got.secret_blobs.values() for r in rs})
     paths = sorted({got.paths[o] for o in got.secret_blobs if o in got.paths})
     commits = introducing_commits(root, set(got.secret_blobs))
     loose = sum(1 for o in got.secret_blobs if o not in got.paths)
-    return HistoryReport(len(distinct), len(commits), tuple(rules), tuple(paths), loose, got.scanned, got.skipped)
+    return HistoryReport(
+        len(distinct), len(commits), tuple(rules), tuple(paths), loose, len(blobs), got.scanned, got.skipped
+    )
 
 
 def introducing_commits(root: Path, blobs: set[str]) -> set[str]:
