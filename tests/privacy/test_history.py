@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from tests.privacy.history_repo import AWS, DANGLING, LETTERS, PLANTED, TOKEN, git, leaky_history
-from tests.support.sessions import offline_session
 
 from codeward.privacy.history import HistorySecrets, hidden_history_paths, history_findings
 from codeward.privacy.redact import Redactor
@@ -101,13 +100,27 @@ def test_attribute_lines_match_exactly_that_path(tmp_path: Path, name: str) -> N
 
 @pytest.mark.sandbox
 def test_without_the_history_source_a_reversed_old_secret_leaves(git_repo: Path) -> None:
-    """The control: the raw command output carries the reversed old values; a redactor that knows
-    only the working tree's files lets them through, the session's (with the history) does not."""
+    """The control, in the Landlock tier (no object-store view there, so commands read raw blobs):
+    the raw command output carries the reversed old values; a redactor that knows only the working
+    tree's files lets them through, the session's (with the history) does not."""
+    from codeward.agent.session import build_session
+    from codeward.config.load import ConfigOverrides
+    from codeward.errors import SandboxUnavailable
+    from codeward.events import EventBus
     from codeward.privacy.learn import WorkspaceSecrets
     from codeward.providers.types import ToolCall
+    from codeward.sandbox import select_sandbox
+    from codeward.tools.asking import NoTerminalApprover
 
+    try:
+        select_sandbox("landlock")
+    except SandboxUnavailable as e:
+        pytest.skip(f"landlock cannot be enforced here: {e}")
     leaky_history(git_repo)
-    s = offline_session(git_repo)
+    overrides = ConfigOverrides(approval_mode="full-auto", dotted=['sandbox.tier="landlock"'])
+    s = build_session(
+        git_repo, overrides, events=EventBus(), approver=NoTerminalApprover(), need_key=False, persist=False
+    )
     cmd = "git show HEAD~1:.env | rev; git show HEAD~1:config.py | rev"
     out = s.agent.tools.dispatch(ToolCall("c1", "shell", json.dumps({"command": cmd})), s.ctx).text
     body = {"messages": [{"role": "tool", "tool_call_id": "c1", "content": out}]}

@@ -1,6 +1,6 @@
 """Issue 11, git history: an adversarial scripted model reads old secrets out of ``.git`` through the
 shell tool (``git log -p --text``, ``git show REV:path | rev``, ``cat-file``, ``archive``, dangling
-blobs), in both sandbox tiers: no planted secret reaches the server in any form the known-values
+blobs; under bubblewrap also compressed archives), in both sandbox tiers: no planted secret reaches the server in any form the known-values
 matcher recognises. An honest ``git log -p`` still carries every ordinary line, and shows the
 ignored ``.env`` as a binary file, so even its non-secret line stays home.
 """
@@ -30,6 +30,14 @@ ATTACKS = [
     "for b in $(git fsck --unreachable 2>/dev/null | awk '{print $3}'); do git cat-file -p $b | xxd -p; done",
 ]
 
+# compressed or base85 copies no output matching can follow: only the object-store view (bubblewrap)
+# keeps the old values out of them; README "Limits" says so for the Landlock tier
+COMPRESSED = [
+    "git archive --format=tar.gz HEAD~1 | base64",
+    "git archive --format=zip HEAD~1 | base64",
+    "git log -p --binary --all",
+]
+
 
 def strings(obj: Any) -> list[str]:
     if isinstance(obj, str):
@@ -56,7 +64,8 @@ def test_old_secrets_stay_in_git(model_server, git_repo: Path, cw_home: Path, ti
     except SandboxUnavailable as e:
         pytest.skip(f"{tier} cannot be enforced here: {e}")
     leaky_history(git_repo)
-    steps: list[dict[str, Any]] = [{"tool": "shell", "args": {"command": c}} for c in ATTACKS]
+    attacks = ATTACKS + (COMPRESSED if tier == "bwrap" else [])
+    steps: list[dict[str, Any]] = [{"tool": "shell", "args": {"command": c}} for c in attacks]
     steps.append({"tool": "shell", "args": {"command": "git log -p"}})  # the honest one, last
     steps.append({"text": "done"})
     model_server.script(steps)
@@ -66,10 +75,13 @@ def test_old_secrets_stay_in_git(model_server, git_repo: Path, cw_home: Path, ti
     assert run.returncode == 0, run.stderr
     reqs = model_server.requests
     results = tool_results(reqs[-1].body)
-    assert len(results) == len(ATTACKS) + 1
-    # the attacks did read the history (their output is not empty or an error)
-    assert "AWS_SECRET_ACCESS_KEY=" in results[1] and "DB_PASSWORD=" in results[1]
-    assert "GITHUB_TOKEN" in results[0]
+    assert len(results) == len(attacks) + 1
+    if tier == "bwrap":  # the view: placeholders where the blobs were
+        assert "the content of .env is hidden" in results[1]
+        assert "<secret:github-pat:" in results[0]
+    else:  # raw blobs, redacted on the way out by their known values
+        assert "AWS_SECRET_ACCESS_KEY=<secret:" in results[1] and "DB_PASSWORD=<secret:" in results[1]
+        assert "GITHUB_TOKEN" in results[0]
     sent = "\n".join(s for r in reqs for s in strings(json.loads(r.body)))
     known = KnownValues()
     for v in PLANTED:

@@ -43,7 +43,7 @@ class HistoryError(Exception):
     """git could not list or read the object store."""
 
 
-def _git(root: Path, args: list[str], *, data: bytes | None = None) -> bytes:
+def run_git(root: Path, args: list[str], *, data: bytes | None = None) -> bytes:
     from codeward.hostgit import git_command
 
     argv, env = git_command(args, root, drivers=False)
@@ -66,7 +66,7 @@ def is_repository(root: Path) -> bool:
 
 def objects_dir(root: Path) -> Path:
     """The object store of the repository at ``root`` (a worktree's is the main checkout's)."""
-    out = _git(root, ["rev-parse", "--git-path", "objects"]).decode("utf-8", "surrogateescape").strip()
+    out = run_git(root, ["rev-parse", "--git-path", "objects"]).decode("utf-8", "surrogateescape").strip()
     p = Path(out)
     return p if p.is_absolute() else (root / p)
 
@@ -84,7 +84,7 @@ def store_stamp(objects: Path) -> tuple[int, ...]:
 
 def list_blobs(root: Path) -> dict[str, int]:
     """id -> size of every blob in the object store (loose, packed or borrowed through alternates)."""
-    out = _git(
+    out = run_git(
         root,
         ["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
     )
@@ -99,9 +99,9 @@ def list_blobs(root: Path) -> dict[str, int]:
 def blob_paths(root: Path) -> dict[str, str]:
     """id -> the first path a blob was committed (or staged) under, over every ref, reflog and the index."""
     try:
-        out = _git(root, ["rev-list", "--objects", "--all", "--reflog", "--indexed-objects"])
+        out = run_git(root, ["rev-list", "--objects", "--all", "--reflog", "--indexed-objects"])
     except HistoryError:
-        out = _git(root, ["rev-list", "--objects", "--all"])  # an empty repository has no reflog to walk
+        out = run_git(root, ["rev-list", "--objects", "--all"])  # an empty repository has no reflog to walk
     paths: dict[str, str] = {}
     for line in out.split(b"\n"):
         oid, sep, path = line.partition(b" ")
@@ -211,7 +211,7 @@ class HistorySecrets:
         A directory that is not a repository has no history: every call returns nothing."""
         self.root = Path(root)
         self.scanner = scanner
-        self.cache_file = _cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
+        self.cache_file = clean_cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
         self.blobs_scanned = 0
         self._seen: set[str] = set()
         self._stamp: tuple[int, ...] | None = None
@@ -264,7 +264,7 @@ class HistorySecrets:
             return []
         blobs = list_blobs(self.root)
         new = {o: s for o, s in blobs.items() if o not in self._seen}
-        cached = _load_clean(self.cache_file)
+        cached = load_clean(self.cache_file)
         got = scan_blobs(self.root, self.scanner, new, known_clean=cached, stop=self._stop)
         if self._stop.is_set():
             return got.values
@@ -272,7 +272,7 @@ class HistorySecrets:
         self._seen.update(new)
         self._stamp = stamp
         if got.clean:
-            _save_clean(self.cache_file, (cached & set(blobs)) | got.clean)
+            save_clean(self.cache_file, (cached & set(blobs)) | got.clean)
         return got.values
 
 
@@ -297,12 +297,12 @@ class HistoryReport:
 
 def history_findings(root: Path, scanner: Any, *, cache_dir: Path | None = None) -> HistoryReport:
     """Scan the whole object store (reusing the clean-blob cache) and count what holds secrets."""
-    cache_file = _cache_file(cache_dir, root, scanner) if cache_dir is not None else None
+    cache_file = clean_cache_file(cache_dir, root, scanner) if cache_dir is not None else None
     blobs = list_blobs(root)
-    cached = _load_clean(cache_file)
+    cached = load_clean(cache_file)
     got = scan_blobs(root, scanner, blobs, known_clean=cached)
     if got.clean:
-        _save_clean(cache_file, (cached & set(blobs)) | got.clean)
+        save_clean(cache_file, (cached & set(blobs)) | got.clean)
     if not got.secret_blobs:
         return HistoryReport(0, 0, (), (), 0, len(blobs), got.scanned, got.skipped)
     distinct = {hashlib.sha256(f"{r}\0{v}".encode("utf-8", "surrogatepass")).digest() for v, r in got.values}
@@ -318,7 +318,9 @@ def history_findings(root: Path, scanner: Any, *, cache_dir: Path | None = None)
 def introducing_commits(root: Path, blobs: set[str]) -> set[str]:
     """Commits (over every ref and reflog) whose diff to a parent adds one of ``blobs``."""
     try:
-        out = _git(root, ["log", "--all", "--reflog", "--no-renames", "--raw", "--no-abbrev", "--format=%x00%H", "-c"])
+        out = run_git(
+            root, ["log", "--all", "--reflog", "--no-renames", "--raw", "--no-abbrev", "--format=%x00%H", "-c"]
+        )
     except HistoryError:
         return set()  # no commit at all (an empty repository with dangling blobs)
     commits: set[str] = set()
@@ -334,7 +336,7 @@ def introducing_commits(root: Path, blobs: set[str]) -> set[str]:
     return commits
 
 
-def _cache_file(cache_dir: Path | None, root: Path, scanner: Any) -> Path | None:
+def clean_cache_file(cache_dir: Path | None, root: Path, scanner: Any) -> Path | None:
     """One file of clean blob ids per repository and rule set (other rules may find what these did not)."""
     if cache_dir is None:
         return None
@@ -348,7 +350,7 @@ def _cache_file(cache_dir: Path | None, root: Path, scanner: Any) -> Path | None
     return cache_dir / f"history-{h.hexdigest()[:24]}.ids"
 
 
-def _load_clean(path: Path | None) -> set[str]:
+def load_clean(path: Path | None) -> set[str]:
     if path is None:
         return set()
     try:
@@ -358,7 +360,7 @@ def _load_clean(path: Path | None) -> set[str]:
     return {line for line in data.decode("ascii", "replace").split("\n") if len(line) in (40, 64)}
 
 
-def _save_clean(path: Path | None, clean: set[str]) -> None:
+def save_clean(path: Path | None, clean: set[str]) -> None:
     """Atomically, 0600 in a 0700 directory: a cache only saves time, so failures are ignored."""
     if path is None:
         return
@@ -385,20 +387,29 @@ def _stop_all() -> None:
 _paths_cache: dict[Path, tuple[tuple[int, ...], frozenset[str]]] = {}
 _hidden_cache: dict[Path, tuple[frozenset[str], Any, tuple[str, ...]]] = {}
 _paths_lock = threading.Lock()
+_objects_dirs: dict[Path, Path] = {}
 
 
 def history_paths(root: Path) -> frozenset[str]:
     """Every path a commit (over every ref and reflog) ever held, cached until the object store changes."""
-    objects = objects_dir(root)
-    stamp = store_stamp(objects)
+    stamp = store_stamp(cached_objects_dir(root))
     with _paths_lock:
         hit = _paths_cache.get(root)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        out = _git(root, ["log", "--all", "--reflog", "--no-renames", "--format=", "--name-only", "-z"])
+        out = run_git(root, ["log", "--all", "--reflog", "--no-renames", "--format=", "--name-only", "-z"])
         paths = frozenset(p.decode("utf-8", "surrogateescape").strip("\n") for p in out.split(b"\0")) - {""}
         _paths_cache[root] = (stamp, paths)
         return paths
+
+
+def cached_objects_dir(root: Path) -> Path:
+    """:func:`objects_dir`, asked of git once per repository and process (it runs per command)."""
+    with _paths_lock:
+        objects = _objects_dirs.get(root)
+        if objects is None:
+            objects = _objects_dirs[root] = objects_dir(root)
+        return objects
 
 
 def hidden_history_paths(root: Path, ignore: Any) -> tuple[str, ...]:

@@ -315,7 +315,7 @@ class BwrapSandbox:
         on_connection: Callable[[Connection], None] | None = None,
     ) -> RawRun:
         """Start bwrap, wait for it (or kill it), and wait for its pid namespace to be gone."""
-        from codeward.sandbox.gitview import attributes_info, git_paths, masked_index
+        from codeward.sandbox.gitview import attributes_info, git_paths, masked_index, object_binds
         from codeward.sandbox.landlock import proxy_env
         from codeward.sandbox.proxy import BRIDGE_PORT, BRIDGE_SOURCE, ConnectProxy, DomainPolicy
         from codeward.sandbox.runner import run_process
@@ -328,6 +328,7 @@ class BwrapSandbox:
         info = attributes_info(spec.workspace, git_paths(spec, layout.hidden()))
         if info is not None:
             binds.append((str(info), str(spec.workspace / ".git" / "info")))
+        binds += object_binds(spec)
         if use_proxy:
             import sys
 

@@ -202,3 +202,19 @@ def home_attributes(home: Path, spec: SandboxSpec, hidden: Sequence[Path]) -> No
     with contextlib.suppress(OSError):
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("".join(attribute_line(p) for p in paths), encoding="utf-8", errors="surrogateescape")
+
+
+def object_binds(spec: SandboxSpec) -> list[tuple[str, str]]:
+    """Read-only binds of the spec's object-store view over ``.git/objects`` and ``.git/refs/replace``.
+
+    A missing ``.git/refs/replace`` is created empty on the host (git ignores an empty directory
+    there) because bwrap cannot create a mount point inside the read-only ``.git``."""
+    if spec.git_objects is None or spec.git_replace is None:
+        return []
+    git_dir = spec.workspace / ".git"
+    replace = git_dir / "refs" / "replace"
+    if replace.is_symlink() or (git_dir / "refs").is_symlink():
+        return [(str(spec.git_objects), str(git_dir / "objects"))]  # objects hidden; no placeholders
+    with contextlib.suppress(OSError):
+        replace.mkdir(mode=0o755, exist_ok=True)
+    return [(str(spec.git_objects), str(git_dir / "objects")), (str(spec.git_replace), str(replace))]
