@@ -11,7 +11,9 @@ removed, and three secrets planted in old versions of ordinary files. Then measu
 1. ``history_findings`` (what ``codeward doctor`` runs): cold (no cache) and warm (clean-blob cache);
 2. ``HistorySecrets.refresh`` as a session pays it: first call cold and warm, then a call with the
    object store unchanged (what every later request pays);
-3. ``hidden_history_paths`` (the sandbox spec's list, per command): first call and cached;
+3. ``hidden_history_paths`` (the sandbox spec's list, per command): first call and cached; the
+   object-store view bubblewrap binds over ``.git/objects``: built cold, rebuilt in a new session
+   with a warm cache, and what a later command pays;
 4. ``codeward doctor --json`` as a whole process (warm cache).
 Prints a Markdown table and the machine.
 """
@@ -31,7 +33,11 @@ from pathlib import Path
 
 SYNTH = Path("/tmp/cw-bench-history")
 FILES = 2000
-SECRETS = ["ghp_Bn4Kx8Qm2Wz6Lp9Rt1Yc5Vd3Hf7Js0Ga2Eu6", "AKIAQX7TRB2MZL4PWN6Y", "xoxb-2048123456-2048765432-Qx7Lm2Wz9Rt4Yc8Vd3Hf1Js6"]
+SECRETS = [
+    "ghp_Bn4Kx8Qm2Wz6Lp9Rt1Yc5Vd3Hf7Js0Ga2Eu6",
+    "AKIAQX7TRB2MZL4PWN6Y",
+    "xoxb-2048123456-2048765432-Qx7Lm2Wz9Rt4Yc8Vd3Hf1Js6",
+]
 
 
 def build(commits: int) -> Path:
@@ -88,11 +94,21 @@ def measure(repo: Path) -> list[tuple[str, str]]:
     scanner = project.make_scanner(redact_pii=False)
     blobs = list_blobs(repo)
     commits = subprocess.run(["git", "rev-list", "--all", "--count"], cwd=repo, capture_output=True, text=True)
-    rows = [("commits / blobs / blob bytes", f"{commits.stdout.strip()} / {len(blobs)} / {sum(blobs.values()) / 1e6:.1f} MB")]
+    rows = [
+        (
+            "commits / blobs / blob bytes",
+            f"{commits.stdout.strip()} / {len(blobs)} / {sum(blobs.values()) / 1e6:.1f} MB",
+        )
+    ]
     cache = Path(tempfile.mkdtemp(prefix="cw-bench-hcache-"))
     try:
         t, r = timed(lambda: history_findings(repo, scanner, cache_dir=cache))
-        rows.append(("doctor scan, cold", f"{t:.2f} s ({r.blobs_scanned} blobs scanned; {r.secrets} secrets in {r.commits} commits)"))
+        rows.append(
+            (
+                "doctor scan, cold",
+                f"{t:.2f} s ({r.blobs_scanned} blobs scanned; {r.secrets} secrets in {r.commits} commits)",
+            )
+        )
         t, r = timed(lambda: history_findings(repo, scanner, cache_dir=cache))
         rows.append(("doctor scan, warm (clean-blob cache)", f"{t:.2f} s ({r.blobs_scanned} blobs scanned)"))
         session_scanner = project.scanner
@@ -106,6 +122,21 @@ def measure(repo: Path) -> list[tuple[str, str]]:
         t, v = timed(h2.refresh)
         rows.append(("session, first refresh, warm", f"{t:.2f} s ({h2.blobs_scanned} blobs, {len(v)} values)"))
         shutil.rmtree(cache2, ignore_errors=True)
+        from codeward.privacy import history_view
+
+        cache3 = Path(tempfile.mkdtemp(prefix="cw-bench-hcache-"))
+        t, view = timed(lambda: history_view.object_view(repo, session_scanner, project.ignore, cache3))
+        n = view.excluded if view is not None else 0
+        rows.append(("object-store view (bwrap), first command, cold", f"{t:.2f} s ({n} blobs replaced)"))
+        history_view._views.clear()
+        t, view = timed(lambda: history_view.object_view(repo, session_scanner, project.ignore, cache3))
+        rows.append(("object-store view, new session, warm cache (pack rebuilt)", f"{t:.2f} s"))
+        t, view = timed(lambda: history_view.object_view(repo, session_scanner, project.ignore, cache3))
+        rows.append(("object-store view, later commands (store unchanged)", f"{t * 1000:.2f} ms"))
+        if view is not None:
+            size = sum(f.stat().st_size for f in view.objects.rglob("*") if f.is_file())
+            rows.append(("object-store view, disk", f"{size / 1e6:.1f} MB"))
+        shutil.rmtree(cache3, ignore_errors=True)
         t, paths = timed(lambda: hidden_history_paths(repo, project.ignore))
         rows.append(("hidden_history_paths, first", f"{t:.2f} s ({len(paths)} hidden paths)"))
         t, _ = timed(lambda: hidden_history_paths(repo, project.ignore))

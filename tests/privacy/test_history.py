@@ -32,9 +32,10 @@ def test_the_cache_keeps_clean_blob_ids_only_and_values_are_learned_again(git_re
     scanner = _scanner(git_repo)
     first = HistorySecrets(git_repo, scanner, cache_dir=tmp_path / "cache")
     first.refresh()
-    [cache] = (tmp_path / "cache").iterdir()
+    [cache] = (tmp_path / "cache").glob("history-*.ids")
     text = cache.read_text()
-    assert all(v not in text for v in PLANTED)
+    [paths] = (tmp_path / "cache").glob("history-paths-*.json")  # every blob's path, secret or not
+    assert all(v not in text and v not in paths.read_text() for v in PLANTED)
     secret_blob = git(git_repo, "rev-parse", "HEAD~1:.env").strip()
     assert secret_blob not in text.split("\n")  # which blobs hold secrets is not written down either
     clean_blob = git(git_repo, "rev-parse", "HEAD:README.md").strip()

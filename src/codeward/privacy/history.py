@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import json
 import os
 import subprocess
 import threading
@@ -149,6 +150,36 @@ def read_blobs(root: Path, oids: Iterable[str], stop: threading.Event | None = N
         writer.join(1)
 
 
+def paths_for(root: Path, wanted: Iterable[str], cache_dir: Path | None) -> dict[str, str]:
+    """id -> path (``""`` for a blob no commit, reflog or the index holds) covering ``wanted``.
+
+    The map is kept in the home's ``cache/`` per repository (ids and file names only, of every
+    blob alike): walking a long history for the paths costs seconds, so the walk is redone only
+    when a wanted blob is not in the map yet."""
+    cache = None
+    if cache_dir is not None:
+        cache = (
+            cache_dir
+            / f"history-paths-{hashlib.sha256(str(root.resolve()).encode('utf-8', 'surrogateescape')).hexdigest()[:24]}.json"
+        )
+    known: dict[str, str] = {}
+    if cache is not None:
+        try:
+            data = json.loads(cache.read_text(encoding="utf-8", errors="surrogateescape"))
+            known = data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            known = {}
+    want = list(wanted)
+    if all(o in known for o in want):
+        return known
+    fresh: dict[str, str] = blob_paths(root)
+    for o in want:
+        fresh.setdefault(o, "")
+    if cache is not None:
+        _write_private(cache, json.dumps(fresh, ensure_ascii=False).encode("utf-8", "surrogateescape"))
+    return fresh
+
+
 def _text(data: bytes) -> str | None:
     """The blob as text, or None when it is binary."""
     if b"\0" in data[:BINARY_SNIFF]:
@@ -178,6 +209,7 @@ def scan_blobs(
     *,
     known_clean: set[str] | frozenset[str] = frozenset(),
     stop: threading.Event | None = None,
+    cache_dir: Path | None = None,
 ) -> BlobScan:
     """Scan every blob of ``blobs`` not in ``known_clean``; paths are looked up only when there is work."""
     result = BlobScan()
@@ -185,7 +217,7 @@ def scan_blobs(
     result.skipped = sum(1 for size in blobs.values() if size > MAX_BLOB)
     if not todo:
         return result
-    result.paths = blob_paths(root)
+    result.paths = paths_for(root, todo, cache_dir)
     for oid, data in read_blobs(root, todo, stop):
         text = _text(data)
         if text is None:
@@ -193,7 +225,7 @@ def scan_blobs(
             result.clean.add(oid)  # binary: nothing a text rule could find, now or next time
             continue
         result.scanned += 1
-        found = scanner.scan(text, path=result.paths.get(oid))
+        found = scanner.scan(text, path=result.paths.get(oid) or None)
         if not found:
             result.clean.add(oid)
             continue
@@ -211,6 +243,7 @@ class HistorySecrets:
         A directory that is not a repository has no history: every call returns nothing."""
         self.root = Path(root)
         self.scanner = scanner
+        self.cache_dir = cache_dir
         self.cache_file = clean_cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
         self.blobs_scanned = 0
         self._seen: set[str] = set()
@@ -265,7 +298,7 @@ class HistorySecrets:
         blobs = list_blobs(self.root)
         new = {o: s for o, s in blobs.items() if o not in self._seen}
         cached = load_clean(self.cache_file)
-        got = scan_blobs(self.root, self.scanner, new, known_clean=cached, stop=self._stop)
+        got = scan_blobs(self.root, self.scanner, new, known_clean=cached, stop=self._stop, cache_dir=self.cache_dir)
         if self._stop.is_set():
             return got.values
         self.blobs_scanned += got.scanned
@@ -300,16 +333,16 @@ def history_findings(root: Path, scanner: Any, *, cache_dir: Path | None = None)
     cache_file = clean_cache_file(cache_dir, root, scanner) if cache_dir is not None else None
     blobs = list_blobs(root)
     cached = load_clean(cache_file)
-    got = scan_blobs(root, scanner, blobs, known_clean=cached)
+    got = scan_blobs(root, scanner, blobs, known_clean=cached, cache_dir=cache_dir)
     if got.clean:
         save_clean(cache_file, (cached & set(blobs)) | got.clean)
     if not got.secret_blobs:
         return HistoryReport(0, 0, (), (), 0, len(blobs), got.scanned, got.skipped)
     distinct = {hashlib.sha256(f"{r}\0{v}".encode("utf-8", "surrogatepass")).digest() for v, r in got.values}
     rules = sorted({r for rs in got.secret_blobs.values() for r in rs})
-    paths = sorted({got.paths[o] for o in got.secret_blobs if o in got.paths})
+    paths = sorted({got.paths[o] for o in got.secret_blobs if got.paths.get(o)})
     commits = introducing_commits(root, set(got.secret_blobs))
-    loose = sum(1 for o in got.secret_blobs if o not in got.paths)
+    loose = sum(1 for o in got.secret_blobs if not got.paths.get(o))
     return HistoryReport(
         len(distinct), len(commits), tuple(rules), tuple(paths), loose, len(blobs), got.scanned, got.skipped
     )
@@ -361,15 +394,19 @@ def load_clean(path: Path | None) -> set[str]:
 
 
 def save_clean(path: Path | None, clean: set[str]) -> None:
-    """Atomically, 0600 in a 0700 directory: a cache only saves time, so failures are ignored."""
-    if path is None:
-        return
+    """The clean blob ids (a cache only saves time, so failures are ignored)."""
+    if path is not None:
+        _write_private(path, "\n".join(sorted(clean)).encode("ascii"))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Atomically, 0600 in a 0700 directory; failures are ignored (callers only cache)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("\n".join(sorted(clean)))
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except OSError:
         pass

@@ -34,12 +34,12 @@ from typing import Any
 from codeward.privacy.history import (
     MAX_BLOB,
     HistoryError,
-    blob_paths,
     cached_objects_dir,
     clean_cache_file,
     is_repository,
     list_blobs,
     load_clean,
+    paths_for,
     read_blobs,
     run_git,
     save_clean,
@@ -101,10 +101,10 @@ def excluded_blobs(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None
     """Blob id -> the placeholder content it is replaced by, for every blob that holds a finding, that
     a hidden path held, or that is too large to scan."""
     blobs = list_blobs(root)
-    paths = blob_paths(root)
+    paths = paths_for(root, blobs, cache_dir)
     out: dict[str, bytes] = {}
     for oid, path in paths.items():
-        if oid in blobs and ignore.match(path, is_dir=False) is not None:
+        if path and oid in blobs and ignore.match(path, is_dir=False) is not None:
             out[oid] = f"(codeward: the content of {path} is hidden: the ignore rules cover this path)\n".encode()
     for oid, size in blobs.items():
         if size > MAX_BLOB and oid not in out:
@@ -118,7 +118,7 @@ def excluded_blobs(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None
             newly_clean.add(oid)
             continue
         text = data.decode("utf-8", "replace")
-        found = scanner.scan(text, path=paths.get(oid))
+        found = scanner.scan(text, path=paths.get(oid) or None)
         if not found:
             newly_clean.add(oid)
             continue
