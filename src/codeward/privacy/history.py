@@ -44,10 +44,10 @@ class HistoryError(Exception):
     """git could not list or read the object store."""
 
 
-def run_git(root: Path, args: list[str], *, data: bytes | None = None) -> bytes:
+def run_git(root: Path, args: list[str], *, data: bytes | None = None, env: dict[str, str] | None = None) -> bytes:
     from codeward.hostgit import git_command
 
-    argv, env = git_command(args, root, drivers=False)
+    argv, env = git_command(args, root, drivers=False, env=env)
     try:
         p = subprocess.run(argv, cwd=root, env=env, input=data, capture_output=True, timeout=TIMEOUT_S, check=False)
     except FileNotFoundError:
@@ -341,19 +341,22 @@ def history_findings(root: Path, scanner: Any, *, cache_dir: Path | None = None)
     distinct = {hashlib.sha256(f"{r}\0{v}".encode("utf-8", "surrogatepass")).digest() for v, r in got.values}
     rules = sorted({r for rs in got.secret_blobs.values() for r in rs})
     paths = sorted({got.paths[o] for o in got.secret_blobs if got.paths.get(o)})
-    commits = introducing_commits(root, set(got.secret_blobs))
+    commits = introducing_commits(root, set(got.secret_blobs), paths) if paths else set()
     loose = sum(1 for o in got.secret_blobs if not got.paths.get(o))
     return HistoryReport(
         len(distinct), len(commits), tuple(rules), tuple(paths), loose, len(blobs), got.scanned, got.skipped
     )
 
 
-def introducing_commits(root: Path, blobs: set[str]) -> set[str]:
-    """Commits (over every ref and reflog) whose diff to a parent adds one of ``blobs``."""
+def introducing_commits(root: Path, blobs: set[str], paths: Iterable[str] = ()) -> set[str]:
+    """Commits (over every ref and reflog) whose diff to a parent adds one of ``blobs``.
+
+    ``paths`` (where those blobs were seen) limit the tree diffs, most of the cost on a long
+    history; a blob that was also committed under another path is counted where it was seen."""
+    spec = ["--", *(f":(literal){p}" for p in paths)] if paths else []
+    args = ["log", "--all", "--reflog", "--no-renames", "--raw", "--no-abbrev", "--format=%x00%H", "-c", *spec]
     try:
-        out = run_git(
-            root, ["log", "--all", "--reflog", "--no-renames", "--raw", "--no-abbrev", "--format=%x00%H", "-c"]
-        )
+        out = run_git(root, args)
     except HistoryError:
         return set()  # no commit at all (an empty repository with dangling blobs)
     commits: set[str] = set()

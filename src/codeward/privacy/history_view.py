@@ -161,7 +161,11 @@ def build_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) ->
     (objects / "pack").mkdir(parents=True)
     (objects / "info").mkdir()
     replace.mkdir()
-    run_git(root, ["pack-objects", "-q", "--window=0", str(objects / "pack" / "pack")], data=keep)
+    # its temporary files go to the object directory: the view's, reading the real one as an
+    # alternate, so that the user's .git is not touched (nor its stamp changed)
+    real = cached_objects_dir(root)
+    env = {"GIT_OBJECT_DIRECTORY": str(objects), "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(real)}
+    run_git(root, ["pack-objects", "-q", "--window=0", str(objects / "pack" / "pack")], data=keep, env=env)
     for oid, content in excluded.items():
         new = _write_loose(objects, content, len(oid))
         (replace / oid).write_text(new + "\n")
