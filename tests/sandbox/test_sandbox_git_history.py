@@ -92,3 +92,22 @@ def test_honest_git_still_works_on_the_view(git_repo: Path) -> None:
 def test_a_history_without_secrets_gets_no_view(git_repo: Path) -> None:
     spec = open_project(git_repo, None).sandbox_spec()
     assert spec.git_objects is None and spec.git_replace is None
+
+
+@pytest.mark.sandbox
+def test_a_view_that_cannot_be_built_hides_every_object(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail closed: when filtering the store fails, commands get an empty one, not the real one."""
+    from codeward.privacy import history_view
+
+    sb = _bwrap()
+    leaky_history(git_repo)
+
+    def broken(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(history_view, "build_view", broken)
+    monkeypatch.setattr(history_view, "_views", {})
+    spec = open_project(git_repo, None).sandbox_spec()
+    assert spec.git_objects is not None
+    out = _run(sb, spec, "git show HEAD~1:.env; git log -p; git cat-file --batch-all-objects --batch")
+    assert not _plain(out) and b"ordinary-line-1" not in out

@@ -62,6 +62,7 @@ class ObjectView:
 _lock = threading.Lock()
 _views: dict[Path, tuple[tuple[int, ...], Any, Any, ObjectView | None]] = {}
 _dir: Path | None = None
+_built: dict[Path, list[Path]] = {}
 
 
 def _private_dir() -> Path:
@@ -91,8 +92,8 @@ def object_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) -
             return hit[3]
         try:
             view = build_view(root, scanner, ignore, cache_dir)
-        except (HistoryError, OSError, ValueError) as e:
-            view = _empty_view(root, str(e))
+        except Exception as e:  # git, the disk or the scanner: fail closed, never the real store
+            view = _empty_view(root, f"{type(e).__name__}: {e}")
         _views[root] = (stamp, scanner, ignore, view)
         return view
 
@@ -154,7 +155,6 @@ def build_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) ->
     listing = run_git(root, ["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objectname)"])
     keep = b"\n".join(o for o in listing.split(b"\n") if o and o.decode("ascii") not in excluded) + b"\n"
     key = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    base = _private_dir() / key
     tmp = Path(tempfile.mkdtemp(dir=_private_dir(), prefix=f"{key}-"))
     objects = tmp / "objects"
     replace = tmp / "replace"
@@ -171,10 +171,12 @@ def build_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) ->
         (replace / oid).write_text(new + "\n")
     for d in (tmp, objects, replace):
         os.chmod(d, 0o755)
-    if base.exists():
-        shutil.rmtree(base)
-    os.replace(tmp, base)
-    return ObjectView(base / "objects", base / "replace", len(excluded))
+    # a command still running may have the previous view bound: keep it, drop the one before
+    older = _built.setdefault(root, [])
+    older.append(tmp)
+    while len(older) > 2:
+        shutil.rmtree(older.pop(0), ignore_errors=True)
+    return ObjectView(objects, replace, len(excluded))
 
 
 def _write_loose(objects: Path, content: bytes, hexlen: int) -> str:
