@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """What scanning a repository's git history for secrets costs (issue 11, git history).
 
-    python bench/history_scan.py [--commits 20000] [--repo PATH]
+    python bench/history_scan.py [--commits 20000] [--repo PATH] [--skip-synthetic]
 
 Builds (once, with ``git fast-import``) a synthetic repository under /tmp/cw-bench-history: COMMITS
 commits, each changing one or two of 2 000 source files of ~2 KiB, a ``.env`` committed and later
 removed, and three secrets planted in old versions of ordinary files. Then measures, on it and on
-``--repo`` (default: this checkout):
+``--repo`` (default: this checkout; a worktree gets no object-store view, so measure a clone:
+``git clone -q --no-local . /tmp/cw-self``):
 
 1. ``history_findings`` (what ``codeward doctor`` runs): cold (no cache) and warm (clean-blob cache);
 2. ``HistorySecrets.refresh`` as a session pays it: first call cold and warm, then a call with the
@@ -160,10 +161,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--commits", type=int, default=20000)
     ap.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent)
+    ap.add_argument("--skip-synthetic", action="store_true")
     args = ap.parse_args()
-    t, synth = timed(lambda: build(args.commits))
-    print(f"synthetic repository: {synth} (built in {t:.1f} s)\n")
-    for repo in (args.repo, synth):
+    repos = [args.repo]
+    if not args.skip_synthetic:
+        t, synth = timed(lambda: build(args.commits))
+        print(f"synthetic repository: {synth} (built in {t:.1f} s)\n")
+        repos.append(synth)
+    for repo in repos:
         print(f"### {repo}\n\n| what | figure |\n|---|---|")
         for what, fig in measure(repo):
             print(f"| {what} | {fig} |")

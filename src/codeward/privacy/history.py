@@ -430,15 +430,18 @@ _paths_lock = threading.Lock()
 _objects_dirs: dict[Path, Path] = {}
 
 
-def history_paths(root: Path) -> frozenset[str]:
-    """Every path a commit (over every ref and reflog) ever held, cached until the object store changes."""
+def history_paths(root: Path, cache_dir: Path | None = None) -> frozenset[str]:
+    """The path of every blob in the store (the first a walk of every ref, reflog and the index
+    meets it under), cached until the store changes (and on disk, see :func:`paths_for`).
+
+    A path all of whose versions were first met under another path is not listed: its content is
+    then readable under that other path anyway, so the attributes built from this list hide no less."""
     stamp = store_stamp(cached_objects_dir(root))
     with _paths_lock:
         hit = _paths_cache.get(root)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        out = run_git(root, ["log", "--all", "--reflog", "--no-renames", "--format=", "--name-only", "-z"])
-        paths = frozenset(p.decode("utf-8", "surrogateescape").strip("\n") for p in out.split(b"\0")) - {""}
+        paths = frozenset(paths_for(root, list_blobs(root), cache_dir).values()) - {""}
         _paths_cache[root] = (stamp, paths)
         return paths
 
@@ -452,7 +455,7 @@ def cached_objects_dir(root: Path) -> Path:
         return objects
 
 
-def hidden_history_paths(root: Path, ignore: Any) -> tuple[str, ...]:
+def hidden_history_paths(root: Path, ignore: Any, cache_dir: Path | None = None) -> tuple[str, ...]:
     """The paths in the history that ``ignore`` hides (for the sandbox's git attributes).
 
     Empty outside a repository and when git fails: the attributes are a courtesy to honest
@@ -460,7 +463,7 @@ def hidden_history_paths(root: Path, ignore: Any) -> tuple[str, ...]:
     if not is_repository(root):
         return ()
     try:
-        paths = history_paths(root)
+        paths = history_paths(root, cache_dir)
     except HistoryError:
         return ()
     hit = _hidden_cache.get(root)

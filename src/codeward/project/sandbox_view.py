@@ -92,7 +92,7 @@ def spec_for_project(
         write_rule=scope.rule,
         write_skipped=scope.skipped,
         readable_roots=tuple(dict.fromkeys(_dir(r, "[sandbox] readable_roots:") for r in sb.readable_roots)),
-        git_hidden=hidden_history_paths(root, project.ignore),
+        git_hidden=hidden_history_paths(root, project.ignore, home / "cache"),
         git_objects=view.objects if view is not None else None,
         git_replace=view.replace if view is not None else None,
     )
