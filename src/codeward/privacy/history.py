@@ -4,17 +4,19 @@ The sandbox hides ignored files and redacts the workspace's secrets, but ``.git`
 version of every file ever committed (and every blob ever staged): ``git show HEAD~3:.env``,
 ``git cat-file -p <blob>`` or ``git log -p --text`` print them, raw, and a pipe can transform them
 (``| rev``). Attributes given to the sandbox's git (:mod:`codeward.sandbox.gitview`) keep an honest
-``git log -p`` from printing ignored paths, but a command can read a blob directly, so the values
-themselves must be known to the redactor before any command output leaves
-(:mod:`codeward.privacy.known` then finds them in their encodings).
+``git log -p`` from printing ignored paths, and under bubblewrap commands read an object-store view
+without the blobs that hold secrets (:mod:`codeward.privacy.history_view`); but the Landlock tier
+has no view and a command there reads blobs directly, so the values themselves must be known to the
+redactor before any command output leaves (:mod:`codeward.privacy.known` then finds them in their
+encodings).
 
 :class:`HistorySecrets` therefore scans every blob in the object store once: every object
 ``cat-file --batch-all-objects`` lists (reachable from any ref, a reflog or the index, or
 dangling: a command can list those too, with ``git fsck``), each with the path it was committed
 under where one exists (path rules need it). Blobs are immutable, so the ids of those that held no
 finding are cached in the codeward home's ``cache/`` (ids only: never a value, never which blobs hold
-secrets) under the rule set that judged them; blobs with findings are read again every session to
-learn their values afresh. A later :meth:`HistorySecrets.refresh` rescans only when the object
+secrets) under the rule set that judged them, beside a map of every blob's path; blobs with
+findings are read again every session to learn their values afresh. A later :meth:`HistorySecrets.refresh` rescans only when the object
 store changed (a stat of its directories) and then only the new blobs.
 
 :func:`history_findings` is the same scan for ``codeward doctor``: rule ids, paths and the commits
@@ -119,7 +121,9 @@ def read_blobs(root: Path, oids: Iterable[str], stop: threading.Event | None = N
     if not ids:
         return
     argv, env = git_command(["cat-file", "--batch"], root, drivers=False)
-    proc = subprocess.Popen(argv, cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        argv, cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
     assert proc.stdin is not None and proc.stdout is not None
 
     def feed() -> None:
@@ -155,28 +159,28 @@ def paths_for(root: Path, wanted: Iterable[str], cache_dir: Path | None) -> dict
 
     The map is kept in the home's ``cache/`` per repository (ids and file names only, of every
     blob alike): walking a long history for the paths costs seconds, so the walk is redone only
-    when a wanted blob is not in the map yet."""
-    cache = None
-    if cache_dir is not None:
-        cache = (
-            cache_dir
-            / f"history-paths-{hashlib.sha256(str(root.resolve()).encode('utf-8', 'surrogateescape')).hexdigest()[:24]}.json"
-        )
+    when a wanted blob is not in the map, or had no path and the store changed since (it may have
+    been committed under a hidden path since)."""
+    name = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    cache = cache_dir / f"history-paths-{name}.json" if cache_dir is not None else None
+    stamp = hashlib.sha256(repr(store_stamp(cached_objects_dir(root))).encode()).hexdigest()
     known: dict[str, str] = {}
+    old_stamp = ""
     if cache is not None:
         try:
             data = json.loads(cache.read_text(encoding="utf-8", errors="surrogateescape"))
-            known = data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
+            known, old_stamp = data["paths"], data["stamp"]
+        except (OSError, ValueError, KeyError, TypeError):
             known = {}
     want = list(wanted)
-    if all(o in known for o in want):
+    if all(known.get(o) or (o in known and old_stamp == stamp) for o in want):
         return known
     fresh: dict[str, str] = blob_paths(root)
     for o in want:
         fresh.setdefault(o, "")
     if cache is not None:
-        _write_private(cache, json.dumps(fresh, ensure_ascii=False).encode("utf-8", "surrogateescape"))
+        data = json.dumps({"stamp": stamp, "paths": fresh}, ensure_ascii=False)
+        _write_private(cache, data.encode("utf-8", "surrogateescape"))
     return fresh
 
 
@@ -426,7 +430,7 @@ def _stop_all() -> None:
 
 _paths_cache: dict[Path, tuple[tuple[int, ...], frozenset[str]]] = {}
 _hidden_cache: dict[Path, tuple[frozenset[str], Any, tuple[str, ...]]] = {}
-_paths_lock = threading.Lock()
+_paths_lock = threading.RLock()  # history_paths -> paths_for -> cached_objects_dir
 _objects_dirs: dict[Path, Path] = {}
 
 
