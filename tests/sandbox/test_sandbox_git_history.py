@@ -111,3 +111,28 @@ def test_a_view_that_cannot_be_built_hides_every_object(git_repo: Path, monkeypa
     assert spec.git_objects is not None
     out = _run(sb, spec, "git show HEAD~1:.env; git log -p; git cat-file --batch-all-objects --batch")
     assert not _plain(out) and b"ordinary-line-1" not in out
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("tier", ["bwrap", "landlock"])
+def test_the_repositorys_own_info_files_still_apply(git_repo: Path, tier: str) -> None:
+    """The ``.git/info`` copy bound under bubblewrap keeps ``exclude`` and the repository's own
+    ``info/attributes`` lines (ours come after them, so they win for hidden paths only)."""
+    from codeward.errors import SandboxUnavailable
+    from codeward.sandbox import select_sandbox
+
+    try:
+        sb = select_sandbox(tier)
+    except SandboxUnavailable as e:
+        pytest.skip(f"{tier} cannot be enforced here: {e}")
+    leaky_history(git_repo)
+    info = git_repo / ".git" / "info"
+    (info / "exclude").write_text("scratch.txt\n")
+    (info / "attributes").write_text("notes.txt -diff\n")
+    (git_repo / "scratch.txt").write_text("x\n")
+    spec = open_project(git_repo, None).sandbox_spec()
+    text = _run(sb, spec, "git status --short; git log -p -- notes.txt .env").decode()
+    assert "scratch.txt" not in text
+    assert "Binary files /dev/null and b/notes.txt differ" in text
+    assert "Binary files /dev/null and b/.env differ" in text
+    assert (info / "attributes").read_text() == "notes.txt -diff\n"  # the host's file is untouched
