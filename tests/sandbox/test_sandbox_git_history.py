@@ -53,13 +53,13 @@ def test_raw_reads_of_the_history_find_placeholders(git_repo: Path) -> None:
     sb = _bwrap()
     leaky_history(git_repo)
     spec = open_project(git_repo, None).sandbox_spec()
-    assert spec.git_objects is not None and spec.git_replace is not None
+    assert spec.git_view is not None and spec.git_view() is not None
     out = _run(sb, spec, RAW_READS + "; git archive --format=tar.gz HEAD~1 | base64 -d 2>/dev/null; true")
     assert not _plain(out)
     assert b"the content of .env is hidden" in out and b"<secret:github-pat:" in out
     assert b"bad object HEAD~1:.env" in out  # with replace refs off, the object is simply not there
     # the control: the same spec without the view reads every old value, raw
-    raw = _run(sb, dataclasses.replace(spec, git_objects=None, git_replace=None), RAW_READS)
+    raw = _run(sb, dataclasses.replace(spec, git_view=None), RAW_READS)
     assert all(v.encode() in raw for v in (AWS, LETTERS, TOKEN, DANGLING, PRIVATE_NOTE))
 
 
@@ -91,7 +91,7 @@ def test_honest_git_still_works_on_the_view(git_repo: Path) -> None:
 
 def test_a_history_without_secrets_gets_no_view(git_repo: Path) -> None:
     spec = open_project(git_repo, None).sandbox_spec()
-    assert spec.git_objects is None and spec.git_replace is None
+    assert spec.git_view is not None and spec.git_view() is None
 
 
 @pytest.mark.sandbox
@@ -108,7 +108,8 @@ def test_a_view_that_cannot_be_built_hides_every_object(git_repo: Path, monkeypa
     monkeypatch.setattr(history_view, "build_view", broken)
     monkeypatch.setattr(history_view, "_views", {})
     spec = open_project(git_repo, None).sandbox_spec()
-    assert spec.git_objects is not None
+    view = spec.git_view() if spec.git_view is not None else None
+    assert view is not None and not any(view[0].rglob("*.pack"))  # an empty store
     out = _run(sb, spec, "git show HEAD~1:.env; git log -p; git cat-file --batch-all-objects --batch")
     assert not _plain(out) and b"ordinary-line-1" not in out
 
@@ -136,3 +137,25 @@ def test_the_repositorys_own_info_files_still_apply(git_repo: Path, tier: str) -
     assert "Binary files /dev/null and b/notes.txt differ" in text
     assert "Binary files /dev/null and b/.env differ" in text
     assert (info / "attributes").read_text() == "notes.txt -diff\n"  # the host's file is untouched
+
+
+@pytest.mark.sandbox
+def test_landlock_never_builds_the_view(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The view is built only by a tier that binds it: a Landlock command does not pay the repack."""
+    from codeward.errors import SandboxUnavailable
+    from codeward.privacy import history_view
+    from codeward.sandbox import select_sandbox
+
+    try:
+        sb = select_sandbox("landlock")
+    except SandboxUnavailable as e:
+        pytest.skip(f"landlock cannot be enforced here: {e}")
+    leaky_history(git_repo)
+    calls: list[object] = []
+    real = history_view.build_view
+    monkeypatch.setattr(history_view, "build_view", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(history_view, "_views", {})
+    spec = open_project(git_repo, None).sandbox_spec()
+    assert b"ordinary-line-1" in _run(sb, spec, "git log -p")
+    assert calls == []
+    assert spec.git_view is not None and spec.git_view() is not None and len(calls) == 1  # bwrap would

@@ -72,7 +72,11 @@ def spec_for_project(
     if cfg.audit.dir and Path(cfg.audit.dir).expanduser().is_absolute():
         masked.append(Path(cfg.audit.dir).expanduser().resolve())  # an audit log kept outside the home
     protected = tuple(ws.protected_paths())
-    view = object_view(root, project.scanner, project.ignore, home / "cache")
+
+    def git_view() -> tuple[Path, Path] | None:
+        view = object_view(root, project.scanner, project.ignore, home / "cache")
+        return (view.objects, view.replace) if view is not None else None
+
     scope = write_scope(root, policy.allow_directories, masked=masked, protected=protected)
     return SandboxSpec(
         workspace=root,
@@ -93,6 +97,5 @@ def spec_for_project(
         write_skipped=scope.skipped,
         readable_roots=tuple(dict.fromkeys(_dir(r, "[sandbox] readable_roots:") for r in sb.readable_roots)),
         git_hidden=hidden_history_paths(root, project.ignore, home / "cache"),
-        git_objects=view.objects if view is not None else None,
-        git_replace=view.replace if view is not None else None,
+        git_view=git_view,
     )

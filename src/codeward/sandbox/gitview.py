@@ -209,12 +209,14 @@ def object_binds(spec: SandboxSpec) -> list[tuple[str, str]]:
 
     A missing ``.git/refs/replace`` is created empty on the host (git ignores an empty directory
     there) because bwrap cannot create a mount point inside the read-only ``.git``."""
-    if spec.git_objects is None or spec.git_replace is None:
+    view = spec.git_view() if spec.git_view is not None else None
+    if view is None:
         return []
+    objects, replace_view = view
     git_dir = spec.workspace / ".git"
     replace = git_dir / "refs" / "replace"
     if replace.is_symlink() or (git_dir / "refs").is_symlink():
-        return [(str(spec.git_objects), str(git_dir / "objects"))]  # objects hidden; no placeholders
+        return [(str(objects), str(git_dir / "objects"))]  # objects hidden; no placeholders
     with contextlib.suppress(OSError):
         replace.mkdir(mode=0o755, exist_ok=True)
-    return [(str(spec.git_objects), str(git_dir / "objects")), (str(spec.git_replace), str(replace))]
+    return [(str(objects), str(git_dir / "objects")), (str(replace_view), str(replace))]
