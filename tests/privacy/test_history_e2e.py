@@ -28,14 +28,14 @@ ATTACKS = [
     "git cat-file --batch-all-objects --batch | rev",
     "git fsck --lost-found >/dev/null 2>&1; cat .git/lost-found/other/* 2>/dev/null; "
     "for b in $(git fsck --unreachable 2>/dev/null | awk '{print $3}'); do git cat-file -p $b | xxd -p; done",
+    "git log -p --binary --all",
 ]
 
-# compressed or base85 copies no output matching can follow: only the object-store view (bubblewrap)
-# keeps the old values out of them; README "Limits" says so for the Landlock tier
+# compressed copies no output matching can follow: only the object-store view (bubblewrap) keeps
+# the old values out of them; README "Limits" says so for the Landlock tier
 COMPRESSED = [
     "git archive --format=tar.gz HEAD~1 | base64",
     "git archive --format=zip HEAD~1 | base64",
-    "git log -p --binary --all",
 ]
 
 
