@@ -52,7 +52,7 @@ def test_a_clean_history_passes(git_repo: Path, cw_home: Path) -> None:
     git(git_repo, "commit", "-q", "-m", "app")
     _, checks = doctor(git_repo)
     h = checks["git-history"]
-    assert h["status"] == "pass" and "no secret in the 2 blobs of .git" in h["detail"]
+    assert h["status"] == "pass" and "no secret in the 4 files and messages of .git" in h["detail"]
 
 
 def test_check_wording_singular_and_both_findings() -> None:

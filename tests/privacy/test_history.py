@@ -56,6 +56,15 @@ def test_a_new_commit_is_scanned_on_the_next_refresh(git_repo: Path) -> None:
     assert late in {v for v, _ in h.refresh()}
 
 
+def test_a_secret_in_a_commit_message_is_learned_and_counted(git_repo: Path) -> None:
+    msg_token = "ghp_Cm4Sg7Ms2Xq9Lw5Ke8Rt1Yu6Io3Pa0Sd2Fg7"
+    git(git_repo, "commit", "-q", "--allow-empty", "-m", f"deploy with {msg_token}")
+    scanner = _scanner(git_repo)
+    assert msg_token in {v for v, _ in HistorySecrets(git_repo, scanner).refresh()}
+    r = history_findings(git_repo, scanner)
+    assert (r.secrets, r.commits, r.paths, r.unreferenced) == (1, 1, (), 0)
+
+
 def test_not_a_repository_has_no_history(tmp_path: Path) -> None:
     (tmp_path / "plain").mkdir()
     h = HistorySecrets(tmp_path / "plain", object())

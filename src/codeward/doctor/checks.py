@@ -139,7 +139,7 @@ def check_git_history(ctx: DoctorContext) -> CheckResult:
         if found.unreferenced:
             fixes.append("git reflog expire --expire-unreachable=now --all && git gc --prune=now")
     if not details:
-        scanned = f"; no secret in the {found.blobs} blobs of .git" if found is not None else ""
+        scanned = f"; no secret in the {found.blobs} files and messages of .git" if found is not None else ""
         return CheckResult(name, "pass", f"no path the ignore rules hide was ever committed{scanned}")
     fix = (
         " && ".join(fixes)

@@ -10,8 +10,8 @@ has no view and a command there reads blobs directly, so the values themselves m
 redactor before any command output leaves (:mod:`codeward.privacy.known` then finds them in their
 encodings).
 
-:class:`HistorySecrets` therefore scans every blob in the object store once: every object
-``cat-file --batch-all-objects`` lists (reachable from any ref, a reflog or the index, or
+:class:`HistorySecrets` therefore scans every blob in the object store once (and every commit
+and tag, whose messages ``git log`` prints): every object ``cat-file --batch-all-objects`` lists (reachable from any ref, a reflog or the index, or
 dangling: a command can list those too, with ``git fsck``), each with the path it was committed
 under where one exists (path rules need it). Blobs are immutable, so the ids of those that held no
 finding are cached in the codeward home's ``cache/`` (ids only: never a value, never which blobs hold
@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 MAX_BLOB = 8 << 20
+MESSAGES = ("commit", "tag")
+"""Objects whose text (a commit or tag message) ``git log`` prints: scanned like blobs."""
 BINARY_SNIFF = 8192
 TIMEOUT_S = 600
 
@@ -85,8 +87,8 @@ def store_stamp(objects: Path) -> tuple[int, ...]:
     return tuple(out)
 
 
-def list_blobs(root: Path) -> dict[str, int]:
-    """id -> size of every blob in the object store (loose, packed or borrowed through alternates)."""
+def list_blobs(root: Path, kinds: tuple[str, ...] = ("blob",)) -> dict[str, int]:
+    """id -> size of every object of ``kinds`` in the store (loose, packed or through alternates)."""
     out = run_git(
         root,
         ["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
@@ -94,7 +96,7 @@ def list_blobs(root: Path) -> dict[str, int]:
     blobs: dict[str, int] = {}
     for line in out.split(b"\n"):
         parts = line.split(b" ")
-        if len(parts) == 3 and parts[1] == b"blob":
+        if len(parts) == 3 and parts[1].decode("ascii", "replace") in kinds:
             blobs[parts[0].decode("ascii")] = int(parts[2])
     return blobs
 
@@ -214,14 +216,16 @@ def scan_blobs(
     known_clean: set[str] | frozenset[str] = frozenset(),
     stop: threading.Event | None = None,
     cache_dir: Path | None = None,
+    pathless: frozenset[str] | set[str] = frozenset(),
 ) -> BlobScan:
-    """Scan every blob of ``blobs`` not in ``known_clean``; paths are looked up only when there is work."""
+    """Scan every object of ``blobs`` not in ``known_clean``; paths are looked up only when there is
+    work, and never for ``pathless`` ones (commit and tag messages)."""
     result = BlobScan()
     todo = [o for o, size in blobs.items() if o not in known_clean and 0 < size <= MAX_BLOB]
     result.skipped = sum(1 for size in blobs.values() if size > MAX_BLOB)
     if not todo:
         return result
-    result.paths = paths_for(root, todo, cache_dir)
+    result.paths = paths_for(root, [o for o in todo if o not in pathless], cache_dir)
     for oid, data in read_blobs(root, todo, stop):
         text = _text(data)
         if text is None:
@@ -299,7 +303,8 @@ class HistorySecrets:
         stamp = store_stamp(self._objects)
         if stamp == self._stamp:
             return []
-        blobs = list_blobs(self.root)
+        messages = list_blobs(self.root, MESSAGES)
+        blobs = {**list_blobs(self.root), **messages}
         new = {o: s for o, s in blobs.items() if o not in self._seen}
         cached = load_clean(self.cache_file)
         got = scan_blobs(self.root, self.scanner, new, known_clean=cached, stop=self._stop, cache_dir=self.cache_dir)
@@ -327,7 +332,7 @@ class HistoryReport:
     unreferenced: int
     """Blobs with secrets that no commit, reflog or the index holds (``git gc --prune`` removes them)."""
     blobs: int
-    """Blobs in the object store (scanned now, or known clean from the cache)."""
+    """Blobs, commits and tags in the store (scanned now, or known clean from the cache)."""
     blobs_scanned: int
     blobs_skipped: int
 
@@ -335,9 +340,10 @@ class HistoryReport:
 def history_findings(root: Path, scanner: Any, *, cache_dir: Path | None = None) -> HistoryReport:
     """Scan the whole object store (reusing the clean-blob cache) and count what holds secrets."""
     cache_file = clean_cache_file(cache_dir, root, scanner) if cache_dir is not None else None
-    blobs = list_blobs(root)
+    messages = list_blobs(root, MESSAGES)
+    blobs = {**list_blobs(root), **messages}
     cached = load_clean(cache_file)
-    got = scan_blobs(root, scanner, blobs, known_clean=cached, cache_dir=cache_dir)
+    got = scan_blobs(root, scanner, blobs, known_clean=cached, cache_dir=cache_dir, pathless=set(messages))
     if got.clean:
         save_clean(cache_file, (cached & set(blobs)) | got.clean)
     if not got.secret_blobs:
@@ -346,7 +352,8 @@ def history_findings(root: Path, scanner: Any, *, cache_dir: Path | None = None)
     rules = sorted({r for rs in got.secret_blobs.values() for r in rs})
     paths = sorted({got.paths[o] for o in got.secret_blobs if got.paths.get(o)})
     commits = introducing_commits(root, set(got.secret_blobs), paths) if paths else set()
-    loose = sum(1 for o in got.secret_blobs if not got.paths.get(o))
+    commits |= {o for o in got.secret_blobs if o in messages}  # a secret in the commit message itself
+    loose = sum(1 for o in got.secret_blobs if not got.paths.get(o) and o not in messages)
     return HistoryReport(
         len(distinct), len(commits), tuple(rules), tuple(paths), loose, len(blobs), got.scanned, got.skipped
     )
