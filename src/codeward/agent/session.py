@@ -147,6 +147,7 @@ def build_session(
 
     key = require_key(provider) if need_key else resolve_key(provider)
     from codeward.privacy.config_secrets import redact_url, secret_values
+    from codeward.privacy.history import HistorySecrets
     from codeward.privacy.learn import WorkspaceSecrets
 
     scanner = project.scanner
@@ -154,6 +155,8 @@ def build_session(
         scanner,
         known_values=known_secrets,
         learner=WorkspaceSecrets(workspace.root, scanner, background=True, cache_dir=home / "cache"),
+        # every blob in .git is readable by a command (git show, cat-file): its secrets are known values
+        sources=[HistorySecrets(workspace.root, scanner, background=True, cache_dir=home / "cache")],
     )
     for v in secret_values(provider.headers, provider.query_params):  # configured keys are keys too
         redactor.known.add(v, "codeward-api-key")

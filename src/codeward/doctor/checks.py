@@ -108,18 +108,44 @@ def check_git_history(ctx: DoctorContext) -> CheckResult:
         return CheckResult(name, "pass", "not a git repository: no history")
     if ctx.history_error:
         return CheckResult(name, "warn", f"could not read the git history: {ctx.history_error}", "make git work here")
+    found = ctx.history_secrets
+    details: list[str] = []
+    fixes: list[str] = []
     if ctx.history_hidden:
         n = len(ctx.history_hidden)
         paths = " ".join(f"--path {shlex.quote(p)}" for p in ctx.history_hidden[:20])
-        return CheckResult(
-            name,
-            "fail",
+        details.append(
             f"{n} path{'s' if n != 1 else ''} the ignore rules hide {'are' if n != 1 else 'is'} in the git history, "
-            f"readable by any command through git show or git log -p: {_some(list(ctx.history_hidden))}",
-            f"git filter-repo --invert-paths {paths} (every clone must be replaced), then rotate the secrets "
-            "those files held",
+            f"readable by any command through git show or git log -p: {_some(list(ctx.history_hidden))}"
         )
-    return CheckResult(name, "pass", "no path the ignore rules hide was ever committed")
+        fixes.append(f"git filter-repo --invert-paths {paths}")
+    if found is not None and found.secrets:
+        s, k = found.secrets, found.commits
+        where = f" in {_some(list(found.paths))}" if found.paths else ""
+        loose = (
+            f"; {found.unreferenced} in blobs no commit holds (still readable with git cat-file)"
+            if found.unreferenced
+            else ""
+        )
+        details.append(
+            f"{s} secret{'s' if s != 1 else ''} ({', '.join(found.rules)}) in {k} commit{'s' if k != 1 else ''} "
+            f"of the git history{where}{loose}"
+        )
+        if found.paths:
+            fixes.append(
+                "git filter-repo --replace-text leaked.txt (leaked.txt lists each value, one per line; "
+                "`codeward scan` on the old files shows where)"
+            )
+        if found.unreferenced:
+            fixes.append("git reflog expire --expire-unreachable=now --all && git gc --prune=now")
+    if not details:
+        scanned = f"; no secret in the {found.blobs} files and messages of .git" if found is not None else ""
+        return CheckResult(name, "pass", f"no path the ignore rules hide was ever committed{scanned}")
+    fix = (
+        " && ".join(fixes)
+        + " (every clone must be replaced), then rotate the credentials: anyone with a clone has them"
+    )
+    return CheckResult(name, "fail", "; ".join(details), fix)
 
 
 def check_auth_file(ctx: DoctorContext) -> CheckResult:

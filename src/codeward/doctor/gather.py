@@ -155,20 +155,26 @@ def _git(root: Path, *args: str, data: bytes | None = None) -> bytes:
 
 
 def _history(project: Project) -> dict[str, object]:
-    """Paths ever committed (every ref) that the ignore rules hide: their content is readable from
-    ``.git`` by any command, whatever the working tree holds now."""
+    """Paths ever committed (every ref) that the ignore rules hide, and the secrets any blob in the
+    object store holds: their content is readable from ``.git`` by any command, whatever the working
+    tree holds now."""
+    from codeward.privacy.history import HistoryError, history_findings
+
     root = project.workspace.root
     if not (root / ".git").exists():
         return {}
     try:
         out = _git(root, "log", "--all", "--format=", "--name-only", "-z")
+        report = history_findings(root, project.make_scanner(redact_pii=False), cache_dir=project.home / "cache")
     except FileNotFoundError:
         return {"history_error": "git is not installed"}
+    except HistoryError as e:
+        return {"history_error": str(e)}
     except (CodewardError, OSError, subprocess.SubprocessError) as e:
         return {"history_error": getattr(e, "message", None) or str(e)}
     paths = {p.decode("utf-8", "surrogateescape").strip("\n") for p in out.split(b"\0")}
     hidden = sorted(p for p in paths if p and project.ignore.match(p, is_dir=False) is not None)
-    return {"history_hidden": tuple(hidden)}
+    return {"history_hidden": tuple(hidden), "history_secrets": report}
 
 
 def index_entries(root: Path) -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ from codeward.auth.authfile import FileState
 from codeward.auth.keychain import Backend
 from codeward.auth.login import KeyStatus
 from codeward.config.model import Config, PolicyEntry
+from codeward.privacy.history import HistoryReport
 
 STATUSES = ("pass", "warn", "fail")
 
@@ -94,6 +95,8 @@ class DoctorContext:
     tracked_error: str | None = None
     history_hidden: tuple[str, ...] = ()
     """Paths the ignore rules hide that some commit in the history holds (any branch or tag)."""
+    history_secrets: HistoryReport | None = None
+    """Secrets in the blobs of the object store (counts, rule ids and paths: never a value)."""
     history_error: str | None = None
     auth_file: FileState | None = None
     key: KeyStatus | None = None

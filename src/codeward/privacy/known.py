@@ -203,6 +203,19 @@ class _Search:
         if depth < MAX_DEPTH and self.budget > 0:
             out.extend(self._layers(data, depth))
             out.extend(self._dumps(data, depth))
+            if b"binary patch" in data:  # git's base85 + zlib (git log -p --binary)
+                out.extend(self._git_patches(data, depth))
+        return out
+
+    def _git_patches(self, data: bytes, depth: int) -> list[tuple[int, int, str, str]]:
+        from codeward.privacy.gitpatch import binary_patches
+
+        out = []
+        for s, e, inflated in binary_patches(data):
+            self.budget -= len(inflated)
+            inner = self.spans(inflated, depth + 1)
+            if inner:
+                out.append((s, e, inner[0][2], inner[0][3]))
         return out
 
     def _dumps(self, data: bytes, depth: int) -> list[tuple[int, int, str, str]]:

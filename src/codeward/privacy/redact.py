@@ -21,7 +21,7 @@ import hmac
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -54,6 +54,10 @@ def _placeholder_rule(rule_id: str) -> str:
     return r[:81]
 
 
+class _Source(Protocol):
+    def refresh(self) -> Iterable[tuple[str, str]]: ...
+
+
 class _Learner(Protocol):
     def refresh(self) -> Iterable[tuple[str, str]]: ...
 
@@ -70,6 +74,7 @@ class Redactor:
         key: bytes | None = None,
         known_values: Callable[[], Iterable[str]] | None = None,
         learner: _Learner | None = None,
+        sources: Sequence[_Source] = (),
     ) -> None:
         """``known_values`` returns secrets known by value (the provider API keys this process
         resolved): they are replaced wherever they appear, whatever their format, and are never
@@ -78,6 +83,8 @@ class Redactor:
         ``learner.refresh()`` returns ``(value, rule)`` pairs found since its last call (the secrets
         of the workspace's files, see :mod:`codeward.privacy.learn`); :meth:`refresh` calls it, so
         the values are known before the output of a command that read those files is redacted.
+        ``sources`` are more such ``refresh()`` callables' owners (the git history's secrets,
+        :mod:`codeward.privacy.history`), refreshed the same way.
 
         Every value this redactor replaces, and every value from either source, joins
         :attr:`known`: from then on it is found in any text in its encoded forms too
@@ -86,6 +93,7 @@ class Redactor:
         self._scanner = scanner
         self._keys = known_values
         self.learner = learner
+        self.sources = tuple(sources)
         self._key = key if key is not None else os.urandom(32)
         self._values: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -102,6 +110,8 @@ class Redactor:
         """Learn the values ``learn`` reports (the workspace's secrets, rescanned where files changed)."""
         if self.learner is not None:
             self.known.add_all(self.learner.refresh())
+        for source in self.sources:
+            self.known.add_all(source.refresh())
 
     def placeholder(self, rule_id: str, value: str) -> str:
         """The placeholder ``value`` gets in this session when found by ``rule_id``."""

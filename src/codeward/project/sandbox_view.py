@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from codeward.config.model import Config
     from codeward.policy import Policy
     from codeward.privacy.ignore import IgnoreMatcher
+    from codeward.privacy.scanner import Scanner
     from codeward.workspace import Workspace
 
 
@@ -31,6 +32,8 @@ class ProjectParts(Protocol):
     def policy(self) -> Policy: ...
     @property
     def ignore(self) -> IgnoreMatcher: ...
+    @property
+    def scanner(self) -> Scanner: ...
 
 
 def _dir(raw: str | Path, what: str) -> Path:
@@ -54,6 +57,8 @@ def spec_for_project(
     writable parts of the workspace from its policy's ``allow_directories``
     (:mod:`codeward.project.write_scope`). ``network`` overrides ``[sandbox] network``.
     """
+    from codeward.privacy.history import hidden_history_paths
+    from codeward.privacy.history_view import object_view
     from codeward.sandbox.env import check_passthrough
 
     ws, cfg, home, policy = project.workspace, project.config, project.home, project.policy
@@ -69,6 +74,11 @@ def spec_for_project(
     if cfg.audit.dir and Path(cfg.audit.dir).expanduser().is_absolute():
         masked.append(Path(cfg.audit.dir).expanduser().resolve())  # an audit log kept outside the home
     protected = view.protected
+
+    def git_view() -> tuple[Path, Path] | None:
+        view = object_view(root, project.scanner, project.ignore, home / "cache")
+        return (view.objects, view.replace) if view is not None else None
+
     scope = write_scope(root, policy.allow_directories, masked=masked, protected=protected)
     return SandboxSpec(
         workspace=root,
@@ -88,4 +98,6 @@ def spec_for_project(
         write_rule=scope.rule,
         write_skipped=scope.skipped,
         readable_roots=tuple(dict.fromkeys(_dir(r, "[sandbox] readable_roots:") for r in sb.readable_roots)),
+        git_hidden=hidden_history_paths(root, project.ignore, home / "cache"),
+        git_view=git_view,
     )

@@ -332,7 +332,7 @@ class BwrapSandbox:
         on_connection: Callable[[Connection], None] | None = None,
     ) -> RawRun:
         """Start bwrap, wait for it (or kill it), and wait for its pid namespace to be gone."""
-        from codeward.sandbox.gitview import masked_index
+        from codeward.sandbox.gitview import attributes_info, git_paths, masked_index, object_binds
         from codeward.sandbox.landlock import proxy_env
         from codeward.sandbox.proxy import BRIDGE_PORT, BRIDGE_SOURCE, ConnectProxy, DomainPolicy
         from codeward.sandbox.runner import run_process
@@ -343,6 +343,10 @@ class BwrapSandbox:
         index = masked_index(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)])
         if index is not None:
             binds.append((str(index), str(spec.workspace / ".git" / "index")))
+        info = attributes_info(spec.workspace, git_paths(spec, layout.hidden()))
+        if info is not None:
+            binds.append((str(info), str(spec.workspace / ".git" / "info")))
+        binds += object_binds(spec)
         if use_proxy:
             import sys
 

@@ -21,6 +21,10 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from codeward.sandbox.spec import SandboxSpec
 
 CHUNK = 2000  # pathspecs per ls-files call (git 2.39's ls-files cannot read them from stdin)
 _lock = threading.Lock()
@@ -100,3 +104,119 @@ def _build(workspace: Path, index: Path, inside: Sequence[str]) -> Path | None:
         return None
     os.replace(tmp, out)
     return out
+
+
+ATTRIBUTES = "-diff"
+"""What git inside the sandbox knows of every hidden path: binary, so ``git log -p``, ``git diff``,
+``git show COMMIT`` and ``git grep REV`` print "Binary files differ" instead of its content."""
+
+
+def attribute_line(path: str) -> str:
+    """One ``info/attributes`` line for the repository-relative ``path``, matched literally.
+
+    A path ending in ``/`` is a directory and matches everything below it. Glob characters are
+    escaped; a path with spaces, quotes, control characters or a leading ``#``
+    or ``!`` is written C-quoted, which git reads since 2.21."""
+    glob = "".join("\\" + c if c in "*?[]\\" else c for c in path)
+    pattern = "/" + glob + ("**" if path.endswith("/") else "")  # a directory: everything below it
+    if any(c in pattern for c in ' \t"') or any(ord(c) < 32 or ord(c) == 127 for c in pattern):
+        body = "".join(
+            "\\" + c if c in '"\\' else (f"\\{ord(c):03o}" if ord(c) < 32 or ord(c) == 127 else c) for c in pattern
+        )
+        pattern = f'"{body}"'
+    return f"{pattern} {ATTRIBUTES}\n"
+
+
+def attributes_info(workspace: Path, paths: Sequence[str]) -> Path | None:
+    """A copy of ``workspace/.git/info`` to bind over it, whose ``attributes`` marks ``paths`` binary.
+
+    ``$GIT_DIR/info/attributes`` has the highest precedence of all attribute files, above any
+    ``.gitattributes`` a command writes into the workspace, and ``.git`` is read-only to commands.
+    The copy keeps the repository's own files (``exclude``, its ``attributes`` lines first); it is
+    rebuilt when they or the path list change. None (no bind) when there is nothing to mark or no
+    ``.git`` directory: a command then sees the content git prints, and only the redactor's known
+    values stand between it and the model. A missing ``.git/info`` is created (empty, as ``git
+    init`` makes it), since bwrap cannot create a mount point inside the read-only ``.git``.
+    """
+    git_dir = workspace / ".git"
+    info = git_dir / "info"
+    if not paths or not git_dir.is_dir() or git_dir.is_symlink() or info.is_symlink():
+        return None
+    try:
+        info.mkdir(mode=0o755, exist_ok=True)  # git's own layout; bwrap needs a place to bind over
+        entries = sorted(os.scandir(info), key=lambda e: e.name) if info.is_dir() else []
+        files = [(e.name, e.stat(follow_symlinks=False)) for e in entries if e.is_file(follow_symlinks=False)]
+    except OSError:
+        return None
+    sig = hashlib.sha256()
+    for name, st in files:
+        sig.update(f"{name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
+    sig.update("\0".join(sorted(paths)).encode("utf-8", "surrogateescape"))
+    key = sig.hexdigest()
+    out = _private_dir() / (hashlib.sha256(str(info).encode("utf-8", "surrogateescape")).hexdigest()[:16] + ".info")
+    with _lock:
+        hit = _info_cache.get(info)
+        if hit == key and out.is_dir():
+            return out
+        tmp = Path(tempfile.mkdtemp(dir=_private_dir(), prefix="info-"))
+        try:
+            own = b""
+            for name, _ in files:
+                data = (info / name).read_bytes()
+                if name == "attributes":
+                    own = data if data.endswith(b"\n") or not data else data + b"\n"
+                else:
+                    (tmp / name).write_bytes(data)
+            lines = "".join(attribute_line(p) for p in sorted(set(paths)))
+            (tmp / "attributes").write_bytes(own + lines.encode("utf-8", "surrogateescape"))
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
+        except OSError:
+            shutil.rmtree(tmp, True)
+            return None
+        _info_cache[info] = key
+        return out
+
+
+_info_cache: dict[Path, str] = {}
+
+
+def git_paths(spec: SandboxSpec, hidden: Sequence[Path]) -> list[str]:
+    """Every repository-relative path git inside must treat as binary: what the history holds that
+    the ignore rules hide (the spec's ``git_hidden``) and what the sandbox hides in the tree now."""
+    prefix = str(spec.workspace).rstrip("/") + "/"
+    now = [str(p)[len(prefix) :] + ("/" if p.is_dir() and not p.is_symlink() else "") for p in hidden]
+    return sorted({*spec.git_hidden, *(p for p, h in zip(now, hidden, strict=True) if str(h).startswith(prefix))})
+
+
+def home_attributes(home: Path, spec: SandboxSpec, hidden: Sequence[Path]) -> None:
+    """For a tier that cannot bind over ``.git/info`` (Landlock): the same lines in the command's
+    private ``$HOME/.config/git/attributes``, git's default ``core.attributesFile``. It has the
+    lowest precedence and a command may change it, so it only keeps an honest ``git log -p`` from
+    printing hidden paths; the redactor's known values still cover the secrets."""
+    paths = git_paths(spec, hidden)
+    if not paths:
+        return
+    target = home / ".config" / "git" / "attributes"
+    with contextlib.suppress(OSError):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("".join(attribute_line(p) for p in paths), encoding="utf-8", errors="surrogateescape")
+
+
+def object_binds(spec: SandboxSpec) -> list[tuple[str, str]]:
+    """Read-only binds of the spec's object-store view over ``.git/objects`` and ``.git/refs/replace``.
+
+    A missing ``.git/refs/replace`` is created empty on the host (git ignores an empty directory
+    there) because bwrap cannot create a mount point inside the read-only ``.git``."""
+    view = spec.git_view() if spec.git_view is not None else None
+    if view is None:
+        return []
+    objects, replace_view = view
+    git_dir = spec.workspace / ".git"
+    replace = git_dir / "refs" / "replace"
+    if replace.is_symlink() or (git_dir / "refs").is_symlink():
+        return [(str(objects), str(git_dir / "objects"))]  # objects hidden; no placeholders
+    with contextlib.suppress(OSError):
+        replace.mkdir(mode=0o755, exist_ok=True)
+    return [(str(objects), str(git_dir / "objects")), (str(replace_view), str(replace))]

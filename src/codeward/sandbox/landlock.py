@@ -339,6 +339,7 @@ class LandlockSandbox:
         from codeward.sandbox import anchors as anchors_mod
         from codeward.sandbox import hold, launch, redacted_view
         from codeward.sandbox.env import child_env
+        from codeward.sandbox.gitview import home_attributes
         from codeward.sandbox.layout import build_layout
         from codeward.sandbox.notes import explain
         from codeward.sandbox.proxy import ConnectProxy, DomainPolicy
@@ -373,6 +374,7 @@ class LandlockSandbox:
             undo.callback(lambda: put_back.extend(anchors.restore()))
             (private / "tmp").mkdir()
             (private / "home").mkdir()
+            home_attributes(private / "home", spec, layout.hidden())  # git inside: hidden paths are binary
             env = child_env(spec.env_passthrough, home=str(private / "home"), tmpdir=str(private / "tmp"))
             if use_proxy:
                 proxy = ConnectProxy(DomainPolicy(spec.allowed_domains), on_connection=on_connection).start()

@@ -60,6 +60,14 @@ class SandboxSpec:
     # copy) pairs (:mod:`codeward.sandbox.redacted_view`). bubblewrap binds each copy read-only over
     # its file; Landlock puts it in the file's place while the file is held out of the tree
     redacted: tuple[tuple[Path, Path], ...] = ()
+    # repository-relative paths the ignore rules hide that git's history holds: git inside the
+    # sandbox treats them as binary (``sandbox/gitview.py``), so an honest ``git log -p`` omits them
+    git_hidden: tuple[str, ...] = ()
+    # (bubblewrap) builds, when first asked, the directories bound read-only over ``.git/objects`` and
+    # ``.git/refs/replace``: the object store without the blobs that hold secrets or hidden paths, and
+    # the replace refs to their placeholders; None when nothing needs hiding. A tier that cannot bind
+    # never calls it, so it never pays for the build.
+    git_view: Callable[[], tuple[Path, Path] | None] | None = None
 
     def roots(self) -> tuple[Path, ...]:
         """The workspace followed by the extra writable directories: the trees a command works in."""

@@ -1,0 +1,485 @@
+"""The secret values in a repository's git history, learned so that no command can read them out of ``.git``.
+
+The sandbox hides ignored files and redacts the workspace's secrets, but ``.git`` holds every
+version of every file ever committed (and every blob ever staged): ``git show HEAD~3:.env``,
+``git cat-file -p <blob>`` or ``git log -p --text`` print them, raw, and a pipe can transform them
+(``| rev``). Attributes given to the sandbox's git (:mod:`codeward.sandbox.gitview`) keep an honest
+``git log -p`` from printing ignored paths, and under bubblewrap commands read an object-store view
+without the blobs that hold secrets (:mod:`codeward.privacy.history_view`); but the Landlock tier
+has no view and a command there reads blobs directly, so the values themselves must be known to the
+redactor before any command output leaves (:mod:`codeward.privacy.known` then finds them in their
+encodings).
+
+:class:`HistorySecrets` therefore scans every blob in the object store once (and every commit
+and tag, whose messages ``git log`` prints): every object ``cat-file --batch-all-objects`` lists (reachable from any ref, a reflog or the index, or
+dangling: a command can list those too, with ``git fsck``), each with the path it was committed
+under where one exists (path rules need it). Blobs are immutable, so the ids of those that held no
+finding are cached in the codeward home's ``cache/`` (ids only: never a value, never which blobs hold
+secrets) under the rule set that judged them, beside a map of every blob's path; blobs with
+findings are read again every session to learn their values afresh. A later :meth:`HistorySecrets.refresh` rescans only when the object
+store changed (a stat of its directories) and then only the new blobs.
+
+:func:`history_findings` is the same scan for ``codeward doctor``: rule ids, paths and the commits
+that introduced each secret, never the values.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import os
+import subprocess
+import threading
+import weakref
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAX_BLOB = 8 << 20
+MESSAGES = ("commit", "tag")
+"""Objects whose text (a commit or tag message) ``git log`` prints: scanned like blobs."""
+BINARY_SNIFF = 8192
+TIMEOUT_S = 600
+
+
+class HistoryError(Exception):
+    """git could not list or read the object store."""
+
+
+def run_git(root: Path, args: list[str], *, data: bytes | None = None, env: dict[str, str] | None = None) -> bytes:
+    from codeward.hostgit import git_command
+
+    argv, env = git_command(args, root, drivers=False, env=env)
+    try:
+        p = subprocess.run(argv, cwd=root, env=env, input=data, capture_output=True, timeout=TIMEOUT_S, check=False)
+    except FileNotFoundError:
+        raise HistoryError("git is not installed") from None
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise HistoryError(f"git {args[0]}: {e}") from None
+    if p.returncode != 0:
+        lines = p.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise HistoryError(f"git {args[0]}: {lines[-1] if lines else f'exit {p.returncode}'}")
+    return p.stdout
+
+
+def is_repository(root: Path) -> bool:
+    """A ``.git`` directory or pointer file at the workspace root (a nested repo's history is its own)."""
+    return (root / ".git").exists()
+
+
+def objects_dir(root: Path) -> Path:
+    """The object store of the repository at ``root`` (a worktree's is the main checkout's)."""
+    out = run_git(root, ["rev-parse", "--git-path", "objects"]).decode("utf-8", "surrogateescape").strip()
+    p = Path(out)
+    return p if p.is_absolute() else (root / p)
+
+
+def store_stamp(objects: Path) -> tuple[int, ...]:
+    """Changes whenever an object is added: the mtimes of the pack directory and the loose fan-out."""
+    out: list[int] = []
+    for d in (objects / "pack", objects, *(objects / f"{i:02x}" for i in range(256))):
+        try:
+            out.append(os.stat(d).st_mtime_ns)
+        except OSError:
+            out.append(0)
+    return tuple(out)
+
+
+def list_blobs(root: Path, kinds: tuple[str, ...] = ("blob",)) -> dict[str, int]:
+    """id -> size of every object of ``kinds`` in the store (loose, packed or through alternates)."""
+    out = run_git(
+        root,
+        ["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
+    )
+    blobs: dict[str, int] = {}
+    for line in out.split(b"\n"):
+        parts = line.split(b" ")
+        if len(parts) == 3 and parts[1].decode("ascii", "replace") in kinds:
+            blobs[parts[0].decode("ascii")] = int(parts[2])
+    return blobs
+
+
+def blob_paths(root: Path) -> dict[str, str]:
+    """id -> the first path a blob was committed (or staged) under, over every ref, reflog and the index."""
+    try:
+        out = run_git(root, ["rev-list", "--objects", "--all", "--reflog", "--indexed-objects"])
+    except HistoryError:
+        out = run_git(root, ["rev-list", "--objects", "--all"])  # an empty repository has no reflog to walk
+    paths: dict[str, str] = {}
+    for line in out.split(b"\n"):
+        oid, sep, path = line.partition(b" ")
+        if sep and path:
+            paths.setdefault(oid.decode("ascii"), path.decode("utf-8", "surrogateescape"))
+    return paths
+
+
+def read_blobs(root: Path, oids: Iterable[str], stop: threading.Event | None = None) -> Iterator[tuple[str, bytes]]:
+    """(id, content) for each blob, streamed from one ``cat-file --batch``."""
+    from codeward.hostgit import git_command
+
+    ids = list(oids)
+    if not ids:
+        return
+    argv, env = git_command(["cat-file", "--batch"], root, drivers=False)
+    proc = subprocess.Popen(
+        argv, cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def feed() -> None:
+        try:
+            for oid in ids:
+                proc.stdin.write(oid.encode("ascii") + b"\n")  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        for _ in ids:
+            if stop is not None and stop.is_set():
+                return
+            header = proc.stdout.readline()
+            parts = header.split()
+            if len(parts) != 3:
+                continue  # "<id> missing": nothing to read
+            size = int(parts[2])
+            data = proc.stdout.read(size)
+            proc.stdout.read(1)
+            yield parts[0].decode("ascii"), data
+    finally:
+        proc.kill()
+        proc.wait()
+        writer.join(1)
+
+
+def paths_for(root: Path, wanted: Iterable[str], cache_dir: Path | None) -> dict[str, str]:
+    """id -> path (``""`` for a blob no commit, reflog or the index holds) covering ``wanted``.
+
+    The map is kept in the home's ``cache/`` per repository (ids and file names only, of every
+    blob alike): walking a long history for the paths costs seconds, so the walk is redone only
+    when a wanted blob is not in the map, or had no path and the store changed since (it may have
+    been committed under a hidden path since)."""
+    name = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    cache = cache_dir / f"history-paths-{name}.json" if cache_dir is not None else None
+    stamp = hashlib.sha256(repr(store_stamp(cached_objects_dir(root))).encode()).hexdigest()
+    known: dict[str, str] = {}
+    old_stamp = ""
+    if cache is not None:
+        try:
+            data = json.loads(cache.read_text(encoding="utf-8", errors="surrogateescape"))
+            known, old_stamp = data["paths"], data["stamp"]
+        except (OSError, ValueError, KeyError, TypeError):
+            known = {}
+    want = list(wanted)
+    if all(known.get(o) or (o in known and old_stamp == stamp) for o in want):
+        return known
+    fresh: dict[str, str] = blob_paths(root)
+    for o in want:
+        fresh.setdefault(o, "")
+    if cache is not None:
+        data = json.dumps({"stamp": stamp, "paths": fresh}, ensure_ascii=False)
+        _write_private(cache, data.encode("utf-8", "surrogateescape"))
+    return fresh
+
+
+def _text(data: bytes) -> str | None:
+    """The blob as text, or None when it is binary."""
+    if b"\0" in data[:BINARY_SNIFF]:
+        return None
+    return data.decode("utf-8", "replace")
+
+
+@dataclass
+class BlobScan:
+    """What one pass over the object store found."""
+
+    values: list[tuple[str, str]] = field(default_factory=list)
+    """(value, rule id) of every finding (for the redactor only: never printed or stored)."""
+    secret_blobs: dict[str, list[str]] = field(default_factory=dict)
+    """blob id -> the rule ids of its findings."""
+    clean: set[str] = field(default_factory=set)
+    paths: dict[str, str] = field(default_factory=dict)
+    scanned: int = 0
+    skipped: int = 0
+    """Binary blobs and blobs over :data:`MAX_BLOB` (not scanned)."""
+
+
+def scan_blobs(
+    root: Path,
+    scanner: Any,
+    blobs: dict[str, int],
+    *,
+    known_clean: set[str] | frozenset[str] = frozenset(),
+    stop: threading.Event | None = None,
+    cache_dir: Path | None = None,
+    pathless: frozenset[str] | set[str] = frozenset(),
+) -> BlobScan:
+    """Scan every object of ``blobs`` not in ``known_clean``; paths are looked up only when there is
+    work, and never for ``pathless`` ones (commit and tag messages)."""
+    result = BlobScan()
+    todo = [o for o, size in blobs.items() if o not in known_clean and 0 < size <= MAX_BLOB]
+    result.skipped = sum(1 for size in blobs.values() if size > MAX_BLOB)
+    if not todo:
+        return result
+    result.paths = paths_for(root, [o for o in todo if o not in pathless], cache_dir)
+    for oid, data in read_blobs(root, todo, stop):
+        text = _text(data)
+        if text is None:
+            result.skipped += 1
+            result.clean.add(oid)  # binary: nothing a text rule could find, now or next time
+            continue
+        result.scanned += 1
+        found = scanner.scan(text, path=result.paths.get(oid) or None)
+        if not found:
+            result.clean.add(oid)
+            continue
+        result.secret_blobs[oid] = [f.rule_id for f in found]
+        result.values.extend((text[f.start : f.end], f.rule_id) for f in found)
+    return result
+
+
+class HistorySecrets:
+    """The secret values of a repository's object store, for the redactor (``refresh`` like
+    :class:`codeward.privacy.learn.WorkspaceSecrets`)."""
+
+    def __init__(self, root: Path, scanner: Any, *, background: bool = False, cache_dir: Path | None = None) -> None:
+        """``background`` starts the first scan in a thread; the first :meth:`refresh` waits for it.
+        A directory that is not a repository has no history: every call returns nothing."""
+        self.root = Path(root)
+        self.scanner = scanner
+        self.cache_dir = cache_dir
+        self.cache_file = clean_cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
+        self.blobs_scanned = 0
+        self._seen: set[str] = set()
+        self._stamp: tuple[int, ...] | None = None
+        self._objects: Path | None = None
+        self._pending: list[tuple[str, str]] = []
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.enabled = is_repository(self.root)
+        if background and self.enabled:
+            self._thread = threading.Thread(target=self._first, name="codeward-history", daemon=True)
+            _running.add(self)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the background scan early (a thread inside the scanner at exit aborts the process)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        _running.discard(self)
+
+    def _first(self) -> None:
+        try:
+            with self._lock:
+                self._pending = self._refresh()
+        except BaseException as e:  # reported by the next refresh(), which then refuses the request
+            self._error = e
+
+    def refresh(self) -> list[tuple[str, str]]:
+        """``(value, rule)`` of the findings in blobs added since the last call (all, the first time)."""
+        if not self.enabled:
+            return []
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            if self._error is not None:
+                err, self._error = self._error, None
+                raise err
+        with self._lock:
+            out, self._pending = self._pending, []
+            out.extend(self._refresh())
+            return out
+
+    def _refresh(self) -> list[tuple[str, str]]:
+        if self._objects is None:
+            self._objects = objects_dir(self.root)
+        stamp = store_stamp(self._objects)
+        if stamp == self._stamp:
+            return []
+        messages = list_blobs(self.root, MESSAGES)
+        blobs = {**list_blobs(self.root), **messages}
+        new = {o: s for o, s in blobs.items() if o not in self._seen}
+        cached = load_clean(self.cache_file)
+        got = scan_blobs(self.root, self.scanner, new, known_clean=cached, stop=self._stop, cache_dir=self.cache_dir)
+        if self._stop.is_set():
+            return got.values
+        self.blobs_scanned += got.scanned
+        self._seen.update(new)
+        self._stamp = stamp
+        if got.clean:
+            save_clean(self.cache_file, (cached & set(blobs)) | got.clean)
+        return got.values
+
+
+@dataclass(frozen=True)
+class HistoryReport:
+    """What ``codeward doctor`` says about the secrets in a repository's history (no values)."""
+
+    secrets: int
+    """Distinct secret values found in all blobs."""
+    commits: int
+    """Commits that introduced a blob holding one."""
+    rules: tuple[str, ...]
+    paths: tuple[str, ...]
+    """Paths under which those blobs were committed or staged."""
+    unreferenced: int
+    """Blobs with secrets that no commit, reflog or the index holds (``git gc --prune`` removes them)."""
+    blobs: int
+    """Blobs, commits and tags in the store (scanned now, or known clean from the cache)."""
+    blobs_scanned: int
+    blobs_skipped: int
+
+
+def history_findings(root: Path, scanner: Any, *, cache_dir: Path | None = None) -> HistoryReport:
+    """Scan the whole object store (reusing the clean-blob cache) and count what holds secrets."""
+    cache_file = clean_cache_file(cache_dir, root, scanner) if cache_dir is not None else None
+    messages = list_blobs(root, MESSAGES)
+    blobs = {**list_blobs(root), **messages}
+    cached = load_clean(cache_file)
+    got = scan_blobs(root, scanner, blobs, known_clean=cached, cache_dir=cache_dir, pathless=set(messages))
+    if got.clean:
+        save_clean(cache_file, (cached & set(blobs)) | got.clean)
+    if not got.secret_blobs:
+        return HistoryReport(0, 0, (), (), 0, len(blobs), got.scanned, got.skipped)
+    distinct = {hashlib.sha256(f"{r}\0{v}".encode("utf-8", "surrogatepass")).digest() for v, r in got.values}
+    rules = sorted({r for rs in got.secret_blobs.values() for r in rs})
+    paths = sorted({got.paths[o] for o in got.secret_blobs if got.paths.get(o)})
+    commits = introducing_commits(root, set(got.secret_blobs), paths) if paths else set()
+    commits |= {o for o in got.secret_blobs if o in messages}  # a secret in the commit message itself
+    loose = sum(1 for o in got.secret_blobs if not got.paths.get(o) and o not in messages)
+    return HistoryReport(
+        len(distinct), len(commits), tuple(rules), tuple(paths), loose, len(blobs), got.scanned, got.skipped
+    )
+
+
+def introducing_commits(root: Path, blobs: set[str], paths: Iterable[str] = ()) -> set[str]:
+    """Commits (over every ref and reflog) whose diff to a parent adds one of ``blobs``.
+
+    ``paths`` (where those blobs were seen) limit the tree diffs, most of the cost on a long
+    history; a blob that was also committed under another path is counted where it was seen."""
+    spec = ["--", *(f":(literal){p}" for p in paths)] if paths else []
+    args = ["log", "--all", "--reflog", "--no-renames", "--raw", "--no-abbrev", "--format=%x00%H", "-c", *spec]
+    try:
+        out = run_git(root, args)
+    except HistoryError:
+        return set()  # no commit at all (an empty repository with dangling blobs)
+    commits: set[str] = set()
+    current = ""
+    for line in out.split(b"\n"):
+        if line.startswith(b"\0"):
+            current = line[1:].decode("ascii")
+        elif line.startswith(b":") and current not in commits:
+            meta = line.partition(b"\t")[0].split()
+            new = meta[-2].decode("ascii") if len(meta) >= 2 else ""
+            if new in blobs:
+                commits.add(current)
+    return commits
+
+
+def clean_cache_file(cache_dir: Path | None, root: Path, scanner: Any) -> Path | None:
+    """One file of clean blob ids per repository and rule set (other rules may find what these did not)."""
+    if cache_dir is None:
+        return None
+    from codeward import __version__
+
+    h = hashlib.sha256(f"history\0{__version__}\0{root.resolve()}".encode("utf-8", "surrogateescape"))
+    for r in getattr(getattr(scanner, "ruleset", None), "rules", ()):
+        h.update(f"\0{r.id}\0{r.regex_source}\0{r.origin}\0{r.keywords}\0{len(r.allowlists)}".encode())
+    h.update(repr(getattr(scanner, "allowlist", ())).encode())
+    h.update(repr(getattr(scanner, "redact_pii", False)).encode())
+    return cache_dir / f"history-{h.hexdigest()[:24]}.ids"
+
+
+def load_clean(path: Path | None) -> set[str]:
+    if path is None:
+        return set()
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return set()
+    return {line for line in data.decode("ascii", "replace").split("\n") if len(line) in (40, 64)}
+
+
+def save_clean(path: Path | None, clean: set[str]) -> None:
+    """The clean blob ids (a cache only saves time, so failures are ignored)."""
+    if path is not None:
+        _write_private(path, "\n".join(sorted(clean)).encode("ascii"))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Atomically, 0600 in a 0700 directory; failures are ignored (callers only cache)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+_running: weakref.WeakSet[HistorySecrets] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for h in list(_running):
+        h.stop()
+
+
+_paths_cache: dict[Path, tuple[tuple[int, ...], frozenset[str]]] = {}
+_hidden_cache: dict[Path, tuple[frozenset[str], Any, tuple[str, ...]]] = {}
+_paths_lock = threading.RLock()  # history_paths -> paths_for -> cached_objects_dir
+_objects_dirs: dict[Path, Path] = {}
+
+
+def history_paths(root: Path, cache_dir: Path | None = None) -> frozenset[str]:
+    """The path of every blob in the store (the first a walk of every ref, reflog and the index
+    meets it under), cached until the store changes (and on disk, see :func:`paths_for`).
+
+    A path all of whose versions were first met under another path is not listed: its content is
+    then readable under that other path anyway, so the attributes built from this list hide no less."""
+    stamp = store_stamp(cached_objects_dir(root))
+    with _paths_lock:
+        hit = _paths_cache.get(root)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        paths = frozenset(paths_for(root, list_blobs(root), cache_dir).values()) - {""}
+        _paths_cache[root] = (stamp, paths)
+        return paths
+
+
+def cached_objects_dir(root: Path) -> Path:
+    """:func:`objects_dir`, asked of git once per repository and process (it runs per command)."""
+    with _paths_lock:
+        objects = _objects_dirs.get(root)
+        if objects is None:
+            objects = _objects_dirs[root] = objects_dir(root)
+        return objects
+
+
+def hidden_history_paths(root: Path, ignore: Any, cache_dir: Path | None = None) -> tuple[str, ...]:
+    """The paths in the history that ``ignore`` hides (for the sandbox's git attributes).
+
+    Empty outside a repository and when git fails: the attributes are a courtesy to honest
+    commands; the history's secret *values* are kept off the wire by :class:`HistorySecrets`."""
+    if not is_repository(root):
+        return ()
+    try:
+        paths = history_paths(root, cache_dir)
+    except HistoryError:
+        return ()
+    hit = _hidden_cache.get(root)
+    if hit is not None and hit[0] is paths and hit[1] is ignore:
+        return hit[2]
+    hidden = tuple(sorted(p for p in paths if ignore.match(p, is_dir=False) is not None))
+    _hidden_cache[root] = (paths, ignore, hidden)
+    return hidden

@@ -1,0 +1,198 @@
+"""The object store the sandbox's git sees: every object of ``.git``, except the blobs that hold a
+secret or that a hidden path ever held, which are replaced.
+
+Attributes keep an honest ``git log -p`` from printing a hidden path, and the redactor knows the
+history's secret values; but a command reads blobs raw (``git show REV:path``, ``cat-file``,
+``archive``, ``bundle``) and can compress them (``git archive --format=tar.gz | base64``) past any
+matching. So under bubblewrap the workspace's ``.git/objects`` is replaced by a *view*: a pack of
+every object except the excluded blobs (:func:`build_view`), and ``.git/refs/replace`` by one
+replace ref per excluded blob, pointing to a placeholder blob (the file's text with each secret
+replaced by a placeholder, or a one-line note for a hidden path). git follows replace refs for every read, so
+``git log -p`` and ``git show`` print the placeholders; a command that turns them off
+(``--no-replace-objects``) finds the object missing. The real objects are not in the sandbox at all.
+
+Costs: one ``pack-objects`` over the whole store (no delta search) whenever the store changes, a
+copy of it on disk for the session, and git ignores the commit-graph while replace refs exist (a
+history walk in the sandbox is slower on a large repository). Only a repository whose ``.git`` is a
+directory at the workspace root gets a view (a worktree's objects live in the main checkout).
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import hmac
+import os
+import shutil
+import tempfile
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codeward.privacy.history import (
+    MAX_BLOB,
+    HistoryError,
+    cached_objects_dir,
+    clean_cache_file,
+    is_repository,
+    list_blobs,
+    load_clean,
+    paths_for,
+    read_blobs,
+    run_git,
+    save_clean,
+    store_stamp,
+)
+
+
+@dataclass(frozen=True)
+class ObjectView:
+    """Directories to bind read-only over ``.git/objects`` and ``.git/refs/replace``."""
+
+    objects: Path
+    replace: Path
+    excluded: int
+    """Blobs replaced by a placeholder."""
+    failure: str | None = None
+    """Why the view is an empty store (the real one could not be filtered), else None."""
+
+
+_lock = threading.Lock()
+_views: dict[Path, tuple[tuple[int, ...], Any, Any, ObjectView | None]] = {}
+_dir: Path | None = None
+_built: dict[Path, list[Path]] = {}
+
+
+def _private_dir() -> Path:
+    global _dir
+    if _dir is None or not _dir.is_dir():
+        _dir = Path(tempfile.mkdtemp(prefix="codeward-objects-"))
+        atexit.register(shutil.rmtree, _dir, True)
+    return _dir
+
+
+def object_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) -> ObjectView | None:
+    """The view for the repository at ``root``, rebuilt when its object store changed; None when no
+    blob needs hiding (or ``root`` holds no ``.git`` directory).
+
+    Fails closed: when the store cannot be read or the view not built, the view is an *empty*
+    object store, so git inside the sandbox sees no object at all rather than the real ones."""
+    git_dir = root / ".git"
+    if not is_repository(root) or not git_dir.is_dir() or git_dir.is_symlink():
+        return None
+    with _lock:
+        try:
+            stamp = store_stamp(cached_objects_dir(root))
+        except HistoryError:
+            stamp = ()
+        hit = _views.get(root)
+        if hit is not None and hit[0] == stamp and hit[1] is scanner and hit[2] is ignore:
+            return hit[3]
+        try:
+            view = build_view(root, scanner, ignore, cache_dir)
+        except Exception as e:  # git, the disk or the scanner: fail closed, never the real store
+            view = _empty_view(root, f"{type(e).__name__}: {e}")
+        _views[root] = (stamp, scanner, ignore, view)
+        return view
+
+
+def excluded_blobs(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) -> dict[str, bytes]:
+    """Blob id -> the placeholder content it is replaced by, for every blob that holds a finding, that
+    a hidden path held, or that is too large to scan."""
+    blobs = list_blobs(root)
+    paths = paths_for(root, blobs, cache_dir)
+    out: dict[str, bytes] = {}
+    for oid, path in paths.items():
+        if path and oid in blobs and ignore.match(path, is_dir=False) is not None:
+            out[oid] = f"(codeward: the content of {path} is hidden: the ignore rules cover this path)\n".encode()
+    for oid, size in blobs.items():
+        if size > MAX_BLOB and oid not in out:
+            out[oid] = b"(codeward: this blob is over 8 MiB and was not scanned for secrets, so it is hidden)\n"
+    cache_file = clean_cache_file(cache_dir, root, scanner)
+    clean = load_clean(cache_file)
+    todo = [o for o, size in blobs.items() if o not in out and o not in clean and 0 < size <= MAX_BLOB]
+    newly_clean: set[str] = set()
+    for oid, data in read_blobs(root, todo):
+        if b"\0" in data[:8192]:
+            newly_clean.add(oid)
+            continue
+        text = data.decode("utf-8", "replace")
+        found = scanner.scan(text, path=paths.get(oid) or None)
+        if not found:
+            newly_clean.add(oid)
+            continue
+        parts, last = [], 0
+        for f in found:
+            parts.append(text[last : f.start])
+            parts.append(_placeholder(f.rule_id, text[f.start : f.end]))
+            last = f.end
+        parts.append(text[last:])
+        out[oid] = "".join(parts).encode("utf-8", "surrogateescape")
+    if newly_clean:
+        save_clean(cache_file, (clean & set(blobs)) | newly_clean)
+    return out
+
+
+_KEY = os.urandom(32)
+
+
+def _placeholder(rule_id: str, value: str) -> str:
+    """The redactor's placeholder shape (which the scanner skips), keyed by a per-process secret so
+    that it says nothing about the value; :meth:`Redactor.restore` never maps it back."""
+    from codeward.privacy.redact import _placeholder_rule
+
+    mac = hmac.new(_KEY, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    return f"<secret:{_placeholder_rule(rule_id)}:{mac[:8]}>"
+
+
+def build_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) -> ObjectView | None:
+    """Pack every object but the excluded blobs into a new store, and write the replacements."""
+    excluded = excluded_blobs(root, scanner, ignore, cache_dir)
+    if not excluded:
+        return None
+    listing = run_git(root, ["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objectname)"])
+    keep = b"\n".join(o for o in listing.split(b"\n") if o and o.decode("ascii") not in excluded) + b"\n"
+    key = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    tmp = Path(tempfile.mkdtemp(dir=_private_dir(), prefix=f"{key}-"))
+    objects = tmp / "objects"
+    replace = tmp / "replace"
+    (objects / "pack").mkdir(parents=True)
+    (objects / "info").mkdir()
+    replace.mkdir()
+    # its temporary files go to the object directory: the view's, reading the real one as an
+    # alternate, so that the user's .git is not touched (nor its stamp changed)
+    real = cached_objects_dir(root)
+    env = {"GIT_OBJECT_DIRECTORY": str(objects), "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(real)}
+    run_git(root, ["pack-objects", "-q", "--window=0", str(objects / "pack" / "pack")], data=keep, env=env)
+    for oid, content in excluded.items():
+        new = _write_loose(objects, content, len(oid))
+        (replace / oid).write_text(new + "\n")
+    for d in (tmp, objects, replace):
+        os.chmod(d, 0o755)
+    # a command still running may have the previous view bound: keep it, drop the one before
+    older = _built.setdefault(root, [])
+    older.append(tmp)
+    while len(older) > 2:
+        shutil.rmtree(older.pop(0), ignore_errors=True)
+    return ObjectView(objects, replace, len(excluded))
+
+
+def _write_loose(objects: Path, content: bytes, hexlen: int) -> str:
+    """Store ``content`` as a loose blob (SHA-1 or SHA-256 like the repository) and return its id."""
+    data = b"blob %d\0" % len(content) + content
+    oid = (hashlib.sha256 if hexlen == 64 else hashlib.sha1)(data).hexdigest()
+    d = objects / oid[:2]
+    d.mkdir(exist_ok=True)
+    (d / oid[2:]).write_bytes(zlib.compress(data))
+    return oid
+
+
+def _empty_view(root: Path, why: str) -> ObjectView:
+    """An object store with nothing in it: git inside fails ("bad object") instead of reading the real one."""
+    key = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    base = _private_dir() / f"{key}-empty"
+    (base / "objects" / "pack").mkdir(parents=True, exist_ok=True)
+    (base / "replace").mkdir(exist_ok=True)
+    return ObjectView(base / "objects", base / "replace", 0, why)

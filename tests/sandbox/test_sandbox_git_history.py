@@ -1,0 +1,161 @@
+"""Under bubblewrap the sandbox's git reads an object-store *view*: the blobs that hold secrets or
+that a hidden path held are not in it, and replace refs point git at placeholders. A compressed copy
+(``git archive --format=tar.gz``, ``git bundle``) then carries no old secret and no hidden file's
+text, which no output matching could promise."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gzip
+from pathlib import Path
+
+import pytest
+from tests.privacy.history_repo import AWS, DANGLING, LETTERS, ORDINARY, PLANTED, PRIVATE_NOTE, TOKEN, leaky_history
+
+from codeward.project import open_project
+
+RAW_READS = (
+    "git show HEAD~1:.env; git show HEAD~1:config.py; "
+    "git --no-replace-objects show HEAD~1:.env; GIT_NO_REPLACE_OBJECTS=1 git cat-file -p $(git rev-parse HEAD~1:.env); "
+    "git cat-file --batch-all-objects --batch; git log -p --all --text --binary; git archive HEAD~1; "
+    "cat .git/objects/pack/*.pack | gzip -dc 2>/dev/null"
+)
+
+
+def _bwrap():  # type: ignore[no-untyped-def]
+    from codeward.errors import SandboxUnavailable
+    from codeward.sandbox import select_sandbox
+
+    try:
+        return select_sandbox("bwrap")
+    except SandboxUnavailable as e:
+        pytest.skip(f"bwrap cannot be enforced here: {e}")
+
+
+def _run(sb, spec, script: str) -> bytes:  # type: ignore[no-untyped-def]
+    r = sb.run(["sh", "-c", script], dataclasses.replace(spec, output_cap=8 << 20))
+    return r.output.encode("utf-8", "surrogateescape")
+
+
+def _plain(out: bytes) -> bool:
+    """Whether any planted value or the private note is in ``out``, or in a gzip stream inside it."""
+    hay = [out]
+    for i in range(len(out)):
+        if out[i : i + 2] == b"\x1f\x8b":
+            with contextlib.suppress(OSError, EOFError):
+                hay.append(gzip.decompress(out[i:]))
+    return any(v.encode() in h for h in hay for v in (*PLANTED, PRIVATE_NOTE))
+
+
+@pytest.mark.sandbox
+def test_raw_reads_of_the_history_find_placeholders(git_repo: Path) -> None:
+    sb = _bwrap()
+    leaky_history(git_repo)
+    spec = open_project(git_repo, None).sandbox_spec()
+    assert spec.git_view is not None and spec.git_view() is not None
+    out = _run(sb, spec, RAW_READS + "; git archive --format=tar.gz HEAD~1 | base64 -d 2>/dev/null; true")
+    assert not _plain(out)
+    assert b"the content of .env is hidden" in out and b"<secret:github-pat:" in out
+    assert b"bad object HEAD~1:.env" in out  # with replace refs off, the object is simply not there
+    # the control: the same spec without the view reads every old value, raw
+    raw = _run(sb, dataclasses.replace(spec, git_view=None), RAW_READS)
+    assert all(v.encode() in raw for v in (AWS, LETTERS, TOKEN, DANGLING, PRIVATE_NOTE))
+
+
+@pytest.mark.sandbox
+def test_a_compressed_archive_and_a_bundle_carry_nothing(git_repo: Path) -> None:
+    sb = _bwrap()
+    leaky_history(git_repo)
+    spec = open_project(git_repo, None).sandbox_spec()
+    out = _run(sb, spec, "git archive --format=tar.gz HEAD~1")
+    assert out and not _plain(out)
+    # pack-objects reads objects raw (no replace refs): a bundle of the view stops at the first
+    # missing blob instead of carrying it, and leaves nothing behind
+    out = _run(sb, spec, "git bundle create leak.bundle --all 2>&1; git bundle create - --all | base64 -d 2>/dev/null")
+    assert b"unable to read" in out and not _plain(out)
+    assert not (git_repo / "leak.bundle").exists()
+
+
+@pytest.mark.sandbox
+def test_honest_git_still_works_on_the_view(git_repo: Path) -> None:
+    sb = _bwrap()
+    leaky_history(git_repo)
+    spec = open_project(git_repo, None).sandbox_spec()
+    out = _run(sb, spec, "git log -p; git status --short; git blame config.py; git log --oneline | wc -l")
+    text = out.decode()
+    assert all(line in text for line in ORDINARY)
+    assert "Binary files /dev/null and b/.env differ" in text
+    assert text.rstrip().endswith("4")  # every commit is there
+
+
+def test_a_history_without_secrets_gets_no_view(git_repo: Path) -> None:
+    spec = open_project(git_repo, None).sandbox_spec()
+    assert spec.git_view is not None and spec.git_view() is None
+
+
+@pytest.mark.sandbox
+def test_a_view_that_cannot_be_built_hides_every_object(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail closed: when filtering the store fails, commands get an empty one, not the real one."""
+    from codeward.privacy import history_view
+
+    sb = _bwrap()
+    leaky_history(git_repo)
+
+    def broken(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(history_view, "build_view", broken)
+    monkeypatch.setattr(history_view, "_views", {})
+    spec = open_project(git_repo, None).sandbox_spec()
+    view = spec.git_view() if spec.git_view is not None else None
+    assert view is not None and not any(view[0].rglob("*.pack"))  # an empty store
+    out = _run(sb, spec, "git show HEAD~1:.env; git log -p; git cat-file --batch-all-objects --batch")
+    assert not _plain(out) and b"ordinary-line-1" not in out
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("tier", ["bwrap", "landlock"])
+def test_the_repositorys_own_info_files_still_apply(git_repo: Path, tier: str) -> None:
+    """The ``.git/info`` copy bound under bubblewrap keeps ``exclude`` and the repository's own
+    ``info/attributes`` lines (ours come after them, so they win for hidden paths only)."""
+    from codeward.errors import SandboxUnavailable
+    from codeward.sandbox import select_sandbox
+
+    try:
+        sb = select_sandbox(tier)
+    except SandboxUnavailable as e:
+        pytest.skip(f"{tier} cannot be enforced here: {e}")
+    leaky_history(git_repo)
+    info = git_repo / ".git" / "info"
+    (info / "exclude").write_text("scratch.txt\n")
+    (info / "attributes").write_text("notes.txt -diff\n")
+    (git_repo / "scratch.txt").write_text("x\n")
+    spec = open_project(git_repo, None).sandbox_spec()
+    text = _run(sb, spec, "git status --short; git log -p -- notes.txt .env").decode()
+    assert "scratch.txt" not in text
+    assert "Binary files /dev/null and b/notes.txt differ" in text
+    assert "Binary files /dev/null and b/.env differ" in text
+    assert (info / "attributes").read_text() == "notes.txt -diff\n"  # the host's file is untouched
+
+
+@pytest.mark.sandbox
+def test_landlock_never_builds_the_view(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The view is built only by a tier that binds it: a Landlock command does not pay the repack."""
+    from codeward.errors import SandboxUnavailable
+    from codeward.privacy import history_view
+    from codeward.sandbox import select_sandbox
+
+    try:
+        sb = select_sandbox("landlock")
+    except SandboxUnavailable as e:
+        pytest.skip(f"landlock cannot be enforced here: {e}")
+    leaky_history(git_repo)
+    calls: list[object] = []
+    real = history_view.build_view
+    monkeypatch.setattr(history_view, "build_view", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(history_view, "_views", {})
+    spec = open_project(git_repo, None).sandbox_spec()
+    assert b"ordinary-line-1" in _run(sb, spec, "git log -p")
+    assert calls == []
+    assert spec.git_view is not None and spec.git_view() is not None and len(calls) == 1  # bwrap would
