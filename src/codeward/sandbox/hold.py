@@ -61,6 +61,8 @@ class Hold:
     left: list[Path] = field(default_factory=list)  # could not be moved: the tier freezes above them
     dirs: list[Path] = field(default_factory=list)  # holding directories (hidden from the command)
     recovered: list[str] = field(default_factory=list)  # what an interrupted earlier run left, now put back
+    # some of it is back in the tree (not just still held): unscanned, so the next command must not run
+    recovered_into_tree: bool = False
 
     @property
     def held_paths(self) -> set[Path]:
@@ -169,7 +171,7 @@ def take(home: Path, workspace: Path, roots: Sequence[Path], hidden: Sequence[Pa
     lock_fd, journal = _lock(home, workspace)
     hold = Hold(journal, lock_fd)
     try:
-        hold.recovered = recover_locked(journal)
+        hold.recovered, hold.recovered_into_tree = recover_locked(journal)
         token = os.urandom(6).hex()  # never the name of a slot an earlier run left behind
         plan: list[tuple[Path, Path, os.stat_result]] = []
         for p in _outermost(hidden):
@@ -250,8 +252,12 @@ def has_ancestor_in(path: str, chosen: Mapping[str, object]) -> bool:
         d = up
 
 
-def recover_locked(journal: Path) -> list[str]:
-    """Put back what an earlier run left held (it crashed or was killed); the caller holds the lock."""
+def recover_locked(journal: Path) -> tuple[list[str], bool]:
+    """Put back what an earlier run left held (it crashed or was killed); the caller holds the lock.
+
+    Returns what to tell the user and whether anything left its holding place (back in the tree, or
+    never moved there): what is still held stays hidden and stays in the journal for the next run.
+    """
     try:
         data = json.loads(journal.read_text(encoding="utf-8"))
         items = [
@@ -260,12 +266,15 @@ def recover_locked(journal: Path) -> list[str]:
             for slot in slots
         ]
     except FileNotFoundError:
-        return []
+        return [], False
     except (OSError, ValueError, TypeError):
-        return [f"sandbox: cannot read the hold journal {journal}; files it names may be in {HOLD_PREFIX}* dirs"]
+        return [f"sandbox: cannot read the hold journal {journal}; files it names may be in {HOLD_PREFIX}* dirs"], True
     notes = _restore_all(items)
     _rewrite_journal(journal, items)
-    return [f"put back after an interrupted run: {n}" for n in notes] or ["put back files an interrupted run held"]
+    back = any((st := lstat_or_none(Path(h.slot))) is None or not _same(st, h) for h in items)
+    return [f"put back after an interrupted run: {n}" for n in notes] or [
+        "put back files an interrupted run held"
+    ], back
 
 
 def _restore_all(items: Sequence[Held]) -> list[str]:

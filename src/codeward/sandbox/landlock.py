@@ -455,8 +455,8 @@ def refuse_after_recovery(held: Any) -> None:
     Those files are back in the tree unscanned: the view was built while a redacted copy stood at
     a held file's name, so the command would read the file raw. The next command scans them first.
     """
-    if not held.recovered:
-        return
+    if not held.recovered_into_tree:
+        return  # what is still held stays out of the tree: nothing unscanned is readable
     held.restore()
     raise SandboxUnavailable(
         "sandbox: files an interrupted earlier run had moved out of the workspace are back ("
