@@ -46,6 +46,7 @@ def git_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_OPTIONAL_LOCKS": "0",
             "GIT_NO_REPLACE_OBJECTS": "1",
+            "GIT_NO_LAZY_FETCH": "1",  # a partial clone's missing objects are not fetched (git >= 2.44)
         }
     )
     return env

@@ -141,3 +141,23 @@ def test_without_the_history_source_a_reversed_old_secret_leaves(git_repo: Path)
     assert AWS[::-1] in leaked and TOKEN[::-1] in leaked  # the attack works without the history's values
     sent = s.gate.prepare(body).body.decode()
     assert AWS[::-1] not in sent and TOKEN[::-1] not in sent and LETTERS[::-1] not in sent
+
+
+def test_a_partial_clone_is_scanned_for_what_it_holds_and_fetches_nothing(git_repo: Path, tmp_path: Path) -> None:
+    """A ``--filter=blob:none`` clone lacks old blobs: the scan lists what is there, and neither it nor
+    doctor's findings fail (the control: plain ``rev-list --objects`` stops at the first missing blob)."""
+    leaky_history(git_repo)
+    git(git_repo, "config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "partial"
+    subprocess.run(
+        ["git", "clone", "-q", "--no-local", "--filter=blob:none", git_repo.as_uri(), str(clone)],
+        check=True,
+        capture_output=True,
+    )
+    git(clone, "remote", "set-url", "origin", str(tmp_path / "gone"))  # a lazy fetch would fail loudly
+    plain = subprocess.run(["git", "rev-list", "--objects", "--all"], cwd=clone, capture_output=True, check=False)
+    assert plain.returncode != 0 and b"promisor remote" in plain.stderr  # lacks blobs; plain git would fetch them
+    h = HistorySecrets(clone, _scanner(clone), cache_dir=tmp_path / "cache")
+    h.refresh()  # no HistoryError
+    report = history_findings(clone, _scanner(clone), cache_dir=tmp_path / "cache2")
+    assert report is not None
