@@ -256,15 +256,19 @@ class BwrapSandbox:
 
         before: set[Path] = set()
         unknown: list[Path] = []  # directories codeward cannot list: nothing in them can be checked, hide them
-        for root in spec.roots():
-            index = index_for(root)
+        indexes = [index_for(root) for root in spec.roots()]
+        for root, index in zip(spec.roots(), indexes, strict=True):
             names = index.refresh()
             if root == spec.workspace:
                 before = names  # also the census run_guarded starts from
             unknown += index.unreadable()
         many = os.geteuid() == 0 and len(spec.masked) > INSIDE_THRESHOLD  # the launcher will mount them
         layout = build_layout(
-            spec, extra_visible=[Path(p) for p in extra_visible], extra_hidden=unknown, collapse=not many
+            spec,
+            extra_visible=[Path(p) for p in extra_visible],
+            extra_hidden=unknown,
+            collapse=not many,
+            indexes=indexes,  # just refreshed: an unchanged tree reuses the last layout's tree part
         )
         # as a normal user bwrap's namespaces leave no mount power to hand on (mount fails with
         # EPERM there even with CAP_SYS_ADMIN kept), so this path is root's; others keep the limit
