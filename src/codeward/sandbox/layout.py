@@ -271,11 +271,11 @@ def build_layout(
     tree = tree_part(spec, trees, writable, extra_hidden, collapse, indexes)
     hidden_dirs: list[Path] = []
     hidden_files: list[Path] = []
-    seen: set[Path] = set(tree.hidden_dirs) | set(tree.hidden_files)
+    seen: set[Path] = set()  # hidden here, besides the tree part's
 
     def hide(p: Path) -> None:
         st = _lstat(p)
-        if st is None or p in seen:
+        if st is None or p in seen or p in tree.hidden_set:
             return
         if stat.S_ISLNK(st.st_mode):
             # a hidden symlink: hide what it points to when that is inside a writable root
@@ -295,11 +295,9 @@ def build_layout(
     from codeward.sandbox.public_files import is_public_file
 
     # masked paths outside the trees (an audit log kept elsewhere): no index watches them, so every time
-    prefixes = tuple(str(t).rstrip("/") + "/" for t in trees)  # strings: thousands of paths each command
-    for p in (*spec.masked, *extra_hidden):
-        if not (str(p) + "/").startswith(prefixes) and not is_public_file(p):
+    for p in tree.outside:
+        if not is_public_file(p):
             hide(p)
-    first = len(hidden_dirs), len(hidden_files)
     hidden_dirs += tree.hidden_dirs
     hidden_files += tree.hidden_files
     home = spec.home_dir()
@@ -334,11 +332,11 @@ def build_layout(
         if st is not None and stat.S_ISSOCK(st.st_mode) and visible(sock):
             hide(sock)
             count += 1
-    redacted = redacted_files(spec, trees, seen)
+    redacted = redacted_files(spec, trees, [*seen, *tree.hidden_set]) if spec.redacted else []
     # the tree part's anchors are decided once per index generation; the rest's each time (a handful)
-    rest = [*hidden_dirs[: first[0]], *hidden_dirs[first[0] + len(tree.hidden_dirs) :]]
-    rest += [*hidden_files[: first[1]], *hidden_files[first[1] + len(tree.hidden_files) :], *(h for h, _ in redacted)]
-    extra = [a for a in anchors(rest, writable) if a not in tree.anchored_set and _is_dir(a)]
+    extra = [
+        a for a in anchors([*seen, *(h for h, _ in redacted)], writable) if a not in tree.anchored_set and _is_dir(a)
+    ]
     anchored = tree.anchored if not extra else parents_first([*tree.anchored, *extra])
     return Layout(
         redacted=tuple(redacted),

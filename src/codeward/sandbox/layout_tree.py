@@ -49,6 +49,8 @@ class TreePart:
     hidden_files: tuple[Path, ...]
     anchored: tuple[Path, ...]
     anchored_set: frozenset[Path]
+    hidden_set: frozenset[Path]  # hidden_dirs and hidden_files, for membership
+    outside: tuple[Path, ...]  # masked and extra hidden paths outside the trees: no index watches them
 
 
 # the last tree part decided from just-refreshed indexes: (key, the indexes themselves, part)
@@ -147,6 +149,8 @@ def _decide_tree_part(
         hidden_files=tuple(hidden_files),
         anchored=anchored,
         anchored_set=frozenset(anchored),
+        hidden_set=frozenset(seen),
+        outside=tuple(p for p in dict.fromkeys((*spec.masked, *extra_hidden)) if not _under_any(p, trees)),
     )
 
 
