@@ -134,3 +134,26 @@ def test_another_index_object_is_never_trusted_with_the_last_answer(ws: Path) ->
     lay = build_layout(spec, homes=[], private_dirs=[], sockets=[], system_secrets=[], indexes=[index])
     assert ws / "src" / "deep" / ".env" not in lay.hidden_files
     assert lay == _layout(spec, cached=False)
+
+
+def test_a_hidden_link_re_aimed_outside_the_tree_is_looked_at_again(ws: Path) -> None:
+    """The index sees only the workspace: a link there that leads through a link outside it can
+    change where it ends without any workspace directory changing."""
+    outside = ws.parent / "elsewhere"
+    outside.mkdir()
+    os.symlink(outside / "nothing", outside / "hop")
+    env, plain = ws / "src" / "deep" / ".env", ws / "src" / "deep" / "plain.txt"
+    env.unlink()
+    os.symlink(outside / "hop", env)
+    time.sleep(RACY_NS / 1e9 + 0.05)
+    spec = _spec(ws)
+    _layout(spec, cached=True)
+    before = _layout(spec, cached=True)
+    assert plain not in before.hidden_files
+    generation = index_for(ws).generation
+    (outside / "hop").unlink()
+    os.symlink(plain, outside / "hop")  # now .env leads to plain.txt, which must be hidden
+    after = _layout(spec, cached=True)
+    assert index_for(ws).generation == generation  # the index saw nothing: the link check did it
+    assert plain in after.hidden_files
+    assert after == _layout(spec, cached=False)

@@ -50,6 +50,9 @@ class TreePart:
     anchored: tuple[Path, ...]
     anchored_set: frozenset[Path]
     hidden_set: frozenset[Path]  # hidden_dirs and hidden_files, for membership
+    # paths whose answer no index vouches for (a link's target; a name in a directory the index does
+    # not enter, such as inside ``.git``), with what they were: looked at again before any reuse
+    checks: tuple[tuple[Path, tuple[int | None, str]], ...]
     outside: tuple[Path, ...]  # masked and extra hidden paths outside the trees: no index watches them
 
 
@@ -81,17 +84,50 @@ def tree_part(
         # the redacted copies are not read here (they may be new files each command)
         key = (replace(spec, redacted=()), tuple(extra_hidden), collapse, tuple(i.generation for i in indexes))
         cached = _tree_cache
-        if cached is not None and cached[0] == key and all(a is b for a, b in zip(cached[1], indexes, strict=True)):
+        if (
+            cached is not None
+            and cached[0] == key
+            and all(a is b for a, b in zip(cached[1], indexes, strict=True))
+            and all(_fingerprint(p, _lstat(p)) == fp for p, fp in cached[2].checks)
+        ):
             return cached[2]
-    part = _decide_tree_part(spec, trees, writable, extra_hidden, collapse)
+    part = _decide_tree_part(spec, trees, writable, extra_hidden, collapse, indexes if key is not None else None)
     if key is not None:
         _tree_cache = (key, tuple(indexes), part)
     return part
 
 
+def _fingerprint(p: Path, st: os.stat_result | None) -> tuple[int | None, str]:
+    """What a path is (its file type, or None when missing) and, for a link, where it leads now."""
+    if st is None:
+        return (None, "")
+    if not stat.S_ISLNK(st.st_mode):
+        return (stat.S_IFMT(st.st_mode), "")
+    try:
+        return (stat.S_IFLNK, str(p.resolve()))
+    except (OSError, RuntimeError):  # a loop: unresolvable now, maybe not next time
+        return (stat.S_IFLNK, "\0")
+
+
 def _decide_tree_part(
-    spec: SandboxSpec, trees: list[Path], writable: list[Path], extra_hidden: list[Path], collapse: bool
+    spec: SandboxSpec,
+    trees: list[Path],
+    writable: list[Path],
+    extra_hidden: list[Path],
+    collapse: bool,
+    indexes: Sequence[DirIndex] | None = None,
 ) -> TreePart:
+    checks: list[tuple[Path, tuple[int | None, str]]] = []
+
+    def look(p: Path) -> os.stat_result | None:
+        """``lstat``, noting what the reused answer must be checked against (see :class:`TreePart`)."""
+        st = _lstat(p)
+        if indexes is not None:
+            parent = os.path.dirname(str(p))
+            if (st is not None and stat.S_ISLNK(st.st_mode)) or not any(parent in i.dirs for i in indexes):
+                checks.append((p, _fingerprint(p, st)))
+        return st
+
     readonly: list[Path] = []
     missing: list[Path] = []
     linked: list[Path] = []
@@ -99,7 +135,7 @@ def _decide_tree_part(
         if not _under_any(p, trees):
             continue  # outside the workspace and the extra dirs everything is read-only already
         in_writable = _under_any(p, writable)
-        st = _lstat(p)
+        st = look(p)
         if st is None:
             if in_writable:
                 missing.append(p)  # watched: moved aside after the command if it appeared
@@ -120,13 +156,13 @@ def _decide_tree_part(
     seen: set[Path] = set()
 
     def hide(p: Path) -> None:
-        st = _lstat(p)
+        st = look(p)
         if st is None or p in seen:
             return
         if stat.S_ISLNK(st.st_mode):
             # a masked symlink: hide what it points to when that is inside a writable root
             target = p.resolve()
-            if target != p and _under_any(target, trees) and _lstat(target) is not None:
+            if target != p and _under_any(target, trees) and look(target) is not None:
                 hide(target)
             return
         seen.add(p)
@@ -150,6 +186,7 @@ def _decide_tree_part(
         anchored=anchored,
         anchored_set=frozenset(anchored),
         hidden_set=frozenset(seen),
+        checks=tuple(checks),
         outside=tuple(p for p in dict.fromkeys((*spec.masked, *extra_hidden)) if not _under_any(p, trees)),
     )
 
