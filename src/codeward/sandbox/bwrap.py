@@ -182,6 +182,7 @@ INNER_STUB = "/run/codeward-hidden"
 # 51 anchors +45 ms over 25 + 11, 1 200 mounts 2.1 s); the launcher's is a few microseconds each
 # after a fixed ~3 ms, so it is cheaper from a few dozen mounts on
 INSIDE_THRESHOLD = 32
+BWRAP_ENOUGH = 256  # ... and up to which bubblewrap mounts them when no Python can run the launcher
 
 
 def inside_mounts(layout: Layout) -> list[tuple[str, str, str]]:
@@ -294,6 +295,8 @@ class BwrapSandbox:
         # as a normal user bwrap's namespaces leave no mount power to hand on (mount fails with
         # EPERM there even with CAP_SYS_ADMIN kept), so this path is root's; others keep the limit
         inside = os.geteuid() == 0 and len(layout.anchored) + len(layout.hidden_files) > INSIDE_THRESHOLD
+        if inside and len(layout.anchored) + len(layout.hidden_files) <= BWRAP_ENOUGH and not _launcher_python(spec):
+            inside = False  # slower, but the launcher cannot run; bubblewrap copes with this many
         _check_mounts(spec, layout, inside)
         bpf = _filter(spec, use_proxy)
         state: dict[str, Any] = {}
@@ -422,6 +425,17 @@ class BwrapSandbox:
         state["status"] = os.read(status_fd, 1 << 16)
         _wait_namespace_gone(state["status"])
         return raw
+
+
+def _launcher_python(spec: SandboxSpec) -> bool:
+    """Whether a Python outside every writable directory exists to run the launcher."""
+    from codeward.sandbox import launch
+
+    try:
+        launch.trusted_python(spec.roots())
+    except SandboxUnavailable:
+        return False
+    return True
 
 
 def _check_mounts(spec: SandboxSpec, layout: Layout, inside: bool) -> None:
