@@ -18,6 +18,9 @@ Rows per size:
 * ``in-agent``: spec + run - bare, what one command of a session costs over a bare spawn;
 * ``mounts``: how many mounts the bwrap view needs (hidden files + dirs + read-only + anchors).
 
+``--mount-cost 20,100,250,1000`` instead times one command with that many scattered hidden files
+mounted by bubblewrap and by the launcher (root): where the launcher starts to pay.
+
 ``--breakdown`` adds, per size, where one in-agent command's time goes (each phase wrapped with a
 timer: the index refreshes, the spec, the layout, bwrap with its mounts, the census after).
 
@@ -117,6 +120,33 @@ def breakdown(project, sb, runs: int) -> str:  # type: ignore[no-untyped-def]
     return f"command {statistics.median(total):.1f} ms = " + ", ".join(parts)
 
 
+def mount_cost(base: Path, counts: list[int], runs: int) -> None:
+    """``sandbox.run(["true"])`` with N scattered hidden files mounted by bubblewrap, then by the
+    launcher inside the namespace (root only), to place :data:`~codeward.sandbox.bwrap.INSIDE_THRESHOLD`."""
+    import codeward.sandbox.bwrap as bw
+    from codeward.project import open_project
+    from codeward.sandbox import select_sandbox
+    from codeward.sandbox.layout import build_layout
+
+    sb = select_sandbox("bwrap")
+    keep = bw.INSIDE_THRESHOLD
+    print("\n| hidden files + anchors | bubblewrap mounts them | the launcher mounts them |\n|---|---|---|")
+    try:
+        for n in counts:
+            repo = make_repo(base / f"mc{n}", 20000, n, max(1, n // 2))
+            time.sleep(0.2)
+            spec = open_project(repo).sandbox_spec()
+            lay = build_layout(spec)
+            row = []
+            for threshold in (10**9, 0):
+                bw.INSIDE_THRESHOLD = threshold
+                ms, err = median_ms(lambda spec=spec: sb.run(["true"], spec), runs)
+                row.append(err or f"{ms:.1f} ms")
+            print(f"| {len(lay.hidden_files) + len(lay.anchored)} | {row[0]} | {row[1]} |", flush=True)
+    finally:
+        bw.INSIDE_THRESHOLD = keep
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="400,50000,200000")
@@ -124,6 +154,7 @@ def main() -> int:
     ap.add_argument("--dirs", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--breakdown", action="store_true")
+    ap.add_argument("--mount-cost", default="", help="hidden-file counts: bubblewrap against the launcher, then exit")
     args = ap.parse_args()
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPU, Python {platform.python_version()}, "
@@ -141,6 +172,9 @@ def main() -> int:
         from codeward.sandbox.layout import build_layout
         from codeward.sandbox.runner import run_process
 
+        if args.mount_cost:
+            mount_cost(base, [int(n) for n in args.mount_cost.split(",")], args.runs)
+            return 0
         sb = select_sandbox("bwrap")
         env = {"PATH": "/usr/bin:/bin"}
         bare, _ = median_ms(lambda: run_process(["true"], env=env, cwd=tmp, timeout_s=30, output_cap=65536), 20)

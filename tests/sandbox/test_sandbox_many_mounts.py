@@ -67,3 +67,27 @@ def test_launcher_mode_matches_bwrap_mode(bwrap: Any, project: Project, monkeypa
     assert small.output == inside.output
     assert project.marker("env") not in inside.output and "ok" in inside.output
     assert os.path.isdir(project.root / "pkg" / "d0001")
+
+
+def test_without_a_launcher_python_bubblewrap_mounts_a_middling_view(
+    bwrap: Any, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root, no Python outside the workspace to run the launcher: up to ``BWRAP_ENOUGH`` paths bubblewrap
+    mounts them itself (slower, same view); beyond that the command is refused, not run unhidden."""
+    if os.geteuid() != 0:
+        pytest.skip("the launcher mounts only as root; a normal user's view is bubblewrap's already")
+    from codeward.errors import SandboxUnavailable
+    from codeward.sandbox import launch
+
+    def no_python(writable: Any) -> str:
+        raise SandboxUnavailable("sandbox: every Python found lies inside a writable directory (test)")
+
+    monkeypatch.setattr(launch, "trusted_python", no_python)
+    _scatter(project, 20, 2)  # 40 hidden files and their anchors: above INSIDE_THRESHOLD
+    r = project.run(bwrap, "cat pkg/d0000/k0.key pkg/d0019/k1.key 2>&1; mv pkg/d0003 x 2>&1; echo ok")
+    assert "CWMARK-scatter" not in r.output and "ok" in r.output
+    assert (project.root / "pkg" / "d0003" / "k0.key").read_text().startswith("CWMARK-scatter")  # anchored
+    assert r.tier == "bwrap"
+    monkeypatch.setattr(bw, "BWRAP_ENOUGH", 10)  # control: too many for bubblewrap, and no launcher
+    with pytest.raises(SandboxUnavailable, match="every Python found"):
+        project.run(bwrap, "true")

@@ -177,7 +177,12 @@ def build_argv(
 
 
 INNER_STUB = "/run/codeward-hidden"
-INSIDE_THRESHOLD = 256  # anchors + hidden files beyond which the launcher mounts them, not bwrap
+# anchors + hidden files beyond which the launcher mounts them, not bwrap (root only). bubblewrap's
+# cost per mount grows with the mounts already made (measured, bench/README.md: 105 hidden files and
+# 51 anchors +45 ms over 25 + 11, 1 200 mounts 2.1 s); the launcher's is a few microseconds each
+# after a fixed ~3 ms, so it is cheaper from a few dozen mounts on
+INSIDE_THRESHOLD = 32
+BWRAP_ENOUGH = 256  # ... and up to which bubblewrap mounts them when no Python can run the launcher
 
 
 def inside_mounts(layout: Layout) -> list[tuple[str, str, str]]:
@@ -186,6 +191,23 @@ def inside_mounts(layout: Layout) -> list[tuple[str, str, str]]:
     out = [("tree", str(d), str(d)) for d in layout.anchored]
     out += [("file", INNER_STUB, str(f)) for f in layout.hidden_files]
     return out
+
+
+_encoded: tuple[tuple[Path, ...], tuple[Path, ...], bytes] | None = None  # the last launcher mount list
+
+
+def encoded_inside_mounts(layout: Layout) -> bytes:
+    """:func:`inside_mounts` encoded for the launcher, kept while the anchors and hidden files are
+    the same (an unchanged tree: thousands of paths, about 6 ms to encode)."""
+    global _encoded
+    from codeward.sandbox import launch as launcher
+
+    last = _encoded
+    if last is not None and last[0] == layout.anchored and last[1] == layout.hidden_files:
+        return last[2]
+    data = launcher.encode_mounts(inside_mounts(layout))
+    _encoded = (layout.anchored, layout.hidden_files, data)
+    return data
 
 
 def _wait_namespace_gone(status: bytes, timeout_s: float = 2.0) -> None:
@@ -256,19 +278,25 @@ class BwrapSandbox:
 
         before: set[Path] = set()
         unknown: list[Path] = []  # directories codeward cannot list: nothing in them can be checked, hide them
-        for root in spec.roots():
-            index = index_for(root)
+        indexes = [index_for(root) for root in spec.roots()]
+        for root, index in zip(spec.roots(), indexes, strict=True):
             names = index.refresh()
             if root == spec.workspace:
                 before = names  # also the census run_guarded starts from
             unknown += index.unreadable()
         many = os.geteuid() == 0 and len(spec.masked) > INSIDE_THRESHOLD  # the launcher will mount them
         layout = build_layout(
-            spec, extra_visible=[Path(p) for p in extra_visible], extra_hidden=unknown, collapse=not many
+            spec,
+            extra_visible=[Path(p) for p in extra_visible],
+            extra_hidden=unknown,
+            collapse=not many,
+            indexes=indexes,  # just refreshed: an unchanged tree reuses the last layout's tree part
         )
         # as a normal user bwrap's namespaces leave no mount power to hand on (mount fails with
         # EPERM there even with CAP_SYS_ADMIN kept), so this path is root's; others keep the limit
         inside = os.geteuid() == 0 and len(layout.anchored) + len(layout.hidden_files) > INSIDE_THRESHOLD
+        if inside and len(layout.anchored) + len(layout.hidden_files) <= BWRAP_ENOUGH and not _launcher_python(spec):
+            inside = False  # slower, but the launcher cannot run; bubblewrap copes with this many
         _check_mounts(spec, layout, inside)
         bpf = _filter(spec, use_proxy)
         from codeward.sandbox.host_watch import HostWatch, watched_names
@@ -374,7 +402,7 @@ class BwrapSandbox:
         else:
             from codeward.sandbox import launch as launcher
 
-            mounts_fd = _memfd("codeward-mounts", launcher.encode_mounts(inside_mounts(layout)))
+            mounts_fd = _memfd("codeward-mounts", encoded_inside_mounts(layout))
             cleanup.callback(os.close, mounts_fd)
             fds.append(mounts_fd)
             binds.append((str(hidden_stub()), INNER_STUB))
@@ -416,6 +444,17 @@ class BwrapSandbox:
         state["status"] = os.read(status_fd, 1 << 16)
         _wait_namespace_gone(state["status"])
         return raw
+
+
+def _launcher_python(spec: SandboxSpec) -> bool:
+    """Whether a Python outside every writable directory exists to run the launcher."""
+    from codeward.sandbox import launch
+
+    try:
+        launch.trusted_python(spec.roots())
+    except SandboxUnavailable:
+        return False
+    return True
 
 
 def _check_mounts(spec: SandboxSpec, layout: Layout, inside: bool) -> None:

@@ -23,12 +23,17 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from codeward.sandbox.layout_tree import _is_dir, _lstat, anchors, parents_first, tree_part
 from codeward.sandbox.spec import SandboxSpec, host_homes, is_within
 from codeward.workspace import PROTECTED_DIRS
+
+if TYPE_CHECKING:
+    from codeward.dirindex import DirIndex
 
 # Toolchains under a home directory that commands need (read-only). Documented in sandbox_status().
 TOOLCHAIN_DIRS: tuple[str, ...] = (
@@ -142,18 +147,6 @@ class Layout:
         return (*self.hidden_dirs, *self.hidden_files)
 
 
-def _lstat(p: Path) -> os.stat_result | None:
-    try:
-        return p.lstat()
-    except OSError:
-        return None
-
-
-def _is_dir(p: Path) -> bool:
-    st = _lstat(p)
-    return st is not None and stat.S_ISDIR(st.st_mode)
-
-
 def listening_socket_paths(proc_net_unix: str = "/proc/net/unix") -> list[Path]:
     """Pathname unix sockets the kernel knows in this network namespace (docker, D-Bus, agents)."""
     out: list[Path] = []
@@ -189,18 +182,6 @@ def interpreter_prefixes() -> list[Path]:
         path = Path(p).resolve()
         if path not in out:
             out.append(path)
-    return out
-
-
-def extra_root_protected(spec: SandboxSpec) -> list[Path]:
-    """Protected paths inside the extra writable directories (``--writable``, ``writable_roots``):
-    a repository there keeps its ``.git``, hooks and AGENTS.md read-only like the workspace's."""
-    from codeward.workspace import Workspace
-
-    out: list[Path] = []
-    for w in spec.writable:
-        if w != spec.workspace:
-            out += [p for p in Workspace(w, w).protected_paths() if p.parent != w or p.exists()]
     return out
 
 
@@ -249,8 +230,15 @@ def build_layout(
     collapse: bool = True,
     sockets: Iterable[Path] | None = None,
     system_secrets: Iterable[str] | None = None,
+    indexes: Sequence[DirIndex] = (),
 ) -> Layout:
-    """Decide the view for ``spec``. Parameters after ``spec`` exist for tests and for the proxy."""
+    """Decide the view for ``spec``. Parameters after ``spec`` exist for tests and for the proxy.
+
+    ``indexes``: the directory index of every root in ``spec.roots()``, *just refreshed* by the
+    caller. With them, what is decided from the trees (masked, protected, anchors: one ``lstat`` per
+    path) is kept and reused while no index changed (:mod:`codeward.sandbox.layout_tree`); without
+    them it is decided afresh. What lies outside the trees (homes, sockets, system secrets) is decided every time.
+    """
     homes = list(host_homes() if homes is None else homes)
     if private_dirs is None:
         private_dirs = (*PRIVATE_DIRS, *other_top_dirs())
@@ -279,39 +267,18 @@ def build_layout(
         if _under_any(p, privates) and not _under_any(p, reexposed) and p.exists():
             reexposed.append(p)
 
-    readonly: list[Path] = []
-    missing: list[Path] = []
-    linked: list[Path] = []
-    for p in (*spec.protected, *extra_root_protected(spec)):
-        if not _under_any(p, trees):
-            continue  # outside the workspace and the extra dirs everything is read-only already
-        in_writable = _under_any(p, writable)
-        st = _lstat(p)
-        if st is None:
-            if in_writable:
-                missing.append(p)  # watched: moved aside after the command if it appeared
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            if in_writable:
-                linked.append(p)  # the link itself can be replaced: the tripwire puts it back
-            # a link in the read-only part may still lead into a writable directory: protect its target
-            target = p.resolve()
-            if _under_any(target, writable) and target.exists() and target not in readonly:
-                readonly.append(target)
-            continue
-        if in_writable and p not in readonly:
-            readonly.append(p)
-
+    extra_hidden = list(extra_hidden)
+    tree = tree_part(spec, trees, writable, extra_hidden, collapse, indexes)
     hidden_dirs: list[Path] = []
     hidden_files: list[Path] = []
-    seen: set[Path] = set()
+    seen: set[Path] = set()  # hidden here, besides the tree part's
 
     def hide(p: Path) -> None:
         st = _lstat(p)
-        if st is None or p in seen:
+        if st is None or p in seen or p in tree.hidden_set:
             return
         if stat.S_ISLNK(st.st_mode):
-            # a masked symlink: hide what it points to when that is inside a writable root
+            # a hidden symlink: hide what it points to when that is inside a writable root
             target = p.resolve()
             if target != p and _under_any(target, trees) and _lstat(target) is not None:
                 hide(target)
@@ -327,11 +294,12 @@ def build_layout(
 
     from codeward.sandbox.public_files import is_public_file
 
-    masked = [m for m in spec.masked if not is_public_file(m)]  # CA bundles stay usable; keys never
-    masked += [p for p in extra_hidden if p not in masked]
-    # collapsing saves bwrap mounts at the price of listing each parent; a tier that mounts cheaply skips it
-    for p in collapse_masked(masked, [*trees, *writable]) if collapse else masked:
-        hide(p)
+    # masked paths outside the trees (an audit log kept elsewhere): no index watches them, so every time
+    for p in tree.outside:
+        if not is_public_file(p):
+            hide(p)
+    hidden_dirs += tree.hidden_dirs
+    hidden_files += tree.hidden_files
     home = spec.home_dir()
     if visible(home):
         hide(home)
@@ -364,18 +332,22 @@ def build_layout(
         if st is not None and stat.S_ISSOCK(st.st_mode) and visible(sock):
             hide(sock)
             count += 1
-    redacted = redacted_files(spec, trees, seen)
-    guarded = [*readonly, *linked, *hidden_dirs, *hidden_files, *spec.protected, *missing, *(h for h, _ in redacted)]
+    redacted = redacted_files(spec, trees, [*seen, *tree.hidden_set]) if spec.redacted else []
+    # the tree part's anchors are decided once per index generation; the rest's each time (a handful)
+    extra = [
+        a for a in anchors([*seen, *(h for h, _ in redacted)], writable) if a not in tree.anchored_set and _is_dir(a)
+    ]
+    anchored = tree.anchored if not extra else parents_first([*tree.anchored, *extra])
     return Layout(
         redacted=tuple(redacted),
-        anchored=tuple(a for a in anchors(guarded, writable) if _is_dir(a)),
+        anchored=anchored,
         homes=tuple(h for h in homes if _under_any(h, privates)),
         private_dirs=tuple(privates),
         reexposed=tuple(reexposed),
         writable=tuple(writable),
-        readonly=tuple(readonly),
-        missing_protected=tuple(missing),
-        linked_protected=tuple(linked),
+        readonly=tree.readonly,
+        missing_protected=tree.missing,
+        linked_protected=tree.linked,
         hidden_dirs=tuple(hidden_dirs),
         hidden_files=tuple(hidden_files),
         readonly_roots=spec.readonly_roots(),
@@ -395,59 +367,6 @@ def redacted_files(spec: SandboxSpec, trees: Iterable[Path], hidden: Iterable[Pa
             continue
         out.append((host, copy))
     return out
-
-
-def anchors(paths: Iterable[Path], writable: Iterable[Path]) -> tuple[Path, ...]:
-    """Every directory strictly between a writable root and one of ``paths``, parents first.
-
-    Renaming ``config/`` would carry the mount over ``config/production.yml`` with it and leave the
-    name ``config/production.yml`` free for anything; a directory that is itself a mount point
-    cannot be renamed or removed (EBUSY), so binding each such ancestor onto itself makes the
-    protection hold by construction instead of by checking names afterwards. The writable roots
-    are mount points already.
-    """
-    roots = sorted({str(r) for r in writable}, key=len, reverse=True)
-    out: set[str] = set()
-    for p in paths:
-        sp = str(p)
-        root = next((r for r in roots if sp.startswith(r + "/") or (r == "/" and sp != "/")), None)
-        if root is None:
-            continue
-        a = os.path.dirname(sp)
-        while a != root and a not in out and a.startswith(root + "/"):  # strings: thousands of paths
-            out.add(a)
-            a = os.path.dirname(a)
-    return tuple(Path(a) for a in sorted(out, key=lambda a: (a.count("/"), a)))
-
-
-def collapse_masked(masked: Iterable[Path], writable: Iterable[Path]) -> list[Path]:
-    """Masked files, with every directory whose entries are *all* masked replaced by the directory.
-
-    Each masked file costs a mount, and bwrap's cost per mount grows with the number of mounts
-    (about 0.5 ms each at 1 000, 1.4 ms at 2 500 here), so a fixture directory of 2 000 ``*.pem``
-    files becomes one mount. The view is the same except that nothing new can be created in such a
-    directory. Never collapses a root given in ``writable`` (the workspace, an allowed or extra dir).
-    """
-    roots = {str(r) for r in writable}
-    result = {str(m) for m in masked}
-    changed = True
-    while changed:
-        changed = False
-        by_parent: dict[str, set[str]] = {}
-        for p in result:
-            by_parent.setdefault(os.path.dirname(p), set()).add(os.path.basename(p))
-        for parent, members in by_parent.items():
-            if parent in roots or parent in result or len(members) < 2:
-                continue
-            try:
-                entries = os.listdir(parent)
-            except OSError:
-                continue
-            if entries and len(entries) <= len(members) and members.issuperset(entries):
-                result -= {os.path.join(parent, n) for n in members}
-                result.add(parent)
-                changed = True
-    return [Path(p) for p in sorted(result)]
 
 
 def stub_kind(p: Path) -> str:
