@@ -172,3 +172,17 @@ def test_a_later_session_rereads_only_changed_files_and_those_with_secrets(tmp_p
     other_rules = WorkspaceSecrets(ws, load_scanner(allowlist=("x",)), background=True, cache_dir=cache)
     other_rules.refresh()
     assert other_rules.files_scanned == 6  # another rule set: nothing reused
+
+
+def test_a_walk_done_in_the_foreground_is_cached_too(tmp_path: Path) -> None:
+    """``codeward sandbox`` walks without a background thread: its next run must not rescan clean files."""
+    ws, cache = tmp_path / "ws", tmp_path / "home" / "cache"
+    ws.mkdir()
+    (ws / "settings.env").write_text(FILE)
+    for i in range(5):
+        (ws / f"clean{i}.txt").write_text(f"nothing here {i}\n")
+    scanner = load_scanner()
+    WorkspaceSecrets(ws, scanner, cache_dir=cache).refresh()
+    second = WorkspaceSecrets(ws, scanner, cache_dir=cache)
+    second.refresh()
+    assert second.files_scanned == 1  # only the file with secrets is read again

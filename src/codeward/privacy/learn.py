@@ -129,6 +129,7 @@ class WorkspaceSecrets:
             first = not self._walked
             found = self._refresh()
             if first:
+                self._save_clean()  # a walk done here (not in the background) is cached the same way
                 self._start_sweep(found)
             out.extend(found)
             return out
