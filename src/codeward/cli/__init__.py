@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(render_help())
         return 0
+    if argv is None:  # the real process: its prompt and options are no business of other processes
+        from codeward.cli.cmdline import hide_arguments
+
+        hide_arguments()
     from codeward.cli.app import run
 
     return run(args)
