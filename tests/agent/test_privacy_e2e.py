@@ -156,10 +156,12 @@ def test_no_secret_reaches_the_model_through_any_path(model_server, git_repo, cw
     assert "keep-me-last: the end" in sent and "keep-me-history = 1" in sent
     assert "hidden by the built-in rule '.env'" in sent
     assert "<secret:github-pat:" in sent and "<secret:private-key:" in sent
-    # every egress event counted what it removed: commands read the files redacted already (the
-    # sandbox's redacted view), so what the gate itself removes is what git history carried
+    # one egress event per request, each with its per-rule count of what the gate itself removed;
+    # here that is nothing: the read tools redact as they read, commands read the files through the
+    # sandbox's redacted view and git history through its object view, so placeholders arrive
     egress = [e for e in run.events if e["type"] == "egress"]
-    assert sum(egress[-1]["redactions"].values()) >= 1
+    assert len(egress) == len(reqs)
+    assert all(isinstance(n, int) for e in egress for n in e["redactions"].values())
     # nothing secret in what codeward printed or wrote either
     written = run.stdout + run.stderr
     for f in Path(cw_home).rglob("*"):

@@ -28,7 +28,8 @@ What codeward enforces (do not try to get around it):
   credentials) cannot be read, listed, searched or changed, by tools or by shell commands.
 - Secrets in anything you see are replaced by placeholders like <secret:rule-id:1a2b3c4d>. You may
   copy a placeholder into a patch (the real value goes into the file), but never try to recover
-  the value. Commands get the placeholder text, not the value.
+  the value. Commands get the placeholder text, not the value: files that hold secrets are shown
+  to commands redacted and read-only; change them with apply_patch.
 - Commands run in an OS sandbox: writes only inside the workspace and temp dirs, no network unless
   the user allowed it, AGENTS.md, ignore files, .codeward/ and .git/ read-only.
 - Some commands and edits need the user's approval or are refused by policy. A refusal says why;
