@@ -44,3 +44,48 @@ def test_no_enclosing_repository_reads_nothing_above(tmp_path: Path) -> None:
     (top / ".codexignore").write_text("proj/readme.md\n")
     (repo / "readme.md").write_text("hi\n")
     assert not open_project(repo).hidden(repo / "readme.md")
+
+
+def test_the_outermost_rules_hold_two_repositories_deep(tmp_path: Path) -> None:
+    """outer/.codexignore hides mid/vendor/lib/keys.txt; outer, mid and mid/vendor/lib are all
+    repositories. Run in the innermost, the outermost project's rule still hides the file: every
+    enclosing repository's rules apply, not only the nearest one's."""
+    outer = tmp_path / "outer"
+    lib = outer / "mid" / "vendor" / "lib"
+    lib.mkdir(parents=True)
+    for d in (outer, outer / "mid", lib):
+        subprocess.run(["git", "init", "-q", str(d)], check=True)
+    (outer / ".codexignore").write_text("mid/vendor/lib/keys.txt\n")
+    (outer / "mid" / ".codewardignore").write_text("vendor/lib/*.bak\n")
+    (lib / "keys.txt").write_text("MARKER\n")
+    (lib / "old.bak").write_text("MARKER\n")
+    (lib / "code.py").write_text("x = 1\n")
+    inner = open_project(lib)
+    assert inner.workspace.root == lib.resolve()
+    assert inner.hidden(lib / "keys.txt") and inner.hidden(lib / "old.bak")
+    assert not inner.hidden(lib / "code.py")
+    rule = inner.ignore.match_path(lib / "keys.txt")
+    assert rule is not None and rule.source == str(outer / ".codexignore")
+    assert {"keys.txt", "old.bak"} <= {p.name for p in inner.sandbox_spec().masked}
+    # the control: with only the nearest enclosing repository (mid) read, the outer rule is lost
+    (outer / ".git").rename(outer / "not-git")
+    assert not open_project(lib).hidden(lib / "keys.txt")
+
+
+def test_rules_at_or_above_the_home_are_no_projects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dotfiles repository at $HOME is not an enclosing project: its ignore file is not read
+    (the user's own rules belong in $CODEWARD_HOME/ignore); a project below it still counts."""
+    home = tmp_path / "home"
+    proj = home / "src" / "proj"
+    lib = proj / "lib"
+    lib.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    for d in (home, proj, lib):
+        subprocess.run(["git", "init", "-q", str(d)], check=True)
+    (home / ".codexignore").write_text("src/proj/lib/a.txt\n")
+    (proj / ".codexignore").write_text("lib/b.txt\n")
+    for name in ("a.txt", "b.txt"):
+        (lib / name).write_text("x\n")
+    inner = open_project(lib)
+    assert inner.hidden(lib / "b.txt")
+    assert not inner.hidden(lib / "a.txt")
