@@ -132,6 +132,18 @@ def test_hooks_path_from_the_users_global_git_config(sandbox: Any, project: Proj
     assert [p for p in planted if p.exists()] == []
 
 
+def test_enclosing_disallow_directories_hold_in_a_nested_repository(sandbox: Any, project: Project) -> None:
+    """The workspace's AGENTS.md disallows ``sub/data/``; run in the nested repository ``sub``, a
+    command must not read it (the enclosing project's policy narrows the nested one)."""
+    marker = "CWMARK-nested-" + os.urandom(6).hex()
+    (project.root / "sub" / "data" / "customers").mkdir(parents=True)
+    (project.root / "sub" / "data" / "customers" / "c.csv").write_text(marker + "\n")
+    with open(project.root / "AGENTS.md", "a") as f:
+        f.write("- sub/data/\n")
+    r = project.run(sandbox, "cat data/customers/c.csv", cwd=project.root / "sub")
+    assert marker not in r.output
+
+
 def test_nested_repo_hooks(sandbox: Any, project: Project) -> None:
     hook = project.root / "sub" / ".git" / "hooks" / "post-checkout"
     config = project.root / "sub" / ".git" / "config"

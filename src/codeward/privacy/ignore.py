@@ -311,29 +311,17 @@ def _repo_ignore_files(root: Path, cache_dir: Path | None = None) -> list[Path]:
 
 def _enclosing_ignore_files(root: Path) -> list[tuple[Path, str]]:
     """Ignore files of every enclosing repository, in the directories above ``root`` up to the
-    outermost one's root.
+    outermost one's root (:func:`codeward.workspace.enclosing_project_dirs`).
 
     Running codeward inside a nested repository (``vendor/lib``, or ``mid/vendor/lib`` two
     repositories deep) must not drop what an enclosing project hides there (``vendor/lib/keys.txt``
-    in its ``.codexignore``): those rules keep applying, matched from where they are written. Every
-    enclosing repository counts, not only the nearest, so the outermost project's rules hold at any
-    depth. The walk stops below the user's home and ``/`` (:func:`codeward.workspace.too_wide`): a
-    dotfiles repository at ``$HOME`` is no project, and its rules are the user's, kept in
-    ``$CODEWARD_HOME/ignore``. Shallowest first, like the files inside.
+    in its ``.codexignore``): those rules keep applying, matched from where they are written.
+    Shallowest first, like the files inside.
     """
-    from codeward.workspace import too_wide, user_homes
+    from codeward.workspace import enclosing_project_dirs
 
-    homes = user_homes()
-    chain: list[Path] = []
-    outermost = -1  # index in ``chain`` of the highest directory holding ``.git``
-    d = root.parent
-    while d != d.parent and not too_wide(d, homes):
-        chain.append(d)
-        if (d / ".git").exists():
-            outermost = len(chain) - 1
-        d = d.parent
     out: list[tuple[Path, str]] = []
-    for d in reversed(chain[: outermost + 1]):  # no enclosing repository: nothing above is a project's rule
+    for d in enclosing_project_dirs(root):  # no enclosing repository: nothing above is a project's rule
         above = root.relative_to(d).as_posix()
         for name in IGNORE_FILES:
             f = d / name
