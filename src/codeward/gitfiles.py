@@ -279,9 +279,11 @@ def _user_config(key: tuple[tuple[str, str], ...], path: str) -> UserConfig:
         if home is not None:
             files.append(home / ".gitconfig")
     reported, settings = _ask_git({**env, "PATH": path})
-    cwd = Path.cwd() if home is None else home
-    files += [Path(os.path.normpath(f if f.is_absolute() else cwd / f)) for f in reported]
-    return UserConfig(tuple(dict.fromkeys(Path(os.path.normpath(f)) for f in files)), tuple(settings), home)
+    files += reported
+    # a relative $GIT_CONFIG_GLOBAL is read from the directory git runs in: the user's, taken as ours
+    cwd = Path.cwd()
+    absolute = (Path(os.path.normpath(f if f.is_absolute() else cwd / f)) for f in files)
+    return UserConfig(tuple(dict.fromkeys(absolute)), tuple(settings), home)
 
 
 def _ask_git(env: dict[str, str]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -311,7 +313,7 @@ def _ask_git(env: dict[str, str]) -> tuple[list[Path], list[tuple[str, str]]]:
         scope, origin, entry = fields[i : i + 3]
         name, _, value = entry.partition("\n")
         if origin.startswith("file:") and scope in ("system", "global"):
-            files.append(Path(origin[len("file:") :]))
+            files.append(Path(origin[len("file:") :]))  # relative only for a relative $GIT_CONFIG_*
         elif scope == "command":
             settings.append((name.lower(), value))
     return files, settings

@@ -116,6 +116,13 @@ def test_git_reports_the_files_it_reads(tmp_path: Path) -> None:
     assert ws / "sys-hooks" in git_config_paths(ws / ".git", ws, user)
 
 
+def test_a_relative_git_config_global_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rel.gitconfig").write_text("[core]\n\thooksPath = h\n")
+    user = user_config(_user_env(tmp_path, GIT_CONFIG_GLOBAL="rel.gitconfig", GIT_CONFIG_NOSYSTEM="1"))
+    assert user.files == (tmp_path / "rel.gitconfig",)
+
+
 @pytest.mark.parametrize("where", ["global", "xdg"])
 def test_workspace_protects_what_the_users_git_config_names(git_repo: Path, where: str) -> None:
     import os
