@@ -137,9 +137,8 @@ def load_config(cwd: Path | None = None, overrides: ConfigOverrides | None = Non
     layers = [_builtin_layer(), user]
     refusals: list[Refusal] = []
 
-    project_path = find_project_config(cwd)
-    for path, prefix in [*_enclosing_project_configs(cwd), (project_path, "")]:
-        if path is None or path.resolve() == user_path.resolve():  # run in ~ itself: it is yours
+    for path, prefix in _project_configs(cwd):
+        if path.resolve() == user_path.resolve():  # run in ~ itself: it is yours
             continue
         pf = read_toml(path)
         raw = flatten(pf.data, Where(str(path), pf.lines), str(path), base_dir=path.parent)
@@ -155,10 +154,15 @@ def load_config(cwd: Path | None = None, overrides: ConfigOverrides | None = Non
     return _build(layers, refusals, str(user_path))
 
 
-def _enclosing_project_configs(cwd: Path) -> list[tuple[Path, str]]:
-    """``.codeward/config.toml`` of the projects enclosing the repository of ``cwd``, outermost first,
-    each with that repository's path from the file's project (``vendor/lib``): a nested repository
-    keeps the narrowing its enclosing projects wrote (:func:`codeward.workspace.enclosing_project_dirs`)."""
+def _project_configs(cwd: Path) -> list[tuple[Path, str]]:
+    """Every ``.codeward/config.toml`` that applies in ``cwd``, outermost first, each a narrowing layer.
+
+    Those of the projects enclosing the repository of ``cwd`` come first, each with the repository's
+    path from that project (``vendor/lib``), so a nested repository keeps the narrowing its enclosing
+    projects wrote (:func:`codeward.workspace.enclosing_project_dirs`); then every one from the
+    repository root down to ``cwd`` (``""``: written from this root). Each only narrows what the
+    ones before it left, so a file nearer the cwd can add restrictions but never shadow the root's.
+    """
     from codeward.workspace import enclosing_project_dirs, find_repo_root
 
     root = find_repo_root(cwd)
@@ -167,6 +171,10 @@ def _enclosing_project_configs(cwd: Path) -> list[tuple[Path, str]]:
         f = d / ".codeward" / "config.toml"
         if f.is_file():
             out.append((f, root.relative_to(d).as_posix()))
+    inside = [d for d in (cwd, *cwd.parents) if d == root or root in d.parents]
+    out += [
+        (d / ".codeward" / "config.toml", "") for d in reversed(inside) if (d / ".codeward" / "config.toml").is_file()
+    ]
     return out
 
 
