@@ -5,13 +5,26 @@
 (``../.gitconfig``), and programs named by path in command settings (``core.fsmonitor =
 tools/watch.sh``, a filter or textconv script, an alias ``!./x.sh``). A command that could rewrite
 one of them would choose what the user's next ``git status`` or ``git commit`` runs on the host,
-so they are protected like ``.git``. Pure reading: no git process is started.
+so they are protected like ``.git``.
+
+Not only the repository's own config counts: git reads the system file (``/etc/gitconfig`` or
+``$GIT_CONFIG_SYSTEM``), the user's global files (``~/.gitconfig``, ``$XDG_CONFIG_HOME/git/config``
+or ``$GIT_CONFIG_GLOBAL``) and ``GIT_CONFIG_COUNT``/``GIT_CONFIG_PARAMETERS`` settings for every
+repository, and a relative ``core.hooksPath = .githooks`` there names a directory in *each*
+worktree (:func:`user_config`). Those files are found by git's documented rules and by asking git
+itself once per process (``git config --list --show-origin``, which runs nothing), so a build with
+another compiled-in system path is covered too; their contents are read here, includes followed.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 MAX_INCLUDE_DEPTH = 10
@@ -138,16 +151,23 @@ def hook_dirs_extra(hooks: Path, worktree: Path) -> list[Path]:
     return found
 
 
-def git_config_paths(git_dir: Path, worktree: Path) -> list[Path]:
-    """Paths (absolute, normalised) that the config of ``git_dir`` makes git run or read.
+def git_config_paths(git_dir: Path, worktree: Path, user: UserConfig | None = None) -> list[Path]:
+    """Paths (absolute, normalised) that the config git reads for ``git_dir`` makes git run or read.
 
     ``worktree`` is where hooks run and relative commands start (the directory holding ``.git``).
-    Included files are read in turn (relative to the file that includes them), up to a depth.
+    Included files are read in turn (relative to the file that includes them), up to a depth. The
+    user's and the system's config (``user``, default :func:`user_config`) count like the
+    repository's own: a relative path there is resolved in this worktree, and the files
+    themselves are listed (``$GIT_CONFIG_GLOBAL`` may point into the workspace).
     """
     found: list[Path] = []
     seen: set[Path] = set()
+    user = user_config() if user is None else user
+    home = user.home
 
     def norm(base: Path, p: str) -> Path | None:
+        if p.startswith("~/") and home is not None:
+            p = str(home / p[2:])  # git expands ~/ in path settings (hooksPath, include.path)
         if not p or p.startswith("~"):
             return None
         q = Path(p)
@@ -161,14 +181,17 @@ def git_config_paths(git_dir: Path, worktree: Path) -> list[Path]:
             text = cfg.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return
-        for key, value in parse_config(text):
+        apply(parse_config(text), cfg.parent, depth)
+
+    def apply(pairs: list[tuple[str, str]], base: Path, depth: int) -> None:
+        for key, value in pairs:
             if key == "core.hookspath":
                 p = norm(worktree, value)
                 if p is not None:
                     found.append(p)
                     found.extend(hook_dirs_extra(p, worktree))
             elif key == "include.path" or (key.startswith("includeif.") and key.endswith(".path")):
-                p = norm(cfg.parent, value)
+                p = norm(base, value)
                 if p is not None:
                     found.append(p)
                     read(p, depth + 1)
@@ -178,6 +201,10 @@ def git_config_paths(git_dir: Path, worktree: Path) -> list[Path]:
                     if q is not None and not (q.exists() and q.is_dir()):
                         found.append(q)  # a program or a file it reads; a directory word is an argument
 
+    for f in user.files:
+        found.append(f)
+        read(f, 0)
+    apply(list(user.settings), worktree, 0)  # GIT_CONFIG_COUNT / GIT_CONFIG_PARAMETERS settings
     for name in ("config", "config.worktree"):
         read(git_dir / name, 0)
     found.extend(hook_dirs_extra(git_dir / "hooks", worktree))
@@ -198,6 +225,98 @@ def git_config_paths(git_dir: Path, worktree: Path) -> list[Path]:
             read(common / "config", 0)
     above = {worktree, *worktree.parents}  # never the worktree or a directory above it
     return [p for p in dict.fromkeys(found) if p not in above]
+
+
+# variables that choose which config git reads; every other GIT_* (GIT_DIR, GIT_WORK_TREE) is dropped
+_CONFIG_ENV = re.compile(r"^GIT_CONFIG_(GLOBAL|SYSTEM|NOSYSTEM|COUNT|KEY_\d+|VALUE_\d+|PARAMETERS)$")
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    """What git reads for every repository besides the repository's own config.
+
+    ``files``: the system and global config files (absolute; existing or not: a command must not
+    create one where the user's environment points); ``settings``: ``(key, value)`` pairs from the
+    environment (``GIT_CONFIG_COUNT``, ``GIT_CONFIG_PARAMETERS``); ``home``: for ``~/`` in paths.
+    """
+
+    files: tuple[Path, ...] = ()
+    settings: tuple[tuple[str, str], ...] = ()
+    home: Path | None = None
+
+
+def user_config(env: Mapping[str, str] | None = None) -> UserConfig:
+    """The system and global git config of this process's user (cached per environment).
+
+    Found by git's documented rules (``GIT_CONFIG_SYSTEM``/``GIT_CONFIG_NOSYSTEM``,
+    ``GIT_CONFIG_GLOBAL``, else ``~/.gitconfig`` and ``$XDG_CONFIG_HOME/git/config``), plus every
+    file git itself reports reading outside a repository (a build's own system path).
+    """
+    env = os.environ if env is None else env
+    key = tuple(sorted((k, v) for k, v in env.items() if _CONFIG_ENV.match(k) or k in ("HOME", "XDG_CONFIG_HOME")))
+    return _user_config(key, env.get("PATH", os.defpath))
+
+
+def _truthy(v: str | None) -> bool:
+    return (v or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@functools.lru_cache(maxsize=8)
+def _user_config(key: tuple[tuple[str, str], ...], path: str) -> UserConfig:
+    env = dict(key)
+    home = Path(env["HOME"]) if env.get("HOME", "").startswith("/") else None
+    files: list[Path] = []
+    if not _truthy(env.get("GIT_CONFIG_NOSYSTEM")):
+        files.append(Path(env.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig"))
+    if env.get("GIT_CONFIG_GLOBAL"):
+        files.append(Path(env["GIT_CONFIG_GLOBAL"]))
+    else:
+        xdg = env.get("XDG_CONFIG_HOME", "")
+        if xdg.startswith("/"):
+            files.append(Path(xdg) / "git" / "config")
+        elif home is not None:
+            files.append(home / ".config" / "git" / "config")
+        if home is not None:
+            files.append(home / ".gitconfig")
+    reported, settings = _ask_git({**env, "PATH": path})
+    files += reported
+    # a relative $GIT_CONFIG_GLOBAL is read from the directory git runs in: the user's, taken as ours
+    cwd = Path.cwd()
+    absolute = (Path(os.path.normpath(f if f.is_absolute() else cwd / f)) for f in files)
+    return UserConfig(tuple(dict.fromkeys(absolute)), tuple(settings), home)
+
+
+def _ask_git(env: dict[str, str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """(config files git reads outside any repository, settings it takes from the environment).
+
+    ``git config --list`` reads config and runs nothing; it is started in an empty directory with a
+    ceiling above it, so no repository's own config is among the answers. No git, no answer: the
+    documented rules above still hold.
+    """
+    with tempfile.TemporaryDirectory(prefix="codeward-gitcfg-") as d:
+        run_env = {**env, "GIT_CEILING_DIRECTORIES": str(Path(d).parent), "GIT_TERMINAL_PROMPT": "0"}
+        try:
+            out = subprocess.run(
+                ["git", "config", "--list", "--show-origin", "--show-scope", "-z"],
+                cwd=d,
+                env=run_env,
+                capture_output=True,
+                timeout=30,
+                check=False,
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return [], []
+    files: list[Path] = []
+    settings: list[tuple[str, str]] = []
+    fields = out.decode("utf-8", "surrogateescape").split("\0")
+    for i in range(0, len(fields) - 2, 3):
+        scope, origin, entry = fields[i : i + 3]
+        name, _, value = entry.partition("\n")
+        if origin.startswith("file:") and scope in ("system", "global"):
+            files.append(Path(origin[len("file:") :]))  # relative only for a relative $GIT_CONFIG_*
+        elif scope == "command":
+            settings.append((name.lower(), value))
+    return files, settings
 
 
 def _inner_git_dirs(git_dir: Path, limit: int = 512) -> list[Path]:

@@ -192,14 +192,21 @@ class Workspace:
             raise PathError(f"{path}: no such file or directory")
         return lexical
 
-    def agents_files(self, home: Path) -> list[Path]:
-        """AGENTS.md files in instruction order: the global one, then root down to the cwd."""
+    def agents_files(self, home: Path, *, enclosing: bool = False) -> list[Path]:
+        """AGENTS.md files in instruction order: the global one, then root down to the cwd.
+
+        With ``enclosing`` (for the policy, not the instructions), first those of the enclosing
+        projects above the root (:func:`enclosing_project_dirs`), outermost first: a project's
+        ``disallow_directories`` and command rules keep holding in a repository nested inside it.
+        """
         files: list[Path] = []
         g = home / AGENTS_FILE
         if g.is_file():
             files.append(g)
         chain = [self.cwd, *self.cwd.parents]
         dirs = [d for d in chain if d == self.root or self.root in d.parents]
+        if enclosing:
+            dirs += list(reversed(enclosing_project_dirs(self.root)))
         for d in reversed(dirs):
             f = d / AGENTS_FILE
             if f.is_file():
@@ -264,6 +271,27 @@ class Workspace:
                 if p not in seen and p not in (self.root, root):
                     seen.add(p)
                     yield p
+
+
+def enclosing_project_dirs(root: Path) -> list[Path]:
+    """The directories above ``root`` that belong to an enclosing project, outermost first.
+
+    Every enclosing repository counts, not only the nearest: the walk goes up to the highest
+    directory holding ``.git`` and takes every directory from there down to ``root``'s parent (so
+    ``outer/``, ``outer/mid/``, ``outer/mid/vendor/`` for a workspace ``outer/mid/vendor/lib``). It
+    stops below the user's home and ``/`` (:func:`too_wide`): a dotfiles repository at ``$HOME`` is
+    no project (the user's own rules live in ``$CODEWARD_HOME``). Empty outside any repository.
+    """
+    homes = user_homes()
+    chain: list[Path] = []
+    outermost = -1
+    d = root.parent
+    while d != d.parent and not too_wide(d, homes):
+        chain.append(d)
+        if (d / ".git").exists():
+            outermost = len(chain) - 1
+        d = d.parent
+    return list(reversed(chain[: outermost + 1]))
 
 
 def dir_index(root: Path, cache_dir: Path | None = None) -> DirIndex:

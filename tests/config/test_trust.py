@@ -174,3 +174,16 @@ def test_user_flags_still_win_over_a_repository(git_repo: Path, cw_home: Path) -
     assert cfg.sandbox.network is True and cfg.sandbox.allowed_domains == ["pypi.org"]
     assert cfg.origins["sandbox.network"] == "--allow-network"
     assert cfg.origins["sandbox.allowed_domains"] == "-c sandbox.allowed_domains"
+
+
+def test_a_subdirectory_config_narrows_the_roots_and_never_shadows_it(git_repo: Path, cw_home: Path) -> None:
+    """Every .codeward/config.toml from the repository root down to the cwd is a narrowing layer: one
+    in a subdirectory (which a command might have planted) adds restrictions but cannot drop the root's."""
+    write(git_repo / ".codeward" / "config.toml", '[sandbox]\ntimeout_ms = 5000\n[policy]\ndisallow_commands = ["a"]\n')
+    sub = git_repo / "sub"
+    write(sub / ".codeward" / "config.toml", "[sandbox]\ntimeout_ms = 9000\nmax_processes = 64\n")
+    cfg = load_config(sub)
+    assert cfg.sandbox.timeout_ms == 5000 and cfg.sandbox.max_processes == 64
+    assert [e.pattern for e in cfg.policy.disallow_commands] == ["a"]
+    assert any(r.key == "sandbox.timeout_ms" for r in cfg.refusals)  # the looser value is refused, and said so
+    assert load_config(git_repo).sandbox.max_processes != 64  # the control: the sub's file applies only there

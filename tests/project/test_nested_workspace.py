@@ -44,3 +44,112 @@ def test_no_enclosing_repository_reads_nothing_above(tmp_path: Path) -> None:
     (top / ".codexignore").write_text("proj/readme.md\n")
     (repo / "readme.md").write_text("hi\n")
     assert not open_project(repo).hidden(repo / "readme.md")
+
+
+def test_the_outermost_rules_hold_two_repositories_deep(tmp_path: Path) -> None:
+    """outer/.codexignore hides mid/vendor/lib/keys.txt; outer, mid and mid/vendor/lib are all
+    repositories. Run in the innermost, the outermost project's rule still hides the file: every
+    enclosing repository's rules apply, not only the nearest one's."""
+    outer = tmp_path / "outer"
+    lib = outer / "mid" / "vendor" / "lib"
+    lib.mkdir(parents=True)
+    for d in (outer, outer / "mid", lib):
+        subprocess.run(["git", "init", "-q", str(d)], check=True)
+    (outer / ".codexignore").write_text("mid/vendor/lib/keys.txt\n")
+    (outer / "mid" / ".codewardignore").write_text("vendor/lib/*.bak\n")
+    (lib / "keys.txt").write_text("MARKER\n")
+    (lib / "old.bak").write_text("MARKER\n")
+    (lib / "code.py").write_text("x = 1\n")
+    inner = open_project(lib)
+    assert inner.workspace.root == lib.resolve()
+    assert inner.hidden(lib / "keys.txt") and inner.hidden(lib / "old.bak")
+    assert not inner.hidden(lib / "code.py")
+    rule = inner.ignore.match_path(lib / "keys.txt")
+    assert rule is not None and rule.source == str(outer / ".codexignore")
+    assert {"keys.txt", "old.bak"} <= {p.name for p in inner.sandbox_spec().masked}
+    # the control: with only the nearest enclosing repository (mid) read, the outer rule is lost
+    (outer / ".git").rename(outer / "not-git")
+    assert not open_project(lib).hidden(lib / "keys.txt")
+
+
+def test_rules_at_or_above_the_home_are_no_projects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dotfiles repository at $HOME is not an enclosing project: its ignore file is not read
+    (the user's own rules belong in $CODEWARD_HOME/ignore); a project below it still counts."""
+    home = tmp_path / "home"
+    proj = home / "src" / "proj"
+    lib = proj / "lib"
+    lib.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    for d in (home, proj, lib):
+        subprocess.run(["git", "init", "-q", str(d)], check=True)
+    (home / ".codexignore").write_text("src/proj/lib/a.txt\n")
+    (proj / ".codexignore").write_text("lib/b.txt\n")
+    for name in ("a.txt", "b.txt"):
+        (lib / name).write_text("x\n")
+    inner = open_project(lib)
+    assert inner.hidden(lib / "b.txt")
+    assert not inner.hidden(lib / "a.txt")
+
+
+@pytest.fixture
+def enclosed(git_repo: Path) -> Path:
+    """git_repo holds the repository vendor/lib; its AGENTS.md and config narrow what happens there."""
+    lib = git_repo / "vendor" / "lib"
+    (lib / "data" / "customers").mkdir(parents=True)
+    (lib / "private").mkdir()
+    subprocess.run(["git", "init", "-q", str(lib)], check=True)
+    (lib / "data" / "customers" / "c.csv").write_text("MARKER_CUSTOMERS\n")
+    (lib / "private" / "p.txt").write_text("MARKER_PRIVATE\n")
+    (lib / "code.py").write_text("x = 1\n")
+    (git_repo / "AGENTS.md").write_text(
+        "disallow_directories:\n- vendor/lib/data/\n- docs/\ndisallow_commands:\n- make deploy\n"
+    )
+    (git_repo / ".codeward").mkdir()
+    (git_repo / ".codeward" / "config.toml").write_text(
+        '[policy]\ndisallow_directories = ["vendor/*/private"]\n[sandbox]\ntimeout_ms = 5000\n'
+    )
+    return lib
+
+
+def test_the_enclosing_policy_narrows_the_nested_repository(enclosed: Path, git_repo: Path) -> None:
+    from codeward.policy import decide_command
+
+    lib = enclosed
+    inner = open_project(lib)
+    assert inner.hidden(lib / "data" / "customers" / "c.csv") and inner.hidden(lib / "private" / "p.txt")
+    assert not inner.hidden(lib / "code.py")
+    masked = {p.relative_to(lib.resolve()).as_posix() for p in inner.sandbox_spec().masked}
+    assert {"data", "private"} <= masked
+    sources = {e.source for e in inner.policy.disallow_directories}
+    assert str(git_repo / "AGENTS.md") + ":2" in sources
+    assert [e.pattern for e in inner.policy.disallow_directories if "AGENTS" in e.source] == ["data"]  # docs/: not here
+    assert decide_command("make deploy", inner.mode, inner.policy).decision == "deny"
+    assert inner.config.sandbox.timeout_ms == 5000  # the enclosing config's other narrowing holds too
+    # the control: without the enclosing repository (no .git above), none of it applies
+    (git_repo / ".git").rename(git_repo / "not-git")
+    loose = open_project(lib)
+    assert not loose.hidden(lib / "data" / "customers" / "c.csv")
+    assert loose.config.sandbox.timeout_ms != 5000
+
+
+def test_the_nested_repository_cannot_loosen_what_encloses_it(enclosed: Path, git_repo: Path) -> None:
+    """The nested repository's own files add rules; they cannot undo the enclosing ones."""
+    lib = enclosed
+    (lib / "AGENTS.md").write_text("allow_directories:\n- data/\n")
+    (lib / ".codewardignore").write_text("!data/\n!data/customers/c.csv\n")
+    assert open_project(lib).hidden(lib / "data" / "customers" / "c.csv")
+
+
+def test_an_enclosing_allow_list_is_written_from_the_nested_root(enclosed: Path, git_repo: Path) -> None:
+    from codeward.errors import ConfigError
+    from codeward.policy import decide_edit
+
+    (git_repo / "AGENTS.md").write_text("allow_directories:\n- vendor/lib/src/\n")
+    inner = open_project(enclosed)
+    assert [e.pattern for e in inner.policy.allow_directories] == ["src"]
+    assert decide_edit("code.py", inner.mode, inner.policy).decision == "deny"
+    assert decide_edit("src/a.py", inner.mode, inner.policy).decision != "deny"
+    # an allow list with nothing in this repository: the enclosing project lets it modify nothing
+    (git_repo / "AGENTS.md").write_text("allow_directories:\n- src/\n")
+    with pytest.raises(ConfigError, match=r"AGENTS.md:2: allow_directories \('src/'\) lets the agent modify nothing"):
+        open_project(enclosed)

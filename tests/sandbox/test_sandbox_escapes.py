@@ -114,6 +114,36 @@ def test_git_hooks_and_config(sandbox: Any, project: Project) -> None:
     assert config.read_bytes() == before
 
 
+def test_hooks_path_from_the_users_global_git_config(sandbox: Any, project: Project) -> None:
+    """``~/.gitconfig`` says ``core.hooksPath = .githooks`` (relative: git resolves it in each worktree)
+    and includes a file naming ``core.fsmonitor = tools/watch.sh``: a command must not create the
+    hook or the monitor the user's next host ``git commit`` / ``git status`` would run, in the
+    workspace or in a nested repository."""
+    (project.home / ".gitconfig").write_text("[core]\n\thooksPath = .githooks\n[include]\n\tpath = ~/team.gitconfig\n")
+    (project.home / "team.gitconfig").write_text("[core]\n\tfsmonitor = tools/watch.sh\n")
+    planted = [project.root / ".githooks" / "pre-commit", project.root / "sub" / ".githooks" / "pre-commit"]
+    planted.append(project.root / "tools" / "watch.sh")
+    project.run(
+        sandbox,
+        "for d in .githooks sub/.githooks tools; do mkdir -p $d; done; "
+        "for f in .githooks/pre-commit sub/.githooks/pre-commit tools/watch.sh; do "
+        "printf '#!/bin/sh\\ntouch /tmp/owned\\n' > $f; chmod +x $f; done",
+    )
+    assert [p for p in planted if p.exists()] == []
+
+
+def test_enclosing_disallow_directories_hold_in_a_nested_repository(sandbox: Any, project: Project) -> None:
+    """The workspace's AGENTS.md disallows ``sub/data/``; run in the nested repository ``sub``, a
+    command must not read it (the enclosing project's policy narrows the nested one)."""
+    marker = "CWMARK-nested-" + os.urandom(6).hex()
+    (project.root / "sub" / "data" / "customers").mkdir(parents=True)
+    (project.root / "sub" / "data" / "customers" / "c.csv").write_text(marker + "\n")
+    with open(project.root / "AGENTS.md", "a") as f:
+        f.write("- sub/data/\n")
+    r = project.run(sandbox, "cat data/customers/c.csv", cwd=project.root / "sub")
+    assert marker not in r.output
+
+
 def test_nested_repo_hooks(sandbox: Any, project: Project) -> None:
     hook = project.root / "sub" / ".git" / "hooks" / "post-checkout"
     config = project.root / "sub" / ".git" / "config"

@@ -137,10 +137,13 @@ def load_config(cwd: Path | None = None, overrides: ConfigOverrides | None = Non
     layers = [_builtin_layer(), user]
     refusals: list[Refusal] = []
 
-    project_path = find_project_config(cwd)
-    if project_path is not None and project_path.resolve() != user_path.resolve():  # run in ~ itself: it is yours
-        pf = read_toml(project_path)
-        raw = flatten(pf.data, Where(str(project_path), pf.lines), str(project_path), base_dir=project_path.parent)
+    for path, prefix in _project_configs(cwd):
+        if path.resolve() == user_path.resolve():  # run in ~ itself: it is yours
+            continue
+        pf = read_toml(path)
+        raw = flatten(pf.data, Where(str(path), pf.lines), str(path), base_dir=path.parent)
+        if prefix:
+            _move_directories(raw, prefix)
         kept, refused = narrow(raw, lambda key: _effective(layers, key))
         layers.append(kept)
         refusals.extend(refused)
@@ -149,6 +152,43 @@ def load_config(cwd: Path | None = None, overrides: ConfigOverrides | None = Non
         layers.append(_profile_layer(user, user_path, user_file.lines, ov.profile))
     layers.extend(_flag_layers(ov, cwd))
     return _build(layers, refusals, str(user_path))
+
+
+def _project_configs(cwd: Path) -> list[tuple[Path, str]]:
+    """Every ``.codeward/config.toml`` that applies in ``cwd``, outermost first, each a narrowing layer.
+
+    Those of the projects enclosing the repository of ``cwd`` come first, each with the repository's
+    path from that project (``vendor/lib``), so a nested repository keeps the narrowing its enclosing
+    projects wrote (:func:`codeward.workspace.enclosing_project_dirs`); then every one from the
+    repository root down to ``cwd`` (``""``: written from this root). Each only narrows what the
+    ones before it left, so a file nearer the cwd can add restrictions but never shadow the root's.
+    """
+    from codeward.workspace import enclosing_project_dirs, find_repo_root
+
+    root = find_repo_root(cwd)
+    out = []
+    for d in enclosing_project_dirs(root):
+        f = d / ".codeward" / "config.toml"
+        if f.is_file():
+            out.append((f, root.relative_to(d).as_posix()))
+    inside = [d for d in (cwd, *cwd.parents) if d == root or root in d.parents]
+    out += [
+        (d / ".codeward" / "config.toml", "") for d in reversed(inside) if (d / ".codeward" / "config.toml").is_file()
+    ]
+    return out
+
+
+def _move_directories(raw: Layer, prefix: str) -> None:
+    """Re-write an enclosing project's ``[policy]`` directory lists from the nested root at ``prefix``."""
+    from codeward.config.enclosing import moved_entry, nothing_allowed
+
+    for key in ("policy.disallow_directories", "policy.allow_directories"):
+        if key in raw.values:
+            entries = list(raw.values[key])
+            moved = [m for e in entries for m in moved_entry(key, e, prefix)]
+            if entries and not moved and key.endswith(".allow_directories"):
+                raise nothing_allowed(entries, prefix, raw.origins[key])
+            raw.values[key] = moved
 
 
 def _merge(layers: Sequence[Layer]) -> tuple[dict[str, Any], dict[str, str], PolicyConfig]:

@@ -310,25 +310,18 @@ def _repo_ignore_files(root: Path, cache_dir: Path | None = None) -> list[Path]:
 
 
 def _enclosing_ignore_files(root: Path) -> list[tuple[Path, str]]:
-    """Ignore files of an enclosing repository, in the directories above ``root`` up to its root.
+    """Ignore files of every enclosing repository, in the directories above ``root`` up to the
+    outermost one's root (:func:`codeward.workspace.enclosing_project_dirs`).
 
-    Running codeward inside a nested repository (``vendor/lib``) must not drop what the enclosing
-    project hides there (``vendor/lib/keys.txt`` in its ``.codexignore``): those rules keep
-    applying, matched from where they are written. Shallowest first, like the files inside.
+    Running codeward inside a nested repository (``vendor/lib``, or ``mid/vendor/lib`` two
+    repositories deep) must not drop what an enclosing project hides there (``vendor/lib/keys.txt``
+    in its ``.codexignore``): those rules keep applying, matched from where they are written.
+    Shallowest first, like the files inside.
     """
-    chain: list[Path] = []
-    d = root.parent
-    while d != d.parent:
-        chain.append(d)
-        if (d / ".git").exists():
-            break
-        d = d.parent
-    else:
-        return []
-    if not (chain and (chain[-1] / ".git").exists()):
-        return []  # no enclosing repository: nothing above the workspace is a project's rule
+    from codeward.workspace import enclosing_project_dirs
+
     out: list[tuple[Path, str]] = []
-    for d in reversed(chain):
+    for d in enclosing_project_dirs(root):  # no enclosing repository: nothing above is a project's rule
         above = root.relative_to(d).as_posix()
         for name in IGNORE_FILES:
             f = d / name
