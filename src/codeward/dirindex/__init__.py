@@ -10,8 +10,11 @@ lists again only those whose signature changed (plus new ones found there).
 Why the signature is enough: a directory's ctime changes whenever an entry is added, removed or
 renamed in it, and also when its times are set (``touch -d`` moves ctime to now); a directory
 replaced by another has another inode. A directory whose ctime is too close to its listing to be
-trusted (the same clock tick) is listed again next time, as git does with a racy index entry. On a
-file system whose ctime the local kernel does not keep (NFS, FUSE: :data:`TRUSTED_FS`), no signature
+trusted (the same clock tick) is listed again next time, as git does with a racy index entry. How
+close is too close depends on how finely the file system keeps times, which is read from the time
+itself, not from the file system's name: a ctime with no sub-second part may be a whole-second
+timestamp (ext2/ext3, ext4 made with 128-byte inodes, FAT), so such a directory stays racy for two
+seconds (:data:`COARSE_RACY_NS`) rather than :data:`RACY_NS`. On a file system whose ctime the local kernel does not keep (NFS, FUSE: :data:`TRUSTED_FS`), no signature
 is trusted and every directory is listed on every refresh.
 
 What the ignore rules hide in a directory depends on the rules too, so those entries are kept with
@@ -32,6 +35,9 @@ from pathlib import Path
 from typing import Protocol
 
 RACY_NS = 100_000_000  # a directory changed this close to its listing is listed again next time
+# a ctime with no sub-second part comes from a file system that keeps whole seconds (ext2/3, ext4 with
+# 128-byte inodes; FAT keeps two): a change later in the same second, or two, leaves it as it was
+COARSE_RACY_NS = 2_000_000_000 + RACY_NS
 ALL: frozenset[str] = frozenset({"/"})  # :meth:`DirIndex.walk`'s "enter nothing below this one"
 NOT_ENTERED = ".git"  # git's own directory is never walked (it is protected whole)
 BARE_FILES = frozenset({"HEAD", "config"})
@@ -226,13 +232,23 @@ def _scan(d: str, sig: tuple[int, int, int], names: frozenset[str], classify: Cl
         return Dir(sig, racy=True, unreadable=True, hidden=((), ()))
     return Dir(
         sig,
-        racy=started - sig[2] < RACY_NS,
+        racy=started - sig[2] < racy_window(sig[2]),
         watched_dirs=frozenset(wdirs),
         watched_files=frozenset(wfiles),
         subdirs=tuple(sorted(subdirs)),
         bare=files >= BARE_FILES and dirish >= BARE_DIRS,
         hidden=(tuple(sorted(hidden_dirs)), tuple(sorted(hidden_files))) if classify is not None else None,
     )
+
+
+def racy_window(ctime_ns: int) -> int:
+    """How long after ``ctime_ns`` a listing cannot tell a later change from none: the clock tick,
+    and on a file system that keeps whole seconds (a ctime with no sub-second part) two seconds more.
+
+    Read per directory from its own ctime: on a coarse file system every ctime is whole seconds; on a
+    fine one a whole-second ctime is a one-in-a-million chance that only costs one more listing.
+    """
+    return COARSE_RACY_NS if ctime_ns % 1_000_000_000 == 0 else RACY_NS
 
 
 # file systems whose directories' ctime is kept by the local kernel on every change; elsewhere (NFS
