@@ -25,6 +25,7 @@ Persisting across processes is :mod:`codeward.dirindex.store`'s job.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -33,6 +34,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from codeward.dirindex import reach
 
 RACY_NS = 100_000_000  # a directory changed this close to its listing is listed again next time
 # a ctime with no sub-second part comes from a file system that keeps whole seconds (ext2/3, ext4 with
@@ -44,7 +47,7 @@ BARE_FILES = frozenset({"HEAD", "config"})
 BARE_DIRS = frozenset({"objects", "refs"})
 
 
-_lstat = os.lstat  # one name each, so a test can play a coarse clock
+_lstat = reach.lstat  # one name each, so a test can play a coarse clock
 _now = time.time_ns
 
 
@@ -93,10 +96,33 @@ class DirIndex:
     _census: tuple[int, frozenset[Path]] | None = None  # (generation, answer): nothing changed, same answer
     memo: dict[object, tuple[int, object]] = field(default_factory=dict)  # callers' answers, by generation
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # directories whose content the last refresh could not list at all, even as their owner: blind spots
+    blind: frozenset[str] = frozenset()
+    _opening: reach.Opened | None = None  # set inside :meth:`opened`
+
+    @contextlib.contextmanager
+    def opened(self) -> Iterator[None]:
+        """Within this block, directories of ours that a refresh had to open up (a ``chmod`` took away
+        the owner's read or search bit) stay open, so the caller can also move what it found in them
+        aside; their modes are put back when the block ends. Outside it, each refresh puts them back."""
+        with self.lock:
+            if self._opening is not None:
+                yield
+                return
+            self._opening = reach.Opened()
+            try:
+                yield
+            finally:
+                opening, self._opening = self._opening, None
+                opening.close()
 
     def refresh(self, classify: Classify | None = None) -> set[Path]:
         """Bring the index up to date (classifying what the rules hide when ``classify`` is given) and
         return every watched name under the root, protected-named directories listed, not entered."""
+        with self.lock, self.opened():
+            return self._refresh(classify, self._opening or reach.Opened())
+
+    def _refresh(self, classify: Classify | None, opening: reach.Opened) -> set[Path]:
         with self.lock:
             if classify is not None and classify.key != self.key:
                 for e in self.dirs.values():
@@ -106,36 +132,50 @@ class DirIndex:
             root = str(self.root)
             dirs, lstat, is_dir, trusted = self.dirs, _lstat, stat.S_ISDIR, _trusted  # locals: one lookup per dir
             seen: set[str] = set()
+            blind: set[str] = set()
             stack = [root]
             while stack:
                 d = stack.pop()
                 try:
+                    if reach.too_deep(d):
+                        raise OSError(36, "nested too deep to index", d)
                     st = lstat(d)
                 except (FileNotFoundError, NotADirectoryError):
                     continue  # gone: forgotten below
                 except OSError:
-                    # there but not reachable (a parent without search permission): what is in it is
-                    # unknown, so it is reported unreadable and hidden whole, as one that cannot be listed
+                    # there but not reachable (a parent without search permission that is not ours to
+                    # open, or deeper than the index goes): what is in it is unknown, so it is reported
+                    # unreadable and hidden whole, as one that cannot be listed
                     seen.add(d)
+                    blind.add(d)
                     dirs[d] = Dir((0, 0, 0), racy=True, unreadable=True, hidden=((), ()))
                     self.generation += 1
                     continue
                 if not is_dir(st.st_mode):
                     continue
                 seen.add(d)
+                # a directory of ours without the owner's read or search bit (a command's chmod) is
+                # opened up to be listed, and stays reported unreadable: the sandbox hides it whole
+                closed = opening.open_up(d, st)
                 sig = (st.st_dev, st.st_ino, st.st_ctime_ns)
                 entry = dirs.get(d)
                 if (
-                    entry is None
+                    closed
+                    or entry is None
                     or entry.sig != sig
                     or entry.racy
                     or (classify is not None and entry.hidden is None)
                     or not (trusted.get(sig[0]) or trusted_device(sig[0]))
                 ):
                     entry = _scan(d, sig, self.names, classify, d[len(root) + 1 :] if d != root else "")
+                    if entry.unreadable:
+                        blind.add(d)
+                    elif closed:
+                        entry.racy = entry.unreadable = True
                     dirs[d] = entry
                     self.generation += 1
                 stack += entry.subdirs
+            self.blind = frozenset(blind)
             gone = set(self.dirs) - seen
             for d in gone:
                 del self.dirs[d]
@@ -210,7 +250,13 @@ def _scan(d: str, sig: tuple[int, int, int], names: frozenset[str], classify: Cl
     dirish: set[str] = set()
     files: set[str] = set()
     try:
-        with os.scandir(d) as it:
+        prefix = d.rstrip("/") + "/"
+        fd = reach.open_dir(d)  # by descriptor: any depth, the directory itself never a link
+        try:
+            it = os.scandir(fd)
+        finally:
+            os.close(fd)  # scandir keeps its own copy
+        with it:
             for e in it:
                 n = e.name
                 try:
@@ -223,7 +269,7 @@ def _scan(d: str, sig: tuple[int, int, int], names: frozenset[str], classify: Cl
                 if n == NOT_ENTERED and is_dir:
                     continue
                 if e.is_dir(follow_symlinks=False):
-                    subdirs.append(e.path)
+                    subdirs.append(prefix + n)
                 if classify is not None and classify.hides(f"{rel}/{n}" if rel else n, is_dir):
                     (hidden_dirs if is_dir else hidden_files).append(n)
     except OSError:
