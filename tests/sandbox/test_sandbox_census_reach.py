@@ -72,8 +72,16 @@ def user_ws() -> Iterator[Path]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _run_as_user(base: Path, tier: str, command: str, *, control: str = "") -> dict[str, Any]:
-    cfg = {"tier": tier, "workspace": str(base / "ws"), "home": str(base / "home"), "command": command}
+def _run_as_user(
+    base: Path, tier: str, command: str, *, control: str = "", masked: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    cfg = {
+        "tier": tier,
+        "workspace": str(base / "ws"),
+        "home": str(base / "home"),
+        "command": command,
+        "masked": list(masked),
+    }
     r = subprocess.run(
         [
             "setpriv",
@@ -131,6 +139,40 @@ def test_control_with_neither_the_planted_repo_stays(tier: str, user_ws: Path) -
     os.chmod(sub, 0o755)
     assert "fsmonitor" in (sub / "inner" / ".git" / "config").read_text()
     assert (sub / "AGENTS.md").exists()
+
+
+# -- Landlock: a held file whose directory the command closed goes back all the same ------------
+
+SECRET = "HELDMARK-customer-list"
+
+
+@pytest.mark.parametrize("mode", ["300", "500", "000"])
+def test_a_held_file_goes_back_into_a_directory_the_command_closed(mode: str, user_ws: Path) -> None:
+    ws = user_ws / "ws"
+    (ws / "config").mkdir()
+    (ws / "config" / ".env").write_text(SECRET)
+    for p in (ws / "config", ws / "config" / ".env"):
+        os.chown(p, USER, USER)
+    out = _run_as_user(user_ws, "landlock", f"cat config/.env; chmod {mode} config", masked=("config/.env",))
+    assert SECRET not in out["output"]  # held while the command ran
+    assert stat.S_IMODE((ws / "config").lstat().st_mode) == int(mode, 8), "the command's mode is put back"
+    os.chmod(ws / "config", 0o755)
+    assert (ws / "config" / ".env").read_text() == SECRET
+    assert f"config (mode {mode}, set by the command) was opened" in (out["note"] or ""), out
+
+
+def test_control_without_opening_the_held_file_is_stranded(user_ws: Path) -> None:
+    """The failure the opening-up stops: the put-back cannot enter ``config`` and the file stays in
+    the holding place, missing from the workspace."""
+    ws = user_ws / "ws"
+    (ws / "config").mkdir()
+    (ws / "config" / ".env").write_text(SECRET)
+    for p in (ws / "config", ws / "config" / ".env"):
+        os.chown(p, USER, USER)
+    out = _run_as_user(user_ws, "landlock", "chmod 300 config", masked=("config/.env",), control="hold-closed")
+    os.chmod(ws / "config", 0o755)
+    assert not (ws / "config" / ".env").exists()
+    assert "left in" in (out["note"] or ""), out
 
 
 # -- deeper than PATH_MAX (root lists anything; depth is what hides) -------------------------------
