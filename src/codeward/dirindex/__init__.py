@@ -26,6 +26,7 @@ Persisting across processes is :mod:`codeward.dirindex.store`'s job.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import threading
@@ -47,7 +48,7 @@ BARE_FILES = frozenset({"HEAD", "config"})
 BARE_DIRS = frozenset({"objects", "refs"})
 
 
-_lstat = reach.lstat  # one name each, so a test can play a coarse clock
+_lstat = os.lstat  # one name each, so a test can play a coarse clock (past PATH_MAX: reach.lstat)
 _now = time.time_ns
 
 
@@ -133,13 +134,19 @@ class DirIndex:
             dirs, lstat, is_dir, trusted = self.dirs, _lstat, stat.S_ISDIR, _trusted  # locals: one lookup per dir
             seen: set[str] = set()
             blind: set[str] = set()
+            deep_chars = reach.MAX_PATH_BYTES // 4  # shorter in characters is never too deep in bytes
             stack = [root]
             while stack:
                 d = stack.pop()
                 try:
-                    if reach.too_deep(d):
+                    if len(d) > deep_chars and reach.too_deep(d):
                         raise OSError(36, "nested too deep to index", d)
-                    st = lstat(d)
+                    try:
+                        st = lstat(d)
+                    except OSError as e:
+                        if e.errno != errno.ENAMETOOLONG:
+                            raise
+                        st = reach.lstat(d)  # longer than PATH_MAX: reached by descriptor
                 except (FileNotFoundError, NotADirectoryError):
                     continue  # gone: forgotten below
                 except OSError:
@@ -156,7 +163,7 @@ class DirIndex:
                 seen.add(d)
                 # a directory of ours without the owner's read or search bit (a command's chmod) is
                 # opened up to be listed, and stays reported unreadable: the sandbox hides it whole
-                closed = opening.open_up(d, st)
+                closed = st.st_mode & 0o500 != 0o500 and opening.open_up(d, st)
                 sig = (st.st_dev, st.st_ino, st.st_ctime_ns)
                 entry = dirs.get(d)
                 if (

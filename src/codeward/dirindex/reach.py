@@ -28,8 +28,11 @@ MAX_PATH_BYTES = 16384
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
+_SHORT = LONG_PATH_BYTES // 4  # characters: a path this long is short in bytes too (UTF-8: 4 at most)
+
+
 def too_deep(path: str) -> bool:
-    return len(os.fsencode(path)) > MAX_PATH_BYTES
+    return len(path) > MAX_PATH_BYTES // 4 and len(os.fsencode(path)) > MAX_PATH_BYTES
 
 
 @contextlib.contextmanager
@@ -63,12 +66,16 @@ def at(path: str) -> Iterator[tuple[int | None, str]]:
 
 def lstat(path: str) -> os.stat_result:
     """``os.lstat`` at any depth."""
+    if len(path) < _SHORT:
+        return os.lstat(path)  # the common case, without the context manager
     with at(path) as (fd, name):
         return os.lstat(name, dir_fd=fd)
 
 
 def open_dir(path: str) -> int:
     """A descriptor to list directory ``path`` (at any depth); the last component is not followed."""
+    if len(path) < _SHORT:
+        return os.open(path, _DIR_FLAGS | os.O_NOFOLLOW)
     with at(path) as (fd, name):
         return os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
 
