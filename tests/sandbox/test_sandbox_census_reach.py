@@ -116,6 +116,10 @@ def test_a_repo_planted_behind_a_chmod_is_moved_aside(tier: str, user_ws: Path) 
     assert (sub / "inner" / ".git.codeward-undone-1" / "config").is_file()  # moved, never deleted
     assert not (sub / "AGENTS.md").exists()
     assert "sub/inner/.git" in (out["note"] or ""), out
+    # the next command meets a directory the index lists only by opening it up: it still runs
+    nxt = _run_as_user(user_ws, tier, "ls sub/inner >/dev/null 2>&1; echo next-ok")
+    assert nxt["exit"] == 0 and "next-ok" in nxt["output"], nxt
+    assert stat.S_IMODE(sub.lstat().st_mode) == 0o311
 
 
 @pytest.mark.parametrize("tier", ["bwrap", "landlock"])

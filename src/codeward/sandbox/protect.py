@@ -20,7 +20,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -331,7 +331,9 @@ def protected_census(root: Path) -> set[Path]:
     return census(root)
 
 
-def remove_created(root: Path, before: set[Path], *, keep: set[Path] | None = None) -> list[str]:
+def remove_created(
+    root: Path, before: set[Path], *, keep: set[Path] | None = None, blind_before: Collection[str] | None = None
+) -> list[str]:
     """Move aside protected-named paths that appeared under ``root`` since ``before`` (a new nested
     repo, a planted ``sub/AGENTS.md`` or ``.codexignore``); return them workspace-relative.
 
@@ -343,7 +345,8 @@ def remove_created(root: Path, before: set[Path], *, keep: set[Path] | None = No
     user, the command owns what it made) is opened up for the census and the moves, and its mode put
     back after (:meth:`codeward.dirindex.DirIndex.opened`); one nested deeper than ``PATH_MAX`` is
     reached through directory descriptors. A directory that still cannot be listed, and could be
-    listed before the command, is moved aside whole: what is in it cannot be checked (fail closed).
+    listed before the command (``blind_before``: the index's blind spots when ``before`` was taken;
+    by default those of its last refresh), is moved aside whole: what is in it cannot be checked.
     """
     from codeward.sandbox.census import index_for
 
@@ -358,11 +361,12 @@ def remove_created(root: Path, before: set[Path], *, keep: set[Path] | None = No
 
     index = index_for(root)
     with index.lock, index.opened():
-        blind_before = index.blind  # as the census before the command left it
+        if blind_before is None:
+            blind_before = index.blind  # as the census before the command left it
         after = index.refresh()
         for p in sorted(after - before - keep):
             removed.append(_move_aside(p, rel))
-        removed += move_aside_blind(root, index.blind - blind_before, rel)
+        removed += move_aside_blind(root, index.blind - set(blind_before), rel)
     return removed
 
 
