@@ -165,6 +165,17 @@ def test_a_held_file_goes_back_into_a_directory_the_command_closed(mode: str, us
     assert f"config (mode {mode}, set by the command) was opened" in (out["note"] or ""), out
 
 
+def test_a_held_file_goes_back_when_the_command_closed_the_workspace_itself(user_ws: Path) -> None:
+    ws = user_ws / "ws"
+    (ws / ".env").write_text(SECRET)
+    os.chown(ws / ".env", USER, USER)
+    out = _run_as_user(user_ws, "landlock", "chmod 300 .", masked=(".env",))
+    assert stat.S_IMODE(ws.lstat().st_mode) == 0o300
+    os.chmod(ws, 0o755)
+    assert (ws / ".env").read_text() == SECRET
+    assert "the workspace (mode 300, set by the command) was opened" in (out["note"] or ""), out
+
+
 def test_control_without_opening_the_held_file_is_stranded(user_ws: Path) -> None:
     """The failure the opening-up stops: the put-back cannot enter ``config`` and the file stays in
     the holding place, missing from the workspace."""
