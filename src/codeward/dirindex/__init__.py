@@ -19,7 +19,11 @@ is trusted and every directory is listed on every refresh.
 
 What the ignore rules hide in a directory depends on the rules too, so those entries are kept with
 the key of the rules that classified them (:class:`Classify`); other rules classify everything again.
-Whatever cannot be listed is reported (:meth:`DirIndex.unreadable`) so callers hide it whole.
+A directory of ours that a command closed (no read or search bit for its owner) is opened up to be
+listed and its mode put back (:mod:`codeward.dirindex.reach`), and a path longer than ``PATH_MAX`` is
+reached by descriptor, so the census misses nothing a command could write; such a directory is still
+reported (:meth:`DirIndex.unreadable`) so callers hide it whole, and what cannot be listed at all is
+a blind spot (:attr:`DirIndex.blind`) that the census after a command moves aside.
 Persisting across processes is :mod:`codeward.dirindex.store`'s job.
 """
 
