@@ -10,18 +10,27 @@ lists again only those whose signature changed (plus new ones found there).
 Why the signature is enough: a directory's ctime changes whenever an entry is added, removed or
 renamed in it, and also when its times are set (``touch -d`` moves ctime to now); a directory
 replaced by another has another inode. A directory whose ctime is too close to its listing to be
-trusted (the same clock tick) is listed again next time, as git does with a racy index entry. On a
-file system whose ctime the local kernel does not keep (NFS, FUSE: :data:`TRUSTED_FS`), no signature
+trusted (the same clock tick) is listed again next time, as git does with a racy index entry. How
+close is too close depends on how finely the file system keeps times, which is read from the time
+itself, not from the file system's name: a ctime with no sub-second part may be a whole-second
+timestamp (ext2/ext3, ext4 made with 128-byte inodes, FAT), so such a directory stays racy for two
+seconds (:data:`COARSE_RACY_NS`) rather than :data:`RACY_NS`. On a file system whose ctime the local kernel does not keep (NFS, FUSE: :data:`TRUSTED_FS`), no signature
 is trusted and every directory is listed on every refresh.
 
 What the ignore rules hide in a directory depends on the rules too, so those entries are kept with
 the key of the rules that classified them (:class:`Classify`); other rules classify everything again.
-Whatever cannot be listed is reported (:meth:`DirIndex.unreadable`) so callers hide it whole.
+A directory of ours that a command closed (no read or search bit for its owner) is opened up to be
+listed and its mode put back (:mod:`codeward.dirindex.reach`), and a path longer than ``PATH_MAX`` is
+reached by descriptor, so the census misses nothing a command could write; such a directory is still
+reported (:meth:`DirIndex.unreadable`) so callers hide it whole, and what cannot be listed at all is
+a blind spot (:attr:`DirIndex.blind`) that the census after a command moves aside.
 Persisting across processes is :mod:`codeward.dirindex.store`'s job.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat
 import threading
@@ -31,14 +40,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from codeward.dirindex import reach
+
 RACY_NS = 100_000_000  # a directory changed this close to its listing is listed again next time
+# a ctime with no sub-second part comes from a file system that keeps whole seconds (ext2/3, ext4 with
+# 128-byte inodes; FAT keeps two): a change later in the same second, or two, leaves it as it was
+COARSE_RACY_NS = 2_000_000_000 + RACY_NS
 ALL: frozenset[str] = frozenset({"/"})  # :meth:`DirIndex.walk`'s "enter nothing below this one"
 NOT_ENTERED = ".git"  # git's own directory is never walked (it is protected whole)
 BARE_FILES = frozenset({"HEAD", "config"})
 BARE_DIRS = frozenset({"objects", "refs"})
 
 
-_lstat = os.lstat  # one name each, so a test can play a coarse clock
+_lstat = os.lstat  # one name each, so a test can play a coarse clock (past PATH_MAX: reach.lstat)
 _now = time.time_ns
 
 
@@ -87,10 +101,33 @@ class DirIndex:
     _census: tuple[int, frozenset[Path]] | None = None  # (generation, answer): nothing changed, same answer
     memo: dict[object, tuple[int, object]] = field(default_factory=dict)  # callers' answers, by generation
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # directories whose content the last refresh could not list at all, even as their owner: blind spots
+    blind: frozenset[str] = frozenset()
+    _opening: reach.Opened | None = None  # set inside :meth:`opened`
+
+    @contextlib.contextmanager
+    def opened(self) -> Iterator[None]:
+        """Within this block, directories of ours that a refresh had to open up (a ``chmod`` took away
+        the owner's read or search bit) stay open, so the caller can also move what it found in them
+        aside; their modes are put back when the block ends. Outside it, each refresh puts them back."""
+        with self.lock:
+            if self._opening is not None:
+                yield
+                return
+            self._opening = reach.Opened()
+            try:
+                yield
+            finally:
+                opening, self._opening = self._opening, None
+                opening.close()
 
     def refresh(self, classify: Classify | None = None) -> set[Path]:
         """Bring the index up to date (classifying what the rules hide when ``classify`` is given) and
         return every watched name under the root, protected-named directories listed, not entered."""
+        with self.lock, self.opened():
+            return self._refresh(classify, self._opening or reach.Opened())
+
+    def _refresh(self, classify: Classify | None, opening: reach.Opened) -> set[Path]:
         with self.lock:
             if classify is not None and classify.key != self.key:
                 for e in self.dirs.values():
@@ -100,36 +137,56 @@ class DirIndex:
             root = str(self.root)
             dirs, lstat, is_dir, trusted = self.dirs, _lstat, stat.S_ISDIR, _trusted  # locals: one lookup per dir
             seen: set[str] = set()
+            blind: set[str] = set()
+            deep_chars = reach.MAX_PATH_BYTES // 4  # shorter in characters is never too deep in bytes
             stack = [root]
             while stack:
                 d = stack.pop()
                 try:
-                    st = lstat(d)
+                    if len(d) > deep_chars and reach.too_deep(d):
+                        raise OSError(36, "nested too deep to index", d)
+                    try:
+                        st = lstat(d)
+                    except OSError as e:
+                        if e.errno != errno.ENAMETOOLONG:
+                            raise
+                        st = reach.lstat(d)  # longer than PATH_MAX: reached by descriptor
                 except (FileNotFoundError, NotADirectoryError):
                     continue  # gone: forgotten below
                 except OSError:
-                    # there but not reachable (a parent without search permission): what is in it is
-                    # unknown, so it is reported unreadable and hidden whole, as one that cannot be listed
+                    # there but not reachable (a parent without search permission that is not ours to
+                    # open, or deeper than the index goes): what is in it is unknown, so it is reported
+                    # unreadable and hidden whole, as one that cannot be listed
                     seen.add(d)
+                    blind.add(d)
                     dirs[d] = Dir((0, 0, 0), racy=True, unreadable=True, hidden=((), ()))
                     self.generation += 1
                     continue
                 if not is_dir(st.st_mode):
                     continue
                 seen.add(d)
+                # a directory of ours without the owner's read or search bit (a command's chmod) is
+                # opened up to be listed, and stays reported unreadable: the sandbox hides it whole
+                closed = st.st_mode & 0o500 != 0o500 and opening.open_up(d, st)
                 sig = (st.st_dev, st.st_ino, st.st_ctime_ns)
                 entry = dirs.get(d)
                 if (
-                    entry is None
+                    closed
+                    or entry is None
                     or entry.sig != sig
                     or entry.racy
                     or (classify is not None and entry.hidden is None)
                     or not (trusted.get(sig[0]) or trusted_device(sig[0]))
                 ):
                     entry = _scan(d, sig, self.names, classify, d[len(root) + 1 :] if d != root else "")
+                    if entry.unreadable:
+                        blind.add(d)
+                    elif closed:
+                        entry.racy = entry.unreadable = True
                     dirs[d] = entry
                     self.generation += 1
                 stack += entry.subdirs
+            self.blind = frozenset(blind)
             gone = set(self.dirs) - seen
             for d in gone:
                 del self.dirs[d]
@@ -204,7 +261,13 @@ def _scan(d: str, sig: tuple[int, int, int], names: frozenset[str], classify: Cl
     dirish: set[str] = set()
     files: set[str] = set()
     try:
-        with os.scandir(d) as it:
+        prefix = d.rstrip("/") + "/"
+        fd = reach.open_dir(d)  # by descriptor: any depth, the directory itself never a link
+        try:
+            it = os.scandir(fd)
+        finally:
+            os.close(fd)  # scandir keeps its own copy
+        with it:
             for e in it:
                 n = e.name
                 try:
@@ -217,7 +280,7 @@ def _scan(d: str, sig: tuple[int, int, int], names: frozenset[str], classify: Cl
                 if n == NOT_ENTERED and is_dir:
                     continue
                 if e.is_dir(follow_symlinks=False):
-                    subdirs.append(e.path)
+                    subdirs.append(prefix + n)
                 if classify is not None and classify.hides(f"{rel}/{n}" if rel else n, is_dir):
                     (hidden_dirs if is_dir else hidden_files).append(n)
     except OSError:
@@ -226,13 +289,23 @@ def _scan(d: str, sig: tuple[int, int, int], names: frozenset[str], classify: Cl
         return Dir(sig, racy=True, unreadable=True, hidden=((), ()))
     return Dir(
         sig,
-        racy=started - sig[2] < RACY_NS,
+        racy=started - sig[2] < racy_window(sig[2]),
         watched_dirs=frozenset(wdirs),
         watched_files=frozenset(wfiles),
         subdirs=tuple(sorted(subdirs)),
         bare=files >= BARE_FILES and dirish >= BARE_DIRS,
         hidden=(tuple(sorted(hidden_dirs)), tuple(sorted(hidden_files))) if classify is not None else None,
     )
+
+
+def racy_window(ctime_ns: int) -> int:
+    """How long after ``ctime_ns`` a listing cannot tell a later change from none: the clock tick,
+    and on a file system that keeps whole seconds (a ctime with no sub-second part) two seconds more.
+
+    Read per directory from its own ctime: on a coarse file system every ctime is whole seconds; on a
+    fine one a whole-second ctime is a one-in-a-million chance that only costs one more listing.
+    """
+    return COARSE_RACY_NS if ctime_ns % 1_000_000_000 == 0 else RACY_NS
 
 
 # file systems whose directories' ctime is kept by the local kernel on every change; elsewhere (NFS

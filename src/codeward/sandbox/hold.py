@@ -26,13 +26,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from codeward.sandbox.spec import is_within
 
@@ -317,41 +319,110 @@ def _restore_one(h: Held) -> str | None:
         return None  # never moved there (another slot, or still in place)
     parts = Path(h.rel).parts
     notes: list[str] = []
+    modes = _Modes(h.root)
+    root = Path(h.root)
     try:
-        fd = open_dir_nofollow(Path(h.root))
+        up = open_dir_nofollow(root.parent)
+        try:
+            fd = modes.enter(up, root.name, "")
+        finally:
+            os.close(up)
     except OSError as e:
+        modes.close(notes)
         return f"{h.rel}: left in {slot} ({h.root}: {e.strerror})"
     try:
         for i, part in enumerate(parts[:-1]):
+            here = "/".join(parts[:i])
             for _ in range(3):
                 try:
-                    nfd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                    nfd = modes.enter(fd, part, "/".join(parts[: i + 1]))
                     break
                 except FileNotFoundError:
                     with contextlib.suppress(FileExistsError):
-                        os.mkdir(part, 0o755, dir_fd=fd)
+                        modes.writable(fd, here, functools.partial(os.mkdir, part, 0o755, dir_fd=fd))
                 except (NotADirectoryError, OSError) as e:
                     if e.errno not in (errno.ENOTDIR, errno.ELOOP):
                         raise
-                    moved = aside(fd, part)
+                    moved = modes.writable(fd, here, functools.partial(aside, fd, part))
                     notes.append(f"{'/'.join(parts[: i + 1])} (made by the command) moved to {moved}")
             else:
                 return f"{h.rel}: left in {slot} (cannot re-create {'/'.join(parts[: i + 1])})"
             os.close(fd)
             fd = nfd
-        name = parts[-1]
+        name, here = parts[-1], "/".join(parts[:-1])
         try:
             os.stat(name, dir_fd=fd, follow_symlinks=False)
-            moved = aside(fd, name)
+            moved = modes.writable(fd, here, lambda: aside(fd, name))
             notes.append(f"{h.rel} (made by the command) moved to {moved}")
         except FileNotFoundError:
             pass
-        os.rename(slot, name, dst_dir_fd=fd)
+        modes.writable(fd, here, lambda: os.rename(slot, name, dst_dir_fd=fd))
     except OSError as e:
         return f"{h.rel}: left in {slot} ({e.strerror})"
     finally:
         os.close(fd)
+        modes.close(notes)
     return "; ".join(notes) or None
+
+
+_T = TypeVar("_T")
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class _Modes:
+    """Directories on the way back that the command closed to their owner (``chmod 300``, ``500``):
+    as their owner, codeward gives them ``rwx`` for the put-back and then puts the command's mode back.
+
+    Without this a held file whose directory the command made unlistable or read-only stays in the
+    holding place, and the user's file is missing from then on.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.changed: list[tuple[int, int, str]] = []  # (descriptor, the command's mode, path shown)
+
+    def _open_up(self, fd: int, shown: str) -> bool:
+        st = os.fstat(fd)
+        if st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) & 0o700 == 0o700:
+            return False
+        os.fchmod(fd, stat.S_IMODE(st.st_mode) | 0o700)
+        self.changed.append((os.dup(fd), stat.S_IMODE(st.st_mode), shown))
+        return True
+
+    def enter(self, fd: int, part: str, shown: str) -> int:
+        """A descriptor of directory ``part`` in ``fd`` (never a link), opened up when it was closed."""
+        try:
+            return os.open(part, _DIR, dir_fd=fd)
+        except PermissionError:
+            st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+                raise
+            os.chmod(part, stat.S_IMODE(st.st_mode) | 0o700, dir_fd=fd)  # a directory, just checked
+            nfd = os.open(part, _DIR, dir_fd=fd)
+            self.changed.append((os.dup(nfd), stat.S_IMODE(st.st_mode), shown))
+            return nfd
+
+    def writable(self, fd: int, shown: str, change: Callable[[], _T]) -> _T:
+        """Run ``change`` in directory ``fd``; when its owner may not write there, open it up and retry."""
+        try:
+            return change()
+        except PermissionError:
+            if not self._open_up(fd, shown):
+                raise
+            return change()
+
+    def close(self, notes: list[str]) -> None:
+        """Put back every mode changed, deepest first, and say so."""
+        for fd, mode, shown in reversed(self.changed):
+            try:
+                os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
+            where = shown or "the workspace"
+            notes.append(
+                f"{where} (mode {mode:03o}, set by the command) was opened to put a held file back, then set back"
+            )
+        self.changed = []
 
 
 def open_dir_nofollow(d: Path) -> int:

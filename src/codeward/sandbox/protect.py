@@ -17,9 +17,10 @@ it. Objects, refs and the index are left alone: they are data, not code or polic
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -330,14 +331,25 @@ def protected_census(root: Path) -> set[Path]:
     return census(root)
 
 
-def remove_created(root: Path, before: set[Path], *, keep: set[Path] | None = None) -> list[str]:
+def remove_created(
+    root: Path, before: set[Path], *, keep: set[Path] | None = None, blind_before: Collection[str] | None = None
+) -> list[str]:
     """Move aside protected-named paths that appeared under ``root`` since ``before`` (a new nested
     repo, a planted ``sub/AGENTS.md`` or ``.codexignore``); return them workspace-relative.
 
     No tier can make "create AGENTS.md in any directory" impossible without a mount per directory,
     so this closes the gap after the fact, once the command's processes are gone. Nothing is
-    deleted: each is renamed in place (:func:`set_aside`) and the report says to what.
+    deleted: each is renamed in place and the report says to what.
+
+    The census sees every directory the command could have written: one it made unlistable (as the
+    user, the command owns what it made) is opened up for the census and the moves, and its mode put
+    back after (:meth:`codeward.dirindex.DirIndex.opened`); one nested deeper than ``PATH_MAX`` is
+    reached through directory descriptors. A directory that still cannot be listed, and could be
+    listed before the command (``blind_before``: the index's blind spots when ``before`` was taken;
+    by default those of its last refresh), is moved aside whole: what is in it cannot be checked.
     """
+    from codeward.sandbox.census import index_for
+
     keep = keep or set()
     removed: list[str] = []
 
@@ -347,11 +359,64 @@ def remove_created(root: Path, before: set[Path], *, keep: set[Path] | None = No
         except ValueError:
             return str(p)
 
-    for p in sorted(protected_census(root) - before - keep):
-        if not _real_dirs_above(p):
-            removed.append(f"{rel(p)} (left alone: a directory above it is a link)")
-            continue
-        dest = set_aside(p)
-        if dest is not None:
-            removed.append(f"{rel(p)} (moved to {rel(dest)})")
+    index = index_for(root)
+    with index.lock, index.opened():
+        if blind_before is None:
+            blind_before = index.blind  # as the census before the command left it
+        after = index.refresh()
+        for p in sorted(after - before - keep):
+            removed.append(_move_aside(p, rel))
+        removed += move_aside_blind(root, index.blind - set(blind_before), rel)
     return removed
+
+
+def move_aside_blind(root: Path, blind: Iterable[str], rel: Callable[[Path], str]) -> list[str]:
+    """Move aside whole the directories the census could not list after the command (and could
+    before): nothing in them can be checked, so nothing in them stays where git would look."""
+    return [_move_aside(Path(d), rel, "could not be listed after the command") for d in sorted(blind) if d != str(root)]
+
+
+def _move_aside(p: Path, rel: Callable[[Path], str], why: str = "") -> str:
+    """Rename ``p`` aside (:func:`set_aside_at`), reached without following links; one line for the user."""
+    why, shown = (f"{why}: " if why else ""), rel(p)
+    try:
+        dest = set_aside_at(p)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            return f"{shown} ({why}left alone: a directory above it is a link)"
+        return f"{shown} ({why}could not be moved aside: {e.strerror}; remove it before running git there)"
+    return f"{shown} ({why}moved to {rel(dest)})" if dest is not None else f"{shown} ({why}gone)"
+
+
+def set_aside_at(p: Path) -> Path | None:
+    """:func:`set_aside` for a path at any depth, reached through directory descriptors without
+    following any link (a link above it raises ``ELOOP``/``ENOTDIR``). A directory of ours without
+    the owner's write bit (the command's ``chmod``) gets it for the rename and its mode back."""
+    from codeward.sandbox.hold import open_dir_nofollow
+
+    fd = open_dir_nofollow(p.parent)
+    try:
+        try:
+            os.stat(p.name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        st = os.fstat(fd)
+        opened = st.st_uid == os.geteuid() != 0 and st.st_mode & 0o300 != 0o300
+        if opened:
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) | 0o300)
+        try:
+            for n in range(1, 1000):
+                dest = f"{p.name}{SET_ASIDE}-{n}"
+                try:
+                    os.stat(dest, dir_fd=fd, follow_symlinks=False)
+                    continue
+                except FileNotFoundError:
+                    pass
+                os.rename(p.name, dest, src_dir_fd=fd, dst_dir_fd=fd)
+                return p.with_name(dest)
+        finally:
+            if opened:
+                os.fchmod(fd, stat.S_IMODE(st.st_mode))
+    finally:
+        os.close(fd)
+    raise CodewardError(f"sandbox: cannot move {p} aside: too many earlier copies next to it; remove them")

@@ -223,18 +223,20 @@ def run_guarded(
        the stack it is given, which is unwound as soon as it returns or fails;
     3. census and restore, only once nothing the command started is alive: whatever was renamed is
        renamed back by identity, recorded paths are put back and protected names that appeared are
-       moved aside (never deleted).
+       moved aside (never deleted), as is whole any directory that became impossible to list.
     """
+    from codeward.sandbox.census import index_for
     from codeward.sandbox.protect import Tripwire, protected_census, remove_created
 
     tripwire = Tripwire.take(spec.workspace, list(watch), list(identities))
     if before is None:  # a tier that just refreshed the census passes its result
         before = protected_census(spec.workspace)
+    blind_before = index_for(spec.workspace).blind  # what that census could not list, whatever refreshes meanwhile
     restored: list[str] = []
     try:
         with contextlib.ExitStack() as cleanup:
             raw = launch(cleanup)
     finally:
         restored = tripwire.restore()
-        restored += [p for p in remove_created(spec.workspace, before) if p not in restored]
+        restored += [p for p in remove_created(spec.workspace, before, blind_before=blind_before) if p not in restored]
     return raw, restored
