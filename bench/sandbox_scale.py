@@ -43,7 +43,8 @@ from pathlib import Path
 
 def make_repo(root: Path, files: int, ignored: int, dirs: int) -> Path:
     repo = root / f"repo{files}"
-    (repo / ".git").mkdir(parents=True)  # a root marker; git itself is not needed for the view
+    repo.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)  # a real repository: the workspace's root
     (repo / "AGENTS.md").write_text("# rules\n")
     (repo / ".codexignore").write_text("config/production.yml\n")
     per_dir = 100

@@ -159,3 +159,16 @@ def test_landlock_never_builds_the_view(git_repo: Path, monkeypatch: pytest.Monk
     assert b"ordinary-line-1" in _run(sb, spec, "git log -p")
     assert calls == []
     assert spec.git_view is not None and spec.git_view() is not None and len(calls) == 1  # bwrap would
+
+
+def test_a_git_dir_without_an_object_store_still_runs_commands(git_repo: Path) -> None:
+    """A broken repository (``.git`` without ``objects``) gets no view bind: bwrap cannot create the
+    mount point inside the read-only ``.git``, which failed every command; nothing there to hide."""
+    import shutil
+
+    sb = _bwrap()
+    leaky_history(git_repo)
+    spec = open_project(git_repo, None).sandbox_spec()
+    shutil.rmtree(git_repo / ".git" / "objects")
+    r = sb.run(["sh", "-c", "echo ran; ls .git/objects 2>&1; true"], spec)
+    assert "ran" in r.output and "No such file" in r.output

@@ -214,6 +214,9 @@ def object_binds(spec: SandboxSpec) -> list[tuple[str, str]]:
         return []
     objects, replace_view = view
     git_dir = spec.workspace / ".git"
+    real = git_dir / "objects"
+    if real.is_symlink() or not real.is_dir():
+        return []  # no store to read (a bare marker, a broken repository); .git is read-only, none can appear
     replace = git_dir / "refs" / "replace"
     if replace.is_symlink() or (git_dir / "refs").is_symlink():
         return [(str(objects), str(git_dir / "objects"))]  # objects hidden; no placeholders
