@@ -88,7 +88,9 @@ def timed(fn):  # type: ignore[no-untyped-def]
 
 
 def measure(repo: Path) -> list[tuple[str, str]]:
-    from codeward.privacy.history import HistorySecrets, hidden_history_paths, history_findings, list_blobs
+    from codeward.privacy.history import hidden_history_paths, list_blobs
+    from codeward.privacy.history_report import history_findings
+    from codeward.privacy.history_secrets import HistorySecrets
     from codeward.project import open_project
 
     project = open_project(repo, None)

@@ -10,7 +10,7 @@ from tests.doctor.test_doctor_cli import doctor
 from tests.privacy.history_repo import PLANTED, TOKEN, git, leaky_history
 
 from codeward.doctor import checks as c
-from codeward.privacy.history import HistoryReport
+from codeward.privacy.history_report import HistoryReport
 
 
 def test_a_removed_secret_fails_with_counts_rules_and_the_filter_repo_line(git_repo: Path, cw_home: Path) -> None:
