@@ -243,7 +243,7 @@ def scan_blobs(
         done += 1
         if on_progress is not None and done % PROGRESS_EVERY == 0:
             on_progress(done, len(todo))
-        if deadline is not None and done % 64 == 0 and time.monotonic() > deadline:
+        if deadline is not None and time.monotonic() > deadline:
             ended.set()  # read_blobs stops at its next object
         text = _text(data)
         if text is None:
