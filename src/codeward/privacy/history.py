@@ -225,12 +225,14 @@ def scan_blobs(
     paths: dict[str, str] | None = None,
     deadline: float | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> BlobScan:
     """Scan every object of ``blobs`` not in ``known_clean``; paths are looked up only when there is
     work (unless given as ``paths``), and never for ``pathless`` ones (commit and tag messages).
 
     ``deadline`` (a :func:`time.monotonic` value) and ``stop`` end the scan early; what was not read
-    is counted in :attr:`BlobScan.unfinished` and is neither clean nor known."""
+    is counted in :attr:`BlobScan.unfinished` and is neither clean nor known. ``workers`` above 1
+    forks that many scanners where that is safe (:mod:`codeward.privacy.history_pool`)."""
     result = BlobScan()
     todo = [o for o, size in blobs.items() if o not in known_clean and 0 < size <= MAX_BLOB]
     result.skipped = sum(1 for size in blobs.values() if size > MAX_BLOB)
@@ -239,6 +241,29 @@ def scan_blobs(
     result.paths = paths if paths is not None else paths_for(root, [o for o in todo if o not in pathless], cache_dir)
     done = 0
     ended = threading.Event() if stop is None else stop
+    if workers > 1:
+        from codeward.privacy.history_pool import can_fork, scan_forked
+
+        if can_fork(len(todo)):
+            for values, secret, clean, scanned, skipped, n in scan_forked(
+                root,
+                scanner,
+                todo,
+                result.paths,
+                read_blobs,
+                _text,
+                deadline=deadline,
+                stop=ended,
+                on_progress=on_progress,
+            ):
+                result.values += values
+                result.secret_blobs.update(secret)
+                result.clean |= clean
+                result.scanned += scanned
+                result.skipped += skipped
+                done += n
+            result.unfinished = len(todo) - done if ended.is_set() else 0
+            return result
     for oid, data in read_blobs(root, todo, ended):
         done += 1
         if on_progress is not None and done % PROGRESS_EVERY == 0:

@@ -10,6 +10,7 @@ continues where this one stopped.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ def history_findings(
         pathless=set(messages),
         deadline=deadline,
         on_progress=on_progress,
+        workers=os.cpu_count() or 1,  # doctor runs no other thread: it may fork
     )
     if got.clean:
         save_clean(cache_file, (cached & set(blobs)) | got.clean)
