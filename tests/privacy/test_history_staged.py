@@ -149,3 +149,27 @@ def test_stopping_keeps_what_was_judged_clean_for_the_next_session(git_repo: Pat
     hs.stop()
     assert hs.cache_file is not None and hs.cache_file.exists()
     assert len(hs.cache_file.read_text().split()) >= 3
+
+
+@pytest.mark.sandbox
+def test_a_commit_made_while_staged_is_left_out_until_its_message_is_scanned(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan listed the store at its start: a commit made on the host since has a message nobody
+    judged, which a command could print transformed (``git log | rev``) past the known values."""
+    sb = _bwrap()
+    leaky_history(git_repo)
+    monkeypatch.setattr(history_view, "_views", {})
+    monkeypatch.setattr(history_view, "GRACE_S", 0.0)
+    project, hs, scanner = _paused_history(git_repo)
+    secret = "ghp_Mn4Bv8Cx2Zq6Wr1Ty9Ui3Op7As5Df0Gh2Jk8"
+    git(git_repo, "commit", "-q", "--allow-empty", "-m", f"rotate {secret}")
+    new = git(git_repo, "rev-parse", "HEAD").strip()
+    r = sb.run(["sh", "-c", f"git cat-file -p {new} | rev; git log --all --format=%B | rev"], project.sandbox_spec())
+    assert secret[::-1] not in r.output
+    assert "bad object" in r.output or "Not a valid object" in r.output
+    # the control: the host's git prints it
+    assert secret in git(git_repo, "log", "-1", "--format=%B")
+    scanner.go.set()
+    assert hs.complete.wait(30)
+    hs.stop()

@@ -91,6 +91,8 @@ class HistorySecrets:
         self.error: BaseException | None = None
         self.clean: set[str] = set()
         """Ids judged clean (by this scan or the cache): the view need not read them again."""
+        self.messages: frozenset[str] = frozenset()
+        """The commits and tags whose messages stage 1 judged (their values are known once ready)."""
         self.done = 0
         self.total = 0
         self.first_time = False
@@ -179,7 +181,10 @@ class HistorySecrets:
             return not self._stop.is_set()
 
         snapshot = {o: p for o, p in snapshot_blobs(self.root).items() if o in blobs}
-        ok = stage(messages, {}) and stage({o: blobs[o] for o in snapshot}, snapshot)
+        ok = stage(messages, {})
+        if ok:
+            self.messages = frozenset(messages)
+        ok = ok and stage({o: blobs[o] for o in snapshot}, snapshot)
         self.ready.set()
         rest = {o: s for o, s in blobs.items() if o not in snapshot}
         if ok and stage(rest, None):

@@ -224,7 +224,14 @@ def build_view(
         others = run_git(
             root, ["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objectname) %(objecttype)"]
         )
-        kept = [ln.partition(b" ")[0] for ln in others.split(b"\n") if ln and not ln.endswith(b" blob")]
+        # trees, and the commits and tags whose messages the scan judged: one made since (on the
+        # host) is left out until a full view, whose refresh scans it first
+        judged = history.messages
+        kept = [
+            oid
+            for oid, _, kind in (ln.partition(b" ") for ln in others.split(b"\n") if ln)
+            if kind == b"tree" or (kind in (b"commit", b"tag") and oid.decode("ascii") in judged)
+        ]
         kept += [o.encode("ascii") for o in snapshot if o not in excluded]
         keep = b"\n".join(kept) + b"\n"
         p = history.progress()
