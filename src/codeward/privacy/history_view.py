@@ -216,20 +216,27 @@ def build_view(
         note = None
     else:
         assert history is not None
-        every = list_blobs(root)
+        listing = run_git(
+            root,
+            [
+                "cat-file",
+                "--batch-all-objects",
+                "--unordered",
+                "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+            ],
+        )
+        listed = [ln.split(b" ") for ln in listing.split(b"\n") if ln.count(b" ") == 2]
+        every = {o.decode("ascii"): int(size) for o, kind, size in listed if kind == b"blob"}
         snapshot = {o: p for o, p in snapshot_blobs(root).items() if o in every}
         excluded = excluded_blobs(
             root, scanner, ignore, cache_dir, blobs={o: every[o] for o in snapshot}, paths=snapshot, known_clean=known
-        )
-        others = run_git(
-            root, ["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objectname) %(objecttype)"]
         )
         # trees, and the commits and tags whose messages the scan judged: one made since (on the
         # host) is left out until a full view, whose refresh scans it first
         judged = history.messages
         kept = [
             oid
-            for oid, _, kind in (ln.partition(b" ") for ln in others.split(b"\n") if ln)
+            for oid, kind, _ in listed
             if kind == b"tree" or (kind in (b"commit", b"tag") and oid.decode("ascii") in judged)
         ]
         kept += [o.encode("ascii") for o in snapshot if o not in excluded]
