@@ -10,17 +10,18 @@ has no view and a command there reads blobs directly, so the values themselves m
 redactor before any command output leaves (:mod:`codeward.privacy.known` then finds them in their
 encodings).
 
-:class:`HistorySecrets` therefore scans every blob in the object store once (and every commit
+:class:`codeward.privacy.history_secrets.HistorySecrets` (in stages, see there) therefore scans every blob in the object store once (and every commit
 and tag, whose messages ``git log`` prints): every object ``cat-file --batch-all-objects`` lists (reachable from any ref, a reflog or the index, or
 dangling: a command can list those too, with ``git fsck``), each with the path it was committed
 under where one exists (path rules need it). Blobs are immutable, so the ids of those that held no
 finding are cached in the codeward home's ``cache/`` (ids only: never a value, never which blobs hold
 secrets) under the rule set that judged them, beside a map of every blob's path; blobs with
-findings are read again every session to learn their values afresh. A later :meth:`HistorySecrets.refresh` rescans only when the object
-store changed (a stat of its directories) and then only the new blobs.
+findings are read again every session to learn their values afresh. A later refresh rescans only
+when the object store changed (a stat of its directories) and then only the new blobs.
 
-:func:`history_findings` is the same scan for ``codeward doctor``: rule ids, paths and the commits
-that introduced each secret, never the values.
+This module holds the parts: listing the store, the paths, :func:`scan_blobs` and the caches.
+:func:`codeward.privacy.history_report.history_findings` is the same scan for ``codeward doctor``
+(under a time budget): rule ids, paths and the commits that introduced each secret, never the values.
 """
 
 from __future__ import annotations
