@@ -173,3 +173,24 @@ def test_a_commit_made_while_staged_is_left_out_until_its_message_is_scanned(
     scanner.go.set()
     assert hs.complete.wait(30)
     hs.stop()
+
+
+def test_the_gate_sends_tool_output_at_once_under_a_staged_view_and_holds_it_otherwise(git_repo: Path) -> None:
+    """Through the real gate: a request carrying a command's output goes while the third stage is
+    held when commands see a staged view; otherwise (the control: the old blocking) it waits."""
+    from codeward.privacy.gate import Gate
+    from codeward.privacy.redact import Redactor
+
+    leaky_history(git_repo)
+    body = {"messages": [{"role": "tool", "tool_call_id": "c1", "content": "exit 0"}]}
+    for staged in (True, False):
+        project, hs, scanner = _paused_history(git_repo, staged=lambda s=staged: s)
+        gate = Gate(Redactor(project.scanner, sources=[hs]), host="127.0.0.1", url="http://127.0.0.1/v1")
+        sent = threading.Event()
+        t = threading.Thread(target=lambda g=gate, e=sent: (g.prepare(body), e.set()))
+        t.start()
+        assert sent.wait(5) is staged  # the staged request went; the other is still held
+        scanner.go.set()
+        assert sent.wait(30) and hs.complete.wait(30)
+        t.join()
+        hs.stop()
