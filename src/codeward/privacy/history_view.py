@@ -11,6 +11,12 @@ replaced by a placeholder, or a one-line note for a hidden path). git follows re
 ``git log -p`` and ``git show`` print the placeholders; a command that turns them off
 (``--no-replace-objects``) finds the object missing. The real objects are not in the sandbox at all.
 
+While the session's background scan (:mod:`codeward.privacy.history_secrets`) has not judged every
+object, the view is *staged*: every tree, the commits and tags whose messages were judged, and only
+HEAD's and the index's blobs; the other blobs are absent until the scan completes, so no command
+reads a blob nobody scanned, and a request need not wait minutes for a large history. Without a
+session scan (``codeward sandbox``) the view is built in full in the foreground, as before.
+
 Costs: one ``pack-objects`` over the whole store (no delta search) whenever the store changes, a
 copy of it on disk for the session, and git ignores the commit-graph while replace refs exist (a
 history walk in the sandbox is slower on a large repository). Only a repository whose ``.git`` is a
