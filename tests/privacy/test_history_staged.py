@@ -194,3 +194,14 @@ def test_the_gate_sends_tool_output_at_once_under_a_staged_view_and_holds_it_oth
         assert sent.wait(30) and hs.complete.wait(30)
         t.join()
         hs.stop()
+
+
+def test_a_scan_stopped_before_it_finished_refuses_rather_than_hangs(git_repo: Path) -> None:
+    leaky_history(git_repo)
+    _, hs, scanner = _paused_history(git_repo, staged=lambda: False)
+    hs._stop.set()
+    scanner.go.set()
+    from codeward.privacy.history import HistoryError
+
+    with pytest.raises(HistoryError, match="stopped before it finished"):
+        hs.refresh()

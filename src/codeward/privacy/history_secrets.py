@@ -30,6 +30,7 @@ from typing import Any
 from codeward.privacy.history import (
     MAX_BLOB,
     MESSAGES,
+    HistoryError,
     clean_cache_file,
     is_repository,
     list_blobs,
@@ -203,6 +204,8 @@ class HistorySecrets:
                     return self._drain()  # commands see only what is scanned: the rest can wait
             self._wait(self.complete)
             self._thread.join()
+            if not self.complete.is_set():  # stopped (the session is ending): judged nothing more
+                raise HistoryError("the git history scan was stopped before it finished")
             self._thread = None
             _running.discard(self)
         if self.error is not None:
@@ -220,6 +223,8 @@ class HistorySecrets:
         start = last = time.monotonic()
         told = False
         while not event.wait(0.25):
+            if self._thread is not None and not self._thread.is_alive():
+                return  # stopped before the event: the caller finds out
             now = time.monotonic()
             if (
                 self.on_wait is not None
