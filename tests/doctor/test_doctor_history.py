@@ -10,7 +10,7 @@ from tests.doctor.test_doctor_cli import doctor
 from tests.privacy.history_repo import PLANTED, TOKEN, git, leaky_history
 
 from codeward.doctor import checks as c
-from codeward.privacy.history import HistoryReport
+from codeward.privacy.history_report import HistoryReport
 
 
 def test_a_removed_secret_fails_with_counts_rules_and_the_filter_repo_line(git_repo: Path, cw_home: Path) -> None:
@@ -65,3 +65,40 @@ def test_check_wording_singular_and_both_findings() -> None:
     assert both.fix is not None and both.fix.startswith("git filter-repo --invert-paths --path .env && ")
     clean = HistoryReport(0, 0, (), (), 0, 7, 7, 0)
     assert c.check_git_history(ctx(in_git=True, history_secrets=clean)).status == "pass"
+
+
+def _history_check(repo: Path, budget: float | None) -> dict[str, str | None]:
+    from codeward.doctor import diagnose
+
+    (r,) = [r for r in diagnose(repo, None, history_budget_s=budget) if r.check == "git-history"]
+    return {"status": r.status, "detail": r.detail, "fix": r.fix}
+
+
+def test_a_history_not_scanned_within_the_budget_fails_and_the_next_run_goes_on(git_repo: Path, cw_home: Path) -> None:
+    """An unscanned history is never a pass: past its budget the check fails saying how far it got;
+    what it judged is cached, so runs with the same budget finish it one after another."""
+    for i in range(6):
+        (git_repo / f"mod{i}.py").write_text(f"VALUE_{i} = {i}\n")
+        git(git_repo, "add", ".")
+        git(git_repo, "commit", "-q", "-m", f"mod {i}")
+    h = _history_check(git_repo, 0.0)
+    assert h["status"] == "fail"
+    assert str(h["detail"]).startswith("history not fully scanned (") and " blobs) in 0 s" in str(h["detail"])
+    assert "codeward doctor --full-history" in str(h["fix"])
+    runs = 1
+    while h["status"] == "fail" and runs < 40:
+        h = _history_check(git_repo, 0.0)
+        runs += 1
+    assert h["status"] == "pass" and runs > 2  # each run judged at least one more object
+    # the control: without a budget the same clean history passes at once (fresh cache)
+    for f in (cw_home / "cache").iterdir():
+        f.unlink()
+    assert _history_check(git_repo, None)["status"] == "pass"
+
+
+def test_full_history_flag_scans_without_a_limit(git_repo: Path, cw_home: Path) -> None:
+    leaky_history(git_repo)
+    rc, checks = doctor(git_repo, "--full-history")
+    assert rc == 1 and "4 secrets" in checks["git-history"]["detail"]
+    rc, checks = doctor(git_repo, "--history-budget", "30")
+    assert "4 secrets" in checks["git-history"]["detail"]

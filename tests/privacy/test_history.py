@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from tests.privacy.history_repo import AWS, DANGLING, LETTERS, PLANTED, TOKEN, git, leaky_history
 
-from codeward.privacy.history import HistorySecrets, hidden_history_paths, history_findings
+from codeward.privacy.history import hidden_history_paths
+from codeward.privacy.history_report import history_findings
+from codeward.privacy.history_secrets import HistorySecrets
 from codeward.privacy.redact import Redactor
 from codeward.project import open_project
 from codeward.sandbox.gitview import attribute_line

@@ -147,16 +147,33 @@ def build_session(
 
     key = require_key(provider) if need_key else resolve_key(provider)
     from codeward.privacy.config_secrets import redact_url, secret_values
-    from codeward.privacy.history import HistorySecrets
+    from codeward.privacy.history_secrets import HistorySecrets
+    from codeward.privacy.history_view import has_view
     from codeward.privacy.learn import WorkspaceSecrets
 
     scanner = project.scanner
+    tiers: list[str] = []
+
+    def staged() -> bool:
+        """Commands read only scanned history (bubblewrap's staged object-store view of this repository)."""
+        if not tiers:
+            tiers.append(project.sandbox_tier())
+        return tiers[0] == "bwrap" and has_view(workspace.root)
+
+    history = HistorySecrets(
+        workspace.root,
+        scanner,
+        background=True,
+        cache_dir=home / "cache",
+        staged=staged,
+        on_wait=lambda line: events.emit(Error(line)),
+    )
     redactor = Redactor(
         scanner,
         known_values=known_secrets,
         learner=WorkspaceSecrets(workspace.root, scanner, background=True, cache_dir=home / "cache"),
         # every blob in .git is readable by a command (git show, cat-file): its secrets are known values
-        sources=[HistorySecrets(workspace.root, scanner, background=True, cache_dir=home / "cache")],
+        sources=[history],
     )
     for v in secret_values(provider.headers, provider.query_params):  # configured keys are keys too
         redactor.known.add(v, "codeward-api-key")

@@ -20,15 +20,24 @@ MARKS = {"pass": "✓ pass", "warn": "! warn", "fail": "✗ FAIL"}
 @click.command("doctor", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of checks.")
 @click.option("-C", "--cd", "cd", callback=existing_dir, metavar="DIR", help="Check the workspace containing DIR.")
+@click.option(
+    "--history-budget",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop scanning the git history after this long (the check then fails as unfinished).",
+)
+@click.option("--full-history", is_flag=True, help="Scan the whole git history, however long it takes.")
 @workspace_option
 @click.pass_context
-def command(ctx: click.Context, as_json: bool, cd: Path | None) -> int:
+def command(ctx: click.Context, as_json: bool, cd: Path | None, history_budget: float, full_history: bool) -> int:
     """Check this machine and workspace against the security checklist; each item pass / warn / fail + fix."""
     from codeward.cli.options import RunOptions, run_options
     from codeward.doctor import diagnose
 
     opts = run_options(ctx, RunOptions(cd=cd))
-    results = diagnose(opts.workdir(), opts.overrides())
+    results = diagnose(opts.workdir(), opts.overrides(), history_budget_s=None if full_history else history_budget)
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
     else:

@@ -16,9 +16,12 @@ if TYPE_CHECKING:
 __all__ = ["diagnose"]
 
 
-def diagnose(cwd: Path, overrides: ConfigOverrides | None = None) -> list[CheckResult]:
-    """Every check's result for a workspace at ``cwd`` (with the command line's ``-c``/``-p``), in order."""
+def diagnose(
+    cwd: Path, overrides: ConfigOverrides | None = None, *, history_budget_s: float | None = 60.0
+) -> list[CheckResult]:
+    """Every check's result for a workspace at ``cwd`` (with the command line's ``-c``/``-p``), in order;
+    the git-history scan stops after ``history_budget_s`` (None: no limit) and then fails unfinished."""
     from codeward.doctor.checks import run_checks
     from codeward.doctor.gather import gather
 
-    return run_checks(gather(cwd, overrides))
+    return run_checks(gather(cwd, overrides, history_budget_s=history_budget_s))

@@ -111,6 +111,12 @@ def check_git_history(ctx: DoctorContext) -> CheckResult:
     found = ctx.history_secrets
     details: list[str] = []
     fixes: list[str] = []
+    if found is not None and not found.complete:
+        judged = found.blobs - found.unscanned
+        details.append(
+            f"history not fully scanned ({judged} of {found.blobs} blobs) in {found.seconds:.0f} s: "
+            "what is unscanned may hold secrets"
+        )
     if ctx.history_hidden:
         n = len(ctx.history_hidden)
         paths = " ".join(f"--path {shlex.quote(p)}" for p in ctx.history_hidden[:20])
@@ -138,12 +144,16 @@ def check_git_history(ctx: DoctorContext) -> CheckResult:
             )
         if found.unreferenced:
             fixes.append("git reflog expire --expire-unreachable=now --all && git gc --prune=now")
+    rest = "run `codeward doctor --full-history` (no time limit; later runs go on from the cache)"
+    if found is not None and not found.complete and len(details) == 1:
+        return CheckResult(name, "fail", details[0], rest)  # unscanned is never a pass
     if not details:
         scanned = f"; no secret in the {found.blobs} files and messages of .git" if found is not None else ""
         return CheckResult(name, "pass", f"no path the ignore rules hide was ever committed{scanned}")
     fix = (
         " && ".join(fixes)
         + " (every clone must be replaced), then rotate the credentials: anyone with a clone has them"
+        + (f"; and {rest} to find the rest" if found is not None and not found.complete else "")
     )
     return CheckResult(name, "fail", "; ".join(details), fix)
 

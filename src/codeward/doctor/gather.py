@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -37,7 +38,11 @@ KIND_SECTIONS = ("credentials", "cloud", "databases")
 
 
 def gather(
-    cwd: Path, overrides: ConfigOverrides | None = None, *, env: Mapping[str, str] | None = None
+    cwd: Path,
+    overrides: ConfigOverrides | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    history_budget_s: float | None = 60.0,
 ) -> DoctorContext:
     """The facts for ``cwd``, from the one :class:`Project` a run there would use."""
     from codeward.project import open_default_project, open_project
@@ -54,7 +59,7 @@ def gather(
     facts.update(policy_facts)
     facts.update(_ignore(project))
     facts.update(_tracked(project))
-    facts.update(_history(project))
+    facts.update(_history(project, history_budget_s))
     facts.update(_keys(project.config, env))
     facts.update(_sandbox())
     from codeward.audit.store import logs_dir
@@ -154,18 +159,39 @@ def _git(root: Path, *args: str, data: bytes | None = None) -> bytes:
     return proc.stdout
 
 
-def _history(project: Project) -> dict[str, object]:
+HISTORY_BUDGET_S = 60.0
+"""How long doctor scans the git history before it reports it unfinished (``--full-history``: no limit)."""
+
+
+def _history(project: Project, budget_s: float | None = HISTORY_BUDGET_S) -> dict[str, object]:
     """Paths ever committed (every ref) that the ignore rules hide, and the secrets any blob in the
     object store holds: their content is readable from ``.git`` by any command, whatever the working
     tree holds now."""
-    from codeward.privacy.history import HistoryError, history_findings
+    import sys
+
+    from codeward.privacy.history import HistoryError
+    from codeward.privacy.history_report import history_findings
 
     root = project.workspace.root
     if not (root / ".git").exists():
         return {}
     try:
         out = _git(root, "log", "--all", "--format=", "--name-only", "-z")
-        report = history_findings(root, project.make_scanner(redact_pii=False), cache_dir=project.home / "cache")
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:  # a long scan shows it is moving (stderr)
+            now = time.monotonic()
+            if total >= 2000 and now - last[0] >= 5:
+                last[0] = now
+                print(f"scanning git history for secrets: {done} of {total} blobs", file=sys.stderr, flush=True)
+
+        report = history_findings(
+            root,
+            project.make_scanner(redact_pii=False),
+            cache_dir=project.home / "cache",
+            budget_s=budget_s,
+            on_progress=progress,
+        )
     except FileNotFoundError:
         return {"history_error": "git is not installed"}
     except HistoryError as e:

@@ -17,7 +17,7 @@ from codeward.auth.authfile import FileState
 from codeward.auth.keychain import Backend
 from codeward.auth.login import KeyStatus
 from codeward.config.model import Config, PolicyEntry
-from codeward.privacy.history import HistoryReport
+from codeward.privacy.history_report import HistoryReport
 
 STATUSES = ("pass", "warn", "fail")
 

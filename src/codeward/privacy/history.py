@@ -10,29 +10,29 @@ has no view and a command there reads blobs directly, so the values themselves m
 redactor before any command output leaves (:mod:`codeward.privacy.known` then finds them in their
 encodings).
 
-:class:`HistorySecrets` therefore scans every blob in the object store once (and every commit
+:class:`codeward.privacy.history_secrets.HistorySecrets` (in stages, see there) therefore scans every blob in the object store once (and every commit
 and tag, whose messages ``git log`` prints): every object ``cat-file --batch-all-objects`` lists (reachable from any ref, a reflog or the index, or
 dangling: a command can list those too, with ``git fsck``), each with the path it was committed
 under where one exists (path rules need it). Blobs are immutable, so the ids of those that held no
 finding are cached in the codeward home's ``cache/`` (ids only: never a value, never which blobs hold
 secrets) under the rule set that judged them, beside a map of every blob's path; blobs with
-findings are read again every session to learn their values afresh. A later :meth:`HistorySecrets.refresh` rescans only when the object
-store changed (a stat of its directories) and then only the new blobs.
+findings are read again every session to learn their values afresh. A later refresh rescans only
+when the object store changed (a stat of its directories) and then only the new blobs.
 
-:func:`history_findings` is the same scan for ``codeward doctor``: rule ids, paths and the commits
-that introduced each secret, never the values.
+This module holds the parts: listing the store, the paths, :func:`scan_blobs` and the caches.
+:func:`codeward.privacy.history_report.history_findings` is the same scan for ``codeward doctor``
+(under a time budget): rule ids, paths and the commits that introduced each secret, never the values.
 """
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import os
 import subprocess
 import threading
-import weakref
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ MESSAGES = ("commit", "tag")
 """Objects whose text (a commit or tag message) ``git log`` prints: scanned like blobs."""
 BINARY_SNIFF = 8192
 TIMEOUT_S = 600
+PROGRESS_EVERY = 256
 
 
 class HistoryError(Exception):
@@ -209,6 +210,8 @@ class BlobScan:
     scanned: int = 0
     skipped: int = 0
     """Binary blobs and blobs over :data:`MAX_BLOB` (not scanned)."""
+    unfinished: int = 0
+    """Objects left unread because the scan was stopped or ran out of time."""
 
 
 def scan_blobs(
@@ -220,16 +223,54 @@ def scan_blobs(
     stop: threading.Event | None = None,
     cache_dir: Path | None = None,
     pathless: frozenset[str] | set[str] = frozenset(),
+    paths: dict[str, str] | None = None,
+    deadline: float | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> BlobScan:
     """Scan every object of ``blobs`` not in ``known_clean``; paths are looked up only when there is
-    work, and never for ``pathless`` ones (commit and tag messages)."""
+    work (unless given as ``paths``), and never for ``pathless`` ones (commit and tag messages).
+
+    ``deadline`` (a :func:`time.monotonic` value) and ``stop`` end the scan early; what was not read
+    is counted in :attr:`BlobScan.unfinished` and is neither clean nor known. ``workers`` above 1
+    forks that many scanners where that is safe (:mod:`codeward.privacy.history_pool`)."""
     result = BlobScan()
     todo = [o for o, size in blobs.items() if o not in known_clean and 0 < size <= MAX_BLOB]
     result.skipped = sum(1 for size in blobs.values() if size > MAX_BLOB)
     if not todo:
         return result
-    result.paths = paths_for(root, [o for o in todo if o not in pathless], cache_dir)
-    for oid, data in read_blobs(root, todo, stop):
+    result.paths = paths if paths is not None else paths_for(root, [o for o in todo if o not in pathless], cache_dir)
+    done = 0
+    ended = threading.Event() if stop is None else stop
+    if workers > 1:
+        from codeward.privacy.history_pool import can_fork, scan_forked
+
+        if can_fork(len(todo)):
+            for values, secret, clean, scanned, skipped, n in scan_forked(
+                root,
+                scanner,
+                todo,
+                result.paths,
+                read_blobs,
+                _text,
+                deadline=deadline,
+                stop=ended,
+                on_progress=on_progress,
+            ):
+                result.values += values
+                result.secret_blobs.update(secret)
+                result.clean |= clean
+                result.scanned += scanned
+                result.skipped += skipped
+                done += n
+            result.unfinished = len(todo) - done if ended.is_set() else 0
+            return result
+    for oid, data in read_blobs(root, todo, ended):
+        done += 1
+        if on_progress is not None and done % PROGRESS_EVERY == 0:
+            on_progress(done, len(todo))
+        if deadline is not None and time.monotonic() > deadline:
+            ended.set()  # read_blobs stops at its next object
         text = _text(data)
         if text is None:
             result.skipped += 1
@@ -242,148 +283,10 @@ def scan_blobs(
             continue
         result.secret_blobs[oid] = [f.rule_id for f in found]
         result.values.extend((text[f.start : f.end], f.rule_id) for f in found)
+    result.unfinished = len(todo) - done if ended.is_set() else 0  # (a missing object is not read either)
+    if on_progress is not None:
+        on_progress(done, len(todo))
     return result
-
-
-class HistorySecrets:
-    """The secret values of a repository's object store, for the redactor (``refresh`` like
-    :class:`codeward.privacy.learn.WorkspaceSecrets`)."""
-
-    def __init__(self, root: Path, scanner: Any, *, background: bool = False, cache_dir: Path | None = None) -> None:
-        """``background`` starts the first scan in a thread; the first :meth:`refresh` waits for it.
-        A directory that is not a repository has no history: every call returns nothing."""
-        self.root = Path(root)
-        self.scanner = scanner
-        self.cache_dir = cache_dir
-        self.cache_file = clean_cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
-        self.blobs_scanned = 0
-        self._seen: set[str] = set()
-        self._stamp: tuple[int, ...] | None = None
-        self._objects: Path | None = None
-        self._pending: list[tuple[str, str]] = []
-        self._error: BaseException | None = None
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.enabled = is_repository(self.root)
-        if background and self.enabled:
-            self._thread = threading.Thread(target=self._first, name="codeward-history", daemon=True)
-            _running.add(self)
-            self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """End the background scan early (a thread inside the scanner at exit aborts the process)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        _running.discard(self)
-
-    def _first(self) -> None:
-        try:
-            with self._lock:
-                self._pending = self._refresh()
-        except BaseException as e:  # reported by the next refresh(), which then refuses the request
-            self._error = e
-
-    def refresh(self) -> list[tuple[str, str]]:
-        """``(value, rule)`` of the findings in blobs added since the last call (all, the first time)."""
-        if not self.enabled:
-            return []
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-            if self._error is not None:
-                err, self._error = self._error, None
-                raise err
-        with self._lock:
-            out, self._pending = self._pending, []
-            out.extend(self._refresh())
-            return out
-
-    def _refresh(self) -> list[tuple[str, str]]:
-        if self._objects is None:
-            self._objects = objects_dir(self.root)
-        stamp = store_stamp(self._objects)
-        if stamp == self._stamp:
-            return []
-        messages = list_blobs(self.root, MESSAGES)
-        blobs = {**list_blobs(self.root), **messages}
-        new = {o: s for o, s in blobs.items() if o not in self._seen}
-        cached = load_clean(self.cache_file)
-        got = scan_blobs(self.root, self.scanner, new, known_clean=cached, stop=self._stop, cache_dir=self.cache_dir)
-        if self._stop.is_set():
-            return got.values
-        self.blobs_scanned += got.scanned
-        self._seen.update(new)
-        self._stamp = stamp
-        if got.clean:
-            save_clean(self.cache_file, (cached & set(blobs)) | got.clean)
-        return got.values
-
-
-@dataclass(frozen=True)
-class HistoryReport:
-    """What ``codeward doctor`` says about the secrets in a repository's history (no values)."""
-
-    secrets: int
-    """Distinct secret values found in all blobs."""
-    commits: int
-    """Commits that introduced a blob holding one."""
-    rules: tuple[str, ...]
-    paths: tuple[str, ...]
-    """Paths under which those blobs were committed or staged."""
-    unreferenced: int
-    """Blobs with secrets that no commit, reflog or the index holds (``git gc --prune`` removes them)."""
-    blobs: int
-    """Blobs, commits and tags in the store (scanned now, or known clean from the cache)."""
-    blobs_scanned: int
-    blobs_skipped: int
-
-
-def history_findings(root: Path, scanner: Any, *, cache_dir: Path | None = None) -> HistoryReport:
-    """Scan the whole object store (reusing the clean-blob cache) and count what holds secrets."""
-    cache_file = clean_cache_file(cache_dir, root, scanner) if cache_dir is not None else None
-    messages = list_blobs(root, MESSAGES)
-    blobs = {**list_blobs(root), **messages}
-    cached = load_clean(cache_file)
-    got = scan_blobs(root, scanner, blobs, known_clean=cached, cache_dir=cache_dir, pathless=set(messages))
-    if got.clean:
-        save_clean(cache_file, (cached & set(blobs)) | got.clean)
-    if not got.secret_blobs:
-        return HistoryReport(0, 0, (), (), 0, len(blobs), got.scanned, got.skipped)
-    distinct = {hashlib.sha256(f"{r}\0{v}".encode("utf-8", "surrogatepass")).digest() for v, r in got.values}
-    rules = sorted({r for rs in got.secret_blobs.values() for r in rs})
-    paths = sorted({got.paths[o] for o in got.secret_blobs if got.paths.get(o)})
-    commits = introducing_commits(root, set(got.secret_blobs), paths) if paths else set()
-    commits |= {o for o in got.secret_blobs if o in messages}  # a secret in the commit message itself
-    loose = sum(1 for o in got.secret_blobs if not got.paths.get(o) and o not in messages)
-    return HistoryReport(
-        len(distinct), len(commits), tuple(rules), tuple(paths), loose, len(blobs), got.scanned, got.skipped
-    )
-
-
-def introducing_commits(root: Path, blobs: set[str], paths: Iterable[str] = ()) -> set[str]:
-    """Commits (over every ref and reflog) whose diff to a parent adds one of ``blobs``.
-
-    ``paths`` (where those blobs were seen) limit the tree diffs, most of the cost on a long
-    history; a blob that was also committed under another path is counted where it was seen."""
-    spec = ["--", *(f":(literal){p}" for p in paths)] if paths else []
-    args = ["log", "--all", "--reflog", "--no-renames", "--raw", "--no-abbrev", "--format=%x00%H", "-c", *spec]
-    try:
-        out = run_git(root, args)
-    except HistoryError:
-        return set()  # no commit at all (an empty repository with dangling blobs)
-    commits: set[str] = set()
-    current = ""
-    for line in out.split(b"\n"):
-        if line.startswith(b"\0"):
-            current = line[1:].decode("ascii")
-        elif line.startswith(b":") and current not in commits:
-            meta = line.partition(b"\t")[0].split()
-            new = meta[-2].decode("ascii") if len(meta) >= 2 else ""
-            if new in blobs:
-                commits.add(current)
-    return commits
 
 
 def clean_cache_file(cache_dir: Path | None, root: Path, scanner: Any) -> Path | None:
@@ -427,15 +330,6 @@ def _write_private(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
-
-
-_running: weakref.WeakSet[HistorySecrets] = weakref.WeakSet()
-
-
-@atexit.register
-def _stop_all() -> None:
-    for h in list(_running):
-        h.stop()
 
 
 _paths_cache: dict[Path, tuple[tuple[int, ...], frozenset[str]]] = {}
@@ -486,3 +380,24 @@ def hidden_history_paths(root: Path, ignore: Any, cache_dir: Path | None = None)
     hidden = tuple(sorted(p for p in paths if ignore.match(p, is_dir=False) is not None))
     _hidden_cache[root] = (paths, ignore, hidden)
     return hidden
+
+
+def snapshot_blobs(root: Path) -> dict[str, str]:
+    """id -> path of every file blob of HEAD's tree and of the index: the content the working tree
+    has (give or take uncommitted edits), which the staged object-store view shows first."""
+    out: dict[str, str] = {}
+    try:
+        tree = run_git(root, ["ls-tree", "-r", "-z", "--full-tree", "HEAD"])
+    except HistoryError:
+        tree = b""  # no commit yet
+    for rec in tree.split(b"\0"):
+        meta, _, path = rec.partition(b"\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[1] == b"blob":
+            out.setdefault(parts[2].decode("ascii"), path.decode("utf-8", "surrogateescape"))
+    for rec in run_git(root, ["ls-files", "-s", "-z"]).split(b"\0"):
+        meta, _, path = rec.partition(b"\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[0] != b"160000":  # a gitlink names a commit of another repository
+            out.setdefault(parts[1].decode("ascii"), path.decode("utf-8", "surrogateescape"))
+    return out

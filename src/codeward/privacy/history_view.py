@@ -11,6 +11,12 @@ replaced by a placeholder, or a one-line note for a hidden path). git follows re
 ``git log -p`` and ``git show`` print the placeholders; a command that turns them off
 (``--no-replace-objects``) finds the object missing. The real objects are not in the sandbox at all.
 
+While the session's background scan (:mod:`codeward.privacy.history_secrets`) has not judged every
+object, the view is *staged*: every tree, the commits and tags whose messages were judged, and only
+HEAD's and the index's blobs; the other blobs are absent until the scan completes, so no command
+reads a blob nobody scanned, and a request need not wait minutes for a large history. Without a
+session scan (``codeward sandbox``) the view is built in full in the foreground, as before.
+
 Costs: one ``pack-objects`` over the whole store (no delta search) whenever the store changes, a
 copy of it on disk for the session, and git ignores the commit-graph while replace refs exist (a
 history walk in the sandbox is slower on a large repository). Only a repository whose ``.git`` is a
@@ -43,8 +49,13 @@ from codeward.privacy.history import (
     read_blobs,
     run_git,
     save_clean,
+    snapshot_blobs,
     store_stamp,
 )
+from codeward.privacy.history_secrets import HistorySecrets, running_for
+
+GRACE_S = 2.0
+"""How long a session's first view waits for the history scan to finish before it is staged."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,8 @@ class ObjectView:
     """Blobs replaced by a placeholder."""
     failure: str | None = None
     """Why the view is an empty store (the real one could not be filtered), else None."""
+    note: str | None = None
+    """For the model, when the view is staged (the history scan is not finished), else None."""
 
 
 _lock = threading.Lock()
@@ -73,36 +86,75 @@ def _private_dir() -> Path:
     return _dir
 
 
-def object_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) -> ObjectView | None:
-    """The view for the repository at ``root``, rebuilt when its object store changed; None when no
-    blob needs hiding (or ``root`` holds no ``.git`` directory).
-
-    Fails closed: when the store cannot be read or the view not built, the view is an *empty*
-    object store, so git inside the sandbox sees no object at all rather than the real ones."""
+def has_view(root: Path) -> bool:
+    """Whether commands under bubblewrap read a view of this repository's objects rather than the
+    store itself (only a ``.git`` directory at the workspace root gets one)."""
     git_dir = root / ".git"
-    if not is_repository(root) or not git_dir.is_dir() or git_dir.is_symlink():
+    return git_dir.is_dir() and not git_dir.is_symlink()
+
+
+def object_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) -> ObjectView | None:
+    """The view for the repository at ``root``, rebuilt when its object store changed or the
+    session's history scan finished; None when no blob needs hiding (or ``root`` holds no ``.git``
+    directory).
+
+    While the session's background scan (:mod:`codeward.privacy.history_secrets`) has not judged
+    every object, the view is *staged*: every commit, tag and tree, and only the blobs of HEAD and
+    the index (see :func:`build_view`). Fails closed: when the store cannot be read, the scan
+    failed or the view cannot be built, the view is an *empty* object store, so git inside the
+    sandbox sees no object at all rather than the real ones."""
+    if not is_repository(root) or not has_view(root):
         return None
     with _lock:
         try:
             stamp = store_stamp(cached_objects_dir(root))
         except HistoryError:
             stamp = ()
+        hs = running_for(root, scanner, cache_dir)
+        staged = False
+        if hs is not None:
+            hs.ready.wait()  # messages and the snapshot: seconds, and a command needs them
+            if hs.error is None and not hs.complete.is_set():
+                # a small history finishes in moments: the first view waits a little for it
+                staged = not hs.complete.wait(GRACE_S if root not in _views else 0)
+            if hs.error is not None:
+                view = _empty_view(root, f"the git history scan failed: {type(hs.error).__name__}: {hs.error}")
+                _views[root] = (stamp, scanner, ignore, view)
+                return view
         hit = _views.get(root)
-        if hit is not None and hit[0] == stamp and hit[1] is scanner and hit[2] is ignore:
+        same = hit is not None and hit[0] == stamp and hit[1] is scanner and hit[2] is ignore
+        if hit is not None and same and (hit[3] is None or (hit[3].note is not None) == staged):
             return hit[3]
+        built: ObjectView | None
         try:
-            view = build_view(root, scanner, ignore, cache_dir)
+            built = build_view(root, scanner, ignore, cache_dir, hs, staged)
         except Exception as e:  # git, the disk or the scanner: fail closed, never the real store
-            view = _empty_view(root, f"{type(e).__name__}: {e}")
-        _views[root] = (stamp, scanner, ignore, view)
-        return view
+            built = _empty_view(root, f"{type(e).__name__}: {e}")
+        _views[root] = (stamp, scanner, ignore, built)
+        return built
 
 
-def excluded_blobs(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) -> dict[str, bytes]:
+def view_note(root: Path) -> str | None:
+    """What the model is told about the view a command just got (a staged one), or None."""
+    hit = _views.get(root)
+    return hit[3].note if hit is not None and hit[3] is not None else None
+
+
+def excluded_blobs(
+    root: Path,
+    scanner: Any,
+    ignore: Any,
+    cache_dir: Path | None,
+    *,
+    blobs: dict[str, int] | None = None,
+    paths: dict[str, str] | None = None,
+    known_clean: set[str] | frozenset[str] = frozenset(),
+) -> dict[str, bytes]:
     """Blob id -> the placeholder content it is replaced by, for every blob that holds a finding, that
-    a hidden path held, or that is too large to scan."""
-    blobs = list_blobs(root)
-    paths = paths_for(root, blobs, cache_dir)
+    a hidden path held, or that is too large to scan; ``blobs`` (default: the whole store) limits it
+    to those, ``paths`` gives their paths, and ``known_clean`` are ids judged clean already."""
+    blobs = list_blobs(root) if blobs is None else blobs
+    paths = paths_for(root, blobs, cache_dir) if paths is None else paths
     out: dict[str, bytes] = {}
     for oid, path in paths.items():
         if path and oid in blobs and ignore.match(path, is_dir=False) is not None:
@@ -111,7 +163,7 @@ def excluded_blobs(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None
         if size > MAX_BLOB and oid not in out:
             out[oid] = b"(codeward: this blob is over 8 MiB and was not scanned for secrets, so it is hidden)\n"
     cache_file = clean_cache_file(cache_dir, root, scanner)
-    clean = load_clean(cache_file)
+    clean = load_clean(cache_file) | set(known_clean)
     todo = [o for o, size in blobs.items() if o not in out and o not in clean and 0 < size <= MAX_BLOB]
     newly_clean: set[str] = set()
     for oid, data in read_blobs(root, todo):
@@ -147,13 +199,60 @@ def _placeholder(rule_id: str, value: str) -> str:
     return f"<secret:{_placeholder_rule(rule_id)}:{mac[:8]}>"
 
 
-def build_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) -> ObjectView | None:
-    """Pack every object but the excluded blobs into a new store, and write the replacements."""
-    excluded = excluded_blobs(root, scanner, ignore, cache_dir)
-    if not excluded:
-        return None
-    listing = run_git(root, ["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objectname)"])
-    keep = b"\n".join(o for o in listing.split(b"\n") if o and o.decode("ascii") not in excluded) + b"\n"
+def build_view(
+    root: Path,
+    scanner: Any,
+    ignore: Any,
+    cache_dir: Path | None,
+    history: HistorySecrets | None = None,
+    staged: bool = False,
+) -> ObjectView | None:
+    """Pack every object but the excluded blobs into a new store, and write the replacements.
+
+    ``staged``: pack every commit, tag and tree but, of the blobs, only HEAD's and the index's (the
+    scan judged those first); the others are absent ("bad object", "missing blob") until the
+    ``history`` scan is complete. Its verdicts (``history.clean``) are reused either way."""
+    known = history.clean_ids() if history is not None else set()
+    if not staged:
+        excluded = excluded_blobs(root, scanner, ignore, cache_dir, known_clean=known)
+        if not excluded:
+            return None
+        listing = run_git(root, ["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objectname)"])
+        keep = b"\n".join(o for o in listing.split(b"\n") if o and o.decode("ascii") not in excluded) + b"\n"
+        note = None
+    else:
+        assert history is not None
+        listing = run_git(
+            root,
+            [
+                "cat-file",
+                "--batch-all-objects",
+                "--unordered",
+                "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+            ],
+        )
+        listed = [ln.split(b" ") for ln in listing.split(b"\n") if ln.count(b" ") == 2]
+        every = {o.decode("ascii"): int(size) for o, kind, size in listed if kind == b"blob"}
+        snapshot = {o: p for o, p in snapshot_blobs(root).items() if o in every}
+        excluded = excluded_blobs(
+            root, scanner, ignore, cache_dir, blobs={o: every[o] for o in snapshot}, paths=snapshot, known_clean=known
+        )
+        # trees, and the commits and tags whose messages the scan judged: one made since (on the
+        # host) is left out until a full view, whose refresh scans it first
+        judged = history.messages
+        kept = [
+            oid
+            for oid, kind, _ in listed
+            if kind == b"tree" or (kind in (b"commit", b"tag") and oid.decode("ascii") in judged)
+        ]
+        kept += [o.encode("ascii") for o in snapshot if o not in excluded]
+        keep = b"\n".join(kept) + b"\n"
+        p = history.progress()
+        note = (
+            f"the git history is still being scanned for secrets ({p.done} of {p.total} blobs): git here has "
+            "every commit and tree but only the file versions of HEAD and the index; older ones are missing "
+            '("bad object", "missing blob") and a later command will see them'
+        )
     key = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
     tmp = Path(tempfile.mkdtemp(dir=_private_dir(), prefix=f"{key}-"))
     objects = tmp / "objects"
@@ -176,7 +275,7 @@ def build_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) ->
     older.append(tmp)
     while len(older) > 2:
         shutil.rmtree(older.pop(0), ignore_errors=True)
-    return ObjectView(objects, replace, len(excluded))
+    return ObjectView(objects, replace, len(excluded), note=note)
 
 
 def _write_loose(objects: Path, content: bytes, hexlen: int) -> str:

@@ -58,7 +58,7 @@ def spec_for_project(
     (:mod:`codeward.project.write_scope`). ``network`` overrides ``[sandbox] network``.
     """
     from codeward.privacy.history import hidden_history_paths
-    from codeward.privacy.history_view import object_view
+    from codeward.privacy.history_view import object_view, view_note
     from codeward.sandbox.env import check_passthrough
 
     ws, cfg, home, policy = project.workspace, project.config, project.home, project.policy
@@ -100,4 +100,5 @@ def spec_for_project(
         readable_roots=tuple(dict.fromkeys(_dir(r, "[sandbox] readable_roots:") for r in sb.readable_roots)),
         git_hidden=hidden_history_paths(root, project.ignore, home / "cache"),
         git_view=git_view,
+        git_note=lambda: view_note(root),
     )

@@ -343,6 +343,8 @@ class BwrapSandbox:
             blocked_hosts=proxy.blocked if proxy else (),
             restored=restored,
         )
+        if state.get("git_note"):
+            note = f"{note}; {state['git_note']}" if note else state["git_note"]
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)
 
     def _launch(
@@ -375,6 +377,7 @@ class BwrapSandbox:
         if info is not None:
             binds.append((str(info), str(spec.workspace / ".git" / "info")))
         binds += object_binds(spec)
+        state["git_note"] = spec.git_note() if spec.git_note is not None else None  # a staged view
         if use_proxy:
             import sys
 

@@ -68,6 +68,9 @@ class SandboxSpec:
     # the replace refs to their placeholders; None when nothing needs hiding. A tier that cannot bind
     # never calls it, so it never pays for the build.
     git_view: Callable[[], tuple[Path, Path] | None] | None = None
+    # (bubblewrap) after ``git_view``: a line for the model when that view is staged (the history
+    # scan is not finished, older blobs are absent), else None
+    git_note: Callable[[], str | None] | None = None
 
     def roots(self) -> tuple[Path, ...]:
         """The workspace followed by the extra writable directories: the trees a command works in."""
