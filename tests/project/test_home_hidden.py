@@ -156,3 +156,87 @@ def test_commands_never_see_the_home_inside_the_workspace(as_home: Path, tier: s
     assert MARKER not in result.output
     assert "auth-blob" not in result.output  # not even listed
     assert (as_home / "cwhome" / "sessions" / "other.jsonl").read_text() == f'{{"text": "{MARKER}"}}\n'
+
+
+_TIERS = [
+    "bwrap",
+    "landlock",
+    pytest.param(
+        "none",
+        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="control: with no sandbox the attack works"),
+    ),
+]
+
+
+@pytest.mark.parametrize("tier", _TIERS)
+def test_a_command_cannot_create_the_home_it_is_judged_by(tmp_path: Path, tier: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``$CODEWARD_HOME`` set inside the repository but not created yet: a command that makes it with
+    an ``ignore`` of its own (``!.env``) would decide what the next run hides. The home exists (0700)
+    before the command runs, so it is hidden like any home; the command's write goes nowhere.
+    (A new repository with no commit yet: nothing else of the run writes to the home first.)"""
+    import subprocess
+    from dataclasses import replace
+
+    sandbox = _tier(tier)
+    git_repo = tmp_path / "fresh"
+    subprocess.run(["git", "init", "-q", str(git_repo)], check=True)
+    home = git_repo / ".cwhome"
+    monkeypatch.setenv("CODEWARD_HOME", str(home))
+    (git_repo / ".env").write_text(f"TOKEN={MARKER}\n")
+    spec = replace(open_project(git_repo).sandbox_spec(), timeout_s=30.0)
+    assert home.is_dir()  # before any command
+    script = "mkdir -p .cwhome 2>&1; printf '!.env\\n' > .cwhome/ignore 2>&1; cat .cwhome/cache/* 2>&1; true"
+    sandbox.run(["bash", "-c", script], spec)
+    assert not (home / "ignore").exists()
+    project = open_project(git_repo)
+    assert project.ignore.match(".env") is not None
+    assert MARKER not in sandbox.run(["bash", "-c", "cat .env 2>&1; true"], project.sandbox_spec()).output
+
+
+@pytest.fixture
+def home_mounted(repo_with_home: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The codeward home (outside the workspace) bind-mounted into it at ``mnt/``."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("a bind mount needs root")
+    home = repo_with_home / "cwhome"
+    monkeypatch.setenv("CODEWARD_HOME", str(home))
+    outside = repo_with_home.parent / "cwhome-real"
+    home.rename(outside)  # the home lives outside; a mount shows it inside
+    monkeypatch.setenv("CODEWARD_HOME", str(outside))
+    mnt = repo_with_home / "mnt"
+    mnt.mkdir()
+    subprocess.run(["mount", "--bind", str(outside), str(mnt)], check=True)
+    try:
+        yield repo_with_home
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_the_home_mounted_into_the_workspace_is_hidden_from_the_tools(home_mounted: Path) -> None:
+    call = _tools(home_mounted)
+    out = call("read_file", path="mnt/sessions/other.jsonl")
+    assert MARKER not in out and "codeward's own home" in out
+    assert MARKER not in call("grep", pattern="wombat")
+    assert "other.jsonl" not in call("list_dir", path=".", depth=3)
+
+
+@pytest.mark.parametrize("tier", _TIERS)
+def test_the_home_mounted_into_the_workspace_is_hidden_from_commands(home_mounted: Path, tier: str) -> None:
+    """Found by identity (device and inode), not by name: the transcripts, the index key and the saved
+    index under ``mnt/`` are out of a command's sight and reach, from the first command on."""
+    from dataclasses import replace
+
+    sandbox = _tier(tier)
+    outside = home_mounted.parent / "cwhome-real"
+    spec = replace(open_project(home_mounted).sandbox_spec(), timeout_s=30.0)
+    assert home_mounted / "mnt" in spec.masked
+    key = (outside / "cache" / "view-index.key").read_bytes()
+    script = (
+        "cat mnt/sessions/other.jsonl 2>&1; od -An -tx1 mnt/cache/view-index.key 2>&1; echo x > mnt/planted 2>&1; true"
+    )
+    result = sandbox.run(["bash", "-c", script], spec)
+    assert MARKER not in result.output
+    assert " ".join(f"{b:02x}" for b in key[:8]) not in result.output
+    assert not (outside / "planted").exists()
