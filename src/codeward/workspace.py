@@ -82,11 +82,11 @@ def _git_dir_of(dot: Path) -> Path | None:
     a directory with ``HEAD`` and ``objects``/``refs`` (those of its ``commondir`` for a linked
     worktree), or a ``gitdir:`` file naming such a directory."""
     try:
-        st = os.lstat(dot)
+        st = os.stat(dot)  # git follows a link named .git too; its owner and the target's are both checked
     except OSError:
         return None
     if stat.S_ISDIR(st.st_mode):
-        git_dir = dot
+        git_dir = dot.resolve()
     elif stat.S_ISREG(st.st_mode):
         target = git_pointer_target(dot)
         if target is None:
@@ -114,9 +114,9 @@ def _foreign_owner(root: Path, dot: Path, git_dir: Path) -> int | None:
     """The uid owning the worktree, its ``.git`` or the git directory when that is not the user
     (the current uid; as root also the ``sudo`` caller's, as git allows), else None."""
     ok = _own_uids()
-    for p in (root, dot, git_dir):
+    for p, follow in ((root, False), (dot, False), (git_dir, True)):
         try:
-            uid = os.lstat(p).st_uid
+            uid = (os.stat if follow else os.lstat)(p).st_uid
         except OSError:
             return -1
         if uid not in ok:

@@ -371,3 +371,34 @@ def test_under_sudo_the_callers_home_is_a_home(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("SUDO_USER", entry.pw_name)
     assert Path(entry.pw_dir).resolve() in user_homes()
     assert Path(entry.pw_dir).resolve() not in before
+
+
+def test_a_dot_git_link_to_a_repository_is_one(tmp_path: Path) -> None:
+    """git follows a ``.git`` that is a link to a git directory; so does codeward."""
+    store = tmp_path / "store"
+    git_init(store)
+    proj = tmp_path / "proj"
+    (proj / "src").mkdir(parents=True)
+    os.symlink(store / ".git", proj / ".git")
+    assert git_says_repository(proj / "src", tmp_path)
+    assert choose_root(proj / "src") == proj.resolve()
+
+
+def test_a_workspace_inside_the_codeward_home_through_a_bind_mount_is_refused(cw_home: Path, tmp_path: Path) -> None:
+    from codeward.config.load import ConfigOverrides
+
+    if os.geteuid() != 0:
+        pytest.skip("a bind mount needs root")
+    (cw_home / "sessions").mkdir()
+    bind = tmp_path / "elsewhere"
+    bind.mkdir()
+    subprocess.run(["mount", "--bind", str(cw_home), str(bind)], check=True)
+    try:
+        for d in (bind, bind / "sessions"):
+            with pytest.raises(UsageError, match="inside codeward's home"):
+                open_project(d, ConfigOverrides(workspace_named=True, workspace_explicit=True), load=False)
+        other = tmp_path / "other"
+        other.mkdir()  # control: an ordinary directory named the same way is a workspace
+        open_project(other, ConfigOverrides(workspace_named=True, workspace_explicit=True), load=False)
+    finally:
+        subprocess.run(["umount", str(bind)], check=False)
