@@ -58,7 +58,8 @@ def find_repository(cwd: Path) -> RepoSearch:
     As git decides it: a ``.git`` that is not a repository (an empty directory, a stray file) is
     passed over and the search goes on upwards; a real one owned by someone else stops the search
     with no repository (anyone who can write ``/tmp`` could otherwise plant ``/tmp/.git`` and make
-    every directory below it their workspace, with their AGENTS.md).
+    every directory below it their workspace, with their AGENTS.md), unless the user's own git config
+    lists it in ``safe.directory``, as git allows.
     """
     d = cwd.resolve()
     while True:
@@ -66,7 +67,7 @@ def find_repository(cwd: Path) -> RepoSearch:
         git_dir = _git_dir_of(dot)
         if git_dir is not None:
             owner = _foreign_owner(d, dot, git_dir)
-            if owner is None:
+            if owner is None or _listed_safe(d):
                 return RepoSearch(d)
             return RepoSearch(
                 None,
@@ -122,6 +123,47 @@ def _foreign_owner(root: Path, dot: Path, git_dir: Path) -> int | None:
         if uid not in ok:
             return uid
     return None
+
+
+def _listed_safe(root: Path) -> bool:
+    """True when the user's own git config (system or global, never a repository's) lists ``root`` in
+    ``safe.directory``, as git reads it: ``*`` for every directory, ``PATH/*`` for those below PATH, an
+    empty value forgets the entries before it. Asked only for a repository someone else owns."""
+    trusted = False
+    for value in _safe_directories():
+        if not value:
+            trusted = False
+        elif value == "*":
+            trusted = True
+        elif value.endswith("/*"):
+            base = Path(value[:-2]).expanduser()
+            trusted = trusted or (base.is_absolute() and (root == base.resolve() or base.resolve() in root.parents))
+        else:
+            p = Path(value).expanduser()
+            trusted = trusted or (p.is_absolute() and p.resolve() == root)
+    return trusted
+
+
+def _safe_directories() -> list[str]:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "XDG_CONFIG_HOME")}
+    out: list[str] = []
+    for scope in ("--system", "--global"):
+        try:
+            r = subprocess.run(
+                ["git", "config", scope, "--includes", "--get-all", "safe.directory"],
+                cwd="/",
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if r.returncode == 0:
+            out += r.stdout.splitlines()
+    return out
 
 
 def _own_uids() -> frozenset[int]:

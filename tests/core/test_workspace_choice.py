@@ -296,6 +296,18 @@ def test_a_repository_owned_by_another_user_is_refused_and_said(
     assert "owned by uid 54321" in e.value.message and "safe.directory" in e.value.message
     assert "\n" not in e.value.message
     assert choose_root(work, named=True) == work.resolve()  # -C: the directory itself, not theirs
+    gitconfig = Path(os.environ["HOME"]) / ".gitconfig"
+    (shared / ".git" / "config").write_text(f"[safe]\n\tdirectory = {shared}\n")  # the repository's own: no
+    with pytest.raises(WorkspaceNotChosen):
+        choose_root(work)
+    gitconfig.write_text(f"[safe]\n\tdirectory = {shared}\n")  # the user's own git config: as git, yes
+    assert choose_root(work) == shared.resolve()
+    gitconfig.write_text(f"[safe]\n\tdirectory = {shared}\n\tdirectory =\n")  # an empty value forgets it
+    with pytest.raises(WorkspaceNotChosen):
+        choose_root(work)
+    gitconfig.write_text("[safe]\n\tdirectory = *\n")
+    assert choose_root(work) == shared.resolve()
+    gitconfig.unlink()
     os.chown(shared, 54321, 54321)
     monkeypatch.setenv("SUDO_UID", "54321")  # root through sudo: the caller's repository
     assert choose_root(work) == shared.resolve()
