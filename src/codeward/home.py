@@ -45,10 +45,11 @@ def home_patterns(root: Path, home: Path) -> list[str]:
 
 
 def home_mounts(root: Path, home: Path) -> list[Path]:
-    """Where inside ``root`` a mount shows the home again (``mount --bind ~/.codeward repo/mnt``, or a
-    mount of a directory above it), found by identity: a mount point under ``root`` that *is* the
-    home or one of the directories holding it (same device and inode), whose path down to the home
-    leads to the home itself. A bind mount is the only way a directory gets a second path."""
+    """Where inside ``root`` a mount shows the home again (``mount --bind ~/.codeward repo/mnt``, a
+    mount of a directory above it, or of one of its own directories), found by identity: a mount
+    point under ``root`` that *is* the home, one of its directories (:func:`home_identities`), or one
+    of the directories holding it whose path down to the home leads to the home itself (same device
+    and inode). A bind mount is the only way a directory gets a second path."""
     try:
         real = home.resolve()
         want = os.stat(real)
@@ -61,6 +62,7 @@ def home_mounts(root: Path, home: Path) -> list[Path]:
         except OSError:
             continue
         above.setdefault((st.st_dev, st.st_ino), a)
+    inside = home_identities(real) - {(want.st_dev, want.st_ino)}
     out: list[Path] = []
     for m in mount_points():
         if m != root and root not in m.parents:
@@ -69,7 +71,12 @@ def home_mounts(root: Path, home: Path) -> list[Path]:
             st = os.stat(m)
         except OSError:
             continue
-        holder = above.get((st.st_dev, st.st_ino))
+        ident = (st.st_dev, st.st_ino)
+        if ident in inside:
+            if m not in out:
+                out.append(m)  # a part of the home (``sessions/``) mounted on its own
+            continue
+        holder = above.get(ident)
         if holder is None:
             continue
         p = m / real.relative_to(holder)
@@ -80,6 +87,32 @@ def home_mounts(root: Path, home: Path) -> list[Path]:
         if (st.st_dev, st.st_ino) == (want.st_dev, want.st_ino) and p not in out:
             out.append(p)
     return out
+
+
+HOME_DEPTH = 2  # the home's own directories (sessions/, logs/, cache/ and one level below) count as it
+
+
+def home_identities(home: Path) -> frozenset[tuple[int, int]]:
+    """``(dev, inode)`` of the home and of its directories down to :data:`HOME_DEPTH` (links not
+    followed): each of them shown elsewhere is a piece of the home."""
+    out: set[tuple[int, int]] = set()
+    level = [str(home)]
+    for depth in range(HOME_DEPTH + 1):
+        below: list[str] = []
+        for d in level:
+            try:
+                st = os.stat(d) if depth == 0 else os.lstat(d)
+            except OSError:
+                continue
+            out.add((st.st_dev, st.st_ino))
+            if depth < HOME_DEPTH:
+                try:
+                    with os.scandir(d) as it:
+                        below += [e.path for e in it if e.is_dir(follow_symlinks=False)]
+                except OSError:
+                    continue
+        level = below
+    return frozenset(out)
 
 
 def mount_points() -> list[Path]:

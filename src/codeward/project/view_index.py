@@ -10,7 +10,6 @@ When nothing changed since the previous command, the hidden list is not decided 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -63,7 +62,10 @@ def workspace_view(workspace: Workspace, home: Path, matcher: IgnoreMatcher) -> 
             index.memo = {k: v for k, v in index.memo.items() if v[0] == index.generation}  # no stale ones kept
             index.memo[("masked", matcher.key, workspace.root)] = (index.generation, masked)
         protected = tuple(workspace.protected_paths(refresh=False))
-        masked += tuple(p for p in _home_copies(workspace.root, index, home) if p not in masked)
+        hidden = set(masked)
+        masked += tuple(
+            p for p in _home_copies(workspace.root, index, home) if p not in hidden and hidden.isdisjoint(p.parents)
+        )
     if not home.is_dir():
         protected += (home,)
     save(index, cache)
@@ -71,15 +73,13 @@ def workspace_view(workspace: Workspace, home: Path, matcher: IgnoreMatcher) -> 
 
 
 def _home_copies(root: Path, index: DirIndex, home: Path) -> list[Path]:
-    """Every directory in the workspace that *is* the home (same device and inode) under another name:
-    the indexed ones, and mount points the index does not enter (below ``.git``)."""
-    from codeward.home import home_mounts
+    """Every directory in the workspace that *is* the home or one of its directories (same device and
+    inode) under another name: the indexed ones, and mount points the index does not enter (below
+    ``.git``)."""
+    from codeward.home import home_identities, home_mounts
 
-    try:
-        st = os.stat(home)
-    except OSError:
-        return []
-    found = [Path(d) for d in index.paths_of({(st.st_dev, st.st_ino)})]
+    found = [Path(d) for d in index.paths_of(home_identities(home))]
     if root != index.root:
         found = [root / p.relative_to(index.root) for p in found]
-    return list(dict.fromkeys([*found, *home_mounts(index.root, home)]))
+    copies = set(found) | set(home_mounts(index.root, home))
+    return sorted(p for p in copies if copies.isdisjoint(p.parents))  # the topmost: one mask covers what is below
