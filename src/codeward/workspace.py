@@ -8,6 +8,7 @@ both the patch approval logic and the sandbox's read-only binds.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -29,20 +30,149 @@ class PathError(CodewardError):
 
 
 def find_repo_root(cwd: Path) -> Path:
-    """The nearest ancestor holding ``.git`` (a directory or a pointer file); else ``cwd`` itself."""
+    """The nearest ancestor that is a repository (:func:`repo_root`); else ``cwd`` itself."""
     start = cwd.resolve()
     return repo_root(start) or start
 
 
 def repo_root(cwd: Path) -> Path | None:
-    """The nearest ancestor of ``cwd`` (resolved) holding ``.git``, or None outside any repository."""
+    """The nearest ancestor of ``cwd`` (resolved) that git itself would take as a repository's root,
+    or None outside any repository (:func:`find_repository`)."""
+    return find_repository(cwd).root
+
+
+@dataclass(frozen=True)
+class RepoSearch:
+    """What the search for the enclosing repository found: its ``root``, or why there is none.
+
+    ``refused`` names a ``.git`` that is a repository but is not the user's (git's safe.directory
+    rule): the search stops there, as git's does, and says so instead of silently taking it."""
+
+    root: Path | None
+    refused: str | None = None
+
+
+def find_repository(cwd: Path) -> RepoSearch:
+    """The nearest ancestor holding a ``.git`` that is a real repository owned by the user.
+
+    As git decides it: a ``.git`` that is not a repository (an empty directory, a stray file) is
+    passed over and the search goes on upwards; a real one owned by someone else stops the search
+    with no repository (anyone who can write ``/tmp`` could otherwise plant ``/tmp/.git`` and make
+    every directory below it their workspace, with their AGENTS.md), unless the user's own git config
+    lists it in ``safe.directory``, as git allows.
+    """
     d = cwd.resolve()
     while True:
-        if (d / ".git").exists():
-            return d
+        dot = d / ".git"
+        git_dir = _git_dir_of(dot)
+        if git_dir is not None:
+            owner = _foreign_owner(d, dot, git_dir)
+            if owner is None or _listed_safe(d):
+                return RepoSearch(d)
+            return RepoSearch(
+                None,
+                f"{dot} is owned by uid {owner}, not by you: not taken as a repository (git's safe.directory rule)",
+            )
         if d.parent == d:
-            return None
+            return RepoSearch(None)
         d = d.parent
+
+
+def _git_dir_of(dot: Path) -> Path | None:
+    """The git directory ``dot`` (a ``.git`` entry) stands for, when it is a repository git would open:
+    a directory with ``HEAD`` and ``objects``/``refs`` (those of its ``commondir`` for a linked
+    worktree), or a ``gitdir:`` file naming such a directory."""
+    try:
+        st = os.stat(dot)  # git follows a link named .git too; its owner and the target's are both checked
+    except OSError:
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        git_dir = dot.resolve()
+    elif stat.S_ISREG(st.st_mode):
+        target = git_pointer_target(dot)
+        if target is None:
+            return None
+        git_dir = target
+    else:
+        return None
+    return git_dir if _is_git_dir(git_dir) else None
+
+
+def _is_git_dir(g: Path) -> bool:
+    if not (g / "HEAD").is_file():
+        return False
+    common = g
+    try:
+        text = (g / "commondir").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        text = ""
+    if text:
+        common = Path(text) if os.path.isabs(text) else g / text
+    return (common / "objects").is_dir() and (common / "refs").is_dir()
+
+
+def _foreign_owner(root: Path, dot: Path, git_dir: Path) -> int | None:
+    """The uid owning the worktree, its ``.git`` or the git directory when that is not the user
+    (the current uid; as root also the ``sudo`` caller's, as git allows), else None."""
+    ok = _own_uids()
+    for p, follow in ((root, False), (dot, False), (git_dir, True)):
+        try:
+            uid = (os.stat if follow else os.lstat)(p).st_uid
+        except OSError:
+            return -1
+        if uid not in ok:
+            return uid
+    return None
+
+
+def _listed_safe(root: Path) -> bool:
+    """True when the user's own git config (system or global, never a repository's) lists ``root`` in
+    ``safe.directory``, as git reads it: ``*`` for every directory, ``PATH/*`` for those below PATH, an
+    empty value forgets the entries before it. Asked only for a repository someone else owns."""
+    trusted = False
+    for value in _safe_directories():
+        if not value:
+            trusted = False
+        elif value == "*":
+            trusted = True
+        elif value.endswith("/*"):
+            base = Path(value[:-2]).expanduser()
+            trusted = trusted or (base.is_absolute() and (root == base.resolve() or base.resolve() in root.parents))
+        else:
+            p = Path(value).expanduser()
+            trusted = trusted or (p.is_absolute() and p.resolve() == root)
+    return trusted
+
+
+def _safe_directories() -> list[str]:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "XDG_CONFIG_HOME")}
+    out: list[str] = []
+    for scope in ("--system", "--global"):
+        try:
+            r = subprocess.run(
+                ["git", "config", scope, "--includes", "--get-all", "safe.directory"],
+                cwd="/",
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if r.returncode == 0:
+            out += r.stdout.splitlines()
+    return out
+
+
+def _own_uids() -> frozenset[int]:
+    uid = os.geteuid()
+    if uid == 0:
+        sudo = os.environ.get("SUDO_UID", "")
+        if sudo.isdigit():
+            return frozenset((0, int(sudo)))
+    return frozenset((uid,))
 
 
 class WorkspaceNotChosen(UsageError):
@@ -59,10 +189,14 @@ class WorkspaceNotChosen(UsageError):
 
 
 def user_homes(user_home: Path | None = None) -> tuple[Path, ...]:
-    """The user's home directories: ``user_home`` if given, ``$HOME`` and the account's passwd entry
-    (they differ under ``sudo`` or a changed ``$HOME``), resolved."""
+    """The home directories a workspace must not be (nor hold): ``user_home`` if given, ``$HOME`` and
+    the account's passwd entry (they differ under ``sudo`` or a changed ``$HOME``), resolved.
+
+    As root (``sudo`` included) every login account's home counts too (uid >= 1000 in the passwd
+    database, and ``$SUDO_USER``'s): root can read them all, so ``-C /home/alice`` is as wide as
+    ``-C ~``."""
     found: set[Path] = set()
-    for h in (user_home, _env_home(), _passwd_home()):
+    for h in (user_home, _env_home(), _passwd_home(), *(_login_homes() if os.geteuid() == 0 else ())):
         if h is not None and h.is_absolute():
             found.add(h.resolve())
     return tuple(sorted(found))
@@ -70,8 +204,54 @@ def user_homes(user_home: Path | None = None) -> tuple[Path, ...]:
 
 def too_wide(d: Path, homes: tuple[Path, ...]) -> bool:
     """True for ``/``, a home directory and any directory holding one (``/home``): never a workspace
-    without ``--workspace``, since they hold every project, the shell's start-up files and codeward's home."""
-    return d == Path("/") or any(d == h or d in h.parents for h in homes)
+    without ``--workspace``, since they hold every project, the shell's start-up files and codeward's home.
+
+    Compared by identity (device and inode), not by name: the home reached through a bind mount
+    or another mount of its file system is still the home."""
+    return d == Path("/") or _identity(d) in _wide_identities(homes)
+
+
+def is_home(d: Path, homes: tuple[Path, ...]) -> bool:
+    """True when ``d`` is one of ``homes`` (by identity, as :func:`too_wide`)."""
+    ident = _identity(d)
+    return ident is not None and ident in {_identity(h) for h in homes}
+
+
+def _identity(p: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(p)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _wide_identities(homes: tuple[Path, ...]) -> frozenset[tuple[int, int]]:
+    """The identities of every home and of each directory above one."""
+    out: set[tuple[int, int]] = set()
+    for h in homes:
+        for p in (h, *h.parents):
+            ident = _identity(p)
+            if ident is not None:
+                out.add(ident)
+    return frozenset(out)
+
+
+def _login_homes() -> list[Path]:
+    """Homes of the login accounts (uid >= 1000, not ``nobody``) and of ``$SUDO_USER``."""
+    try:
+        import pwd
+    except ImportError:
+        return []
+    out: list[Path] = []
+    sudo_user = os.environ.get("SUDO_USER")
+    try:
+        entries = pwd.getpwall()
+    except OSError:
+        entries = []
+    for e in entries:
+        if (1000 <= e.pw_uid < 65534 or e.pw_name == sudo_user) and e.pw_dir:
+            out.append(Path(e.pw_dir))
+    return out
 
 
 def _env_home() -> Path | None:
@@ -104,7 +284,8 @@ def choose_root(cwd: Path, *, named: bool = False, explicit: bool = False, user_
     """
     cwd = cwd.resolve()
     homes = user_homes(user_home)
-    repo = repo_root(cwd)
+    search = find_repository(cwd)
+    repo = search.root
     if repo is not None and not too_wide(repo, homes):
         return repo
     if explicit:
@@ -113,7 +294,7 @@ def choose_root(cwd: Path, *, named: bool = False, explicit: bool = False, user_
         what = (
             "the root directory"
             if cwd == Path("/")
-            else ("your home directory" if cwd in homes else "a directory holding your home")
+            else ("your home directory" if is_home(cwd, homes) else "a directory holding your home")
         )
         raise WorkspaceNotChosen(
             f"{cwd} is {what}, never a workspace by default: pass --workspace {cwd} to work there anyway, "
@@ -123,7 +304,12 @@ def choose_root(cwd: Path, *, named: bool = False, explicit: bool = False, user_
         )
     if named:
         return cwd
-    where = "is in a repository rooted at " + str(repo) if repo is not None else "is not in a git repository"
+    if repo is not None:
+        where = "is in a repository rooted at " + str(repo)
+    elif search.refused is not None:
+        where = f"is not in a git repository ({search.refused})"
+    else:
+        where = "is not in a git repository"
     raise WorkspaceNotChosen(
         f"{cwd} {where}: pass -C {cwd} (or --workspace {cwd}) to use this directory as the workspace, "
         "or run codeward inside a repository",

@@ -218,3 +218,199 @@ def test_a_chosen_directory_stays_chosen_for_the_whole_session(plain: Path) -> N
         build_session(
             plain, ConfigOverrides(), events=EventBus(), approver=NoTerminalApprover(), need_key=False, persist=False
         )
+
+
+# -- what counts as a repository (git's own rule) -------------------------------------------------
+
+
+def git_says_repository(d: Path, ceiling: Path) -> bool:
+    r = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"],
+        cwd=d,
+        capture_output=True,
+        env={**os.environ, "GIT_CEILING_DIRECTORIES": str(ceiling)},
+    )
+    return r.returncode == 0
+
+
+def test_a_dot_git_that_is_no_repository_makes_no_workspace(tmp_path: Path) -> None:
+    """Anyone who can write a shared parent (``/tmp``) can plant ``.git`` there: an empty directory, a
+    stray file or a pointer to nothing is not a repository for git, so not for codeward either; the
+    directory below stays unchosen and a real repository further up is still found."""
+    shared = tmp_path / "shared"
+    work = shared / "work"
+    work.mkdir(parents=True)
+    plants = {
+        "empty dir": lambda dot: dot.mkdir(),
+        "stray file": lambda dot: dot.write_text("not a repository\n"),
+        "pointer to nothing": lambda dot: dot.write_text(f"gitdir: {tmp_path / 'nowhere'}\n"),
+        "pointer to an empty dir": lambda dot: (
+            (tmp_path / "hollow").mkdir(exist_ok=True),
+            dot.write_text(f"gitdir: {tmp_path / 'hollow'}\n"),
+        ),
+    }
+    for what, plant in plants.items():
+        dot = shared / ".git"
+        plant(dot)
+        assert not git_says_repository(work, tmp_path), what  # git agrees: not a repository
+        with pytest.raises(WorkspaceNotChosen, match="not in a git repository"):
+            choose_root(work)
+        subprocess.run(["rm", "-rf", str(dot)], check=True)
+    git_init(tmp_path)  # control: a real repository above the planted one is the workspace
+    (shared / ".git").mkdir()
+    assert choose_root(work) == tmp_path.resolve()
+
+
+def test_a_real_repository_and_a_linked_worktree_are_workspaces(tmp_path: Path) -> None:
+    """The control: ``git init`` and a ``git worktree add`` (a ``gitdir:`` file whose directory has
+    ``commondir``) are taken as they always were."""
+    repo = tmp_path / "repo"
+    git_init(repo)
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}  # fmt: skip
+    subprocess.run(["git", "-C", str(repo), "commit", "-q", "--allow-empty", "-m", "x"], check=True, env=env)
+    wt = tmp_path / "wt"
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", str(wt)], check=True, env=env)
+    (wt / "src").mkdir()
+    assert (wt / ".git").is_file()
+    assert choose_root(repo) == repo.resolve()
+    assert choose_root(wt / "src") == wt.resolve()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another uid needs root")
+def test_a_repository_owned_by_another_user_is_refused_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git's safe.directory rule: another local user's repository in a shared parent is not the
+    user's workspace (its AGENTS.md and files would reach the model); the refusal names the owner.
+    As root, the ``sudo`` caller's own repository is still theirs, as git allows."""
+    shared = tmp_path / "shared"
+    work = shared / "work"
+    work.mkdir(parents=True)
+    git_init(shared)
+    assert choose_root(work) == shared.resolve()  # control: the user's own repository
+    subprocess.run(["chown", "-R", "54321", str(shared / ".git")], check=True)
+    monkeypatch.delenv("SUDO_UID", raising=False)
+    with pytest.raises(WorkspaceNotChosen) as e:
+        choose_root(work)
+    assert "owned by uid 54321" in e.value.message and "safe.directory" in e.value.message
+    assert "\n" not in e.value.message
+    assert choose_root(work, named=True) == work.resolve()  # -C: the directory itself, not theirs
+    gitconfig = Path(os.environ["HOME"]) / ".gitconfig"
+    (shared / ".git" / "config").write_text(f"[safe]\n\tdirectory = {shared}\n")  # the repository's own: no
+    with pytest.raises(WorkspaceNotChosen):
+        choose_root(work)
+    gitconfig.write_text(f"[safe]\n\tdirectory = {shared}\n")  # the user's own git config: as git, yes
+    assert choose_root(work) == shared.resolve()
+    gitconfig.write_text(f"[safe]\n\tdirectory = {shared}\n\tdirectory =\n")  # an empty value forgets it
+    with pytest.raises(WorkspaceNotChosen):
+        choose_root(work)
+    gitconfig.write_text("[safe]\n\tdirectory = *\n")
+    assert choose_root(work) == shared.resolve()
+    gitconfig.unlink()
+    os.chown(shared, 54321, 54321)
+    monkeypatch.setenv("SUDO_UID", "54321")  # root through sudo: the caller's repository
+    assert choose_root(work) == shared.resolve()
+
+
+# -- homes by identity ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def home_bind(home: Path, tmp_path: Path):
+    """``$HOME`` mounted again at another path (a bind mount), unmounted after the test."""
+    if os.geteuid() != 0:
+        pytest.skip("a bind mount needs root")
+    bind = tmp_path / "homebind"
+    bind.mkdir()
+    subprocess.run(["mount", "--bind", str(home), str(bind)], check=True)
+    try:
+        yield bind
+    finally:
+        subprocess.run(["umount", str(bind)], check=False)
+
+
+def test_the_home_through_a_bind_mount_is_still_the_home(home: Path, home_bind: Path) -> None:
+    assert home_bind.resolve() not in user_homes()  # a path comparison does not see it
+    with pytest.raises(WorkspaceNotChosen) as e:
+        choose_root(home_bind, named=True)
+    assert "your home directory" in e.value.message
+    assert choose_root(home_bind, explicit=True) == home_bind.resolve()
+
+
+def test_a_dotfiles_repository_through_a_bind_mount_is_no_workspace(home: Path, home_bind: Path) -> None:
+    git_init(home)
+    (home / "proj").mkdir()
+    with pytest.raises(WorkspaceNotChosen) as e:
+        choose_root(home_bind / "proj")  # no flag: the dotfiles root must not be taken
+    assert e.value.askable
+    assert choose_root(home_bind / "proj", named=True) == (home_bind / "proj").resolve()
+
+
+def _other_login_home() -> Path:
+    import pwd
+
+    mine = {Path(pwd.getpwuid(os.getuid()).pw_dir).resolve()}
+    for e in pwd.getpwall():
+        h = Path(e.pw_dir)
+        if 1000 <= e.pw_uid < 65534 and h.is_dir() and h.resolve() not in mine:
+            return h.resolve()
+    pytest.skip("no other login account with a home on this machine")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can read other accounts' homes")
+def test_as_root_every_login_accounts_home_is_a_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    other = _other_login_home()
+    monkeypatch.delenv("SUDO_USER", raising=False)
+    assert other in user_homes()
+    with pytest.raises(WorkspaceNotChosen):
+        choose_root(other, named=True)
+    with pytest.raises(WorkspaceNotChosen):
+        choose_root(other.parent, named=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="sudo makes root")
+def test_under_sudo_the_callers_home_is_a_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sudo codeward -C /home/alice``: alice's home, whatever her uid (a passwd entry below 1000 too)."""
+    import pwd
+
+    entry = next(
+        (e for e in pwd.getpwall() if 0 < e.pw_uid < 1000 and Path(e.pw_dir).is_dir() and e.pw_dir != "/"), None
+    )
+    if entry is None:
+        pytest.skip("no system account with a home directory here")
+    before = user_homes()
+    monkeypatch.setenv("SUDO_USER", entry.pw_name)
+    assert Path(entry.pw_dir).resolve() in user_homes()
+    assert Path(entry.pw_dir).resolve() not in before
+
+
+def test_a_dot_git_link_to_a_repository_is_one(tmp_path: Path) -> None:
+    """git follows a ``.git`` that is a link to a git directory; so does codeward."""
+    store = tmp_path / "store"
+    git_init(store)
+    proj = tmp_path / "proj"
+    (proj / "src").mkdir(parents=True)
+    os.symlink(store / ".git", proj / ".git")
+    assert git_says_repository(proj / "src", tmp_path)
+    assert choose_root(proj / "src") == proj.resolve()
+
+
+def test_a_workspace_inside_the_codeward_home_through_a_bind_mount_is_refused(cw_home: Path, tmp_path: Path) -> None:
+    from codeward.config.load import ConfigOverrides
+
+    if os.geteuid() != 0:
+        pytest.skip("a bind mount needs root")
+    (cw_home / "sessions").mkdir()
+    bind = tmp_path / "elsewhere"
+    bind.mkdir()
+    subprocess.run(["mount", "--bind", str(cw_home), str(bind)], check=True)
+    try:
+        for d in (bind, bind / "sessions"):
+            with pytest.raises(UsageError, match="inside codeward's home"):
+                open_project(d, ConfigOverrides(workspace_named=True, workspace_explicit=True), load=False)
+        other = tmp_path / "other"
+        other.mkdir()  # control: an ordinary directory named the same way is a workspace
+        open_project(other, ConfigOverrides(workspace_named=True, workspace_explicit=True), load=False)
+    finally:
+        subprocess.run(["umount", str(bind)], check=False)

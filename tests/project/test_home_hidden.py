@@ -156,3 +156,112 @@ def test_commands_never_see_the_home_inside_the_workspace(as_home: Path, tier: s
     assert MARKER not in result.output
     assert "auth-blob" not in result.output  # not even listed
     assert (as_home / "cwhome" / "sessions" / "other.jsonl").read_text() == f'{{"text": "{MARKER}"}}\n'
+
+
+_TIERS = [
+    "bwrap",
+    "landlock",
+    pytest.param(
+        "none",
+        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="control: with no sandbox the attack works"),
+    ),
+]
+
+
+@pytest.mark.parametrize("tier", _TIERS)
+def test_a_command_cannot_create_the_home_it_is_judged_by(tmp_path: Path, tier: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``$CODEWARD_HOME`` set inside the repository but not created yet: a command that makes it with
+    an ``ignore`` of its own (``!.env``) would decide what the next run hides. The home exists (0700)
+    before the command runs, so it is hidden like any home; the command's write goes nowhere.
+    (A new repository with no commit yet: nothing else of the run writes to the home first.)"""
+    import subprocess
+    from dataclasses import replace
+
+    sandbox = _tier(tier)
+    git_repo = tmp_path / "fresh"
+    subprocess.run(["git", "init", "-q", str(git_repo)], check=True)
+    home = git_repo / ".cwhome"
+    monkeypatch.setenv("CODEWARD_HOME", str(home))
+    (git_repo / ".env").write_text(f"TOKEN={MARKER}\n")
+    spec = replace(open_project(git_repo).sandbox_spec(), timeout_s=30.0)
+    assert home.is_dir()  # before any command
+    script = "mkdir -p .cwhome 2>&1; printf '!.env\\n' > .cwhome/ignore 2>&1; cat .cwhome/cache/* 2>&1; true"
+    sandbox.run(["bash", "-c", script], spec)
+    assert not (home / "ignore").exists()
+    project = open_project(git_repo)
+    assert project.ignore.match(".env") is not None
+    assert MARKER not in sandbox.run(["bash", "-c", "cat .env 2>&1; true"], project.sandbox_spec()).output
+
+
+@pytest.fixture(params=["home", "home/sessions"])
+def home_mounted(request: pytest.FixtureRequest, repo_with_home: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The codeward home (outside the workspace), or only its ``sessions/``, bind-mounted into it at
+    ``mnt/``; yields the workspace and the transcript's path there."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("a bind mount needs root")
+    outside = repo_with_home.parent / "cwhome-real"
+    (repo_with_home / "cwhome").rename(outside)  # the home lives outside; a mount shows it inside
+    monkeypatch.setenv("CODEWARD_HOME", str(outside))
+    mnt = repo_with_home / "mnt"
+    mnt.mkdir()
+    whole = request.param == "home"
+    subprocess.run(["mount", "--bind", str(outside if whole else outside / "sessions"), str(mnt)], check=True)
+    try:
+        yield repo_with_home, "mnt/sessions/other.jsonl" if whole else "mnt/other.jsonl"
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_the_home_mounted_into_the_workspace_is_hidden_from_the_tools(home_mounted: tuple[Path, str]) -> None:
+    root, transcript = home_mounted
+    call = _tools(root)
+    out = call("read_file", path=transcript)
+    assert MARKER not in out and "codeward's own home" in out
+    assert MARKER not in call("grep", pattern="wombat")
+    assert "other.jsonl" not in call("list_dir", path=".", depth=3)
+
+
+@pytest.mark.parametrize("tier", _TIERS)
+def test_the_home_mounted_into_the_workspace_is_hidden_from_commands(home_mounted: tuple[Path, str], tier: str) -> None:
+    """Found by identity (device and inode), not by name: the transcripts, the index key and the saved
+    index under ``mnt/`` are out of a command's sight and reach, from the first command on."""
+    from dataclasses import replace
+
+    root, transcript = home_mounted
+    sandbox = _tier(tier)
+    outside = root.parent / "cwhome-real"
+    spec = replace(open_project(root).sandbox_spec(), timeout_s=30.0)
+    assert root / "mnt" in spec.masked
+    key = (outside / "cache" / "view-index.key").read_bytes()
+    script = f"cat {transcript} 2>&1; od -An -tx1 mnt/cache/view-index.key 2>&1; echo x > mnt/planted 2>&1; true"
+    result = sandbox.run(["bash", "-c", script], spec)
+    assert MARKER not in result.output
+    assert " ".join(f"{b:02x}" for b in key[:8]) not in result.output
+    assert not (outside / "planted").exists() and not (outside / "sessions" / "planted").exists()
+
+
+def test_a_mount_point_with_a_space_or_backslash_in_its_name_is_read_back(tmp_path: Path) -> None:
+    """The kernel escapes those characters in mountinfo (``\\040``); unescaped, such a mount of the home
+    would never match."""
+    import subprocess
+
+    from codeward.home import home_mounts, mount_points
+
+    if os.geteuid() != 0:
+        pytest.skip("a bind mount needs root")
+    home = tmp_path / "cw"
+    home.mkdir()
+    ws = tmp_path / "ws"
+    odd = ws / "a b\\c\td"
+    odd.mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(home), str(odd)], check=True)
+    try:
+        assert odd in mount_points()
+        assert home_mounts(ws, home) == [odd]
+        other = tmp_path / "other"
+        other.mkdir()
+        assert home_mounts(ws, other) == []  # control: a directory that is not mounted there
+    finally:
+        subprocess.run(["umount", str(odd)], check=False)

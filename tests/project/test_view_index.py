@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import subprocess
 import time
 import types
 from pathlib import Path
@@ -26,7 +28,8 @@ from codeward.workspace import WATCHED_NAMES
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    (root / ".git").mkdir(parents=True)
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
     (root / "AGENTS.md").write_text("# rules\n")
     (root / ".codexignore").write_text("config/production.yml\n")
     (root / "config").mkdir()
@@ -282,7 +285,8 @@ def test_control_a_forged_cache_under_the_real_key_is_what_the_mac_stops(repo: P
 def test_a_foreign_cache_is_ignored(tmp_path: Path, repo: Path, cw_home: Path) -> None:
     """Another workspace's saved index, put where this one's belongs, is not this workspace's."""
     other = tmp_path / "other"
-    (other / ".git").mkdir(parents=True)
+    other.mkdir()
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
     (other / "ok.py").write_text("x\n")
     time.sleep(dirindex.RACY_NS / 1e9 * 1.5)
     spec(other.resolve())
@@ -345,9 +349,30 @@ def test_a_cache_with_the_wrong_shape_is_ignored(repo: Path, cw_home: Path) -> N
     assert repo / "src/a/b/c/old.key" in spec(repo).masked
 
 
-def test_saving_never_creates_the_home(repo: Path, cw_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run with no codeward home yet works, saves nothing and leaves no half-private home behind."""
+def test_the_home_and_its_key_exist_before_the_first_view(repo: Path, cw_home: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A run with no codeward home yet creates it (0700) with the index key before the view is
+    computed: what does not exist cannot be hidden, and a key made after the first command's view
+    was computed would be readable by that command."""
     missing = cw_home.parent / "not-yet"
     monkeypatch.setenv("CODEWARD_HOME", str(missing))
     assert repo / "src/a/b/c/old.key" in spec(repo).masked
-    assert not missing.exists()
+    assert missing.is_dir() and stat.S_IMODE(missing.stat().st_mode) == 0o700
+    key = missing / "cache" / store.KEY_FILE
+    assert key.is_file() and stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE((missing / "cache").stat().st_mode) == 0o700
+
+
+def test_a_home_that_cannot_be_created_stays_reserved(repo: Path, cw_home: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Where the home cannot be made (a read-only parent), its path is protected: a command that
+    creates it finds it moved aside, so no run trusts what a command put there."""
+    import codeward.home
+
+    inside = repo / ".cwhome"
+    monkeypatch.setenv("CODEWARD_HOME", str(inside))
+
+    def refuse(path: Path) -> Path:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(codeward.home, "ensure_private_dir", refuse)
+    s = spec(repo)
+    assert not inside.exists() and inside in s.protected

@@ -225,6 +225,7 @@ def test_landlock_as_root_shows_a_private_file_to_its_owner(
     secret.chmod(0o600)
     for p in [ws, *ws.rglob("*")]:
         os.lchown(p, 4242, 4242)
+    monkeypatch.setenv("SUDO_UID", "4242")  # root through sudo by the owner: their repository (git's rule)
     if not keep_owner:
         real = rv.write_copy
         monkeypatch.setattr(

@@ -236,6 +236,12 @@ class DirIndex:
         with self.lock:
             return sorted(Path(d) for d, e in self.dirs.items() if e.unreadable)
 
+    def paths_of(self, identities: Collection[tuple[int, int]]) -> list[str]:
+        """The indexed directories whose ``(dev, inode)`` is one of ``identities`` (as last refreshed):
+        where a directory appears again under another name, through a bind mount."""
+        with self.lock:
+            return [d for d, e in self.dirs.items() if (e.sig[0], e.sig[1]) in identities]
+
     def hidden_paths(self) -> list[tuple[str, bool]]:
         """The topmost paths the rules hide (a hidden directory is not entered), in ``os.walk`` order,
         each with whether it is a directory.

@@ -87,6 +87,17 @@ def save(index: DirIndex, cache_dir: Path) -> None:
         index.saved_generation = generation
 
 
+def ensure_key(cache_dir: Path) -> bool:
+    """Create the cache directory (0700) and its key now, before any command of the run: a key made
+    only when the first index is saved would be made after that command's view was computed, where
+    nothing hid it yet. True when the key exists afterwards."""
+    try:
+        cache_dir.mkdir(exist_ok=True, mode=0o700)
+        return _key(cache_dir, create=True) is not None
+    except OSError:
+        return False
+
+
 def _rel(root: Path, d: str) -> str:
     return d[len(str(root)) + 1 :] if d != str(root) else ""
 

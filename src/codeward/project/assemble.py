@@ -8,6 +8,7 @@ hidden everywhere the ignore rules hide things, then the scanner.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,9 +84,20 @@ def _workspace(cwd: Path, overrides: ConfigOverrides, home: Path, *, required: b
         cwd = cwd.resolve()
         return Workspace(root=cwd, cwd=cwd)
     real_home = home.resolve()
-    if (required and ws.root == real_home) or real_home in ws.root.parents:
+    if (required and _same_dir(ws.root, real_home)) or any(_same_dir(p, real_home) for p in ws.root.parents):
         raise UsageError(
             f"{ws.root} is inside codeward's home {home} (sessions, logs, keys): "
             "run codeward in a project directory, not in its own home"
         )
     return ws
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    """The same directory by identity (device and inode): the home reached through a bind mount is the home."""
+    if a == b:
+        return True
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)

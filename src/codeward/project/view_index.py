@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
+    from codeward.dirindex import DirIndex
     from codeward.privacy.ignore import IgnoreMatcher
     from codeward.workspace import Workspace
 
@@ -32,11 +33,20 @@ def cache_dir(home: Path) -> Path:
 
 
 def workspace_view(workspace: Workspace, home: Path, matcher: IgnoreMatcher) -> View:
-    """What the sandbox hides (ignore rules) and keeps read-only (protected paths) in ``workspace``."""
-    from codeward.dirindex.store import save
+    """What the sandbox hides (ignore rules) and keeps read-only (protected paths) in ``workspace``.
+
+    Codeward's home exists (0700, with the cache key) before this view is computed: a home that does
+    not exist yet cannot be hidden, so a command could create it with its own rules for the next run
+    (one that cannot be created stays reserved: listed as protected, moved aside if a command makes
+    it). The home is hidden by identity too, wherever a mount shows it in the workspace.
+    """
+    from codeward.dirindex.store import ensure_key, save
+    from codeward.home import ensure_home
     from codeward.workspace import dir_index
 
     cache = cache_dir(home)
+    if ensure_home(home):
+        ensure_key(cache)
     index = dir_index(workspace.root, cache)
     with index.lock:
         index.refresh(matcher)
@@ -52,5 +62,24 @@ def workspace_view(workspace: Workspace, home: Path, matcher: IgnoreMatcher) -> 
             index.memo = {k: v for k, v in index.memo.items() if v[0] == index.generation}  # no stale ones kept
             index.memo[("masked", matcher.key, workspace.root)] = (index.generation, masked)
         protected = tuple(workspace.protected_paths(refresh=False))
+        hidden = set(masked)
+        masked += tuple(
+            p for p in _home_copies(workspace.root, index, home) if p not in hidden and hidden.isdisjoint(p.parents)
+        )
+    if not home.is_dir():
+        protected += (home,)
     save(index, cache)
     return View(masked, protected)
+
+
+def _home_copies(root: Path, index: DirIndex, home: Path) -> list[Path]:
+    """Every directory in the workspace that *is* the home or one of its directories (same device and
+    inode) under another name: the indexed ones, and mount points the index does not enter (below
+    ``.git``)."""
+    from codeward.home import home_identities, home_mounts
+
+    found = [Path(d) for d in index.paths_of(home_identities(home))]
+    if root != index.root:
+        found = [root / p.relative_to(index.root) for p in found]
+    copies = set(found) | set(home_mounts(index.root, home))
+    return sorted(p for p in copies if copies.isdisjoint(p.parents))  # the topmost: one mask covers what is below
