@@ -23,7 +23,7 @@ pytestmark = pytest.mark.sandbox
 SCRIPT = r"""
 cut -d' ' -f4,5 /proc/self/mountinfo | sed 's/\\040/ /g'
 echo '--listing--'
-find "$1" -mindepth 1 -not -path '*/.git/*' 2>/dev/null || true
+find "$1" -mindepth 1 -not -path '*/.git/objects/*' 2>/dev/null || true
 """
 
 
