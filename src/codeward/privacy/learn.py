@@ -7,10 +7,15 @@ or changed since the last walk (identity: size, mtime, inode, ctime), and report
 findings, which the redactor then tracks in all their encodings (:mod:`codeward.privacy.known`).
 
 Every file is scanned, ignored ones included: their secrets are the most sensitive, and a tier
-that cannot mask them still lets a command read them. ``.git`` is skipped (its objects are
-compressed; history is the git-history task's), as are symlinks (their target is walked where it
-lives, if inside), binary files and files over :data:`MAX_FILE_BYTES`. A value stays known after the
-file that held it changes: a secret once present remains a secret.
+that cannot mask them still lets a command read them. That includes the text files of every ``.git``
+directory, at the root or deeper (``config`` with a token in a remote URL or the ``extraheader``
+that CI checkouts write, ``packed-refs``, ``FETCH_HEAD``, ``logs/``, ``info/``, ``modules/*/config``,
+a hard link to a secret file put there): a command reads them like any other file, so they must be
+shown redacted too. Only a git directory's object store (``objects/``, ``lfs/``) is skipped: it is
+compressed, and its blobs are the history scan's (:mod:`codeward.privacy.history`). Symlinks are
+skipped (their target is walked where it lives, if inside), and so are binary files (the index);
+files over :data:`MAX_FILE_BYTES` are not read but marked as holding secrets. A value stays known after the file that held it
+changes: a secret once present remains a secret.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from typing import Any
 
 MAX_FILE_BYTES = 8 << 20
 BINARY_SNIFF = 8192
-SKIP_DIRS = frozenset({".git"})
+GIT_DIR_NAME = ".git"
+OBJECT_STORE_DIRS = frozenset({"objects", "lfs"})
+"""Skipped inside a git directory (one holding ``HEAD``): compressed objects, scanned by the history scan."""
 
 
 class WorkspaceSecrets:
@@ -242,22 +249,29 @@ class WorkspaceSecrets:
 
 
 def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """(path, lstat) of every regular file under ``root``, without following symlinks."""
-    stack = [str(root)]
+    """(path, lstat) of every regular file under ``root``, without following symlinks.
+
+    Inside a ``.git`` directory everything is walked but the object stores: an ``objects`` or
+    ``lfs`` directory whose parent is a git directory (holds ``HEAD``: the ``.git`` itself, or a
+    submodule's ``modules/NAME``). A ``.git`` that is no repository (``vendor/lib/.git/deploy.env``)
+    has no ``HEAD``, so nothing in it is skipped."""
+    stack: list[tuple[str, bool]] = [(str(root), False)]
     while stack:
-        d = stack.pop()
+        d, in_git = stack.pop()
         try:
             entries = list(os.scandir(d))
         except OSError:
             continue
+        store_parent = in_git and any(e.name == "HEAD" for e in entries)
         for e in entries:
             try:
                 st = e.stat(follow_symlinks=False)
             except OSError:
                 continue
             if stat.S_ISDIR(st.st_mode):
-                if e.name not in SKIP_DIRS:
-                    stack.append(e.path)
+                if store_parent and e.name in OBJECT_STORE_DIRS:
+                    continue
+                stack.append((e.path, in_git or e.name == GIT_DIR_NAME))
             elif stat.S_ISREG(st.st_mode):
                 yield e.path, st
 
