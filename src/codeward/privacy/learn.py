@@ -14,8 +14,8 @@ a hard link to a secret file put there): a command reads them like any other fil
 shown redacted too. Only a git directory's object store (``objects/``, ``lfs/``) is skipped: it is
 compressed, and its blobs are the history scan's (:mod:`codeward.privacy.history`). Symlinks are
 skipped (their target is walked where it lives, if inside), and so are binary files (the index);
-files over :data:`MAX_FILE_BYTES` are not read but marked as holding secrets. A value stays known after the file that held it
-changes: a secret once present remains a secret.
+files over :data:`MAX_FILE_BYTES` are not read but marked as holding secrets. A value stays known
+after the file that held it changes: a secret once present remains a secret.
 """
 
 from __future__ import annotations
