@@ -1,6 +1,7 @@
 """rt1 finding 2 under bubblewrap: a secret committed, staged or stashed *during* a session is read
-by the sandbox's git as a placeholder, whatever the command does with it (``cut`` slices, a shift by
-one, a pack inflated with Python's zlib after ``git gc``), through the session's own shell tool.
+by the sandbox's git as a placeholder, whatever the command does with it (``cut`` slices shifted by
+one character, which no known-value encoding follows; a pack inflated with Python's zlib after
+``git gc``), through the session's own shell tool.
 
 The object-store view (:mod:`codeward.privacy.history_view`) is rebuilt whenever the store changes,
 so a blob added by the user between two commands is out of the view for the second one. The strict
@@ -56,13 +57,13 @@ def committed(repo: Path) -> str:
     (repo / "app.conf").write_text(CONF)
     git(repo, "add", "app.conf")
     git(repo, "commit", "-qm", "conf")
-    return "git show HEAD:app.conf | cut -d= -f2 | cut -c3-"
+    return f"git show HEAD:app.conf | cut -d= -f2 | cut -c3- | {SHIFT}"
 
 
 def staged(repo: Path) -> str:
     (repo / "app.conf").write_text(CONF)
     git(repo, "add", "app.conf")
-    return "git show :app.conf | cut -d= -f2 | cut -c3-"
+    return f"git show :app.conf | cut -d= -f2 | cut -c3- | {SHIFT}"
 
 
 def history(repo: Path) -> str:
@@ -75,7 +76,7 @@ def history(repo: Path) -> str:
 def stash(repo: Path) -> str:
     (repo / "README.md").write_text(f"# test\n{CONF}")
     git(repo, "stash")
-    return f"git stash show -p | {SHIFT}; git show 'stash@{{0}}:README.md' | cut -c3-"
+    return f"git stash show -p | {SHIFT}; git show 'stash@{{0}}:README.md' | cut -c3- | {SHIFT}"
 
 
 def packed(repo: Path) -> str:
