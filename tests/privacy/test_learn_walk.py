@@ -35,7 +35,8 @@ def test_git_text_files_are_walked_and_object_stores_are_not(tmp_path: Path) -> 
     (nested / "objects").mkdir(parents=True)
     (nested / "objects" / "deploy.env").write_text("x\n")
     seen = _rel(tmp_path)
-    assert {".git/config", ".git/HEAD", ".git/index", ".git/packed-refs", ".git/description"} <= seen
+    assert {".git/config", ".git/HEAD", ".git/packed-refs", ".git/description"} <= seen
+    assert ".git/index" not in seen  # binary paths and ids: the staged blobs are the history scan's
     assert {".git/refs/heads/objects/x", ".git/modules/lib/config", "vendor/lib/.git/objects/deploy.env"} <= seen
     assert not [p for p in seen if p.startswith((".git/objects/", ".git/lfs/", ".git/modules/lib/objects/"))]
     assert any(p.startswith(".git/hooks/") for p in seen)

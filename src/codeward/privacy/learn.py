@@ -11,9 +11,9 @@ that cannot mask them still lets a command read them. That includes the text fil
 directory, at the root or deeper (``config`` with a token in a remote URL or the ``extraheader``
 that CI checkouts write, ``packed-refs``, ``FETCH_HEAD``, ``logs/``, ``info/``, ``modules/*/config``,
 a hard link to a secret file put there): a command reads them like any other file, so they must be
-shown redacted too. Only a git directory's object store (``objects/``, ``lfs/``) is skipped: it is
-compressed, and its blobs are the history scan's (:mod:`codeward.privacy.history`). Symlinks are
-skipped (their target is walked where it lives, if inside), and so are binary files (the index);
+shown redacted too. Only a git directory's object store (``objects/``, ``lfs/``) and its binary
+index are skipped: the blobs they hold or name are the history scan's (:mod:`codeward.privacy.history`).
+Symlinks are skipped (their target is walked where it lives, if inside), and so are binary files;
 files over :data:`MAX_FILE_BYTES` are not read but marked as holding secrets. A value stays known
 after the file that held it changes: a secret once present remains a secret.
 """
@@ -36,6 +36,9 @@ BINARY_SNIFF = 8192
 GIT_DIR_NAME = ".git"
 OBJECT_STORE_DIRS = frozenset({"objects", "lfs"})
 """Skipped inside a git directory (one holding ``HEAD``): compressed objects, scanned by the history scan."""
+INDEX_NAMES = ("index", "sharedindex.")
+"""A git directory's index (and split-index parts): binary paths and ids, the staged blobs are the
+history scan's; hiding it as a binary "holding" a path name would break git inside the sandbox."""
 
 
 class WorkspaceSecrets:
@@ -251,9 +254,9 @@ class WorkspaceSecrets:
 def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
     """(path, lstat) of every regular file under ``root``, without following symlinks.
 
-    Inside a ``.git`` directory everything is walked but the object stores: an ``objects`` or
-    ``lfs`` directory whose parent is a git directory (holds ``HEAD``: the ``.git`` itself, or a
-    submodule's ``modules/NAME``). A ``.git`` that is no repository (``vendor/lib/.git/deploy.env``)
+    Inside a ``.git`` directory everything is walked but the object stores and the index: an
+    ``objects`` or ``lfs`` directory, an ``index`` or ``sharedindex.*`` file, whose parent is a git
+    directory (holds ``HEAD``: the ``.git`` itself, or a submodule's ``modules/NAME``). A ``.git`` that is no repository (``vendor/lib/.git/deploy.env``)
     has no ``HEAD``, so nothing in it is skipped."""
     stack: list[tuple[str, bool]] = [(str(root), False)]
     while stack:
@@ -273,6 +276,8 @@ def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
                     continue
                 stack.append((e.path, in_git or e.name == GIT_DIR_NAME))
             elif stat.S_ISREG(st.st_mode):
+                if store_parent and (e.name == INDEX_NAMES[0] or e.name.startswith(INDEX_NAMES[1])):
+                    continue
                 yield e.path, st
 
 
