@@ -32,6 +32,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,9 @@ class ObjectView:
     """For the model, when the view is staged (the history scan is not finished), else None."""
 
 
+RACY_NS = 100_000_000
+"""A store whose directories changed less than this before the stamp was taken is rebuilt next time:
+file timestamps are coarse (a kernel tick), so a later write may leave them unchanged."""
 _lock = threading.Lock()
 _views: dict[Path, tuple[tuple[int, ...], Any, Any, ObjectView | None]] = {}
 _dir: Path | None = None
@@ -106,6 +110,7 @@ def object_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) -
     if not is_repository(root) or not has_view(root):
         return None
     with _lock:
+        started = time.time_ns()
         try:
             stamp = store_stamp(cached_objects_dir(root))
         except HistoryError:
@@ -130,6 +135,11 @@ def object_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) -
             built = build_view(root, scanner, ignore, cache_dir, hs, staged)
         except Exception as e:  # git, the disk or the scanner: fail closed, never the real store
             built = _empty_view(root, f"{type(e).__name__}: {e}")
+        if any(m > started - RACY_NS for m in stamp):
+            # the store changed within a timestamp tick of the stamp: a blob added after the listing
+            # could leave the stamp as it is, and with no view (None) the real store would be bound
+            # for it next time; such a stamp is not trusted (as git treats a racily clean index)
+            stamp = (-1,)
         _views[root] = (stamp, scanner, ignore, built)
         return built
 

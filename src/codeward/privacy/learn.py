@@ -7,10 +7,15 @@ or changed since the last walk (identity: size, mtime, inode, ctime), and report
 findings, which the redactor then tracks in all their encodings (:mod:`codeward.privacy.known`).
 
 Every file is scanned, ignored ones included: their secrets are the most sensitive, and a tier
-that cannot mask them still lets a command read them. ``.git`` is skipped (its objects are
-compressed; history is the git-history task's), as are symlinks (their target is walked where it
-lives, if inside), binary files and files over :data:`MAX_FILE_BYTES`. A value stays known after the
-file that held it changes: a secret once present remains a secret.
+that cannot mask them still lets a command read them. That includes the text files of every ``.git``
+directory, at the root or deeper (``config`` with a token in a remote URL or the ``extraheader``
+that CI checkouts write, ``packed-refs``, ``FETCH_HEAD``, ``logs/``, ``info/``, ``modules/*/config``,
+a hard link to a secret file put there): a command reads them like any other file, so they must be
+shown redacted too. Only a git directory's object store (``objects/``, ``lfs/``) and its binary
+index are skipped: the blobs they hold or name are the history scan's (:mod:`codeward.privacy.history`).
+Symlinks are skipped (their target is walked where it lives, if inside), and so are binary files;
+files over :data:`MAX_FILE_BYTES` are not read but marked as holding secrets. A value stays known
+after the file that held it changes: a secret once present remains a secret.
 """
 
 from __future__ import annotations
@@ -28,7 +33,12 @@ from typing import Any
 
 MAX_FILE_BYTES = 8 << 20
 BINARY_SNIFF = 8192
-SKIP_DIRS = frozenset({".git"})
+GIT_DIR_NAME = ".git"
+OBJECT_STORE_DIRS = frozenset({"objects", "lfs"})
+"""Skipped inside a git directory (one holding ``HEAD``): compressed objects, scanned by the history scan."""
+INDEX_NAMES = ("index", "sharedindex.")
+"""A git directory's index (and split-index parts): binary paths and ids, the staged blobs are the
+history scan's; hiding it as a binary "holding" a path name would break git inside the sandbox."""
 
 
 class WorkspaceSecrets:
@@ -243,23 +253,32 @@ class WorkspaceSecrets:
 
 
 def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """(path, lstat) of every regular file under ``root``, without following symlinks."""
-    stack = [str(root)]
+    """(path, lstat) of every regular file under ``root``, without following symlinks.
+
+    Inside a ``.git`` directory everything is walked but the object stores and the index: an
+    ``objects`` or ``lfs`` directory, an ``index`` or ``sharedindex.*`` file, whose parent is a git
+    directory (holds ``HEAD``: the ``.git`` itself, or a submodule's ``modules/NAME``). A ``.git`` that is no repository (``vendor/lib/.git/deploy.env``)
+    has no ``HEAD``, so nothing in it is skipped."""
+    stack: list[tuple[str, bool]] = [(str(root), False)]
     while stack:
-        d = stack.pop()
+        d, in_git = stack.pop()
         try:
             entries = list(os.scandir(d))
         except OSError:
             continue
+        store_parent = in_git and any(e.name == "HEAD" for e in entries)
         for e in entries:
             try:
                 st = e.stat(follow_symlinks=False)
             except OSError:
                 continue
             if stat.S_ISDIR(st.st_mode):
-                if e.name not in SKIP_DIRS:
-                    stack.append(e.path)
+                if store_parent and e.name in OBJECT_STORE_DIRS:
+                    continue
+                stack.append((e.path, in_git or e.name == GIT_DIR_NAME))
             elif stat.S_ISREG(st.st_mode):
+                if store_parent and (e.name == INDEX_NAMES[0] or e.name.startswith(INDEX_NAMES[1])):
+                    continue
                 yield e.path, st
 
 

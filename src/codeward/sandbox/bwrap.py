@@ -373,7 +373,7 @@ class BwrapSandbox:
         index = masked_index(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)])
         if index is not None:
             binds.append((str(index), str(spec.workspace / ".git" / "index")))
-        info = attributes_info(spec.workspace, git_paths(spec, layout.hidden()))
+        info = attributes_info(spec.workspace, git_paths(spec, layout.hidden()), layout.redacted, layout.hidden())
         if info is not None:
             binds.append((str(info), str(spec.workspace / ".git" / "info")))
         binds += object_binds(spec)

@@ -127,8 +127,17 @@ def attribute_line(path: str) -> str:
     return f"{pattern} {ATTRIBUTES}\n"
 
 
-def attributes_info(workspace: Path, paths: Sequence[str]) -> Path | None:
+def attributes_info(
+    workspace: Path,
+    paths: Sequence[str],
+    redacted: Sequence[tuple[Path, Path]] = (),
+    hidden: Sequence[Path] = (),
+) -> Path | None:
     """A copy of ``workspace/.git/info`` to bind over it, whose ``attributes`` marks ``paths`` binary.
+
+    The bind covers the mounts made for the files in it, so the copy takes a file the redacted view
+    shows (``redacted``: host file, redacted copy) from its redacted copy and leaves a ``hidden``
+    one out: a token in ``info/exclude`` must not come back raw through this copy.
 
     ``$GIT_DIR/info/attributes`` has the highest precedence of all attribute files, above any
     ``.gitattributes`` a command writes into the workspace, and ``.git`` is read-only to commands.
@@ -148,9 +157,13 @@ def attributes_info(workspace: Path, paths: Sequence[str]) -> Path | None:
         files = [(e.name, e.stat(follow_symlinks=False)) for e in entries if e.is_file(follow_symlinks=False)]
     except OSError:
         return None
+    shown = {h.name: c for h, c in redacted if h.parent == info}
+    gone = {h.name for h in hidden if h.parent == info}
+    files = [(name, st) for name, st in files if name not in gone]
     sig = hashlib.sha256()
     for name, st in files:
         sig.update(f"{name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
+        sig.update(f"{shown.get(name, '')}\0".encode("utf-8", "surrogateescape"))
     sig.update("\0".join(sorted(paths)).encode("utf-8", "surrogateescape"))
     key = sig.hexdigest()
     out = _private_dir() / (hashlib.sha256(str(info).encode("utf-8", "surrogateescape")).hexdigest()[:16] + ".info")
@@ -162,7 +175,7 @@ def attributes_info(workspace: Path, paths: Sequence[str]) -> Path | None:
         try:
             own = b""
             for name, _ in files:
-                data = (info / name).read_bytes()
+                data = (shown[name] if name in shown else info / name).read_bytes()
                 if name == "attributes":
                     own = data if data.endswith(b"\n") or not data else data + b"\n"
                 else:

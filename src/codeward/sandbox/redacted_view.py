@@ -315,8 +315,10 @@ def take_back(placed: Iterable[Placed], workspace: Path) -> list[str]:
     """Remove the copies :func:`place_copies` made, by identity; name the ones a command changed.
 
     A copy still at its name and unchanged is deleted. A changed one is deleted too (it held
-    placeholders, the command's edit is discarded and reported). A copy that is gone or replaced is
-    reported; whatever the command left at the name is set aside by the hold's restore, never deleted.
+    placeholders, the command's edit is discarded and reported), and so is a file with exactly the
+    copy's bytes at the name (the copy put back by the protected-path restore after a command
+    replaced it). A copy that is gone or replaced is reported; whatever else the command left at the
+    name is set aside by the hold's restore, never deleted.
     """
     from codeward.sandbox.hold import open_dir_nofollow
 
@@ -330,17 +332,22 @@ def take_back(placed: Iterable[Placed], workspace: Path) -> list[str]:
             continue
         try:
             st = os.stat(p.host.name, dir_fd=fd, follow_symlinks=False)
-            if (st.st_dev, st.st_ino) != (p.dev, p.ino):
-                changed.append(rel)
-                continue
+            ours = (st.st_dev, st.st_ino) == (p.dev, p.ino)
             same = False
-            with contextlib.suppress(OSError):
-                rfd = os.open(p.host.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=fd)
-                try:
-                    same = _read_fd(rfd, len(p.data) + 1) == p.data
-                finally:
-                    os.close(rfd)
-            if not same:
+            if stat.S_ISREG(st.st_mode):
+                with contextlib.suppress(OSError):
+                    rfd = os.open(p.host.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=fd)
+                    try:
+                        same = _read_fd(rfd, len(p.data) + 1) == p.data
+                    finally:
+                        os.close(rfd)
+            if not ours:
+                changed.append(rel)
+                if not same:
+                    continue  # the command's file: the hold's restore sets it aside
+                # the copy, re-made at the name by the protected-path put-back (git rewrites a
+                # config by lock and rename): placeholders only, so it goes like the copy itself
+            elif not same:
                 changed.append(rel)
             os.unlink(p.host.name, dir_fd=fd)
         except OSError:
