@@ -9,8 +9,10 @@ findings, which the redactor then tracks in all their encodings (:mod:`codeward.
 Every file is scanned, ignored ones included: their secrets are the most sensitive, and a tier
 that cannot mask them still lets a command read them. ``.git`` is skipped (its objects are
 compressed; history is the git-history task's), as are symlinks (their target is walked where it
-lives, if inside), binary files and files over :data:`MAX_FILE_BYTES`. A value stays known after the
-file that held it changes: a secret once present remains a secret.
+lives, if inside) and text files over :data:`MAX_FILE_BYTES`. A binary file is scanned on what a
+command could read out of it (:mod:`codeward.privacy.contents`: its strings, a gzip or zip
+archive's members); text in UTF-16 or UTF-32 is decoded first. A value stays known after the file
+that held it changes: a secret once present remains a secret.
 """
 
 from __future__ import annotations
@@ -27,7 +29,11 @@ from pathlib import Path
 from typing import Any
 
 MAX_FILE_BYTES = 8 << 20
+MAX_BINARY_BYTES = 256 << 20
+"""A binary file is read as its printable strings up to this size (a venv's largest libraries are
+about 100 MB); a larger one is not scanned and counts as holding secrets (hidden from commands)."""
 BINARY_SNIFF = 8192
+MIN_BINARY_VALUE = 16
 SKIP_DIRS = frozenset({".git"})
 
 
@@ -187,16 +193,14 @@ class WorkspaceSecrets:
             for path, stamp in list(self._stamps.items()):
                 if self._stop.is_set():
                     return  # not recorded as swept
-                if path in self._secret_paths or stamp[0] == 0 or stamp[0] > MAX_FILE_BYTES:
+                if path in self._secret_paths or stamp[0] == 0:
                     continue
                 try:
-                    with open(path, "rb") as f:
-                        data = f.read(MAX_FILE_BYTES + 1)
+                    got = _texts(path, stamp[0])
                 except OSError:
-                    self._secret_paths.add(path)  # unreadable now: treated as holding secrets (fail closed)
-                    continue
-                if b"\0" not in data[:BINARY_SNIFF] and known.find(data.decode("utf-8", "replace")):
-                    self._secret_paths.add(path)
+                    got = None
+                if got is None or any(_counts(known.find(t), got[1]) for t in got[0]):
+                    self._secret_paths.add(path)  # holds a value, or unreadable now (fail closed)
             self._swept.update(v for v, _ in values)
 
     def _refresh(self) -> list[tuple[str, str]]:
@@ -215,30 +219,74 @@ class WorkspaceSecrets:
                 continue  # clean under the same rules in an earlier session, and unchanged since
             if st.st_size == 0:
                 continue
-            if st.st_size > MAX_FILE_BYTES:
-                self._secret_paths.add(path)  # not scanned: treated as holding secrets (fail closed)
-                continue
             try:
-                with open(path, "rb") as f:
-                    data = f.read(MAX_FILE_BYTES + 1)
+                got = _texts(path, st.st_size)
             except OSError:
+                got = None
+            if got is None:
                 self._secret_paths.add(path)  # not scanned: treated as holding secrets (fail closed)
                 continue
-            if b"\0" in data[:BINARY_SNIFF]:
-                continue
-            text = data.decode("utf-8", "replace")
+            texts, binary = got
             rel = os.path.relpath(path, self.root)
             self.files_scanned += 1
-            found = self.scanner.scan(text, path=rel)
-            if found or (self._walked and self.known_finder is not None and self.known_finder(text)):
+            held = False
+            for text in texts:
+                found = [f for f in self.scanner.scan(text, path=rel) if _counts([text[f.start : f.end]], binary)]
+                if found or (
+                    self._walked and self.known_finder is not None and _counts(self.known_finder(text), binary)
+                ):
+                    held = True
+                for f in found:
+                    out.append((text[f.start : f.end], f.rule_id))
+            if held:
                 self._secret_paths.add(path)
-            for f in found:
-                out.append((text[f.start : f.end], f.rule_id))
         self._walked = True
         for gone in set(self._stamps) - seen:
             del self._stamps[gone]
             self._secret_paths.discard(gone)
         return out
+
+
+def _counts(hits: Iterable[Any], binary: bool) -> bool:
+    """Whether ``hits`` (values, or known-value hits with a ``value``) make the file hold a secret.
+
+    In a binary only a value of :data:`MIN_BINARY_VALUE` characters or more counts: the file is
+    hidden whole, and a short one (``password="hunter2"`` in the docs ``ruff`` embeds, a test
+    vector's word in a library) would hide the tools of a venv."""
+    for h in hits:
+        value = h if isinstance(h, str) else getattr(h, "value", "")
+        if not binary or len(value) >= MIN_BINARY_VALUE:
+            return True
+    return False
+
+
+def _texts(path: str, size: int) -> tuple[Iterable[str], bool] | None:
+    """What the scanner reads of the file (:mod:`codeward.privacy.contents`); None when it cannot be
+    scanned (text over :data:`MAX_FILE_BYTES`, a binary over :data:`MAX_BINARY_BYTES`). A large
+    binary is read as its strings a block at a time, lazily."""
+    from codeward.privacy.contents import contents, streamed_strings
+    from codeward.textenc import detect
+
+    f = open(path, "rb")  # noqa: SIM115 - closed below, or by the generator that streams it
+    try:
+        data = f.read(MAX_FILE_BYTES + 1 if size <= MAX_FILE_BYTES else BINARY_SNIFF)
+        if len(data) <= MAX_FILE_BYTES and size <= MAX_FILE_BYTES:
+            f.close()
+            c = contents(data)
+            return c.texts, c.binary
+        if size > MAX_BINARY_BYTES or detect(data[:BINARY_SNIFF]) is not None:
+            f.close()
+            return None  # large text, or a binary too large to read: not scanned
+        f.seek(0)
+    except BaseException:
+        f.close()
+        raise
+
+    def stream() -> Iterator[str]:
+        with f:
+            yield from streamed_strings(f, MAX_BINARY_BYTES)
+
+    return stream(), True
 
 
 def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
