@@ -42,7 +42,23 @@ def _pyc(tmp: Path) -> bytes:
     return Path(py_compile.compile(str(src), cfile=str(tmp / "settings.pyc"))).read_bytes()
 
 
+def _sqlite(tmp: Path) -> bytes:
+    """A row whose cells SQLite packs together: ``githubghp_...`` in the page, no boundary for a rule."""
+    import sqlite3
+
+    path = tmp / "dev.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("create table creds(k text, v text)")
+    db.execute("insert into creds values ('aws_secret_access_key', ?), ('github', ?)", (AWS, TOK))
+    db.commit()
+    db.close()
+    data = path.read_bytes()
+    assert not any(load_scanner().scan(t, path="x") for t in ["\n".join(printable_strings(data))])  # strings miss it
+    return data
+
+
 FILES = {
+    "sqlite": _sqlite,
     "utf16-bom": lambda tmp: CONF.encode("utf-16"),
     "utf16-le-no-bom": lambda tmp: CONF.encode("utf-16-le"),
     "utf16-be": lambda tmp: CONF.encode("utf-16"),
@@ -91,7 +107,7 @@ def test_text_in_any_unicode_encoding_is_redacted_in_that_encoding(tmp_path: Pat
         plan.remove()
 
 
-@pytest.mark.parametrize("name", ["elf-with-token", "gzip", "zip-deflated"])
+@pytest.mark.parametrize("name", ["elf-with-token", "gzip", "zip-deflated", "sqlite"])
 def test_a_binary_holding_a_secret_is_hidden_not_shown(tmp_path: Path, name: str) -> None:
     ws, home = tmp_path / "ws", tmp_path / "home"
     ws.mkdir()

@@ -63,7 +63,21 @@ def _zip(r: Path) -> str:
     return "python3 -c \"import zipfile;print(zipfile.ZipFile('bundle.zip').read('app.conf').decode())\""
 
 
+def _sqlite(r: Path) -> str:
+    import sqlite3
+
+    db = sqlite3.connect(r / "dev.sqlite3")
+    db.execute("create table creds(k text, v text)")
+    db.execute("insert into creds values ('aws_secret_access_key', ?), ('github', ?)", (AWS, TOK))
+    db.commit()
+    db.close()
+    return (
+        "python3 -c \"import sqlite3;print(sqlite3.connect('dev.sqlite3').execute('select * from creds').fetchall())\""
+    )
+
+
 ATTACKS = {
+    "sqlite": (_sqlite, None),
     "utf16": (
         lambda r: (r / "settings.txt").write_bytes(CONF.encode("utf-16")),
         "iconv -f utf-16 -t utf-8 settings.txt",
@@ -90,7 +104,7 @@ def test_binary_and_utf16_files_give_a_command_nothing(git_repo: Path, bwrap_hom
         plain = _run(s, "iconv -f utf-16 -t utf-8 settings.txt")
         assert "region = eu-west-1" in plain and plain.count("<secret:") == 2, plain
     else:  # binary: hidden, never shown redacted or raw
-        files = " ".join(p.name for p in git_repo.iterdir() if p.suffix in (".bin", ".gz", ".zip"))
+        files = " ".join(p.name for p in git_repo.iterdir() if p.suffix in (".bin", ".gz", ".zip", ".sqlite3"))
         probe = _run(s, f"for f in {files}; do cat $f >/dev/null 2>&1 && echo READ $f || echo HIDDEN $f; done")
         assert "HIDDEN" in probe and "READ" not in probe, probe
 

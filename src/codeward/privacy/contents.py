@@ -7,7 +7,8 @@ A command reads a binary file's secrets as easily as a text file's (``strings x.
 * a gzip file is decompressed and a zip archive's members read (deflated or stored), each up to
   :data:`MAX_INFLATED` bytes in all, then treated like a file of their own (one level deep: a
   ``.tar.gz`` is a tar, whose members are plain bytes inside it);
-* anything else binary is read as its printable strings (ASCII and UTF-16LE runs of 8 or more).
+* anything else binary is read as its printable strings (ASCII and UTF-16LE runs of 8 or more),
+  and a SQLite database also as its tables' rows (``a = b`` lines, as ``.dump`` shows them).
 
 A binary file is never redacted (a redacted executable or database is meaningless); when its
 strings hold a secret the redacted view hides it from commands instead.
@@ -44,10 +45,55 @@ def contents(data: bytes, depth: int = 0) -> Contents:
     if codec is not None:
         return Contents((decode(data, codec),), False)
     texts = ["\n".join(printable_strings(data))]
+    if data.startswith(SQLITE_MAGIC):
+        texts.append(_sqlite_rows(data))
     if depth == 0:
         for inner in _unpacked(data):
             texts.extend(contents(inner, depth + 1).texts)
     return Contents(tuple(t for t in texts if t), True)
+
+
+SQLITE_MAGIC = b"SQLite format 3\0"
+SQLITE_STEPS = 2_000_000
+"""Virtual-machine steps a SQLite scan may take (a crafted database cannot make it run long)."""
+
+
+def _sqlite_rows(data: bytes) -> str:
+    """The rows of a SQLite database as ``a = b`` lines (each row's cells, and each column with its
+    value): its pages pack a row's cells with no separator (``githubghp_...``), where no rule's word
+    boundary holds, while ``sqlite3 dev.db .dump`` prints them apart. Only tables are read (no view
+    runs), from an in-memory copy, within :data:`SQLITE_STEPS` and :data:`MAX_INFLATED` characters."""
+    import sqlite3
+
+    out: list[str] = []
+    size = 0
+    steps = [0]
+
+    def budget() -> int:
+        steps[0] += 1000
+        return 1 if steps[0] > SQLITE_STEPS else 0
+
+    try:
+        con = sqlite3.connect(":memory:")
+        try:
+            con.deserialize(data)
+            con.set_progress_handler(budget, 1000)
+            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                cur = con.execute('SELECT * FROM "{}"'.format(str(table).replace('"', '""')))
+                cols = [d[0] for d in cur.description or ()]
+                for row in cur:
+                    cells = [c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c) for c in row]
+                    line = " = ".join(cells) + "\n" + "".join(f"{k} = {v}\n" for k, v in zip(cols, cells, strict=False))
+                    out.append(line)
+                    size += len(line)
+                    if size > MAX_INFLATED:
+                        return "".join(out)
+        finally:
+            con.close()
+    except (sqlite3.Error, MemoryError, OverflowError, ValueError):
+        pass  # damaged, encrypted or over budget: what was read is scanned, and its strings were
+    return "".join(out)
 
 
 def _unpacked(data: bytes) -> Iterator[bytes]:
