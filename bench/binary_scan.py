@@ -41,7 +41,7 @@ def main() -> int:
         def text_only(path: str, size: int) -> object:
             with open(path, "rb") as f:
                 if b"\0" in f.read(8192):
-                    return ()
+                    return (), True
             return real(path, size)
 
         learn._texts = text_only  # type: ignore[assignment]

@@ -187,3 +187,18 @@ def test_large_binaries_are_read_in_blocks_without_losing_a_run_at_a_block_edge(
     data = b"\0" * (block - 10) + f"token={TOK}".encode() + b"\0" * 100
     texts = list(streamed_strings(io.BytesIO(data), len(data)))
     assert any(f"token={TOK}" in t for t in texts)
+
+
+def test_a_part_of_a_known_value_does_not_hide_a_binary(tmp_path: Path) -> None:
+    """A scanner finding in a library's source (``x25519.X25519PrivateKey``) is a known value; its
+    16-character window ``X25519PrivateKey`` also sits in the compiled library, which must stay
+    usable. The whole value in a binary still hides it."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    value = "Zx9Qw3Er7Ty1Ui5Op2As8Df4"
+    (ws / "lib.so").write_bytes(b"\x7fELF" + b"\0" * 64 + f"sym_{value[2:20]}_end".encode() + b"\0")
+    (ws / "data.bin").write_bytes(b"\x7fELF" + b"\0" * 64 + f"k={value}".encode() + b"\0")
+    learner = WorkspaceSecrets(ws, load_scanner())
+    learner.refresh()
+    learner.sweep([(value, "test")])
+    assert learner.secret_paths() == {str(ws / "data.bin")}

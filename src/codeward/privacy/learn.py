@@ -250,12 +250,18 @@ class WorkspaceSecrets:
 def _counts(hits: Iterable[Any], binary: bool) -> bool:
     """Whether ``hits`` (values, or known-value hits with a ``value``) make the file hold a secret.
 
-    In a binary only a value of :data:`MIN_BINARY_VALUE` characters or more counts: the file is
-    hidden whole, and a short one (``password="hunter2"`` in the docs ``ruff`` embeds, a test
-    vector's word in a library) would hide the tools of a venv."""
+    In a binary only a whole value of :data:`MIN_BINARY_VALUE` characters or more counts, not a
+    part of one (a window, :mod:`codeward.privacy.known`): the file is hidden whole, and a short
+    value (``password="hunter2"`` in the docs ``ruff`` embeds) or a part of a scanner's false
+    positive (``X25519PrivateKey`` of ``x25519.X25519PrivateKey`` in cryptography's sources, inside
+    its ``_rust.abi3.so``) would hide the libraries of a venv."""
     for h in hits:
-        value = h if isinstance(h, str) else getattr(h, "value", "")
-        if not binary or len(value) >= MIN_BINARY_VALUE:
+        if isinstance(h, str):
+            value, whole = h, True
+        else:
+            value = str(getattr(h, "value", ""))
+            whole = getattr(h, "end", 0) - getattr(h, "start", 0) >= len(value)
+        if not binary or (whole and len(value) >= MIN_BINARY_VALUE):
             return True
     return False
 
