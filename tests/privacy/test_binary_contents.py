@@ -202,3 +202,29 @@ def test_a_part_of_a_known_value_does_not_hide_a_binary(tmp_path: Path) -> None:
     learner.refresh()
     learner.sweep([(value, "test")])
     assert learner.secret_paths() == {str(ws / "data.bin")}
+
+
+def test_a_clean_cache_from_before_binaries_were_read_is_not_reused(tmp_path: Path) -> None:
+    """The old scan recorded a skipped binary among the clean files; a later session must not trust
+    that record, or the binary would never be read."""
+    import json
+
+    from codeward.privacy import learn
+
+    ws, cache = tmp_path / "ws", tmp_path / "cache"
+    ws.mkdir()
+    blob = ws / "blob.bin"
+    blob.write_bytes(FILES["elf-with-token"](tmp_path))
+    scanner = load_scanner()
+    first = WorkspaceSecrets(ws, scanner, background=True, cache_dir=cache)
+    first.refresh()
+    [cache_file] = cache.iterdir()
+    st = blob.stat()
+    stamp = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+    cache_file.write_text(json.dumps({"version": 1, "clean": {str(blob): stamp}}))
+    again = WorkspaceSecrets(ws, scanner, background=True, cache_dir=cache)
+    assert TOK in {v for v, _ in again.refresh()}
+    # the control: the same record in the current version is trusted (the file is not read again)
+    cache_file.write_text(json.dumps({"version": learn.CACHE_VERSION, "clean": {str(blob): stamp}}))
+    trusting = WorkspaceSecrets(ws, scanner, background=True, cache_dir=cache)
+    assert trusting.refresh() == []

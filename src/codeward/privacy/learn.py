@@ -34,6 +34,9 @@ MAX_BINARY_BYTES = 256 << 20
 about 100 MB); a larger one is not scanned and counts as holding secrets (hidden from commands)."""
 BINARY_SNIFF = 8192
 MIN_BINARY_VALUE = 16
+CACHE_VERSION = 2
+"""Of the clean-file cache. Version 1 recorded binaries as clean without reading them (they were
+skipped), so its entries would keep a binary holding a secret unscanned: they are not reused."""
 SKIP_DIRS = frozenset({".git"})
 
 
@@ -101,7 +104,7 @@ class WorkspaceSecrets:
             tmp = self._cache_file.with_suffix(f".{os.getpid()}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
-                json.dump({"version": 1, "clean": clean}, f)
+                json.dump({"version": CACHE_VERSION, "clean": clean}, f)
             os.replace(tmp, self._cache_file)
         except OSError:
             pass  # a cache only saves time
@@ -344,5 +347,5 @@ def _load_clean(path: Path | None) -> dict[str, list[int]]:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-    clean = data.get("clean") if isinstance(data, dict) and data.get("version") == 1 else None
+    clean = data.get("clean") if isinstance(data, dict) and data.get("version") == CACHE_VERSION else None
     return clean if isinstance(clean, dict) else {}
