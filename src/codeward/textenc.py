@@ -28,12 +28,16 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
 def detect(data: bytes) -> str | None:
-    """The codec of ``data`` (``utf-8``, ``utf-16-le``/``-be``, ``utf-32-le``/``-be``), None when binary."""
+    """The codec of ``data`` (``utf-8``, ``utf-16-le``/``-be``, ``utf-32-le``/``-be``), None when binary.
+
+    ``data`` is the whole file where the caller has it: UTF-8 means no NUL anywhere, so a file
+    whose first 8 KiB are text and whose tail is UTF-16 is read as binary (its strings), not as
+    UTF-8 with the tail's secret spelled ``g\0h\0p\0_`` where no rule sees it."""
     head = data[:SNIFF]
     for bom, codec in _BOMS:
         if head.startswith(bom) and _decodes(head[len(bom) :], codec):
             return codec
-    if b"\0" not in head:
+    if b"\0" not in data:  # the whole of it: UTF-16 text after a NUL-free first block is not UTF-8
         return "utf-8"
     for codec, width, zero in (
         ("utf-32-le", 4, (1, 2, 3)),

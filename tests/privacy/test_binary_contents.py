@@ -228,3 +228,29 @@ def test_a_clean_cache_from_before_binaries_were_read_is_not_reused(tmp_path: Pa
     cache_file.write_text(json.dumps({"version": learn.CACHE_VERSION, "clean": {str(blob): stamp}}))
     trusting = WorkspaceSecrets(ws, scanner, background=True, cache_dir=cache)
     assert trusting.refresh() == []
+
+
+@pytest.mark.parametrize("where", ["utf16-tail-after-text", "ascii-tail-after-utf16"])
+def test_a_file_mixing_encodings_shows_no_secret(tmp_path: Path, where: str) -> None:
+    """A first block in one encoding, the secret in another after it: UTF-8 text followed by UTF-16
+    (read as UTF-8 the value is ``g\\0h\\0p\\0_...``), or UTF-16 text followed by raw ASCII (read as
+    UTF-16 the value is CJK characters). Both are hidden: no one encoding's copy would be clean."""
+    ws, home = tmp_path / "ws", tmp_path / "home"
+    ws.mkdir()
+    filler = "ordinary line of text\n" * 600  # past the 8 KiB sniff
+    if where == "utf16-tail-after-text":
+        data = filler.encode() + CONF.encode("utf-16-le")
+    else:
+        data = filler.encode("utf-16-le") + f"\ntoken={TOK}\n".encode()
+    f = ws / "mixed.txt"
+    f.write_bytes(data)
+    scanner = load_scanner()
+    red = Redactor(scanner, learner=WorkspaceSecrets(ws, scanner))
+    red.refresh()
+    paths = red.learner.secret_paths()  # type: ignore[union-attr]
+    assert paths == {str(f)}
+    plan = prepare(home, ws, paths, lambda t, rel: red.redact(t, path=rel).text)
+    try:
+        assert plan.hidden == (f,) and plan.redacted == ()
+    finally:
+        plan.remove()

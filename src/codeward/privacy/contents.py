@@ -42,8 +42,11 @@ class Contents:
 def contents(data: bytes, depth: int = 0) -> Contents:
     """The texts to scan in ``data`` (a whole file, at most the learner's size limit)."""
     codec = detect(data)
-    if codec is not None:
+    if codec == "utf-8":
         return Contents((decode(data, codec),), False)
+    if codec is not None:
+        # and its strings: raw ASCII bytes inside UTF-16/32 text decode to CJK characters
+        return Contents((decode(data, codec), "\n".join(printable_strings(data))), False)
     texts = ["\n".join(printable_strings(data))]
     if data.startswith(SQLITE_MAGIC):
         texts.append(_sqlite_rows(data))

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from codeward.sandbox.spec import SandboxSpec, is_within
-from codeward.textenc import decode, detect, encode
+from codeward.textenc import decode, detect, encode, printable_strings
 
 MAX_COPY_BYTES = 8 << 20  # the learner scans no more than this; a larger file is hidden
 VIEW_PREFIX = "view-"
@@ -164,7 +164,18 @@ def redacted_bytes(host: Path, rel: str, redact: Redact) -> tuple[bytes, os.stat
         shown = redact(text, rel)
     except Exception as e:  # a scanner failure: never show the raw text
         raise ViewError(f"redaction failed ({type(e).__name__})") from None
-    return encode(shown, codec), st
+    out = encode(shown, codec)
+    if codec != "utf-8":
+        # UTF-16/32 text decoded as a whole can still carry plain ASCII bytes (a secret appended
+        # raw reads as CJK characters there): those strings must have nothing left to redact either
+        plain = "\n".join(printable_strings(out))
+        try:
+            clean = redact(plain, rel) == plain
+        except Exception as e:
+            raise ViewError(f"redaction failed ({type(e).__name__})") from None
+        if not clean:
+            raise ViewError("holds text in two encodings")
+    return out, st
 
 
 def prepare(
