@@ -186,3 +186,65 @@ def test_a_walk_done_in_the_foreground_is_cached_too(tmp_path: Path) -> None:
     second = WorkspaceSecrets(ws, scanner, cache_dir=cache)
     second.refresh()
     assert second.files_scanned == 1  # only the file with secrets is read again
+
+
+AWS40 = "Hs8Dk2Lq9Wz4Xc7Vb1Nm5Tr3Yp6Gf0Ju2Ei8Oa4"
+GHP = "ghp_Q7mK2vX9pL4rT8wZ1nB6cJ3hF5dS0aYeUiOg"
+PARTS = {
+    "cut-c3": f"prod: {AWS40[2:]}\n",
+    "no-prefix": f"other: {GHP[4:]}\n",
+    "middle-16": f"x {AWS40[10:26]} y",
+    "reversed-part": GHP[4:30][::-1],
+    "hex-part": AWS40[3:30].encode().hex(),
+    "base64-part": base64.b64encode(f"zz{GHP[6:34]}".encode()).decode(),
+    "spaced-part": " ".join(AWS40[5:30]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PARTS))
+def test_a_part_of_a_long_known_value_is_found(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import codeward.privacy.known as known
+
+    text = PARTS[name]
+    k = KnownValues()
+    k.add_all([(AWS40, "aws"), (GHP, "github-pat")])
+    assert k.find(text), f"{name}: the part was not found"
+    # the control: the whole value's variants alone (what was tracked before) miss the part
+    monkeypatch.setattr(known, "window_variants", lambda value: set())
+    bare = KnownValues()
+    bare.add_all([(AWS40, "aws"), (GHP, "github-pat")])
+    assert bare.find(text) == []
+
+
+def test_the_whole_part_present_is_redacted_not_only_a_window() -> None:
+    r = redactor_knowing(AWS40)
+    out = r.redact(f"value: {AWS40[3:]} end").text
+    assert out.startswith("value: <secret:") and out.endswith("> end")
+    assert not any(AWS40[i : i + 6] in out for i in range(len(AWS40) - 5))
+
+
+def test_parts_of_short_or_structural_values_are_not_tracked() -> None:
+    from codeward.privacy.known import window_variants
+
+    assert window_variants("Tr0ub4dor-x9-abc") == set()  # under 20 characters: only the whole value
+    k = KnownValues()
+    k.add("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq9Zx3Lk\n-----END RSA PRIVATE KEY-----", "pem")
+    other = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAzzzz\n-----END RSA PRIVATE KEY-----"
+    # the shared header and footer are structure, not the secret (a body sharing the key's ASN.1
+    # prefix, ``MIIEowIBAAKCAQEA``, is another private key's: redacting it there is no loss)
+    assert k.find(other) == []
+    assert k.find("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq9Zx3") != []
+
+
+def test_parts_add_no_hit_on_ordinary_source_code() -> None:
+    """0 false positives: the standard library's sources, with long values known, have no hit."""
+    import sysconfig
+
+    k = KnownValues()
+    k.add_all([(AWS40, "aws"), (GHP, "github-pat"), ("postgres://app:Tr0ub4dor-x9@db.internal/prod", "url")])
+    k.add("sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0", "openai")
+    src = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(src.glob("*.py"))[:120]
+    assert len(files) > 100
+    hits = [p.name for p in files if k.find(p.read_text(encoding="utf-8", errors="replace"))]
+    assert hits == []

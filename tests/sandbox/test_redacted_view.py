@@ -86,8 +86,9 @@ def test_files_that_cannot_be_redacted_are_hidden(tmp_path: Path) -> None:
     paths = [ws / "blob.bin", ws / "big.txt", ws / "big.so", ws / "gone.txt"]
     plan = rv.prepare(home, ws, paths, _redact)
     plan.remove()
-    # a large text file cannot be scanned: hidden; binaries the learner never scans: left as they are
-    assert plan.hidden == (ws / "big.txt",) and plan.redacted == ()
+    # a large text file cannot be scanned, and a binary named here held a secret in its strings (or
+    # was too large to read): no redacted copy of either can be made, so both are hidden
+    assert plan.hidden == (ws / "big.so", ws / "big.txt", ws / "blob.bin") and plan.redacted == ()
     plan = rv.prepare(home, ws, [ws / "bad.conf", ws / "good.conf"], lambda t, r: _boom(t, r) if "bad" in r else t)
     plan.remove()
     assert plan.hidden == (ws / "bad.conf",) and [h for h, _ in plan.redacted] == [ws / "good.conf"]

@@ -22,6 +22,15 @@ character involved, or the whole encoded run for a decoded layer), which the red
 
 Values shorter than :data:`MIN_VALUE` characters are not tracked: a five-letter word would match
 ordinary prose.
+
+A part of a long value is a secret too (``cut -c3-`` of a token, the token without its ``ghp_``
+prefix, half of it per command): a value of :data:`MIN_WINDOW_VALUE` characters or more is also
+found by any :data:`WINDOW` consecutive characters of it (:func:`window_variants`), plain or
+reversed at every offset (so overlapping hits merge into the whole part present), and hex or base64
+at every fourth offset (a part of about 20 characters or more); the other encodings are not
+windowed (each window costs automaton states: 513 values with windows in every form took 3 GB). Only windows that look generated
+are tracked (:func:`_random_looking`): ``BEGIN RSA PRIVATE`` or ``----------------`` in a value
+are structure that other texts share.
 """
 
 from __future__ import annotations
@@ -47,6 +56,10 @@ MAX_DEPTH = 8
 MAX_BLOB = 64 << 20
 DECODE_BUDGET = 64 << 20
 MIN_RUN = 12
+MIN_WINDOW_VALUE = 20
+MAX_WINDOW_VALUE = 4096
+WINDOW = 16
+WINDOW_STEP = 4
 
 _WS = b" \t\r\n\f\v"
 _LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
@@ -124,6 +137,33 @@ def variants(value: str) -> set[bytes]:
     return out
 
 
+def _random_looking(window: str) -> bool:
+    """At least 8 distinct characters, and a digit or both letter cases: a generated token's part,
+    not a run of one character or a word-like header shared by other values and texts."""
+    if len(set(window)) < 8:
+        return False
+    return any(c.isdigit() for c in window) or (any(c.isupper() for c in window) and any(c.islower() for c in window))
+
+
+def window_variants(value: str) -> set[bytes]:
+    """The folded forms of every :data:`WINDOW`-character part of ``value`` (none for a value shorter
+    than :data:`MIN_WINDOW_VALUE` or longer than :data:`MAX_WINDOW_VALUE`, a 4096-bit PEM key's size)."""
+    plain = "".join(value.split())
+    if not MIN_WINDOW_VALUE <= len(plain) <= MAX_WINDOW_VALUE:
+        return set()  # longer: a whole file found as one value, whose windows would cost megabytes
+    forms: set[str] = set()
+    for i in range(len(plain) - WINDOW + 1):
+        w = plain[i : i + WINDOW]
+        if _random_looking(w):
+            forms.update((w, w[::-1]))
+    raw = plain.encode("utf-8", "surrogatepass")
+    encoded = [(raw.hex(), 2 * WINDOW)]
+    encoded += [(core, -(-WINDOW * 4 // 3) + 1) for core in _aligned_cores(raw, 3, 6, base64.b64encode)]
+    for text, width in encoded:
+        forms.update(text[i : i + width] for i in range(0, len(text) - width + 1, WINDOW_STEP))
+    return {_fold(f.encode("utf-8", "surrogatepass")) for f in forms}
+
+
 class KnownValues:
     """The session's known secret values and the automaton that finds their variants."""
 
@@ -147,6 +187,11 @@ class KnownValues:
         for v, r in values:
             self.add(v, r)
 
+    def items(self) -> list[tuple[str, str]]:
+        """``(value, rule)`` for every tracked value."""
+        with self._lock:
+            return list(self._values.items())
+
     def __len__(self) -> int:
         return len(self._values)
 
@@ -160,7 +205,7 @@ class KnownValues:
 
                 auto = ahocorasick.Automaton()
                 for v, rule in self._values.items():
-                    for form in variants(v):
+                    for form in variants(v) | window_variants(v):
                         key = form.decode("latin-1")
                         if key not in auto:
                             auto.add_word(key, (len(form), v, rule))

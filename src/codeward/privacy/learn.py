@@ -13,9 +13,11 @@ that CI checkouts write, ``packed-refs``, ``FETCH_HEAD``, ``logs/``, ``info/``, 
 a hard link to a secret file put there): a command reads them like any other file, so they must be
 shown redacted too. Only a git directory's object store (``objects/``, ``lfs/``) and its binary
 index are skipped: the blobs they hold or name are the history scan's (:mod:`codeward.privacy.history`).
-Symlinks are skipped (their target is walked where it lives, if inside), and so are binary files;
-files over :data:`MAX_FILE_BYTES` are not read but marked as holding secrets. A value stays known
-after the file that held it changes: a secret once present remains a secret.
+Symlinks are skipped (their target is walked where it lives, if inside), and so are text files over
+:data:`MAX_FILE_BYTES`. A binary file is scanned on what a command could read out of it
+(:mod:`codeward.privacy.contents`: its strings, a gzip or zip archive's members); text in UTF-16 or
+UTF-32 is decoded first. A value stays known after the file that held it changes: a secret once
+present remains a secret.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 MAX_FILE_BYTES = 8 << 20
+MAX_BINARY_BYTES = 256 << 20
+"""A binary file is read as its printable strings up to this size (a venv's largest libraries are
+about 100 MB); a larger one is not scanned and counts as holding secrets (hidden from commands)."""
 BINARY_SNIFF = 8192
 GIT_DIR_NAME = ".git"
 OBJECT_STORE_DIRS = frozenset({"objects", "lfs"})
@@ -39,6 +44,10 @@ OBJECT_STORE_DIRS = frozenset({"objects", "lfs"})
 INDEX_NAMES = ("index", "sharedindex.")
 """A git directory's index (and split-index parts): binary paths and ids, the staged blobs are the
 history scan's; hiding it as a binary "holding" a path name would break git inside the sandbox."""
+MIN_BINARY_VALUE = 16
+CACHE_VERSION = 2
+"""Of the clean-file cache. Version 1 recorded binaries as clean without reading them (they were
+skipped), so its entries would keep a binary holding a secret unscanned: they are not reused."""
 
 
 class WorkspaceSecrets:
@@ -105,7 +114,7 @@ class WorkspaceSecrets:
             tmp = self._cache_file.with_suffix(f".{os.getpid()}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
-                json.dump({"version": 1, "clean": clean}, f)
+                json.dump({"version": CACHE_VERSION, "clean": clean}, f)
             os.replace(tmp, self._cache_file)
         except OSError:
             pass  # a cache only saves time
@@ -198,16 +207,14 @@ class WorkspaceSecrets:
             for path, stamp in list(self._stamps.items()):
                 if self._stop.is_set():
                     return  # not recorded as swept
-                if path in self._secret_paths or stamp[0] == 0 or stamp[0] > MAX_FILE_BYTES:
+                if path in self._secret_paths or stamp[0] == 0:
                     continue
                 try:
-                    with open(path, "rb") as f:
-                        data = f.read(MAX_FILE_BYTES + 1)
+                    got = _texts(path, stamp[0])
                 except OSError:
-                    self._secret_paths.add(path)  # unreadable now: treated as holding secrets (fail closed)
-                    continue
-                if b"\0" not in data[:BINARY_SNIFF] and known.find(data.decode("utf-8", "replace")):
-                    self._secret_paths.add(path)
+                    got = None
+                if got is None or any(_counts(known.find(t), got[1]) for t in got[0]):
+                    self._secret_paths.add(path)  # holds a value, or unreadable now (fail closed)
             self._swept.update(v for v, _ in values)
 
     def _refresh(self) -> list[tuple[str, str]]:
@@ -226,30 +233,80 @@ class WorkspaceSecrets:
                 continue  # clean under the same rules in an earlier session, and unchanged since
             if st.st_size == 0:
                 continue
-            if st.st_size > MAX_FILE_BYTES:
-                self._secret_paths.add(path)  # not scanned: treated as holding secrets (fail closed)
-                continue
             try:
-                with open(path, "rb") as f:
-                    data = f.read(MAX_FILE_BYTES + 1)
+                got = _texts(path, st.st_size)
             except OSError:
+                got = None
+            if got is None:
                 self._secret_paths.add(path)  # not scanned: treated as holding secrets (fail closed)
                 continue
-            if b"\0" in data[:BINARY_SNIFF]:
-                continue
-            text = data.decode("utf-8", "replace")
+            texts, binary = got
             rel = os.path.relpath(path, self.root)
             self.files_scanned += 1
-            found = self.scanner.scan(text, path=rel)
-            if found or (self._walked and self.known_finder is not None and self.known_finder(text)):
+            held = False
+            for text in texts:
+                found = [f for f in self.scanner.scan(text, path=rel) if _counts([text[f.start : f.end]], binary)]
+                if found or (
+                    self._walked and self.known_finder is not None and _counts(self.known_finder(text), binary)
+                ):
+                    held = True
+                for f in found:
+                    out.append((text[f.start : f.end], f.rule_id))
+            if held:
                 self._secret_paths.add(path)
-            for f in found:
-                out.append((text[f.start : f.end], f.rule_id))
         self._walked = True
         for gone in set(self._stamps) - seen:
             del self._stamps[gone]
             self._secret_paths.discard(gone)
         return out
+
+
+def _counts(hits: Iterable[Any], binary: bool) -> bool:
+    """Whether ``hits`` (values, or known-value hits with a ``value``) make the file hold a secret.
+
+    In a binary only a whole value of :data:`MIN_BINARY_VALUE` characters or more counts, not a
+    part of one (a window, :mod:`codeward.privacy.known`): the file is hidden whole, and a short
+    value (``password="hunter2"`` in the docs ``ruff`` embeds) or a part of a scanner's false
+    positive (``X25519PrivateKey`` of ``x25519.X25519PrivateKey`` in cryptography's sources, inside
+    its ``_rust.abi3.so``) would hide the libraries of a venv."""
+    for h in hits:
+        if isinstance(h, str):
+            value, whole = h, True
+        else:
+            value = str(getattr(h, "value", ""))
+            whole = getattr(h, "end", 0) - getattr(h, "start", 0) >= len(value)
+        if not binary or (whole and len(value) >= MIN_BINARY_VALUE):
+            return True
+    return False
+
+
+def _texts(path: str, size: int) -> tuple[Iterable[str], bool] | None:
+    """What the scanner reads of the file (:mod:`codeward.privacy.contents`); None when it cannot be
+    scanned (text over :data:`MAX_FILE_BYTES`, a binary over :data:`MAX_BINARY_BYTES`). A large
+    binary is read as its strings a block at a time, lazily."""
+    from codeward.privacy.contents import contents, streamed_strings
+    from codeward.textenc import detect
+
+    f = open(path, "rb")  # noqa: SIM115 - closed below, or by the generator that streams it
+    try:
+        data = f.read(MAX_FILE_BYTES + 1 if size <= MAX_FILE_BYTES else BINARY_SNIFF)
+        if len(data) <= MAX_FILE_BYTES and size <= MAX_FILE_BYTES:
+            f.close()
+            c = contents(data)
+            return c.texts, c.binary
+        if size > MAX_BINARY_BYTES or detect(data[:BINARY_SNIFF]) is not None:
+            f.close()
+            return None  # large text, or a binary too large to read: not scanned
+        f.seek(0)
+    except BaseException:
+        f.close()
+        raise
+
+    def stream() -> Iterator[str]:
+        with f:
+            yield from streamed_strings(f, MAX_BINARY_BYTES)
+
+    return stream(), True
 
 
 def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
@@ -310,5 +367,5 @@ def _load_clean(path: Path | None) -> dict[str, list[int]]:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-    clean = data.get("clean") if isinstance(data, dict) and data.get("version") == 1 else None
+    clean = data.get("clean") if isinstance(data, dict) and data.get("version") == CACHE_VERSION else None
     return clean if isinstance(clean, dict) else {}

@@ -19,8 +19,9 @@ sandbox reads no privacy rules. Each tier shows the copies its own way:
 Copies live in a fresh directory per command, ``<codeward home>/run/view-PID-RANDOM`` (0700, the
 home is hidden from commands in every tier), written with ``O_CREAT|O_EXCL|O_NOFOLLOW`` so nothing
 planted at a name can be followed, and removed when the command ends. A text file that cannot be
-read, is too large or whose redaction fails is hidden instead (fail closed); a binary file, which
-the learner never scans, is left as it is.
+read, is too large or whose redaction fails is hidden instead (fail closed), and so is a binary
+file the caller names (its strings held a secret: a redacted binary is meaningless). Text in UTF-16
+or UTF-32 is redacted and written back in its own encoding.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from codeward.sandbox.spec import SandboxSpec, is_within
+from codeward.textenc import decode, detect, encode, printable_strings
 
 MAX_COPY_BYTES = 8 << 20  # the learner scans no more than this; a larger file is hidden
-BINARY_SNIFF = 8192
 VIEW_PREFIX = "view-"
 
 Redact = Callable[[str, str], str]
@@ -49,7 +50,7 @@ class ViewError(Exception):
 
 
 class BinaryFile(ViewError):
-    """A binary file: the learner scans none (whatever their size), so it is shown as it is."""
+    """A binary file: no redacted copy can be made of it, so it is hidden."""
 
 
 @dataclass
@@ -109,10 +110,7 @@ def _read(host: Path) -> tuple[bytes, os.stat_result]:
         if not stat.S_ISREG(st.st_mode):
             raise ViewError("not a regular file")
         if st.st_size > MAX_COPY_BYTES:
-            # the learner marks every file over its limit, binaries included (a 30 MB library of a
-            # venv, a vendored jar): a binary one is what it skips at any smaller size, text is hidden
-            if b"\0" in os.read(fd, BINARY_SNIFF):
-                raise BinaryFile("binary")
+            # named because its strings held a secret (a binary) or it was too large to scan (text)
             raise ViewError(f"larger than {MAX_COPY_BYTES >> 20} MiB")
         chunks: list[bytes] = []
         total = 0
@@ -158,14 +156,26 @@ def write_copy(
 def redacted_bytes(host: Path, rel: str, redact: Redact) -> tuple[bytes, os.stat_result]:
     """The file's text with its secrets replaced, and its ``fstat``; :class:`ViewError` if it cannot be."""
     data, st = _read(host)
-    if b"\0" in data[:BINARY_SNIFF]:
+    codec = detect(data)
+    if codec is None:
         raise BinaryFile("binary")
-    text = data.decode("utf-8", "replace")
+    text = decode(data, codec)
     try:
         shown = redact(text, rel)
     except Exception as e:  # a scanner failure: never show the raw text
         raise ViewError(f"redaction failed ({type(e).__name__})") from None
-    return shown.encode("utf-8", "surrogatepass"), st
+    out = encode(shown, codec)
+    if codec != "utf-8":
+        # UTF-16/32 text decoded as a whole can still carry plain ASCII bytes (a secret appended
+        # raw reads as CJK characters there): those strings must have nothing left to redact either
+        plain = "\n".join(printable_strings(out))
+        try:
+            clean = redact(plain, rel) == plain
+        except Exception as e:
+            raise ViewError(f"redaction failed ({type(e).__name__})") from None
+        if not clean:
+            raise ViewError("holds text in two encodings")
+    return out, st
 
 
 def prepare(
@@ -214,9 +224,7 @@ def prepare(
                 times = (st.st_atime_ns, st.st_mtime_ns)
                 write_copy(dirfd, name, data, stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid), times)
                 pairs.append((host, directory / name))
-            except BinaryFile:
-                continue
-            except ViewError:
+            except ViewError:  # BinaryFile included: a binary holding a secret is hidden
                 if os.path.lexists(host):
                     gone.append(host)
             except OSError:

@@ -50,8 +50,10 @@ def redacted_view(ctx: ToolContext, spec: SandboxSpec) -> Iterator[SandboxSpec]:
     """``spec`` with the workspace's secret-holding files shown redacted (DESIGN principle 5).
 
     The session's learner is refreshed first, so a file that gained a secret since the last
-    command (through a patch, a command or the user) is redacted for this one; each copy is the
-    file as the gate would send it, with the same placeholders, so ``apply_patch`` restores them.
+    command (through a patch, a command or the user) is redacted for this one, and its sweep for
+    the values known so far is waited for (fail closed; the grep tool's slow path does the same).
+    Each copy is the file as the gate would send it, with the same placeholders, so
+    ``apply_patch`` restores them.
     A failure to build the view refuses the command (fail closed).
     """
     from codeward.sandbox.redacted_view import ViewError, view_for
@@ -65,6 +67,11 @@ def redacted_view(ctx: ToolContext, spec: SandboxSpec) -> Iterator[SandboxSpec]:
     def secret_paths() -> list[Path]:
         try:
             redactor.refresh()  # learn what changed; the walk is incremental (size, mtime, inode, ctime)
+            # and wait for the sweep that marks the files holding a known value in a form no rule
+            # finds (``prod: <the .env's value>``): the first command must not read them raw
+            sweep = getattr(learner, "sweep", None)
+            if sweep is not None:
+                sweep(redactor.known.items())
         except Exception as e:
             raise ToolError(
                 f"shell: the secret scan of the workspace failed ({type(e).__name__}: {e}); not run"
