@@ -132,3 +132,17 @@ def test_forced_landlock_tier_from_config(git_repo: Path) -> None:
     assert r.returncode != 0
     assert "Permission denied" in r.stdout
     assert "sandbox (landlock)" in r.stderr
+
+
+@pytest.mark.usefixtures("tier_available")
+def test_a_copy_of_a_known_value_in_an_unknown_form_is_redacted_too(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``notes.txt`` holds the ``.env`` value after a word no rule knows; only the sweep of known values
+    marks it. The CLI waits for that sweep like the agent's shell tool (one function serves both)."""
+    aws = "Hs8Dk2Lq9Wz4Xc7Vb1Nm5Tr3Yp6Gf0Ju2Ei8Oa4"
+    (git_repo / "app.env").write_text(f"AWS_SECRET_ACCESS_KEY={aws}\n")
+    (git_repo / "notes.txt").write_text(f"see {aws} above\n")
+    r = cw("sandbox", "-C", str(git_repo), "--", "cat notes.txt")
+    assert r.returncode == 0, r.stderr
+    assert aws not in r.stdout and "see <secret:" in r.stdout

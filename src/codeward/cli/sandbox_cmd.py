@@ -33,14 +33,16 @@ def _project_scan(project: Any) -> tuple[Any, Any]:
     redactor = Redactor(project.scanner, learner=learner)
 
     def secret_paths() -> list[Path]:
+        from codeward.privacy.learn import secret_paths_now
+
         try:
-            redactor.refresh()
+            found = secret_paths_now(redactor)
         except Exception as e:  # fail closed: no scan, no command
             raise SandboxUnavailable(
                 f"sandbox: the secret scan of {root} failed ({type(e).__name__}: {e}); not run"
             ) from None
         base = root.resolve()
-        return [base / Path(p).relative_to(root) for p in learner.secret_paths()]
+        return [base / Path(p).relative_to(root) for p in found]
 
     return (lambda text, rel: redactor.redact(text, path=rel).text), secret_paths
 

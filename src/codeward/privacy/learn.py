@@ -369,3 +369,16 @@ def _load_clean(path: Path | None) -> dict[str, list[int]]:
         return {}
     clean = data.get("clean") if isinstance(data, dict) and data.get("version") == CACHE_VERSION else None
     return clean if isinstance(clean, dict) else {}
+
+
+def secret_paths_now(redactor: Any) -> set[str]:
+    """The files a command must see redacted, brought up to date: what changed is rescanned, and the
+    sweep that marks files holding a known value in a form no rule finds (``prod: <the .env's
+    value>``) has covered every value known so far. One place for the agent's shell tool and
+    ``codeward sandbox``; raises whatever the scan raises (the caller refuses the command)."""
+    learner = redactor.learner
+    redactor.refresh()
+    sweep = getattr(learner, "sweep", None)
+    if sweep is not None:
+        sweep(redactor.known.items())
+    return set(learner.secret_paths())

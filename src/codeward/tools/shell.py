@@ -65,19 +65,16 @@ def redacted_view(ctx: ToolContext, spec: SandboxSpec) -> Iterator[SandboxSpec]:
         return
 
     def secret_paths() -> list[Path]:
+        from codeward.privacy.learn import secret_paths_now
+
         try:
-            redactor.refresh()  # learn what changed; the walk is incremental (size, mtime, inode, ctime)
-            # and wait for the sweep that marks the files holding a known value in a form no rule
-            # finds (``prod: <the .env's value>``): the first command must not read them raw
-            sweep = getattr(learner, "sweep", None)
-            if sweep is not None:
-                sweep(redactor.known.items())
+            found = secret_paths_now(redactor)  # incremental: only what changed is read again
         except Exception as e:
             raise ToolError(
                 f"shell: the secret scan of the workspace failed ({type(e).__name__}: {e}); not run"
             ) from None
         base = Path(learner.root)
-        return [spec.workspace / os.path.relpath(p, base) for p in learner.secret_paths()]
+        return [spec.workspace / os.path.relpath(p, base) for p in found]
 
     try:
         with view_for(
