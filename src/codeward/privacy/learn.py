@@ -153,6 +153,16 @@ class WorkspaceSecrets:
             out.extend(found)
             return out
 
+    def changed_files(self) -> list[str]:
+        """Files new or changed since the last walk, without reading or recording them (what a
+        command just wrote, when its output cannot be trusted)."""
+        with self._lock:
+            return [
+                path
+                for path, st in _walk(self.root)
+                if self._stamps.get(path) != (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+            ]
+
     def mark_secret(self, path: str) -> None:
         """Count ``path`` among the files holding a secret until it changes: a tool redacted a value
         in it (one the session learned after the file was scanned). Searched redacted from now on."""

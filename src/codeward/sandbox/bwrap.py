@@ -320,7 +320,9 @@ class BwrapSandbox:
             stopped = (
                 "sandbox: a hidden or redacted path was replaced on the host while the command ran; output withheld"
             )
-            return CommandResult(raw.returncode, raw.output, False, raw.timed_out, raw.duration_ms, self.tier, stopped)
+            return CommandResult(
+                raw.returncode, raw.output, False, raw.timed_out, raw.duration_ms, self.tier, stopped, raw.host_changed
+            )
         status: bytes = state.get("status", b"")
         if inside:
             from codeward.sandbox.launch import setup_failure

@@ -105,6 +105,9 @@ class CommandResult:
     duration_ms: float
     tier: str
     note: str | None = None
+    # bubblewrap: hidden or redacted paths the host replaced while the command ran (it was stopped,
+    # its output withheld); what it wrote meanwhile may hold what it read unmasked
+    host_changed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

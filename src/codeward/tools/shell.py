@@ -31,7 +31,7 @@ from codeward.tools.base import ToolContext, ToolError, ToolOutput
 from codeward.tools.read import blocked_message
 
 if TYPE_CHECKING:
-    from codeward.sandbox.spec import SandboxSpec
+    from codeward.sandbox.spec import CommandResult, SandboxSpec
 
 
 def _connection_event(c: Any) -> NetworkConnection:
@@ -136,6 +136,8 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
         ctx.events.emit(ItemCompleted(_command_item(item_id, item_cmd, "failed", f"sandbox: {e.message}")))
         return ToolOutput(f"error: the command did not run: {e.message}")
 
+    if result.host_changed:
+        result = _set_aside(ctx, result)
     shown, _ = ctx.gate.redact_text(result.output)
     status: ItemStatus = "completed" if result.exit_code == 0 else "failed"
     ctx.events.emit(ItemCompleted(_command_item(item_id, item_cmd, status, shown, result.exit_code)))
@@ -157,3 +159,21 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     if result.note:
         lines.append(f"[{result.note}]")
     return ToolOutput("\n".join(lines))
+
+
+def _set_aside(ctx: ToolContext, result: CommandResult) -> CommandResult:
+    """The host exposed a hidden file while the command ran: what it wrote meanwhile is moved out."""
+    from codeward.tools.quarantine import quarantine_changed
+
+    learner = getattr(ctx.gate.redactor, "learner", None)
+    if learner is None:
+        return result
+    try:
+        where, moved = quarantine_changed(learner, ctx.project.home, result.host_changed)
+    except OSError as e:
+        raise ToolError(f"shell: could not set aside what the stopped command wrote: {e}") from None
+    if not moved:
+        return result
+    shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
+    note = f"{result.note}; files it wrote meanwhile were moved out of the workspace (to {where}): {shown}"
+    return replace(result, note=note)
