@@ -157,3 +157,17 @@ def test_a_hidden_link_re_aimed_outside_the_tree_is_looked_at_again(ws: Path) ->
     assert index_for(ws).generation == generation  # the index saw nothing: the link check did it
     assert plain in after.hidden_files
     assert after == _layout(spec, cached=False)
+
+
+def test_each_commands_fresh_history_view_callables_still_hit_the_cache(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every spec a session builds carries new ``git_view``/``git_note`` callables; they do not
+    change the tree part, so they must not make every command decide it again (70 ms at 50k)."""
+    from dataclasses import replace
+
+    spec = _spec(ws)
+    first = _layout(replace(spec, git_view=lambda: None, git_note=lambda: None), cached=True)
+    calls = _count_lstat(monkeypatch, ws)
+    again = _layout(replace(spec, git_view=lambda: None, git_note=lambda: None), cached=True)
+    assert again == first and calls == []

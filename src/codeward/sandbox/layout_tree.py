@@ -81,8 +81,10 @@ def tree_part(
     global _tree_cache
     key: object = None
     if indexes and {str(i.root) for i in indexes} >= {str(r) for r in trees}:
-        # the redacted copies are not read here (they may be new files each command)
-        key = (replace(spec, redacted=()), tuple(extra_hidden), collapse, tuple(i.generation for i in indexes))
+        # what the tree part does not depend on is left out: the redacted copies (fresh paths per
+        # command) and the history view (a new callable per spec)
+        plain = replace(spec, redacted=(), git_view=None, git_note=None)
+        key = (plain, tuple(extra_hidden), collapse, tuple(i.generation for i in indexes))
         cached = _tree_cache
         if (
             cached is not None
