@@ -21,6 +21,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import functools
 import os
 import struct
 from collections.abc import Iterable
@@ -47,22 +48,30 @@ _HEADER = struct.Struct("iIII")
 
 
 def watched_names(workspace: Path, paths: Iterable[Path]) -> dict[str, set[str]]:
+    """See :func:`_watched_names`; the same view from one command to the next is worked out once."""
+    return _watched_names(workspace, tuple(paths))
+
+
+@functools.lru_cache(maxsize=4)
+def _watched_names(workspace: Path, paths: tuple[Path, ...]) -> dict[str, set[str]]:
     """Directory -> the names in it whose replacement would expose a hidden or redacted path.
 
     Inside the workspace every component from the root down counts (renaming ``config`` moves
     ``config/production.yml``'s mount away with it); outside, the path's own name in its parent.
     """
     names: dict[str, set[str]] = {}
-    for p in paths:
-        try:
-            rel = p.relative_to(workspace)
-        except ValueError:
-            names.setdefault(str(p.parent), set()).add(p.name)
+    base = str(workspace).rstrip("/")
+    prefix = base + "/"
+    for p in paths:  # strings, not Path arithmetic: thousands of hidden files per command
+        s = str(p)
+        if not s.startswith(prefix):
+            parent, _, name = s.rpartition("/")
+            names.setdefault(parent or "/", set()).add(name)
             continue
-        d = workspace
-        for part in rel.parts:
-            names.setdefault(str(d), set()).add(part)
-            d = d / part
+        d = base
+        for part in s[len(prefix) :].split("/"):
+            names.setdefault(d, set()).add(part)
+            d = f"{d}/{part}"
     return names
 
 
