@@ -147,7 +147,7 @@ def build_session(
 
     key = require_key(provider) if need_key else resolve_key(provider)
     from codeward.privacy.config_secrets import redact_url, secret_values
-    from codeward.privacy.history_secrets import HistorySecrets
+    from codeward.privacy.history_secrets import HistorySecrets, nested_repositories
     from codeward.privacy.history_view import has_view
     from codeward.privacy.learn import WorkspaceSecrets
 
@@ -168,12 +168,21 @@ def build_session(
         staged=staged,
         on_wait=lambda line: events.emit(Error(line)),
     )
+    # nested repositories and submodules get no object-store view: a command reads their blobs raw
+    # (git -C vendor/lib show REV:file), so their secrets are known values too, and a request waits
+    # for their whole scan (never staged)
+    nested = [
+        HistorySecrets(
+            r, scanner, background=True, cache_dir=home / "cache", on_wait=lambda line: events.emit(Error(line))
+        )
+        for r in nested_repositories(workspace)
+    ]
     redactor = Redactor(
         scanner,
         known_values=known_secrets,
         learner=WorkspaceSecrets(workspace.root, scanner, background=True, cache_dir=home / "cache"),
         # every blob in .git is readable by a command (git show, cat-file): its secrets are known values
-        sources=[history],
+        sources=[history, *nested],
     )
     for v in secret_values(provider.headers, provider.query_params):  # configured keys are keys too
         redactor.known.add(v, "codeward-api-key")

@@ -285,3 +285,12 @@ def running_for(root: Path, scanner: Any, cache_dir: Path | None) -> HistorySecr
 def _stop_all() -> None:
     for h in list(_running):
         h.stop()
+
+
+def nested_repositories(workspace: Any) -> list[Path]:
+    """The repositories inside the workspace other than its own: each ``.git`` (directory or a
+    submodule's pointer file) below the root, from the workspace's directory index."""
+    root = Path(workspace.root)
+    return sorted(
+        {p.parent for p in workspace.protected_paths() if p.name == ".git" and p.parent != root and p.exists()}
+    )
