@@ -108,7 +108,11 @@ def test_a_provable_probe_of_a_fresh_secret_meets_only_its_placeholder(repo: Pat
     assert "fresh/fresh.conf:1: aws_secret_access_key = <secret:" in out and FRESH not in out
 
 
-@pytest.mark.xfail(strict=True, reason="control: without the shape proof a raw list is an oracle on fresh secrets")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="control: without the shape proof a raw list is an oracle on fresh secrets",
+)
 def test_control_without_the_shape_proof_the_alternation_is_an_oracle(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,7 +140,9 @@ def test_an_encoded_copy_of_a_fresh_secret_is_no_oracle(repo: Path) -> None:
     assert ("secret.yaml" in right) == ("secret.yaml" in wrong)
 
 
-@pytest.mark.xfail(strict=True, reason="control: matches not rechecked after learning are matches on raw copies")
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError, reason="control: matches not rechecked after learning are matches on raw copies"
+)
 def test_control_without_the_recheck_an_encoded_copy_is_an_oracle(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(grep_mod, "_recheck_with_new_values", lambda *a: a[-1])
     tools = _started(repo)
@@ -214,7 +220,11 @@ def test_encoded_copies_there_before_the_session_are_no_oracle(repo: Path) -> No
     assert _probe_copies(tools, encoded) == [(True, True), (True, True)]  # found redacted either way
 
 
-@pytest.mark.xfail(strict=True, reason="control: without the sweep after the first walk the copies are an oracle")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="control: without the sweep after the first walk the copies are an oracle",
+)
 def test_control_without_the_sweep_encoded_copies_are_an_oracle(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from codeward.privacy.learn import WorkspaceSecrets
 
@@ -254,7 +264,9 @@ def test_a_file_whose_placeholder_was_read_is_searched_redacted(repo: Path, monk
     assert _probe_late(tools) == (True, True)
 
 
-@pytest.mark.xfail(strict=True, reason="control: a read file not registered is an oracle on a late value")
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError, reason="control: a read file not registered is an oracle on a late value"
+)
 def test_control_a_read_file_not_registered_is_an_oracle(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from codeward.privacy.learn import WorkspaceSecrets
 
@@ -291,7 +303,9 @@ def test_a_value_learned_late_is_swept_for_before_the_slow_path_answers(repo: Pa
     assert _probe_late(_late_value_unread(repo)) == (True, True)
 
 
-@pytest.mark.xfail(strict=True, reason="control: without the sweep for late values their copies are an oracle")
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError, reason="control: without the sweep for late values their copies are an oracle"
+)
 def test_control_without_the_late_sweep_a_copy_is_an_oracle(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from codeward.privacy.learn import WorkspaceSecrets
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codeward.sandbox.layout_tree import _is_dir, _lstat, anchors, parents_first, tree_part
+from codeward.sandbox.layout_tree import Hider, _is_dir, _lstat, anchors, parents_first, tree_part
 from codeward.sandbox.spec import SandboxSpec, host_homes, is_within
 from codeward.workspace import PROTECTED_DIRS
 
@@ -269,22 +269,8 @@ def build_layout(
 
     extra_hidden = list(extra_hidden)
     tree = tree_part(spec, trees, writable, extra_hidden, collapse, indexes)
-    hidden_dirs: list[Path] = []
-    hidden_files: list[Path] = []
-    seen: set[Path] = set()  # hidden here, besides the tree part's
-
-    def hide(p: Path) -> None:
-        st = _lstat(p)
-        if st is None or p in seen or p in tree.hidden_set:
-            return
-        if stat.S_ISLNK(st.st_mode):
-            # a hidden symlink: hide what it points to when that is inside a writable root
-            target = p.resolve()
-            if target != p and _under_any(target, trees) and _lstat(target) is not None:
-                hide(target)
-            return
-        seen.add(p)
-        (hidden_dirs if stat.S_ISDIR(st.st_mode) else hidden_files).append(p)
+    hider = Hider(_lstat, trees, tree.hidden_set)  # hidden here, besides the tree part's
+    hide, hidden_dirs, hidden_files, seen = hider.hide, hider.dirs, hider.files, hider.seen
 
     def visible(p: Path) -> bool:
         """True when ``p`` would otherwise be readable inside (not already under a private dir)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -153,22 +153,8 @@ def _decide_tree_part(
         if in_writable and p not in readonly:
             readonly.append(p)
 
-    hidden_dirs: list[Path] = []
-    hidden_files: list[Path] = []
-    seen: set[Path] = set()
-
-    def hide(p: Path) -> None:
-        st = look(p)
-        if st is None or p in seen:
-            return
-        if stat.S_ISLNK(st.st_mode):
-            # a masked symlink: hide what it points to when that is inside a writable root
-            target = p.resolve()
-            if target != p and _under_any(target, trees) and look(target) is not None:
-                hide(target)
-            return
-        seen.add(p)
-        (hidden_dirs if stat.S_ISDIR(st.st_mode) else hidden_files).append(p)
+    hider = Hider(look, trees)
+    hide, hidden_dirs, hidden_files, seen = hider.hide, hider.dirs, hider.files, hider.seen
 
     from codeward.sandbox.public_files import is_public_file
 
@@ -191,6 +177,35 @@ def _decide_tree_part(
         checks=tuple(checks),
         outside=tuple(p for p in dict.fromkeys((*spec.masked, *extra_hidden)) if not _under_any(p, trees)),
     )
+
+
+class Hider:
+    """Sorts the paths to hide into directories and files, once each; a hidden symlink hides what it
+    points to when that lies inside the trees (the link itself can be re-aimed, its target cannot
+    be read through another name). One mechanism for the tree part and the per-command rest."""
+
+    def __init__(
+        self,
+        look: Callable[[Path], os.stat_result | None],
+        trees: Sequence[Path],
+        already: frozenset[Path] = frozenset(),
+    ) -> None:
+        self.look, self.trees, self.already = look, trees, already
+        self.dirs: list[Path] = []
+        self.files: list[Path] = []
+        self.seen: set[Path] = set()
+
+    def hide(self, p: Path) -> None:
+        st = self.look(p)
+        if st is None or p in self.seen or p in self.already:
+            return
+        if stat.S_ISLNK(st.st_mode):
+            target = p.resolve()
+            if target != p and _under_any(target, self.trees) and self.look(target) is not None:
+                self.hide(target)
+            return
+        self.seen.add(p)
+        (self.dirs if stat.S_ISDIR(st.st_mode) else self.files).append(p)
 
 
 def parents_first(dirs: Iterable[Path]) -> tuple[Path, ...]:
