@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from tests.support.cli import codeward, write_config
+from tests.support.model_server import strings
 
 from codeward.privacy.scanner import load_scanner
 
@@ -93,17 +94,6 @@ def secret_values(files: dict[str, str]) -> set[str]:
     missing = (set(FAMILIES) | set(PATH_FAMILIES)) - found_rules
     assert not missing, f"the scanner no longer finds these planted families: {missing}"
     return values | set(ENV_SECRETS.values()) | {HISTORY_SECRET, IGNORED_MARKER}
-
-
-def strings(obj: Any) -> list[str]:
-    """Every string in a JSON document, decoded (so escaping cannot hide a match)."""
-    if isinstance(obj, str):
-        return [obj]
-    if isinstance(obj, dict):
-        return [s for v in obj.values() for s in strings(v)]
-    if isinstance(obj, list):
-        return [s for v in obj for s in strings(v)]
-    return []
 
 
 ATTACKS = [

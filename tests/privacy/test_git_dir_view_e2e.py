@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from tests.support.cli import codeward, write_config
+from tests.support.model_server import strings
 from tests.support.sessions import offline_session
 
 from codeward.errors import SandboxUnavailable
@@ -38,16 +39,6 @@ SHIFT = "python3 -c 'import sys;sys.stdout.write(\"\".join(chr(ord(c)+1) for c i
 def git(repo: Path, *args: str) -> None:
     env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=env)
-
-
-def strings(obj: Any) -> list[str]:
-    if isinstance(obj, str):
-        return [obj]
-    if isinstance(obj, dict):
-        return [s for v in obj.values() for s in strings(v)]
-    if isinstance(obj, list):
-        return [s for v in obj for s in strings(v)]
-    return []
 
 
 def leaked(text: str) -> list[str]:

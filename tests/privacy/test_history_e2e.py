@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from tests.privacy.history_repo import ORDINARY, PLANTED, PRIVATE_NOTE, leaky_history
 from tests.support.cli import codeward, write_config
+from tests.support.model_server import strings
 
 from codeward.privacy.known import KnownValues
 
@@ -37,16 +38,6 @@ COMPRESSED = [
     "git archive --format=tar.gz HEAD~1 | base64",
     "git archive --format=zip HEAD~1 | base64",
 ]
-
-
-def strings(obj: Any) -> list[str]:
-    if isinstance(obj, str):
-        return [obj]
-    if isinstance(obj, dict):
-        return [s for v in obj.values() for s in strings(v)]
-    if isinstance(obj, list):
-        return [s for v in obj for s in strings(v)]
-    return []
 
 
 def tool_results(body: str) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from tests.support.cli import codeward, write_config
+from tests.support.model_server import strings
 from tests.support.sessions import offline_session
 
 from codeward.errors import SandboxUnavailable
@@ -47,16 +48,6 @@ ATTACKS = [
     "sed '" + ";".join(f"s/{k}/{v}/g" for k, v in HOMOGLYPHS.items()) + f"' {F}",
     f"rev {F}",
 ]
-
-
-def strings(obj: Any) -> list[str]:
-    if isinstance(obj, str):
-        return [obj]
-    if isinstance(obj, dict):
-        return [s for v in obj.values() for s in strings(v)]
-    if isinstance(obj, list):
-        return [s for v in obj for s in strings(v)]
-    return []
 
 
 def _last_tool_output(body: dict[str, Any]) -> str:

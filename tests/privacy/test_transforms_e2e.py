@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from tests.support.cli import codeward, write_config
+from tests.support.model_server import strings
 from tests.support.sessions import offline_session
 
 from codeward.privacy.known import KnownValues
@@ -33,16 +34,6 @@ ATTACKS = [
     "base64 config/app.conf | base64 | base64",
     "python3 -c \"print([ord(c) for c in open('config/app.conf').read()])\"",
 ]
-
-
-def strings(obj: Any) -> list[str]:
-    if isinstance(obj, str):
-        return [obj]
-    if isinstance(obj, dict):
-        return [s for v in obj.values() for s in strings(v)]
-    if isinstance(obj, list):
-        return [s for v in obj for s in strings(v)]
-    return []
 
 
 @pytest.mark.sandbox
