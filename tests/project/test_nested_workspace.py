@@ -153,3 +153,48 @@ def test_an_enclosing_allow_list_is_written_from_the_nested_root(enclosed: Path,
     (git_repo / "AGENTS.md").write_text("allow_directories:\n- src/\n")
     with pytest.raises(ConfigError, match=r"AGENTS.md:2: allow_directories \('src/'\) lets the agent modify nothing"):
         open_project(enclosed)
+
+
+def test_a_nested_allow_list_cannot_widen_the_enclosing_one(enclosed: Path, git_repo: Path) -> None:
+    """Principle 2: a repository file only narrows ``allow_*``. The enclosing project allows ``npm test``
+    and ``src/``; the nested repository's AGENTS.md lists ``make`` and ``docs/`` as well. Neither is
+    added: ``make`` asks in full-auto, a patch to ``docs/`` is denied and commands may not write there.
+    Pooled into one list (the old behaviour) both would have been allowed."""
+    from codeward.policy import decide_command, decide_edit
+
+    (enclosed / "src").mkdir()
+    (enclosed / "docs").mkdir()
+    (git_repo / "AGENTS.md").write_text("allow_commands:\n- npm test\nallow_directories:\n- vendor/lib/src/\n")
+    (enclosed / "AGENTS.md").write_text("allow_commands:\n- npm test\n- make\nallow_directories:\n- src/\n- docs/\n")
+    inner = open_project(enclosed)
+    full = "full-auto"
+    assert decide_command("npm test", full, inner.policy).decision == "allow"
+    made = decide_command("make", full, inner.policy)
+    assert made.decision == "ask" and "AGENTS.md" in made.reason
+    assert decide_edit("src/a.py", "full-auto", inner.policy).decision == "allow"
+    denied = decide_edit("docs/a.md", "full-auto", inner.policy)
+    assert denied.decision == "deny" and "outside allow_directories" in denied.reason
+    writable = inner.sandbox_spec().workspace_writable
+    assert writable is not None and [p.name for p in writable] == ["src"]
+
+
+def test_a_nested_agents_md_in_the_same_repository_only_narrows(git_repo: Path) -> None:
+    """Two AGENTS.md files of one repository: the one nearer the working directory narrows the root's
+    allow lists (``src/api/`` of ``src/``), and cannot add a command or directory of its own."""
+    from codeward.policy import decide_command, decide_edit
+
+    api = git_repo / "src" / "api"
+    api.mkdir(parents=True)
+    (git_repo / "tools").mkdir()
+    (git_repo / "AGENTS.md").write_text("allow_commands:\n- pytest\nallow_directories:\n- src/\n")
+    (git_repo / "src" / "AGENTS.md").write_text(
+        "allow_commands:\n- pytest\n- curl\nallow_directories:\n- src/api/\n- tools/\n"
+    )
+    project = open_project(git_repo / "src")
+    assert decide_command("curl example.com", "full-auto", project.policy).decision == "ask"
+    assert decide_command("pytest -q", "full-auto", project.policy).decision == "allow"
+    assert decide_edit("tools/x.sh", "full-auto", project.policy).decision == "deny"
+    assert decide_edit("src/other.py", "full-auto", project.policy).decision == "deny"
+    assert decide_edit("src/api/v1.py", "full-auto", project.policy).decision == "allow"
+    writable = project.sandbox_spec().workspace_writable
+    assert writable is not None and [p.relative_to(git_repo.resolve()).as_posix() for p in writable] == ["src/api"]

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from codeward.config.model import PolicyEntry
 from codeward.modes import commands_without_asking
+from codeward.policy.allow_lists import allow_groups
 from codeward.policy.analysis_model import Analysis, Role
 from codeward.policy.decision import Decision, check_mode, file_of
 from codeward.policy.matching import allowed_commands, match_rule
@@ -143,13 +144,11 @@ def decide_analysis(analysis: Analysis, shown: str, mode: str, policy: Policy) -
 
 
 def _full_auto(analysis: Analysis, shown: str, policy: Policy) -> Decision:
-    """full-auto: allowed, unless an allow list (the user's, the repository's) leaves a program out."""
-    user_allow = [e for e in policy.allow_commands if e.user_owned]
-    repo_allow = [e for e in policy.allow_commands if not e.user_owned]
+    """full-auto: allowed, unless an allow list (the user's, or any one repository file's) leaves a program out."""
+    groups = allow_groups(policy.allow_commands)
     first_rule: PolicyEntry | None = None
-    for entries, whose in ((user_allow, "your"), (repo_allow, "the repository's")):
-        if not entries:
-            continue
+    for entries in groups:
+        whose = "your" if entries[0].user_owned else "the repository's"
         passing, rule_for = allowed_commands(entries, analysis)
         for idx, cmd in enumerate(analysis.commands):
             if cmd.role is not Role.PROGRAM:
@@ -179,7 +178,7 @@ def _full_auto(analysis: Analysis, shown: str, policy: Policy) -> Decision:
             first_rule.pattern,
             first_rule.source,
         )
-    if user_allow or repo_allow:
+    if groups:
         return Decision("allow", f"full-auto: `{shown}` runs only shell builtins; it runs in the sandbox")
     return Decision("allow", f"full-auto runs `{shown}` in the sandbox without asking (no rule forbids it)")
 

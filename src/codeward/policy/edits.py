@@ -1,7 +1,8 @@
 """May ``apply_patch`` change this file? (DESIGN §3-§4)
 
 Deny under ``disallow_directories`` and outside ``allow_directories`` (when set; the user's and the
-repository's lists are separate constraints, both to be met); protected paths ask in every mode;
+repository's files' lists are separate constraints, each to be met:
+:mod:`codeward.policy.allow_lists`); protected paths ask in every mode;
 otherwise suggest asks and the other modes allow. No tree-sitter here: deciding an edit stays cheap.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Collection
 from pathlib import PurePosixPath
 
 from codeward.modes import edits_without_asking
+from codeward.policy.allow_lists import allow_groups
 from codeward.policy.decision import Decision, check_mode, file_of
 from codeward.policy.directories import is_under
 from codeward.policy.rules import Policy
@@ -47,10 +49,7 @@ def decide_edit(
                 e.pattern,
                 e.source,
             )
-    for owned in (True, False):
-        entries = [e for e in policy.allow_directories if e.user_owned is owned]
-        if not entries:
-            continue
+    for entries in allow_groups(policy.allow_directories):
         hit = next((e for e in entries if is_under(rel, e.pattern)), None)
         if hit is None:
             listed = ", ".join(f"'{e.pattern}'" for e in entries)

@@ -4,11 +4,13 @@ Patches obey ``allow_directories`` through :func:`codeward.policy.decide_edit`; 
 the same lists into the set of directories the sandbox spec names as writable, so the sandbox only
 enforces directories it is given and never reads a policy itself. The rules:
 
-* Both owners' lists must be met, as for edits: the user's entries (``$CODEWARD_HOME/AGENTS.md``,
-  the user config) and the repository's (its AGENTS.md files, ``.codeward/config.toml``). With
-  only one non-empty list, its directories are the writable set. With both, the writable set is
-  every directory of one list that lies under a directory of the other, and vice versa (user
-  ``src/`` and repository ``src/api/`` leave ``src/api/`` writable). No entries: no limit.
+* Every list must be met, as for edits (:mod:`codeward.policy.allow_lists`): the user's entries
+  (``$CODEWARD_HOME/AGENTS.md``, the user config) as one list, and each repository file's (an
+  AGENTS.md, an enclosing project's, a ``.codeward/config.toml``) as its own. With one non-empty
+  list, its directories are the writable set. With several, the writable set is every directory of
+  one list that lies under a directory of each other (user ``src/`` and repository ``src/api/``
+  leave ``src/api/`` writable; a nested AGENTS.md cannot add a directory its parent's list lacks).
+  No entries: no limit.
 * A pattern is a directory path from the repository root (``src/``, ``./lib/core``); ``.`` or ``/``
   is the whole workspace. Glob patterns (``packages/*/src``, ``**/generated``) are expanded to the
   directories that exist when the command starts, with the same matching as ``decide_edit``; a
@@ -64,16 +66,14 @@ def write_scope(
     Each entry has ``pattern``, ``source`` and ``user_owned`` (a :class:`~codeward.config.model.PolicyEntry`).
     Raises UsageError, naming the entry, for a pattern that cannot be used or expands too far.
     """
+    from codeward.policy.allow_lists import allow_groups
     from codeward.policy.directories import normalize_dir_pattern
     from codeward.policy.patterns import PatternError
     from codeward.workspace import is_protected
 
     lists: list[list[Path]] = []
     sources: list[str] = []
-    for owned in (True, False):
-        mine = [e for e in entries if bool(e.user_owned) is owned]
-        if not mine:
-            continue
+    for mine in allow_groups(entries):
         candidates: list[Path] = []
         for e in mine:
             try:
@@ -86,7 +86,9 @@ def write_scope(
         lists.append(minimal(candidates))
     if not lists:
         return WriteScope(None)
-    chosen = lists[0] if len(lists) == 1 else intersect(lists[0], lists[1])
+    chosen = lists[0]
+    for other in lists[1:]:
+        chosen = intersect(chosen, other)
     if chosen == [root]:
         return WriteScope(None)
     masked = list(masked)
