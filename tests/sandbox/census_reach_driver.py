@@ -3,7 +3,8 @@
 argv[1] is a JSON object: tier, workspace, home, command, masked (workspace-relative), and ``control``:
 ``"hold-closed"`` turns off opening up, for the Landlock put-back, what the command closed; ``"no-open"`` turns off
 opening up the directories a command made unlistable, ``"none"`` also moving aside what the census
-cannot list. Prints the run's exit code, output and notes; the test
+cannot list; ``"no-unlistable"`` keeps the Landlock tier from hiding a directory it cannot list
+before the command. Prints the run's exit code, output and notes; the test
 judges what stayed on disk, as root.
 """
 
@@ -35,6 +36,10 @@ def main() -> None:
         from codeward.sandbox import protect
 
         protect.move_aside_blind = lambda root, blind, rel: []
+    if cfg["control"] == "no-unlistable":  # the Landlock tier does not hide what the index cannot list
+        from codeward.sandbox import landlock
+
+        landlock.unlistable = lambda roots: []
     ws = Path(cfg["workspace"])
     masked = tuple(ws / p for p in cfg.get("masked", ()))
     spec = SandboxSpec(workspace=ws, cwd=ws, timeout_s=30, codeward_home=Path(cfg["home"]) / ".codeward", masked=masked)

@@ -264,3 +264,33 @@ def test_control_past_path_max_by_path_the_subtree_is_moved_aside_whole(
             os.close(fd)
     finally:
         _clean(project.root)
+
+
+# -- a directory codeward cannot list before the command (another user's, mode 0711) ---------------
+
+FOREIGN = "FOREIGNMARK-unscanned"
+
+
+@pytest.mark.parametrize("tier", ["bwrap", "landlock"])
+def test_a_directory_codeward_cannot_list_is_hidden_whole(tier: str, user_ws: Path) -> None:
+    """root's ``vendor-cache`` (0711) inside the user's workspace: codeward, running as the user,
+    cannot list it, so nothing in it was classified by the ignore rules or scanned for secrets. A
+    command that knows a name in it (``.env``) must not read it: hidden whole in both tiers."""
+    d = user_ws / "ws" / "vendor-cache"
+    d.mkdir()
+    (d / ".env").write_text(FOREIGN)
+    os.chmod(d, 0o711)  # root's: searchable, not listable, not ours to open up
+    out = _run_as_user(user_ws, tier, "cat vendor-cache/.env; echo done")
+    assert "done" in out["output"], out
+    assert FOREIGN not in out["output"], out
+    assert (d / ".env").read_text() == FOREIGN  # left where it was
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="control: what the index cannot list is not hidden")
+def test_control_landlock_without_hiding_unlistable_directories(user_ws: Path) -> None:
+    d = user_ws / "ws" / "vendor-cache"
+    d.mkdir()
+    (d / ".env").write_text(FOREIGN)
+    os.chmod(d, 0o711)
+    out = _run_as_user(user_ws, "landlock", "cat vendor-cache/.env; echo done", control="no-unlistable")
+    assert FOREIGN not in out["output"], out

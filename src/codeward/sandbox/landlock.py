@@ -354,8 +354,10 @@ class LandlockSandbox:
             )
         python = launch.trusted_python(spec.roots())
         child_env(spec.env_passthrough)  # refuses credential names before anything starts
-        # files that hold secrets are held out of the tree like hidden ones; a redacted copy takes their place
-        layout = build_layout(spec, extra_hidden=[h for h, _ in spec.redacted])
+        # files that hold secrets are held out of the tree like hidden ones; a redacted copy takes their
+        # place; a directory codeward cannot list is held out (or, when it cannot be moved, fenced off)
+        # whole, as bubblewrap masks it: what is in it was never classified or scanned
+        layout = build_layout(spec, extra_hidden=[*(h for h, _ in spec.redacted), *unlistable(spec.roots())])
         try:
             bpf = build_filter(policy_for("landlock", network=spec.network, proxy=use_proxy))
         except SeccompError as e:
@@ -447,6 +449,19 @@ class LandlockSandbox:
         if held.left and note is not None and note.startswith(GENERIC_DENIAL):
             note = frozen_note(held.left, spec)
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)
+
+
+def unlistable(roots: Sequence[Path]) -> list[Path]:
+    """Directories under ``roots`` that the index, just refreshed, could not list (another user's
+    ``0711`` directory, one deeper than codeward reaches): unknown contents, so hidden whole."""
+    from codeward.sandbox.census import index_for
+
+    out: list[Path] = []
+    for root in roots:
+        index = index_for(root)
+        index.refresh()
+        out += [d for d in index.unreadable() if d != root]
+    return out
 
 
 def refuse_after_recovery(held: Any) -> None:
