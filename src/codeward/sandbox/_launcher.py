@@ -394,11 +394,12 @@ def parse_spec(text):
 
 
 def main(args):
-    if len(args) < 3 or args[1] != "--":
-        fail("usage: launcher SPEC -- ARGV...")
-    argv = args[2:]
+    if "--" not in args or args.index("--") == 0 or args.index("--") == len(args) - 1:
+        fail("usage: launcher SPEC... -- ARGV...")
+    cut = args.index("--")  # the spec comes in pieces (one argv string holds at most 128 KiB)
+    argv = args[cut + 1 :]
     try:
-        spec = parse_spec(args[0])
+        spec = parse_spec("\n".join(args[:cut]))
         lib = setup(spec)
     except SystemExit:
         raise

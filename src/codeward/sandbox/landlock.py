@@ -405,8 +405,15 @@ class LandlockSandbox:
                 "seccomp": bpf,
                 "supervise": True,
             }
+            full = launch.launcher_argv(python, launcher_spec, argv)
+            if sum(len(os.fsencode(a)) + 1 for a in full) > ARGV_BUDGET:
+                raise SandboxUnavailable(
+                    f"sandbox (landlock): this view needs {len(ll.get('rules', ()))} Landlock rules, more than a "
+                    "command line can carry; ignore whole directories instead of scattered files, or make "
+                    "bubblewrap usable"
+                )
             return run_process(
-                launch.launcher_argv(python, launcher_spec, argv),
+                full,
                 env=env,
                 cwd=str(spec.cwd),
                 timeout_s=spec.timeout_s,
@@ -449,6 +456,9 @@ class LandlockSandbox:
         if held.left and note is not None and note.startswith(GENERIC_DENIAL):
             note = frozen_note(held.left, spec)
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)
+
+
+ARGV_BUDGET = 1 << 20  # of the 2 MiB the kernel allows a command line and its environment
 
 
 def unlistable(roots: Sequence[Path]) -> list[Path]:

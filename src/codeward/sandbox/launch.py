@@ -77,8 +77,27 @@ def encode_spec(spec: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+SPEC_CHUNK = 64 * 1024  # one argv string may hold 128 KiB (MAX_ARG_STRLEN); thousands of Landlock rules do not fit
+
+
 def launcher_argv(python: str, spec: dict[str, Any], argv: Sequence[str]) -> list[str]:
-    return [python, "-I", "-S", "-c", LAUNCHER_SOURCE, encode_spec(spec), "--", *argv]
+    """The launcher's command line: the spec in as many argv strings as it needs, then ``--`` and ``argv``."""
+    return [python, "-I", "-S", "-c", LAUNCHER_SOURCE, *spec_chunks(encode_spec(spec)), "--", *argv]
+
+
+def spec_chunks(text: str) -> list[str]:
+    """``text`` cut at line ends into pieces of at most :data:`SPEC_CHUNK` characters (a line is never split)."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        if current and size + len(line) + 1 > SPEC_CHUNK:
+            chunks.append("\n".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    chunks.append("\n".join(current))
+    return chunks
 
 
 def setup_failure(exit_code: int | None, output: str) -> str | None:

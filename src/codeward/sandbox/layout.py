@@ -16,7 +16,9 @@ Hidden from every command, besides the spec's masked paths:
   socket path the kernel reports in ``/proc/net/unix``;
 * the shared temp dirs ``/tmp`` and ``/var/tmp`` (a private one replaces them), ``/mnt``, ``/media``;
 * system secrets (:data:`SYSTEM_SECRETS`): ``/etc/shadow``, TLS and VPN keys, container storage, and
-  the ssh host keys.
+  the ssh host keys; and outside the trees, every entry the command's account may read only as its
+  owner or group, not as any account (:mod:`codeward.sandbox.outside_private`: root's ``0600``
+  configuration in ``/etc`` or ``/opt``).
 """
 
 from __future__ import annotations
@@ -302,6 +304,14 @@ def build_layout(
         p = Path(secret)
         if visible(p):
             hide(p)
+    if system_secrets is None:  # the machine's own (tests that pass their lists decide the rest themselves)
+        from codeward.sandbox.outside_private import private_outside
+
+        vouched = [*trees, *privates, *reexposed, *spec.readable_roots, *map(Path, SYSTEM_SECRETS)]
+        outside = private_outside(vouched, spec.home_dir() / "cache")
+        for p in (*outside.private, *outside.unchecked):
+            if visible(p):
+                hide(p)
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and os.path.isabs(runtime) and visible(Path(runtime)):
         hide(Path(runtime))  # the user's D-Bus, systemd and agent sockets, if it is not under /run
@@ -318,6 +328,13 @@ def build_layout(
         if st is not None and stat.S_ISSOCK(st.st_mode) and visible(sock):
             hide(sock)
             count += 1
+    # a path under a hidden directory needs no mount of its own, and could get none: by then the
+    # directory is an empty read-only tmpfs (a private /opt dir holding a listening socket)
+    covered = {str(d) for d in hidden_dirs}
+    drop = {p for p in seen if any(str(a) in covered for a in p.parents)}
+    if drop:
+        hidden_dirs = [d for d in hidden_dirs if d not in drop]
+        hidden_files = [f for f in hidden_files if f not in drop]
     redacted = redacted_files(spec, trees, [*seen, *tree.hidden_set]) if spec.redacted else []
     # the tree part's anchors are decided once per index generation; the rest's each time (a handful)
     extra = [
