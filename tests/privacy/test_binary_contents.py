@@ -219,7 +219,7 @@ def test_a_clean_cache_from_before_binaries_were_read_is_not_reused(tmp_path: Pa
     scanner = load_scanner()
     first = WorkspaceSecrets(ws, scanner, background=True, cache_dir=cache)
     first.refresh()
-    cache_file = first._cache_file
+    cache_file = first._cache.path
     assert cache_file is not None
     st = blob.stat()
     old = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
@@ -229,7 +229,7 @@ def test_a_clean_cache_from_before_binaries_were_read_is_not_reused(tmp_path: Pa
     # the control: the same record in the current format is trusted (the file is not read again)
     stamp = tree_walk.stamp_of(os.lstat(blob))
     key = clean_cache.cache_key(cache, create=False)
-    clean_cache.save(cache_file, key, first._binding, clean_cache.Cached({str(blob): stamp}))
+    clean_cache.save(cache_file, key, first._cache.binding, clean_cache.Cached({str(blob): stamp}))
     trusting = WorkspaceSecrets(ws, scanner, background=True, cache_dir=cache)
     assert trusting.refresh() == []
 

@@ -121,13 +121,13 @@ def test_a_foreign_or_altered_cache_is_ignored(
     """A cache that says the secret file is clean (and swept) must not be believed unless it is ours."""
     cache = tmp_path / "home" / "cache"
     learner = WorkspaceSecrets(ws, load_scanner(), cache_dir=cache)
-    cache_file = learner._cache_file
+    cache_file = learner._cache.path
     assert cache_file is not None
     learner.refresh()
     learner.wait_sweep()  # its own save comes first
     stamps = dict(learner._stamps)  # every file, the secret one included: a forged "all clean"
     key = clean_cache.cache_key(cache, create=False)
-    binding = learner._binding
+    binding = learner._cache.binding
     forged = clean_cache.Cached(stamps, stamps, frozenset())
     if how == "foreign-key":
         key = b"k" * 32
@@ -151,10 +151,10 @@ def test_control_our_own_cache_is_believed(ws: Path, tmp_path: Path, monkeypatch
     learner = WorkspaceSecrets(ws, load_scanner(), cache_dir=cache)
     learner.refresh()
     learner.wait_sweep()  # its own save comes first
-    assert learner._cache_file is not None
+    assert learner._cache.path is not None
     stamps = dict(learner._stamps)
     key = clean_cache.cache_key(cache, create=False)
-    clean_cache.save(learner._cache_file, key, learner._binding, clean_cache.Cached(stamps, stamps, frozenset()))
+    clean_cache.save(learner._cache.path, key, learner._cache.binding, clean_cache.Cached(stamps, stamps, frozenset()))
     held, read = _process(ws, cache, monkeypatch)
     assert held == set() and read == []
 

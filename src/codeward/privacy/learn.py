@@ -58,13 +58,12 @@ class WorkspaceSecrets:
         whatever the caller does before its first :meth:`refresh`."""
         self.root = Path(root)
         self.scanner = scanner
-        self._cache_dir = cache_dir
-        self._cache_file = _cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
-        self._binding = clean_cache.binding_of(self.root, self._cache_file.name if self._cache_file else "")
         self._early: tree_walk.Walk | None = None if background else tree_walk.Walk(str(self.root))
-        self._cached = self._load_cache()
-        self._clean = self._cached.clean
+        cache_file = _cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
+        binding = clean_cache.binding_of(self.root, cache_file.name if cache_file else "")
+        self._cache = clean_cache.CleanCache(cache_dir, cache_file, binding)
         self._stamps: dict[str, str] = {}
+        self._stamps_digest: str | None = None
         self._secret_paths: set[str] = set()
         self.files_scanned = 0
         self._lock = threading.Lock()
@@ -106,34 +105,8 @@ class WorkspaceSecrets:
         except BaseException as e:  # reported (and the request refused) by the next refresh()
             self._error = e
 
-    def _load_cache(self) -> clean_cache.Cached:
-        if self._cache_file is None or self._cache_dir is None:
-            return clean_cache.Cached()
-        key = clean_cache.cache_key(self._cache_dir, create=False)
-        return clean_cache.load(self._cache_file, key, self._binding)
-
-    def _save_clean(self, swept: dict[str, str] | None = None, digests: frozenset[str] | None = None) -> None:
-        """Save the clean files' stamps; ``swept`` (those a completed sweep cleared for ``digests``'
-        values), or else the loaded cache's cleared entries that are unchanged. Not written when it
-        would say what the file already says (the usual case of a process in which nothing changed)."""
-        if self._cache_file is None or self._cache_dir is None:
-            return
-        secret = set(self._secret_paths)
-        clean = dict(self._stamps)
-        for p in secret:
-            clean.pop(p, None)
-        if swept is None or digests is None:
-            if clean == self._cached.clean:
-                return  # nothing changed since the file was written
-            swept, digests = dict(clean.items() & self._cached.swept.items()), self._cached.digests
-        else:
-            swept = clean if swept == clean else {p: s for p, s in swept.items() if p not in secret}
-        new = clean_cache.Cached(clean, swept, digests)
-        if new == self._cached:
-            return
-        key = clean_cache.cache_key(self._cache_dir, create=True)
-        clean_cache.save(self._cache_file, key, self._binding, new)
-        self._cached = new
+    def _save_clean(self) -> None:
+        self._cache.save(self._stamps, set(self._secret_paths), self._stamps_digest, None)
 
     def paths(self) -> list[str]:
         """Absolute paths of every regular file seen at the last :meth:`refresh`."""
@@ -226,12 +199,10 @@ class WorkspaceSecrets:
 
         known = KnownValues()
         known.add_all(values)
-        key = clean_cache.cache_key(self._cache_dir, create=True) if self._cache_dir is not None else None
-        digests = frozenset(clean_cache.value_digest(key, v) for v, _ in values) if key is not None else None
-        cleared = self._cached.swept if digests is not None and digests <= self._cached.digests else {}
+        digests = self._cache.digests(v for v, _ in values)
         with self._sweep_lock:
-            start = dict(self._stamps)
-            for path in tree_walk.changed(start, cleared):  # unchanged since a sweep cleared it: skipped
+            start, walk = self._stamps, self._stamps_digest  # a walk replaces the dict, never changes it
+            for path in self._cache.to_sweep(start, digests):  # not those a sweep cleared, unchanged since
                 if self._stop.is_set():
                     return  # not recorded as swept
                 size = tree_walk.stamp_size(start[path])
@@ -244,25 +215,24 @@ class WorkspaceSecrets:
                 if got is None or any(_counts(known.find(t), got[1]) for t in got[0]):
                     self._secret_paths.add(path)  # holds a value, or unreadable now (fail closed)
             self._swept.update(v for v, _ in values)
-            if digests is not None:
-                now = start if start == self._stamps else dict(start.items() & self._stamps.items())
-                self._save_clean(now, digests)
+            if digests is not None and self._stamps is start:
+                self._cache.save(start, set(self._secret_paths), walk, digests)
 
     def _refresh(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         walk, self._early = self._early, None
-        now = (walk or tree_walk.Walk(str(self.root))).result()
+        walk = walk or tree_walk.Walk(str(self.root))
+        now = walk.result()
         # The first walk reads what the cache does not vouch for (clean under the same rules in an
         # earlier process, and unchanged since); later ones what changed since the last walk.
-        base = self._stamps if self._walked else self._clean
-        changed = tree_walk.changed(now, base)
+        changed = tree_walk.changed(now, self._stamps) if self._walked else self._cache.unvouched(now, walk.digest)
         for gone in self._stamps.keys() - now.keys():
             self._secret_paths.discard(gone)
-        self._stamps = now
+        self._stamps, self._stamps_digest = now, walk.digest
         for i, path in enumerate(changed):
             if self._stop.is_set():
-                for p in changed[i:]:
-                    del now[p]  # not read: new or changed again at the next walk
+                rest = set(changed[i:])  # not read: new or changed again at the next walk
+                self._stamps, self._stamps_digest = {p: s for p, s in now.items() if p not in rest}, None
                 break
             self._secret_paths.discard(path)
             size = tree_walk.stamp_size(now[path])

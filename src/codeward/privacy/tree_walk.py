@@ -24,6 +24,7 @@ parent has no ``HEAD`` are walked afterwards in Python, so pruning never loses a
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -43,6 +44,9 @@ class Walk:
 
     def __init__(self, root: str) -> None:
         self.root = root.rstrip("/") or "/"
+        self.digest: str | None = None
+        """After :meth:`result`: a digest of find's whole output (None from the Python walk). Two
+        walks with the same digest found the same files with the same stamps."""
         self._proc: subprocess.Popen[bytes] | None = None
         find = shutil.which("find")
         if find is not None:
@@ -61,8 +65,10 @@ class Walk:
         """``{path: stamp}`` of every regular file under the root (absolute paths, links not followed)."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            got = _from_find(self.root, proc)
+            out, _ = proc.communicate()
+            got = _from_find(self.root, proc.returncode, out)
             if got is not None:
+                self.digest = hashlib.sha256(out).hexdigest()
                 return got
         return python_snapshot(self.root)
 
@@ -80,7 +86,12 @@ def snapshot(root: str) -> dict[str, str]:
 
 
 def changed(now: dict[str, str], base: dict[str, str]) -> list[str]:
-    """The paths of ``now`` whose stamp is not the one ``base`` holds (new or changed), sorted.
+    """The paths of ``now`` whose stamp is not the one ``base`` holds (new or changed), sorted."""
+    return changed_within(now, base)[0]
+
+
+def changed_within(now: dict[str, str], base: dict[str, str]) -> tuple[list[str], bool]:
+    """:func:`changed`, and whether every entry of ``base`` is in ``now`` unchanged.
 
     The usual case, every file of ``base`` unchanged and a few more in ``now`` (the files with
     findings, which the clean cache leaves out), is settled by one dict comparison in C; any other
@@ -91,9 +102,9 @@ def changed(now: dict[str, str], base: dict[str, str]) -> list[str]:
         for p in extra:
             del same[p]
         if same == base:
-            return sorted(extra)
+            return sorted(extra), True
     get = base.get
-    return sorted(p for p, s in now.items() if get(p) != s)
+    return sorted(p for p, s in now.items() if get(p) != s), False
 
 
 def stamp_size(stamp: str) -> int:
@@ -138,13 +149,12 @@ def _find_argv(find: str, root: str) -> list[str]:
     ]
 
 
-def _from_find(root: str, proc: subprocess.Popen[bytes]) -> dict[str, str] | None:
+def _from_find(root: str, returncode: int, out: bytes) -> dict[str, str] | None:
     """find's output as a dict; None when find failed in a way that may have lost files.
 
     Exit status 1 with output is what find says when some directory could not be read: the Python
     walk skips those too. Anything else (find killed, no ``-printf``) falls back to that walk."""
-    out, _ = proc.communicate()
-    if proc.returncode not in (0, 1) or (proc.returncode == 1 and not out) or not out.endswith(b"\0"):
+    if returncode not in (0, 1) or (returncode == 1 and not out) or not out.endswith(b"\0"):
         return None
     parts = out[:-1].decode(*_ENC).split("\0")
     if len(parts) % 2:
