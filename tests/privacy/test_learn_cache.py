@@ -8,6 +8,7 @@ files are read is counted by wrapping the learner's reader.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -193,7 +194,7 @@ def test_odd_file_names_survive_the_cache(ws: Path, tmp_path: Path, monkeypatch:
 def test_without_gnu_find_the_python_walk_is_used(ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache = tmp_path / "home" / "cache"
     _process(ws, cache, monkeypatch)
-    monkeypatch.setattr(tree_walk.shutil, "which", lambda name: None)
+    monkeypatch.setattr(tree_walk, "FIND_PATHS", ())
     (ws / "src" / "clean3.py").write_text(ENV)  # a known value: nothing new to sweep for
     held, read = _process(ws, cache, monkeypatch)
     assert held == {"settings.env", "src/clean3.py"}
@@ -206,6 +207,29 @@ def test_a_find_without_printf_falls_back(ws: Path, tmp_path: Path, monkeypatch:
     fake.parent.mkdir()
     fake.write_text("#!/bin/sh\necho 'find: unknown primary or operator' >&2\nexit 1\n")
     fake.chmod(0o755)
-    monkeypatch.setattr(tree_walk.shutil, "which", lambda name: str(fake))
+    monkeypatch.setattr(tree_walk, "FIND_PATHS", (str(fake),))
     assert tree_walk.snapshot(str(ws)) == tree_walk.python_snapshot(str(ws))
     assert len(tree_walk.snapshot(str(ws))) == 7
+
+
+def test_a_find_planted_on_path_is_not_run(ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A workspace directory on the user's PATH (an activated ``.venv/bin``) is writable by commands:
+    a ``find`` planted there would run on the host and could report every file unchanged."""
+    bin_dir = ws / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    marker = tmp_path / "ran"
+    (bin_dir / "find").write_text(f"#!/bin/sh\ntouch {marker}\nexit 0\n")
+    (bin_dir / "find").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    assert shutil.which("find") == str(bin_dir / "find")  # the control: a PATH lookup would run it
+    assert tree_walk.snapshot(str(ws)) == tree_walk.python_snapshot(str(ws))
+    assert not marker.exists()
+
+
+def test_a_root_that_is_a_link_is_walked(ws: Path, tmp_path: Path) -> None:
+    link = tmp_path / "link-to-ws"
+    link.symlink_to(ws)
+    walk = tree_walk.Walk(str(link))
+    found = walk.result()
+    assert walk.digest is not None  # find answered, not the fallback
+    assert {os.path.relpath(p, link) for p in found} >= {"settings.env", "src/clean0.py"}

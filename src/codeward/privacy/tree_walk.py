@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -34,6 +33,12 @@ from collections.abc import Iterator
 GIT_DIR_NAME = ".git"
 OBJECT_STORE_DIRS = frozenset({"objects", "lfs"})
 INDEX_NAMES = ("index", "sharedindex.")
+FIND_PATHS = ("/usr/bin/find", "/bin/find")
+"""Where GNU find is looked for: system directories only, never ``$PATH``. A user's PATH may hold a
+workspace directory (an activated ``.venv/bin``, ``node_modules/.bin``), where a command could plant
+a ``find`` that codeward would run on the host, outside the sandbox, and that would report every
+file unchanged."""
+FIND_ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
 PRUNED = "P"
 """The stamp find prints for a pruned object-store directory (no real stamp has one field)."""
 _ENC = ("utf-8", "surrogateescape")
@@ -48,7 +53,7 @@ class Walk:
         """After :meth:`result`: a digest of find's whole output (None from the Python walk). Two
         walks with the same digest found the same files with the same stamps."""
         self._proc: subprocess.Popen[bytes] | None = None
-        find = shutil.which("find")
+        find = next((f for f in FIND_PATHS if os.path.isfile(f)), None)
         if find is not None:
             try:
                 self._proc = subprocess.Popen(
@@ -57,6 +62,7 @@ class Walk:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
                     close_fds=True,
+                    env=FIND_ENV,
                 )
             except OSError:
                 self._proc = None
@@ -121,9 +127,11 @@ def stamp_of(st: os.stat_result) -> str:
 
 def _find_argv(find: str, root: str) -> list[str]:
     # The root is absolute (it starts with "/"), so find cannot read it as an option or a test.
+    # -H: a root that is a link to the workspace is followed (the Python walk follows it too);
+    # no link below it is.
     return [
         find,
-        "-P",
+        "-H",
         root,
         "(",
         "-type",
