@@ -29,7 +29,7 @@ def _project_scan(project: Any) -> tuple[Any, Any]:
     from codeward.privacy.redact import Redactor
 
     root = project.workspace.root
-    learner = WorkspaceSecrets(root, project.scanner, cache_dir=project.home / "cache")
+    learner = WorkspaceSecrets(root, project.scanner, cache_dir=project.home / "cache", prefetch=True)
     redactor = Redactor(project.scanner, learner=learner)
 
     def secret_paths() -> list[Path]:

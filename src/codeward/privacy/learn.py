@@ -44,7 +44,15 @@ MIN_BINARY_VALUE = 16
 class WorkspaceSecrets:
     """Scans the files under ``root`` incrementally and hands back newly seen secret values."""
 
-    def __init__(self, root: Path, scanner: Any, *, background: bool = False, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        scanner: Any,
+        *,
+        background: bool = False,
+        cache_dir: Path | None = None,
+        prefetch: bool = False,
+    ) -> None:
         """``background`` starts the first (full) walk in a thread at once, so that a large
         repository is being scanned while the user types and the first request is answered; the
         first :meth:`refresh` waits for it.
@@ -53,12 +61,16 @@ class WorkspaceSecrets:
         files the first walk found *clean* (never a value, nor which files hold secrets): a file
         whose size, mtime, inode and ctime are unchanged, under the same rules, is not read again.
         Files with findings are always rescanned, so their values are learned afresh
-        (:mod:`codeward.privacy.clean_cache`). Without ``background`` the walk starts at once all
-        the same (a ``find`` process, :mod:`codeward.privacy.tree_walk`), so that it runs beside
-        whatever the caller does before its first :meth:`refresh`."""
+        (:mod:`codeward.privacy.clean_cache`).
+
+        ``prefetch`` starts the first walk's file listing at once (a ``find`` process,
+        :mod:`codeward.privacy.tree_walk`) without scanning, so that it runs beside whatever the
+        caller does before its first :meth:`refresh` (``codeward sandbox`` builds the spec); that
+        refresh then sees the tree as it was here. Only for a caller that changes nothing in
+        between."""
         self.root = Path(root)
         self.scanner = scanner
-        self._early: tree_walk.Walk | None = None if background else tree_walk.Walk(str(self.root))
+        self._early = tree_walk.Walk(str(self.root)) if prefetch and not background else None
         cache_file = _cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
         binding = clean_cache.binding_of(self.root, cache_file.name if cache_file else "")
         self._cache = clean_cache.CleanCache(cache_dir, cache_file, binding)
