@@ -3,8 +3,9 @@
 A command reads files the gate never sees and may transform what it read (``rev .env.local``) so
 that no rule recognises the output. The gate therefore has to know the values first: before each
 request leaves, :meth:`WorkspaceSecrets.refresh` walks the workspace, scans every file that is new
-or changed since the last walk (identity: size, mtime, inode, ctime), and reports the values of the
-findings, which the redactor then tracks in all their encodings (:mod:`codeward.privacy.known`).
+or changed since the last walk (identity: device, inode, size, mtime, ctime; the walk is
+:mod:`codeward.privacy.tree_walk`), and reports the values of the findings, which the redactor then
+tracks in all their encodings (:mod:`codeward.privacy.known`).
 
 Every file is scanned, ignored ones included: their secrets are the most sensitive, and a tier
 that cannot mask them still lets a command read them. That includes the text files of every ``.git``
@@ -59,7 +60,7 @@ class WorkspaceSecrets:
 
         ``cache_dir`` (the codeward home's ``cache/``) keeps, between sessions, the identity of the
         files the first walk found *clean* (never a value, nor which files hold secrets): a file
-        whose size, mtime, inode and ctime are unchanged, under the same rules, is not read again.
+        whose device, inode, size, mtime and ctime are unchanged, under the same rules, is not read again.
         Files with findings are always rescanned, so their values are learned afresh
         (:mod:`codeward.privacy.clean_cache`).
 
@@ -205,8 +206,10 @@ class WorkspaceSecrets:
         """Mark the files holding one of ``values`` in an encoded or reversed form (a Kubernetes
         Secret's base64 beside the ``.env`` it copies): a walk scanned them before the value was
         known, and their redacted text differs from the raw one all the same. Every file is read
-        again; a file that changes meanwhile is rescanned by the next refresh (a mark left here
-        only makes grep search it redacted)."""
+        again but those a completed sweep for these values (at least) cleared, in this process or
+        an earlier one, and unchanged since (:mod:`codeward.privacy.clean_cache`); a file that
+        changes meanwhile is rescanned by the next refresh (a mark left here only makes grep search
+        it redacted)."""
         from codeward.privacy.known import KnownValues
 
         known = KnownValues()
