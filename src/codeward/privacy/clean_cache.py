@@ -76,6 +76,7 @@ class CleanCache:
         return out
 
     def digests(self, values: Iterable[str]) -> frozenset[str] | None:
+        """Keyed digests of ``values`` (None without a cache: nothing is skipped or recorded)."""
         key = cache_key(self.cache_dir, create=True) if self.cache_dir is not None and self.path is not None else None
         return frozenset(value_digest(key, v) for v in values) if key is not None else None
 
