@@ -21,6 +21,9 @@ Rows per size:
 ``--mount-cost 20,100,250,1000`` instead times one command with that many scattered hidden files
 mounted by bubblewrap and by the launcher (root): where the launcher starts to pay.
 
+``--secret`` puts one ordinary file holding a credential in each repository (the CLI's secret scan
+then sweeps for its value: what a real repository with one ``.env``-like file pays).
+
 ``--breakdown`` adds, per size, where one in-agent command's time goes (each phase wrapped with a
 timer: the index refreshes, the spec, the layout, bwrap with its mounts, the census after).
 
@@ -41,7 +44,7 @@ import time
 from pathlib import Path
 
 
-def make_repo(root: Path, files: int, ignored: int, dirs: int) -> Path:
+def make_repo(root: Path, files: int, ignored: int, dirs: int, secret: bool = False) -> Path:
     repo = root / f"repo{files}"
     repo.mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(repo)], check=True)  # a real repository: the workspace's root
@@ -53,6 +56,10 @@ def make_repo(root: Path, files: int, ignored: int, dirs: int) -> Path:
         if i % per_dir == 0:
             d.mkdir(parents=True)
         (d / f"f{i % per_dir:02d}.py").write_text("x = 1\n")
+    if secret:  # one ordinary file with a credential: the secret scan's sweep then has a value to look for
+        (repo / "src" / "settings.py").write_text(
+            'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8kW3nV2a"\n'
+        )
     ndirs = max(1, files // per_dir)
     for j in range(ignored if files > 400 else 0):
         d = repo / "src" / f"d{(j % dirs) * max(1, ndirs // dirs) % ndirs:04d}"
@@ -155,6 +162,7 @@ def main() -> int:
     ap.add_argument("--dirs", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--breakdown", action="store_true")
+    ap.add_argument("--secret", action="store_true", help="put one file holding a credential in each repository")
     ap.add_argument("--mount-cost", default="", help="hidden-file counts: bubblewrap against the launcher, then exit")
     args = ap.parse_args()
     print(
@@ -181,7 +189,7 @@ def main() -> int:
         bare, _ = median_ms(lambda: run_process(["true"], env=env, cwd=tmp, timeout_s=30, output_cap=65536), 20)
         cli = [sys.executable, "-m", "codeward", "sandbox", "--", "true"]
         for size in (int(s) for s in args.sizes.split(",")):
-            repo = make_repo(base, size, args.ignored, args.dirs)
+            repo = make_repo(base, size, args.ignored, args.dirs, args.secret)
             time.sleep(0.2)  # nothing racy: what the index lists now it can trust next time
 
             def run_cli(repo: Path = repo) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import py_compile
 import zipfile
 from pathlib import Path
@@ -209,7 +210,7 @@ def test_a_clean_cache_from_before_binaries_were_read_is_not_reused(tmp_path: Pa
     that record, or the binary would never be read."""
     import json
 
-    from codeward.privacy import learn
+    from codeward.privacy import clean_cache, tree_walk
 
     ws, cache = tmp_path / "ws", tmp_path / "cache"
     ws.mkdir()
@@ -218,14 +219,17 @@ def test_a_clean_cache_from_before_binaries_were_read_is_not_reused(tmp_path: Pa
     scanner = load_scanner()
     first = WorkspaceSecrets(ws, scanner, background=True, cache_dir=cache)
     first.refresh()
-    [cache_file] = cache.iterdir()
+    cache_file = first._cache.path
+    assert cache_file is not None
     st = blob.stat()
-    stamp = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
-    cache_file.write_text(json.dumps({"version": 1, "clean": {str(blob): stamp}}))
+    old = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+    cache_file.with_suffix(".json").write_text(json.dumps({"version": 1, "clean": {str(blob): old}}))
     again = WorkspaceSecrets(ws, scanner, background=True, cache_dir=cache)
     assert TOK in {v for v, _ in again.refresh()}
-    # the control: the same record in the current version is trusted (the file is not read again)
-    cache_file.write_text(json.dumps({"version": learn.CACHE_VERSION, "clean": {str(blob): stamp}}))
+    # the control: the same record in the current format is trusted (the file is not read again)
+    stamp = tree_walk.stamp_of(os.lstat(blob))
+    key = clean_cache.cache_key(cache, create=False)
+    clean_cache.save(cache_file, key, first._cache.binding, clean_cache.Cached({str(blob): stamp}))
     trusting = WorkspaceSecrets(ws, scanner, background=True, cache_dir=cache)
     assert trusting.refresh() == []
 

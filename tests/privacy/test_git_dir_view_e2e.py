@@ -16,7 +16,7 @@ import base64
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from tests.support.model_server import strings
 from tests.support.sessions import offline_session
 
 from codeward.errors import SandboxUnavailable
-from codeward.privacy.learn import _walk as walk_with_git
+from codeward.privacy import tree_walk
 
 TOK = "ghp_" + "Q7mK2vX9pL4rT8wZ1nB6cJ3hF5dS0aYeUiOg"
 BASIC = base64.b64encode(f"x-access-token:{TOK}".encode()).decode()
@@ -186,11 +186,13 @@ def _sent(s: Any, outputs: list[str]) -> str:
     return "\n".join(strings(json.loads(s.gate.prepare(body, record=False).body)))
 
 
-def _walk_skipping_git(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+_walk_with_git = tree_walk.Walk.result
+
+
+def _walk_skipping_git(self: tree_walk.Walk) -> dict[str, str]:
     """The learner's walk as it was: every directory named ``.git`` skipped."""
-    for path, st in walk_with_git(root):
-        if ".git" not in Path(path).relative_to(root).parts:
-            yield path, st
+    found = _walk_with_git(self)
+    return {p: s for p, s in found.items() if ".git" not in Path(p).relative_to(self.root).parts}
 
 
 CONTROL = pytest.mark.xfail(strict=True, raises=AssertionError, reason="control: a walk that skips .git leaks")
@@ -208,7 +210,7 @@ def test_each_git_file_leaks_when_the_learner_skips_git(
     _tier(cw_home, "bwrap")
     path = CASES[case](git_repo)
     if not covered:
-        monkeypatch.setattr("codeward.privacy.learn._walk", _walk_skipping_git)
+        monkeypatch.setattr(tree_walk.Walk, "result", _walk_skipping_git)
     s = offline_session(git_repo)
     output = _dispatch(s, f"cat {path} | {SHIFT}", 0)
     assert output.startswith("exit code: 0") and len(output) > 30, output

@@ -162,7 +162,7 @@ def test_a_later_session_rereads_only_changed_files_and_those_with_secrets(tmp_p
     first = WorkspaceSecrets(ws, scanner, background=True, cache_dir=cache)
     assert {v for v, _ in first.refresh()} >= {SECRET, LETTERS}
     assert first.files_scanned == 6
-    assert not any(SECRET in p.read_text() or LETTERS in p.read_text() for p in cache.iterdir())
+    assert not any(SECRET.encode() in p.read_bytes() or LETTERS.encode() in p.read_bytes() for p in cache.iterdir())
     assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in cache.iterdir())
     (ws / "clean0.txt").write_text("changed, and now a token: ghp_Tn4Rw8Qz1Lx6Kc3Vb9Mp2Ys7Hd5Fj0Ge4Ua8Wi\n")
     second = WorkspaceSecrets(ws, scanner, background=True, cache_dir=cache)

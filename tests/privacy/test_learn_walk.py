@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
-from codeward.privacy.learn import WorkspaceSecrets, _walk
+import pytest
+
+from codeward.privacy import tree_walk
+from codeward.privacy.learn import WorkspaceSecrets
 from codeward.privacy.scanner import load_scanner
 
 TOK = "ghp_" + "Q7mK2vX9pL4rT8wZ1nB6cJ3hF5dS0aYeUiOg"
 
 
-def _rel(root: Path) -> set[str]:
-    return {Path(p).relative_to(root).as_posix() for p, _ in _walk(root)}
+WALKERS: dict[str, Callable[[str], dict[str, str]]] = {
+    "find": tree_walk.snapshot,
+    "python": tree_walk.python_snapshot,
+}
 
 
-def test_git_text_files_are_walked_and_object_stores_are_not(tmp_path: Path) -> None:
+@pytest.mark.parametrize("walker", sorted(WALKERS))
+def test_git_text_files_are_walked_and_object_stores_are_not(tmp_path: Path, walker: str) -> None:
+    def _rel(root: Path) -> set[str]:
+        return {Path(p).relative_to(root).as_posix() for p in WALKERS[walker](str(root))}
+
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / "a.txt").write_text("x\n")
     subprocess.run(["git", "-C", str(tmp_path), "add", "a.txt"], check=True)

@@ -29,7 +29,7 @@ def _project_scan(project: Any) -> tuple[Any, Any]:
     from codeward.privacy.redact import Redactor
 
     root = project.workspace.root
-    learner = WorkspaceSecrets(root, project.scanner, cache_dir=project.home / "cache")
+    learner = WorkspaceSecrets(root, project.scanner, cache_dir=project.home / "cache", prefetch=True)
     redactor = Redactor(project.scanner, learner=learner)
 
     def secret_paths() -> list[Path]:
@@ -93,6 +93,7 @@ def command(
     project = project_for(ctx, RunOptions(profile=profile, config=config_flags, cd=cd, allow_network=allow_network))
     for notice in project.config.notices:
         click.echo(f"codeward: {notice}", err=True)
+    redact, secret_paths = _project_scan(project)  # first: its file walk runs while the spec is built
     spec = project.sandbox_spec(writable=writable, network=True if project.overrides.allow_network else None)
     sandbox = project.select_sandbox(allow_unsandboxed=unsandboxed)
     if sandbox.tier == "none":
@@ -109,7 +110,6 @@ def command(
 
     from codeward.sandbox.redacted_view import ViewError, view_for
 
-    redact, secret_paths = _project_scan(project)
     try:
         with view_for(spec, project.home, secret_paths, redact) as spec:
             result = sandbox.run(argv, spec, on_output=show, on_connection=connection)

@@ -3,8 +3,9 @@
 A command reads files the gate never sees and may transform what it read (``rev .env.local``) so
 that no rule recognises the output. The gate therefore has to know the values first: before each
 request leaves, :meth:`WorkspaceSecrets.refresh` walks the workspace, scans every file that is new
-or changed since the last walk (identity: size, mtime, inode, ctime), and reports the values of the
-findings, which the redactor then tracks in all their encodings (:mod:`codeward.privacy.known`).
+or changed since the last walk (identity: device, inode, size, mtime, ctime; the walk is
+:mod:`codeward.privacy.tree_walk`), and reports the values of the findings, which the redactor then
+tracks in all their encodings (:mod:`codeward.privacy.known`).
 
 Every file is scanned, ignored ones included: their secrets are the most sensitive, and a tier
 that cannot mask them still lets a command read them. That includes the text files of every ``.git``
@@ -24,49 +25,58 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import json
 import os
-import stat
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from codeward.privacy import clean_cache, tree_walk
+
 MAX_FILE_BYTES = 8 << 20
 MAX_BINARY_BYTES = 256 << 20
 """A binary file is read as its printable strings up to this size (a venv's largest libraries are
 about 100 MB); a larger one is not scanned and counts as holding secrets (hidden from commands)."""
 BINARY_SNIFF = 8192
-GIT_DIR_NAME = ".git"
-OBJECT_STORE_DIRS = frozenset({"objects", "lfs"})
-"""Skipped inside a git directory (one holding ``HEAD``): compressed objects, scanned by the history scan."""
-INDEX_NAMES = ("index", "sharedindex.")
-"""A git directory's index (and split-index parts): binary paths and ids, the staged blobs are the
-history scan's; hiding it as a binary "holding" a path name would break git inside the sandbox."""
 MIN_BINARY_VALUE = 16
-CACHE_VERSION = 2
-"""Of the clean-file cache. Version 1 recorded binaries as clean without reading them (they were
-skipped), so its entries would keep a binary holding a secret unscanned: they are not reused."""
 
 
 class WorkspaceSecrets:
     """Scans the files under ``root`` incrementally and hands back newly seen secret values."""
 
-    def __init__(self, root: Path, scanner: Any, *, background: bool = False, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        scanner: Any,
+        *,
+        background: bool = False,
+        cache_dir: Path | None = None,
+        prefetch: bool = False,
+    ) -> None:
         """``background`` starts the first (full) walk in a thread at once, so that a large
         repository is being scanned while the user types and the first request is answered; the
         first :meth:`refresh` waits for it.
 
         ``cache_dir`` (the codeward home's ``cache/``) keeps, between sessions, the identity of the
         files the first walk found *clean* (never a value, nor which files hold secrets): a file
-        whose size, mtime, inode and ctime are unchanged, under the same rules, is not read again.
-        Files with findings are always rescanned, so their values are learned afresh."""
+        whose device, inode, size, mtime and ctime are unchanged, under the same rules, is not read again.
+        Files with findings are always rescanned, so their values are learned afresh
+        (:mod:`codeward.privacy.clean_cache`).
+
+        ``prefetch`` starts the first walk's file listing at once (a ``find`` process,
+        :mod:`codeward.privacy.tree_walk`) without scanning, so that it runs beside whatever the
+        caller does before its first :meth:`refresh` (``codeward sandbox`` builds the spec); that
+        refresh then sees the tree as it was here. Only for a caller that changes nothing in
+        between."""
         self.root = Path(root)
         self.scanner = scanner
-        self._cache_file = _cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
-        self._clean: dict[str, list[int]] = _load_clean(self._cache_file)
-        self._stamps: dict[str, tuple[int, int, int, int]] = {}
+        self._early = tree_walk.Walk(str(self.root)) if prefetch and not background else None
+        cache_file = _cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
+        binding = clean_cache.binding_of(self.root, cache_file.name if cache_file else "")
+        self._cache = clean_cache.CleanCache(cache_dir, cache_file, binding)
+        self._stamps: dict[str, str] = {}
+        self._stamps_digest: str | None = None
         self._secret_paths: set[str] = set()
         self.files_scanned = 0
         self._lock = threading.Lock()
@@ -92,6 +102,9 @@ class WorkspaceSecrets:
         """End the background walk early and wait for it: a thread still inside the scanner's C++
         code when the interpreter exits aborts the whole process (exit 134)."""
         self._stop.set()
+        early, self._early = self._early, None
+        if early is not None:
+            early.cancel()
         for thread in (self._thread, self._sweeper):
             if thread is not None:
                 thread.join(timeout)
@@ -106,18 +119,7 @@ class WorkspaceSecrets:
             self._error = e
 
     def _save_clean(self) -> None:
-        if self._cache_file is None:
-            return
-        clean = {p: list(st) for p, st in self._stamps.items() if p not in self._secret_paths}
-        try:
-            self._cache_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = self._cache_file.with_suffix(f".{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump({"version": CACHE_VERSION, "clean": clean}, f)
-            os.replace(tmp, self._cache_file)
-        except OSError:
-            pass  # a cache only saves time
+        self._cache.save(self._stamps, set(self._secret_paths), self._stamps_digest, None)
 
     def paths(self) -> list[str]:
         """Absolute paths of every regular file seen at the last :meth:`refresh`."""
@@ -157,11 +159,8 @@ class WorkspaceSecrets:
         """Files new or changed since the last walk, without reading or recording them (what a
         command just wrote, when its output cannot be trusted)."""
         with self._lock:
-            return [
-                path
-                for path, st in _walk(self.root)
-                if self._stamps.get(path) != (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-            ]
+            now = tree_walk.snapshot(str(self.root))
+            return tree_walk.changed(now, self._stamps)
 
     def mark_secret(self, path: str) -> None:
         """Count ``path`` among the files holding a secret until it changes: a tool redacted a value
@@ -207,44 +206,55 @@ class WorkspaceSecrets:
         """Mark the files holding one of ``values`` in an encoded or reversed form (a Kubernetes
         Secret's base64 beside the ``.env`` it copies): a walk scanned them before the value was
         known, and their redacted text differs from the raw one all the same. Every file is read
-        again; a file that changes meanwhile is rescanned by the next refresh (a mark left here
-        only makes grep search it redacted)."""
+        again but those a completed sweep for these values (at least) cleared, in this process or
+        an earlier one, and unchanged since (:mod:`codeward.privacy.clean_cache`); a file that
+        changes meanwhile is rescanned by the next refresh (a mark left here only makes grep search
+        it redacted)."""
         from codeward.privacy.known import KnownValues
 
         known = KnownValues()
         known.add_all(values)
+        digests = self._cache.digests(v for v, _ in values)
         with self._sweep_lock:
-            for path, stamp in list(self._stamps.items()):
+            start, walk = self._stamps, self._stamps_digest  # a walk replaces the dict, never changes it
+            for path in self._cache.to_sweep(start, digests):  # not those a sweep cleared, unchanged since
                 if self._stop.is_set():
                     return  # not recorded as swept
-                if path in self._secret_paths or stamp[0] == 0:
+                size = tree_walk.stamp_size(start[path])
+                if path in self._secret_paths or size == 0:
                     continue
                 try:
-                    got = _texts(path, stamp[0])
+                    got = _texts(path, size)
                 except OSError:
                     got = None
                 if got is None or any(_counts(known.find(t), got[1]) for t in got[0]):
                     self._secret_paths.add(path)  # holds a value, or unreadable now (fail closed)
             self._swept.update(v for v, _ in values)
+            if digests is not None and self._stamps is start:
+                self._cache.save(start, set(self._secret_paths), walk, digests)
 
     def _refresh(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        seen: set[str] = set()
-        for path, st in _walk(self.root):
+        walk, self._early = self._early, None
+        walk = walk or tree_walk.Walk(str(self.root))
+        now = walk.result()
+        # The first walk reads what the cache does not vouch for (clean under the same rules in an
+        # earlier process, and unchanged since); later ones what changed since the last walk.
+        changed = tree_walk.changed(now, self._stamps) if self._walked else self._cache.unvouched(now, walk.digest)
+        for gone in self._stamps.keys() - now.keys():
+            self._secret_paths.discard(gone)
+        self._stamps, self._stamps_digest = now, walk.digest
+        for i, path in enumerate(changed):
             if self._stop.is_set():
+                rest = set(changed[i:])  # not read: new or changed again at the next walk
+                self._stamps, self._stamps_digest = {p: s for p, s in now.items() if p not in rest}, None
                 break
-            seen.add(path)
-            stamp = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-            if self._stamps.get(path) == stamp:
-                continue
-            self._stamps[path] = stamp
             self._secret_paths.discard(path)
-            if not self._walked and self._clean.get(path) == list(stamp):
-                continue  # clean under the same rules in an earlier session, and unchanged since
-            if st.st_size == 0:
+            size = tree_walk.stamp_size(now[path])
+            if size == 0:
                 continue
             try:
-                got = _texts(path, st.st_size)
+                got = _texts(path, size)
             except OSError:
                 got = None
             if got is None:
@@ -265,9 +275,6 @@ class WorkspaceSecrets:
             if held:
                 self._secret_paths.add(path)
         self._walked = True
-        for gone in set(self._stamps) - seen:
-            del self._stamps[gone]
-            self._secret_paths.discard(gone)
         return out
 
 
@@ -319,36 +326,6 @@ def _texts(path: str, size: int) -> tuple[Iterable[str], bool] | None:
     return stream(), True
 
 
-def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """(path, lstat) of every regular file under ``root``, without following symlinks.
-
-    Inside a ``.git`` directory everything is walked but the object stores and the index: an
-    ``objects`` or ``lfs`` directory, an ``index`` or ``sharedindex.*`` file, whose parent is a git
-    directory (holds ``HEAD``: the ``.git`` itself, or a submodule's ``modules/NAME``). A ``.git`` that is no repository (``vendor/lib/.git/deploy.env``)
-    has no ``HEAD``, so nothing in it is skipped."""
-    stack: list[tuple[str, bool]] = [(str(root), False)]
-    while stack:
-        d, in_git = stack.pop()
-        try:
-            entries = list(os.scandir(d))
-        except OSError:
-            continue
-        store_parent = in_git and any(e.name == "HEAD" for e in entries)
-        for e in entries:
-            try:
-                st = e.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                if store_parent and e.name in OBJECT_STORE_DIRS:
-                    continue
-                stack.append((e.path, in_git or e.name == GIT_DIR_NAME))
-            elif stat.S_ISREG(st.st_mode):
-                if store_parent and (e.name == INDEX_NAMES[0] or e.name.startswith(INDEX_NAMES[1])):
-                    continue
-                yield e.path, st
-
-
 def _cache_file(cache_dir: Path, root: Path, scanner: Any) -> Path:
     """One cache file per workspace and rule set: other rules may find what these did not."""
     from codeward import __version__
@@ -358,7 +335,7 @@ def _cache_file(cache_dir: Path, root: Path, scanner: Any) -> Path:
         h.update(f"\0{r.id}\0{r.regex_source}\0{r.origin}\0{r.keywords}\0{len(r.allowlists)}".encode())
     h.update(repr(getattr(scanner, "allowlist", ())).encode())
     h.update(repr(getattr(scanner, "redact_pii", False)).encode())
-    return cache_dir / f"learn-{h.hexdigest()[:24]}.json"
+    return cache_dir / f"learn-{h.hexdigest()[:24]}.bin"
 
 
 _running: weakref.WeakSet[WorkspaceSecrets] = weakref.WeakSet()
@@ -368,17 +345,6 @@ _running: weakref.WeakSet[WorkspaceSecrets] = weakref.WeakSet()
 def _stop_all() -> None:
     for learner in list(_running):
         learner.stop()
-
-
-def _load_clean(path: Path | None) -> dict[str, list[int]]:
-    if path is None:
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    clean = data.get("clean") if isinstance(data, dict) and data.get("version") == CACHE_VERSION else None
-    return clean if isinstance(clean, dict) else {}
 
 
 def secret_paths_now(redactor: Any) -> set[str]:
