@@ -42,10 +42,10 @@ def cache_file(root: Path, cache_dir: Path) -> Path:
 def load(root: Path, names: frozenset[str], cache_dir: Path) -> DirIndex | None:
     """The saved index of ``root``, or None when there is none or it cannot be trusted."""
     try:
-        key = _key(cache_dir, create=False)
+        key = cache_key(cache_dir, create=False)
         if key is None:
             return None
-        raw = _read_private(cache_file(root, cache_dir))
+        raw = read_private(cache_file(root, cache_dir))
         mac, _, body = raw.partition(b"\n")
         if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
             return None
@@ -79,11 +79,11 @@ def save(index: DirIndex, cache_dir: Path) -> None:
     body = json.dumps(doc, separators=(",", ":")).encode()
     with contextlib.suppress(OSError):
         cache_dir.mkdir(exist_ok=True, mode=0o700)  # in an existing home only: saving never creates one
-        key = _key(cache_dir, create=True)
+        key = cache_key(cache_dir, create=True)
         if key is None:
             return
         mac = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
-        _write_private(cache_file(index.root, cache_dir), mac + b"\n" + body)
+        write_private(cache_file(index.root, cache_dir), mac + b"\n" + body)
         index.saved_generation = generation
 
 
@@ -93,7 +93,7 @@ def ensure_key(cache_dir: Path) -> bool:
     nothing hid it yet. True when the key exists afterwards."""
     try:
         cache_dir.mkdir(exist_ok=True, mode=0o700)
-        return _key(cache_dir, create=True) is not None
+        return cache_key(cache_dir, create=True) is not None
     except OSError:
         return False
 
@@ -168,10 +168,10 @@ def _decode(doc: Any, root: Path, names: frozenset[str]) -> DirIndex | None:
     return index
 
 
-def _key(cache_dir: Path, *, create: bool) -> bytes | None:
+def cache_key(cache_dir: Path, *, create: bool) -> bytes | None:
     path = cache_dir / KEY_FILE
     try:
-        key = _read_private(path)
+        key = read_private(path)
     except FileNotFoundError:
         if not create:
             return None
@@ -179,13 +179,13 @@ def _key(cache_dir: Path, *, create: bool) -> bytes | None:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         except FileExistsError:
-            return _read_private(path) or None  # another process made it first
+            return read_private(path) or None  # another process made it first
         with os.fdopen(fd, "wb") as f:
             f.write(key)
     return key if len(key) == 32 else None
 
 
-def _read_private(path: Path) -> bytes:
+def read_private(path: Path) -> bytes:
     """A regular file of ours that no one else can write; anything else is not ours to trust."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as f:
@@ -197,7 +197,7 @@ def _read_private(path: Path) -> bytes:
         return f.read()
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
-from codeward.dirindex.store import _key, _read_private, _write_private
+from codeward.dirindex import store
 from codeward.privacy import tree_walk
 
 MAGIC = b"codeward-learn-cache 3\n"
@@ -130,7 +130,7 @@ def cache_key(cache_dir: Path, *, create: bool) -> bytes | None:
     try:
         if create:
             cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return _key(cache_dir, create=create)
+        return store.cache_key(cache_dir, create=create)
     except OSError:
         return None
 
@@ -140,7 +140,7 @@ def load(path: Path, key: bytes | None, binding: str) -> Cached:
     if key is None:
         return Cached()
     try:
-        data = _read_private(path)
+        data = store.read_private(path)
     except OSError:
         return Cached()
     if not data.startswith(MAGIC):
@@ -184,7 +184,7 @@ def save(path: Path, key: bytes | None, binding: str, cached: Cached) -> None:
     rest = header.encode() + b"\n" + body
     mac = hmac.new(key, rest, hashlib.sha256).hexdigest().encode()
     with contextlib.suppress(OSError):  # a cache only saves time
-        _write_private(path, MAGIC + mac + b"\n" + rest)
+        store.write_private(path, MAGIC + mac + b"\n" + rest)
 
 
 def binding_of(root: Path, rules_key: str) -> str:
