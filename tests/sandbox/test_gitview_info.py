@@ -42,3 +42,26 @@ def test_control_without_the_view_pairs_the_copy_is_raw(tmp_path: Path) -> None:
     out = attributes_info(repo, [".env"])
     assert out is not None
     assert (out / "exclude").read_text() == RAW and (out / "private").exists()
+
+
+def test_attribute_lines_match_exactly_the_named_path_in_git(tmp_path: Path) -> None:
+    """git itself reads each line (plain names on the fast path, odd ones escaped or C-quoted) as
+    the one path it names: ``git check-attr`` says ``diff: unset`` for it and nothing for a look-alike."""
+
+    from codeward.sandbox.gitview import attribute_line
+
+    repo = tmp_path / "r"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    names = ["src/a.py", "x y.txt", 'q"uote', "tab\tname", "star*", "[set]", "back\\slash", "#hash", "!bang", "é.txt"]
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "attributes").write_text("".join(attribute_line(n) for n in names))
+    for n in names:
+        out = subprocess.run(
+            ["git", "-C", str(repo), "check-attr", "-z", "diff", "--", n], capture_output=True, check=True
+        ).stdout.split(b"\0")
+        assert out[2] == b"unset", (n, out)
+    for decoy in ["src/b.py", "x", "starX", "s", "hash"]:
+        out = subprocess.run(
+            ["git", "-C", str(repo), "check-attr", "-z", "diff", "--", decoy], capture_output=True, check=True
+        ).stdout.split(b"\0")
+        assert out[2] == b"unspecified", (decoy, out)

@@ -15,6 +15,7 @@ import atexit
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -111,12 +112,17 @@ ATTRIBUTES = "-diff"
 ``git show COMMIT`` and ``git grep REV`` print "Binary files differ" instead of its content."""
 
 
+_SPECIAL = re.compile(r'[*?\[\]\\ \t"\x00-\x1f\x7f]')
+
+
 def attribute_line(path: str) -> str:
     """One ``info/attributes`` line for the repository-relative ``path``, matched literally.
 
     A path ending in ``/`` is a directory and matches everything below it. Glob characters are
     escaped; a path with spaces, quotes, control characters or a leading ``#``
     or ``!`` is written C-quoted, which git reads since 2.21."""
+    if not _SPECIAL.search(path):  # the usual name: nothing to escape (thousands per command)
+        return f"/{path}{'**' if path.endswith('/') else ''} {ATTRIBUTES}\n"
     glob = "".join("\\" + c if c in "*?[]\\" else c for c in path)
     pattern = "/" + glob + ("**" if path.endswith("/") else "")  # a directory: everything below it
     if any(c in pattern for c in ' \t"') or any(ord(c) < 32 or ord(c) == 127 for c in pattern):
