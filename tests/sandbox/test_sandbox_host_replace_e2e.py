@@ -90,7 +90,7 @@ def test_hidden_env_saved_by_host_is_not_persisted_for_the_next_command(
     env.write_text(f"DB_PASSWORD={OLD}\n")
 
     def save() -> None:
-        tmp = git_repo / ".env.swp"
+        tmp = git_repo / "save.tmp"
         tmp.write_text(f"DB_PASSWORD={NEW}\n")
         os.replace(tmp, env)
 
@@ -165,13 +165,13 @@ def test_control_the_command_does_write_the_secret_before_it_is_stopped(bwrap: A
     env.write_text(f"DB_PASSWORD={OLD}\n")
 
     def save() -> None:
-        tmp = project.root / ".env.swp"
+        tmp = project.root / "save.tmp"
         tmp.write_text(f"DB_PASSWORD={NEW}\n")
         os.replace(tmp, env)
 
     t = _host_when_started(project.root, save)
     r = project.run(bwrap, PERSIST)
     t.join(5)
-    assert r.host_changed and "withheld" in r.output
+    assert r.host_changed and "withheld" in r.output, (r.host_changed, r.note)
     leaked = _shift_back((project.root / "leak.txt").read_text())
     assert OLD in leaked or NEW in leaked

@@ -101,4 +101,5 @@ def spec_for_project(
         git_hidden=hidden_history_paths(root, project.ignore, home / "cache"),
         git_view=git_view,
         git_note=lambda: view_note(root),
+        ignore_rules=project.ignore,
     )

@@ -355,7 +355,14 @@ class LandlockSandbox:
         python = launch.trusted_python(spec.roots())
         child_env(spec.env_passthrough)  # refuses credential names before anything starts
         # files that hold secrets are held out of the tree like hidden ones; a redacted copy takes their place
-        layout = build_layout(spec, extra_hidden=[h for h, _ in spec.redacted])
+        from codeward.sandbox.census import index_for
+        from codeward.sandbox.host_watch import HostWatch
+        from codeward.sandbox.new_names import prepared
+
+        index = index_for(spec.workspace)
+        index.refresh()  # every directory, so that the watch below has them all
+        new_names, appeared = prepared(spec.workspace, spec.ignore_rules, index, spec.masked)
+        layout = build_layout(spec, extra_hidden=[*(h for h, _ in spec.redacted), *appeared])
         try:
             bpf = build_filter(policy_for("landlock", network=spec.network, proxy=use_proxy))
         except SeccompError as e:
@@ -403,6 +410,12 @@ class LandlockSandbox:
                 "seccomp": bpf,
                 "supervise": True,
             }
+            if new_names is not None:
+                # a held name is out of the tree, so a file the host makes there is readable: not covered
+                new_names.arm([h for h in layout.hidden() if h not in held.held_paths])
+            watch = HostWatch({}, new_names) if new_names is not None else None
+            if watch is not None:
+                undo.callback(watch.close)
             return run_process(
                 launch.launcher_argv(python, launcher_spec, argv),
                 env=env,
@@ -411,6 +424,7 @@ class LandlockSandbox:
                 output_cap=spec.output_cap,
                 on_output=on_output,
                 stop=lambda p: os.kill(p.pid, 15),
+                host_watch=watch,
             )
 
         # The shared lifecycle (runner.run_guarded) inside the hold: the anchors and the scratch dir
@@ -444,6 +458,11 @@ class LandlockSandbox:
             restored=restored,
             discarded=discarded,
         )
+        if raw.host_changed:
+            stopped = "sandbox: a name the ignore rules hide appeared while the command ran; output withheld"
+            return CommandResult(
+                raw.returncode, raw.output, False, raw.timed_out, raw.duration_ms, self.tier, stopped, raw.host_changed
+            )
         if held.left and note is not None and note.startswith(GENERIC_DENIAL):
             note = frozen_note(held.left, spec)
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)

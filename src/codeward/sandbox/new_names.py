@@ -1,0 +1,345 @@
+"""Stop a command when a name the ignore rules hide appears in the workspace while it runs.
+
+The sandbox hides what exists when a command starts: bubblewrap mounts over each hidden path,
+Landlock moves each out of the tree. A name that does not exist then has nothing over it, so when
+a program on the host creates one while the command runs (the user's editor writes ``.env``, a
+tool makes ``secrets/`` or ``deploy.key``, a rename or hard link brings one in), the command could
+read it raw. No list of names can cover this (``*.key`` has no end), so the decision is made per
+new name, with the session's own ignore matcher (the spec's ``hides``), wherever it appears:
+
+* one inotify descriptor per workspace, kept for the session (:func:`watch_for`), watches every
+  directory of the tree for entries created or moved in; only directories new since the last
+  command are added, so a command pays for what changed, not for the tree;
+* before a command (:meth:`NewNames.prepare`) what appeared since the view was computed is read
+  from the queue: a hidden name the view does not cover is handed back to be hidden too;
+* while it runs (:meth:`NewNames.poll`, through :class:`codeward.sandbox.host_watch.HostWatch`) a
+  hidden name the view does not cover stops the command and its output is withheld, exactly as a
+  replaced hidden file does. A new directory is watched at once and then listed, so what was made
+  in it before the watch existed is judged too.
+
+inotify does not say who made a name, so a command that itself creates an ignored name is stopped
+the same way: it fails closed. A lost event (queue overflow), a directory that cannot be watched
+or the watch limit (``fs.inotify.max_user_watches``) stop or refuse the command, never pass it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import os
+import stat
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from codeward.errors import SandboxUnavailable
+from codeward.sandbox.host_watch import (
+    HEADER,
+    IN_CLOEXEC,
+    IN_CREATE,
+    IN_DONT_FOLLOW,
+    IN_IGNORED,
+    IN_MOVE_SELF,
+    IN_MOVED_TO,
+    IN_NONBLOCK,
+    IN_ONLYDIR,
+    IN_Q_OVERFLOW,
+)
+
+if TYPE_CHECKING:
+    from codeward.dirindex import Classify, DirIndex
+
+IN_ISDIR = 0x40000000
+MASK = IN_CREATE | IN_MOVED_TO | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW
+NOT_ENTERED = ".git"  # as the directory index: git's own directory is protected whole, never walked
+OVERFLOW = "(too many changes to follow)"
+Hides = Callable[[str, bool], bool]
+
+
+class NewNames:
+    """The session-long watch of one workspace tree (see the module docstring)."""
+
+    def __init__(self, root: Path, hides: Hides, key: str = "") -> None:
+        self.root = str(root).rstrip("/") or "/"
+        self.hides = hides
+        self.key = key
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        self.lock = threading.RLock()
+        self.fd = -1
+        self._wd: dict[int, tuple[str, tuple[int, int]]] = {}  # wd -> (path, (dev, inode))
+        self._dirs: dict[str, int] = {}
+        self._covered: frozenset[str] = frozenset()
+        self.found: list[str] = []  # hidden names that appeared while armed (the stop's reason)
+        self._open()
+
+    def _open(self) -> None:
+        fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if fd < 0:
+            raise SandboxUnavailable(
+                f"sandbox: cannot watch the workspace for new files: {os.strerror(ctypes.get_errno())}"
+            )
+        self.fd = fd
+        self._wd.clear()
+        self._dirs.clear()
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+        self.fd = -1  # a later read fails (closed: nothing is passed) rather than read a reused number
+
+    # --- before a command -------------------------------------------------------------------------
+
+    def prepare(self, index: DirIndex, covered: Iterable[Path]) -> list[Path]:
+        """The hidden paths that appeared since the last command and that ``covered`` (what the view
+        about to be built hides) leaves out; the caller hides them too. Directories the ``index``
+        (just refreshed) knows and the watch does not are added."""
+        with self.lock:
+            self._covered = frozenset(str(p) for p in covered)
+            self.found = []
+            exposed: list[str] = []
+            if self._drain(exposed):  # events were lost: start again, every directory listed anew
+                self.close()
+                self._open()
+                exposed = []
+                self._sync(index, exposed, trust_index=False)
+            else:
+                self._sync(index, exposed, trust_index=True)
+            return [Path(p) for p in dict.fromkeys(exposed) if os.path.lexists(p)]
+
+    def _sync(self, index: DirIndex, out: list[str], *, trust_index: bool) -> None:
+        """Watch every directory of ``index`` not watched yet, then list the ones that may hold what
+        the view was not computed from. One listed under the ignore rules that has not changed since
+        (same signature, classified) is not listed again: the view was computed from what it held."""
+        with index.lock:
+            entries = list(index.dirs.items())
+        todo: list[str] = []
+        for d, e in entries:
+            if d in self._dirs or self._is_covered(d) or not self._inside(d):
+                continue
+            if not self._add(d):
+                continue
+            if trust_index and e.hidden is not None and not e.racy and not e.unreadable:
+                with contextlib.suppress(OSError):
+                    st = os.lstat(d)
+                    if (st.st_dev, st.st_ino, st.st_ctime_ns) == e.sig:
+                        continue
+            todo.append(d)
+        for d in todo:
+            self._list(d, out, recurse=False)
+
+    # --- while a command runs ---------------------------------------------------------------------
+
+    def arm(self, covered: Iterable[Path]) -> None:
+        """What the command's view hides (a new name there is covered, not a leak); ``found`` is reset."""
+        with self.lock:
+            self._covered = frozenset(str(p) for p in covered)
+            self.found = []
+
+    def poll(self) -> bool:
+        """Read what is queued; True once a hidden name appeared (``found`` says which)."""
+        with self.lock:
+            if self._drain(self.found):
+                self.found.append(OVERFLOW)
+            return bool(self.found)
+
+    # --- shared -----------------------------------------------------------------------------------
+
+    def _drain(self, out: list[str]) -> bool:
+        """Judge every queued event, appending hidden new paths to ``out``; True on a lost event."""
+        lost = False
+        while True:
+            try:
+                buf = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return lost
+            if not buf:
+                return lost
+            off = 0
+            while off + HEADER.size <= len(buf):
+                wd, mask, _cookie, length = HEADER.unpack_from(buf, off)
+                raw = buf[off + HEADER.size : off + HEADER.size + length].split(b"\0", 1)[0]
+                off += HEADER.size + length
+                if mask & IN_Q_OVERFLOW:
+                    lost = True
+                elif mask & IN_IGNORED:
+                    self._forget(wd)
+                elif mask & IN_MOVE_SELF:
+                    self._moved(wd)
+                elif mask & (IN_CREATE | IN_MOVED_TO) and wd in self._wd:
+                    d = self._wd[wd][0]
+                    self._judge(f"{d}/{os.fsdecode(raw)}" if d != "/" else "/" + os.fsdecode(raw), out)
+
+    def _judge(self, path: str, out: list[str]) -> None:
+        """A name that appeared: hidden -> ``out``; a directory -> watched, then listed (all of it)."""
+        if self._is_covered(path) or not self._inside(path):
+            return
+        try:
+            st = os.lstat(path)
+        except OSError:
+            st = None  # gone already: judged by its name alone (it may have been read meanwhile)
+        is_dir = st is not None and stat.S_ISDIR(st.st_mode)
+        if not is_dir and st is not None and stat.S_ISLNK(st.st_mode):
+            with contextlib.suppress(OSError):
+                is_dir = os.path.isdir(path)  # as the index classifies a link to a directory
+        if self.hides(self._rel(path), is_dir):
+            out.append(path)
+            return
+        real_dir = st is not None and stat.S_ISDIR(st.st_mode) and os.path.basename(path) != NOT_ENTERED
+        if real_dir and self._add(path):
+            self._list(path, out, recurse=True)
+
+    def _list(self, d: str, out: list[str], *, recurse: bool) -> None:
+        """Judge what ``d`` holds (after its watch exists: nothing made from then on is missed)."""
+        try:
+            with os.scandir(d) as it:
+                names = [e.name for e in it]
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            raise SandboxUnavailable(
+                f"sandbox: cannot list {d} to check it for hidden files: {os.strerror(err.errno or 0)}"
+            ) from None
+        for n in names:
+            p = f"{d}/{n}" if d != "/" else "/" + n
+            if recurse:
+                self._judge(p, out)
+                continue
+            # a directory already watched is listed on its own; here only its name is judged
+            if p in self._dirs:
+                if not self._is_covered(p) and self.hides(self._rel(p), True):
+                    out.append(p)
+                continue
+            self._judge(p, out)
+
+    def _add(self, d: str) -> bool:
+        """Watch ``d``; False when it is gone. Fails closed when it cannot be watched."""
+        wd = self._libc.inotify_add_watch(self.fd, os.fsencode(d), MASK)
+        if wd < 0:
+            err = ctypes.get_errno()
+            if err in (errno.ENOENT, errno.ENOTDIR):
+                return False
+            if err == errno.ENOSPC:
+                raise SandboxUnavailable(
+                    f"sandbox: the workspace has more directories than inotify may watch ({limit_text()}), so files "
+                    "the ignore rules hide could appear unseen while a command runs; raise the limit: "
+                    "sudo sysctl fs.inotify.max_user_watches=524288"
+                )
+            raise SandboxUnavailable(f"sandbox: cannot watch {d} for new hidden files: {os.strerror(err)}")
+        try:
+            st = os.lstat(d)
+            ident = (st.st_dev, st.st_ino)
+        except OSError:
+            ident = (0, 0)
+        old = self._wd.get(wd)
+        if old is not None and old[0] != d:
+            self._rename(old[0], d)  # the same directory under a new name: its subdirectories moved with it
+        self._wd[wd] = (d, ident)
+        self._dirs[d] = wd
+        return True
+
+    def _rename(self, old: str, new: str) -> None:
+        prefix = old + "/"
+        for wd, (p, ident) in list(self._wd.items()):
+            if p == old or p.startswith(prefix):
+                moved = new + p[len(old) :]
+                self._dirs.pop(p, None)
+                self._wd[wd] = (moved, ident)
+                self._dirs[moved] = wd
+
+    def _moved(self, wd: int) -> None:
+        """A watched directory was renamed: unless it was already followed to its new name (its new
+        parent's event came first), it and what is below it are dropped, to be found anew."""
+        entry = self._wd.get(wd)
+        if entry is None:
+            return
+        path, ident = entry
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            if (st.st_dev, st.st_ino) == ident:
+                return
+        prefix = path + "/"
+        for w, (p, _) in list(self._wd.items()):
+            if p == path or p.startswith(prefix):
+                self._libc.inotify_rm_watch(self.fd, w)
+                self._forget(w)
+
+    def _forget(self, wd: int) -> None:
+        entry = self._wd.pop(wd, None)
+        if entry is not None and self._dirs.get(entry[0]) == wd:
+            del self._dirs[entry[0]]
+
+    def _is_covered(self, path: str) -> bool:
+        covered = self._covered
+        if not covered:
+            return False
+        p = path
+        while len(p) > len(self.root):
+            if p in covered:
+                return True
+            p = p.rpartition("/")[0]
+        return p in covered
+
+    def _inside(self, path: str) -> bool:
+        return path == self.root or path.startswith(self.root + "/") or self.root == "/"
+
+    def _rel(self, path: str) -> str:
+        return path[len(self.root) + 1 :] if self.root != "/" else path[1:]
+
+    @property
+    def watched(self) -> int:
+        return len(self._wd)
+
+
+def limit_text() -> str:
+    try:
+        with open("/proc/sys/fs/inotify/max_user_watches", encoding="ascii") as f:
+            return f"fs.inotify.max_user_watches is {f.read().strip()}"
+    except OSError:
+        return "fs.inotify.max_user_watches"
+
+
+KEPT = 4  # workspaces watched at once by one process (a session has one)
+_watches: dict[str, NewNames] = {}
+_lock = threading.Lock()
+
+
+def watch_for(root: Path, rules: Classify) -> NewNames:
+    """The process's watch of ``root``, kept across commands while the rules' key stays the same."""
+    with _lock:
+        w = _watches.get(str(root))
+        if w is not None and w.key == rules.key:
+            w.hides = rules.hides  # the same rules, perhaps another matcher object
+            return w
+        if w is not None:
+            del _watches[str(root)]
+            w.close()
+        while len(_watches) >= KEPT:  # inotify instances are few (128 per user): the oldest goes
+            _watches.pop(next(iter(_watches))).close()
+        w = _watches[str(root)] = NewNames(root, rules.hides, rules.key)
+        return w
+
+
+def forget(root: Path) -> None:
+    """Close and drop the watch of ``root`` (tests; a workspace removed)."""
+    with _lock:
+        w = _watches.pop(str(root), None)
+    if w is not None:
+        w.close()
+
+
+def prepared(
+    root: Path, rules: Classify | None, index: DirIndex, covered: Sequence[Path]
+) -> tuple[NewNames | None, list[Path]]:
+    """For a tier, before it builds its view: the session's watch of ``root`` and the hidden paths
+    that appeared since ``covered`` was computed (the tier hides them too). ``(None, [])`` without rules."""
+    if rules is None:
+        return None, []
+    watch = watch_for(root, rules)
+    return watch, watch.prepare(index, covered)
