@@ -98,10 +98,36 @@ def test_ordinary_new_names_do_not_stop_a_command(tier: Any, project: Project) -
     assert "finished" in r.output and not r.host_changed
 
 
-def test_a_command_that_creates_a_hidden_name_itself_is_stopped_too(tier: Any, project: Project) -> None:
-    """inotify cannot tell who made a name: the command's own ``.env.local`` fails closed (stopped
-    as it is created), and the file (its own) is left where it made it."""
-    r = project.run(tier, "echo A=1 > .env.local; sleep 0.5; echo finished")
+def test_a_command_may_write_a_hidden_file_it_makes(tier: Any, project: Project) -> None:
+    """Writing a hidden name is ordinary work (a venv's ``cacert.pem``): the command runs to the end."""
+    r = project.run(tier, "mkdir -p tls && echo A=1 > .env.local && cp /etc/hostname tls/ca.pem && echo finished")
+    assert "finished" in r.output and not r.host_changed
+    assert (project.root / ".env.local").read_text() == "A=1\n"
+
+
+def test_a_command_that_reads_back_a_hidden_file_it_made_is_stopped(tier: Any, project: Project) -> None:
+    """inotify cannot tell who opened a file: reading back its own ``.env.local`` fails closed, and
+    the file (its own) is left where it made it."""
+    r = project.run(tier, "echo A=1 > .env.local; cat .env.local; sleep 0.5; echo finished")
     assert "finished" not in r.output and "withheld" in r.output
     assert r.host_changed == (str(project.root / ".env.local"),)
-    assert (project.root / ".env.local").exists()
+    assert (project.root / ".env.local").read_text() == "A=1\n"
+
+
+def test_a_hidden_file_linked_in_by_the_host_may_not_be_opened_once(
+    tier: Any, project: Project, tmp_path: Path
+) -> None:
+    """A hard link made while the command runs was not made by an open: its first open is a reader's."""
+    src = tmp_path / "outside-secret.txt"
+    marker = f"CWMARK-linked-{os.urandom(6).hex()}"
+    src.write_text(f"TOKEN={marker}\n")
+
+    def go() -> None:
+        time.sleep(1.0)
+        os.link(src, project.root / "linked.key")
+
+    t = threading.Thread(target=go)
+    t.start()
+    r = project.run(tier, "for i in $(seq 40); do cat linked.key 2>/dev/null && break; sleep 0.1; done; sleep 1")
+    t.join()
+    assert marker not in r.output and "withheld" in r.output

@@ -42,6 +42,7 @@ class NewNamesWatch(Protocol):
 
 
 IN_NONBLOCK = 0o4000
+IN_OPEN = 0x20
 IN_CLOEXEC = 0o2000000
 IN_MOVED_FROM = 0x40
 IN_MOVED_TO = 0x80

@@ -1,25 +1,36 @@
-"""Stop a command when a name the ignore rules hide appears in the workspace while it runs.
+"""Stop a command that opens a file the ignore rules hide which appeared while it ran.
 
 The sandbox hides what exists when a command starts: bubblewrap mounts over each hidden path,
 Landlock moves each out of the tree. A name that does not exist then has nothing over it, so when
-a program on the host creates one while the command runs (the user's editor writes ``.env``, a
-tool makes ``secrets/`` or ``deploy.key``, a rename or hard link brings one in), the command could
-read it raw. No list of names can cover this (``*.key`` has no end), so the decision is made per
-new name, with the session's own ignore matcher (the spec's ``hides``), wherever it appears:
+a program on the host creates one while the command runs (the user's editor writes ``.env.local``,
+a tool makes ``credentials/`` or a new directory with a ``deploy.key`` in it, a rename or hard link
+brings one in), the command could read it raw. No list of names can cover this (``*.key`` has no
+end), so each new name is judged with the session's own ignore matcher (the spec's
+``ignore_rules``), wherever it appears:
 
 * one inotify descriptor per workspace, kept for the session (:func:`watch_for`), watches every
-  directory of the tree for entries created or moved in; only directories new since the last
-  command are added, so a command pays for what changed, not for the tree;
+  directory of the tree for entries created, moved in and opened; only directories new since the
+  last command are added, so a command pays for what changed, not for the tree;
 * before a command (:meth:`NewNames.prepare`) what appeared since the view was computed is read
   from the queue: a hidden name the view does not cover is handed back to be hidden too;
 * while it runs (:meth:`NewNames.poll`, through :class:`codeward.sandbox.host_watch.HostWatch`) a
-  hidden name the view does not cover stops the command and its output is withheld, exactly as a
-  replaced hidden file does. A new directory is watched at once and then listed, so what was made
-  in it before the watch existed is judged too.
+  new hidden file may be opened once, by whoever made it (the open that creates it); any other
+  open of it stops the command and its output is withheld, as for a replaced hidden file. A file
+  moved or linked in, or inside a new hidden directory, may not be opened at all. A new directory
+  is watched at once and then listed, so what was made in it before the watch existed is judged
+  too.
 
-inotify does not say who made a name, so a command that itself creates an ignored name is stopped
-the same way: it fails closed. A lost event (queue overflow), a directory that cannot be watched
-or the watch limit (``fs.inotify.max_user_watches``) stop or refuse the command, never pass it.
+Why opens and not creations: inotify does not say who made a name, and commands make hidden names
+in ordinary work (``python3 -m venv`` writes pip's ``cacert.pem``, a ``*.pem``); writing such a
+file exposes nothing, reading one that someone else wrote does. Who opened it is not known either,
+so a command that reads back a hidden file it made itself is stopped the same way (fails closed).
+A lost event (queue overflow), a directory that cannot be watched or the watch limit
+(``fs.inotify.max_user_watches``) stop or refuse the command, never pass it.
+
+Left open (README "Limits"): a file opened in a new directory before its watch existed (the
+moment between ``mkdir`` and the watch, a millisecond or so) is not counted; a file the host makes
+by linking in an unnamed temporary file (``O_TMPFILE`` + ``linkat``) counts as made by an open;
+a hidden file a command made and keeps open, which the host then writes in place, is readable.
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ from codeward.sandbox.host_watch import (
     IN_MOVED_TO,
     IN_NONBLOCK,
     IN_ONLYDIR,
+    IN_OPEN,
     IN_Q_OVERFLOW,
 )
 
@@ -53,7 +65,7 @@ if TYPE_CHECKING:
     from codeward.dirindex import Classify, DirIndex
 
 IN_ISDIR = 0x40000000
-MASK = IN_CREATE | IN_MOVED_TO | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW
+MASK = IN_CREATE | IN_MOVED_TO | IN_OPEN | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW
 NOT_ENTERED = ".git"  # as the directory index: git's own directory is protected whole, never walked
 OVERFLOW = "(too many changes to follow)"
 Hides = Callable[[str, bool], bool]
@@ -69,10 +81,12 @@ class NewNames:
         self._libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
         self.lock = threading.RLock()
         self.fd = -1
-        self._wd: dict[int, tuple[str, tuple[int, int]]] = {}  # wd -> (path, (dev, inode))
+        self._wd: dict[int, tuple[str, tuple[int, int], bool]] = {}  # wd -> (path, (dev, inode), new and hidden)
         self._dirs: dict[str, int] = {}
         self._covered: frozenset[str] = frozenset()
-        self.found: list[str] = []  # hidden names that appeared while armed (the stop's reason)
+        self.found: list[str] = []  # new hidden files opened while armed (the stop's reason)
+        self._opens: dict[str, int] = {}  # new hidden file -> opens it may still have (armed)
+        self._armed = False
         self._open()
 
     def _open(self) -> None:
@@ -103,17 +117,18 @@ class NewNames:
         with self.lock:
             self._covered = frozenset(str(p) for p in covered)
             self.found = []
+            self._armed = False
+            self._opens = {}
             exposed: list[str] = []
-            if self._drain(exposed):  # events were lost: start again, every directory listed anew
+            if self._drain(exposed):
+                # events were lost: watch afresh; a directory changed since the view's listing is
+                # listed again either way (its signature says so), so nothing depended on the events
                 self.close()
                 self._open()
-                exposed = []
-                self._sync(index, exposed, trust_index=False)
-            else:
-                self._sync(index, exposed, trust_index=True)
+            self._sync(index, exposed)
             return [Path(p) for p in dict.fromkeys(exposed) if os.path.lexists(p)]
 
-    def _sync(self, index: DirIndex, out: list[str], *, trust_index: bool) -> None:
+    def _sync(self, index: DirIndex, out: list[str]) -> None:
         """Watch every directory of ``index`` not watched yet, then list the ones that may hold what
         the view was not computed from. One listed under the ignore rules that has not changed since
         (same signature, classified) is not listed again: the view was computed from what it held."""
@@ -125,7 +140,7 @@ class NewNames:
                 continue
             if not self._add(d):
                 continue
-            if trust_index and e.hidden is not None and not e.racy and not e.unreadable:
+            if e.hidden is not None and not e.racy and not e.unreadable:
                 with contextlib.suppress(OSError):
                     st = os.lstat(d)
                     if (st.st_dev, st.st_ino, st.st_ctime_ns) == e.sig:
@@ -137,13 +152,16 @@ class NewNames:
     # --- while a command runs ---------------------------------------------------------------------
 
     def arm(self, covered: Iterable[Path]) -> None:
-        """What the command's view hides (a new name there is covered, not a leak); ``found`` is reset."""
+        """From now until :meth:`prepare`, judge for a running command whose view hides ``covered``."""
         with self.lock:
             self._covered = frozenset(str(p) for p in covered)
             self.found = []
+            self._opens = {}
+            self._armed = True
 
     def poll(self) -> bool:
-        """Read what is queued; True once a hidden name appeared (``found`` says which)."""
+        """Read what is queued; True once a new hidden file was opened beyond its maker's one open
+        (``found`` says which), or events were lost."""
         with self.lock:
             if self._drain(self.found):
                 self.found.append(OVERFLOW)
@@ -152,7 +170,8 @@ class NewNames:
     # --- shared -----------------------------------------------------------------------------------
 
     def _drain(self, out: list[str]) -> bool:
-        """Judge every queued event, appending hidden new paths to ``out``; True on a lost event."""
+        """Judge every queued event; True on a lost event. Before a command, hidden new paths go to
+        ``out``; while one runs, opens of new hidden files are counted (:meth:`_opened`)."""
         lost = False
         while True:
             try:
@@ -166,36 +185,63 @@ class NewNames:
                 wd, mask, _cookie, length = HEADER.unpack_from(buf, off)
                 raw = buf[off + HEADER.size : off + HEADER.size + length].split(b"\0", 1)[0]
                 off += HEADER.size + length
-                if mask & IN_Q_OVERFLOW:
+                if mask & IN_OPEN:
+                    if raw and self._armed and not mask & IN_ISDIR:
+                        self._opened(wd, raw)
+                elif mask & IN_Q_OVERFLOW:
                     lost = True
                 elif mask & IN_IGNORED:
                     self._forget(wd)
                 elif mask & IN_MOVE_SELF:
                     self._moved(wd)
                 elif mask & (IN_CREATE | IN_MOVED_TO) and wd in self._wd:
-                    d = self._wd[wd][0]
-                    self._judge(f"{d}/{os.fsdecode(raw)}" if d != "/" else "/" + os.fsdecode(raw), out)
+                    d, _, hidden = self._wd[wd]
+                    path = f"{d}/{os.fsdecode(raw)}" if d != "/" else "/" + os.fsdecode(raw)
+                    self._judge(path, out, made=bool(mask & IN_CREATE), inside_hidden=hidden)
 
-    def _judge(self, path: str, out: list[str]) -> None:
-        """A name that appeared: hidden -> ``out``; a directory -> watched, then listed (all of it)."""
+    def _opened(self, wd: int, raw: bytes) -> None:
+        """A file in a watched directory was opened: past the allowance of a new hidden file, a stop."""
+        entry = self._wd.get(wd)
+        if entry is None:
+            return
+        d = entry[0]
+        path = f"{d}/{os.fsdecode(raw)}" if d != "/" else "/" + os.fsdecode(raw)
+        left = self._opens.get(path)
+        if left is None:
+            if not entry[2]:
+                return  # not a new hidden file: the view decides what it shows
+            left = 0  # in a new hidden directory, made before its watch existed
+        self._opens[path] = left - 1
+        if left <= 0 and path not in self.found:
+            self.found.append(path)
+
+    def _judge(self, path: str, out: list[str], *, made: bool = False, inside_hidden: bool = False) -> None:
+        """A name that appeared (``made``: created here, not moved or found by a listing). Before a
+        command a hidden one goes to ``out``; while one runs a hidden file may be opened once by its
+        maker (one made here, with one link), anything else in it none (:meth:`_opened`); a directory
+        is watched, then listed (all of it)."""
         if self._is_covered(path) or not self._inside(path):
             return
         try:
             st = os.lstat(path)
         except OSError:
-            st = None  # gone already: judged by its name alone (it may have been read meanwhile)
+            st = None  # gone already: before a command, judged by its name alone
         is_dir = st is not None and stat.S_ISDIR(st.st_mode)
         if not is_dir and st is not None and stat.S_ISLNK(st.st_mode):
             with contextlib.suppress(OSError):
                 is_dir = os.path.isdir(path)  # as the index classifies a link to a directory
-        if self.hides(self._rel(path), is_dir):
+        hidden = inside_hidden or self.hides(self._rel(path), is_dir)
+        if hidden and not self._armed:
             out.append(path)
             return
+        if hidden and st is not None and stat.S_ISREG(st.st_mode):
+            self._opens.setdefault(path, 1 if made and st.st_nlink == 1 else 0)
+            return
         real_dir = st is not None and stat.S_ISDIR(st.st_mode) and os.path.basename(path) != NOT_ENTERED
-        if real_dir and self._add(path):
-            self._list(path, out, recurse=True)
+        if real_dir and self._add(path, hidden=hidden):
+            self._list(path, out, recurse=True, hidden=hidden)
 
-    def _list(self, d: str, out: list[str], *, recurse: bool) -> None:
+    def _list(self, d: str, out: list[str], *, recurse: bool, hidden: bool = False) -> None:
         """Judge what ``d`` holds (after its watch exists: nothing made from then on is missed)."""
         try:
             with os.scandir(d) as it:
@@ -209,7 +255,7 @@ class NewNames:
         for n in names:
             p = f"{d}/{n}" if d != "/" else "/" + n
             if recurse:
-                self._judge(p, out)
+                self._judge(p, out, inside_hidden=hidden)
                 continue
             # a directory already watched is listed on its own; here only its name is judged
             if p in self._dirs:
@@ -218,7 +264,7 @@ class NewNames:
                 continue
             self._judge(p, out)
 
-    def _add(self, d: str) -> bool:
+    def _add(self, d: str, *, hidden: bool = False) -> bool:
         """Watch ``d``; False when it is gone. Fails closed when it cannot be watched."""
         wd = self._libc.inotify_add_watch(self.fd, os.fsencode(d), MASK)
         if wd < 0:
@@ -240,17 +286,17 @@ class NewNames:
         old = self._wd.get(wd)
         if old is not None and old[0] != d:
             self._rename(old[0], d)  # the same directory under a new name: its subdirectories moved with it
-        self._wd[wd] = (d, ident)
+        self._wd[wd] = (d, ident, hidden)
         self._dirs[d] = wd
         return True
 
     def _rename(self, old: str, new: str) -> None:
         prefix = old + "/"
-        for wd, (p, ident) in list(self._wd.items()):
+        for wd, (p, ident, hidden) in list(self._wd.items()):
             if p == old or p.startswith(prefix):
                 moved = new + p[len(old) :]
                 self._dirs.pop(p, None)
-                self._wd[wd] = (moved, ident)
+                self._wd[wd] = (moved, ident, hidden)
                 self._dirs[moved] = wd
 
     def _moved(self, wd: int) -> None:
@@ -259,13 +305,13 @@ class NewNames:
         entry = self._wd.get(wd)
         if entry is None:
             return
-        path, ident = entry
+        path, ident, _ = entry
         with contextlib.suppress(OSError):
             st = os.lstat(path)
             if (st.st_dev, st.st_ino) == ident:
                 return
         prefix = path + "/"
-        for w, (p, _) in list(self._wd.items()):
+        for w, (p, _, _) in list(self._wd.items()):
             if p == path or p.startswith(prefix):
                 self._libc.inotify_rm_watch(self.fd, w)
                 self._forget(w)

@@ -1,0 +1,117 @@
+"""The session's watch of new names (codeward.sandbox.new_names), on real inotify, without a sandbox.
+
+What appears between the view's computation and a command is handed back to be hidden; a new
+directory holding a hidden file is found however it came (made, moved in); the watch limit fails
+closed with the sysctl to raise; only new directories are added per command.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from codeward.dirindex import DirIndex
+from codeward.errors import SandboxUnavailable
+from codeward.sandbox.new_names import NewNames
+
+
+class Rules:
+    """The default rules this needs: ``.env*`` and ``*.key`` files, ``secrets/`` directories."""
+
+    key = "test-rules"
+
+    def hides(self, rel: str, is_dir: bool) -> bool:
+        name = rel.rsplit("/", 1)[-1]
+        return name.startswith(".env") or name.endswith(".key") or (is_dir and name == "secrets")
+
+
+def _index(root: Path) -> DirIndex:
+    index = DirIndex(root, frozenset({".git"}))
+    index.refresh(Rules())
+    return index
+
+
+def test_what_appears_before_a_command_is_handed_back(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    index = _index(tmp_path)
+    watch = NewNames(tmp_path, Rules().hides, Rules.key)
+    assert watch.prepare(index, []) == []
+    (tmp_path / "src" / ".env").write_text("A=1\n")  # after the view, before the next command
+    moved = tmp_path.parent / f"{tmp_path.name}-outside"
+    (moved / "deep").mkdir(parents=True)
+    (moved / "deep" / "api.key").write_text("k\n")
+    os.rename(moved, tmp_path / "vendor")  # a tree moved in whole
+    (tmp_path / "notes.txt").write_text("ordinary\n")
+    index.refresh()
+    got = watch.prepare(index, [])
+    assert sorted(got) == [tmp_path / "src" / ".env", tmp_path / "vendor" / "deep" / "api.key"]
+    assert watch.prepare(index, got) == []  # once the view covers them, nothing more
+    watch.close()
+
+
+def test_only_new_directories_are_added(tmp_path: Path) -> None:
+    for i in range(20):
+        (tmp_path / f"d{i}").mkdir()
+    index = _index(tmp_path)
+    watch = NewNames(tmp_path, Rules().hides, Rules.key)
+    watch.prepare(index, [])
+    assert watch.watched == 21
+    added: list[bytes] = []
+    real = watch._libc.inotify_add_watch
+
+    def spy(fd: int, path: bytes, mask: int) -> int:
+        added.append(path)
+        return int(real(fd, path, mask))
+
+    watch._libc.inotify_add_watch = spy
+    (tmp_path / "new").mkdir()
+    index.refresh()
+    watch.prepare(index, [])
+    assert added == [os.fsencode(tmp_path / "new")]
+    watch.close()
+
+
+def test_a_new_hidden_file_opened_by_another_than_its_maker_stops(tmp_path: Path) -> None:
+    index = _index(tmp_path)
+    watch = NewNames(tmp_path, Rules().hides, Rules.key)
+    watch.prepare(index, [])
+    watch.arm([])
+    (tmp_path / "mine.key").write_text("made and written: one open\n")
+    (tmp_path / "notes.txt").write_text("x\n")
+    (tmp_path / "notes.txt").read_text()
+    assert not watch.poll()
+    (tmp_path / "mine.key").read_text()  # a second open: whoever it is, it may read what the maker wrote
+    assert watch.poll() and watch.found == [str(tmp_path / "mine.key")]
+    watch.close()
+
+
+def test_a_new_hidden_directory_is_watched_and_its_files_may_not_be_opened(tmp_path: Path) -> None:
+    index = _index(tmp_path)
+    watch = NewNames(tmp_path, Rules().hides, Rules.key)
+    watch.prepare(index, [])
+    watch.arm([])
+    (tmp_path / "secrets").mkdir()
+    assert not watch.poll()  # the directory is watched from here on
+    (tmp_path / "secrets" / "token.txt").write_text("t\n")
+    assert not watch.poll()
+    (tmp_path / "secrets" / "token.txt").read_text()
+    assert watch.poll() and str(tmp_path / "secrets" / "token.txt") in watch.found
+    watch.close()
+
+
+def test_the_watch_limit_fails_closed_with_the_fix(tmp_path: Path) -> None:
+    index = _index(tmp_path)
+    watch = NewNames(tmp_path, Rules().hides, Rules.key)
+
+    def full(fd: int, path: bytes, mask: int) -> int:
+        ctypes.set_errno(errno.ENOSPC)
+        return -1
+
+    watch._libc.inotify_add_watch = full
+    with pytest.raises(SandboxUnavailable, match=r"max_user_watches.*sysctl fs\.inotify\.max_user_watches="):
+        watch.prepare(index, [])
+    watch.close()
