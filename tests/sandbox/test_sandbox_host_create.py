@@ -76,7 +76,7 @@ def test_a_hidden_name_the_host_creates_during_a_command(
     r = project.run(tier, f"for i in $(seq 40); do cat {rel} 2>/dev/null; sleep 0.1; done; echo done")
     t.join()
     assert marker not in r.output
-    assert "withheld" in r.output and r.note and "ignore rules hide appeared" in r.note
+    assert "withheld" in r.output and r.note and "ignore rules hide was opened" in r.note
     assert str(project.root / rel.split("/")[0]) in r.host_changed[0] or rel in r.host_changed[0]
     assert (project.root / rel).read_text() == f"TOKEN={marker}\n"  # the host's file stands
     r = project.run(tier, f"cat {rel} 2>&1; true")  # the next command sees it hidden

@@ -334,6 +334,12 @@ def nested_binds(
     whole already and gets none. Fails closed: a store whose view cannot be built, or that git
     cannot open as a repository (a broken pointer, a missing ``HEAD``), is bound empty."""
     out: list[tuple[Path, Path]] = []
+    bound: set[Path] = set()
+    if has_view(workspace):
+        # the workspace's own store has its view already (a linked worktree inside it shares that
+        # store: a second view over it, judged under the worktree's path, would replace the first)
+        with contextlib.suppress(HistoryError):
+            bound.add(cached_objects_dir(workspace).resolve())
     for repo in repos:
         if any(repo == m or m in repo.parents for m in masked):
             continue
@@ -341,11 +347,13 @@ def nested_binds(
             real = cached_objects_dir(repo)
         except HistoryError as e:
             store = _store_by_hand(repo)
-            if store is not None:
+            if store is not None and store.resolve() not in bound:
+                bound.add(store.resolve())
                 out.append((_empty_view(repo, f"git cannot open {repo}: {e}").objects, store))
             continue
-        if real.is_symlink() or not real.is_dir():
-            continue  # no store there to read
+        if real.is_symlink() or not real.is_dir() or real.resolve() in bound:
+            continue  # no store there to read, or one with its view already
+        bound.add(real.resolve())
         view = object_view(repo, scanner, ignore, cache_dir, prefix=repo.relative_to(workspace).as_posix())
         if view is None:
             continue  # no blob in it needs hiding

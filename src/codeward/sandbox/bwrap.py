@@ -325,8 +325,8 @@ class BwrapSandbox:
             watch.close()
         if raw.host_changed:
             stopped = (
-                "sandbox: a hidden or redacted path was replaced on the host, or a name the ignore rules hide appeared,"
-                " while the command ran; output withheld"
+                "sandbox: a hidden or redacted path was replaced on the host, or a new file the ignore rules hide was"
+                " opened, while the command ran; output withheld"
             )
             return CommandResult(
                 raw.returncode, raw.output, False, raw.timed_out, raw.duration_ms, self.tier, stopped, raw.host_changed

@@ -167,7 +167,7 @@ def withheld_output(changed: list[str]) -> str:
     """What the model gets instead of the output of a command stopped by :class:`HostWatch`."""
     shown = ", ".join(dict.fromkeys(changed[:3]))
     return (
-        f"[output withheld: {shown} was replaced on the host, or appeared under a name the ignore rules hide, "
+        f"[output withheld: {shown} was replaced on the host, or is a new file the ignore rules hide and was opened, "
         "while the command ran, which would have shown it to the command unmasked; the command was stopped. "
         "Run it again: the next command sees the new file hidden or redacted]"
     )

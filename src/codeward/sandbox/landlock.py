@@ -459,7 +459,7 @@ class LandlockSandbox:
             discarded=discarded,
         )
         if raw.host_changed:
-            stopped = "sandbox: a name the ignore rules hide appeared while the command ran; output withheld"
+            stopped = "sandbox: a new file the ignore rules hide was opened while the command ran; output withheld"
             return CommandResult(
                 raw.returncode, raw.output, False, raw.timed_out, raw.duration_ms, self.tier, stopped, raw.host_changed
             )
