@@ -115,3 +115,38 @@ def test_the_watch_limit_fails_closed_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(SandboxUnavailable, match=r"max_user_watches.*sysctl fs\.inotify\.max_user_watches="):
         watch.prepare(index, [])
     watch.close()
+
+
+@pytest.mark.parametrize("how", ["rename", "hard-link", "rename-then-link"])
+def test_another_name_for_a_new_hidden_file_counts_its_opens(tmp_path: Path, how: str) -> None:
+    """Renaming or linking a new hidden file to an ordinary name does not reset what it may be opened."""
+    index = _index(tmp_path)
+    watch = NewNames(tmp_path, Rules().hides, Rules.key)
+    watch.prepare(index, [])
+    watch.arm([])
+    (tmp_path / ".env.local").write_text("TOKEN=host\n")  # the host's save: its one open
+    assert not watch.poll()
+    if how == "rename":
+        os.rename(tmp_path / ".env.local", tmp_path / "notes.txt")
+    elif how == "hard-link":
+        os.link(tmp_path / ".env.local", tmp_path / "notes.txt")
+    else:
+        os.rename(tmp_path / ".env.local", tmp_path / "a.txt")
+        os.link(tmp_path / "a.txt", tmp_path / "notes.txt")
+    assert not watch.poll()
+    (tmp_path / "notes.txt").read_text()
+    assert watch.poll() and str(tmp_path / "notes.txt") in watch.found
+    watch.close()
+
+
+def test_a_new_hidden_file_moved_out_of_the_tree_stops(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    root.mkdir()
+    index = _index(root)
+    watch = NewNames(root, Rules().hides, Rules.key)
+    watch.prepare(index, [])
+    watch.arm([])
+    (root / "x.key").write_text("k\n")
+    os.rename(root / "x.key", tmp_path / "elsewhere.txt")  # where nothing counts its opens
+    assert watch.poll() and watch.found == [str(root / "x.key")]
+    watch.close()

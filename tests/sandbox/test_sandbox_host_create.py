@@ -131,3 +131,14 @@ def test_a_hidden_file_linked_in_by_the_host_may_not_be_opened_once(
     r = project.run(tier, "for i in $(seq 40); do cat linked.key 2>/dev/null && break; sleep 0.1; done; sleep 1")
     t.join()
     assert marker not in r.output and "withheld" in r.output
+
+
+def test_a_new_hidden_file_renamed_by_the_command_is_still_counted(tier: Any, project: Project) -> None:
+    """The command renames the host's new ``.env.local`` to an ordinary name and reads that."""
+    marker = f"CWMARK-renamed-{os.urandom(6).hex()}"
+    t = _create_later(project.root, ".env.local", f"TOKEN={marker}\n", 1.0)
+    r = project.run(
+        tier, "for i in $(seq 40); do [ -e .env.local ] && mv .env.local n.txt && cat n.txt && break; sleep 0.1; done"
+    )
+    t.join()
+    assert marker not in r.output and "withheld" in r.output

@@ -16,7 +16,9 @@ end), so each new name is judged with the session's own ignore matcher (the spec
 * while it runs (:meth:`NewNames.poll`, through :class:`codeward.sandbox.host_watch.HostWatch`) a
   new hidden file may be opened once, by whoever made it (the open that creates it); any other
   open of it stops the command and its output is withheld, as for a replaced hidden file. A file
-  moved or linked in, or inside a new hidden directory, may not be opened at all. A new directory
+  moved or linked in, or inside a new hidden directory, may not be opened at all. Its count
+  follows it: a rename carries it (the two events share a cookie), another name linked to it
+  shares it (same inode), and a rename out of the watched tree stops the command. A new directory
   is watched at once and then listed, so what was made in it before the watch existed is judged
   too.
 
@@ -30,7 +32,9 @@ A lost event (queue overflow), a directory that cannot be watched or the watch l
 Left open (README "Limits"): a file opened in a new directory before its watch existed (the
 moment between ``mkdir`` and the watch, a millisecond or so) is not counted; a file the host makes
 by linking in an unnamed temporary file (``O_TMPFILE`` + ``linkat``) counts as made by an open;
-a hidden file a command made and keeps open, which the host then writes in place, is readable.
+a hard link to a new hidden file that is made, opened and removed again before the queue is read
+is not tied to it; a hidden file a command made and keeps open, which the host then writes in
+place, is readable.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from codeward.sandbox.host_watch import (
     IN_DONT_FOLLOW,
     IN_IGNORED,
     IN_MOVE_SELF,
+    IN_MOVED_FROM,
     IN_MOVED_TO,
     IN_NONBLOCK,
     IN_ONLYDIR,
@@ -65,7 +70,7 @@ if TYPE_CHECKING:
     from codeward.dirindex import Classify, DirIndex
 
 IN_ISDIR = 0x40000000
-MASK = IN_CREATE | IN_MOVED_TO | IN_OPEN | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW
+MASK = IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_OPEN | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW
 NOT_ENTERED = ".git"  # as the directory index: git's own directory is protected whole, never walked
 OVERFLOW = "(too many changes to follow)"
 Hides = Callable[[str, bool], bool]
@@ -85,7 +90,11 @@ class NewNames:
         self._dirs: dict[str, int] = {}
         self._covered: frozenset[str] = frozenset()
         self.found: list[str] = []  # new hidden files opened while armed (the stop's reason)
-        self._opens: dict[str, int] = {}  # new hidden file -> opens it may still have (armed)
+        # (armed) new hidden file -> the opens it may still have, one counter per file shared by every
+        # name it gets (a rename, a hard link); by (dev, inode) too, to know a link made to it
+        self._opens: dict[str, list[int]] = {}
+        self._inodes: dict[tuple[int, int], list[int]] = {}
+        self._moving: dict[int, tuple[str, list[int]]] = {}  # rename cookie -> (old name, counter)
         self._armed = False
         self._open()
 
@@ -118,7 +127,7 @@ class NewNames:
             self._covered = frozenset(str(p) for p in covered)
             self.found = []
             self._armed = False
-            self._opens = {}
+            self._opens, self._inodes, self._moving = {}, {}, {}
             exposed: list[str] = []
             if self._drain(exposed):
                 # events were lost: watch afresh; a directory changed since the view's listing is
@@ -156,7 +165,7 @@ class NewNames:
         with self.lock:
             self._covered = frozenset(str(p) for p in covered)
             self.found = []
-            self._opens = {}
+            self._opens, self._inodes, self._moving = {}, {}, {}
             self._armed = True
 
     def poll(self) -> bool:
@@ -177,12 +186,12 @@ class NewNames:
             try:
                 buf = os.read(self.fd, 65536)
             except BlockingIOError:
-                return lost
+                break
             if not buf:
-                return lost
+                break
             off = 0
             while off + HEADER.size <= len(buf):
-                wd, mask, _cookie, length = HEADER.unpack_from(buf, off)
+                wd, mask, cookie, length = HEADER.unpack_from(buf, off)
                 raw = buf[off + HEADER.size : off + HEADER.size + length].split(b"\0", 1)[0]
                 off += HEADER.size + length
                 if mask & IN_OPEN:
@@ -194,25 +203,44 @@ class NewNames:
                     self._forget(wd)
                 elif mask & IN_MOVE_SELF:
                     self._moved(wd)
-                elif mask & (IN_CREATE | IN_MOVED_TO) and wd in self._wd:
-                    d, _, hidden = self._wd[wd]
-                    path = f"{d}/{os.fsdecode(raw)}" if d != "/" else "/" + os.fsdecode(raw)
-                    self._judge(path, out, made=bool(mask & IN_CREATE), inside_hidden=hidden)
+                elif wd not in self._wd:
+                    continue
+                elif mask & IN_MOVED_FROM:
+                    path = self._path(wd, raw)
+                    if path in self._opens:  # a new hidden file renamed: its count goes with it
+                        self._moving[cookie] = (path, self._opens.pop(path))
+                elif mask & (IN_CREATE | IN_MOVED_TO):
+                    path = self._path(wd, raw)
+                    moved = self._moving.pop(cookie, None) if mask & IN_MOVED_TO else None
+                    if moved is not None:
+                        self._opens[path] = moved[1]
+                        continue
+                    self._judge(path, out, made=bool(mask & IN_CREATE), inside_hidden=self._wd[wd][2])
+        # a rename's two events are queued together: one without its pair left the watched tree,
+        # where nothing counts its opens any more
+        for old, _ in self._moving.values():
+            if old not in self.found:
+                self.found.append(old)
+        self._moving.clear()
+        return lost
+
+    def _path(self, wd: int, raw: bytes) -> str:
+        d = self._wd[wd][0]
+        return f"{d}/{os.fsdecode(raw)}" if d != "/" else "/" + os.fsdecode(raw)
 
     def _opened(self, wd: int, raw: bytes) -> None:
         """A file in a watched directory was opened: past the allowance of a new hidden file, a stop."""
         entry = self._wd.get(wd)
         if entry is None:
             return
-        d = entry[0]
-        path = f"{d}/{os.fsdecode(raw)}" if d != "/" else "/" + os.fsdecode(raw)
+        path = self._path(wd, raw)
         left = self._opens.get(path)
         if left is None:
             if not entry[2]:
                 return  # not a new hidden file: the view decides what it shows
-            left = 0  # in a new hidden directory, made before its watch existed
-        self._opens[path] = left - 1
-        if left <= 0 and path not in self.found:
+            left = self._opens[path] = [0]  # in a new hidden directory, made before its watch existed
+        left[0] -= 1
+        if left[0] < 0 and path not in self.found:
             self.found.append(path)
 
     def _judge(self, path: str, out: list[str], *, made: bool = False, inside_hidden: bool = False) -> None:
@@ -234,8 +262,16 @@ class NewNames:
         if hidden and not self._armed:
             out.append(path)
             return
-        if hidden and st is not None and stat.S_ISREG(st.st_mode):
-            self._opens.setdefault(path, 1 if made and st.st_nlink == 1 else 0)
+        if self._armed and st is None and hidden:
+            self._opens.setdefault(path, [1 if made else 0])  # gone or renamed already: followed by name
+            return
+        if self._armed and st is not None and stat.S_ISREG(st.st_mode):
+            ident = (st.st_dev, st.st_ino)
+            counter = self._inodes.get(ident)
+            if counter is None and hidden:
+                counter = self._inodes[ident] = [1 if made and st.st_nlink == 1 else 0]
+            if counter is not None:  # a new hidden file, or another name (a hard link) of one
+                self._opens.setdefault(path, counter)
             return
         real_dir = st is not None and stat.S_ISDIR(st.st_mode) and os.path.basename(path) != NOT_ENTERED
         if real_dir and self._add(path, hidden=hidden):
