@@ -47,6 +47,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +77,14 @@ OVERFLOW = "(too many changes to follow)"
 Hides = Callable[[str, bool], bool]
 
 
+@dataclass
+class Count:
+    """The opens a new hidden file may still have, shared by every name it gets, and where it appeared."""
+
+    left: int
+    origin: str
+
+
 class NewNames:
     """The session-long watch of one workspace tree (see the module docstring)."""
 
@@ -92,9 +101,9 @@ class NewNames:
         self.found: list[str] = []  # new hidden files opened while armed (the stop's reason)
         # (armed) new hidden file -> the opens it may still have, one counter per file shared by every
         # name it gets (a rename, a hard link); by (dev, inode) too, to know a link made to it
-        self._opens: dict[str, list[int]] = {}
-        self._inodes: dict[tuple[int, int], list[int]] = {}
-        self._moving: dict[int, tuple[str, list[int]]] = {}  # rename cookie -> (old name, counter)
+        self._opens: dict[str, Count] = {}
+        self._inodes: dict[tuple[int, int], Count] = {}
+        self._moving: dict[int, Count] = {}  # rename cookie -> the renamed file's count
         self._armed = False
         self._open()
 
@@ -208,19 +217,19 @@ class NewNames:
                 elif mask & IN_MOVED_FROM:
                     path = self._path(wd, raw)
                     if path in self._opens:  # a new hidden file renamed: its count goes with it
-                        self._moving[cookie] = (path, self._opens.pop(path))
+                        self._moving[cookie] = self._opens.pop(path)
                 elif mask & (IN_CREATE | IN_MOVED_TO):
                     path = self._path(wd, raw)
                     moved = self._moving.pop(cookie, None) if mask & IN_MOVED_TO else None
                     if moved is not None:
-                        self._opens[path] = moved[1]
+                        self._opens[path] = moved
                         continue
                     self._judge(path, out, made=bool(mask & IN_CREATE), inside_hidden=self._wd[wd][2])
         # a rename's two events are queued together: one without its pair left the watched tree,
         # where nothing counts its opens any more
-        for old, _ in self._moving.values():
-            if old not in self.found:
-                self.found.append(old)
+        for count in self._moving.values():
+            if count.origin not in self.found:
+                self.found.append(count.origin)
         self._moving.clear()
         return lost
 
@@ -238,10 +247,11 @@ class NewNames:
         if left is None:
             if not entry[2]:
                 return  # not a new hidden file: the view decides what it shows
-            left = self._opens[path] = [0]  # in a new hidden directory, made before its watch existed
-        left[0] -= 1
-        if left[0] < 0 and path not in self.found:
-            self.found.append(path)
+            left = self._opens[path] = Count(0, path)  # in a new hidden directory, made before its watch
+        left.left -= 1
+        # named by where it appeared: a renamed copy is the command's doing, to be set aside, not the host's
+        if left.left < 0 and left.origin not in self.found:
+            self.found.append(left.origin)
 
     def _judge(self, path: str, out: list[str], *, made: bool = False, inside_hidden: bool = False) -> None:
         """A name that appeared (``made``: created here, not moved or found by a listing). Before a
@@ -263,13 +273,13 @@ class NewNames:
             out.append(path)
             return
         if self._armed and st is None and hidden:
-            self._opens.setdefault(path, [1 if made else 0])  # gone or renamed already: followed by name
+            self._opens.setdefault(path, Count(1 if made else 0, path))  # gone or renamed: followed by name
             return
         if self._armed and st is not None and stat.S_ISREG(st.st_mode):
             ident = (st.st_dev, st.st_ino)
             counter = self._inodes.get(ident)
             if counter is None and hidden:
-                counter = self._inodes[ident] = [1 if made and st.st_nlink == 1 else 0]
+                counter = self._inodes[ident] = Count(1 if made and st.st_nlink == 1 else 0, path)
             if counter is not None:  # a new hidden file, or another name (a hard link) of one
                 self._opens.setdefault(path, counter)
             return
