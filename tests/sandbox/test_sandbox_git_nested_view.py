@@ -70,3 +70,18 @@ def test_old_secret_of_a_nested_repository_is_not_readable(
     assert "<secret:" in r.output  # the placeholder, not a missing object
     log = project.run(bwrap, f"git -C {where} log --format=%s", **extra)
     assert "add creds" in log.output and "remove creds" in log.output  # an honest history still reads
+
+
+def test_a_worktree_inside_the_workspace_does_not_replace_the_roots_view(project: Project) -> None:
+    """A linked worktree shares the workspace's store: it gets no second view over it, judged
+    under the worktree's path (which would bind over the root's view)."""
+    from codeward.privacy.history import cached_objects_dir
+
+    leaky_repo(project.root / "vendor" / "lib")
+    g(project.root, "worktree", "add", "-q", str(project.root / "wt2"))
+    spec = project.spec()
+    assert spec.git_nested_views is not None
+    targets = [real for _, real in spec.git_nested_views()]
+    assert cached_objects_dir(project.root / "vendor" / "lib") in targets  # the nested repository's, once
+    assert cached_objects_dir(project.root).resolve() not in [t.resolve() for t in targets]
+    assert len(targets) == len(set(targets))

@@ -156,8 +156,13 @@ class NewNames:
         for d, e in entries:
             if d in self._dirs or self._is_covered(d) or not self._inside(d):
                 continue
-            if not self._add(d):
-                continue
+            try:
+                if not self._add(d):
+                    continue
+            except SandboxUnavailable:
+                if e.unreadable and os.geteuid() != 0:
+                    continue  # not ours to read (another owner's, mode 000): nothing can appear in it for us
+                raise
             if e.hidden is not None and not e.racy and not e.unreadable:
                 with contextlib.suppress(OSError):
                     st = os.lstat(d)
