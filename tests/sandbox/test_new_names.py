@@ -150,3 +150,40 @@ def test_a_new_hidden_file_moved_out_of_the_tree_stops(tmp_path: Path) -> None:
     os.rename(root / "x.key", tmp_path / "elsewhere.txt")  # where nothing counts its opens
     assert watch.poll() and watch.found == [str(root / "x.key")]
     watch.close()
+
+
+def test_a_file_read_in_a_new_directory_before_its_watch_existed_stops(tmp_path: Path) -> None:
+    """The moment between a new directory and its watch: a file made and read in it then is found
+    by the listing that follows the watch, and its access time (later than its last write) tells."""
+    index = _index(tmp_path)
+    watch = NewNames(tmp_path, Rules().hides, Rules.key)
+    watch.prepare(index, [])
+    watch.arm([])
+    (tmp_path / "deploy").mkdir()
+    key = tmp_path / "deploy" / "prod.key"
+    key.write_text("k\n")
+    os.utime(key, ns=(2_000_000_000_000_000_000, 1_000_000_000_000_000_000))  # read after its last write
+    assert watch.poll() and str(key) in watch.found
+    watch.close()
+
+
+def test_a_second_open_merged_into_the_makers_still_shows(tmp_path: Path) -> None:
+    """inotify merges two identical queued events: a reader opening right after the maker arrives as
+    one open, but its read-only close (here after reading through a memory map, no read event) tells."""
+    import mmap
+
+    index = _index(tmp_path)
+    watch = NewNames(tmp_path, Rules().hides, Rules.key)
+    watch.prepare(index, [])
+    watch.arm([])
+    key = tmp_path / "new.key"
+    maker = os.open(key, os.O_CREAT | os.O_WRONLY, 0o600)
+    reader = os.open(key, os.O_RDONLY)  # queued right behind the maker's open: merged
+    os.write(maker, b"secret-value\n")
+    os.close(maker)
+    with mmap.mmap(reader, 0, prot=mmap.PROT_READ) as m:
+        assert m[:6] == b"secret"
+    assert not watch.poll()  # two opens seen as one, a map is no read event: nothing yet
+    os.close(reader)
+    assert watch.poll() and watch.found == [str(key)]
+    watch.close()

@@ -142,3 +142,18 @@ def test_a_new_hidden_file_renamed_by_the_command_is_still_counted(tier: Any, pr
     )
     t.join()
     assert marker not in r.output and "withheld" in r.output
+
+
+@pytest.mark.parametrize("watch_on", [True, WATCH_OFF])
+def test_landlock_a_file_the_host_saves_at_a_held_name(
+    landlock: Any, project: Project, watch_on: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under Landlock ``.env`` is moved out of the tree while a command runs; the host's editor
+    saving it meanwhile makes a new file at that name, in the tree."""
+    _switch(watch_on, monkeypatch)
+    marker = f"CWMARK-held-{os.urandom(6).hex()}"
+    t = _create_later(project.root, ".env", f"TOKEN={marker}\n", 1.0)
+    r = project.run(landlock, "for i in $(seq 40); do cat .env 2>/dev/null; sleep 0.1; done; echo done")
+    t.join()
+    assert marker not in r.output
+    assert "withheld" in r.output

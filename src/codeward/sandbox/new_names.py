@@ -14,8 +14,9 @@ end), so each new name is judged with the session's own ignore matcher (the spec
 * before a command (:meth:`NewNames.prepare`) what appeared since the view was computed is read
   from the queue: a hidden name the view does not cover is handed back to be hidden too;
 * while it runs (:meth:`NewNames.poll`, through :class:`codeward.sandbox.host_watch.HostWatch`) a
-  new hidden file may be opened once, by whoever made it (the open that creates it); any other
-  open of it stops the command and its output is withheld, as for a replaced hidden file. A file
+  new hidden file may be opened and closed once, by whoever made it (the open that creates it),
+  and not read; any other open, a read or a read-only close of it stops the command and its
+  output is withheld, as for a replaced hidden file. A file
   moved or linked in, or inside a new hidden directory, may not be opened at all. Its count
   follows it: a rename carries it (the two events share a cookie), another name linked to it
   shares it (same inode), and a rename out of the watched tree stops the command. A new directory
@@ -34,7 +35,10 @@ moment between ``mkdir`` and the watch, a millisecond or so) is not counted; a f
 by linking in an unnamed temporary file (``O_TMPFILE`` + ``linkat``) counts as made by an open;
 a hard link to a new hidden file that is made, opened and removed again before the queue is read
 is not tied to it; a hidden file a command made and keeps open, which the host then writes in
-place, is readable.
+place, is readable; and inotify merges an event into an identical one still queued, so a reader
+that opens a new hidden file in the instant after its maker does, for writing, reads it through a
+memory map (no read event) and closes it in the instant after its maker does, is not told apart
+from the maker. Opens are watched at all only because writing a hidden file is ordinary work.
 """
 
 from __future__ import annotations
@@ -71,7 +75,11 @@ if TYPE_CHECKING:
     from codeward.dirindex import Classify, DirIndex
 
 IN_ISDIR = 0x40000000
-MASK = IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_OPEN | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW
+IN_ACCESS = 0x01
+IN_CLOSE_WRITE = 0x08
+IN_CLOSE_NOWRITE = 0x10
+USE = IN_OPEN | IN_ACCESS | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE
+MASK = IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | USE | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW
 NOT_ENTERED = ".git"  # as the directory index: git's own directory is protected whole, never walked
 OVERFLOW = "(too many changes to follow)"
 Hides = Callable[[str, bool], bool]
@@ -83,6 +91,11 @@ class Count:
 
     left: int
     origin: str
+    closes: int = -1  # closes for writing it may still have: as many as opens (set with ``left``)
+
+    def __post_init__(self) -> None:
+        if self.closes < 0:
+            self.closes = self.left
 
 
 class NewNames:
@@ -208,9 +221,9 @@ class NewNames:
                 wd, mask, cookie, length = HEADER.unpack_from(buf, off)
                 raw = buf[off + HEADER.size : off + HEADER.size + length].split(b"\0", 1)[0]
                 off += HEADER.size + length
-                if mask & IN_OPEN:
+                if mask & USE:
                     if raw and self._armed and not mask & IN_ISDIR:
-                        self._opened(wd, raw)
+                        self._used(wd, raw, mask)
                 elif mask & IN_Q_OVERFLOW:
                     lost = True
                 elif mask & IN_IGNORED:
@@ -242,23 +255,35 @@ class NewNames:
         d = self._wd[wd][0]
         return f"{d}/{os.fsdecode(raw)}" if d != "/" else "/" + os.fsdecode(raw)
 
-    def _opened(self, wd: int, raw: bytes) -> None:
-        """A file in a watched directory was opened: past the allowance of a new hidden file, a stop."""
+    def _used(self, wd: int, raw: bytes, mask: int) -> None:
+        """A file in a watched directory was opened, read or closed. For a new hidden file a stop:
+        an open or a close for writing past its maker's one, any read, any close of a read-only open.
+
+        inotify merges an event into an identical one still queued, so a second open right after the
+        maker's may arrive as one; a reader still shows by its reads and its close (a reader that maps
+        the file, opens it for writing and closes it in the instant after the maker does is the
+        residual case, see the module docstring)."""
         entry = self._wd.get(wd)
         if entry is None:
             return
         path = self._path(wd, raw)
-        left = self._opens.get(path)
-        if left is None:
+        count = self._opens.get(path)
+        if count is None:
             if not entry[2]:
                 return  # not a new hidden file: the view decides what it shows
-            left = self._opens[path] = Count(0, path)  # in a new hidden directory, made before its watch
-        left.left -= 1
+            count = self._opens[path] = Count(0, path)  # in a new hidden directory, made before its watch
+        if mask & IN_OPEN:
+            count.left -= 1
+        if mask & IN_CLOSE_WRITE:
+            count.closes -= 1
+        over = count.left < 0 or count.closes < 0 or mask & (IN_ACCESS | IN_CLOSE_NOWRITE)
         # named by where it appeared: a renamed copy is the command's doing, to be set aside, not the host's
-        if left.left < 0 and left.origin not in self.found:
-            self.found.append(left.origin)
+        if over and count.origin not in self.found:
+            self.found.append(count.origin)
 
-    def _judge(self, path: str, out: list[str], *, made: bool = False, inside_hidden: bool = False) -> None:
+    def _judge(
+        self, path: str, out: list[str], *, made: bool = False, inside_hidden: bool = False, listed: bool = False
+    ) -> None:
         """A name that appeared (``made``: created here, not moved or found by a listing). Before a
         command a hidden one goes to ``out``; while one runs a hidden file may be opened once by its
         maker (one made here, with one link), anything else in it none (:meth:`_opened`); a directory
@@ -285,6 +310,10 @@ class NewNames:
             counter = self._inodes.get(ident)
             if counter is None and hidden:
                 counter = self._inodes[ident] = Count(1 if made and st.st_nlink == 1 else 0, path)
+                if listed and st.st_atime_ns > st.st_mtime_ns and path not in self.found:
+                    # made in a new directory before its watch existed, and read since it was last
+                    # written (the access time says so, where the file system keeps it): a stop
+                    self.found.append(path)
             if counter is not None:  # a new hidden file, or another name (a hard link) of one
                 self._opens.setdefault(path, counter)
             return
@@ -306,7 +335,7 @@ class NewNames:
         for n in names:
             p = f"{d}/{n}" if d != "/" else "/" + n
             if recurse:
-                self._judge(p, out, inside_hidden=hidden)
+                self._judge(p, out, inside_hidden=hidden, listed=True)
                 continue
             # a directory already watched is listed on its own; here only its name is judged
             if p in self._dirs:
