@@ -187,3 +187,31 @@ def test_a_second_open_merged_into_the_makers_still_shows(tmp_path: Path) -> Non
     os.close(reader)
     assert watch.poll() and watch.found == [str(key)]
     watch.close()
+
+
+@pytest.mark.parametrize("made_meanwhile", [True, False])
+def test_lost_events_are_read_from_the_tree(tmp_path: Path, made_meanwhile: bool) -> None:
+    """More events than the kernel queues (``grep -r``): the lost ones are made up for by listing the
+    directories that changed, so a flood of reads alone does not stop a command, and a hidden file
+    made while events were being dropped still does."""
+    (tmp_path / "src").mkdir()
+    a, b = tmp_path / "src" / "a.txt", tmp_path / "src" / "b.txt"
+    a.write_text("a\n")
+    b.write_text("b\n")
+    index = _index(tmp_path)
+    watch = NewNames(tmp_path, Rules().hides, Rules.key)
+    watch.prepare(index, [])
+    watch.arm([])
+    limit = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    for _ in range(limit // 2 + 10):  # alternating, so no two queued events are the same: none merge
+        os.close(os.open(a, os.O_RDONLY))
+        os.close(os.open(b, os.O_RDONLY))
+    if made_meanwhile:
+        (tmp_path / "late.key").write_text("k\n")  # its events are dropped: the queue is full
+    recovered: list[bool] = []
+    real = watch._recover
+    watch._recover = lambda: (recovered.append(True), real())[1]  # type: ignore[method-assign]
+    assert watch.poll() is made_meanwhile
+    assert recovered == [True]  # the queue did overflow
+    assert watch.found == ([str(tmp_path / "late.key")] if made_meanwhile else [])
+    watch.close()

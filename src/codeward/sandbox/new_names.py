@@ -27,8 +27,9 @@ Why opens and not creations: inotify does not say who made a name, and commands 
 in ordinary work (``python3 -m venv`` writes pip's ``cacert.pem``, a ``*.pem``); writing such a
 file exposes nothing, reading one that someone else wrote does. Who opened it is not known either,
 so a command that reads back a hidden file it made itself is stopped the same way (fails closed).
-A lost event (queue overflow), a directory that cannot be watched or the watch limit
-(``fs.inotify.max_user_watches``) stop or refuse the command, never pass it.
+A directory that cannot be watched or the watch limit (``fs.inotify.max_user_watches``) refuse
+the command, never pass it. Lost events (more than the kernel queues) are made up for from the
+tree (:meth:`NewNames._recover`).
 
 Left open (README "Limits"): a file opened in a new directory before its watch existed (the
 moment between ``mkdir`` and the watch, a millisecond or so) is not counted; a file the host makes
@@ -117,6 +118,7 @@ class NewNames:
         self._opens: dict[str, Count] = {}
         self._inodes: dict[tuple[int, int], Count] = {}
         self._moving: dict[int, Count] = {}  # rename cookie -> the renamed file's count
+        self._sigs: dict[str, tuple[int, int, int]] = {}  # directory -> signature as the command starts
         self._armed = False
         self._open()
 
@@ -157,6 +159,8 @@ class NewNames:
                 self.close()
                 self._open()
             self._sync(index, exposed)
+            with index.lock:  # what the tree is as the command starts, for :meth:`_recover`
+                self._sigs = {d: e.sig for d, e in index.dirs.items()}
             return [Path(p) for p in dict.fromkeys(exposed) if os.path.lexists(p)]
 
     def _sync(self, index: DirIndex, out: list[str]) -> None:
@@ -200,8 +204,51 @@ class NewNames:
         (``found`` says which), or events were lost."""
         with self.lock:
             if self._drain(self.found):
-                self.found.append(OVERFLOW)
+                self._recover()
             return bool(self.found)
+
+    def _recover(self) -> None:
+        """Events were lost (more than the kernel queues, as ``grep -r`` over a large tree makes):
+        what a lost event could have said is read from the tree instead. A new hidden file already
+        counted may have been opened unseen (a stop); any other one made meanwhile is in a directory
+        whose signature changed since the command started, so those are listed, and an uncovered
+        hidden name there is a stop. Only a hidden file made and removed again within the lost
+        events goes unseen."""
+        if self._opens:
+            self.found.append(OVERFLOW)
+            return
+        for d in list(self._dirs):
+            try:
+                st = os.lstat(d)
+            except OSError:
+                continue
+            sig = (st.st_dev, st.st_ino, st.st_ctime_ns)
+            if self._sigs.get(d) == sig:
+                continue
+            self._sigs[d] = sig
+            self._sweep(d)
+
+    def _sweep(self, d: str) -> None:
+        try:
+            with os.scandir(d) as it:
+                names = [e.name for e in it]
+        except OSError:
+            self.found.append(OVERFLOW)  # cannot be checked: fail closed
+            return
+        inside_hidden = self._wd.get(self._dirs.get(d, -1), ("", (0, 0), False))[2]
+        for n in names:
+            p = f"{d}/{n}" if d != "/" else "/" + n
+            if self._is_covered(p) or p in self._opens:
+                continue
+            try:
+                is_dir = os.path.isdir(p) and not os.path.islink(p)
+            except OSError:
+                is_dir = False
+            if inside_hidden or self.hides(self._rel(p), is_dir):
+                if p not in self.found:
+                    self.found.append(p)
+            elif is_dir and p not in self._dirs and n != NOT_ENTERED and self._add(p):
+                self._sweep(p)
 
     # --- shared -----------------------------------------------------------------------------------
 
