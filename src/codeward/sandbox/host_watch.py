@@ -13,6 +13,8 @@ redacted path (and the parent of each such path outside the workspace) for that 
 created, deleted or moved, and for the directory itself going away. The runner polls the
 descriptor with the command's output; on an event it kills the command and withholds its output,
 which is the only way to keep what it read from the model. A queue overflow counts as an event.
+Names that did not exist when the command started are :mod:`codeward.sandbox.new_names`' job; its
+session-long watch is polled through this one.
 """
 
 from __future__ import annotations
