@@ -157,3 +157,35 @@ def test_landlock_a_file_the_host_saves_at_a_held_name(
     t.join()
     assert marker not in r.output
     assert "withheld" in r.output
+
+
+HANDED_BACK_OFF = pytest.param(
+    False,
+    marks=pytest.mark.xfail(
+        strict=True, raises=AssertionError, reason="control: not handed back, the file is only caught by a stop"
+    ),
+)
+
+
+@pytest.mark.parametrize("handed_back", [True, HANDED_BACK_OFF])
+def test_a_hidden_file_made_after_the_view_was_computed_is_hidden(
+    tier: Any, project: Project, handed_back: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spec (and its hidden paths) is computed before the command starts; a hidden file made in
+    between is handed back by the watch's queue and hidden too, so the command runs and cannot read
+    it. Without the hand-back nothing covers it, and only the stop on its open keeps it back."""
+    from dataclasses import replace
+
+    from codeward.project import open_project
+
+    project.run(tier, "true")  # a session: the watch exists from the first command on
+    if not handed_back:
+        from codeward.sandbox import new_names
+
+        monkeypatch.setattr(new_names.NewNames, "prepare", lambda self, index, covered: [])
+    spec = replace(open_project(project.root).sandbox_spec(), timeout_s=30.0)
+    marker = f"CWMARK-between-{os.urandom(6).hex()}"
+    (project.root / "src" / "prod.key").write_text(f"{marker}\n")
+    r = tier.run(["bash", "-c", "cat src/prod.key 2>&1; echo ran"], spec)
+    assert marker not in r.output
+    assert "ran" in r.output and not r.host_changed  # hidden from the start: nothing to stop
