@@ -1,45 +1,36 @@
 """Stop a command that opens a file the ignore rules hide which appeared while it ran.
 
-The sandbox hides what exists when a command starts: bubblewrap mounts over each hidden path,
-Landlock moves each out of the tree. A name that does not exist then has nothing over it, so when
-a program on the host creates one while the command runs (the user's editor writes ``.env.local``,
-a tool makes ``credentials/`` or a new directory with a ``deploy.key`` in it, a rename or hard link
-brings one in), the command could read it raw. No list of names can cover this (``*.key`` has no
-end), so each new name is judged with the session's own ignore matcher (the spec's
-``ignore_rules``), wherever it appears:
+The sandbox hides what exists when a command starts (bubblewrap mounts over each hidden path,
+Landlock moves each out of the tree). A name that does not exist then has nothing over it, so a
+file the host creates meanwhile (an editor's ``.env.local``, a tool's ``credentials/`` or a new
+directory with a ``deploy.key``, a rename or hard link bringing one in) would be readable raw. No
+list of names covers this (``*.key`` has no end), so each new name is judged with the session's
+own ignore matcher (the spec's ``ignore_rules``), wherever it appears:
 
 * one inotify descriptor per workspace, kept for the session (:func:`watch_for`), watches every
-  directory of the tree for entries created, moved in and opened; only directories new since the
-  last command are added, so a command pays for what changed, not for the tree;
-* before a command (:meth:`NewNames.prepare`) what appeared since the view was computed is read
-  from the queue: a hidden name the view does not cover is handed back to be hidden too;
+  directory for entries created, moved, opened, read and closed; a command adds only the
+  directories new since the last one;
+* before a command (:meth:`NewNames.prepare`) a hidden name that appeared since the view was
+  computed is handed back, to be hidden too;
 * while it runs (:meth:`NewNames.poll`, through :class:`codeward.sandbox.host_watch.HostWatch`) a
-  new hidden file may be opened and closed once, by whoever made it (the open that creates it),
-  and not read; any other open, a read or a read-only close of it stops the command and its
-  output is withheld, as for a replaced hidden file. A file
-  moved or linked in, or inside a new hidden directory, may not be opened at all. Its count
-  follows it: a rename carries it (the two events share a cookie), another name linked to it
-  shares it (same inode), and a rename out of the watched tree stops the command. A new directory
-  is watched at once and then listed, so what was made in it before the watch existed is judged
-  too.
+  new hidden file may be opened and closed once, by whoever made it, and not read; any other open,
+  a read or a read-only close stops the command, output withheld. A file moved or linked in, or in
+  a new hidden directory, may not be opened at all. The count follows the file through renames
+  (the events' cookie) and hard links (its inode); a rename out of the tree stops the command. A
+  new directory is watched at once, then listed, so what was made in it before is judged too.
 
 Why opens and not creations: inotify does not say who made a name, and commands make hidden names
-in ordinary work (``python3 -m venv`` writes pip's ``cacert.pem``, a ``*.pem``); writing such a
-file exposes nothing, reading one that someone else wrote does. Who opened it is not known either,
-so a command that reads back a hidden file it made itself is stopped the same way (fails closed).
-A directory that cannot be watched or the watch limit (``fs.inotify.max_user_watches``) refuse
-the command, never pass it. Lost events (more than the kernel queues) are made up for from the
-tree (:meth:`NewNames._recover`).
+in ordinary work (``python3 -m venv`` writes pip's ``cacert.pem``). Who opened one is not known
+either, so a command reading back a hidden file it made itself is stopped too (fails closed). A
+directory that cannot be watched, or the watch limit, refuses the command; lost events (more than
+the kernel queues) are made up for from the tree (:meth:`NewNames._recover`).
 
-Left open (README "Limits"): a file opened in a new directory before its watch existed (the
-moment between ``mkdir`` and the watch, a millisecond or so) is not counted; a file the host makes
-by linking in an unnamed temporary file (``O_TMPFILE`` + ``linkat``) counts as made by an open;
-a hard link to a new hidden file that is made, opened and removed again before the queue is read
-is not tied to it; a hidden file a command made and keeps open, which the host then writes in
-place, is readable; and inotify merges an event into an identical one still queued, so a reader
-that opens a new hidden file in the instant after its maker does, for writing, reads it through a
-memory map (no read event) and closes it in the instant after its maker does, is not told apart
-from the maker. Opens are watched at all only because writing a hidden file is ordinary work.
+Left open (README "Limits"): a file opened in a new directory before its watch existed (about a
+millisecond); a file the host links in from an unnamed temporary file (``O_TMPFILE``), which
+counts as made by an open; a hard link made, opened and removed before the queue is read; a hidden
+file a command made and keeps open that the host then writes in place; and, since inotify merges
+an event into an identical one still queued, a reader that opens for writing in the instant after
+the maker, reads through a memory map and closes in the instant after the maker does.
 """
 
 from __future__ import annotations
@@ -497,14 +488,6 @@ def watch_for(root: Path, rules: Classify) -> NewNames:
             _watches.pop(next(iter(_watches))).close()
         w = _watches[str(root)] = NewNames(root, rules.hides, rules.key)
         return w
-
-
-def forget(root: Path) -> None:
-    """Close and drop the watch of ``root`` (tests; a workspace removed)."""
-    with _lock:
-        w = _watches.pop(str(root), None)
-    if w is not None:
-        w.close()
 
 
 def prepared(
