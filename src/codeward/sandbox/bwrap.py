@@ -306,7 +306,7 @@ class BwrapSandbox:
 
         # armed before any mount exists: a host-side replacement from then on stops the command
         if new_names is not None:
-            new_names.arm(layout.hidden())  # and from now on a hidden name that appears stops the command
+            new_names.arm(layout.hidden())  # from now on, opening a new hidden file stops the command
         watch = HostWatch(
             watched_names(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)]), new_names
         )
