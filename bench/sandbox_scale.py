@@ -1,6 +1,6 @@
 """How the sandbox's cost per command grows with the repository (issue 10's scale targets).
 
-Usage: ``python bench/sandbox_scale.py [--sizes 400,50000,200000] [--ignored 5000] [--dirs 2000] [--runs 5]``
+Usage: ``python bench/sandbox_scale.py [--sizes 400,50000,200000] [--ignored 5000] [--dirs 2000] [--runs 5] [--watch]``
 
 For each size a synthetic git-free repository is built in a temp dir: ``N`` small files spread
 over directories of 100 files (``src/dNNNN/fNN.py``), plus ``--ignored`` files matching the
@@ -17,6 +17,10 @@ Rows per size:
 * ``run - bare``: ``Sandbox.run(["true"], spec)`` with the spec built, minus a bare spawn of ``true``;
 * ``in-agent``: spec + run - bare, what one command of a session costs over a bare spawn;
 * ``mounts``: how many mounts the bwrap view needs (hidden files + dirs + read-only + anchors).
+
+``--watch`` adds, per size, the new-names watch's own cost: its first ``prepare`` (a session's
+first command adds a watch on every directory), then per command with nothing new and with one
+new directory (:mod:`codeward.sandbox.new_names`).
 
 ``--mount-cost 20,100,250,1000`` instead times one command with that many scattered hidden files
 mounted by bubblewrap and by the launcher (root): where the launcher starts to pay.
@@ -110,6 +114,9 @@ def breakdown(project, sb, runs: int) -> str:  # type: ignore[no-untyped-def]
     wrap(di.DirIndex, "refresh", "index refreshes (stat walk)")
     wrap(bw, "validate_spec", "validate_spec")
     wrap(bw, "build_layout", "build_layout")
+    import codeward.sandbox.new_names as nn
+
+    wrap(nn.NewNames, "prepare", "new-names watch (prepare)")
     wrap(rn, "run_process", "bwrap + mounts + true")
     wrap(pr, "remove_created", "census after (incl. its refresh)")
     acc.clear()
@@ -126,6 +133,41 @@ def breakdown(project, sb, runs: int) -> str:  # type: ignore[no-untyped-def]
             setattr(owner, name, f)
     parts = [f"{k} {sum(v) / runs:.1f}" for k, v in acc.items()]
     return f"command {statistics.median(total):.1f} ms = " + ", ".join(parts)
+
+
+def watch_cost(project, repo: Path, runs: int) -> str:  # type: ignore[no-untyped-def]
+    """The new-names watch (:mod:`codeward.sandbox.new_names`): its first ``prepare`` (every directory
+    added), a later one with nothing new, and one after a new directory, in ms; and its watch count."""
+    from codeward.sandbox.census import index_for
+    from codeward.sandbox.new_names import NewNames
+
+    spec = project.sandbox_spec()
+    index = index_for(spec.workspace)
+    rules = spec.ignore_rules
+    firsts = []
+    for _ in range(max(1, runs // 2)):
+        w = NewNames(spec.workspace, rules.hides, rules.key)
+        t = time.perf_counter()
+        w.prepare(index, spec.masked)
+        firsts.append((time.perf_counter() - t) * 1000)
+        watches = w.watched
+        w.close()
+    w = NewNames(spec.workspace, rules.hides, rules.key)
+    w.prepare(index, spec.masked)
+    steady, _ = median_ms(lambda: w.prepare(index, spec.masked), runs)
+    grown = []
+    for i in range(runs):
+        (repo / "src" / f"new{i}").mkdir()
+        (repo / "src" / f"new{i}" / "a.py").write_text("x = 1\n")
+        index.refresh()
+        t = time.perf_counter()
+        w.prepare(index, spec.masked)
+        grown.append((time.perf_counter() - t) * 1000)
+    w.close()
+    return (
+        f"{watches} watches; first prepare {statistics.median(firsts):.1f} ms, then {steady:.2f} ms per command "
+        f"with nothing new, {statistics.median(grown):.2f} ms with one new directory"
+    )
 
 
 def mount_cost(base: Path, counts: list[int], runs: int) -> None:
@@ -163,6 +205,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--breakdown", action="store_true")
     ap.add_argument("--secret", action="store_true", help="put one file holding a credential in each repository")
+    ap.add_argument("--watch", action="store_true", help="also the new-names watch's own cost per size")
     ap.add_argument("--mount-cost", default="", help="hidden-file counts: bubblewrap against the launcher, then exit")
     args = ap.parse_args()
     print(
@@ -219,6 +262,8 @@ def main() -> int:
             )
             if args.breakdown:
                 print(f"  {size:,} files, ms per command: {breakdown(project, sb, max(args.runs, 5))}", flush=True)
+            if args.watch:
+                print(f"  {size:,} files, new-names watch: {watch_cost(project, repo, args.runs)}", flush=True)
     return 0
 
 

@@ -1,6 +1,8 @@
-"""The history of nested repositories and submodules: they get no object-store view, so their
-secrets must be known values (tests by the third red team, kept). Judged by the bytes the model
-server received; the control shows the same history read raw leaks when it is not scanned."""
+"""The history of nested repositories and submodules: their secrets are known values (tests by the
+third red team, kept), and under bubblewrap they get the object view the workspace's repository
+gets, so a transform no known-value matching follows (a shift by one character) finds only the
+placeholder. Judged by the bytes the model server received; the sandbox-level controls are in
+tests/sandbox/test_sandbox_git_nested_view.py (the nested binds dropped, the blob read raw)."""
 
 from __future__ import annotations
 
@@ -76,3 +78,28 @@ def test_nested_repositories_are_found_from_the_index(git_repo: Path, tmp_path: 
     g(git_repo, "submodule", "add", "-q", str(tmp_path / "upstream"), "sub")
     found = nested_repositories(open_project(git_repo, None).workspace)
     assert found == [git_repo / "sub", git_repo / "vendor" / "lib"]
+
+
+SHIFT = "python3 -c 'import sys; print(\"\".join(chr(ord(c) + 1) for c in sys.stdin.read()))'"
+
+
+def _shifted(text: str) -> str:
+    return "".join(chr(ord(c) + 1) for c in text)
+
+
+@pytest.mark.parametrize("kind", ["nested", "submodule"])
+def test_a_nested_repositorys_old_secret_shifted_by_one_stays_off_the_wire(
+    model_server: Any, git_repo: Path, cw_home: Path, tmp_path: Path, kind: str
+) -> None:
+    if kind == "nested":
+        _leaky_repo(git_repo / "vendor" / "lib")
+        where = "vendor/lib"
+    else:
+        _leaky_repo(tmp_path / "upstream")
+        g(git_repo, "submodule", "add", "-q", str(tmp_path / "upstream"), "sub")
+        g(git_repo, "commit", "-qm", "add sub")
+        where = "sub"
+    cmd = f"git -C {where} show HEAD~1:creds.txt | {SHIFT}; git -C {where} log --format=%s; echo ran-it"
+    sent = _run(model_server, git_repo, cw_home, cmd, "bwrap")
+    assert "ran-it" in sent and "remove creds" in sent  # the command ran, its history reads
+    assert _shifted(AWS) not in sent and AWS not in sent

@@ -102,7 +102,7 @@ def test_a_view_that_cannot_be_built_hides_every_object(git_repo: Path, monkeypa
     sb = _bwrap()
     leaky_history(git_repo)
 
-    def broken(*args: object) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr(history_view, "build_view", broken)
@@ -153,7 +153,7 @@ def test_landlock_never_builds_the_view(git_repo: Path, monkeypatch: pytest.Monk
     leaky_history(git_repo)
     calls: list[object] = []
     real = history_view.build_view
-    monkeypatch.setattr(history_view, "build_view", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(history_view, "build_view", lambda *a, **k: calls.append(a) or real(*a, **k))
     monkeypatch.setattr(history_view, "_views", {})
     spec = open_project(git_repo, None).sandbox_spec()
     assert b"ordinary-line-1" in _run(sb, spec, "git log -p")

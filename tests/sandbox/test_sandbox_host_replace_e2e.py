@@ -90,7 +90,7 @@ def test_hidden_env_saved_by_host_is_not_persisted_for_the_next_command(
     env.write_text(f"DB_PASSWORD={OLD}\n")
 
     def save() -> None:
-        tmp = git_repo / ".env.swp"
+        tmp = git_repo / "save.tmp"
         tmp.write_text(f"DB_PASSWORD={NEW}\n")
         os.replace(tmp, env)
 
@@ -159,19 +159,35 @@ def test_redacted_file_saved_by_host_is_not_persisted(model_server: Any, git_rep
     assert AWS not in _shift_back(sent)
 
 
-def test_control_the_command_does_write_the_secret_before_it_is_stopped(bwrap: Any, project: Project) -> None:
-    """Without the quarantine (the sandbox alone) the file the stopped command wrote holds the value."""
+def test_control_the_command_does_write_the_secret_before_it_is_stopped(
+    bwrap: Any, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the quarantine (the sandbox alone) the file the stopped command wrote holds the value.
+
+    The stop races the command; on a busy machine either may win, so here the watch notices a
+    moment late (as it may under load), which lets the command show what it does when it wins."""
+    from codeward.sandbox.host_watch import HostWatch
+
+    prompt = HostWatch.poll
+
+    def late(self: HostWatch) -> bool:
+        if prompt(self):
+            time.sleep(0.5)
+            return True
+        return False
+
+    monkeypatch.setattr(HostWatch, "poll", late)
     env = project.root / ".env"
     env.write_text(f"DB_PASSWORD={OLD}\n")
 
     def save() -> None:
-        tmp = project.root / ".env.swp"
+        tmp = project.root / "save.tmp"
         tmp.write_text(f"DB_PASSWORD={NEW}\n")
         os.replace(tmp, env)
 
     t = _host_when_started(project.root, save)
     r = project.run(bwrap, PERSIST)
     t.join(5)
-    assert r.host_changed and "withheld" in r.output
+    assert r.host_changed and "withheld" in r.output, (r.host_changed, r.note)
     leaked = _shift_back((project.root / "leak.txt").read_text())
     assert OLD in leaked or NEW in leaked

@@ -168,9 +168,9 @@ def build_session(
         staged=staged,
         on_wait=lambda line: events.emit(Error(line)),
     )
-    # nested repositories and submodules get no object-store view: a command reads their blobs raw
-    # (git -C vendor/lib show REV:file), so their secrets are known values too, and a request waits
-    # for their whole scan (never staged)
+    # nested repositories and submodules get an object-store view under bubblewrap only: under
+    # Landlock a command reads their blobs raw (git -C vendor/lib show REV:file), so their secrets
+    # are known values too, and a request waits for their whole scan (never staged)
     nested = [
         HistorySecrets(
             r, scanner, background=True, cache_dir=home / "cache", on_wait=lambda line: events.emit(Error(line))

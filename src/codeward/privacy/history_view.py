@@ -26,6 +26,7 @@ directory at the workspace root gets a view (a worktree's objects live in the ma
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import hmac
 import os
@@ -97,7 +98,9 @@ def has_view(root: Path) -> bool:
     return git_dir.is_dir() and not git_dir.is_symlink()
 
 
-def object_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) -> ObjectView | None:
+def object_view(
+    root: Path, scanner: Any, ignore: Any, cache_dir: Path | None, *, prefix: str = ""
+) -> ObjectView | None:
     """The view for the repository at ``root``, rebuilt when its object store changed or the
     session's history scan finished; None when no blob needs hiding (or ``root`` holds no ``.git``
     directory).
@@ -106,8 +109,11 @@ def object_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) -
     every object, the view is *staged*: every commit, tag and tree, and only the blobs of HEAD and
     the index (see :func:`build_view`). Fails closed: when the store cannot be read, the scan
     failed or the view cannot be built, the view is an *empty* object store, so git inside the
-    sandbox sees no object at all rather than the real ones."""
-    if not is_repository(root) or not has_view(root):
+    sandbox sees no object at all rather than the real ones.
+
+    ``prefix``: where ``root`` lies in the workspace, for a nested repository or a submodule (its
+    ``.git`` may then be a pointer file): the ignore rules judge its paths as ``prefix/path``."""
+    if not is_repository(root) or not (prefix or has_view(root)):
         return None
     with _lock:
         started = time.time_ns()
@@ -132,7 +138,7 @@ def object_view(root: Path, scanner: Any, ignore: Any, cache_dir: Path | None) -
             return hit[3]
         built: ObjectView | None
         try:
-            built = build_view(root, scanner, ignore, cache_dir, hs, staged)
+            built = build_view(root, scanner, ignore, cache_dir, hs, staged, prefix=prefix)
         except Exception as e:  # git, the disk or the scanner: fail closed, never the real store
             built = _empty_view(root, f"{type(e).__name__}: {e}")
         if any(m > started - RACY_NS for m in stamp):
@@ -159,15 +165,17 @@ def excluded_blobs(
     blobs: dict[str, int] | None = None,
     paths: dict[str, str] | None = None,
     known_clean: set[str] | frozenset[str] = frozenset(),
+    prefix: str = "",
 ) -> dict[str, bytes]:
     """Blob id -> the placeholder content it is replaced by, for every blob that holds a finding, that
     a hidden path held, or that is too large to scan; ``blobs`` (default: the whole store) limits it
-    to those, ``paths`` gives their paths, and ``known_clean`` are ids judged clean already."""
+    to those, ``paths`` gives their paths, and ``known_clean`` are ids judged clean already; the
+    ignore rules see each path below ``prefix`` (a nested repository's place in the workspace)."""
     blobs = list_blobs(root) if blobs is None else blobs
     paths = paths_for(root, blobs, cache_dir) if paths is None else paths
     out: dict[str, bytes] = {}
     for oid, path in paths.items():
-        if path and oid in blobs and ignore.match(path, is_dir=False) is not None:
+        if path and oid in blobs and ignore.match(f"{prefix}/{path}" if prefix else path, is_dir=False) is not None:
             out[oid] = f"(codeward: the content of {path} is hidden: the ignore rules cover this path)\n".encode()
     for oid, size in blobs.items():
         if size > MAX_BLOB and oid not in out:
@@ -216,6 +224,8 @@ def build_view(
     cache_dir: Path | None,
     history: HistorySecrets | None = None,
     staged: bool = False,
+    *,
+    prefix: str = "",
 ) -> ObjectView | None:
     """Pack every object but the excluded blobs into a new store, and write the replacements.
 
@@ -224,7 +234,7 @@ def build_view(
     ``history`` scan is complete. Its verdicts (``history.clean``) are reused either way."""
     known = history.clean_ids() if history is not None else set()
     if not staged:
-        excluded = excluded_blobs(root, scanner, ignore, cache_dir, known_clean=known)
+        excluded = excluded_blobs(root, scanner, ignore, cache_dir, known_clean=known, prefix=prefix)
         if not excluded:
             return None
         listing = run_git(root, ["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objectname)"])
@@ -245,7 +255,14 @@ def build_view(
         every = {o.decode("ascii"): int(size) for o, kind, size in listed if kind == b"blob"}
         snapshot = {o: p for o, p in snapshot_blobs(root).items() if o in every}
         excluded = excluded_blobs(
-            root, scanner, ignore, cache_dir, blobs={o: every[o] for o in snapshot}, paths=snapshot, known_clean=known
+            root,
+            scanner,
+            ignore,
+            cache_dir,
+            blobs={o: every[o] for o in snapshot},
+            paths=snapshot,
+            known_clean=known,
+            prefix=prefix,
         )
         # trees, and the commits and tags whose messages the scan judged: one made since (on the
         # host) is left out until a full view, whose refresh scans it first
@@ -305,3 +322,65 @@ def _empty_view(root: Path, why: str) -> ObjectView:
     (base / "objects" / "pack").mkdir(parents=True, exist_ok=True)
     (base / "replace").mkdir(exist_ok=True)
     return ObjectView(base / "objects", base / "replace", 0, why)
+
+
+def nested_binds(
+    workspace: Path, repos: list[Path], masked: tuple[Path, ...], scanner: Any, ignore: Any, cache_dir: Path | None
+) -> list[tuple[Path, Path]]:
+    """(view, real) directory pairs to bind read-only, giving every nested repository and submodule
+    in ``repos`` the object view the workspace's own repository gets (:func:`object_view`): its
+    object store (a submodule's is the superproject's ``.git/modules/NAME/objects``) and its
+    ``refs/replace``, wherever git says they are. A repository inside a ``masked`` path is hidden
+    whole already and gets none. Fails closed: a store whose view cannot be built, or that git
+    cannot open as a repository (a broken pointer, a missing ``HEAD``), is bound empty."""
+    out: list[tuple[Path, Path]] = []
+    bound: set[Path] = set()
+    if has_view(workspace):
+        # the workspace's own store has its view already (a linked worktree inside it shares that
+        # store: a second view over it, judged under the worktree's path, would replace the first)
+        with contextlib.suppress(HistoryError):
+            bound.add(cached_objects_dir(workspace).resolve())
+    for repo in repos:
+        if any(repo == m or m in repo.parents for m in masked):
+            continue
+        try:
+            real = cached_objects_dir(repo)
+        except HistoryError as e:
+            store = _store_by_hand(repo)
+            if store is not None and store.resolve() not in bound:
+                bound.add(store.resolve())
+                out.append((_empty_view(repo, f"git cannot open {repo}: {e}").objects, store))
+            continue
+        if real.is_symlink() or not real.is_dir() or real.resolve() in bound:
+            continue  # no store there to read, or one with its view already
+        bound.add(real.resolve())
+        view = object_view(repo, scanner, ignore, cache_dir, prefix=repo.relative_to(workspace).as_posix())
+        if view is None:
+            continue  # no blob in it needs hiding
+        out.append((view.objects, real))
+        replace = real.parent / "refs" / "replace"  # the common directory's, as the store's
+        if replace.is_symlink() or replace.parent.is_symlink():
+            continue  # objects hidden; no placeholders
+        with contextlib.suppress(OSError):
+            replace.mkdir(mode=0o755, exist_ok=True)  # git ignores an empty one; bwrap needs a mount point
+        if replace.is_dir():
+            out.append((view.replace, replace))
+    return out
+
+
+def _store_by_hand(repo: Path) -> Path | None:
+    """The object directory a ``.git`` directory or ``gitdir:`` pointer names, read without git
+    (which refused it): its blobs are files a command could still inflate by hand."""
+    dot = repo / ".git"
+    git_dir = dot
+    if dot.is_file() and not dot.is_symlink():
+        try:
+            line = dot.read_text(encoding="utf-8", errors="surrogateescape").splitlines()[0]
+        except (OSError, IndexError):
+            return None
+        if not line.startswith("gitdir:"):
+            return None
+        target = Path(line[len("gitdir:") :].strip())
+        git_dir = target if target.is_absolute() else repo / target
+    store = git_dir / "objects"
+    return store if store.is_dir() and not store.is_symlink() else None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from codeward.errors import UsageError
+from codeward.errors import SandboxUnavailable, UsageError
 from codeward.project.view_index import workspace_view
 from codeward.project.write_scope import write_scope
 from codeward.sandbox.spec import SandboxSpec
@@ -79,6 +79,17 @@ def spec_for_project(
         view = object_view(root, project.scanner, project.ignore, home / "cache")
         return (view.objects, view.replace) if view is not None else None
 
+    def git_nested_views() -> list[tuple[Path, Path]]:
+        from codeward.privacy.history import HistoryError
+        from codeward.privacy.history_secrets import nested_repositories
+        from codeward.privacy.history_view import nested_binds
+
+        try:
+            repos = nested_repositories(ws)
+            return nested_binds(root, repos, tuple(masked), project.scanner, project.ignore, home / "cache")
+        except HistoryError as e:
+            raise SandboxUnavailable(f"sandbox: {e}") from None
+
     scope = write_scope(root, policy.allow_directories, masked=masked, protected=protected)
     return SandboxSpec(
         workspace=root,
@@ -101,4 +112,6 @@ def spec_for_project(
         git_hidden=hidden_history_paths(root, project.ignore, home / "cache"),
         git_view=git_view,
         git_note=lambda: view_note(root),
+        git_nested_views=git_nested_views,
+        ignore_rules=project.ignore,
     )

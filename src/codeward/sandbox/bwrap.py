@@ -285,10 +285,13 @@ class BwrapSandbox:
                 before = names  # also the census run_guarded starts from
             unknown += index.unreadable()
         many = os.geteuid() == 0 and len(spec.masked) > INSIDE_THRESHOLD  # the launcher will mount them
+        from codeward.sandbox.new_names import prepared  # hidden names that appeared since the spec: hidden too
+
+        new_names, appeared = prepared(spec.workspace, spec.ignore_rules, indexes[0], [*spec.masked, *unknown])
         layout = build_layout(
             spec,
             extra_visible=[Path(p) for p in extra_visible],
-            extra_hidden=unknown,
+            extra_hidden=[*unknown, *appeared],
             collapse=not many,
             indexes=indexes,  # just refreshed: an unchanged tree reuses the last layout's tree part
         )
@@ -302,7 +305,11 @@ class BwrapSandbox:
         from codeward.sandbox.host_watch import HostWatch, watched_names
 
         # armed before any mount exists: a host-side replacement from then on stops the command
-        watch = HostWatch(watched_names(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)]))
+        if new_names is not None:
+            new_names.arm(layout.hidden())  # from now on, opening a new hidden file stops the command
+        watch = HostWatch(
+            watched_names(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)]), new_names
+        )
         state: dict[str, Any] = {"host_watch": watch}
 
         def launch(cleanup: contextlib.ExitStack) -> RawRun:
@@ -318,7 +325,8 @@ class BwrapSandbox:
             watch.close()
         if raw.host_changed:
             stopped = (
-                "sandbox: a hidden or redacted path was replaced on the host while the command ran; output withheld"
+                "sandbox: a hidden or redacted path was replaced on the host, or a new file the ignore rules hide was"
+                " opened, while the command ran; output withheld"
             )
             return CommandResult(
                 raw.returncode, raw.output, False, raw.timed_out, raw.duration_ms, self.tier, stopped, raw.host_changed

@@ -224,13 +224,19 @@ def home_attributes(home: Path, spec: SandboxSpec, hidden: Sequence[Path]) -> No
 
 
 def object_binds(spec: SandboxSpec) -> list[tuple[str, str]]:
-    """Read-only binds of the spec's object-store view over ``.git/objects`` and ``.git/refs/replace``.
+    """Read-only binds of the spec's object-store view over ``.git/objects`` and ``.git/refs/replace``,
+    and of each nested repository's and submodule's view over its own (``git_nested_views``).
 
     A missing ``.git/refs/replace`` is created empty on the host (git ignores an empty directory
     there) because bwrap cannot create a mount point inside the read-only ``.git``."""
+    nested = [(str(v), str(r)) for v, r in spec.git_nested_views()] if spec.git_nested_views is not None else []
     view = spec.git_view() if spec.git_view is not None else None
     if view is None:
-        return []
+        return nested
+    return _root_binds(spec, view) + nested
+
+
+def _root_binds(spec: SandboxSpec, view: tuple[Path, Path]) -> list[tuple[str, str]]:
     objects, replace_view = view
     git_dir = spec.workspace / ".git"
     real = git_dir / "objects"

@@ -13,6 +13,8 @@ redacted path (and the parent of each such path outside the workspace) for that 
 created, deleted or moved, and for the directory itself going away. The runner polls the
 descriptor with the command's output; on an event it kills the command and withholds its output,
 which is the only way to keep what it read from the model. A queue overflow counts as an event.
+Names that did not exist when the command started are :mod:`codeward.sandbox.new_names`' job; its
+session-long watch is polled through this one.
 """
 
 from __future__ import annotations
@@ -23,13 +25,26 @@ import ctypes.util
 import errno
 import functools
 import os
+import select
 import struct
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 from codeward.errors import SandboxUnavailable
 
+
+class NewNamesWatch(Protocol):
+    """What :class:`HostWatch` needs of :class:`codeward.sandbox.new_names.NewNames`."""
+
+    found: list[str]
+
+    def fileno(self) -> int: ...
+    def poll(self) -> bool: ...
+
+
 IN_NONBLOCK = 0o4000
+IN_OPEN = 0x20
 IN_CLOEXEC = 0o2000000
 IN_MOVED_FROM = 0x40
 IN_MOVED_TO = 0x80
@@ -44,7 +59,7 @@ IN_DONT_FOLLOW = 0x02000000
 NAME_EVENTS = IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
 SELF_EVENTS = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED
 WATCH_MASK = NAME_EVENTS | SELF_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW
-_HEADER = struct.Struct("iIII")
+HEADER = struct.Struct("iIII")
 
 
 def watched_names(workspace: Path, paths: Iterable[Path]) -> dict[str, set[str]]:
@@ -76,9 +91,15 @@ def _watched_names(workspace: Path, paths: tuple[Path, ...]) -> dict[str, set[st
 
 
 class HostWatch:
-    """An armed inotify watch over the names :func:`watched_names` gives; ``fileno`` for polling."""
+    """An armed inotify watch over the names :func:`watched_names` gives; ``fileno`` for polling.
 
-    def __init__(self, names: dict[str, set[str]]) -> None:
+    ``new_names`` (the session's :class:`codeward.sandbox.new_names.NewNames`, armed with what the
+    command's view covers) is polled with it: a hidden name that appears stops the command too.
+    Both descriptors are then behind one epoll descriptor, so the runner wakes for either."""
+
+    def __init__(self, names: dict[str, set[str]], new_names: NewNamesWatch | None = None) -> None:
+        self._new = new_names
+        self._epoll: select.epoll | None = None
         self._libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
         fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
@@ -100,12 +121,16 @@ class HostWatch:
                         f"sandbox: cannot watch {d} for changes while a command runs: {os.strerror(err)}{hint}"
                     )
                 self._names[wd] = (d, wanted)
+            if new_names is not None:
+                self._epoll = select.epoll()
+                self._epoll.register(fd, select.EPOLLIN)
+                self._epoll.register(new_names.fileno(), select.EPOLLIN)
         except BaseException:
             os.close(fd)
             raise
 
     def fileno(self) -> int:
-        return self.fd
+        return self._epoll.fileno() if self._epoll is not None else self.fd
 
     def poll(self) -> bool:
         """Read what is queued; True once a watched name changed (``changed`` says which)."""
@@ -117,10 +142,10 @@ class HostWatch:
             if not buf:
                 break
             off = 0
-            while off + _HEADER.size <= len(buf):
-                wd, mask, _cookie, length = _HEADER.unpack_from(buf, off)
-                raw = buf[off + _HEADER.size : off + _HEADER.size + length].split(b"\0", 1)[0]
-                off += _HEADER.size + length
+            while off + HEADER.size <= len(buf):
+                wd, mask, _cookie, length = HEADER.unpack_from(buf, off)
+                raw = buf[off + HEADER.size : off + HEADER.size + length].split(b"\0", 1)[0]
+                off += HEADER.size + length
                 if mask & IN_Q_OVERFLOW:
                     self.changed.append("(too many changes to follow)")
                     continue
@@ -129,18 +154,22 @@ class HostWatch:
                     self.changed.append(d)
                 elif mask & NAME_EVENTS and os.fsdecode(raw) in wanted:
                     self.changed.append(os.path.join(d, os.fsdecode(raw)))
+        if self._new is not None and self._new.poll():
+            self.changed += [p for p in self._new.found if p not in self.changed]
         return bool(self.changed)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self.fd)
+        if self._epoll is not None:
+            self._epoll.close()
 
 
 def withheld_output(changed: list[str]) -> str:
     """What the model gets instead of the output of a command stopped by :class:`HostWatch`."""
     shown = ", ".join(dict.fromkeys(changed[:3]))
     return (
-        f"[output withheld: {shown} was replaced on the host while the command ran, which would have shown it "
-        "to the command unmasked; the command was stopped. Run it again: the next command sees the new file "
-        "hidden or redacted]"
+        f"[output withheld: {shown} was replaced on the host, or is a new file the ignore rules hide and was opened, "
+        "while the command ran, which would have shown it to the command unmasked; the command was stopped. "
+        "Run it again: the next command sees the new file hidden or redacted]"
     )

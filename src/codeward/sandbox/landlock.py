@@ -357,7 +357,14 @@ class LandlockSandbox:
         # files that hold secrets are held out of the tree like hidden ones; a redacted copy takes their
         # place; a directory codeward cannot list is held out (or, when it cannot be moved, fenced off)
         # whole, as bubblewrap masks it: what is in it was never classified or scanned
-        layout = build_layout(spec, extra_hidden=[*(h for h, _ in spec.redacted), *unlistable(spec.roots())])
+        from codeward.sandbox.census import index_for
+        from codeward.sandbox.host_watch import HostWatch
+        from codeward.sandbox.new_names import prepared
+
+        index = index_for(spec.workspace)
+        unknown = unlistable(spec.roots())  # refreshes every root's index: the watch below gets every directory
+        new_names, appeared = prepared(spec.workspace, spec.ignore_rules, index, spec.masked)
+        layout = build_layout(spec, extra_hidden=[*(h for h, _ in spec.redacted), *unknown, *appeared])
         try:
             bpf = build_filter(policy_for("landlock", network=spec.network, proxy=use_proxy))
         except SeccompError as e:
@@ -405,6 +412,12 @@ class LandlockSandbox:
                 "seccomp": bpf,
                 "supervise": True,
             }
+            if new_names is not None:
+                # a held name is out of the tree, so a file the host makes there is readable: not covered
+                new_names.arm([h for h in layout.hidden() if h not in held.held_paths])
+            watch = HostWatch({}, new_names) if new_names is not None else None
+            if watch is not None:
+                undo.callback(watch.close)
             full = launch.launcher_argv(python, launcher_spec, argv)
             if sum(len(os.fsencode(a)) + 1 for a in full) > ARGV_BUDGET:
                 raise SandboxUnavailable(
@@ -420,6 +433,7 @@ class LandlockSandbox:
                 output_cap=spec.output_cap,
                 on_output=on_output,
                 stop=lambda p: os.kill(p.pid, 15),
+                host_watch=watch,
             )
 
         # The shared lifecycle (runner.run_guarded) inside the hold: the anchors and the scratch dir
@@ -453,6 +467,11 @@ class LandlockSandbox:
             restored=restored,
             discarded=discarded,
         )
+        if raw.host_changed:
+            stopped = "sandbox: a new file the ignore rules hide was opened while the command ran; output withheld"
+            return CommandResult(
+                raw.returncode, raw.output, False, raw.timed_out, raw.duration_ms, self.tier, stopped, raw.host_changed
+            )
         if held.left and note is not None and note.startswith(GENERIC_DENIAL):
             note = frozen_note(held.left, spec)
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)

@@ -83,7 +83,7 @@ def tree_part(
     if indexes and {str(i.root) for i in indexes} >= {str(r) for r in trees}:
         # what the tree part does not depend on is left out: the redacted copies (fresh paths per
         # command) and the history view (a new callable per spec)
-        plain = replace(spec, redacted=(), git_view=None, git_note=None)
+        plain = replace(spec, redacted=(), git_view=None, git_note=None, git_nested_views=None, ignore_rules=None)
         key = (plain, tuple(extra_hidden), collapse, tuple(i.generation for i in indexes))
         cached = _tree_cache
         if (

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from codeward.errors import UsageError
 
 if TYPE_CHECKING:
+    from codeward.dirindex import Classify
     from codeward.sandbox.proxy import Connection
 
 TIERS: tuple[str, ...] = ("bwrap", "landlock", "seatbelt", "none")
@@ -71,6 +72,12 @@ class SandboxSpec:
     # (bubblewrap) after ``git_view``: a line for the model when that view is staged (the history
     # scan is not finished, older blobs are absent), else None
     git_note: Callable[[], str | None] | None = None
+    # (bubblewrap) (view, real) directory pairs bound read-only over each nested repository's and
+    # submodule's object store and ``refs/replace``: the same view ``git_view`` gives the workspace's
+    git_nested_views: Callable[[], Sequence[tuple[Path, Path]]] | None = None
+    # the ignore rules (``hides`` and ``key``), to judge names that appear in the workspace while a
+    # command runs (:mod:`codeward.sandbox.new_names`); None: no such watch
+    ignore_rules: Classify | None = None
 
     def roots(self) -> tuple[Path, ...]:
         """The workspace followed by the extra writable directories: the trees a command works in."""

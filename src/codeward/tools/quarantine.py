@@ -1,11 +1,13 @@
 """Set aside what a command wrote while the host exposed a hidden file to it.
 
 When the host replaces a hidden or redacted file while a command runs, bubblewrap's mask on it is
-gone for a moment and the command is stopped (:mod:`codeward.sandbox.host_watch`); its output is
-withheld, but files it wrote in that moment may hold what it read, in any transform. So every file
-of the workspace new or changed since the scan before the command (except the host's own
-replacements) is moved, never deleted, to the codeward home's ``quarantine/``, out of every
-command's and tool's reach, and the model and the user are told where.
+gone for a moment and the command is stopped (:mod:`codeward.sandbox.host_watch`); so is a command
+that opens a file the ignore rules hide which appeared while it ran (:mod:`codeward.sandbox.new_names`,
+both tiers). Its output is withheld, but files it wrote in that moment may hold what it read, in any
+transform. So every file of the workspace new or changed since the scan before the command (except
+the host's own files, named by where they appeared: a copy the command renamed goes too) is moved,
+never deleted, to the codeward home's ``quarantine/``, out of every command's and tool's reach, and
+the model and the user are told where.
 """
 
 from __future__ import annotations
