@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,9 @@ pytestmark = pytest.mark.sandbox
 MARK = "OUTSIDEMARK-db-password-7731"
 
 
-def test_the_rule_hides_what_only_the_owner_may_read(tmp_path: Path) -> None:
+def test_the_rule_hides_what_other_accounts_may_not_read(tmp_path: Path) -> None:
+    """Whoever owns it: a file without the other-read bit, a directory without the other-search
+    bit (not walked), a group-only file; public files, links and other-searchable dirs stay."""
     top = tmp_path / "etc"
     (top / "app").mkdir(parents=True)
     (top / "app" / "public.conf").write_text("x")
@@ -35,29 +38,26 @@ def test_the_rule_hides_what_only_the_owner_may_read(tmp_path: Path) -> None:
     os.chmod(top / "locked", 0o700)
     (top / "group-only").write_text(MARK)
     os.chmod(top / "group-only", 0o640)
+    (top / "nobodys").write_text(MARK)
+    os.chmod(top / "nobodys", 0o000)  # CAP_DAC_OVERRIDE (the Landlock launcher's) reads it
     (top / "link").symlink_to(top / "app" / "db.cnf")
-    uid, gid = os.geteuid(), os.getegid()
-    found, walked = private_entries([str(top)], [], uid, [gid])
-    assert set(found.private) == {top / "app" / "db.cnf", top / "locked", top / "group-only"}
+    found, walked = private_entries([str(top)], [])
+    assert set(found.private) == {top / "app" / "db.cnf", top / "locked", top / "group-only", top / "nobodys"}
     assert not found.unchecked
-    # another account's 0600 file is not this one's to read: nothing to hide
-    assert private_entries([str(top)], [], uid + 1, [gid + 1])[0].private == ()
     # vouched-for directories are not walked; a walk that runs out hides what it did not reach
-    assert top / "app" / "db.cnf" not in private_entries([str(top)], [top / "app"], uid, [gid])[0].private
-    short, _ = private_entries([str(top)], [], uid, [gid], limit=1)
+    assert top / "app" / "db.cnf" not in private_entries([str(top)], [top / "app"])[0].private
+    short, _ = private_entries([str(top)], [], limit=1)
     assert short.unchecked, short
     # a later walk lists again only what changed: a new private file, a directory closed by chmod
     (top / "app" / "new.key").write_text(MARK)
     os.chmod(top / "app" / "new.key", 0o600)
-    (top / "open").mkdir()
     os.chmod(top / "app", 0o700)
     for d in walked.values():
         d.racy = False  # as if the first walk were long ago
-    again, _ = private_entries([str(top)], [], uid, [gid], known=walked)
+    again, walked = private_entries([str(top)], [], known=walked)
     assert top / "app" in again.private  # closed since: hidden whole
-    del walked[str(top / "app")]
     os.chmod(top / "app", 0o755)
-    again, _ = private_entries([str(top)], [], uid, [gid], known=walked)
+    again, _ = private_entries([str(top)], [], known=walked)
     assert top / "app" / "new.key" in again.private
 
 
@@ -75,18 +75,40 @@ def root_private() -> Iterator[tuple[Path, Path]]:
     (closed / "token").write_text(MARK)
     os.chmod(closed, 0o700)
     (d / "public.txt").write_text("public-ok\n")
+    other = d / "other.conf"  # another account's: the Landlock launcher's command keeps CAP_DAC_OVERRIDE
+    other.write_text(MARK)
+    os.chown(other, 1001, 1001)
+    os.chmod(other, 0o600)
+    (d / "zero.conf").write_text(MARK)
+    os.chmod(d / "zero.conf", 0o000)
+    volume = d / "volume"  # another file system mounted under a walked directory
+    volume.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(volume)], capture_output=True).returncode == 0
+    if mounted:
+        (volume / "s").write_text(MARK)
+        os.chmod(volume / "s", 0o600)
+    usr = Path(tempfile.mkdtemp(prefix="codeward-outside-", dir="/usr/share"))
+    os.chmod(usr, 0o755)
+    (usr / "k").write_text(MARK)
+    os.chmod(usr / "k", 0o600)
     try:
         yield conf, closed
     finally:
+        if mounted:
+            subprocess.run(["umount", str(volume)], check=False)
         shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(usr, ignore_errors=True)
 
 
 def test_roots_own_private_files_outside_are_hidden(
     sandbox: Any, project: Project, root_private: tuple[Path, Path]
 ) -> None:
     conf, closed = root_private
+    d = conf.parent
     r = project.run(
-        sandbox, f"cat {conf}; cat {closed}/token; ls {closed}; cp {conf} c && cat c; cat {conf.parent}/public.txt"
+        sandbox,
+        f"cat {conf}; cat {closed}/token; ls {closed}; cp {conf} c && cat c; cat {d}/public.txt; "
+        f"cat {d}/other.conf {d}/zero.conf {d}/volume/s /usr/share/codeward-outside-*/k",
     )
     assert "public-ok" in r.output, r.output  # world-readable files stay usable
     assert MARK not in r.output, r.output
@@ -111,28 +133,63 @@ def test_a_launcher_spec_larger_than_one_argument_still_arrives() -> None:
 
 
 def test_the_saved_walk_is_replayed_only_while_nothing_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A later process reuses the saved walk when every directory's signature matches; a new private
-    file (its directory changed) or a saved walk that is racy makes it walk again."""
+    """A later process reuses the saved walk when every directory's signature and every top-level
+    directory matches; a new private file, a new or re-opened top-level directory, a racy or an
+    old saved walk make it walk again (red team rt4: a top that was private when saved, then opened
+    and filled, stayed unwalked)."""
     from codeward.sandbox import outside_private as op
 
-    top = tmp_path / "opt"
-    (top / "app").mkdir(parents=True)
-    (top / "app" / "a.cnf").write_text(MARK)
-    os.chmod(top / "app" / "a.cnf", 0o600)
-    monkeypatch.setattr(op, "WALKED_TOPS", (str(top),))
+    root = tmp_path / "root"
+    (root / "opt" / "app").mkdir(parents=True)
+    (root / "opt" / "app" / "a.cnf").write_text(MARK)
+    os.chmod(root / "opt" / "app" / "a.cnf", 0o600)
+    (root / "boot").mkdir()
+    os.chmod(root / "boot", 0o700)
+    monkeypatch.setattr(op, "walked_tops", lambda: op.tops_under(str(root)))
     monkeypatch.setattr(op, "_memo", {})
     cache = tmp_path / "cache"
-    first = op.private_outside([], cache)
-    assert first.private == (top / "app" / "a.cnf",)
-    saved = op._load(cache, os.geteuid(), ())
-    assert saved and all(d.racy for d in saved.values())  # just listed: not trusted yet
-    assert op._replay(saved, os.geteuid(), frozenset({os.getegid()})) is None
-    for d in saved.values():
+
+    def new_process(*, seconds_later: float = op.REFRESH_S) -> tuple[Path, ...]:
+        op._memo.clear()
+        recent = cache / f"outside-{os.geteuid()}.recent"
+        if recent.exists() and seconds_later >= op.REFRESH_S:  # what another process checked is too old
+            recent.unlink()
+        return op.private_outside([], cache).private
+
+    assert set(new_process()) == {root / "opt" / "app" / "a.cnf", root / "boot"}
+    saved = op._load(cache, ())
+    dirs, since, tops = saved.known(), saved.since, saved.tops
+    assert dirs and any(d.racy for d in dirs.values())  # just listed: not trusted yet
+    for d in dirs.values():
         d.racy = False
-    op._save(cache, os.geteuid(), (), saved)
-    op._memo.clear()  # a new process
-    assert op.private_outside([], cache).private == (top / "app" / "a.cnf",)
-    (top / "app" / "b.key").write_text(MARK)
-    os.chmod(top / "app" / "b.key", 0o600)
-    op._memo.clear()
-    assert top / "app" / "b.key" in op.private_outside([], cache).private
+    assert tops is not None
+    op._save(cache, (), dirs, since, tops, saved.answer or op.Outside(()))
+    replayed: list[bool] = []
+    real_replay = op._replay
+    monkeypatch.setattr(op, "_replay", lambda saved: replayed.append(True) or real_replay(saved))
+    assert set(new_process()) == {root / "opt" / "app" / "a.cnf", root / "boot"}
+    assert replayed  # the saved walk answered
+    # the private top is opened and filled: the top's state changed, so it is walked again
+    os.chmod(root / "boot", 0o755)
+    (root / "boot" / "b.key").write_text(MARK)
+    os.chmod(root / "boot" / "b.key", 0o600)
+    assert root / "boot" / "b.key" in new_process()
+    # a new private file in a known directory: within REFRESH_S of the last check a process takes
+    # that check's answer (the same window a session gives itself); after it, it is found
+    (root / "opt" / "app" / "c.key").write_text(MARK)
+    os.chmod(root / "opt" / "app" / "c.key", 0o600)
+    assert root / "opt" / "app" / "c.key" not in new_process(seconds_later=1)
+    assert root / "opt" / "app" / "c.key" in new_process()
+    # an old saved walk is not trusted: a chmod alone (no directory change) is then found
+    (root / "opt" / "app" / "public").write_text(MARK)
+    new_process()
+    saved = op._load(cache, ())
+    dirs, since, tops = saved.known(), saved.since, saved.tops
+    for d in dirs.values():
+        d.racy = False
+    assert tops is not None
+    op._save(cache, (), dirs, since, tops, saved.answer or op.Outside(()))
+    os.chmod(root / "opt" / "app" / "public", 0o600)
+    assert root / "opt" / "app" / "public" not in new_process()  # replayed: the documented window
+    op._save(cache, (), dirs, since - op.MAX_AGE_S, tops, saved.answer or op.Outside(()))
+    assert root / "opt" / "app" / "public" in new_process()
