@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from tests.support.sandbox_helpers import Project
 
-from codeward.sandbox import launch, view_holder
+from codeward.sandbox import host_watch, launch, view_holder
 
 pytestmark = pytest.mark.sandbox
 
@@ -170,7 +170,9 @@ def test_host_replacing_a_hidden_file_between_commands_rebuilds(bwrap: Any, proj
     assert bwrap.slot.pid != pid
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="control: a holder reused regardless of the view")
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError, reason="control: a holder reused regardless of the view and of the host watch"
+)
 def test_control_host_replace_leaks_into_a_blindly_reused_holder(
     bwrap: Any, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,7 +180,10 @@ def test_control_host_replace_leaks_into_a_blindly_reused_holder(
         return self.proc.poll() is None
 
     monkeypatch.setattr(view_holder.ViewHolder, "usable", alive)
-    test_host_replacing_a_hidden_file_between_commands_rebuilds(bwrap, project)
+    monkeypatch.setattr(host_watch.HostWatch, "poll", lambda self: False)
+    _settled(bwrap, project)
+    _editor_save(project.root / ".env", project.marker("env") + "-new\n")
+    assert project.marker("env") not in project.run(bwrap, "cat .env").output
 
 
 def test_a_new_ignored_file_is_hidden_from_the_next_command(bwrap: Any, project: Project) -> None:
@@ -202,3 +207,25 @@ def test_timeout_kills_the_holder_and_everything_in_it(bwrap: Any, project: Proj
         os.kill(p, 9)
     assert survivors == []
     assert project.run(bwrap, "echo again").output.strip() == "again"
+
+
+def test_the_index_alone_rebuilds_after_a_host_save(
+    bwrap: Any, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the holder's host watch, the index refresh (the directory's ctime) still rebuilds."""
+    monkeypatch.setattr(host_watch.HostWatch, "poll", lambda self: False)
+    test_host_replacing_a_hidden_file_between_commands_rebuilds(bwrap, project)
+
+
+def test_the_watch_alone_stops_a_blindly_reused_holder(
+    bwrap: Any, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the view comparison, the holder's host watch (armed for its whole life) still catches
+    the save: the command is stopped, its output withheld, the holder killed."""
+    monkeypatch.setattr(view_holder.ViewHolder, "usable", lambda self, part, key: self.proc.poll() is None)
+    pid = _settled(bwrap, project)
+    _editor_save(project.root / ".env", project.marker("env") + "-new\n")
+    r = project.run(bwrap, "cat .env")
+    assert project.marker("env") not in r.output
+    assert r.host_changed and "withheld" in r.output
+    assert bwrap.slot.pid != pid

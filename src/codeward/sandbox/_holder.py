@@ -107,6 +107,7 @@ def command(lib, hold, req, stdin, out):
     os.dup2(stdin, 0)
     os.dup2(out, 1)
     os.dup2(out, 2)
+    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])  # nothing of the supervisor's
     lim = req["rlimits"]
     resource.setrlimit(resource.RLIMIT_FSIZE, (lim["fsize"], lim["fsize"]))
     resource.setrlimit(resource.RLIMIT_CORE, (lim["core"], lim["core"]))
