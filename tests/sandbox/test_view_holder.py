@@ -229,3 +229,47 @@ def test_the_watch_alone_stops_a_blindly_reused_holder(
     assert project.marker("env") not in r.output
     assert r.host_changed and "withheld" in r.output
     assert bwrap.slot.pid != pid
+
+
+@pytest.mark.parametrize("hold", [True, False], ids=["holder", "per-command"])
+def test_both_paths_with_many_hidden_files(bwrap: Any, project: Project, hold: bool) -> None:
+    """The holder and the per-command path it falls back to give the same view past the launcher's
+    threshold (as root the launcher makes the mounts; as a normal user bwrap does)."""
+    bwrap.hold_view = hold
+    for i in range(40):
+        d = project.root / "pkg" / f"d{i:02d}"
+        d.mkdir(parents=True)
+        (d / "code.py").write_text("x = 1\n")
+        (d / "k.key").write_text(f"CWMARK-many-{i}\n")
+    r = project.run(
+        bwrap, "cat pkg/d00/k.key pkg/d39/k.key; mv pkg/d07 pkg/x; cat pkg/d03/code.py; grep CapEff /proc/self/status"
+    )
+    assert "CWMARK-many" not in r.output
+    assert "Device or resource busy" in r.output and (project.root / "pkg" / "d07").is_dir()
+    assert "x = 1" in r.output and "CapEff:\t0000000000000000" in r.output
+    assert (bwrap.slot.pid is not None) == hold
+
+
+def test_the_argv_of_each_path() -> None:
+    """Per-command with the launcher: bwrap keeps two capabilities for it and installs no filter;
+    the holder: the same, and the supervisor is pid 1 (no bwrap init a command could reach)."""
+    from codeward.sandbox.bwrap_argv import build_argv
+    from codeward.sandbox.layout import Layout
+    from codeward.sandbox.spec import SandboxSpec
+
+    ws = Path("/w")
+    spec = SandboxSpec(workspace=ws, cwd=ws)
+    layout = Layout((), (), (ws,), (), (), (), (), ())
+    kw: dict[str, Any] = {"stub": Path("/s"), "env": {}, "seccomp_fd": 9, "command": ["x"], "share_net": False}
+
+    def caps(argv: list[str]) -> list[str]:
+        return [f"{a} {b}" for a, b in zip(argv, argv[1:], strict=False) if a in ("--cap-drop", "--cap-add")]
+
+    plain = build_argv("bwrap", spec, layout, **kw)
+    inside = build_argv("bwrap", spec, layout, mounts_inside=True, **kw)
+    held = build_argv("bwrap", spec, layout, keep_caps=True, **kw)
+    assert caps(plain) == ["--cap-drop ALL"] and "--seccomp" in plain and "--disable-userns" in plain
+    kept = ["--cap-drop ALL", "--cap-add CAP_SYS_ADMIN", "--cap-add CAP_SETPCAP"]
+    for argv in (inside, held):
+        assert caps(argv) == kept and "--seccomp" not in argv and "--disable-userns" not in argv
+    assert "--as-pid-1" in held and "--as-pid-1" not in inside and "--as-pid-1" not in plain

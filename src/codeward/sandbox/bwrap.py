@@ -25,6 +25,12 @@ namespace), ``--disable-userns``, ``--clearenv`` with the allowlisted variables,
 and hidden files, steps 5 and 7's files are made by the stdlib launcher inside the namespace
 instead (see :func:`inside_mounts`). Limits come from ``prlimit`` (util-linux) inside, or
 from ``ulimit`` in ``/bin/sh`` where there is no prlimit: no ``preexec_fn`` is needed.
+
+Within a session the view outlives the command (:mod:`codeward.sandbox.view_holder`): the first
+command starts bwrap with a stdlib supervisor that keeps the namespace and forks each command into
+a new pid namespace; it is reused while the view is the same object and every per-command bind is
+unchanged, and rebuilt otherwise. The proxy (``allowed_domains``), a missing trusted Python, or a
+holder that would not start use the per-command path above.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import os
 import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,6 +131,8 @@ class BwrapSandbox:
         from codeward.sandbox.view_holder import HolderSlot
 
         self.slot = HolderSlot()
+        # a sandbox dropped without close() (a test's, a finished session's) takes its holder with it
+        weakref.finalize(self, self.slot.close)
 
     def close(self) -> None:
         """End the view holder, if one runs (also done when codeward exits: bwrap dies with it)."""
@@ -211,7 +220,7 @@ class BwrapSandbox:
                 raw.returncode, raw.output, False, raw.timed_out, raw.duration_ms, self.tier, stopped, raw.host_changed
             )
         status: bytes = state.get("status", b"")
-        if inside:
+        if inside or state.get("held"):
             from codeward.sandbox.launch import setup_failure
 
             why = setup_failure(raw.returncode, raw.output)

@@ -97,12 +97,12 @@ def build_argv(
         a.append("--disable-userns")
     if kept:
         a += ["--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
+    else:
+        a += ["--cap-drop", "ALL"]
     if keep_caps:
         # the supervisor is the namespace's init: no bwrap init (without the filter, dumpable, outside
         # each command's pid namespace) stays for a command to reach through /proc/1/mem
         a.append("--as-pid-1")
-    else:
-        a += ["--cap-drop", "ALL"]
     if share_net:
         a.append("--share-net")
     a += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
@@ -182,18 +182,47 @@ def memfd(name: str, data: bytes) -> int:
     return fd
 
 
+_git_memo: tuple[object, tuple[list[str], list[Path]]] | None = None  # the last view's git paths
+
+
+def _git_inputs(spec: SandboxSpec, layout: Layout) -> tuple[list[str], list[Path]]:
+    """The paths git must treat as binary, and the hidden files inside ``.git/info``.
+
+    Kept while the hidden dirs and files are the same (equal tuples, mostly of the very objects the
+    reused tree part holds, so comparing is an identity check per path): ``git_paths`` costs an
+    ``is_dir`` per hidden path (about 20 ms for 5 000), and a hidden path cannot change between file
+    and directory without its directory's index entry, and so the layout, changing.
+    """
+    global _git_memo
+    key = (spec.workspace, spec.git_hidden, layout.hidden_dirs, layout.hidden_files)
+    memo = _git_memo
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    from codeward.sandbox.gitview import git_paths
+
+    info = str(spec.workspace / ".git" / "info")
+    in_info = [h for h in layout.hidden() if str(h).rpartition("/")[0] == info]
+    result = (git_paths(spec, layout.hidden()), in_info)
+    _git_memo = (key, result)
+    return result
+
+
 def git_binds(spec: SandboxSpec, layout: Layout, state: dict[str, Any]) -> list[tuple[str, str]]:
     """The git views bound read-only over ``.git/index``, ``.git/info`` and the object store."""
-    from codeward.sandbox.gitview import attributes_info, git_paths, masked_index, object_binds
+    from codeward.sandbox.gitview import attributes_info, masked_index, object_binds
 
     binds: list[tuple[str, str]] = []
     # redacted files too: git would otherwise show each as changed, its diff the old raw lines
     index = masked_index(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)])
     if index is not None:
         binds.append((str(index), str(spec.workspace / ".git" / "index")))
-    info = attributes_info(spec.workspace, git_paths(spec, layout.hidden()), layout.redacted, layout.hidden())
+    paths, hidden_in_info = _git_inputs(spec, layout)
+    info_dir = str(spec.workspace / ".git" / "info")
+    # attributes_info looks only at the hidden and redacted files directly in .git/info
+    shown = [(h, c) for h, c in layout.redacted if str(h).rpartition("/")[0] == info_dir]
+    info = attributes_info(spec.workspace, paths, shown, hidden_in_info)
     if info is not None:
-        binds.append((str(info), str(spec.workspace / ".git" / "info")))
+        binds.append((str(info), info_dir))
     binds += object_binds(spec)
     state["git_note"] = spec.git_note() if spec.git_note is not None else None  # a staged view
     return binds
