@@ -18,7 +18,8 @@ Rows per size:
 * ``in-agent``: spec + run - bare, what one command of a session costs over a bare spawn, with the
   view holder (one namespace kept while the view is the same, :mod:`codeward.sandbox.view_holder`)
   and without it (``no holder``: a new bubblewrap namespace with every mount per command);
-  ``holders`` is how many holders those runs started (1: every command after the first reused it);
+  ``new holders`` is how many holders those runs started (0: each reused the one the ``run - bare``
+  runs left);
 * ``mounts``: how many mounts the bwrap view needs (hidden files + dirs + read-only + anchors).
 
 ``--mount-cost 20,100,250,1000`` instead times one command with that many scattered hidden files
@@ -192,7 +193,7 @@ def main() -> int:
         f"uid {os.getuid()}, load {os.getloadavg()[0]:.1f}"
     )
     print(
-        "\n| files | CLI cold | CLI | spec | run - bare | in-agent | in-agent, no holder | holders | mounts | result |"
+        "\n| files | CLI cold | CLI | spec | run - bare | in-agent | in-agent, no holder | new holders | mounts | result |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:

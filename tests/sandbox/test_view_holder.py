@@ -9,6 +9,7 @@ Every attack is judged from the host (processes alive, the holder's pid) or by t
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from pathlib import Path
@@ -263,7 +264,7 @@ def test_the_argv_of_each_path() -> None:
     kw: dict[str, Any] = {"stub": Path("/s"), "env": {}, "seccomp_fd": 9, "command": ["x"], "share_net": False}
 
     def caps(argv: list[str]) -> list[str]:
-        return [f"{a} {b}" for a, b in zip(argv, argv[1:], strict=False) if a in ("--cap-drop", "--cap-add")]
+        return [f"{a} {b}" for a, b in itertools.pairwise(argv) if a in ("--cap-drop", "--cap-add")]
 
     plain = build_argv("bwrap", spec, layout, **kw)
     inside = build_argv("bwrap", spec, layout, mounts_inside=True, **kw)
@@ -273,3 +274,16 @@ def test_the_argv_of_each_path() -> None:
     for argv in (inside, held):
         assert caps(argv) == kept and "--seccomp" not in argv and "--disable-userns" not in argv
     assert "--as-pid-1" in held and "--as-pid-1" not in inside and "--as-pid-1" not in plain
+
+
+def test_a_cwd_below_a_mask_is_refused(tmp_path: Path) -> None:
+    """validate_spec compares each mask with the cwd's ancestors (a set), not each pair by prefix."""
+    from codeward.errors import UsageError
+    from codeward.sandbox.spec import SandboxSpec, validate_spec
+
+    (tmp_path / "secrets" / "deep").mkdir(parents=True)
+    (tmp_path / "secretsx").mkdir()
+    masked = (tmp_path / "secrets", tmp_path / "other.key")
+    with pytest.raises(UsageError, match="hidden from commands"):
+        validate_spec(SandboxSpec(workspace=tmp_path, cwd=tmp_path / "secrets" / "deep", masked=masked), ["true"])
+    validate_spec(SandboxSpec(workspace=tmp_path, cwd=tmp_path / "secretsx", masked=masked), ["true"])

@@ -192,8 +192,10 @@ class BwrapSandbox:
         bpf = _filter(spec, use_proxy)
         from codeward.sandbox.host_watch import HostWatch, watched_names
 
-        to_watch = watched_names(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)])
         state: dict[str, Any] = {}
+
+        def to_watch() -> dict[str, set[str]]:  # only for a new holder or the per-command path
+            return watched_names(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)])
 
         def launch(cleanup: contextlib.ExitStack) -> RawRun:
             if holding:
@@ -205,7 +207,7 @@ class BwrapSandbox:
                 if held is not None:
                     return held
             # armed before any mount exists: a host-side replacement from then on stops the command
-            state["host_watch"] = HostWatch(to_watch)
+            state["host_watch"] = HostWatch(to_watch())
             cleanup.callback(state["host_watch"].close)
             return self._launch(
                 argv, spec, layout, env, bpf, use_proxy, cleanup, state, on_output, inside, on_connection

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +207,39 @@ def _git_inputs(spec: SandboxSpec, layout: Layout) -> tuple[list[str], list[Path
     return result
 
 
+_info_memo: tuple[list[str], object, Path | None] | None = None
+
+
+def _attributes(
+    spec: SandboxSpec,
+    paths: list[str],
+    shown: list[tuple[Path, Path]],
+    hidden_in_info: list[Path],
+    make: Callable[..., Path | None],
+) -> Path | None:
+    """``attributes_info``, skipped while its inputs are the same: the very path list, and each
+    file in ``.git/info`` with the same inode, size, mtime and ctime (its own key hashes the
+    thousands of paths every time)."""
+    global _info_memo
+    info = spec.workspace / ".git" / "info"
+    try:
+        files = tuple(
+            (e.name, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            for e in os.scandir(info)
+            for st in (e.stat(follow_symlinks=False),)
+        )
+        dir_st = os.lstat(info)
+    except OSError:
+        files, dir_st = (), None
+    sig = (dir_st and (dir_st.st_ino, dir_st.st_mode, dir_st.st_ctime_ns), files, tuple(shown), tuple(hidden_in_info))
+    memo = _info_memo
+    if memo is not None and memo[0] is paths and memo[1] == sig and (memo[2] is None or memo[2].is_dir()):
+        return memo[2]
+    out = make(spec.workspace, paths, shown, hidden_in_info)
+    _info_memo = (paths, sig, out)  # the list itself, compared by identity (an id could be reused)
+    return out
+
+
 def git_binds(spec: SandboxSpec, layout: Layout, state: dict[str, Any]) -> list[tuple[str, str]]:
     """The git views bound read-only over ``.git/index``, ``.git/info`` and the object store."""
     from codeward.sandbox.gitview import attributes_info, masked_index, object_binds
@@ -220,7 +253,7 @@ def git_binds(spec: SandboxSpec, layout: Layout, state: dict[str, Any]) -> list[
     info_dir = str(spec.workspace / ".git" / "info")
     # attributes_info looks only at the hidden and redacted files directly in .git/info
     shown = [(h, c) for h, c in layout.redacted if str(h).rpartition("/")[0] == info_dir]
-    info = attributes_info(spec.workspace, paths, shown, hidden_in_info)
+    info = _attributes(spec, paths, shown, hidden_in_info, attributes_info)
     if info is not None:
         binds.append((str(info), info_dir))
     binds += object_binds(spec)

@@ -363,7 +363,7 @@ def run_held(
     bpf: bytes,
     inside: bool,
     part: object,
-    names: dict[str, set[str]],
+    names: Callable[[], dict[str, set[str]]],
     state: dict[str, Any],
     on_output: Callable[[str], None] | None,
 ) -> RawRun | None:
@@ -386,7 +386,7 @@ def run_held(
         if holder is None:
             if part is None or key is None:
                 return None
-            holder = _start(sb, bwrap, spec, layout, bpf, inside, binds, part, key, HostWatch(names))
+            holder = _start(sb, bwrap, spec, layout, bpf, inside, binds, part, key, HostWatch(names()))
             if holder is None:
                 return None
         state["held"] = True
