@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -287,3 +288,22 @@ def test_a_cwd_below_a_mask_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="hidden from commands"):
         validate_spec(SandboxSpec(workspace=tmp_path, cwd=tmp_path / "secrets" / "deep", masked=masked), ["true"])
     validate_spec(SandboxSpec(workspace=tmp_path, cwd=tmp_path / "secretsx", masked=masked), ["true"])
+
+
+def test_redacted_copies_are_compared_by_content(bwrap: Any, project: Project, tmp_path: Path) -> None:
+    """Each command gets a fresh redacted copy; the holder is kept while the copy's bytes are the
+    same, and rebuilt (showing the new copy) when they differ."""
+    host = project.root / "src" / "main.py"
+
+    def copy(text: str) -> Path:
+        d = Path(tempfile.mkdtemp(dir=tmp_path))
+        (d / "main.py").write_text(text)
+        return d / "main.py"
+
+    _settled(bwrap, project)
+    project.run(bwrap, "cat src/main.py", redacted=((host, copy("print('[REDACTED]')\n")),))
+    pid = bwrap.slot.pid
+    r = project.run(bwrap, "cat src/main.py", redacted=((host, copy("print('[REDACTED]')\n")),))
+    assert bwrap.slot.pid == pid and "[REDACTED]" in r.output
+    r = project.run(bwrap, "cat src/main.py", redacted=((host, copy("print('[OTHER]')\n")),))
+    assert bwrap.slot.pid != pid and "[OTHER]" in r.output
