@@ -307,3 +307,14 @@ def test_redacted_copies_are_compared_by_content(bwrap: Any, project: Project, t
     assert bwrap.slot.pid == pid and "[REDACTED]" in r.output
     r = project.run(bwrap, "cat src/main.py", redacted=((host, copy("print('[OTHER]')\n")),))
     assert bwrap.slot.pid != pid and "[OTHER]" in r.output
+
+
+def test_a_holder_that_cannot_start_falls_back_to_a_namespace_per_command(
+    bwrap: Any, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = "import sys\nsys.stderr.write('codeward-launcher: cannot hold here\\n')\nsys.exit(125)\n"
+    monkeypatch.setattr(launch, "HOLDER_SOURCE", broken)
+    r = project.run(bwrap, "cat .env; echo rc=$?")
+    assert "rc=1" in r.output and project.marker("env") not in r.output  # ran, confined, the old way
+    assert bwrap.slot.pid is None and bwrap.slot.failed == "codeward-launcher: cannot hold here"
+    assert project.run(bwrap, "echo again").output.strip() == "again"

@@ -249,7 +249,7 @@ class ViewHolder:
             return RawRun(None if timed_out else code, withheld_output(list(hit)), False, timed_out, duration_ms, hit)
         return RawRun(None if timed_out else code, cap.text(), cap.truncated, timed_out, duration_ms)
 
-    def close(self) -> None:
+    def close(self, *, watch: bool = True) -> None:
         """Kill the holder: bwrap, its pid namespace (the supervisor and any command), its watch."""
         if self.closed:
             return
@@ -260,7 +260,8 @@ class ViewHolder:
             self.proc.kill()
         self.proc.wait()
         _reap_namespace(self.ns_pid)
-        self.watch.close()
+        if watch:
+            self.watch.close()
         self.sock.close()
         with contextlib.suppress(OSError):
             os.close(self.log_fd)
@@ -341,16 +342,10 @@ def start(
         with contextlib.suppress(OSError):
             os.lseek(log_fd, 0, os.SEEK_SET)
             log = os.read(log_fd, 1 << 16)
-        holder.watch = _NoWatch()  # type: ignore[assignment]  # the caller keeps and closes its watch
-        holder.close()
+        holder.close(watch=False)  # the caller keeps and closes its watch
         lines = [ln for ln in log.decode("utf-8", "replace").splitlines() if ln.strip()]
         return lines[0] if lines else "the view holder did not start"
     return holder
-
-
-class _NoWatch:
-    def close(self) -> None:
-        pass
 
 
 def run_held(
