@@ -26,8 +26,8 @@ and hidden files, steps 5 and 7's files are made by the stdlib launcher inside t
 instead (see :func:`inside_mounts`). Limits come from ``prlimit`` (util-linux) inside, or
 from ``ulimit`` in ``/bin/sh`` where there is no prlimit: no ``preexec_fn`` is needed.
 
-Within a session the view outlives the command (:mod:`codeward.sandbox.view_holder`): the first
-command starts bwrap with a stdlib supervisor that keeps the namespace and forks each command into
+Within a session the view outlives the command (:mod:`codeward.sandbox.view_holder`): the second
+command in a row with the same view starts bwrap with a stdlib supervisor that keeps the namespace and forks each command into
 a new pid namespace; it is reused while the view is the same object and every per-command bind is
 unchanged, and rebuilt otherwise. The proxy (``allowed_domains``), a missing trusted Python, or a
 holder that would not start use the per-command path above.

@@ -7,7 +7,9 @@ the seccomp filter) and codeward sends it commands over a ``SOCK_SEQPACKET`` soc
 end only the supervisor has (stdin, the output pipe and a memfd with the request travel as
 ``SCM_RIGHTS``; the answer is ``exit N``).
 
-Reuse is decided by identity, never by time (:func:`holder_key` and :meth:`ViewHolder.usable`):
+The holder starts at the second command in a row that has the same view (the first runs on the
+per-command path, like a one-shot ``codeward sandbox``: a supervisor's start would cost it more than
+it saves). Reuse is decided by identity, never by time (:func:`holder_key` and :meth:`ViewHolder.usable`):
 
 * the layout's tree part must be the very object the previous command's ``build_layout`` reused
   (``layout_tree``'s cache: re-decided whenever any indexed directory's signature changed, or a
@@ -91,6 +93,7 @@ class HolderSlot:
     def __init__(self) -> None:
         self.holder: ViewHolder | None = None
         self.failed: str | None = None  # not tried again for this sandbox: the per-command path runs
+        self.seen: tuple[object, tuple[object, ...]] | None = None  # the last view run without a holder
         self.lock = threading.Lock()
 
     @property
@@ -99,6 +102,7 @@ class HolderSlot:
         return self.holder.pid if self.holder is not None and not self.holder.closed else None
 
     def close(self) -> None:
+        self.seen = None
         holder, self.holder = self.holder, None
         if holder is not None:
             holder.close()
@@ -379,7 +383,12 @@ def run_held(
             holder.close()  # a different view, a host change, or it died: never reused
             sb.holder = holder = None
         if holder is None:
-            if part is None or key is None:
+            # a holder costs a supervisor's start (about 40 ms at load 4) over the per-command path,
+            # so it starts at the second command in a row with the same view: a one-shot command,
+            # or a session whose every command changes the tree, never pays for one
+            repeat = sb.seen is not None and sb.seen[0] is part and sb.seen[1] == key
+            sb.seen = (part, key) if part is not None and key is not None else None
+            if not repeat or part is None or key is None:
                 return None
             holder = _start(sb, bwrap, spec, layout, bpf, inside, binds, part, key, HostWatch(names()))
             if holder is None:
