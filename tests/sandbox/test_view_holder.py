@@ -63,6 +63,13 @@ def test_second_command_reuses_the_holder(bwrap: Any, project: Project) -> None:
     assert project.marker("env") not in r.output
 
 
+@pytest.fixture(autouse=True)
+def _lazy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests describe the default: a holder from a view's second command (the suites are also
+    run with ``START_AT_FIRST`` on, to put every existing test through a holder)."""
+    monkeypatch.setattr(view_holder, "START_AT_FIRST", False)
+
+
 def test_a_changed_view_starts_a_new_holder(bwrap: Any, project: Project) -> None:
     pid = _settled(bwrap, project)
     project.run(bwrap, "echo hi > made.txt")  # a new name in the workspace root: its ctime moved
@@ -326,7 +333,7 @@ def test_a_holder_that_cannot_start_falls_back_to_a_namespace_per_command(
 ) -> None:
     broken = "import sys\nsys.stderr.write('codeward-launcher: cannot hold here\\n')\nsys.exit(125)\n"
     monkeypatch.setattr(launch, "HOLDER_SOURCE", broken)
-    for _ in range(3):  # the second command with the same view would start a holder
+    for _ in range(4):  # the second command with the same view would start a holder, twice
         r = project.run(bwrap, "cat .env; echo rc=$?")
         assert "rc=1" in r.output and project.marker("env") not in r.output  # ran, confined, the old way
     assert bwrap.slot.pid is None and bwrap.slot.failed == "codeward-launcher: cannot hold here"

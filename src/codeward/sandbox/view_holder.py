@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from codeward.sandbox.layout import Layout
     from codeward.sandbox.spec import SandboxSpec
 
+START_AT_FIRST = False  # start a holder at a view's first command (the suites run with it on, too)
+MAX_FAILED_STARTS = 2  # then the per-command path for the rest of the session
 READY_TIMEOUT_S = 120.0  # mounting a very large view
 DRAIN_S = 0.5
 READ_CHUNK = 65536
@@ -93,6 +95,7 @@ class HolderSlot:
     def __init__(self) -> None:
         self.holder: ViewHolder | None = None
         self.failed: str | None = None  # not tried again for this sandbox: the per-command path runs
+        self.failures = 0
         self.seen: tuple[object, tuple[object, ...]] | None = None  # the last view run without a holder
         self.lock = threading.Lock()
 
@@ -386,7 +389,7 @@ def run_held(
             # a holder costs a supervisor's start (about 40 ms at load 4) over the per-command path,
             # so it starts at the second command in a row with the same view: a one-shot command,
             # or a session whose every command changes the tree, never pays for one
-            repeat = sb.seen is not None and sb.seen[0] is part and sb.seen[1] == key
+            repeat = START_AT_FIRST or (sb.seen is not None and sb.seen[0] is part and sb.seen[1] == key)
             sb.seen = (part, key) if part is not None and key is not None else None
             if not repeat or part is None or key is None:
                 return None
@@ -459,7 +462,9 @@ def _start(
         started = start(argv_for, fds, status_fd, part=part, key=key, watch=watch)
     if isinstance(started, str):
         watch.close()
-        sb.failed = started
+        sb.failures += 1
+        if sb.failures >= MAX_FAILED_STARTS:  # not a passing race (a socket gone before bwrap mounted it)
+            sb.failed = started
         return None
     sb.holder = started
     return started
