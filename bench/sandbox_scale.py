@@ -15,7 +15,11 @@ Rows per size:
 * ``spec``: ``Project.sandbox_spec()`` as the agent calls it before each command, in a process
   that already holds the index, nothing changed since the previous command;
 * ``run - bare``: ``Sandbox.run(["true"], spec)`` with the spec built, minus a bare spawn of ``true``;
-* ``in-agent``: spec + run - bare, what one command of a session costs over a bare spawn;
+* ``in-agent``: spec + run - bare, what one command of a session costs over a bare spawn, with the
+  view holder (one namespace kept while the view is the same, :mod:`codeward.sandbox.view_holder`)
+  and without it (``no holder``: a new bubblewrap namespace with every mount per command);
+  ``new holders`` is how many holders those runs started (0: each reused the one the ``run - bare``
+  runs left);
 * ``mounts``: how many mounts the bwrap view needs (hidden files + dirs + read-only + anchors).
 
 ``--watch`` adds, per size, the new-names watch's own cost: its first ``prepare`` (a session's
@@ -91,8 +95,10 @@ def breakdown(project, sb, runs: int) -> str:  # type: ignore[no-untyped-def]
 
     import codeward.dirindex as di
     import codeward.sandbox.bwrap as bw
+    import codeward.sandbox.bwrap_argv as bwa
     import codeward.sandbox.protect as pr
     import codeward.sandbox.runner as rn
+    import codeward.sandbox.view_holder as vh
 
     acc: dict[str, list[float]] = collections.defaultdict(list)
     undo = []
@@ -118,6 +124,11 @@ def breakdown(project, sb, runs: int) -> str:  # type: ignore[no-untyped-def]
 
     wrap(nn.NewNames, "prepare", "new-names watch (prepare)")
     wrap(rn, "run_process", "bwrap + mounts + true")
+    wrap(bw, "git_binds", "git views")
+    wrap(bwa, "git_binds", "git views")
+    wrap(vh, "holder_key", "holder key")
+    wrap(vh.ViewHolder, "run", "holder: IPC + forks + true")
+    wrap(vh, "start", "holder started")
     wrap(pr, "remove_created", "census after (incl. its refresh)")
     acc.clear()
     total = []
@@ -170,6 +181,25 @@ def watch_cost(project, repo: Path, runs: int) -> str:  # type: ignore[no-untype
     )
 
 
+def held(sb, project, runs: int) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    """Median in-agent ms with the holder, and how many holders the runs started."""
+    import codeward.sandbox.view_holder as vh
+
+    starts = [0]
+    start = vh.start
+
+    def counted(*a, **k):  # type: ignore[no-untyped-def]
+        starts[0] += 1
+        return start(*a, **k)
+
+    vh.start = counted
+    try:
+        ms, _ = median_ms(lambda p=project: sb.run(["true"], p.sandbox_spec()), runs)
+    finally:
+        vh.start = start
+    return ms, starts[0]
+
+
 def mount_cost(base: Path, counts: list[int], runs: int) -> None:
     """``sandbox.run(["true"])`` with N scattered hidden files mounted by bubblewrap, then by the
     launcher inside the namespace (root only), to place :data:`~codeward.sandbox.bwrap.INSIDE_THRESHOLD`."""
@@ -179,6 +209,7 @@ def mount_cost(base: Path, counts: list[int], runs: int) -> None:
     from codeward.sandbox.layout import build_layout
 
     sb = select_sandbox("bwrap")
+    sb.hold_view = False  # what one namespace per command costs
     keep = bw.INSIDE_THRESHOLD
     print("\n| hidden files + anchors | bubblewrap mounts them | the launcher mounts them |\n|---|---|---|")
     try:
@@ -212,8 +243,10 @@ def main() -> int:
         f"machine: {platform.platform()}, {os.cpu_count()} CPU, Python {platform.python_version()}, "
         f"uid {os.getuid()}, load {os.getloadavg()[0]:.1f}"
     )
-    print("\n| files | CLI cold | CLI | spec | run - bare | in-agent | mounts | result |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| files | CLI cold | CLI | spec | run - bare | in-agent | in-agent, no holder | new holders | mounts | result |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         home = base / "cwhome"
@@ -228,6 +261,8 @@ def main() -> int:
             mount_cost(base, [int(n) for n in args.mount_cost.split(",")], args.runs)
             return 0
         sb = select_sandbox("bwrap")
+        plain = select_sandbox("bwrap")
+        plain.hold_view = False
         env = {"PATH": "/usr/bin:/bin"}
         bare, _ = median_ms(lambda: run_process(["true"], env=env, cwd=tmp, timeout_s=30, output_cap=65536), 20)
         cli = [sys.executable, "-m", "codeward", "sandbox", "--", "true"]
@@ -253,17 +288,21 @@ def main() -> int:
             lay = build_layout(spec)
             mounts = len(lay.hidden_files) + len(lay.hidden_dirs) + len(lay.readonly) + len(lay.anchored)
             run_ms, run_err = median_ms(lambda spec=spec: sb.run(["true"], spec), args.runs)
-            agent_ms, _ = median_ms(lambda p=project: sb.run(["true"], p.sandbox_spec()), args.runs)
+            agent_ms, holders = held(sb, project, args.runs)
+            plain_ms, _ = median_ms(lambda p=project: plain.run(["true"], p.sandbox_spec()), args.runs)
             result = cli_err or run_err or "runs"
             print(
                 f"| {size:,} | {cold_ms:.0f} ms | {cli_ms:.0f} ms | {spec_ms:.1f} ms | {run_ms - bare:.1f} ms "
-                f"| {agent_ms - bare:.1f} ms | {mounts} | {result} |",
+                f"| {agent_ms - bare:.1f} ms | {plain_ms - bare:.1f} ms | {holders} | {mounts} | {result} |",
                 flush=True,
             )
             if args.breakdown:
-                print(f"  {size:,} files, ms per command: {breakdown(project, sb, max(args.runs, 5))}", flush=True)
+                runs = max(args.runs, 5)
+                print(f"  {size:,} files, holder, ms per command: {breakdown(project, sb, runs)}", flush=True)
+                print(f"  {size:,} files, no holder, ms per command: {breakdown(project, plain, runs)}", flush=True)
             if args.watch:
                 print(f"  {size:,} files, new-names watch: {watch_cost(project, repo, args.runs)}", flush=True)
+            sb.close()
     return 0
 
 

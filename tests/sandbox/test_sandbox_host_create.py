@@ -33,8 +33,16 @@ CASES = {
 }
 
 
-def _create_later(root: Path, rel: str, text: str, delay: float) -> threading.Thread:
+def _create_later(root: Path, rel: str, text: str, delay: float, *, after: str | None = None) -> threading.Thread:
+    """Create ``rel`` ``delay`` seconds from now, or, with ``after``, that long after the command
+    has made the file ``after`` (so a slow start cannot let the file exist before the command)."""
+
     def go() -> None:
+        if after is not None:
+            for _ in range(600):
+                if (root / after).exists():
+                    break
+                time.sleep(0.02)
         time.sleep(delay)
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,8 +80,8 @@ def test_a_hidden_name_the_host_creates_during_a_command(
     rel = CASES[case]
     assert not (project.root / rel).exists()
     marker = f"CWMARK-created-{os.urandom(6).hex()}"
-    t = _create_later(project.root, rel, f"TOKEN={marker}\n", 1.0)
-    r = project.run(tier, f"for i in $(seq 40); do cat {rel} 2>/dev/null; sleep 0.1; done; echo done")
+    t = _create_later(project.root, rel, f"TOKEN={marker}\n", 0.5, after="started")
+    r = project.run(tier, f"touch started; for i in $(seq 40); do cat {rel} 2>/dev/null; sleep 0.1; done; echo done")
     t.join()
     assert marker not in r.output
     assert "withheld" in r.output and r.note and "ignore rules hide was opened" in r.note
@@ -123,12 +131,18 @@ def test_a_hidden_file_linked_in_by_the_host_may_not_be_opened_once(
     src.write_text(f"TOKEN={marker}\n")
 
     def go() -> None:
-        time.sleep(1.0)
+        for _ in range(600):
+            if (project.root / "started").exists():
+                break
+            time.sleep(0.02)
+        time.sleep(0.5)
         os.link(src, project.root / "linked.key")
 
     t = threading.Thread(target=go)
     t.start()
-    r = project.run(tier, "for i in $(seq 40); do cat linked.key 2>/dev/null && break; sleep 0.1; done; sleep 1")
+    r = project.run(
+        tier, "touch started; for i in $(seq 40); do cat linked.key 2>/dev/null && break; sleep 0.1; done; sleep 1"
+    )
     t.join()
     assert marker not in r.output and "withheld" in r.output
 
@@ -136,9 +150,11 @@ def test_a_hidden_file_linked_in_by_the_host_may_not_be_opened_once(
 def test_a_new_hidden_file_renamed_by_the_command_is_still_counted(tier: Any, project: Project) -> None:
     """The command renames the host's new ``.env.local`` to an ordinary name and reads that."""
     marker = f"CWMARK-renamed-{os.urandom(6).hex()}"
-    t = _create_later(project.root, ".env.local", f"TOKEN={marker}\n", 1.0)
+    t = _create_later(project.root, ".env.local", f"TOKEN={marker}\n", 0.5, after="started")
     r = project.run(
-        tier, "for i in $(seq 40); do [ -e .env.local ] && mv .env.local n.txt && cat n.txt && break; sleep 0.1; done"
+        tier,
+        "touch started; for i in $(seq 40); do [ -e .env.local ] && mv .env.local n.txt && cat n.txt && break;"
+        " sleep 0.1; done",
     )
     t.join()
     assert marker not in r.output and "withheld" in r.output
@@ -152,8 +168,8 @@ def test_landlock_a_file_the_host_saves_at_a_held_name(
     saving it meanwhile makes a new file at that name, in the tree."""
     _switch(watch_on, monkeypatch)
     marker = f"CWMARK-held-{os.urandom(6).hex()}"
-    t = _create_later(project.root, ".env", f"TOKEN={marker}\n", 1.0)
-    r = project.run(landlock, "for i in $(seq 40); do cat .env 2>/dev/null; sleep 0.1; done; echo done")
+    t = _create_later(project.root, ".env", f"TOKEN={marker}\n", 0.5, after="started")
+    r = project.run(landlock, "touch started; for i in $(seq 40); do cat .env 2>/dev/null; sleep 0.1; done; echo done")
     t.join()
     assert marker not in r.output
     assert "withheld" in r.output
@@ -189,3 +205,32 @@ def test_a_hidden_file_made_after_the_view_was_computed_is_hidden(
     r = tier.run(["bash", "-c", "cat src/prod.key 2>&1; echo ran"], spec)
     assert marker not in r.output
     assert "ran" in r.output and not r.host_changed  # hidden from the start: nothing to stop
+
+
+@pytest.mark.parametrize("watch_on", [True, WATCH_OFF])
+def test_a_hidden_name_the_host_creates_during_a_held_command(
+    bwrap: Any, project: Project, watch_on: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same under the view holder (a command forked into a namespace kept from an earlier
+    command): the session's new-names watch is polled beside the holder's own watch."""
+    from codeward.sandbox import view_holder
+
+    monkeypatch.setattr(view_holder, "START_AT_FIRST", True)
+    for _ in range(5):  # until a holder runs for an unchanged view
+        project.run(bwrap, "true")
+        pid = bwrap.slot.pid
+        project.run(bwrap, "true")
+        if pid is not None and bwrap.slot.pid == pid:
+            break
+    else:
+        raise AssertionError("no holder was reused")
+    _switch(watch_on, monkeypatch)
+    marker = f"CWMARK-created-{os.urandom(6).hex()}"
+    t = _create_later(project.root, ".env.local", f"TOKEN={marker}\n", 0.5, after="started")
+    r = project.run(
+        bwrap, "touch started; for i in $(seq 40); do cat .env.local 2>/dev/null; sleep 0.1; done; echo done"
+    )
+    t.join()
+    assert bwrap.slot.pid in (pid, None)  # it ran held (and the stop took the holder down)
+    assert marker not in r.output
+    assert "withheld" in r.output

@@ -25,22 +25,39 @@ namespace), ``--disable-userns``, ``--clearenv`` with the allowlisted variables,
 and hidden files, steps 5 and 7's files are made by the stdlib launcher inside the namespace
 instead (see :func:`inside_mounts`). Limits come from ``prlimit`` (util-linux) inside, or
 from ``ulimit`` in ``/bin/sh`` where there is no prlimit: no ``preexec_fn`` is needed.
+
+Within a session the view outlives the command (:mod:`codeward.sandbox.view_holder`): the second
+command in a row with the same view starts bwrap with a stdlib supervisor that keeps the namespace and forks each command into
+a new pid namespace; it is reused while the view is the same object and every per-command bind is
+unchanged, and rebuilt otherwise. The proxy (``allowed_domains``), a missing trusted Python, or a
+holder that would not start use the per-command path above.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import shutil
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeward.errors import SandboxUnavailable
+from codeward.sandbox.bwrap_argv import (
+    ARGS_FD_THRESHOLD,
+    INNER_STUB,
+    build_argv,
+    encoded_inside_mounts,
+    git_binds,
+    hidden_stub,
+    inner_limits,
+    inside_mounts,
+    memfd,
+    options_via_fd,
+)
 from codeward.sandbox.layout import Layout, build_layout, interpreter_prefixes
 from codeward.sandbox.runner import RawRun
 from codeward.sandbox.spec import CommandResult, SandboxSpec, is_within, validate_spec
@@ -48,11 +65,17 @@ from codeward.sandbox.spec import CommandResult, SandboxSpec, is_within, validat
 if TYPE_CHECKING:
     from codeward.sandbox.proxy import Connection
 
-TMP_SIZE = 1 << 30
-HOME_SIZE = 256 << 20
-PRIVATE_SIZE = 64 << 20
-HIDDEN_SIZE = 4096
-ARGS_FD_THRESHOLD = 64 * 1024
+__all__ = [
+    "ARGS_FD_THRESHOLD",
+    "INNER_STUB",
+    "BwrapSandbox",
+    "build_argv",
+    "encoded_inside_mounts",
+    "hidden_stub",
+    "inner_limits",
+    "inside_mounts",
+]
+
 MAX_MOUNTS = 4000
 # tools that would write caches under the read-only $HOME (pip, go, npm, yarn) use /tmp instead
 SCRATCH_CACHES = {
@@ -62,152 +85,12 @@ SCRATCH_CACHES = {
 }  # bwrap spends ~1.4 ms per mount at 2 500 mounts and more beyond
 
 
-_stub_lock = threading.Lock()
-_stub_dir: Path | None = None
-
-
-def hidden_stub() -> Path:
-    """The mode-000 empty file bound over hidden files (made once per process, in a private directory)."""
-    global _stub_dir
-    with _stub_lock:
-        if _stub_dir is None or not _stub_dir.is_dir():
-            _stub_dir = Path(tempfile.mkdtemp(prefix="codeward-stubs-"))
-            atexit.register(shutil.rmtree, _stub_dir, True)
-        path = _stub_dir / "hidden"
-        if not path.exists():
-            path.touch()
-            os.chmod(path, 0o000)
-        return path
-
-
-def inner_limits(spec: SandboxSpec, prlimit: str | None) -> list[str]:
-    """The argv prefix that sets the hard limits inside the sandbox before the command runs."""
-    if prlimit:
-        return [
-            prlimit,
-            f"--fsize={spec.max_file_size}:{spec.max_file_size}",
-            f"--nproc={spec.max_processes}:{spec.max_processes}",
-            "--core=0:0",
-            "--",
-        ]
-    blocks = (spec.max_file_size + 511) // 512
-    script = (
-        f"ulimit -f {blocks} && ulimit -c 0 && {{ ulimit -u {spec.max_processes} 2>/dev/null || "
-        f"ulimit -p {spec.max_processes}; }} || {{ echo 'codeward-launcher: cannot set limits' >&2; exit 125; }}; "
-        'exec "$@"'
-    )
-    return ["/bin/sh", "-c", script, "codeward-sandbox"]
-
-
-def build_argv(
-    bwrap: str,
-    spec: SandboxSpec,
-    layout: Layout,
-    *,
-    stub: Path,
-    env: Mapping[str, str],
-    seccomp_fd: int,
-    command: Sequence[str],
-    share_net: bool,
-    binds_ro: Sequence[tuple[str, str]] = (),
-    status_fd: int | None = None,
-    mounts_inside: bool = False,
-) -> list[str]:
-    """The full bwrap command line (pure: paths and decisions in, strings out).
-
-    With ``mounts_inside`` the anchors and hidden files are left to the launcher (see
-    :func:`inside_mounts`), bwrap keeps CAP_SYS_ADMIN and CAP_SETPCAP in the new user namespace for
-    it, and ``seccomp_fd`` is not used: the launcher drops every capability and installs the filter
-    itself before ``exec``.
-    """
-    a: list[str] = [bwrap]
-    if status_fd is not None:
-        a += ["--json-status-fd", str(status_fd)]
-    a += ["--new-session", "--die-with-parent", "--unshare-all", "--unshare-user"]
-    if not mounts_inside:
-        # with it bwrap nests a second user namespace, which would leave the launcher's mounts
-        # without CAP_SYS_ADMIN over the mount namespace; there the launcher's seccomp filter
-        # refuses unshare, setns and clone with CLONE_NEW* flags instead
-        a.append("--disable-userns")
-    if mounts_inside:
-        a += ["--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
-    else:
-        a += ["--cap-drop", "ALL"]
-    if share_net:
-        a.append("--share-net")
-    a += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for d in layout.private_dirs:
-        size = TMP_SIZE if d in layout.scratch() else HOME_SIZE
-        perms = "1777" if d in layout.scratch() else "0755"
-        a += ["--size", str(size), "--perms", perms, "--tmpfs", str(d)]
-    for h in layout.homes:
-        a += ["--dir", str(h)]  # cd ~ works; writing there fails (read-only below)
-    for p in layout.reexposed:
-        a += ["--ro-bind", str(p), str(p)]
-    for r in layout.readonly_roots:
-        a += ["--ro-bind", str(r), str(r)]
-    for w in layout.writable:
-        a += ["--bind", str(w), str(w)]
-    for d in () if mounts_inside else layout.anchored:
-        a += ["--bind", str(d), str(d)]
-    for p in layout.readonly:
-        a += ["--ro-bind", str(p), str(p)]
-    for d in layout.hidden_dirs:
-        a += ["--size", str(HIDDEN_SIZE), "--perms", "0000", "--tmpfs", str(d), "--remount-ro", str(d)]
-    for f in () if mounts_inside else layout.hidden_files:
-        a += ["--ro-bind", str(stub), str(f)]
-    for host, copy in layout.redacted:
-        a += ["--ro-bind", str(copy), str(host)]  # the redacted view: a write fails with EROFS
-    for host_path, inner_path in binds_ro:
-        a += ["--ro-bind", host_path, inner_path]
-    scratch = set(layout.scratch())
-    for d in layout.private_dirs:
-        if d not in scratch:
-            # last, once every mount point under it exists: a write to $HOME or /srv fails with
-            # EROFS instead of landing in a tmpfs that vanishes with the command
-            a += ["--remount-ro", str(d)]
-    a.append("--clearenv")
-    for k, v in sorted(env.items()):
-        a += ["--setenv", k, v]
-    a += ["--chdir", str(spec.cwd)]
-    if not mounts_inside:
-        a += ["--seccomp", str(seccomp_fd)]
-    a += ["--", *command]
-    return a
-
-
-INNER_STUB = "/run/codeward-hidden"
 # anchors + hidden files beyond which the launcher mounts them, not bwrap (root only). bubblewrap's
 # cost per mount grows with the mounts already made (measured, bench/README.md: 105 hidden files and
 # 51 anchors +45 ms over 25 + 11, 1 200 mounts 2.1 s); the launcher's is a few microseconds each
 # after a fixed ~3 ms, so it is cheaper from a few dozen mounts on
 INSIDE_THRESHOLD = 32
 BWRAP_ENOUGH = 256  # ... and up to which bubblewrap mounts them when no Python can run the launcher
-
-
-def inside_mounts(layout: Layout) -> list[tuple[str, str, str]]:
-    """What the launcher mounts, in order: anchors (parents first, each with the mounts below it),
-    then every hidden file from the read-only stub bwrap put at :data:`INNER_STUB`."""
-    out = [("tree", str(d), str(d)) for d in layout.anchored]
-    out += [("file", INNER_STUB, str(f)) for f in layout.hidden_files]
-    return out
-
-
-_encoded: tuple[tuple[Path, ...], tuple[Path, ...], bytes] | None = None  # the last launcher mount list
-
-
-def encoded_inside_mounts(layout: Layout) -> bytes:
-    """:func:`inside_mounts` encoded for the launcher, kept while the anchors and hidden files are
-    the same (an unchanged tree: thousands of paths, about 6 ms to encode)."""
-    global _encoded
-    from codeward.sandbox import launch as launcher
-
-    last = _encoded
-    if last is not None and last[0] == layout.anchored and last[1] == layout.hidden_files:
-        return last[2]
-    data = launcher.encode_mounts(inside_mounts(layout))
-    _encoded = (layout.anchored, layout.hidden_files, data)
-    return data
 
 
 def _wait_namespace_gone(status: bytes, timeout_s: float = 2.0) -> None:
@@ -236,22 +119,24 @@ def _wait_namespace_gone(status: bytes, timeout_s: float = 2.0) -> None:
         time.sleep(0.005)
 
 
-def _memfd(name: str, data: bytes) -> int:
-    """A sealed-enough in-memory file holding ``data``, positioned at 0, inheritable by the child."""
-    fd = os.memfd_create(name, 0)
-    os.write(fd, data)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
-
-
 class BwrapSandbox:
     """Runs commands under bubblewrap with the seccomp filter."""
 
     tier = "bwrap"
+    hold_view = True  # keep the view between commands (:mod:`codeward.sandbox.view_holder`)
 
     def __init__(self, bwrap: str, prlimit: str | None) -> None:
         self.bwrap = bwrap
         self.prlimit = prlimit
+        from codeward.sandbox.view_holder import HolderSlot
+
+        self.slot = HolderSlot()
+        # a sandbox dropped without close() (a test's, a finished session's) takes its holder with it
+        weakref.finalize(self, self.slot.close)
+
+    def close(self) -> None:
+        """End the view holder, if one runs (also done when codeward exits: bwrap dies with it)."""
+        self.slot.close()
 
     def run(
         self,
@@ -272,8 +157,10 @@ class BwrapSandbox:
         home = os.environ.get("HOME")
         env = child_env(spec.env_passthrough, home=home if home and os.path.isabs(home) else "/", tmpdir="/tmp")
         env.update(SCRATCH_CACHES)  # $HOME is read-only: caches go to the per-command /tmp
-        # the proxy bridge, and as root the launcher that mounts large views, run this Python inside
-        extra_visible = interpreter_prefixes() if use_proxy or os.geteuid() == 0 else []
+        holding = self.hold_view and self.slot.failed is None and not use_proxy and _launcher_python(spec)
+        # the proxy bridge, as root the launcher that mounts large views, and the holder's supervisor
+        # run this Python inside
+        extra_visible = interpreter_prefixes() if use_proxy or holding or os.geteuid() == 0 else []
         from codeward.sandbox.census import index_for
 
         before: set[Path] = set()
@@ -285,6 +172,7 @@ class BwrapSandbox:
                 before = names  # also the census run_guarded starts from
             unknown += index.unreadable()
         many = os.geteuid() == 0 and len(spec.masked) > INSIDE_THRESHOLD  # the launcher will mount them
+        from codeward.sandbox import layout_tree
         from codeward.sandbox.new_names import prepared  # hidden names that appeared since the spec: hidden too
 
         new_names, appeared = prepared(spec.workspace, spec.ignore_rules, indexes[0], [*spec.masked, *unknown])
@@ -295,6 +183,8 @@ class BwrapSandbox:
             collapse=not many,
             indexes=indexes,  # just refreshed: an unchanged tree reuses the last layout's tree part
         )
+        cached = layout_tree._tree_cache  # the tree part this layout took (reused, or just decided)
+        part = cached[2] if cached is not None and cached[2].readonly is layout.readonly else None
         # as a normal user bwrap's namespaces leave no mount power to hand on (mount fails with
         # EPERM there even with CAP_SYS_ADMIN kept), so this path is root's; others keep the limit
         inside = os.geteuid() == 0 and len(layout.anchored) + len(layout.hidden_files) > INSIDE_THRESHOLD
@@ -304,25 +194,42 @@ class BwrapSandbox:
         bpf = _filter(spec, use_proxy)
         from codeward.sandbox.host_watch import HostWatch, watched_names
 
-        # armed before any mount exists: a host-side replacement from then on stops the command
         if new_names is not None:
             new_names.arm(layout.hidden())  # from now on, opening a new hidden file stops the command
-        watch = HostWatch(
-            watched_names(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)]), new_names
-        )
-        state: dict[str, Any] = {"host_watch": watch}
+        state: dict[str, Any] = {}
+
+        def to_watch() -> dict[str, set[str]]:  # only for a new holder or the per-command path
+            return watched_names(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)])
 
         def launch(cleanup: contextlib.ExitStack) -> RawRun:
+            if holding:
+                from codeward.sandbox.view_holder import run_held
+
+                held = run_held(
+                    self.slot,
+                    self.bwrap,
+                    argv,
+                    spec,
+                    layout,
+                    env,
+                    bpf,
+                    inside,
+                    part,
+                    to_watch,
+                    state,
+                    on_output,
+                    new_names,
+                )
+                if held is not None:
+                    return held
+            # armed before any mount exists: a host-side replacement from then on stops the command
+            state["host_watch"] = HostWatch(to_watch(), new_names)
+            cleanup.callback(state["host_watch"].close)
             return self._launch(
                 argv, spec, layout, env, bpf, use_proxy, cleanup, state, on_output, inside, on_connection
             )
 
-        try:
-            raw, restored = run_guarded(
-                spec, [*layout.linked_protected, *layout.missing_protected], launch, before=before
-            )
-        finally:
-            watch.close()
+        raw, restored = run_guarded(spec, [*layout.linked_protected, *layout.missing_protected], launch, before=before)
         if raw.host_changed:
             stopped = (
                 "sandbox: a hidden or redacted path was replaced on the host, or a new file the ignore rules hide was"
@@ -332,13 +239,13 @@ class BwrapSandbox:
                 raw.returncode, raw.output, False, raw.timed_out, raw.duration_ms, self.tier, stopped, raw.host_changed
             )
         status: bytes = state.get("status", b"")
-        if inside:
+        if inside or state.get("held"):
             from codeward.sandbox.launch import setup_failure
 
             why = setup_failure(raw.returncode, raw.output)
             if why is not None:
                 raise SandboxUnavailable(f"sandbox: the launcher could not set up the view: {why}")
-        if not raw.timed_out and b'"exit-code"' not in status:
+        if not raw.timed_out and not state.get("held") and b'"exit-code"' not in status:
             # bwrap reports the command's exit only when the sandbox was set up and the command ran
             lines = [ln for ln in raw.output.splitlines() if ln.startswith("bwrap: ")]
             why = lines[0][len("bwrap: ") :] if lines else f"bwrap exited with {raw.returncode}"
@@ -372,22 +279,12 @@ class BwrapSandbox:
         on_connection: Callable[[Connection], None] | None = None,
     ) -> RawRun:
         """Start bwrap, wait for it (or kill it), and wait for its pid namespace to be gone."""
-        from codeward.sandbox.gitview import attributes_info, git_paths, masked_index, object_binds
         from codeward.sandbox.landlock import proxy_env
         from codeward.sandbox.proxy import BRIDGE_PORT, BRIDGE_SOURCE, ConnectProxy, DomainPolicy
         from codeward.sandbox.runner import run_process
 
         command = [*inner_limits(spec, self.prlimit), *argv]
-        binds: list[tuple[str, str]] = []
-        # redacted files too: git would otherwise show each as changed, its diff the old raw lines
-        index = masked_index(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)])
-        if index is not None:
-            binds.append((str(index), str(spec.workspace / ".git" / "index")))
-        info = attributes_info(spec.workspace, git_paths(spec, layout.hidden()), layout.redacted, layout.hidden())
-        if info is not None:
-            binds.append((str(info), str(spec.workspace / ".git" / "info")))
-        binds += object_binds(spec)
-        state["git_note"] = spec.git_note() if spec.git_note is not None else None  # a staged view
+        binds = git_binds(spec, layout, state)
         if use_proxy:
             import sys
 
@@ -404,18 +301,18 @@ class BwrapSandbox:
             py = os.path.realpath(sys.executable)
             command = [py, "-I", "-S", "-c", BRIDGE_SOURCE, "127.0.0.1", str(BRIDGE_PORT), inner_sock, "--", *command]
             env.update(proxy_env(f"http://127.0.0.1:{BRIDGE_PORT}"))
-        status_fd = _memfd("codeward-bwrap-status", b"")
+        status_fd = memfd("codeward-bwrap-status", b"")
         cleanup.callback(os.close, status_fd)
         fds = [status_fd]
         bpf_fd = -1  # in launcher mode the filter travels in the launcher's spec, no descriptor is left open
         if not inside:
-            bpf_fd = _memfd("codeward-seccomp", bpf)
+            bpf_fd = memfd("codeward-seccomp", bpf)
             cleanup.callback(os.close, bpf_fd)
             fds.append(bpf_fd)
         else:
             from codeward.sandbox import launch as launcher
 
-            mounts_fd = _memfd("codeward-mounts", encoded_inside_mounts(layout))
+            mounts_fd = memfd("codeward-mounts", encoded_inside_mounts(layout))
             cleanup.callback(os.close, mounts_fd)
             fds.append(mounts_fd)
             binds.append((str(hidden_stub()), INNER_STUB))
@@ -435,14 +332,7 @@ class BwrapSandbox:
             status_fd=status_fd,
             mounts_inside=inside,
         )
-        if sum(len(x) + 1 for x in full) > ARGS_FD_THRESHOLD:
-            # options through a descriptor (no E2BIG with thousands of masks); the command stays on argv
-            cut = len(full) - len(command) - 1
-            options = b"".join(os.fsencode(x) + b"\0" for x in full[1:cut])
-            args_fd = _memfd("codeward-bwrap-args", options)
-            cleanup.callback(os.close, args_fd)
-            fds.append(args_fd)
-            full = [self.bwrap, "--args", str(args_fd), *full[cut:]]
+        full = options_via_fd(full, len(command), fds, cleanup)
         raw = run_process(
             full,
             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},

@@ -18,6 +18,13 @@ from codeward.errors import SandboxUnavailable
 from codeward.sandbox.spec import is_within
 
 LAUNCHER_SOURCE: str = Path(__file__).with_name("_launcher.py").read_text(encoding="utf-8")
+# the view holder's supervisor: the launcher's functions without its entry point, then its own
+_MAIN_GUARD = '\nif __name__ == "__main__":'
+HOLDER_SOURCE: str = (
+    LAUNCHER_SOURCE.rpartition(_MAIN_GUARD)[0]
+    + "\n"
+    + Path(__file__).with_name("_holder.py").read_text(encoding="utf-8")
+)
 LAUNCHER_MARK = "codeward-launcher:"
 SETUP_FAILED = 125
 
@@ -116,3 +123,20 @@ def encode_mounts(mounts: Sequence[tuple[str, str, str]]) -> bytes:
         kind.encode() + b" " + os.fsencode(src).hex().encode() + b" " + os.fsencode(dst).hex().encode() + b"\n"
         for kind, src, dst in mounts
     )
+
+
+def holder_argv(python: str, sock: int, seccomp: bytes, mounts_fd: int | None) -> list[str]:
+    """The view holder's supervisor (``_holder.py``): its socket, the filter for every command, the mounts."""
+    lines = [f"sock {int(sock)}", "seccomp " + bytes(seccomp).hex()]
+    if mounts_fd is not None:
+        lines.append(f"mounts_fd {int(mounts_fd)}")
+    return [python, "-I", "-S", "-c", HOLDER_SOURCE, "hold", "\n".join(lines)]
+
+
+def encode_request(argv: Sequence[str], env: dict[str, str], cwd: str, rlimits: dict[str, int]) -> bytes:
+    """One command for the holder (``_holder.parse_request``): hex fields, one per line."""
+    out = [b"cwd " + os.fsencode(cwd).hex().encode()]
+    out += [b"arg " + os.fsencode(a).hex().encode() for a in argv]
+    out += [b"env " + os.fsencode(f"{k}={v}").hex().encode() for k, v in env.items()]
+    out += [f"{k} {int(v)}".encode() for k, v in rlimits.items()]
+    return b"\n".join(out) + b"\n"

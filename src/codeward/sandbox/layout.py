@@ -307,10 +307,11 @@ def build_layout(
     if system_secrets is None:  # the machine's own (tests that pass their lists decide the rest themselves)
         from codeward.sandbox.outside_private import private_outside
 
-        vouched = [*trees, *privates, *reexposed, *spec.readable_roots, *map(Path, SYSTEM_SECRETS)]
+        # the same for every workspace (its answer is shared); the trees are the tree part's to decide
+        vouched = [*privates, *reexposed, *spec.readable_roots, *map(Path, SYSTEM_SECRETS)]
         outside = private_outside(vouched, spec.home_dir() / "cache")
         for p in (*outside.private, *outside.unchecked):
-            if visible(p):
+            if visible(p) and not _under_any(p, trees):
                 hide(p)
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and os.path.isabs(runtime) and visible(Path(runtime)):
