@@ -76,14 +76,56 @@ def encode(text: str, codec: str) -> bytes:
     return text.encode(codec, "surrogatepass" if codec == "utf-8" else "replace")
 
 
-_ASCII_RUN = re.compile(rb"[\t\x20-\x7e]{8,}")
-# spelled with its first unit outside the group: the same runs, found 3.5 times faster by ``re``
-_UTF16_RUN = re.compile(rb"[\t\x20-\x7e]\x00(?:[\t\x20-\x7e]\x00){7,}")
+_P = rb"[\t\x20-\x7e]"
+_ASCII_RUN = re.compile(_P + rb"{8,}")
+# spelled with their first unit outside the group: the same runs, found 3.5 times faster by ``re``;
+# the big-endian ones start at a printable byte with the NULs behind it (a lookbehind is cheap,
+# a pattern that starts with a NUL tries every NUL of a binary)
+_UTF16LE_RUN = re.compile(_P + rb"\x00(?:" + _P + rb"\x00){7,}")
+_UTF16BE_RUN = re.compile(rb"(?<=\x00)" + _P + rb"(?:\x00" + _P + rb"){7,}")
+_UTF32LE_RUN = re.compile(_P + rb"\x00\x00\x00(?:" + _P + rb"\x00\x00\x00){7,}")
+_UTF32BE_RUN = re.compile(rb"(?<=\x00\x00\x00)" + _P + rb"(?:\x00\x00\x00" + _P + rb"){7,}")
+_EBCDIC_PRINTABLE = bytes(
+    b for b in range(0x40, 0x100) if bytes([b]).decode("cp037").isprintable() and ord(bytes([b]).decode("cp037")) < 0x80
+)
+_EBCDIC_RUN = re.compile(b"[" + re.escape(_EBCDIC_PRINTABLE) + b"]{8,}")
+_EBCDIC_ALNUM = re.compile(r"[A-Za-z0-9]")
+_CP500_ONLY = frozenset(b"\x4a\x4f\x5a\x5f\xb0\xba\xbb")
+"""Bytes whose character differs between cp037 (US) and cp500 (international): ``[ ] ! ^ |``."""
 
 
 def printable_strings(data: bytes) -> list[str]:
-    """The runs of at least 8 printable characters in ``data``, ASCII and UTF-16LE (``strings -e l``):
-    what a command reads out of a binary file with ``strings`` or a format's own reader."""
+    """The runs of at least 8 printable characters in ``data``: what a command reads out of a
+    binary file with ``strings`` (``-e s``, ``-e l``, ``-e b``, ``-e L``, ``-e B``), ``iconv`` or a
+    format's own reader. ASCII, UTF-16 and UTF-32 in both byte orders, and EBCDIC (cp037 and cp500,
+    mainframe exports): a value stored in any of them is as readable to a command as in ASCII.
+
+    A big-endian run that starts inside a little-endian one is the same text shifted by one byte
+    (``a\0b\0c\0`` read from its second byte), so it is left out; an EBCDIC run needs half its
+    characters to be letters or digits (ASCII upper-case text spells EBCDIC punctuation)."""
     out = [m.group().decode("ascii") for m in _ASCII_RUN.finditer(data)]
-    out += [m.group().decode("utf-16-le") for m in _UTF16_RUN.finditer(data)]
+    for le, be, codec in ((_UTF16LE_RUN, _UTF16BE_RUN, "utf-16"), (_UTF32LE_RUN, _UTF32BE_RUN, "utf-32")):
+        spans: list[tuple[int, int]] = []
+        for m in le.finditer(data):
+            spans.append(m.span())
+            out.append(m.group().decode(codec + "-le"))
+        for m in be.finditer(data):
+            if not _inside(m.start(), spans):  # (a run starting where a little-endian one does is kept)
+                unit = 2 if codec == "utf-16" else 4
+                out.append(data[m.start() - unit + 1 : m.end()].decode(codec + "-be"))
+    for m in _EBCDIC_RUN.finditer(data):
+        raw = m.group()
+        text = raw.decode("cp037")
+        if len(_EBCDIC_ALNUM.findall(text)) * 2 >= len(text):
+            out.append(text)
+            if not _CP500_ONLY.isdisjoint(raw):
+                out.append(raw.decode("cp500"))
     return out
+
+
+def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
+    """``pos`` lies in one of ``spans`` (sorted, not overlapping), after its first byte."""
+    import bisect
+
+    i = bisect.bisect_right(spans, (pos, 1 << 62)) - 1
+    return i >= 0 and spans[i][0] < pos < spans[i][1]

@@ -68,6 +68,8 @@ class WorkspaceSecrets:
         self._clean: dict[str, list[int]] = _load_clean(self._cache_file)
         self._stamps: dict[str, tuple[int, int, int, int]] = {}
         self._secret_paths: set[str] = set()
+        self.unscannable: dict[str, str] = {}
+        """Files counted as holding a secret because they could not be scanned, and why (for notes)."""
         self.files_scanned = 0
         self._lock = threading.Lock()
         self._pending: list[tuple[str, str]] = []
@@ -220,10 +222,10 @@ class WorkspaceSecrets:
                 if path in self._secret_paths or stamp[0] == 0:
                     continue
                 try:
-                    got = _texts(path, stamp[0])
-                except OSError:
-                    got = None
-                if got is None or any(_counts(known.find(t), got[1]) for t in got[0]):
+                    got: tuple[Iterable[str], bool] | str = _texts(path, stamp[0])
+                except OSError as e:
+                    got = f"unreadable ({e.strerror})"
+                if isinstance(got, str) or any(_counts(known.find(t), got[1]) for t in got[0]):
                     self._secret_paths.add(path)  # holds a value, or unreadable now (fail closed)
             self._swept.update(v for v, _ in values)
 
@@ -239,16 +241,18 @@ class WorkspaceSecrets:
                 continue
             self._stamps[path] = stamp
             self._secret_paths.discard(path)
+            self.unscannable.pop(path, None)
             if not self._walked and self._clean.get(path) == list(stamp):
                 continue  # clean under the same rules in an earlier session, and unchanged since
             if st.st_size == 0:
                 continue
             try:
                 got = _texts(path, st.st_size)
-            except OSError:
-                got = None
-            if got is None:
+            except OSError as e:
+                got = f"unreadable ({e.strerror})"
+            if isinstance(got, str):
                 self._secret_paths.add(path)  # not scanned: treated as holding secrets (fail closed)
+                self.unscannable[path] = got
                 continue
             texts, binary = got
             rel = os.path.relpath(path, self.root)
@@ -268,6 +272,7 @@ class WorkspaceSecrets:
         for gone in set(self._stamps) - seen:
             del self._stamps[gone]
             self._secret_paths.discard(gone)
+            self.unscannable.pop(gone, None)
         return out
 
 
@@ -290,11 +295,13 @@ def _counts(hits: Iterable[Any], binary: bool) -> bool:
     return False
 
 
-def _texts(path: str, size: int) -> tuple[Iterable[str], bool] | None:
-    """What the scanner reads of the file (:mod:`codeward.privacy.contents`); None when it cannot be
-    scanned (text over :data:`MAX_FILE_BYTES`, a binary over :data:`MAX_BINARY_BYTES`). A large
-    binary is read as its strings a block at a time, lazily."""
+def _texts(path: str, size: int) -> tuple[Iterable[str], bool] | str:
+    """What the scanner reads of the file (:mod:`codeward.privacy.contents`), or why it cannot be
+    scanned (text over :data:`MAX_FILE_BYTES`, a binary over :data:`MAX_BINARY_BYTES`, an archive
+    over the unpacking budget, damaged or in a format with no reader). A large binary is read as
+    its strings a block at a time, lazily."""
     from codeward.privacy.contents import contents, streamed_strings
+    from codeward.privacy.unpack import kind
     from codeward.textenc import detect
 
     f = open(path, "rb")  # noqa: SIM115 - closed below, or by the generator that streams it
@@ -303,10 +310,16 @@ def _texts(path: str, size: int) -> tuple[Iterable[str], bool] | None:
         if len(data) <= MAX_FILE_BYTES and size <= MAX_FILE_BYTES:
             f.close()
             c = contents(data)
-            return c.texts, c.binary
-        if size > MAX_BINARY_BYTES or detect(data[:BINARY_SNIFF]) is not None:
+            return (c.texts, c.binary) if c.unscannable is None else c.unscannable
+        if size > MAX_BINARY_BYTES:
             f.close()
-            return None  # large text, or a binary too large to read: not scanned
+            return f"larger than {MAX_BINARY_BYTES >> 20} MiB"
+        if detect(data[:BINARY_SNIFF]) is not None:
+            f.close()
+            return f"text larger than {MAX_FILE_BYTES >> 20} MiB"
+        if kind(data[:BINARY_SNIFF]) not in (None, "pdf"):
+            f.close()  # its payload would be over the unpacking budget anyway
+            return f"a {kind(data[:BINARY_SNIFF])} file larger than {MAX_FILE_BYTES >> 20} MiB"
         f.seek(0)
     except BaseException:
         f.close()
