@@ -31,7 +31,10 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codeward.privacy.names import NameBatch
 
 MAX_FILE_BYTES = 8 << 20
 MAX_BINARY_BYTES = 256 << 20
@@ -45,9 +48,12 @@ INDEX_NAMES = ("index", "sharedindex.")
 """A git directory's index (and split-index parts): binary paths and ids, the staged blobs are the
 history scan's; hiding it as a binary "holding" a path name would break git inside the sandbox."""
 MIN_BINARY_VALUE = 16
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 """Of the clean-file cache. Version 1 recorded binaries as clean without reading them (they were
-skipped), so its entries would keep a binary holding a secret unscanned: they are not reused."""
+skipped), version 2 recorded xz, bzip2, tar, nested zip and PDF files clean without unpacking them
+and files clean without reading their extended attributes: their entries are not reused."""
+NAMES_PATH = "<names>"
+"""The path the scanner is given for a batch of file names, link targets and attributes."""
 
 
 class WorkspaceSecrets:
@@ -69,6 +75,12 @@ class WorkspaceSecrets:
         self._stamps: dict[str, tuple[int, int, int, int]] = {}
         self._secret_paths: set[str] = set()
         self.unscannable: dict[str, str] = {}
+        self._dir_stamps: dict[str, tuple[int, int, int, int]] = {}
+        self._stamps_other: dict[str, tuple[int, int, int, int]] = {}
+        self._name_hidden: set[str] = set()
+        """Directories listing an entry whose name or link target holds a secret."""
+        self._xattr_hidden: set[str] = set()
+        """Entries whose ``user.*`` extended attributes hold a secret."""
         """Files counted as holding a secret because they could not be scanned, and why (for notes)."""
         self.files_scanned = 0
         self._lock = threading.Lock()
@@ -230,50 +242,123 @@ class WorkspaceSecrets:
             self._swept.update(v for v, _ in values)
 
     def _refresh(self) -> list[tuple[str, str]]:
+        from codeward.privacy.names import NameBatch
+
         out: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for path, st in _walk(self.root):
+        seen_dirs: set[str] = set()
+        seen_other: set[str] = set()
+        names = NameBatch()
+        for d, d_st, entries in _dirs(self.root):
             if self._stop.is_set():
                 break
-            seen.add(path)
-            stamp = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-            if self._stamps.get(path) == stamp:
-                continue
-            self._stamps[path] = stamp
-            self._secret_paths.discard(path)
-            self.unscannable.pop(path, None)
-            if not self._walked and self._clean.get(path) == list(stamp):
-                continue  # clean under the same rules in an earlier session, and unchanged since
-            if st.st_size == 0:
-                continue
-            try:
-                got = _texts(path, st.st_size)
-            except OSError as e:
-                got = f"unreadable ({e.strerror})"
-            if isinstance(got, str):
-                self._secret_paths.add(path)  # not scanned: treated as holding secrets (fail closed)
-                self.unscannable[path] = got
-                continue
-            texts, binary = got
-            rel = os.path.relpath(path, self.root)
-            self.files_scanned += 1
-            held = False
-            for text in texts:
-                found = [f for f in self.scanner.scan(text, path=rel) if _counts([text[f.start : f.end]], binary)]
-                if found or (
-                    self._walked and self.known_finder is not None and _counts(self.known_finder(text), binary)
-                ):
-                    held = True
-                for f in found:
-                    out.append((text[f.start : f.end], f.rule_id))
-            if held:
-                self._secret_paths.add(path)
+            seen_dirs.add(d)
+            dstamp = _stamp(d_st) if d_st is not None else None
+            if dstamp is None or self._dir_stamps.get(d) != dstamp:
+                # its entries were added, removed or renamed, or its own attributes changed
+                if dstamp is not None:
+                    self._dir_stamps[d] = dstamp
+                self._name_hidden.discard(d)
+                self._xattr_hidden.discard(d)
+                names.add_directory(d, ((name, stat.S_ISLNK(st.st_mode)) for _p, name, st in entries))
+                self._add_xattrs(names, d)
+            for path, _name, st in entries:
+                if stat.S_ISDIR(st.st_mode):
+                    continue  # its own attributes are read when it is walked
+                if not stat.S_ISREG(st.st_mode):
+                    seen_other.add(path)
+                    if self._stamps_other.get(path) != _stamp(st):
+                        self._stamps_other[path] = _stamp(st)
+                        self._xattr_hidden.discard(path)
+                        self._add_xattrs(names, path)
+                    continue
+                seen.add(path)
+                stamp = _stamp(st)
+                if self._stamps.get(path) == stamp:
+                    continue
+                self._stamps[path] = stamp
+                self._secret_paths.discard(path)
+                self._xattr_hidden.discard(path)
+                self.unscannable.pop(path, None)
+                self._add_xattrs(names, path)
+                if not self._walked and self._clean.get(path) == list(stamp):
+                    continue  # clean under the same rules in an earlier session, and unchanged since
+                if st.st_size == 0:
+                    continue
+                try:
+                    got = _texts(path, st.st_size)
+                except OSError as e:
+                    got = f"unreadable ({e.strerror})"
+                if isinstance(got, str):
+                    self._secret_paths.add(path)  # not scanned: treated as holding secrets (fail closed)
+                    self.unscannable[path] = got
+                    continue
+                texts, binary = got
+                rel = os.path.relpath(path, self.root)
+                self.files_scanned += 1
+                held = False
+                for text in texts:
+                    found = [f for f in self.scanner.scan(text, path=rel) if _counts([text[f.start : f.end]], binary)]
+                    if found or (
+                        self._walked and self.known_finder is not None and _counts(self.known_finder(text), binary)
+                    ):
+                        held = True
+                    for f in found:
+                        out.append((text[f.start : f.end], f.rule_id))
+                if held:
+                    self._secret_paths.add(path)
+        out += self._scan_names(names)
         self._walked = True
         for gone in set(self._stamps) - seen:
             del self._stamps[gone]
             self._secret_paths.discard(gone)
             self.unscannable.pop(gone, None)
+            self._xattr_hidden.discard(gone)
+        for gone in set(self._stamps_other) - seen_other:
+            del self._stamps_other[gone]
+            self._xattr_hidden.discard(gone)
+        for gone in set(self._dir_stamps) - seen_dirs:
+            del self._dir_stamps[gone]
+            self._name_hidden.discard(gone)
+            self._xattr_hidden.discard(gone)
         return out
+
+    def _add_xattrs(self, names: NameBatch, path: str) -> None:
+        from codeward.privacy.names import xattr_text
+
+        text = xattr_text(path)
+        if text:
+            names.add_text(text, "xattr:" + path)
+
+    def _scan_names(self, names: NameBatch) -> list[tuple[str, str]]:
+        """Scan the names, link targets and attributes collected by a walk (see :mod:`codeward.privacy.names`)."""
+        from codeward.privacy.names import scan_batch
+
+        if not names.lines:
+            return []
+        known = self.known_finder if self._walked else None
+        values, hide = scan_batch(
+            names,
+            lambda text: self.scanner.scan(text, path=NAMES_PATH),
+            known,
+            lambda hits: _counts(hits, True),
+        )
+        for h in hide:
+            if h.startswith("xattr:"):
+                self._xattr_hidden.add(h[len("xattr:") :])
+            else:
+                self._name_hidden.add(h)
+        return values
+
+    def hidden_entries(self) -> set[str]:
+        """Directories and entries to hide whole because a name, link target or attribute holds a
+        secret (:mod:`codeward.privacy.names`); absolute paths, the workspace root among them when
+        it is the one."""
+        return self._name_hidden | self._xattr_hidden
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 def _counts(hits: Iterable[Any], binary: bool) -> bool:
@@ -333,20 +418,34 @@ def _texts(path: str, size: int) -> tuple[Iterable[str], bool] | str:
 
 
 def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """(path, lstat) of every regular file under ``root``, without following symlinks.
+    """(path, lstat) of every regular file under ``root``, without following symlinks (see :func:`_dirs`)."""
+    for _d, _st, entries in _dirs(root):
+        for path, _name, st in entries:
+            if stat.S_ISREG(st.st_mode):
+                yield path, st
+
+
+def _dirs(root: Path) -> Iterator[tuple[str, os.stat_result | None, list[tuple[str, str, os.stat_result]]]]:
+    """Each directory under ``root`` (``root`` first), its lstat, and its entries as (path, name,
+    lstat), without following symlinks.
 
     Inside a ``.git`` directory everything is walked but the object stores and the index: an
     ``objects`` or ``lfs`` directory, an ``index`` or ``sharedindex.*`` file, whose parent is a git
     directory (holds ``HEAD``: the ``.git`` itself, or a submodule's ``modules/NAME``). A ``.git`` that is no repository (``vendor/lib/.git/deploy.env``)
     has no ``HEAD``, so nothing in it is skipped."""
-    stack: list[tuple[str, bool]] = [(str(root), False)]
+    try:
+        root_st: os.stat_result | None = os.lstat(root)
+    except OSError:
+        root_st = None
+    stack: list[tuple[str, os.stat_result | None, bool]] = [(str(root), root_st, False)]
     while stack:
-        d, in_git = stack.pop()
+        d, d_st, in_git = stack.pop()
         try:
             entries = list(os.scandir(d))
         except OSError:
             continue
         store_parent = in_git and any(e.name == "HEAD" for e in entries)
+        out: list[tuple[str, str, os.stat_result]] = []
         for e in entries:
             try:
                 st = e.stat(follow_symlinks=False)
@@ -355,11 +454,15 @@ def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
             if stat.S_ISDIR(st.st_mode):
                 if store_parent and e.name in OBJECT_STORE_DIRS:
                     continue
-                stack.append((e.path, in_git or e.name == GIT_DIR_NAME))
-            elif stat.S_ISREG(st.st_mode):
-                if store_parent and (e.name == INDEX_NAMES[0] or e.name.startswith(INDEX_NAMES[1])):
-                    continue
-                yield e.path, st
+                stack.append((e.path, st, in_git or e.name == GIT_DIR_NAME))
+            elif (
+                store_parent
+                and stat.S_ISREG(st.st_mode)
+                and (e.name == INDEX_NAMES[0] or e.name.startswith(INDEX_NAMES[1]))
+            ):
+                continue
+            out.append((e.path, e.name, st))
+        yield d, d_st, out
 
 
 def _cache_file(cache_dir: Path, root: Path, scanner: Any) -> Path:
@@ -404,4 +507,5 @@ def secret_paths_now(redactor: Any) -> set[str]:
     sweep = getattr(learner, "sweep", None)
     if sweep is not None:
         sweep(redactor.known.items())
-    return set(learner.secret_paths())
+    hidden = getattr(learner, "hidden_entries", None)
+    return set(learner.secret_paths()) | (hidden() if hidden is not None else set())
