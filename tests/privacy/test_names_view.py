@@ -232,3 +232,17 @@ def test_a_scripted_model_listing_the_tree_gets_nothing(
     sent = "\n".join(x for r in model_server.requests for x in strings(json.loads(r.body)))
     assert leaked(sent) == []
     assert "listed" in sent
+
+
+def test_a_name_holding_a_known_value_no_rule_finds_is_hidden_by_the_sweep(tmp_path: Path) -> None:
+    """``.env`` holds a password (found there by its key); a directory named after the bare value is
+    found by no rule, only by the sweep for known values; a value under 8 characters hides nothing."""
+    ws = tmp_path / "ws"
+    (ws / "backups" / "riverbankmoon").mkdir(parents=True)
+    (ws / "admin").mkdir()
+    (ws / ".env").write_text("DB_PASSWORD=riverbankmoon\n")
+    learner = WorkspaceSecrets(ws, load_scanner())
+    values = learner.refresh()
+    assert ("riverbankmoon" in {v for v, _ in values}) and learner.hidden_entries() == set()  # rules alone miss it
+    learner.sweep([*values, ("admin", "config")])
+    assert learner.hidden_entries() == {str(ws / "backups")}

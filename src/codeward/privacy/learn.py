@@ -48,6 +48,8 @@ INDEX_NAMES = ("index", "sharedindex.")
 """A git directory's index (and split-index parts): binary paths and ids, the staged blobs are the
 history scan's; hiding it as a binary "holding" a path name would break git inside the sandbox."""
 MIN_BINARY_VALUE = 16
+MIN_NAME_VALUE = 8
+"""A known value shorter than this found in a file name does not hide its directory (``admin``)."""
 CACHE_VERSION = 3
 """Of the clean-file cache. Version 1 recorded binaries as clean without reading them (they were
 skipped), version 2 recorded xz, bzip2, tar, nested zip and PDF files clean without unpacking them
@@ -239,7 +241,27 @@ class WorkspaceSecrets:
                     got = f"unreadable ({e.strerror})"
                 if isinstance(got, str) or any(_counts(known.find(t), got[1]) for t in got[0]):
                     self._secret_paths.add(path)  # holds a value, or unreadable now (fail closed)
+            if not self._sweep_names(known.find):
+                return
             self._swept.update(v for v, _ in values)
+
+    def _sweep_names(self, find: Callable[[str], list[Any]]) -> bool:
+        """The sweep's part for names, link targets and attributes (a file named after the value a
+        ``.env`` holds); False when stopped."""
+        from codeward.privacy.names import NameBatch, scan_batch
+
+        names = NameBatch()
+        for d, _st, entries in _dirs(self.root):
+            if self._stop.is_set():
+                return False
+            names.add_directory(d, ((name, stat.S_ISLNK(st.st_mode)) for _p, name, st in entries))
+            self._add_xattrs(names, d)
+            for path, _name, st in entries:
+                if not stat.S_ISDIR(st.st_mode):
+                    self._add_xattrs(names, path)
+        _, hide = scan_batch(names, lambda text: [], find, _name_counts)
+        self._mark_hidden(hide)
+        return True
 
     def _refresh(self) -> list[tuple[str, str]]:
         from codeward.privacy.names import NameBatch
@@ -337,18 +359,16 @@ class WorkspaceSecrets:
         if not names.lines:
             return []
         known = self.known_finder if self._walked else None
-        values, hide = scan_batch(
-            names,
-            lambda text: self.scanner.scan(text, path=NAMES_PATH),
-            known,
-            lambda hits: _counts(hits, True),
-        )
+        values, hide = scan_batch(names, lambda text: self.scanner.scan(text, path=NAMES_PATH), known, _name_counts)
+        self._mark_hidden(hide)
+        return values
+
+    def _mark_hidden(self, hide: Iterable[str]) -> None:
         for h in hide:
             if h.startswith("xattr:"):
                 self._xattr_hidden.add(h[len("xattr:") :])
             else:
                 self._name_hidden.add(h)
-        return values
 
     def hidden_entries(self) -> set[str]:
         """Directories and entries to hide whole because a name, link target or attribute holds a
@@ -376,6 +396,18 @@ def _counts(hits: Iterable[Any], binary: bool) -> bool:
             value = str(getattr(h, "value", ""))
             whole = getattr(h, "end", 0) - getattr(h, "start", 0) >= len(value)
         if not binary or (whole and len(value) >= MIN_BINARY_VALUE):
+            return True
+    return False
+
+
+def _name_counts(hits: Iterable[Any]) -> bool:
+    """Whether known-value ``hits`` in names count: a whole value of :data:`MIN_NAME_VALUE`
+    characters or more (not a 16-character window of a longer one: ``X25519PrivateKey`` is a
+    module name in a venv as well as a part of a scanner finding in its sources)."""
+    for h in hits:
+        value = str(getattr(h, "value", h))
+        whole = isinstance(h, str) or getattr(h, "end", 0) - getattr(h, "start", 0) >= len(value)
+        if whole and len(value) >= MIN_NAME_VALUE:
             return True
     return False
 
