@@ -76,19 +76,33 @@ def encode(text: str, codec: str) -> bytes:
     return text.encode(codec, "surrogatepass" if codec == "utf-8" else "replace")
 
 
-_P = rb"[\t\x20-\x7e]"
-_ASCII_RUN = re.compile(_P + rb"{8,}")
-# spelled with their first unit outside the group: the same runs, found 3.5 times faster by ``re``;
-# the big-endian ones start at a printable byte with the NULs behind it (a lookbehind is cheap,
-# a pattern that starts with a NUL tries every NUL of a binary)
-_UTF16LE_RUN = re.compile(_P + rb"\x00(?:" + _P + rb"\x00){7,}")
-_UTF16BE_RUN = re.compile(rb"(?<=\x00)" + _P + rb"(?:\x00" + _P + rb"){7,}")
-_UTF32LE_RUN = re.compile(_P + rb"\x00\x00\x00(?:" + _P + rb"\x00\x00\x00){7,}")
-_UTF32BE_RUN = re.compile(rb"(?<=\x00\x00\x00)" + _P + rb"(?:\x00\x00\x00" + _P + rb"){7,}")
+def _table(members: bytes, mark: bytes) -> bytes:
+    """A ``bytes.translate`` table: ``mark`` for each byte of ``members``, ``0`` for NUL, ``X`` else."""
+    table = bytearray(b"X" * 256)
+    for b in members:
+        table[b] = mark[0]
+    table[0] = ord("0")
+    return bytes(table)
+
+
+_ASCII_PRINTABLE = b"\t" + bytes(range(0x20, 0x7F))
 _EBCDIC_PRINTABLE = bytes(
-    b for b in range(0x40, 0x100) if bytes([b]).decode("cp037").isprintable() and ord(bytes([b]).decode("cp037")) < 0x80
+    b for b in range(0x40, 0x100) if (c := bytes([b]).decode("cp037")).isprintable() and ord(c) < 0x80
 )
-_EBCDIC_RUN = re.compile(b"[" + re.escape(_EBCDIC_PRINTABLE) + b"]{8,}")
+_CLASS = _table(_ASCII_PRINTABLE, b"P")
+_EBCDIC_CLASS = _table(_EBCDIC_PRINTABLE, b"E")
+# Runs are found in the bytes translated to one letter per class (P printable ASCII, 0 NUL, E
+# printable EBCDIC, X anything else), each pattern spelled with a literal of its first 8 units:
+# ``re`` then finds candidates by a fast literal search, ten times faster on a 37 MB library than a
+# character class tried at every byte (2.2 s for the two patterns of before, 0.7 s for all six now).
+_RUNS = (
+    (re.compile(b"P" * 8 + rb"P*"), "ascii", 0),
+    (re.compile(b"P0" * 8 + rb"(?:P0)*"), "utf-16-le", 0),
+    (re.compile(b"0P" * 8 + rb"(?:0P)*"), "utf-16-be", 2),
+    (re.compile(b"P000" * 8 + rb"(?:P000)*"), "utf-32-le", 0),
+    (re.compile(b"000P" * 8 + rb"(?:000P)*"), "utf-32-be", 4),
+)
+_EBCDIC_RUN = re.compile(b"E" * 8 + rb"E*")
 _EBCDIC_ALNUM = re.compile(r"[A-Za-z0-9]")
 _CP500_ONLY = frozenset(b"\x4a\x4f\x5a\x5f\xb0\xba\xbb")
 """Bytes whose character differs between cp037 (US) and cp500 (international): ``[ ] ! ^ |``."""
@@ -103,18 +117,20 @@ def printable_strings(data: bytes) -> list[str]:
     A big-endian run that starts inside a little-endian one is the same text shifted by one byte
     (``a\0b\0c\0`` read from its second byte), so it is left out; an EBCDIC run needs half its
     characters to be letters or digits (ASCII upper-case text spells EBCDIC punctuation)."""
-    out = [m.group().decode("ascii") for m in _ASCII_RUN.finditer(data)]
-    for le, be, codec in ((_UTF16LE_RUN, _UTF16BE_RUN, "utf-16"), (_UTF32LE_RUN, _UTF32BE_RUN, "utf-32")):
-        spans: list[tuple[int, int]] = []
-        for m in le.finditer(data):
-            spans.append(m.span())
-            out.append(m.group().decode(codec + "-le"))
-        for m in be.finditer(data):
-            if not _inside(m.start(), spans):  # (a run starting where a little-endian one does is kept)
-                unit = 2 if codec == "utf-16" else 4
-                out.append(data[m.start() - unit + 1 : m.end()].decode(codec + "-be"))
-    for m in _EBCDIC_RUN.finditer(data):
-        raw = m.group()
+    classes = data.translate(_CLASS)
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for pattern, codec, shifted in _RUNS:
+        if shifted == 0:
+            spans = []
+        for m in pattern.finditer(classes):
+            if shifted == 0:
+                spans.append(m.span())
+            elif _inside(m.start() + shifted - 1, spans):
+                continue  # the little-endian run before it, read from its second byte
+            out.append(data[m.start() : m.end()].decode(codec))
+    for m in _EBCDIC_RUN.finditer(data.translate(_EBCDIC_CLASS)):
+        raw = data[m.start() : m.end()]
         text = raw.decode("cp037")
         if len(_EBCDIC_ALNUM.findall(text)) * 2 >= len(text):
             out.append(text)
