@@ -235,3 +235,20 @@ def test_an_archive_larger_than_the_read_limit_is_unscannable(tmp_path: Path) ->
     learner.refresh()
     assert learner.secret_paths() == {str(big)}
     assert "xz file larger than" in learner.unscannable[str(big)]
+
+
+def test_a_pdf_image_stream_is_not_inflated_and_a_broken_text_stream_hides_the_pdf(tmp_path: Path) -> None:
+    """Images hold no text and would put scanned documents over the budget: a 9 MiB image is left
+    alone (the near miss); a text stream that does not inflate makes the PDF unscannable."""
+    pixels = zlib.compress(b"\0" * (9 << 20))
+    image = (
+        b"%PDF-1.4\n2 0 obj\n<< /Type /XObject /Subtype /Image /Filter /FlateDecode /Length "
+        + str(len(pixels)).encode()
+        + b" >>\nstream\n"
+        + pixels
+        + b"\nendstream\nendobj\n"
+    )
+    assert contents(image).unscannable is None
+    broken = _pdf(CLEAN).replace(b"stream\n", b"stream\n\xff\xff\xff", 1)
+    got = contents(broken)
+    assert got.unscannable is not None and "PDF stream" in got.unscannable

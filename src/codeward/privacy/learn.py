@@ -83,6 +83,8 @@ class WorkspaceSecrets:
         """Directories listing an entry whose name or link target holds a secret."""
         self._xattr_hidden: set[str] = set()
         """Entries whose ``user.*`` extended attributes hold a secret."""
+        self._xattr_texts: dict[str, str] = {}
+        """The ``user.*`` attributes of the entries that have any, as the last walk read them (for the sweep)."""
         """Files counted as holding a secret because they could not be scanned, and why (for notes)."""
         self.files_scanned = 0
         self._lock = threading.Lock()
@@ -255,10 +257,8 @@ class WorkspaceSecrets:
             if self._stop.is_set():
                 return False
             names.add_directory(d, ((name, stat.S_ISLNK(st.st_mode)) for _p, name, st in entries))
-            self._add_xattrs(names, d)
-            for path, _name, st in entries:
-                if not stat.S_ISDIR(st.st_mode):
-                    self._add_xattrs(names, path)
+        for path, text in list(self._xattr_texts.items()):  # as the last walk read them
+            names.add_text(text, "xattr:" + path)
         _, hide = scan_batch(names, lambda text: [], find, _name_counts)
         self._mark_hidden(hide)
         return True
@@ -335,13 +335,15 @@ class WorkspaceSecrets:
             del self._stamps[gone]
             self._secret_paths.discard(gone)
             self.unscannable.pop(gone, None)
-            self._xattr_hidden.discard(gone)
         for gone in set(self._stamps_other) - seen_other:
             del self._stamps_other[gone]
-            self._xattr_hidden.discard(gone)
         for gone in set(self._dir_stamps) - seen_dirs:
             del self._dir_stamps[gone]
             self._name_hidden.discard(gone)
+        for gone in [
+            p for p in self._xattr_texts if not (p in self._stamps or p in self._stamps_other or p in self._dir_stamps)
+        ]:
+            del self._xattr_texts[gone]
             self._xattr_hidden.discard(gone)
         return out
 
@@ -350,7 +352,10 @@ class WorkspaceSecrets:
 
         text = xattr_text(path)
         if text:
+            self._xattr_texts[path] = text
             names.add_text(text, "xattr:" + path)
+        else:
+            self._xattr_texts.pop(path, None)
 
     def _scan_names(self, names: NameBatch) -> list[tuple[str, str]]:
         """Scan the names, link targets and attributes collected by a walk (see :mod:`codeward.privacy.names`)."""

@@ -236,20 +236,25 @@ def _read_limited(f: io.BufferedIOBase | object, budget: Budget) -> bytes:
     return b"".join(out)
 
 
-_PDF_STREAM = re.compile(rb"<<(?P<dict>(?:(?!>>\s*stream).){0,4096}?)>>\s*stream\r?\n", re.S)
+_PDF_STREAM = re.compile(rb">>\s*stream\r?\n")
+PDF_DICT_WINDOW = 2048
+"""Bytes before a ``stream`` keyword searched for its dictionary (cut at the object's start)."""
 
 
 def _pdf(data: bytes, budget: Budget) -> Iterator[bytes]:
     """Each ``FlateDecode`` stream of a PDF, inflated (what ``qpdf --qdf`` or ``zlib`` in a script
-    prints). Other filters (images, fonts in other codecs) are read as strings only."""
+    prints), but images: their pixels hold no text, and a scanned document's pages would put most
+    PDFs over the budget. Other filters are read as strings only. The dictionary is looked for in a
+    window before each ``stream`` keyword, so a file of ``<<`` costs one pass, not one per ``<<``."""
     for m in _PDF_STREAM.finditer(data):
         budget.check_time()
-        if b"/FlateDecode" not in m.group("dict") and b"/Fl " not in m.group("dict"):
+        head = data[max(0, m.start() - PDF_DICT_WINDOW) : m.start()]
+        head = head[head.rfind(b" obj") + 1 :]
+        if (b"/FlateDecode" not in head and b"/Fl " not in head) or b"/Image" in head:
             continue
         d = _Zlib(zlib.MAX_WBITS)
-        start = m.end()
         try:
-            chunk = d.decompress(data[start:], STEP)
+            chunk = d.decompress(data[m.end() :], STEP)
             out = []
             while True:
                 budget.spend(len(chunk))
