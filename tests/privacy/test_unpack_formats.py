@@ -125,6 +125,8 @@ def test_the_same_format_without_a_secret_is_left_alone(tmp_path: Path, fmt: str
 def test_the_formats_are_told_apart_by_their_magic() -> None:
     assert kind(lzma.compress(b"x")) == "xz"
     assert kind(lzma.compress(b"x", format=lzma.FORMAT_ALONE)) == "lzma"
+    big_dictionary = [{"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME}]
+    assert kind(lzma.compress(b"x", format=lzma.FORMAT_ALONE, filters=big_dictionary)) == "lzma"
     assert kind(bz2.compress(b"x")) == "bzip2"
     assert kind(gzip.compress(b"x")) == "gzip"
     assert kind(_tar({"a": b"x"})) == "tar"
