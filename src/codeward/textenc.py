@@ -89,6 +89,8 @@ _ASCII_PRINTABLE = b"\t" + bytes(range(0x20, 0x7F))
 _EBCDIC_PRINTABLE = bytes(
     b for b in range(0x40, 0x100) if (c := bytes([b]).decode("cp037")).isprintable() and ord(c) < 0x80
 )
+RUN_BYTES = _ASCII_PRINTABLE + b"\0" + _EBCDIC_PRINTABLE
+"""Every byte a run :func:`printable_strings` finds can be made of."""
 _CLASS = _table(_ASCII_PRINTABLE, b"P")
 _EBCDIC_CLASS = _table(_EBCDIC_PRINTABLE, b"E")
 # Runs are found in the bytes translated to one letter per class (P printable ASCII, 0 NUL, E

@@ -254,3 +254,14 @@ def test_a_pdf_image_stream_is_not_inflated_and_a_broken_text_stream_hides_the_p
     broken = _pdf(CLEAN).replace(b"stream\n", b"stream\n\xff\xff\xff", 1)
     got = contents(broken)
     assert got.unscannable is not None and "PDF stream" in got.unscannable
+
+
+@pytest.mark.parametrize("codec", ["utf-32-le", "utf-16-be", "cp037"])
+def test_a_wide_or_ebcdic_run_across_a_block_edge_of_a_large_binary_is_read_whole(codec: str) -> None:
+    from codeward.privacy import contents as mod
+    from codeward.privacy.contents import streamed_strings
+
+    token = f"token={TOK}".encode(codec)
+    data = b"\x01" * (mod.CHUNK - len(token) // 2) + token + b"\x01" * 100
+    texts = list(streamed_strings(io.BytesIO(data), len(data)))
+    assert any(f"token={TOK}" in t for t in texts)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from codeward.privacy.unpack import MAX_DEPTH, MAX_INFLATED, Budget, Unscannable, payloads
-from codeward.textenc import decode, detect, printable_strings
+from codeward.textenc import RUN_BYTES, decode, detect, printable_strings
 
 __all__ = ["MAX_INFLATED", "Contents", "contents", "streamed_strings"]
 CHUNK = 8 << 20
@@ -118,7 +118,8 @@ def _sqlite_rows(data: bytes) -> str:
 
 def streamed_strings(f: BinaryIO, limit: int) -> Iterator[str]:
     """The printable strings of a binary file too large to hold at once, ``CHUNK`` bytes at a time,
-    as texts of about ``CHUNK`` bytes each; a run cut at a chunk's end is carried into the next."""
+    as texts of about ``CHUNK`` bytes each; a run cut at a chunk's end (in any of the encodings,
+    NULs included) is carried into the next, up to :data:`MAX_RUN_CARRY` bytes."""
     carry = b""
     read = 0
     while read < limit:
@@ -137,4 +138,6 @@ def streamed_strings(f: BinaryIO, limit: int) -> Iterator[str]:
         yield "\n".join(printable_strings(carry))
 
 
-_PRINTABLE = frozenset(b"\t" + bytes(range(0x20, 0x7F)))
+_PRINTABLE = frozenset(RUN_BYTES)
+"""Bytes a string run of any encoding is made of: a block is never cut inside one (a UTF-32 or
+EBCDIC token across a block's end would otherwise be read as two halves no rule matches)."""
