@@ -238,14 +238,16 @@ def test_a_name_holding_a_known_value_no_rule_finds_is_hidden_by_the_sweep(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``.env`` holds a password (found there by its key); a directory named after the bare value is
-    found by no rule, only by the sweep for known values; a value under 8 characters hides nothing."""
+    found by no rule, only by the sweep for known values. The near miss: a value under 16 characters
+    (``postgres``, which the same rule takes from ``POSTGRES_PASSWORD=postgres``) hides nothing."""
     ws = tmp_path / "ws"
-    (ws / "backups" / "riverbankmoon").mkdir(parents=True)
-    (ws / "admin").mkdir()
-    (ws / ".env").write_text("DB_PASSWORD=riverbankmoon\n")
+    (ws / "backups" / "riverbankmoonlight42").mkdir(parents=True)
+    (ws / "docker" / "postgres").mkdir(parents=True)
+    (ws / ".env").write_text("DB_PASSWORD=riverbankmoonlight42\nPOSTGRES_PASSWORD=postgres\n")
     monkeypatch.setattr(WorkspaceSecrets, "_start_sweep", lambda self, values: None)  # no race with the check
     learner = WorkspaceSecrets(ws, load_scanner())
     values = learner.refresh()
-    assert ("riverbankmoon" in {v for v, _ in values}) and learner.hidden_entries() == set()  # rules alone miss it
-    learner.sweep([*values, ("admin", "config")])
+    assert {"riverbankmoonlight42", "postgres"} <= {v for v, _ in values}
+    assert learner.hidden_entries() == set()  # rules alone miss the bare value in a name
+    learner.sweep(values)
     assert learner.hidden_entries() == {str(ws / "backups")}

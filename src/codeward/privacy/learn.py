@@ -48,8 +48,11 @@ INDEX_NAMES = ("index", "sharedindex.")
 """A git directory's index (and split-index parts): binary paths and ids, the staged blobs are the
 history scan's; hiding it as a binary "holding" a path name would break git inside the sandbox."""
 MIN_BINARY_VALUE = 16
-MIN_NAME_VALUE = 8
-"""A known value shorter than this found in a file name does not hide its directory (``admin``)."""
+MIN_NAME_VALUE = 16
+"""A known value shorter than this found in a name does not hide its directory: rules take
+``postgres`` from ``POSTGRES_PASSWORD=postgres`` and ``development`` from ``password: development``,
+and a ``postgres/`` or ``development/`` directory is no secret (a rule's finding in a name hides
+whatever its length)."""
 CACHE_VERSION = 3
 """Of the clean-file cache. Version 1 recorded binaries as clean without reading them (they were
 skipped), version 2 recorded xz, bzip2, tar, nested zip and PDF files clean without unpacking them
