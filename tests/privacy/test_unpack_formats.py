@@ -79,6 +79,7 @@ FORMATS: dict[str, Callable[[str], bytes]] = {
     "gzip-second-member": lambda t: gzip.compress(b"# part one\n") + gzip.compress(t.encode()),
     "zip-in-zip": lambda t: _zip({"inner.zip": _zip({"app.conf": t.encode()})}),
     "whl-and-jar-in-zip": _wheel_in_zip,
+    "zipapp": lambda t: b"#!/usr/bin/env python3\n" + _zip({"__main__.py": b"print(1)\n", "settings.py": t.encode()}),
     "tar": lambda t: _tar({"etc/app.conf": t.encode("utf-32")}),
     "tar-gz": lambda t: _tar({"etc/app.conf": t.encode()}, "w:gz"),
     "tar-xz": lambda t: _tar({"etc/app.conf": t.encode()}, "w:xz"),
@@ -133,6 +134,7 @@ def test_the_formats_are_told_apart_by_their_magic() -> None:
     assert kind(_zip({"a": b"x"})) == "zip"
     assert kind(b"\x28\xb5\x2f\xfd" + b"\0" * 20) == "zstd"
     assert kind(b"\x7fELF" + b"\0" * 600) is None
+    assert kind(b"#!/usr/bin/env python3\n" + _zip({"a": b"x"})) == "zip-appended"
     assert kind(b"plain text that is long enough to be anything\n" * 20) is None
 
 
@@ -265,3 +267,11 @@ def test_a_wide_or_ebcdic_run_across_a_block_edge_of_a_large_binary_is_read_whol
     data = b"\x01" * (mod.CHUNK - len(token) // 2) + token + b"\x01" * 100
     texts = list(streamed_strings(io.BytesIO(data), len(data)))
     assert any(f"token={TOK}" in t for t in texts)
+
+
+def test_four_zip_end_bytes_in_a_binary_that_is_no_zip_leave_it_readable(tmp_path: Path) -> None:
+    """The near miss of an appended zip: the end-of-directory bytes alone are read as strings."""
+    data = b"\x7fELF" + b"\0" * 100 + b"PK\x05\x06" + b"\0" * 30
+    assert kind(data) == "zip-appended"
+    got = contents(data)
+    assert got.unscannable is None and got.binary

@@ -442,7 +442,7 @@ def _texts(path: str, size: int) -> tuple[Iterable[str], bool] | str:
         if detect(data[:BINARY_SNIFF]) is not None:
             f.close()
             return f"text larger than {MAX_FILE_BYTES >> 20} MiB"
-        if kind(data[:BINARY_SNIFF]) not in (None, "pdf"):
+        if kind(data[:BINARY_SNIFF]) not in (None, "pdf", "zip-appended"):  # (known by their start only)
             f.close()  # its payload would be over the unpacking budget anyway
             return f"a {kind(data[:BINARY_SNIFF])} file larger than {MAX_FILE_BYTES >> 20} MiB"
         f.seek(0)

@@ -79,6 +79,9 @@ and a dictionary of 64 KiB to 2 GiB, little-endian."""
 BZ2_MAGIC = re.compile(rb"BZh[1-9]\x31\x41\x59\x26\x53\x59")
 ZIP_MAGIC = b"PK\x03\x04"
 PDF_MAGIC = b"%PDF-"
+ZIP_END = b"PK\x05\x06"
+ZIP_END_WINDOW = 22 + 0xFFFF
+"""The end-of-central-directory record sits in the last 22 bytes plus a comment of up to 64 KiB."""
 
 
 def kind(data: bytes) -> str | None:
@@ -100,6 +103,8 @@ def kind(data: bytes) -> str | None:
         return "tar"
     if data.startswith(PDF_MAGIC):
         return "pdf"
+    if ZIP_END in data[-ZIP_END_WINDOW:]:
+        return "zip-appended"  # a zipapp (``#!/usr/bin/env python3`` then a zip), a self-extracting archive
     return None
 
 
@@ -212,6 +217,17 @@ def _zip(data: bytes, budget: Budget) -> Iterator[bytes]:
         raise Unscannable(f"a zip archive that cannot be read ({type(e).__name__})") from None
 
 
+def _zip_appended(data: bytes, budget: Budget) -> Iterator[bytes]:
+    """A zip after other bytes (``unzip`` and ``python3 x.pyz`` read it from its end). Only a
+    weak sign, four bytes near the end of any binary: when no archive opens there the file is read
+    as strings, but once one opens its members must be read in full like any zip's."""
+    try:
+        zipfile.ZipFile(io.BytesIO(data)).close()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError, ValueError):
+        return
+    yield from _zip(data, budget)
+
+
 def _tar(data: bytes, budget: Budget) -> Iterator[bytes]:
     """Each regular member of a tar archive (a compressed one arrives here already inflated)."""
     try:
@@ -274,6 +290,7 @@ _READERS: dict[str, Callable[[bytes, Budget], Iterator[bytes]]] = {
     "lzma": _xz,
     "bzip2": _bzip2,
     "zip": _zip,
+    "zip-appended": _zip_appended,
     "tar": _tar,
     "pdf": _pdf,
 }
