@@ -251,3 +251,21 @@ def test_a_name_holding_a_known_value_no_rule_finds_is_hidden_by_the_sweep(
     assert learner.hidden_entries() == set()  # rules alone miss the bare value in a name
     learner.sweep(values)
     assert learner.hidden_entries() == {str(ws / "backups")}
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("tier", ["bwrap", "landlock"])
+@pytest.mark.parametrize("hiding", [True, pytest.param(False, marks=CONTROL)])
+def test_a_secret_name_at_the_workspace_root_refuses_commands_until_renamed(
+    git_repo: Path, cw_home: Path, monkeypatch: pytest.MonkeyPatch, tier: str, hiding: bool
+) -> None:
+    _tier(cw_home, tier)
+    _secret_name(git_repo)
+    if not hiding:
+        monkeypatch.setattr(WorkspaceSecrets, "hidden_entries", lambda self: set())
+    s = offline_session(git_repo)
+    out = _run(s, f"ls -a | {SHIFT}")
+    assert leaked(out) == [], out
+    assert "workspace root holds a secret; rename or remove that entry" in out and "not run" in out, out
+    os.rename(git_repo / TOK, git_repo / "renamed.txt")
+    assert "renamed.txt" in _run(s, "ls")  # the next command runs again
