@@ -275,3 +275,41 @@ def test_four_zip_end_bytes_in_a_binary_that_is_no_zip_leave_it_readable(tmp_pat
     assert kind(data) == "zip-appended"
     got = contents(data)
     assert got.unscannable is None and got.binary
+
+
+def test_a_reader_surprise_hides_that_file_and_the_walk_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception no reader expects (a fuzzed zip raised ``ValueError: negative seek value``) makes
+    that file unscannable; the other files are still scanned (one odd file must not make the
+    learner fail, which refuses every command)."""
+    import struct
+
+    from codeward.privacy import contents as mod
+
+    real = mod.payloads
+
+    def odd(data: bytes, budget: Budget):  # type: ignore[no-untyped-def]
+        if data.startswith(b"PK"):
+            raise struct.error("unpack requires a buffer of 4 bytes")
+        return real(data, budget)
+
+    monkeypatch.setattr(mod, "payloads", odd)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "odd.zip").write_bytes(_zip({"a": b"x"}))
+    (ws / "app.conf.xz").write_bytes(lzma.compress(("# line\n" * 40 + CONF).encode()))
+    learner = _learn(ws, "clean.txt", b"nothing\n")
+    assert learner.secret_paths() == {str(ws / "odd.zip"), str(ws / "app.conf.xz")}
+    assert learner.unscannable == {str(ws / "odd.zip"): "could not be unpacked (error)"}
+
+
+def test_a_zip_member_name_that_is_not_its_claimed_utf8_is_unscannable() -> None:
+    data = bytearray(_zip({"abcd.txt": b"x"}, zipfile.ZIP_STORED))
+    for magic, flags in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(magic)
+        data[at + flags : at + flags + 2] = (0x800).to_bytes(2, "little")  # "the name is UTF-8"
+    at = data.find(b"abcd.txt", data.find(b"PK\x01\x02"))
+    data[at] = 0xB7
+    got = contents(bytes(data))
+    assert got.unscannable is not None and "zip archive" in got.unscannable, got.unscannable

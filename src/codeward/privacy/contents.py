@@ -49,6 +49,10 @@ def contents(data: bytes, budget: Budget | None = None) -> Contents:
         binary = _collect(data, budget, 0, texts)
     except Unscannable as e:
         return Contents(tuple(t for t in texts if t), True, str(e))
+    except (Exception, MemoryError, RecursionError) as e:
+        # a reader's surprise on a crafted or damaged file (struct.error, a codec error): this file
+        # is hidden, and the walk goes on; one odd archive must not refuse every command
+        return Contents(tuple(t for t in texts if t), True, f"could not be unpacked ({type(e).__name__})")
     return Contents(tuple(t for t in texts if t), binary)
 
 

@@ -213,6 +213,7 @@ def _zip(data: bytes, budget: Budget) -> Iterator[bytes]:
         OSError,
         EOFError,
         zlib.error,
+        ValueError,  # a negative seek from a bad offset, a member name that is not the UTF-8 it claims
     ) as e:
         raise Unscannable(f"a zip archive that cannot be read ({type(e).__name__})") from None
 
