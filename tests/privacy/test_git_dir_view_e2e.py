@@ -26,7 +26,6 @@ from tests.support.model_server import strings
 from tests.support.sessions import offline_session
 
 from codeward.errors import SandboxUnavailable
-from codeward.privacy.learn import _walk as walk_with_git
 
 TOK = "ghp_" + "Q7mK2vX9pL4rT8wZ1nB6cJ3hF5dS0aYeUiOg"
 BASIC = base64.b64encode(f"x-access-token:{TOK}".encode()).decode()
@@ -186,11 +185,13 @@ def _sent(s: Any, outputs: list[str]) -> str:
     return "\n".join(strings(json.loads(s.gate.prepare(body, record=False).body)))
 
 
-def _walk_skipping_git(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+def _dirs_skipping_git(root: Path) -> Iterator[tuple[str, Any, list[tuple[str, str, os.stat_result]]]]:
     """The learner's walk as it was: every directory named ``.git`` skipped."""
-    for path, st in walk_with_git(root):
-        if ".git" not in Path(path).relative_to(root).parts:
-            yield path, st
+    from codeward.privacy.walk import _dirs
+
+    for d, st, entries in _dirs(root):
+        if ".git" not in Path(d).relative_to(root).parts:
+            yield d, st, [e for e in entries if e[1] != ".git"]
 
 
 CONTROL = pytest.mark.xfail(strict=True, raises=AssertionError, reason="control: a walk that skips .git leaks")
@@ -208,7 +209,7 @@ def test_each_git_file_leaks_when_the_learner_skips_git(
     _tier(cw_home, "bwrap")
     path = CASES[case](git_repo)
     if not covered:
-        monkeypatch.setattr("codeward.privacy.learn._walk", _walk_skipping_git)
+        monkeypatch.setattr("codeward.privacy.learn._dirs", _dirs_skipping_git)
     s = offline_session(git_repo)
     output = _dispatch(s, f"cat {path} | {SHIFT}", 0)
     assert output.startswith("exit code: 0") and len(output) > 30, output
