@@ -77,6 +77,9 @@ FORMATS: dict[str, Callable[[str], bytes]] = {
     "lzma-alone": lambda t: lzma.compress(t.encode(), format=lzma.FORMAT_ALONE),
     "bzip2": lambda t: bz2.compress(t.encode()),
     "gzip-second-member": lambda t: gzip.compress(b"# part one\n") + gzip.compress(t.encode()),
+    "xz-second-stream-after-padding": lambda t: (
+        lzma.compress(b"# part one\n") + b"\0" * 4 + lzma.compress(("# line\n" * 40 + t).encode())
+    ),
     "zip-in-zip": lambda t: _zip({"inner.zip": _zip({"app.conf": t.encode()})}),
     "whl-and-jar-in-zip": _wheel_in_zip,
     "zipapp": lambda t: b"#!/usr/bin/env python3\n" + _zip({"__main__.py": b"print(1)\n", "settings.py": t.encode()}),

@@ -139,9 +139,7 @@ def _stream(data: bytes, budget: Budget, make: Callable[[], _Decompressor], labe
         except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as e:
             raise Unscannable(f"a damaged {label} stream ({type(e).__name__})") from None
         yield b"".join(out)
-        rest = d.unused_data
-        if label == "gzip":
-            rest = rest.lstrip(b"\0")  # padding after the last member, which gzip itself ignores
+        rest = d.unused_data.lstrip(b"\0")  # padding between or after streams, which the tools skip
 
 
 class _Decompressor(Protocol):
