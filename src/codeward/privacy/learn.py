@@ -50,11 +50,6 @@ MAX_BINARY_BYTES = 256 << 20
 about 100 MB); a larger one is not scanned and counts as holding secrets (hidden from commands)."""
 BINARY_SNIFF = 8192
 MIN_BINARY_VALUE = 16
-MIN_NAME_VALUE = 16
-"""A known value shorter than this found in a name does not hide its directory: rules take
-``postgres`` from ``POSTGRES_PASSWORD=postgres`` and ``development`` from ``password: development``,
-and a ``postgres/`` or ``development/`` directory is no secret (a rule's finding in a name hides
-whatever its length)."""
 NAMES_PATH = "<names>"
 """The path the scanner is given for a batch of file names, link targets and attributes."""
 XATTR = "xattr:"
@@ -288,9 +283,9 @@ class WorkspaceSecrets:
     def _sweep_names(self, names: NameBatch, find: Callable[[str], list[Any]]) -> None:
         """The sweep's part for names, link targets and attributes (a file named after the value a
         ``.env`` holds): the walk's own listing, no second one."""
-        from codeward.privacy.names import scan_batch
+        from codeward.privacy.names import name_counts, scan_batch
 
-        _, hide = scan_batch(names, lambda text: [], find, _name_counts)
+        _, hide = scan_batch(names, lambda text: [], find, name_counts)
         self._mark_hidden(hide)
 
     def _refresh(self) -> list[tuple[str, str]]:
@@ -373,12 +368,12 @@ class WorkspaceSecrets:
 
     def _scan_names(self, names: NameBatch) -> list[tuple[str, str]]:
         """Scan the names, link targets and attributes collected by a walk (see :mod:`codeward.privacy.names`)."""
-        from codeward.privacy.names import scan_batch
+        from codeward.privacy.names import name_counts, scan_batch
 
         if not names.lines:
             return []
         known = self.known_finder if self._walked else None
-        values, hide = scan_batch(names, lambda text: self.scanner.scan(text, path=NAMES_PATH), known, _name_counts)
+        values, hide = scan_batch(names, lambda text: self.scanner.scan(text, path=NAMES_PATH), known, name_counts)
         self._mark_hidden(hide)
         return values
 
@@ -413,18 +408,6 @@ def _counts(hits: Iterable[Any], binary: bool) -> bool:
             value = str(getattr(h, "value", ""))
             whole = getattr(h, "end", 0) - getattr(h, "start", 0) >= len(value)
         if not binary or (whole and len(value) >= MIN_BINARY_VALUE):
-            return True
-    return False
-
-
-def _name_counts(hits: Iterable[Any]) -> bool:
-    """Whether known-value ``hits`` in names count: a whole value of :data:`MIN_NAME_VALUE`
-    characters or more (not a 16-character window of a longer one: ``X25519PrivateKey`` is a
-    module name in a venv as well as a part of a scanner finding in its sources)."""
-    for h in hits:
-        value = str(getattr(h, "value", h))
-        whole = isinstance(h, str) or getattr(h, "end", 0) - getattr(h, "start", 0) >= len(value)
-        if whole and len(value) >= MIN_NAME_VALUE:
             return True
     return False
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,11 @@ XATTR_PREFIX = "user."
 MAX_XATTR_BYTES = 64 << 10
 """Read of each attribute value (the kernel's own limit for one value is 64 KiB)."""
 SCAN_BLOCK = 1 << 20
+MIN_NAME_VALUE = 16
+"""A known value shorter than this found in a name does not hide its directory: rules take
+``postgres`` from ``POSTGRES_PASSWORD=postgres`` and ``development`` from ``password: development``,
+and a ``postgres/`` or ``development/`` directory is no secret (a rule's finding in a name hides
+whatever its length)."""
 
 
 def xattr_text(path: str) -> str:
@@ -113,3 +118,15 @@ def scan_batch(
                     hide.update(batch.hides[start:end])
         start = end
     return values, hide
+
+
+def name_counts(hits: Iterable[Any]) -> bool:
+    """Whether known-value ``hits`` in names count: a whole value of :data:`MIN_NAME_VALUE`
+    characters or more (not a 16-character window of a longer one: ``X25519PrivateKey`` is a
+    module name in a venv as well as a part of a scanner finding in its sources)."""
+    for h in hits:
+        value = str(getattr(h, "value", h))
+        whole = isinstance(h, str) or getattr(h, "end", 0) - getattr(h, "start", 0) >= len(value)
+        if whole and len(value) >= MIN_NAME_VALUE:
+            return True
+    return False
