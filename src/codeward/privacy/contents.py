@@ -43,6 +43,9 @@ class Contents:
 
 def contents(data: bytes, budget: Budget | None = None) -> Contents:
     """The texts to scan in ``data`` (a whole file, at most the learner's size limit)."""
+    if detect(data) == "utf-8":  # nearly every file of a workspace: no budget to set up, nothing to unpack
+        text = decode(data, "utf-8")
+        return Contents((text,) if text else (), False)
     budget = budget if budget is not None else Budget()
     texts: list[str] = []
     try:
