@@ -19,13 +19,14 @@ that CI checkouts write, ``packed-refs``, ``FETCH_HEAD``, ``logs/``, ``info/``, 
 a hard link to a secret file put there): a command reads them like any other file, so they must be
 shown redacted too. Only a git directory's object store (``objects/``, ``lfs/``) and its binary
 index are skipped: the blobs they hold or name are the history scan's (:mod:`codeward.privacy.history`).
-Symlinks are not followed (their target is walked where it lives, if inside). A file that cannot be
-scanned in full (text over :data:`MAX_FILE_BYTES`, a binary over :data:`MAX_BINARY_BYTES`, an archive
-over the unpacking budget, damaged or in a format with no reader) counts as holding a secret, with
-the reason in :attr:`WorkspaceSecrets.unscannable`. A binary file is scanned on what a command could
-read out of it (:mod:`codeward.privacy.contents`: its strings in six encodings, the members of
-gzip, xz, bzip2, zip, tar and PDF streams, nested); text in UTF-16 or UTF-32 is decoded first. A value stays known after the file that held it changes: a secret once
-present remains a secret.
+Symlinks are not followed (their target is walked where it lives, if inside). A file that cannot
+be scanned in full (text over :data:`MAX_FILE_BYTES`, a binary over :data:`MAX_BINARY_BYTES`, an
+archive over the unpacking budget, damaged or in a format with no reader) counts as holding a
+secret, with the reason in :attr:`WorkspaceSecrets.unscannable`. A binary file is scanned on what a
+command could read out of it (:mod:`codeward.privacy.contents`: its strings in six encodings, the
+members of gzip, xz, bzip2, zip, tar and PDF streams, nested); text in UTF-16 or UTF-32 is decoded
+first. A value stays known after the file that held it changes: a secret once present remains a
+secret.
 """
 
 from __future__ import annotations
