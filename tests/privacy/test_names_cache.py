@@ -154,3 +154,19 @@ def test_the_walk_lists_names_and_link_targets_the_same_with_find_and_python(ws:
     assert tree_walk.link_target(found[str(ws / "current")]) == "lib/m1.py"
     assert found[str(ws)].startswith("d ") and found[str(ws / "sub")].startswith("d ")
     assert set(tree_walk.files(found)) == {str(ws / "sub" / TOK)} | {str(ws / "lib" / f"m{i}.py") for i in range(5)}
+
+
+@pytest.mark.parametrize("gnu_find", [True, False])
+def test_names_and_link_targets_are_found_with_either_walk(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gnu_find: bool
+) -> None:
+    if not gnu_find:
+        monkeypatch.setattr(tree_walk, "FIND_PATHS", ())
+    os.symlink(f"../{TOK[:-1]}Y", ws / "lib" / "current")
+    (ws / f"top-{TOK[:-2]}QQ").mkdir()
+    walk = tree_walk.Walk(str(ws))
+    walk.result()
+    assert (walk.digest is not None) == gnu_find  # the walk asked for answered
+    learner = WorkspaceSecrets(ws, load_scanner())
+    learner.refresh()
+    assert learner.hidden_entries() == {str(ws), str(ws / "sub"), str(ws / "lib")}
