@@ -76,14 +76,74 @@ def encode(text: str, codec: str) -> bytes:
     return text.encode(codec, "surrogatepass" if codec == "utf-8" else "replace")
 
 
-_ASCII_RUN = re.compile(rb"[\t\x20-\x7e]{8,}")
-# spelled with its first unit outside the group: the same runs, found 3.5 times faster by ``re``
-_UTF16_RUN = re.compile(rb"[\t\x20-\x7e]\x00(?:[\t\x20-\x7e]\x00){7,}")
+def _table(members: bytes, mark: bytes) -> bytes:
+    """A ``bytes.translate`` table: ``mark`` for each byte of ``members``, ``0`` for NUL, ``X`` else."""
+    table = bytearray(b"X" * 256)
+    for b in members:
+        table[b] = mark[0]
+    table[0] = ord("0")
+    return bytes(table)
+
+
+_ASCII_PRINTABLE = b"\t" + bytes(range(0x20, 0x7F))
+_EBCDIC_PRINTABLE = bytes(
+    b for b in range(0x40, 0x100) if (c := bytes([b]).decode("cp037")).isprintable() and ord(c) < 0x80
+)
+RUN_BYTES = _ASCII_PRINTABLE + b"\0" + _EBCDIC_PRINTABLE
+"""Every byte a run :func:`printable_strings` finds can be made of."""
+_CLASS = _table(_ASCII_PRINTABLE, b"P")
+_EBCDIC_CLASS = _table(_EBCDIC_PRINTABLE, b"E")
+# Runs are found in the bytes translated to one letter per class (P printable ASCII, 0 NUL, E
+# printable EBCDIC, X anything else), each pattern spelled with a literal of its first 8 units:
+# ``re`` then finds candidates by a fast literal search, ten times faster on a 37 MB library than a
+# character class tried at every byte (2.2 s for the two patterns of before, 0.7 s for all six now).
+_RUNS = (
+    (re.compile(b"P" * 8 + rb"P*"), "ascii", 0),
+    (re.compile(b"P0" * 8 + rb"(?:P0)*"), "utf-16-le", 0),
+    (re.compile(b"0P" * 8 + rb"(?:0P)*"), "utf-16-be", 2),
+    (re.compile(b"P000" * 8 + rb"(?:P000)*"), "utf-32-le", 0),
+    (re.compile(b"000P" * 8 + rb"(?:000P)*"), "utf-32-be", 4),
+)
+_EBCDIC_RUN = re.compile(b"E" * 8 + rb"E*")
+_EBCDIC_ALNUM = re.compile(r"[A-Za-z0-9]")
+_CP500_ONLY = frozenset(b"\x4a\x4f\x5a\x5f\xb0\xba\xbb")
+"""Bytes whose character differs between cp037 (US) and cp500 (international): ``[ ] ! ^ |``."""
 
 
 def printable_strings(data: bytes) -> list[str]:
-    """The runs of at least 8 printable characters in ``data``, ASCII and UTF-16LE (``strings -e l``):
-    what a command reads out of a binary file with ``strings`` or a format's own reader."""
-    out = [m.group().decode("ascii") for m in _ASCII_RUN.finditer(data)]
-    out += [m.group().decode("utf-16-le") for m in _UTF16_RUN.finditer(data)]
+    """The runs of at least 8 printable characters in ``data``: what a command reads out of a
+    binary file with ``strings`` (``-e s``, ``-e l``, ``-e b``, ``-e L``, ``-e B``), ``iconv`` or a
+    format's own reader. ASCII, UTF-16 and UTF-32 in both byte orders, and EBCDIC (cp037 and cp500,
+    mainframe exports): a value stored in any of them is as readable to a command as in ASCII.
+
+    A big-endian run that starts inside a little-endian one is the same text shifted by one byte
+    (``a\0b\0c\0`` read from its second byte), so it is left out; an EBCDIC run needs half its
+    characters to be letters or digits (ASCII upper-case text spells EBCDIC punctuation)."""
+    classes = data.translate(_CLASS)
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for pattern, codec, shifted in _RUNS:
+        if shifted == 0:
+            spans = []
+        for m in pattern.finditer(classes):
+            if shifted == 0:
+                spans.append(m.span())
+            elif _inside(m.start() + shifted - 1, spans):
+                continue  # the little-endian run before it, read from its second byte
+            out.append(data[m.start() : m.end()].decode(codec))
+    for m in _EBCDIC_RUN.finditer(data.translate(_EBCDIC_CLASS)):
+        raw = data[m.start() : m.end()]
+        text = raw.decode("cp037")
+        if len(_EBCDIC_ALNUM.findall(text)) * 2 >= len(text):
+            out.append(text)
+            if not _CP500_ONLY.isdisjoint(raw):
+                out.append(raw.decode("cp500"))
     return out
+
+
+def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
+    """``pos`` lies in one of ``spans`` (sorted, not overlapping), after its first byte."""
+    import bisect
+
+    i = bisect.bisect_right(spans, (pos, 1 << 62)) - 1
+    return i >= 0 and spans[i][0] < pos < spans[i][1]

@@ -173,12 +173,15 @@ def test_strings_ascii_and_utf16_runs_of_eight() -> None:
     assert printable_strings(data) == ["long enough run", "wide string here"]
 
 
-def test_a_zip_bomb_costs_no_more_than_the_budget() -> None:
+def test_a_zip_bomb_costs_no_more_than_the_budget_and_is_hidden() -> None:
+    """Unpacking stops at the budget, and the file is unscannable (hidden), not let through with its
+    tail unread (issue 11: a secret after 8 MiB of zeros)."""
     from codeward.privacy.contents import MAX_INFLATED
 
     bomb = gzip.compress(b"\0" * (MAX_INFLATED * 4))
     c = contents(bomb)
     assert c.binary and sum(len(t) for t in c.texts) <= MAX_INFLATED
+    assert c.unscannable is not None and "more than 8 MiB" in c.unscannable
 
 
 def test_large_binaries_are_read_in_blocks_without_losing_a_run_at_a_block_edge() -> None:

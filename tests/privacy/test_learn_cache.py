@@ -168,16 +168,18 @@ def _odd_tree(root: Path) -> None:
     os.mkdir(sub)
     with open(os.path.join(sub, b"inner.txt"), "w") as f:
         f.write("plain\n")
-    os.symlink("settings.env", root / "link.env")  # links are not walked
+    os.symlink("settings.env", root / "link.env")  # listed with its target, not followed
 
 
 def test_odd_file_names_are_walked_the_same_by_find_and_python(ws: Path) -> None:
     _odd_tree(ws)
     found = tree_walk.snapshot(str(ws))
     assert found == tree_walk.python_snapshot(str(ws))  # identical stamps: the cache serves both
-    names = {os.fsencode(os.path.relpath(p, ws)) for p in found}
+    names = {os.fsencode(os.path.relpath(p, ws)) for p in tree_walk.files(found)}
     assert set(ODD) | {b"dir\nwith\xfe/inner.txt", b"settings.env"} <= names
     assert b"link.env" not in names
+    assert tree_walk.link_target(found[str(ws / "link.env")]) == "settings.env"
+    assert found[os.fsdecode(os.path.join(os.fsencode(ws), b"dir\nwith\xfe"))].startswith("d ")
 
 
 def test_odd_file_names_survive_the_cache(ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -209,7 +211,7 @@ def test_a_find_without_printf_falls_back(ws: Path, tmp_path: Path, monkeypatch:
     fake.chmod(0o755)
     monkeypatch.setattr(tree_walk, "FIND_PATHS", (str(fake),))
     assert tree_walk.snapshot(str(ws)) == tree_walk.python_snapshot(str(ws))
-    assert len(tree_walk.snapshot(str(ws))) == 7
+    assert len(tree_walk.files(tree_walk.snapshot(str(ws)))) == 7
 
 
 def test_a_find_planted_on_path_is_not_run(ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

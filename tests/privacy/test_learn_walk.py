@@ -61,3 +61,19 @@ def test_a_token_in_git_config_is_learned_and_marked(tmp_path: Path) -> None:
     assert any(TOK in v for v, _ in learner.refresh())
     config = str(tmp_path / ".git" / "config")
     assert {config, config + "-link"} <= learner.secret_paths()
+
+
+def test_find_and_python_list_the_same_entries_around_git_directories(tmp_path: Path) -> None:
+    """Every entry (directories and links too, for the name scan), the same stamps from both walks;
+    a pruned ``objects`` that is no store is listed with its own entry, a real store not at all."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".git" / "refs" / "heads" / "objects").mkdir()
+    os.symlink("../../x", tmp_path / ".git" / "refs" / "heads" / "lnk")
+    nested = tmp_path / "vendor" / "lib" / ".git" / "objects"
+    nested.mkdir(parents=True)
+    (nested / "deploy.env").write_text("x\n")
+    found = tree_walk.snapshot(str(tmp_path))
+    assert found == tree_walk.python_snapshot(str(tmp_path))
+    assert found[str(nested)].startswith("d ") and found[str(tmp_path)].startswith("d ")
+    assert tree_walk.link_target(found[str(tmp_path / ".git" / "refs" / "heads" / "lnk")]) == "../../x"
+    assert str(tmp_path / ".git" / "objects") not in found

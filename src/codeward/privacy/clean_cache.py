@@ -1,7 +1,9 @@
 """The secret learner's clean-file cache, kept between processes under the codeward home's ``cache/``.
 
-It records the files a walk found *clean* (no finding, unreadable ones never) with their stamps
-(:mod:`codeward.privacy.tree_walk`), so that the next process reads only what changed. It holds
+It records the entries a walk found *clean* with their stamps (:mod:`codeward.privacy.tree_walk`),
+so that the next process reads only what changed. Clean means: no finding in a file's contents
+(unreadable or unscannable files never), nor in the entry's name, a symlink's target or its
+``user.*`` attributes (a change of those moves the stamp: a new path, a new link, a new ctime). It holds
 no value and does not say which files hold secrets: those are simply absent, and rescanned.
 
 It also records which files a *sweep* (the learner's search for known values in any encoding) has
@@ -36,7 +38,10 @@ from pathlib import Path
 from codeward.dirindex import store
 from codeward.privacy import tree_walk
 
-MAGIC = b"codeward-learn-cache 3\n"
+MAGIC = b"codeward-learn-cache 4\n"
+"""Format 4: entries of every type, names, link targets and attributes included in "clean"; a
+format-3 file recorded files clean whose name or attributes were never read, and archives (xz,
+bzip2, tar, nested zip, PDF) clean without unpacking them, so it is not trusted."""
 _ENC = ("utf-8", "surrogateescape")
 
 

@@ -4,10 +4,13 @@ A command reads a binary file's secrets as easily as a text file's (``strings x.
 ``zcat``, ``unzip -p``), so a binary is scanned too, on what those tools would print:
 
 * text in any encoding :func:`codeward.textenc.detect` knows (UTF-8, UTF-16, UTF-32) is decoded;
-* a gzip file is decompressed and a zip archive's members read (deflated or stored), each up to
-  :data:`MAX_INFLATED` bytes in all, then treated like a file of their own (one level deep: a
-  ``.tar.gz`` is a tar, whose members are plain bytes inside it);
-* anything else binary is read as its printable strings (ASCII and UTF-16LE runs of 8 or more),
+* a compressed file or archive is unpacked (gzip, xz/lzma, bzip2, zip and what is built on it,
+  tar, a PDF's ``FlateDecode`` streams: :mod:`codeward.privacy.unpack`), and each payload treated
+  like a file of its own, nested archives included, within one budget per file; a file that cannot
+  be unpacked in full (over the budget, damaged, encrypted, zstd) is *unscannable*
+  (:attr:`Contents.unscannable`) and counts as holding a secret;
+* anything else binary is read as its printable strings (runs of 8 or more in ASCII, UTF-16/32
+  of either byte order, EBCDIC),
   and a SQLite database also as its tables' rows (``a = b`` lines, as ``.dump`` shows them).
 
 A binary file is never redacted (a redacted executable or database is meaningless); when its
@@ -16,44 +19,65 @@ strings hold a secret the redacted view hides it from commands instead.
 
 from __future__ import annotations
 
-import io
-import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from codeward.textenc import decode, detect, printable_strings
+from codeward.privacy.unpack import MAX_DEPTH, MAX_INFLATED, Budget, Unscannable, payloads
+from codeward.textenc import RUN_BYTES, decode, detect, printable_strings
 
-MAX_INFLATED = 8 << 20
-"""Bytes decompressed per gzip file or zip archive (all members): a bomb costs no more than this."""
+__all__ = ["MAX_INFLATED", "Contents", "contents", "streamed_strings"]
 CHUNK = 8 << 20
 MAX_RUN_CARRY = 1 << 16
 
 
 @dataclass(frozen=True)
 class Contents:
-    """The texts the scanner reads for one file, and whether the file is binary (hidden, not redacted)."""
+    """The texts the scanner reads for one file, whether the file is binary (hidden, not redacted),
+    and why it could not be read in full (``unscannable``: hidden, whatever its texts hold)."""
 
     texts: tuple[str, ...]
     binary: bool
+    unscannable: str | None = None
 
 
-def contents(data: bytes, depth: int = 0) -> Contents:
+def contents(data: bytes, budget: Budget | None = None) -> Contents:
     """The texts to scan in ``data`` (a whole file, at most the learner's size limit)."""
+    if detect(data) == "utf-8":  # nearly every file of a workspace: no budget to set up, nothing to unpack
+        text = decode(data, "utf-8")
+        return Contents((text,) if text else (), False)
+    budget = budget if budget is not None else Budget()
+    texts: list[str] = []
+    try:
+        binary = _collect(data, budget, 0, texts)
+    except Unscannable as e:
+        return Contents(tuple(t for t in texts if t), True, str(e))
+    except (Exception, MemoryError, RecursionError) as e:
+        # a reader's surprise on a crafted or damaged file (struct.error, a codec error): this file
+        # is hidden, and the walk goes on; one odd archive must not refuse every command
+        return Contents(tuple(t for t in texts if t), True, f"could not be unpacked ({type(e).__name__})")
+    return Contents(tuple(t for t in texts if t), binary)
+
+
+def _collect(data: bytes, budget: Budget, depth: int, texts: list[str]) -> bool:
+    """Append the texts of ``data`` (a file, or a payload unpacked from one ``depth`` levels down)
+    to ``texts``; True when it is binary."""
     codec = detect(data)
     if codec == "utf-8":
-        return Contents((decode(data, codec),), False)
+        texts.append(decode(data, codec))
+        return False
     if codec is not None:
         # and its strings: raw ASCII bytes inside UTF-16/32 text decode to CJK characters
-        return Contents((decode(data, codec), "\n".join(printable_strings(data))), False)
-    texts = ["\n".join(printable_strings(data))]
+        texts += (decode(data, codec), "\n".join(printable_strings(data)))
+        return False
+    texts.append("\n".join(printable_strings(data)))
     if data.startswith(SQLITE_MAGIC):
         texts.append(_sqlite_rows(data))
-    if depth == 0:
-        for inner in _unpacked(data):
-            texts.extend(contents(inner, depth + 1).texts)
-    return Contents(tuple(t for t in texts if t), True)
+    for inner in payloads(data, budget):
+        if depth >= MAX_DEPTH:
+            raise Unscannable(f"archives nested more than {MAX_DEPTH} deep")
+        _collect(inner, budget, depth + 1, texts)
+    return True
 
 
 SQLITE_MAGIC = b"SQLite format 3\0"
@@ -99,36 +123,10 @@ def _sqlite_rows(data: bytes) -> str:
     return "".join(out)
 
 
-def _unpacked(data: bytes) -> Iterator[bytes]:
-    """The decompressed payload of a gzip file, or each member of a zip archive, within the budget."""
-    if data[:2] == b"\x1f\x8b":
-        try:
-            inflated = zlib.decompressobj(31).decompress(data, MAX_INFLATED)
-        except zlib.error:
-            return
-        yield inflated
-        return
-    if data[:4] != b"PK\x03\x04":
-        return
-    budget = MAX_INFLATED
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            for info in z.infolist():
-                if budget <= 0:
-                    return
-                if info.is_dir():
-                    continue
-                with z.open(info) as member:
-                    body = member.read(budget)
-                budget -= len(body)
-                yield body
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError, zlib.error):
-        return  # an encrypted, damaged or exotic archive: its strings were read all the same
-
-
 def streamed_strings(f: BinaryIO, limit: int) -> Iterator[str]:
     """The printable strings of a binary file too large to hold at once, ``CHUNK`` bytes at a time,
-    as texts of about ``CHUNK`` bytes each; a run cut at a chunk's end is carried into the next."""
+    as texts of about ``CHUNK`` bytes each; a run cut at a chunk's end (in any of the encodings,
+    NULs included) is carried into the next, up to :data:`MAX_RUN_CARRY` bytes."""
     carry = b""
     read = 0
     while read < limit:
@@ -147,4 +145,6 @@ def streamed_strings(f: BinaryIO, limit: int) -> Iterator[str]:
         yield "\n".join(printable_strings(carry))
 
 
-_PRINTABLE = frozenset(b"\t" + bytes(range(0x20, 0x7F)))
+_PRINTABLE = frozenset(RUN_BYTES)
+"""Bytes a string run of any encoding is made of: a block is never cut inside one (a UTF-32 or
+EBCDIC token across a block's end would otherwise be read as two halves no rule matches)."""

@@ -2,10 +2,15 @@
 
 A command reads files the gate never sees and may transform what it read (``rev .env.local``) so
 that no rule recognises the output. The gate therefore has to know the values first: before each
-request leaves, :meth:`WorkspaceSecrets.refresh` walks the workspace, scans every file that is new
-or changed since the last walk (identity: device, inode, size, mtime, ctime; the walk is
+request leaves, :meth:`WorkspaceSecrets.refresh` walks the workspace, scans every entry that is new
+or changed since the last walk (identity: type, device, inode, size, mtime, ctime; the walk is
 :mod:`codeward.privacy.tree_walk`), and reports the values of the findings, which the redactor then
-tracks in all their encodings (:mod:`codeward.privacy.known`).
+tracks in all their encodings (:mod:`codeward.privacy.known`). What is scanned of an entry: a
+regular file's contents, and for every entry its name, a symlink's target and its ``user.*``
+extended attributes (:mod:`codeward.privacy.names`; a hit hides the directory listing the entry, or
+the entry holding the attribute, :meth:`WorkspaceSecrets.hidden_entries`). A new name appears only
+with a new path, a target only with a new link, and an attribute moves the entry's ctime, so an
+entry whose stamp is unchanged needs none of them read again.
 
 Every file is scanned, ignored ones included: their secrets are the most sensitive, and a tier
 that cannot mask them still lets a command read them. That includes the text files of every ``.git``
@@ -14,11 +19,14 @@ that CI checkouts write, ``packed-refs``, ``FETCH_HEAD``, ``logs/``, ``info/``, 
 a hard link to a secret file put there): a command reads them like any other file, so they must be
 shown redacted too. Only a git directory's object store (``objects/``, ``lfs/``) and its binary
 index are skipped: the blobs they hold or name are the history scan's (:mod:`codeward.privacy.history`).
-Symlinks are skipped (their target is walked where it lives, if inside), and so are text files over
-:data:`MAX_FILE_BYTES`. A binary file is scanned on what a command could read out of it
-(:mod:`codeward.privacy.contents`: its strings, a gzip or zip archive's members); text in UTF-16 or
-UTF-32 is decoded first. A value stays known after the file that held it changes: a secret once
-present remains a secret.
+Symlinks are not followed (their target is walked where it lives, if inside). A file that cannot
+be scanned in full (text over :data:`MAX_FILE_BYTES`, a binary over :data:`MAX_BINARY_BYTES`, an
+archive over the unpacking budget, damaged or in a format with no reader) counts as holding a
+secret, with the reason in :attr:`WorkspaceSecrets.unscannable`. A binary file is scanned on what a
+command could read out of it (:mod:`codeward.privacy.contents`: its strings in six encodings, the
+members of gzip, xz, bzip2, zip, tar and PDF streams, nested); text in UTF-16 or UTF-32 is decoded
+first. A value stays known after the file that held it changes: a secret once present remains a
+secret.
 """
 
 from __future__ import annotations
@@ -30,9 +38,12 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeward.privacy import clean_cache, tree_walk
+
+if TYPE_CHECKING:
+    from codeward.privacy.names import NameBatch
 
 MAX_FILE_BYTES = 8 << 20
 MAX_BINARY_BYTES = 256 << 20
@@ -40,6 +51,10 @@ MAX_BINARY_BYTES = 256 << 20
 about 100 MB); a larger one is not scanned and counts as holding secrets (hidden from commands)."""
 BINARY_SNIFF = 8192
 MIN_BINARY_VALUE = 16
+NAMES_PATH = "<names>"
+"""The path the scanner is given for a batch of file names, link targets and attributes."""
+XATTR = "xattr:"
+"""Marks, in a name batch, the entry an attribute's hit hides (itself, not its directory)."""
 
 
 class WorkspaceSecrets:
@@ -70,6 +85,7 @@ class WorkspaceSecrets:
         refresh then sees the tree as it was here. Only for a caller that changes nothing in
         between."""
         self.root = Path(root)
+        self._root = str(self.root)
         self.scanner = scanner
         self._early = tree_walk.Walk(str(self.root)) if prefetch and not background else None
         cache_file = _cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
@@ -78,6 +94,15 @@ class WorkspaceSecrets:
         self._stamps: dict[str, str] = {}
         self._stamps_digest: str | None = None
         self._secret_paths: set[str] = set()
+        self.unscannable: dict[str, str] = {}
+        """Files counted as holding a secret because they could not be scanned, and why (for notes)."""
+        self._name_hits: set[str] = set()
+        """Entries whose name or link target holds a secret: their directory is hidden."""
+        self._xattr_hidden: set[str] = set()
+        """Entries whose ``user.*`` extended attributes hold a secret: hidden themselves."""
+        self._xattrs: dict[str, str] = {}
+        """The ``user.*`` attributes of the entries read in this process at their current stamp
+        (empty text: none), for the sweep; an entry the clean cache vouched for is read by the sweep."""
         self.files_scanned = 0
         self._lock = threading.Lock()
         self._pending: list[tuple[str, str]] = []
@@ -119,11 +144,16 @@ class WorkspaceSecrets:
             self._error = e
 
     def _save_clean(self) -> None:
-        self._cache.save(self._stamps, set(self._secret_paths), self._stamps_digest, None)
+        self._cache.save(self._stamps, self._held(), self._stamps_digest, None)
+
+    def _held(self) -> set[str]:
+        """The entries the clean cache must not vouch for: a file holding a secret (or unscannable),
+        an entry whose name, link target or attributes hold one."""
+        return self._secret_paths | self._name_hits | self._xattr_hidden
 
     def paths(self) -> list[str]:
         """Absolute paths of every regular file seen at the last :meth:`refresh`."""
-        return list(self._stamps)
+        return tree_walk.files(self._stamps)
 
     def secret_paths(self) -> set[str]:
         """Absolute paths of the files that held a finding at the last :meth:`refresh`."""
@@ -160,12 +190,12 @@ class WorkspaceSecrets:
         command just wrote, when its output cannot be trusted)."""
         with self._lock:
             now = tree_walk.snapshot(str(self.root))
-            return tree_walk.changed(now, self._stamps)
+            return [p for p in tree_walk.changed(now, self._stamps) if tree_walk.is_file(now[p])]
 
     def mark_secret(self, path: str) -> None:
         """Count ``path`` among the files holding a secret until it changes: a tool redacted a value
         in it (one the session learned after the file was scanned). Searched redacted from now on."""
-        if path in self._stamps:
+        if tree_walk.is_file(self._stamps.get(path, "")):
             self._secret_paths.add(path)
 
     def wait_sweep(self) -> None:
@@ -205,35 +235,63 @@ class WorkspaceSecrets:
     def _sweep(self, values: list[tuple[str, str]]) -> None:
         """Mark the files holding one of ``values`` in an encoded or reversed form (a Kubernetes
         Secret's base64 beside the ``.env`` it copies): a walk scanned them before the value was
-        known, and their redacted text differs from the raw one all the same. Every file is read
-        again but those a completed sweep for these values (at least) cleared, in this process or
-        an earlier one, and unchanged since (:mod:`codeward.privacy.clean_cache`); a file that
-        changes meanwhile is rescanned by the next refresh (a mark left here only makes grep search
-        it redacted)."""
+        known, and their redacted text differs from the raw one all the same. Every entry is checked
+        again (a file's contents, and any entry's name, link target and attributes, see
+        :meth:`_sweep_names`) but those a completed sweep for these values (at least) cleared, in
+        this process or an earlier one, and unchanged since (:mod:`codeward.privacy.clean_cache`); a
+        file that changes meanwhile is rescanned by the next refresh (a mark left here only makes
+        grep search it redacted)."""
         from codeward.privacy.known import KnownValues
+        from codeward.privacy.names import NameBatch
 
         known = KnownValues()
         known.add_all(values)
         digests = self._cache.digests(v for v, _ in values)
         with self._sweep_lock:
             start, walk = self._stamps, self._stamps_digest  # a walk replaces the dict, never changes it
+            names = NameBatch()
             for path in self._cache.to_sweep(start, digests):  # not those a sweep cleared, unchanged since
                 if self._stop.is_set():
                     return  # not recorded as swept
-                size = tree_walk.stamp_size(start[path])
-                if path in self._secret_paths or size == 0:
+                stamp = start[path]
+                self._sweep_entry(names, path, stamp)
+                size = tree_walk.stamp_size(stamp)
+                if not tree_walk.is_file(stamp) or path in self._secret_paths or size == 0:
                     continue
                 try:
                     got = _texts(path, size)
-                except OSError:
-                    got = None
-                if got is None or any(_counts(known.find(t), got[1]) for t in got[0]):
+                except OSError as e:
+                    got = f"unreadable ({e.strerror})"
+                if isinstance(got, str) or any(_counts(known.find(t), got[1]) for t in got[0]):
                     self._secret_paths.add(path)  # holds a value, or unreadable now (fail closed)
+            self._sweep_names(names, known.find)
             self._swept.update(v for v, _ in values)
             if digests is not None and self._stamps is start:
-                self._cache.save(start, set(self._secret_paths), walk, digests)
+                self._cache.save(start, self._held(), walk, digests)
+
+    def _sweep_entry(self, names: NameBatch, path: str, stamp: str) -> None:
+        """Add what the sweep checks of an entry besides a file's contents: its name, a link's target
+        and its attributes (as this process's walk read them, else read now)."""
+        from codeward.privacy.names import xattr_text
+
+        self._add_name(names, path, stamp)
+        text = self._xattrs.get(path)
+        if text is None:
+            text = xattr_text(path)  # vouched for by the clean cache: not read by this process's walk
+        if text:
+            names.add_text(text, XATTR + path)
+
+    def _sweep_names(self, names: NameBatch, find: Callable[[str], list[Any]]) -> None:
+        """The sweep's part for names, link targets and attributes (a file named after the value a
+        ``.env`` holds): the walk's own listing, no second one."""
+        from codeward.privacy.names import name_counts, scan_batch
+
+        _, hide = scan_batch(names, lambda text: [], find, name_counts)
+        self._mark_hidden(hide)
 
     def _refresh(self) -> list[tuple[str, str]]:
+        from codeward.privacy.names import NameBatch
+
         out: list[tuple[str, str]] = []
         walk, self._early = self._early, None
         walk = walk or tree_walk.Walk(str(self.root))
@@ -242,23 +300,28 @@ class WorkspaceSecrets:
         # earlier process, and unchanged since); later ones what changed since the last walk.
         changed = tree_walk.changed(now, self._stamps) if self._walked else self._cache.unvouched(now, walk.digest)
         for gone in self._stamps.keys() - now.keys():
-            self._secret_paths.discard(gone)
+            self._forget(gone)
         self._stamps, self._stamps_digest = now, walk.digest
+        names = NameBatch()
         for i, path in enumerate(changed):
             if self._stop.is_set():
                 rest = set(changed[i:])  # not read: new or changed again at the next walk
                 self._stamps, self._stamps_digest = {p: s for p, s in now.items() if p not in rest}, None
                 break
-            self._secret_paths.discard(path)
-            size = tree_walk.stamp_size(now[path])
-            if size == 0:
+            self._forget(path)
+            stamp = now[path]
+            self._add_name(names, path, stamp)
+            self._add_xattrs(names, path)
+            size = tree_walk.stamp_size(stamp)
+            if not tree_walk.is_file(stamp) or size == 0:
                 continue
             try:
                 got = _texts(path, size)
-            except OSError:
-                got = None
-            if got is None:
+            except OSError as e:
+                got = f"unreadable ({e.strerror})"
+            if isinstance(got, str):
                 self._secret_paths.add(path)  # not scanned: treated as holding secrets (fail closed)
+                self.unscannable[path] = got
                 continue
             texts, binary = got
             rel = os.path.relpath(path, self.root)
@@ -274,8 +337,61 @@ class WorkspaceSecrets:
                     out.append((text[f.start : f.end], f.rule_id))
             if held:
                 self._secret_paths.add(path)
+        out += self._scan_names(names)
         self._walked = True
         return out
+
+    def _forget(self, path: str) -> None:
+        """Drop what was known of an entry that changed or went away (rescanned if it is there)."""
+        self._secret_paths.discard(path)
+        self.unscannable.pop(path, None)
+        self._name_hits.discard(path)
+        self._xattr_hidden.discard(path)
+        self._xattrs.pop(path, None)
+
+    def _add_name(self, names: NameBatch, path: str, stamp: str) -> None:
+        """An entry's name and a link's target, whose hit hides the directory listing the entry
+        (not the root's own name: the user chose the workspace)."""
+        if path == self._root:
+            return
+        names.add(path.rpartition("/")[2], path)
+        target = tree_walk.link_target(stamp)
+        if target is not None:
+            names.add(target, path)
+
+    def _add_xattrs(self, names: NameBatch, path: str) -> None:
+        from codeward.privacy.names import xattr_text
+
+        text = xattr_text(path)
+        self._xattrs[path] = text
+        if text:
+            names.add_text(text, XATTR + path)
+
+    def _scan_names(self, names: NameBatch) -> list[tuple[str, str]]:
+        """Scan the names, link targets and attributes collected by a walk (see :mod:`codeward.privacy.names`)."""
+        from codeward.privacy.names import name_counts, scan_batch
+
+        if not names.lines:
+            return []
+        known = self.known_finder if self._walked else None
+        values, hide = scan_batch(names, lambda text: self.scanner.scan(text, path=NAMES_PATH), known, name_counts)
+        self._mark_hidden(hide)
+        return values
+
+    def _mark_hidden(self, hits: Iterable[str]) -> None:
+        """Record the entries a name batch's hits are charged to (see :meth:`hidden_entries`)."""
+        for key in hits:
+            if key.startswith(XATTR):
+                self._xattr_hidden.add(key[len(XATTR) :])
+            else:
+                self._name_hits.add(key)
+
+    def hidden_entries(self) -> set[str]:
+        """Directories and entries to hide whole because a name, link target or attribute holds a
+        secret (:mod:`codeward.privacy.names`); absolute paths, the workspace root among them when
+        it is the one."""
+        dirs = {p.rpartition("/")[0] or "/" for p in self._name_hits}
+        return dirs | self._xattr_hidden
 
 
 def _counts(hits: Iterable[Any], binary: bool) -> bool:
@@ -297,11 +413,13 @@ def _counts(hits: Iterable[Any], binary: bool) -> bool:
     return False
 
 
-def _texts(path: str, size: int) -> tuple[Iterable[str], bool] | None:
-    """What the scanner reads of the file (:mod:`codeward.privacy.contents`); None when it cannot be
-    scanned (text over :data:`MAX_FILE_BYTES`, a binary over :data:`MAX_BINARY_BYTES`). A large
-    binary is read as its strings a block at a time, lazily."""
+def _texts(path: str, size: int) -> tuple[Iterable[str], bool] | str:
+    """What the scanner reads of the file (:mod:`codeward.privacy.contents`), or why it cannot be
+    scanned (text over :data:`MAX_FILE_BYTES`, a binary over :data:`MAX_BINARY_BYTES`, an archive
+    over the unpacking budget, damaged or in a format with no reader). A large binary is read as
+    its strings a block at a time, lazily."""
     from codeward.privacy.contents import contents, streamed_strings
+    from codeward.privacy.unpack import kind
     from codeward.textenc import detect
 
     f = open(path, "rb")  # noqa: SIM115 - closed below, or by the generator that streams it
@@ -310,10 +428,16 @@ def _texts(path: str, size: int) -> tuple[Iterable[str], bool] | None:
         if len(data) <= MAX_FILE_BYTES and size <= MAX_FILE_BYTES:
             f.close()
             c = contents(data)
-            return c.texts, c.binary
-        if size > MAX_BINARY_BYTES or detect(data[:BINARY_SNIFF]) is not None:
+            return (c.texts, c.binary) if c.unscannable is None else c.unscannable
+        if size > MAX_BINARY_BYTES:
             f.close()
-            return None  # large text, or a binary too large to read: not scanned
+            return f"larger than {MAX_BINARY_BYTES >> 20} MiB"
+        if detect(data[:BINARY_SNIFF]) is not None:
+            f.close()
+            return f"text larger than {MAX_FILE_BYTES >> 20} MiB"
+        if kind(data[:BINARY_SNIFF]) not in (None, "pdf", "zip-appended"):  # (known by their start only)
+            f.close()  # its payload would be over the unpacking budget anyway
+            return f"a {kind(data[:BINARY_SNIFF])} file larger than {MAX_FILE_BYTES >> 20} MiB"
         f.seek(0)
     except BaseException:
         f.close()
@@ -357,4 +481,5 @@ def secret_paths_now(redactor: Any) -> set[str]:
     sweep = getattr(learner, "sweep", None)
     if sweep is not None:
         sweep(redactor.known.items())
-    return set(learner.secret_paths())
+    hidden = getattr(learner, "hidden_entries", None)
+    return set(learner.secret_paths()) | (hidden() if hidden is not None else set())

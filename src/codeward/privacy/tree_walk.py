@@ -1,18 +1,23 @@
-"""Every regular file of a workspace with its identity, for the secret learner (:mod:`codeward.privacy.learn`).
+"""Every entry of a workspace with its identity, for the secret learner (:mod:`codeward.privacy.learn`).
 
-The learner must know, in every new process, which of the workspace's files changed since they
-were scanned, so it ``lstat``s every file: 200 000 of them in a ``codeward sandbox`` process. A
+The learner must know, in every new process, which of the workspace's entries changed since they
+were scanned, so it ``lstat``s every one: 200 000 of them in a ``codeward sandbox`` process. A
 Python walk costs about 1 s for that (an ``os.stat_result`` per file); GNU ``find`` does the same
 system calls in C, in its own process (so it runs beside the Python work that comes before the
-scan, on another core), and prints each file as ``path NUL stamp NUL``. The output is decoded and
+scan, on another core), and prints each entry as ``path NUL stamp NUL``. The output is decoded and
 split in single C calls into a ``{path: stamp}`` dict, and what changed is found by comparing
-dicts' item views, again in C; nothing is parsed per file.
+dicts' item views, again in C; nothing is parsed per entry.
 
-A stamp is ``"dev ino size mtime ctime"`` with the times as ``sec.nanoseconds0`` (find's ``%T@``):
-exact to the nanosecond, the ctime included (a command can set a file's mtime back with
-``touch -d``, not its ctime), and the inode and device (a file replaced by another). Where GNU
-find is missing or fails (BSD or busybox find has no ``-printf``), the same dict is built by a
-Python walk that formats stamps identically.
+Every entry is listed, not only regular files: names and symlink targets are scanned too
+(:mod:`codeward.privacy.names`), and a directory's stamp changes whenever an entry is added to it,
+removed or renamed. A stamp is ``"type dev ino size mtime ctime"`` (``type`` is find's ``%y``:
+``f``, ``d``, ``l``, ``p``, ``s``, ``c``, ``b``), a symlink's followed by a space and its target
+(``%l``; a target cannot be changed in place, only by replacing the link), with the times as
+``sec.nanoseconds0`` (find's ``%T@``): exact to the nanosecond, the ctime included (a command can
+set a file's mtime back with ``touch -d``, not its ctime; setting an extended attribute moves it
+too), and the inode and device (an entry replaced by another). The root is listed too (followed if
+it is a link). Where GNU find is missing or fails (BSD or busybox find has no ``-printf``), the
+same dict is built by a Python walk that formats stamps identically.
 
 Inside a ``.git`` directory everything is walked but the object stores and the index: an
 ``objects`` or ``lfs`` directory, an ``index`` or ``sharedindex.*`` file, whose parent is a git
@@ -68,7 +73,8 @@ class Walk:
                 self._proc = None
 
     def result(self) -> dict[str, str]:
-        """``{path: stamp}`` of every regular file under the root (absolute paths, links not followed)."""
+        """``{path: stamp}`` of every entry under the root and of the root (absolute paths, links
+        not followed)."""
         proc, self._proc = self._proc, None
         if proc is not None:
             out, _ = proc.communicate()
@@ -87,8 +93,23 @@ class Walk:
 
 
 def snapshot(root: str) -> dict[str, str]:
-    """``{path: stamp}`` of every regular file under ``root``, now."""
+    """``{path: stamp}`` of every entry under ``root`` (and of ``root``), now."""
     return Walk(root).result()
+
+
+def is_file(stamp: str) -> bool:
+    """Whether a stamp is a regular file's."""
+    return stamp.startswith("f ")
+
+
+def files(stamps: dict[str, str]) -> list[str]:
+    """The regular files of a walk's dict."""
+    return [p for p, s in stamps.items() if s.startswith("f ")]
+
+
+def link_target(stamp: str) -> str | None:
+    """A symlink's target (None for any other entry)."""
+    return stamp.split(" ", 6)[6] if stamp.startswith("l ") else None
 
 
 def changed(now: dict[str, str], base: dict[str, str]) -> list[str]:
@@ -115,14 +136,35 @@ def changed_within(now: dict[str, str], base: dict[str, str]) -> tuple[list[str]
 
 def stamp_size(stamp: str) -> int:
     """The size field of a stamp."""
-    return int(stamp.split(" ", 3)[2])
+    return int(stamp.split(" ", 4)[3])
 
 
-def stamp_of(st: os.stat_result) -> str:
-    """The stamp of an ``lstat`` result, formatted exactly as find's ``%D %i %s %T@ %C@``."""
+def stamp_of(st: os.stat_result, target: str | None = None) -> str:
+    """The stamp of an ``lstat`` result (and a link's ``target``), formatted exactly as find's
+    ``%y %D %i %s %T@ %C@`` (`` %l`` for a link)."""
     m, mn = divmod(st.st_mtime_ns, 1_000_000_000)
     c, cn = divmod(st.st_ctime_ns, 1_000_000_000)
-    return f"{st.st_dev} {st.st_ino} {st.st_size} {m}.{mn:09d}0 {c}.{cn:09d}0"
+    stamp = f"{_type_of(st.st_mode)} {st.st_dev} {st.st_ino} {st.st_size} {m}.{mn:09d}0 {c}.{cn:09d}0"
+    return stamp if target is None else f"{stamp} {target}"
+
+
+def _type_of(mode: int) -> str:
+    """find's ``%y`` letter for a mode."""
+    for test, letter in _TYPES:
+        if test(mode):
+            return letter
+    return "U"
+
+
+_TYPES = (
+    (stat.S_ISREG, "f"),
+    (stat.S_ISDIR, "d"),
+    (stat.S_ISLNK, "l"),
+    (stat.S_ISFIFO, "p"),
+    (stat.S_ISSOCK, "s"),
+    (stat.S_ISCHR, "c"),
+    (stat.S_ISBLK, "b"),
+)
 
 
 def _find_argv(find: str, root: str) -> list[str]:
@@ -151,9 +193,12 @@ def _find_argv(find: str, root: str) -> list[str]:
         ")",
         "-o",
         "-type",
-        "f",
+        "l",
         "-printf",
-        "%p\\0%D %i %s %T@ %C@\\0",
+        "%p\\0%y %D %i %s %T@ %C@ %l\\0",
+        "-o",
+        "-printf",
+        "%p\\0%y %D %i %s %T@ %C@\\0",
     ]
 
 
@@ -175,7 +220,8 @@ def _from_find(root: str, returncode: int, out: bytes) -> dict[str, str] | None:
                 found.update(python_snapshot(d, in_git=True))
     for p in [p for p in found if "/.git/" in p]:
         name = p.rpartition("/")[2]
-        if (name == INDEX_NAMES[0] or name.startswith(INDEX_NAMES[1])) and _is_store(root, p):
+        index = name == INDEX_NAMES[0] or name.startswith(INDEX_NAMES[1])
+        if index and found[p].startswith("f ") and _is_store(root, p):
             del found[p]
     return found
 
@@ -190,10 +236,24 @@ def _is_store(root: str, path: str) -> bool:
 
 def python_snapshot(root: str, *, in_git: bool = False) -> dict[str, str]:
     """The same dict from a Python walk (no GNU find, or a pruned directory that is no store)."""
-    return {p: stamp_of(st) for p, st in _walk(root, in_git)}
+    root = root.rstrip("/") or "/"
+    try:
+        out = {root: stamp_of(os.stat(root))}  # followed, as find -H does
+    except OSError:
+        return {}
+    for p, st in _walk(root, in_git):
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                out[p] = stamp_of(st, os.readlink(p))
+            except OSError:
+                continue
+        else:
+            out[p] = stamp_of(st)
+    return out
 
 
 def _walk(root: str, in_git: bool) -> Iterator[tuple[str, os.stat_result]]:
+    """(path, lstat) of every entry below ``root`` but the object stores and indexes."""
     stack: list[tuple[str, bool]] = [(root, in_git)]
     while stack:
         d, inside = stack.pop()
@@ -211,7 +271,10 @@ def _walk(root: str, in_git: bool) -> Iterator[tuple[str, os.stat_result]]:
                 if store_parent and e.name in OBJECT_STORE_DIRS:
                     continue
                 stack.append((e.path, inside or e.name == GIT_DIR_NAME))
-            elif stat.S_ISREG(st.st_mode):
-                if store_parent and (e.name == INDEX_NAMES[0] or e.name.startswith(INDEX_NAMES[1])):
-                    continue
-                yield e.path, st
+            elif (
+                stat.S_ISREG(st.st_mode)
+                and store_parent
+                and (e.name == INDEX_NAMES[0] or e.name.startswith(INDEX_NAMES[1]))
+            ):
+                continue
+            yield e.path, st

@@ -198,7 +198,14 @@ def prepare(
     todo: list[Path] = []
     for raw in sorted({str(p) for p in secret_paths}):
         p = Path(raw)
-        if not p.is_absolute() or p == workspace or not is_within(p, workspace):
+        if p == workspace:
+            # a name, link target or attribute in the workspace root holds a secret: only the root
+            # itself could hide it from a listing (codeward.privacy.names)
+            raise ViewError(
+                "a file name, symlink target or extended attribute at the workspace root holds a secret; "
+                "rename or remove that entry"
+            )
+        if not p.is_absolute() or not is_within(p, workspace):
             continue
         if raw not in masked and not has_ancestor_in(raw, masked):
             todo.append(p)
@@ -215,9 +222,12 @@ def prepare(
     plan = ViewPlan(directory)
     pairs: list[tuple[Path, Path]] = []
     gone: list[Path] = []
+    gone_set: dict[str, Path] = {}
     dirfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         for i, host in enumerate(todo):
+            if gone and has_ancestor_in(str(host), gone_set):
+                continue  # inside a directory hidden whole (a name in it holds a secret)
             try:
                 data, st = redacted_bytes(host, host.relative_to(workspace).as_posix(), redact)
                 name = str(i)
@@ -227,8 +237,10 @@ def prepare(
             except ViewError:  # BinaryFile included: a binary holding a secret is hidden
                 if os.path.lexists(host):
                     gone.append(host)
+                    gone_set[str(host)] = host
             except OSError:
                 gone.append(host)
+                gone_set[str(host)] = host
     except BaseException:
         plan.remove()
         raise

@@ -1,0 +1,295 @@
+"""The payloads a command can unpack from a file's bytes, within a budget, or why they cannot be read.
+
+A command reads a compressed or archived secret as easily as a plain one (``xzcat``, ``bzcat``,
+``tar -xOf``, ``unzip -p``, a PDF's ``FlateDecode`` streams inflated with Python's ``zlib``), so
+the workspace scan reads what those tools would print. Each format's payloads are plain bytes;
+:mod:`codeward.privacy.contents` treats each as a file of its own, so nesting (a jar in a zip, a
+``.tar.xz``, a gzip in a tar) is followed to :data:`MAX_DEPTH` levels.
+
+Fail closed: a file whose payload cannot be read in full is *unscannable* (:class:`Unscannable`),
+and the learner counts it as holding a secret, so the redacted view hides it. That covers a
+payload over the budget (:data:`MAX_INFLATED` bytes for the whole file, all levels together, or
+:data:`MAX_CPU_SECONDS` of this thread's CPU time), nesting deeper than :data:`MAX_DEPTH`, a
+damaged or encrypted archive, and formats with no reader here (zstd, 7z, rar, lz4: the standard
+library of Python 3.11 has none). Truncating instead would let a bomb's tail, or a secret placed
+after 8 MiB of zeros, through unread.
+"""
+
+from __future__ import annotations
+
+import bz2
+import io
+import lzma
+import re
+import tarfile
+import time
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+MAX_INFLATED = 8 << 20
+"""Bytes unpacked per workspace file, every level and member together (the text-file limit too)."""
+MAX_CPU_SECONDS = 2.0
+"""CPU time (of the scanning thread, so a loaded machine does not trip it) spent unpacking one file."""
+MAX_DEPTH = 4
+"""Archives inside archives followed: a zip in a zip in a tar.gz in a zip is read, one more is not."""
+STEP = 1 << 20
+"""Decompressed per call, so the budget is checked between steps (a bomb never fills memory)."""
+
+
+class Unscannable(Exception):
+    """The file's payload cannot be read in full; the message says why (it goes into a note)."""
+
+
+class Budget:
+    """What unpacking one workspace file may still cost: bytes inflated and CPU seconds."""
+
+    def __init__(self, max_bytes: int = MAX_INFLATED, cpu_seconds: float = MAX_CPU_SECONDS) -> None:
+        self.left = max_bytes
+        self.max_bytes = max_bytes
+        self._deadline = time.thread_time() + cpu_seconds
+        self.cpu_seconds = cpu_seconds
+
+    def spend(self, n: int) -> None:
+        """Count ``n`` more bytes unpacked; :class:`Unscannable` once over either limit."""
+        self.left -= n
+        if self.left < 0:
+            raise Unscannable(f"unpacks to more than {self.max_bytes >> 20} MiB")
+        self.check_time()
+
+    def check_time(self) -> None:
+        if time.thread_time() > self._deadline:
+            raise Unscannable(f"unpacking took more than {self.cpu_seconds:g} s")
+
+
+UNREADABLE_MAGIC = (
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"Rar!\x1a\x07", "rar"),
+    (b"\x04\x22\x4d\x18", "lz4"),
+)
+"""Compressed formats with no standard-library reader: their payload is never seen, so they are hidden."""
+
+GZIP_MAGIC = b"\x1f\x8b"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+LZMA_ALONE = re.compile(rb"\x5d(?:\x00\x00[\x01-\xff]\x00|\x00\x00\x00[\x01-\x80])")
+"""The ``.lzma`` (LZMA-alone) header: properties 0x5d (what ``xz --format=lzma`` and ``lzma`` write)
+and a dictionary of 64 KiB to 2 GiB, little-endian."""
+BZ2_MAGIC = re.compile(rb"BZh[1-9]\x31\x41\x59\x26\x53\x59")
+ZIP_MAGIC = b"PK\x03\x04"
+PDF_MAGIC = b"%PDF-"
+ZIP_END = b"PK\x05\x06"
+ZIP_END_WINDOW = 22 + 0xFFFF
+"""The end-of-central-directory record sits in the last 22 bytes plus a comment of up to 64 KiB."""
+
+
+def kind(data: bytes) -> str | None:
+    """The compressed or archive format ``data`` starts with, None when it is none of them."""
+    for magic, name in UNREADABLE_MAGIC:
+        if data.startswith(magic):
+            return name
+    if data.startswith(GZIP_MAGIC):
+        return "gzip"
+    if data.startswith(XZ_MAGIC):
+        return "xz"
+    if LZMA_ALONE.match(data):
+        return "lzma"
+    if BZ2_MAGIC.match(data):
+        return "bzip2"
+    if data.startswith(ZIP_MAGIC):
+        return "zip"
+    if len(data) >= 512 and data[257:262] == b"ustar":
+        return "tar"
+    if data.startswith(PDF_MAGIC):
+        return "pdf"
+    if ZIP_END in data[-ZIP_END_WINDOW:]:
+        return "zip-appended"  # a zipapp (``#!/usr/bin/env python3`` then a zip), a self-extracting archive
+    return None
+
+
+def payloads(data: bytes, budget: Budget) -> Iterator[bytes]:
+    """Each payload of ``data``'s format (nothing for a plain file); :class:`Unscannable` when one
+    cannot be read in full within ``budget``."""
+    name = kind(data)
+    if name is None:
+        return
+    reader = _READERS.get(name)
+    if reader is None:
+        raise Unscannable(f"{name}-compressed (no reader for it here)")
+    yield from reader(data, budget)
+
+
+def _stream(data: bytes, budget: Budget, make: Callable[[], _Decompressor], label: str) -> Iterator[bytes]:
+    """Every concatenated stream of a gzip, xz or bzip2 file (``zcat`` prints them all), a step at a time."""
+    rest = data
+    while rest:
+        d = make()
+        out: list[bytes] = []
+        try:
+            chunk = d.decompress(rest, STEP)
+            while True:
+                budget.spend(len(chunk))
+                out.append(chunk)
+                if d.eof:
+                    break
+                if d.needs_input:
+                    raise Unscannable(f"a damaged or truncated {label} stream")
+                chunk = d.decompress(b"", STEP)
+        except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as e:
+            raise Unscannable(f"a damaged {label} stream ({type(e).__name__})") from None
+        yield b"".join(out)
+        rest = d.unused_data.lstrip(b"\0")  # padding between or after streams, which the tools skip
+
+
+class _Decompressor(Protocol):
+    """What :func:`_stream` needs of zlib's, lzma's and bz2's decompressors."""
+
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def needs_input(self) -> bool: ...
+    @property
+    def unused_data(self) -> bytes: ...
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
+
+
+class _Zlib:
+    """zlib's decompressor with the interface of lzma's and bz2's (``needs_input``, ``max_length``)."""
+
+    def __init__(self, wbits: int) -> None:
+        self._d = zlib.decompressobj(wbits)
+        self._pending = b""
+
+    @property
+    def eof(self) -> bool:
+        return self._d.eof
+
+    @property
+    def needs_input(self) -> bool:
+        return not self._d.eof and not self._pending
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._d.unused_data
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes:
+        out = self._d.decompress(self._pending + data, max(max_length, 0))
+        self._pending = self._d.unconsumed_tail
+        return out
+
+
+def _gzip(data: bytes, budget: Budget) -> Iterator[bytes]:
+    return _stream(data, budget, lambda: _Zlib(31), "gzip")
+
+
+def _xz(data: bytes, budget: Budget) -> Iterator[bytes]:
+    return _stream(data, budget, lambda: lzma.LZMADecompressor(lzma.FORMAT_AUTO), "xz")
+
+
+def _bzip2(data: bytes, budget: Budget) -> Iterator[bytes]:
+    return _stream(data, budget, bz2.BZ2Decompressor, "bzip2")
+
+
+def _zip(data: bytes, budget: Budget) -> Iterator[bytes]:
+    """Each member of a zip archive (a jar, wheel, apk, docx are zips too)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            for info in z.infolist():
+                if info.is_dir():
+                    continue
+                if info.flag_bits & 0x1:
+                    raise Unscannable(f"an encrypted zip member ({info.filename})")
+                with z.open(info) as member:
+                    body = _read_limited(member, budget)
+                yield body
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        RuntimeError,
+        OSError,
+        EOFError,
+        zlib.error,
+        ValueError,  # a negative seek from a bad offset, a member name that is not the UTF-8 it claims
+    ) as e:
+        raise Unscannable(f"a zip archive that cannot be read ({type(e).__name__})") from None
+
+
+def _zip_appended(data: bytes, budget: Budget) -> Iterator[bytes]:
+    """A zip after other bytes (``unzip`` and ``python3 x.pyz`` read it from its end). Only a
+    weak sign, four bytes near the end of any binary: when no archive opens there the file is read
+    as strings, but once one opens its members must be read in full like any zip's."""
+    try:
+        zipfile.ZipFile(io.BytesIO(data)).close()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError, ValueError):
+        return
+    yield from _zip(data, budget)
+
+
+def _tar(data: bytes, budget: Budget) -> Iterator[bytes]:
+    """Each regular member of a tar archive (a compressed one arrives here already inflated)."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as t:
+            for info in t:
+                budget.check_time()
+                if not info.isfile():
+                    continue
+                member = t.extractfile(info)
+                if member is None:
+                    continue
+                yield _read_limited(member, budget)
+    except (tarfile.TarError, OSError, EOFError, ValueError) as e:
+        raise Unscannable(f"a tar archive that cannot be read ({type(e).__name__})") from None
+
+
+def _read_limited(f: io.BufferedIOBase | object, budget: Budget) -> bytes:
+    out: list[bytes] = []
+    read = getattr(f, "read")  # noqa: B009 - a zip or tar member, both file-like
+    while chunk := read(STEP):
+        budget.spend(len(chunk))
+        out.append(chunk)
+    return b"".join(out)
+
+
+_PDF_STREAM = re.compile(rb">>\s*stream\r?\n")
+PDF_DICT_WINDOW = 2048
+"""Bytes before a ``stream`` keyword searched for its dictionary (cut at the object's start)."""
+
+
+def _pdf(data: bytes, budget: Budget) -> Iterator[bytes]:
+    """Each ``FlateDecode`` stream of a PDF, inflated (what ``qpdf --qdf`` or ``zlib`` in a script
+    prints), but images: their pixels hold no text, and a scanned document's pages would put most
+    PDFs over the budget. Other filters are read as strings only. The dictionary is looked for in a
+    window before each ``stream`` keyword, so a file of ``<<`` costs one pass, not one per ``<<``."""
+    for m in _PDF_STREAM.finditer(data):
+        budget.check_time()
+        head = data[max(0, m.start() - PDF_DICT_WINDOW) : m.start()]
+        head = head[head.rfind(b" obj") + 1 :]
+        if (b"/FlateDecode" not in head and b"/Fl " not in head) or b"/Image" in head:
+            continue
+        d = _Zlib(zlib.MAX_WBITS)
+        try:
+            chunk = d.decompress(data[m.end() :], STEP)
+            out = []
+            while True:
+                budget.spend(len(chunk))
+                out.append(chunk)
+                if d.eof or d.needs_input:
+                    break  # a stream cut short (no end marker) still yields what it held
+                chunk = d.decompress(b"", STEP)
+        except zlib.error as e:
+            raise Unscannable(f"a PDF stream that cannot be inflated ({e})") from None
+        yield b"".join(out)
+
+
+_READERS: dict[str, Callable[[bytes, Budget], Iterator[bytes]]] = {
+    "gzip": _gzip,
+    "xz": _xz,
+    "lzma": _xz,
+    "bzip2": _bzip2,
+    "zip": _zip,
+    "zip-appended": _zip_appended,
+    "tar": _tar,
+    "pdf": _pdf,
+}
