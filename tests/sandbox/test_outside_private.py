@@ -145,6 +145,9 @@ def test_the_saved_walk_is_replayed_only_while_nothing_changed(tmp_path: Path, m
     os.chmod(root / "opt" / "app" / "a.cnf", 0o600)
     (root / "boot").mkdir()
     os.chmod(root / "boot", 0o700)
+    (root / "key.json").write_text(MARK)  # a file directly under / (rt5: a container's /key.json)
+    os.chmod(root / "key.json", 0o600)
+    (root / "public.json").write_text("{}")
     monkeypatch.setattr(op, "walked_tops", lambda: op.tops_under(str(root)))
     monkeypatch.setattr(op, "_memo", {})
     cache = tmp_path / "cache"
@@ -156,7 +159,7 @@ def test_the_saved_walk_is_replayed_only_while_nothing_changed(tmp_path: Path, m
             recent.unlink()
         return op.private_outside([], cache).private
 
-    assert set(new_process()) == {root / "opt" / "app" / "a.cnf", root / "boot"}
+    assert set(new_process()) == {root / "opt" / "app" / "a.cnf", root / "boot", root / "key.json"}
     saved = op._load(cache, ())
     dirs, since, tops = saved.known(), saved.since, saved.tops
     assert dirs and any(d.racy for d in dirs.values())  # just listed: not trusted yet
@@ -167,7 +170,7 @@ def test_the_saved_walk_is_replayed_only_while_nothing_changed(tmp_path: Path, m
     replayed: list[bool] = []
     real_replay = op._replay
     monkeypatch.setattr(op, "_replay", lambda saved: replayed.append(True) or real_replay(saved))
-    assert set(new_process()) == {root / "opt" / "app" / "a.cnf", root / "boot"}
+    assert set(new_process()) == {root / "opt" / "app" / "a.cnf", root / "boot", root / "key.json"}
     assert replayed  # the saved walk answered
     # the private top is opened and filled: the top's state changed, so it is walked again
     os.chmod(root / "boot", 0o755)

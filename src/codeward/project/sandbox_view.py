@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -45,6 +46,38 @@ def _dir(raw: str | Path, what: str) -> Path:
     return p.resolve()
 
 
+GIT_KEY_STORES = ("lfs", "git-crypt")
+"""What a git directory keeps that no view of its object store covers: Git LFS's copies of the
+large files (``lfs/objects``, content of files the ignore rules may hide, never scanned) and
+git-crypt's keys (``git-crypt/keys``, binary, which decrypt every encrypted file of the repository).
+Hidden from commands; ``git lfs`` and ``git-crypt`` then fail inside the sandbox."""
+
+
+def git_key_stores(root: Path, ws: Workspace) -> list[Path]:
+    """:data:`GIT_KEY_STORES` of the workspace's repository, its submodules' (``.git/modules``, nested
+    to three levels) and every nested repository's, where they exist."""
+    from codeward.privacy.history_secrets import nested_repositories
+
+    git_dirs = [root / ".git", *(r / ".git" for r in nested_repositories(ws))]
+    modules = [root / ".git" / "modules"]
+    for _ in range(3):
+        found: list[Path] = []
+        for m in modules:
+            try:
+                subs = [Path(e.path) for e in os.scandir(m) if e.is_dir(follow_symlinks=False)]
+            except OSError:
+                continue
+            git_dirs += subs
+            found += [d / "modules" for d in subs]
+        modules = found
+    out: list[Path] = []
+    for g in git_dirs:
+        if not g.is_dir() or g.is_symlink():
+            continue
+        out += [g / name for name in GIT_KEY_STORES if os.path.lexists(g / name)]
+    return out
+
+
 def spec_for_project(
     project: ProjectParts,
     *,
@@ -71,6 +104,7 @@ def spec_for_project(
     root = ws.root.resolve()
     view = workspace_view(ws, home, project.ignore)  # kept current by the directory index, not a walk
     masked = list(view.masked)
+    masked += git_key_stores(root, ws)
     if cfg.audit.dir and Path(cfg.audit.dir).expanduser().is_absolute():
         masked.append(Path(cfg.audit.dir).expanduser().resolve())  # an audit log kept outside the home
     protected = view.protected

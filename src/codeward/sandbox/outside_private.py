@@ -77,12 +77,13 @@ def walked_tops() -> tuple[str, ...]:
 
 
 def tops_under(root: str) -> tuple[str, ...]:
-    """The directories (not links) directly under ``root``, but for :data:`NOT_WALKED`."""
+    """The entries (not links) directly under ``root``, but for :data:`NOT_WALKED`: the directories
+    the walk starts from and the files it judges there (a container's ``/key.json``)."""
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError:
         return ()
-    return tuple(e.path for e in entries if e.name not in NOT_WALKED and e.is_dir(follow_symlinks=False))
+    return tuple(e.path for e in entries if e.name not in NOT_WALKED and not e.is_symlink())
 
 
 def _list(d: str, sig: tuple[int, int, int], skipped: set[str]) -> _Dir | None:
@@ -107,7 +108,8 @@ def _list(d: str, sig: tuple[int, int, int], skipped: set[str]) -> _Dir | None:
 
 
 Tops = dict[str, "tuple[int, int, int, int] | None"]
-"""Each walked top-level directory's ``(dev, ino, ctime, mode)``, None when it is not a directory."""
+"""Each top-level entry's ``(dev, ino, ctime, mode)``, None when it is gone (a file's ctime moves
+with its mode, so a top-level file made private is seen)."""
 
 
 def top_states(tops: Iterable[str]) -> Tops:
@@ -118,7 +120,7 @@ def top_states(tops: Iterable[str]) -> Tops:
         except OSError:
             out[t] = None
             continue
-        out[t] = (st.st_dev, st.st_ino, st.st_ctime_ns, st.st_mode) if stat.S_ISDIR(st.st_mode) else None
+        out[t] = (st.st_dev, st.st_ino, st.st_ctime_ns, st.st_mode)
     return out
 
 
@@ -141,6 +143,7 @@ def private_entries(
     unchecked: list[str] = []
     listed = 0
     stack = [t for t in reversed(list(tops)) if t not in skipped]
+    top_set = set(stack)
     while stack:
         d = stack.pop()
         try:
@@ -148,7 +151,9 @@ def private_entries(
         except OSError:
             continue
         if not stat.S_ISDIR(st.st_mode):
-            continue  # replaced by something else since its parent was listed
+            if d in top_set and is_private(st):
+                found.append(d)  # a file directly under / (the tops are given unlisted)
+            continue  # else replaced by something else since its parent was listed
         sig = (st.st_dev, st.st_ino, st.st_ctime_ns)
         if is_private(st):
             now[d] = _Dir(sig, whole=True)  # hidden whole, not walked
