@@ -344,3 +344,17 @@ def _inner_git_dirs(git_dir: Path, limit: int = 512) -> list[Path]:
 def is_bare_repo(d: Path, dirnames: list[str], filenames: list[str]) -> bool:
     """A bare repository (``git init --bare``): its hooks run on a push to it from the host."""
     return "HEAD" in filenames and "config" in filenames and "objects" in dirnames and "refs" in dirnames
+
+
+def linked_store(objects: Path, workspace: Path) -> Path | None:
+    """Where a view of the store at ``objects`` must be bound: the directory itself, or, when it is
+    a link (Android's ``repo`` links each project's store into ``.repo``), the directory it leads to
+    if that lies in the workspace, where a command could otherwise read it through the link or by
+    its own name (red team rt5). None when there is no directory, or it lies outside the workspace
+    (as visible to commands as that place is: a home or other project is hidden whole)."""
+    if not objects.is_symlink():
+        return objects if objects.is_dir() else None
+    target = objects.resolve()
+    if not target.is_dir() or not (target == workspace or workspace in target.parents):
+        return None
+    return target

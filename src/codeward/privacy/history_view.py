@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codeward.gitfiles import linked_store
 from codeward.privacy.history import (
     MAX_BLOB,
     HistoryError,
@@ -356,14 +357,17 @@ def nested_binds(
                 bound.add(store.resolve())
                 out.append((_empty_view(repo, f"git cannot open {repo}: {e}").objects, store))
             continue
-        if real.is_symlink() or not real.is_dir() or real.resolve() in bound:
+        common = real.parent
+        store = linked_store(real, workspace)
+        if store is None or store in bound:
             continue  # no store there to read, or one with its view already
-        bound.add(real.resolve())
+        real = store
+        bound.add(real)
         view = object_view(repo, scanner, ignore, cache_dir, prefix=repo.relative_to(workspace).as_posix())
         if view is None:
             continue  # no blob in it needs hiding
         out.append((view.objects, real))
-        replace = real.parent / "refs" / "replace"  # the common directory's, as the store's
+        replace = common / "refs" / "replace"  # the common directory's, as the store's
         if replace.is_symlink() or replace.parent.is_symlink():
             continue  # objects hidden; no placeholders
         with contextlib.suppress(OSError):

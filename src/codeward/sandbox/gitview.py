@@ -238,13 +238,15 @@ def object_binds(spec: SandboxSpec) -> list[tuple[str, str]]:
 
 def _root_binds(spec: SandboxSpec, view: tuple[Path, Path]) -> list[tuple[str, str]]:
     objects, replace_view = view
+    from codeward.gitfiles import linked_store
+
     git_dir = spec.workspace / ".git"
-    real = git_dir / "objects"
-    if real.is_symlink() or not real.is_dir():
+    real = linked_store(git_dir / "objects", spec.workspace)  # a linked store: bound where it lies
+    if real is None:
         return []  # no store to read (a bare marker, a broken repository); .git is read-only, none can appear
     replace = git_dir / "refs" / "replace"
     if replace.is_symlink() or (git_dir / "refs").is_symlink():
-        return [(str(objects), str(git_dir / "objects"))]  # objects hidden; no placeholders
+        return [(str(objects), str(real))]  # objects hidden; no placeholders
     with contextlib.suppress(OSError):
         replace.mkdir(mode=0o755, exist_ok=True)
-    return [(str(objects), str(git_dir / "objects")), (str(replace_view), str(replace))]
+    return [(str(objects), str(real)), (str(replace_view), str(replace))]
