@@ -338,3 +338,29 @@ def test_a_holder_that_cannot_start_falls_back_to_a_namespace_per_command(
         assert "rc=1" in r.output and project.marker("env") not in r.output  # ran, confined, the old way
     assert bwrap.slot.pid is None and bwrap.slot.failed == "codeward-launcher: cannot hold here"
     assert project.run(bwrap, "echo again").output.strip() == "again"
+
+
+SYSV = r"""
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+if sys.argv[1] == "put":
+    seg = libc.shmget(0x5254350, 4096, 0o1666)
+    ctypes.memmove(libc.shmat(seg, None, 0), b"LEFT-BY-EARLIER-COMMAND", 23)
+    print("put", seg)
+else:
+    seg = libc.shmget(0x5254350, 4096, 0)
+    print("none" if seg < 0 else "got " + ctypes.string_at(libc.shmat(seg, None, 0), 23).decode())
+"""
+
+
+def test_sysv_ipc_of_one_command_is_gone_for_the_next(bwrap: Any, project: Project) -> None:
+    """Each held command gets its own IPC namespace: a SysV segment (or semaphore, message queue) a
+    command leaves is not there for the next one in the same holder (red team rt5)."""
+    (project.root / "sysv.py").write_text(SYSV)
+    pid = _settled(bwrap, project)
+    put = project.run(bwrap, "python3 sysv.py put")
+    assert put.output.startswith("put "), put.output
+    got = project.run(bwrap, "python3 sysv.py get")
+    assert bwrap.slot.pid == pid  # the same holder ran both
+    assert "LEFT-BY-EARLIER-COMMAND" not in got.output and "none" in got.output, got.output

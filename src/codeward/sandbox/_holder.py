@@ -44,6 +44,7 @@ except NameError:  # imported as a module (tests, linters): the same functions, 
 import _socket
 
 CLONE_NEWPID = 0x20000000
+CLONE_NEWIPC = 0x08000000  # SysV IPC and POSIX message queues: per command, not per holder
 PR_SET_DUMPABLE = 4
 SCM_RIGHTS = 1
 SOL_SOCKET = 1
@@ -155,7 +156,7 @@ def run_one(lib, hold, req, stdin, out):
     a = os.fork()
     if a == 0:
         try:
-            check(lib.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+            check(lib.unshare(CLONE_NEWPID | CLONE_NEWIPC), "unshare(CLONE_NEWPID | CLONE_NEWIPC)")
             b = os.fork()
             if b == 0:
                 c = os.fork()

@@ -24,8 +24,10 @@ it saves). Reuse is decided by identity, never by time (:func:`holder_key` and :
 
 Anything else, a timeout, a host-watch event during a command, a supervisor that stops answering:
 the holder is killed (its pid namespace and everything in it) and the next command starts a new
-one. What persists between the commands of one holder, by design: its private ``/tmp`` and
-``/var/tmp`` (the per-session scratch); nothing else a command does outlives it.
+one. What persists between the commands of one holder, by design: its private ``/tmp``,
+``/var/tmp`` and ``/dev/shm`` (the per-session scratch); each command gets its own pid and IPC
+namespaces (SysV shared memory, semaphores and message queues die with it: red team rt5), and no
+process a command starts outlives it.
 """
 
 from __future__ import annotations
