@@ -196,3 +196,63 @@ def test_the_saved_walk_is_replayed_only_while_nothing_changed(tmp_path: Path, m
     assert root / "opt" / "app" / "public" not in new_process()  # replayed: the documented window
     op._save(cache, (), dirs, since - op.MAX_AGE_S, tops, saved.answer or op.Outside(()))
     assert root / "opt" / "app" / "public" in new_process()
+
+
+def test_sysfs_is_hidden_by_directory(tmp_path: Path) -> None:
+    """Under /sys a readable private file hides its directory, a write-only attribute hides nothing,
+    a directory with hidden entries in four or more subdirectories is hidden whole, and the
+    directories above the CPU and cgroup trees are never collapsed (red team rt5 read ACPI tables)."""
+    from codeward.sandbox import outside_private as op
+
+    sysfs = str(tmp_path / "sys")
+
+    def make(rel: str, mode: int) -> str:
+        p = Path(sysfs, rel)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("x")
+        os.chmod(p, mode)
+        return str(p)
+
+    found = [
+        make("firmware/acpi/tables/APIC", 0o400),
+        make("bus/pci/drivers/x/unbind", 0o200),  # write-only: nothing to read
+        *(make(f"module/m{i}/parameters/p", 0o600) for i in range(5)),
+        *(make(f"devices/system/c{i}/state", 0o400) for i in range(5)),
+    ]
+    kept = tuple(f"{sysfs}/{k}" for k in ("devices/system/cpu", "fs/cgroup"))
+    original = op.SYSFS_KEPT
+    op.SYSFS_KEPT = kept
+    try:
+        out = op.collapse_sysfs([*found, "/etc/shadow"], sysfs)
+    finally:
+        op.SYSFS_KEPT = original
+    assert "/etc/shadow" in out
+    assert f"{sysfs}/firmware/acpi/tables" in out
+    assert not any("bus" in o for o in out)
+    assert f"{sysfs}/module" in out and not any(o.startswith(f"{sysfs}/module/") for o in out)
+    # devices/system lies above the CPU tree: its five subdirectories stay hidden one by one
+    assert f"{sysfs}/devices/system" not in out and f"{sysfs}/devices/system/c0" in out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root's private sysfs files: root only")
+def test_a_private_sysfs_file_is_not_readable(sandbox: Any, project: Project) -> None:
+    import stat as st
+
+    for path in ("/sys/firmware/acpi/tables/APIC", "/sys/class/dmi/id/product_serial", "/sys/kernel/slab"):
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue
+        if st.S_ISDIR(mode):
+            entries = sorted(os.listdir(path))
+            target = next((f"{path}/{e}/objects" for e in entries if os.path.exists(f"{path}/{e}/objects")), None)
+            if target is None:
+                continue
+            path = target
+        if not os.stat(path).st_mode & 0o004:
+            data = Path(path).read_bytes()[:32]
+            break
+    else:
+        pytest.skip("no private sysfs file here")
+    r = project.run(sandbox, f"od -An -tx1 -v -N 32 {path} | tr -d ' \\n'")
+    assert data.hex() not in r.output, f"{path} was read in the sandbox"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,11 +305,14 @@ def build_layout(
         p = Path(secret)
         if visible(p):
             hide(p)
-    if system_secrets is None:  # the machine's own (tests that pass their lists decide the rest themselves)
+    if system_secrets is None and sys.platform.startswith("linux"):  # the machine's own (tests that
+        # pass their lists decide the rest themselves; macOS's seatbelt keeps its own system list)
         from codeward.sandbox.outside_private import private_outside
 
-        # the same for every workspace (its answer is shared); the trees are the tree part's to decide
-        vouched = [*privates, *reexposed, *spec.readable_roots, *map(Path, SYSTEM_SECRETS)]
+        # the same for every workspace and caller (its answer is shared): the machine's private
+        # directories, whatever this caller replaces; the trees are the tree part's to decide
+        machine_private = [Path(d) for d in (*PRIVATE_DIRS, *other_top_dirs())] + [Path(h) for h in homes]
+        vouched = [*machine_private, *privates, *reexposed, *spec.readable_roots, *map(Path, SYSTEM_SECRETS)]
         outside = private_outside(vouched, spec.home_dir() / "cache")
         for p in (*outside.private, *outside.unchecked):
             if visible(p) and not _under_any(p, trees):

@@ -12,7 +12,8 @@ what the file *is*: outside the trees, an entry other accounts may not read (a f
 hidden whole, and so is a directory codeward cannot list (what is in it is unknown).
 
 What is walked: every top-level directory the view shows (``/usr``, ``/etc``, ``/var``, ``/opt``,
-``/nix`` ...; not ``/proc``, ``/sys``, ``/dev``, nor the private directories the view replaces),
+``/nix``, ``/sys`` ...; not ``/proc`` and ``/dev``, which the sandbox makes afresh, nor the private
+directories the view replaces; under ``/sys`` by directory, :func:`collapse_sysfs`),
 across mounts (a data volume under ``/opt``); ``readable_roots`` in the config are trusted as the
 user listed them and not walked.
 
@@ -37,12 +38,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NOT_WALKED: frozenset[str] = frozenset({"proc", "sys", "dev"})
-"""Top-level directories the sandbox makes afresh (its own ``/proc`` and ``/dev``) or that hold no files."""
+NOT_WALKED: frozenset[str] = frozenset({"proc", "dev"})
+"""Top-level directories the sandbox makes afresh (its own ``/proc`` and ``/dev``)."""
+SYSFS = "/sys"
+COLLAPSE_AT = 4
+SYSFS_KEPT = ("/sys/devices/system/cpu", "/sys/fs/cgroup")
+"""Under ``/sys`` a directory with this many hidden entries is hidden whole (see :func:`collapse_sysfs`)."""
 MAX_ENTRIES = 1_000_000
 MAX_AGE_S = 3600.0
 RACY_NS = 2_000_000_000  # listed within this long of its last change: listed again next time
-FORMAT = 5
+FORMAT = 6
 
 
 @dataclass(frozen=True)
@@ -173,7 +178,52 @@ def private_entries(
         now[d] = entry
         found += (os.path.join(d, n) for n in entry.private)
         stack += (os.path.join(d, n) for n in entry.subdirs)
-    return Outside(tuple(sorted(map(Path, found))), tuple(sorted(map(Path, unchecked)))), now
+    return Outside(tuple(sorted(map(Path, collapse_sysfs(found)))), tuple(sorted(map(Path, unchecked)))), now
+
+
+def collapse_sysfs(found: list[str], sysfs: str = SYSFS) -> list[str]:
+    """``found`` with what lies under ``/sys`` hidden by directory: the kernel's interface holds
+    thousands of root-only attribute files (slab statistics, ACPI tables, DMI serials, PCI
+    resources), one mount each would be too many, and no build reads them. A private file with a
+    read bit hides its directory (a write-only attribute has nothing to read); a directory whose
+    hidden entries lie in :data:`COLLAPSE_AT` or more of its subdirectories is hidden whole instead
+    (``/sys/module``). Never collapsed: the directories above :data:`SYSFS_KEPT`, which tools read
+    for the CPU count and the container's limits."""
+    prefix = sysfs + "/"
+    rest = [f for f in found if not f.startswith(prefix)]
+    hidden: set[str] = set()
+    for f in found:
+        if not f.startswith(prefix):
+            continue
+        try:
+            st = os.lstat(f)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            hidden.add(f)
+        elif st.st_mode & 0o440:
+            hidden.add(os.path.dirname(f))
+    kept = {a for k in SYSFS_KEPT for a in [k, *_ancestors(k, sysfs)]}
+    branches: dict[str, set[str]] = {}
+    for d in hidden:
+        child = d
+        for a in _ancestors(d, sysfs):
+            branches.setdefault(a, set()).add(child)
+            child = a
+    for a in sorted(branches, key=lambda x: x.count("/")):
+        if a not in kept and len(branches[a]) >= COLLAPSE_AT and not any(x in hidden for x in _ancestors(a, sysfs)):
+            hidden = {d for d in hidden if not d.startswith(a + "/")} | {a}
+    hidden = {d for d in hidden if not any(x in hidden for x in _ancestors(d, sysfs))}
+    return rest + sorted(hidden)
+
+
+def _ancestors(d: str, stop: str) -> list[str]:
+    out = []
+    p = os.path.dirname(d)
+    while p != stop and len(p) > len(stop):
+        out.append(p)
+        p = os.path.dirname(p)
+    return out
 
 
 _lock = threading.Lock()
