@@ -214,6 +214,32 @@ class BlobScan:
     """Objects left unread because the scan was stopped or ran out of time."""
 
 
+def judge_blob(data: bytes, scanner: Any, path: str | None) -> tuple[list[tuple[str, str]], list[str]]:
+    """The secrets in one blob as ``(value, rule)`` pairs and the rule ids; both empty: clean.
+
+    Text is scanned as it is; a binary blob (an archive, UTF-16 text, a database) on what the
+    working tree's binaries are scanned on, its strings and what it unpacks to (red team rt6: a
+    committed ``.gz`` counted as clean and was served raw by the object view). One that cannot be
+    read in full counts as holding a secret (rule ``unscannable``), never as clean."""
+    text = _text(data)
+    if text is not None:
+        texts = [text]
+    else:
+        from codeward.privacy.contents import contents
+
+        unpacked = contents(data)
+        if unpacked.unscannable:
+            return [], ["unscannable"]
+        texts = [t for t in unpacked.texts if t]
+    values: list[tuple[str, str]] = []
+    rules: list[str] = []
+    for t in texts:
+        for f in scanner.scan(t, path=path):
+            values.append((t[f.start : f.end], f.rule_id))
+            rules.append(f.rule_id)
+    return values, rules
+
+
 def scan_blobs(
     root: Path,
     scanner: Any,
@@ -252,7 +278,7 @@ def scan_blobs(
                 todo,
                 result.paths,
                 read_blobs,
-                _text,
+                judge_blob,
                 deadline=deadline,
                 stop=ended,
                 on_progress=on_progress,
@@ -271,18 +297,13 @@ def scan_blobs(
             on_progress(done, len(todo))
         if deadline is not None and time.monotonic() > deadline:
             ended.set()  # read_blobs stops at its next object
-        text = _text(data)
-        if text is None:
-            result.skipped += 1
-            result.clean.add(oid)  # binary: nothing a text rule could find, now or next time
-            continue
         result.scanned += 1
-        found = scanner.scan(text, path=result.paths.get(oid) or None)
-        if not found:
+        found, rules = judge_blob(data, scanner, result.paths.get(oid) or None)
+        if not rules:
             result.clean.add(oid)
             continue
-        result.secret_blobs[oid] = [f.rule_id for f in found]
-        result.values.extend((text[f.start : f.end], f.rule_id) for f in found)
+        result.secret_blobs[oid] = rules
+        result.values.extend(found)
     result.unfinished = len(todo) - done if ended.is_set() else 0  # (a missing object is not read either)
     if on_progress is not None:
         on_progress(done, len(todo))
@@ -295,7 +316,8 @@ def clean_cache_file(cache_dir: Path | None, root: Path, scanner: Any) -> Path |
         return None
     from codeward import __version__
 
-    h = hashlib.sha256(f"history\0{__version__}\0{root.resolve()}".encode("utf-8", "surrogateescape"))
+    # v2: binary blobs are judged on their contents (v1 called every blob with a NUL byte clean)
+    h = hashlib.sha256(f"history\0v2\0{__version__}\0{root.resolve()}".encode("utf-8", "surrogateescape"))
     for r in getattr(getattr(scanner, "ruleset", None), "rules", ()):
         h.update(f"\0{r.id}\0{r.regex_source}\0{r.origin}\0{r.keywords}\0{len(r.allowlists)}".encode())
     h.update(repr(getattr(scanner, "allowlist", ())).encode())

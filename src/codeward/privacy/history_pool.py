@@ -22,10 +22,11 @@ CHUNK = 200
 MIN_OBJECTS = 4000
 """Below this many objects a worker costs more than it saves."""
 
-_job: (
-    tuple[Path, Any, dict[str, str], Callable[..., Iterator[tuple[str, bytes]]], Callable[[bytes], str | None]] | None
-) = None
-"""(root, scanner, paths, read_blobs, as_text), set in the parent just before the fork; the workers read it."""
+Judge = Callable[[bytes, Any, "str | None"], tuple[list[tuple[str, str]], list[str]]]
+""":func:`codeward.privacy.history.judge_blob`: a blob's ``(value, rule)`` pairs and rule ids."""
+
+_job: tuple[Path, Any, dict[str, str], Callable[..., Iterator[tuple[str, bytes]]], Judge] | None = None
+"""(root, scanner, paths, read_blobs, judge), set in the parent just before the fork; the workers read it."""
 
 Chunk = tuple[list[tuple[str, str]], dict[str, list[str]], set[str], int, int, int]
 """(values, secret blobs, clean ids, scanned, skipped, objects read) of one share."""
@@ -37,25 +38,20 @@ def can_fork(objects: int) -> bool:
 
 def _scan_chunk(ids: list[str]) -> Chunk:
     assert _job is not None
-    root, scanner, paths, read_blobs, as_text = _job
+    root, scanner, paths, read_blobs, judge = _job
     values: list[tuple[str, str]] = []
     secret: dict[str, list[str]] = {}
     clean: set[str] = set()
     scanned = skipped = read = 0
     for oid, data in read_blobs(root, ids):
         read += 1
-        text = as_text(data)
-        if text is None:
-            skipped += 1
-            clean.add(oid)
-            continue
         scanned += 1
-        found = scanner.scan(text, path=paths.get(oid) or None)
-        if not found:
+        found, rules = judge(data, scanner, paths.get(oid) or None)
+        if not rules:
             clean.add(oid)
             continue
-        secret[oid] = [f.rule_id for f in found]
-        values.extend((text[f.start : f.end], f.rule_id) for f in found)
+        secret[oid] = rules
+        values.extend(found)
     return values, secret, clean, scanned, skipped, len(ids)
 
 
@@ -65,7 +61,7 @@ def scan_forked(
     todo: list[str],
     paths: dict[str, str],
     read_blobs: Callable[..., Iterator[tuple[str, bytes]]],
-    as_text: Callable[[bytes], str | None],
+    judge: Judge,
     *,
     deadline: float | None,
     stop: threading.Event,
@@ -76,7 +72,7 @@ def scan_forked(
     from codeward.hostgit import git_command  # imported before the fork: children import nothing
 
     del git_command
-    _job = (root, scanner, paths, read_blobs, as_text)
+    _job = (root, scanner, paths, read_blobs, judge)
     shares = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
     done = 0
     pool = multiprocessing.get_context("fork").Pool(processes=min(os.cpu_count() or 1, 4))
