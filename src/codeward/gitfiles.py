@@ -210,7 +210,7 @@ def git_config_paths(git_dir: Path, worktree: Path, user: UserConfig | None = No
     found.extend(hook_dirs_extra(git_dir / "hooks", worktree))
     # git dirs kept inside this one (deinitialised submodules, linked worktrees' admin dirs): what
     # their config names, and the files git reads there, so a restore puts each back
-    for sub in _inner_git_dirs(git_dir):
+    for sub in inner_git_dirs(git_dir):
         found.extend(sub / n for n in ("config", "config.worktree", "hooks", "commondir", "gitdir", "info"))
         for name in ("config", "config.worktree"):
             read(sub / name, 0)
@@ -319,7 +319,7 @@ def _ask_git(env: dict[str, str]) -> tuple[list[Path], list[tuple[str, str]]]:
     return files, settings
 
 
-def _inner_git_dirs(git_dir: Path, limit: int = 512) -> list[Path]:
+def inner_git_dirs(git_dir: Path, limit: int = 512) -> list[Path]:
     """Git directories under ``git_dir/modules`` (any depth) and ``git_dir/worktrees``."""
     out: list[Path] = []
     wt = git_dir / "worktrees"

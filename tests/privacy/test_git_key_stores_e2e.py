@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import struct
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,30 @@ def test_control_a_view_without_the_key_stores_shows_them(git_repo: Path, cw_hom
     )
     flat = r.output.replace(" ", "").replace("\n", "")
     assert marker not in r.output and aes.hex() not in flat
+
+
+def test_submodules_at_any_depth_and_nested_repositories_are_covered(git_repo: Path) -> None:
+    """A submodule added as ``libs/foo`` keeps its git directory at ``.git/modules/libs/foo`` (a
+    slash in its name), submodules nest, and a nested repository has its own: each one's key
+    stores are in the spec's hidden paths (red team rt6 read them under ``.git/modules/libs/foo``)."""
+    root = git_repo.resolve()
+
+    def git_dir(d: Path) -> Path:
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "HEAD").write_text("ref: refs/heads/main\n")
+        (d / "config").write_text("[core]\n")
+        for name in ("lfs", "git-crypt"):
+            (d / name).mkdir()
+        return d
+
+    deep = [
+        git_dir(root / ".git" / "modules" / "libs" / "foo"),
+        git_dir(root / ".git" / "modules" / "a" / "modules" / "b" / "modules" / "c" / "modules" / "d"),
+    ]
+    nested = root / "vendor" / "x"
+    nested.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(nested)], check=True)
+    deep.append(git_dir(nested / ".git" / "modules" / "s"))
+    masked = set(open_project(git_repo).sandbox_spec().masked)
+    for d in deep:
+        assert {d / "lfs", d / "git-crypt"} <= masked, d

@@ -54,28 +54,18 @@ Hidden from commands; ``git lfs`` and ``git-crypt`` then fail inside the sandbox
 
 
 def git_key_stores(root: Path, ws: Workspace) -> list[Path]:
-    """:data:`GIT_KEY_STORES` of the workspace's repository, its submodules' (``.git/modules``, nested
-    to three levels) and every nested repository's, where they exist."""
+    """:data:`GIT_KEY_STORES` of every git directory of the workspace, where they exist: its
+    repository's, every nested repository's, and each one's submodules and worktrees at any depth
+    (``.git/modules/libs/foo``, a nested repository's own submodules: red team rt6)."""
+    from codeward.gitfiles import inner_git_dirs
     from codeward.privacy.history_secrets import nested_repositories
 
-    git_dirs = [root / ".git", *(r / ".git" for r in nested_repositories(ws))]
-    modules = [root / ".git" / "modules"]
-    for _ in range(3):
-        found: list[Path] = []
-        for m in modules:
-            try:
-                subs = [Path(e.path) for e in os.scandir(m) if e.is_dir(follow_symlinks=False)]
-            except OSError:
-                continue
-            git_dirs += subs
-            found += [d / "modules" for d in subs]
-        modules = found
-    out: list[Path] = []
-    for g in git_dirs:
-        if not g.is_dir() or g.is_symlink():
-            continue
-        out += [g / name for name in GIT_KEY_STORES if os.path.lexists(g / name)]
-    return out
+    tops = [root / ".git", *(r / ".git" for r in nested_repositories(ws))]
+    git_dirs: list[Path] = []
+    for g in tops:
+        if g.is_dir() and not g.is_symlink():
+            git_dirs += [g, *inner_git_dirs(g)]
+    return [g / name for g in git_dirs for name in GIT_KEY_STORES if os.path.lexists(g / name)]
 
 
 def spec_for_project(
