@@ -30,6 +30,11 @@ def _replace_later(path: Path, text: str, delay: float, via_dir: bool = False) -
     """The host's editor: write a temporary file, then rename it over ``path`` (or over its directory)."""
 
     def go() -> None:
+        started = path.parent.parent / "started" if via_dir else path.parent / "started"
+        for _ in range(600):  # after the command began (its set-up time varies), not a fixed time
+            if started.exists():
+                break
+            time.sleep(0.02)
         time.sleep(delay)
         if via_dir:  # `git checkout`-style: the whole directory is replaced
             new = path.parent.with_name(path.parent.name + ".new")
@@ -62,9 +67,9 @@ def test_an_ignored_file_saved_by_the_host_during_a_command(
     env = project.root / ".env"
     env.write_text("DB_PASSWORD=old-value\n")
     marker = f"CWMARK-saved-{os.urandom(6).hex()}"
-    t = _replace_later(env, f"DB_PASSWORD={marker}\n", 1.0)
+    t = _replace_later(env, f"DB_PASSWORD={marker}\n", 0.5)
     start = time.monotonic()
-    r = project.run(bwrap, "for i in $(seq 40); do cat .env 2>/dev/null; sleep 0.1; done; echo done")
+    r = project.run(bwrap, "touch started; for i in $(seq 40); do cat .env 2>/dev/null; sleep 0.1; done; echo done")
     t.join()
     assert marker not in r.output
     assert "withheld" in r.output and r.note and "replaced on the host" in r.note
@@ -84,8 +89,10 @@ def test_a_directory_of_hidden_files_replaced_by_the_host(
     secret.write_text("password: old\n")
     (project.root / ".codexignore").write_text("config/production.yml\n")
     marker = f"CWMARK-dir-{os.urandom(6).hex()}"
-    t = _replace_later(secret, f"password: {marker}\n", 1.0, via_dir=True)
-    r = project.run(bwrap, "for i in $(seq 40); do cat config/production.yml 2>/dev/null; sleep 0.1; done; true")
+    t = _replace_later(secret, f"password: {marker}\n", 0.5, via_dir=True)
+    r = project.run(
+        bwrap, "touch started; for i in $(seq 40); do cat config/production.yml 2>/dev/null; sleep 0.1; done; true"
+    )
     t.join()
     assert marker not in r.output
     assert "withheld" in r.output
