@@ -27,7 +27,7 @@ import functools
 import os
 import select
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -134,26 +134,15 @@ class HostWatch:
 
     def poll(self) -> bool:
         """Read what is queued; True once a watched name changed (``changed`` says which)."""
-        while True:
-            try:
-                buf = os.read(self.fd, 65536)
-            except BlockingIOError:
-                break
-            if not buf:
-                break
-            off = 0
-            while off + HEADER.size <= len(buf):
-                wd, mask, _cookie, length = HEADER.unpack_from(buf, off)
-                raw = buf[off + HEADER.size : off + HEADER.size + length].split(b"\0", 1)[0]
-                off += HEADER.size + length
-                if mask & IN_Q_OVERFLOW:
-                    self.changed.append("(too many changes to follow)")
-                    continue
-                d, wanted = self._names.get(wd, ("?", set()))
-                if mask & SELF_EVENTS:
-                    self.changed.append(d)
-                elif mask & NAME_EVENTS and os.fsdecode(raw) in wanted:
-                    self.changed.append(os.path.join(d, os.fsdecode(raw)))
+        for wd, mask, _cookie, raw in queued_events(self.fd):
+            if mask & IN_Q_OVERFLOW:
+                self.changed.append("(too many changes to follow)")
+                continue
+            d, wanted = self._names.get(wd, ("?", set()))
+            if mask & SELF_EVENTS:
+                self.changed.append(d)
+            elif mask & NAME_EVENTS and os.fsdecode(raw) in wanted:
+                self.changed.append(os.path.join(d, os.fsdecode(raw)))
         if self._new is not None and self._new.poll():
             self.changed += [p for p in self._new.found if p not in self.changed]
         return bool(self.changed)
@@ -163,6 +152,24 @@ class HostWatch:
             os.close(self.fd)
         if self._epoll is not None:
             self._epoll.close()
+
+
+def queued_events(fd: int) -> Iterator[tuple[int, int, int, bytes]]:
+    """Every event queued on the non-blocking inotify descriptor ``fd``, as ``(wd, mask, cookie,
+    name)``; the one reader of the kernel's record format for this watch and the new-names one."""
+    while True:
+        try:
+            buf = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if not buf:
+            return
+        off = 0
+        while off + HEADER.size <= len(buf):
+            wd, mask, cookie, length = HEADER.unpack_from(buf, off)
+            raw = buf[off + HEADER.size : off + HEADER.size + length].split(b"\0", 1)[0]
+            off += HEADER.size + length
+            yield wd, mask, cookie, raw
 
 
 def withheld_output(changed: list[str]) -> str:

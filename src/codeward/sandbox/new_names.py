@@ -49,7 +49,6 @@ from typing import TYPE_CHECKING
 
 from codeward.errors import SandboxUnavailable
 from codeward.sandbox.host_watch import (
-    HEADER,
     IN_CLOEXEC,
     IN_CREATE,
     IN_DONT_FOLLOW,
@@ -61,6 +60,7 @@ from codeward.sandbox.host_watch import (
     IN_ONLYDIR,
     IN_OPEN,
     IN_Q_OVERFLOW,
+    queued_events,
 )
 
 if TYPE_CHECKING:
@@ -247,40 +247,29 @@ class NewNames:
         """Judge every queued event; True on a lost event. Before a command, hidden new paths go to
         ``out``; while one runs, opens of new hidden files are counted (:meth:`_opened`)."""
         lost = False
-        while True:
-            try:
-                buf = os.read(self.fd, 65536)
-            except BlockingIOError:
-                break
-            if not buf:
-                break
-            off = 0
-            while off + HEADER.size <= len(buf):
-                wd, mask, cookie, length = HEADER.unpack_from(buf, off)
-                raw = buf[off + HEADER.size : off + HEADER.size + length].split(b"\0", 1)[0]
-                off += HEADER.size + length
-                if mask & USE:
-                    if raw and self._armed and not mask & IN_ISDIR:
-                        self._used(wd, raw, mask)
-                elif mask & IN_Q_OVERFLOW:
-                    lost = True
-                elif mask & IN_IGNORED:
-                    self._forget(wd)
-                elif mask & IN_MOVE_SELF:
-                    self._moved(wd)
-                elif wd not in self._wd:
+        for wd, mask, cookie, raw in queued_events(self.fd):
+            if mask & USE:
+                if raw and self._armed and not mask & IN_ISDIR:
+                    self._used(wd, raw, mask)
+            elif mask & IN_Q_OVERFLOW:
+                lost = True
+            elif mask & IN_IGNORED:
+                self._forget(wd)
+            elif mask & IN_MOVE_SELF:
+                self._moved(wd)
+            elif wd not in self._wd:
+                continue
+            elif mask & IN_MOVED_FROM:
+                path = self._path(wd, raw)
+                if path in self._opens:  # a new hidden file renamed: its count goes with it
+                    self._moving[cookie] = self._opens.pop(path)
+            elif mask & (IN_CREATE | IN_MOVED_TO):
+                path = self._path(wd, raw)
+                moved = self._moving.pop(cookie, None) if mask & IN_MOVED_TO else None
+                if moved is not None:
+                    self._opens[path] = moved
                     continue
-                elif mask & IN_MOVED_FROM:
-                    path = self._path(wd, raw)
-                    if path in self._opens:  # a new hidden file renamed: its count goes with it
-                        self._moving[cookie] = self._opens.pop(path)
-                elif mask & (IN_CREATE | IN_MOVED_TO):
-                    path = self._path(wd, raw)
-                    moved = self._moving.pop(cookie, None) if mask & IN_MOVED_TO else None
-                    if moved is not None:
-                        self._opens[path] = moved
-                        continue
-                    self._judge(path, out, made=bool(mask & IN_CREATE), inside_hidden=self._wd[wd][2])
+                self._judge(path, out, made=bool(mask & IN_CREATE), inside_hidden=self._wd[wd][2])
         # a rename's two events are queued together: one without its pair left the watched tree,
         # where nothing counts its opens any more
         for count in self._moving.values():
