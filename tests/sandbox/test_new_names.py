@@ -7,6 +7,7 @@ closed with the sysctl to raise; only new directories are added per command.
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import errno
 import os
@@ -20,13 +21,13 @@ from codeward.sandbox.new_names import NewNames
 
 
 class Rules:
-    """The default rules this needs: ``.env*`` and ``*.key`` files, ``secrets/`` directories."""
+    """The default rules this needs: ``.env*``, ``*.key`` and ``*.pem`` files, ``secrets/`` directories."""
 
     key = "test-rules"
 
     def hides(self, rel: str, is_dir: bool) -> bool:
         name = rel.rsplit("/", 1)[-1]
-        return name.startswith(".env") or name.endswith(".key") or (is_dir and name == "secrets")
+        return name.startswith(".env") or name.endswith((".key", ".pem")) or (is_dir and name == "secrets")
 
 
 def _index(root: Path) -> DirIndex:
@@ -86,6 +87,56 @@ def test_a_new_hidden_file_opened_by_another_than_its_maker_stops(tmp_path: Path
     assert not watch.poll()
     (tmp_path / "mine.key").read_text()  # a second open: whoever it is, it may read what the maker wrote
     assert watch.poll() and watch.found == [str(tmp_path / "mine.key")]
+    watch.close()
+
+
+# a DER SEQUENCE of the length it declares: all the content rule asks of a certificate block
+CERT = b"-----BEGIN CERTIFICATE-----\n" + base64.b64encode(b"\x30\x03\x02\x01\x05") + b"\n-----END CERTIFICATE-----\n"
+KEY = b"-----BEGIN PRIVATE KEY-----\nCWMARK-newkey\n-----END PRIVATE KEY-----\n"
+
+
+def _armed(root: Path) -> NewNames:
+    watch = NewNames(root, Rules().hides, Rules.key)
+    watch.prepare(_index(root), [])
+    watch.arm([])
+    return watch
+
+
+def test_a_new_certificate_bundle_may_be_read_back(tmp_path: Path) -> None:
+    """pip writes certifi's ``cacert.pem`` into a new venv and reads it back to hash it: public by
+    content, so not a stop; a later write to it still is."""
+    watch = _armed(tmp_path)
+    bundle = tmp_path / "cacert.pem"
+    bundle.write_bytes(b"# Issuer: CN=Example\n" + CERT + CERT)
+    assert bundle.read_bytes().count(b"BEGIN") == 2
+    bundle.read_bytes()
+    assert not watch.poll()
+    with bundle.open("ab") as f:  # written again after it was judged: over its maker's one close
+        f.write(b"\n")
+    assert watch.poll() and watch.found == [str(bundle)]
+    watch.close()
+
+
+@pytest.mark.parametrize("how", ["key", "still-open", "renamed-over"])
+def test_a_new_pem_that_is_not_public_when_read_stops(tmp_path: Path, how: str) -> None:
+    """Judged on the file that was counted, after its writer closed it: a key, a bundle read while
+    its writer still has it open, and a key read before a bundle was renamed over it all stop."""
+    watch = _armed(tmp_path)
+    pem = tmp_path / "server.pem"
+    if how == "key":
+        pem.write_bytes(CERT + KEY)
+        pem.read_bytes()
+    elif how == "still-open":
+        with pem.open("wb") as f:
+            f.write(CERT)
+            f.flush()
+            pem.read_bytes()
+    else:
+        pem.write_bytes(KEY)
+        pem.read_bytes()
+        (tmp_path / "draft").write_bytes(CERT)
+        os.rename(tmp_path / "draft", pem)
+    assert watch.poll() and str(pem) in watch.found
     watch.close()
 
 

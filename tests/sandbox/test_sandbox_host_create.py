@@ -122,6 +122,21 @@ def test_a_command_that_reads_back_a_hidden_file_it_made_is_stopped(tier: Any, p
     assert (project.root / ".env.local").read_text() == "A=1\n"
 
 
+def test_a_command_may_read_back_a_certificate_bundle_it_made(tier: Any, project: Project) -> None:
+    """pip writes certifi's ``cacert.pem`` into a new venv and reads it back to hash it: public by
+    content, so the command runs on; a key made and read back the same way is still a stop."""
+    cert = "-----BEGIN CERTIFICATE-----\\nMAMCAQU=\\n-----END CERTIFICATE-----\\n"  # a DER SEQUENCE, 5 bytes
+    r = project.run(
+        tier, f"mkdir -p tls && printf -- '{cert}{cert}' > tls/cacert.pem && sha256sum tls/cacert.pem && echo finished"
+    )
+    assert "finished" in r.output and not r.host_changed
+    r = project.run(
+        tier,
+        f"printf -- '{cert}-----BEGIN PRIVATE KEY-----\\nAA==\\n' > tls/server.pem; cat tls/server.pem; echo finished",
+    )
+    assert "finished" not in r.output and r.host_changed == (str(project.root / "tls" / "server.pem"),)
+
+
 def test_a_hidden_file_linked_in_by_the_host_may_not_be_opened_once(
     tier: Any, project: Project, tmp_path: Path
 ) -> None:

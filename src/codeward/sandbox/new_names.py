@@ -21,7 +21,9 @@ own ignore matcher (the spec's ``ignore_rules``), wherever it appears:
 
 Why opens and not creations: inotify does not say who made a name, and commands make hidden names
 in ordinary work (``python3 -m venv`` writes pip's ``cacert.pem``). Who opened one is not known
-either, so a command reading back a hidden file it made itself is stopped too (fails closed). A
+either, so a command reading back a hidden file it made itself is stopped too (fails closed),
+unless the file is public by content once its writer closed it (pip re-reads ``cacert.pem`` to hash
+it; :meth:`NewNames._judge_public`). A
 directory that cannot be watched, or the watch limit, refuses the command; lost events (more than
 the kernel queues) are made up for from the tree (:meth:`NewNames._recover`).
 
@@ -62,6 +64,7 @@ from codeward.sandbox.host_watch import (
     IN_Q_OVERFLOW,
     queued_events,
 )
+from codeward.sandbox.public_files import is_public_file
 
 if TYPE_CHECKING:
     from codeward.dirindex import Classify, DirIndex
@@ -84,6 +87,9 @@ class Count:
     left: int
     origin: str
     closes: int = -1  # closes for writing it may still have: as many as opens (set with ``left``)
+    ident: tuple[int, int] | None = None  # (dev, inode) when it was counted; None: followed by name only
+    public: bool | None = None  # judged by content once its writer closed it (:meth:`NewNames._judge_public`)
+    read_as_public: bool = False  # read after its writer closed it, allowed if public by content
 
     def __post_init__(self) -> None:
         if self.closes < 0:
@@ -109,6 +115,7 @@ class NewNames:
         self._opens: dict[str, Count] = {}
         self._inodes: dict[tuple[int, int], Count] = {}
         self._moving: dict[int, Count] = {}  # rename cookie -> the renamed file's count
+        self._pending: dict[int, tuple[Count, str]] = {}  # read back, to be judged by content (:meth:`_judge_public`)
         self._sigs: dict[str, tuple[int, int, int]] = {}  # directory -> signature as the command starts
         self._armed = False
         self._open()
@@ -142,7 +149,7 @@ class NewNames:
             self._covered = frozenset(str(p) for p in covered)
             self.found = []
             self._armed = False
-            self._opens, self._inodes, self._moving = {}, {}, {}
+            self._opens, self._inodes, self._moving, self._pending = {}, {}, {}, {}
             exposed: list[str] = []
             if self._drain(exposed):
                 # events were lost: watch afresh; a directory changed since the view's listing is
@@ -187,7 +194,7 @@ class NewNames:
         with self.lock:
             self._covered = frozenset(str(p) for p in covered)
             self.found = []
-            self._opens, self._inodes, self._moving = {}, {}, {}
+            self._opens, self._inodes, self._moving, self._pending = {}, {}, {}, {}
             self._armed = True
 
     def poll(self) -> bool:
@@ -265,6 +272,7 @@ class NewNames:
                     self._moving[cookie] = self._opens.pop(path)
             elif mask & (IN_CREATE | IN_MOVED_TO):
                 path = self._path(wd, raw)
+                self._replaced(path)
                 moved = self._moving.pop(cookie, None) if mask & IN_MOVED_TO else None
                 if moved is not None:
                     self._opens[path] = moved
@@ -276,6 +284,7 @@ class NewNames:
             if count.origin not in self.found:
                 self.found.append(count.origin)
         self._moving.clear()
+        self._judge_public()
         return lost
 
     def _path(self, wd: int, raw: bytes) -> str:
@@ -303,10 +312,37 @@ class NewNames:
             count.left -= 1
         if mask & IN_CLOSE_WRITE:
             count.closes -= 1
-        over = count.left < 0 or count.closes < 0 or mask & (IN_ACCESS | IN_CLOSE_NOWRITE)
+        read = count.left < 0 or bool(mask & (IN_ACCESS | IN_CLOSE_NOWRITE))
+        over = count.closes < 0 or (read and (count.public is False or count.closes > 0))
+        if read and not over:  # perhaps public by content: judged once this batch of events is read
+            count.read_as_public = True
+            if count.public is None:
+                self._pending[id(count)] = (count, path)
         # named by where it appeared: a renamed copy is the command's doing, to be set aside, not the host's
         if over and count.origin not in self.found:
             self.found.append(count.origin)
+
+    def _judge_public(self) -> None:
+        """A new hidden file read back after its one writer closed it may stay readable when it is
+        public by content (a certificate bundle: pip writes certifi's ``cacert.pem`` into a new venv
+        and reads it back to hash it). Judged once, at the end of the batch of events, on the file the
+        watch counted (same device and inode); the check's own open and read, which the watch sees
+        too, are then reads of a public file. A file put in its place after it was read (a rename
+        over it, a new file under its name) stops the command (:meth:`_replaced`): the file judged
+        may not be the one read. A later write to it stops too (a close for writing over the count)."""
+        pending, self._pending = self._pending, {}
+        for count, path in pending.values():
+            if count.public is None:
+                count.public = count.ident is not None and is_public_file(Path(path), ident=count.ident)
+            if not count.public and count.origin not in self.found:
+                self.found.append(count.origin)
+
+    def _replaced(self, path: str) -> None:
+        """A name appeared where a new hidden file read as public was: what was read may not be what
+        is judged (or was), so the command stops."""
+        prev = self._opens.get(path)
+        if prev is not None and prev.read_as_public and prev.origin not in self.found:
+            self.found.append(prev.origin)
 
     def _judge(
         self, path: str, out: list[str], *, made: bool = False, inside_hidden: bool = False, listed: bool = False
@@ -336,7 +372,7 @@ class NewNames:
             ident = (st.st_dev, st.st_ino)
             counter = self._inodes.get(ident)
             if counter is None and hidden:
-                counter = self._inodes[ident] = Count(1 if made and st.st_nlink == 1 else 0, path)
+                counter = self._inodes[ident] = Count(1 if made and st.st_nlink == 1 else 0, path, ident=ident)
                 if listed and st.st_atime_ns > st.st_mtime_ns and path not in self.found:
                     # made in a new directory before its watch existed, and read since it was last
                     # written (the access time says so, where the file system keeps it): a stop

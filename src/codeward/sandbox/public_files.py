@@ -61,8 +61,9 @@ def is_public_certificate_file(data: bytes) -> bool:
     return found
 
 
-def is_public_file(p: Path) -> bool:
-    """True for a regular certificate file (by name and content) that may stay readable."""
+def is_public_file(p: Path, *, ident: tuple[int, int] | None = None) -> bool:
+    """True for a regular certificate file (by name and content) that may stay readable; with
+    ``ident``, only when ``p`` is that file (device, inode)."""
     if not p.name.lower().endswith(CERT_SUFFIXES):
         return False
     import os
@@ -75,6 +76,8 @@ def is_public_file(p: Path) -> bool:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_BYTES:
+            return False
+        if ident is not None and (st.st_dev, st.st_ino) != ident:
             return False
         with os.fdopen(fd, "rb", closefd=False) as f:
             return is_public_certificate_file(f.read(MAX_BYTES + 1))
