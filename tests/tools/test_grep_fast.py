@@ -328,3 +328,34 @@ def test_the_first_walk_is_not_counted_against_the_time_budget(repo: Path, monke
     monkeypatch.setattr(grep_mod, "TIME_BUDGET_S", 1.0)
     out = Tools(repo).grep(pattern="def main")
     assert "main.py:1: def main():" in out and "time budget" not in out
+
+
+def test_hidden_counts_follow_renames_that_keep_the_number_of_files(git_repo: Path) -> None:
+    """The count of hidden files a search reports is redone when the walk saw names change, also
+    when as many files appear as went (a hidden file renamed to an ordinary name and back the other way)."""
+    from codeward.events import EventBus, Withheld
+
+    (git_repo / ".env").write_text("A=1\n")
+    (git_repo / "main.py").write_text("x = 1\n")
+    seen: list[Withheld] = []
+
+    class Sink:
+        def emit(self, event: object) -> None:
+            if isinstance(event, Withheld):
+                seen.append(event)
+
+    bus = EventBus()
+    bus.add(Sink())
+    session = offline_session(git_repo, "suggest", events=bus)
+
+    def hidden_by(pattern: str) -> dict[str, int]:
+        seen.clear()
+        session.agent.tools.dispatch(ToolCall("c", "grep", json.dumps({"pattern": pattern})), session.ctx)
+        return {e.rule: e.count for e in seen if e.tool == "grep"}
+
+    before = hidden_by("x = (?:<secret|1)")  # a pattern that takes the slow path: the walk runs
+    (git_repo / ".env").rename(git_repo / "notes.txt")
+    (git_repo / "main.py").rename(git_repo / "deploy.key")
+    after = hidden_by("x = (?:<secret|1)")
+    assert any(".env" in r for r in before) and not any(".key" in r for r in before), before
+    assert any(".key" in r for r in after) and not any(".env" in r for r in after), after

@@ -93,6 +93,8 @@ class WorkspaceSecrets:
         self._cache = clean_cache.CleanCache(cache_dir, cache_file, binding)
         self._stamps: dict[str, str] = {}
         self._stamps_digest: str | None = None
+        self.tree_generation = 0
+        """Moves whenever a walk saw entries appear or disappear (what a cached listing depends on)."""
         self._secret_paths: set[str] = set()
         self.unscannable: dict[str, str] = {}
         """Files counted as holding a secret because they could not be scanned, and why (for notes)."""
@@ -150,10 +152,6 @@ class WorkspaceSecrets:
         """The entries the clean cache must not vouch for: a file holding a secret (or unscannable),
         an entry whose name, link target or attributes hold one."""
         return self._secret_paths | self._name_hits | self._xattr_hidden
-
-    def paths(self) -> list[str]:
-        """Absolute paths of every regular file seen at the last :meth:`refresh`."""
-        return tree_walk.files(self._stamps)
 
     def secret_paths(self) -> set[str]:
         """Absolute paths of the files that held a finding at the last :meth:`refresh`."""
@@ -299,14 +297,18 @@ class WorkspaceSecrets:
         # The first walk reads what the cache does not vouch for (clean under the same rules in an
         # earlier process, and unchanged since); later ones what changed since the last walk.
         changed = tree_walk.changed(now, self._stamps) if self._walked else self._cache.unvouched(now, walk.digest)
-        for gone in self._stamps.keys() - now.keys():
-            self._forget(gone)
+        gone = self._stamps.keys() - now.keys()
+        for path in gone:
+            self._forget(path)
+        if gone or len(now) != len(self._stamps):  # nothing gone and as many entries: the same names
+            self.tree_generation += 1
         self._stamps, self._stamps_digest = now, walk.digest
         names = NameBatch()
         for i, path in enumerate(changed):
             if self._stop.is_set():
                 rest = set(changed[i:])  # not read: new or changed again at the next walk
                 self._stamps, self._stamps_digest = {p: s for p, s in now.items() if p not in rest}, None
+                self.tree_generation += 1
                 break
             self._forget(path)
             stamp = now[path]

@@ -137,7 +137,7 @@ def _walk_all(start: Path) -> list[str]:
 _BLOCKED: weakref.WeakKeyDictionary[Any, tuple[int, list[tuple[str, IgnoreRule]]]] = weakref.WeakKeyDictionary()
 
 
-def _hidden(ctx: ToolContext, paths: list[str], start: Path) -> list[IgnoreRule]:
+def _hidden(ctx: ToolContext, generation: int, start: Path) -> list[IgnoreRule]:
     """The rule hiding each topmost ignored path under ``start`` (an ignored directory counts once).
 
     The walk behind it (the matcher's ``blocked_paths``, pruned at ignored directories) is redone
@@ -147,8 +147,8 @@ def _hidden(ctx: ToolContext, paths: list[str], start: Path) -> list[IgnoreRule]
         hit = _BLOCKED.get(ctx.ignore)
     except TypeError:
         hit = None
-    if hit is None or hit[0] != len(paths):
-        hit = (len(paths), [(str(p), rule) for p, rule in ctx.ignore.blocked_paths()])
+    if hit is None or hit[0] != generation:
+        hit = (generation, [(str(p), rule) for p, rule in ctx.ignore.blocked_paths()])
         with contextlib.suppress(TypeError):
             _BLOCKED[ctx.ignore] = hit
     prefix = str(start).rstrip("/") + "/"
@@ -290,7 +290,7 @@ def grep(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
 
     # ignored files are counted whether or not they would match: a count that depended on their
     # content would itself be an oracle on what the ignore rules hide
-    hidden_rules: list[IgnoreRule] = _hidden(ctx, learner.paths(), start) if learner is not None else []
+    hidden_rules: list[IgnoreRule] = _hidden(ctx, learner.tree_generation, start) if learner is not None else []
     result = _search(ctx, regex, candidates, glob, deadline, count_hidden=learner is None)
     if fast and result.matches:
         result = _recheck_with_new_values(ctx, regex, candidates, glob, deadline, redactor, result)
