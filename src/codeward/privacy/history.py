@@ -26,6 +26,7 @@ This module holds the parts: listing the store, the paths, :func:`scan_blobs` an
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -78,14 +79,22 @@ def objects_dir(root: Path) -> Path:
 
 
 def store_stamp(objects: Path) -> tuple[int, ...]:
-    """Changes whenever an object is added: the mtimes of the pack directory and the loose fan-out."""
+    """Changes whenever an object is added: the mtimes of the pack directory and the loose fan-out.
+
+    Runs twice per sandboxed command: the 258 names are made once per store (as strings: building
+    them as paths each time cost more than the ``stat`` calls)."""
     out: list[int] = []
-    for d in (objects / "pack", objects, *(objects / f"{i:02x}" for i in range(256))):
+    for d in _stamp_dirs(str(objects)):
         try:
             out.append(os.stat(d).st_mtime_ns)
         except OSError:
             out.append(0)
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=16)
+def _stamp_dirs(objects: str) -> tuple[str, ...]:
+    return (f"{objects}/pack", objects, *(f"{objects}/{i:02x}" for i in range(256)))
 
 
 def list_blobs(root: Path, kinds: tuple[str, ...] = ("blob",)) -> dict[str, int]:

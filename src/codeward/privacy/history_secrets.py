@@ -22,7 +22,7 @@ import atexit
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -287,10 +287,13 @@ def _stop_all() -> None:
         h.stop()
 
 
-def nested_repositories(workspace: Any) -> list[Path]:
+def nested_repositories(workspace: Any, *, protected: Iterable[Path] | None = None, refresh: bool = True) -> list[Path]:
     """The repositories inside the workspace other than its own: each ``.git`` (directory or a
-    submodule's pointer file) below the root, from the workspace's directory index."""
+    submodule's pointer file) below the root, from the workspace's directory index.
+
+    ``protected``: the workspace's protected paths as the caller just read them (the sandbox's view
+    has them); otherwise they are read from the index, refreshed first unless ``refresh`` is False
+    (the caller just refreshed it: a sandboxed command's census did)."""
     root = Path(workspace.root)
-    return sorted(
-        {p.parent for p in workspace.protected_paths() if p.name == ".git" and p.parent != root and p.exists()}
-    )
+    paths = workspace.protected_paths(refresh=refresh) if protected is None else protected
+    return sorted({p.parent for p in paths if p.name == ".git" and p.parent != root and p.exists()})

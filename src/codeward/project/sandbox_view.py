@@ -53,14 +53,15 @@ git-crypt's keys (``git-crypt/keys``, binary, which decrypt every encrypted file
 Hidden from commands; ``git lfs`` and ``git-crypt`` then fail inside the sandbox."""
 
 
-def git_key_stores(root: Path, ws: Workspace) -> list[Path]:
+def git_key_stores(root: Path, ws: Workspace, protected: Sequence[Path]) -> list[Path]:
     """:data:`GIT_KEY_STORES` of every git directory of the workspace, where they exist: its
     repository's, every nested repository's, and each one's submodules and worktrees at any depth
-    (``.git/modules/libs/foo``, a nested repository's own submodules: red team rt6)."""
+    (``.git/modules/libs/foo``, a nested repository's own submodules: red team rt6). ``protected``:
+    the workspace's protected paths, as the view just read them."""
     from codeward.gitfiles import inner_git_dirs
     from codeward.privacy.history_secrets import nested_repositories
 
-    tops = [root / ".git", *(r / ".git" for r in nested_repositories(ws))]
+    tops = [root / ".git", *(r / ".git" for r in nested_repositories(ws, protected=protected))]
     git_dirs: list[Path] = []
     for g in tops:
         if g.is_dir() and not g.is_symlink():
@@ -94,7 +95,7 @@ def spec_for_project(
     root = ws.root.resolve()
     view = workspace_view(ws, home, project.ignore)  # kept current by the directory index, not a walk
     masked = list(view.masked)
-    masked += git_key_stores(root, ws)
+    masked += git_key_stores(root, ws, view.protected)
     if cfg.audit.dir and Path(cfg.audit.dir).expanduser().is_absolute():
         masked.append(Path(cfg.audit.dir).expanduser().resolve())  # an audit log kept outside the home
     protected = view.protected
@@ -109,7 +110,7 @@ def spec_for_project(
         from codeward.privacy.history_view import nested_binds
 
         try:
-            repos = nested_repositories(ws)
+            repos = nested_repositories(ws, refresh=False)  # called at launch, after the census's refresh
             return nested_binds(root, repos, tuple(masked), project.scanner, project.ignore, home / "cache")
         except HistoryError as e:
             raise SandboxUnavailable(f"sandbox: {e}") from None

@@ -62,10 +62,10 @@ def workspace_view(workspace: Workspace, home: Path, matcher: IgnoreMatcher) -> 
             index.memo = {k: v for k, v in index.memo.items() if v[0] == index.generation}  # no stale ones kept
             index.memo[("masked", matcher.key, workspace.root)] = (index.generation, masked)
         protected = tuple(workspace.protected_paths(refresh=False))
-        hidden = set(masked)
-        masked += tuple(
-            p for p in _home_copies(workspace.root, index, home) if p not in hidden and hidden.isdisjoint(p.parents)
-        )
+        copies = _home_copies(workspace.root, index, home)
+        if copies:  # rare (the home bound into the workspace): only then is the hidden set needed
+            hidden = set(masked)
+            masked += tuple(p for p in copies if p not in hidden and hidden.isdisjoint(p.parents))
     if not home.is_dir():
         protected += (home,)
     save(index, cache)

@@ -146,7 +146,7 @@ class NewNames:
         about to be built hides) leaves out; the caller hides them too. Directories the ``index``
         (just refreshed) knows and the watch does not are added."""
         with self.lock:
-            self._covered = frozenset(str(p) for p in covered)
+            self._covered = frozenset(map(str, covered))
             self.found = []
             self._armed = False
             self._opens, self._inodes, self._moving, self._pending = {}, {}, {}, {}
@@ -192,7 +192,7 @@ class NewNames:
     def arm(self, covered: Iterable[Path]) -> None:
         """From now until :meth:`prepare`, judge for a running command whose view hides ``covered``."""
         with self.lock:
-            self._covered = frozenset(str(p) for p in covered)
+            self._covered = frozenset(map(str, covered))
             self.found = []
             self._opens, self._inodes, self._moving, self._pending = {}, {}, {}, {}
             self._armed = True
