@@ -205,3 +205,26 @@ def test_a_scan_stopped_before_it_finished_refuses_rather_than_hangs(git_repo: P
 
     with pytest.raises(HistoryError, match="stopped before it finished"):
         hs.refresh()
+
+
+@pytest.mark.sandbox
+def test_a_staged_view_redacts_commit_messages_too(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages are the scan's first stage; the staged view shows every judged commit, and one whose
+    message holds a secret as a redacted copy (a shifted copy of the token is no known value)."""
+    sb = _bwrap()
+    leaky_history(git_repo)
+    token = "ghp_Sg3Kd8Wq2Lm7Zx4Rt9Yp1Vb6Nc5Hj0Fa2Eu8"
+    (git_repo / "notes.txt").write_text("notes: changed\n")
+    git(git_repo, "commit", "-q", "-am", f"rotate\n\nwas {token}")
+    monkeypatch.setattr(history_view, "_views", {})
+    monkeypatch.setattr(history_view, "GRACE_S", 0.0)
+    project, hs, scanner = _paused_history(git_repo)
+    shift = "python3 -c 'import sys;sys.stdout.write(\"\".join(chr(ord(c)+1) for c in sys.stdin.read()))'"
+    r = sb.run(["sh", "-c", f"git log --format=%B | {shift}; git rev-list --count HEAD"], project.sandbox_spec())
+    shifted = "".join(chr(ord(c) + 1) for c in token)
+    assert r.note is not None and "still being scanned" in r.note
+    assert shifted not in r.output and "=tfdsfu;" in r.output  # "<secret:" shifted
+    assert r.output.rstrip().endswith("5")
+    scanner.go.set()
+    assert hs.complete.wait(30)
+    hs.stop()

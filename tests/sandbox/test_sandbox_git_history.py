@@ -172,3 +172,48 @@ def test_a_git_dir_without_an_object_store_still_runs_commands(git_repo: Path) -
     shutil.rmtree(git_repo / ".git" / "objects")
     r = sb.run(["sh", "-c", "echo ran; ls .git/objects 2>&1; true"], spec)
     assert "ran" in r.output and "No such file" in r.output
+
+
+MSG_TOKEN = "ghp_Mq4Wz8Rt2Yx6Pl9Kd3Fs7Hj1Vb5Nc0Ge2Ta8"
+TAG_TOKEN = "ghp_Tg6Hn2Jm8Kq4Wr9Xs3Zc7Vb1Pl5Df0Ae2Yu4"
+SHIFT = "python3 -c 'import sys;sys.stdout.write(\"\".join(chr(ord(c)+1) for c in sys.stdin.read()))'"
+
+
+def _shifted(value: str) -> bytes:
+    return "".join(chr(ord(c) + 1) for c in value).encode()
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize(
+    "view",
+    [
+        True,
+        pytest.param(
+            False,
+            marks=pytest.mark.xfail(
+                strict=True, raises=AssertionError, reason="control: without the view the messages are read raw"
+            ),
+        ),
+    ],
+)
+def test_commit_and_tag_messages_with_secrets_are_redacted_in_the_view(git_repo: Path, view: bool) -> None:
+    """A token pasted into a commit or tag message: ``git log`` and ``git show TAG`` inside the
+    sandbox print a placeholder, so no transform (here each character shifted by one) carries it;
+    the history still reads the same (every commit, the same ancestry)."""
+    from tests.privacy.history_repo import git
+
+    sb = _bwrap()
+    (git_repo / "deploy.txt").write_text("deploy notes\n")
+    git(git_repo, "add", "deploy.txt")
+    git(git_repo, "commit", "-q", "-m", f"fix deploy\n\nthe old token was {MSG_TOKEN}, rotate it")
+    git(git_repo, "tag", "-a", "v1", "-m", f"release with {TAG_TOKEN}")
+    count = git(git_repo, "rev-list", "--count", "HEAD").strip()
+    spec = open_project(git_repo, None).sandbox_spec()
+    if not view:
+        spec = dataclasses.replace(spec, git_view=None)
+    out = _run(
+        sb, spec, f"git log --format=%B --all | {SHIFT}; git cat-file -p v1 | {SHIFT}; git rev-list --count HEAD"
+    )
+    assert _shifted(MSG_TOKEN) not in out and _shifted(TAG_TOKEN) not in out, out[-400:]
+    assert _shifted("<secret:") in out
+    assert out.rstrip().endswith(count.encode())

@@ -28,7 +28,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import hashlib
-import hmac
 import os
 import shutil
 import tempfile
@@ -56,6 +55,7 @@ from codeward.privacy.history import (
     snapshot_blobs,
     store_stamp,
 )
+from codeward.privacy.history_messages import placeholder, redacted_messages
 from codeward.privacy.history_secrets import HistorySecrets, running_for
 
 GRACE_S = 2.0
@@ -210,25 +210,13 @@ def excluded_blobs(
         parts, last = [], 0
         for f in found:
             parts.append(text[last : f.start])
-            parts.append(_placeholder(f.rule_id, text[f.start : f.end]))
+            parts.append(placeholder(f.rule_id, text[f.start : f.end]))
             last = f.end
         parts.append(text[last:])
         out[oid] = "".join(parts).encode("utf-8", "surrogateescape")
     if newly_clean:
         save_clean(cache_file, (clean & set(blobs)) | newly_clean)
     return out
-
-
-_KEY = os.urandom(32)
-
-
-def _placeholder(rule_id: str, value: str) -> str:
-    """The redactor's placeholder shape (which the scanner skips), keyed by a per-process secret so
-    that it says nothing about the value; :meth:`Redactor.restore` never maps it back."""
-    from codeward.privacy.redact import _placeholder_rule
-
-    mac = hmac.new(_KEY, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
-    return f"<secret:{_placeholder_rule(rule_id)}:{mac[:8]}>"
 
 
 def build_view(
@@ -249,10 +237,12 @@ def build_view(
     known = history.clean_ids() if history is not None else set()
     if not staged:
         excluded = excluded_blobs(root, scanner, ignore, cache_dir, known_clean=known, prefix=prefix)
-        if not excluded:
+        messages = redacted_messages(root, scanner, cache_dir, known_clean=known)
+        if not excluded and not messages:
             return None
         listing = run_git(root, ["cat-file", "--batch-all-objects", "--unordered", "--batch-check=%(objectname)"])
-        keep = b"\n".join(o for o in listing.split(b"\n") if o and o.decode("ascii") not in excluded) + b"\n"
+        left_out = excluded.keys() | messages.keys()
+        keep = b"\n".join(o for o in listing.split(b"\n") if o and o.decode("ascii") not in left_out) + b"\n"
         note = None
     else:
         assert history is not None
@@ -281,10 +271,12 @@ def build_view(
         # trees, and the commits and tags whose messages the scan judged: one made since (on the
         # host) is left out until a full view, whose refresh scans it first
         judged = history.messages
+        messages = redacted_messages(root, scanner, cache_dir, oids=dict.fromkeys(judged, 0), known_clean=known)
         kept = [
             oid
             for oid, kind, _ in listed
-            if kind == b"tree" or (kind in (b"commit", b"tag") and oid.decode("ascii") in judged)
+            if kind == b"tree"
+            or (kind in (b"commit", b"tag") and oid.decode("ascii") in judged and oid.decode("ascii") not in messages)
         ]
         kept += [o.encode("ascii") for o in snapshot if o not in excluded]
         keep = b"\n".join(kept) + b"\n"
@@ -309,6 +301,9 @@ def build_view(
     for oid, content in excluded.items():
         new = _write_loose(objects, content, len(oid))
         (replace / oid).write_text(new + "\n")
+    for oid, (kind, content) in messages.items():
+        new = _write_loose(objects, content, len(oid), kind)
+        (replace / oid).write_text(new + "\n")
     for d in (tmp, objects, replace):
         os.chmod(d, 0o755)
     # a command still running may have the previous view bound: keep it, drop the one before
@@ -319,9 +314,10 @@ def build_view(
     return ObjectView(objects, replace, len(excluded), note=note)
 
 
-def _write_loose(objects: Path, content: bytes, hexlen: int) -> str:
-    """Store ``content`` as a loose blob (SHA-1 or SHA-256 like the repository) and return its id."""
-    data = b"blob %d\0" % len(content) + content
+def _write_loose(objects: Path, content: bytes, hexlen: int, kind: bytes = b"blob") -> str:
+    """Store ``content`` as a loose object of ``kind`` (SHA-1 or SHA-256 like the repository) and
+    return its id."""
+    data = kind + b" %d\0" % len(content) + content
     oid = (hashlib.sha256 if hexlen == 64 else hashlib.sha1)(data).hexdigest()
     d = objects / oid[:2]
     d.mkdir(exist_ok=True)

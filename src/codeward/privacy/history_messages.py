@@ -1,0 +1,91 @@
+"""Commit and tag messages with secrets, as the sandbox's object-store view shows them: redacted.
+
+``git log`` prints every commit message and ``git tag -n``/``git show TAG`` every tag message. A
+secret committed in a message (a token pasted into "fix deploy, key was ...") is a known value to
+the gate, but only in the encodings the gate tracks: a command that shifts each character by one
+carried it past (red team rt6). So the view (:mod:`codeward.privacy.history_view`) leaves such a
+commit or tag out of its pack and writes a copy whose message has each secret replaced by a
+placeholder, with a replace ref from the original id to the copy, as it does for blobs. The
+headers (tree, parents, author, signature) are kept as they are, so history and ancestry read the
+same; a signature no longer verifies, and ``--no-replace-objects`` finds the object missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+from typing import Any
+
+from codeward.privacy.history import MESSAGES, clean_cache_file, list_blobs, load_clean, read_blobs, save_clean
+
+_KEY = os.urandom(32)
+
+
+def placeholder(rule_id: str, value: str) -> str:
+    """The redactor's placeholder shape (which the scanner skips), keyed by a per-process secret so
+    that it says nothing about the value; :meth:`Redactor.restore` never maps it back."""
+    from codeward.privacy.redact import _placeholder_rule
+
+    mac = hmac.new(_KEY, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    return f"<secret:{_placeholder_rule(rule_id)}:{mac[:8]}>"
+
+
+def kind_of(data: bytes) -> bytes:
+    """A commit's text starts with its tree, a tag's with the object it names."""
+    return b"commit" if data.startswith(b"tree ") else b"tag"
+
+
+def redacted_messages(
+    root: Path,
+    scanner: Any,
+    cache_dir: Path | None,
+    *,
+    oids: dict[str, int] | None = None,
+    known_clean: set[str] | frozenset[str] = frozenset(),
+) -> dict[str, tuple[bytes, bytes]]:
+    """Commit or tag id -> (its type, its text with each secret of the message replaced), for every
+    commit and tag (or those of ``oids``) whose message holds a finding. Ids judged clean (the
+    history scan's, or the clean-object cache's) are not read again."""
+    oids = list_blobs(root, MESSAGES) if oids is None else oids
+    cache_file = clean_cache_file(cache_dir, root, scanner)
+    clean = load_clean(cache_file) | set(known_clean)
+    todo = [o for o in oids if o not in clean]
+    out: dict[str, tuple[bytes, bytes]] = {}
+    newly_clean: set[str] = set()
+    for oid, data in read_blobs(root, todo):
+        redacted = _redact_message(data, scanner)
+        if redacted is None:
+            newly_clean.add(oid)
+        else:
+            out[oid] = (kind_of(data), redacted)
+    if newly_clean:
+        save_clean(cache_file, load_clean(cache_file) | newly_clean)
+    return out
+
+
+def _redact_message(data: bytes, scanner: Any) -> bytes | None:
+    """``data`` with every finding after its headers replaced; None when the message has none.
+
+    The headers end at the first empty line (a signature's own empty lines are continuation lines,
+    a single space). A finding in a header is left: rewriting the author or a parent line would
+    break the object; its value stays a known value for the gate."""
+    text = data.decode("utf-8", "surrogateescape")
+    end = text.find("\n\n")
+    if end < 0:
+        return None
+    body_start = end + 2
+    found = [f for f in scanner.scan(text) if f.start >= body_start]
+    if not found:
+        return None
+    parts, last = [], 0
+    for f in sorted(found, key=lambda f: f.start):
+        if f.end <= last:
+            continue  # inside the previous finding: its placeholder covers it
+        start = max(f.start, last)  # overlapping: what the previous one left gets its own placeholder
+        parts.append(text[last:start])
+        parts.append(placeholder(f.rule_id, text[start : f.end]))
+        last = f.end
+    parts.append(text[last:])
+    return "".join(parts).encode("utf-8", "surrogateescape")
