@@ -217,3 +217,42 @@ def test_commit_and_tag_messages_with_secrets_are_redacted_in_the_view(git_repo:
     assert _shifted(MSG_TOKEN) not in out and _shifted(TAG_TOKEN) not in out, out[-400:]
     assert _shifted("<secret:") in out
     assert out.rstrip().endswith(count.encode())
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("how", ["bare", "linked-git"])
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        True,
+        pytest.param(False, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="control: read raw")),
+    ],
+)
+def test_stores_no_view_covers_are_hidden(
+    git_repo: Path, how: str, hidden: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bare clone the host made inside the workspace, and the store a root ``.git`` link leads to:
+    no object-store view covers them, so their objects are hidden whole (git on them fails)."""
+    from tests.privacy.history_repo import git
+
+    from codeward.project import sandbox_view
+
+    sb = _bwrap()
+    leaky_history(git_repo)
+    if how == "bare":
+        git(git_repo, "clone", "-q", "--bare", ".", "backup.git")
+        reads = "git --git-dir=backup.git log -p --all; cat backup.git/objects/pack/*.pack | base64 -d 2>/dev/null"
+        store = git_repo / "backup.git" / "objects"
+    else:
+        real = git_repo / "gitdir"
+        (git_repo / ".git").rename(real)
+        (git_repo / ".git").symlink_to("gitdir")
+        (git_repo / ".gitignore").write_text("gitdir/\n")
+        reads = "git log -p --all; git cat-file --batch-all-objects --batch"
+        store = real / "objects"
+    if not hidden:
+        monkeypatch.setattr(sandbox_view, "unviewed_git_stores", lambda root, protected: [])
+    spec = open_project(git_repo, None).sandbox_spec()
+    out = _run(sb, spec, f"{{ {reads}; }} 2>&1 | {SHIFT}")
+    assert not any(_shifted(v) in out for v in (AWS, LETTERS, TOKEN)), out[-300:]
+    assert store in spec.masked

@@ -69,6 +69,29 @@ def git_key_stores(root: Path, ws: Workspace, protected: Sequence[Path]) -> list
     return [g / name for g in git_dirs for name in GIT_KEY_STORES if os.path.lexists(g / name)]
 
 
+def unviewed_git_stores(root: Path, protected: Sequence[Path]) -> list[Path]:
+    """The object stores of the workspace's git directories that no object-store view covers, to
+    be hidden whole: a bare repository inside the workspace (``git clone --bare . backup.git`` made
+    on the host) and the store a root ``.git`` that is a link leads to. A view is built only for a
+    ``.git`` directory and for what ``.git`` pointer files name (:func:`nested_binds`); without
+    this their history, secrets and hidden files included, is readable raw. git on them then fails
+    inside the sandbox ("not a git repository" or missing objects); their key stores go too."""
+    from codeward.workspace import git_pointer_target
+
+    pointed = {t for p in protected if p.name == ".git" and p.is_file() for t in [git_pointer_target(p)] if t}
+    stores: list[Path] = []
+    inside_git = root / ".git"
+    for p in protected:
+        if p.name == ".git" or p in pointed or p == inside_git or inside_git in p.parents:
+            continue
+        if p.is_dir() and not p.is_symlink() and (p / "HEAD").is_file() and (p / "objects").is_dir():
+            stores.append(p)  # a bare repository
+    link = root / ".git"
+    if link.is_symlink() and link.is_dir():
+        stores.append(link.resolve())
+    return [g / name for g in stores for name in ("objects", *GIT_KEY_STORES) if os.path.lexists(g / name)]
+
+
 def spec_for_project(
     project: ProjectParts,
     *,
@@ -96,6 +119,7 @@ def spec_for_project(
     view = workspace_view(ws, home, project.ignore)  # kept current by the directory index, not a walk
     masked = list(view.masked)
     masked += git_key_stores(root, ws, view.protected)
+    masked += unviewed_git_stores(root, view.protected)
     if cfg.audit.dir and Path(cfg.audit.dir).expanduser().is_absolute():
         masked.append(Path(cfg.audit.dir).expanduser().resolve())  # an audit log kept outside the home
     protected = view.protected
