@@ -266,3 +266,124 @@ def test_lost_events_are_read_from_the_tree(tmp_path: Path, made_meanwhile: bool
     assert recovered == [True]  # the queue did overflow
     assert watch.found == ([str(tmp_path / "late.key")] if made_meanwhile else [])
     watch.close()
+
+
+SECRET = b"TOKEN=CWMARK-newnames-secret\n"
+
+
+def test_a_certificate_swapped_in_for_the_hosts_new_file_is_no_pass(tmp_path: Path) -> None:
+    """Red team rt7: the command moves the host's new file away (to an ordinary name) and its own
+    certificate in before the watch reads the queue, so the file the watch counts is judged public
+    while the host's secret sits under another name of the same count: a renamed count is never
+    public, so reading either is a stop."""
+    watch = _armed(tmp_path)
+    (tmp_path / "c.txt").write_bytes(CERT)
+    assert not watch.poll()
+    fd = os.open(tmp_path / ".env.local", os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)  # the host
+    os.rename(tmp_path / ".env.local", tmp_path / "leak.txt")  # the command, before the queue is read
+    os.rename(tmp_path / "c.txt", tmp_path / ".env.local")
+    os.write(fd, SECRET)
+    os.close(fd)
+    watch.poll()  # the watch reads the queue now: the name holds the certificate
+    os.rename(tmp_path / ".env.local", tmp_path / "x.pem")
+    (tmp_path / "x.pem").read_bytes()
+    watch.poll()  # judged on its own: the certificate it now names
+    (tmp_path / "leak.txt").read_bytes()
+    assert watch.poll()
+    watch.close()
+
+
+def test_a_reused_inode_number_does_not_inherit_a_public_verdict(tmp_path: Path) -> None:
+    """rt7: a certificate read back (public) and deleted leaves its inode number in the watch; a
+    host file saved through a temporary name may get the same number, and with it the verdict."""
+    watch = _armed(tmp_path)
+    (tmp_path / "c.pem").write_bytes(CERT)
+    (tmp_path / "c.pem").read_bytes()
+    assert not watch.poll()
+    os.unlink(tmp_path / "c.pem")
+    (tmp_path / "tmpabc").write_bytes(SECRET)  # the host's atomic save
+    os.rename(tmp_path / "tmpabc", tmp_path / ".env.local")
+    (tmp_path / ".env.local").read_bytes()
+    assert watch.poll()
+    watch.close()
+
+
+def test_a_second_writer_of_a_judged_bundle_stops_before_it_closes(tmp_path: Path) -> None:
+    """rt7: after a bundle was judged public, another writer's write is a stop at once, not only at
+    its close (which may come after the command ended)."""
+    watch = _armed(tmp_path)
+    pem = tmp_path / "server.pem"
+    pem.write_bytes(CERT)
+    pem.read_bytes()
+    assert not watch.poll()
+    with pem.open("ab") as f:
+        f.write(KEY)
+        f.flush()
+        assert watch.poll()
+
+
+def test_the_names_a_stopped_file_was_given_stay_hidden(tmp_path: Path) -> None:
+    """rt7: a command renames the host's new ``.env.local`` to ``n.txt`` and is stopped; the next
+    command must not read ``n.txt`` as an ordinary file, while it is that file."""
+    watch = _armed(tmp_path)
+    (tmp_path / ".env.local").write_bytes(SECRET)  # the host
+    os.rename(tmp_path / ".env.local", tmp_path / "n.txt")  # the command
+    (tmp_path / "n.txt").read_bytes()
+    assert watch.poll()
+    index = _index(tmp_path)
+    assert watch.prepare(index, []) == [tmp_path / "n.txt"]
+    assert watch.prepare(index, []) == [tmp_path / "n.txt"]  # for as long as it is that file
+    (tmp_path / "own.txt").write_bytes(b"the command's own file\n")
+    os.rename(tmp_path / "own.txt", tmp_path / "n.txt")  # another file under the name: not hidden
+    assert watch.prepare(index, []) == []
+    watch.close()
+
+
+def test_a_file_listed_before_its_creation_event_is_read_allows_its_makers_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new directory is watched, then listed; a file made in between is found by the listing and
+    its creation (and its maker's open) are read from the queue after: the maker's open is its own,
+    not a reader's (``python3 -m venv`` was stopped now and then on pip's ``cacert.pem``)."""
+    watch = _armed(tmp_path)
+    real_add = watch._add
+    made: list[int] = []
+
+    def add_then_make(d: str, *, hidden: bool = False) -> bool:
+        ok = real_add(d, hidden=hidden)
+        if d.endswith("/new") and not made:
+            made.append(os.open(f"{d}/.env.local", os.O_CREAT | os.O_WRONLY, 0o600))  # still open
+        return ok
+
+    monkeypatch.setattr(watch, "_add", add_then_make)
+    (tmp_path / "new").mkdir()
+    assert not watch.poll()
+    os.write(made[0], b"A=1\n")
+    os.close(made[0])
+    assert not watch.poll()  # its maker's one open and close
+    (tmp_path / "new" / ".env.local").read_bytes()
+    assert watch.poll()  # anyone else's
+    watch.close()
+
+
+@pytest.mark.parametrize(("content", "stops"), [(CERT + CERT, False), (CERT + KEY, True)])
+def test_a_bundle_written_before_its_directory_was_watched_may_be_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, stops: bool
+) -> None:
+    """``mkdir -p tls && printf ... > tls/cacert.pem && sha256sum tls/cacert.pem``: the file is made,
+    written and closed before the new directory's watch exists; read back, it is judged by what it
+    holds (a bundle runs on, a key stops)."""
+    watch = _armed(tmp_path)
+    real_add = watch._add
+
+    def make_then_add(d: str, *, hidden: bool = False) -> bool:
+        if d.endswith("/tls"):
+            Path(d, "cacert.pem").write_bytes(content)
+        return real_add(d, hidden=hidden)
+
+    monkeypatch.setattr(watch, "_add", make_then_add)
+    (tmp_path / "tls").mkdir()
+    assert not watch.poll()
+    (tmp_path / "tls" / "cacert.pem").read_bytes()
+    assert watch.poll() is stops
+    watch.close()

@@ -23,7 +23,11 @@ Why opens and not creations: inotify does not say who made a name, and commands 
 in ordinary work (``python3 -m venv`` writes pip's ``cacert.pem``). Who opened one is not known
 either, so a command reading back a hidden file it made itself is stopped too (fails closed),
 unless the file is public by content once its writer closed it (pip re-reads ``cacert.pem`` to hash
-it; :meth:`NewNames._judge_public`). A
+it; :meth:`NewNames._judge_public`). That exemption is for a file with one name only: a rename or
+another link (a reused inode number included) ends it, since the watch learns a file's inode when it
+reads the event, not when the file was made, and a command could swap its own certificate in under
+the host's new name (red team rt7); a write after the verdict stops the command at once. The names
+a stopped file was given are hidden from later commands while they name it (:meth:`NewNames._taint`). A
 directory that cannot be watched, or the watch limit, refuses the command; lost events (more than
 the kernel queues) are made up for from the tree (:meth:`NewNames._recover`).
 
@@ -71,9 +75,10 @@ if TYPE_CHECKING:
 
 IN_ISDIR = 0x40000000
 IN_ACCESS = 0x01
+IN_MODIFY = 0x02
 IN_CLOSE_WRITE = 0x08
 IN_CLOSE_NOWRITE = 0x10
-USE = IN_OPEN | IN_ACCESS | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE
+USE = IN_OPEN | IN_ACCESS | IN_MODIFY | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE
 MASK = IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | USE | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW
 NOT_ENTERED = ".git"  # as the directory index: git's own directory is protected whole, never walked
 OVERFLOW = "(too many changes to follow)"
@@ -90,6 +95,15 @@ class Count:
     ident: tuple[int, int] | None = None  # (dev, inode) when it was counted; None: followed by name only
     public: bool | None = None  # judged by content once its writer closed it (:meth:`NewNames._judge_public`)
     read_as_public: bool = False  # read after its writer closed it, allowed if public by content
+    names: int = 1  # names it has had: a rename or another link makes it no candidate for the exemption
+    listed: bool = False  # found by listing a new directory: its maker's open may have gone unseen
+
+    def another_name(self) -> None:
+        """It was renamed, or another name (a hard link, a reused inode number) led to it: what is
+        read under one name may not be what was judged under another, so it is never public again."""
+        self.names += 1
+        if self.public:
+            self.public = False
 
     def __post_init__(self) -> None:
         if self.closes < 0:
@@ -116,6 +130,7 @@ class NewNames:
         self._inodes: dict[tuple[int, int], Count] = {}
         self._moving: dict[int, Count] = {}  # rename cookie -> the renamed file's count
         self._pending: dict[int, tuple[Count, str]] = {}  # read back, to be judged by content (:meth:`_judge_public`)
+        self._tainted: dict[str, tuple[int, int]] = {}  # names of stopped files, hidden while they name them
         self._sigs: dict[str, tuple[int, int, int]] = {}  # directory -> signature as the command starts
         self._armed = False
         self._open()
@@ -146,11 +161,12 @@ class NewNames:
         about to be built hides) leaves out; the caller hides them too. Directories the ``index``
         (just refreshed) knows and the watch does not are added."""
         with self.lock:
+            self._taint()
             self._covered = frozenset(map(str, covered))
             self.found = []
             self._armed = False
             self._opens, self._inodes, self._moving, self._pending = {}, {}, {}, {}
-            exposed: list[str] = []
+            exposed: list[str] = self._tainted_paths()
             if self._drain(exposed):
                 # events were lost: watch afresh; a directory changed since the view's listing is
                 # listed again either way (its signature says so), so nothing depended on the events
@@ -160,6 +176,31 @@ class NewNames:
             with index.lock:  # what the tree is as the command starts, for :meth:`_recover`
                 self._sigs = {d: e.sig for d, e in index.dirs.items()}
             return [Path(p) for p in dict.fromkeys(exposed) if os.path.lexists(p)]
+
+    def _taint(self) -> None:
+        """After a stop, every name a stopped file now has is kept hidden from later commands while it
+        is that file: a command that renamed the host's new ``.env.local`` to ``n.txt`` before it was
+        stopped would otherwise read it as an ordinary file in its next command (red team rt7)."""
+        for path, count in self._opens.items():
+            if count.origin in self.found:
+                with contextlib.suppress(OSError):
+                    st = os.lstat(path)
+                    self._tainted[path] = (st.st_dev, st.st_ino)
+
+    def _tainted_paths(self) -> list[str]:
+        """The tainted names still naming the file they named (forgotten once gone or replaced)."""
+        out: list[str] = []
+        for path, ident in list(self._tainted.items()):
+            try:
+                st = os.lstat(path)
+            except OSError:
+                del self._tainted[path]
+                continue
+            if (st.st_dev, st.st_ino) != ident:
+                del self._tainted[path]
+            elif not self._is_covered(path):
+                out.append(path)
+        return out
 
     def _sync(self, index: DirIndex, out: list[str]) -> None:
         """Watch every directory of ``index`` not watched yet, then list the ones that may hold what
@@ -275,6 +316,7 @@ class NewNames:
                 self._replaced(path)
                 moved = self._moving.pop(cookie, None) if mask & IN_MOVED_TO else None
                 if moved is not None:
+                    moved.another_name()
                     self._opens[path] = moved
                     continue
                 self._judge(path, out, made=bool(mask & IN_CREATE), inside_hidden=self._wd[wd][2])
@@ -312,8 +354,17 @@ class NewNames:
             count.left -= 1
         if mask & IN_CLOSE_WRITE:
             count.closes -= 1
+        # written to after its maker closed it (a second writer: write, truncate, fallocate), or
+        # read while still open for writing, or under more than one name: no exemption (one found
+        # by a listing may or may not be open still: judged on what it holds at the batch's end,
+        # and a write after that verdict is a stop)
+        rewritten = bool(mask & IN_MODIFY) and (count.public is True or (count.closes <= 0 and count.left < 0))
         read = count.left < 0 or bool(mask & (IN_ACCESS | IN_CLOSE_NOWRITE))
-        over = count.closes < 0 or (read and (count.public is False or count.closes > 0))
+        over = (
+            count.closes < 0
+            or rewritten
+            or (read and (count.public is False or (count.closes > 0 and not count.listed) or count.names > 1))
+        )
         if read and not over:  # perhaps public by content: judged once this batch of events is read
             count.read_as_public = True
             if count.public is None:
@@ -372,13 +423,21 @@ class NewNames:
             ident = (st.st_dev, st.st_ino)
             counter = self._inodes.get(ident)
             if counter is None and hidden:
-                counter = self._inodes[ident] = Count(1 if made and st.st_nlink == 1 else 0, path, ident=ident)
+                # one found by listing a new directory may still be open for writing by its maker,
+                # whose open went unseen: its one close for writing is still to come
+                opens = 1 if made and st.st_nlink == 1 else 0
+                counter = self._inodes[ident] = Count(opens, path, 1 if listed else opens, ident=ident, listed=listed)
                 if listed and st.st_atime_ns > st.st_mtime_ns and path not in self.found:
                     # made in a new directory before its watch existed, and read since it was last
                     # written (the access time says so, where the file system keeps it): a stop
                     self.found.append(path)
-            if counter is not None:  # a new hidden file, or another name (a hard link) of one
-                self._opens.setdefault(path, counter)
+            elif counter is not None and made and counter.listed and path == counter.origin and st.st_nlink == 1:
+                # its creation is queued too: the listing came first, and the maker's open is still to be read
+                counter.left += 1
+                counter.listed = False
+            # a new hidden file, or another name (a hard link, a reused inode number) of one
+            if counter is not None and self._opens.setdefault(path, counter) is counter and path != counter.origin:
+                counter.another_name()
             return
         real_dir = st is not None and stat.S_ISDIR(st.st_mode) and os.path.basename(path) != NOT_ENTERED
         if real_dir and self._add(path, hidden=hidden):
