@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gzip
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -220,7 +221,7 @@ def test_commit_and_tag_messages_with_secrets_are_redacted_in_the_view(git_repo:
 
 
 @pytest.mark.sandbox
-@pytest.mark.parametrize("how", ["bare", "linked-git"])
+@pytest.mark.parametrize("how", ["bare", "bare-no-config", "linked-git", "git-pointer", "deinit"])
 @pytest.mark.parametrize(
     "hidden",
     [
@@ -239,10 +240,23 @@ def test_stores_no_view_covers_are_hidden(
 
     sb = _bwrap()
     leaky_history(git_repo)
-    if how == "bare":
+    if how.startswith("bare"):
         git(git_repo, "clone", "-q", "--bare", ".", "backup.git")
+        if how == "bare-no-config":
+            (git_repo / "backup.git" / "config").unlink()  # git opens it all the same (red team rt8)
         reads = "git --git-dir=backup.git log -p --all; cat backup.git/objects/pack/*.pack | base64 -d 2>/dev/null"
         store = git_repo / "backup.git" / "objects"
+    elif how == "git-pointer":  # --separate-git-dir into the workspace (rt8)
+        (git_repo / ".git").rename(git_repo / ".gitstore")
+        (git_repo / ".git").write_text("gitdir: .gitstore\n")
+        reads = "git log -p --all; git cat-file --batch-all-objects --batch"
+        store = git_repo / ".gitstore" / "objects"
+    elif how == "deinit":  # what `git submodule deinit` / `git rm` of a submodule leaves (rt8)
+        module = git_repo / ".git" / "modules" / "lib"
+        module.parent.mkdir()
+        git(git_repo, "clone", "-q", "--bare", ".", str(module))
+        reads = "git --git-dir=.git/modules/lib log -p --all"
+        store = module / "objects"
     else:
         real = git_repo / "gitdir"
         (git_repo / ".git").rename(real)
@@ -256,3 +270,51 @@ def test_stores_no_view_covers_are_hidden(
     out = _run(sb, spec, f"{{ {reads}; }} 2>&1 | {SHIFT}")
     assert not any(_shifted(v) in out for v in (AWS, LETTERS, TOKEN)), out[-300:]
     assert store in spec.masked
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("how", ["author", "extra-header", "mergetag", "utf-7"])
+def test_secrets_in_commit_headers_and_foreign_encodings_are_redacted(git_repo: Path, how: str) -> None:
+    """Red team rt8: a token as the author's name, in an extra header, in a ``mergetag`` header (git
+    copies a merged signed tag, message and all, into the merge commit), or in a message stored in
+    UTF-7 (``git log`` re-encodes it: ``+AF8-`` prints as ``_``) is not in the view as it was."""
+    from tests.privacy.history_repo import git
+
+    sb = _bwrap()
+    head = git(git_repo, "rev-parse", "HEAD").strip()
+    tree = git(git_repo, "rev-parse", "HEAD^{tree}").strip()
+    who = "A U Thor <a@example.com> 1700000000 -0500"
+    author = f"ghp_{MSG_TOKEN[4:]}" if how == "author" else "A U Thor"
+    lines = [f"tree {tree}", f"parent {head}", f"author {author} <a@example.com> 1700000000 -0500", f"committer {who}"]
+    message = "import\n"
+    if how == "extra-header":
+        lines.append(f"x-deploy-token {MSG_TOKEN}")
+    elif how == "mergetag":
+        lines += [
+            f"mergetag object {head}",
+            " type commit",
+            " tag v2",
+            f" tagger {who}",
+            " ",
+            f" deploy key {MSG_TOKEN}",
+        ]
+    elif how == "utf-7":
+        lines.append("encoding UTF-7")
+        message = "key " + MSG_TOKEN.replace("_", "+AF8-") + "\n"
+    text = "\n".join(lines) + "\n\n" + message
+    oid = (
+        subprocess.run(
+            ["git", "hash-object", "-t", "commit", "-w", "--stdin", "--literally"],
+            cwd=git_repo,
+            input=text.encode(),
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    git(git_repo, "update-ref", "refs/heads/imported", oid)
+    spec = open_project(git_repo, None).sandbox_spec()
+    out = _run(sb, spec, f"{{ git cat-file commit imported; git log -1 --format='%an %B' imported; }} 2>&1 | {SHIFT}")
+    assert _shifted(MSG_TOKEN) not in out and _shifted(MSG_TOKEN[4:]) not in out, out[-400:]
+    assert _shifted(tree) in out  # the history still reads

@@ -48,7 +48,7 @@ RACY_NS = 100_000_000  # a directory changed this close to its listing is listed
 COARSE_RACY_NS = 2_000_000_000 + RACY_NS
 ALL: frozenset[str] = frozenset({"/"})  # :meth:`DirIndex.walk`'s "enter nothing below this one"
 NOT_ENTERED = ".git"  # git's own directory is never walked (it is protected whole)
-BARE_FILES = frozenset({"HEAD", "config"})
+BARE_FILES = frozenset({"HEAD"})  # git opens one without a config file, HEAD a link or not
 BARE_DIRS = frozenset({"objects", "refs"})
 
 

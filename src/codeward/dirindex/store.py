@@ -30,7 +30,7 @@ from typing import Any
 
 from codeward.dirindex import Dir, DirIndex
 
-FORMAT = 1
+FORMAT = 2  # 2: a bare repository needs no config file (red team rt8)
 KEY_FILE = "view-index.key"
 
 

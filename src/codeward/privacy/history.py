@@ -223,6 +223,25 @@ class BlobScan:
     """Objects left unread because the scan was stopped or ran out of time."""
 
 
+def foreign_message(data: bytes) -> tuple[str, str | None] | None:
+    """For a commit or tag whose ``encoding`` header names another encoding than UTF-8: that
+    encoding and its message as ``git log`` shows it (re-encoded: ``+AF8-`` in UTF-7 is ``_``), or
+    None for the message when Python has no such codec. None for any other object."""
+    import codecs
+
+    if not data.startswith((b"tree ", b"object ")):
+        return None
+    head, _sep, body = data.partition(b"\n\n")
+    encoding = next((ln[9:].strip() for ln in head.split(b"\n") if ln.startswith(b"encoding ")), b"")
+    name = encoding.decode("ascii", "replace")
+    if not encoding or name.lower() in ("utf-8", "utf8"):
+        return None
+    try:
+        return name, codecs.decode(body, codecs.lookup(name).name, errors="replace")
+    except (LookupError, ValueError):
+        return name, None
+
+
 def judge_blob(data: bytes, scanner: Any, path: str | None) -> tuple[list[tuple[str, str]], list[str]]:
     """The secrets in one blob as ``(value, rule)`` pairs and the rule ids; both empty: clean.
 
@@ -231,8 +250,11 @@ def judge_blob(data: bytes, scanner: Any, path: str | None) -> tuple[list[tuple[
     committed ``.gz`` counted as clean and was served raw by the object view). One that cannot be
     read in full counts as holding a secret (rule ``unscannable``), never as clean."""
     text = _text(data)
+    foreign = foreign_message(data)
+    if foreign is not None and foreign[1] is None:
+        return [], ["unscannable"]  # a message in an encoding this cannot decode
     if text is not None:
-        texts = [text]
+        texts = [text] if foreign is None or foreign[1] is None else [text, foreign[1]]
     else:
         from codeward.privacy.contents import contents
 
@@ -325,8 +347,9 @@ def clean_cache_file(cache_dir: Path | None, root: Path, scanner: Any) -> Path |
         return None
     from codeward import __version__
 
-    # v2: binary blobs are judged on their contents (v1 called every blob with a NUL byte clean)
-    h = hashlib.sha256(f"history\0v2\0{__version__}\0{root.resolve()}".encode("utf-8", "surrogateescape"))
+    # v2: binary blobs are judged on their contents (v1 called every blob with a NUL byte clean);
+    # v3: a message in a declared encoding is judged as git shows it (v2 judged its stored bytes)
+    h = hashlib.sha256(f"history\0v3\0{__version__}\0{root.resolve()}".encode("utf-8", "surrogateescape"))
     for r in getattr(getattr(scanner, "ruleset", None), "rules", ()):
         h.update(f"\0{r.id}\0{r.regex_source}\0{r.origin}\0{r.keywords}\0{len(r.allowlists)}".encode())
     h.update(repr(getattr(scanner, "allowlist", ())).encode())

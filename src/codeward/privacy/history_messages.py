@@ -18,7 +18,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from codeward.privacy.history import MESSAGES, clean_cache_file, list_blobs, load_clean, read_blobs, save_clean
+from codeward.privacy.history import (
+    MESSAGES,
+    clean_cache_file,
+    foreign_message,
+    list_blobs,
+    load_clean,
+    read_blobs,
+    save_clean,
+)
 
 _KEY = os.urandom(32)
 
@@ -65,19 +73,31 @@ def redacted_messages(
     return out
 
 
-def _redact_message(data: bytes, scanner: Any) -> bytes | None:
-    """``data`` with every finding after its headers replaced; None when the message has none.
+STRUCTURAL = ("tree ", "parent ", "object ", "type ")
+"""Header lines git needs as they are to read the history (a finding there is left to the gate)."""
 
-    The headers end at the first empty line (a signature's own empty lines are continuation lines,
-    a single space). A finding in a header is left: rewriting the author or a parent line would
-    break the object; its value stays a known value for the gate."""
+
+def _redact_message(data: bytes, scanner: Any) -> bytes | None:
+    """``data`` with every finding replaced; None when there is none.
+
+    The message and every header but the structural ones are redacted: an author or committer name,
+    an extra header, a ``mergetag`` header (git copies a merged signed tag, message and all, into
+    the merge commit: red team rt8). In headers the placeholder has no angle brackets, which would
+    end an author's name. A message in another encoding (an ``encoding`` header: ``git log``
+    re-encodes it for display, so ``+AF8-`` in UTF-7 prints as ``_``) is scanned as git would show
+    it, and replaced whole by a note when it holds a finding or its encoding is unknown here."""
     text = data.decode("utf-8", "surrogateescape")
     end = text.find("\n\n")
-    if end < 0:
-        return None
-    body_start = end + 2
-    found = [f for f in scanner.scan(text) if f.start >= body_start]
-    if not found:
+    head_end = len(text) if end < 0 else end + 1
+    body_start = len(text) if end < 0 else end + 2
+    note = _foreign_message(data, scanner)
+    structural = _structural_spans(text[:head_end])
+    found = [
+        f
+        for f in scanner.scan(text)
+        if not any(a <= f.start < b for a, b in structural) and (note is None or f.start < body_start)
+    ]
+    if not found and note is None:
         return None
     parts, last = [], 0
     for f in sorted(found, key=lambda f: f.start):
@@ -85,7 +105,33 @@ def _redact_message(data: bytes, scanner: Any) -> bytes | None:
             continue  # inside the previous finding: its placeholder covers it
         start = max(f.start, last)  # overlapping: what the previous one left gets its own placeholder
         parts.append(text[last:start])
-        parts.append(placeholder(f.rule_id, text[start : f.end]))
+        shown = placeholder(f.rule_id, text[start : f.end])
+        parts.append(shown if start >= body_start else "(" + shown[1:-1] + ")")
         last = f.end
+    if note is not None:
+        parts.append(text[last:body_start])
+        return ("".join(parts) + note).encode("utf-8", "surrogateescape")
     parts.append(text[last:])
     return "".join(parts).encode("utf-8", "surrogateescape")
+
+
+def _structural_spans(head: str) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for line in head.split("\n"):
+        if line.startswith(STRUCTURAL):
+            spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return spans
+
+
+def _foreign_message(data: bytes, scanner: Any) -> str | None:
+    """The note a message in a declared non-UTF-8 encoding is replaced by, or None to keep it."""
+    foreign = foreign_message(data)
+    if foreign is None:
+        return None
+    encoding, shown = foreign
+    if shown is None:
+        return f"(codeward: this message, in an encoding codeward cannot read ({encoding[:40]}), is hidden)\n"
+    if scanner.scan(shown):
+        return f"(codeward: this message, in the encoding {encoding[:40]}, held a secret and is hidden)\n"
+    return None

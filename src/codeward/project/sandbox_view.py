@@ -71,24 +71,47 @@ def git_key_stores(root: Path, ws: Workspace, protected: Sequence[Path]) -> list
 
 def unviewed_git_stores(root: Path, protected: Sequence[Path]) -> list[Path]:
     """The object stores of the workspace's git directories that no object-store view covers, to
-    be hidden whole: a bare repository inside the workspace (``git clone --bare . backup.git`` made
-    on the host) and the store a root ``.git`` that is a link leads to. A view is built only for a
-    ``.git`` directory and for what ``.git`` pointer files name (:func:`nested_binds`); without
-    this their history, secrets and hidden files included, is readable raw. git on them then fails
-    inside the sandbox ("not a git repository" or missing objects); their key stores go too."""
+    be hidden whole. A view is built for a ``.git`` directory at the root (:func:`object_view`) and
+    for the stores nested ``.git`` pointer files and directories name (:func:`nested_binds`); any
+    other store's history, secrets and hidden files' old contents included, would be readable raw:
+
+    * a bare repository inside the workspace (``git clone --bare . backup.git`` made on the host),
+      and the workspace itself when it is one;
+    * the store a root ``.git`` link, or a root ``.git`` pointer file, leads to (``--separate-git-dir``,
+      the ``.bare`` layout before a worktree exists), unless a nested worktree's view covers it;
+    * what ``git submodule deinit`` or ``git rm`` of a submodule left in ``.git/modules``.
+
+    git on them then fails inside the sandbox (missing objects); their key stores go too (red team rt8)."""
+    from codeward.gitfiles import inner_git_dirs
     from codeward.workspace import git_pointer_target
 
-    pointed = {t for p in protected if p.name == ".git" and p.is_file() for t in [git_pointer_target(p)] if t}
-    stores: list[Path] = []
+    def real(p: Path) -> str:
+        return os.path.realpath(p)
+
     inside_git = root / ".git"
+    pointers = [p for p in protected if p.name == ".git" and p.is_file()]
+    pointed = {real(t) for p in pointers if p != inside_git for t in [git_pointer_target(p)] if t}
+    stores: list[Path] = []
+
+    def is_store(p: Path) -> bool:
+        return os.path.lexists(p / "HEAD") and (p / "objects").is_dir() and not p.is_symlink()
+
     for p in protected:
-        if p.name == ".git" or p in pointed or p == inside_git or inside_git in p.parents:
+        if p.name == ".git" or p == inside_git or inside_git in p.parents or real(p) in pointed:
             continue
-        if p.is_dir() and not p.is_symlink() and (p / "HEAD").is_file() and (p / "objects").is_dir():
+        if p.is_dir() and is_store(p) and not (inside_git.is_file() and git_pointer_target(inside_git) == p):
             stores.append(p)  # a bare repository
-    link = root / ".git"
-    if link.is_symlink() and link.is_dir():
-        stores.append(link.resolve())
+    if is_store(root) and (root / "refs").is_dir():
+        stores.append(root)  # the workspace is a bare repository
+    if inside_git.is_symlink() and inside_git.is_dir():
+        stores.append(inside_git.resolve())
+    elif inside_git.is_file():
+        target = git_pointer_target(inside_git)
+        covered = target is not None and any(t == real(target) or t.startswith(real(target) + "/") for t in pointed)
+        if target is not None and not covered and is_store(target):
+            stores.append(target)
+    elif inside_git.is_dir() and not inside_git.is_symlink():
+        stores += [g for g in inner_git_dirs(inside_git) if real(g) not in pointed]  # left by deinit or rm
     return [g / name for g in stores for name in ("objects", *GIT_KEY_STORES) if os.path.lexists(g / name)]
 
 
