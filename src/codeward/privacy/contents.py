@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from codeward.privacy.unpack import MAX_DEPTH, MAX_INFLATED, Budget, Unscannable, payloads
+from codeward.privacy.unpack import MAX_DEPTH, MAX_INFLATED, Budget, Fragment, Unscannable, payloads
+from codeward.privacy.unpack_carve import may_hold_stream
 from codeward.textenc import RUN_BYTES, decode, detect, printable_strings
 
 __all__ = ["MAX_INFLATED", "Contents", "contents", "streamed_strings"]
@@ -43,13 +44,21 @@ class Contents:
 
 def contents(data: bytes, budget: Budget | None = None) -> Contents:
     """The texts to scan in ``data`` (a whole file, at most the learner's size limit)."""
-    if detect(data) == "utf-8":  # nearly every file of a workspace: no budget to set up, nothing to unpack
+    texts: list[str] = []
+    text_file = detect(data) == "utf-8"  # nearly every file of a workspace
+    if text_file and not may_hold_stream(data):  # no budget to set up, nothing to unpack
         text = decode(data, "utf-8")
         return Contents((text,) if text else (), False)
     budget = budget if budget is not None else Budget()
-    texts: list[str] = []
     try:
-        binary = _collect(data, budget, 0, texts)
+        if text_file:
+            text = decode(data, "utf-8")
+            if not _streams_in_text(data, budget, texts):
+                return Contents((text,) if text else (), False)
+            texts.insert(0, text)
+            binary = True
+        else:
+            binary = _collect(data, budget, 0, texts)
     except Unscannable as e:
         return Contents(tuple(t for t in texts if t), True, str(e))
     except (Exception, MemoryError, RecursionError) as e:
@@ -75,9 +84,28 @@ def _collect(data: bytes, budget: Budget, depth: int, texts: list[str]) -> bool:
         texts.append(_sqlite_rows(data))
     for inner in payloads(data, budget):
         if depth >= MAX_DEPTH:
+            if isinstance(inner, Fragment):  # what random bytes that look like a stream gave
+                texts.append("\n".join(printable_strings(inner)))
+                continue
             raise Unscannable(f"archives nested more than {MAX_DEPTH} deep")
         _collect(inner, budget, depth + 1, texts)
     return True
+
+
+def _streams_in_text(data: bytes, budget: Budget, texts: list[str]) -> bool:
+    """Whether text holds a compressed stream that decodes to its end (a zlib or bzip2 stream may
+    have no NUL byte, so it passes for UTF-8; deflate can even be written in printable ASCII; a PDF
+    may be all ASCII, its streams in ASCIIHex or ASCII85). Its payloads' texts go to ``texts``; such
+    a file is read as a binary (hidden, not redacted: a value inside the stream is not in the text
+    to replace). A fragment (a candidate that broke off) in ordinary text is prose that happens to
+    look like a zlib header: ignored."""
+    found = False
+    for inner in payloads(data, budget):
+        if isinstance(inner, Fragment):
+            continue
+        found = True
+        _collect(inner, budget, 1, texts)
+    return found
 
 
 SQLITE_MAGIC = b"SQLite format 3\0"

@@ -22,45 +22,34 @@ import io
 import lzma
 import re
 import tarfile
-import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-MAX_INFLATED = 8 << 20
-"""Bytes unpacked per workspace file, every level and member together (the text-file limit too)."""
-MAX_CPU_SECONDS = 2.0
-"""CPU time (of the scanning thread, so a loaded machine does not trip it) spent unpacking one file."""
-MAX_DEPTH = 4
-"""Archives inside archives followed: a zip in a zip in a tar.gz in a zip is read, one more is not."""
-STEP = 1 << 20
-"""Decompressed per call, so the budget is checked between steps (a bomb never fills memory)."""
+from codeward.privacy.unpack_base import (
+    MAX_CPU_SECONDS,
+    MAX_DEPTH,
+    MAX_INFLATED,
+    STEP,
+    Budget,
+    Fragment,
+    Unscannable,
+)
+from codeward.privacy.unpack_carve import carve
+from codeward.privacy.unpack_pdf import pdf_streams
 
-
-class Unscannable(Exception):
-    """The file's payload cannot be read in full; the message says why (it goes into a note)."""
-
-
-class Budget:
-    """What unpacking one workspace file may still cost: bytes inflated and CPU seconds."""
-
-    def __init__(self, max_bytes: int = MAX_INFLATED, cpu_seconds: float = MAX_CPU_SECONDS) -> None:
-        self.left = max_bytes
-        self.max_bytes = max_bytes
-        self._deadline = time.thread_time() + cpu_seconds
-        self.cpu_seconds = cpu_seconds
-
-    def spend(self, n: int) -> None:
-        """Count ``n`` more bytes unpacked; :class:`Unscannable` once over either limit."""
-        self.left -= n
-        if self.left < 0:
-            raise Unscannable(f"unpacks to more than {self.max_bytes >> 20} MiB")
-        self.check_time()
-
-    def check_time(self) -> None:
-        if time.thread_time() > self._deadline:
-            raise Unscannable(f"unpacking took more than {self.cpu_seconds:g} s")
+__all__ = [
+    "MAX_CPU_SECONDS",
+    "MAX_DEPTH",
+    "MAX_INFLATED",
+    "STEP",
+    "Budget",
+    "Fragment",
+    "Unscannable",
+    "kind",
+    "payloads",
+]
 
 
 UNREADABLE_MAGIC = (
@@ -111,8 +100,9 @@ def kind(data: bytes) -> str | None:
 def payloads(data: bytes, budget: Budget) -> Iterator[bytes]:
     """Each payload of ``data``'s format (nothing for a plain file); :class:`Unscannable` when one
     cannot be read in full within ``budget``."""
-    name = kind(data)
-    if name is None:
+    name = None if isinstance(data, Fragment) else kind(data)
+    if name is None:  # a fragment is bytes cut off at both ends: a format at its start is by chance
+        yield from carve(data, budget)
         return
     reader = _READERS.get(name)
     if reader is None:
@@ -223,6 +213,7 @@ def _zip_appended(data: bytes, budget: Budget) -> Iterator[bytes]:
     try:
         zipfile.ZipFile(io.BytesIO(data)).close()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError, ValueError):
+        yield from carve(data, budget)
         return
     yield from _zip(data, budget)
 
@@ -252,37 +243,6 @@ def _read_limited(f: io.BufferedIOBase | object, budget: Budget) -> bytes:
     return b"".join(out)
 
 
-_PDF_STREAM = re.compile(rb">>\s*stream\r?\n")
-PDF_DICT_WINDOW = 2048
-"""Bytes before a ``stream`` keyword searched for its dictionary (cut at the object's start)."""
-
-
-def _pdf(data: bytes, budget: Budget) -> Iterator[bytes]:
-    """Each ``FlateDecode`` stream of a PDF, inflated (what ``qpdf --qdf`` or ``zlib`` in a script
-    prints), but images: their pixels hold no text, and a scanned document's pages would put most
-    PDFs over the budget. Other filters are read as strings only. The dictionary is looked for in a
-    window before each ``stream`` keyword, so a file of ``<<`` costs one pass, not one per ``<<``."""
-    for m in _PDF_STREAM.finditer(data):
-        budget.check_time()
-        head = data[max(0, m.start() - PDF_DICT_WINDOW) : m.start()]
-        head = head[head.rfind(b" obj") + 1 :]
-        if (b"/FlateDecode" not in head and b"/Fl " not in head) or b"/Image" in head:
-            continue
-        d = _Zlib(zlib.MAX_WBITS)
-        try:
-            chunk = d.decompress(data[m.end() :], STEP)
-            out = []
-            while True:
-                budget.spend(len(chunk))
-                out.append(chunk)
-                if d.eof or d.needs_input:
-                    break  # a stream cut short (no end marker) still yields what it held
-                chunk = d.decompress(b"", STEP)
-        except zlib.error as e:
-            raise Unscannable(f"a PDF stream that cannot be inflated ({e})") from None
-        yield b"".join(out)
-
-
 _READERS: dict[str, Callable[[bytes, Budget], Iterator[bytes]]] = {
     "gzip": _gzip,
     "xz": _xz,
@@ -291,5 +251,5 @@ _READERS: dict[str, Callable[[bytes, Budget], Iterator[bytes]]] = {
     "zip": _zip,
     "zip-appended": _zip_appended,
     "tar": _tar,
-    "pdf": _pdf,
+    "pdf": pdf_streams,
 }
