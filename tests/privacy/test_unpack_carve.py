@@ -82,8 +82,6 @@ CARVED: dict[str, Callable[[str], bytes]] = {
     "deb-data-tar-gz": lambda t: _ar(
         [("debian-binary", b"2.0\n"), ("data.tar.gz", gzip.compress(_tar({"a": t.encode()})))]
     ),
-        [("debian-binary", b"2.0\n"), ("data.tar", _tar({"a": t.encode("utf-16")}))]
-    ),
     "cpio-gzip-member": lambda t: _cpio("app.conf.gz", gzip.compress(t.encode())) + _cpio("TRAILER!!!", b""),
     "zip-member-without-central-directory": lambda t: HEADER + _zip_local("app.conf", t.encode()),
     "git-bundle": _bundle,
