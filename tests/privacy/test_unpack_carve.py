@@ -91,6 +91,9 @@ CARVED: dict[str, Callable[[str], bytes]] = {
     "pdf-asciihex": lambda t: _pdf(b"/Filter /ASCIIHexDecode", t.encode().hex().encode() + b">"),
     "pdf-ascii85": lambda t: _pdf(b"/Filter /A85", base64.a85encode(t.encode()) + b"~>"),
     "pdf-filter-array": lambda t: _pdf(b"/Filter [/A85 /Fl]", base64.a85encode(zlib.compress(t.encode())) + b"~>"),
+    "pdf-filter-pushed-out-of-the-window": lambda t: _pdf(
+        b"/Filter /FlateDecode /Pad (" + b"x" * 3000 + b")", zlib.compress(t.encode())
+    ),
     "pdf-unknown-filter-carved": lambda t: _pdf(b"/Filter /LZWDecode", b"\x80" + gzip.compress(t.encode())),
 }
 

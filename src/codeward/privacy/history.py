@@ -317,7 +317,8 @@ def clean_cache_file(cache_dir: Path | None, root: Path, scanner: Any) -> Path |
     from codeward import __version__
 
     # v2: binary blobs are judged on their contents (v1 called every blob with a NUL byte clean)
-    h = hashlib.sha256(f"history\0v2\0{__version__}\0{root.resolve()}".encode("utf-8", "surrogateescape"))
+    # v3: streams at any offset and text's encoded compressed blobs are read (v2 missed them)
+    h = hashlib.sha256(f"history\0v3\0{__version__}\0{root.resolve()}".encode("utf-8", "surrogateescape"))
     for r in getattr(getattr(scanner, "ruleset", None), "rules", ()):
         h.update(f"\0{r.id}\0{r.regex_source}\0{r.origin}\0{r.keywords}\0{len(r.allowlists)}".encode())
     h.update(repr(getattr(scanner, "allowlist", ())).encode())

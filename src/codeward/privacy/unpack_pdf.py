@@ -5,7 +5,8 @@ abbreviated or not (``/Fl``, ``/FlateDecode``, ``/AHx``, ``/ASCIIHexDecode``, ``
 ``/ASCII85Decode``), with ``#xx`` escapes in names resolved (``/Fl#61teDecode`` is Flate), and
 glued to its neighbours or not (``/Filter/Fl/Length 9``). An array is applied in order
 (``[/A85 /Fl]``: ASCII85 first, then inflate). A stream with a filter that has no decoder here
-(LZW, RunLength, a filter given by reference) is carved like any bytes
+(LZW, RunLength, a filter given by reference), or whose filter is not within
+:data:`PDF_DICT_WINDOW` bytes before it, is carved like any bytes
 (:mod:`codeward.privacy.unpack_carve`). Images are not decoded: their pixels hold no text, and a
 scanned document's pages would put most PDFs over the budget. A stream whose filter is known but
 that does not decode makes the PDF unscannable.
@@ -41,12 +42,14 @@ def pdf_streams(data: bytes, budget: Budget) -> Iterator[bytes]:
         budget.check_time()
         head = data[max(0, m.start() - PDF_DICT_WINDOW) : m.start()]
         head = _ESCAPE.sub(lambda e: bytes([int(e.group(1), 16)]), head[head.rfind(b" obj") + 1 :])
-        f = _FILTER.search(head)
-        if f is None or b"/Image" in head:
+        if b"/Image" in head:
             continue
-        filters = [_ABBREVIATIONS.get(n, n) for n in _NAME.findall(f.group(1))]
-        if f.group(1).endswith(b"R") or not filters:
-            filters = [b"?"]  # a filter given by reference: not resolved here, so the bytes are carved
+        f = _FILTER.search(head)
+        filters = [_ABBREVIATIONS.get(n, n) for n in _NAME.findall(f.group(1))] if f is not None else []
+        if f is None or f.group(1).endswith(b"R") or not filters:
+            # no filter in the window (none at all, or pushed out of it by a long dictionary), or
+            # one given by reference (not resolved here): the bytes are carved
+            filters = [b"?"]
         if any(n in _IMAGE for n in filters):
             continue
         end = data.find(b"endstream", m.end())
