@@ -206,3 +206,18 @@ def test_the_cpu_budget_stops_carving() -> None:
     data = b"\x01" + b"\x78\x9c\x03" * 20_000
     got = contents(data, Budget(cpu_seconds=0.0))
     assert got.unscannable is not None and "took more than" in got.unscannable
+
+
+def test_inside_a_fragment_only_whole_streams_are_followed_and_broken_ones_cost_nothing() -> None:
+    """Garbage decoded from garbage (a library's code read as deflate, then its output read again)
+    grew threefold a level and put ``libasan.so`` over the budget: a fragment's own broken streams
+    are dropped and not charged; a whole stream in it is still read."""
+    from codeward.privacy.unpack import payloads
+
+    broken = HEADER + zlib.compress(CLEAN.encode() * 20)[:-30] + b"\xff" * 40
+    assert any(isinstance(p, Fragment) for p in carve(broken, Budget()))  # as a file: a fragment
+    budget = Budget()
+    assert list(payloads(Fragment(broken), budget)) == []
+    assert budget.left == budget.max_bytes
+    whole = list(payloads(Fragment(HEADER + gzip.compress(CONF.encode())), Budget()))
+    assert whole == [CONF.encode()]

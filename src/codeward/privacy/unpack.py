@@ -100,8 +100,13 @@ def kind(data: bytes) -> str | None:
 def payloads(data: bytes, budget: Budget) -> Iterator[bytes]:
     """Each payload of ``data``'s format (nothing for a plain file); :class:`Unscannable` when one
     cannot be read in full within ``budget``."""
-    name = None if isinstance(data, Fragment) else kind(data)
-    if name is None:  # a fragment is bytes cut off at both ends: a format at its start is by chance
+    if isinstance(data, Fragment):
+        # bytes cut off at both ends (a format at its start is by chance): only whole streams in
+        # it are followed, or garbage decoded from garbage would fill the budget
+        yield from carve(data, budget, fragments=False)
+        return
+    name = kind(data)
+    if name is None:
         yield from carve(data, budget)
         return
     reader = _READERS.get(name)
