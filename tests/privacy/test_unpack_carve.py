@@ -26,6 +26,7 @@ from codeward.privacy import unpack_carve
 from codeward.privacy.contents import contents
 from codeward.privacy.unpack import Budget, Fragment, kind
 from codeward.privacy.unpack_carve import carve
+from codeward.textenc import detect
 
 HEADER = b'#!/bin/sh\n# makeself-style installer\ntail -c +513 "$0" | tar -xz\nexit 0\n'.ljust(512, b"#")
 
@@ -120,7 +121,8 @@ def test_a_stream_anywhere_in_the_file_is_read(tmp_path: Path, fmt: str) -> None
     assert learner.secret_paths() == {str(tmp_path / "ws" / "f.bin")}
     assert learner.unscannable == {}
     got = contents(data)
-    assert got.binary and got.unscannable is None
+    # an all-ASCII PDF is text: shown redacted (its ASCIIHex/ASCII85 blobs whole, test_unpack_text.py)
+    assert got.binary == (detect(data) != "utf-8") and got.unscannable is None
     assert any(TOK in t for t in got.texts) and any(AWS in t for t in got.texts)
 
 
@@ -221,3 +223,11 @@ def test_inside_a_fragment_only_whole_streams_are_followed_and_broken_ones_cost_
     assert budget.left == budget.max_bytes
     whole = list(payloads(Fragment(HEADER + gzip.compress(CONF.encode())), Budget()))
     assert whole == [CONF.encode()]
+
+
+def test_text_is_carved_not_read_by_a_format_s_strict_reader() -> None:
+    """Prose with ``ustar`` at offset 257 is no tar archive: the text stays readable (its candidates
+    are carved, and a tar header needs its checksum), where the strict reader called it damaged."""
+    text = ("x" * 257 + "ustar is the POSIX tar format\n" * 30).encode()
+    got = contents(text)
+    assert got.unscannable is None and not got.binary

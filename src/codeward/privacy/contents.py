@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from codeward.privacy.unpack import MAX_DEPTH, MAX_INFLATED, Budget, Fragment, Unscannable, payloads
-from codeward.privacy.unpack_carve import may_hold_stream
+from codeward.privacy.unpack_carve import carve, may_hold_stream
+from codeward.privacy.unpack_pdf import pdf_streams
 from codeward.textenc import RUN_BYTES, decode, detect, printable_strings
 
 __all__ = ["MAX_INFLATED", "Contents", "contents", "streamed_strings"]
@@ -56,7 +57,7 @@ def contents(data: bytes, budget: Budget | None = None) -> Contents:
             if not _streams_in_text(data, budget, texts):
                 return Contents((text,) if text else (), False)
             texts.insert(0, text)
-            binary = True
+            binary = False  # every hit counts (a short password in the text too): it is shown redacted
         else:
             binary = _collect(data, budget, 0, texts)
     except Unscannable as e:
@@ -95,12 +96,16 @@ def _collect(data: bytes, budget: Budget, depth: int, texts: list[str]) -> bool:
 def _streams_in_text(data: bytes, budget: Budget, texts: list[str]) -> bool:
     """Whether text holds a compressed stream that decodes to its end (a zlib or bzip2 stream may
     have no NUL byte, so it passes for UTF-8; deflate can even be written in printable ASCII; a PDF
-    may be all ASCII, its streams in ASCIIHex or ASCII85). Its payloads' texts go to ``texts``; such
-    a file is read as a binary (hidden, not redacted: a value inside the stream is not in the text
-    to replace). A fragment (a candidate that broke off) in ordinary text is prose that happens to
-    look like a zlib header: ignored."""
+    may be all ASCII, its streams in ASCIIHex or ASCII85). Its payloads' texts go to ``texts``, so a
+    value inside marks the file, which the view shows redacted: bytes that are not UTF-8 are
+    replaced there (no stream of them survives), and hex, ASCII85 and base64 blobs are redacted
+    whole (:mod:`codeward.privacy.decode`); a stream of valid UTF-8 bytes is the limit left (README).
+    A fragment (a candidate that broke off) in ordinary text is prose that happens to look like a
+    zlib header: ignored."""
     found = False
-    for inner in payloads(data, budget):
+    # carved, not read by a format's strict reader: text with ``ustar`` at offset 257 is no archive
+    streams = pdf_streams(data, budget) if data.startswith(b"%PDF-") else carve(data, budget)
+    for inner in streams:
         if isinstance(inner, Fragment):
             continue
         found = True
