@@ -231,3 +231,11 @@ def test_text_is_carved_not_read_by_a_format_s_strict_reader() -> None:
     text = ("x" * 257 + "ustar is the POSIX tar format\n" * 30).encode()
     got = contents(text)
     assert got.unscannable is None and not got.binary
+
+
+def test_a_zlib_look_alike_pair_cannot_eat_a_real_header_s_first_byte() -> None:
+    """Candidates are found by a non-overlapping search: that is sound only while no header's first
+    byte (CMF) can be the second byte of a pair before it."""
+    for prev in range(256):
+        for cmf in unpack_carve._CMF:
+            assert unpack_carve._ZLIB.match(bytes([prev, cmf])) is None

@@ -65,7 +65,9 @@ _ZLIB = re.compile(
     re.DOTALL,
 )
 """A superset of zlib's header pairs (a character class each, which ``re`` scans for fast); the
-FCHECK of each match is checked after. No preset dictionary (FDICT): no reader could use one."""
+FCHECK of each match is checked after. No preset dictionary (FDICT): no reader could use one.
+Matches cannot overlap a real header: no CMF byte is in the second class, so a header's first
+byte is never eaten as the second byte of a pair before it."""
 _MAGIC = (
     (b"\x1f\x8b\x08", "gzip"),
     (b"\xfd7zXZ\x00", "xz"),
