@@ -56,18 +56,27 @@ CHECK_EVERY = 256
 
 _CMF = bytes((cinfo << 4) | 8 for cinfo in range(8))
 """zlib's first byte: deflate, a window of 256 B to 32 KiB."""
+_BAD_BLOCK = bytes(b for b in range(256) if b & 0x06 == 0x06)
+"""A first deflate byte whose block type is 3, which is invalid."""
 _ZLIB = re.compile(
-    b"["
-    + re.escape(_CMF)
-    + b"]["
-    + re.escape(bytes(sorted({f for c in _CMF for f in range(256) if (c * 256 + f) % 31 == 0 and not f & 0x20})))
-    + b"]",
+    b"(?:"
+    + b"|".join(
+        re.escape(bytes([c]))
+        + b"["
+        + re.escape(bytes(f for f in range(256) if (c * 256 + f) % 31 == 0 and not f & 0x20))
+        + b"]"
+        for c in _CMF
+    )
+    + b")(?=[^"
+    + re.escape(_BAD_BLOCK)
+    + b"]|$)",
     re.DOTALL,
 )
-"""A superset of zlib's header pairs (a character class each, which ``re`` scans for fast); the
-FCHECK of each match is checked after. No preset dictionary (FDICT): no reader could use one.
-Matches cannot overlap a real header: no CMF byte is in the second class, so a header's first
-byte is never eaten as the second byte of a pair before it."""
+"""Every zlib header pair with a valid FCHECK and no preset dictionary (FDICT: no reader could use
+one), before a first block of a valid type: an alternation of literals, which ``re`` skips through
+by their first bytes (60 ms for 7.5 MB of ``libpython``; checking FCHECK in Python after a looser
+class pair took three times as long). Matches cannot overlap a real header: no CMF byte is a valid
+FLG, so a header's first byte is never eaten as the second byte of a pair before it."""
 _MAGIC = (
     (b"\x1f\x8b\x08", "gzip"),
     (b"\xfd7zXZ\x00", "xz"),
@@ -85,20 +94,15 @@ _BZ2 = re.compile(rb"BZh[1-9]1AY&SY")
 def _candidates(data: bytes) -> Iterator[tuple[int, str]]:
     """Every offset where a stream may start, with its format, in order."""
 
-    def zlib_pairs() -> Iterator[tuple[int, str]]:
-        for m in _ZLIB.finditer(data):
-            at = m.start()
-            if (data[at] * 256 + data[at + 1]) % 31 == 0:
-                yield at, "zlib"
-
-    def magic(needle: bytes, name: str) -> Iterator[tuple[int, str]]:
+    magics = []
+    for needle, name in _MAGIC:
         at = data.find(needle)
         while at >= 0:
             if name != "bzip2" or _BZ2.match(data, at):
-                yield at, name
+                magics.append((at, name))
             at = data.find(needle, at + 1)
-
-    return heapq.merge(zlib_pairs(), *(magic(n, name) for n, name in _MAGIC))
+    magics.sort()
+    return heapq.merge(((m.start(), "zlib") for m in _ZLIB.finditer(data)), magics)
 
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -266,8 +270,10 @@ def _gzip(data: bytes, view: memoryview, at: int, budget: Budget) -> Found:
 
 
 def _zlib(data: bytes, view: memoryview, at: int, budget: Budget) -> Found:
-    if len(data) > at + 2 and data[at + 2] & 0x06 == 0x06:
-        return None  # block type 3 is invalid: not a deflate stream
+    try:  # the common case, a false candidate, in one call (x86 code has one every 200 bytes)
+        zlib.decompressobj().decompress(view[at : at + FIRST_BYTES], STEP)
+    except zlib.error:
+        return None
     return _decode(lambda: _ZlibFeed(15), view, at, budget)
 
 
