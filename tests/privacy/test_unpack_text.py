@@ -139,3 +139,11 @@ def test_a_base64_gzip_larger_than_the_blob_limit_is_read() -> None:
     text = f"release: {_b64(gzip.compress((filler + chr(10) + CONF).encode()))}\n"
     assert len(text) > decode.MAX_BLOB
     assert load_scanner().scan(text) != []
+
+
+def test_a_hash_that_starts_like_a_zlib_header_gives_nothing_to_rescan() -> None:
+    """``28 15`` is a valid zlib header: this SHA-1 starts like one, inflates nothing, and is not
+    handed back as text (the near miss of the hex dump)."""
+    digest = "2815f6b98b7a1fc00fc6bbb6d86583c410d86af7"
+    assert decode._compressed(bytes.fromhex(digest))
+    assert list(find_encoded(f"resolved: pkg-{digest}.tgz\n".encode())) == []

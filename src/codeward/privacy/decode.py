@@ -250,15 +250,26 @@ def _compressed(raw: bytes) -> bool:
 
 
 def _unpacked(raw: bytes) -> Decoded | None:
-    """The texts of the compressed data ``raw``, within the scan's shared budget."""
+    """The texts of what the compressed data ``raw`` unpacks to, within the scan's shared budget;
+    None when nothing comes out (random bytes that start like a zlib header: a hash, a nonce)."""
     if not _compressed(raw):
         return None
     from codeward.privacy.contents import contents
+    from codeward.privacy.unpack import Unscannable, payloads
 
-    got = contents(raw, _budget())
-    if got.unscannable is not None:
-        return Unreadable(got.unscannable)
-    return "\n".join(got.texts).encode("utf-8", "surrogatepass")
+    budget = _budget()
+    texts: list[str] = []
+    try:
+        for inner in payloads(raw, budget):
+            got = contents(inner, budget)
+            if got.unscannable is not None:
+                return Unreadable(got.unscannable)
+            texts += got.texts or ("",)
+    except Unscannable as e:
+        return Unreadable(str(e))
+    except (Exception, MemoryError, RecursionError) as e:  # a reader's surprise: fail closed
+        return Unreadable(f"could not be unpacked ({type(e).__name__})")
+    return "\n".join(texts).encode("utf-8", "surrogatepass") if texts else None
 
 
 _local = threading.local()
