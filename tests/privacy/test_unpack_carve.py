@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.privacy.test_unpack_formats import AWS, CLEAN, CONF, TOK, _learn, _tar
+from tests.privacy.test_unpack_formats import AWS, CLEAN, CONF, TOK, _learn, _tar, _zip
 
 from codeward.privacy import unpack_carve
 from codeward.privacy.contents import contents
@@ -239,3 +239,21 @@ def test_a_zlib_look_alike_pair_cannot_eat_a_real_header_s_first_byte() -> None:
     for prev in range(256):
         for cmf in unpack_carve._CMF:
             assert unpack_carve._ZLIB.match(bytes([prev, cmf])) is None
+
+
+AROUND_AN_ARCHIVE: dict[str, Callable[[str], bytes]] = {
+    # a local member before the archive that its central directory does not name: ``unzip`` lists
+    # only the directory's members, a script that walks local headers reads it
+    "zip-member-left-out-of-the-directory": lambda t: _zip_local("hidden.conf", t.encode()) + _zip({"a.txt": b"x"}),
+    "stream-after-a-tar-s-end": lambda t: _tar({"a.txt": b"x"}) + gzip.compress(t.encode()),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(AROUND_AN_ARCHIVE))
+def test_what_an_archive_s_reader_does_not_name_is_carved(tmp_path: Path, fmt: str) -> None:
+    data = AROUND_AN_ARCHIVE[fmt](CONF)
+    assert kind(data) in ("zip", "tar")  # the control: read by the archive's reader, which skips it
+    got = contents(data)
+    assert got.unscannable is None and any(TOK in t for t in got.texts)
+    clean = _learn(tmp_path / "ws", "f.bin", AROUND_AN_ARCHIVE[fmt](CLEAN))
+    assert clean.secret_paths() == set() and clean.unscannable == {}

@@ -188,9 +188,11 @@ def _bzip2(data: bytes, budget: Budget) -> Iterator[bytes]:
 
 def _zip(data: bytes, budget: Budget) -> Iterator[bytes]:
     """Each member of a zip archive (a jar, wheel, apk, docx are zips too)."""
+    read: list[tuple[int, int]] = []
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             for info in z.infolist():
+                read.append(_member_span(data, info))
                 if info.is_dir():
                     continue
                 if info.flag_bits & 0x1:
@@ -209,6 +211,19 @@ def _zip(data: bytes, budget: Budget) -> Iterator[bytes]:
         ValueError,  # a negative seek from a bad offset, a member name that is not the UTF-8 it claims
     ) as e:
         raise Unscannable(f"a zip archive that cannot be read ({type(e).__name__})") from None
+    # what the central directory does not name (bytes before the archive, between members, a
+    # member left out of the directory) is read by a command that carves: so it is carved here
+    yield from carve(data, budget, skip=read)
+
+
+def _member_span(data: bytes, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """Where a member's local header and data lie in ``data``."""
+    start = info.header_offset
+    names = data[start + 26 : start + 30]
+    nlen, xlen = (
+        (int.from_bytes(names[:2], "little"), int.from_bytes(names[2:], "little")) if len(names) == 4 else (0, 0)
+    )
+    return start, start + 30 + nlen + xlen + info.compress_size
 
 
 def _zip_appended(data: bytes, budget: Budget) -> Iterator[bytes]:
@@ -235,8 +250,10 @@ def _tar(data: bytes, budget: Budget) -> Iterator[bytes]:
                 if member is None:
                     continue
                 yield _read_limited(member, budget)
+            end = t.offset
     except (tarfile.TarError, OSError, EOFError, ValueError) as e:
         raise Unscannable(f"a tar archive that cannot be read ({type(e).__name__})") from None
+    yield from carve(data, budget, skip=[(0, end)])  # what follows the archive's end
 
 
 def _read_limited(f: io.BufferedIOBase | object, budget: Budget) -> bytes:

@@ -113,13 +113,16 @@ def may_hold_stream(data: bytes) -> bool:
     return data.startswith(b"%PDF-") or _ZLIB.search(data) is not None or any(m in data for m, _ in _MAGIC)
 
 
-def carve(data: bytes, budget: Budget, *, fragments: bool = True) -> Iterator[bytes]:
-    """Each stream found at any offset of ``data``, decoded (see the module's docstring); without
-    ``fragments``, only streams that decode to their end, and what broken ones inflated is not
-    charged to the budget (carving a fragment: garbage decoded from garbage decoded from a
-    library's code grew threefold a level, and hid ``libasan.so``, 8 MB, over the budget)."""
+def carve(
+    data: bytes, budget: Budget, *, fragments: bool = True, skip: list[tuple[int, int]] | None = None
+) -> Iterator[bytes]:
+    """Each stream found at any offset of ``data``, decoded (see the module's docstring), but in the
+    spans of ``skip`` (what an archive's reader read already); without ``fragments``, only streams
+    that decode to their end, and what broken ones inflated is not charged to the budget (carving
+    a fragment: garbage decoded from garbage decoded from a library's code grew threefold a level,
+    and hid ``libasan.so``, 8 MB, over the budget)."""
     view = memoryview(data)
-    skip = _png_pixels(data) if data.startswith(PNG_MAGIC) else []
+    skip = sorted((skip or []) + (_png_pixels(data) if data.startswith(PNG_MAGIC) else []))
     pos = 0
     tried = 0
     for at, name in _candidates(data):
