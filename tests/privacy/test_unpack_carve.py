@@ -180,6 +180,8 @@ def test_a_png_s_pixels_are_not_inflated_so_a_large_image_is_not_hidden() -> Non
 
     png = unpack_carve.PNG_MAGIC + chunk(b"IHDR", bytes(13)) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     assert contents(png).unscannable is None
+    ico = b"\0\0\1\0\1\0" + bytes(16) + png  # an .ico (or .icns) holds PNGs after its own header
+    assert contents(ico).unscannable is None
     # the near miss: the same stream outside a PNG's pixel data is read, and is over the budget
     got = contents(b"\x7fELF" + b"\0" * 60 + pixels)
     assert got.unscannable is not None and "more than 8 MiB" in got.unscannable

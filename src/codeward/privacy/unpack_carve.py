@@ -122,7 +122,8 @@ def carve(
     a fragment: garbage decoded from garbage decoded from a library's code grew threefold a level,
     and hid ``libasan.so``, 8 MB, over the budget)."""
     view = memoryview(data)
-    skip = sorted((skip or []) + (_png_pixels(data) if data.startswith(PNG_MAGIC) else []))
+    # a PNG anywhere (an .ico or .icns holds several): its pixels are skipped like a file's
+    skip = sorted((skip or []) + [span for at in _find_all(data, PNG_MAGIC) for span in _png_pixels(data, at)])
     pos = 0
     tried = 0
     for at, name in _candidates(data):
@@ -416,10 +417,17 @@ def _sevenzip(data: bytes, view: memoryview, at: int, budget: Budget) -> Found:
     raise Unscannable(f"a 7z archive at offset {at} (no reader for it here)")
 
 
-def _png_pixels(data: bytes) -> list[tuple[int, int]]:
-    """The spans of a PNG's ``IDAT`` chunk data (its pixels), in order; carving skips them."""
+def _find_all(data: bytes, needle: bytes) -> Iterator[int]:
+    at = data.find(needle)
+    while at >= 0:
+        yield at
+        at = data.find(needle, at + 1)
+
+
+def _png_pixels(data: bytes, at: int) -> list[tuple[int, int]]:
+    """The spans of the ``IDAT`` chunk data (pixels) of the PNG at ``at``; carving skips them."""
     spans = []
-    p = len(PNG_MAGIC)
+    p = at + len(PNG_MAGIC)
     while p + 8 <= len(data):
         length = int.from_bytes(data[p : p + 4], "big")
         ctype = data[p + 4 : p + 8]
