@@ -37,9 +37,14 @@ _IMAGE = (b"DCTDecode", b"JPXDecode", b"JBIG2Decode", b"CCITTFaxDecode", b"DCT",
 
 def pdf_streams(data: bytes, budget: Budget) -> Iterator[bytes]:
     """Each stream of a PDF with a filter, decoded; images left alone. The dictionary is looked for
-    in a window before each ``stream`` keyword, so a file of ``<<`` costs one pass, not one per ``<<``."""
+    in a window before each ``stream`` keyword, so a file of ``<<`` costs one pass, not one per ``<<``.
+    The bytes outside every stream (objects, comments, what follows ``%%EOF``: ``cat doc.pdf
+    x.gz``) are carved."""
+    spans: list[tuple[int, int]] = []
     for m in _PDF_STREAM.finditer(data):
         budget.check_time()
+        end = data.find(b"endstream", m.end())
+        spans.append((m.end(), end if end >= 0 else len(data)))
         head = data[max(0, m.start() - PDF_DICT_WINDOW) : m.start()]
         head = _ESCAPE.sub(lambda e: bytes([int(e.group(1), 16)]), head[head.rfind(b" obj") + 1 :])
         if b"/Image" in head:
@@ -52,9 +57,8 @@ def pdf_streams(data: bytes, budget: Budget) -> Iterator[bytes]:
             filters = [b"?"]
         if any(n in _IMAGE for n in filters):
             continue
-        end = data.find(b"endstream", m.end())
-        body = data[m.end() : end if end >= 0 else len(data)]
-        yield from _decoded(data, m.end(), body, filters, budget)
+        yield from _decoded(data, m.end(), data[spans[-1][0] : spans[-1][1]], filters, budget)
+    yield from carve(data, budget, skip=spans)
 
 
 def _decoded(data: bytes, start: int, body: bytes, filters: list[bytes], budget: Budget) -> Iterator[bytes]:
