@@ -5,10 +5,11 @@ A command reads a binary file's secrets as easily as a text file's (``strings x.
 
 * text in any encoding :func:`codeward.textenc.detect` knows (UTF-8, UTF-16, UTF-32) is decoded;
 * a compressed file or archive is unpacked (gzip, xz/lzma, bzip2, zip and what is built on it,
-  tar, a PDF's ``FlateDecode`` streams: :mod:`codeward.privacy.unpack`), and each payload treated
-  like a file of its own, nested archives included, within one budget per file; a file that cannot
-  be unpacked in full (over the budget, damaged, encrypted, zstd) is *unscannable*
-  (:attr:`Contents.unscannable`) and counts as holding a secret;
+  tar, a PDF's streams through their filters: :mod:`codeward.privacy.unpack`), and streams are
+  carved wherever they sit in any file, text included; each payload is treated like a file of its
+  own, nested archives included, within one budget per file; a file that cannot be unpacked in
+  full (over the budget, damaged, encrypted, zstd) is *unscannable* (:attr:`Contents.unscannable`)
+  and counts as holding a secret;
 * anything else binary is read as its printable strings (runs of 8 or more in ASCII, UTF-16/32
   of either byte order, EBCDIC),
   and a SQLite database also as its tables' rows (``a = b`` lines, as ``.dump`` shows them).

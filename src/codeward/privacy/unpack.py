@@ -6,12 +6,18 @@ the workspace scan reads what those tools would print. Each format's payloads ar
 :mod:`codeward.privacy.contents` treats each as a file of its own, so nesting (a jar in a zip, a
 ``.tar.xz``, a gzip in a tar) is followed to :data:`MAX_DEPTH` levels.
 
+A file that starts with a format is read by that format's reader (here; a PDF's filters in
+:mod:`codeward.privacy.unpack_pdf`), and what the reader leaves out (bytes a zip's directory does
+not name, what follows a tar's end or lies outside a PDF's streams) is carved; a file that starts
+with none is carved whole: :mod:`codeward.privacy.unpack_carve` finds streams at any offset by
+their structure (a makeself installer, a ``.deb``, a cpio, a git bundle, raw zlib).
+
 Fail closed: a file whose payload cannot be read in full is *unscannable* (:class:`Unscannable`),
 and the learner counts it as holding a secret, so the redacted view hides it. That covers a
 payload over the budget (:data:`MAX_INFLATED` bytes for the whole file, all levels together, or
 :data:`MAX_CPU_SECONDS` of this thread's CPU time), nesting deeper than :data:`MAX_DEPTH`, a
 damaged or encrypted archive, and formats with no reader here (zstd, 7z, rar, lz4: the standard
-library of Python 3.11 has none). Truncating instead would let a bomb's tail, or a secret placed
+library of Python 3.11 has none; zstd and 7z are found anywhere, rar and lz4 only at the start). Truncating instead would let a bomb's tail, or a secret placed
 after 8 MiB of zeros, through unread.
 """
 
