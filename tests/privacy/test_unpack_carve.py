@@ -76,6 +76,7 @@ CARVED: dict[str, Callable[[str], bytes]] = {
     ),
     "makeself-tar-gz": lambda t: HEADER + gzip.compress(_tar({"etc/app.conf": t.encode()})),
     "bz2-after-header": lambda t: HEADER + bz2.compress(t.encode()),
+    "lzma-alone-after-header": lambda t: HEADER + lzma.compress(t.encode(), format=lzma.FORMAT_ALONE),
     "xz-after-header": lambda t: HEADER + lzma.compress(("# line\n" * 40 + t).encode()),
     "deb-data-tar-xz": lambda t: _ar(
         [("debian-binary", b"2.0\n"), ("data.tar.xz", lzma.compress(_tar({"a": t.encode()})))]

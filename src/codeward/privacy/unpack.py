@@ -26,7 +26,6 @@ from __future__ import annotations
 import bz2
 import io
 import lzma
-import re
 import tarfile
 import zipfile
 import zlib
@@ -34,6 +33,8 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from codeward.privacy.unpack_base import (
+    BZ2_MAGIC,
+    LZMA_ALONE,
     MAX_CPU_SECONDS,
     MAX_DEPTH,
     MAX_INFLATED,
@@ -68,10 +69,7 @@ UNREADABLE_MAGIC = (
 
 GZIP_MAGIC = b"\x1f\x8b"
 XZ_MAGIC = b"\xfd7zXZ\x00"
-LZMA_ALONE = re.compile(rb"\x5d(?:\x00\x00[\x01-\xff]\x00|\x00\x00\x00[\x01-\x80])")
-"""The ``.lzma`` (LZMA-alone) header: properties 0x5d (what ``xz --format=lzma`` and ``lzma`` write)
-and a dictionary of 64 KiB to 2 GiB, little-endian."""
-BZ2_MAGIC = re.compile(rb"BZh[1-9]\x31\x41\x59\x26\x53\x59")
+
 ZIP_MAGIC = b"PK\x03\x04"
 PDF_MAGIC = b"%PDF-"
 ZIP_END = b"PK\x05\x06"

@@ -3,6 +3,7 @@ the error that makes a file unscannable, and the mark of a payload cut short by 
 
 from __future__ import annotations
 
+import re
 import time
 
 MAX_INFLATED = 8 << 20
@@ -13,6 +14,10 @@ MAX_DEPTH = 4
 """Archives inside archives followed: a zip in a zip in a tar.gz in a zip is read, one more is not."""
 STEP = 1 << 20
 """Decompressed per call, so the budget is checked between steps (a bomb never fills memory)."""
+LZMA_ALONE = re.compile(rb"\x5d(?:\x00\x00[\x01-\xff]\x00|\x00\x00\x00[\x01-\x80])")
+"""The ``.lzma`` (LZMA-alone) header: properties 0x5d (what ``xz --format=lzma`` and ``lzma`` write)
+and a dictionary of 64 KiB to 2 GiB, little-endian."""
+BZ2_MAGIC = re.compile(rb"BZh[1-9]\x31\x41\x59\x26\x53\x59")
 
 
 class Unscannable(Exception):
