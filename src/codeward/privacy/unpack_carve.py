@@ -6,7 +6,7 @@ bundle's zlib objects, a raw ``zlib.compress`` file, a bzip2 stream after any he
 offset where a stream can start is a *candidate*, by the format's own structure rather than a list
 of container formats: gzip ``1f 8b 08`` (reserved flags clear), a zlib header (deflate method,
 window up to 32 KiB, a valid FCHECK, no preset dictionary: about 1 in 2,000 random byte pairs),
-xz, bzip2 ``BZh[1-9]1AY&SY``, a zip local header ``PK\\3\\4``, a tar header (``ustar`` at 257 with
+xz, ``.lzma`` (LZMA-alone), bzip2 ``BZh[1-9]1AY&SY``, a zip local header ``PK\\3\\4``, a tar header (``ustar`` at 257 with
 a valid checksum; members of an ar or cpio archive come out as the streams they are). Each
 candidate is decoded from there; a git PACK's objects are zlib streams and come out one by one.
 
