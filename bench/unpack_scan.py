@@ -190,7 +190,7 @@ def _no_carving() -> Callable[[], None]:
 
     saved = (unpack.carve, unpack_pdf.carve, contents.may_hold_stream)
 
-    def none(data: bytes, budget: Any) -> Iterator[bytes]:
+    def none(data: bytes, budget: Any, **how: Any) -> Iterator[bytes]:
         return iter(())
 
     unpack.carve = none  # type: ignore[assignment]

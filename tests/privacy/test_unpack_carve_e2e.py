@@ -119,7 +119,7 @@ def _old_scan(monkeypatch: pytest.MonkeyPatch) -> None:
 
     from codeward.privacy import contents, decode, unpack, unpack_pdf
 
-    def no_carving(data: bytes, budget: Any) -> Iterator[bytes]:
+    def no_carving(data: bytes, budget: Any, **how: Any) -> Iterator[bytes]:
         return iter(())
 
     def old_blob(blob: bytes) -> bytes | None:
