@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What issue 11's scan additions cost the workspace scan: unpacking, wider strings, names and xattrs.
 
-    python bench/unpack_scan.py [TREE] [--skip-tree] [--skip-archives]
+    python bench/unpack_scan.py [TREE] [--skip-tree] [--skip-archives] [--carving]
 
 TREE (default: this repository's ``.venv``) is walked by ``WorkspaceSecrets.refresh`` three ways:
 as before issue 11 (strings in ASCII and UTF-16LE only, no names, attributes or new formats), with
@@ -12,6 +12,11 @@ unscannable, which on a clean venv must be none. Then synthetic archives in a te
 20 gzip files that inflate to just under the 8 MiB budget (the red team's 21 s case), 20 that go
 over it (bombs: rejected at the budget), zips nested 5 deep, and ``printable_strings`` old and new
 on the tree's largest binary.
+
+``--carving`` measures only what carving (streams at any offset, PDF filters by token) adds: the
+tree's first walk with it switched off and on (no sweep), the files it found unscannable or read
+payloads in, and synthetic cases: the tree's largest binary under the 8 MiB read limit, a PNG whose
+single IDAT inflates past the budget, and a file of nothing but zlib-looking pairs.
 """
 
 from __future__ import annotations
@@ -179,11 +184,91 @@ def _nested(depth: int) -> bytes:
     return data
 
 
+def _no_carving() -> Callable[[], None]:
+    """Switch carving off (the unpacker of before: formats at offset 0 only); returns the undo."""
+    from codeward.privacy import contents, unpack, unpack_pdf
+
+    saved = (unpack.carve, unpack_pdf.carve, contents.may_hold_stream)
+
+    def none(data: bytes, budget: Any, **how: Any) -> Iterator[bytes]:
+        return iter(())
+
+    unpack.carve = none  # type: ignore[assignment]
+    unpack_pdf.carve = none  # type: ignore[assignment]
+    contents.may_hold_stream = lambda data: False  # type: ignore[assignment]
+
+    def undo() -> None:
+        unpack.carve, unpack_pdf.carve, contents.may_hold_stream = saved  # type: ignore[assignment]
+
+    return undo
+
+
+def carving(root: Path) -> None:
+    """The tree walked without and with carving, then the synthetic cases (see the docstring)."""
+    import zlib
+
+    from codeward.privacy import contents, learn
+    from codeward.privacy.scanner import load_scanner
+
+    scanner = load_scanner()
+    with tempfile.TemporaryDirectory() as tmp:  # warm-up: the scanner's and parsers' first use
+        (Path(tmp) / "a.conf").write_text("password = hunter2hunter2\n")
+        learn.WorkspaceSecrets(Path(tmp), scanner).refresh()
+    print("| carving | first walk | files marked | unscannable |")
+    for mode in ("off", "on"):
+        undo = _no_carving() if mode == "off" else (lambda: None)
+        try:
+            learner = learn.WorkspaceSecrets(root, scanner)
+            took = timed(learner.refresh)
+            learner.wait_sweep()
+        finally:
+            undo()
+        print(f"| {mode} | {took:.1f} s | {len(learner.secret_paths())} | {len(learner.unscannable)} |")
+        for path, why in sorted(learner.unscannable.items()):
+            print(f"  unscannable: {path}: {why}")
+    sizes = [
+        (p.stat().st_size, p)
+        for d, _, names in os.walk(root)
+        for p in (Path(d) / n for n in names)
+        if p.is_file() and not p.is_symlink() and p.stat().st_size <= learn.MAX_FILE_BYTES
+    ]
+    if sizes:
+        size, big = max(sizes)
+        data = big.read_bytes()
+        undo = _no_carving()
+        off = timed(lambda: contents.contents(data))
+        undo()
+        got: list[Any] = []
+        on = timed(lambda: got.append(contents.contents(data)))
+        print(
+            f"contents() of {big.name} ({size / 1e6:.1f} MB): {off:.2f} s without carving, {on:.2f} s with "
+            f"(unscannable: {got[0].unscannable})"
+        )
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", bytes(13))
+        + chunk(b"IDAT", zlib.compress(bytes(40 << 20)))
+        + chunk(b"IEND", b"")
+    )
+    got = []
+    t = timed(lambda: got.append(contents.contents(png)))
+    print(f"a PNG of one IDAT inflating to 40 MiB: {t:.2f} s, unscannable: {got[0].unscannable}")
+    pairs = b"\x01" + b"\x78\x9c\x03" * ((8 << 20) // 3)
+    got = []
+    t = timed(lambda: got.append(contents.contents(pairs)))
+    print(f"8 MiB of zlib-looking pairs: {t:.2f} s, unscannable: {got[0].unscannable}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("tree", nargs="?", default=str(Path(__file__).resolve().parents[1] / ".venv"))
     ap.add_argument("--skip-tree", action="store_true")
     ap.add_argument("--skip-archives", action="store_true")
+    ap.add_argument("--carving", action="store_true", help="only what carving adds (see the docstring)")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from codeward.textenc import printable_strings
@@ -193,6 +278,11 @@ def main() -> int:
         f"machine: {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python "
         f"{platform.python_version()}, load {os.getloadavg()[0]:.1f}"
     )
+    if args.carving:
+        print(f"tree {root}")
+        carving(root)
+        print(f"load after: {os.getloadavg()[0]:.1f}")
+        return 0
     if not args.skip_tree:
         print(f"tree {root}")
         print("| scan | first walk | refresh, nothing changed | sweep, 3 values | files marked |")

@@ -38,8 +38,10 @@ from pathlib import Path
 from codeward.dirindex import store
 from codeward.privacy import tree_walk
 
-MAGIC = b"codeward-learn-cache 4\n"
-"""Format 4: entries of every type, names, link targets and attributes included in "clean"; a
+MAGIC = b"codeward-learn-cache 5\n"
+"""Format 5: as 4, with streams carved at any offset and text's hex, ASCII85 and base64-of-gzip
+blobs read; a format-4 file recorded a makeself installer, a ``.deb`` or a hex dump clean unread.
+Format 4: entries of every type, names, link targets and attributes included in "clean"; a
 format-3 file recorded files clean whose name or attributes were never read, and archives (xz,
 bzip2, tar, nested zip, PDF) clean without unpacking them, so it is not trusted."""
 _ENC = ("utf-8", "surrogateescape")

@@ -5,10 +5,11 @@ A command reads a binary file's secrets as easily as a text file's (``strings x.
 
 * text in any encoding :func:`codeward.textenc.detect` knows (UTF-8, UTF-16, UTF-32) is decoded;
 * a compressed file or archive is unpacked (gzip, xz/lzma, bzip2, zip and what is built on it,
-  tar, a PDF's ``FlateDecode`` streams: :mod:`codeward.privacy.unpack`), and each payload treated
-  like a file of its own, nested archives included, within one budget per file; a file that cannot
-  be unpacked in full (over the budget, damaged, encrypted, zstd) is *unscannable*
-  (:attr:`Contents.unscannable`) and counts as holding a secret;
+  tar, a PDF's streams through their filters: :mod:`codeward.privacy.unpack`), and streams are
+  carved wherever they sit in any file, text included; each payload is treated like a file of its
+  own, nested archives included, within one budget per file; a file that cannot be unpacked in
+  full (over the budget, damaged, encrypted, zstd) is *unscannable* (:attr:`Contents.unscannable`)
+  and counts as holding a secret;
 * anything else binary is read as its printable strings (runs of 8 or more in ASCII, UTF-16/32
   of either byte order, EBCDIC),
   and a SQLite database also as its tables' rows (``a = b`` lines, as ``.dump`` shows them).
@@ -23,7 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from codeward.privacy.unpack import MAX_DEPTH, MAX_INFLATED, Budget, Unscannable, payloads
+from codeward.privacy.unpack import MAX_DEPTH, MAX_INFLATED, Budget, Fragment, Unscannable, payloads
+from codeward.privacy.unpack_carve import carve, may_hold_stream
+from codeward.privacy.unpack_pdf import pdf_streams
 from codeward.textenc import RUN_BYTES, decode, detect, printable_strings
 
 __all__ = ["MAX_INFLATED", "Contents", "contents", "streamed_strings"]
@@ -43,13 +46,21 @@ class Contents:
 
 def contents(data: bytes, budget: Budget | None = None) -> Contents:
     """The texts to scan in ``data`` (a whole file, at most the learner's size limit)."""
-    if detect(data) == "utf-8":  # nearly every file of a workspace: no budget to set up, nothing to unpack
+    texts: list[str] = []
+    text_file = detect(data) == "utf-8"  # nearly every file of a workspace
+    if text_file and not may_hold_stream(data):  # no budget to set up, nothing to unpack
         text = decode(data, "utf-8")
         return Contents((text,) if text else (), False)
     budget = budget if budget is not None else Budget()
-    texts: list[str] = []
     try:
-        binary = _collect(data, budget, 0, texts)
+        if text_file:
+            text = decode(data, "utf-8")
+            if not _streams_in_text(data, budget, texts):
+                return Contents((text,) if text else (), False)
+            texts.insert(0, text)
+            binary = False  # every hit counts (a short password in the text too): it is shown redacted
+        else:
+            binary = _collect(data, budget, 0, texts)
     except Unscannable as e:
         return Contents(tuple(t for t in texts if t), True, str(e))
     except (Exception, MemoryError, RecursionError) as e:
@@ -75,9 +86,32 @@ def _collect(data: bytes, budget: Budget, depth: int, texts: list[str]) -> bool:
         texts.append(_sqlite_rows(data))
     for inner in payloads(data, budget):
         if depth >= MAX_DEPTH:
+            if isinstance(inner, Fragment):  # what random bytes that look like a stream gave
+                texts.append("\n".join(printable_strings(inner)))
+                continue
             raise Unscannable(f"archives nested more than {MAX_DEPTH} deep")
         _collect(inner, budget, depth + 1, texts)
     return True
+
+
+def _streams_in_text(data: bytes, budget: Budget, texts: list[str]) -> bool:
+    """Whether text holds a compressed stream that decodes to its end (a zlib or bzip2 stream may
+    have no NUL byte, so it passes for UTF-8; deflate can even be written in printable ASCII; a PDF
+    may be all ASCII, its streams in ASCIIHex or ASCII85). Its payloads' texts go to ``texts``, so a
+    value inside marks the file, which the view shows redacted: bytes that are not UTF-8 are
+    replaced there (no stream of them survives), and hex, ASCII85 and base64 blobs are redacted
+    whole (:mod:`codeward.privacy.decode`); a stream of valid UTF-8 bytes is the limit left (README).
+    A fragment (a candidate that broke off) in ordinary text is prose that happens to look like a
+    zlib header: ignored."""
+    found = False
+    # carved, not read by a format's strict reader: text with ``ustar`` at offset 257 is no archive
+    streams = pdf_streams(data, budget) if data.startswith(b"%PDF-") else carve(data, budget)
+    for inner in streams:
+        if isinstance(inner, Fragment):
+            continue
+        found = True
+        _collect(inner, budget, 1, texts)
+    return found
 
 
 SQLITE_MAGIC = b"SQLite format 3\0"

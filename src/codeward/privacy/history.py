@@ -348,7 +348,8 @@ def clean_cache_file(cache_dir: Path | None, root: Path, scanner: Any) -> Path |
     from codeward import __version__
 
     # v2: binary blobs are judged on their contents (v1 called every blob with a NUL byte clean);
-    # v3: a message in a declared encoding is judged as git shows it (v2 judged its stored bytes)
+    # v3: a message in a declared encoding is judged as git shows it, streams at any offset and
+    # text's encoded compressed blobs are read (v2 judged stored bytes and missed them)
     h = hashlib.sha256(f"history\0v3\0{__version__}\0{root.resolve()}".encode("utf-8", "surrogateescape"))
     for r in getattr(getattr(scanner, "ruleset", None), "rules", ()):
         h.update(f"\0{r.id}\0{r.regex_source}\0{r.origin}\0{r.keywords}\0{len(r.allowlists)}".encode())

@@ -312,14 +312,19 @@ class Scanner:
     def _decoded_hits(
         self, data: bytes, path: str | None, depth: int, placeholders: list[tuple[int, int]], found: list[_Hit]
     ) -> list[_Hit]:
-        from codeward.privacy.decode import find_encoded
+        from codeward.privacy.decode import UNREADABLE_RULE, Unreadable, find_encoded
 
         out: list[_Hit] = []
         for s, e, decoded in find_encoded(data):
             if _overlaps(placeholders, s, e):
                 continue
+            if isinstance(decoded, Unreadable):  # compressed data not read in full: fail closed
+                if not self._line_allowed(data, s, e) and not self._user.allows(data[s:e]):
+                    why = f"encoded compressed data that cannot be read in full ({decoded.reason})"
+                    out.append(_Hit(None, UNREADABLE_RULE, why, s, e, len(self.ruleset.rules), s, e))
+                continue
             inner = self._scan_bytes(decoded, path, depth + 1)
-            inner = [h for h in inner if h.rule is not None]
+            inner = [h for h in inner if h.rule is not None or h.rule_id == UNREADABLE_RULE]
             if not inner or self._line_allowed(data, s, e) or self._user.allows(data[s:e]):
                 continue
             first = min(inner, key=lambda h: (h.start, h.order))

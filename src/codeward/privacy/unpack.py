@@ -6,12 +6,18 @@ the workspace scan reads what those tools would print. Each format's payloads ar
 :mod:`codeward.privacy.contents` treats each as a file of its own, so nesting (a jar in a zip, a
 ``.tar.xz``, a gzip in a tar) is followed to :data:`MAX_DEPTH` levels.
 
+A file that starts with a format is read by that format's reader (here; a PDF's filters in
+:mod:`codeward.privacy.unpack_pdf`), and what the reader leaves out (bytes a zip's directory does
+not name, what follows a tar's end or lies outside a PDF's streams) is carved; a file that starts
+with none is carved whole: :mod:`codeward.privacy.unpack_carve` finds streams at any offset by
+their structure (a makeself installer, a ``.deb``, a cpio, a git bundle, raw zlib).
+
 Fail closed: a file whose payload cannot be read in full is *unscannable* (:class:`Unscannable`),
 and the learner counts it as holding a secret, so the redacted view hides it. That covers a
 payload over the budget (:data:`MAX_INFLATED` bytes for the whole file, all levels together, or
 :data:`MAX_CPU_SECONDS` of this thread's CPU time), nesting deeper than :data:`MAX_DEPTH`, a
 damaged or encrypted archive, and formats with no reader here (zstd, 7z, rar, lz4: the standard
-library of Python 3.11 has none). Truncating instead would let a bomb's tail, or a secret placed
+library of Python 3.11 has none; zstd and 7z are found anywhere, rar and lz4 only at the start). Truncating instead would let a bomb's tail, or a secret placed
 after 8 MiB of zeros, through unread.
 """
 
@@ -20,47 +26,37 @@ from __future__ import annotations
 import bz2
 import io
 import lzma
-import re
 import tarfile
-import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-MAX_INFLATED = 8 << 20
-"""Bytes unpacked per workspace file, every level and member together (the text-file limit too)."""
-MAX_CPU_SECONDS = 2.0
-"""CPU time (of the scanning thread, so a loaded machine does not trip it) spent unpacking one file."""
-MAX_DEPTH = 4
-"""Archives inside archives followed: a zip in a zip in a tar.gz in a zip is read, one more is not."""
-STEP = 1 << 20
-"""Decompressed per call, so the budget is checked between steps (a bomb never fills memory)."""
+from codeward.privacy.unpack_base import (
+    BZ2_MAGIC,
+    LZMA_ALONE,
+    MAX_CPU_SECONDS,
+    MAX_DEPTH,
+    MAX_INFLATED,
+    STEP,
+    Budget,
+    Fragment,
+    Unscannable,
+)
+from codeward.privacy.unpack_carve import carve
+from codeward.privacy.unpack_pdf import pdf_streams
 
-
-class Unscannable(Exception):
-    """The file's payload cannot be read in full; the message says why (it goes into a note)."""
-
-
-class Budget:
-    """What unpacking one workspace file may still cost: bytes inflated and CPU seconds."""
-
-    def __init__(self, max_bytes: int = MAX_INFLATED, cpu_seconds: float = MAX_CPU_SECONDS) -> None:
-        self.left = max_bytes
-        self.max_bytes = max_bytes
-        self._deadline = time.thread_time() + cpu_seconds
-        self.cpu_seconds = cpu_seconds
-
-    def spend(self, n: int) -> None:
-        """Count ``n`` more bytes unpacked; :class:`Unscannable` once over either limit."""
-        self.left -= n
-        if self.left < 0:
-            raise Unscannable(f"unpacks to more than {self.max_bytes >> 20} MiB")
-        self.check_time()
-
-    def check_time(self) -> None:
-        if time.thread_time() > self._deadline:
-            raise Unscannable(f"unpacking took more than {self.cpu_seconds:g} s")
+__all__ = [
+    "MAX_CPU_SECONDS",
+    "MAX_DEPTH",
+    "MAX_INFLATED",
+    "STEP",
+    "Budget",
+    "Fragment",
+    "Unscannable",
+    "kind",
+    "payloads",
+]
 
 
 UNREADABLE_MAGIC = (
@@ -73,10 +69,7 @@ UNREADABLE_MAGIC = (
 
 GZIP_MAGIC = b"\x1f\x8b"
 XZ_MAGIC = b"\xfd7zXZ\x00"
-LZMA_ALONE = re.compile(rb"\x5d(?:\x00\x00[\x01-\xff]\x00|\x00\x00\x00[\x01-\x80])")
-"""The ``.lzma`` (LZMA-alone) header: properties 0x5d (what ``xz --format=lzma`` and ``lzma`` write)
-and a dictionary of 64 KiB to 2 GiB, little-endian."""
-BZ2_MAGIC = re.compile(rb"BZh[1-9]\x31\x41\x59\x26\x53\x59")
+
 ZIP_MAGIC = b"PK\x03\x04"
 PDF_MAGIC = b"%PDF-"
 ZIP_END = b"PK\x05\x06"
@@ -111,8 +104,14 @@ def kind(data: bytes) -> str | None:
 def payloads(data: bytes, budget: Budget) -> Iterator[bytes]:
     """Each payload of ``data``'s format (nothing for a plain file); :class:`Unscannable` when one
     cannot be read in full within ``budget``."""
+    if isinstance(data, Fragment):
+        # bytes cut off at both ends (a format at its start is by chance): only whole streams in
+        # it are followed, or garbage decoded from garbage would fill the budget
+        yield from carve(data, budget, fragments=False)
+        return
     name = kind(data)
     if name is None:
+        yield from carve(data, budget)
         return
     reader = _READERS.get(name)
     if reader is None:
@@ -193,9 +192,11 @@ def _bzip2(data: bytes, budget: Budget) -> Iterator[bytes]:
 
 def _zip(data: bytes, budget: Budget) -> Iterator[bytes]:
     """Each member of a zip archive (a jar, wheel, apk, docx are zips too)."""
+    read: list[tuple[int, int]] = []
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             for info in z.infolist():
+                read.append(_member_span(data, info))
                 if info.is_dir():
                     continue
                 if info.flag_bits & 0x1:
@@ -214,6 +215,19 @@ def _zip(data: bytes, budget: Budget) -> Iterator[bytes]:
         ValueError,  # a negative seek from a bad offset, a member name that is not the UTF-8 it claims
     ) as e:
         raise Unscannable(f"a zip archive that cannot be read ({type(e).__name__})") from None
+    # what the central directory does not name (bytes before the archive, between members, a
+    # member left out of the directory) is read by a command that carves: so it is carved here
+    yield from carve(data, budget, skip=read)
+
+
+def _member_span(data: bytes, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """Where a member's local header and data lie in ``data``."""
+    start = info.header_offset
+    names = data[start + 26 : start + 30]
+    nlen, xlen = (
+        (int.from_bytes(names[:2], "little"), int.from_bytes(names[2:], "little")) if len(names) == 4 else (0, 0)
+    )
+    return start, start + 30 + nlen + xlen + info.compress_size
 
 
 def _zip_appended(data: bytes, budget: Budget) -> Iterator[bytes]:
@@ -223,6 +237,7 @@ def _zip_appended(data: bytes, budget: Budget) -> Iterator[bytes]:
     try:
         zipfile.ZipFile(io.BytesIO(data)).close()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError, ValueError):
+        yield from carve(data, budget)
         return
     yield from _zip(data, budget)
 
@@ -239,8 +254,10 @@ def _tar(data: bytes, budget: Budget) -> Iterator[bytes]:
                 if member is None:
                     continue
                 yield _read_limited(member, budget)
+            end = t.offset
     except (tarfile.TarError, OSError, EOFError, ValueError) as e:
         raise Unscannable(f"a tar archive that cannot be read ({type(e).__name__})") from None
+    yield from carve(data, budget, skip=[(0, end)])  # what follows the archive's end
 
 
 def _read_limited(f: io.BufferedIOBase | object, budget: Budget) -> bytes:
@@ -252,37 +269,6 @@ def _read_limited(f: io.BufferedIOBase | object, budget: Budget) -> bytes:
     return b"".join(out)
 
 
-_PDF_STREAM = re.compile(rb">>\s*stream\r?\n")
-PDF_DICT_WINDOW = 2048
-"""Bytes before a ``stream`` keyword searched for its dictionary (cut at the object's start)."""
-
-
-def _pdf(data: bytes, budget: Budget) -> Iterator[bytes]:
-    """Each ``FlateDecode`` stream of a PDF, inflated (what ``qpdf --qdf`` or ``zlib`` in a script
-    prints), but images: their pixels hold no text, and a scanned document's pages would put most
-    PDFs over the budget. Other filters are read as strings only. The dictionary is looked for in a
-    window before each ``stream`` keyword, so a file of ``<<`` costs one pass, not one per ``<<``."""
-    for m in _PDF_STREAM.finditer(data):
-        budget.check_time()
-        head = data[max(0, m.start() - PDF_DICT_WINDOW) : m.start()]
-        head = head[head.rfind(b" obj") + 1 :]
-        if (b"/FlateDecode" not in head and b"/Fl " not in head) or b"/Image" in head:
-            continue
-        d = _Zlib(zlib.MAX_WBITS)
-        try:
-            chunk = d.decompress(data[m.end() :], STEP)
-            out = []
-            while True:
-                budget.spend(len(chunk))
-                out.append(chunk)
-                if d.eof or d.needs_input:
-                    break  # a stream cut short (no end marker) still yields what it held
-                chunk = d.decompress(b"", STEP)
-        except zlib.error as e:
-            raise Unscannable(f"a PDF stream that cannot be inflated ({e})") from None
-        yield b"".join(out)
-
-
 _READERS: dict[str, Callable[[bytes, Budget], Iterator[bytes]]] = {
     "gzip": _gzip,
     "xz": _xz,
@@ -291,5 +277,5 @@ _READERS: dict[str, Callable[[bytes, Budget], Iterator[bytes]]] = {
     "zip": _zip,
     "zip-appended": _zip_appended,
     "tar": _tar,
-    "pdf": _pdf,
+    "pdf": pdf_streams,
 }
