@@ -42,6 +42,8 @@ from codeward.privacy.unpack_base import (
     Budget,
     Fragment,
     Unscannable,
+    read_limited,
+    tar_members,
 )
 from codeward.privacy.unpack_carve import carve
 from codeward.privacy.unpack_pdf import pdf_streams
@@ -202,7 +204,7 @@ def _zip(data: bytes, budget: Budget) -> Iterator[bytes]:
                 if info.flag_bits & 0x1:
                     raise Unscannable(f"an encrypted zip member ({info.filename})")
                 with z.open(info) as member:
-                    body = _read_limited(member, budget)
+                    body = read_limited(member, budget)
                 yield body
     except (
         zipfile.BadZipFile,
@@ -246,27 +248,11 @@ def _tar(data: bytes, budget: Budget) -> Iterator[bytes]:
     """Each regular member of a tar archive (a compressed one arrives here already inflated)."""
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as t:
-            for info in t:
-                budget.check_time()
-                if not info.isfile():
-                    continue
-                member = t.extractfile(info)
-                if member is None:
-                    continue
-                yield _read_limited(member, budget)
+            yield from tar_members(t, budget)
             end = t.offset
     except (tarfile.TarError, OSError, EOFError, ValueError) as e:
         raise Unscannable(f"a tar archive that cannot be read ({type(e).__name__})") from None
     yield from carve(data, budget, skip=[(0, end)])  # what follows the archive's end
-
-
-def _read_limited(f: io.BufferedIOBase | object, budget: Budget) -> bytes:
-    out: list[bytes] = []
-    read = getattr(f, "read")  # noqa: B009 - a zip or tar member, both file-like
-    while chunk := read(STEP):
-        budget.spend(len(chunk))
-        out.append(chunk)
-    return b"".join(out)
 
 
 _READERS: dict[str, Callable[[bytes, Budget], Iterator[bytes]]] = {

@@ -4,7 +4,9 @@ the error that makes a file unscannable, and the mark of a payload cut short by 
 from __future__ import annotations
 
 import re
+import tarfile
 import time
+from collections.abc import Iterator
 
 MAX_INFLATED = 8 << 20
 """Bytes unpacked per workspace file, every level and member together (the text-file limit too)."""
@@ -49,3 +51,24 @@ class Budget:
     def check_time(self) -> None:
         if time.thread_time() > self._deadline:
             raise Unscannable(f"unpacking took more than {self.cpu_seconds:g} s")
+
+
+def read_limited(f: object, budget: Budget) -> bytes:
+    """All of a file-like member (a zip's or a tar's), charged to ``budget`` step by step."""
+    out: list[bytes] = []
+    read = getattr(f, "read")  # noqa: B009 - a zip or tar member, both file-like
+    while chunk := read(STEP):
+        budget.spend(len(chunk))
+        out.append(chunk)
+    return b"".join(out)
+
+
+def tar_members(t: tarfile.TarFile, budget: Budget) -> Iterator[bytes]:
+    """Each regular member of an open tar archive, within ``budget`` (the time checked between members)."""
+    for info in t:
+        budget.check_time()
+        if not info.isfile():
+            continue
+        member = t.extractfile(info)
+        if member is not None:
+            yield read_limited(member, budget)

@@ -44,7 +44,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from codeward.privacy.unpack_base import BZ2_MAGIC, LZMA_ALONE, STEP, Budget, Fragment, Unscannable
+from codeward.privacy.unpack_base import BZ2_MAGIC, LZMA_ALONE, STEP, Budget, Fragment, Unscannable, tar_members
 
 FIRST_BYTES = 16
 """Compressed bytes a candidate must decode without error to count; the chunk sizes grow from it."""
@@ -349,15 +349,7 @@ def _tar(data: bytes, view: memoryview, at: int, budget: Budget) -> Found:
     out: list[bytes] = []
     try:
         with tarfile.open(fileobj=io.BytesIO(data[start:]), mode="r:") as t:
-            for info in t:
-                budget.check_time()
-                if not info.isfile():
-                    continue
-                member = t.extractfile(info)
-                if member is None:
-                    continue
-                body = member.read(budget.left + 1)
-                budget.spend(len(body))
+            for body in tar_members(t, budget):
                 out.append(body)
             end = start + t.offset
     except (tarfile.TarError, OSError, EOFError, ValueError):
