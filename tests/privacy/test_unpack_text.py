@@ -41,6 +41,10 @@ TEXTS: dict[str, Callable[[str], str]] = {
     "base64-cli-wrapped-gzip": lambda t: "\n".join(textwrap.wrap(_b64(gzip.compress(("# x\n" * 30 + t).encode())), 76)),
     # Helm's configmap driver stores base64(gzip(json)); a Secret's value is base64 of that again
     # (a Secret's data values are found by the kubernetes-secret-yaml rule already, so not here)
+    # CPython's test_mailbox.py: a string literal's quotes before the first line (alone, a cut stream)
+    "python-literal-wrapped-gzip": lambda t: (
+        '_payloads = ("""' + "\n".join(textwrap.wrap(_b64(gzip.compress(t.encode())), 72)) + '\n""")\n'
+    ),
     "helm-release-configmap": lambda t: f"kind: ConfigMap\ndata:\n  release: {_b64(_release(t))}\n",
     "helm-release-base64-twice": lambda t: f"release: {_b64(_b64(_release(t)).encode())}\n",
     "base64-of-tar-gz": lambda t: "archive: " + _b64(_tar_gz(t)) + "\n",

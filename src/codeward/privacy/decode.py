@@ -40,9 +40,11 @@ _BLOB = rb"(?:^|[^A-Za-z0-9+/_\-])([A-Za-z0-9+/_\-]{%d,}={0,2})(?:[^A-Za-z0-9+/_
 
 
 # Wrapped base64, as `base64`, `openssl base64` and MIME write it: two or more lines of the
-# standard alphabet of one width (at least 40 characters), the last line possibly shorter.
+# standard alphabet of one width (at least 40 characters), the last line possibly shorter. The
+# first line may follow other text (a string literal's quotes: CPython's test_mailbox.py holds
+# `"""H4sI...` over two lines, whose first line alone is a cut gzip stream).
 MIN_WRAP = 40
-_WRAPPED = rb"(?m)^((?:[A-Za-z0-9+/]{%d,}\r?\n)+[A-Za-z0-9+/]*={0,2})\r?$" % MIN_WRAP
+_WRAPPED = rb"(?m)(?:^|[^A-Za-z0-9+/=_\-])((?:[A-Za-z0-9+/]{%d,}\r?\n)+[A-Za-z0-9+/]*={0,2})\r?$" % MIN_WRAP
 
 
 @functools.lru_cache(maxsize=1)
