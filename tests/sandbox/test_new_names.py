@@ -387,3 +387,18 @@ def test_a_bundle_written_before_its_directory_was_watched_may_be_read_back(
     (tmp_path / "tls" / "cacert.pem").read_bytes()
     assert watch.poll() is stops
     watch.close()
+
+
+def test_a_link_to_a_new_hidden_file_inside_a_new_git_directory_is_counted(tmp_path: Path) -> None:
+    """Red team rt9: a directory named ``.git`` that the command makes is watched like any other;
+    a hard link to the host's new ``.env.local`` inside it is another name of the same file."""
+    watch = _armed(tmp_path)
+    (tmp_path / "x" / ".git").mkdir(parents=True)
+    assert not watch.poll()
+    (tmp_path / ".env.local").write_bytes(SECRET)  # the host
+    assert not watch.poll()
+    os.link(tmp_path / ".env.local", tmp_path / "x" / ".git" / "e")  # the command
+    assert not watch.poll()
+    (tmp_path / "x" / ".git" / "e").read_bytes()
+    assert watch.poll()
+    watch.close()

@@ -286,7 +286,7 @@ class NewNames:
             if inside_hidden or self.hides(self._rel(p), is_dir):
                 if p not in self.found:
                     self.found.append(p)
-            elif is_dir and p not in self._dirs and n != NOT_ENTERED and self._add(p):
+            elif is_dir and p not in self._dirs and (self._armed or n != NOT_ENTERED) and self._add(p):
                 self._sweep(p)
 
     # --- shared -----------------------------------------------------------------------------------
@@ -439,7 +439,12 @@ class NewNames:
             if counter is not None and self._opens.setdefault(path, counter) is counter and path != counter.origin:
                 counter.another_name()
             return
-        real_dir = st is not None and stat.S_ISDIR(st.st_mode) and os.path.basename(path) != NOT_ENTERED
+        # a ``.git`` that exists is protected whole (read-only to commands: nothing new in it); one
+        # that appears while a command runs is the command's, and watched like any directory
+        # (red team rt9: a hard link to the host's new file inside a fresh ``x/.git`` went unseen)
+        real_dir = (
+            st is not None and stat.S_ISDIR(st.st_mode) and (self._armed or os.path.basename(path) != NOT_ENTERED)
+        )
         if real_dir and self._add(path, hidden=hidden):
             self._list(path, out, recurse=True, hidden=hidden)
 
