@@ -201,10 +201,19 @@ def test_a_decoy_that_decodes_for_a_while_does_not_hide_the_stream_it_covers() -
 def test_more_candidates_than_the_cap_hide_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail closed: carving that stops at its cap does not leave the rest of the file unread."""
     monkeypatch.setattr(unpack_carve, "MAX_CANDIDATES", 1000)
-    many = b"\x01" + b"\x78\x9c\x03" * 2000
-    got = contents(many)
+    empty = zlib.compress(b"")  # a whole stream: past the first check, so counted
+    got = contents(b"\x01" + empty * 2000)
     assert got.unscannable is not None and "places that may start" in got.unscannable
-    assert contents(b"\x01" + b"\x78\x9c\x03" * 300).unscannable is None  # under the cap: read
+    assert contents(b"\x01" + empty * 300).unscannable is None  # under the cap: read
+    # pairs whose first bytes do not inflate are rejected in one call and not counted (rt9)
+    assert contents(b"\x01" + b"\x78\x9c\x03" * 2000).unscannable is None
+
+
+def test_a_table_full_of_zlib_looking_pairs_is_read() -> None:
+    """Red team rt9: a 7 MB BED file of chromosome X (``chrX<TAB>``: ``X<TAB>`` is a zlib header
+    pair) was hidden as "more than 250,000 places that may start a compressed stream"."""
+    bed = "".join(f"chrX\t{1000000 + i * 37}\t{1000000 + i * 37 + 120}\n" for i in range(330_000)).encode()
+    assert contents(bed).unscannable is None
 
 
 def test_the_cpu_budget_stops_carving() -> None:

@@ -105,7 +105,7 @@ def _streams_in_text(data: bytes, budget: Budget, texts: list[str]) -> bool:
     zlib header: ignored."""
     found = False
     # carved, not read by a format's strict reader: text with ``ustar`` at offset 257 is no archive
-    streams = pdf_streams(data, budget) if data.startswith(b"%PDF-") else carve(data, budget)
+    streams = pdf_streams(data, budget) if data.startswith(b"%PDF-") else carve(data, budget, text=True)
     for inner in streams:
         if isinstance(inner, Fragment):
             continue
