@@ -273,7 +273,7 @@ def test_stores_no_view_covers_are_hidden(
 
 
 @pytest.mark.sandbox
-@pytest.mark.parametrize("how", ["author", "extra-header", "mergetag", "utf-7"])
+@pytest.mark.parametrize("how", ["author", "extra-header", "mergetag", "utf-7", "utf-16-no-header"])
 def test_secrets_in_commit_headers_and_foreign_encodings_are_redacted(git_repo: Path, how: str) -> None:
     """Red team rt8: a token as the author's name, in an extra header, in a ``mergetag`` header (git
     copies a merged signed tag, message and all, into the merge commit), or in a message stored in
@@ -301,12 +301,15 @@ def test_secrets_in_commit_headers_and_foreign_encodings_are_redacted(git_repo: 
     elif how == "utf-7":
         lines.append("encoding UTF-7")
         message = "key " + MSG_TOKEN.replace("_", "+AF8-") + "\n"
-    text = "\n".join(lines) + "\n\n" + message
+    body = message.encode()
+    if how == "utf-16-no-header":  # red team rt9: `iconv -f UTF-16LE` shows it; the bytes hold NULs
+        body = f"key {MSG_TOKEN}\n".encode("utf-16-le")
+    text = ("\n".join(lines) + "\n\n").encode() + body
     oid = (
         subprocess.run(
             ["git", "hash-object", "-t", "commit", "-w", "--stdin", "--literally"],
             cwd=git_repo,
-            input=text.encode(),
+            input=text,
             capture_output=True,
             check=True,
         )
@@ -315,6 +318,11 @@ def test_secrets_in_commit_headers_and_foreign_encodings_are_redacted(git_repo: 
     )
     git(git_repo, "update-ref", "refs/heads/imported", oid)
     spec = open_project(git_repo, None).sandbox_spec()
-    out = _run(sb, spec, f"{{ git cat-file commit imported; git log -1 --format='%an %B' imported; }} 2>&1 | {SHIFT}")
+    out = _run(
+        sb,
+        spec,
+        f"{{ git cat-file commit imported; git log -1 --format='%an %B' imported; "
+        f"git cat-file commit imported | iconv -f UTF-16LE -t UTF-8 2>/dev/null; }} 2>&1 | {SHIFT}",
+    )
     assert _shifted(MSG_TOKEN) not in out and _shifted(MSG_TOKEN[4:]) not in out, out[-400:]
     assert _shifted(tree) in out  # the history still reads
