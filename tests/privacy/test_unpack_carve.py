@@ -96,6 +96,13 @@ CARVED: dict[str, Callable[[str], bytes]] = {
     "pdf-filter-pushed-out-of-the-window": lambda t: _pdf(
         b"/Filter /FlateDecode /Pad (" + b"x" * 3000 + b")", zlib.compress(t.encode())
     ),
+    # red team rt9: the word /Image elsewhere in the window, an image codec after Flate
+    "pdf-image-procset-not-an-image": lambda t: _pdf(
+        b"/Filter /FlateDecode /Resources << /ProcSet [/PDF /ImageB] >>", zlib.compress(t.encode())
+    ),
+    "pdf-flate-before-an-image-codec": lambda t: _pdf(
+        b"/Filter [/FlateDecode /DCTDecode]", zlib.compress(b"\xff\xd8\xff\xe0" + gzip.compress(t.encode()))
+    ),
     "pdf-unknown-filter-carved": lambda t: _pdf(b"/Filter /LZWDecode", b"\x80" + gzip.compress(t.encode())),
 }
 

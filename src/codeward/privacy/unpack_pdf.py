@@ -32,6 +32,9 @@ _FILTER = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[^\s/\[\]<>()%]*|\d+\s+\d+\s+R)")
 _NAME = re.compile(rb"/([^\s/\[\]<>()%]*)")
 _ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 _ABBREVIATIONS = {b"Fl": b"FlateDecode", b"AHx": b"ASCIIHexDecode", b"A85": b"ASCII85Decode"}
+_IMAGE_SUBTYPE = re.compile(rb"/Subtype\s*/Image(?![A-Za-z0-9#])")
+"""The dictionary's own subtype, not the word anywhere in the window (a ``%/Image`` comment, a
+``/ImageB`` procedure set, a text stream's neighbour: red team rt9)."""
 _IMAGE = (b"DCTDecode", b"JPXDecode", b"JBIG2Decode", b"CCITTFaxDecode", b"DCT", b"CCF")
 
 
@@ -47,7 +50,7 @@ def pdf_streams(data: bytes, budget: Budget) -> Iterator[bytes]:
         spans.append((m.end(), end if end >= 0 else len(data)))
         head = data[max(0, m.start() - PDF_DICT_WINDOW) : m.start()]
         head = _ESCAPE.sub(lambda e: bytes([int(e.group(1), 16)]), head[head.rfind(b" obj") + 1 :])
-        if b"/Image" in head:
+        if _IMAGE_SUBTYPE.search(head):  # an image XObject (its pixels: large, and no text)
             continue
         f = _FILTER.search(head)
         filters = [_ABBREVIATIONS.get(n, n) for n in _NAME.findall(f.group(1))] if f is not None else []
@@ -55,7 +58,7 @@ def pdf_streams(data: bytes, budget: Budget) -> Iterator[bytes]:
             # no filter in the window (none at all, or pushed out of it by a long dictionary), or
             # one given by reference (not resolved here): the bytes are carved
             filters = [b"?"]
-        if any(n in _IMAGE for n in filters):
+        if filters[0] in _IMAGE:  # an image codec reads the raw stream; one after Flate gets its output carved
             continue
         yield from _decoded(data, m.end(), data[spans[-1][0] : spans[-1][1]], filters, budget)
     yield from carve(data, budget, skip=spans)
