@@ -32,7 +32,41 @@ def _release(text: str) -> bytes:
     return gzip.compress(('{"name": "app", "config": ' + repr(text) + "}").encode())
 
 
+def _rows(data: bytes, width: int = 16) -> list[tuple[int, bytes]]:
+    return [(i, data[i : i + width]) for i in range(0, len(data), width)]
+
+
+def _ascii(row: bytes) -> str:
+    return "".join(chr(b) if 32 <= b < 127 else "." for b in row)
+
+
+def _xxd(t: str) -> str:  # xxd's default layout (red team rt9: undone with `xxd -r`)
+    return "".join(
+        f"{i:08x}: " + " ".join(row[j : j + 2].hex() for j in range(0, len(row), 2)).ljust(40) + f"  {_ascii(row)}\n"
+        for i, row in _rows(t.encode())
+    )
+
+
+def _hexdump_c(t: str) -> str:
+    def pairs(row: bytes) -> str:
+        return " ".join(f"{b:02x}" for b in row[:8]) + "  " + " ".join(f"{b:02x}" for b in row[8:])
+
+    return "".join(f"{i:08x}  {pairs(row)}  |{_ascii(row)}|\n" for i, row in _rows(t.encode()))
+
+
 TEXTS: dict[str, Callable[[str], str]] = {
+    "xxd-default-layout": _xxd,
+    "hexdump-C": _hexdump_c,
+    "od-An-tx1": lambda t: "".join(" " + " ".join(f"{b:02x}" for b in row) + "\n" for _, row in _rows(t.encode())),
+    "od-tx1-offsets": lambda t: "".join(
+        f"{i:07o} " + " ".join(f"{b:02x}" for b in row) + "\n" for i, row in _rows(t.encode())
+    ),
+    "xxd-i-c-array": lambda t: (
+        "unsigned char conf[] = {\n"
+        + "".join("  " + ", ".join(f"0x{b:02x}" for b in row) + ",\n" for _, row in _rows(t.encode(), 12))
+        + "};\n"
+    ),
+    "string-escapes": lambda t: 'CONF = "' + "".join(f"\\x{b:02x}" for b in t.encode()) + '"\n',
     "hex-dump-one-line": lambda t: t.encode().hex() + "\n",
     "hex-dump-upper-case": lambda t: t.encode().hex().upper() + "\n",
     "xxd-p-lines": lambda t: "\n".join(textwrap.wrap(t.encode().hex(), 60)) + "\n",

@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from codeward.privacy.decode_hexdump import hexdump_blobs
+
 if TYPE_CHECKING:
     from codeward.privacy.unpack import Budget
 
@@ -125,6 +127,11 @@ def find_encoded(data: bytes) -> Iterator[tuple[int, int, Decoded]]:
         for s, e, whole in _a85_blobs(data):
             wrapped.append((s, e))
             yield s, e, whole
+        for s, e, raw in hexdump_blobs(data):  # xxd, hexdump -C, od, xxd -i, \x escapes (rt9)
+            dumped = _text(raw) or _unpacked(raw)
+            if dumped is not None:
+                wrapped.append((s, e))
+                yield s, e, dumped
         for count, m in enumerate(_blob_re().finditer(data)):
             if count >= MAX_BLOBS:
                 return
