@@ -13,6 +13,7 @@ import base64
 import bz2
 import gzip
 import lzma
+import os
 import shutil
 import subprocess
 import zlib
@@ -150,6 +151,22 @@ def test_a_zstd_frame_anywhere_is_certain_and_hides_the_file() -> None:
     deb = _ar([("debian-binary", b"2.0\n"), ("data.tar.zst", _zstd(_tar({"a": CLEAN.encode()})))])
     got = contents(deb)
     assert got.unscannable is not None and "zstd" in got.unscannable and "hidden" in got.unscannable
+
+
+def test_a_zstd_frame_cut_short_after_other_bytes_still_hides_the_file() -> None:
+    """Red team rt9: ``tail -c +513 f | zstd -dc`` prints a cut frame's finished blocks."""
+    frame = _zstd((CLEAN + os.urandom(300_000).hex()).encode())
+    got = contents(HEADER + frame[:-1000])
+    assert got.unscannable is not None and "zstd" in got.unscannable
+
+
+def test_a_gzip_with_a_reserved_flag_bit_is_read_after_a_header(tmp_path: Path) -> None:
+    """Red team rt9: zlib refuses such a header, Python's gzip module reads it."""
+    member = bytearray(gzip.compress(CONF.encode()))
+    member[3] |= 0x20
+    assert gzip.decompress(bytes(member)) == CONF.encode()  # what a command gets
+    learner = _learn(tmp_path / "ws", "blob.bin", HEADER + bytes(member))
+    assert learner.secret_paths() == {str(tmp_path / "ws" / "blob.bin")}
 
 
 def test_zstd_magic_alone_is_not_a_frame() -> None:

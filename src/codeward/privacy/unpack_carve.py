@@ -288,9 +288,29 @@ def _quiet(make: Callable[[], _Decompressor], data: memoryview) -> bytes | None:
 
 
 def _gzip(data: bytes, view: memoryview, at: int, budget: Budget) -> Found:
-    if len(data) < at + 10 or data[at + 3] & 0xE0:
-        return None  # reserved flag bits set: not a gzip header
-    return _decode(lambda: _ZlibFeed(31), view, at, budget)
+    if len(data) < at + 10:
+        return None
+    if not data[at + 3] & 0xE0:
+        return _decode(lambda: _ZlibFeed(31), view, at, budget)
+    # reserved flag bits: zlib refuses the header, Python's gzip module ignores them (red team
+    # rt9), so the deflate data after the header is read on its own
+    body = _gzip_body(data, at)
+    return None if body is None else _decode(lambda: _ZlibFeed(-15), view, body, budget)
+
+
+def _gzip_body(data: bytes, at: int) -> int | None:
+    """Where the deflate data of the gzip member at ``at`` starts (after its optional fields)."""
+    flags, p = data[at + 3], at + 10
+    try:
+        if flags & 0x04:  # FEXTRA
+            p += 2 + int.from_bytes(data[p : p + 2], "little")
+        for bit in (0x08, 0x10):  # FNAME, FCOMMENT: NUL-terminated
+            if flags & bit:
+                p = data.index(b"\0", p) + 1
+    except ValueError:
+        return None
+    p += 2 if flags & 0x02 else 0  # FHCRC
+    return p if p < len(data) else None
 
 
 def _inflates(view: memoryview, at: int) -> bool:
@@ -421,7 +441,9 @@ def _zstd_frame_end(data: bytes, at: int) -> int | None:
     blocks = 0
     while True:
         if p + 3 > len(data):
-            return None
+            # cut short after blocks that held together: a truncated frame, whose finished blocks
+            # `zstd -dc` still prints (red team rt9); certain enough to hide the file
+            return len(data) if blocks >= 2 else None
         header = int.from_bytes(data[p : p + 3], "little")
         last, kind, size = header & 1, (header >> 1) & 3, header >> 3
         if kind == 3 or size > 128 << 10:
@@ -434,7 +456,7 @@ def _zstd_frame_end(data: bytes, at: int) -> int | None:
             return None
     if fhd & 0x04:
         p += 4  # the content checksum
-    return p if p <= len(data) else None
+    return p if p <= len(data) else (len(data) if blocks >= 2 else None)
 
 
 def _sevenzip(data: bytes, view: memoryview, at: int, budget: Budget) -> Found:
