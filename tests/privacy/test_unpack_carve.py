@@ -12,10 +12,13 @@ from __future__ import annotations
 import base64
 import bz2
 import gzip
+import io
 import lzma
 import os
 import shutil
+import struct
 import subprocess
+import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -296,3 +299,29 @@ def test_what_an_archive_s_reader_does_not_name_is_carved(tmp_path: Path, fmt: s
     assert got.unscannable is None and any(TOK in t for t in got.texts)
     clean = _learn(tmp_path / "ws", "f.bin", AROUND_AN_ARCHIVE[fmt](CLEAN))
     assert clean.secret_paths() == set() and clean.unscannable == {}
+
+
+def _zip_hiding(extra: bytes) -> bytes:
+    """A one-member zip whose member states a compressed size that takes ``extra`` in too, placed
+    after its deflate stream's end: ``zipfile`` stops at the stream's end and the CRC holds."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.txt", b"hello world " * 10)
+    d = buf.getvalue()
+    size = struct.unpack_from("<I", d, 18)[0]
+    names = sum(struct.unpack_from("<HH", d, 26))
+    end = 30 + names + size
+    out = bytearray(d[:end] + extra + d[end:])
+    struct.pack_into("<I", out, 18, size + len(extra))
+    central = out.find(b"PK\x01\x02")
+    struct.pack_into("<I", out, central + 20, size + len(extra))
+    eocd = out.find(b"PK\x05\x06")
+    struct.pack_into("<I", out, eocd + 16, struct.unpack_from("<I", out, eocd + 16)[0] + len(extra))
+    return bytes(out)
+
+
+def test_a_stream_inside_a_members_stated_size_but_past_its_data_is_carved() -> None:
+    """Red team rt9: the bytes a member states but its deflate stream does not use were skipped."""
+    data = _zip_hiding(gzip.compress(CONF.encode()))
+    assert zipfile.ZipFile(io.BytesIO(data)).read("a.txt").startswith(b"hello")
+    assert any(TOK in t or AWS in t for t in contents(data).texts)

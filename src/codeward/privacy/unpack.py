@@ -198,13 +198,14 @@ def _zip(data: bytes, budget: Budget) -> Iterator[bytes]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             for info in z.infolist():
-                read.append(_member_span(data, info))
                 if info.is_dir():
+                    read.append(_member_span(data, info, info.compress_size))
                     continue
                 if info.flag_bits & 0x1:
                     raise Unscannable(f"an encrypted zip member ({info.filename})")
                 with z.open(info) as member:
                     body = read_limited(member, budget)
+                    read.append(_member_span(data, info, _consumed(member, info)))
                 yield body
     except (
         zipfile.BadZipFile,
@@ -222,14 +223,26 @@ def _zip(data: bytes, budget: Budget) -> Iterator[bytes]:
     yield from carve(data, budget, skip=read)
 
 
-def _member_span(data: bytes, info: zipfile.ZipInfo) -> tuple[int, int]:
-    """Where a member's local header and data lie in ``data``."""
+def _member_span(data: bytes, info: zipfile.ZipInfo, size: int) -> tuple[int, int]:
+    """Where a member's local header and the ``size`` bytes of its data that were read lie in ``data``."""
     start = info.header_offset
     names = data[start + 26 : start + 30]
     nlen, xlen = (
         (int.from_bytes(names[:2], "little"), int.from_bytes(names[2:], "little")) if len(names) == 4 else (0, 0)
     )
-    return start, start + 30 + nlen + xlen + info.compress_size
+    return start, start + 30 + nlen + xlen + size
+
+
+def _consumed(member: object, info: zipfile.ZipInfo) -> int:
+    """The bytes of a member's data its decompressor used: a member may state a larger size than
+    its deflate stream takes and hide a stream in the rest (red team rt9), which is then carved.
+    Read from the reader's own counters; where they are not there, none (all of it is carved)."""
+    left = getattr(member, "_compress_left", None)
+    decompressor = getattr(member, "_decompressor", None)
+    if not isinstance(left, int):
+        return 0
+    unused = getattr(decompressor, "unused_data", b"") if decompressor is not None else b""
+    return max(0, info.compress_size - left - len(unused))
 
 
 def _zip_appended(data: bytes, budget: Budget) -> Iterator[bytes]:
