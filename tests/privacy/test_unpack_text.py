@@ -66,6 +66,13 @@ TEXTS: dict[str, Callable[[str], str]] = {
         + "".join("  " + ", ".join(f"0x{b:02x}" for b in row) + ",\n" for _, row in _rows(t.encode(), 12))
         + "};\n"
     ),
+    "base32-wrapped": lambda t: "\n".join(textwrap.wrap(base64.b32encode(t.encode()).decode(), 76)) + "\n",
+    "base32-inline": lambda t: f"payload: {base64.b32encode(t.encode()).decode()}\n",
+    "uuencode": lambda t: (
+        "begin 644 app.conf\n"
+        + "".join(binascii.b2a_uu(t.encode()[i : i + 45]).decode() for i in range(0, len(t.encode()), 45))
+        + "`\nend\n"
+    ),
     "string-escapes": lambda t: 'CONF = "' + "".join(f"\\x{b:02x}" for b in t.encode()) + '"\n',
     "hex-dump-one-line": lambda t: t.encode().hex() + "\n",
     "hex-dump-upper-case": lambda t: t.encode().hex().upper() + "\n",

@@ -23,8 +23,10 @@ import functools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
+from codeward.privacy.decode_codecs import codec_blobs
 from codeward.privacy.decode_hexdump import hexdump_blobs
 
 if TYPE_CHECKING:
@@ -127,7 +129,7 @@ def find_encoded(data: bytes) -> Iterator[tuple[int, int, Decoded]]:
         for s, e, whole in _a85_blobs(data):
             wrapped.append((s, e))
             yield s, e, whole
-        for s, e, raw in hexdump_blobs(data):  # xxd, hexdump -C, od, xxd -i, \x escapes (rt9)
+        for s, e, raw in chain(hexdump_blobs(data), codec_blobs(data)):  # xxd, od, base32, uu... (rt9)
             dumped = _text(raw) or _unpacked(raw)
             if dumped is not None:
                 wrapped.append((s, e))
