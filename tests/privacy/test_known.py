@@ -65,20 +65,17 @@ def recoverable(text: str) -> list[object]:
     return list(k.find(text))
 
 
-# the transforms the rules alone do not see through (``xxd -p`` and ``gzip | base64`` they now
-# do: decode.py reads hex runs and base64 of compressed data, test_unpack_text.py)
+# the transforms the rules alone do not see through (``xxd -p``, ``gzip | base64``, ``xxd``,
+# ``hexdump -C``, ``od -An -tx1`` and ``base32`` they now do: decode.py reads hex runs and dumps,
+# base32 and base64 of compressed data, test_unpack_text.py)
 BLIND = [
     "rev",
-    "base32",
     "rot13",
     "spaced",
     "interleaved",
     "u-escapes",
     "char-codes",
-    "od",
     "url",
-    "xxd",
-    "hexdump-C",
     "od-c",
 ]
 
