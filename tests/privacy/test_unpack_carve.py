@@ -146,7 +146,7 @@ def test_the_same_stream_without_a_secret_is_left_alone(tmp_path: Path, fmt: str
 
 def _zstd(data: bytes) -> bytes:
     if shutil.which("zstd") is None:
-        pytest.skip("no zstd program here")
+        pytest.skip("no zstd program here to make frames with (apt-get install zstd; scripts/test installs it)")
     return subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True, check=True).stdout
 
 

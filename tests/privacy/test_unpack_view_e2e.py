@@ -75,7 +75,7 @@ def _bomb() -> bytes:
 
 def _zstd(r: Path) -> None:
     if shutil.which("zstd") is None:
-        pytest.skip("no zstd program here")
+        pytest.skip("no zstd program here to make frames with (apt-get install zstd; scripts/test installs it)")
     (r / "app.conf").write_text(CONF)
     subprocess.run(["zstd", "-q", "--rm", "app.conf", "-o", "app.conf.zst"], cwd=r, check=True)
 
