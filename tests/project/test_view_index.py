@@ -59,9 +59,17 @@ def tick() -> None:
     time.sleep(0.02)  # the change lands on a later clock tick than the listing
 
 
-@pytest.fixture(params=["same process", "new process"])
+@pytest.fixture(params=["same process", "new process", "watched session"])
 def next_spec(request: pytest.FixtureRequest, repo: Path):  # type: ignore[no-untyped-def]
+    """The next spec after a change: in the same process, in a new one (the saved index), and in a
+    session whose index is kept by its inotify watch (:mod:`codeward.dirindex.watch`: a refresh the
+    watch calls quiet walks nothing)."""
     first = spec(repo)
+    if request.param == "watched session":
+        for _ in range(dirindex.WATCH_AFTER + 1):
+            spec(repo)
+        index = dirindex.index_for(repo, WATCHED_NAMES)
+        assert index.watch is not None and index.watch.quiet()
     assert repo / "src/a/b/c/old.key" in first.masked  # the index saw the tree
     assert repo / "config/production.yml" in first.masked
 

@@ -8,14 +8,13 @@ closed with the sysctl to raise; only new directories are added per command.
 from __future__ import annotations
 
 import base64
-import ctypes
 import errno
 import os
 from pathlib import Path
 
 import pytest
 
-from codeward.dirindex import DirIndex
+from codeward.dirindex import DirIndex, inotify
 from codeward.errors import SandboxUnavailable
 from codeward.sandbox.new_names import NewNames
 
@@ -54,25 +53,25 @@ def test_what_appears_before_a_command_is_handed_back(tmp_path: Path) -> None:
     watch.close()
 
 
-def test_only_new_directories_are_added(tmp_path: Path) -> None:
+def test_only_new_directories_are_added(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(20):
         (tmp_path / f"d{i}").mkdir()
     index = _index(tmp_path)
     watch = NewNames(tmp_path, Rules().hides, Rules.key)
     watch.prepare(index, [])
     assert watch.watched == 21
-    added: list[bytes] = []
-    real = watch._libc.inotify_add_watch
+    added: list[str] = []
+    real = inotify.add_watch
 
-    def spy(fd: int, path: bytes, mask: int) -> int:
+    def spy(fd: int, path: str, mask: int) -> int:
         added.append(path)
-        return int(real(fd, path, mask))
+        return real(fd, path, mask)
 
-    watch._libc.inotify_add_watch = spy
+    monkeypatch.setattr(inotify, "add_watch", spy)
     (tmp_path / "new").mkdir()
     index.refresh()
     watch.prepare(index, [])
-    assert added == [os.fsencode(tmp_path / "new")]
+    assert added == [str(tmp_path / "new")]
     watch.close()
 
 
@@ -154,15 +153,10 @@ def test_a_new_hidden_directory_is_watched_and_its_files_may_not_be_opened(tmp_p
     watch.close()
 
 
-def test_the_watch_limit_fails_closed_with_the_fix(tmp_path: Path) -> None:
+def test_the_watch_limit_fails_closed_with_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     index = _index(tmp_path)
     watch = NewNames(tmp_path, Rules().hides, Rules.key)
-
-    def full(fd: int, path: bytes, mask: int) -> int:
-        ctypes.set_errno(errno.ENOSPC)
-        return -1
-
-    watch._libc.inotify_add_watch = full
+    monkeypatch.setattr(inotify, "add_watch", lambda fd, path, mask: -errno.ENOSPC)
     with pytest.raises(SandboxUnavailable, match=r"max_user_watches.*sysctl fs\.inotify\.max_user_watches="):
         watch.prepare(index, [])
     watch.close()

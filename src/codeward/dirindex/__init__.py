@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Protocol
 
 from codeward.dirindex import reach
+from codeward.dirindex.watch import DirWatch
 
 RACY_NS = 100_000_000  # a directory changed this close to its listing is listed again next time
 # a ctime with no sub-second part comes from a file system that keeps whole seconds (ext2/3, ext4 with
@@ -50,6 +51,11 @@ ALL: frozenset[str] = frozenset({"/"})  # :meth:`DirIndex.walk`'s "enter nothing
 NOT_ENTERED = ".git"  # git's own directory is never walked (it is protected whole)
 BARE_FILES = frozenset({"HEAD"})  # git opens one without a config file, HEAD a link or not
 BARE_DIRS = frozenset({"objects", "refs"})
+# refreshes in one process before the index keeps an inotify watch (:mod:`codeward.dirindex.watch`):
+# a one-command process (``codeward sandbox``, three refreshes) would pay a watch per directory for
+# nothing; a session's second command starts one, and from then on a refresh that the watch says
+# nothing touched lstats nothing
+WATCH_AFTER = 3
 
 
 _lstat = os.lstat  # one name each, so a test can play a coarse clock (past PATH_MAX: reach.lstat)
@@ -104,6 +110,9 @@ class DirIndex:
     # directories whose content the last refresh could not list at all, even as their owner: blind spots
     blind: frozenset[str] = frozenset()
     _opening: reach.Opened | None = None  # set inside :meth:`opened`
+    watch: DirWatch | None = None  # kept from the :data:`WATCH_AFTER`-th refresh on
+    _refreshes: int = 0
+    _classified: bool = False  # every entry's ``hidden`` is known (for ``key``)
 
     @contextlib.contextmanager
     def opened(self) -> Iterator[None]:
@@ -129,6 +138,15 @@ class DirIndex:
 
     def _refresh(self, classify: Classify | None, opening: reach.Opened) -> set[Path]:
         with self.lock:
+            w = self.watch
+            if w is not None and (classify is None or (classify.key == self.key and self._classified)) and w.quiet():
+                return self.census()  # no directory's signature moved since the last full refresh
+            if w is None and self._refreshes == WATCH_AFTER:  # tried once: without inotify the refresh walks
+                w = self.watch = _start_watch(self)
+            self._refreshes += 1
+            if w is not None:
+                w.begin()
+            untrusted = unclassified = False
             if classify is not None and classify.key != self.key:
                 for e in self.dirs.values():
                     e.hidden = None
@@ -164,19 +182,22 @@ class DirIndex:
                     continue
                 if not is_dir(st.st_mode):
                     continue
+                if w is not None:
+                    w.cover(d, (st.st_dev, st.st_ino))  # before the signature is compared: nothing after goes unseen
                 seen.add(d)
                 # a directory of ours without the owner's read or search bit (a command's chmod) is
                 # opened up to be listed, and stays reported unreadable: the sandbox hides it whole
                 closed = st.st_mode & 0o500 != 0o500 and opening.open_up(d, st)
                 sig = (st.st_dev, st.st_ino, st.st_ctime_ns)
                 entry = dirs.get(d)
+                remote = not (trusted.get(sig[0]) or trusted_device(sig[0]))
                 if (
                     closed
                     or entry is None
                     or entry.sig != sig
                     or entry.racy
                     or (classify is not None and entry.hidden is None)
-                    or not (trusted.get(sig[0]) or trusted_device(sig[0]))
+                    or remote
                 ):
                     entry = _scan(d, sig, self.names, classify, d[len(root) + 1 :] if d != root else "")
                     if entry.unreadable:
@@ -185,6 +206,8 @@ class DirIndex:
                         entry.racy = entry.unreadable = True
                     dirs[d] = entry
                     self.generation += 1
+                    unclassified = unclassified or classify is None
+                untrusted = untrusted or remote or entry.racy or entry.unreadable
                 stack += entry.subdirs
             self.blind = frozenset(blind)
             gone = set(self.dirs) - seen
@@ -192,6 +215,9 @@ class DirIndex:
                 del self.dirs[d]
             if gone:
                 self.generation += 1
+            self._classified = classify is not None or (self._classified and not unclassified)
+            if w is not None:
+                w.settle(untrusted or bool(blind), seen)
             return self.census()
 
     def walk(self, skip: Callable[[Dir], Collection[str]] = lambda e: ()) -> Iterator[tuple[str, Dir]]:
@@ -304,6 +330,24 @@ def _scan(d: str, sig: tuple[int, int, int], names: frozenset[str], classify: Cl
     )
 
 
+def _start_watch(index: DirIndex) -> DirWatch | None:
+    """The index's watch, or None when the kernel gives no inotify descriptor or too few watches for
+    its directories (the refresh walks, as without it). A process keeps :data:`KEPT_WATCHES` at
+    most (inotify descriptors are 128 per user, and the new-names watch needs its own): starting
+    one closes the oldest other's, whose index walks again."""
+    try:
+        w = DirWatch(len(index.dirs))
+    except OSError:
+        return None
+    with _lock:
+        _watching.append(index)
+        while len(_watching) > KEPT_WATCHES:
+            old = _watching.pop(0)
+            if old.watch is not None:
+                old.watch.close("closed: the process watches newer workspaces")
+    return w
+
+
 def racy_window(ctime_ns: int) -> int:
     """How long after ``ctime_ns`` a listing cannot tell a later change from none: the clock tick,
     and on a file system that keeps whole seconds (a ctime with no sub-second part) two seconds more.
@@ -347,6 +391,8 @@ def _fs_type(dev: int) -> str | None:
 
 _indexes: dict[Path, DirIndex] = {}
 _lock = threading.Lock()
+KEPT_WATCHES = 4
+_watching: list[DirIndex] = []  # indexes with a watch, oldest first
 
 
 def index_for(root: Path, names: Iterable[str], cache_dir: Path | None = None) -> DirIndex:
@@ -366,6 +412,8 @@ def index_for(root: Path, names: Iterable[str], cache_dir: Path | None = None) -
             from codeward.dirindex.store import load
 
             loaded = load(root, want, cache_dir)
+        if index is not None and index.watch is not None:
+            index.watch.close()  # replaced by one for other names
         index = _indexes[root] = loaded or DirIndex(root, want)
         return index
 
@@ -373,4 +421,6 @@ def index_for(root: Path, names: Iterable[str], cache_dir: Path | None = None) -
 def forget(root: Path) -> None:
     """Drop the process's index of ``root`` (tests; a workspace removed)."""
     with _lock:
-        _indexes.pop(root, None)
+        index = _indexes.pop(root, None)
+    if index is not None and index.watch is not None:
+        index.watch.close()

@@ -20,17 +20,23 @@ session-long watch is polled through this one.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import functools
 import os
 import select
-import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
+from codeward.dirindex import inotify
+from codeward.dirindex.inotify import (
+    IN_DONT_FOLLOW,
+    IN_ONLYDIR,
+    IN_Q_OVERFLOW,
+    NAME_EVENTS,
+    SELF_EVENTS,
+    queued_events,
+)
 from codeward.errors import SandboxUnavailable
 
 
@@ -43,23 +49,7 @@ class NewNamesWatch(Protocol):
     def poll(self) -> bool: ...
 
 
-IN_NONBLOCK = 0o4000
-IN_OPEN = 0x20
-IN_CLOEXEC = 0o2000000
-IN_MOVED_FROM = 0x40
-IN_MOVED_TO = 0x80
-IN_CREATE = 0x100
-IN_DELETE = 0x200
-IN_DELETE_SELF = 0x400
-IN_MOVE_SELF = 0x800
-IN_Q_OVERFLOW = 0x4000
-IN_IGNORED = 0x8000
-IN_ONLYDIR = 0x01000000
-IN_DONT_FOLLOW = 0x02000000
-NAME_EVENTS = IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
-SELF_EVENTS = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED
 WATCH_MASK = NAME_EVENTS | SELF_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW
-HEADER = struct.Struct("iIII")
 
 
 def watched_names(workspace: Path, paths: Iterable[Path]) -> dict[str, set[str]]:
@@ -100,20 +90,18 @@ class HostWatch:
     def __init__(self, names: dict[str, set[str]], new_names: NewNamesWatch | None = None) -> None:
         self._new = new_names
         self._epoll: select.epoll | None = None
-        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-        if fd < 0:
-            raise SandboxUnavailable(
-                f"sandbox: cannot watch hidden files for changes: {os.strerror(ctypes.get_errno())}"
-            )
+        try:
+            fd = inotify.init()
+        except OSError as e:
+            raise SandboxUnavailable(f"sandbox: cannot watch hidden files for changes: {e.strerror}") from None
         self.fd: int = fd
         self._names: dict[int, tuple[str, set[str]]] = {}
         self.changed: list[str] = []
         try:
             for d, wanted in names.items():
-                wd = self._libc.inotify_add_watch(fd, os.fsencode(d), WATCH_MASK)
+                wd = inotify.add_watch(fd, d, WATCH_MASK)
                 if wd < 0:
-                    err = ctypes.get_errno()
+                    err = -wd
                     if err in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):
                         continue  # nothing there this process can see, so nothing of it is mounted
                     hint = " (raise fs.inotify.max_user_watches)" if err == errno.ENOSPC else ""
@@ -152,24 +140,6 @@ class HostWatch:
             os.close(self.fd)
         if self._epoll is not None:
             self._epoll.close()
-
-
-def queued_events(fd: int) -> Iterator[tuple[int, int, int, bytes]]:
-    """Every event queued on the non-blocking inotify descriptor ``fd``, as ``(wd, mask, cookie,
-    name)``; the one reader of the kernel's record format for this watch and the new-names one."""
-    while True:
-        try:
-            buf = os.read(fd, 65536)
-        except BlockingIOError:
-            return
-        if not buf:
-            return
-        off = 0
-        while off + HEADER.size <= len(buf):
-            wd, mask, cookie, length = HEADER.unpack_from(buf, off)
-            raw = buf[off + HEADER.size : off + HEADER.size + length].split(b"\0", 1)[0]
-            off += HEADER.size + length
-            yield wd, mask, cookie, raw
 
 
 def withheld_output(changed: list[str]) -> str:

@@ -42,8 +42,6 @@ the maker, reads through a memory map and closes in the instant after the maker 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import os
 import stat
@@ -53,31 +51,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codeward.errors import SandboxUnavailable
-from codeward.sandbox.host_watch import (
-    IN_CLOEXEC,
+from codeward.dirindex import inotify
+from codeward.dirindex.inotify import (
+    IN_ACCESS,
+    IN_CLOSE_NOWRITE,
+    IN_CLOSE_WRITE,
     IN_CREATE,
     IN_DONT_FOLLOW,
     IN_IGNORED,
+    IN_ISDIR,
+    IN_MODIFY,
     IN_MOVE_SELF,
     IN_MOVED_FROM,
     IN_MOVED_TO,
-    IN_NONBLOCK,
     IN_ONLYDIR,
     IN_OPEN,
     IN_Q_OVERFLOW,
     queued_events,
 )
+from codeward.errors import SandboxUnavailable
 from codeward.sandbox.public_files import is_public_file
+from codeward.sandbox.spec import same_paths
 
 if TYPE_CHECKING:
     from codeward.dirindex import Classify, DirIndex
 
-IN_ISDIR = 0x40000000
-IN_ACCESS = 0x01
-IN_MODIFY = 0x02
-IN_CLOSE_WRITE = 0x08
-IN_CLOSE_NOWRITE = 0x10
 USE = IN_OPEN | IN_ACCESS | IN_MODIFY | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE
 MASK = IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | USE | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW
 NOT_ENTERED = ".git"  # as the directory index: git's own directory is protected whole, never walked
@@ -117,12 +115,12 @@ class NewNames:
         self.root = str(root).rstrip("/") or "/"
         self.hides = hides
         self.key = key
-        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
         self.lock = threading.RLock()
         self.fd = -1
         self._wd: dict[int, tuple[str, tuple[int, int], bool]] = {}  # wd -> (path, (dev, inode), new and hidden)
         self._dirs: dict[str, int] = {}
         self._covered: frozenset[str] = frozenset()
+        self._covered_from: list[tuple[tuple[Path, ...], frozenset[str]]] = [((), frozenset())] * 2
         self.found: list[str] = []  # new hidden files opened while armed (the stop's reason)
         # (armed) new hidden file -> the opens it may still have, one counter per file shared by every
         # name it gets (a rename, a hard link); by (dev, inode) too, to know a link made to it
@@ -136,12 +134,10 @@ class NewNames:
         self._open()
 
     def _open(self) -> None:
-        fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-        if fd < 0:
-            raise SandboxUnavailable(
-                f"sandbox: cannot watch the workspace for new files: {os.strerror(ctypes.get_errno())}"
-            )
-        self.fd = fd
+        try:
+            self.fd = inotify.init()
+        except OSError as e:
+            raise SandboxUnavailable(f"sandbox: cannot watch the workspace for new files: {e.strerror}") from None
         self._wd.clear()
         self._dirs.clear()
 
@@ -162,7 +158,7 @@ class NewNames:
         (just refreshed) knows and the watch does not are added."""
         with self.lock:
             self._taint()
-            self._covered = frozenset(map(str, covered))
+            self._cover(covered, 0)
             self.found = []
             self._armed = False
             self._opens, self._inodes, self._moving, self._pending = {}, {}, {}, {}
@@ -233,10 +229,20 @@ class NewNames:
     def arm(self, covered: Iterable[Path]) -> None:
         """From now until :meth:`prepare`, judge for a running command whose view hides ``covered``."""
         with self.lock:
-            self._covered = frozenset(map(str, covered))
+            self._cover(covered, 1)
             self.found = []
             self._opens, self._inodes, self._moving, self._pending = {}, {}, {}, {}
             self._armed = True
+
+    def _cover(self, covered: Iterable[Path], slot: int) -> None:
+        """What the view hides, as strings; the same paths as the last time in this ``slot`` (0: the
+        spec's masks, 1: the layout's hidden paths; an unchanged view, thousands of hidden files) are
+        not turned into strings again."""
+        paths = tuple(covered)
+        last = self._covered_from[slot]
+        if not same_paths(paths, last[0]):
+            last = self._covered_from[slot] = (paths, frozenset(map(str, paths)))
+        self._covered = last[1]
 
     def poll(self) -> bool:
         """Read what is queued; True once a new hidden file was opened beyond its maker's one open
@@ -473,9 +479,9 @@ class NewNames:
 
     def _add(self, d: str, *, hidden: bool = False) -> bool:
         """Watch ``d``; False when it is gone. Fails closed when it cannot be watched."""
-        wd = self._libc.inotify_add_watch(self.fd, os.fsencode(d), MASK)
+        wd = inotify.add_watch(self.fd, d, MASK)
         if wd < 0:
-            err = ctypes.get_errno()
+            err = -wd
             if err in (errno.ENOENT, errno.ENOTDIR):
                 return False
             if err == errno.ENOSPC:
@@ -520,7 +526,7 @@ class NewNames:
         prefix = path + "/"
         for w, (p, _, _) in list(self._wd.items()):
             if p == path or p.startswith(prefix):
-                self._libc.inotify_rm_watch(self.fd, w)
+                inotify.rm_watch(self.fd, w)
                 self._forget(w)
 
     def _forget(self, wd: int) -> None:

@@ -7,6 +7,8 @@ into mounts (bwrap), Landlock rules plus a seccomp filter, or a Seatbelt profile
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +156,17 @@ def is_within(path: Path, root: Path) -> bool:
     return p.startswith(r) and p[len(r)] == "/"
 
 
+def same_paths(a: Sequence[Path], b: Sequence[Path]) -> bool:
+    """Whether two path lists are equal, cheaply when they hold mostly the same objects (a view
+    reused from one command to the next): only the positions where the objects differ are compared."""
+    if len(a) != len(b):
+        return False
+    return all(a[i] == b[i] for i in itertools.compress(range(len(a)), map(operator.is_not, a, b)))
+
+
+_cwd_checked: tuple[Sequence[Path], Path] | None = None  # the masks and cwd last found not to hide the cwd
+
+
 def validate_spec(spec: SandboxSpec, argv: Sequence[str]) -> None:
     """Refuse specs no tier should try to honour, with a message that says what to change.
 
@@ -189,10 +202,13 @@ def validate_spec(spec: SandboxSpec, argv: Sequence[str]) -> None:
         _validate_narrowing(spec)
     if not spec.cwd.is_absolute() or not any(is_within(spec.cwd, r) for r in roots):
         raise UsageError(f"sandbox: the working directory {spec.cwd} is outside the workspace {spec.workspace}")
-    above = {str(spec.cwd), *map(str, spec.cwd.parents)}  # a mask over the cwd is one of these (thousands of masks)
-    for m in spec.masked:
-        if str(m) in above:
-            raise UsageError(f"sandbox: the working directory {spec.cwd} is hidden from commands (ignored: {m})")
+    global _cwd_checked
+    if _cwd_checked is None or _cwd_checked[1] != spec.cwd or not same_paths(spec.masked, _cwd_checked[0]):
+        above = {str(spec.cwd), *map(str, spec.cwd.parents)}  # a mask over the cwd is one of these (thousands of masks)
+        for m in spec.masked:
+            if str(m) in above:
+                raise UsageError(f"sandbox: the working directory {spec.cwd} is hidden from commands (ignored: {m})")
+        _cwd_checked = (spec.masked, spec.cwd)
     if spec.timeout_s <= 0:
         raise UsageError("sandbox: timeout must be positive")
     if spec.output_cap < 1024:
