@@ -12,6 +12,7 @@ import stat
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import cast
 
 from codeward.dirindex import ALL, Dir, DirIndex, index_for
 from codeward.errors import CodewardError, UsageError
@@ -414,36 +415,20 @@ class Workspace:
         index = dir_index(self.root)
         if refresh:
             index.refresh()
-        base = str(index.root)
         found: list[Path] = []
         git_dirs: list[tuple[Path, Path]] = []  # (git dir, the worktree it serves)
-
-        top = index.dirs.get(base)
-
-        def skip(e: Dir) -> Collection[str]:
-            # a bare repository below the root is a git dir: read-only whole, like .git, not entered
-            return ALL if e.bare and e is not top else _PROTECTED_DIR_SET
-
-        for d, e in index.walk(skip):
-            if not (e.watched or (e.bare and d != base)):
-                continue  # most directories: nothing to build a path for
-            here = self.root / d[len(base) + 1 :] if d != base else self.root
-            if d != base and e.bare:
-                found.append(here)
+        for here, name, kind in _indexed_protected(index, self.root):
+            p = here / name if name else here
+            found.append(p)
+            if kind == "git":
+                git_dirs.append((p, here))
+            elif kind == "bare":
                 git_dirs.append((here, here))
-                continue
-            for name in sorted(e.watched_dirs & _PROTECTED_DIR_SET):
-                found.append(here / name)
-                if name == ".git":
-                    git_dirs.append((here / name, here))
-            for name in sorted(e.watched_files):
-                p = here / name
-                found.append(p)
-                if name == ".git":
-                    target = git_pointer_target(p)
-                    if target is not None:
-                        git_dirs.append((target, here))
-                        found.append(target)
+            elif kind == "pointer":
+                target = git_pointer_target(p)  # its content: read every time, no index follows it
+                if target is not None:
+                    git_dirs.append((target, here))
+                    found.append(target)
         seen: set[Path] = set()
         for p in [*(self.root / n for n in (*PROTECTED_DIRS, *PROTECTED_NAMES)), *found]:
             if p not in seen:
@@ -457,6 +442,36 @@ class Workspace:
                 if p not in seen and p not in (self.root, root):
                     seen.add(p)
                     yield p
+
+
+def _indexed_protected(index: DirIndex, root: Path) -> list[tuple[Path, str, str]]:
+    """The protected names the index lists under ``root``, as ``(directory, name, kind)``: kind
+    ``git`` (a ``.git`` directory), ``pointer`` (a ``.git`` file), ``bare`` (a bare repository below
+    the root: the directory itself, name empty) or ``name`` (anything else protected). Worked out once
+    per index generation: nothing in it depends on more than what the index lists."""
+    key = ("protected", root)
+    memo = index.memo.get(key)
+    if memo is not None and memo[0] == index.generation:
+        return cast("list[tuple[Path, str, str]]", memo[1])
+    base = str(index.root)
+    top = index.dirs.get(base)
+
+    def skip(e: Dir) -> Collection[str]:
+        # a bare repository below the root is a git dir: read-only whole, like .git, not entered
+        return ALL if e.bare and e is not top else _PROTECTED_DIR_SET
+
+    out: list[tuple[Path, str, str]] = []
+    for d, e in index.walk(skip):
+        if not (e.watched or (e.bare and d != base)):
+            continue  # most directories: nothing to build a path for
+        here = root / d[len(base) + 1 :] if d != base else root
+        if d != base and e.bare:
+            out.append((here, "", "bare"))
+            continue
+        out += [(here, n, "git" if n == ".git" else "name") for n in sorted(e.watched_dirs & _PROTECTED_DIR_SET)]
+        out += [(here, n, "pointer" if n == ".git" else "name") for n in sorted(e.watched_files)]
+    index.memo[key] = (index.generation, out)
+    return out
 
 
 def enclosing_project_dirs(root: Path) -> list[Path]:
