@@ -24,7 +24,8 @@ listed and its mode put back (:mod:`codeward.dirindex.reach`), and a path longer
 reached by descriptor, so the census misses nothing a command could write; such a directory is still
 reported (:meth:`DirIndex.unreadable`) so callers hide it whole, and what cannot be listed at all is
 a blind spot (:attr:`DirIndex.blind`) that the census after a command moves aside.
-Persisting across processes is :mod:`codeward.dirindex.store`'s job.
+Persisting across processes is :mod:`codeward.dirindex.store`'s job; in a session, an inotify watch
+(:mod:`codeward.dirindex.watch`) lets a refresh skip its ``lstat`` walk when nothing can have changed.
 """
 
 from __future__ import annotations
