@@ -396,3 +396,23 @@ def test_a_link_to_a_new_hidden_file_inside_a_new_git_directory_is_counted(tmp_p
     (tmp_path / "x" / ".git" / "e").read_bytes()
     assert watch.poll()
     watch.close()
+
+
+def test_another_tree_put_at_the_root_path_is_watched(tmp_path: Path) -> None:
+    """A directory above the root renamed by the host and another checkout put at the path: the
+    watches follow the old tree's inodes, so the new tree's directories are watched anew and a new
+    hidden file opened there while a command runs stops it (red team rt10)."""
+    root = tmp_path / "work" / "repo"
+    (root / "src").mkdir(parents=True)
+    index = _index(root)
+    watch = NewNames(root, Rules().hides, Rules.key)
+    watch.prepare(index, [])
+    os.rename(tmp_path / "work", tmp_path / "work-old")
+    (root / "src").mkdir(parents=True)
+    index.refresh()
+    watch.prepare(index, [])
+    watch.arm([])
+    (root / "src" / "late.key").write_text("made while the command runs\n")
+    (root / "src" / "late.key").read_text()  # a second open: a reader
+    assert watch.poll() and watch.found == [str(root / "src" / "late.key")]
+    watch.close()

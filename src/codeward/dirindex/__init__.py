@@ -337,7 +337,7 @@ def _start_watch(index: DirIndex) -> DirWatch | None:
     most (inotify descriptors are 128 per user, and the new-names watch needs its own): starting
     one closes the oldest other's, whose index walks again."""
     try:
-        w = DirWatch(len(index.dirs))
+        w = DirWatch(str(index.root), len(index.dirs))
     except OSError:
         return None
     with _lock:

@@ -38,6 +38,7 @@ from codeward.dirindex import inotify
 from codeward.dirindex.inotify import (
     IN_ATTRIB,
     IN_DONT_FOLLOW,
+    IN_IGNORED,
     IN_ONLYDIR,
     NAME_EVENTS,
     SELF_EVENTS,
@@ -63,15 +64,27 @@ class DirWatch:
     :meth:`cover` for each directory the refresh visits (after its ``lstat``), :meth:`settle` at the
     end with whether the refresh found anything that cannot be trusted to the watch. :meth:`close`
     may come from another thread (the process keeps few watches: :func:`codeward.dirindex.index_for`
-    closes the oldest), hence the watch's own lock."""
+    closes the oldest), hence the watch's own lock.
 
-    def __init__(self, dirs: int) -> None:
+    A watch belongs to an inode, not to a name, and the kernel drops it with its directory: so a
+    directory counts as watched only when ``inotify_add_watch`` on its path, called in every full
+    refresh (it is idempotent), returns the descriptor recorded for that path before. A directory
+    removed and made again, even with its old inode number back (ext4 reuses one at once), or
+    swapped for another between the refresh's ``lstat`` and the call, gets a new descriptor, so that
+    refresh does not count (red team rt10). And since no watch covers the root's ancestors, each quiet
+    answer first ``lstat``s the root's path: renaming a directory above it and putting another tree
+    at the path changes what the path leads to without any event in the watched tree (rt10).
+    """
+
+    def __init__(self, root: str, dirs: int) -> None:
         if dirs * SHARE > max_user_watches():
             # the new-names watch needs one per directory too, and a refused watch there refuses the
             # command: this one only saves time, so it leaves the limit to that one
             raise OSError(errno.ENOSPC, f"{dirs} directories: more than 1/{SHARE} of fs.inotify.max_user_watches")
+        self.root = root
         self._lock = threading.Lock()
-        self._wd: dict[str, tuple[int, tuple[int, int]]] = {}  # directory -> (wd, (dev, inode) watched)
+        self._wd: dict[str, int] = {}  # directory -> the watch descriptor its path gave
+        self._root_ident: tuple[int, int] | None = None  # what the root's path led to at the last full refresh
         self._trusted = False  # the last refresh listed every directory under a watch, all trustworthy
         self._added = False  # a watch was added (or re-aimed) during the refresh under way
         self.broken = ""  # why the watch gave up for good (then every refresh walks)
@@ -91,13 +104,15 @@ class DirWatch:
         with self._lock:
             if self.broken:
                 return False
-            changed = False
-            for _wd, mask, _cookie, raw in inotify.queued_events(self.fd):  # drained whole either way
-                if mask & IN_ATTRIB and raw and not mask & (NAME_EVENTS | SELF_EVENTS):
-                    continue  # a file's mode or times: no directory's signature follows them
-                changed = True
+            changed = self._drain()
             if self._mounts.poll(0):
                 changed = True  # something was mounted or unmounted: a path may show another directory
+            try:
+                st = os.lstat(self.root)
+                if (st.st_dev, st.st_ino) != self._root_ident:
+                    changed = True  # the root's path leads elsewhere: a directory above it was renamed
+            except OSError:
+                changed = True
             if changed:
                 self._trusted = False
             return self._trusted
@@ -108,29 +123,28 @@ class DirWatch:
         with self._lock:
             self._added = False
             if not self.broken:
-                for _ in inotify.queued_events(self.fd):
-                    pass
+                self._drain()
                 self._mounts.poll(0)
 
     def cover(self, d: str, ident: tuple[int, int]) -> None:
-        """``d``, just ``lstat``ed as ``ident``, is watched as that directory from now on."""
+        """``d`` was just ``lstat``ed as a directory (``ident``): it is watched from now on, and this
+        refresh counts only if it already was, by the same descriptor."""
         with self._lock:
             if self.broken:
                 return
-            have = self._wd.get(d)
-            if have is not None and have[1] == ident:
-                return
-            self._added = True
+            if d == self.root:
+                self._root_ident = ident
             wd = inotify.add_watch(self.fd, d, MASK)
             if wd < 0:
+                self._added = True
                 if -wd in (errno.ENOENT, errno.ENOTDIR):
                     self._wd.pop(d, None)
                     return  # gone or replaced meanwhile: this refresh does not count; the next one looks again
                 self._close(f"cannot watch {d}: {os.strerror(-wd)}")  # frees its watches for the new-names one
                 return
-            if have is not None and have[0] != wd:
-                self._release(have[0], keep=d)  # the directory that had this name before
-            self._wd[d] = (wd, ident)
+            if self._wd.get(d) != wd:
+                self._added = True  # newly watched, or another directory than before under this name
+                self._wd[d] = wd
 
     def settle(self, untrusted: bool, known: set[str]) -> None:
         """The refresh ended; ``untrusted`` when it met a racy, unreadable or remote directory.
@@ -138,14 +152,33 @@ class DirWatch:
         with self._lock:
             if self.broken:
                 return
-            for d in [d for d in self._wd if d not in known]:
-                wd, _ = self._wd.pop(d)
-                self._release(wd)
+            gone = [d for d in self._wd if d not in known]
+            if gone:
+                kept = {w for d, w in self._wd.items() if d in known}
+                for d in gone:
+                    wd = self._wd.pop(d)
+                    if wd not in kept:  # another indexed name of the same directory keeps it
+                        inotify.rm_watch(self.fd, wd)
             self._trusted = not (untrusted or self._added)
 
     def close(self, why: str = "closed") -> None:
         with self._lock:
             self._close(why)
+
+    def _drain(self) -> bool:
+        """Read every queued event; True if one may have moved a directory's signature. A watch the
+        kernel dropped (``IN_IGNORED``: its directory is gone) is forgotten."""
+        changed = False
+        dropped: set[int] = set()
+        for wd, mask, _cookie, raw in inotify.queued_events(self.fd):
+            if mask & IN_ATTRIB and raw and not mask & (NAME_EVENTS | SELF_EVENTS):
+                continue  # a file's mode or times: no directory's signature follows them
+            if mask & IN_IGNORED:
+                dropped.add(wd)
+            changed = True
+        if dropped:
+            self._wd = {d: w for d, w in self._wd.items() if w not in dropped}
+        return changed
 
     def _close(self, why: str) -> None:
         if self.broken:
@@ -156,8 +189,3 @@ class DirWatch:
         with contextlib.suppress(OSError):
             os.close(self.fd)
         self._mounts_file.close()
-
-    def _release(self, wd: int, keep: str = "") -> None:
-        """Remove watch ``wd`` unless another indexed name still leads to that directory."""
-        if not any(w == wd for n, (w, _) in self._wd.items() if n != keep):
-            inotify.rm_watch(self.fd, wd)

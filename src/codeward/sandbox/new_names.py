@@ -206,7 +206,15 @@ class NewNames:
             entries = list(index.dirs.items())
         todo: list[str] = []
         for d, e in entries:
-            if d in self._dirs or self._is_covered(d) or not self._inside(d):
+            wd = self._dirs.get(d)
+            if wd is not None:
+                if e.unreadable or self._wd[wd][1] == (e.sig[0], e.sig[1]):
+                    continue  # watched, and still the directory the index lists under that name
+                # another directory under a watched name (a directory above the root renamed and
+                # another tree put at the path): the old watch follows the old tree (red team rt10)
+                inotify.rm_watch(self.fd, wd)
+                self._forget(wd)
+            if self._is_covered(d) or not self._inside(d):
                 continue
             try:
                 if not self._add(d):
