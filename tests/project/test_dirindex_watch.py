@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.support.watchable import watchable_dir
 
 from codeward import dirindex
 from codeward.dirindex import inotify, watch
@@ -40,8 +41,8 @@ RULES = KeyRules()
 
 
 @pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
+def tree(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    root = watchable_dir(tmp_path, request) / "ws"
     deep = root / "src" / "a" / "b"
     deep.mkdir(parents=True)
     (root / "docs").mkdir()

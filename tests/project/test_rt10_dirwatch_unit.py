@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.support.watchable import watchable_dir
 
 from codeward import dirindex
 from codeward.workspace import WATCHED_NAMES
@@ -56,8 +57,8 @@ def recreate_with_same_inode(d: Path) -> None:
 
 
 @pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
+def tree(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    root = watchable_dir(tmp_path, request) / "ws"
     (root / "sub" / "inner").mkdir(parents=True)
     (root / "sub" / "inner" / "m.py").write_text("x = 1\n")
     (root / "AGENTS.md").write_text("# rules\n")
@@ -105,10 +106,13 @@ def test_control_the_same_change_in_a_directory_that_was_not_recreated_is_seen(t
     assert view(index) == fresh(tree)
 
 
-def test_a_directory_above_the_root_renamed_and_another_tree_put_at_the_path(tmp_path: Path) -> None:
+def test_a_directory_above_the_root_renamed_and_another_tree_put_at_the_path(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """No watched directory is an ancestor of the root: renaming one moves the root without an event
     on it, and the index keeps answering for the tree that moved away (the pre-watch ``lstat`` walk
     saw the root's new inode)."""
+    tmp_path = watchable_dir(tmp_path, request)
     parent = tmp_path / "work"
     root = parent / "ws"
     (root / "src").mkdir(parents=True)

@@ -33,13 +33,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import stat
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from codeward.dirindex import reach
 from codeward.dirindex.watch import DirWatch
@@ -147,6 +148,7 @@ class DirIndex:
             self._refreshes += 1
             if w is not None:
                 w.begin()
+            _judge_devices_again()
             untrusted = unclassified = False
             if classify is not None and classify.key != self.key:
                 for e in self.dirs.values():
@@ -154,7 +156,7 @@ class DirIndex:
                 self.key = classify.key
                 self.generation += 1
             root = str(self.root)
-            dirs, lstat, is_dir, trusted = self.dirs, _lstat, stat.S_ISDIR, _trusted  # locals: one lookup per dir
+            dirs, lstat, is_dir, trusted, watchable = self.dirs, _lstat, stat.S_ISDIR, _trusted, _watchable
             seen: set[str] = set()
             blind: set[str] = set()
             deep_chars = reach.MAX_PATH_BYTES // 4  # shorter in characters is never too deep in bytes
@@ -209,6 +211,8 @@ class DirIndex:
                     self.generation += 1
                     unclassified = unclassified or classify is None
                 untrusted = untrusted or remote or entry.racy or entry.unreadable
+                if w is not None and not untrusted and not (watchable.get(sig[0]) or watchable_device(sig[0])):
+                    untrusted = True  # overlayfs: a write into a layer makes no event here
                 stack += entry.subdirs
             self.blind = frozenset(blind)
             gone = set(self.dirs) - seen
@@ -363,15 +367,51 @@ def racy_window(ctime_ns: int) -> int:
 # and other network or FUSE file systems, whose attributes may be cached or made up) a signature
 # proves nothing, so every directory there is listed again on every refresh
 TRUSTED_FS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "f2fs", "bcachefs", "ramfs"})
+# ... and where inotify also reports every such change: not overlayfs, where a file written into a
+# layer (the lower directory is often the user's real checkout) shows in the merged directory and
+# moves its ctime with no event on it (red team rt11); the index's watch is never trusted there
+WATCHABLE_FS = TRUSTED_FS - {"overlay"}
 _trusted: dict[int, bool] = {}
+_watchable: dict[int, bool] = {}
+_mount_table: tuple[BinaryIO, select.poll] | None = None
 
 
 def trusted_device(dev: int) -> bool:
     """Whether a directory's signature on device ``dev`` can be trusted (:data:`TRUSTED_FS`)."""
+    _judge_devices_again()
     v = _trusted.get(dev)
     if v is None:
         v = _trusted[dev] = _fs_type(dev) in TRUSTED_FS
     return v
+
+
+def watchable_device(dev: int) -> bool:
+    """Whether the index's inotify watch sees every change on device ``dev`` (:data:`WATCHABLE_FS`)."""
+    _judge_devices_again()
+    v = _watchable.get(dev)
+    if v is None:
+        v = _watchable[dev] = _fs_type(dev) in WATCHABLE_FS
+    return v
+
+
+def _judge_devices_again() -> None:
+    """Forget what each device number's file system is when the mount table changed: anonymous
+    device numbers (tmpfs, overlay, NFS, FUSE) are handed out again as soon as a mount goes, so a
+    network file system mounted where a tmpfs was would inherit its trust (red team rt11)."""
+    global _mount_table
+    if _mount_table is None:
+        try:
+            f = open("/proc/self/mountinfo", "rb")  # noqa: SIM115 - polled for the life of the process
+        except OSError:
+            _trusted.clear()  # nothing to follow changes by: judged afresh every refresh
+            _watchable.clear()
+            return
+        p = select.poll()
+        p.register(f.fileno(), select.POLLPRI | select.POLLERR)
+        _mount_table = (f, p)
+    if _mount_table[1].poll(0):
+        _trusted.clear()
+        _watchable.clear()
 
 
 def _fs_type(dev: int) -> str | None:

@@ -19,7 +19,9 @@ Quiet is believed only when it can be (:meth:`DirWatch.quiet`): the previous ref
 directory with its watch already in place (a watch added during a refresh makes that refresh count
 for nothing, since a change between its listing and the watch would be unseen), none of them was
 racy, unreadable or on a file system whose ctime the local kernel does not keep (a remote change
-makes no inotify event either), and nothing was queued since. Anything else, a watch that cannot be
+makes no inotify event either) or where inotify misses changes (overlayfs: a file written into a
+layer shows in the merged directory without an event; :data:`codeward.dirindex.WATCHABLE_FS`), and
+nothing was queued since. Anything else, a watch that cannot be
 added (the ``max_user_watches`` limit, a path past ``PATH_MAX``) included, leaves the refresh to its
 ``lstat`` walk, which is what ran before: the watch can only skip work, never decide a view.
 
