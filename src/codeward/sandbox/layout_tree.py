@@ -54,6 +54,9 @@ class TreePart:
     # not enter, such as inside ``.git``), with what they were: looked at again before any reuse
     checks: tuple[tuple[Path, tuple[int | None, str]], ...]
     outside: tuple[Path, ...]  # masked and extra hidden paths outside the trees: no index watches them
+    # files left visible for what they hold (a public certificate bundle), with their stamp when
+    # judged: an edit in place moves no directory's ctime, so the stamp is looked at before any reuse
+    stamps: tuple[tuple[Path, tuple[int, ...] | None], ...] = ()
 
 
 # the last tree part decided from just-refreshed indexes: (key, the indexes themselves, part)
@@ -80,7 +83,10 @@ def tree_part(
     """
     global _tree_cache
     key: object = None
-    if indexes and {str(i.root) for i in indexes} >= {str(r) for r in trees}:
+    # an extra writable directory's protected paths come from its git config's content, which no
+    # index follows (``core.hooksPath`` set by ``husky install`` on the host): decided every time
+    extra_roots = any(w != spec.workspace for w in spec.writable)
+    if indexes and not extra_roots and {str(i.root) for i in indexes} >= {str(r) for r in trees}:
         # what the tree part does not depend on is left out: the redacted copies (fresh paths per
         # command) and the history view (a new callable per spec)
         plain = replace(spec, redacted=(), git_view=None, git_note=None, git_nested_views=None, ignore_rules=None)
@@ -91,12 +97,19 @@ def tree_part(
             and cached[0] == key
             and all(a is b for a, b in zip(cached[1], indexes, strict=True))
             and all(_fingerprint(p, _lstat(p)) == fp for p, fp in cached[2].checks)
+            and all(_stamp(p) == st for p, st in cached[2].stamps)
         ):
             return cached[2]
     part = _decide_tree_part(spec, trees, writable, extra_hidden, collapse, indexes if key is not None else None)
     if key is not None:
         _tree_cache = (key, tuple(indexes), part)
     return part
+
+
+def _stamp(p: Path) -> tuple[int, ...] | None:
+    """A file's identity and content stamp (device, inode, size, mtime, ctime), None when missing."""
+    st = _lstat(p)
+    return None if st is None else (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _fingerprint(p: Path, st: os.stat_result | None) -> tuple[int | None, str]:
@@ -158,7 +171,16 @@ def _decide_tree_part(
 
     from codeward.sandbox.public_files import is_public_file
 
-    masked = [m for m in spec.masked if not is_public_file(m) and _under_any(m, trees)]  # CA bundles stay usable
+    masked: list[Path] = []
+    stamps: list[tuple[Path, tuple[int, ...] | None]] = []
+    for m in spec.masked:
+        if not _under_any(m, trees):
+            continue
+        stamp = _stamp(m)  # before the judgement: a change after it shows in the stamp
+        if is_public_file(m):
+            stamps.append((m, stamp))  # CA bundles stay usable, while they hold what was judged
+        else:
+            masked.append(m)
     masked += [p for p in extra_hidden if p not in masked and _under_any(p, trees)]
     # collapsing saves bwrap mounts at the price of listing each parent; a tier that mounts cheaply skips it
     for p in collapse_masked(masked, [*trees, *writable]) if collapse else masked:
@@ -176,6 +198,7 @@ def _decide_tree_part(
         hidden_set=frozenset(seen),
         checks=tuple(checks),
         outside=tuple(p for p in dict.fromkeys((*spec.masked, *extra_hidden)) if not _under_any(p, trees)),
+        stamps=tuple(stamps),
     )
 
 
