@@ -15,6 +15,7 @@ whatever a later ``!`` says. ``.gitignore`` only hides paths from listings; it i
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -147,6 +148,7 @@ class IgnoreMatcher:
             )
         )
         self._key = digest.hexdigest()
+        self.sources: IgnoreSources | None = None  # set by :func:`load_ignore`
 
     def _norm(self, rel: str) -> str:
         rel = _matchable(rel)
@@ -352,9 +354,12 @@ def load_ignore(
     user.add("", user_lines)
 
     repo = _Layer(casefold)
-    for f, above in _enclosing_ignore_files(root):
+    enclosing = _enclosing_ignore_files(root)
+    inside = _repo_ignore_files(root, home / "cache")
+    sources = IgnoreSources(home, [global_file, *(f for f, _ in enclosing), *inside])
+    for f, above in enclosing:
         repo.add("", _read_patterns(f, str(f), False), above=above)
-    for f in _repo_ignore_files(root, home / "cache"):
+    for f in inside:
         base = f.parent.relative_to(root).as_posix()
         repo.add("" if base == "." else base, _read_patterns(f, f.relative_to(root).as_posix(), False))
 
@@ -379,4 +384,37 @@ def load_ignore(
             listing = pathspec.GitIgnoreSpec.from_lines(valid)
         except OSError:
             listing = None  # .gitignore only tidies listings; it is no privacy boundary
-    return IgnoreMatcher(workspace, user, repo, listing, casefold=casefold)
+    matcher = IgnoreMatcher(workspace, user, repo, listing, casefold=casefold)
+    matcher.sources = sources
+    return matcher
+
+
+def _stamp(p: Path) -> tuple[int, ...] | None:
+    try:
+        st = os.lstat(p)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+
+
+class IgnoreSources:
+    """The ignore files a matcher was built from, each with its stamp when read, to tell whether the
+    rules on disk are still the ones in force: a session reads them again when you edit, add or
+    remove one on the host (red team rt12: a rule added mid-session applied only after ``/new``).
+    Taken before the files are read, so an edit during the read shows as a change."""
+
+    def __init__(self, home: Path, files: Sequence[Path]) -> None:
+        self.home = home
+        self.files = tuple(files)
+        self.stamps = tuple(_stamp(f) for f in self.files)
+
+    def changed(self, root: Path) -> bool:
+        """True when a file's stamp moved, or the set of ignore files is not the same."""
+        if any(_stamp(f) != s for f, s in zip(self.files, self.stamps, strict=True)):
+            return True
+        now = [
+            self.home / "ignore",
+            *(f for f, _ in _enclosing_ignore_files(root)),
+            *_repo_ignore_files(root, self.home / "cache"),
+        ]
+        return now != list(self.files)

@@ -96,6 +96,13 @@ class ToolContext:
         """Re-read ignore files (after a patch changed one), through the project's own derivation."""
         self.project = self.project.with_ignore_reloaded()
 
+    def follow_ignore_edits(self) -> None:
+        """Before each tool call: the ignore files on disk are the rules in force. One you edit, add
+        or remove on the host during a session counts from the next tool call, not after ``/new``."""
+        sources = self.project.ignore.sources
+        if sources is not None and sources.changed(self.project.workspace.root):
+            self.reload_ignore()
+
 
 Handler = Callable[[dict[str, Any], ToolContext, ToolCall], ToolOutput]
 
@@ -177,6 +184,7 @@ class ToolRegistry:
             return ToolOutput(f"error: unknown tool '{call.name}'; available tools: {known}")
         try:
             args = check_args(tool.spec, call.arguments)
+            ctx.follow_ignore_edits()
             return tool.handler(args, ctx, call)
         except CodewardError as e:
             return ToolOutput(f"error: {e.message}")
