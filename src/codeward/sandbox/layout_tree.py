@@ -158,10 +158,15 @@ def _decide_tree_part(
         if stat.S_ISLNK(st.st_mode):
             if in_writable:
                 linked.append(p)  # the link itself can be replaced: the tripwire puts it back
-            # a link in the read-only part may still lead into a writable directory: protect its target
+            # a link in the read-only part may still lead into a writable directory: protect its target,
+            # and one that does not exist yet may not be created (``.githooks -> tools/hooks`` with no
+            # ``tools/hooks``: ``mkdir -p`` and a hook there would run on the host; red team rt12)
             target = p.resolve()
-            if _under_any(target, writable) and target.exists() and target not in readonly:
-                readonly.append(target)
+            if _under_any(target, writable) and target not in readonly:
+                if target.exists():
+                    readonly.append(target)
+                elif target not in missing:
+                    missing.append(target)
             continue
         if in_writable and p not in readonly:
             readonly.append(p)
