@@ -227,11 +227,17 @@ def run_guarded(
     """
     from codeward.sandbox.census import index_for
     from codeward.sandbox.protect import Tripwire, protected_census, remove_created
+    from codeward.sandbox.spec import is_within
 
     tripwire = Tripwire.take(spec.workspace, list(watch), list(identities))
     if before is None:  # a tier that just refreshed the census passes its result
         before = protected_census(spec.workspace)
     blind_before = index_for(spec.workspace).blind  # what that census could not list, whatever refreshes meanwhile
+    # the extra writable directories (``--writable``, ``writable_roots``) get the same census: a
+    # repository a command plants there (``git init`` with a ``core.fsmonitor``, an AGENTS.md) would
+    # otherwise run on the user's next ``git status`` there (red team rt12)
+    extra = [w for w in spec.writable if not is_within(w, spec.workspace)]
+    extra_before = [(w, protected_census(w), index_for(w).blind) for w in extra]
     restored: list[str] = []
     try:
         with contextlib.ExitStack() as cleanup:
@@ -239,4 +245,6 @@ def run_guarded(
     finally:
         restored = tripwire.restore()
         restored += [p for p in remove_created(spec.workspace, before, blind_before=blind_before) if p not in restored]
+        for w, census, blind in extra_before:
+            restored += [str(w / p) for p in remove_created(w, census, blind_before=blind)]
     return raw, restored
