@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 import pytest
-from tests.support.sandbox_helpers import Project
+from tests.support.sandbox_helpers import Project, without_ignored_files
 
 pytestmark = pytest.mark.sandbox
 
@@ -26,11 +26,7 @@ pytestmark = pytest.mark.sandbox
 @pytest.fixture(params=["bwrap", "landlock"])
 def tier(request: pytest.FixtureRequest, project: Project) -> Any:
     if request.param == "landlock":
-        # Landlock moves every hidden path out of the tree and back around each command, leaving
-        # their directories racy, so its index never trusts the watch while the workspace holds one
-        for rel in (".env", "certs", "secrets", "data", "private"):
-            p = project.root / rel
-            p.unlink() if p.is_file() else shutil.rmtree(p)
+        without_ignored_files(project)  # so that the index trusts its watch (see there)
     return request.getfixturevalue(request.param)
 
 

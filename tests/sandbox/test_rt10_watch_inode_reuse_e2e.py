@@ -14,14 +14,13 @@ Judged from the host: the files a later command leaves behind, and what it could
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.sandbox_helpers import Project
+from tests.support.sandbox_helpers import Project, without_ignored_files
 
 pytestmark = pytest.mark.sandbox
 
@@ -35,12 +34,7 @@ RECREATE = (
 @pytest.fixture(params=["bwrap", "landlock"])
 def tier(request: pytest.FixtureRequest, project: Project) -> Any:
     if request.param == "landlock":
-        # Landlock moves every hidden path out of the tree and back around each command, which
-        # leaves their directories racy, so its index never trusts the watch while the workspace
-        # holds one; a repository with no ignored file (most) has none
-        for rel in (".env", "certs", "secrets", "data", "private"):
-            p = project.root / rel
-            p.unlink() if p.is_file() else shutil.rmtree(p)
+        without_ignored_files(project)  # so that the index trusts its watch (see there)
     return request.getfixturevalue(request.param)
 
 

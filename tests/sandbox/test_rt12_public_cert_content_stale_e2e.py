@@ -15,42 +15,27 @@ Judged from the host: what a later command prints.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.sandbox_helpers import Project
+from tests.support.sandbox_helpers import Project, one_cert, without_ignored_files
 
 pytestmark = pytest.mark.sandbox
-
-BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-
-
-def _one_cert() -> bytes:
-    if not BUNDLE.is_file():
-        pytest.skip("no system CA bundle to copy certificates from")
-    data = BUNDLE.read_bytes()
-    end = data.index(b"-----END CERTIFICATE-----") + len(b"-----END CERTIFICATE-----\n")
-    return data[data.index(b"-----BEGIN CERTIFICATE-----") : end]
 
 
 @pytest.fixture(params=["bwrap", "landlock"])
 def tier(request: pytest.FixtureRequest, project: Project) -> Any:
     if request.param == "landlock":
-        # Landlock moves hidden paths out and back around each command (racy directories): without
-        # other ignored files the session's indexes keep their generation, as in most repositories
-        for rel in (".env", "certs", "secrets", "data", "private"):
-            p = project.root / rel
-            p.unlink() if p.is_file() else shutil.rmtree(p)
+        without_ignored_files(project)  # so that the index trusts its watch (see there)
     return request.getfixturevalue(request.param)
 
 
 def _session(tier: Any, project: Project) -> tuple[Path, str]:
     ca = project.root / "tls" / "ca.pem"
     ca.parent.mkdir()
-    ca.write_bytes(_one_cert())
+    ca.write_bytes(one_cert())
     time.sleep(0.3)  # past the racy window
     for _ in range(3):
         project.run(tier, "true")

@@ -26,18 +26,9 @@ from typing import Any
 
 import pytest
 from tests.support.cli import codeward, write_config
+from tests.support.sandbox_helpers import one_cert
 
 pytestmark = pytest.mark.sandbox
-
-BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-
-
-def _one_cert() -> bytes:
-    if not BUNDLE.is_file():
-        pytest.skip("no system CA bundle to copy certificates from")
-    data = BUNDLE.read_bytes()
-    end = data.index(b"-----END CERTIFICATE-----") + len(b"-----END CERTIFICATE-----\n")
-    return data[data.index(b"-----BEGIN CERTIFICATE-----") : end]
 
 
 def _host_after(model_server: Any, n: int, action: Callable[[], None]) -> threading.Thread:
@@ -63,7 +54,7 @@ def test_free_text_appended_to_a_public_pem_reaches_the_model(model_server: Any,
         pytest.skip("no bubblewrap")
     ca = git_repo / "tls" / "ca.pem"
     ca.parent.mkdir()
-    ca.write_bytes(_one_cert())
+    ca.write_bytes(one_cert())
     time.sleep(0.3)
     note = f"CWMARK-rt12-{os.urandom(6).hex()}"
 
@@ -125,7 +116,7 @@ def test_control_the_same_files_as_the_session_starts_are_guarded(
     ca = git_repo / "tls" / "ca.pem"
     ca.parent.mkdir()
     note = f"CWMARK-rt12-{os.urandom(6).hex()}"
-    ca.write_bytes(_one_cert() + f"internal: ask {note}\n".encode())
+    ca.write_bytes(one_cert() + f"internal: ask {note}\n".encode())
     extra = (tmp_path / "extra").resolve()
     extra.mkdir()
     subprocess.run(["git", "init", "-q", "-b", "main", str(extra)], check=True)
@@ -154,7 +145,7 @@ def test_a_private_key_appended_to_a_public_pem_leaves_shifted(
 
     ca = git_repo / "tls" / "ca.pem"
     ca.parent.mkdir()
-    ca.write_bytes(_one_cert())
+    ca.write_bytes(one_cert())
     time.sleep(0.3)
     body = base64.b64encode(os.urandom(48)).decode()
 

@@ -8,23 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.sandbox_helpers import Project
+from tests.support.sandbox_helpers import Project, one_cert
 
 from codeward.sandbox.public_files import is_public_certificate_file, is_public_file
 
-BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-
-
-def _one_cert() -> bytes:
-    if not BUNDLE.is_file():
-        pytest.skip("no system CA bundle to copy certificates from")
-    data = BUNDLE.read_bytes()
-    end = data.index(b"-----END CERTIFICATE-----") + len(b"-----END CERTIFICATE-----\n")
-    return data[data.index(b"-----BEGIN CERTIFICATE-----") : end]
-
 
 def test_content_rules() -> None:
-    cert = _one_cert()
+    cert = one_cert()
     certifi_style = b'\n# Issuer: CN=Example Root\n# Label: "Example"\n# SHA256 Fingerprint: 00:11\n' + cert
     assert is_public_certificate_file(cert * 3)
     assert is_public_certificate_file(certifi_style)
@@ -40,7 +30,7 @@ def test_content_rules() -> None:
 
 
 def test_only_regular_certificate_files(tmp_path: Path) -> None:
-    cert = _one_cert()
+    cert = one_cert()
     (tmp_path / "ca.pem").write_bytes(cert)
     (tmp_path / "ca.txt").write_bytes(cert)
     (tmp_path / "link.pem").symlink_to(tmp_path / "ca.pem")
@@ -52,7 +42,7 @@ def test_only_regular_certificate_files(tmp_path: Path) -> None:
 @pytest.mark.sandbox
 def test_venv_ca_bundle_readable_private_key_hidden(sandbox: Any, project: Project) -> None:
     """The issue's case: certifi's bundle in a workspace venv under the built-in ``*.pem`` rule."""
-    cert = _one_cert()
+    cert = one_cert()
     certifi = project.root / ".venv" / "lib" / "python3" / "site-packages" / "certifi" / "cacert.pem"
     certifi.parent.mkdir(parents=True)
     certifi.write_bytes(b"\n# Issuer: CN=Example\n" + cert + cert)

@@ -148,3 +148,28 @@ def process_running(marker: str) -> bool:
         if marker.encode() in cmd and str(os.getpid()) != d.name:
             return True
     return False
+
+
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def one_cert() -> bytes:
+    """One public certificate, PEM, copied from the system's CA bundle (a real one, not made up)."""
+    import pytest
+
+    if not CA_BUNDLE.is_file():
+        pytest.skip("no system CA bundle to copy certificates from")
+    data = CA_BUNDLE.read_bytes()
+    end = data.index(b"-----END CERTIFICATE-----") + len(b"-----END CERTIFICATE-----\n")
+    return data[data.index(b"-----BEGIN CERTIFICATE-----") : end]
+
+
+def without_ignored_files(project: Project) -> None:
+    """Remove the fixture repository's ignored files: under Landlock, moving hidden paths out and
+    back around each command leaves their directories racy, so the directory index's watch is never
+    trusted while the workspace holds one (most repositories hold none)."""
+    import shutil
+
+    for rel in (".env", "certs", "secrets", "data", "private"):
+        p = project.root / rel
+        p.unlink() if p.is_file() else shutil.rmtree(p)
