@@ -99,6 +99,23 @@ def test_a_directory_recreated_with_its_old_inode_number_is_watched_again(tree: 
     assert view(index) == want, "the watched index answers from before the change: nothing is masked or protected"
 
 
+def test_a_watch_the_kernel_dropped_is_added_again(tree: Path) -> None:
+    """The same loss without depending on the file system handing an inode number back (tmpfs, where
+    the test above skips, never does): the kernel drops the directory's watch (``IN_IGNORED``, as
+    when a directory goes) while the directory stays, and a later change in it must still be seen."""
+    from codeward.dirindex import inotify
+
+    index = armed(tree)
+    settled(index)
+    inner = tree / "sub" / "inner"
+    w = index.watch
+    assert w is not None
+    inotify.rm_watch(w.fd, w._wd[str(inner)])  # what removing the directory does to its watch
+    settled(index)  # the refresh after the event walks; the watch is trusted again only once re-added
+    (inner / "prod.key").write_text("k\n")
+    assert view(index) == fresh(tree)
+
+
 def test_control_the_same_change_in_a_directory_that_was_not_recreated_is_seen(tree: Path) -> None:
     index = armed(tree)
     inner = tree / "sub" / "inner"

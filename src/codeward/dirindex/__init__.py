@@ -33,16 +33,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import select
 import stat
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
-from codeward.dirindex import reach
+from codeward.dirindex import inotify, reach
 from codeward.dirindex.watch import DirWatch
 
 RACY_NS = 100_000_000  # a directory changed this close to its listing is listed again next time
@@ -148,7 +147,7 @@ class DirIndex:
             self._refreshes += 1
             if w is not None:
                 w.begin()
-            _judge_devices_again()
+            _follow_mounts()
             untrusted = unclassified = False
             if classify is not None and classify.key != self.key:
                 for e in self.dirs.values():
@@ -373,45 +372,43 @@ TRUSTED_FS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overla
 WATCHABLE_FS = TRUSTED_FS - {"overlay"}
 _trusted: dict[int, bool] = {}
 _watchable: dict[int, bool] = {}
-_mount_table: tuple[BinaryIO, select.poll] | None = None
+_mount_table: inotify.MountTable | None = None
 
 
 def trusted_device(dev: int) -> bool:
     """Whether a directory's signature on device ``dev`` can be trusted (:data:`TRUSTED_FS`)."""
-    _judge_devices_again()
-    v = _trusted.get(dev)
-    if v is None:
-        v = _trusted[dev] = _fs_type(dev) in TRUSTED_FS
-    return v
+    return _device_in(dev, _trusted, TRUSTED_FS)
 
 
 def watchable_device(dev: int) -> bool:
     """Whether the index's inotify watch sees every change on device ``dev`` (:data:`WATCHABLE_FS`)."""
-    _judge_devices_again()
-    v = _watchable.get(dev)
+    return _device_in(dev, _watchable, WATCHABLE_FS)
+
+
+def _device_in(dev: int, verdicts: dict[int, bool], kinds: frozenset[str]) -> bool:
+    """Whether device ``dev``'s file system is one of ``kinds``, remembered in ``verdicts`` while the
+    mount table stays the same (:func:`_follow_mounts`)."""
+    _follow_mounts()
+    v = verdicts.get(dev)
     if v is None:
-        v = _watchable[dev] = _fs_type(dev) in WATCHABLE_FS
+        v = verdicts[dev] = _fs_type(dev) in kinds
     return v
 
 
-def _judge_devices_again() -> None:
-    """Forget what each device number's file system is when the mount table changed: anonymous
-    device numbers (tmpfs, overlay, NFS, FUSE) are handed out again as soon as a mount goes, so a
-    network file system mounted where a tmpfs was would inherit its trust (red team rt11)."""
+def _follow_mounts() -> None:
+    """Forget every device's verdict when the mount table changed: anonymous device numbers (tmpfs,
+    overlay, NFS, FUSE) are handed out again as soon as a mount goes, so a network file system
+    mounted where a tmpfs was would inherit its trust (red team rt11)."""
     global _mount_table
-    if _mount_table is None:
-        try:
-            f = open("/proc/self/mountinfo", "rb")  # noqa: SIM115 - polled for the life of the process
-        except OSError:
-            _trusted.clear()  # nothing to follow changes by: judged afresh every refresh
-            _watchable.clear()
+    try:
+        if _mount_table is None:
+            _mount_table = inotify.MountTable()
+        if not _mount_table.changed():
             return
-        p = select.poll()
-        p.register(f.fileno(), select.POLLPRI | select.POLLERR)
-        _mount_table = (f, p)
-    if _mount_table[1].poll(0):
-        _trusted.clear()
-        _watchable.clear()
+    except OSError:  # nothing to follow changes by: judged afresh every time
+        pass
+    _trusted.clear()
+    _watchable.clear()
 
 
 def _fs_type(dev: int) -> str | None:

@@ -15,6 +15,7 @@ import ctypes
 import ctypes.util
 import functools
 import os
+import select
 import struct
 from collections.abc import Iterator
 
@@ -85,3 +86,22 @@ def queued_events(fd: int) -> Iterator[tuple[int, int, int, bytes]]:
             raw = buf[off + HEADER.size : off + HEADER.size + length].split(b"\0", 1)[0]
             off += HEADER.size + length
             yield wd, mask, cookie, raw
+
+
+class MountTable:
+    """Tells whether the process's mount table changed since the last :meth:`changed` (``POLLPRI``
+    on ``/proc/self/mountinfo``): a mount makes no inotify event, yet changes what a path shows and
+    which file system a device number is. Each reader keeps its own (the kernel reports a change
+    once per open file). Raises :class:`OSError` when the table cannot be opened."""
+
+    def __init__(self) -> None:
+        self._file = open("/proc/self/mountinfo", "rb")  # noqa: SIM115 - polled for the reader's life
+        self._poll = select.poll()
+        self._poll.register(self._file.fileno(), select.POLLPRI | select.POLLERR)
+        self._poll.poll(0)  # the first poll reports the table as changed: taken here
+
+    def changed(self) -> bool:
+        return bool(self._poll.poll(0))
+
+    def close(self) -> None:
+        self._file.close()

@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import select
 import threading
 
 from codeward.dirindex import inotify
@@ -47,7 +46,6 @@ from codeward.dirindex.inotify import (
 )
 
 MASK = NAME_EVENTS | SELF_EVENTS | IN_ATTRIB | IN_ONLYDIR | IN_DONT_FOLLOW
-MOUNTS = "/proc/self/mountinfo"
 SHARE = 3  # at most this share of the user's inotify watches (see :meth:`DirWatch.__init__`)
 
 
@@ -90,15 +88,12 @@ class DirWatch:
         self._trusted = False  # the last refresh listed every directory under a watch, all trustworthy
         self._added = False  # a watch was added (or re-aimed) during the refresh under way
         self.broken = ""  # why the watch gave up for good (then every refresh walks)
-        self._mounts_file = open(MOUNTS, "rb")  # noqa: SIM115 - polled for the life of the watch
+        self._mounts = inotify.MountTable()
         try:
             self.fd = inotify.init()
         except OSError:
-            self._mounts_file.close()
+            self._mounts.close()
             raise
-        self._mounts = select.poll()
-        self._mounts.register(self._mounts_file.fileno(), select.POLLPRI | select.POLLERR)
-        self._mounts.poll(0)  # the first poll reports the table as changed: take that now
 
     def quiet(self) -> bool:
         """Whether no directory's signature can have changed since the last refresh. Reads (and so
@@ -107,7 +102,7 @@ class DirWatch:
             if self.broken:
                 return False
             changed = self._drain()
-            if self._mounts.poll(0):
+            if self._mounts.changed():
                 changed = True  # something was mounted or unmounted: a path may show another directory
             try:
                 st = os.lstat(self.root)
@@ -126,7 +121,7 @@ class DirWatch:
             self._added = False
             if not self.broken:
                 self._drain()
-                self._mounts.poll(0)
+                self._mounts.changed()
 
     def cover(self, d: str, ident: tuple[int, int]) -> None:
         """``d`` was just ``lstat``ed as a directory (``ident``): it is watched from now on, and this
@@ -190,4 +185,4 @@ class DirWatch:
         self._wd.clear()
         with contextlib.suppress(OSError):
             os.close(self.fd)
-        self._mounts_file.close()
+        self._mounts.close()
