@@ -20,7 +20,12 @@ Rows per size:
   and without it (``no holder``: a new bubblewrap namespace with every mount per command);
   ``new holders`` is how many holders those runs started (0: each reused the one the ``run - bare``
   runs left);
-* ``mounts``: how many mounts the bwrap view needs (hidden files + dirs + read-only + anchors).
+* ``mounts``: how many mounts the bwrap view needs (hidden files + dirs + read-only + anchors);
+* ``shell tool``: one whole ``shell`` tool call running ``true`` in an offline session (full-auto),
+  minus a bare spawn: the policy decision, the secret learner brought up to date (its inotify
+  watch from the session's third refresh, :mod:`codeward.privacy.tree_watch`), the redacted view,
+  the spec, the sandbox and the census; what a model's command really pays, nothing changed since
+  the previous one (``spec``/``in-agent`` leave the learner and the redacted view out).
 
 ``--watch`` adds, per size, the new-names watch's own cost: its first ``prepare`` (a session's
 first command adds a watch on every directory), then per command with nothing new and with one
@@ -146,6 +151,40 @@ def breakdown(project, sb, runs: int) -> str:  # type: ignore[no-untyped-def]
     return f"command {statistics.median(total):.1f} ms = " + ", ".join(parts)
 
 
+def shell_tool_ms(repo: Path, runs: int) -> tuple[float, str]:
+    """Median ms of a whole ``shell`` tool call (``true``) in an offline session, after two warm-up
+    calls (the learner's watch is believed from its third refresh); the session is closed after."""
+    import json
+
+    from codeward.agent.session import build_session
+    from codeward.config.load import ConfigOverrides
+    from codeward.events import EventBus
+    from codeward.providers.types import ToolCall
+    from codeward.tools.asking import NoTerminalApprover
+
+    s = build_session(
+        repo,
+        ConfigOverrides(approval_mode="full-auto"),
+        events=EventBus(),
+        approver=NoTerminalApprover(),
+        need_key=False,
+        persist=False,
+    )
+    n = iter(range(10**6))
+
+    def call() -> None:
+        out = s.agent.tools.dispatch(ToolCall(f"c{next(n)}", "shell", json.dumps({"command": "true"})), s.ctx).text
+        if not str(out).startswith("exit code: 0"):
+            raise RuntimeError(str(out)[:200])
+
+    try:
+        for _ in range(3):
+            call()
+        return median_ms(call, max(runs, 5))
+    finally:
+        s.close()
+
+
 def watch_cost(project, repo: Path, runs: int) -> str:  # type: ignore[no-untyped-def]
     """The new-names watch (:mod:`codeward.sandbox.new_names`): its first ``prepare`` (every directory
     added), a later one with nothing new, and one after a new directory, in ms; and its watch count."""
@@ -244,9 +283,10 @@ def main() -> int:
         f"uid {os.getuid()}, load {os.getloadavg()[0]:.1f}"
     )
     print(
-        "\n| files | CLI cold | CLI | spec | run - bare | in-agent | in-agent, no holder | new holders | mounts | result |"
+        "\n| files | CLI cold | CLI | spec | run - bare | in-agent | in-agent, no holder | new holders | mounts "
+        "| shell tool | result |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         home = base / "cwhome"
@@ -290,10 +330,12 @@ def main() -> int:
             run_ms, run_err = median_ms(lambda spec=spec: sb.run(["true"], spec), args.runs)
             agent_ms, holders = held(sb, project, args.runs)
             plain_ms, _ = median_ms(lambda p=project: plain.run(["true"], p.sandbox_spec()), args.runs)
-            result = cli_err or run_err or "runs"
+            tool_ms, tool_err = shell_tool_ms(repo, args.runs)
+            result = cli_err or run_err or tool_err or "runs"
             print(
                 f"| {size:,} | {cold_ms:.0f} ms | {cli_ms:.0f} ms | {spec_ms:.1f} ms | {run_ms - bare:.1f} ms "
-                f"| {agent_ms - bare:.1f} ms | {plain_ms - bare:.1f} ms | {holders} | {mounts} | {result} |",
+                f"| {agent_ms - bare:.1f} ms | {plain_ms - bare:.1f} ms | {holders} | {mounts} "
+                f"| {tool_ms - bare:.1f} ms | {result} |",
                 flush=True,
             )
             if args.breakdown:

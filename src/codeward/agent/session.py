@@ -180,7 +180,7 @@ def build_session(
     redactor = Redactor(
         scanner,
         known_values=known_secrets,
-        learner=WorkspaceSecrets(workspace.root, scanner, background=True, cache_dir=home / "cache"),
+        learner=WorkspaceSecrets(workspace.root, scanner, background=True, cache_dir=home / "cache", watch=True),
         # every blob in .git is readable by a command (git show, cat-file): its secrets are known values
         sources=[history, *nested],
     )

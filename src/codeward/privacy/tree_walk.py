@@ -10,8 +10,10 @@ dicts' item views, again in C; nothing is parsed per entry.
 
 Every entry is listed, not only regular files: names and symlink targets are scanned too
 (:mod:`codeward.privacy.names`), and a directory's stamp changes whenever an entry is added to it,
-removed or renamed. A stamp is ``"type dev ino size mtime ctime"`` (``type`` is find's ``%y``:
-``f``, ``d``, ``l``, ``p``, ``s``, ``c``, ``b``), a symlink's followed by a space and its target
+removed or renamed. A stamp is ``"type dev ino nlink size mtime ctime"`` (``type`` is find's ``%y``:
+``f``, ``d``, ``l``, ``p``, ``s``, ``c``, ``b``; ``nlink`` its link count, which tells a session's
+watch which files a write through another name could change, :mod:`codeward.privacy.tree_watch`),
+a symlink's followed by a space and its target
 (``%l``; a target cannot be changed in place, only by replacing the link), with the times as
 ``sec.nanoseconds0`` (find's ``%T@``): exact to the nanosecond, the ctime included (a command can
 set a file's mtime back with ``touch -d``, not its ctime; setting an extended attribute moves it
@@ -33,7 +35,7 @@ import hashlib
 import os
 import stat
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 GIT_DIR_NAME = ".git"
 OBJECT_STORE_DIRS = frozenset({"objects", "lfs"})
@@ -109,7 +111,7 @@ def files(stamps: dict[str, str]) -> list[str]:
 
 def link_target(stamp: str) -> str | None:
     """A symlink's target (None for any other entry)."""
-    return stamp.split(" ", 6)[6] if stamp.startswith("l ") else None
+    return stamp.split(" ", 7)[7] if stamp.startswith("l ") else None
 
 
 def changed(now: dict[str, str], base: dict[str, str]) -> list[str]:
@@ -136,15 +138,26 @@ def changed_within(now: dict[str, str], base: dict[str, str]) -> tuple[list[str]
 
 def stamp_size(stamp: str) -> int:
     """The size field of a stamp."""
+    return int(stamp.split(" ", 5)[4])
+
+
+def stamp_links(stamp: str) -> int:
+    """The link count field of a stamp."""
     return int(stamp.split(" ", 4)[3])
+
+
+def stamp_ident(stamp: str) -> tuple[str, str, str]:
+    """``(type, dev, ino)`` of a stamp: which entry it is, whatever happened to its contents."""
+    t, dev, ino, _ = stamp.split(" ", 3)
+    return t, dev, ino
 
 
 def stamp_of(st: os.stat_result, target: str | None = None) -> str:
     """The stamp of an ``lstat`` result (and a link's ``target``), formatted exactly as find's
-    ``%y %D %i %s %T@ %C@`` (`` %l`` for a link)."""
+    ``%y %D %i %n %s %T@ %C@`` (`` %l`` for a link)."""
     m, mn = divmod(st.st_mtime_ns, 1_000_000_000)
     c, cn = divmod(st.st_ctime_ns, 1_000_000_000)
-    stamp = f"{_type_of(st.st_mode)} {st.st_dev} {st.st_ino} {st.st_size} {m}.{mn:09d}0 {c}.{cn:09d}0"
+    stamp = f"{_type_of(st.st_mode)} {st.st_dev} {st.st_ino} {st.st_nlink} {st.st_size} {m}.{mn:09d}0 {c}.{cn:09d}0"
     return stamp if target is None else f"{stamp} {target}"
 
 
@@ -195,10 +208,10 @@ def _find_argv(find: str, root: str) -> list[str]:
         "-type",
         "l",
         "-printf",
-        "%p\\0%y %D %i %s %T@ %C@ %l\\0",
+        "%p\\0%y %D %i %n %s %T@ %C@ %l\\0",
         "-o",
         "-printf",
-        "%p\\0%y %D %i %s %T@ %C@\\0",
+        "%p\\0%y %D %i %n %s %T@ %C@\\0",
     ]
 
 
@@ -234,14 +247,18 @@ def _is_store(root: str, path: str) -> bool:
     return f"/{GIT_DIR_NAME}/" in rel and os.path.lexists(parent + "/HEAD")
 
 
-def python_snapshot(root: str, *, in_git: bool = False) -> dict[str, str]:
-    """The same dict from a Python walk (no GNU find, or a pruned directory that is no store)."""
+def python_snapshot(
+    root: str, *, in_git: bool = False, before_listing: Callable[[str], None] | None = None
+) -> dict[str, str]:
+    """The same dict from a Python walk (no GNU find, or a pruned directory that is no store).
+    ``before_listing(d)`` is called before each directory is listed (a watch put on it first sees
+    whatever changes after the listing)."""
     root = root.rstrip("/") or "/"
     try:
         out = {root: stamp_of(os.stat(root))}  # followed, as find -H does
     except OSError:
         return {}
-    for p, st in _walk(root, in_git):
+    for p, st in _walk(root, in_git, before_listing):
         if stat.S_ISLNK(st.st_mode):
             try:
                 out[p] = stamp_of(st, os.readlink(p))
@@ -252,11 +269,43 @@ def python_snapshot(root: str, *, in_git: bool = False) -> dict[str, str]:
     return out
 
 
-def _walk(root: str, in_git: bool) -> Iterator[tuple[str, os.stat_result]]:
+def entry_stamp(root: str, path: str) -> str | None:
+    """The stamp a walk of ``root`` would give ``path`` now (the root followed, nothing else), or
+    None when the walk would not list it: gone, unreadable, or a git directory's object store or
+    index (:func:`_is_store`). What a session's watch reads of an entry an event named."""
+    try:
+        st = os.stat(path) if path == root else os.lstat(path)
+        if path != root and _stored(root, path, st.st_mode):
+            return None
+        return stamp_of(st, os.readlink(path)) if stat.S_ISLNK(st.st_mode) else stamp_of(st)
+    except OSError:
+        return None
+
+
+def in_git_dir(root: str, path: str) -> bool:
+    """Whether ``path`` is a ``.git`` directory below ``root`` or inside one (how a walk of its
+    subtree must treat object stores, see :func:`_walk`)."""
+    return f"/{GIT_DIR_NAME}/" in path[len(root) :] + "/"
+
+
+def _stored(root: str, path: str, mode: int) -> bool:
+    """Whether a walk skips ``path`` (of type ``mode``) as an object store or index."""
+    name = path.rpartition("/")[2]
+    if stat.S_ISDIR(mode):
+        return name in OBJECT_STORE_DIRS and _is_store(root, path)
+    index = name == INDEX_NAMES[0] or name.startswith(INDEX_NAMES[1])
+    return index and stat.S_ISREG(mode) and _is_store(root, path)
+
+
+def _walk(
+    root: str, in_git: bool, before_listing: Callable[[str], None] | None = None
+) -> Iterator[tuple[str, os.stat_result]]:
     """(path, lstat) of every entry below ``root`` but the object stores and indexes."""
     stack: list[tuple[str, bool]] = [(root, in_git)]
     while stack:
         d, inside = stack.pop()
+        if before_listing is not None:
+            before_listing(d)
         try:
             entries = list(os.scandir(d))
         except OSError:
