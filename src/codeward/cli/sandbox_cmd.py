@@ -8,7 +8,10 @@ command's own (124 when it timed out), and 125 when no sandbox can be enforced h
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +23,80 @@ from codeward.errors import SandboxUnavailable
 EXIT_TIMEOUT = 124
 
 
-def _project_scan(project: Any) -> tuple[Any, Any]:
-    """What the command must see redacted (the files in which the project's scanner finds a secret), and how.
+@dataclass(frozen=True)
+class Ran:
+    code: int  # the command's exit code (124: timed out)
+    entries: int  # how many entries the workspace has (the learner's walk)
+    keep_warm_s: int  # ``sandbox.keep_warm_s``: how long a warm server may wait for the next command
 
-    The same view an agent's commands get, without a session: placeholders carry this run's own key.
-    """
-    from codeward.privacy.learn import WorkspaceSecrets
+
+def opened(opts: Any) -> Any:
+    """The project a ``codeward sandbox`` with these options runs in (as every command opens it)."""
+    from codeward.project import open_project
+
+    return open_project(opts.workdir(), opts.overrides())
+
+
+def _learner(project: Any, keeper: Any) -> Any:
+    """The secret learner: a new one (its walk started at once, beside the spec's building), or the
+    warm server's, kept with an inotify watch between requests (:mod:`codeward.cli.sandbox_server`)."""
+    from codeward.privacy.learn import WorkspaceSecrets, cache_file_for
     from codeward.privacy.redact import Redactor
 
     root = project.workspace.root
-    learner = WorkspaceSecrets(root, project.scanner, cache_dir=project.home / "cache", prefetch=True)
-    redactor = Redactor(project.scanner, learner=learner)
+    cache = project.home / "cache"
+    if keeper is None:
+        learner = WorkspaceSecrets(root, project.scanner, cache_dir=cache, prefetch=True)
+        return Redactor(project.scanner, learner=learner)
+    key = ("learner", str(root), cache_file_for(cache, root, project.scanner).name)
+    redactor = keeper.state.get(key)
+    if redactor is None:
+        for old in [k for k in keeper.state if k[0] == "learner"]:
+            keeper.state.pop(old).learner.stop()
+        learner = WorkspaceSecrets(root, project.scanner, cache_dir=cache, watch=True)
+        redactor = keeper.state[key] = Redactor(project.scanner, learner=learner)
+    return redactor
+
+
+def _sandbox(project: Any, unsandboxed: bool, keeper: Any) -> Any:
+    """The tier's sandbox; the warm server keeps one per choice (its view holder with it)."""
+    if keeper is None:
+        return project.select_sandbox(allow_unsandboxed=unsandboxed)
+    key = ("sandbox", project.config.sandbox.tier, unsandboxed or project.config.sandbox.unsafe_allow_unsandboxed)
+    sandbox = keeper.state.get(key)
+    if sandbox is None:
+        sandbox = keeper.state[key] = project.select_sandbox(allow_unsandboxed=unsandboxed)
+    return sandbox
+
+
+def execute(
+    keeper: Any,
+    opts: Any,
+    argv: list[str],
+    writable: tuple[Path, ...],
+    unsandboxed: bool,
+    *,
+    out: Callable[[str], None],
+    err: Callable[[str], None],
+    project: Any = None,
+) -> Ran:
+    """Run ``argv`` as ``codeward sandbox`` does.
+
+    One body for this process and the warm server (``keeper``, which keeps the learner and the
+    sandbox between requests). What the command must see redacted is brought up to date first (the
+    files in which the project's scanner finds a secret), with placeholders of this run's own key;
+    anything that cannot be scanned or confined refuses the command (a CodewardError).
+    """
+    from codeward.privacy.learn import secret_paths_now
+    from codeward.sandbox.redacted_view import ViewError, view_for
+
+    project = project if project is not None else opened(opts)
+    for notice in project.config.notices:
+        err(f"codeward: {notice}\n")
+    redactor = _learner(project, keeper)  # first: a new learner's walk runs while the spec is built
+    root = project.workspace.root
 
     def secret_paths() -> list[Path]:
-        from codeward.privacy.learn import secret_paths_now
-
         try:
             found = secret_paths_now(redactor)
         except Exception as e:  # fail closed: no scan, no command
@@ -44,7 +106,26 @@ def _project_scan(project: Any) -> tuple[Any, Any]:
         base = root.resolve()
         return [base / Path(p).relative_to(root) for p in found]
 
-    return (lambda text, rel: redactor.redact(text, path=rel).text), secret_paths
+    spec = project.sandbox_spec(writable=writable, network=True if project.overrides.allow_network else None)
+    sandbox = _sandbox(project, unsandboxed, keeper)
+    if sandbox.tier == "none":
+        err("codeward: WARNING: no sandbox can be enforced here; running the command unconfined\n")
+
+    def connection(c: Any) -> None:
+        if c.refused:
+            err(f"codeward: the proxy refused {c.host}:{c.port}: {c.refused}\n")
+
+    try:
+        with view_for(spec, project.home, secret_paths, lambda t, rel: redactor.redact(t, path=rel).text) as spec:
+            result = sandbox.run(argv, spec, on_output=out, on_connection=connection)
+    except ViewError as e:
+        raise SandboxUnavailable(f"sandbox: cannot show the workspace redacted to the command ({e}); not run") from None
+    if result.output and not result.output.endswith("\n"):
+        out("\n")
+    if result.note:
+        err(f"codeward: {result.note}\n")
+    code = EXIT_TIMEOUT if result.timed_out or result.exit_code is None else result.exit_code
+    return Ran(code, redactor.learner.entries, project.config.sandbox.keep_warm_s)
 
 
 @click.command(
@@ -88,38 +169,36 @@ def command(
 
     One COMMAND argument is shell text (run with bash -c); several are an argv.
     """
-    from codeward.cli.options import RunOptions, project_for
+    from codeward.cli import sandbox_warm as warm
+    from codeward.cli.options import RunOptions, run_options
+    from codeward.home import codeward_home
 
-    project = project_for(ctx, RunOptions(profile=profile, config=config_flags, cd=cd, allow_network=allow_network))
-    for notice in project.config.notices:
-        click.echo(f"codeward: {notice}", err=True)
-    redact, secret_paths = _project_scan(project)  # first: its file walk runs while the spec is built
-    spec = project.sandbox_spec(writable=writable, network=True if project.overrides.allow_network else None)
-    sandbox = project.select_sandbox(allow_unsandboxed=unsandboxed)
-    if sandbox.tier == "none":
-        click.echo("codeward: WARNING: no sandbox can be enforced here; running the command unconfined", err=True)
+    opts = run_options(ctx, RunOptions(profile=profile, config=config_flags, cd=cd, allow_network=allow_network))
     argv = ["bash", "-c", words[0]] if len(words) == 1 else list(words)
+    workdir = str(opts.workdir())
+    home = codeward_home()
 
     def show(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    def connection(c: Any) -> None:
-        if c.refused:
-            click.echo(f"codeward: the proxy refused {c.host}:{c.port}: {c.refused}", err=True)
+    def say(text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
-    from codeward.sandbox.redacted_view import ViewError, view_for
-
-    try:
-        with view_for(spec, project.home, secret_paths, redact) as spec:
-            result = sandbox.run(argv, spec, on_output=show, on_connection=connection)
-    except ViewError as e:
-        raise SandboxUnavailable(f"sandbox: cannot show the workspace redacted to the command ({e}); not run") from None
-    if result.output and not result.output.endswith("\n"):
-        sys.stdout.write("\n")
-        sys.stdout.flush()
-    if result.note:
-        click.echo(f"codeward: {result.note}", err=True)
-    if result.timed_out or result.exit_code is None:
-        return EXIT_TIMEOUT
-    return result.exit_code
+    served = warm.usable()
+    debug = bool(os.environ.get("CODEWARD_DEBUG"))
+    if served:
+        req = warm.request(warm.encode_options(opts), argv, [str(w) for w in writable], unsandboxed)
+        try:
+            code = warm.ask(home, workdir, req, show, say)
+            if debug:
+                say("codeward: debug: served by the warm sandbox server\n")
+            return code
+        except warm.Fallback as e:
+            if debug:
+                say(f"codeward: debug: run here, not by a warm server ({e})\n")
+    ran = execute(None, opts, argv, writable, unsandboxed, out=show, err=say)
+    if served and ran.keep_warm_s > 0 and ran.entries >= warm.WARM_AFTER_ENTRIES and not os.environ.get("CI"):
+        warm.start_server(home, workdir, req)  # a one-shot job (CI) leaves nothing running
+    return ran.code

@@ -107,6 +107,7 @@ KEYS: dict[str, Key] = {
     "sandbox.max_processes": _narrow(v.integer(16, 1 << 20), "min"),
     "sandbox.tier": _user(v.choice(TIERS), _SANDBOX),
     "sandbox.unsafe_allow_unsandboxed": _user(v.boolean, _SANDBOX),
+    "sandbox.keep_warm_s": _narrow(v.integer(0, 86_400), "min"),
     "policy.disallow_commands": _narrow(v.str_list, "union"),
     "policy.disallow_directories": _narrow(v.str_list, "union"),
     "policy.allow_commands": _narrow(v.str_list, "narrow-allowlist"),

@@ -61,6 +61,9 @@ class SandboxConfig:
     max_processes: int = 512
     tier: str = "auto"
     unsafe_allow_unsandboxed: bool = False
+    keep_warm_s: int = 600
+    """How long a ``codeward sandbox`` server keeps a large workspace's view for the next command
+    (:mod:`codeward.cli.sandbox_warm`); 0: none is started."""
 
 
 @dataclass

@@ -94,7 +94,7 @@ class WorkspaceSecrets:
         self._root = str(self.root)
         self.scanner = scanner
         self._early = tree_walk.Walk(str(self.root)) if prefetch and not background else None
-        cache_file = _cache_file(cache_dir, self.root, scanner) if cache_dir is not None else None
+        cache_file = cache_file_for(cache_dir, self.root, scanner) if cache_dir is not None else None
         binding = clean_cache.binding_of(self.root, cache_file.name if cache_file else "")
         self._cache = clean_cache.CleanCache(cache_dir, cache_file, binding)
         self._stamps: dict[str, str] = {}
@@ -163,6 +163,12 @@ class WorkspaceSecrets:
         """The entries the clean cache must not vouch for: a file holding a secret (or unscannable),
         an entry whose name, link target or attributes hold one."""
         return self._secret_paths | self._name_hits | self._xattr_hidden
+
+    @property
+    def entries(self) -> int:
+        """How many entries the last refresh found (what the warm server is worth, see
+        :mod:`codeward.cli.sandbox_warm`)."""
+        return len(self._stamps)
 
     def secret_paths(self) -> set[str]:
         """Absolute paths of the files that held a finding at the last :meth:`refresh`."""
@@ -483,7 +489,7 @@ def _texts(path: str, size: int) -> tuple[Iterable[str], bool] | str:
     return stream(), True
 
 
-def _cache_file(cache_dir: Path, root: Path, scanner: Any) -> Path:
+def cache_file_for(cache_dir: Path, root: Path, scanner: Any) -> Path:
     """One cache file per workspace and rule set: other rules may find what these did not."""
     from codeward import __version__
 

@@ -1,0 +1,291 @@
+"""``codeward sandbox`` through the warm server (:mod:`codeward.cli.sandbox_warm`, ``sandbox_server``).
+
+Judged as a user meets it: the real CLI in a child process, the real server it leaves behind, real
+bubblewrap / Landlock. A served command must see exactly what a one-shot one sees (edits between
+commands included), no confined process may be served, and a command dies with its client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.support.cli import write_config
+from tests.support.cw_subprocess import REPO, run_cw
+
+from codeward.cli import sandbox_warm as warm
+from codeward.errors import SandboxUnavailable
+
+pytestmark = pytest.mark.sandbox
+
+AWS = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8kW3nV2a"
+DEBUG = {"CODEWARD_DEBUG": "1"}
+SERVED = "served by the warm sandbox server"
+
+
+def _tier(home: Path, tier: str, extra: str = "") -> None:
+    from codeward.sandbox import select_sandbox
+
+    try:
+        select_sandbox(tier)
+    except SandboxUnavailable as e:
+        pytest.skip(f"{tier} cannot be enforced here: {e}")
+    write_config(home, "http://127.0.0.1:9/v1", "chat", extra=f'[sandbox]\ntier = "{tier}"\n{extra}')
+
+
+def _request(repo: Path, argv: list[str], **options: object) -> dict[str, object]:
+    from codeward.cli.options import RunOptions
+
+    req = warm.request(warm.encode_options(RunOptions(**options)), argv, [], False)  # type: ignore[arg-type]
+    req["cwd"] = str(repo)
+    return req
+
+
+def _server_pids(path: Path) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                cmd = Path(f"/proc/{d}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"codeward.cli.sandbox_server" in cmd and os.fsencode(path) in cmd:
+                out.append(int(d))
+    return out
+
+
+@pytest.fixture(params=["bwrap", "landlock"])
+def served(request: pytest.FixtureRequest, git_repo: Path, cw_home: Path) -> Iterator[tuple[Path, Path]]:
+    """A repository whose warm server runs (started as the CLI starts one), and its socket."""
+    _tier(cw_home, request.param)
+    (git_repo / "settings.py").write_text(f'aws_secret_access_key = "{AWS}"\n')
+    (git_repo / ".env").write_text("DB_PASSWORD=hunter2-hunter2\n")
+    workdir = str(git_repo.resolve())
+    path = warm.socket_path(cw_home, workdir)
+    assert path is not None, "the test's home is too deep for a socket path"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        warm.start_server(cw_home, workdir, _request(git_repo, ["true"]))
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    deadline = time.monotonic() + 90
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert path.exists(), "the warm server did not come up"
+    yield git_repo, path
+    warm.stop_server(cw_home, workdir)
+    for pid in _server_pids(path):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _cw(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_cw("sandbox", *args, cwd=repo, env={**DEBUG, **(env or {})})
+
+
+def _notes(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "debug:" not in line]
+
+
+def _placeholders(text: str) -> str:
+    """Placeholders carry their process's own key: equal up to it (forwards or reversed)."""
+    return re.sub(r">[^<>]*:terces<", "<secret>", re.sub(r"<secret:[^>]*>", "<secret>", text))
+
+
+def test_a_served_command_sees_what_a_one_shot_one_sees(served: tuple[Path, Path]) -> None:
+    repo, path = served
+    command = "cat settings.py | rev; cat .env"
+    got = _cw(repo, "--", command)
+    assert SERVED in got.stderr, got.stderr
+    assert AWS not in got.stdout and AWS[::-1] not in got.stdout and "hunter2" not in got.stdout
+    here = _cw(repo, "-c", "sandbox.keep_warm_s=0", "--", command)  # turned off: handed back, the server ends
+    assert SERVED not in here.stderr, here.stderr
+    assert _placeholders(here.stdout) == _placeholders(got.stdout)
+    assert _notes(here.stderr) == _notes(got.stderr)
+    assert here.returncode == got.returncode
+    deadline = time.monotonic() + 10
+    while _server_pids(path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _server_pids(path)
+
+
+def test_edits_between_served_commands_count(served: tuple[Path, Path]) -> None:
+    repo, _ = served
+    (repo / "notes.txt").write_text("nothing here\n")
+    first = _cw(repo, "--", "rev notes.txt")
+    assert SERVED in first.stderr and "ereh gnihton" in first.stdout
+    (repo / "notes.txt").write_text(f"aws_secret_access_key = {AWS}\n")  # the host gives it a secret
+    second = _cw(repo, "--", "rev notes.txt; base64 -w0 notes.txt")
+    assert SERVED in second.stderr, second.stderr
+    assert AWS[::-1] not in second.stdout and AWS not in second.stdout
+    assert "aws_secret_access_key"[::-1] in second.stdout  # read, redacted
+    (repo / ".codexignore").write_text("notes.txt\n")  # a rule added between commands
+    third = _cw(repo, "--", "cat notes.txt")
+    assert SERVED in third.stderr, third.stderr
+    assert third.returncode != 0 and "aws_secret" not in third.stdout
+
+
+PEER = r"""
+import json, socket, struct, sys
+req = json.loads(sys.argv[2])
+try:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+except OSError as e:
+    print("unreachable", e.errno); sys.exit(0)
+data = json.dumps(req).encode()
+s.sendall(struct.pack(">I", len(data)) + data)
+head = s.recv(4)
+if len(head) < 4:
+    print("closed"); sys.exit(0)
+n = struct.unpack(">I", head)[0]
+body = b""
+while len(body) < n:
+    body += s.recv(n - len(body))
+print("reply", json.loads(body))
+"""
+
+
+def test_a_sandboxed_command_is_not_served(served: tuple[Path, Path]) -> None:
+    """A command could otherwise ask the server to run something with wider options (the network
+    on here). The control: the same request from this unconfined test process is served."""
+    repo, path = served
+    req = _request(repo, ["sh", "-c", "echo PWNED-$((6*7))"], allow_network=True)
+    (repo / "peer.py").write_text(PEER)
+    # with the network on (else the seccomp filter refuses an AF_UNIX socket before any check)
+    inside = _cw(repo, "--allow-network", "--", "python3", "peer.py", str(path), json.dumps(req))
+    assert SERVED in inside.stderr, inside.stderr
+    assert "PWNED-42" not in inside.stdout
+    assert "unreachable" in inside.stdout or "not served" in inside.stdout, inside.stdout + inside.stderr
+    control = subprocess.run(
+        [sys.executable, str(repo / "peer.py"), str(path), json.dumps(req)], capture_output=True, text=True, timeout=60
+    )
+    assert "PWNED-42" in control.stdout, control.stdout + control.stderr
+
+
+def test_the_command_dies_with_its_client(served: tuple[Path, Path]) -> None:
+    repo, path = served
+    env = {**os.environ, "PYTHONPATH": str(REPO), **DEBUG}
+    client = subprocess.Popen(
+        [sys.executable, "-m", "codeward", "sandbox", "--", "echo started; exec sleep 313"],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert client.stdout is not None
+    assert client.stdout.readline() == "started\n"
+    client.kill()
+    client.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (_sleepers() or _server_pids(path)):
+        time.sleep(0.2)
+    assert not _sleepers(), "the command outlived its client"
+    assert not _server_pids(path)
+
+
+def _sleepers() -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if Path(f"/proc/{d}/cmdline").read_bytes() == b"sleep\x00313\x00":
+                    out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+
+def test_a_large_workspace_leaves_a_server_behind_except_in_ci(git_repo: Path, cw_home: Path) -> None:
+    _tier(cw_home, "bwrap")
+    src = git_repo / "src"
+    for i in range(warm.WARM_AFTER_ENTRIES // 100 + 1):
+        d = src / f"d{i:03d}"
+        d.mkdir(parents=True)
+        for j in range(100):
+            (d / f"f{j}.py").write_bytes(b"x = 1\n")
+    path = warm.socket_path(cw_home, str(git_repo.resolve()))
+    assert path is not None
+    ci = _cw(git_repo, "--", "true", env={"CI": "true"})
+    assert ci.returncode == 0, ci.stderr
+    time.sleep(1)
+    assert not path.exists() and not _server_pids(path)
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    user = subprocess.run(
+        [sys.executable, "-m", "codeward", "sandbox", "--", "true"],
+        cwd=git_repo,
+        env={**env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # returns at once: the server is detached from this process's output
+    assert user.returncode == 0, user.stderr
+    try:
+        deadline = time.monotonic() + 120
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert path.exists()
+        again = _cw(git_repo, "--", "true")
+        assert SERVED in again.stderr, again.stderr
+    finally:
+        warm.stop_server(cw_home, str(git_repo.resolve()))
+        for pid in _server_pids(path):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_another_users_process_is_not_served(
+    served: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("switching users needs root")
+    repo, path = served
+    base = tmp_path_factory.getbasetemp()
+    opened = [d for d in (path.parent, *path.parent.parents) if d == base or base in d.parents]
+    modes = {d: d.stat().st_mode & 0o7777 for d in [path, *opened]}
+    for d in opened:  # let the other user reach the socket itself: only the peer check is left
+        os.chmod(d, modes[d] | 0o011)
+    os.chmod(path, 0o666)
+    try:
+        req = json.dumps(_request(repo, ["sh", "-c", "echo PWNED-$((6*7))"]))
+        other = subprocess.run(
+            ["/usr/bin/python3", "-c", PEER, str(path), req],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            user=65534,
+            group=65534,
+            env={"PATH": "/usr/bin:/bin"},
+            cwd="/",
+        )
+    finally:
+        for d, mode in modes.items():
+            os.chmod(d, mode)
+    assert "PWNED-42" not in other.stdout
+    assert "not served" in other.stdout, other.stdout + other.stderr
+
+
+def test_the_socket_name_follows_the_user_the_directory_and_the_code(tmp_path: Path) -> None:
+    a = warm.socket_path(tmp_path, "/w/one")
+    assert a is not None and a.parent == tmp_path / "run"
+    assert warm.socket_path(tmp_path, "/w/two") != a
+    assert warm.socket_path(tmp_path / "h", "/w/one") != a
+    assert warm.socket_path(Path("/" + "x" * 120), "/w/one") is None  # too long for AF_UNIX: no server
+    stamp = warm.code_stamp()
+    source = Path(warm.__file__)
+    st = source.stat()
+    try:
+        os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        assert warm.code_stamp() != stamp  # an upgraded codeward never talks to an old server
+    finally:
+        os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
