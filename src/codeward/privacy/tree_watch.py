@@ -10,11 +10,16 @@ directory deleted or moved; only those entries are looked at again (:meth:`TreeW
 
 What the kernel does not report, and how each is covered:
 
-* a write through a shared memory map, and a write through a hard link in a directory outside the
-  workspace (an event goes to the directory of the name used): every file with more than one link
-  is looked at again on every refresh (its stamp carries the link count), and the whole tree is
-  walked again at least every :data:`FULL_WALK_EVERY_S` seconds, which also bounds a memory-mapped
-  write and a link made from outside later;
+* an event names the name a file was written through, not the file: a second name of the file
+  (``ln a.py .env``, the link reported under ``.env`` only) is looked at again whenever one of its
+  names changes, and every file with more than one link on every refresh (its stamp carries the link
+  count); a write reported at a name that no longer leads to the written file (a program still
+  writing to a file whose name was removed or replaced, after a command gave it another name; an
+  ``O_TMPFILE`` written after ``linkat``) makes the refresh a full walk (red team rt13);
+* a write through a shared memory map, through native AIO (``io_submit``, as InnoDB writes its
+  files), and through a hard link made from outside the workspace after the walk (an event goes to
+  the directory of the name used, and making the link reports nothing to ours): no event at all, so
+  the whole tree is walked again at least every :data:`FULL_WALK_EVERY_S` seconds;
 * a change made where no watch was: the watch is believed only after a full walk that listed every
   directory with its watch already in place, by the same descriptor (``inotify_add_watch`` on each
   path returns the one recorded; a directory removed and made again, even with its inode number
@@ -41,11 +46,12 @@ import time
 from codeward.dirindex import watchable_device
 from codeward.dirindex.inotify import (
     IN_ATTRIB,
-    IN_CLOSE_WRITE,
     IN_CREATE,
+    IN_DELETE,
     IN_DONT_FOLLOW,
     IN_ISDIR,
     IN_MODIFY,
+    IN_MOVED_FROM,
     IN_MOVED_TO,
     IN_ONLYDIR,
     IN_Q_OVERFLOW,
@@ -60,7 +66,7 @@ from codeward.dirindex.inotify import (
 from codeward.dirindex.watch import SHARE, max_user_watches
 from codeward.privacy import tree_walk
 
-MASK = NAME_EVENTS | SELF_EVENTS | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_ONLYDIR | IN_DONT_FOLLOW
+MASK = NAME_EVENTS | SELF_EVENTS | IN_MODIFY | IN_ATTRIB | IN_ONLYDIR | IN_DONT_FOLLOW
 FULL_WALK_EVERY_S = 60.0
 """A refresh walks the whole tree when the last full walk is older than this: what no event
 reports (a write through a memory map, or through a hard link made from outside the workspace
@@ -92,6 +98,8 @@ class TreeWatch:
         self._walked_at = 0.0  # monotonic time of the last full walk this watch covered
         self._dirty: set[str] = set()  # entries named by events not applied yet
         self._linked: set[str] = set()  # files with another name: looked at on every refresh
+        self._linked_keys: set[str] = set()  # their "f dev ino": whose other names were looked up
+        self._written: set[str] = set()  # names a write or attribute change was reported at, not left since
         self._full = False  # an event since the last refresh that only a full walk can settle
         self.broken = ""  # why the watch gave up for good (every refresh walks)
         self.full_walks = 0
@@ -112,18 +120,64 @@ class TreeWatch:
                 return None
             self.refreshes += 1
             dirty, self._dirty = self._dirty, set()
+            written, self._written = self._written, set()
             dirty |= self._linked
             if not dirty:
                 return stamps, [], []
             now = dict(stamps)
             changed, gone = self._apply(now, dirty)
-            if self._full or self.broken:  # an event or a watch failure while applying: trust nothing
-                self._trusted = False
+            changed = self._other_names(now, changed)
+            if self._full or self.broken or not self._explained(written, stamps, now):
+                self._trusted = False  # trust nothing: the caller walks
                 return None
             self._linked.difference_update(gone)
             for p in changed:
                 self._note_links(p, now[p])
             return now, changed, gone
+
+    def _explained(self, written: set[str], before: dict[str, str], now: dict[str, str]) -> bool:
+        """Whether every write or attribute change an event named is seen on the file that name leads
+        to now. The kernel names the name a file was opened by: a program still writing to a file
+        whose name was removed, or that now names another file, writes to an inode that a command
+        may have given another name meanwhile (``ln dev.log keep.txt; rm dev.log``), which no event
+        will name (red team rt13). So the change must be on the same file, still at that name: else
+        only a full walk finds where it went. A name new since the last refresh is its file's own
+        (made there, or a link: then :meth:`_other_names` looks at the file's other names)."""
+        for p in written:
+            old, new = before.get(p), now.get(p)
+            if new is None:
+                if os.path.lexists(p):
+                    continue  # a name the walk skips (a git directory's index or object store)
+                return False  # written under a name that leads nowhere now (removed, or never one: O_TMPFILE)
+            if old is not None and (new == old or tree_walk.stamp_ident(new) != tree_walk.stamp_ident(old)):
+                return False  # the file at that name is another one, or unchanged: the write went elsewhere
+        return True
+
+    def _other_names(self, now: dict[str, str], changed: list[str]) -> list[str]:
+        """Look again at every other name of a file that has more than one now: an event names only
+        the name it happened at (``ln __init__.py .env`` reports ``.env``), and a later write
+        through one name changes what every other name reads (red team rt13)."""
+        keys = set()
+        for p in changed:
+            stamp = now[p]
+            if stamp.startswith("f ") and tree_walk.stamp_links(stamp) > 1:
+                key = stamp.split(" ", 3)[:3]
+                if " ".join(key) not in self._linked_keys:
+                    keys.add(" ".join(key) + " ")
+        if not keys:
+            return changed
+        out = set(changed)
+        for q, stamp in now.items():
+            if stamp.startswith("f ") and " ".join(stamp.split(" ", 3)[:3]) + " " in keys:
+                fresh = tree_walk.entry_stamp(self.root, q)
+                if fresh is None:
+                    self._full = True
+                    continue
+                if fresh != stamp:
+                    now[q] = fresh
+                out.add(q)
+        self._linked_keys.update(k.rstrip() for k in keys)
+        return sorted(out)
 
     def begin_walk(self) -> None:
         """A full walk is about to list the tree: what was queued so far is in it."""
@@ -132,6 +186,7 @@ class TreeWatch:
                 return
             self._drain()
             self._dirty.clear()
+            self._written.clear()
             self._full = False
             self._mounts.changed()
 
@@ -146,6 +201,10 @@ class TreeWatch:
             self._drain()
             trusted = not self._full and not self._mounts.changed()
             self._full = False
+            # the walk read each of these names at some moment while it ran: before or after the
+            # write, it cannot say, so the next refresh could not either (a write through a removed
+            # name while a full walk runs is the next full walk's, see FULL_WALK_EVERY_S)
+            self._written.clear()
             try:
                 st = os.stat(self.root)
                 self._root_ident = (st.st_dev, st.st_ino)
@@ -174,6 +233,7 @@ class TreeWatch:
             for d in [d for d in self._path_wd if d not in keep]:
                 self._forget(d, remove=True)
             self._linked = {p for p, s in stamps.items() if s.startswith("f ") and tree_walk.stamp_links(s) > 1}
+            self._linked_keys = {" ".join(stamps[p].split(" ", 3)[:3]) for p in self._linked}
             self._trusted = trusted and not self._full
             self._walked_at = time.monotonic()
             self.full_walks += 1
@@ -228,11 +288,16 @@ class TreeWatch:
             name = os.fsdecode(raw)
             if name == STORE_DECIDER:
                 self._full = True  # decides which directories of a git directory are walked
-            self._dirty.add(f"{d}/{name}" if d != "/" else f"/{name}")
+            path = f"{d}/{name}" if d != "/" else f"/{name}"
+            self._dirty.add(path)
             if mask & NAME_EVENTS:
                 self._dirty.add(d)
+                if mask & (IN_MOVED_FROM | IN_DELETE):
+                    self._written.discard(path)  # its writes went with the file, wherever it went
                 if mask & IN_ISDIR and not mask & (IN_MOVED_TO | IN_CREATE):
-                    dropped.append(f"{d}/{name}")  # its subtree left: no event of it names a path here
+                    dropped.append(path)  # its subtree left: no event of it names a path here
+            else:
+                self._written.add(path)
         for d in dropped:
             for sub in [p for p in self._path_wd if p == d or p.startswith(d + "/")]:
                 self._forget(sub, remove=True)

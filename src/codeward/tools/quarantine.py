@@ -15,14 +15,19 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 
-def quarantine_changed(learner: Any, home: Path, host_changed: tuple[str, ...]) -> tuple[Path, list[str]]:
-    """Move the files the command may have written; returns the quarantine directory and what moved."""
+def quarantine_changed(
+    learner: Any, home: Path, host_changed: tuple[str, ...], untouchable: Iterable[Path] = ()
+) -> tuple[Path, list[str]]:
+    """Move the files the command may have written; returns the quarantine directory and what moved.
+    ``untouchable``: paths (and directories) hidden from the command or shown to it as a redacted
+    copy when it started, which it could not write."""
     root = Path(learner.root)
-    spared = [Path(p) for p in host_changed]
+    spared = [*(Path(p) for p in host_changed), *untouchable]
     target = home / "quarantine" / time.strftime("%Y%m%dT%H%M%S")
     moved: list[str] = []
     for path in learner.changed_files():

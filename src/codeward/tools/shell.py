@@ -137,7 +137,7 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
         return ToolOutput(f"error: the command did not run: {e.message}")
 
     if result.host_changed:
-        result = _set_aside(ctx, result)
+        result = _set_aside(ctx, result, spec)
     shown, _ = ctx.gate.redact_text(result.output)
     status: ItemStatus = "completed" if result.exit_code == 0 else "failed"
     ctx.events.emit(ItemCompleted(_command_item(item_id, item_cmd, status, shown, result.exit_code)))
@@ -161,15 +161,18 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     return ToolOutput("\n".join(lines))
 
 
-def _set_aside(ctx: ToolContext, result: CommandResult) -> CommandResult:
-    """The host exposed a hidden file while the command ran: what it wrote meanwhile is moved out."""
+def _set_aside(ctx: ToolContext, result: CommandResult, spec: SandboxSpec) -> CommandResult:
+    """The host exposed a hidden file while the command ran: what it wrote meanwhile is moved out.
+    Not the files the command's view hid or showed redacted (``spec``'s): it could not write them,
+    though under Landlock holding them out of the tree and back moved their ctime (red team rt13)."""
     from codeward.tools.quarantine import quarantine_changed
 
     learner = getattr(ctx.gate.redactor, "learner", None)
     if learner is None:
         return result
     try:
-        where, moved = quarantine_changed(learner, ctx.project.home, result.host_changed)
+        untouchable = [*spec.masked, *(host for host, _ in spec.redacted)]
+        where, moved = quarantine_changed(learner, ctx.project.home, result.host_changed, untouchable)
     except OSError as e:
         raise ToolError(f"shell: could not set aside what the stopped command wrote: {e}") from None
     if not moved:

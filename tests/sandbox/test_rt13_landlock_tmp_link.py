@@ -1,0 +1,90 @@
+"""Red team rt13 (side finding, not the watch; fixed: /tmp is granted without Landlock's REFER right,
+so no workspace file can be linked or renamed into it): under Landlock a command may write the real ``/tmp``
+(the network off, no workspace below it), which lies on the workspace's file system here. A hard
+link made there to a workspace file outlives the command; when the user later puts a secret in the
+file, the learner marks it and Landlock puts the redacted copy in its place, but the link in /tmp
+still names the real file, and the next command reads it raw.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.support.cli import write_config
+from tests.support.model_server import strings
+from tests.support.sessions import offline_session
+
+from codeward.errors import SandboxUnavailable
+
+AWS = "Hs8Dk2Lq9Wz4Xc7Vb1Nm5Tr3Yp6Gf0Ju2Ei8Oa4"
+SHIFT = "python3 -c 'import sys;sys.stdout.write(\"\".join(chr(ord(c)+1) for c in sys.stdin.read()))'"
+
+
+def leaked(text: str) -> list[str]:
+    found: list[str] = []
+    for d in (text, "".join(chr(ord(c) - 1) if ord(c) > 33 else c for c in text)):
+        found += [AWS[i : i + 10] for i in range(len(AWS) - 9) if AWS[i : i + 10] in d]
+    return sorted(set(found))
+
+
+@pytest.fixture
+def workspace_beside_tmp() -> Any:
+    """A repository on /tmp's file system but not below /tmp (a home on the root file system)."""
+    if not os.path.isdir("/var/tmp") or os.stat("/var/tmp").st_dev != os.stat("/tmp").st_dev:
+        pytest.skip("/var/tmp is not on /tmp's file system here")
+    base = Path(tempfile.mkdtemp(prefix="rt13-", dir="/var/tmp"))
+    ws = base / "ws"
+    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    yield ws
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.sandbox
+def test_a_link_in_tmp_reads_the_users_secret_past_the_redacted_copy(
+    workspace_beside_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeward.providers.types import ToolCall
+    from codeward.sandbox import select_sandbox
+
+    try:
+        select_sandbox("landlock")
+    except SandboxUnavailable as e:
+        pytest.skip(f"landlock cannot be enforced here: {e}")
+    # the user's home and codeward home where they usually are: not below /tmp, so /tmp is granted
+    home = workspace_beside_tmp.parent / "user"
+    cw_home = home / ".codeward"
+    cw_home.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CODEWARD_HOME", str(cw_home))
+    write_config(
+        cw_home, "http://127.0.0.1:9/v1", "chat", extra='[sandbox]\ntier = "landlock"\noutput_cap_bytes = 1048576'
+    )
+    ws = workspace_beside_tmp
+    (ws / "settings.py").write_text("DEBUG = True\n")
+    link = Path("/tmp") / f"rt13-{uuid.uuid4().hex}"
+    s = offline_session(ws)
+
+    def run(command: str, n: int) -> str:
+        return str(s.agent.tools.dispatch(ToolCall(f"c{n}", "shell", json.dumps({"command": command})), s.ctx).text)
+
+    try:
+        outputs = [run(f"ln settings.py {link} && echo linked", 0)]
+        assert "linked" not in outputs[0] and not link.exists(), outputs[0]  # /tmp has no REFER right now
+        with open(ws / "settings.py", "a") as f:  # the user adds a key, in place
+            f.write(f'AWS_SECRET_ACCESS_KEY = "{AWS}"\n')
+        outputs.append(run(f"cat settings.py | {SHIFT}", 1))
+        outputs.append(run(f"cat {link} | {SHIFT}", 2))
+        assert str(ws / "settings.py") in s.gate.redactor.learner.secret_paths()
+        body = {"messages": [{"role": "tool", "tool_call_id": f"c{i}", "content": o} for i, o in enumerate(outputs)]}
+        sent = "\n".join(strings(json.loads(s.gate.prepare(body, record=False).body)))
+        assert leaked(sent) == [], outputs[2]
+    finally:
+        link.unlink(missing_ok=True)
