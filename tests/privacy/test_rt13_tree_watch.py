@@ -18,24 +18,21 @@ from typing import Any, ClassVar
 
 import pytest
 from tests.support.cli import write_config
+from tests.support.leaks import SHIFT, shifted_leaks
 from tests.support.model_server import strings
 from tests.support.sessions import offline_session
+from tests.support.tree_driver import Driver
 from tests.support.watchable import watchable_dir
 
 from codeward.errors import SandboxUnavailable
-from codeward.privacy import tree_walk, tree_watch
+from codeward.privacy import tree_watch
 
 AWS = "Hs8Dk2Lq9Wz4Xc7Vb1Nm5Tr3Yp6Gf0Ju2Ei8Oa4"
 SECRET_LINE = f"aws_secret_access_key = {AWS}\n"
-SHIFT = "python3 -c 'import sys;sys.stdout.write(\"\".join(chr(ord(c)+1) for c in sys.stdin.read()))'"
 
 
 def leaked(text: str) -> list[str]:
-    """10-character pieces of AWS in ``text`` or in ``text`` shifted back by one."""
-    found: list[str] = []
-    for d in (text, "".join(chr(ord(c) - 1) if ord(c) > 33 else c for c in text)):
-        found += [AWS[i : i + 10] for i in range(len(AWS) - 9) if AWS[i : i + 10] in d]
-    return sorted(set(found))
+    return shifted_leaks(AWS, text)
 
 
 def _tier(home: Path, tier: str) -> None:
@@ -130,34 +127,6 @@ def test_a_host_writer_whose_name_a_command_moved_to_another_link_is_never_scann
     assert (leaked(_sent(s, outputs)), learned) == ([], True)  # nothing leaked, and the value is learned
 
 
-class Driver:
-    """tests/privacy/test_tree_watch.py's Driver: the learner's use of the watch, judged by a full walk."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = str(root)
-        self.watch = tree_watch.TreeWatch(self.root)
-        self.stamps = tree_walk.snapshot(self.root)
-        self.watch.cover(self.stamps)
-        self.answered = 0
-        self.refresh()  # the second walk: believed from here
-
-    def refresh(self) -> dict[str, str]:
-        got = self.watch.current(self.stamps)
-        if got is None:
-            self.watch.begin_walk()
-            self.stamps = tree_walk.snapshot(self.root)
-            self.watch.cover(self.stamps)
-        else:
-            self.stamps = got[0]
-            self.answered += 1
-        return self.stamps
-
-    def stale(self) -> dict[str, tuple[str | None, str | None]]:
-        """Entries whose stamp after a refresh differs from a full walk's (empty: the watch is right)."""
-        now, full = self.refresh(), tree_walk.snapshot(self.root)
-        return {p: (now.get(p), full.get(p)) for p in now.keys() | full.keys() if now.get(p) != full.get(p)}
-
-
 @pytest.fixture
 def tree(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
     root = watchable_dir(tmp_path, request) / "ws"
@@ -172,6 +141,7 @@ def test_a_link_made_in_the_workspace_leaves_the_first_names_stamp_stale(tree: P
     """The event names the new link only; the first name (one link in its stamp) is in no ``_linked``
     set, so a write through the new name changes it unseen (the e2e test above)."""
     d = Driver(tree)
+    d.refresh()  # the second walk: believed from here
     try:
         os.link(tree / "src/pkg/__init__.py", tree / ".env")
         with open(tree / ".env", "a") as f:
@@ -191,6 +161,7 @@ def test_writes_through_an_fd_whose_name_was_removed_reach_the_other_link(tree: 
     is never looked at again."""
     with open(tree / "docs/readme.md", "a") as held:
         d = Driver(tree)
+        d.refresh()  # the second walk: believed from here
         try:
             os.link(tree / "docs/readme.md", tree / "keep.txt")
             os.unlink(tree / "docs/readme.md")
@@ -241,6 +212,7 @@ def test_a_native_aio_write_is_seen_within_the_bound(tree: Path, monkeypatch: py
     periodic full walk sees (``tree_watch.FULL_WALK_EVERY_S``)."""
     fd = os.open(tree / "docs/readme.md", os.O_RDWR)
     d = Driver(tree)
+    d.refresh()  # the second walk: believed from here
     try:
         _aio_pwrite(fd, SECRET_LINE.encode(), 0)
         got = d.watch.current(d.stamps)
@@ -263,6 +235,7 @@ def test_a_linked_unnamed_file_written_later_is_seen(tree: Path) -> None:
         if libc.linkat(fd, b"", -100, str(tree / "docs/notes.txt").encode(), at_empty_path) != 0:
             pytest.skip(f"linkat(AT_EMPTY_PATH): {os.strerror(ctypes.get_errno())}")
         d = Driver(tree)
+        d.refresh()  # the second walk: believed from here
         try:
             os.write(fd, SECRET_LINE.encode())
             assert d.stale() == {}

@@ -12,43 +12,16 @@ import os
 import random
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
+from tests.support.tree_driver import Driver
 from tests.support.watchable import watchable_dir
 
 from codeward.privacy import tree_walk, tree_watch
 from codeward.privacy.learn import WorkspaceSecrets
 from codeward.privacy.scanner import load_scanner
-
-
-class Driver:
-    """What the learner does with the watch: ask it, else walk and let it cover the walk."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = str(root)
-        self.watch = tree_watch.TreeWatch(self.root)
-        self.stamps = tree_walk.snapshot(self.root)
-        self.watch.cover(self.stamps)
-        self.answered = 0
-
-    def refresh(self) -> dict[str, str]:
-        got = self.watch.current(self.stamps)
-        if got is None:
-            self.watch.begin_walk()
-            self.stamps = tree_walk.snapshot(self.root)
-            self.watch.cover(self.stamps)
-        else:
-            now, changed, gone = got
-            assert set(changed) | set(gone) == {
-                p for p in now.keys() | self.stamps.keys() if now.get(p) != self.stamps.get(p)
-            }
-            self.stamps = now
-            self.answered += 1
-        return self.stamps
-
-    def check(self) -> None:
-        assert self.refresh() == tree_walk.snapshot(self.root)
 
 
 @pytest.fixture
@@ -210,33 +183,8 @@ def test_what_no_event_reports_is_seen_by_the_walk_within_the_bound(
 def test_random_changes_match_a_full_walk(driver: Driver, tree: Path) -> None:
     rng = random.Random(7)
     for _ in range(150):
-        dirs = [Path(p) for p, s in driver.stamps.items() if s.startswith("d ") and "/.git" not in p]
-        files = [Path(p) for p, s in driver.stamps.items() if s.startswith("f ") and "/.git" not in p]
-        op = rng.choice(["new", "write", "rm", "mv", "mkdir", "rmtree", "mvdir", "link"])
-        try:
-            if op == "new":
-                (rng.choice(dirs) / f"n{rng.randrange(10**6)}").write_text("n")
-            elif op == "write" and files:
-                rng.choice(files).write_text(str(rng.random()))
-            elif op == "rm" and files:
-                rng.choice(files).unlink()
-            elif op == "mv" and files:
-                os.rename(rng.choice(files), rng.choice(dirs) / f"m{rng.randrange(10**6)}")
-            elif op == "mkdir":
-                (rng.choice(dirs) / f"d{rng.randrange(10**6)}").mkdir()
-            elif op == "rmtree" and len(dirs) > 3:
-                victim = rng.choice([d for d in dirs if d != tree])
-                shutil.rmtree(victim)
-            elif op == "mvdir" and len(dirs) > 3:
-                src = rng.choice([d for d in dirs if d != tree])
-                dst = rng.choice(dirs) / f"r{rng.randrange(10**6)}"
-                if not str(dst).startswith(str(src) + "/"):
-                    os.rename(src, dst)
-            elif op == "link" and files:
-                os.symlink(rng.choice(files), rng.choice(dirs) / f"l{rng.randrange(10**6)}")
-        except FileNotFoundError:
-            pass
-        driver.check()
+        change = _random_change(rng, tree)
+        assert driver.stale() == {}, change
     assert driver.answered > 100
 
 
@@ -280,3 +228,114 @@ def test_a_session_learner_sees_a_new_secret_through_its_watch(tree: Path) -> No
         assert any(v == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8kW3nV2a" for v, _ in found)
     finally:
         learner.stop()
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_a_background_walk_merged_with_the_events_since_its_mark_matches_a_full_walk(
+    driver: Driver, tree: Path, seed: int
+) -> None:
+    """The periodic walk runs beside the session (:meth:`TreeWatch.mark`, then :meth:`TreeWatch.merge`
+    of a listing taken while changes go on): every name an event gave since the mark is looked at
+    again, so the merged answer is the tree now; what no event reports is as the walk saw it."""
+    rng = random.Random(seed)
+    log: list[str] = []
+    for round_ in range(25):
+        driver.watch.mark()
+        for _ in range(4):  # changes before the listing (the walk may or may not see them) ...
+            log.append(_random_change(rng, tree))
+        walked = tree_walk.snapshot(str(tree))
+        log.append("(the walk)")
+        for _ in range(4):  # ... and after it
+            log.append(_random_change(rng, tree))
+        if round_ % 3 == 0:
+            driver.check()  # an ordinary refresh in between
+            log.append("(a refresh)")
+        got = driver.watch.merge(walked, driver.stamps)
+        assert got is not None, log[-9:]
+        now, changed, gone = got
+        assert now == tree_walk.snapshot(str(tree)), log[-9:]
+        assert set(changed) | set(gone) == {
+            p for p in now.keys() | driver.stamps.keys() if now.get(p) != driver.stamps.get(p)
+        }
+        driver.stamps = now
+    driver.check()
+    assert driver.answered >= 4
+
+
+def test_a_background_walk_sees_what_no_event_reports(tree: Path) -> None:
+    path = tree / "src/a/f8.py"
+    path.write_text("x = 8 and some room\n")
+    with open(path, "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
+        driver = Driver(tree)
+        driver.refresh()
+        try:
+            m[0:1] = b"y"  # no event
+            m.flush()
+            driver.watch.mark()
+            got = driver.watch.merge(tree_walk.snapshot(str(tree)), driver.stamps)
+            assert got is not None and str(path) in got[1]
+            assert driver.watch.current(got[0]) is not None  # still believed: no walk waited for
+        finally:
+            driver.watch.close()
+
+
+def test_a_session_learner_walks_in_the_background(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the bound short, refreshes keep answering from the watch while full walks happen beside
+    them, and a write no event reports is found by one of those."""
+    monkeypatch.setattr(tree_watch, "FULL_WALK_EVERY_S", 3.0)
+    path = tree / "src/a/f8.py"
+    path.write_text("x = 8 and some room for a key: ................................................\n")
+    with open(path, "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
+        learner = WorkspaceSecrets(tree, load_scanner(), watch=True)
+        try:
+            for _ in range(3):
+                learner.refresh()
+            assert learner.watch is not None
+            walks = learner.watch.full_walks
+            key = b'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8kW3nV2a"'
+            m[0 : len(key)] = key  # no event
+            m.flush()
+            deadline = time.monotonic() + 20
+            while str(path) not in learner.secret_paths() and time.monotonic() < deadline:
+                time.sleep(0.3)
+                learner.refresh()
+            assert str(path) in learner.secret_paths()
+            assert learner.watch.full_walks > walks
+        finally:
+            learner.stop()
+
+
+def _random_change(rng: random.Random, tree: Path) -> str:
+    """One random change of the tree; what it was (for a failure's message)."""
+    now = tree_walk.snapshot(str(tree))
+    dirs = [Path(p) for p, s in now.items() if s.startswith("d ") and "/.git" not in p]
+    files = [Path(p) for p, s in now.items() if s.startswith("f ") and "/.git" not in p]
+    op = rng.choice(["new", "write", "rm", "mv", "mkdir", "rmtree", "mvdir"])
+    a: Path | None = None
+    b: Path | None = None
+    try:
+        if op == "new":
+            a = rng.choice(dirs) / f"n{rng.randrange(10**6)}"
+            a.write_text("n")
+        elif op == "write" and files:
+            a = rng.choice(files)
+            a.write_text(str(rng.random()))
+        elif op == "rm" and files:
+            a = rng.choice(files)
+            a.unlink()
+        elif op == "mv" and files:
+            a, b = rng.choice(files), rng.choice(dirs) / f"m{rng.randrange(10**6)}"
+            os.rename(a, b)
+        elif op == "mkdir":
+            a = rng.choice(dirs) / f"d{rng.randrange(10**6)}"
+            a.mkdir()
+        elif op == "rmtree" and len(dirs) > 3:
+            a = rng.choice([d for d in dirs if d != tree])
+            shutil.rmtree(a)
+        elif op == "mvdir" and len(dirs) > 3:
+            a, b = rng.choice([d for d in dirs if d != tree]), rng.choice(dirs) / f"r{rng.randrange(10**6)}"
+            if not str(b).startswith(str(a) + "/"):
+                os.rename(a, b)
+    except FileNotFoundError:
+        pass
+    return f"{op} {a} {b}"

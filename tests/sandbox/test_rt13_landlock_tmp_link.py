@@ -19,20 +19,17 @@ from typing import Any
 
 import pytest
 from tests.support.cli import write_config
+from tests.support.leaks import SHIFT, shifted_leaks
 from tests.support.model_server import strings
 from tests.support.sessions import offline_session
 
 from codeward.errors import SandboxUnavailable
 
 AWS = "Hs8Dk2Lq9Wz4Xc7Vb1Nm5Tr3Yp6Gf0Ju2Ei8Oa4"
-SHIFT = "python3 -c 'import sys;sys.stdout.write(\"\".join(chr(ord(c)+1) for c in sys.stdin.read()))'"
 
 
 def leaked(text: str) -> list[str]:
-    found: list[str] = []
-    for d in (text, "".join(chr(ord(c) - 1) if ord(c) > 33 else c for c in text)):
-        found += [AWS[i : i + 10] for i in range(len(AWS) - 9) if AWS[i : i + 10] in d]
-    return sorted(set(found))
+    return shifted_leaks(AWS, text)
 
 
 @pytest.fixture

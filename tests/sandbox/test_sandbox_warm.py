@@ -145,14 +145,15 @@ except OSError as e:
     print("unreachable", e.errno); sys.exit(0)
 data = json.dumps(req).encode()
 s.sendall(struct.pack(">I", len(data)) + data)
-head = s.recv(4)
-if len(head) < 4:
-    print("closed"); sys.exit(0)
-n = struct.unpack(">I", head)[0]
-body = b""
-while len(body) < n:
-    body += s.recv(n - len(body))
-print("reply", json.loads(body))
+while True:
+    head = s.recv(4)
+    if len(head) < 4:
+        print("closed"); sys.exit(0)
+    n = struct.unpack(">I", head)[0]
+    body = b""
+    while len(body) < n:
+        body += s.recv(n - len(body))
+    print("reply", json.loads(body))
 """
 
 
@@ -175,17 +176,7 @@ def test_a_sandboxed_command_is_not_served(served: tuple[Path, Path]) -> None:
 
 def test_the_command_dies_with_its_client(served: tuple[Path, Path]) -> None:
     repo, path = served
-    env = {**os.environ, "PYTHONPATH": str(REPO), **DEBUG}
-    client = subprocess.Popen(
-        [sys.executable, "-m", "codeward", "sandbox", "--", "echo started; exec sleep 313"],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert client.stdout is not None
-    assert client.stdout.readline() == "started\n"
+    client = _started(repo, "echo started; exec sleep 313")
     client.kill()
     client.wait()
     deadline = time.monotonic() + 15
@@ -195,12 +186,29 @@ def test_the_command_dies_with_its_client(served: tuple[Path, Path]) -> None:
     assert not _server_pids(path)
 
 
-def _sleepers() -> list[int]:
+def _started(repo: Path, command: str) -> subprocess.Popen[str]:
+    """A ``codeward sandbox`` client whose served command printed ``started``."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), **DEBUG}
+    client = subprocess.Popen(
+        [sys.executable, "-m", "codeward", "sandbox", "--", command],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert client.stdout is not None
+    assert client.stdout.readline() == "started\n"
+    return client
+
+
+def _sleepers(seconds: int = 313) -> list[int]:
+    want = b"sleep\x00%d\x00" % seconds
     out = []
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
-                if Path(f"/proc/{d}/cmdline").read_bytes() == b"sleep\x00313\x00":
+                if Path(f"/proc/{d}/cmdline").read_bytes() == want:
                     out.append(int(d))
             except OSError:
                 pass
@@ -289,3 +297,18 @@ def test_the_socket_name_follows_the_user_the_directory_and_the_code(tmp_path: P
         assert warm.code_stamp() != stamp  # an upgraded codeward never talks to an old server
     finally:
         os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_server_killed_mid_command_never_makes_the_client_run_it_again(served: tuple[Path, Path]) -> None:
+    """Once the server has taken a command, a broken connection is an unknown result, never a
+    reason to run the command a second time in the client (its side effects would happen twice)."""
+    repo, path = served
+    client = _started(repo, "echo ran >> count.txt; echo started; exec sleep 317")
+    for pid in _server_pids(path):
+        os.kill(pid, signal.SIGKILL)
+    _, err = client.communicate(timeout=60)
+    assert client.returncode != 0
+    assert "went away while the command ran" in err, err
+    assert (repo / "count.txt").read_text() == "ran\n"
+    for pid in _sleepers(317):  # the Landlock tier's command is in its own session: not ours to leave
+        os.kill(pid, signal.SIGKILL)

@@ -188,6 +188,10 @@ class Server:
             warm.send(conn, {"fallback": "sandbox.keep_warm_s is 0"})
             return False
         self.keep_warm_s = float(project.config.sandbox.keep_warm_s)
+        try:
+            warm.send(conn, {"started": True})  # from here the client never runs it again itself
+        except OSError:
+            return True
         gone = _Hangup(conn)
         err = lambda text: warm.send(conn, {"err": text})  # noqa: E731
         try:

@@ -196,7 +196,7 @@ def ask(home: Path, workdir: str, req: dict[str, Any], out: Callable[[str], None
                 if started:
                     break
                 raise Fallback(str(frame["fallback"]))
-            started = True
+            started = True  # any frame but a hand-back: the server took it, whatever happens next
             if "out" in frame:
                 out(str(frame["out"]))
             elif "err" in frame:

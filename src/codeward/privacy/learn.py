@@ -127,6 +127,7 @@ class WorkspaceSecrets:
         self._walked = False
         self._watching = watch
         self.watch: TreeWatch | None = None
+        self._background: _Background | None = None
         self._stop = threading.Event()
         if background:
             self._thread = threading.Thread(target=self._first_walk, name="codeward-learn", daemon=True)
@@ -144,6 +145,7 @@ class WorkspaceSecrets:
             if thread is not None:
                 thread.join(timeout)
         _running.discard(self)
+        self._drop_background()
         watch, self.watch = self.watch, None
         if watch is not None:
             watch.close()
@@ -308,12 +310,15 @@ class WorkspaceSecrets:
         from codeward.privacy.names import NameBatch
 
         out: list[tuple[str, str]] = []
-        kept = self.watch.current(self._stamps) if self.watch is not None and self._walked else None
+        kept = None
+        if self.watch is not None and self._walked:
+            kept = self._merged() or self.watch.current(self._stamps)
         if kept is not None:  # the watch's events: what changed since the last refresh, nothing walked
             now, changed, gone = kept
             digest = self._stamps_digest if now is self._stamps else None
         else:
             walk, self._early = self._early, None
+            self._drop_background()
             if walk is None:
                 if self.watch is not None:
                     self.watch.begin_walk()
@@ -329,6 +334,7 @@ class WorkspaceSecrets:
         if gone or len(now) != len(self._stamps):  # nothing gone and as many entries: the same names
             self.tree_generation += 1
         self._stamps, self._stamps_digest = now, digest
+        self._start_background()
         names = NameBatch()
         for i, path in enumerate(changed):
             if self._stop.is_set():
@@ -368,6 +374,32 @@ class WorkspaceSecrets:
         out += self._scan_names(names)
         self._walked = True
         return out
+
+    def _start_background(self) -> None:
+        """Start the periodic full walk in the background when it is due (the watch cannot see every
+        write, :data:`codeward.privacy.tree_watch.FULL_WALK_EVERY_S`), so no refresh waits for it."""
+        watch = self.watch
+        if watch is None or self._background is not None or self._stop.is_set() or not watch.due():
+            return
+        watch.mark()
+        self._background = _Background(str(self.root))
+
+    def _merged(self) -> tuple[dict[str, str], list[str], list[str]] | None:
+        """A finished background walk, brought up to now by the watch (None: none, not finished, or
+        not to be trusted)."""
+        bg = self._background
+        if bg is None or not bg.done():
+            return None
+        self._background = None
+        walked = bg.result
+        if walked is None or self.watch is None:
+            return None
+        return self.watch.merge(walked, self._stamps)
+
+    def _drop_background(self) -> None:
+        bg, self._background = self._background, None
+        if bg is not None:
+            bg.cancel()
 
     def _cover(self, stamps: dict[str, str]) -> None:
         """After a full walk: put (or keep) the tree under the session's watch."""
@@ -499,6 +531,30 @@ def cache_file_for(cache_dir: Path, root: Path, scanner: Any) -> Path:
     h.update(repr(getattr(scanner, "allowlist", ())).encode())
     h.update(repr(getattr(scanner, "redact_pii", False)).encode())
     return cache_dir / f"learn-{h.hexdigest()[:24]}.bin"
+
+
+class _Background:
+    """A full walk running beside the session: ``find`` in its own process, its output read and
+    split in a thread."""
+
+    def __init__(self, root: str) -> None:
+        self.result: dict[str, str] | None = None
+        self._walk = tree_walk.Walk(root)
+        self._thread = threading.Thread(target=self._run, name="codeward-learn-walk", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.result = self._walk.found()  # find only: a walk in Python would hold the GIL for seconds
+        except Exception:
+            self.result = None
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def cancel(self) -> None:
+        self._walk.cancel()
+        self._thread.join()
 
 
 _running: weakref.WeakSet[WorkspaceSecrets] = weakref.WeakSet()

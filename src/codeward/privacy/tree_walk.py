@@ -77,21 +77,28 @@ class Walk:
     def result(self) -> dict[str, str]:
         """``{path: stamp}`` of every entry under the root and of the root (absolute paths, links
         not followed)."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            out, _ = proc.communicate()
-            got = _from_find(self.root, proc.returncode, out)
-            if got is not None:
-                self.digest = hashlib.sha256(out).hexdigest()
-                return got
-        return python_snapshot(self.root)
+        got = self.found()
+        return got if got is not None else python_snapshot(self.root)
+
+    def found(self) -> dict[str, str] | None:
+        """:meth:`result` from find alone: None when find is missing, failed or was cancelled."""
+        proc = self._proc
+        if proc is None:
+            return None
+        out, _ = proc.communicate()
+        self._proc = None
+        got = _from_find(self.root, proc.returncode, out)
+        if got is not None:
+            self.digest = hashlib.sha256(out).hexdigest()
+        return got
 
     def cancel(self) -> None:
-        """Stop a walk whose result is not wanted (the process is waited for, never left behind)."""
-        proc, self._proc = self._proc, None
+        """Stop a walk whose result is not wanted (the process is killed; whoever waits in
+        :meth:`found` gets None)."""
+        proc = self._proc
         if proc is not None:
             proc.kill()
-            proc.communicate()
+            proc.wait()  # reaped here (a reader in :meth:`found` sees it ended)
 
 
 def snapshot(root: str) -> dict[str, str]:

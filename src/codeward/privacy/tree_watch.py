@@ -100,6 +100,9 @@ class TreeWatch:
         self._linked: set[str] = set()  # files with another name: looked at on every refresh
         self._linked_keys: set[str] = set()  # their "f dev ino": whose other names were looked up
         self._written: set[str] = set()  # names a write or attribute change was reported at, not left since
+        self._since: set[str] | None = None  # every name an event gave since :meth:`mark` (None: no mark)
+        self._fresh: set[str] = set()  # directories first watched since the mark: a walk may have listed them unwatched
+        self._marked_at = 0.0
         self._full = False  # an event since the last refresh that only a full walk can settle
         self.broken = ""  # why the watch gave up for good (every refresh walks)
         self.full_walks = 0
@@ -179,6 +182,52 @@ class TreeWatch:
         self._linked_keys.update(k.rstrip() for k in keys)
         return sorted(out)
 
+    def mark(self) -> None:
+        """A walk in the background starts now: from here every name an event gives is kept, so
+        that :meth:`merge` can bring that walk's listing up to the moment it is used."""
+        with self._lock:
+            if self.broken or not self._trusted:
+                return
+            self._drain()
+            self._since = set()
+            self._fresh = set()
+            self._marked_at = time.monotonic()
+
+    def merge(
+        self, walked: dict[str, str], stamps: dict[str, str]
+    ) -> tuple[dict[str, str], list[str], list[str]] | None:
+        """The background walk since :meth:`mark` gave ``walked``: ``(now, changed, gone)`` against
+        ``stamps`` (the last refresh's), the walk brought up to now by looking again at every name
+        an event gave since the mark, or None when that cannot be trusted (then walk, as ever).
+        What no event reports (a memory map, AIO, a link from outside) is as the walk saw it, so the
+        bound of :data:`FULL_WALK_EVERY_S` counts from the mark."""
+        with self._lock:
+            usable = self._since is not None and self._usable()  # (its drain adds to ``_since``)
+            since, self._since = self._since, None
+            if since is None or not usable:
+                return None
+            written, self._written = self._written, set()
+            self._dirty.clear()  # every one of them is in ``since`` too
+            now = dict(walked)
+            fresh, self._fresh = self._fresh, set()
+            self._apply(now, since | self._linked, unwatched=fresh)
+            if any(s.startswith("d ") and p not in self._path_wd for p, s in now.items()):
+                self._full = True  # a directory the walk listed that no watch covers: trust nothing
+            if self._full or self.broken or not self._explained(written, stamps, now):
+                self._trusted = False
+                return None
+            self._walked_at = self._marked_at
+            self.full_walks += 1
+            self._linked = {p for p, s in now.items() if s.startswith("f ") and tree_walk.stamp_links(s) > 1}
+            self._linked_keys = {" ".join(now[p].split(" ", 3)[:3]) for p in self._linked}
+            gone = list(stamps.keys() - now.keys())
+            return now, tree_walk.changed(now, stamps), gone
+
+    def due(self) -> bool:
+        """Whether a background walk should start (half the bound since the last full walk)."""
+        with self._lock:
+            return self._trusted and self._since is None and time.monotonic() - self._walked_at > FULL_WALK_EVERY_S / 2
+
     def begin_walk(self) -> None:
         """A full walk is about to list the tree: what was queued so far is in it."""
         with self._lock:
@@ -187,6 +236,7 @@ class TreeWatch:
             self._drain()
             self._dirty.clear()
             self._written.clear()
+            self._since = None
             self._full = False
             self._mounts.changed()
 
@@ -271,6 +321,7 @@ class TreeWatch:
     def _drain(self) -> None:
         """Turn queued events into dirty paths (or into :attr:`_full`)."""
         dropped: list[str] = []
+        dirty: set[str] = set()
         for wd, mask, _cookie, raw in queued_events(self.fd):
             if mask & IN_Q_OVERFLOW:
                 self._full = True
@@ -279,19 +330,19 @@ class TreeWatch:
             if d is None:
                 continue  # a watch already forgotten (its directory moved or went away)
             if mask & SELF_EVENTS:
-                self._dirty.add(d)
+                dirty.add(d)
                 dropped.append(d)
                 continue
             if not raw:
-                self._dirty.add(d)  # the directory's own attributes
+                dirty.add(d)  # the directory's own attributes
                 continue
             name = os.fsdecode(raw)
             if name == STORE_DECIDER:
                 self._full = True  # decides which directories of a git directory are walked
             path = f"{d}/{name}" if d != "/" else f"/{name}"
-            self._dirty.add(path)
+            dirty.add(path)
             if mask & NAME_EVENTS:
-                self._dirty.add(d)
+                dirty.add(d)
                 if mask & (IN_MOVED_FROM | IN_DELETE):
                     self._written.discard(path)  # its writes went with the file, wherever it went
                 if mask & IN_ISDIR and not mask & (IN_MOVED_TO | IN_CREATE):
@@ -301,11 +352,24 @@ class TreeWatch:
         for d in dropped:
             for sub in [p for p in self._path_wd if p == d or p.startswith(d + "/")]:
                 self._forget(sub, remove=True)
-        if len(self._dirty) > MAX_DIRTY:
+            # writes below a directory that moved or went went with it: its files are listed again
+            # wherever it is now (or are gone with it)
+            self._written = {w for w in self._written if not w.startswith(d + "/")}
+        self._dirty |= dirty
+        if self._since is not None:
+            self._since |= dirty
+        if len(self._dirty) > MAX_DIRTY or (self._since is not None and len(self._since) > MAX_DIRTY):
             self._full = True
 
-    def _apply(self, now: dict[str, str], dirty: set[str]) -> tuple[list[str], list[str]]:
-        """Look at each dirty entry again and update ``now`` in place."""
+    def _apply(
+        self,
+        now: dict[str, str],
+        dirty: set[str],
+        unwatched: set[str] = frozenset(),  # type: ignore[assignment]
+    ) -> tuple[list[str], list[str]]:
+        """Look at each dirty entry again and update ``now`` in place. A directory in ``unwatched``
+        is listed again even if it is watched now: ``now`` may hold what it was before its watch."""
+        watched = self._path_wd.keys() - unwatched if unwatched else self._path_wd
         changed: list[str] = []
         gone: list[str] = []
         removed: set[str] = set()  # directories whose subtree must go (gone, or another directory now)
@@ -315,12 +379,12 @@ class TreeWatch:
                 continue  # inside a subtree listed again (or gone) in this pass
             old = now.get(p)
             new = tree_walk.entry_stamp(self.root, p)
-            if new == old and (old is None or not old.startswith("d ") or p in self._path_wd):
+            if new == old and (old is None or not old.startswith("d ") or p in watched):
                 continue
             if (
                 old is not None
                 and old.startswith("d ")
-                and (new is None or tree_walk.stamp_ident(new) != tree_walk.stamp_ident(old) or p not in self._path_wd)
+                and (new is None or tree_walk.stamp_ident(new) != tree_walk.stamp_ident(old) or p not in watched)
             ):
                 removed.add(p)  # a directory that went, or that another one replaced: its subtree is stale
                 for q in [q for q in self._path_wd if q == p or q.startswith(p + "/")]:
@@ -344,6 +408,10 @@ class TreeWatch:
             for q in [q for q in now if q not in relisted and _below_any(q, removed)]:
                 del now[q]
                 gone.append(q)
+        if self._since is not None:
+            # what a listing found (not an event) since a background walk's mark: that walk may have
+            # listed these directories before they were watched, so its merge looks at them again
+            self._since.update(relisted, changed, gone)
         return sorted(set(changed)), gone
 
     def _list(self, d: str) -> dict[str, str]:
@@ -383,6 +451,8 @@ class TreeWatch:
             self._close(f"cannot watch {d}: {os.strerror(-wd)}")
             return None
         same = self._path_wd.get(d) == wd
+        if not same and self._since is not None:
+            self._fresh.add(d)
         if not same:
             other = self._wd_path.get(wd)
             if other is not None and other != d:
