@@ -144,7 +144,10 @@ try:
 except OSError as e:
     print("unreachable", e.errno); sys.exit(0)
 data = json.dumps(req).encode()
-s.sendall(struct.pack(">I", len(data)) + data)
+try:
+    s.sendall(struct.pack(">I", len(data)) + data)
+except OSError:
+    pass  # refused before the request was read: the answer is still there to read
 while True:
     head = s.recv(4)
     if len(head) < 4:

@@ -3,8 +3,8 @@
 Started detached by a ``codeward sandbox`` that ran in a large workspace
 (:func:`codeward.cli.sandbox_warm.start_server`; why it cannot widen anything is said there):
 ``python -m codeward.cli.sandbox_server SOCKET WORKDIR``. It takes a lock beside the socket (one
-server per socket), warms up (the secret learner's walks until its watch is believed, two runs of
-``true`` so the view holder starts), then binds the socket and serves one request at a time until
+server per socket), warms up (the secret learner's walks until its watch is believed: three runs of
+``true``), then binds the socket and serves one request at a time until
 ``sandbox.keep_warm_s`` seconds pass without one, its socket is removed or replaced, or a client
 goes away mid-command. Each request is run by :func:`codeward.cli.sandbox_cmd.execute`, the same
 code a one-shot ``codeward sandbox`` runs, in this process's main thread, with the request's
@@ -71,7 +71,7 @@ class Server:
 
     def warm_up(self, first: dict[str, Any]) -> None:
         """Open the project as the starting client did (its options; this process has its
-        environment) and run ``true`` until the learner's watch is believed and the view is held."""
+        environment) and run ``true`` until the learner's watch is believed."""
         from codeward.cli.options import RunOptions
         from codeward.cli.sandbox_cmd import execute
 

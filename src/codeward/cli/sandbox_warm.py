@@ -1,13 +1,14 @@
 """``codeward sandbox`` through a warm view: the client side (the server is :mod:`codeward.cli.sandbox_server`).
 
 A one-shot ``codeward sandbox`` process must find out, from nothing, which of the workspace's
-entries changed since they were scanned (a walk of every entry: about 0.5 s at 200 000 files), decide
-the layout and mount it (7 000 mounts with 5 000 scattered hidden files). A session keeps all of
-that between commands (the learner's and the index's inotify watches, the view holder). So in a
-large workspace the first ``codeward sandbox`` leaves a server behind that keeps it for the next
-ones: a process of the same user, started from the same codeward, that answers on a socket in the
-codeward home's private ``run/`` directory and ends after ``sandbox.keep_warm_s`` seconds without a
-request (``codeward sandbox --stop-warm`` ends it at once; ``keep_warm_s = 0`` never starts one).
+entries changed since they were scanned (a walk of every entry: about 0.5 s at 200 000 files) and
+decide the layout from scratch. A session keeps that between commands (the learner's and the
+index's inotify watches). So in a large workspace the first ``codeward sandbox`` leaves a server
+behind that keeps it for the next ones: a process of the same user, started from the same codeward,
+that answers on a socket in the codeward home's private ``run/`` directory and ends after
+``sandbox.keep_warm_s`` seconds without a request (``codeward sandbox --stop-warm`` ends it at
+once; ``keep_warm_s = 0`` starts none, and ends a running one at its next request). Each command still gets a new sandbox (no view holder: a served
+command finds ``/tmp`` as empty as a one-shot one does).
 
 Why this cannot widen anything:
 
@@ -58,7 +59,8 @@ class Fallback(Exception):
 
 
 def code_stamp() -> str:
-    """A digest of the installed codeward (each source file's name, size and mtime) and the interpreter."""
+    """A digest of the installed codeward (each of its files' name, size and mtime, the rule set
+    included) and the interpreter."""
     pkg = Path(__file__).resolve().parent.parent
     h = hashlib.sha256(f"{sys.executable}\0{sys.version}\0{pkg}".encode(*_ENC))
     stack = [str(pkg)]
@@ -69,7 +71,7 @@ def code_stamp() -> str:
                 if e.is_dir(follow_symlinks=False):
                     if e.name != "__pycache__":
                         stack.append(e.path)
-                elif e.name.endswith(".py"):
+                else:  # every file: the rules, templates and data it ships count as much as its code
                     st = e.stat(follow_symlinks=False)
                     h.update(f"{e.path}\0{st.st_size}\0{st.st_mtime_ns}\0".encode(*_ENC))
     return h.hexdigest()
@@ -229,23 +231,48 @@ def start_server(home: Path, workdir: str, req: dict[str, Any]) -> None:
     from codeward.sandbox.redacted_view import ViewError, run_dir
 
     path = socket_path(home, workdir)
-    if path is None or os.path.exists(path):
+    if path is None or _answers(path):
         return  # one runs already (perhaps refusing this process: then starting another is no use)
     try:
         run_dir(home)  # made private (0700) and checked
     except (OSError, ViewError):
         return
     first = {k: v for k, v in req.items() if k in ("options", "writable", "unsandboxed")}
+    # -P and cwd "/": nothing is imported from the workspace, where a command may have planted a
+    # ``codeward`` package (``-m`` puts the working directory first on sys.path; red team rt14);
+    # -E: nor from a PYTHONPATH or PYTHONSTARTUP of the environment
+    argv = [
+        sys.executable,
+        "-E",
+        "-P",
+        "-m",
+        "codeward.cli.sandbox_server",
+        os.fspath(path),
+        workdir,
+        json.dumps(first),
+    ]
     with contextlib.suppress(OSError):
         subprocess.Popen(
-            [sys.executable, "-m", "codeward.cli.sandbox_server", os.fspath(path), workdir, json.dumps(first)],
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             close_fds=True,
             start_new_session=True,
-            cwd=workdir,
+            cwd="/",
         )
+
+
+def _answers(path: Path) -> bool:
+    """Whether a server listens at ``path`` (a socket left by one that was killed does not)."""
+    if not os.path.exists(path):
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:
+        try:
+            sock.connect(os.fspath(path))
+        except OSError:
+            return False
+    return True
 
 
 def stop_server(home: Path, workdir: str) -> bool:
@@ -259,6 +286,7 @@ def stop_server(home: Path, workdir: str) -> bool:
             if peer_uid(sock) != os.geteuid():
                 return False
             send(sock, {"v": PROTOCOL, "stop": True})
-            return receive(sock) is not None
+            reply = receive(sock)
+            return reply is not None and bool(reply.get("bye"))
         except (OSError, ValueError):
             return False

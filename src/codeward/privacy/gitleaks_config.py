@@ -148,6 +148,29 @@ def _apply(base: RuleSet, path: Path, depth: int, chain: tuple[Path, ...]) -> Ru
     return extend(base, doc, DEFAULT_ALIASES)
 
 
+def rule_sources(rule_files: Sequence[Path]) -> list[Path]:
+    """Every file :func:`load_ruleset` would read for ``rule_files``: each one and what it extends,
+    resolved as the loader resolves it now (the working directory first). A file that cannot be
+    read or parsed ends its chain here; the loader reports it."""
+    out: list[Path] = []
+    for f in rule_files:
+        path, depth = Path(f), 0
+        while True:
+            out.append(path)
+            try:
+                doc = read_document(path)
+                if (
+                    not doc.extend_path
+                    or depth >= MAX_EXTEND_DEPTH
+                    or path.resolve() in (p.resolve() for p in out[:-1])
+                ):
+                    break
+                path, depth = _resolve_extend(path, doc.extend_path), depth + 1
+            except (ConfigError, OSError):
+                break
+    return out
+
+
 def load_ruleset(rule_files: Sequence[Path] = ()) -> RuleSet:
     """Built-in rules, then each user file applied on top in order."""
     rs = builtin_ruleset()

@@ -470,11 +470,16 @@ def load_scanner(
     """The built-in rules plus the user's gitleaks files, compiled once per distinct arguments.
 
     A rules file that cannot be read or parsed, or whose regex RE2 rejects, raises ConfigError
-    naming the file and the rule. Editing a rules file (new mtime or size) loads it afresh.
+    naming the file and the rule. Editing a rules file or one it extends (new mtime or size), or an
+    ``[extend] path`` that resolves elsewhere from another working directory, loads it afresh.
     """
+    from codeward.privacy.gitleaks_config import rule_sources
+
     files = tuple(Path(f).expanduser() for f in rule_files)
     stamps = []
-    for f in files:
+    # every file the rules are read from, those an ``[extend] path`` names too (resolved against
+    # the working directory as the loader does): an edit of any of them loads the rules afresh
+    for f in rule_sources(files) if files else ():
         try:
             st = os.stat(f)
             stamps.append((str(f.resolve()), st.st_mtime_ns, st.st_size))
