@@ -98,7 +98,6 @@ class TreeWatch:
         self._walked_at = 0.0  # monotonic time of the last full walk this watch covered
         self._dirty: set[str] = set()  # entries named by events not applied yet
         self._linked: set[str] = set()  # files with another name: looked at on every refresh
-        self._linked_keys: set[str] = set()  # their "f dev ino": whose other names were looked up
         self._written: set[str] = set()  # names a write or attribute change was reported at, not left since
         self._since: set[str] | None = None  # every name an event gave since :meth:`mark` (None: no mark)
         self._fresh: set[str] = set()  # directories first watched since the mark: a walk may have listed them unwatched
@@ -159,19 +158,19 @@ class TreeWatch:
     def _other_names(self, now: dict[str, str], changed: list[str]) -> list[str]:
         """Look again at every other name of a file that has more than one now: an event names only
         the name it happened at (``ln __init__.py .env`` reports ``.env``), and a later write
-        through one name changes what every other name reads (red team rt13)."""
+        through one name changes what every other name reads (red teams rt13, rt15). Whenever a
+        changed entry is such a file, every entry of the tree is checked for its device and inode
+        (one pass; a file with several names rarely changes)."""
         keys = set()
         for p in changed:
             stamp = now[p]
             if stamp.startswith("f ") and tree_walk.stamp_links(stamp) > 1:
-                key = stamp.split(" ", 3)[:3]
-                if " ".join(key) not in self._linked_keys:
-                    keys.add(" ".join(key) + " ")
+                keys.add(" ".join(stamp.split(" ", 3)[:3]) + " ")
         if not keys:
             return changed
         out = set(changed)
         for q, stamp in now.items():
-            if stamp.startswith("f ") and " ".join(stamp.split(" ", 3)[:3]) + " " in keys:
+            if q not in out and stamp.startswith("f ") and " ".join(stamp.split(" ", 3)[:3]) + " " in keys:
                 fresh = tree_walk.entry_stamp(self.root, q)
                 if fresh is None:
                     self._full = True
@@ -179,7 +178,8 @@ class TreeWatch:
                 if fresh != stamp:
                     now[q] = fresh
                 out.add(q)
-        self._linked_keys.update(k.rstrip() for k in keys)
+        if self._since is not None:
+            self._since.update(out)
         return sorted(out)
 
     def mark(self) -> None:
@@ -210,7 +210,8 @@ class TreeWatch:
             self._dirty.clear()  # every one of them is in ``since`` too
             now = dict(walked)
             fresh, self._fresh = self._fresh, set()
-            self._apply(now, since | self._linked, unwatched=fresh)
+            applied, _ = self._apply(now, since | self._linked, unwatched=fresh)
+            self._other_names(now, applied)
             if any(s.startswith("d ") and p not in self._path_wd for p, s in now.items()):
                 self._full = True  # a directory the walk listed that no watch covers: trust nothing
             if self._full or self.broken or not self._explained(written, stamps, now):
@@ -219,7 +220,6 @@ class TreeWatch:
             self._walked_at = self._marked_at
             self.full_walks += 1
             self._linked = {p for p, s in now.items() if s.startswith("f ") and tree_walk.stamp_links(s) > 1}
-            self._linked_keys = {" ".join(now[p].split(" ", 3)[:3]) for p in self._linked}
             gone = list(stamps.keys() - now.keys())
             return now, tree_walk.changed(now, stamps), gone
 
@@ -283,7 +283,6 @@ class TreeWatch:
             for d in [d for d in self._path_wd if d not in keep]:
                 self._forget(d, remove=True)
             self._linked = {p for p, s in stamps.items() if s.startswith("f ") and tree_walk.stamp_links(s) > 1}
-            self._linked_keys = {" ".join(stamps[p].split(" ", 3)[:3]) for p in self._linked}
             self._trusted = trusted and not self._full
             self._walked_at = time.monotonic()
             self.full_walks += 1
