@@ -32,17 +32,19 @@ def write(d: Path, name: str, text: str) -> Path:
     return p
 
 
-def test_extend_path_is_relative_to_the_working_directory_first(
+def test_extend_path_is_beside_the_file_first_then_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Beside the extending file first: codeward's working directory is the workspace, where a
+    command may plant a file of that name (red team rt15); then where gitleaks looks."""
     write(tmp_path, "base.toml", RULE)  # where gitleaks looks: the working directory
     write(tmp_path, "conf/base.toml", '[[rules]]\nid = "beside"\nregex = "beside_[0-9]{8}"\n')
     user = write(tmp_path, "conf/gitleaks.toml", '[extend]\npath = "base.toml"\n')
     monkeypatch.chdir(tmp_path)
     ids = load_ruleset([user]).ids()
-    assert "acme-token" in ids and "beside" not in ids
-    monkeypatch.chdir(tmp_path / "conf")  # not in the working directory here: beside the file
-    assert "beside" in load_ruleset([user]).ids()
+    assert "beside" in ids and "acme-token" not in ids
+    (tmp_path / "conf/base.toml").unlink()  # none beside the file: the working directory's, as gitleaks
+    assert "acme-token" in load_ruleset([user]).ids()
 
 
 def test_a_missing_extend_path_names_both_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

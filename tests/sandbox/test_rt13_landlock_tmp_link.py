@@ -1,5 +1,5 @@
-"""Red team rt13 (side finding, not the watch; fixed: /tmp is granted without Landlock's REFER right,
-so no workspace file can be linked or renamed into it): under Landlock a command may write the real ``/tmp``
+"""Red team rt13 (side finding, not the watch; fixed by identity: a file that holds a secret and has a
+name the workspace walk does not reach refuses commands): under Landlock a command may write the real ``/tmp``
 (the network off, no workspace below it), which lies on the workspace's file system here. A hard
 link made there to a workspace file outlives the command; when the user later puts a secret in the
 file, the learner marks it and Landlock puts the redacted copy in its place, but the link in /tmp
@@ -74,12 +74,13 @@ def test_a_link_in_tmp_reads_the_users_secret_past_the_redacted_copy(
 
     try:
         outputs = [run(f"ln settings.py {link} && echo linked", 0)]
-        assert "linked" not in outputs[0] and not link.exists(), outputs[0]  # /tmp has no REFER right now
+        assert "linked" in outputs[0], outputs[0]
         with open(ws / "settings.py", "a") as f:  # the user adds a key, in place
             f.write(f'AWS_SECRET_ACCESS_KEY = "{AWS}"\n')
         outputs.append(run(f"cat settings.py | {SHIFT}", 1))
         outputs.append(run(f"cat {link} | {SHIFT}", 2))
         assert str(ws / "settings.py") in s.gate.redactor.learner.secret_paths()
+        assert "has another name (a hard link)" in outputs[2], outputs[2]  # refused, by the file's identity
         body = {"messages": [{"role": "tool", "tool_call_id": f"c{i}", "content": o} for i, o in enumerate(outputs)]}
         sent = "\n".join(strings(json.loads(s.gate.prepare(body, record=False).body)))
         assert leaked(sent) == [], outputs[2]

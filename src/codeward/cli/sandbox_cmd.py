@@ -92,7 +92,7 @@ def execute(
     files in which the project's scanner finds a secret), with placeholders of this run's own key;
     anything that cannot be scanned or confined refuses the command (a CodewardError).
     """
-    from codeward.privacy.learn import secret_paths_now
+    from codeward.privacy.learn import LinkedOutside, secret_paths_now
     from codeward.sandbox.redacted_view import ViewError, view_for
 
     project = project if project is not None else opened(opts)
@@ -104,6 +104,8 @@ def execute(
     def secret_paths() -> list[Path]:
         try:
             found = secret_paths_now(redactor)
+        except LinkedOutside as e:
+            raise SandboxUnavailable(f"sandbox: {e}; not run") from None
         except Exception as e:  # fail closed: no scan, no command
             raise SandboxUnavailable(
                 f"sandbox: the secret scan of {root} failed ({type(e).__name__}: {e}); not run"

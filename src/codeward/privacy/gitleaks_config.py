@@ -4,9 +4,10 @@ A user file always adds to the built-in rules (a scanner with fewer rules than t
 what a privacy gate wants by accident). Within that, ``[extend]`` loads as gitleaks loads it:
 
 * ``path = "base.toml"`` loads another gitleaks file first. gitleaks opens the path as given, so
-  a relative one is relative to the working directory; codeward does the same, and only when no
-  such file exists there tries the extending file's own directory (a deliberate difference: the
-  same configuration then also loads when codeward runs from a subdirectory).
+  a relative one is relative to the working directory; codeward looks beside the extending file
+  first and only then in the working directory (a deliberate difference: codeward's working
+  directory is the workspace, where a command may write a file of that name, red team rt15; and the
+  same configuration then also loads from any directory).
 * Depth: as in gitleaks, a file may extend one that extends one more (two ``[extend]`` hops); the
   ``[extend]`` of a file at that depth is not followed (gitleaks' own test data relies on this).
   A cycle is an error.
@@ -125,16 +126,18 @@ def builtin_ruleset() -> RuleSet:
 
 
 def _resolve_extend(path: Path, target: str) -> Path:
-    """Where ``[extend] path`` points: as gitleaks (the working directory) first, then beside ``path``."""
+    """Where ``[extend] path`` points: beside ``path`` first, then the working directory (where
+    gitleaks looks). Not the other way round: codeward's working directory is the workspace, where a
+    command may write a file of that name to replace the rules the user extends (red team rt15)."""
     t = Path(target).expanduser()
     if t.is_absolute():
         return t
-    for cand in (Path.cwd() / t, path.parent / t):
+    for cand in (path.parent / t, Path.cwd() / t):
         if cand.is_file():
             return cand
     raise ConfigError(
-        f"{path}: [extend] path {target!r} not found (looked in the working directory, as gitleaks does, "
-        f"and in {path.parent})"
+        f"{path}: [extend] path {target!r} not found (looked in {path.parent} and in the working directory, "
+        "where gitleaks looks)"
     )
 
 

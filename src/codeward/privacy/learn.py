@@ -457,6 +457,27 @@ class WorkspaceSecrets:
             else:
                 self._name_hits.add(key)
 
+    def linked_outside(self) -> list[str]:
+        """The files holding a secret whose link count is more than the names the walk found for
+        them: another name lies outside what the walk reaches (see :class:`LinkedOutside`)."""
+        linked = {}
+        for p in self._secret_paths:
+            stamp = self._stamps.get(p, "")
+            if stamp.startswith("f ") and tree_walk.stamp_links(stamp) > 1:
+                linked[p] = stamp
+        if not linked:
+            return []
+        keys = {" ".join(s.split(" ", 3)[:3]) + " " for s in linked.values()}
+        names: dict[str, int] = {}
+        for stamp in self._stamps.values():
+            if stamp.startswith("f "):
+                key = " ".join(stamp.split(" ", 3)[:3]) + " "
+                if key in keys:
+                    names[key] = names.get(key, 0) + 1
+        return sorted(
+            p for p, s in linked.items() if tree_walk.stamp_links(s) > names.get(" ".join(s.split(" ", 3)[:3]) + " ", 0)
+        )
+
     def hidden_entries(self) -> set[str]:
         """Directories and entries to hide whole because a name, link target or attribute holds a
         secret (:mod:`codeward.privacy.names`); absolute paths, the workspace root among them when
@@ -600,5 +621,26 @@ def secret_paths_now(redactor: Any) -> set[str]:
     sweep = getattr(learner, "sweep", None)
     if sweep is not None:
         sweep(redactor.known.items())
+    outside = getattr(learner, "linked_outside", None)
+    if outside is not None:
+        elsewhere = outside()
+        if elsewhere:
+            raise LinkedOutside(elsewhere)
     hidden = getattr(learner, "hidden_entries", None)
     return set(learner.secret_paths()) | (hidden() if hidden is not None else set())
+
+
+class LinkedOutside(Exception):
+    """A file that holds a secret has a name the walk of the workspace does not reach (a hard link
+    in ``/tmp``, another directory, or a git object store): its redacted copy covers only the
+    workspace's names, and a command could read the value through the other one (red teams rt13,
+    rt15). The command is refused until that name is gone."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+        shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        super().__init__(
+            f"{shown} holds a secret and has another name (a hard link) where the sandbox cannot show it "
+            f"redacted; find it with `find / -xdev -samefile {paths[0]}` and remove it, or copy the file "
+            "instead of linking it"
+        )

@@ -255,11 +255,11 @@ def build_landlock_spec(
         grants.append(Grant(w, rw, inside_writable=True))
     grants.append(Grant(private, rw, inside_writable=True))
     if tmp_writable(spec, layout, [*hidden_all, *hold_dirs]):
-        # no REFER: a link (or rename) of a workspace file into the shared /tmp would outlive the
-        # command and keep naming the file when it later holds a secret, past its redacted copy
-        # (red team rt13); moving across directories there fails with EXDEV, which mv and
-        # shutil.move answer by copying
-        grants.append(Grant(TMP, rw & ~REFER, inside_writable=True))
+        # with REFER: git's object quarantine and other tools rename across directories here. A
+        # hard link to a workspace file made here is caught by identity instead: a file that holds
+        # a secret and has a name the workspace walk does not reach refuses every command
+        # (codeward.privacy.learn.LinkedOutside; red teams rt13, rt15)
+        grants.append(Grant(TMP, rw, inside_writable=True))
     # inside the workspace trees, hidden paths are the spec's own; the private dirs they sit in are not
     rules = plan_rules([g for g in grants if not g.inside_writable], hidden, [], ro=ro, scandir=_cached_scan)
     inner = [g for g in grants if g.inside_writable]

@@ -65,10 +65,12 @@ def redacted_view(ctx: ToolContext, spec: SandboxSpec) -> Iterator[SandboxSpec]:
         return
 
     def secret_paths() -> list[Path]:
-        from codeward.privacy.learn import secret_paths_now
+        from codeward.privacy.learn import LinkedOutside, secret_paths_now
 
         try:
             found = secret_paths_now(redactor)  # incremental: only what changed is read again
+        except LinkedOutside as e:
+            raise ToolError(f"shell: {e}; not run") from None
         except Exception as e:
             raise ToolError(
                 f"shell: the secret scan of the workspace failed ({type(e).__name__}: {e}); not run"
