@@ -12,7 +12,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,7 +21,6 @@ from tests.support.leaks import SHIFT, shifted_leaks
 from tests.support.model_server import strings
 from tests.support.sessions import offline_session
 from tests.support.tree_driver import Driver
-from tests.support.watchable import watchable_dir
 
 from codeward.errors import SandboxUnavailable
 from codeward.privacy import tree_watch
@@ -125,16 +123,6 @@ def test_a_host_writer_whose_name_a_command_moved_to_another_link_is_never_scann
     assert outputs[-1].startswith("exit code: 0"), outputs[-1]
     learned = AWS in [v for v, _ in s.gate.redactor.known.items()]
     assert (leaked(_sent(s, outputs)), learned) == ([], True)  # nothing leaked, and the value is learned
-
-
-@pytest.fixture
-def tree(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
-    root = watchable_dir(tmp_path, request) / "ws"
-    (root / "src/pkg").mkdir(parents=True)
-    (root / "src/pkg/__init__.py").write_text("")
-    (root / "docs").mkdir()
-    (root / "docs/readme.md").write_text("# readme\n")
-    yield root
 
 
 def test_a_link_made_in_the_workspace_leaves_the_first_names_stamp_stale(tree: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,22 +11,11 @@ from tests.privacy.test_rt13_tree_watch import _dispatch, _sent, _tier, leaked
 from tests.support.leaks import SHIFT
 from tests.support.sessions import offline_session
 from tests.support.tree_driver import Driver
-from tests.support.watchable import watchable_dir
 
 from codeward.privacy import tree_walk, tree_watch
 
 AWS = "Hs8Dk2Lq9Wz4Xc7Vb1Nm5Tr3Yp6Gf0Ju2Ei8Oa4"
 SECRET_LINE = f"aws_secret_access_key = {AWS}\n"
-
-
-@pytest.fixture
-def tree(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
-    root = watchable_dir(tmp_path, request) / "ws"
-    (root / "src/pkg").mkdir(parents=True)
-    (root / "src/pkg/__init__.py").write_text("")
-    (root / "docs").mkdir()
-    (root / "docs/readme.md").write_text("# readme\n")
-    yield root
 
 
 def _merge(d: Driver, walked: dict[str, str]) -> None:

@@ -18,79 +18,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.cli import write_config
-from tests.support.cw_subprocess import REPO, run_cw
+from tests.support import warm as w
+from tests.support.cw_subprocess import REPO
 
 from codeward.cli import sandbox_warm as warm
-from codeward.errors import SandboxUnavailable
 
 pytestmark = pytest.mark.sandbox
 
 AWS = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8kW3nV2a"
-DEBUG = {"CODEWARD_DEBUG": "1"}
-SERVED = "served by the warm sandbox server"
-
-
-def _tier(home: Path, tier: str, extra: str = "") -> None:
-    from codeward.sandbox import select_sandbox
-
-    try:
-        select_sandbox(tier)
-    except SandboxUnavailable as e:
-        pytest.skip(f"{tier} cannot be enforced here: {e}")
-    write_config(home, "http://127.0.0.1:9/v1", "chat", extra=f'[sandbox]\ntier = "{tier}"\n{extra}')
-
-
-def _request(repo: Path, argv: list[str], **options: object) -> dict[str, object]:
-    from codeward.cli.options import RunOptions
-
-    req = warm.request(warm.encode_options(RunOptions(**options)), argv, [], False)  # type: ignore[arg-type]
-    req["cwd"] = str(repo)
-    return req
-
-
-def _server_pids(path: Path) -> list[int]:
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                cmd = Path(f"/proc/{d}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"codeward.cli.sandbox_server" in cmd and os.fsencode(path) in cmd:
-                out.append(int(d))
-    return out
 
 
 @pytest.fixture(params=["bwrap", "landlock"])
 def served(request: pytest.FixtureRequest, git_repo: Path, cw_home: Path) -> Iterator[tuple[Path, Path]]:
     """A repository whose warm server runs (started as the CLI starts one), and its socket."""
-    _tier(cw_home, request.param)
     (git_repo / "settings.py").write_text(f'aws_secret_access_key = "{AWS}"\n')
     (git_repo / ".env").write_text("DB_PASSWORD=hunter2-hunter2\n")
-    workdir = str(git_repo.resolve())
-    path = warm.socket_path(cw_home, workdir)
-    assert path is not None, "the test's home is too deep for a socket path"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        warm.start_server(cw_home, workdir, _request(git_repo, ["true"]))
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    deadline = time.monotonic() + 90
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert path.exists(), "the warm server did not come up"
-    yield git_repo, path
-    warm.stop_server(cw_home, workdir)
-    for pid in _server_pids(path):
-        os.kill(pid, signal.SIGKILL)
-
-
-def _cw(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return run_cw("sandbox", *args, cwd=repo, env={**DEBUG, **(env or {})})
+    yield from w.served(request, git_repo, cw_home)
 
 
 def _notes(stderr: str) -> list[str]:
@@ -105,33 +48,33 @@ def _placeholders(text: str) -> str:
 def test_a_served_command_sees_what_a_one_shot_one_sees(served: tuple[Path, Path]) -> None:
     repo, path = served
     command = "cat settings.py | rev; cat .env"
-    got = _cw(repo, "--", command)
-    assert SERVED in got.stderr, got.stderr
+    got = w.ask(repo, "--", command)
+    assert w.SERVED in got.stderr, got.stderr
     assert AWS not in got.stdout and AWS[::-1] not in got.stdout and "hunter2" not in got.stdout
-    here = _cw(repo, "-c", "sandbox.keep_warm_s=0", "--", command)  # turned off: handed back, the server ends
-    assert SERVED not in here.stderr, here.stderr
+    here = w.ask(repo, "-c", "sandbox.keep_warm_s=0", "--", command)  # turned off: handed back, the server ends
+    assert w.SERVED not in here.stderr, here.stderr
     assert _placeholders(here.stdout) == _placeholders(got.stdout)
     assert _notes(here.stderr) == _notes(got.stderr)
     assert here.returncode == got.returncode
     deadline = time.monotonic() + 10
-    while _server_pids(path) and time.monotonic() < deadline:
+    while w.server_pids(path) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _server_pids(path)
+    assert not w.server_pids(path)
 
 
 def test_edits_between_served_commands_count(served: tuple[Path, Path]) -> None:
     repo, _ = served
     (repo / "notes.txt").write_text("nothing here\n")
-    first = _cw(repo, "--", "rev notes.txt")
-    assert SERVED in first.stderr and "ereh gnihton" in first.stdout
+    first = w.ask(repo, "--", "rev notes.txt")
+    assert w.SERVED in first.stderr and "ereh gnihton" in first.stdout
     (repo / "notes.txt").write_text(f"aws_secret_access_key = {AWS}\n")  # the host gives it a secret
-    second = _cw(repo, "--", "rev notes.txt; base64 -w0 notes.txt")
-    assert SERVED in second.stderr, second.stderr
+    second = w.ask(repo, "--", "rev notes.txt; base64 -w0 notes.txt")
+    assert w.SERVED in second.stderr, second.stderr
     assert AWS[::-1] not in second.stdout and AWS not in second.stdout
     assert "aws_secret_access_key"[::-1] in second.stdout  # read, redacted
     (repo / ".codexignore").write_text("notes.txt\n")  # a rule added between commands
-    third = _cw(repo, "--", "cat notes.txt")
-    assert SERVED in third.stderr, third.stderr
+    third = w.ask(repo, "--", "cat notes.txt")
+    assert w.SERVED in third.stderr, third.stderr
     assert third.returncode != 0 and "aws_secret" not in third.stdout
 
 
@@ -164,11 +107,11 @@ def test_a_sandboxed_command_is_not_served(served: tuple[Path, Path]) -> None:
     """A command could otherwise ask the server to run something with wider options (the network
     on here). The control: the same request from this unconfined test process is served."""
     repo, path = served
-    req = _request(repo, ["sh", "-c", "echo PWNED-$((6*7))"], allow_network=True)
+    req = w.request(repo, ["sh", "-c", "echo PWNED-$((6*7))"], allow_network=True)
     (repo / "peer.py").write_text(PEER)
     # with the network on (else the seccomp filter refuses an AF_UNIX socket before any check)
-    inside = _cw(repo, "--allow-network", "--", "python3", "peer.py", str(path), json.dumps(req))
-    assert SERVED in inside.stderr, inside.stderr
+    inside = w.ask(repo, "--allow-network", "--", "python3", "peer.py", str(path), json.dumps(req))
+    assert w.SERVED in inside.stderr, inside.stderr
     assert "PWNED-42" not in inside.stdout
     assert "unreachable" in inside.stdout or "not served" in inside.stdout, inside.stdout + inside.stderr
     control = subprocess.run(
@@ -183,15 +126,15 @@ def test_the_command_dies_with_its_client(served: tuple[Path, Path]) -> None:
     client.kill()
     client.wait()
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and (_sleepers() or _server_pids(path)):
+    while time.monotonic() < deadline and (_sleepers() or w.server_pids(path)):
         time.sleep(0.2)
     assert not _sleepers(), "the command outlived its client"
-    assert not _server_pids(path)
+    assert not w.server_pids(path)
 
 
 def _started(repo: Path, command: str) -> subprocess.Popen[str]:
     """A ``codeward sandbox`` client whose served command printed ``started``."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), **DEBUG}
+    env = {**os.environ, "PYTHONPATH": str(REPO), **w.DEBUG}
     client = subprocess.Popen(
         [sys.executable, "-m", "codeward", "sandbox", "--", command],
         cwd=repo,
@@ -219,7 +162,7 @@ def _sleepers(seconds: int = 313) -> list[int]:
 
 
 def test_a_large_workspace_leaves_a_server_behind_except_in_ci(git_repo: Path, cw_home: Path) -> None:
-    _tier(cw_home, "bwrap")
+    w.use_tier(cw_home, "bwrap")
     src = git_repo / "src"
     for i in range(warm.WARM_AFTER_ENTRIES // 100 + 1):
         d = src / f"d{i:03d}"
@@ -228,10 +171,10 @@ def test_a_large_workspace_leaves_a_server_behind_except_in_ci(git_repo: Path, c
             (d / f"f{j}.py").write_bytes(b"x = 1\n")
     path = warm.socket_path(cw_home, str(git_repo.resolve()))
     assert path is not None
-    ci = _cw(git_repo, "--", "true", env={"CI": "true"})
+    ci = w.ask(git_repo, "--", "true", env={"CI": "true"})
     assert ci.returncode == 0, ci.stderr
     time.sleep(1)
-    assert not path.exists() and not _server_pids(path)
+    assert not path.exists() and not w.server_pids(path)
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     user = subprocess.run(
         [sys.executable, "-m", "codeward", "sandbox", "--", "true"],
@@ -247,28 +190,31 @@ def test_a_large_workspace_leaves_a_server_behind_except_in_ci(git_repo: Path, c
         while not path.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert path.exists()
-        again = _cw(git_repo, "--", "true")
-        assert SERVED in again.stderr, again.stderr
+        again = w.ask(git_repo, "--", "true")
+        assert w.SERVED in again.stderr, again.stderr
     finally:
         warm.stop_server(cw_home, str(git_repo.resolve()))
-        for pid in _server_pids(path):
+        for pid in w.server_pids(path):
             os.kill(pid, signal.SIGKILL)
 
 
-def test_another_users_process_is_not_served(
-    served: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_another_users_process_is_not_served(served: tuple[Path, Path]) -> None:
     if os.geteuid() != 0:
         pytest.skip("switching users needs root")
     repo, path = served
-    base = tmp_path_factory.getbasetemp()
-    opened = [d for d in (path.parent, *path.parent.parents) if d == base or base in d.parents]
+    # every directory above the socket that the other user could not pass (pytest's own 0700
+    # /tmp/pytest-of-root included), ours, opened for the test and closed again after
+    opened = [
+        d
+        for d in (path.parent, *path.parent.parents)
+        if d.stat().st_uid == os.geteuid() and not d.stat().st_mode & 0o001
+    ]
     modes = {d: d.stat().st_mode & 0o7777 for d in [path, *opened]}
     for d in opened:  # let the other user reach the socket itself: only the peer check is left
         os.chmod(d, modes[d] | 0o011)
     os.chmod(path, 0o666)
     try:
-        req = json.dumps(_request(repo, ["sh", "-c", "echo PWNED-$((6*7))"]))
+        req = json.dumps(w.request(repo, ["sh", "-c", "echo PWNED-$((6*7))"]))
         other = subprocess.run(
             ["/usr/bin/python3", "-c", PEER, str(path), req],
             capture_output=True,
@@ -307,7 +253,7 @@ def test_a_server_killed_mid_command_never_makes_the_client_run_it_again(served:
     reason to run the command a second time in the client (its side effects would happen twice)."""
     repo, path = served
     client = _started(repo, "echo ran >> count.txt; echo started; exec sleep 317")
-    for pid in _server_pids(path):
+    for pid in w.server_pids(path):
         os.kill(pid, signal.SIGKILL)
     _, err = client.communicate(timeout=60)
     assert client.returncode != 0

@@ -16,78 +16,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.cli import write_config
+from tests.support import warm as w
 from tests.support.cw_subprocess import REPO, run_cw
 
 from codeward.cli import sandbox_warm as warm
-from codeward.errors import SandboxUnavailable
 
 pytestmark = pytest.mark.sandbox
 
-DEBUG = {"CODEWARD_DEBUG": "1"}
-SERVED = "served by the warm sandbox server"
-
-
-def _tier(home: Path, tier: str) -> None:
-    from codeward.sandbox import select_sandbox
-
-    try:
-        select_sandbox(tier)
-    except SandboxUnavailable as e:
-        pytest.skip(f"{tier} cannot be enforced here: {e}")
-    write_config(home, "http://127.0.0.1:9/v1", "chat", extra=f'[sandbox]\ntier = "{tier}"\n')
-
-
-def _server_pids(path: Path) -> list[int]:
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                cmd = Path(f"/proc/{d}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"codeward.cli.sandbox_server" in cmd and os.fsencode(path) in cmd:
-                out.append(int(d))
-    return out
-
-
-def _start(home: Path, repo: Path) -> Path:
-    from codeward.cli.options import RunOptions
-
-    workdir = str(repo.resolve())
-    path = warm.socket_path(home, workdir)
-    assert path is not None, "the test's home is too deep for a socket path"
-    req = warm.request(warm.encode_options(RunOptions()), ["true"], [], False)
-    req["cwd"] = workdir
-    old = dict(os.environ)
-    os.environ["PYTHONPATH"] = str(REPO)
-    try:
-        warm.start_server(home, workdir, req)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    deadline = time.monotonic() + 90
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert path.exists(), "the warm server did not come up"
-    return path
-
 
 def _served(request: pytest.FixtureRequest, git_repo: Path, cw_home: Path) -> Iterator[tuple[Path, Path]]:
-    _tier(cw_home, request.param)
-    path = _start(cw_home, git_repo)
-    yield git_repo, path
-    warm.stop_server(cw_home, str(git_repo.resolve()))
-    for pid in _server_pids(path):
-        os.kill(pid, signal.SIGKILL)
+    yield from w.served(request, git_repo, cw_home)
 
 
 served = pytest.fixture(params=["bwrap", "landlock"])(_served)
 served_bwrap = pytest.fixture(params=["bwrap"])(_served)
-
-
-def _cw(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cw("sandbox", *args, cwd=repo, env=DEBUG)
 
 
 def test_a_command_runs_once_even_when_the_server_dies_under_it(served: tuple[Path, Path]) -> None:
@@ -96,7 +38,7 @@ def test_a_command_runs_once_even_when_the_server_dies_under_it(served: tuple[Pa
     any frame for "nothing ran" and falls back, though the request was sent and the command ran."""
     repo, path = served
     counter = repo / "counter"
-    env = {**os.environ, "PYTHONPATH": str(REPO), **DEBUG}
+    env = {**os.environ, "PYTHONPATH": str(REPO), **w.DEBUG}
     client = subprocess.Popen(
         [sys.executable, "-m", "codeward", "sandbox", "--", "echo ran >> counter; exec sleep 4"],
         cwd=repo,
@@ -109,7 +51,7 @@ def test_a_command_runs_once_even_when_the_server_dies_under_it(served: tuple[Pa
     while not (counter.exists() and counter.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert counter.read_text() == "ran\n", "the served command did not start"
-    for pid in _server_pids(path):  # the server dies (OOM killer, a kill, a crash) mid-command
+    for pid in w.server_pids(path):  # the server dies (OOM killer, a kill, a crash) mid-command
         os.kill(pid, signal.SIGKILL)
     _out, err = client.communicate(timeout=120)
     assert counter.read_text() == "ran\n", f"the command ran {counter.read_text().count('ran')} times: {err}"
@@ -123,13 +65,13 @@ def test_a_served_command_does_not_find_an_earlier_commands_tmp(served_bwrap: tu
     repo, _ = served_bwrap
     plant = "echo planted-by-an-earlier-command > /tmp/rt14; echo x > /dev/shm/rt14"
     look = "cat /tmp/rt14 /dev/shm/rt14 2>&1; true"
-    first = _cw(repo, "--", plant)
-    assert SERVED in first.stderr and first.returncode == 0, first.stderr
+    first = w.ask(repo, "--", plant)
+    assert w.SERVED in first.stderr and first.returncode == 0, first.stderr
     # control: a one-shot (the option turned off: handed back, the server ends) starts empty
-    second = _cw(repo, "--", look)
-    assert SERVED in second.stderr, second.stderr
-    here = _cw(repo, "-c", "sandbox.keep_warm_s=0", "--", look)
-    assert SERVED not in here.stderr and "planted" not in here.stdout, here.stdout + here.stderr
+    second = w.ask(repo, "--", look)
+    assert w.SERVED in second.stderr, second.stderr
+    here = w.ask(repo, "-c", "sandbox.keep_warm_s=0", "--", look)
+    assert w.SERVED not in here.stderr and "planted" not in here.stdout, here.stdout + here.stderr
     assert "planted" not in second.stdout, "a served command read what an earlier invocation left in /tmp"
 
 
@@ -155,12 +97,12 @@ def test_an_upgraded_rule_set_is_never_served_by_an_old_server(served_bwrap: tup
     st = rules.stat()
     try:
         rules.write_bytes(before + RULE.encode())  # the upgrade
-        got = _cw(repo, "--", "cat conf.txt")
-        here = _cw(repo, "-c", "sandbox.keep_warm_s=0", "--", "cat conf.txt")  # control: a one-shot
+        got = w.ask(repo, "--", "cat conf.txt")
+        here = w.ask(repo, "-c", "sandbox.keep_warm_s=0", "--", "cat conf.txt")  # control: a one-shot
     finally:
         rules.write_bytes(before)
         os.utime(rules, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert SERVED not in here.stderr and TOKEN not in here.stdout and "rt14-new-format" in here.stdout, here.stdout
+    assert w.SERVED not in here.stderr and TOKEN not in here.stdout and "rt14-new-format" in here.stdout, here.stdout
     assert TOKEN not in got.stdout, "the old server showed a secret the upgraded rules redact: " + got.stderr
 
 
@@ -169,27 +111,27 @@ def test_an_edit_to_an_extended_rules_file_counts_for_the_next_served_command(gi
     scanner is cached by the stamps of the listed files only (``scanner.load_scanner``), so when the
     team file gains a rule, the warm server keeps the old scanner for as long as it lives: the new
     format reaches the command raw, where the next one-shot process redacts it."""
-    _tier(cw_home, "bwrap")
+    w.use_tier(cw_home, "bwrap")
     team = cw_home / "team.toml"
     team.write_text('title = "team"\n')
     (cw_home / "mine.toml").write_text(f'[extend]\npath = "{team}"\n')
     with (cw_home / "config.toml").open("a") as f:
         f.write(f'\n[privacy]\nrules = ["{cw_home / "mine.toml"}"]\n')
     (git_repo / "conf.txt").write_text(f'token = "{TOKEN}"\n')
-    path = _start(cw_home, git_repo)
+    path = w.start(cw_home, git_repo)
     try:
-        first = _cw(git_repo, "--", "cat conf.txt")
-        assert SERVED in first.stderr and TOKEN in first.stdout, first.stdout + first.stderr  # no rule yet
+        first = w.ask(git_repo, "--", "cat conf.txt")
+        assert w.SERVED in first.stderr and TOKEN in first.stdout, first.stdout + first.stderr  # no rule yet
         with team.open("a") as f:
             f.write(RULE.replace("rt14-new-format", "team-format"))  # the team's rules gain a format
-        got = _cw(git_repo, "--", "cat conf.txt")
-        here = _cw(git_repo, "-c", "sandbox.keep_warm_s=0", "--", "cat conf.txt")  # control: a one-shot
+        got = w.ask(git_repo, "--", "cat conf.txt")
+        here = w.ask(git_repo, "-c", "sandbox.keep_warm_s=0", "--", "cat conf.txt")  # control: a one-shot
     finally:
         warm.stop_server(cw_home, str(git_repo.resolve()))
-        for pid in _server_pids(path):
+        for pid in w.server_pids(path):
             os.kill(pid, signal.SIGKILL)
-    assert SERVED not in here.stderr and TOKEN not in here.stdout and "team-format" in here.stdout, here.stdout
-    assert SERVED in got.stderr, got.stderr
+    assert w.SERVED not in here.stderr and TOKEN not in here.stdout and "team-format" in here.stdout, here.stdout
+    assert w.SERVED in got.stderr, got.stderr
     assert TOKEN not in got.stdout, "the warm server redacted with the team's rules as they were"
 
 
@@ -202,10 +144,10 @@ def test_a_landlock_command_never_reads_a_secret_after_its_server_dies(git_repo:
     session, no pid namespace, nothing kills it) and the client at once falls back to running the
     request itself, whose first step puts the held files back: the still-running command then reads
     the raw secret. A one-shot run has no second process that repairs the hold while its command runs."""
-    _tier(cw_home, "landlock")
+    w.use_tier(cw_home, "landlock")
     (git_repo / "settings.py").write_text(f'aws_secret_access_key = "{AWS}"\n')
-    path = _start(cw_home, git_repo)
-    env = {**os.environ, "PYTHONPATH": str(REPO), **DEBUG}
+    path = w.start(cw_home, git_repo)
+    env = {**os.environ, "PYTHONPATH": str(REPO), **w.DEBUG}
     try:
         client = subprocess.Popen(
             [sys.executable, "-m", "codeward", "sandbox", "--", "touch started; sleep 3; cat settings.py > leak.txt"],
@@ -219,7 +161,7 @@ def test_a_landlock_command_never_reads_a_secret_after_its_server_dies(git_repo:
         while not (git_repo / "started").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert (git_repo / "started").exists(), "the served command did not start"
-        for pid in _server_pids(path):  # the server dies mid-command (OOM killer, a kill, a crash)
+        for pid in w.server_pids(path):  # the server dies mid-command (OOM killer, a kill, a crash)
             os.kill(pid, signal.SIGKILL)
         _out, err = client.communicate(timeout=120)
         deadline = time.monotonic() + 20
@@ -227,7 +169,7 @@ def test_a_landlock_command_never_reads_a_secret_after_its_server_dies(git_repo:
             time.sleep(0.1)
         time.sleep(0.5)
     finally:
-        for pid in _server_pids(path):
+        for pid in w.server_pids(path):
             os.kill(pid, signal.SIGKILL)
     leaked = (git_repo / "leak.txt").read_text() if (git_repo / "leak.txt").exists() else ""
     assert AWS not in leaked, "a sandboxed command read the raw secret after its server died: " + err
@@ -241,7 +183,7 @@ def test_a_command_cannot_plant_the_code_the_warm_server_runs(git_repo: Path, cw
     ``codeward sandbox`` in a large workspace is enough: its command plants the package, and the
     server it leaves behind runs it. A one-shot ``codeward`` (the installed entry point) never
     imports from the workspace."""
-    _tier(cw_home, "bwrap")
+    w.use_tier(cw_home, "bwrap")
     entry = Path(sys.executable).parent / "codeward"
     if not entry.exists():
         pytest.skip("no installed codeward entry point beside this interpreter")
@@ -275,7 +217,7 @@ def test_a_command_cannot_plant_the_code_the_warm_server_runs(git_repo: Path, cw
         time.sleep(1)
     finally:
         warm.stop_server(cw_home, str(git_repo.resolve()))
-        for pid in _server_pids(path):
+        for pid in w.server_pids(path):
             os.kill(pid, signal.SIGKILL)
     assert not escaped.exists(), "the workspace's code ran unconfined in the warm server: " + escaped.read_text()
 
@@ -285,18 +227,20 @@ def test_a_crashed_servers_socket_does_not_keep_a_new_server_from_starting(serve
     ``start_server`` takes any existing socket for a live server and returns, so no server is ever
     started again for that workspace (every command falls back: "Connection refused")."""
     repo, path = served_bwrap
-    for pid in _server_pids(path):
+    for pid in w.server_pids(path):
         os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while _server_pids(path) and time.monotonic() < deadline:
+    while w.server_pids(path) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert path.exists()  # the dead server's socket
     _start_or_not(repo)
-    deadline = time.monotonic() + 60
-    while not warm._answers(path) and time.monotonic() < deadline:  # the new one listens (after its warm-up)
-        time.sleep(0.2)
-    got = _cw(repo, "--", "true")
-    assert SERVED in got.stderr, "no new server after a crash: " + got.stderr
+    deadline = time.monotonic() + 90
+    while True:  # until the new one listens (after its warm-up); each miss runs the command here
+        got = w.ask(repo, "--", "true")
+        if w.SERVED in got.stderr or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert w.SERVED in got.stderr, "no new server after a crash: " + got.stderr
 
 
 def _start_or_not(repo: Path) -> None:
@@ -321,9 +265,9 @@ def test_stop_warm_is_an_option(served_bwrap: tuple[Path, Path]) -> None:
     got = run_cw("sandbox", "--stop-warm", cwd=repo)
     assert got.returncode == 0, got.stderr
     deadline = time.monotonic() + 10
-    while _server_pids(path) and time.monotonic() < deadline:
+    while w.server_pids(path) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _server_pids(path)
+    assert not w.server_pids(path)
 
 
 def test_a_command_in_a_small_workspace_cannot_plant_the_warm_servers_code(
@@ -332,7 +276,7 @@ def test_a_command_in_a_small_workspace_cannot_plant_the_warm_servers_code(
     """The same in any workspace: the sandboxed command itself makes the workspace "large" (20 500
     empty files) besides planting ``codeward/``; the user's next ``codeward sandbox -- true`` counts
     the entries, leaves a server behind, and the server's start runs the planted code unconfined."""
-    _tier(cw_home, "bwrap")
+    w.use_tier(cw_home, "bwrap")
     entry = Path(sys.executable).parent / "codeward"
     if not entry.exists():
         pytest.skip("no installed codeward entry point beside this interpreter")
@@ -357,6 +301,6 @@ def test_a_command_in_a_small_workspace_cannot_plant_the_warm_servers_code(
         time.sleep(1)
     finally:
         warm.stop_server(cw_home, str(git_repo.resolve()))
-        for pid in _server_pids(path):
+        for pid in w.server_pids(path):
             os.kill(pid, signal.SIGKILL)
     assert not escaped.exists(), "code a sandboxed command wrote ran unconfined in the warm server"

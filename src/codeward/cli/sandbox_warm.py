@@ -62,7 +62,8 @@ def code_stamp() -> str:
     """A digest of the installed codeward (each of its files' name, size and mtime, the rule set
     included) and the interpreter."""
     pkg = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(f"{sys.executable}\0{sys.version}\0{pkg}".encode(*_ENC))
+    # the interpreter by what it is (``python`` and ``python3`` of one venv are one) and by its prefix
+    h = hashlib.sha256(f"{os.path.realpath(sys.executable)}\0{sys.prefix}\0{sys.version}\0{pkg}".encode(*_ENC))
     stack = [str(pkg)]
     while stack:
         d = stack.pop()
@@ -264,15 +265,24 @@ def start_server(home: Path, workdir: str, req: dict[str, Any]) -> None:
 
 
 def _answers(path: Path) -> bool:
-    """Whether a server listens at ``path`` (a socket left by one that was killed does not)."""
-    if not os.path.exists(path):
+    """Whether a server runs for ``path``: it holds the lock beside the socket for its whole life (a
+    socket left by one that was killed has no holder). Asked without connecting, which would keep
+    a running server busy for a moment."""
+    import fcntl
+
+    try:
+        fd = os.open(f"{path}.lock", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
         return False
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:
-        try:
-            sock.connect(os.fspath(path))
-        except OSError:
-            return False
-    return True
+    except OSError:
+        return True  # cannot tell: start none
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def stop_server(home: Path, workdir: str) -> bool:

@@ -373,6 +373,7 @@ WATCHABLE_FS = TRUSTED_FS - {"overlay"}
 _trusted: dict[int, bool] = {}
 _watchable: dict[int, bool] = {}
 _mount_table: inotify.MountTable | None = None
+_device_lock = threading.Lock()
 
 
 def trusted_device(dev: int) -> bool:
@@ -387,12 +388,15 @@ def watchable_device(dev: int) -> bool:
 
 def _device_in(dev: int, verdicts: dict[int, bool], kinds: frozenset[str]) -> bool:
     """Whether device ``dev``'s file system is one of ``kinds``, remembered in ``verdicts`` while the
-    mount table stays the same (:func:`_follow_mounts`)."""
-    _follow_mounts()
-    v = verdicts.get(dev)
-    if v is None:
-        v = verdicts[dev] = _fs_type(dev) in kinds
-    return v
+    mount table stays the same (:func:`_follow_mounts`). Under a lock: the secret learner's first
+    walk asks from its own thread while a command's index refresh asks from the main one, and one
+    ``poll`` object cannot be polled by both at once."""
+    with _device_lock:
+        _follow_mounts()
+        v = verdicts.get(dev)
+        if v is None:
+            v = verdicts[dev] = _fs_type(dev) in kinds
+        return v
 
 
 def _follow_mounts() -> None:
