@@ -155,4 +155,9 @@ def test_a_shifted_secret_from_a_stream_anywhere_stays_off_the_wire(
         _old_scan(monkeypatch)
     s = offline_session(git_repo)
     out = _run(s, f"{command} | {SHIFT}")
+    if not new:
+        # the control shows the leak only if the command read the file: under a loaded machine the
+        # file may be withheld for another reason (counted unscannable past the unpacking budget),
+        # and then this control has shown nothing either way
+        assert out.startswith("exit code: 0"), out[-600:]
     assert leaked(out) == [], out[-600:]
