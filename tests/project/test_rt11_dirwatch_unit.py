@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -139,3 +139,37 @@ def test_a_device_number_reused_by_another_file_system_is_judged_again(tmp_path:
         assert not dirindex.trusted_device(dev), "a file system the kernel does not see change is trusted"
     finally:
         subprocess.run(["umount", str(m)], check=True)
+
+
+def test_the_mount_table_and_the_device_verdicts_can_be_asked_from_two_threads() -> None:
+    """CI: the secret learner's walk asks for device verdicts from its own thread while a command's
+    index refresh follows the mount table from the main one; one ``select.poll`` polled by both at
+    once raised ``RuntimeError: concurrent poll() invocation``, an internal error of the shell tool."""
+    import threading
+
+    from codeward.dirindex import inotify
+
+    table = inotify.MountTable()
+    dev = os.stat("/").st_dev
+    errors: list[BaseException] = []
+
+    def ask(call: Callable[[], object]) -> None:
+        try:
+            for _ in range(20_000):
+                call()
+        except BaseException as e:
+            errors.append(e)
+
+    calls: list[Callable[[], object]] = [
+        table.changed,
+        table.changed,
+        dirindex._follow_mounts,
+        lambda: dirindex.watchable_device(dev),
+    ]
+    threads = [threading.Thread(target=ask, args=(c,)) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    table.close()
+    assert errors == []

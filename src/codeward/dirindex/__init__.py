@@ -373,7 +373,8 @@ WATCHABLE_FS = TRUSTED_FS - {"overlay"}
 _trusted: dict[int, bool] = {}
 _watchable: dict[int, bool] = {}
 _mount_table: inotify.MountTable | None = None
-_device_lock = threading.Lock()
+_device_lock = threading.RLock()
+"""Guards the verdicts and the table they follow (the learner's threads ask as well as the main one)."""
 
 
 def trusted_device(dev: int) -> bool:
@@ -388,9 +389,9 @@ def watchable_device(dev: int) -> bool:
 
 def _device_in(dev: int, verdicts: dict[int, bool], kinds: frozenset[str]) -> bool:
     """Whether device ``dev``'s file system is one of ``kinds``, remembered in ``verdicts`` while the
-    mount table stays the same (:func:`_follow_mounts`). Under a lock: the secret learner's first
-    walk asks from its own thread while a command's index refresh asks from the main one, and one
-    ``poll`` object cannot be polled by both at once."""
+    mount table stays the same (:func:`_follow_mounts`). Under the lock: the secret learner's first
+    walk asks from its own thread while a command's index refresh asks from the main one, and a
+    verdict must not be recorded against a table that changed in between."""
     with _device_lock:
         _follow_mounts()
         v = verdicts.get(dev)
@@ -404,15 +405,16 @@ def _follow_mounts() -> None:
     overlay, NFS, FUSE) are handed out again as soon as a mount goes, so a network file system
     mounted where a tmpfs was would inherit its trust (red team rt11)."""
     global _mount_table
-    try:
-        if _mount_table is None:
-            _mount_table = inotify.MountTable()
-        if not _mount_table.changed():
-            return
-    except OSError:  # nothing to follow changes by: judged afresh every time
-        pass
-    _trusted.clear()
-    _watchable.clear()
+    with _device_lock:
+        try:
+            if _mount_table is None:
+                _mount_table = inotify.MountTable()
+            if not _mount_table.changed():
+                return
+        except OSError:  # nothing to follow changes by: judged afresh every time
+            pass
+        _trusted.clear()
+        _watchable.clear()
 
 
 def _fs_type(dev: int) -> str | None:

@@ -17,6 +17,7 @@ import functools
 import os
 import select
 import struct
+import threading
 from collections.abc import Iterator
 
 IN_ACCESS = 0x01
@@ -92,16 +93,22 @@ class MountTable:
     """Tells whether the process's mount table changed since the last :meth:`changed` (``POLLPRI``
     on ``/proc/self/mountinfo``): a mount makes no inotify event, yet changes what a path shows and
     which file system a device number is. Each reader keeps its own (the kernel reports a change
-    once per open file). Raises :class:`OSError` when the table cannot be opened."""
+    once per open file). Raises :class:`OSError` when the table cannot be opened.
+
+    Safe to share between threads: one ``select.poll`` object polled by two at once raises
+    ``RuntimeError`` (the secret learner's walk and a command's index refresh both ask, and an
+    internal error ended a shell tool call in CI), so every poll holds the table's lock."""
 
     def __init__(self) -> None:
         self._file = open("/proc/self/mountinfo", "rb")  # noqa: SIM115 - polled for the reader's life
         self._poll = select.poll()
         self._poll.register(self._file.fileno(), select.POLLPRI | select.POLLERR)
+        self._lock = threading.Lock()
         self._poll.poll(0)  # the first poll reports the table as changed: taken here
 
     def changed(self) -> bool:
-        return bool(self._poll.poll(0))
+        with self._lock:
+            return bool(self._poll.poll(0))
 
     def close(self) -> None:
         self._file.close()
