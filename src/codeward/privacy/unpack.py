@@ -16,9 +16,10 @@ Fail closed: a file whose payload cannot be read in full is *unscannable* (:clas
 and the learner counts it as holding a secret, so the redacted view hides it. That covers a
 payload over the budget (:data:`MAX_INFLATED` bytes for the whole file, all levels together, or
 :data:`MAX_CPU_SECONDS` of this thread's CPU time), nesting deeper than :data:`MAX_DEPTH`, a
-damaged or encrypted archive, and formats with no reader here (zstd, 7z, rar, lz4: the standard
-library of Python 3.11 has none; zstd and 7z are found anywhere, rar and lz4 only at the start). Truncating instead would let a bomb's tail, or a secret placed
-after 8 MiB of zeros, through unread.
+damaged or encrypted archive, and formats with no reader here (zstd, 7z, rar: the standard
+library of Python 3.11 has none; each is found anywhere by its structure). LZ4 frames are decoded
+here (:mod:`codeward.privacy.unpack_lz4`). Truncating instead would let a bomb's tail, or a secret
+placed after 8 MiB of zeros, through unread.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from codeward.privacy import unpack_lz4
 from codeward.privacy.unpack_base import (
     BZ2_MAGIC,
     LZMA_ALONE,
@@ -65,7 +67,6 @@ UNREADABLE_MAGIC = (
     (b"\x28\xb5\x2f\xfd", "zstd"),
     (b"7z\xbc\xaf\x27\x1c", "7z"),
     (b"Rar!\x1a\x07", "rar"),
-    (b"\x04\x22\x4d\x18", "lz4"),
 )
 """Compressed formats with no standard-library reader: their payload is never seen, so they are hidden."""
 
@@ -86,6 +87,10 @@ def kind(data: bytes) -> str | None:
             return name
     if data.startswith(GZIP_MAGIC):
         return "gzip"
+    if data.startswith(unpack_lz4.FRAME_MAGIC):
+        return "lz4"
+    if data.startswith(unpack_lz4.LEGACY_MAGIC):
+        return "lz4-legacy"
     if data.startswith(XZ_MAGIC):
         return "xz"
     if LZMA_ALONE.match(data):
@@ -192,6 +197,17 @@ def _bzip2(data: bytes, budget: Budget) -> Iterator[bytes]:
     return _stream(data, budget, bz2.BZ2Decompressor, "bzip2")
 
 
+def _lz4(data: bytes, budget: Budget) -> Iterator[bytes]:
+    """An ``.lz4`` file: its first frame must decode to its end (``lz4 -dc`` would print it), then
+    what follows (more frames, other bytes) is carved."""
+    read = unpack_lz4.legacy if data.startswith(unpack_lz4.LEGACY_MAGIC) else unpack_lz4.frame
+    got = read(data, 0, budget)
+    if got is None or isinstance(got[0], Fragment):
+        raise Unscannable("a damaged lz4 frame")
+    yield got[0]
+    yield from carve(data, budget, skip=[(0, got[1])])
+
+
 def _zip(data: bytes, budget: Budget) -> Iterator[bytes]:
     """Each member of a zip archive (a jar, wheel, apk, docx are zips too)."""
     read: list[tuple[int, int]] = []
@@ -273,6 +289,8 @@ _READERS: dict[str, Callable[[bytes, Budget], Iterator[bytes]]] = {
     "xz": _xz,
     "lzma": _xz,
     "bzip2": _bzip2,
+    "lz4": _lz4,
+    "lz4-legacy": _lz4,
     "zip": _zip,
     "zip-appended": _zip_appended,
     "tar": _tar,

@@ -46,7 +46,9 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from codeward.privacy import unpack_lz4
 from codeward.privacy.unpack_base import BZ2_MAGIC, LZMA_ALONE, STEP, Budget, Fragment, Unscannable, tar_members
+from codeward.privacy.unpack_lz4 import FRAME_MAGIC, LEGACY_MAGIC
 
 FIRST_BYTES = 16
 """Compressed bytes a candidate must decode without error to count; the chunk sizes grow from it."""
@@ -93,6 +95,9 @@ _MAGIC = (
     (b"ustar", "tar"),
     (b"7z\xbc\xaf\x27\x1c", "sevenzip"),
     (b"\x5d\x00\x00", "lzma"),
+    (FRAME_MAGIC, "lz4"),
+    (LEGACY_MAGIC, "lz4-legacy"),
+    (b"Rar!\x1a\x07", "rar"),
 )
 """Formats with a magic of three bytes or more, each found with ``bytes.find`` (a fast literal search;
 one regex of all of them tried every alternative at every byte, 12 MB/s)."""
@@ -467,6 +472,67 @@ def _sevenzip(data: bytes, view: memoryview, at: int, budget: Budget) -> Found:
     raise Unscannable(f"a 7z archive at offset {at} (no reader for it here)")
 
 
+def _lz4(data: bytes, view: memoryview, at: int, budget: Budget) -> Found:
+    got = unpack_lz4.frame(data, at, budget)
+    return None if got is None else ([got[0]], got[1])
+
+
+def _lz4_legacy(data: bytes, view: memoryview, at: int, budget: Budget) -> Found:
+    got = unpack_lz4.legacy(data, at, budget)
+    return None if got is None else ([got[0]], got[1])
+
+
+RAR5 = b"Rar!\x1a\x07\x01\x00"
+RAR4 = b"Rar!\x1a\x07\x00"
+
+
+def _rar(data: bytes, view: memoryview, at: int, budget: Budget) -> Found:
+    """A RAR signature followed by a main archive header whose CRC is right: certain, and no reader
+    here (``unrar p`` prints its members), so the file is hidden. The signature alone (a string in
+    a program that handles RAR files) is not enough."""
+    if data.startswith(RAR5, at):
+        ok = _rar5_main_header(data, at + len(RAR5))
+    elif data.startswith(RAR4, at):
+        ok = _rar4_main_header(data, at + len(RAR4))
+    else:
+        return None
+    if not ok:
+        return None
+    raise Unscannable(f"a RAR archive at offset {at} (no reader for it here)")
+
+
+def _rar5_main_header(data: bytes, p: int) -> bool:
+    """RAR 5: a CRC32, then the header's size (a variable-length integer) and the header, whose
+    type is 1 (main archive header) or 4 (the encryption header of an archive whose headers are
+    encrypted); the CRC covers the size field and the header."""
+    want = int.from_bytes(data[p : p + 4], "little")
+    q, size = p + 4, 0
+    for shift in range(0, 28, 7):
+        if q >= len(data):
+            return False
+        b = data[q]
+        q += 1
+        size |= (b & 0x7F) << shift
+        if not b & 0x80:
+            break
+    else:
+        return False
+    end = q + size
+    if size < 2 or end > len(data) or data[q] not in (1, 4):
+        return False
+    return zlib.crc32(data[p + 4 : end]) == want
+
+
+def _rar4_main_header(data: bytes, p: int) -> bool:
+    """RAR 1.5-4: the main archive header (type 0x73, at least 13 bytes), whose first two bytes are
+    the low half of the CRC32 of its next eleven (type, flags, size, reserved: an old archive's
+    comment inside the header is not covered)."""
+    head = data[p : p + 13]
+    if len(head) < 13 or head[2] != 0x73 or int.from_bytes(head[5:7], "little") < 13:
+        return False
+    return zlib.crc32(head[2:13]) & 0xFFFF == int.from_bytes(head[:2], "little")
+
+
 def _find_all(data: bytes, needle: bytes) -> Iterator[int]:
     at = data.find(needle)
     while at >= 0:
@@ -499,4 +565,7 @@ _TRY: dict[str, Callable[[bytes, memoryview, int, Budget], Found]] = {
     "zip": _zip_local,
     "tar": _tar,
     "sevenzip": _sevenzip,
+    "lz4": _lz4,
+    "lz4-legacy": _lz4_legacy,
+    "rar": _rar,
 }
