@@ -52,6 +52,10 @@ CASES: dict[str, Callable[[str], bytes]] = {
     "independent-blocks-content-size": lambda t: (
         HEADER + lz4((FILLER + t).encode(), "-B4", "--content-size", "--no-frame-crc")
     ),
+    # a first block of one byte (empty) that ``lz4 -dc`` accepts before the real one
+    "legacy-frame-tiny-first-block": lambda t: (
+        HEADER + (lambda f: f[:4] + (1).to_bytes(4, "little") + b"\x00" + f[4:])(lz4(t.encode(), "-l"))
+    ),
     "second-frame-of-two": lambda t: lz4(b"first frame, nothing in it\n") + lz4(t.encode()),
     "deb-data-tar-lz4": lambda t: _ar([("debian-binary", b"2.0\n"), ("data.tar.lz4", lz4(_tar({"a": t.encode()})))]),
 }

@@ -16,7 +16,10 @@ Two framings are read, both as written by the reference ``lz4`` program:
 * the legacy format (``lz4 -l``, the Linux kernel's initramfs; magic ``02 21 4C 18``): no checksum
   at all, so a candidate counts only when its first block decodes exactly to its stated end (random
   bytes fail almost at once: an offset before the start, a length past the end, or a last sequence
-  that ends in the wrong place).
+  that ends in the wrong place), however short that block is.
+
+A false candidate of either kind only gives a few bytes to scan; it never hides a file (only a frame
+that needs a dictionary, or one over the budget, does).
 
 What a frame decodes to is charged to the file's budget a block at a time, and the CPU budget is
 checked every :data:`CHECK_SEQUENCES` sequences; a frame that breaks after its first block (cut
@@ -40,8 +43,6 @@ _LEGACY_BOUND = LEGACY_BLOCK + LEGACY_BLOCK // 255 + 16
 """The most compressed bytes a legacy block can take (the reference ``LZ4_compressBound``)."""
 CHECK_SEQUENCES = 4096
 """Sequences decoded between two checks of the CPU budget."""
-MIN_LEGACY_BLOCK = 16
-"""Compressed bytes a legacy candidate's first block must hold to count (cf. the carver's ``FIRST_BYTES``)."""
 
 _P1, _P2, _P3, _P4, _P5 = 0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1
 _M32 = 0xFFFFFFFF
@@ -192,7 +193,7 @@ def legacy(data: bytes, at: int, budget: Budget) -> tuple[bytes, int] | None:
         length = int.from_bytes(data[p : p + 4], "little")
         if length in (int.from_bytes(FRAME_MAGIC, "little"), int.from_bytes(LEGACY_MAGIC, "little")):
             break  # the next frame
-        if length > _LEGACY_BOUND or p + 4 + length > len(data) or (blocks == 0 and length < MIN_LEGACY_BLOCK):
+        if length > _LEGACY_BOUND or p + 4 + length > len(data):
             break
         try:
             block = bytearray()  # each legacy block is independent
