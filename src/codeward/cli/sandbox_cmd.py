@@ -65,12 +65,10 @@ def _sandbox(project: Any, unsandboxed: bool, keeper: Any) -> Any:
     key = ("sandbox", project.config.sandbox.tier, unsandboxed or project.config.sandbox.unsafe_allow_unsandboxed)
     sandbox = keeper.state.get(key)
     if sandbox is None:
-        sandbox = keeper.state[key] = project.select_sandbox(allow_unsandboxed=unsandboxed)
         # no view holder: its /tmp, /var/tmp and /dev/shm would carry one command's files to the next
         # one, which a one-shot codeward sandbox never does (red team rt14); the mounts cost ~0.15 s
         # at 200 000 files with 5 000 scattered hidden ones
-        if hasattr(sandbox, "hold_view"):
-            sandbox.hold_view = False
+        sandbox = keeper.state[key] = project.select_sandbox(allow_unsandboxed=unsandboxed, hold_view=False)
     return sandbox
 
 

@@ -128,12 +128,15 @@ class Project:
 
         return spec_for_project(self, writable=writable, network=network)
 
-    def select_sandbox(self, *, allow_unsandboxed: bool = False) -> Sandbox:
-        """The strongest tier the config allows here (raises SandboxUnavailable when none)."""
+    def select_sandbox(self, *, allow_unsandboxed: bool = False, hold_view: bool = True) -> Sandbox:
+        """The strongest tier the config allows here (raises SandboxUnavailable when none); see
+        :func:`codeward.sandbox.tiers.select_sandbox` for ``hold_view``."""
         from codeward.sandbox import select_sandbox
 
         sb = self.config.sandbox
-        return select_sandbox(sb.tier, allow_unsandboxed=allow_unsandboxed or sb.unsafe_allow_unsandboxed)
+        return select_sandbox(
+            sb.tier, allow_unsandboxed=allow_unsandboxed or sb.unsafe_allow_unsandboxed, hold_view=hold_view
+        )
 
     def sandbox_tier(self) -> str:
         """The tier commands will run under, or ``unavailable: <why>`` (commands are then refused)."""

@@ -123,11 +123,12 @@ class BwrapSandbox:
     """Runs commands under bubblewrap with the seccomp filter."""
 
     tier = "bwrap"
-    hold_view = True  # keep the view between commands (:mod:`codeward.sandbox.view_holder`)
 
-    def __init__(self, bwrap: str, prlimit: str | None) -> None:
+    def __init__(self, bwrap: str, prlimit: str | None, *, hold_view: bool = True) -> None:
         self.bwrap = bwrap
         self.prlimit = prlimit
+        self.hold_view = hold_view
+        """Keep the view between commands (:mod:`codeward.sandbox.view_holder`)."""
         from codeward.sandbox.view_holder import HolderSlot
 
         self.slot = HolderSlot()

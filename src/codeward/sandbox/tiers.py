@@ -236,11 +236,11 @@ class UnsandboxedSandbox:
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)
 
 
-def _make(tier: str, probe: Probe) -> Sandbox:
+def _make(tier: str, probe: Probe, hold_view: bool) -> Sandbox:
     if tier == "bwrap":
         from codeward.sandbox.bwrap import BwrapSandbox
 
-        return BwrapSandbox(probe.path, probe.detail or None)
+        return BwrapSandbox(probe.path, probe.detail or None, hold_view=hold_view)
     if tier == "landlock":
         from codeward.sandbox.landlock import LandlockSandbox
 
@@ -259,8 +259,13 @@ def select_sandbox(
     *,
     allow_unsandboxed: bool = False,
     prober: Prober | None = None,
+    hold_view: bool = True,
 ) -> Sandbox:
-    """The strongest tier available (or the one ``preference`` names), else SandboxUnavailable (exit 125)."""
+    """The strongest tier available (or the one ``preference`` names), else SandboxUnavailable (exit 125).
+
+    ``hold_view`` lets bubblewrap keep one view (and its scratch ``/tmp``) between commands while it
+    stays the same (:mod:`codeward.sandbox.view_holder`); the warm ``codeward sandbox`` server turns
+    it off, since each of its commands must start as a one-shot run does (red team rt14)."""
     prober = prober or default_prober()
     if preference not in ("auto", *TIERS):
         raise UsageError(f"sandbox tier {preference!r}: expected auto, " + ", ".join(TIERS))
@@ -276,7 +281,7 @@ def select_sandbox(
     for tier in order:
         probe = _probe(prober, tier)
         if probe.available:
-            return _make(tier, probe)
+            return _make(tier, probe, hold_view)
         reasons.append(f"{tier}: {probe.reason}")
     if allow_unsandboxed and preference == "auto":
         return UnsandboxedSandbox()
