@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from codeward.privacy import clean_cache, learn, tree_walk
-from codeward.privacy.learn import WorkspaceSecrets, secret_paths_now
+from codeward.privacy.learn import WorkspaceSecrets
 from codeward.privacy.redact import Redactor
+from codeward.privacy.redacted_paths import secret_paths_now
 from codeward.privacy.scanner import load_scanner
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8kW3nV2a"

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from codeward.privacy import clean_cache, names, tree_walk
-from codeward.privacy.learn import WorkspaceSecrets, secret_paths_now
+from codeward.privacy.learn import WorkspaceSecrets
 from codeward.privacy.redact import Redactor
+from codeward.privacy.redacted_paths import secret_paths_now
 from codeward.privacy.scanner import load_scanner
 
 TOK = "ghp_Q7mK2vX9pL4rT8wZ1nB6cJ3hF5dS0aYeUiOg"

@@ -21,7 +21,8 @@ from tests.support.model_server import strings
 from tests.support.sessions import offline_session
 
 from codeward.errors import SandboxUnavailable
-from codeward.privacy.learn import WorkspaceSecrets, secret_paths_now
+from codeward.privacy.learn import WorkspaceSecrets
+from codeward.privacy.redacted_paths import secret_paths_now
 from codeward.privacy.scanner import load_scanner
 from codeward.sandbox.redacted_view import ViewError, prepare
 

@@ -23,7 +23,7 @@ def test_a_link_where_the_walk_never_looks_reads_the_users_secret(git_repo: Path
     links a file the user will fill in into the repository's object store (or names it as a shared
     index). The learner's walk skips both, so the file is scanned and held out only under its own
     name; the next command read the link raw. Fixed by identity: a secret-holding file with more
-    links than names in the walk refuses commands (``privacy.learn.LinkedOutside``)."""
+    links than names in the walk refuses commands (``privacy.redacted_paths.LinkedOutside``)."""
     _tier(cw_home, "landlock")
     (git_repo / "dev.log").write_text("server started\n")
     s = offline_session(git_repo)

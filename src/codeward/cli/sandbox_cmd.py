@@ -90,7 +90,7 @@ def execute(
     files in which the project's scanner finds a secret), with placeholders of this run's own key;
     anything that cannot be scanned or confined refuses the command (a CodewardError).
     """
-    from codeward.privacy.learn import LinkedOutside, secret_paths_now
+    from codeward.privacy.redacted_paths import LinkedOutside, secret_paths_now
     from codeward.sandbox.redacted_view import ViewError, view_for
 
     project = project if project is not None else opened(opts)

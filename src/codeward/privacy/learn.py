@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeward.privacy import clean_cache, tree_walk
+from codeward.privacy.learn_watch import BackgroundWalk, start_watch
 
 if TYPE_CHECKING:
     from codeward.privacy.names import NameBatch
@@ -127,7 +128,7 @@ class WorkspaceSecrets:
         self._walked = False
         self._watching = watch
         self.watch: TreeWatch | None = None
-        self._background: _Background | None = None
+        self._background: BackgroundWalk | None = None
         self._stop = threading.Event()
         if background:
             self._thread = threading.Thread(target=self._first_walk, name="codeward-learn", daemon=True)
@@ -382,7 +383,7 @@ class WorkspaceSecrets:
         if watch is None or self._background is not None or self._stop.is_set() or not watch.due():
             return
         watch.mark()
-        self._background = _Background(str(self.root))
+        self._background = BackgroundWalk(str(self.root))
 
     def _merged(self) -> tuple[dict[str, str], list[str], list[str]] | None:
         """A finished background walk, brought up to now by the watch (None: none, not finished, or
@@ -406,7 +407,7 @@ class WorkspaceSecrets:
         if not self._watching or self._stop.is_set():
             return
         if self.watch is None:
-            self.watch = _start_watch(self)
+            self.watch = start_watch(self, self._root)
         if self.watch is not None:
             self.watch.cover(stamps)
             if self.watch.broken:
@@ -554,93 +555,10 @@ def cache_file_for(cache_dir: Path, root: Path, scanner: Any) -> Path:
     return cache_dir / f"learn-{h.hexdigest()[:24]}.bin"
 
 
-class _Background:
-    """A full walk running beside the session: ``find`` in its own process, its output read and
-    split in a thread."""
-
-    def __init__(self, root: str) -> None:
-        self.result: dict[str, str] | None = None
-        self._walk = tree_walk.Walk(root)
-        self._thread = threading.Thread(target=self._run, name="codeward-learn-walk", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.result = self._walk.found()  # find only: a walk in Python would hold the GIL for seconds
-        except Exception:
-            self.result = None
-
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
-    def cancel(self) -> None:
-        self._walk.cancel()
-        self._thread.join()
-
-
 _running: weakref.WeakSet[WorkspaceSecrets] = weakref.WeakSet()
-KEPT_WATCHES = 4
-_watching: list[weakref.ref[WorkspaceSecrets]] = []  # learners with a watch, oldest first
-_watch_lock = threading.Lock()
-
-
-def _start_watch(learner: WorkspaceSecrets) -> TreeWatch | None:
-    """A watch for ``learner``'s tree, or None when the kernel gives no inotify descriptor (every
-    refresh walks). A process keeps :data:`KEPT_WATCHES` (inotify descriptors are 128 per user, and
-    the sandbox's own watches need theirs): starting one closes the oldest other's."""
-    from codeward.privacy.tree_watch import TreeWatch
-
-    try:
-        watch = TreeWatch(learner._root)
-    except OSError:
-        return None
-    with _watch_lock:
-        others = [r for r in _watching if (o := r()) is not None and o is not learner and o.watch is not None]
-        while len(others) >= KEPT_WATCHES:
-            oldest = others.pop(0)()
-            if oldest is not None and oldest.watch is not None:
-                oldest.watch.close()  # its refreshes walk again
-        _watching[:] = [*others, weakref.ref(learner)]
-    weakref.finalize(learner, watch.close)
-    return watch
 
 
 @atexit.register
 def _stop_all() -> None:
     for learner in list(_running):
         learner.stop()
-
-
-def secret_paths_now(redactor: Any) -> set[str]:
-    """The files a command must see redacted, brought up to date: what changed is rescanned, and the
-    sweep that marks files holding a known value in a form no rule finds (``prod: <the .env's
-    value>``) has covered every value known so far. One place for the agent's shell tool and
-    ``codeward sandbox``; raises whatever the scan raises (the caller refuses the command)."""
-    learner = redactor.learner
-    redactor.refresh()
-    sweep = getattr(learner, "sweep", None)
-    if sweep is not None:
-        sweep(redactor.known.items())
-    outside = getattr(learner, "linked_outside", None)
-    if outside is not None:
-        elsewhere = outside()
-        if elsewhere:
-            raise LinkedOutside(elsewhere)
-    hidden = getattr(learner, "hidden_entries", None)
-    return set(learner.secret_paths()) | (hidden() if hidden is not None else set())
-
-
-class LinkedOutside(Exception):
-    """A file that holds a secret has a name the walk of the workspace does not reach (a hard link
-    in ``/tmp``, another directory, or a git object store): its redacted copy covers only the
-    workspace's names, and a command could read the value through the other one (red teams rt13,
-    rt15). The command is refused until that name is gone."""
-
-    def __init__(self, paths: list[str]) -> None:
-        self.paths = paths
-        shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-        super().__init__(
-            f"{shown} holds a secret and has another name (a hard link) where the sandbox cannot show it "
-            f"redacted; find it with `find / -xdev -samefile {paths[0]}` and remove it, or copy the file "
-            "instead of linking it"
-        )

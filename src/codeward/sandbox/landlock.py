@@ -258,7 +258,7 @@ def build_landlock_spec(
         # with REFER: git's object quarantine and other tools rename across directories here. A
         # hard link to a workspace file made here is caught by identity instead: a file that holds
         # a secret and has a name the workspace walk does not reach refuses every command
-        # (codeward.privacy.learn.LinkedOutside; red teams rt13, rt15)
+        # (codeward.privacy.redacted_paths.LinkedOutside; red teams rt13, rt15)
         grants.append(Grant(TMP, rw, inside_writable=True))
     # inside the workspace trees, hidden paths are the spec's own; the private dirs they sit in are not
     rules = plan_rules([g for g in grants if not g.inside_writable], hidden, [], ro=ro, scandir=_cached_scan)

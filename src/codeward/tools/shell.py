@@ -65,7 +65,7 @@ def redacted_view(ctx: ToolContext, spec: SandboxSpec) -> Iterator[SandboxSpec]:
         return
 
     def secret_paths() -> list[Path]:
-        from codeward.privacy.learn import LinkedOutside, secret_paths_now
+        from codeward.privacy.redacted_paths import LinkedOutside, secret_paths_now
 
         try:
             found = secret_paths_now(redactor)  # incremental: only what changed is read again
