@@ -8,6 +8,10 @@ provider keys from the environment so a developer's real key can never reach a t
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,3 +71,16 @@ def model_server():
     server = ModelServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def workspace_beside_tmp() -> Iterator[Path]:
+    """A repository on /tmp's file system but not below /tmp (a home on the root file system, where
+    Landlock's shared /tmp is not), for the attacks and the ordinary work that need both."""
+    if not os.path.isdir("/var/tmp") or os.stat("/var/tmp").st_dev != os.stat("/tmp").st_dev:
+        pytest.skip("/var/tmp is not on /tmp's file system here")
+    base = Path(tempfile.mkdtemp(prefix="rt13-", dir="/var/tmp"))
+    ws = base / "ws"
+    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    yield ws
+    shutil.rmtree(base, ignore_errors=True)

@@ -129,7 +129,7 @@ def _no_view(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     import codeward.tools.shell as shell_tool
 
     @contextmanager
-    def passthrough(ctx: Any, spec: Any) -> Iterator[Any]:
+    def passthrough(ctx: Any, spec: Any, *shares_host_tmp: bool) -> Iterator[Any]:
         yield spec
 
     monkeypatch.setattr(shell_tool, "redacted_view", passthrough)

@@ -9,13 +9,8 @@ still names the real file, and the next command reads it raw.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.support.cli import write_config
@@ -30,18 +25,6 @@ AWS = "Hs8Dk2Lq9Wz4Xc7Vb1Nm5Tr3Yp6Gf0Ju2Ei8Oa4"
 
 def leaked(text: str) -> list[str]:
     return shifted_leaks(AWS, text)
-
-
-@pytest.fixture
-def workspace_beside_tmp() -> Any:
-    """A repository on /tmp's file system but not below /tmp (a home on the root file system)."""
-    if not os.path.isdir("/var/tmp") or os.stat("/var/tmp").st_dev != os.stat("/tmp").st_dev:
-        pytest.skip("/var/tmp is not on /tmp's file system here")
-    base = Path(tempfile.mkdtemp(prefix="rt13-", dir="/var/tmp"))
-    ws = base / "ws"
-    subprocess.run(["git", "init", "-q", str(ws)], check=True)
-    yield ws
-    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.sandbox

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.sandbox.test_rt13_landlock_tmp_link import leaked, workspace_beside_tmp  # noqa: F401 - the fixture
+from tests.sandbox.test_rt13_landlock_tmp_link import leaked
 from tests.support.cli import write_config
 from tests.support.leaks import SHIFT
 from tests.support.model_server import strings
@@ -26,7 +26,7 @@ AWS = "Hs8Dk2Lq9Wz4Xc7Vb1Nm5Tr3Yp6Gf0Ju2Ei8Oa4"
 
 @pytest.mark.sandbox
 def test_a_link_in_the_private_tmpdir_renamed_within_tmp_outlives_the_command(
-    workspace_beside_tmp: Path,  # noqa: F811
+    workspace_beside_tmp: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from codeward.providers.types import ToolCall

@@ -90,6 +90,7 @@ def execute(
     files in which the project's scanner finds a secret), with placeholders of this run's own key;
     anything that cannot be scanned or confined refuses the command (a CodewardError).
     """
+    from codeward.privacy.link_names import host_temp
     from codeward.privacy.redacted_paths import LinkedOutside, secret_paths_now
     from codeward.sandbox.redacted_view import ViewError, view_for
 
@@ -101,7 +102,7 @@ def execute(
 
     def secret_paths() -> list[Path]:
         try:
-            found = secret_paths_now(redactor)
+            found = secret_paths_now(redactor, [*writable, *(host_temp() if sandbox.shares_host_tmp else ())])
         except LinkedOutside as e:
             raise SandboxUnavailable(f"sandbox: {e}; not run") from None
         except Exception as e:  # fail closed: no scan, no command

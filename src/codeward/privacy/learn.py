@@ -126,6 +126,8 @@ class WorkspaceSecrets:
         after the first walk and holds one (a command's ``rev`` or ``base32`` copy of a secret file)
         counts as holding a secret, so the grep tool searches it redacted too."""
         self._walked = False
+        self._linked_verdict: tuple[Any, dict[str, list[str]]] | None = None
+        """The last :meth:`linked_outside` answer and what it was asked for."""
         self._watching = watch
         self.watch: TreeWatch | None = None
         self._background: BackgroundWalk | None = None
@@ -458,26 +460,42 @@ class WorkspaceSecrets:
             else:
                 self._name_hits.add(key)
 
-    def linked_outside(self) -> list[str]:
-        """The files holding a secret whose link count is more than the names the walk found for
-        them: another name lies outside what the walk reaches (see :class:`LinkedOutside`)."""
+    def linked_outside(self, writable: Iterable[str | os.PathLike[str]] = ()) -> dict[str, list[str]]:
+        """The files holding a secret that have another name where a command can write and the walk
+        does not look (a git object store, ``/tmp``, an extra ``writable`` directory), with those
+        names (see :mod:`codeward.privacy.link_names`). Looked for only while such a file has more
+        links than the walk found names, and again only when one of those files' stamps changes (a
+        new link moves its link count and ctime)."""
+        from codeward.privacy import link_names
+
         linked = {}
         for p in self._secret_paths:
             stamp = self._stamps.get(p, "")
             if stamp.startswith("f ") and tree_walk.stamp_links(stamp) > 1:
                 linked[p] = stamp
         if not linked:
-            return []
-        keys = {" ".join(s.split(" ", 3)[:3]) + " " for s in linked.values()}
-        names: dict[str, int] = {}
-        for stamp in self._stamps.values():
-            if stamp.startswith("f "):
-                key = " ".join(stamp.split(" ", 3)[:3]) + " "
-                if key in keys:
-                    names[key] = names.get(key, 0) + 1
-        return sorted(
-            p for p, s in linked.items() if tree_walk.stamp_links(s) > names.get(" ".join(s.split(" ", 3)[:3]) + " ", 0)
-        )
+            return {}
+        places = link_names.command_places(self._root, writable)
+        key = (tuple(sorted(linked.items())), tuple(places))
+        if self._linked_verdict is not None and self._linked_verdict[0] == key:
+            return self._linked_verdict[1]
+
+        def ident(stamp: str) -> tuple[int, int]:
+            _, dev, ino = stamp.split(" ", 3)[:3]
+            return int(dev), int(ino)
+
+        wanted = {ident(s): p for p, s in linked.items()}
+        names: dict[tuple[int, int], int] = {}
+        walked: set[str] = set()
+        real = os.path.realpath(self._root)
+        for path, stamp in self._stamps.items():
+            if stamp.startswith("f ") and (i := ident(stamp)) in wanted:
+                names[i] = names.get(i, 0) + 1
+                walked.add(real + path[len(self._root) :])
+        more = {i: p for i, p in wanted.items() if tree_walk.stamp_links(linked[p]) > names.get(i, 0)}
+        found = link_names.other_names(more, places, walked) if more else {}
+        self._linked_verdict = (key, found)
+        return found
 
     def hidden_entries(self) -> set[str]:
         """Directories and entries to hide whole because a name, link target or attribute holds a

@@ -123,6 +123,7 @@ class BwrapSandbox:
     """Runs commands under bubblewrap with the seccomp filter."""
 
     tier = "bwrap"
+    shares_host_tmp = False  # /tmp, /var/tmp and /dev/shm are the sandbox's own
 
     def __init__(self, bwrap: str, prlimit: str | None, *, hold_view: bool = True) -> None:
         self.bwrap = bwrap

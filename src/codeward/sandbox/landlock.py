@@ -328,6 +328,7 @@ class LandlockSandbox:
     """Runs commands through the launcher with Landlock rules and the seccomp filter."""
 
     tier = "landlock"
+    shares_host_tmp = True  # /tmp is the host's when the network is off; the private scratch is in it
 
     def __init__(self, abi: int) -> None:
         self.abi = abi

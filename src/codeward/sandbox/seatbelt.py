@@ -124,6 +124,7 @@ class SeatbeltSandbox:
     """Runs commands under ``/usr/bin/sandbox-exec`` with the launcher inside for limits and kill."""
 
     tier = "seatbelt"
+    shares_host_tmp = True
 
     def run(
         self,

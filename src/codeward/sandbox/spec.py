@@ -134,6 +134,9 @@ class Sandbox(Protocol):
     """A way to run a command confined by a :class:`SandboxSpec`."""
 
     tier: str
+    shares_host_tmp: bool
+    """Whether a command writes the host's temporary directories (``/tmp``, ``$TMPDIR``) rather than
+    its own: where else it could have linked a workspace file (:mod:`codeward.privacy.link_names`)."""
 
     def run(
         self,

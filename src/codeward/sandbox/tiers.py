@@ -197,6 +197,7 @@ class UnsandboxedSandbox:
     """No confinement, on the user's explicit say-so. Env allowlist, limits, timeout and tree kill still apply."""
 
     tier = "none"
+    shares_host_tmp = True
 
     def run(
         self,

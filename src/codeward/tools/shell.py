@@ -46,7 +46,7 @@ def _command_item(
 
 
 @contextmanager
-def redacted_view(ctx: ToolContext, spec: SandboxSpec) -> Iterator[SandboxSpec]:
+def redacted_view(ctx: ToolContext, spec: SandboxSpec, shares_host_tmp: bool = True) -> Iterator[SandboxSpec]:
     """``spec`` with the workspace's secret-holding files shown redacted (DESIGN principle 5).
 
     The session's learner is refreshed first, so a file that gained a secret since the last
@@ -54,7 +54,8 @@ def redacted_view(ctx: ToolContext, spec: SandboxSpec) -> Iterator[SandboxSpec]:
     the values known so far is waited for (fail closed; the grep tool's slow path does the same).
     Each copy is the file as the gate would send it, with the same placeholders, so
     ``apply_patch`` restores them.
-    A failure to build the view refuses the command (fail closed).
+    A failure to build the view refuses the command (fail closed). ``shares_host_tmp``: the tier's
+    commands write the host's temporary directories (another place a file could have been linked).
     """
     from codeward.sandbox.redacted_view import ViewError, view_for
 
@@ -65,10 +66,12 @@ def redacted_view(ctx: ToolContext, spec: SandboxSpec) -> Iterator[SandboxSpec]:
         return
 
     def secret_paths() -> list[Path]:
+        from codeward.privacy.link_names import host_temp
         from codeward.privacy.redacted_paths import LinkedOutside, secret_paths_now
 
+        places: list[str | os.PathLike[str]] = [*spec.writable, *(host_temp() if shares_host_tmp else ())]
         try:
-            found = secret_paths_now(redactor)  # incremental: only what changed is read again
+            found = secret_paths_now(redactor, places)  # incremental: only what changed is read again
         except LinkedOutside as e:
             raise ToolError(f"shell: {e}; not run") from None
         except Exception as e:
@@ -132,7 +135,7 @@ def shell(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
         sandbox = ctx.sandbox()
         spec = ctx.project.sandbox_spec()
         spec = replace(spec, cwd=workdir, timeout_s=timeout_ms / 1000)
-        with redacted_view(ctx, spec) as spec:
+        with redacted_view(ctx, spec, sandbox.shares_host_tmp) as spec:
             result = sandbox.run(argv, spec, on_connection=lambda c: ctx.events.emit(_connection_event(c)))
     except CodewardError as e:
         ctx.events.emit(ItemCompleted(_command_item(item_id, item_cmd, "failed", f"sandbox: {e.message}")))
