@@ -150,3 +150,30 @@ def test_places_inside_another_are_searched_once(tmp_path: Path) -> None:
     places = link_names.command_places(str(tmp_path / "ws"), [inner, tmp_path])
     assert str(inner) not in places and str(tmp_path / "ws") not in places
     assert places.count(str(tmp_path.resolve())) <= 1
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("tier", ["bwrap", "landlock"])
+def test_codeward_sandbox_runs_in_a_uv_project_and_refuses_a_link_in_an_extra_writable_dir(
+    workspace_beside_tmp: Path, monkeypatch: pytest.MonkeyPatch, tier: str
+) -> None:
+    """The CLI takes the same path: the uv store does not stop it; a link in a directory it was
+    given with ``--writable`` (or ``[sandbox] writable_roots``) does."""
+    from tests.support.cli import codeward
+
+    repo = workspace_beside_tmp
+    home = repo.parent / "user"
+    cw_home = home / ".codeward"
+    cw_home.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CODEWARD_HOME", str(cw_home))
+    _tier(cw_home, tier)
+    installed = _installed(home, repo, "uv")
+    ok = codeward("sandbox", "--", "echo", "hello", cwd=repo)
+    assert ok.returncode == 0 and "hello" in ok.stdout, ok.stderr
+    extra = repo.parent / "build-out"
+    extra.mkdir()
+    os.link(installed, extra / "fixture.py")
+    refused = codeward("sandbox", "--writable", str(extra), "--", "echo", "hello", cwd=repo)
+    assert refused.returncode != 0 and "hello" not in refused.stdout
+    assert str(extra / "fixture.py") in refused.stderr and "has another name" in refused.stderr, refused.stderr

@@ -102,7 +102,7 @@ def execute(
 
     def secret_paths() -> list[Path]:
         try:
-            found = secret_paths_now(redactor, [*writable, *(host_temp() if sandbox.shares_host_tmp else ())])
+            found = secret_paths_now(redactor, places)
         except LinkedOutside as e:
             raise SandboxUnavailable(f"sandbox: {e}; not run") from None
         except Exception as e:  # fail closed: no scan, no command
@@ -114,6 +114,8 @@ def execute(
 
     spec = project.sandbox_spec(writable=writable, network=True if project.overrides.allow_network else None)
     sandbox = _sandbox(project, unsandboxed, keeper)
+    # where a command could have linked a file, besides the workspace (see privacy/link_names.py)
+    places: list[str | os.PathLike[str]] = [*spec.writable, *(host_temp() if sandbox.shares_host_tmp else ())]
     if sandbox.tier == "none":
         err("codeward: WARNING: no sandbox can be enforced here; running the command unconfined\n")
 
