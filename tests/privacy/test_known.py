@@ -244,3 +244,35 @@ def test_parts_add_no_hit_on_ordinary_source_code() -> None:
     assert len(files) > 100
     hits = [p.name for p in files if k.find(p.read_text(encoding="utf-8", errors="replace"))]
     assert hits == []
+
+
+def test_a_very_long_value_is_covered_whole_and_its_automaton_freed_in_a_thread() -> None:
+    """Red team rt16: a whole base64 blob found as one secret made a 90 KiB known value, whose hex
+    form was a 180 000-character key; pyahocorasick frees its trie one C frame per character, which
+    overflowed a thread's stack (a segfault of the whole process). Run in a child process, so that
+    the crash is this test's failure and not the suite's end."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading\n"
+        "from codeward.privacy.known import KnownValues\n"
+        "v = 'A' * 10 + 'b9' * 60000\n"
+        "def run():\n"
+        "    k = KnownValues()\n"
+        "    k.add(v, 'blob')\n"
+        "    text = 'before ' + v + ' after'\n"
+        "    hits = k.find(text)\n"
+        "    covered = set()\n"
+        "    for h in hits:\n"
+        "        covered.update(range(h.start, h.end))\n"
+        "    assert set(range(7, 7 + len(v))) <= covered, 'not all of the value is covered'\n"
+        "    assert 0 not in covered and len(text) - 1 not in covered\n"
+        "    del k\n"
+        "t = threading.Thread(target=run)\n"
+        "t.start()\n"
+        "t.join()\n"
+        "print('done')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "done" in run.stdout, (run.returncode, run.stderr[-2000:])

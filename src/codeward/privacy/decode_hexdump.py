@@ -27,7 +27,8 @@ _LINES = (
     # xxd's default: an offset, groups of up to four digits, two spaces and the ASCII column
     rb"[0-9a-fA-F]{7,16}: ((?:[0-9a-fA-F]{2,4} ){1,16}) *[^\n]*",
     # hexdump -C: an offset, pairs (two spaces in the middle), the ASCII column between bars
-    rb"[0-9a-fA-F]{7,16}  ((?:[0-9a-fA-F]{2}  ?){1,32})(?:\|[^\n]*\|)?",
+    # (its last, short line pads the pairs with spaces up to the column: red team rt16)
+    rb"[0-9a-fA-F]{7,16}  ((?:[0-9a-fA-F]{2}  ?){1,32}) *(?:\|[^\n]*\|)?",
     # od -tx1 (an octal offset) and od -An -tx1 (none): pairs each after one space
     rb"(?:[0-7]{7})?((?: [0-9a-fA-F]{2}){1,64})",
     # byte lists: pairs with spaces or colons between them

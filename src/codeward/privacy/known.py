@@ -206,9 +206,10 @@ class KnownValues:
                 auto = ahocorasick.Automaton()
                 for v, rule in self._values.items():
                     for form in variants(v) | window_variants(v):
-                        key = form.decode("latin-1")
-                        if key not in auto:
-                            auto.add_word(key, (len(form), v, rule))
+                        for piece in _pieces(form):
+                            key = piece.decode("latin-1")
+                            if key not in auto:
+                                auto.add_word(key, (len(piece), v, rule))
                 if len(auto):
                     auto.make_automaton()
                 self._auto = auto if len(auto) else None
@@ -234,6 +235,21 @@ class KnownValues:
                 continue
             merged.append([s, e, v, r])
         return _to_chars(data, merged)
+
+
+MAX_KEY = 1024
+"""The longest key put in the automaton. pyahocorasick frees its trie recursively, one C frame per
+character of the deepest key: the hex form of a 90 KiB value (a whole base64 blob found as one
+secret) overflowed a thread's stack and killed the process (red team rt16). A longer form goes in
+as pieces of this length that cover it end to end (the last one overlapping the one before), so
+every occurrence of the whole form is still covered, piece by piece."""
+
+
+def _pieces(form: bytes) -> list[bytes]:
+    if len(form) <= MAX_KEY:
+        return [form]
+    starts = [*range(0, len(form) - MAX_KEY, MAX_KEY), len(form) - MAX_KEY]
+    return [form[i : i + MAX_KEY] for i in starts]
 
 
 class _Search:

@@ -67,6 +67,7 @@ UNREADABLE_MAGIC = (
     (b"\x28\xb5\x2f\xfd", "zstd"),
     (b"7z\xbc\xaf\x27\x1c", "7z"),
     (b"Rar!\x1a\x07", "rar"),
+    (b"\x1f\x9d", "compress (.Z, LZW)"),  # gzip and zcat read it; Python has no LZW (red team rt16)
 )
 """Compressed formats with no standard-library reader: their payload is never seen, so they are hidden."""
 
@@ -214,9 +215,9 @@ def _zip(data: bytes, budget: Budget) -> Iterator[bytes]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             for info in z.infolist():
-                if info.is_dir():
-                    read.append(_member_span(data, info, info.compress_size))
-                    continue
+                if info.is_dir() and info.compress_size == 0:
+                    read.append(_member_span(data, info, 0))
+                    continue  # a directory entry with data is read like a file (``ZipFile.read`` does: rt16)
                 if info.flag_bits & 0x1:
                     raise Unscannable(f"an encrypted zip member ({info.filename})")
                 with z.open(info) as member:

@@ -120,12 +120,16 @@ def decode_block(src: bytes | memoryview, out: bytearray, limit: int, budget: Bu
                     break
         length += 4
         here = len(out)
-        if offset == 0 or offset > here:
+        if offset > here:
             raise _Broken("a match before the start of the output")
         if here + length - start > limit:
             raise _Broken("a block larger than its frame allows")
         at = here - offset
-        if length <= offset:
+        if offset == 0:
+            # no encoder writes it, but lz4 1.9.4 decodes on past it (red team rt16): the bytes it
+            # copies are whatever its buffer held; zeros here, and the literals after are read
+            out += bytes(length)
+        elif length <= offset:
             out += out[at : at + length]
         else:  # overlapping: the last ``offset`` bytes repeat
             piece = bytes(out[at:here])
