@@ -38,6 +38,16 @@ STORES = {
 }
 
 
+def _home_beside(repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """The user's home and codeward home beside ``repo`` (on its file system, not below /tmp)."""
+    home = repo.parent / "user"
+    cw_home = home / ".codeward"
+    cw_home.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CODEWARD_HOME", str(cw_home))
+    return home, cw_home
+
+
 def _installed(home: Path, repo: Path, manager: str) -> Path:
     """A package file with a sample key, hard-linked from the manager's store as it installs it."""
     store, installed = (home / STORES[manager][0], repo / STORES[manager][1])
@@ -57,11 +67,7 @@ def test_a_package_linked_from_a_store_in_the_home_does_not_stop_work(
     """The home where it usually is: on the workspace's file system, not below /tmp (which Landlock
     commands write, so a store there would be a place a command could have linked to)."""
     repo = workspace_beside_tmp
-    home = repo.parent / "user"
-    cw_home = home / ".codeward"
-    cw_home.mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("CODEWARD_HOME", str(cw_home))
+    home, cw_home = _home_beside(repo, monkeypatch)
     _tier(cw_home, tier)
     installed = _installed(home, repo, manager)
     s = offline_session(repo)
@@ -78,11 +84,7 @@ def test_under_landlock_a_link_in_tmp_still_refuses_and_is_named(
     """The same package linked from a store below /tmp: a Landlock command could have made that
     link (and can read it), so commands are refused, with the name to remove."""
     repo = workspace_beside_tmp
-    home = repo.parent / "user"
-    cw_home = home / ".codeward"
-    cw_home.mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("CODEWARD_HOME", str(cw_home))
+    _, cw_home = _home_beside(repo, monkeypatch)
     _tier(cw_home, "landlock")
     store = Path(tempfile.mkdtemp(prefix="uv-store-", dir="/tmp"))
     try:
@@ -100,10 +102,15 @@ def _learner(root: Path) -> WorkspaceSecrets:
     return learner
 
 
+def _dirs(base: Path, *names: str) -> list[Path]:
+    made = [base / n for n in names]
+    for d in made:
+        d.mkdir()
+    return made
+
+
 def test_a_link_in_an_extra_writable_directory_is_found_and_named(tmp_path: Path) -> None:
-    ws, extra = tmp_path / "ws", tmp_path / "extra"
-    ws.mkdir()
-    extra.mkdir()
+    ws, extra = _dirs(tmp_path, "ws", "extra")
     (ws / "app.conf").write_text(SECRET_LINE)
     os.link(ws / "app.conf", extra / "copy.conf")
     learner = _learner(ws)
@@ -128,9 +135,7 @@ def test_a_link_inside_a_git_store_of_the_workspace_is_found(tmp_path: Path) -> 
 def test_the_answer_is_kept_until_a_linked_file_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A uv venv's fixtures are looked for once, not before every command; a new link (which moves
     the file's link count and ctime) is looked for again."""
-    ws, store = tmp_path / "ws", tmp_path / "store"
-    ws.mkdir()
-    store.mkdir()
+    ws, store = _dirs(tmp_path, "ws", "store")
     (store / "fixture.py").write_text(SECRET_LINE)
     os.link(store / "fixture.py", ws / "fixture.py")
     learner = _learner(ws)
@@ -162,11 +167,7 @@ def test_codeward_sandbox_runs_in_a_uv_project_and_refuses_a_link_in_an_extra_wr
     from tests.support.cli import codeward
 
     repo = workspace_beside_tmp
-    home = repo.parent / "user"
-    cw_home = home / ".codeward"
-    cw_home.mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("CODEWARD_HOME", str(cw_home))
+    home, cw_home = _home_beside(repo, monkeypatch)
     _tier(cw_home, tier)
     installed = _installed(home, repo, "uv")
     ok = codeward("sandbox", "--", "echo", "hello", cwd=repo)

@@ -76,6 +76,18 @@ def xxh32_short(data: bytes, seed: int = 0) -> int:
     return h ^ (h >> 16)
 
 
+def _extended(src: bytes | memoryview, p: int, value: int, what: str) -> tuple[int, int]:
+    """A length of 15 goes on in the bytes after it, each added, until one under 255."""
+    while True:
+        if p >= len(src):
+            raise _Broken(f"{what} past the block's end")
+        b = src[p]
+        p += 1
+        value += b
+        if b != 255:
+            return value, p
+
+
 def decode_block(src: bytes | memoryview, out: bytearray, limit: int, budget: Budget) -> None:
     """Append the LZ4 block ``src`` decoded to ``out`` (which holds the window a dependent block's
     matches reach back into); at most ``limit`` bytes. :class:`_Broken` when it does not decode."""
@@ -90,14 +102,7 @@ def decode_block(src: bytes | memoryview, out: bytearray, limit: int, budget: Bu
         p += 1
         run = token >> 4
         if run == 15:
-            while True:
-                if p >= n:
-                    raise _Broken("a literal length past the block's end")
-                b = src[p]
-                p += 1
-                run += b
-                if b != 255:
-                    break
+            run, p = _extended(src, p, run, "a literal length")
         if p + run > n:
             raise _Broken("literals past the block's end")
         out += src[p : p + run]
@@ -110,14 +115,7 @@ def decode_block(src: bytes | memoryview, out: bytearray, limit: int, budget: Bu
         p += 2
         length = token & 15
         if length == 15:
-            while True:
-                if p >= n:
-                    raise _Broken("a match length past the block's end")
-                b = src[p]
-                p += 1
-                length += b
-                if b != 255:
-                    break
+            length, p = _extended(src, p, length, "a match length")
         length += 4
         here = len(out)
         if offset > here:
