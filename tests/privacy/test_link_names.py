@@ -178,3 +178,19 @@ def test_codeward_sandbox_runs_in_a_uv_project_and_refuses_a_link_in_an_extra_wr
     refused = codeward("sandbox", "--writable", str(extra), "--", "echo", "hello", cwd=repo)
     assert refused.returncode != 0 and "hello" not in refused.stdout
     assert str(extra / "fixture.py") in refused.stderr and "has another name" in refused.stderr, refused.stderr
+
+
+def test_a_search_that_is_killed_refuses_instead_of_finding_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cut listing would say "no other name" (fail open): a ``find`` killed by a signal is an error."""
+    ws, store = _dirs(tmp_path, "ws", "store")
+    (store / "fixture.py").write_text(SECRET_LINE)
+    os.link(store / "fixture.py", ws / "fixture.py")
+    learner = _learner(ws)
+    killed = tmp_path / "find"
+    killed.write_text("#!/bin/sh\nkill -9 $$\n")
+    killed.chmod(0o755)
+    monkeypatch.setattr(link_names.shutil, "which", lambda name: str(killed))
+    with pytest.raises(OSError, match="signal 9"):
+        learner.linked_outside()

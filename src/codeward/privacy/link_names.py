@@ -58,12 +58,15 @@ def other_names(targets: Mapping[Identity, str], places: Iterable[str], walked: 
                 continue  # a hard link cannot cross to another file system
         except OSError:
             continue
-        listing = subprocess.run(
+        run = subprocess.run(
             [find, place, "-xdev", "-type", "f", "-links", "+1", "-printf", "%D %i %p\\0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             check=False,
-        ).stdout
+        )
+        if run.returncode < 0:  # killed: its listing is cut short (an unreadable directory is exit 1)
+            raise OSError(f"find over {place} was stopped by signal {-run.returncode}")
+        listing = run.stdout
         for line in listing.split(b"\0"):
             dev, _, rest = line.partition(b" ")
             ino, _, path = rest.partition(b" ")
