@@ -57,6 +57,7 @@ from codeward.privacy.history import (
 )
 from codeward.privacy.history_messages import placeholder, redacted_messages
 from codeward.privacy.history_secrets import HistorySecrets, running_for
+from codeward.scratch import process_dir
 
 GRACE_S = 2.0
 """How long a session's first view waits for the history scan to finish before it is staged."""
@@ -88,7 +89,7 @@ _built: dict[Path, list[Path]] = {}
 def _private_dir() -> Path:
     global _dir
     if _dir is None or not _dir.is_dir():
-        _dir = Path(tempfile.mkdtemp(prefix="codeward-objects-"))
+        _dir = process_dir("codeward-objects-")
         atexit.register(shutil.rmtree, _dir, True)
     return _dir
 

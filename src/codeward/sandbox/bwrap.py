@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -61,6 +60,7 @@ from codeward.sandbox.bwrap_argv import (
 from codeward.sandbox.layout import Layout, build_layout, interpreter_prefixes
 from codeward.sandbox.runner import RawRun
 from codeward.sandbox.spec import CommandResult, SandboxSpec, is_within, validate_spec
+from codeward.scratch import process_dir
 
 if TYPE_CHECKING:
     from codeward.sandbox.proxy import Connection
@@ -290,7 +290,7 @@ class BwrapSandbox:
         if use_proxy:
             import sys
 
-            private = Path(tempfile.mkdtemp(prefix="codeward-proxy-"))
+            private = process_dir("codeward-proxy-")
             cleanup.callback(shutil.rmtree, private, True)
             sock = private / "proxy.sock"
             proxy = ConnectProxy(

@@ -11,7 +11,6 @@ import atexit
 import contextlib
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from codeward.sandbox.layout import Layout
 from codeward.sandbox.spec import SandboxSpec
+from codeward.scratch import process_dir
 
 TMP_SIZE = 1 << 30
 HOME_SIZE = 256 << 20
@@ -34,7 +34,7 @@ def hidden_stub() -> Path:
     global _stub_dir
     with _stub_lock:
         if _stub_dir is None or not _stub_dir.is_dir():
-            _stub_dir = Path(tempfile.mkdtemp(prefix="codeward-stubs-"))
+            _stub_dir = process_dir("codeward-stubs-")
             atexit.register(shutil.rmtree, _stub_dir, True)
         path = _stub_dir / "hidden"
         if not path.exists():

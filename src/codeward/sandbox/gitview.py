@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codeward.scratch import process_dir
+
 if TYPE_CHECKING:
     from codeward.sandbox.spec import SandboxSpec
 
@@ -36,7 +38,7 @@ _cache: dict[Path, tuple[tuple[int, int, int], str, Path | None]] = {}
 def _private_dir() -> Path:
     global _dir
     if _dir is None or not _dir.is_dir():
-        _dir = Path(tempfile.mkdtemp(prefix="codeward-gitview-"))
+        _dir = process_dir("codeward-gitview-")
         atexit.register(shutil.rmtree, _dir, True)
     return _dir
 

@@ -35,7 +35,6 @@ import contextlib
 import ctypes
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from codeward.errors import SandboxUnavailable
 from codeward.sandbox.frozen_note import GENERIC_DENIAL, frozen_note
 from codeward.sandbox.spec import CommandResult, SandboxSpec, is_within, validate_spec
+from codeward.scratch import process_dir
 
 if TYPE_CHECKING:
     from codeward.sandbox.proxy import Connection
@@ -382,7 +382,7 @@ class LandlockSandbox:
         def launch_confined(undo: contextlib.ExitStack) -> RawRun:
             """The command in its own scratch dir; ``undo`` unwinds before the shared restore runs."""
             nonlocal proxy
-            private = Path(tempfile.mkdtemp(prefix="codeward-sbx-"))
+            private = process_dir("codeward-sbx-")
             undo.callback(shutil.rmtree, private, ignore_errors=True)
             anchors = anchors_mod.Anchors.take([p for p in layout.readonly if p.is_dir() and not p.is_symlink()])
             undo.callback(lambda: put_back.extend(anchors.restore()))

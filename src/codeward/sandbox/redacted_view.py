@@ -30,12 +30,12 @@ import contextlib
 import os
 import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from codeward.sandbox.spec import SandboxSpec, is_within
+from codeward.scratch import process_dir, sweep
 from codeward.textenc import decode, detect, encode, printable_strings
 
 MAX_COPY_BYTES = 8 << 20  # the learner scans no more than this; a larger file is hidden
@@ -83,20 +83,6 @@ def run_dir(home: Path) -> Path:
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) & 0o077:
         raise ViewError(f"{d} is not a private directory of this user (mode 0700); remove it and retry")
     return d
-
-
-def _sweep(run: Path) -> None:
-    """Remove copy directories of codeward processes that are gone (a crash or a kill -9)."""
-    try:
-        names = os.listdir(run)
-    except OSError:
-        return
-    for name in names:
-        if not name.startswith(VIEW_PREFIX):
-            continue
-        pid = name[len(VIEW_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not os.path.exists(f"/proc/{pid}"):
-            shutil.rmtree(run / name, ignore_errors=True)
 
 
 def _read(host: Path) -> tuple[bytes, os.stat_result]:
@@ -211,12 +197,10 @@ def prepare(
             todo.append(p)
     if not todo:
         if (home / "run").is_dir():
-            _sweep(home / "run")
+            sweep(VIEW_PREFIX, home / "run")  # copies of codeward processes that are gone (a kill -9)
         return ViewPlan(None)
     try:
-        run = run_dir(home)
-        _sweep(run)
-        directory = Path(tempfile.mkdtemp(prefix=f"{VIEW_PREFIX}{os.getpid()}-", dir=run))
+        directory = process_dir(VIEW_PREFIX, run_dir(home))
     except OSError as e:
         raise ViewError(f"cannot make a private directory under {home}/run: {e.strerror or e}") from None
     plan = ViewPlan(directory)

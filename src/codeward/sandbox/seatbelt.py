@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codeward.sandbox.spec import CommandResult, SandboxSpec, validate_spec
+from codeward.scratch import process_dir
 
 if TYPE_CHECKING:
     from codeward.sandbox.proxy import Connection
@@ -152,7 +152,7 @@ class SeatbeltSandbox:
         homes = host_homes()
         toolchains = [h / n for h in homes for n in TOOLCHAIN_DIRS if (h / n).is_dir()]
         before = protected_census(spec.workspace)
-        private = Path(tempfile.mkdtemp(prefix="codeward-sbx-")).resolve()
+        private = process_dir("codeward-sbx-").resolve()
         proxy: ConnectProxy | None = None
         restored: list[str] = []
         try:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 from codeward.errors import SandboxUnavailable, UsageError
 from codeward.sandbox import launch  # reads the launcher's text now, at session start
 from codeward.sandbox.spec import TIERS, CommandResult, Sandbox, SandboxSpec, TierStatus, validate_spec
+from codeward.scratch import process_dir
 
 if TYPE_CHECKING:
     from codeward.sandbox.proxy import Connection
@@ -207,15 +208,13 @@ class UnsandboxedSandbox:
         on_output: Callable[[str], None] | None = None,
         on_connection: Callable[[Connection], None] | None = None,
     ) -> CommandResult:
-        import tempfile
-
         from codeward.sandbox.env import child_env
         from codeward.sandbox.notes import explain
         from codeward.sandbox.runner import run_process
 
         validate_spec(spec, argv)
         python = launch.trusted_python(spec.roots())
-        private = Path(tempfile.mkdtemp(prefix="codeward-run-"))
+        private = process_dir("codeward-run-")
         try:
             env = child_env(spec.env_passthrough, tmpdir=str(private))
             launcher_spec = {
