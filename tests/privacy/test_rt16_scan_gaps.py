@@ -10,6 +10,7 @@ cases fixed (the rest are README limits):
 5. ``unpack.kind``: a ``.Z`` file (``compress``, LZW) was neither read nor hidden: hidden now.
 6. ``unpack._zip`` / ``unpack_base.tar_members``: a zip directory entry with data, a tar member of a
    type tar does not know (GNU tar extracts it as a normal file).
+7. ``contents._text_file``: EBCDIC text with no NUL byte, read as UTF-8 (its letters lost).
 
 Each case builds the file, shows the named tool prints the token (``_tool_prints``), and asserts the
 scan marks the file; its control (the same without the trick) is marked too, which shows the scan
@@ -210,6 +211,15 @@ def hexdump_c_last_line(trick: bool = True) -> tuple[bytes, int, str]:
     return dump, 0, "cut -c11-58 | xxd -r -p"
 
 
+def ebcdic_without_nul(trick: bool = True) -> tuple[bytes, int, str]:
+    """A mainframe export in EBCDIC (code page 037) with no NUL byte passed for UTF-8 text, whose
+    letters then decode to replacement characters: ``iconv -f IBM037`` prints the token. Control: the
+    same with one NUL byte (read as a binary, its EBCDIC strings scanned)."""
+    _needs("iconv")
+    data = CONF.decode().encode("cp037")
+    return (data if trick else data + b"\0"), 0, "iconv -f IBM037 -t UTF-8"
+
+
 CASES = {
     "hexdump-c-last-line": hexdump_c_last_line,
     "base64-last-line-swallowed": _wrapped_dump("base64", 57, "base64 -d"),
@@ -220,6 +230,7 @@ CASES = {
     "base64-one-line-over-64k": base64_one_line,
     "tar-unknown-type": tar_unknown_type,
     "lz4-offset-zero": offset_zero,
+    "ebcdic-without-nul": ebcdic_without_nul,
 }
 
 

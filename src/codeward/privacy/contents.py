@@ -49,15 +49,13 @@ def contents(data: bytes, budget: Budget | None = None) -> Contents:
     texts: list[str] = []
     text_file = detect(data) == "utf-8"  # nearly every file of a workspace
     if text_file and not may_hold_stream(data):  # no budget to set up, nothing to unpack
-        text = decode(data, "utf-8")
-        return Contents((text,) if text else (), False)
+        return Contents(_text_file(data), False)
     budget = budget if budget is not None else Budget()
     try:
         if text_file:
-            text = decode(data, "utf-8")
             if not _streams_in_text(data, budget, texts):
-                return Contents((text,) if text else (), False)
-            texts.insert(0, text)
+                return Contents(_text_file(data), False)
+            texts[:0] = _text_file(data)
             binary = False  # every hit counts (a short password in the text too): it is shown redacted
         else:
             binary = _collect(data, budget, 0, texts)
@@ -68,6 +66,20 @@ def contents(data: bytes, budget: Budget | None = None) -> Contents:
         # is hidden, and the walk goes on; one odd archive must not refuse every command
         return Contents(tuple(t for t in texts if t), True, f"could not be unpacked ({type(e).__name__})")
     return Contents(tuple(t for t in texts if t), binary)
+
+
+def _text_file(data: bytes) -> tuple[str, ...]:
+    """The texts of a file with no NUL byte: its UTF-8 text and, when some of its bytes are not
+    UTF-8, its printable strings too. Text in a single-byte code page that is not ASCII-based, such
+    as EBCDIC from a mainframe export, has no NUL and so passes for UTF-8, but decoded that way its
+    letters are replacement characters while ``iconv -f IBM037`` prints them (red team rt16). The
+    view's copy of such a file replaces those bytes, so marking the file is enough."""
+    text = decode(data, "utf-8")
+    if not text:
+        return ()
+    if "\ufffd" not in text:
+        return (text,)
+    return (text, "\n".join(printable_strings(data)))
 
 
 def _collect(data: bytes, budget: Budget, depth: int, texts: list[str]) -> bool:
