@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from codeward.hostprog import host_path, program
+
 MAX_INCLUDE_DEPTH = 10
 # settings whose value is a program (first word) git runs
 _COMMAND_KEYS = re.compile(
@@ -278,7 +280,7 @@ def _user_config(key: tuple[tuple[str, str], ...], path: str) -> UserConfig:
             files.append(home / ".config" / "git" / "config")
         if home is not None:
             files.append(home / ".gitconfig")
-    reported, settings = _ask_git({**env, "PATH": path})
+    reported, settings = _ask_git({**env, "PATH": host_path(path)})
     files += reported
     # a relative $GIT_CONFIG_GLOBAL is read from the directory git runs in: the user's, taken as ours
     cwd = Path.cwd()
@@ -297,7 +299,7 @@ def _ask_git(env: dict[str, str]) -> tuple[list[Path], list[tuple[str, str]]]:
         run_env = {**env, "GIT_CEILING_DIRECTORIES": str(Path(d).parent), "GIT_TERMINAL_PROMPT": "0"}
         try:
             out = subprocess.run(
-                ["git", "config", "--list", "--show-origin", "--show-scope", "-z"],
+                [program("git") or "git", "config", "--list", "--show-origin", "--show-scope", "-z"],
                 cwd=d,
                 env=run_env,
                 capture_output=True,

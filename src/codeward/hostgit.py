@@ -15,6 +15,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from codeward.hostprog import host_path, program
+
 # Settings that name a program git would run, with a value that runs nothing.
 NEUTRAL: tuple[tuple[str, str], ...] = (
     ("core.hooksPath", os.devnull),
@@ -42,6 +44,7 @@ def git_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith(DROPPED_ENV_PREFIXES)}
     env.update(
         {
+            "PATH": host_path(env.get("PATH", "")),  # git, and what it starts, never from the workspace
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_OPTIONAL_LOCKS": "0",
@@ -61,7 +64,7 @@ def _driver_overrides(cwd: Path, env: Mapping[str, str]) -> list[str]:
     try:
         out = subprocess.run(
             [
-                "git",
+                program("git") or "git",
                 *base,
                 "config",
                 "-z",
@@ -105,4 +108,4 @@ def git_command(
     full = git_env()
     full.update(env or {})
     extra = _driver_overrides(Path(cwd), full) if drivers else []
-    return ["git", *_pairs(NEUTRAL), *extra, *args], full
+    return [program("git") or "git", *_pairs(NEUTRAL), *extra, *args], full

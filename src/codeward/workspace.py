@@ -16,6 +16,7 @@ from typing import cast
 
 from codeward.dirindex import ALL, Dir, DirIndex, index_for
 from codeward.errors import CodewardError, UsageError
+from codeward.hostprog import guard, host_path, program
 
 AGENTS_FILE = "AGENTS.md"
 IGNORE_FILES = (".codewardignore", ".codexignore")
@@ -130,6 +131,7 @@ def _listed_safe(root: Path) -> bool:
     """True when the user's own git config (system or global, never a repository's) lists ``root`` in
     ``safe.directory``, as git reads it: ``*`` for every directory, ``PATH/*`` for those below PATH, an
     empty value forgets the entries before it. Asked only for a repository someone else owns."""
+    guard(root)  # the candidate workspace: no git from a PATH entry inside it
     trusted = False
     for value in _safe_directories():
         if not value:
@@ -148,12 +150,13 @@ def _listed_safe(root: Path) -> bool:
 def _safe_directories() -> list[str]:
     import subprocess
 
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "XDG_CONFIG_HOME")}
+    env = {k: v for k, v in os.environ.items() if k in ("HOME", "XDG_CONFIG_HOME")}
+    env["PATH"] = host_path()
     out: list[str] = []
     for scope in ("--system", "--global"):
         try:
             r = subprocess.run(
-                ["git", "config", scope, "--includes", "--get-all", "safe.directory"],
+                [program("git") or "git", "config", scope, "--includes", "--get-all", "safe.directory"],
                 cwd="/",
                 env=env,
                 capture_output=True,

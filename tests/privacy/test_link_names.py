@@ -191,6 +191,6 @@ def test_a_search_that_is_killed_refuses_instead_of_finding_nothing(
     killed = tmp_path / "find"
     killed.write_text("#!/bin/sh\nkill -9 $$\n")
     killed.chmod(0o755)
-    monkeypatch.setattr(link_names.shutil, "which", lambda name: str(killed))
+    monkeypatch.setattr(link_names, "FIND_PATHS", (str(killed),))
     with pytest.raises(OSError, match="signal 9"):
         learner.linked_outside()

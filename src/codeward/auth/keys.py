@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from codeward.config.model import ProviderConfig
 from codeward.errors import ConfigError
+from codeward.hostprog import program
 
 MIN_SCRUB_LENGTH = 8
 """Shorter values are not scrubbed by value: replacing every "x" in a log would destroy it."""
@@ -87,11 +88,14 @@ def run_key_command(provider: ProviderConfig) -> str:
     keeps the output pipe open cannot hold codeward past the timeout.
     """
     argv = list(provider.key_command or ())
+    found = program(argv[0]) if argv else None  # never a program a command put in the workspace
     timeout = provider.key_command_timeout_ms / 1000
     where = f"key_command of provider '{provider.id}' ({argv[0]})"
     try:
+        if found is None:
+            raise FileNotFoundError(argv[0] if argv else "")
         proc = subprocess.Popen(
-            argv,
+            [found, *argv[1:]],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

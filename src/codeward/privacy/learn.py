@@ -461,15 +461,16 @@ class WorkspaceSecrets:
                 self._name_hits.add(key)
 
     def linked_outside(self, writable: Iterable[str | os.PathLike[str]] = ()) -> dict[str, list[str]]:
-        """The files holding a secret that have another name where a command can write and the walk
-        does not look (a git object store, ``/tmp``, an extra ``writable`` directory), with those
+        """The files holding a secret (in their contents or an extended attribute) that have another
+        name where a command can write and the walk does not look (a git object store, ``/tmp``, an extra ``writable`` directory), with those
         names (see :mod:`codeward.privacy.link_names`). Looked for only while such a file has more
         links than the walk found names, and again only when one of those files' stamps changes (a
         new link moves its link count and ctime)."""
         from codeward.privacy import link_names
 
         linked = {}
-        for p in self._secret_paths:
+        # a file hidden for a user.* attribute too: the attribute belongs to the inode (red team rt17)
+        for p in self._secret_paths | self._xattr_hidden:
             stamp = self._stamps.get(p, "")
             if stamp.startswith("f ") and tree_walk.stamp_links(stamp) > 1:
                 linked[p] = stamp

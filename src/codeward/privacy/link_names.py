@@ -17,10 +17,12 @@ command for those, as the first version of this check did, stopped all work in a
 from __future__ import annotations
 
 import os
-import shutil
+import shlex
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
+
+from codeward.privacy.tree_walk import FIND_ENV, FIND_PATHS
 
 Identity = tuple[int, int]
 """A file's device and inode."""
@@ -45,35 +47,94 @@ def command_places(root: str, writable: Iterable[str | os.PathLike[str]] = ()) -
 
 def other_names(targets: Mapping[Identity, str], places: Iterable[str], walked: set[str]) -> dict[str, list[str]]:
     """For each file of ``targets`` (identity to its name in the walk), its names under ``places``
-    that are not in ``walked``. Raises :class:`OSError` when they cannot be looked for (no ``find``):
-    the caller refuses the command."""
-    find = shutil.which("find")
+    that are not in ``walked``. Raises :class:`OSError` when they cannot all be looked for (no
+    ``find``, a ``find`` stopped, a directory this user cannot list but could have linked into):
+    the caller refuses the command.
+
+    A place is skipped only when it is on no target's file system and no file system is mounted
+    inside it: a volume inside the workspace (``docker run -v`` for ``node_modules``, a btrfs
+    subvolume) holds files whose device is not the workspace root's (red team rt17), so ``find``
+    crosses mounts and the identity is matched on what it prints for each file."""
+    find = next((f for f in FIND_PATHS if os.path.isfile(f)), None)  # never one from PATH (rt17)
     if find is None:
-        raise OSError("no find program to look for other names of a linked file")
+        raise OSError("no find program in /usr/bin or /bin to look for other names of a linked file")
     devices = {dev for dev, _ in targets}
+    mounts = _mount_points()
     out: dict[str, list[str]] = {}
     for place in places:
         try:
-            if os.stat(place).st_dev not in devices:
-                continue  # a hard link cannot cross to another file system
+            on_target = os.stat(place).st_dev in devices
         except OSError:
             continue
+        inner = mounts is None or any(m.startswith(place.rstrip("/") + "/") for m in mounts)
+        if not on_target and not inner:
+            continue  # a hard link cannot cross to another file system
         run = subprocess.run(
-            [find, place, "-xdev", "-type", "f", "-links", "+1", "-printf", "%D %i %p\\0"],
+            [find, place, *_EXPRESSION],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            env=FIND_ENV,
             check=False,
         )
-        if run.returncode < 0:  # killed: its listing is cut short (an unreadable directory is exit 1)
+        if run.returncode < 0:  # killed: its listing is cut short
             raise OSError(f"find over {place} was stopped by signal {-run.returncode}")
-        listing = run.stdout
-        for line in listing.split(b"\0"):
-            dev, _, rest = line.partition(b" ")
+        for line in run.stdout.split(b"\0"):
+            kind, _, rest = line.partition(b" ")
+            if kind == b"D":
+                _refuse_unlisted(os.fsdecode(rest))
+                continue
+            dev, _, rest = rest.partition(b" ")
             ino, _, path = rest.partition(b" ")
-            if not path:
+            if kind != b"F" or not path:
                 continue
             name = os.fsdecode(path)
             owner = targets.get((int(dev), int(ino)))
             if owner is not None and name not in walked:
                 out.setdefault(owner, []).append(name)
     return out
+
+
+_EXPRESSION = (
+    # a directory this user cannot list or enter: named, not entered (find would only complain)
+    *("-type", "d", "(", "!", "-readable", "-o", "!", "-executable", ")", "-printf", "D %p\\0", "-prune"),
+    *("-o", "-type", "f", "-links", "+1", "-printf", "F %D %i %p\\0"),
+)
+
+
+def _refuse_unlisted(path: str) -> None:
+    """Refuse when ``path`` (a directory ``find`` could not list or enter) could hold a name a command
+    made: one this user owns (a command's ``chmod 300`` after ``ln``; it can undo that) or may enter
+    (a name inside can be opened without listing). Another user's directory this user cannot enter
+    holds nothing of its making (``/tmp/systemd-private-*``). Root lists everything."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return  # gone since find saw it: whatever it held went with it
+    if st.st_uid == os.geteuid() or os.access(path, os.X_OK, follow_symlinks=False):
+        raise OSError(
+            f"cannot list {path} to look there for other names of a file holding a secret; "
+            f"make it readable (chmod u+rx {shlex.quote(path)}) or remove it"
+        )
+
+
+def _mount_points() -> list[str] | None:
+    """Where file systems are mounted (``/proc/self/mountinfo``), or None when that cannot be read
+    (then every place is searched)."""
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    out: list[str] = []
+    for line in lines:
+        fields = line.split(b" ")
+        if len(fields) > 4:
+            out.append(_unescape(fields[4]))
+    return out
+
+
+def _unescape(field: bytes) -> str:
+    """A mountinfo path: space, tab, newline and backslash are written as octal escapes."""
+    import re
+
+    return os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), field))

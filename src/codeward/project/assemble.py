@@ -74,7 +74,8 @@ def _workspace(cwd: Path, overrides: ConfigOverrides, home: Path, *, required: b
     """The run's workspace; refused when the user did not choose it or it lies inside codeward's home
     (a stand-in for the commands that need none, ``required=False``)."""
     from codeward.errors import UsageError
-    from codeward.workspace import Workspace, WorkspaceNotChosen
+    from codeward.hostprog import guard
+    from codeward.workspace import Workspace, WorkspaceNotChosen, too_wide, user_homes
 
     try:
         ws = Workspace.discover(cwd, named=overrides.workspace_named, explicit=overrides.workspace_explicit)
@@ -82,7 +83,10 @@ def _workspace(cwd: Path, overrides: ConfigOverrides, home: Path, *, required: b
         if required:
             raise
         cwd = cwd.resolve()
+        if not too_wide(cwd, user_homes()):
+            guard(cwd)  # an earlier session may have had it as its workspace (``--workspace .``)
         return Workspace(root=cwd, cwd=cwd)
+    guard(ws.root)  # commands write here: codeward takes no git or find from a PATH entry inside it
     real_home = home.resolve()
     if (required and _same_dir(ws.root, real_home)) or any(_same_dir(p, real_home) for p in ws.root.parents):
         raise UsageError(

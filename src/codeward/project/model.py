@@ -124,9 +124,12 @@ class Project:
 
     def sandbox_spec(self, *, writable: Sequence[str | Path] = (), network: bool | None = None) -> SandboxSpec:
         """What the sandbox must enforce for a command in this project."""
+        from codeward.hostprog import guard
         from codeward.project.sandbox_view import spec_for_project
 
-        return spec_for_project(self, writable=writable, network=network)
+        spec = spec_for_project(self, writable=writable, network=network)
+        guard(*spec.writable)  # commands write there too: no host program is taken from it
+        return spec
 
     def select_sandbox(self, *, allow_unsandboxed: bool = False, hold_view: bool = True) -> Sandbox:
         """The strongest tier the config allows here (raises SandboxUnavailable when none); see

@@ -19,10 +19,10 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from codeward.errors import SandboxUnavailable, UsageError
+from codeward.hostprog import program
 from codeward.sandbox import launch  # reads the launcher's text now, at session start
 from codeward.sandbox.spec import TIERS, CommandResult, Sandbox, SandboxSpec, TierStatus, validate_spec
 from codeward.scratch import process_dir
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from codeward.sandbox.proxy import Connection
 
 MIN_BWRAP = (0, 8, 0)
-TRUSTED_DIRS = ("/usr/bin", "/bin", "/usr/local/bin", "/usr/sbin", "/sbin")
 
 
 @dataclass(frozen=True)
@@ -50,16 +49,10 @@ class Prober(Protocol):
 
 
 def find_program(name: str) -> str | None:
-    """``name`` from PATH, absolute entries only, preferring the system directories.
-
-    A relative PATH entry (or ``.``) would let a repository ship its own ``bwrap``.
-    """
-    for d in TRUSTED_DIRS:
-        p = Path(d) / name
-        if p.is_file() and os.access(p, os.X_OK):
-            return str(p)
-    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and os.path.isabs(p))
-    found = shutil.which(name, path=path) if path else None
+    """``name`` as :func:`codeward.hostprog.program` finds it (the system directories first, never a
+    relative PATH entry or one inside the workspace: a repository must not ship its own ``bwrap``),
+    with links resolved."""
+    found = program(name)
     return os.path.realpath(found) if found else None
 
 

