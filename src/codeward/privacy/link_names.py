@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
 
+from codeward.home import mount_points
 from codeward.privacy.tree_walk import FIND_ENV, FIND_PATHS
 
 Identity = tuple[int, int]
@@ -59,7 +60,7 @@ def other_names(targets: Mapping[Identity, str], places: Iterable[str], walked: 
     if find is None:
         raise OSError("no find program in /usr/bin or /bin to look for other names of a linked file")
     devices = {dev for dev, _ in targets}
-    mounts = _mount_points()
+    mounts = [str(m) for m in mount_points()] or None  # none read (no /proc): every place is searched
     out: dict[str, list[str]] = {}
     for place in places:
         try:
@@ -115,26 +116,3 @@ def _refuse_unlisted(path: str) -> None:
             f"cannot list {path} to look there for other names of a file holding a secret; "
             f"make it readable (chmod u+rx {shlex.quote(path)}) or remove it"
         )
-
-
-def _mount_points() -> list[str] | None:
-    """Where file systems are mounted (``/proc/self/mountinfo``), or None when that cannot be read
-    (then every place is searched)."""
-    try:
-        with open("/proc/self/mountinfo", "rb") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    out: list[str] = []
-    for line in lines:
-        fields = line.split(b" ")
-        if len(fields) > 4:
-            out.append(_unescape(fields[4]))
-    return out
-
-
-def _unescape(field: bytes) -> str:
-    """A mountinfo path: space, tab, newline and backslash are written as octal escapes."""
-    import re
-
-    return os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), field))

@@ -8,7 +8,6 @@ gets this note, with the cause and the fix, instead of a bare "access denied".
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,10 +54,7 @@ def is_mount_point(p: Path) -> bool:
     ``os.path.ismount`` compares devices, which a bind mount on the same filesystem does not change,
     so the mount table is read instead (``\\040``-style escapes undone).
     """
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
-            targets = {line.split(" ")[4] for line in f if line.count(" ") >= 5}
-    except OSError:
-        return os.path.ismount(p)
-    unescape = re.compile(r"\\([0-7]{3})")
-    return any(unescape.sub(lambda m: chr(int(m.group(1), 8)), t) == str(p) for t in targets)
+    from codeward.home import mount_points
+
+    found = mount_points()
+    return p in found if found else os.path.ismount(p)
