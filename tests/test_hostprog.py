@@ -102,3 +102,22 @@ def test_a_git_a_command_planted_in_an_activated_venv_never_runs_on_the_host(git
     )
     assert again.returncode == 0, again.stderr
     assert not marker.exists(), "codeward ran the planted git on the host"
+
+
+def test_commands_are_refused_when_codeward_is_installed_in_the_workspace(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """codeward in the project's own venv (``pip install codeward`` into ``.venv``): a command could
+    rewrite the code codeward runs on the host next time (red team rt18). Commands are refused,
+    with what to do; the same project with codeward installed elsewhere runs them."""
+    from codeward.errors import SandboxUnavailable
+    from codeward.project.assemble import open_project
+
+    monkeypatch.setattr(hostprog, "_guarded", [])
+    project = open_project(git_repo)
+    assert project.sandbox_spec().workspace == git_repo.resolve()  # installed elsewhere: fine
+    venv = git_repo / ".venv"
+    venv.mkdir()
+    monkeypatch.setattr(sys, "prefix", str(venv))
+    with pytest.raises(SandboxUnavailable, match=r"codeward itself is installed where commands may write .*\.venv"):
+        project.sandbox_spec()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 
 SYSTEM_DIRS: tuple[str, ...] = ("/usr/bin", "/bin", "/usr/local/bin", "/usr/sbin", "/sbin")
@@ -28,6 +29,25 @@ def guard(*places: str | os.PathLike[str]) -> None:
         real = os.path.realpath(os.fspath(p))
         if real != "/" and real not in _guarded:
             _guarded.append(real)
+
+
+def guarded(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` (resolved) lies in a place :func:`guard` marked."""
+    real = os.path.realpath(os.fspath(path))
+    return any(real == g or real.startswith(g.rstrip("/") + "/") for g in _guarded)
+
+
+def own_install_guarded() -> str | None:
+    """The interpreter, environment or package directory of this codeward that lies in a guarded
+    place, else None. codeward installed in the project's own venv (``pip install codeward`` into
+    ``.venv``) runs code a command can rewrite: the next run would execute it unconfined (red team
+    rt18), so commands are refused there."""
+    import codeward
+
+    for p in (sys.executable, sys.prefix, os.path.dirname(codeward.__file__)):
+        if p and guarded(p):
+            return os.path.realpath(p)
+    return None
 
 
 def host_path(path: str | None = None) -> str:

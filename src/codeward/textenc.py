@@ -147,3 +147,35 @@ def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
 
     i = bisect.bisect_right(spans, (pos, 1 << 62)) - 1
     return i >= 0 and spans[i][0] < pos < spans[i][1]
+
+
+# The single-byte part of IBM-930 and IBM-1390 (z/OS Japanese, Katakana where cp037 has the
+# lower-case letters, which move to 0x62-0xB9): each byte that stands for a printable ASCII
+# character, and that character. Python has no codec for them; ``iconv -f IBM930`` has.
+_IBM930_BYTES = bytes.fromhex(
+    "050d25404b4c4d4e4f505a5c5d5e606162636465666768696b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808b9ba0abb0b2b3b4b5b6b7b8b9c0c1c2c3c4c5c6c7c8c9d0d1d2d3d4d5d6d7d8d9e0e2e3e4e5e6e7e8e9f0f1"
+    "f2f3f4f5f6f7f8f9"
+)
+_IBM930_ASCII = (
+    "\t\r\n .<(+|&!*);-/abcdefgh,%_>?[ijklmnop`:#@'=\"]qr~s^\\tuvwxyz{ABCDEFGHI}JKLMNOPQR$STUVWXYZ0123456789"
+)
+_IBM930 = bytes.maketrans(
+    _IBM930_BYTES + bytes(sorted(set(range(256)) - set(_IBM930_BYTES))),
+    b"".join([_IBM930_ASCII.encode(), b"\0" * (256 - len(_IBM930_BYTES))]),
+)
+_SHIFTED = re.compile(rb"\x0e[^\x0f]*\x0f?")
+"""A double-byte stretch of an IBM-930 file (shift-out to shift-in): Kanji, not read here."""
+
+
+def ibm930_text(data: bytes) -> str | None:
+    """``data`` read as IBM-930 text (its double-byte stretches as line breaks), or None when it is
+    not: at least nine in ten of its single-byte bytes must stand for ASCII characters, which a
+    Latin-1 or other ASCII-based file never meets (its spaces, 0x20, are control codes there)."""
+    single = _SHIFTED.sub(b"\x25", data)
+    if not single:
+        return None
+    text = single.translate(_IBM930)
+    if text.count(b"\0") * 10 > len(text):
+        return None
+    return text.replace(b"\0", b"\n").decode("ascii")

@@ -27,7 +27,7 @@ from typing import BinaryIO
 from codeward.privacy.unpack import MAX_DEPTH, MAX_INFLATED, Budget, Fragment, Unscannable, payloads
 from codeward.privacy.unpack_carve import carve, may_hold_stream
 from codeward.privacy.unpack_pdf import pdf_streams
-from codeward.textenc import RUN_BYTES, decode, detect, printable_strings
+from codeward.textenc import RUN_BYTES, decode, detect, ibm930_text, printable_strings
 
 __all__ = ["MAX_INFLATED", "Contents", "contents", "streamed_strings"]
 CHUNK = 8 << 20
@@ -72,14 +72,16 @@ def _text_file(data: bytes) -> tuple[str, ...]:
     """The texts of a file with no NUL byte: its UTF-8 text and, when some of its bytes are not
     UTF-8, its printable strings too. Text in a single-byte code page that is not ASCII-based, such
     as EBCDIC from a mainframe export, has no NUL and so passes for UTF-8, but decoded that way its
-    letters are replacement characters while ``iconv -f IBM037`` prints them (red team rt16). The
+    letters are replacement characters while ``iconv -f IBM037`` prints them (red team rt16; the
+    Japanese IBM-930 too, rt18). The
     view's copy of such a file replaces those bytes, so marking the file is enough."""
     text = decode(data, "utf-8")
     if not text:
         return ()
     if "\ufffd" not in text:
         return (text,)
-    return (text, "\n".join(printable_strings(data)))
+    japanese = ibm930_text(data)  # whose lower-case letters no cp037 string spells (red team rt18)
+    return (text, "\n".join(printable_strings(data)), *((japanese,) if japanese else ()))
 
 
 def _collect(data: bytes, budget: Budget, depth: int, texts: list[str]) -> bool:

@@ -124,11 +124,20 @@ class Project:
 
     def sandbox_spec(self, *, writable: Sequence[str | Path] = (), network: bool | None = None) -> SandboxSpec:
         """What the sandbox must enforce for a command in this project."""
-        from codeward.hostprog import guard
+        from codeward.hostprog import guard, own_install_guarded
         from codeward.project.sandbox_view import spec_for_project
 
         spec = spec_for_project(self, writable=writable, network=network)
         guard(*spec.writable)  # commands write there too: no host program is taken from it
+        inside = own_install_guarded()
+        if inside is not None:
+            from codeward.errors import SandboxUnavailable
+
+            raise SandboxUnavailable(
+                f"sandbox: codeward itself is installed where commands may write ({inside}): a command could "
+                "rewrite the code codeward runs outside the sandbox; install it outside the workspace "
+                "(scripts/install, pipx install or uv tool install) and run that one"
+            )
         return spec
 
     def select_sandbox(self, *, allow_unsandboxed: bool = False, hold_view: bool = True) -> Sandbox:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codeward.hostprog import program
+from codeward.hostprog import guarded, program
 from codeward.privacy.ignore import IgnoreRule
 from codeward.providers.types import ToolCall
 from codeward.tools.base import ToolContext, ToolError, ToolOutput
@@ -53,10 +53,11 @@ MAX_NAMED_SKIPS = 20
 
 
 def rg_binary() -> str | None:
-    """The ``rg`` installed beside this interpreter (the pinned wheel), else one in the system
-    directories or on PATH outside the workspace (:func:`codeward.hostprog.program`)."""
+    """The ``rg`` installed beside this interpreter (the pinned wheel), unless that lies where
+    commands write (red team rt18), else one in the system directories or on PATH outside the
+    workspace (:func:`codeward.hostprog.program`)."""
     here = Path(sys.executable).parent / "rg"
-    if here.is_file() and os.access(here, os.X_OK):
+    if here.is_file() and os.access(here, os.X_OK) and not guarded(here) and not guarded(sys.executable):
         return str(here)
     return program("rg")
 
