@@ -196,7 +196,8 @@ class TreeWatch:
     def merge(
         self, walked: dict[str, str], stamps: dict[str, str]
     ) -> tuple[dict[str, str], list[str], list[str]] | None:
-        """The background walk since :meth:`mark` gave ``walked``: ``(now, changed, gone)`` against
+        """The background walk since :meth:`mark` gave ``walked`` (changed in place and returned as
+        ``now``): ``(now, changed, gone)`` against
         ``stamps`` (the last refresh's), the walk brought up to now by looking again at every name
         an event gave since the mark, or None when that cannot be trusted (then walk, as ever).
         What no event reports (a memory map, AIO, a link from outside) is as the walk saw it, so the
@@ -208,18 +209,19 @@ class TreeWatch:
                 return None
             written, self._written = self._written, set()
             self._dirty.clear()  # every one of them is in ``since`` too
-            now = dict(walked)
+            now = walked  # taken over, not copied: a background walk's listing is merged once
             fresh, self._fresh = self._fresh, set()
             applied, _ = self._apply(now, since | self._linked, unwatched=fresh)
             self._other_names(now, applied)
-            if any(s.startswith("d ") and p not in self._path_wd for p, s in now.items()):
+            linked, unwatched = _linked_and_unwatched(now, self._path_wd)
+            if unwatched:
                 self._full = True  # a directory the walk listed that no watch covers: trust nothing
             if self._full or self.broken or not self._explained(written, stamps, now):
                 self._trusted = False
                 return None
             self._walked_at = self._marked_at
             self.full_walks += 1
-            self._linked = {p for p, s in now.items() if s.startswith("f ") and tree_walk.stamp_links(s) > 1}
+            self._linked = linked
             gone = list(stamps.keys() - now.keys())
             return now, tree_walk.changed(now, stamps), gone
 
@@ -282,7 +284,7 @@ class TreeWatch:
                 trusted = trusted and wd[1] and ok
             for d in [d for d in self._path_wd if d not in keep]:
                 self._forget(d, remove=True)
-            self._linked = {p for p, s in stamps.items() if s.startswith("f ") and tree_walk.stamp_links(s) > 1}
+            self._linked = _linked_and_unwatched(stamps, self._path_wd)[0]
             self._trusted = trusted and not self._full
             self._walked_at = time.monotonic()
             self.full_walks += 1
@@ -478,6 +480,22 @@ class TreeWatch:
         with contextlib.suppress(OSError):
             os.close(self.fd)
         self._mounts.close()
+
+
+def _linked_and_unwatched(stamps: dict[str, str], watched: dict[str, int]) -> tuple[set[str], bool]:
+    """The files of ``stamps`` with more than one link, and whether a directory of it has no watch:
+    one pass, as the refresh that merges a background walk pays it for every entry (two generator
+    passes and a call per file took 260 of its 380 ms at 200 000 files)."""
+    linked: set[str] = set()
+    unwatched = False
+    for path, stamp in stamps.items():
+        kind = stamp[0]
+        if kind == "f":
+            if stamp.split(" ", 4)[3] not in ("0", "1"):  # the link count field (tree_walk.stamp_links)
+                linked.add(path)
+        elif kind == "d" and not unwatched and path not in watched:
+            unwatched = True
+    return linked, unwatched
 
 
 def _below_any(path: str, dirs: set[str]) -> bool:
