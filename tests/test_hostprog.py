@@ -7,12 +7,11 @@ activated, ``<workspace>/.venv/bin`` is first on PATH and a command can put a pr
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from tests.support.cw_subprocess import REPO
+from tests.support.cw_subprocess import run_cw
 
 from codeward import hostprog
 
@@ -77,29 +76,15 @@ def test_a_git_a_command_planted_in_an_activated_venv_never_runs_on_the_host(git
     scan and view) must use the system git."""
     marker = tmp_path / "outside" / "host-ran-it"
     marker.parent.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PATH": f"{git_repo / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    env = {"PATH": f"{git_repo / '.venv' / 'bin'}:{os.environ['PATH']}"}  # the venv activated
     script = f'#!/bin/sh\\necho x > {marker}\\nexec /usr/bin/git "$@"\\n'
     plant = f"mkdir -p .venv/bin && printf '{script}' > .venv/bin/git && chmod +x .venv/bin/git && echo planted"
-    first = subprocess.run(
-        [sys.executable, "-m", "codeward", "sandbox", "--", "sh", "-c", plant],
-        cwd=git_repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    first = run_cw("sandbox", "--", "sh", "-c", plant, cwd=git_repo, env=env)
     if "planted" not in first.stdout:
         pytest.skip(f"no sandbox ran the command here: {first.stderr[-300:]}")
     assert not marker.exists()  # the sandbox kept the command in the workspace
     assert (git_repo / ".venv" / "bin" / "git").is_file()
-    again = subprocess.run(
-        [sys.executable, "-m", "codeward", "sandbox", "--", "git", "status", "--short"],
-        cwd=git_repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = run_cw("sandbox", "--", "git", "status", "--short", cwd=git_repo, env=env)
     assert again.returncode == 0, again.stderr
     assert not marker.exists(), "codeward ran the planted git on the host"
 
