@@ -194,3 +194,48 @@ def test_a_search_that_is_killed_refuses_instead_of_finding_nothing(
     monkeypatch.setattr(link_names, "FIND_PATHS", (str(killed),))
     with pytest.raises(OSError, match="signal 9"):
         learner.linked_outside()
+
+
+@pytest.mark.parametrize(
+    ("owner", "mode", "refused"),
+    [
+        ("self", 0o300, True),  # a command's own `chmod 300` after `ln`
+        ("other", 0o733, True),  # another's drop box this user may write in
+        ("other", 0o711, False),  # another's directory: nothing of this user's making can be inside
+        ("other", 0o700, False),
+    ],
+)
+def test_an_unlistable_directory_refuses_only_where_this_user_could_have_made_a_name(
+    owner: str, mode: int, refused: bool
+) -> None:
+    """Run as an ordinary user (``nobody``) through ``setpriv``: root lists everything."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None or not os.path.exists("/usr/bin/python3"):
+        pytest.skip("needs root, setpriv and /usr/bin/python3 to act as another user")
+    nobody = 65534
+    base = Path(tempfile.mkdtemp(prefix="cw-unlisted-"))  # reachable by nobody (the test's tmp is 0700)
+    base.chmod(0o755)
+    d = base / "d"
+    d.mkdir()
+    if owner == "self":
+        os.chown(d, nobody, nobody)
+    d.chmod(mode)
+    src = Path(link_names.__file__).resolve().parents[2]
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from codeward.privacy import link_names as l\n"
+        "try:\n    l._refuse_unlisted(sys.argv[2]); print('allowed')\n"
+        "except OSError as e:\n    print('refused:', e)"
+    )
+    as_nobody = ["setpriv", f"--reuid={nobody}", f"--regid={nobody}", "--clear-groups"]
+    try:
+        run = subprocess.run(
+            [*as_nobody, "/usr/bin/python3", "-c", probe, str(src), str(d)], capture_output=True, text=True, timeout=30
+        )
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert run.stdout.startswith("refused" if refused else "allowed"), run.stdout + run.stderr
+    if refused:
+        assert f"chmod u+rx {d}" in run.stdout

@@ -104,14 +104,16 @@ _EXPRESSION = (
 
 def _refuse_unlisted(path: str) -> None:
     """Refuse when ``path`` (a directory ``find`` could not list or enter) could hold a name a command
-    made: one this user owns (a command's ``chmod 300`` after ``ln``; it can undo that) or may enter
-    (a name inside can be opened without listing). Another user's directory this user cannot enter
-    holds nothing of its making (``/tmp/systemd-private-*``). Root lists everything."""
+    made: one this user owns (a command's ``chmod 300`` after ``ln``; it can undo that) or may write
+    in and enter (a drop box: a name made there is opened without listing). Another user's
+    directory this user cannot write in holds nothing of its making (``/tmp/systemd-private-*``, a
+    mode-0711 home), and refusing there would let any other account stop this user's work (red team
+    rt18). Root lists everything."""
     try:
         st = os.lstat(path)
     except OSError:
         return  # gone since find saw it: whatever it held went with it
-    if st.st_uid == os.geteuid() or os.access(path, os.X_OK, follow_symlinks=False):
+    if st.st_uid == os.geteuid() or os.access(path, os.W_OK | os.X_OK, follow_symlinks=False):
         raise OSError(
             f"cannot list {path} to look there for other names of a file holding a secret; "
             f"make it readable (chmod u+rx {shlex.quote(path)}) or remove it"
