@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,6 +166,33 @@ def test_placeholders_go_back_into_files_but_unknown_ones_are_refused(repo):
     bogus = '*** Begin Patch\n*** Add File: x.py\n+K = "<secret:aws-secret-access-key:0badf00d>"\n*** End Patch\n'
     assert "placeholder whose value is not known" in h.call("apply_patch", input=bogus)
     assert not (repo / "x.py").exists()
+
+
+def test_a_multi_line_value_goes_back_as_its_lines_and_a_placeholder_never_into_a_path(repo):
+    """Values are put back after the model's patch is parsed (red team rt19): a private key's one
+    placeholder becomes the key's lines, as added lines and as context; a placeholder in a file name
+    is refused, and a parse error quotes the model's text, never the value."""
+    import base64
+
+    body = base64.b64encode(bytes(range(256)) * 3).decode()
+    key = "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+    key += "\n-----END RSA PRIVATE KEY-----"
+    (repo / "deploy.txt").write_text(f"# deploy key\n{key}\n# end\n")
+    h = Harness(repo, "auto-edit")
+    seen = h.session.gate.redact_text(h.call("read_file", path="deploy.txt"))[0]
+    [placeholder] = set(re.findall(r"<secret:[^>]+>", seen))
+    add = f"*** Begin Patch\n*** Add File: copy.txt\n+{placeholder}\n*** End Patch\n"
+    assert h.call("apply_patch", input=add).startswith("Success.")
+    assert (repo / "copy.txt").read_text() == key + "\n"
+    update = f"*** Begin Patch\n*** Update File: deploy.txt\n@@\n {placeholder}\n-# end\n+# the end\n*** End Patch\n"
+    assert h.call("apply_patch", input=update).startswith("Success.")
+    assert (repo / "deploy.txt").read_text() == f"# deploy key\n{key}\n# the end\n"
+    named = f"*** Begin Patch\n*** Add File: notes/{placeholder}.md\n+x\n*** End Patch\n"
+    assert "a secret cannot be part of a file name" in h.call("apply_patch", input=named)
+    assert not (repo / "notes").exists()
+    broken = f"*** Begin Patch\n{'x' * 62}{placeholder}\n*** End Patch\n"
+    out = h.call("apply_patch", input=broken)
+    assert out.startswith("error:") and body[:12] not in out
 
 
 def test_bad_arguments_and_unknown_tools_become_results(repo):

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple
 
 from codeward.patch.errors import PatchError
@@ -125,6 +126,29 @@ class Patch:
             if op.move_to is not None:
                 seen.setdefault(op.move_to)
         return list(seen)
+
+    def map_lines(self, change: Callable[[str], str]) -> Patch:
+        """The same patch with ``change`` applied to every line of content (added files' lines, hunk
+        lines, ``@@`` headers), never to a path; a changed line holding newlines becomes that many
+        lines of the same kind. ``apply_patch`` puts real values back for placeholders this way,
+        after the model's own text was parsed: a parse error then quotes only what the model sent,
+        and a value never becomes part of a file name (red team rt19)."""
+
+        def lines(texts: Iterable[str]) -> tuple[str, ...]:
+            return tuple(piece for t in texts for piece in change(t).split("\n"))
+
+        ops = []
+        for op in self.ops:
+            hunks = tuple(
+                replace(
+                    h,
+                    headers=tuple(change(x) for x in h.headers),
+                    lines=tuple(HunkLine(ln.kind, piece) for ln in h.lines for piece in change(ln.text).split("\n")),
+                )
+                for h in op.hunks
+            )
+            ops.append(replace(op, content=lines(op.content), hunks=hunks))
+        return Patch(tuple(ops))
 
 
 class _Line(NamedTuple):

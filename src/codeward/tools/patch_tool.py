@@ -8,7 +8,8 @@ applied whole or not at all.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from codeward.events import FileChange, FileChanged, ItemCompleted, ItemStarted
 from codeward.policy import Decision
@@ -19,6 +20,9 @@ from codeward.tools.asking import EditRequest
 from codeward.tools.base import ToolContext, ToolError, ToolOutput
 from codeward.tools.read import blocked_message
 from codeward.workspace import IGNORE_FILES
+
+if TYPE_CHECKING:
+    from codeward.patch import Patch
 
 KIND_LETTER = {"add": "A", "update": "M", "delete": "D"}
 
@@ -43,14 +47,32 @@ def _refuse_unknown_placeholders(text: str, paths: list[str], read: Any) -> None
         )
 
 
+def _content(patch: Patch) -> Iterator[str]:
+    """Every line of content of a parsed patch (what placeholders were restored into)."""
+    for op in patch.ops:
+        yield from op.content
+        for h in op.hunks:
+            yield from h.headers
+            yield from (ln.text for ln in h.lines)
+
+
 def apply_patch(args: dict[str, Any], ctx: ToolContext, call: ToolCall) -> ToolOutput:
     from codeward.patch import apply_changes, parse_patch, plan_patch, unified_diff, workspace_reader
     from codeward.patch.apply import workspace_roots
     from codeward.policy import decide_edit
 
-    text = ctx.gate.restore(args["input"])
     ws = ctx.workspace
-    patch = parse_patch(text, roots=workspace_roots(ws), base=ws.rel(ws.cwd))
+    # the model's own text is parsed (an error quotes only what it sent, placeholders and all);
+    # real values go back into lines of content only, never into a path (red team rt19)
+    patch = parse_patch(args["input"], roots=workspace_roots(ws), base=ws.rel(ws.cwd))
+    for path in patch.paths():
+        if PLACEHOLDER.search(path):
+            raise ToolError(
+                f"apply_patch: the path {path!r} holds a placeholder; a secret cannot be part of a file name, "
+                "name the file without it"
+            )
+    patch = patch.map_lines(ctx.gate.restore)
+    text = "\n".join(_content(patch))
     rel_of: dict[str, str] = {}
     for path in patch.paths():
         target = ws.resolve(path)
