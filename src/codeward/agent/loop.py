@@ -205,6 +205,20 @@ class Agent:
                 self._finish_plan()
                 self.events.emit(TurnCompleted(usage.to_json()))
                 return TurnResult("completed", final, usage)
+            try:
+                guessed = self.gate.guessed(c.arguments for c in turn.tool_calls)
+            except CodewardError as e:
+                return self._answer_all(turn, e.message, usage)
+            if guessed is not None:
+                # no tool runs on it: whatever it returned, redacted or not, would say whether the
+                # guess is right (red team rt19); the model gets no further request in this turn
+                return self._answer_all(
+                    turn,
+                    f"the model's tool call holds a value this session knows as a secret ({guessed}), which it was "
+                    "only ever shown as a placeholder: it could only have guessed it, so the turn is stopped and "
+                    "no tool ran",
+                    usage,
+                )
             for call in turn.tool_calls:
                 out = self.tools.dispatch(call, self.ctx)
                 self.items.append(ToolResult(call.call_id, call.name, self._budgeted(out.text, call.name), out.files))
@@ -340,6 +354,13 @@ class Agent:
             self.events.emit(ItemCompleted(self.ctx.last_plan))
             self.ctx.plan_item_id = None
             self.ctx.last_plan = None
+
+    def _answer_all(self, turn: AssistantTurn, message: str, usage: Usage) -> TurnResult:
+        """End the turn before any of ``turn``'s tool calls runs: each gets a result saying so (both
+        wire APIs refuse a conversation with an unanswered call), and the turn fails with ``message``."""
+        for call in turn.tool_calls:
+            self.items.append(ToolResult(call.call_id, call.name, "not run: the turn was stopped"))
+        return self._fail(message, usage)
 
     def _fail(self, message: str, usage: Usage) -> TurnResult:
         self.total_usage = self.total_usage + usage
