@@ -236,3 +236,18 @@ def test_a_tool_call_that_carries_a_known_value_stops_the_turn_before_any_tool_a
         assert run.returncode == 0 and len(model_server.requests) == 2, run.stderr
         last = json.loads(model_server.requests[-1].body)
         assert f"{guess}.txt" in json.dumps(last)  # the echo, as written
+
+
+def test_a_guess_spelled_with_json_escapes_in_the_arguments_stops_the_turn_too(
+    model_server: Any, git_repo: Path, cw_home: Path
+) -> None:
+    """The tool reads the decoded arguments: ``\\u0053ummer2024xyz`` in the JSON text is the guess."""
+    from tests.support.cli import codeward, write_config
+
+    (git_repo / ".env").write_text("DB_PASSWORD=Summer2024xyz\n")
+    raw = '{"path": "\\u0053ummer2024xyz.txt"}'
+    assert "Summer2024xyz" not in raw and json.loads(raw)["path"] == "Summer2024xyz.txt"
+    model_server.script([{"tool": "read_file", "raw_args": raw}, {"text": "done"}])
+    write_config(cw_home, model_server.url)
+    run = codeward("exec", "--json", "-a", "suggest", "look around", cwd=git_repo)
+    assert run.returncode != 0 and len(model_server.requests) == 1, run.stdout

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from codeward.agent.context import (
     COMPACT_PROMPT,
@@ -206,7 +206,7 @@ class Agent:
                 self.events.emit(TurnCompleted(usage.to_json()))
                 return TurnResult("completed", final, usage)
             try:
-                guessed = self.gate.guessed(c.arguments for c in turn.tool_calls)
+                guessed = self.gate.guessed(t for c in turn.tool_calls for t in _argument_texts(c.arguments))
             except CodewardError as e:
                 return self._answer_all(turn, e.message, usage)
             if guessed is not None:
@@ -369,6 +369,27 @@ class Agent:
         self.events.emit(ItemCompleted(ErrorItem(id=self.ctx.ids.next(), message=shown)))
         self.events.emit(TurnFailed(shown))
         return TurnResult("failed", "", usage, message)
+
+
+def _argument_texts(arguments: str) -> list[str]:
+    """A tool call's arguments as sent (JSON text) and every string in them as the tool reads it:
+    a JSON escape (``\\u0053ummer``) spells a value the raw text does not hold."""
+    import json
+
+    out = [arguments]
+    try:
+        todo: list[Any] = [json.loads(arguments)]
+    except ValueError:
+        return out
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, dict):
+            todo += [*v.keys(), *v.values()]
+        elif isinstance(v, list):
+            todo += v
+    return out
 
 
 def _mechanical_summary(history: list[Item]) -> str:
