@@ -6,8 +6,7 @@ or not, and records every request it receives so a test can assert exactly what 
 Each POST consumes the next step of the script:
 
 * ``{"text": "..."}``: answer and end the turn (optionally ``"reasoning": "..."``);
-* ``{"tool": NAME, "args": {...}}`` (or ``"raw_args": "JSON TEXT"``, sent as written) or
-  ``{"tools": [[NAME, {...}], ...]}``: call tools;
+* ``{"tool": NAME, "args": {...}}`` or ``{"tools": [[NAME, {...}], ...]}``: call tools;
 * ``{"status": 429, "retry_after": "0", "message": "..."}``: an HTTP error (any status);
 * ``{"malformed": true}``: a stream whose data is not JSON;
 * ``{"drop": true}``: a stream cut off after the first delta, before it completes;
@@ -81,14 +80,9 @@ def _last_input(req: dict[str, Any]) -> str:
     return json.dumps(seq[-1])
 
 
-def _arguments(args: Any) -> str:
-    """A call's arguments as the model sends them: ``raw_args`` (a JSON text) as given, else JSON."""
-    return args if isinstance(args, str) else json.dumps(args)
-
-
-def _calls(step: dict[str, Any]) -> list[tuple[str, Any]]:
+def _calls(step: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     if "tool" in step:
-        return [(step["tool"], step.get("raw_args", step.get("args", {})))]
+        return [(step["tool"], step.get("args", {}))]
     return [(c[0], c[1]) for c in step.get("tools", [])]
 
 
@@ -223,7 +217,7 @@ def make_handler(state: ScriptState) -> type[BaseHTTPRequestHandler]:
                 msg: dict[str, Any] = {"role": "assistant", "content": None if calls else step.get("text", "done")}
                 if calls:
                     msg["tool_calls"] = [
-                        {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": _arguments(a)}}
+                        {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
                         for i, (n, a) in enumerate(calls)
                     ]
                 body = {
@@ -252,7 +246,7 @@ def make_handler(state: ScriptState) -> type[BaseHTTPRequestHandler]:
                 self._write(chunk({"reasoning_content": step["reasoning"]}))
             if calls:
                 for i, (name, args) in enumerate(calls):
-                    a = _arguments(args)
+                    a = json.dumps(args)
                     self._write(
                         chunk(
                             {
@@ -303,7 +297,7 @@ def make_handler(state: ScriptState) -> type[BaseHTTPRequestHandler]:
                         "id": f"fc_{i}",
                         "call_id": f"call_{i}",
                         "name": name,
-                        "arguments": _arguments(args),
+                        "arguments": json.dumps(args),
                         "status": "completed",
                     }
                 )

@@ -230,7 +230,9 @@ def compacted_items(preamble: Message, items: Sequence[Item], summary: str, user
     """The history after compaction: the preamble, kept user messages, then the summary."""
     body = items[1:] if items and items[0] is preamble else items
     kept: list[Item] = [preamble, *kept_user_messages(body, user_budget)]
-    kept.append(Message("user", SUMMARY_PREFIX + summary.strip()))
+    # the model's own text, sent back as an assistant item the gate does not redact: redacting it
+    # would answer the guesses written into it (red team rt20)
+    kept.append(Message("assistant", SUMMARY_PREFIX + summary.strip()))
     return kept
 
 

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
 from codeward.agent.context import (
     COMPACT_PROMPT,
@@ -205,20 +205,6 @@ class Agent:
                 self._finish_plan()
                 self.events.emit(TurnCompleted(usage.to_json()))
                 return TurnResult("completed", final, usage)
-            try:
-                guessed = self.gate.guessed(t for c in turn.tool_calls for t in _argument_texts(c.arguments))
-            except CodewardError as e:
-                return self._answer_all(turn, e.message, usage)
-            if guessed is not None:
-                # no tool runs on it: whatever it returned, redacted or not, would say whether the
-                # guess is right (red team rt19); the model gets no further request in this turn
-                return self._answer_all(
-                    turn,
-                    f"the model's tool call holds a value this session knows as a secret ({guessed}), which it was "
-                    "only ever shown as a placeholder: it could only have guessed it, so the turn is stopped and "
-                    "no tool ran",
-                    usage,
-                )
             for call in turn.tool_calls:
                 out = self.tools.dispatch(call, self.ctx)
                 self.items.append(ToolResult(call.call_id, call.name, self._budgeted(out.text, call.name), out.files))
@@ -355,13 +341,6 @@ class Agent:
             self.ctx.plan_item_id = None
             self.ctx.last_plan = None
 
-    def _answer_all(self, turn: AssistantTurn, message: str, usage: Usage) -> TurnResult:
-        """End the turn before any of ``turn``'s tool calls runs: each gets a result saying so (both
-        wire APIs refuse a conversation with an unanswered call), and the turn fails with ``message``."""
-        for call in turn.tool_calls:
-            self.items.append(ToolResult(call.call_id, call.name, "not run: the turn was stopped"))
-        return self._fail(message, usage)
-
     def _fail(self, message: str, usage: Usage) -> TurnResult:
         self.total_usage = self.total_usage + usage
         # Codex consumers read the reason from an error item, then the turn.failed that ends the turn
@@ -369,27 +348,6 @@ class Agent:
         self.events.emit(ItemCompleted(ErrorItem(id=self.ctx.ids.next(), message=shown)))
         self.events.emit(TurnFailed(shown))
         return TurnResult("failed", "", usage, message)
-
-
-def _argument_texts(arguments: str) -> list[str]:
-    """A tool call's arguments as sent (JSON text) and every string in them as the tool reads it:
-    a JSON escape (``\\u0053ummer``) spells a value the raw text does not hold."""
-    import json
-
-    out = [arguments]
-    try:
-        todo: list[Any] = [json.loads(arguments)]
-    except ValueError:
-        return out
-    while todo:
-        v = todo.pop()
-        if isinstance(v, str):
-            out.append(v)
-        elif isinstance(v, dict):
-            todo += [*v.keys(), *v.values()]
-        elif isinstance(v, list):
-            todo += v
-    return out
 
 
 def _mechanical_summary(history: list[Item]) -> str:

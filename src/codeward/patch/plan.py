@@ -387,5 +387,7 @@ def _hint(hunk: Hunk, index: LineIndex, search: int, old: list[str]) -> str:
     hits = [i + 1 for i, key in enumerate(index.keys_folded()) if key == want][:5]
     if hits:
         where = ", ".join(str(h) for h in hits)
-        return f"The first line {first.strip()!r} occurs at line(s) {where}, but the lines after it differ.\n"
-    return f"No line of the file matches the first line {first.strip()!r}.\n"
+        return f"The first line '{first.strip()}' occurs at line(s) {where}, but the lines after it differ.\n"
+    # quoted as written, never repr(): the line may hold a restored secret, and repr doubles its
+    # backslashes into a form no known value matches (red team rt20)
+    return f"No line of the file matches the first line '{first.strip()}'.\n"

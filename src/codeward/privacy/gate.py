@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 from codeward.errors import CodewardError
 from codeward.privacy.ledger import LedgerEntry
-from codeward.privacy.redact import PLACEHOLDER
 
 # Keys whose string values are protocol structure, not content: never scanned, never changed.
 # ``encrypted_content`` is a reasoning item the provider encrypted for itself and gets back as is:
@@ -104,32 +103,12 @@ class Gate:
         self._cache[(path, text)] = (getattr(self.redactor, "generation", 0), r.text, dict(r.counts))
         return r.text, dict(r.counts)
 
-    def guessed(self, texts: Iterable[str]) -> str | None:
-        """The rule of a value this session knows as secret that ``texts`` (what the model wrote: a
-        tool call's arguments) carry in a tracked form, else None. The model is shown placeholders
-        only, so such a value is a guess, and any tool that echoes it (an error quoting a path, an
-        ``echo``) would answer it through the redaction (red team rt19): the caller stops the turn."""
-        known = getattr(self.redactor, "known", None)
-        if known is None:
-            return None
-        texts = list(texts)
-        refresh = getattr(self.redactor, "refresh", None)
-        if refresh is not None and any(texts):
-            try:
-                refresh()  # the workspace's values too: the first request did not wait for them
-            except Exception as e:
-                raise GateError(f"tool call not run: learning the workspace's secrets failed ({e})") from None
-        for text in texts:
-            for hit in known.find(PLACEHOLDER.sub(" ", text)):
-                return hit.rule
-        return None
-
     def _walk(self, value: Any, counts: dict[str, int], key: str | None = None) -> Any:
         if isinstance(value, dict) and _model_authored(value):
-            # the model's own text (a reply, a tool call, its reasoning) is sent back as it came: it
-            # was made from placeholders, so a known value in it is a guess, and replacing it would
-            # tell the model which guess was right (red team rt19: five candidate passwords in one
-            # message, the right one came back as a placeholder)
+            # the model's own text (a reply, a tool call, its reasoning, its summary) is sent back as
+            # it came: it was made from placeholders, so a known value in it is a guess, and replacing
+            # it would tell the model which guess was right (red team rt19: five candidate passwords
+            # in one message, the right one came back as a placeholder)
             return value
         if isinstance(value, str):
             if key in STRUCTURAL_KEYS or not value:
