@@ -41,7 +41,8 @@ def test_transforms_through_the_shell_carry_nothing(model_server, git_repo: Path
     (git_repo / "config").mkdir()
     (git_repo / "config" / "app.conf").write_text(FILE)
     steps: list[dict[str, Any]] = [{"tool": "shell", "args": {"command": c}} for c in ATTACKS]
-    # the prompt's own secret, re-typed reversed by the model into a command: known from the prompt
+    # the prompt's own secret, re-typed reversed by the model into a command (a model that guessed
+    # it: it saw a placeholder): known from the prompt, so the command's output is redacted
     steps.append({"tool": "shell", "args": {"command": f"echo {PROMPT_SECRET[::-1]} | rev"}})
     steps.append({"tool": "shell", "args": {"command": "cat config/app.conf"}})
     steps.append({"text": "done"})
@@ -50,7 +51,11 @@ def test_transforms_through_the_shell_carry_nothing(model_server, git_repo: Path
     run = codeward("exec", "--json", "-a", "full-auto", f"my token is {PROMPT_SECRET}; go", cwd=git_repo)
     assert run.returncode == 0, run.stderr
     reqs = model_server.requests
-    sent = "\n".join(s for r in reqs for s in strings(json.loads(r.body)))
+    # what codeward sent: the user's prompt, the tool results; the model's own items go back as it
+    # wrote them (its "re-typed" secret is a guess the provider produced: README, Guesses)
+    sent = "\n".join(
+        s for r in reqs for m in json.loads(r.body)["messages"] if m.get("role") != "assistant" for s in strings(m)
+    )
     known = KnownValues()
     for v in (AWS, LETTERS, PROMPT_SECRET):
         known.add(v, "planted")
