@@ -82,7 +82,9 @@ def other_names(targets: Mapping[Identity, str], places: Iterable[str], walked: 
         for line in run.stdout.split(b"\0"):
             kind, _, rest = line.partition(b" ")
             if kind == b"D":
-                _refuse_unlisted(os.fsdecode(rest))
+                dev, _, path = rest.partition(b" ")
+                if int(dev) in devices:  # on another file system it cannot hold a link to them
+                    _refuse_unlisted(os.fsdecode(path))
                 continue
             dev, _, rest = rest.partition(b" ")
             ino, _, path = rest.partition(b" ")
@@ -97,7 +99,7 @@ def other_names(targets: Mapping[Identity, str], places: Iterable[str], walked: 
 
 _EXPRESSION = (
     # a directory this user cannot list or enter: named, not entered (find would only complain)
-    *("-type", "d", "(", "!", "-readable", "-o", "!", "-executable", ")", "-printf", "D %p\\0", "-prune"),
+    *("-type", "d", "(", "!", "-readable", "-o", "!", "-executable", ")", "-printf", "D %D %p\\0", "-prune"),
     *("-o", "-type", "f", "-links", "+1", "-printf", "F %D %i %p\\0"),
 )
 
