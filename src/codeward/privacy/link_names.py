@@ -82,9 +82,11 @@ def other_names(targets: Mapping[Identity, str], places: Iterable[str], walked: 
         for line in run.stdout.split(b"\0"):
             kind, _, rest = line.partition(b" ")
             if kind == b"D":
-                dev, _, path = rest.partition(b" ")
-                if int(dev) in devices:  # on another file system it cannot hold a link to them
-                    _refuse_unlisted(os.fsdecode(path))
+                dev, _, raw = rest.partition(b" ")
+                shut = os.fsdecode(raw)
+                # on another file system it cannot hold a link to them, unless one is mounted below it
+                if int(dev) in devices or mounts is None or any(m.startswith(shut + "/") for m in mounts):
+                    _refuse_unlisted(shut)
                 continue
             dev, _, rest = rest.partition(b" ")
             ino, _, path = rest.partition(b" ")
