@@ -10,6 +10,7 @@ sweeps the same prefix's directories of processes that are gone, owned by this u
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -52,9 +53,24 @@ def sweep(prefix: str, parent: str | os.PathLike[str]) -> list[str]:
         except OSError:
             continue
         if stat.S_ISDIR(st.st_mode) and st.st_uid == me:
-            shutil.rmtree(path, ignore_errors=True)
+            remove(path)
             removed.append(name)
     return removed
+
+
+def remove(path: str | os.PathLike[str]) -> None:
+    """Remove a scratch tree, including directories made read-only on purpose (a forged object
+    store is ``0555`` so that no git adds to it): they are opened for their owner first. Links are
+    never followed."""
+    for d, dirs, _ in os.walk(path):
+        for name in dirs:
+            full = os.path.join(d, name)
+            if not os.path.islink(full):
+                with contextlib.suppress(OSError):
+                    os.chmod(full, 0o700)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

@@ -1,11 +1,13 @@
-"""rt1 finding 2 under bubblewrap: a secret committed, staged or stashed *during* a session is read
+"""rt1 finding 2, under bubblewrap and under Landlock: a secret committed, staged or stashed *during* a session is read
 by the sandbox's git as a placeholder, whatever the command does with it (``cut`` slices shifted by
 one character, which no known-value encoding follows; a pack inflated with Python's zlib after
 ``git gc``), through the session's own shell tool.
 
 The object-store view (:mod:`codeward.privacy.history_view`) is rebuilt whenever the store changes,
-so a blob added by the user between two commands is out of the view for the second one. The strict
-xfail control runs the same commands with the view's binds switched off and must find the leak.
+so a blob added by the user between two commands is out of the view for the second one. bubblewrap
+binds it over ``.git/objects``; Landlock holds the real store out of the tree and puts the view's
+forged store at its name (:mod:`codeward.sandbox.landlock_store`). The strict xfail control runs
+the same commands with the view switched off and must find the leak.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ AWS = "Hs8Dk2Lq9Wz4Xc7Vb1Nm5Tr3Yp6Gf0Ju2Ei8Oa4"
 SECRETS = (TOK[4:], AWS)
 CONF = f"aws_secret_access_key = {AWS}\nGITHUB_TOKEN={TOK}\n"
 SHIFT = "python3 -c 'import sys;sys.stdout.write(\"\".join(chr(ord(c)+1) for c in sys.stdin.read()))'"
-UNPACK = """import glob, sys, zlib
-d = b"".join(open(f, "rb").read() for f in glob.glob(".git/objects/pack/*.pack"))
+UNPACK = """import glob, os, sys, zlib
+stores = [".git/objects"]
+if os.path.exists(".git/objects/info/alternates"):
+    stores += open(".git/objects/info/alternates").read().split()
+d = b"".join(open(f, "rb").read() for s in stores for f in glob.glob(s + "/pack/*.pack"))
+d += b"".join(open(f, "rb").read() for s in stores for f in glob.glob(s + "/??/*"))
 for i in range(len(d)):
     if d[i] == 0x78:
         try:
@@ -104,23 +110,25 @@ def _sent(s: Any, outputs: list[str]) -> str:
 
 
 @pytest.mark.sandbox
+@pytest.mark.parametrize("tier", ["bwrap", "landlock"])
 @pytest.mark.parametrize(
     ("case", "view"),
     [pytest.param(c, True, id=f"{c}-view") for c in sorted(CASES)]
     + [pytest.param(c, False, id=f"{c}-no-view", marks=CONTROL) for c in sorted(CASES)],
 )
 def test_a_secret_added_to_git_during_the_session_is_a_placeholder(
-    git_repo: Path, cw_home: Path, monkeypatch: pytest.MonkeyPatch, case: str, view: bool
+    git_repo: Path, cw_home: Path, monkeypatch: pytest.MonkeyPatch, case: str, view: bool, tier: str
 ) -> None:
     from codeward.sandbox import select_sandbox
 
     try:
-        select_sandbox("bwrap")
+        select_sandbox(tier)
     except SandboxUnavailable as e:
-        pytest.skip(f"bwrap cannot be enforced here: {e}")
-    write_config(cw_home, "http://127.0.0.1:9/v1", "chat", extra='[sandbox]\ntier = "bwrap"')
+        pytest.skip(f"{tier} cannot be enforced here: {e}")
+    write_config(cw_home, "http://127.0.0.1:9/v1", "chat", extra=f'[sandbox]\ntier = "{tier}"')
     if not view:
         monkeypatch.setattr("codeward.sandbox.gitview.object_binds", lambda spec: [])
+        monkeypatch.setattr("codeward.sandbox.landlock_store.planned", lambda spec: None)
     s = offline_session(git_repo)
     first = _dispatch(s, "git log --oneline | head -1", 0)  # a view (or none) is built before the change
     assert first.startswith("exit code: 0"), first

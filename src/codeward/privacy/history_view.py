@@ -29,7 +29,6 @@ import atexit
 import contextlib
 import hashlib
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -57,7 +56,7 @@ from codeward.privacy.history import (
 )
 from codeward.privacy.history_messages import placeholder, redacted_messages
 from codeward.privacy.history_secrets import HistorySecrets, running_for
-from codeward.scratch import process_dir
+from codeward.scratch import process_dir, remove
 
 GRACE_S = 2.0
 """How long a session's first view waits for the history scan to finish before it is staged."""
@@ -71,6 +70,12 @@ class ObjectView:
     replace: Path
     excluded: int
     """Blobs replaced by a placeholder."""
+    forged: Path
+    """For a tier that cannot bind (Landlock): a store that needs no replace refs. It holds each
+    excluded object *under its own id* with the placeholder content and reads the rest from
+    ``objects`` (an alternate). git checks an object's id only when it writes or verifies (``fsck``,
+    ``index-pack``), not when it reads, so ``git show``, ``log -p``, ``archive`` and ``cat-file``
+    all print placeholders, and nothing has to be added to the user's ``.git/refs``."""
     failure: str | None = None
     """Why the view is an empty store (the real one could not be filtered), else None."""
     note: str | None = None
@@ -90,7 +95,7 @@ def _private_dir() -> Path:
     global _dir
     if _dir is None or not _dir.is_dir():
         _dir = process_dir("codeward-objects-")
-        atexit.register(shutil.rmtree, _dir, True)
+        atexit.register(remove, _dir)
     return _dir
 
 
@@ -294,6 +299,10 @@ def build_view(
     (objects / "pack").mkdir(parents=True)
     (objects / "info").mkdir()
     replace.mkdir()
+    forged = tmp / "forged"
+    (forged / "info").mkdir(parents=True)
+    (forged / "pack").mkdir()
+    (forged / "info" / "alternates").write_text(f"{objects}\n")
     # its temporary files go to the object directory: the view's, reading the real one as an
     # alternate, so that the user's .git is not touched (nor its stamp changed)
     real = cached_objects_dir(root)
@@ -302,24 +311,37 @@ def build_view(
     for oid, content in excluded.items():
         new = _write_loose(objects, content, len(oid))
         (replace / oid).write_text(new + "\n")
+        _write_loose(forged, content, len(oid), oid=oid)
     for oid, (kind, content) in messages.items():
         new = _write_loose(objects, content, len(oid), kind)
         (replace / oid).write_text(new + "\n")
+        _write_loose(forged, content, len(oid), kind, oid=oid)
     for d in (tmp, objects, replace):
         os.chmod(d, 0o755)
+    _read_only(forged)
     # a command still running may have the previous view bound: keep it, drop the one before
     older = _built.setdefault(root, [])
     older.append(tmp)
     while len(older) > 2:
-        shutil.rmtree(older.pop(0), ignore_errors=True)
-    return ObjectView(objects, replace, len(excluded), note=note)
+        remove(older.pop(0))
+    return ObjectView(objects, replace, len(excluded), forged, note=note)
 
 
-def _write_loose(objects: Path, content: bytes, hexlen: int, kind: bytes = b"blob") -> str:
+def _read_only(store: Path) -> None:
+    """Close ``store`` to writes by mode: a git run on the host while a Landlock command has it at
+    ``.git/objects`` then fails to add an object, instead of adding one that vanishes with the view
+    (its ref would point at nothing). The command itself only ever gets read rights on it."""
+    for d, _, files in os.walk(store):
+        for f in files:
+            os.chmod(os.path.join(d, f), 0o444)
+        os.chmod(d, 0o555)
+
+
+def _write_loose(objects: Path, content: bytes, hexlen: int, kind: bytes = b"blob", *, oid: str = "") -> str:
     """Store ``content`` as a loose object of ``kind`` (SHA-1 or SHA-256 like the repository) and
-    return its id."""
+    return its id; under ``oid`` instead of its own id when given (a forged store)."""
     data = kind + b" %d\0" % len(content) + content
-    oid = (hashlib.sha256 if hexlen == 64 else hashlib.sha1)(data).hexdigest()
+    oid = oid or (hashlib.sha256 if hexlen == 64 else hashlib.sha1)(data).hexdigest()
     d = objects / oid[:2]
     d.mkdir(exist_ok=True)
     (d / oid[2:]).write_bytes(zlib.compress(data))
@@ -332,7 +354,7 @@ def _empty_view(root: Path, why: str) -> ObjectView:
     base = _private_dir() / f"{key}-empty"
     (base / "objects" / "pack").mkdir(parents=True, exist_ok=True)
     (base / "replace").mkdir(exist_ok=True)
-    return ObjectView(base / "objects", base / "replace", 0, why)
+    return ObjectView(base / "objects", base / "replace", 0, base / "objects", why)
 
 
 def nested_binds(

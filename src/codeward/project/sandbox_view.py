@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from codeward.errors import SandboxUnavailable, UsageError
 from codeward.project.view_index import workspace_view
 from codeward.project.write_scope import write_scope
-from codeward.sandbox.spec import SandboxSpec
+from codeward.sandbox.spec import GitView, SandboxSpec
 
 if TYPE_CHECKING:
     from codeward.config.model import Config
@@ -147,9 +147,9 @@ def spec_for_project(
         masked.append(Path(cfg.audit.dir).expanduser().resolve())  # an audit log kept outside the home
     protected = view.protected
 
-    def git_view() -> tuple[Path, Path] | None:
+    def git_view() -> GitView | None:
         view = object_view(root, project.scanner, project.ignore, home / "cache")
-        return (view.objects, view.replace) if view is not None else None
+        return GitView(view.objects, view.replace, view.forged) if view is not None else None
 
     def git_nested_views() -> list[tuple[Path, Path]]:
         from codeward.privacy.history import HistoryError

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from codeward.scratch import process_dir
 
 if TYPE_CHECKING:
-    from codeward.sandbox.spec import SandboxSpec
+    from codeward.sandbox.spec import GitView, SandboxSpec
 
 CHUNK = 2000  # pathspecs per ls-files call (git 2.39's ls-files cannot read them from stdin)
 _lock = threading.Lock()
@@ -238,8 +238,8 @@ def object_binds(spec: SandboxSpec) -> list[tuple[str, str]]:
     return _root_binds(spec, view) + nested
 
 
-def _root_binds(spec: SandboxSpec, view: tuple[Path, Path]) -> list[tuple[str, str]]:
-    objects, replace_view = view
+def _root_binds(spec: SandboxSpec, view: GitView) -> list[tuple[str, str]]:
+    objects, replace_view = view.objects, view.replace
     from codeward.gitfiles import linked_store
 
     git_dir = spec.workspace / ".git"

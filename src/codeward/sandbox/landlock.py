@@ -229,11 +229,14 @@ def build_landlock_spec(
     layout: Any,
     held: Iterable[Path] = (),
     hold_dirs: Iterable[Path] = (),
+    readable: Iterable[Path] = (),
 ) -> dict[str, Any]:
     """The JSON the launcher applies: handled rights, rules, ports and scopes.
 
     ``held`` hidden paths are out of the tree while the command runs (:mod:`codeward.sandbox.hold`),
     so nothing is frozen for them; ``hold_dirs`` (where they are) are hidden like the private dirs.
+    ``readable`` directories get read rights only, wherever they lie (the object-store view; with
+    one in ``/tmp``, ``/tmp`` is not granted whole, so that nothing writes into the view).
     With the network off ``/tmp`` is writable: no socket can be created, so the sockets that live
     there (X11, tmux, ssh-agent) are out of reach; the user's own files there are not (a stated gap).
     """
@@ -245,7 +248,8 @@ def build_landlock_spec(
     hidden_all = [h for h in layout.hidden() if h not in held_set]
     hidden = [*map(Path, layout.private_dirs), *hidden_all, *hold_dirs, Path("/dev")]
     grants = [Grant(Path("/"), ro)]
-    for p in layout.reexposed:
+    readable = list(readable)
+    for p in (*layout.reexposed, *readable):
         grants.append(Grant(p, ro))
     # a workspace narrowed by allow_directories: read-only as a whole, its allowed dirs writable
     # (rights add up along a path, so the allowed dirs' grants give them write access and nothing else)
@@ -254,7 +258,7 @@ def build_landlock_spec(
     for w in layout.writable:
         grants.append(Grant(w, rw, inside_writable=True))
     grants.append(Grant(private, rw, inside_writable=True))
-    if tmp_writable(spec, layout, [*hidden_all, *hold_dirs]):
+    if tmp_writable(spec, layout, [*hidden_all, *hold_dirs, *readable]):
         # with REFER: git's object quarantine and other tools rename across directories here. A
         # hard link to a workspace file made here is caught by identity instead: a file that holds
         # a secret and has a name the workspace walk does not reach refuses every command
@@ -342,7 +346,7 @@ class LandlockSandbox:
         on_connection: Callable[[Connection], None] | None = None,
     ) -> CommandResult:
         from codeward.sandbox import anchors as anchors_mod
-        from codeward.sandbox import hold, launch, redacted_view
+        from codeward.sandbox import hold, landlock_store, launch, redacted_view
         from codeward.sandbox.env import child_env
         from codeward.sandbox.gitview import home_attributes
         from codeward.sandbox.layout import build_layout
@@ -369,7 +373,11 @@ class LandlockSandbox:
         index = index_for(spec.workspace)
         unknown = unlistable(spec.roots())  # refreshes every root's index: the watch below gets every directory
         new_names, appeared = prepared(spec.workspace, spec.ignore_rules, index, spec.masked)
-        layout = build_layout(spec, extra_hidden=[*(h for h, _ in spec.redacted), *unknown, *appeared])
+        # the repository's object store is held out too, and a view without the history's secrets
+        # stands at its name (landlock_store); one that cannot be moved stays hidden by the rules
+        store = landlock_store.planned(spec)
+        stores = [store.store] if store is not None else []
+        layout = build_layout(spec, extra_hidden=[*(h for h, _ in spec.redacted), *unknown, *appeared, *stores])
         try:
             bpf = build_filter(policy_for("landlock", network=spec.network, proxy=use_proxy))
         except SeccompError as e:
@@ -402,8 +410,10 @@ class LandlockSandbox:
                 layout=layout,
                 held=held.held_paths,
                 hold_dirs=hold.holding_dirs(home, spec.workspace, spec.roots()),
+                readable=landlock_store.readable(store),
             )
             user = run_as(spec.workspace)
+            landlock_store.open_for(store, user)
             if user is not None:
                 for d in (private, private / "tmp", private / "home"):
                     os.chown(d, *user)  # its own scratch: access(2) checks ignore CAP_DAC_OVERRIDE
@@ -448,13 +458,16 @@ class LandlockSandbox:
         held = hold.take(home, spec.workspace, spec.roots(), in_writable)
         refuse_after_recovery(held)
         discarded: list[str] = []
+        linked: landlock_store.Placed | None = None
         try:
             placed = redacted_view.place_copies(spec.redacted, held.held_paths)
             try:
+                linked = landlock_store.place(store, held.held_paths)
                 guarded = [*layout.readonly, *layout.missing_protected, *layout.linked_protected]
                 held_now = held.held_paths
                 raw, restored = run_guarded(spec, [p for p in guarded if p not in held_now], launch_confined)
             finally:
+                landlock_store.take_back(linked)
                 discarded = redacted_view.take_back(placed, spec.workspace)
         finally:
             put_back.extend(held.restore())
@@ -479,6 +492,7 @@ class LandlockSandbox:
             )
         if held.left and note is not None and note.startswith(GENERIC_DENIAL):
             note = frozen_note(held.left, spec)
+        note = note or landlock_store.note_for(linked, raw.output)
         return CommandResult(raw.returncode, raw.output, raw.truncated, raw.timed_out, raw.duration_ms, self.tier, note)
 
 

@@ -24,6 +24,19 @@ TIERS: tuple[str, ...] = ("bwrap", "landlock", "seatbelt", "none")
 
 
 @dataclass(frozen=True)
+class GitView:
+    """The object store a command's git reads instead of the repository's own."""
+
+    objects: Path
+    """bubblewrap binds it read-only over ``.git/objects``; the excluded objects are not in it"""
+    replace: Path
+    """bubblewrap binds it over ``.git/refs/replace``: one ref per excluded object, to its placeholder"""
+    forged: Path
+    """Landlock puts it at ``.git/objects`` while the real store is held out of the tree: each
+    excluded object under its own id with the placeholder content, the rest read from ``objects``"""
+
+
+@dataclass(frozen=True)
 class SandboxSpec:
     """The confinement of one command.
 
@@ -66,11 +79,9 @@ class SandboxSpec:
     # repository-relative paths the ignore rules hide that git's history holds: git inside the
     # sandbox treats them as binary (``sandbox/gitview.py``), so an honest ``git log -p`` omits them
     git_hidden: tuple[str, ...] = ()
-    # (bubblewrap) builds, when first asked, the directories bound read-only over ``.git/objects`` and
-    # ``.git/refs/replace``: the object store without the blobs that hold secrets or hidden paths, and
-    # the replace refs to their placeholders; None when nothing needs hiding. A tier that cannot bind
-    # never calls it, so it never pays for the build.
-    git_view: Callable[[], tuple[Path, Path] | None] | None = None
+    # builds, when first asked, the object-store view of the workspace's repository (:class:`GitView`):
+    # the store without the blobs that hold secrets or hidden paths; None when nothing needs hiding
+    git_view: Callable[[], GitView | None] | None = None
     # (bubblewrap) after ``git_view``: a line for the model when that view is staged (the history
     # scan is not finished, older blobs are absent), else None
     git_note: Callable[[], str | None] | None = None
