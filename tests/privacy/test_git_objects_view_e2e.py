@@ -128,7 +128,7 @@ def test_a_secret_added_to_git_during_the_session_is_a_placeholder(
     write_config(cw_home, "http://127.0.0.1:9/v1", "chat", extra=f'[sandbox]\ntier = "{tier}"')
     if not view:
         monkeypatch.setattr("codeward.sandbox.gitview.object_binds", lambda spec: [])
-        monkeypatch.setattr("codeward.sandbox.landlock_store.planned", lambda spec: None)
+        monkeypatch.setattr("codeward.sandbox.landlock_store.planned", lambda spec: [])
     s = offline_session(git_repo)
     first = _dispatch(s, "git log --oneline | head -1", 0)  # a view (or none) is built before the change
     assert first.startswith("exit code: 0"), first

@@ -94,7 +94,7 @@ def test_reads_of_the_history_find_placeholders_and_the_store_comes_back(git_rep
 def test_control_without_the_view_the_history_is_raw(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sb = _landlock()
     leaky_history(git_repo)
-    monkeypatch.setattr("codeward.sandbox.landlock_store.planned", lambda spec: None)
+    monkeypatch.setattr("codeward.sandbox.landlock_store.planned", lambda spec: [])
     r = sb.run(["sh", "-c", READS], _spec(git_repo))
     assert _leaks(r.output) == []
 

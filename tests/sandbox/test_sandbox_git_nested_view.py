@@ -2,7 +2,7 @@
 
 A blob in a nested repository's history (``vendor/lib``) or a submodule's (whose store is the
 superproject's ``.git/modules/NAME``) that holds a secret is replaced by its placeholder for git
-inside bubblewrap, so ``git -C vendor/lib show HEAD~1:creds.txt`` and any transform of it find no
+inside bubblewrap and Landlock, so ``git -C vendor/lib show HEAD~1:creds.txt`` and any transform of it find no
 value. Judged by what the command printed; the controls drop the nested binds and show the raw blob.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.support.sandbox_helpers import Project
@@ -51,9 +50,11 @@ def _shifted(text: str) -> str:
 
 @pytest.mark.parametrize("view_on", [True, VIEW_OFF])
 @pytest.mark.parametrize("kind", ["nested", "submodule"])
+@pytest.mark.parametrize("tier", ["bwrap", "landlock"])
 def test_old_secret_of_a_nested_repository_is_not_readable(
-    bwrap: Any, project: Project, tmp_path: Path, kind: str, view_on: bool
+    project: Project, tmp_path: Path, kind: str, view_on: bool, tier: str, request: pytest.FixtureRequest
 ) -> None:
+    sandbox = request.getfixturevalue(tier)
     if kind == "nested":
         leaky_repo(project.root / "vendor" / "lib")
         where = "vendor/lib"
@@ -64,11 +65,11 @@ def test_old_secret_of_a_nested_repository_is_not_readable(
         where = "mod"
     extra = {} if view_on else {"git_nested_views": None}
     cmd = f"git -C {where} show HEAD~1:creds.txt | {SHIFT}; git -C {where} cat-file -p HEAD~1:creds.txt; echo ran-it"
-    r = project.run(bwrap, cmd, **extra)
+    r = project.run(sandbox, cmd, **extra)
     assert "ran-it" in r.output
     assert _shifted(AWS) not in r.output and AWS not in r.output
     assert "<secret:" in r.output  # the placeholder, not a missing object
-    log = project.run(bwrap, f"git -C {where} log --format=%s", **extra)
+    log = project.run(sandbox, f"git -C {where} log --format=%s", **extra)
     assert "add creds" in log.output and "remove creds" in log.output  # an honest history still reads
 
 
@@ -81,7 +82,7 @@ def test_a_worktree_inside_the_workspace_does_not_replace_the_roots_view(project
     g(project.root, "worktree", "add", "-q", str(project.root / "wt2"))
     spec = project.spec()
     assert spec.git_nested_views is not None
-    targets = [real for _, real in spec.git_nested_views()]
+    targets = [n.store for n in spec.git_nested_views()]
     assert cached_objects_dir(project.root / "vendor" / "lib") in targets  # the nested repository's, once
     assert cached_objects_dir(project.root).resolve() not in [t.resolve() for t in targets]
     assert len(targets) == len(set(targets))

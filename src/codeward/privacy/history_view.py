@@ -357,16 +357,26 @@ def _empty_view(root: Path, why: str) -> ObjectView:
     return ObjectView(base / "objects", base / "replace", 0, base / "objects", why)
 
 
-def nested_binds(
+@dataclass(frozen=True)
+class NestedStore:
+    """A nested repository's or submodule's view and where it goes."""
+
+    view: ObjectView
+    store: Path
+    """the real object directory (a submodule's is the superproject's ``.git/modules/NAME/objects``)"""
+    replace: Path | None
+    """its ``refs/replace``, when placeholders can be bound there (None: a link, or an empty view)"""
+
+
+def nested_stores(
     workspace: Path, repos: list[Path], masked: tuple[Path, ...], scanner: Any, ignore: Any, cache_dir: Path | None
-) -> list[tuple[Path, Path]]:
-    """(view, real) directory pairs to bind read-only, giving every nested repository and submodule
-    in ``repos`` the object view the workspace's own repository gets (:func:`object_view`): its
-    object store (a submodule's is the superproject's ``.git/modules/NAME/objects``) and its
-    ``refs/replace``, wherever git says they are. A repository inside a ``masked`` path is hidden
-    whole already and gets none. Fails closed: a store whose view cannot be built, or that git
-    cannot open as a repository (a broken pointer, a missing ``HEAD``), is bound empty."""
-    out: list[tuple[Path, Path]] = []
+) -> list[NestedStore]:
+    """Every nested repository and submodule in ``repos`` with the object view the workspace's own
+    repository gets (:func:`object_view`), wherever git says its store and ``refs/replace`` are. A
+    repository inside a ``masked`` path is hidden whole already and gets none. Fails closed: a store
+    whose view cannot be built, or that git cannot open as a repository (a broken pointer, a
+    missing ``HEAD``), gets an empty view."""
+    out: list[NestedStore] = []
     bound: set[Path] = set()
     if has_view(workspace):
         # the workspace's own store has its view already (a linked worktree inside it shares that
@@ -382,7 +392,7 @@ def nested_binds(
             store = _store_by_hand(repo)
             if store is not None and store.resolve() not in bound:
                 bound.add(store.resolve())
-                out.append((_empty_view(repo, f"git cannot open {repo}: {e}").objects, store))
+                out.append(NestedStore(_empty_view(repo, f"git cannot open {repo}: {e}"), store, None))
             continue
         common = real.parent
         store = linked_store(real, workspace)
@@ -393,14 +403,16 @@ def nested_binds(
         view = object_view(repo, scanner, ignore, cache_dir, prefix=repo.relative_to(workspace).as_posix())
         if view is None:
             continue  # no blob in it needs hiding
-        out.append((view.objects, real))
-        replace = common / "refs" / "replace"  # the common directory's, as the store's
+        replace: Path | None = common / "refs" / "replace"  # the common directory's, as the store's
+        assert replace is not None
         if replace.is_symlink() or replace.parent.is_symlink():
-            continue  # objects hidden; no placeholders
-        with contextlib.suppress(OSError):
-            replace.mkdir(mode=0o755, exist_ok=True)  # git ignores an empty one; bwrap needs a mount point
-        if replace.is_dir():
-            out.append((view.replace, replace))
+            replace = None  # objects hidden; no placeholders
+        else:
+            with contextlib.suppress(OSError):
+                replace.mkdir(mode=0o755, exist_ok=True)  # git ignores an empty one; bwrap needs a mount point
+            if not replace.is_dir():
+                replace = None
+        out.append(NestedStore(view, real, replace))
     return out
 
 

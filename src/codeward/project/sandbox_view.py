@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from codeward.errors import SandboxUnavailable, UsageError
 from codeward.project.view_index import workspace_view
 from codeward.project.write_scope import write_scope
-from codeward.sandbox.spec import GitView, SandboxSpec
+from codeward.sandbox.spec import GitView, NestedGitView, SandboxSpec
 
 if TYPE_CHECKING:
     from codeward.config.model import Config
@@ -72,7 +72,7 @@ def git_key_stores(root: Path, ws: Workspace, protected: Sequence[Path]) -> list
 def unviewed_git_stores(root: Path, protected: Sequence[Path]) -> list[Path]:
     """The object stores of the workspace's git directories that no object-store view covers, to
     be hidden whole. A view is built for a ``.git`` directory at the root (:func:`object_view`) and
-    for the stores nested ``.git`` pointer files and directories name (:func:`nested_binds`); any
+    for the stores nested ``.git`` pointer files and directories name (:func:`nested_stores`); any
     other store's history, secrets and hidden files' old contents included, would be readable raw:
 
     * a bare repository inside the workspace (``git clone --bare . backup.git`` made on the host),
@@ -151,16 +151,19 @@ def spec_for_project(
         view = object_view(root, project.scanner, project.ignore, home / "cache")
         return GitView(view.objects, view.replace, view.forged) if view is not None else None
 
-    def git_nested_views() -> list[tuple[Path, Path]]:
+    def git_nested_views() -> list[NestedGitView]:
         from codeward.privacy.history import HistoryError
         from codeward.privacy.history_secrets import nested_repositories
-        from codeward.privacy.history_view import nested_binds
+        from codeward.privacy.history_view import nested_stores
 
         try:
             repos = nested_repositories(ws, refresh=False)  # called at launch, after the census's refresh
-            return nested_binds(root, repos, tuple(masked), project.scanner, project.ignore, home / "cache")
+            found = nested_stores(root, repos, tuple(masked), project.scanner, project.ignore, home / "cache")
         except HistoryError as e:
             raise SandboxUnavailable(f"sandbox: {e}") from None
+        return [
+            NestedGitView(GitView(n.view.objects, n.view.replace, n.view.forged), n.store, n.replace) for n in found
+        ]
 
     scope = write_scope(root, policy.allow_directories, masked=masked, protected=protected)
     return SandboxSpec(

@@ -231,7 +231,11 @@ def object_binds(spec: SandboxSpec) -> list[tuple[str, str]]:
 
     A missing ``.git/refs/replace`` is created empty on the host (git ignores an empty directory
     there) because bwrap cannot create a mount point inside the read-only ``.git``."""
-    nested = [(str(v), str(r)) for v, r in spec.git_nested_views()] if spec.git_nested_views is not None else []
+    nested: list[tuple[str, str]] = []
+    for n in spec.git_nested_views() if spec.git_nested_views is not None else ():
+        nested.append((str(n.view.objects), str(n.store)))
+        if n.replace is not None:
+            nested.append((str(n.view.replace), str(n.replace)))
     view = spec.git_view() if spec.git_view is not None else None
     if view is None:
         return nested

@@ -15,6 +15,8 @@ below it, and there is no "deny inside allow". Two ways to hide a path inside a 
 Files that hold secrets (``spec.redacted``) are held like hidden ones, and their redacted copy is
 put at their name for the command (:mod:`codeward.sandbox.redacted_view`); the copy is taken away
 by identity before the files go back, and a change the command made to it is reported as discarded.
+A repository's object store is held the same way, with a link to its view (without the history's
+secrets) at its name (:mod:`codeward.sandbox.landlock_store`).
 
 When ``allow_directories`` narrows the workspace, the workspace gets read rights only and each
 allowed directory the write rights on its own; moving or hard-linking a file out of an allowed
@@ -375,9 +377,10 @@ class LandlockSandbox:
         new_names, appeared = prepared(spec.workspace, spec.ignore_rules, index, spec.masked)
         # the repository's object store is held out too, and a view without the history's secrets
         # stands at its name (landlock_store); one that cannot be moved stays hidden by the rules
-        store = landlock_store.planned(spec)
-        stores = [store.store] if store is not None else []
-        layout = build_layout(spec, extra_hidden=[*(h for h, _ in spec.redacted), *unknown, *appeared, *stores])
+        stores = landlock_store.planned(spec)
+        layout = build_layout(
+            spec, extra_hidden=[*(h for h, _ in spec.redacted), *unknown, *appeared, *(s.store for s in stores)]
+        )
         try:
             bpf = build_filter(policy_for("landlock", network=spec.network, proxy=use_proxy))
         except SeccompError as e:
@@ -410,10 +413,10 @@ class LandlockSandbox:
                 layout=layout,
                 held=held.held_paths,
                 hold_dirs=hold.holding_dirs(home, spec.workspace, spec.roots()),
-                readable=landlock_store.readable(store),
+                readable=landlock_store.readable(stores),
             )
             user = run_as(spec.workspace)
-            landlock_store.open_for(store, user)
+            landlock_store.open_for(stores, user)
             if user is not None:
                 for d in (private, private / "tmp", private / "home"):
                     os.chown(d, *user)  # its own scratch: access(2) checks ignore CAP_DAC_OVERRIDE
@@ -458,11 +461,11 @@ class LandlockSandbox:
         held = hold.take(home, spec.workspace, spec.roots(), in_writable)
         refuse_after_recovery(held)
         discarded: list[str] = []
-        linked: landlock_store.Placed | None = None
+        linked: list[landlock_store.Placed] = []
         try:
             placed = redacted_view.place_copies(spec.redacted, held.held_paths)
             try:
-                linked = landlock_store.place(store, held.held_paths)
+                linked = landlock_store.place(stores, held.held_paths)
                 guarded = [*layout.readonly, *layout.missing_protected, *layout.linked_protected]
                 held_now = held.held_paths
                 raw, restored = run_guarded(spec, [p for p in guarded if p not in held_now], launch_confined)

@@ -8,7 +8,8 @@ carries an old secret past any output matching. Instead the store is *held* like
 see, and renamed back after), and a link to the view's *forged* store is put at its name. That
 store holds each excluded blob, commit or tag under its own id with the placeholder content, and
 reads every other object from the view's pack: no replace refs are needed, so nothing is written
-into the user's ``.git/refs``.
+into the user's ``.git/refs``. Nested repositories and submodules get the same, each at its own
+store (a submodule's is the superproject's ``.git/modules/NAME/objects``).
 
 The command gets read rights on the view only: a ``git commit`` in the sandbox fails before it
 moves a ref ("insufficient permission for adding an object"), as under bubblewrap, whose ``.git``
@@ -23,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,76 +55,86 @@ class Placed:
     ino: int
 
 
-def planned(spec: SandboxSpec) -> StoreView | None:
-    """The workspace repository's store and its view, or None when no blob needs hiding.
+def planned(spec: SandboxSpec) -> list[StoreView]:
+    """The stores to hold and their views: the workspace repository's, then each nested
+    repository's and submodule's; none for a repository in which no blob needs hiding.
 
     Only a ``.git`` directory at the workspace root gets a view (a worktree's pointer file leads to
     a store elsewhere, as under bubblewrap). A store that is a link is held where it lies when that
     is in the workspace; one outside it is as visible as its place is.
     """
+    out: list[StoreView] = []
     git_dir = spec.workspace / ".git"
-    if spec.git_view is None or not git_dir.is_dir() or git_dir.is_symlink():
-        return None
-    store = linked_store(git_dir / "objects", spec.workspace)
-    if store is None:
-        return None
-    view = spec.git_view()
-    return StoreView(store, view) if view is not None else None
+    if spec.git_view is not None and git_dir.is_dir() and not git_dir.is_symlink():
+        store = linked_store(git_dir / "objects", spec.workspace)
+        view = spec.git_view() if store is not None else None
+        if store is not None and view is not None:
+            out.append(StoreView(store, view))
+    if spec.git_nested_views is not None:
+        out += [StoreView(n.store, n.view) for n in spec.git_nested_views()]
+    return out
 
 
-def readable(plan: StoreView | None) -> list[Path]:
-    """What the command may read (never write) for the view: the directory holding its stores."""
-    return [plan.view.forged.parent] if plan is not None else []
+def readable(plans: Sequence[StoreView]) -> list[Path]:
+    """What the command may read (never write) for the views: the directories holding their stores."""
+    return list(dict.fromkeys(p.view.forged.parent for p in plans))
 
 
-def open_for(plan: StoreView | None, user: tuple[int, int] | None) -> None:
+def open_for(plans: Sequence[StoreView], user: tuple[int, int] | None) -> None:
     """As root running the command as another uid: let that uid traverse the scratch directory
-    above the view (``0711``: its entries' random names cannot be listed)."""
-    if plan is None or user is None:
+    above each view (``0711``: its entries' random names cannot be listed)."""
+    if user is None:
         return
-    top = plan.view.forged.parent.parent
-    with contextlib.suppress(OSError):
-        st = top.lstat()
-        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid():
-            os.chmod(top, stat.S_IMODE(st.st_mode) | 0o011)
+    for top in dict.fromkeys(p.view.forged.parent.parent for p in plans):
+        with contextlib.suppress(OSError):
+            st = top.lstat()
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid():
+                os.chmod(top, stat.S_IMODE(st.st_mode) | 0o011)
 
 
-def place(plan: StoreView | None, held: set[Path]) -> Placed | None:
-    """Put a link to the forged store at the held store's name; None when the store was not held
-    (it stays hidden where it is). The name is created by ``symlink``, which never overwrites."""
-    if plan is None or plan.store not in held:
-        return None
+def place(plans: Sequence[StoreView], held: set[Path]) -> list[Placed]:
+    """Put a link to each forged store at its held store's name. A store that was not held stays
+    hidden where it is and gets none. The name is created by ``symlink``, which never overwrites;
+    when one cannot be made, the links made so far are taken back and the error raised (the
+    command does not run)."""
     from codeward.sandbox.hold import open_dir_nofollow
 
-    fd = open_dir_nofollow(plan.store.parent)
-    try:
-        os.symlink(plan.view.forged, plan.store.name, dir_fd=fd)
-        st = os.stat(plan.store.name, dir_fd=fd, follow_symlinks=False)
-    finally:
-        os.close(fd)
-    return Placed(plan.store, st.st_dev, st.st_ino)
+    done: list[Placed] = []
+    for plan in plans:
+        if plan.store not in held:
+            continue
+        fd = open_dir_nofollow(plan.store.parent)
+        try:
+            os.symlink(plan.view.forged, plan.store.name, dir_fd=fd)
+            st = os.stat(plan.store.name, dir_fd=fd, follow_symlinks=False)
+        except OSError:
+            take_back(done)
+            raise
+        finally:
+            os.close(fd)
+        done.append(Placed(plan.store, st.st_dev, st.st_ino))
+    return done
 
 
-def take_back(placed: Placed | None) -> None:
-    """Remove the link if it is still ours; anything else at the name is the hold restore's to set aside."""
-    if placed is None:
-        return
+def take_back(placed: Sequence[Placed]) -> None:
+    """Remove each link that is still ours; anything else at a name is the hold restore's to set aside."""
     from codeward.sandbox.hold import open_dir_nofollow
 
-    try:
-        fd = open_dir_nofollow(placed.link.parent)
-    except OSError:
-        return
-    try:
-        st = os.stat(placed.link.name, dir_fd=fd, follow_symlinks=False)
-        if stat.S_ISLNK(st.st_mode) and (st.st_dev, st.st_ino) == (placed.dev, placed.ino):
-            os.unlink(placed.link.name, dir_fd=fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    for p in placed:
+        try:
+            fd = open_dir_nofollow(p.link.parent)
+        except OSError:
+            continue
+        try:
+            st = os.stat(p.link.name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode) and (st.st_dev, st.st_ino) == (p.dev, p.ino):
+                os.unlink(p.link.name, dir_fd=fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
-def note_for(placed: Placed | None, output: str) -> str | None:
-    """The line for the model when git in the command failed to write to the view."""
-    return NOTE if placed is not None and WRITE_REFUSED in output else None
+def note_for(placed: Sequence[Placed], output: str) -> str | None:
+    """The line for the model when git in the command failed to write to a view."""
+    return NOTE if placed and WRITE_REFUSED in output else None

@@ -37,6 +37,16 @@ class GitView:
 
 
 @dataclass(frozen=True)
+class NestedGitView:
+    """A nested repository's or submodule's view, its real object store, and its ``refs/replace``
+    (None when placeholders cannot be bound there)."""
+
+    view: GitView
+    store: Path
+    replace: Path | None
+
+
+@dataclass(frozen=True)
 class SandboxSpec:
     """The confinement of one command.
 
@@ -85,9 +95,9 @@ class SandboxSpec:
     # (bubblewrap) after ``git_view``: a line for the model when that view is staged (the history
     # scan is not finished, older blobs are absent), else None
     git_note: Callable[[], str | None] | None = None
-    # (bubblewrap) (view, real) directory pairs bound read-only over each nested repository's and
-    # submodule's object store and ``refs/replace``: the same view ``git_view`` gives the workspace's
-    git_nested_views: Callable[[], Sequence[tuple[Path, Path]]] | None = None
+    # each nested repository's and submodule's view (:class:`NestedGitView`): the same view
+    # ``git_view`` gives the workspace's
+    git_nested_views: Callable[[], Sequence[NestedGitView]] | None = None
     # the ignore rules (``hides`` and ``key``), to judge names that appear in the workspace while a
     # command runs (:mod:`codeward.sandbox.new_names`); None: no such watch
     ignore_rules: Classify | None = None
