@@ -44,6 +44,18 @@ def test_a_dead_process_s_directory_is_removed_and_a_live_one_kept(tmp_path: Pat
     assert made.stat().st_mode & 0o777 == 0o700
 
 
+def test_a_read_only_tree_of_a_dead_process_is_removed_too(tmp_path: Path) -> None:
+    """A forged object store is ``0555`` on purpose (no git adds to it); its owner still removes it."""
+    dead = tmp_path / f"codeward-x-{_dead_pid()}-abc"
+    store = dead / "store-1" / "ab"
+    store.mkdir(parents=True)
+    (store / "cdef").write_bytes(b"x")
+    for p in (store / "cdef", store, store.parent, dead):
+        p.chmod(0o444 if p.is_file() else 0o555)
+    assert scratch.sweep("codeward-x-", tmp_path) == [dead.name]
+    assert not dead.exists()
+
+
 def test_a_link_or_a_file_with_a_dead_pid_s_name_is_not_followed_or_removed(tmp_path: Path) -> None:
     precious = tmp_path / "precious"
     precious.mkdir()

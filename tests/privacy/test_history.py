@@ -111,10 +111,13 @@ def test_attribute_lines_match_exactly_that_path(tmp_path: Path, name: str) -> N
 
 
 @pytest.mark.sandbox
-def test_without_the_history_source_a_reversed_old_secret_leaves(git_repo: Path) -> None:
-    """The control, in the Landlock tier (no object-store view there, so commands read raw blobs):
-    the raw command output carries the reversed old values; a redactor that knows only the working
-    tree's files lets them through, the session's (with the history) does not."""
+def test_without_the_history_source_a_reversed_old_secret_leaves(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate's second line, in the Landlock tier with its object-store view switched off (as a
+    worktree whose ``.git`` is a pointer file has none), so commands read raw blobs: the raw command
+    output carries the reversed old values; a redactor that knows only the working tree's files lets
+    them through, the session's (with the history) does not."""
     from codeward.agent.session import build_session
     from codeward.config.load import ConfigOverrides
     from codeward.errors import SandboxUnavailable
@@ -129,6 +132,7 @@ def test_without_the_history_source_a_reversed_old_secret_leaves(git_repo: Path)
     except SandboxUnavailable as e:
         pytest.skip(f"landlock cannot be enforced here: {e}")
     leaky_history(git_repo)
+    monkeypatch.setattr("codeward.sandbox.landlock_store.planned", lambda spec: [])
     overrides = ConfigOverrides(approval_mode="full-auto", dotted=['sandbox.tier="landlock"'])
     s = build_session(
         git_repo, overrides, events=EventBus(), approver=NoTerminalApprover(), need_key=False, persist=False

@@ -96,11 +96,19 @@ def test_a_history_without_secrets_gets_no_view(git_repo: Path) -> None:
 
 
 @pytest.mark.sandbox
-def test_a_view_that_cannot_be_built_hides_every_object(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("tier", ["bwrap", "landlock"])
+def test_a_view_that_cannot_be_built_hides_every_object(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch, tier: str
+) -> None:
     """Fail closed: when filtering the store fails, commands get an empty one, not the real one."""
+    from codeward.errors import SandboxUnavailable
     from codeward.privacy import history_view
+    from codeward.sandbox import select_sandbox
 
-    sb = _bwrap()
+    try:
+        sb = select_sandbox(tier)
+    except SandboxUnavailable as e:
+        pytest.skip(f"{tier} cannot be enforced here: {e}")
     leaky_history(git_repo)
 
     def broken(*args: object, **kwargs: object) -> None:
@@ -110,7 +118,7 @@ def test_a_view_that_cannot_be_built_hides_every_object(git_repo: Path, monkeypa
     monkeypatch.setattr(history_view, "_views", {})
     spec = open_project(git_repo, None).sandbox_spec()
     view = spec.git_view() if spec.git_view is not None else None
-    assert view is not None and not any(view[0].rglob("*.pack"))  # an empty store
+    assert view is not None and not any(view.objects.rglob("*.pack"))  # an empty store
     out = _run(sb, spec, "git show HEAD~1:.env; git log -p; git cat-file --batch-all-objects --batch")
     assert not _plain(out) and b"ordinary-line-1" not in out
 
@@ -141,25 +149,27 @@ def test_the_repositorys_own_info_files_still_apply(git_repo: Path, tier: str) -
 
 
 @pytest.mark.sandbox
-def test_landlock_never_builds_the_view(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The view is built only by a tier that binds it: a Landlock command does not pay the repack."""
+def test_landlock_leaves_a_clean_history_s_store_in_place(git_repo: Path) -> None:
+    """Only a history that holds a secret or a hidden path gets the view: elsewhere a Landlock
+    command's git works on the real store, commits included."""
     from codeward.errors import SandboxUnavailable
-    from codeward.privacy import history_view
     from codeward.sandbox import select_sandbox
 
     try:
         sb = select_sandbox("landlock")
     except SandboxUnavailable as e:
         pytest.skip(f"landlock cannot be enforced here: {e}")
-    leaky_history(git_repo)
-    calls: list[object] = []
-    real = history_view.build_view
-    monkeypatch.setattr(history_view, "build_view", lambda *a, **k: calls.append(a) or real(*a, **k))
-    monkeypatch.setattr(history_view, "_views", {})
+    (git_repo / "notes.txt").write_text("ordinary-line-1\n")
+    subprocess.run(["git", "add", "notes.txt"], cwd=git_repo, check=True)
+    subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "n"], cwd=git_repo, check=True)
+    store = (git_repo / ".git" / "objects").stat().st_ino
     spec = open_project(git_repo, None).sandbox_spec()
-    assert b"ordinary-line-1" in _run(sb, spec, "git log -p")
-    assert calls == []
-    assert spec.git_view is not None and spec.git_view() is not None and len(calls) == 1  # bwrap would
+    script = "git log -p; echo x > b.txt && git add b.txt && git -c user.name=a -c user.email=b commit -qm b && echo committed"
+    out = _run(sb, spec, script)
+    assert b"ordinary-line-1" in out and b"committed" in out
+    assert not (git_repo / ".git" / "objects").is_symlink() and (git_repo / ".git" / "objects").stat().st_ino == store
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=git_repo, capture_output=True, text=True, check=True)
+    assert log.stdout.splitlines()[0] == "b"
 
 
 def test_a_git_dir_without_an_object_store_still_runs_commands(git_repo: Path) -> None:

@@ -29,6 +29,7 @@ import atexit
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -56,7 +57,7 @@ from codeward.privacy.history import (
 )
 from codeward.privacy.history_messages import placeholder, redacted_messages
 from codeward.privacy.history_secrets import HistorySecrets, running_for
-from codeward.scratch import process_dir, remove
+from codeward.scratch import process_dir
 
 GRACE_S = 2.0
 """How long a session's first view waits for the history scan to finish before it is staged."""
@@ -70,12 +71,6 @@ class ObjectView:
     replace: Path
     excluded: int
     """Blobs replaced by a placeholder."""
-    forged: Path
-    """For a tier that cannot bind (Landlock): a store that needs no replace refs. It holds each
-    excluded object *under its own id* with the placeholder content and reads the rest from
-    ``objects`` (an alternate). git checks an object's id only when it writes or verifies (``fsck``,
-    ``index-pack``), not when it reads, so ``git show``, ``log -p``, ``archive`` and ``cat-file``
-    all print placeholders, and nothing has to be added to the user's ``.git/refs``."""
     failure: str | None = None
     """Why the view is an empty store (the real one could not be filtered), else None."""
     note: str | None = None
@@ -95,7 +90,7 @@ def _private_dir() -> Path:
     global _dir
     if _dir is None or not _dir.is_dir():
         _dir = process_dir("codeward-objects-")
-        atexit.register(remove, _dir)
+        atexit.register(shutil.rmtree, _dir, True)
     return _dir
 
 
@@ -197,7 +192,10 @@ def excluded_blobs(
     clean = load_clean(cache_file) | set(known_clean)
     todo = [o for o, size in blobs.items() if o not in out and o not in clean and 0 < size <= MAX_BLOB]
     newly_clean: set[str] = set()
+    for oid in todo:  # replaced unless judged below: one read_blobs leaves out was not checked (rt21)
+        out[oid] = b"(codeward: this blob could not be read and checked for secrets, so it is hidden)\n"
     for oid, data in read_blobs(root, todo):
+        del out[oid]
         if b"\0" in data[:8192]:
             # binary (an archive, UTF-16 text, a database): judged as the working tree's binaries are,
             # on its strings and what it unpacks to (red team rt6: a committed .gz was served raw)
@@ -299,10 +297,6 @@ def build_view(
     (objects / "pack").mkdir(parents=True)
     (objects / "info").mkdir()
     replace.mkdir()
-    forged = tmp / "forged"
-    (forged / "info").mkdir(parents=True)
-    (forged / "pack").mkdir()
-    (forged / "info" / "alternates").write_text(f"{objects}\n")
     # its temporary files go to the object directory: the view's, reading the real one as an
     # alternate, so that the user's .git is not touched (nor its stamp changed)
     real = cached_objects_dir(root)
@@ -311,37 +305,24 @@ def build_view(
     for oid, content in excluded.items():
         new = _write_loose(objects, content, len(oid))
         (replace / oid).write_text(new + "\n")
-        _write_loose(forged, content, len(oid), oid=oid)
     for oid, (kind, content) in messages.items():
         new = _write_loose(objects, content, len(oid), kind)
         (replace / oid).write_text(new + "\n")
-        _write_loose(forged, content, len(oid), kind, oid=oid)
     for d in (tmp, objects, replace):
         os.chmod(d, 0o755)
-    _read_only(forged)
     # a command still running may have the previous view bound: keep it, drop the one before
     older = _built.setdefault(root, [])
     older.append(tmp)
     while len(older) > 2:
-        remove(older.pop(0))
-    return ObjectView(objects, replace, len(excluded), forged, note=note)
+        shutil.rmtree(older.pop(0), ignore_errors=True)
+    return ObjectView(objects, replace, len(excluded), note=note)
 
 
-def _read_only(store: Path) -> None:
-    """Close ``store`` to writes by mode: a git run on the host while a Landlock command has it at
-    ``.git/objects`` then fails to add an object, instead of adding one that vanishes with the view
-    (its ref would point at nothing). The command itself only ever gets read rights on it."""
-    for d, _, files in os.walk(store):
-        for f in files:
-            os.chmod(os.path.join(d, f), 0o444)
-        os.chmod(d, 0o555)
-
-
-def _write_loose(objects: Path, content: bytes, hexlen: int, kind: bytes = b"blob", *, oid: str = "") -> str:
+def _write_loose(objects: Path, content: bytes, hexlen: int, kind: bytes = b"blob") -> str:
     """Store ``content`` as a loose object of ``kind`` (SHA-1 or SHA-256 like the repository) and
-    return its id; under ``oid`` instead of its own id when given (a forged store)."""
+    return its id."""
     data = kind + b" %d\0" % len(content) + content
-    oid = oid or (hashlib.sha256 if hexlen == 64 else hashlib.sha1)(data).hexdigest()
+    oid = (hashlib.sha256 if hexlen == 64 else hashlib.sha1)(data).hexdigest()
     d = objects / oid[:2]
     d.mkdir(exist_ok=True)
     (d / oid[2:]).write_bytes(zlib.compress(data))
@@ -354,7 +335,7 @@ def _empty_view(root: Path, why: str) -> ObjectView:
     base = _private_dir() / f"{key}-empty"
     (base / "objects" / "pack").mkdir(parents=True, exist_ok=True)
     (base / "replace").mkdir(exist_ok=True)
-    return ObjectView(base / "objects", base / "replace", 0, base / "objects", why)
+    return ObjectView(base / "objects", base / "replace", 0, why)
 
 
 @dataclass(frozen=True)
@@ -403,16 +384,13 @@ def nested_stores(
         view = object_view(repo, scanner, ignore, cache_dir, prefix=repo.relative_to(workspace).as_posix())
         if view is None:
             continue  # no blob in it needs hiding
-        replace: Path | None = common / "refs" / "replace"  # the common directory's, as the store's
-        assert replace is not None
+        replace = common / "refs" / "replace"  # the common directory's, as the store's
         if replace.is_symlink() or replace.parent.is_symlink():
-            replace = None  # objects hidden; no placeholders
-        else:
-            with contextlib.suppress(OSError):
-                replace.mkdir(mode=0o755, exist_ok=True)  # git ignores an empty one; bwrap needs a mount point
-            if not replace.is_dir():
-                replace = None
-        out.append(NestedStore(view, real, replace))
+            out.append(NestedStore(view, real, None))  # objects hidden; no placeholders
+            continue
+        with contextlib.suppress(OSError):
+            replace.mkdir(mode=0o755, exist_ok=True)  # git ignores an empty one; bwrap needs a mount point
+        out.append(NestedStore(view, real, replace if replace.is_dir() else None))
     return out
 
 

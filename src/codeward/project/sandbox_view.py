@@ -149,7 +149,7 @@ def spec_for_project(
 
     def git_view() -> GitView | None:
         view = object_view(root, project.scanner, project.ignore, home / "cache")
-        return GitView(view.objects, view.replace, view.forged) if view is not None else None
+        return GitView(view.objects, view.replace) if view is not None else None
 
     def git_nested_views() -> list[NestedGitView]:
         from codeward.privacy.history import HistoryError
@@ -161,9 +161,7 @@ def spec_for_project(
             found = nested_stores(root, repos, tuple(masked), project.scanner, project.ignore, home / "cache")
         except HistoryError as e:
             raise SandboxUnavailable(f"sandbox: {e}") from None
-        return [
-            NestedGitView(GitView(n.view.objects, n.view.replace, n.view.forged), n.store, n.replace) for n in found
-        ]
+        return [NestedGitView(GitView(n.view.objects, n.view.replace), n.store, n.replace) for n in found]
 
     scope = write_scope(root, policy.allow_directories, masked=masked, protected=protected)
     return SandboxSpec(

@@ -102,10 +102,10 @@ def workspace_lock(workspace: Path, *, shared: bool = False) -> int:
     return fd
 
 
-def _lock(home: Path, workspace: Path) -> tuple[int, Path]:
+def _journal(home: Path, workspace: Path) -> Path:
     base = home / "hold"
     base.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return workspace_lock(workspace), base / f"{_key(workspace)}.json"
+    return base / f"{_key(workspace)}.json"
 
 
 def _write_journal(journal: Path, rows: object) -> None:
@@ -168,9 +168,18 @@ def holding_dirs(home: Path, workspace: Path, roots: Sequence[Path]) -> list[Pat
     return out
 
 
-def take(home: Path, workspace: Path, roots: Sequence[Path], hidden: Sequence[Path]) -> Hold:
-    """Recover any earlier hold of ``workspace``, then move ``hidden`` (paths inside ``roots``) away."""
-    lock_fd, journal = _lock(home, workspace)
+def take(home: Path, workspace: Path, roots: Sequence[Path], hidden: Sequence[Path], lock_fd: int | None = None) -> Hold:
+    """Recover any earlier hold of ``workspace``, then move ``hidden`` (paths inside ``roots``) away.
+
+    ``lock_fd``: the exclusive :func:`workspace_lock` the caller took before deciding what to hide
+    (the hold owns it from here and releases it in :meth:`Hold.restore`); taken here otherwise."""
+    if lock_fd is None:
+        lock_fd = workspace_lock(workspace)
+    try:
+        journal = _journal(home, workspace)
+    except BaseException:
+        os.close(lock_fd)
+        raise
     hold = Hold(journal, lock_fd)
     try:
         hold.recovered, hold.recovered_into_tree = recover_locked(journal)

@@ -232,13 +232,14 @@ def build_landlock_spec(
     held: Iterable[Path] = (),
     hold_dirs: Iterable[Path] = (),
     readable: Iterable[Path] = (),
+    read_only: Iterable[Path] = (),
 ) -> dict[str, Any]:
     """The JSON the launcher applies: handled rights, rules, ports and scopes.
 
     ``held`` hidden paths are out of the tree while the command runs (:mod:`codeward.sandbox.hold`),
     so nothing is frozen for them; ``hold_dirs`` (where they are) are hidden like the private dirs.
-    ``readable`` directories get read rights only, wherever they lie (the object-store view; with
-    one in ``/tmp``, ``/tmp`` is not granted whole, so that nothing writes into the view).
+    ``readable`` and ``read_only`` directories get read rights wherever they lie (the object-store
+    views); a ``read_only`` one must never be writable, so with one in ``/tmp`` that is not granted whole.
     With the network off ``/tmp`` is writable: no socket can be created, so the sockets that live
     there (X11, tmux, ssh-agent) are out of reach; the user's own files there are not (a stated gap).
     """
@@ -250,8 +251,8 @@ def build_landlock_spec(
     hidden_all = [h for h in layout.hidden() if h not in held_set]
     hidden = [*map(Path, layout.private_dirs), *hidden_all, *hold_dirs, Path("/dev")]
     grants = [Grant(Path("/"), ro)]
-    readable = list(readable)
-    for p in (*layout.reexposed, *readable):
+    read_only = list(read_only)
+    for p in (*layout.reexposed, *readable, *read_only):
         grants.append(Grant(p, ro))
     # a workspace narrowed by allow_directories: read-only as a whole, its allowed dirs writable
     # (rights add up along a path, so the allowed dirs' grants give them write access and nothing else)
@@ -260,7 +261,7 @@ def build_landlock_spec(
     for w in layout.writable:
         grants.append(Grant(w, rw, inside_writable=True))
     grants.append(Grant(private, rw, inside_writable=True))
-    if tmp_writable(spec, layout, [*hidden_all, *hold_dirs, *readable]):
+    if tmp_writable(spec, layout, [*hidden_all, *hold_dirs, *read_only]):
         # with REFER: git's object quarantine and other tools rename across directories here. A
         # hard link to a workspace file made here is caught by identity instead: a file that holds
         # a secret and has a name the workspace walk does not reach refuses every command
@@ -375,17 +376,25 @@ class LandlockSandbox:
         index = index_for(spec.workspace)
         unknown = unlistable(spec.roots())  # refreshes every root's index: the watch below gets every directory
         new_names, appeared = prepared(spec.workspace, spec.ignore_rules, index, spec.masked)
-        # the repository's object store is held out too, and a view without the history's secrets
-        # stands at its name (landlock_store); one that cannot be moved stays hidden by the rules
-        stores = landlock_store.planned(spec)
-        layout = build_layout(
-            spec, extra_hidden=[*(h for h, _ in spec.redacted), *unknown, *appeared, *(s.store for s in stores)]
-        )
         try:
             bpf = build_filter(policy_for("landlock", network=spec.network, proxy=use_proxy))
         except SeccompError as e:
             raise SandboxUnavailable(f"sandbox: {e}") from None
         home = spec.home_dir()
+        # the repository's object store is held out too, and a view without the history's secrets
+        # stands at its name (landlock_store); one that cannot be moved stays hidden by the rules.
+        # Decided under the workspace lock the hold keeps: while another session's command runs,
+        # .git/objects is that command's link to its view, and the real store comes back before
+        # this command starts (red team rt21)
+        lock_fd = hold.workspace_lock(spec.workspace)
+        try:
+            stores = landlock_store.planned(spec)
+            layout = build_layout(
+                spec, extra_hidden=[*(h for h, _ in spec.redacted), *unknown, *appeared, *(s.store for s in stores)]
+            )
+        except BaseException:
+            os.close(lock_fd)
+            raise
         in_writable = [h for h in layout.hidden() if any(is_within(h, w) and h != w for w in layout.writable)]
         put_back: list[str] = []
         proxy: ConnectProxy | None = None
@@ -414,9 +423,9 @@ class LandlockSandbox:
                 held=held.held_paths,
                 hold_dirs=hold.holding_dirs(home, spec.workspace, spec.roots()),
                 readable=landlock_store.readable(stores),
+                read_only=landlock_store.read_only(stores),
             )
             user = run_as(spec.workspace)
-            landlock_store.open_for(stores, user)
             if user is not None:
                 for d in (private, private / "tmp", private / "home"):
                     os.chown(d, *user)  # its own scratch: access(2) checks ignore CAP_DAC_OVERRIDE
@@ -458,7 +467,7 @@ class LandlockSandbox:
         # are undone first, then renamed directories go back by identity and planted protected names
         # are set aside, and only then are held paths put back, so a held file goes back into its own
         # directory, never into one the command made at that name.
-        held = hold.take(home, spec.workspace, spec.roots(), in_writable)
+        held = hold.take(home, spec.workspace, spec.roots(), in_writable, lock_fd=lock_fd)
         refuse_after_recovery(held)
         discarded: list[str] = []
         linked: list[landlock_store.Placed] = []

@@ -1,35 +1,48 @@
 """Landlock tier: the repository's object store is out of the tree while a command runs; a view stands in.
 
 bubblewrap binds the object-store view (:class:`~codeward.sandbox.spec.GitView`) over
-``.git/objects``. Landlock cannot bind, and cannot deny a path inside the workspace it grants, so
-the real store would be readable: ``git show REV:.env | cut -c3-`` or a pack inflated by hand
-carries an old secret past any output matching. Instead the store is *held* like an ignored file
-(:mod:`codeward.sandbox.hold`: renamed, same inode, into a holding directory the command cannot
-see, and renamed back after), and a link to the view's *forged* store is put at its name. That
-store holds each excluded blob, commit or tag under its own id with the placeholder content, and
-reads every other object from the view's pack: no replace refs are needed, so nothing is written
-into the user's ``.git/refs``. Nested repositories and submodules get the same, each at its own
-store (a submodule's is the superproject's ``.git/modules/NAME/objects``).
+``.git/objects`` and its replace refs over ``.git/refs/replace``. Landlock cannot bind, and cannot
+deny a path inside the workspace it grants, so the real store would be readable: ``git show
+REV:.env | cut -c3-`` or a pack inflated by hand carries an old secret past any output matching.
+Instead the store is *held* like an ignored file (:mod:`codeward.sandbox.hold`: renamed, same
+inode, into a holding directory the command cannot see, and renamed back after), and a link to a
+*forged* store is put at its name. Nested repositories and submodules get the same, each at its
+own store (a submodule's is the superproject's ``.git/modules/NAME/objects``).
 
-The command gets read rights on the view only: a ``git commit`` in the sandbox fails before it
-moves a ref ("insufficient permission for adding an object"), as under bubblewrap, whose ``.git``
-is read-only. The link is removed by identity after the command; anything the command left at
-the store's name is set aside by the hold's restore (``objects.from-sandbox``) and the real store
-goes back. A store the hold cannot move (on another mount than every holding place) stays where
-it is, hidden by Landlock rules: git inside then finds no object at all (fails closed).
+The forged store needs no replace refs, so nothing is written into the user's ``.git/refs``: it
+holds each object the view leaves out *under that object's own id*, with its placeholder's
+content (a loose object file is the zlib of its type, size and content: the placeholder's file,
+copied to the other id's name), and reads every other object from the view as an alternate. git
+checks an id when it writes or verifies an object (``fsck``, ``index-pack``), not when it reads,
+so ``git show``, ``log -p``, ``archive`` and ``cat-file`` all print the placeholders.
+
+The forged store lies in the codeward home (hidden from commands in every tier; the temporary
+directory only when the home is inside a tree the command may write), and the command gets read
+rights on it and nothing more, also as root with ``CAP_DAC_OVERRIDE``: a ``git commit`` in the
+sandbox fails before it moves a ref ("insufficient permission for adding an object"), as under
+bubblewrap, whose ``.git`` is read-only; it never adds an object that vanishes with the view. The
+link is removed by identity after the command; anything the command left at the store's name is
+set aside by the hold's restore (``objects.from-sandbox``) and the real store goes back. A store
+the hold cannot move (on another mount than every holding place) stays where it is, hidden by
+Landlock rules: git inside then finds no object at all (fails closed).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import stat
+import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from codeward.errors import SandboxUnavailable
 from codeward.gitfiles import linked_store
-from codeward.sandbox.spec import GitView, SandboxSpec
+from codeward.sandbox.spec import GitView, SandboxSpec, is_within
+from codeward.scratch import process_dir, remove
 
 WRITE_REFUSED = "insufficient permission for adding an object"
 NOTE = (
@@ -40,15 +53,16 @@ NOTE = (
 
 @dataclass(frozen=True)
 class StoreView:
-    """The store to hold and the view to put at its name."""
+    """A store to hold and the forged store to put at its name."""
 
     store: Path
     view: GitView
+    forged: Path
 
 
 @dataclass(frozen=True)
 class Placed:
-    """The link put at the store's name, by identity."""
+    """The link put at a store's name, by identity."""
 
     link: Path
     dev: int
@@ -56,40 +70,36 @@ class Placed:
 
 
 def planned(spec: SandboxSpec) -> list[StoreView]:
-    """The stores to hold and their views: the workspace repository's, then each nested
+    """The stores to hold and their forged stores: the workspace repository's, then each nested
     repository's and submodule's; none for a repository in which no blob needs hiding.
 
     Only a ``.git`` directory at the workspace root gets a view (a worktree's pointer file leads to
     a store elsewhere, as under bubblewrap). A store that is a link is held where it lies when that
     is in the workspace; one outside it is as visible as its place is.
     """
-    out: list[StoreView] = []
+    views: list[tuple[Path, GitView]] = []
     git_dir = spec.workspace / ".git"
     if spec.git_view is not None and git_dir.is_dir() and not git_dir.is_symlink():
         store = linked_store(git_dir / "objects", spec.workspace)
         view = spec.git_view() if store is not None else None
         if store is not None and view is not None:
-            out.append(StoreView(store, view))
+            views.append((store, view))
     if spec.git_nested_views is not None:
-        out += [StoreView(n.store, n.view) for n in spec.git_nested_views()]
-    return out
+        views += [(n.store, n.view) for n in spec.git_nested_views()]
+    if not views:
+        return []
+    base = _base(spec)
+    return [StoreView(store, view, _forged(view, base)) for store, view in views]
+
+
+def read_only(plans: Sequence[StoreView]) -> list[Path]:
+    """Directories the command may read and must never write: the forged stores."""
+    return list(dict.fromkeys(p.forged for p in plans))
 
 
 def readable(plans: Sequence[StoreView]) -> list[Path]:
-    """What the command may read (never write) for the views: the directories holding their stores."""
-    return list(dict.fromkeys(p.view.forged.parent for p in plans))
-
-
-def open_for(plans: Sequence[StoreView], user: tuple[int, int] | None) -> None:
-    """As root running the command as another uid: let that uid traverse the scratch directory
-    above each view (``0711``: its entries' random names cannot be listed)."""
-    if user is None:
-        return
-    for top in dict.fromkeys(p.view.forged.parent.parent for p in plans):
-        with contextlib.suppress(OSError):
-            st = top.lstat()
-            if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid():
-                os.chmod(top, stat.S_IMODE(st.st_mode) | 0o011)
+    """The views the forged stores read as alternates (git never writes to an alternate)."""
+    return list(dict.fromkeys(p.view.objects for p in plans))
 
 
 def place(plans: Sequence[StoreView], held: set[Path]) -> list[Placed]:
@@ -103,15 +113,16 @@ def place(plans: Sequence[StoreView], held: set[Path]) -> list[Placed]:
     for plan in plans:
         if plan.store not in held:
             continue
-        fd = open_dir_nofollow(plan.store.parent)
         try:
-            os.symlink(plan.view.forged, plan.store.name, dir_fd=fd)
-            st = os.stat(plan.store.name, dir_fd=fd, follow_symlinks=False)
+            fd = open_dir_nofollow(plan.store.parent)
+            try:
+                os.symlink(plan.forged, plan.store.name, dir_fd=fd)
+                st = os.stat(plan.store.name, dir_fd=fd, follow_symlinks=False)
+            finally:
+                os.close(fd)
         except OSError:
             take_back(done)
             raise
-        finally:
-            os.close(fd)
         done.append(Placed(plan.store, st.st_dev, st.st_ino))
     return done
 
@@ -138,3 +149,62 @@ def take_back(placed: Sequence[Placed]) -> None:
 def note_for(placed: Sequence[Placed], output: str) -> str | None:
     """The line for the model when git in the command failed to write to a view."""
     return NOTE if placed and WRITE_REFUSED in output else None
+
+
+_lock = threading.Lock()
+_made: dict[tuple[Path, Path], Path] = {}
+_dirs: dict[Path, Path] = {}
+
+
+def _base(spec: SandboxSpec) -> Path:
+    """Where this process keeps its forged stores: ``<codeward home>/run``, or the temporary
+    directory when the home lies inside a tree the command may write (Landlock would grant it)."""
+    home_run = spec.home_dir() / "run"
+    inside = any(is_within(home_run, r) for r in spec.roots())
+    parent = Path(tempfile.gettempdir()) if inside else home_run
+    with _lock:
+        d = _dirs.get(parent)
+        if d is None or not d.is_dir():
+            with contextlib.suppress(FileExistsError):
+                parent.mkdir(parents=True, mode=0o700)
+            d = process_dir("codeward-forged-", parent)
+            atexit.register(remove, d)
+            _dirs[parent] = d
+        return d
+
+
+def _forged(view: GitView, base: Path) -> Path:
+    """The forged store of ``view`` (made once per view; those of views that are gone are removed).
+    When it cannot be made the command is refused (nothing is held yet): never the real store."""
+    key = (view.objects, view.replace)
+    with _lock:
+        for k in [k for k in _made if not k[0].is_dir()]:
+            remove(_made.pop(k))
+        hit = _made.get(key)
+        if hit is not None and hit.is_dir():
+            return hit
+        made = Path(tempfile.mkdtemp(dir=base, prefix="store-"))
+        try:
+            (made / "info").mkdir()
+            (made / "pack").mkdir()
+            (made / "info" / "alternates").write_text(f"{view.objects}\n", encoding="utf-8")
+            for ref in os.scandir(view.replace):
+                new = Path(ref.path).read_text(encoding="ascii").strip()
+                data = (view.objects / new[:2] / new[2:]).read_bytes()
+                (made / ref.name[:2]).mkdir(exist_ok=True)
+                (made / ref.name[:2] / ref.name[2:]).write_bytes(data)
+            _read_only(made)
+        except (OSError, ValueError) as e:
+            remove(made)
+            raise SandboxUnavailable(f"sandbox: cannot make the git history view for Landlock: {e}") from None
+        _made[key] = made
+        return made
+
+
+def _read_only(store: Path) -> None:
+    """Close ``store`` by mode too: a git started on the host (not root) while a command has the
+    store at ``.git/objects`` then fails to add an object rather than adding one that vanishes."""
+    for d, _, files in os.walk(store):
+        for f in files:
+            os.chmod(os.path.join(d, f), 0o444)
+        os.chmod(d, 0o555)

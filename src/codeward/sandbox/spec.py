@@ -30,10 +30,8 @@ class GitView:
     objects: Path
     """bubblewrap binds it read-only over ``.git/objects``; the excluded objects are not in it"""
     replace: Path
-    """bubblewrap binds it over ``.git/refs/replace``: one ref per excluded object, to its placeholder"""
-    forged: Path
-    """Landlock puts it at ``.git/objects`` while the real store is held out of the tree: each
-    excluded object under its own id with the placeholder content, the rest read from ``objects``"""
+    """bubblewrap binds it over ``.git/refs/replace``: one ref per excluded object, naming the
+    placeholder object (in ``objects``) that stands for it"""
 
 
 @dataclass(frozen=True)
