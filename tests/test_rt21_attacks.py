@@ -8,9 +8,6 @@ the forged store and caches the placeholders' ids as clean. Each failed on a5dcd
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +16,7 @@ from pathlib import Path
 import pytest
 from tests.privacy.history_repo import git, leaky_history
 from tests.sandbox.test_landlock_store import SHIFT, _landlock, _leaks, _spec
-from tests.support.cw_subprocess import REPO
+from tests.support.cw_subprocess import sandbox_running
 
 from codeward.project import open_project
 
@@ -33,29 +30,9 @@ READ = "git show HEAD~1:config.py | " + SHIFT  # a shift by one: no output match
 def other_session_running(repo: Path, seconds: int = 5) -> Iterator[None]:
     """Another codeward process (a second session, a parallel tool call) runs a Landlock command in
     ``repo``: while it runs, ``.git/objects`` is the link to that session's forged store."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [*CLI, "sh", "-c", f"echo started; sleep {seconds}"],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        for _ in range(3):
-            if proc.stdout.readline().strip() == b"started":
-                break
+    with sandbox_running(repo, f"sleep {seconds}", args=("-c", "sandbox.tier=landlock")):
         assert (repo / ".git" / "objects").is_symlink(), "the other session's command is not running"
         yield
-    finally:
-        try:
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def test_a_command_started_while_another_session_s_command_runs_reads_the_raw_history(git_repo: Path) -> None:

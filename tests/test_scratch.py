@@ -7,14 +7,12 @@ then runs another command and looks at the temporary directory."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from tests.support.cw_subprocess import REPO
+from tests.support.cw_subprocess import run_cw, sandbox_running
 
 from codeward import scratch
 
@@ -101,33 +99,13 @@ def test_what_a_killed_codeward_sandbox_left_in_tmp_is_removed_by_the_next_run(
     _git(git_repo, "commit", "-qam", "fix")
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "codeward", "sandbox", "--", "sh", "-c", "echo started; sleep 60"],
-        cwd=git_repo,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"started"
+    with sandbox_running(git_repo, "sleep 60", env={"TMPDIR": str(tmp)}, kill=True) as proc:
         left = sorted(p.name for p in tmp.iterdir())  # all the killed run's: tmp is this test's own
         assert any(n.startswith("codeward-objects-") for n in left), left  # the view's copy of the store
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).stdout:
         time.sleep(0.1)  # bwrap's children of the killed session
     assert sorted(p.name for p in tmp.iterdir()) == left  # no atexit ran
-    again = subprocess.run(
-        [sys.executable, "-m", "codeward", "sandbox", "--", "true"],
-        cwd=git_repo,
-        env=env,
-        capture_output=True,
-        timeout=120,
-    )
+    again = run_cw("sandbox", "--", "true", cwd=git_repo, env={"TMPDIR": str(tmp)})
     assert again.returncode == 0, again.stderr
     assert [n for n in left if (tmp / n).exists()] == []

@@ -10,37 +10,21 @@ the same reads with the view switched off and must find every planted value.
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.privacy.history_repo import AWS, DANGLING, LETTERS, PLANTED, PRIVATE_NOTE, TOKEN, git, leaky_history
-from tests.support.cw_subprocess import REPO
+from tests.privacy.test_git_objects_view_e2e import UNPACK as INFLATE
+from tests.support.cw_subprocess import run_cw, sandbox_running
 
 from codeward.project import open_project
 
 pytestmark = pytest.mark.sandbox
 
 SHIFT = "python3 -c 'import sys;sys.stdout.write(\"\".join(chr(ord(c)+1) for c in sys.stdin.read()))'"
-INFLATE = """import glob, os, sys, zlib
-stores = [".git/objects"]
-alt = ".git/objects/info/alternates"
-if os.path.exists(alt):
-    stores += open(alt).read().split()
-for f in [f for s in stores for f in glob.glob(s + "/pack/*.pack") + glob.glob(s + "/??/*")]:
-    d = open(f, "rb").read()
-    for i in range(len(d)):
-        if d[i] == 0x78:
-            try:
-                sys.stdout.write(zlib.decompressobj().decompress(d[i:i + 4000]).decode("latin1"))
-            except Exception:
-                pass
-"""
 READS = (
     "git show HEAD~1:.env; git show HEAD~1:config.py | cut -c3- | " + SHIFT + "; "
     "git --no-replace-objects show HEAD~1:.env; git cat-file -p $(git rev-parse HEAD~1:.env); "
@@ -125,37 +109,17 @@ def test_what_a_command_puts_at_the_store_s_name_is_set_aside(git_repo: Path) ->
     assert AWS in git(git_repo, "show", "HEAD~1:.env")
 
 
-def test_a_killed_run_s_store_is_put_back_by_the_next(git_repo: Path, tmp_path: Path) -> None:
+def test_a_killed_run_s_store_is_put_back_by_the_next(git_repo: Path) -> None:
     _landlock()
     leaky_history(git_repo)
     before = _store(git_repo)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "codeward", "sandbox", "-c", "sandbox.tier=landlock", "--"]
-    proc = subprocess.Popen(
-        [*cmd, "sh", "-c", "git show HEAD~1:.env | wc -c; echo started; sleep 60"],
-        cwd=git_repo,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        for _ in range(3):
-            if proc.stdout.readline().strip() == b"started":
-                break
+    tier = ("-c", "sandbox.tier=landlock")
+    with sandbox_running(git_repo, "sleep 60", args=tier, kill=True):
         assert (git_repo / ".git" / "objects").is_symlink()  # the view stands at the store's name
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
     time.sleep(0.5)
-    again = subprocess.run(
-        [*cmd, "git show HEAD~1:config.py"], cwd=git_repo, env=env, capture_output=True, text=True, timeout=120
-    )
+    again = run_cw("sandbox", *tier, "--", "git show HEAD~1:config.py", cwd=git_repo)
     assert "interrupted" in again.stderr + again.stdout  # refused once: what came back was not scanned
-    again = subprocess.run(
-        [*cmd, "git show HEAD~1:config.py"], cwd=git_repo, env=env, capture_output=True, text=True, timeout=120
-    )
+    again = run_cw("sandbox", *tier, "--", "git show HEAD~1:config.py", cwd=git_repo)
     assert again.returncode == 0, again.stderr
     assert TOKEN not in again.stdout and "<secret:github-pat:" in again.stdout
     assert _store(git_repo) == before
