@@ -82,16 +82,20 @@ RACY_NS = 100_000_000
 file timestamps are coarse (a kernel tick), so a later write may leave them unchanged."""
 _lock = threading.Lock()
 _views: dict[Path, tuple[tuple[int, ...], Any, Any, ObjectView | None]] = {}
-_dir: Path | None = None
+_dirs: dict[Path | None, Path] = {}
 _built: dict[Path, list[Path]] = {}
+_empties: dict[tuple[Path, Path | None], Path] = {}
 
 
-def _private_dir() -> Path:
-    global _dir
-    if _dir is None or not _dir.is_dir():
-        _dir = process_dir("codeward-objects-")
-        atexit.register(shutil.rmtree, _dir, True)
-    return _dir
+def _private_dir(scratch: Path | None) -> Path:
+    """This process's directory for views in ``scratch`` (default: the temporary directory)."""
+    d = _dirs.get(scratch)
+    if d is None or not d.is_dir():
+        if scratch is not None:
+            scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
+        d = _dirs[scratch] = process_dir("codeward-objects-", scratch)
+        atexit.register(shutil.rmtree, d, True)
+    return d
 
 
 def has_view(root: Path) -> bool:
@@ -102,7 +106,7 @@ def has_view(root: Path) -> bool:
 
 
 def object_view(
-    root: Path, scanner: Any, ignore: Any, cache_dir: Path | None, *, prefix: str = ""
+    root: Path, scanner: Any, ignore: Any, cache_dir: Path | None, *, prefix: str = "", scratch: Path | None = None
 ) -> ObjectView | None:
     """The view for the repository at ``root``, rebuilt when its object store changed or the
     session's history scan finished; None when no blob needs hiding (or ``root`` holds no ``.git``
@@ -115,7 +119,10 @@ def object_view(
     sandbox sees no object at all rather than the real ones.
 
     ``prefix``: where ``root`` lies in the workspace, for a nested repository or a submodule (its
-    ``.git`` may then be a pointer file): the ignore rules judge its paths as ``prefix/path``."""
+    ``.git`` may then be a pointer file): the ignore rules judge its paths as ``prefix/path``.
+    ``scratch``: where the view is made (default: the temporary directory). A place no command can
+    write (the codeward home): under Landlock ``/tmp`` may be shared with commands, and one that could
+    change the view could plant links that codeward, outside the sandbox, would follow (red team rt22)."""
     if not is_repository(root) or not (prefix or has_view(root)):
         return None
     with _lock:
@@ -132,18 +139,20 @@ def object_view(
                 # a small history finishes in moments: the first view waits a little for it
                 staged = not hs.complete.wait(GRACE_S if root not in _views else 0)
             if hs.error is not None:
-                view = _empty_view(root, f"the git history scan failed: {type(hs.error).__name__}: {hs.error}")
+                view = _empty_view(root, f"the git history scan failed: {type(hs.error).__name__}: {hs.error}", scratch)
                 _views[root] = (stamp, scanner, ignore, view)
                 return view
         hit = _views.get(root)
         same = hit is not None and hit[0] == stamp and hit[1] is scanner and hit[2] is ignore
+        if same and hit is not None and hit[3] is not None and not _intact(hit[3]):
+            same = False  # its directories are gone (a temporary directory emptied): made again
         if hit is not None and same and (hit[3] is None or (hit[3].note is not None) == staged):
             return hit[3]
         built: ObjectView | None
         try:
-            built = build_view(root, scanner, ignore, cache_dir, hs, staged, prefix=prefix)
+            built = build_view(root, scanner, ignore, cache_dir, hs, staged, prefix=prefix, scratch=scratch)
         except Exception as e:  # git, the disk or the scanner: fail closed, never the real store
-            built = _empty_view(root, f"{type(e).__name__}: {e}")
+            built = _empty_view(root, f"{type(e).__name__}: {e}", scratch)
         if any(m > started - RACY_NS for m in stamp):
             # the store changed within a timestamp tick of the stamp: a blob added after the listing
             # could leave the stamp as it is, and with no view (None) the real store would be bound
@@ -151,6 +160,10 @@ def object_view(
             stamp = (-1,)
         _views[root] = (stamp, scanner, ignore, built)
         return built
+
+
+def _intact(view: ObjectView) -> bool:
+    return view.objects.is_dir() and view.replace.is_dir()
 
 
 def view_note(root: Path) -> str | None:
@@ -232,6 +245,7 @@ def build_view(
     staged: bool = False,
     *,
     prefix: str = "",
+    scratch: Path | None = None,
 ) -> ObjectView | None:
     """Pack every object but the excluded blobs into a new store, and write the replacements.
 
@@ -291,7 +305,7 @@ def build_view(
             '("bad object", "missing blob") and a later command will see them'
         )
     key = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    tmp = Path(tempfile.mkdtemp(dir=_private_dir(), prefix=f"{key}-"))
+    tmp = Path(tempfile.mkdtemp(dir=_private_dir(scratch), prefix=f"{key}-"))
     objects = tmp / "objects"
     replace = tmp / "replace"
     (objects / "pack").mkdir(parents=True)
@@ -329,12 +343,15 @@ def _write_loose(objects: Path, content: bytes, hexlen: int, kind: bytes = b"blo
     return oid
 
 
-def _empty_view(root: Path, why: str) -> ObjectView:
+def _empty_view(root: Path, why: str, scratch: Path | None) -> ObjectView:
     """An object store with nothing in it: git inside fails ("bad object") instead of reading the real one."""
-    key = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    base = _private_dir() / f"{key}-empty"
-    (base / "objects" / "pack").mkdir(parents=True, exist_ok=True)
-    (base / "replace").mkdir(exist_ok=True)
+    base = _empties.get((root, scratch))
+    if base is None or not base.is_dir():
+        key = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        base = Path(tempfile.mkdtemp(dir=_private_dir(scratch), prefix=f"{key}-empty-"))  # never a name made before
+        (base / "objects" / "pack").mkdir(parents=True)
+        (base / "replace").mkdir()
+        _empties[(root, scratch)] = base
     return ObjectView(base / "objects", base / "replace", 0, why)
 
 
@@ -350,7 +367,13 @@ class NestedStore:
 
 
 def nested_stores(
-    workspace: Path, repos: list[Path], masked: tuple[Path, ...], scanner: Any, ignore: Any, cache_dir: Path | None
+    workspace: Path,
+    repos: list[Path],
+    masked: tuple[Path, ...],
+    scanner: Any,
+    ignore: Any,
+    cache_dir: Path | None,
+    scratch: Path | None = None,
 ) -> list[NestedStore]:
     """Every nested repository and submodule in ``repos`` with the object view the workspace's own
     repository gets (:func:`object_view`), wherever git says its store and ``refs/replace`` are. A
@@ -373,7 +396,7 @@ def nested_stores(
             store = _store_by_hand(repo)
             if store is not None and store.resolve() not in bound:
                 bound.add(store.resolve())
-                out.append(NestedStore(_empty_view(repo, f"git cannot open {repo}: {e}"), store, None))
+                out.append(NestedStore(_empty_view(repo, f"git cannot open {repo}: {e}", scratch), store, None))
             continue
         common = real.parent
         store = linked_store(real, workspace)
@@ -381,7 +404,8 @@ def nested_stores(
             continue  # no store there to read, or one with its view already
         real = store
         bound.add(real)
-        view = object_view(repo, scanner, ignore, cache_dir, prefix=repo.relative_to(workspace).as_posix())
+        where = repo.relative_to(workspace).as_posix()
+        view = object_view(repo, scanner, ignore, cache_dir, prefix=where, scratch=scratch)
         if view is None:
             continue  # no blob in it needs hiding
         replace = common / "refs" / "replace"  # the common directory's, as the store's

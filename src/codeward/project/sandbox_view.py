@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from codeward.errors import SandboxUnavailable, UsageError
 from codeward.project.view_index import workspace_view
 from codeward.project.write_scope import write_scope
-from codeward.sandbox.spec import GitView, NestedGitView, SandboxSpec
+from codeward.sandbox.spec import GitView, NestedGitView, SandboxSpec, is_within
 
 if TYPE_CHECKING:
     from codeward.config.model import Config
@@ -147,8 +147,12 @@ def spec_for_project(
         masked.append(Path(cfg.audit.dir).expanduser().resolve())  # an audit log kept outside the home
     protected = view.protected
 
+    # views are made where no command can write: in the codeward home (hidden from commands in every
+    # tier), the temporary directory only when the home lies in the workspace (held out with it)
+    scratch = None if is_within(home.resolve(), root) else home / "run"
+
     def git_view() -> GitView | None:
-        view = object_view(root, project.scanner, project.ignore, home / "cache")
+        view = object_view(root, project.scanner, project.ignore, home / "cache", scratch=scratch)
         return GitView(view.objects, view.replace) if view is not None else None
 
     def git_nested_views() -> list[NestedGitView]:
@@ -158,7 +162,7 @@ def spec_for_project(
 
         try:
             repos = nested_repositories(ws, refresh=False)  # called at launch, after the census's refresh
-            found = nested_stores(root, repos, tuple(masked), project.scanner, project.ignore, home / "cache")
+            found = nested_stores(root, repos, tuple(masked), project.scanner, project.ignore, home / "cache", scratch)
         except HistoryError as e:
             raise SandboxUnavailable(f"sandbox: {e}") from None
         return [NestedGitView(GitView(n.view.objects, n.view.replace), n.store, n.replace) for n in found]

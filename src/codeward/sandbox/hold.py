@@ -168,7 +168,9 @@ def holding_dirs(home: Path, workspace: Path, roots: Sequence[Path]) -> list[Pat
     return out
 
 
-def take(home: Path, workspace: Path, roots: Sequence[Path], hidden: Sequence[Path], lock_fd: int | None = None) -> Hold:
+def take(
+    home: Path, workspace: Path, roots: Sequence[Path], hidden: Sequence[Path], lock_fd: int | None = None
+) -> Hold:
     """Recover any earlier hold of ``workspace``, then move ``hidden`` (paths inside ``roots``) away.
 
     ``lock_fd``: the exclusive :func:`workspace_lock` the caller took before deciding what to hide

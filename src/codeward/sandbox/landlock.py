@@ -231,15 +231,14 @@ def build_landlock_spec(
     layout: Any,
     held: Iterable[Path] = (),
     hold_dirs: Iterable[Path] = (),
-    readable: Iterable[Path] = (),
     read_only: Iterable[Path] = (),
 ) -> dict[str, Any]:
     """The JSON the launcher applies: handled rights, rules, ports and scopes.
 
     ``held`` hidden paths are out of the tree while the command runs (:mod:`codeward.sandbox.hold`),
     so nothing is frozen for them; ``hold_dirs`` (where they are) are hidden like the private dirs.
-    ``readable`` and ``read_only`` directories get read rights wherever they lie (the object-store
-    views); a ``read_only`` one must never be writable, so with one in ``/tmp`` that is not granted whole.
+    ``read_only`` directories get read rights wherever they lie (the object-store views) and must
+    never be writable: with one in ``/tmp``, ``/tmp`` is not granted whole.
     With the network off ``/tmp`` is writable: no socket can be created, so the sockets that live
     there (X11, tmux, ssh-agent) are out of reach; the user's own files there are not (a stated gap).
     """
@@ -252,7 +251,7 @@ def build_landlock_spec(
     hidden = [*map(Path, layout.private_dirs), *hidden_all, *hold_dirs, Path("/dev")]
     grants = [Grant(Path("/"), ro)]
     read_only = list(read_only)
-    for p in (*layout.reexposed, *readable, *read_only):
+    for p in (*layout.reexposed, *read_only):
         grants.append(Grant(p, ro))
     # a workspace narrowed by allow_directories: read-only as a whole, its allowed dirs writable
     # (rights add up along a path, so the allowed dirs' grants give them write access and nothing else)
@@ -422,7 +421,6 @@ class LandlockSandbox:
                 layout=layout,
                 held=held.held_paths,
                 hold_dirs=hold.holding_dirs(home, spec.workspace, spec.roots()),
-                readable=landlock_store.readable(stores),
                 read_only=landlock_store.read_only(stores),
             )
             user = run_as(spec.workspace)

@@ -17,8 +17,10 @@ checks an id when it writes or verifies an object (``fsck``, ``index-pack``), no
 so ``git show``, ``log -p``, ``archive`` and ``cat-file`` all print the placeholders.
 
 The forged store lies in the codeward home (hidden from commands in every tier; the temporary
-directory only when the home is inside a tree the command may write), and the command gets read
-rights on it and nothing more, also as root with ``CAP_DAC_OVERRIDE``: a ``git commit`` in the
+directory only when the home is inside a tree the command may write), as does the view, and the
+command gets read rights on both and nothing more, also as root with ``CAP_DAC_OVERRIDE`` (a view
+a command could change would feed later commands, and codeward itself when it makes the forged
+store, which it reads by identity anyway: red team rt22): a ``git commit`` in the
 sandbox fails before it moves a ref ("insufficient permission for adding an object"), as under
 bubblewrap, whose ``.git`` is read-only; it never adds an object that vanishes with the view. The
 link is removed by identity after the command; anything the command left at the store's name is
@@ -31,10 +33,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import os
+import re
 import stat
 import tempfile
 import threading
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,13 +98,9 @@ def planned(spec: SandboxSpec) -> list[StoreView]:
 
 
 def read_only(plans: Sequence[StoreView]) -> list[Path]:
-    """Directories the command may read and must never write: the forged stores."""
-    return list(dict.fromkeys(p.forged for p in plans))
-
-
-def readable(plans: Sequence[StoreView]) -> list[Path]:
-    """The views the forged stores read as alternates (git never writes to an alternate)."""
-    return list(dict.fromkeys(p.view.objects for p in plans))
+    """Directories the command may read and must never write: the forged stores and the views they
+    read as alternates (one a command could change would feed later commands, and codeward itself)."""
+    return list(dict.fromkeys(d for p in plans for d in (p.forged, p.view.objects)))
 
 
 def place(plans: Sequence[StoreView], held: set[Path]) -> list[Placed]:
@@ -189,16 +190,45 @@ def _forged(view: GitView, base: Path) -> Path:
             (made / "pack").mkdir()
             (made / "info" / "alternates").write_text(f"{view.objects}\n", encoding="utf-8")
             for ref in os.scandir(view.replace):
-                new = Path(ref.path).read_text(encoding="ascii").strip()
-                data = (view.objects / new[:2] / new[2:]).read_bytes()
+                new = _read_nofollow(Path(ref.path), 130).decode("ascii").strip()
+                data = _placeholder(view.objects, new)
+                if not _OID.fullmatch(ref.name) or len(ref.name) != len(new):
+                    raise ValueError(f"a replace ref named {ref.name!r} in the view")
                 (made / ref.name[:2]).mkdir(exist_ok=True)
                 (made / ref.name[:2] / ref.name[2:]).write_bytes(data)
             _read_only(made)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, zlib.error) as e:
             remove(made)
             raise SandboxUnavailable(f"sandbox: cannot make the git history view for Landlock: {e}") from None
         _made[key] = made
         return made
+
+
+_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _read_nofollow(path: Path, limit: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path} is not a file")
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def _placeholder(objects: Path, oid: str) -> bytes:
+    """The loose object file of placeholder ``oid`` in the view, checked by identity: a full id,
+    a regular file reached without a link, and content that hashes to that id. Views are made where
+    no command writes; this keeps a changed one from carrying another file into the forged store."""
+    if not _OID.fullmatch(oid):
+        raise ValueError(f"the view names a placeholder {oid[:80]!r}, not an object id")
+    data = _read_nofollow(objects / oid[:2] / oid[2:], 64 << 20)
+    raw = zlib.decompress(data)
+    digest = (hashlib.sha256 if len(oid) == 64 else hashlib.sha1)(raw).hexdigest()
+    if digest != oid:
+        raise ValueError(f"the view's placeholder {oid} does not match its id")
+    return data
 
 
 def _read_only(store: Path) -> None:
