@@ -86,3 +86,28 @@ def test_a_worktree_inside_the_workspace_does_not_replace_the_roots_view(project
     assert cached_objects_dir(project.root / "vendor" / "lib") in targets  # the nested repository's, once
     assert cached_objects_dir(project.root).resolve() not in [t.resolve() for t in targets]
     assert len(targets) == len(set(targets))
+
+
+@pytest.mark.parametrize("how", ["alternates", "linked-pack"])
+def test_a_nested_store_that_borrows_objects_gets_an_empty_view(project: Project, how: str) -> None:
+    """A nested store whose objects may come from elsewhere (an alternates file, a link inside it) is
+    judged under its own paths while the objects could be the workspace's: it gets an empty view
+    (git there fails), whatever its own history holds (red team rt23)."""
+    sub = project.root / "vendor" / "lib"
+    sub.mkdir(parents=True)
+    g(sub, "init", "-q")
+    (sub / "README").write_text("lib\n")
+    g(sub, "add", "-A")
+    g(sub, "commit", "-qm", "clean")
+    g(sub, "gc", "-q")
+    store = sub / ".git" / "objects"
+    if how == "alternates":
+        (store / "info" / "alternates").write_text(f"{project.root / '.git' / 'objects'}\n")
+    else:
+        pack = next((store / "pack").glob("*.pack"))
+        moved = project.root / "elsewhere.pack"
+        pack.rename(moved)
+        pack.symlink_to(moved)
+    views = project.spec().git_nested_views()
+    found = [n for n in views if n.store == store]
+    assert found and not any(found[0].view.objects.rglob("*.pack"))  # an empty store, bound over it

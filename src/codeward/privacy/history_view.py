@@ -404,6 +404,10 @@ def nested_stores(
             continue  # no store there to read, or one with its view already
         real = store
         bound.add(real)
+        borrowed = _borrowed(real)
+        if borrowed is not None:
+            out.append(NestedStore(_empty_view(repo, borrowed, scratch), real, None))
+            continue
         where = repo.relative_to(workspace).as_posix()
         view = object_view(repo, scanner, ignore, cache_dir, prefix=where, scratch=scratch)
         if view is None:
@@ -416,6 +420,39 @@ def nested_stores(
             replace.mkdir(mode=0o755, exist_ok=True)  # git ignores an empty one; bwrap needs a mount point
         out.append(NestedStore(view, real, replace if replace.is_dir() else None))
     return out
+
+
+_borrow_checked: dict[Path, tuple[tuple[int, ...], str | None]] = {}
+
+
+def _borrowed(store: Path) -> str | None:
+    """Why objects read through a nested store might not be its own, else None: an alternates file
+    (``git clone --shared``, or one a command wrote) or a link anywhere in it. Such a store gets an
+    empty view. Its view would be judged under the nested repository's paths, while the objects
+    could be the workspace's: red team rt23 pointed a clean nested repository at the workspace's
+    store and committed the blob of an ignored ``.env`` as ``sub/notes.txt``, which no rule
+    hides. The walk for links is redone only when the store's stamp changes (a link added to the
+    store or a fan-out directory changes it)."""
+    for name in ("alternates", "http-alternates"):
+        if os.path.lexists(store / "info" / name):
+            return f"{store}/info/{name} lends it objects from elsewhere, so it is hidden"
+    try:
+        stamp = store_stamp(store)
+    except HistoryError:
+        stamp = ()
+    hit = _borrow_checked.get(store)
+    if hit is not None and hit[0] == stamp and stamp:
+        return hit[1]
+    started = time.time_ns()
+    why: str | None = None
+    for d, dirs, files in os.walk(store):
+        link = next((n for n in (*dirs, *files) if os.path.islink(os.path.join(d, n))), None)
+        if link is not None:
+            why = f"{os.path.join(d, link)} is a link, so the store is hidden"
+            break
+    if not any(m > started - RACY_NS for m in stamp):  # a stamp within a tick of the walk is not trusted
+        _borrow_checked[store] = (stamp, why)
+    return why
 
 
 def _store_by_hand(repo: Path) -> Path | None:

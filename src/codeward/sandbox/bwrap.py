@@ -148,11 +148,25 @@ class BwrapSandbox:
         on_output: Callable[[str], None] | None = None,
         on_connection: Callable[[Connection], None] | None = None,
     ) -> CommandResult:
+        from codeward.sandbox import hold
+
+        validate_spec(spec, argv)
+        hold.recover(spec.home_dir(), spec.workspace)  # what a killed Landlock run left held
+        with hold.shared(spec.workspace):
+            return self._run(argv, spec, on_output=on_output, on_connection=on_connection)
+
+    def _run(
+        self,
+        argv: Sequence[str],
+        spec: SandboxSpec,
+        *,
+        on_output: Callable[[str], None] | None,
+        on_connection: Callable[[Connection], None] | None,
+    ) -> CommandResult:
         from codeward.sandbox.env import child_env
         from codeward.sandbox.notes import explain
         from codeward.sandbox.runner import run_guarded
 
-        validate_spec(spec, argv)
         if any(is_within(Path(self.bwrap).resolve(), w) for w in spec.roots()):
             raise SandboxUnavailable(f"sandbox: {self.bwrap} lies inside a writable directory; refusing to run it")
         use_proxy = bool(spec.allowed_domains) and not spec.network
@@ -194,6 +208,7 @@ class BwrapSandbox:
             inside = False  # slower, but the launcher cannot run; bubblewrap copes with this many
         _check_mounts(spec, layout, inside)
         bpf = _filter(spec, use_proxy)
+        from codeward.sandbox.gitview import git_stores
         from codeward.sandbox.host_watch import HostWatch, watched_names
 
         if new_names is not None:
@@ -201,7 +216,8 @@ class BwrapSandbox:
         state: dict[str, Any] = {}
 
         def to_watch() -> dict[str, set[str]]:  # only for a new holder or the per-command path
-            return watched_names(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted)])
+            stores = git_stores(spec)  # their views are mounts on these entries too
+            return watched_names(spec.workspace, [*layout.hidden(), *(h for h, _ in layout.redacted), *stores])
 
         def launch(cleanup: contextlib.ExitStack) -> RawRun:
             if holding:

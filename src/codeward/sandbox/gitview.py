@@ -242,6 +242,18 @@ def object_binds(spec: SandboxSpec) -> list[tuple[str, str]]:
     return _root_binds(spec, view) + nested
 
 
+def git_stores(spec: SandboxSpec) -> list[Path]:
+    """The names the object-store views are bound over: ``.git/objects`` of a ``.git`` directory at
+    the root (whatever is there now: another session's Landlock command may have its link there)
+    and each nested repository's store. A command is stopped when the host renames one of them."""
+    out = []
+    if spec.git_view is not None and (spec.workspace / ".git").is_dir():
+        out.append(spec.workspace / ".git" / "objects")
+    if spec.git_nested_views is not None:
+        out += [n.store for n in spec.git_nested_views()]
+    return out
+
+
 def _root_binds(spec: SandboxSpec, view: GitView) -> list[tuple[str, str]]:
     objects, replace_view = view.objects, view.replace
     from codeward.gitfiles import linked_store

@@ -102,6 +102,55 @@ def workspace_lock(workspace: Path, *, shared: bool = False) -> int:
     return fd
 
 
+def recover(home: Path, workspace: Path) -> None:
+    """For a tier that holds nothing itself (bubblewrap, none): put back what an interrupted
+    Landlock run of this home left held before the command, and refuse it when anything came back.
+
+    Without this a Landlock run killed mid-command left the repository's object store in the
+    holding directory and ``.git/objects`` a link to a view the next run then swept: the user's own
+    git failed until a Landlock command ran (red team rt23). What came back was not scanned before
+    this command's view was decided, so the command does not run; the next one sees it."""
+    journal = home / "hold" / f"{_key(workspace)}.json"
+    if not os.path.lexists(journal):
+        return
+    fd = workspace_lock(workspace)
+    try:
+        notes, back = recover_locked(journal)
+    finally:
+        os.close(fd)
+    if back:
+        raise refusal_after_recovery(notes)
+
+
+def refusal_after_recovery(notes: Sequence[str]) -> Exception:
+    """The error for a command refused because recovery put unscanned files back into the tree."""
+    from codeward.errors import SandboxUnavailable
+
+    return SandboxUnavailable(
+        "sandbox: files an interrupted earlier run had moved out of the workspace are back ("
+        + "; ".join(notes[:3])
+        + "); they were not scanned for secrets before this command, so it did not run: run it again"
+    )
+
+
+@contextlib.contextmanager
+def shared(workspace: Path) -> Iterator[None]:
+    """The workspace lock, shared, for a whole command of a tier that holds nothing: a Landlock
+    command of another session (which holds it exclusively while the store and hidden files are out
+    of the tree) neither starts nor ends meanwhile, so the names this command's mounts cover stay the
+    ones it saw (red team rt23: a bubblewrap command bound its view over a Landlock command's link,
+    then read the real store once it was back). Where the filesystem has no ``flock``, none."""
+    try:
+        fd = workspace_lock(workspace, shared=True)
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
 def _journal(home: Path, workspace: Path) -> Path:
     base = home / "hold"
     base.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -531,11 +531,9 @@ def refuse_after_recovery(held: Any) -> None:
     if not held.recovered_into_tree:
         return  # what is still held stays out of the tree: nothing unscanned is readable
     held.restore()
-    raise SandboxUnavailable(
-        "sandbox: files an interrupted earlier run had moved out of the workspace are back ("
-        + "; ".join(held.recovered[:3])
-        + "); they were not scanned for secrets before this command, so it did not run: run it again"
-    )
+    from codeward.sandbox.hold import refusal_after_recovery
+
+    raise refusal_after_recovery(held.recovered)
 
 
 def proxy_env(url: str) -> dict[str, str]:

@@ -201,11 +201,13 @@ class UnsandboxedSandbox:
         on_output: Callable[[str], None] | None = None,
         on_connection: Callable[[Connection], None] | None = None,
     ) -> CommandResult:
+        from codeward.sandbox import hold
         from codeward.sandbox.env import child_env
         from codeward.sandbox.notes import explain
         from codeward.sandbox.runner import run_process
 
         validate_spec(spec, argv)
+        hold.recover(spec.home_dir(), spec.workspace)  # what a killed Landlock run left held
         python = launch.trusted_python(spec.roots())
         private = process_dir("codeward-run-")
         try:
