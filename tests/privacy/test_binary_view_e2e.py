@@ -149,13 +149,17 @@ def test_the_first_command_waits_for_the_sweep_of_known_values(
 
 
 @pytest.mark.sandbox
-def test_a_cut_of_a_known_value_read_raw_from_git_is_redacted(git_repo: Path, cw_home: Path) -> None:
-    """Under Landlock a command reads git's objects raw (no object-store view): ``cut -c3-`` of a
-    staged value, or the token without its ``ghp_``, is caught by the gate's windows of the values
-    the history scan made known."""
+def test_a_cut_of_a_known_value_read_raw_from_git_is_redacted(
+    git_repo: Path, cw_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate's second line: with the Landlock object-store view switched off (as for a linked
+    worktree, which has none), a command reads git's objects raw: ``cut -c3-`` of a staged value, or
+    the token without its ``ghp_``, is caught by the gate's windows of the values the history scan
+    made known."""
     import subprocess
 
     _tier(cw_home, "landlock")
+    monkeypatch.setattr("codeward.sandbox.landlock_store.planned", lambda spec: [])
     (git_repo / "app.conf").write_text(CONF)
     subprocess.run(["git", "add", "app.conf"], cwd=git_repo, check=True, capture_output=True)
     (git_repo / "app.conf").write_text("aws_secret_access_key = ${AWS_SECRET}\n")

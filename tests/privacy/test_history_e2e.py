@@ -1,7 +1,7 @@
 """Issue 11, git history: an adversarial scripted model reads old secrets out of ``.git`` through the
 shell tool (``git log -p --text``, ``git show REV:path | rev``, ``cat-file``, ``archive``, dangling
-blobs; under bubblewrap also compressed archives), in both sandbox tiers: no planted secret reaches the server in any form the known-values
-matcher recognises. An honest ``git log -p`` still carries every ordinary line, and shows the
+blobs, compressed archives), in both sandbox tiers: no planted secret reaches the server in any
+form the known-values matcher recognises. An honest ``git log -p`` still carries every ordinary line, and shows the
 ignored ``.env`` as a binary file, so even its non-secret line stays home.
 """
 
@@ -32,8 +32,8 @@ ATTACKS = [
     "git log -p --binary --all",
 ]
 
-# compressed copies no output matching can follow: only the object-store view (bubblewrap) keeps
-# the old values out of them; README "Limits" says so for the Landlock tier
+# compressed copies no output matching can follow: only the object-store view (both tiers) keeps the
+# old values out of them
 COMPRESSED = [
     "git archive --format=tar.gz HEAD~1 | base64",
     "git archive --format=zip HEAD~1 | base64",
@@ -55,7 +55,7 @@ def test_old_secrets_stay_in_git(model_server, git_repo: Path, cw_home: Path, ti
     except SandboxUnavailable as e:
         pytest.skip(f"{tier} cannot be enforced here: {e}")
     leaky_history(git_repo)
-    attacks = ATTACKS + (COMPRESSED if tier == "bwrap" else [])
+    attacks = ATTACKS + COMPRESSED
     steps: list[dict[str, Any]] = [{"tool": "shell", "args": {"command": c}} for c in attacks]
     steps.append({"tool": "shell", "args": {"command": "git log -p"}})  # the honest one, last
     steps.append({"text": "done"})
@@ -67,12 +67,10 @@ def test_old_secrets_stay_in_git(model_server, git_repo: Path, cw_home: Path, ti
     reqs = model_server.requests
     results = tool_results(reqs[-1].body)
     assert len(results) == len(attacks) + 1
-    if tier == "bwrap":  # the view: placeholders where the blobs were
-        assert "the content of .env is hidden" in results[1]
-        assert "<secret:github-pat:" in results[0]
-    else:  # raw blobs, redacted on the way out by their known values
-        assert "AWS_SECRET_ACCESS_KEY=<secret:" in results[1] and "DB_PASSWORD=<secret:" in results[1]
-        assert "GITHUB_TOKEN" in results[0]
+    # the view in both tiers (bound under bubblewrap, a forged store under Landlock): placeholders
+    # where the blobs were
+    assert "the content of .env is hidden" in results[1]
+    assert "<secret:github-pat:" in results[0]
     sent = "\n".join(s for r in reqs for s in strings(json.loads(r.body)))
     known = KnownValues()
     for v in PLANTED:

@@ -11,10 +11,11 @@ link, or re-creation of an ancestor can reach it, and the workspace is fully wri
 Putting back is by identity and never destroys anything: the walk from the workspace root goes
 through directory descriptors without following links; a directory missing on the way is created;
 a link or file in the way, or a new entry at the held name, is renamed aside to ``NAME.from-sandbox``
-(reported) and the user's entry goes back to its own name. A journal in the codeward home, written
-before anything moves, lets the next run put back what a crash left held (and keeps naming what
-could not be put back); an flock on the workspace directory keeps two sessions, whatever their
-codeward home, from holding the same files at once.
+(reported) and the user's entry goes back to its own name. A journal, written before anything
+moves to a place every codeward home of this user shares (:data:`JOURNALS`), lets the next run of
+any tier and any home put back what a crash left held (and keeps naming what could not be put
+back); an flock on the workspace directory keeps two sessions, whatever their codeward home, from
+holding the same files at once.
 
 A path on another mount than every holding place (the workspace is itself a mount point, as with
 ``docker run -v $PWD:/src``) cannot be renamed away: it stays in ``left`` and the tier falls back
@@ -110,16 +111,30 @@ def recover(home: Path, workspace: Path) -> None:
     holding directory and ``.git/objects`` a link to a view the next run then swept: the user's own
     git failed until a Landlock command ran (red team rt23). What came back was not scanned before
     this command's view was decided, so the command does not run; the next one sees it."""
-    journal = home / "hold" / f"{_key(workspace)}.json"
-    if not os.path.lexists(journal):
+    journals = [j for j in _journals(home, workspace) if os.path.lexists(j)]
+    if not journals:
         return
-    fd = workspace_lock(workspace)
     try:
-        notes, back = recover_locked(journal)
+        fd: int | None = workspace_lock(workspace)
+    except OSError:
+        fd = None  # no flock here: no Landlock run can hold anything meanwhile (its take needs the lock)
+    try:
+        notes, back = _recover_all(journals)
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
     if back:
         raise refusal_after_recovery(notes)
+
+
+def _recover_all(journals: Sequence[Path]) -> tuple[list[str], bool]:
+    notes: list[str] = []
+    back = False
+    for journal in journals:
+        n, b = recover_locked(journal)
+        notes += n
+        back = back or b
+    return notes, back
 
 
 def refusal_after_recovery(notes: Sequence[str]) -> Exception:
@@ -151,10 +166,25 @@ def shared(workspace: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _journal(home: Path, workspace: Path) -> Path:
+JOURNALS = Path("/var/tmp")
+"""Where this user's hold journals are kept for every codeward home: a run killed under one home is
+put back by the next run under any other (red team rt24: under another home it stayed held, and the
+user's next commit went into the dead run's view). Commands never see it (a private ``/var/tmp`` in
+every tier), and a directory there is used only when it is this user's own and closed to others."""
+
+
+def _journals(home: Path, workspace: Path) -> list[Path]:
+    """Where a journal of ``workspace`` is written (the first) and may be found: the per-user place
+    every home shares, then the home's own ``hold/`` (used when that place is not usable)."""
+    name = f"{_key(workspace)}.json"
+    out: list[Path] = []
+    common = JOURNALS / f".codeward-holds-{os.geteuid()}"
+    if _own_private_dir(common):
+        out.append(common / name)
     base = home / "hold"
     base.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return base / f"{_key(workspace)}.json"
+    out.append(base / name)
+    return out
 
 
 def _write_journal(journal: Path, rows: object) -> None:
@@ -227,13 +257,14 @@ def take(
     if lock_fd is None:
         lock_fd = workspace_lock(workspace)
     try:
-        journal = _journal(home, workspace)
+        journals = _journals(home, workspace)
     except BaseException:
         os.close(lock_fd)
         raise
+    journal = journals[0]
     hold = Hold(journal, lock_fd)
     try:
-        hold.recovered, hold.recovered_into_tree = recover_locked(journal)
+        hold.recovered, hold.recovered_into_tree = _recover_all([j for j in journals if os.path.lexists(j)])
         token = os.urandom(6).hex()  # never the name of a slot an earlier run left behind
         plan: list[tuple[Path, Path, os.stat_result]] = []
         for p in _outermost(hidden):
@@ -412,8 +443,11 @@ def _restore_one(h: Held) -> str | None:
         name, here = parts[-1], "/".join(parts[:-1])
         try:
             os.stat(name, dir_fd=fd, follow_symlinks=False)
-            moved = modes.writable(fd, here, lambda: aside(fd, name))
-            notes.append(f"{h.rel} (made by the command) moved to {moved}")
+            if _view_link(fd, name):
+                modes.writable(fd, here, lambda: os.unlink(name, dir_fd=fd))
+            else:
+                moved = modes.writable(fd, here, lambda: aside(fd, name))
+                notes.append(f"{h.rel} (made by the command) moved to {moved}")
         except FileNotFoundError:
             pass
         modes.writable(fd, here, lambda: os.rename(slot, name, dst_dir_fd=fd))
@@ -423,6 +457,16 @@ def _restore_one(h: Held) -> str | None:
         os.close(fd)
         modes.close(notes)
     return "; ".join(notes) or None
+
+
+def _view_link(dirfd: int, name: str) -> bool:
+    """Whether ``name`` is the link to a forged object store a Landlock run put at a held store's
+    name (:mod:`codeward.sandbox.landlock_store`): removed, not set aside. Removing a link loses
+    nothing, whoever made it."""
+    try:
+        return "/codeward-forged-" in os.readlink(name, dir_fd=dirfd)
+    except OSError:
+        return False
 
 
 _T = TypeVar("_T")
