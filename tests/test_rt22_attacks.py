@@ -10,57 +10,26 @@ two commands, as a session does (``ctx.project.sandbox_spec()`` per command, one
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import subprocess
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tests.privacy.history_repo import AWS, leaky_history
+from tests.privacy.history_repo import AWS
 from tests.sandbox.test_landlock_store import SHIFT, _landlock, _leaks
-
-from codeward.project import open_project
+from tests.support.shared_tmp import leaky_outside_tmp, session_specs
 
 pytestmark = pytest.mark.sandbox
-
-HOME_SECRET = "home-only-Zx81Qp44Lm09Rt27Vy63Kd15"
-FAKE = "aa" + "1" * 38  # the id the planted replace entry is filed under in the next forged store
 
 
 @pytest.fixture
 def outside(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A repository with secrets in its history, with HOME and CODEWARD_HOME, all outside /tmp."""
-    base = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="codeward-rt22-"))
-    for d in ("home", "cwhome", "repo"):
-        (base / d).mkdir()
-    (base / "home" / "token.txt").write_text(HOME_SECRET + "\n")
-    monkeypatch.setenv("HOME", str(base / "home"))
-    monkeypatch.setenv("CODEWARD_HOME", str(base / "cwhome"))
-    repo = base / "repo"
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
-    for a in (["init", "-q", "-b", "main"], ["config", "user.email", "t@e.com"], ["config", "user.name", "t"]):
-        subprocess.run(["git", *a], cwd=repo, check=True, env=env)
-    (repo / "README.md").write_text("hi\n")
-    subprocess.run(["git", "add", "."], cwd=repo, check=True, env=env)
-    subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True, env=env)
-    leaky_history(repo)
-    time.sleep(0.3)  # a store changed within 100 ms of a view's stamp is rebuilt next time (RACY_NS)
-    try:
+    with leaky_outside_tmp(monkeypatch) as repo:
         yield repo
-    finally:
-        from codeward.scratch import remove
-
-        remove(base)
 
 
-def _session(repo: Path) -> Callable[[], Any]:
-    """A spec per command from one project, as a session's shell tool makes them."""
-    project = open_project(repo, None)
-    return lambda: dataclasses.replace(project.sandbox_spec(), output_cap=8 << 20)
+HOME_SECRET = "home-only-Zx81Qp44Lm09Rt27Vy63Kd15"
+FAKE = "aa" + "1" * 38  # the id the planted replace entry is filed under in the next forged store
 
 
 # Command 1: the forged store's info/alternates names the view in /tmp. Remove the view's objects
@@ -99,8 +68,9 @@ def test_a_planted_replace_entry_makes_the_next_forged_store_copy_any_host_file(
     hex id inside the view: the host copies the real store's loose blob (and any file it can read,
     here one in $HOME, hidden from commands) into the next command's forged store."""
     sb = _landlock()
-    spec = _session(outside)
+    spec = session_specs(outside)
     home = os.environ["HOME"]
+    Path(home, "token.txt").write_text(HOME_SECRET + "\n")  # a file in $HOME, hidden from commands
     plant = PLANT.replace("FAKE", FAKE).replace("$HOME_PATH", home)
     first = sb.run(["sh", "-c", plant], spec())
     assert "planted" in first.output, first.output
@@ -124,7 +94,7 @@ def test_removing_the_view_in_tmp_refuses_every_later_command_of_the_session(out
     from codeward.errors import SandboxUnavailable
 
     sb = _landlock()
-    spec = _session(outside)
+    spec = session_specs(outside)
     first = sb.run(["sh", "-c", CLEAN], spec())
     assert "cleaned" in first.output
     try:

@@ -6,64 +6,30 @@ command, as in Docker CI). Each test drives one project across commands, as a se
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import subprocess
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tests.privacy.history_repo import PRIVATE_NOTE, leaky_history
+from tests.privacy.history_repo import PRIVATE_NOTE
 from tests.sandbox.test_landlock_store import _landlock, _leaks
-
-from codeward.project import open_project
+from tests.support.shared_tmp import leaky_outside_tmp, one_commit, session_specs
 
 pytestmark = pytest.mark.sandbox
 
 
 @pytest.fixture
 def outside(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A repository with secrets in its history, with HOME and CODEWARD_HOME, all outside /tmp."""
-    base = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="rt23-"))
-    for d in ("home", "cwhome", "repo"):
-        (base / d).mkdir()
-    monkeypatch.setenv("HOME", str(base / "home"))
-    monkeypatch.setenv("CODEWARD_HOME", str(base / "cwhome"))
-    repo = base / "repo"
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
-    for a in (["init", "-q", "-b", "main"], ["config", "user.email", "t@e.com"], ["config", "user.name", "t"]):
-        subprocess.run(["git", *a], cwd=repo, check=True, env=env)
-    (repo / "README.md").write_text("hi\n")
-    subprocess.run(["git", "add", "."], cwd=repo, check=True, env=env)
-    subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True, env=env)
-    leaky_history(repo)
-    time.sleep(0.3)  # RACY_NS
-    try:
+    with leaky_outside_tmp(monkeypatch) as repo:
         yield repo
-    finally:
-        from codeward.scratch import remove
-
-        remove(base)
 
 
 def _nested_clean_repo(sub: Path) -> None:
     """A vendored clone with an ordinary history (nothing to hide: it gets no view of its own)."""
     sub.mkdir()
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
-    for a in (["init", "-q", "-b", "main"], ["config", "user.email", "t@e.com"], ["config", "user.name", "t"]):
-        subprocess.run(["git", *a], cwd=sub, check=True, env=env)
-    (sub / "lib.py").write_text("def f():\n    return 1\n")
-    subprocess.run(["git", "add", "."], cwd=sub, check=True, env=env)
-    subprocess.run(["git", "commit", "-qm", "vendored"], cwd=sub, check=True, env=env)
+    one_commit(sub, "lib.py", "def f():\n    return 1\n")
     time.sleep(0.3)
-
-
-def _session(repo: Path) -> Callable[[], Any]:
-    project = open_project(repo, None)
-    return lambda: dataclasses.replace(project.sandbox_spec(), output_cap=8 << 20)
 
 
 # Command 1: a nested repository of the command's own whose store borrows the workspace's store by
@@ -90,7 +56,7 @@ def test_a_nested_repo_borrowing_the_workspace_store_by_alternates_reads_an_igno
     view that the next command reads."""
     sb = _landlock()
     _nested_clean_repo(outside / "sub")
-    spec = _session(outside)
+    spec = session_specs(outside)
     first = sb.run(["sh", "-c", NEST], spec())
     assert first.exit_code == 0, first.output
     second = sb.run(["sh", "-c", "cd sub && git show HEAD:notes.txt; git cat-file -p HEAD:notes.txt"], spec())
@@ -120,7 +86,7 @@ def test_a_bwrap_command_started_during_a_landlock_command_reads_the_real_store_
         bw = select_sandbox("bwrap")
     except SandboxUnavailable as e:
         pytest.skip(f"bubblewrap cannot run here: {e}")
-    spec = _session(outside)
+    spec = session_specs(outside)
     spec()  # the bwrap session's first view, as a session opens (the store is in place)
     with sandbox_running(outside, "sleep 3", args=("-c", "sandbox.tier=landlock")):
         assert (outside / ".git" / "objects").is_symlink()

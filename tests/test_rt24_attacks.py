@@ -5,51 +5,25 @@ Fixtures as in tests/test_rt23_attacks.py: workspace, HOME and CODEWARD_HOME und
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.privacy.history_repo import PRIVATE_NOTE, leaky_history
+from tests.privacy.history_repo import PRIVATE_NOTE
 from tests.sandbox.test_landlock_store import _landlock, _leaks
-
-from codeward.project import open_project
+from tests.support.shared_tmp import leaky_outside_tmp, session_specs
 
 pytestmark = pytest.mark.sandbox
 
 
 @pytest.fixture
 def outside(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    base = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="rt24-"))
-    for d in ("home", "cwhome", "cwhome2", "repo"):
-        (base / d).mkdir()
-    monkeypatch.setenv("HOME", str(base / "home"))
-    monkeypatch.setenv("CODEWARD_HOME", str(base / "cwhome"))
-    repo = base / "repo"
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
-    for a in (["init", "-q", "-b", "main"], ["config", "user.email", "t@e.com"], ["config", "user.name", "t"]):
-        subprocess.run(["git", *a], cwd=repo, check=True, env=env)
-    (repo / "README.md").write_text("hi\n")
-    subprocess.run(["git", "add", "."], cwd=repo, check=True, env=env)
-    subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True, env=env)
-    leaky_history(repo)
-    time.sleep(0.3)  # RACY_NS
-    try:
+    with leaky_outside_tmp(monkeypatch) as repo:
         yield repo
-    finally:
-        from codeward.scratch import remove
-
-        remove(base)
-
-
-def _session(repo: Path) -> Callable[[], Any]:
-    project = open_project(repo, None)
-    return lambda: dataclasses.replace(project.sandbox_spec(), output_cap=8 << 20)
 
 
 def _bwrap() -> Any:
@@ -96,12 +70,13 @@ def test_a_killed_landlock_run_of_another_home_is_not_recovered_and_the_user_s_n
     _landlock()
     bw = _bwrap()
     other = outside.parent / "cwhome2"
+    other.mkdir()
     with sandbox_running(
         outside, "sleep 60", args=("-c", "sandbox.tier=landlock"), env={"CODEWARD_HOME": str(other)}, kill=True
     ):
         assert (outside / ".git" / "objects").is_symlink()
     time.sleep(0.5)
-    spec = _session(outside)
+    spec = session_specs(outside)
     with pytest.raises(SandboxUnavailable, match="interrupted earlier run"):  # put back, then refused once
         bw.run(["sh", "-c", "true"], spec())
     assert not (outside / ".git" / "objects").is_symlink()

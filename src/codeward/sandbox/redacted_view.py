@@ -244,17 +244,10 @@ def scan_lock(workspace: Path) -> Iterator[None]:
     them and this command, run after the files are back, would read them raw. Best effort: where
     the filesystem has no ``flock`` the scan goes ahead (Landlock's own hold then fails anyway).
     """
-    from codeward.sandbox.hold import workspace_lock
+    from codeward.sandbox.hold import shared
 
-    try:
-        fd = workspace_lock(workspace, shared=True)
-    except OSError:
+    with shared(workspace):
         yield
-        return
-    try:
-        yield
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
