@@ -6,8 +6,8 @@ Usage: ``python bench/sandbox_overhead.py [--runs N] [--tiers bwrap,landlock,non
 with no sandbox at all: spawn, pipe, wait). Each tier row is ``Sandbox.run(["true"], spec)`` on a
 realistic workspace (a git repository with AGENTS.md, an ignore file, ``.env`` and a nested repo),
 so it includes everything a command pays: layout decisions, the seccomp build, bwrap or the
-launcher, limits, the protected-path census and cleanup. Building the spec (``spec_for_workspace``:
-ignore walk + protected-path walk, which the agent does before each command) is its own line.
+launcher, limits, the protected-path census and cleanup. Building the spec (``Project.sandbox_spec``,
+which the agent does before each command) is its own line.
 
 ``--history`` adds rows for a repository whose history holds a secret (an old commit of ``.env``),
 with the project's spec, so each tier also shows the object-store view: bubblewrap binds it,
@@ -73,17 +73,15 @@ def main() -> int:
         base = Path(tmp)
         os.environ["CODEWARD_HOME"] = str(base / "cwhome")
         (base / "cwhome").mkdir()
-        from codeward.config.load import load_config
         from codeward.errors import SandboxUnavailable
-        from codeward.sandbox import select_sandbox, spec_for_workspace
+        from codeward.project import open_project
+        from codeward.sandbox import select_sandbox
         from codeward.sandbox.runner import run_process
-        from codeward.workspace import Workspace
 
         repo = make_repo(base)
-        cfg = load_config(repo)
-        ws = Workspace.discover(repo)
-        spec_times = measure(lambda: spec_for_workspace(ws, cfg), max(10, args.runs // 5))
-        spec = spec_for_workspace(ws, cfg)
+        project = open_project(repo, None)
+        spec_times = measure(project.sandbox_spec, max(10, args.runs // 5))
+        spec = project.sandbox_spec()
         env = {"PATH": "/usr/bin:/bin"}
         bare = measure(lambda: run_process(["true"], env=env, cwd=str(repo), timeout_s=30, output_cap=65536), args.runs)
         base_med = statistics.median(bare)
@@ -105,7 +103,7 @@ def main() -> int:
             assert r.exit_code == 0, r.output
             times = measure(lambda sb=sb: sb.run(["true"], spec), args.runs)
             lines.append(row(f"{tier}: `Sandbox.run(['true'])`", times, base_med))
-        lines.append(row("spec_for_workspace (the agent builds one per command)", spec_times, None))
+        lines.append(row("`Project.sandbox_spec()` (the agent builds one per command)", spec_times, None))
         if args.history:
             lines += history_rows(base, args.tiers.split(","), args.runs, base_med)
     print("\n".join(lines))
