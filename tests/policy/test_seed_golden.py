@@ -197,8 +197,23 @@ def test_real_effect(command: str, decision: str, rule: str | None, judge: str, 
         timeout=60,
         check=False,
     )
-    seen = _judge(judge, work, tmp_path, _logged(log), local_tip, env)
+    try:
+        seen = _judge(judge, work, tmp_path, _logged(log), local_tip, env)
+    finally:
+        _reopen(work)
     assert seen is effect, (command, proc.returncode, proc.stderr.decode(errors="replace")[-400:], _logged(log))
+
+
+def _reopen(d: Path) -> None:
+    """Give the owner back ``rwx`` on every directory below ``d`` (a ``chmod -R 640`` row leaves
+    them unlistable): pytest keeps ``tmp_path`` in the shared ``/tmp``, where, as a normal user, a
+    later Landlock test's search for other names of a secret refuses on a directory it cannot list."""
+    st = d.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        return
+    os.chmod(d, stat.S_IMODE(st.st_mode) | 0o700)
+    for entry in os.scandir(d):
+        _reopen(Path(entry.path))
 
 
 def test_the_oracle_can_tell(tmp_path: Path) -> None:
