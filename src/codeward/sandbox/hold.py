@@ -111,7 +111,7 @@ def recover(home: Path, workspace: Path) -> None:
     holding directory and ``.git/objects`` a link to a view the next run then swept: the user's own
     git failed until a Landlock command ran (red team rt23). What came back was not scanned before
     this command's view was decided, so the command does not run; the next one sees it."""
-    journals = [j for j in _journals(home, workspace) if os.path.lexists(j)]
+    journals = [j for j in _journals(home, workspace, create=False) if os.path.lexists(j)]
     if not journals:
         return
     try:
@@ -173,16 +173,18 @@ user's next commit went into the dead run's view). Commands never see it (a priv
 every tier), and a directory there is used only when it is this user's own and closed to others."""
 
 
-def _journals(home: Path, workspace: Path) -> list[Path]:
+def _journals(home: Path, workspace: Path, *, create: bool = True) -> list[Path]:
     """Where a journal of ``workspace`` is written (the first) and may be found: the per-user place
-    every home shares, then the home's own ``hold/`` (used when that place is not usable)."""
+    every home shares, then the home's own ``hold/`` (used when that place is not usable). With
+    ``create`` false nothing is made: a place that is not there holds no journal."""
     name = f"{_key(workspace)}.json"
     out: list[Path] = []
     common = JOURNALS / f".codeward-holds-{os.geteuid()}"
-    if _own_private_dir(common):
+    if _own_private_dir(common) if create else _private_of_mine(common):
         out.append(common / name)
     base = home / "hold"
-    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if create:
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
     out.append(base / name)
     return out
 
@@ -211,8 +213,13 @@ def _own_private_dir(d: Path) -> bool:
 
     /var/tmp and a project's parent may be writable by other users, who could plant the name first.
     """
-    with contextlib.suppress(FileExistsError):
+    with contextlib.suppress(FileExistsError, PermissionError):
         d.mkdir(mode=0o700)
+    return _private_of_mine(d)
+
+
+def _private_of_mine(d: Path) -> bool:
+    """Whether ``d`` is a real directory of this user's that no one else may enter."""
     st = lstat_or_none(d)
     return (
         st is not None
@@ -443,11 +450,8 @@ def _restore_one(h: Held) -> str | None:
         name, here = parts[-1], "/".join(parts[:-1])
         try:
             os.stat(name, dir_fd=fd, follow_symlinks=False)
-            if _view_link(fd, name):
-                modes.writable(fd, here, lambda: os.unlink(name, dir_fd=fd))
-            else:
-                moved = modes.writable(fd, here, lambda: aside(fd, name))
-                notes.append(f"{h.rel} (made by the command) moved to {moved}")
+            moved = modes.writable(fd, here, lambda: aside(fd, name))
+            notes.append(f"{h.rel} (made by the command) moved to {moved}")
         except FileNotFoundError:
             pass
         modes.writable(fd, here, lambda: os.rename(slot, name, dst_dir_fd=fd))
@@ -457,16 +461,6 @@ def _restore_one(h: Held) -> str | None:
         os.close(fd)
         modes.close(notes)
     return "; ".join(notes) or None
-
-
-def _view_link(dirfd: int, name: str) -> bool:
-    """Whether ``name`` is the link to a forged object store a Landlock run put at a held store's
-    name (:mod:`codeward.sandbox.landlock_store`): removed, not set aside. Removing a link loses
-    nothing, whoever made it."""
-    try:
-        return "/codeward-forged-" in os.readlink(name, dir_fd=dirfd)
-    except OSError:
-        return False
 
 
 _T = TypeVar("_T")

@@ -46,6 +46,7 @@ from pathlib import Path
 
 from codeward.errors import SandboxUnavailable
 from codeward.gitfiles import linked_store
+from codeward.sandbox.redacted_view import ViewError, read_regular
 from codeward.sandbox.spec import GitView, SandboxSpec, is_within
 from codeward.scratch import process_dir, remove
 
@@ -166,9 +167,14 @@ def _base(spec: SandboxSpec) -> Path:
     with _lock:
         d = _dirs.get(parent)
         if d is None or not d.is_dir():
-            with contextlib.suppress(FileExistsError):
-                parent.mkdir(parents=True, mode=0o700)
-            d = process_dir("codeward-forged-", parent)
+            try:
+                with contextlib.suppress(FileExistsError):
+                    parent.mkdir(parents=True, mode=0o700)
+                d = process_dir("codeward-forged-", parent)
+            except OSError as e:
+                raise SandboxUnavailable(
+                    f"sandbox: cannot make the git history view in {parent} ({e.strerror}); make it writable"
+                ) from None
             atexit.register(remove, d)
             _dirs[parent] = d
         return d
@@ -190,14 +196,14 @@ def _forged(view: GitView, base: Path) -> Path:
             (made / "pack").mkdir()
             (made / "info" / "alternates").write_text(f"{view.objects}\n", encoding="utf-8")
             for ref in os.scandir(view.replace):
-                new = _read_nofollow(Path(ref.path), 130).decode("ascii").strip()
+                new = read_regular(Path(ref.path))[0][:130].decode("ascii").strip()
                 data = _placeholder(view.objects, new)
                 if not _OID.fullmatch(ref.name) or len(ref.name) != len(new):
                     raise ValueError(f"a replace ref named {ref.name!r} in the view")
                 (made / ref.name[:2]).mkdir(exist_ok=True)
                 (made / ref.name[:2] / ref.name[2:]).write_bytes(data)
             _read_only(made)
-        except (OSError, ValueError, zlib.error) as e:
+        except (OSError, ValueError, ViewError, zlib.error) as e:
             remove(made)
             raise SandboxUnavailable(f"sandbox: cannot make the git history view for Landlock: {e}") from None
         _made[key] = made
@@ -207,23 +213,13 @@ def _forged(view: GitView, base: Path) -> Path:
 _OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
-def _read_nofollow(path: Path, limit: int) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError(f"{path} is not a file")
-        return os.read(fd, limit)
-    finally:
-        os.close(fd)
-
-
 def _placeholder(objects: Path, oid: str) -> bytes:
     """The loose object file of placeholder ``oid`` in the view, checked by identity: a full id,
     a regular file reached without a link, and content that hashes to that id. Views are made where
     no command writes; this keeps a changed one from carrying another file into the forged store."""
     if not _OID.fullmatch(oid):
         raise ValueError(f"the view names a placeholder {oid[:80]!r}, not an object id")
-    data = _read_nofollow(objects / oid[:2] / oid[2:], 64 << 20)
+    data = read_regular(objects / oid[:2] / oid[2:])[0]
     raw = zlib.decompress(data)
     digest = (hashlib.sha256 if len(oid) == 64 else hashlib.sha1)(raw).hexdigest()
     if digest != oid:

@@ -85,8 +85,9 @@ def run_dir(home: Path) -> Path:
     return d
 
 
-def _read(host: Path) -> tuple[bytes, os.stat_result]:
-    """The bytes of regular file ``host``, opened without following a link at its name."""
+def read_regular(host: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes of regular file ``host``, opened without following a link at its name (at most
+    :data:`MAX_COPY_BYTES`; :class:`ViewError` otherwise). Also reads the Landlock tier's view files."""
     try:
         fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as e:
@@ -141,7 +142,7 @@ def write_copy(
 
 def redacted_bytes(host: Path, rel: str, redact: Redact) -> tuple[bytes, os.stat_result]:
     """The file's text with its secrets replaced, and its ``fstat``; :class:`ViewError` if it cannot be."""
-    data, st = _read(host)
+    data, st = read_regular(host)
     codec = detect(data)
     if codec is None:
         raise BinaryFile("binary")
@@ -292,7 +293,7 @@ def place_copies(pairs: Iterable[tuple[Path, Path]], held: Iterable[Path]) -> li
         if host not in held_set:
             continue
         try:
-            data, st_copy = _read(copy)
+            data, st_copy = read_regular(copy)
             fd = open_dir_nofollow(host.parent)
         except (OSError, ViewError):
             continue  # the file stays held: hidden, never shown raw
